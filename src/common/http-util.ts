@@ -1,0 +1,50 @@
+// Small helpers shared by the master and volume HTTP edges (node:http, no framework).
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { ErrorCode, WeedError, httpStatusOf } from "./errors.js";
+
+export function sendJson(res: ServerResponse, status: number, body: unknown, pretty = false): void {
+  const text = pretty ? JSON.stringify(body, null, 2) : JSON.stringify(body);
+  res.writeHead(status, {
+    "Content-Type": "application/json",
+    "X-Content-Type-Options": "nosniff",
+    "Content-Length": Buffer.byteLength(text),
+  });
+  res.end(text);
+}
+
+/** `{"error": "..."}` with the status from the error table; Retry-After when the error carries one. */
+export function sendError(res: ServerResponse, err: unknown): void {
+  const status = httpStatusOf(err);
+  const message = err instanceof Error ? err.message : String(err);
+  if (err instanceof WeedError && err.retryAfterSec !== undefined) res.setHeader("Retry-After", String(err.retryAfterSec));
+  sendJson(res, status, { error: message });
+}
+
+/** Reads a request body into one Buffer, refusing (413-class error) past `limitBytes`. */
+export async function readBody(req: IncomingMessage, limitBytes: number): Promise<Buffer> {
+  const declared = req.headers["content-length"];
+  if (declared !== undefined && Number(declared) > limitBytes) {
+    throw new WeedError(ErrorCode.TOO_LARGE, `request body of ${declared} bytes is over the limit of ${limitBytes} bytes`);
+  }
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    total += chunk.length;
+    if (total > limitBytes) throw new WeedError(ErrorCode.TOO_LARGE, `request body is over the limit of ${limitBytes} bytes`);
+    chunks.push(chunk);
+  }
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total);
+}
+
+/** Query parameters, then urlencoded form fields (SeaweedFS reads parameters with FormValue). */
+export function queryOf(req: IncomingMessage): URLSearchParams {
+  const url = req.url ?? "/";
+  const q = url.indexOf("?");
+  return new URLSearchParams(q >= 0 ? url.slice(q + 1) : "");
+}
+
+export function pathOf(req: IncomingMessage): string {
+  const url = req.url ?? "/";
+  const q = url.indexOf("?");
+  return q >= 0 ? url.slice(0, q) : url;
+}

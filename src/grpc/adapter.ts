@@ -1,0 +1,179 @@
+// Serves and calls protobuf-es (v2) services with @grpc/grpc-js.
+//
+// grpc-js wants a ServiceDefinition (path + serializers per method); protobuf-es gives us
+// descriptors (GenService). This file is the only bridge between the two, so the rest of the
+// code sees typed messages on both sides and never touches grpc-js serialization.
+import * as grpc from "@grpc/grpc-js";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import type { DescMessage, DescMethod, MessageInitShape, MessageShape } from "@bufbuild/protobuf";
+import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
+
+type Methods<S> = S extends GenService<infer M> ? M : never;
+type In<M> = M extends { input: infer I extends DescMessage } ? I : never;
+type Out<M> = M extends { output: infer O extends DescMessage } ? O : never;
+
+/** The handler for one method, by kind: unary methods are async functions, streams get the call. */
+export type MethodImpl<M> = M extends { methodKind: "unary" }
+  ? (req: MessageShape<In<M>>, call: grpc.ServerUnaryCall<MessageShape<In<M>>, MessageShape<Out<M>>>) => Promise<MessageInitShape<Out<M>>>
+  : M extends { methodKind: "bidi_streaming" }
+    ? (call: grpc.ServerDuplexStream<MessageShape<In<M>>, MessageShape<Out<M>>>) => void
+    : M extends { methodKind: "server_streaming" }
+      ? (call: grpc.ServerWritableStream<MessageShape<In<M>>, MessageShape<Out<M>>>) => void
+      : (call: grpc.ServerReadableStream<MessageShape<In<M>>, MessageShape<Out<M>>>, callback: grpc.sendUnaryData<MessageShape<Out<M>>>) => void;
+
+export type ServiceImpl<S extends GenService<GenServiceMethods>> = {
+  [K in keyof Methods<S>]: MethodImpl<Methods<S>[K]>;
+};
+
+/** Maps a thrown error to a gRPC status; the edges (master, volume) provide their own table. */
+export type ErrorToStatus = (err: unknown) => { code: grpc.status; details: string };
+
+const defaultErrorToStatus: ErrorToStatus = (err) => ({
+  code: grpc.status.UNKNOWN,
+  details: err instanceof Error ? err.message : String(err),
+});
+
+function methodPath(svc: GenService<GenServiceMethods>, m: DescMethod): string {
+  return `/${svc.typeName}/${m.name}`;
+}
+
+function methodDefinition(svc: GenService<GenServiceMethods>, m: DescMethod): grpc.MethodDefinition<unknown, unknown> {
+  return {
+    path: methodPath(svc, m),
+    requestStream: m.methodKind === "client_streaming" || m.methodKind === "bidi_streaming",
+    responseStream: m.methodKind === "server_streaming" || m.methodKind === "bidi_streaming",
+    requestSerialize: (msg: unknown) => Buffer.from(toBinary(m.input, msg as MessageShape<DescMessage>)),
+    requestDeserialize: (buf: Buffer) => fromBinary(m.input, buf),
+    responseSerialize: (msg: unknown) => Buffer.from(toBinary(m.output, msg as MessageShape<DescMessage>)),
+    responseDeserialize: (buf: Buffer) => fromBinary(m.output, buf),
+    originalName: m.localName,
+  };
+}
+
+export function serviceDefinition(svc: GenService<GenServiceMethods>): grpc.ServiceDefinition {
+  const def: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
+  for (const m of svc.methods) def[m.localName] = methodDefinition(svc, m);
+  return def;
+}
+
+/** Adds a protobuf-es service to a grpc-js server. Unary handlers may throw; the error is mapped. */
+export function addService<S extends GenService<GenServiceMethods>>(
+  server: grpc.Server,
+  svc: S,
+  impl: ServiceImpl<S>,
+  errorToStatus: ErrorToStatus = defaultErrorToStatus,
+): void {
+  const handlers: grpc.UntypedServiceImplementation = {};
+  const implByName = impl as unknown as Record<string, (...args: unknown[]) => unknown>;
+  for (const m of svc.methods) {
+    const fn = implByName[m.localName];
+    if (fn === undefined) throw new Error(`service ${svc.typeName}: no handler for ${m.name}`);
+    if (m.methodKind === "unary") {
+      handlers[m.localName] = (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+        Promise.resolve()
+          .then(() => fn(call.request, call))
+          .then(
+            (res) => callback(null, create(m.output, res as MessageInitShape<DescMessage>)),
+            (err: unknown) => {
+              const { code, details } = errorToStatus(err);
+              callback({ code, details, name: "Error", message: details, metadata: new grpc.Metadata() });
+            },
+          );
+      };
+    } else {
+      handlers[m.localName] = fn as grpc.UntypedHandleCall;
+    }
+  }
+  server.addService(serviceDefinition(svc), handlers);
+}
+
+/** A typed client: unary methods return promises; streaming methods return the grpc-js call. */
+export type ServiceClient<S extends GenService<GenServiceMethods>> = {
+  [K in keyof Methods<S>]: Methods<S>[K] extends { methodKind: "unary" }
+    ? (req: MessageInitShape<In<Methods<S>[K]>>, opts?: CallOptions) => Promise<MessageShape<Out<Methods<S>[K]>>>
+    : Methods<S>[K] extends { methodKind: "bidi_streaming" }
+      ? (opts?: CallOptions) => grpc.ClientDuplexStream<MessageShape<In<Methods<S>[K]>>, MessageShape<Out<Methods<S>[K]>>>
+      : never;
+} & { close(): void };
+
+export interface CallOptions {
+  /** Per-call deadline in milliseconds from now. */
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+/** Errors from a unary call carry the gRPC status code. */
+export class GrpcCallError extends Error {
+  readonly code: grpc.status;
+  constructor(code: grpc.status, details: string, options?: ErrorOptions) {
+    super(details, options);
+    this.name = "GrpcCallError";
+    this.code = code;
+  }
+}
+
+export function createClient<S extends GenService<GenServiceMethods>>(
+  svc: S,
+  address: string,
+  channelOptions: grpc.ChannelOptions = {},
+): ServiceClient<S> {
+  const Ctor = grpc.makeGenericClientConstructor(serviceDefinition(svc), svc.typeName);
+  const client = new Ctor(address, grpc.credentials.createInsecure(), channelOptions);
+  const out: Record<string, unknown> = { close: () => client.close() };
+  for (const m of svc.methods) {
+    const path = methodPath(svc, m);
+    const def = methodDefinition(svc, m);
+    if (m.methodKind === "unary") {
+      out[m.localName] = (req: MessageInitShape<DescMessage>, opts: CallOptions = {}) =>
+        new Promise((resolve, reject) => {
+          const callOpts: grpc.CallOptions = {};
+          if (opts.timeoutMs !== undefined) callOpts.deadline = Date.now() + opts.timeoutMs;
+          const call = client.makeUnaryRequest(
+            path,
+            def.requestSerialize,
+            def.responseDeserialize,
+            create(m.input, req),
+            new grpc.Metadata(),
+            callOpts,
+            (err: grpc.ServiceError | null, res?: unknown) => {
+              if (err) reject(new GrpcCallError(err.code, err.details || err.message, { cause: err }));
+              else resolve(res);
+            },
+          );
+          opts.signal?.addEventListener("abort", () => call.cancel(), { once: true });
+        });
+    } else if (m.methodKind === "bidi_streaming") {
+      out[m.localName] = (opts: CallOptions = {}) => {
+        const callOpts: grpc.CallOptions = {};
+        if (opts.timeoutMs !== undefined) callOpts.deadline = Date.now() + opts.timeoutMs;
+        const call = client.makeBidiStreamRequest(path, def.requestSerialize, def.responseDeserialize, new grpc.Metadata(), callOpts);
+        opts.signal?.addEventListener("abort", () => call.cancel(), { once: true });
+        return call;
+      };
+    }
+  }
+  return out as ServiceClient<S>;
+}
+
+/** Binds a grpc-js server; resolves with the bound port (useful with port 0 in tests). */
+export function bindServer(server: grpc.Server, host: string, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (err, bound) => {
+      if (err) reject(err);
+      else resolve(bound);
+    });
+  });
+}
+
+export function shutdownServer(server: grpc.Server, graceMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      server.forceShutdown();
+      resolve();
+    }, graceMs);
+    server.tryShutdown(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
