@@ -1,0 +1,93 @@
+// A fixed-size log-linear latency histogram (the HdrHistogram idea, cut down): whole
+// microseconds below 256 µs, then 128 buckets per power of two up to 2^31 µs (~36 min). Memory is
+// 3200 counters whatever the sample count; a reported percentile is within half a bucket of the
+// exact one, i.e. within 0.5 µs or 1/256 of the value. min, max, mean and std are exact.
+
+const SUB_BITS = 7;
+const SUB_COUNT = 1 << SUB_BITS;
+/** Below this many µs each microsecond has its own bucket. */
+const LINEAR_US = SUB_COUNT * 2;
+/** Larger samples are clamped into the last bucket (min/max/mean stay exact). */
+const VALUE_MAX_US = 0x7fffffff;
+const OCTAVES = 31 - (SUB_BITS + 1);
+export const HISTOGRAM_BUCKETS = LINEAR_US + OCTAVES * SUB_COUNT;
+
+function bucketOf(us: number): number {
+  if (us < LINEAR_US) return us;
+  const exponent = 31 - Math.clz32(us);
+  const shift = exponent - SUB_BITS;
+  return LINEAR_US + (shift - 1) * SUB_COUNT + ((us >>> shift) - SUB_COUNT);
+}
+
+/** Lowest µs value in bucket i and the bucket's width in µs. */
+function bucketLowUs(i: number): number {
+  if (i < LINEAR_US) return i;
+  const j = i - LINEAR_US;
+  return (SUB_COUNT + (j & (SUB_COUNT - 1))) * 2 ** ((j >>> SUB_BITS) + 1);
+}
+
+function bucketWidthUs(i: number): number {
+  return i < LINEAR_US ? 1 : 2 ** (((i - LINEAR_US) >>> SUB_BITS) + 1);
+}
+
+/** 1-based rank of the p-th percentile among n sorted samples (nearest-rank definition). */
+export function percentileRank(percent: number, n: number): number {
+  return Math.min(n, Math.max(1, Math.ceil((percent * n) / 100)));
+}
+
+export class LatencyHistogram {
+  private readonly counts = new Uint32Array(HISTOGRAM_BUCKETS);
+  private n = 0;
+  private minMs = Infinity;
+  private maxMs = -Infinity;
+  // Welford's running mean and sum of squared deviations: stable over millions of samples.
+  private meanMs = 0;
+  private m2 = 0;
+
+  get count(): number {
+    return this.n;
+  }
+
+  record(ms: number): void {
+    const v = ms > 0 ? ms : 0;
+    const us = Math.min(VALUE_MAX_US, Math.floor(v * 1000));
+    this.counts[bucketOf(us)]!++;
+    this.n++;
+    if (v < this.minMs) this.minMs = v;
+    if (v > this.maxMs) this.maxMs = v;
+    const d = v - this.meanMs;
+    this.meanMs += d / this.n;
+    this.m2 += d * (v - this.meanMs);
+  }
+
+  get min(): number {
+    return this.n === 0 ? 0 : this.minMs;
+  }
+  get max(): number {
+    return this.n === 0 ? 0 : this.maxMs;
+  }
+  get mean(): number {
+    return this.meanMs;
+  }
+  /** Population standard deviation, as SeaweedFS's report prints. */
+  get std(): number {
+    return this.n === 0 ? 0 : Math.sqrt(this.m2 / this.n);
+  }
+
+  /** The p-th percentile in ms (0 with no samples); p=100 is the exact max. */
+  percentile(percent: number): number {
+    if (this.n === 0) return 0;
+    const rank = percentileRank(percent, this.n);
+    if (rank === this.n) return this.maxMs;
+    if (rank === 1) return this.minMs;
+    let seen = 0;
+    for (let i = 0; i < HISTOGRAM_BUCKETS; i++) {
+      seen += this.counts[i]!;
+      if (seen >= rank) {
+        const midMs = (bucketLowUs(i) + bucketWidthUs(i) / 2) / 1000;
+        return Math.min(this.maxMs, Math.max(this.minMs, midMs));
+      }
+    }
+    return this.maxMs;
+  }
+}

@@ -1,0 +1,56 @@
+import { GRPC_PORT_OFFSET } from "../../common/server-address.js";
+import { createLogger } from "../../common/logger.js";
+import type { LevelWithSilent } from "pino";
+import { MasterServer, type MasterConfig } from "../../master/master-server.js";
+import { serveUntilSignal, type Command } from "../command.js";
+import { logLevelFlag, parseAddressList, replicationCheck } from "../common-flags.js";
+import { int, nonEmptyCheck, optionalPortCheck, portCheck, str, type FlagSpec, type FlagValues } from "../flags.js";
+import { bindAddressFor } from "../bind-address.js";
+
+/** SeaweedFS refuses limits above 30 GiB: 4-byte idx offsets address at most 32 GiB. */
+const VOLUME_SIZE_LIMIT_MB_MAX = 30 * 1024;
+
+export const masterFlags: readonly FlagSpec[] = [
+  { name: "port", type: "int", default: 9333, usage: "HTTP listen port", check: portCheck },
+  { name: "port.grpc", type: "int", default: 0, usage: `gRPC listen port (0 = port+${GRPC_PORT_OFFSET})`, check: optionalPortCheck },
+  { name: "ip", type: "string", default: "127.0.0.1", usage: "address other servers and clients reach this master at (also its identity)", check: nonEmptyCheck },
+  { name: "ip.bind", type: "string", default: "", usage: "address to listen on (default: -ip)" },
+  { name: "mdir", type: "string", default: "./data/master", usage: "directory for the master's state (file-key and volume-id reservations; later the Raft log)", check: nonEmptyCheck },
+  {
+    name: "volumeSizeLimitMB", type: "int", default: VOLUME_SIZE_LIMIT_MB_MAX, usage: "a volume at this size stops taking writes",
+    check: (v) => (typeof v === "number" && v > 0 && v <= VOLUME_SIZE_LIMIT_MB_MAX ? undefined : `must be 1-${VOLUME_SIZE_LIMIT_MB_MAX}`),
+  },
+  { name: "defaultReplication", type: "string", default: "000", usage: 'replica placement when an assign names none ("xyz": other DCs, other racks, same rack)', check: replicationCheck },
+  { name: "peers", type: "string", default: "", usage: "comma list of all masters host:port (Raft masters: reserved, single master for now)" },
+  logLevelFlag,
+];
+
+export function masterConfigFromFlags(v: FlagValues, prefix = ""): Omit<MasterConfig, "logger"> {
+  const port = int(v, `${prefix}port`);
+  const grpc = int(v, `${prefix}port.grpc`);
+  const ip = str(v, "ip");
+  parseAddressList(`${prefix}peers`, str(v, `${prefix}peers`));
+  return {
+    ip,
+    bindIp: bindAddressFor(ip, str(v, "ip.bind")),
+    port,
+    grpcPort: grpc === 0 ? port + GRPC_PORT_OFFSET : grpc,
+    mdir: str(v, prefix === "" ? "mdir" : `${prefix}dir`),
+    volumeSizeLimitMB: int(v, `${prefix}volumeSizeLimitMB`),
+    defaultReplication: str(v, `${prefix}defaultReplication`),
+  };
+}
+
+export const masterCommand: Command = {
+  name: "master",
+  summary: "Starts a master: assigns file ids, tracks volume servers, grows volumes.",
+  flags: masterFlags,
+  async run(flags) {
+    const logger = createLogger(str(flags.values, "logLevel") as LevelWithSilent);
+    const config: MasterConfig = { ...masterConfigFromFlags(flags.values), logger };
+    const master = new MasterServer(config);
+    await master.start();
+    logger.info({ http: `${config.ip}:${master.httpPort}`, grpc: master.grpcPort, mdir: config.mdir }, "master started");
+    return serveUntilSignal([master], logger);
+  },
+};

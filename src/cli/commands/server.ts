@@ -1,0 +1,46 @@
+import { join } from "node:path";
+import type { LevelWithSilent } from "pino";
+import { createLogger } from "../../common/logger.js";
+import { MasterServer } from "../../master/master-server.js";
+import { VolumeServer } from "../../volume/volume-server.js";
+import { serveUntilSignal, type Command } from "../command.js";
+import { str, type FlagSpec } from "../flags.js";
+import { masterConfigFromFlags, masterFlags } from "./master.js";
+import { volumeConfigFromFlags, volumeFlags } from "./volume.js";
+
+const SHARED = new Set(["ip", "ip.bind", "dir", "dataCenter", "rack", "logLevel"]);
+
+function prefixed(prefix: string, specs: readonly FlagSpec[], skip: ReadonlySet<string>): FlagSpec[] {
+  return specs
+    .filter((s) => !SHARED.has(s.name) && !skip.has(s.name))
+    .map(({ aliases: _aliases, ...s }) => ({ ...s, name: `${prefix}${s.name}` }));
+}
+
+const serverFlags: readonly FlagSpec[] = [
+  ...masterFlags.filter((s) => s.name === "ip" || s.name === "ip.bind" || s.name === "logLevel"),
+  { name: "dir", type: "string", default: "./data", usage: "directory for volume files; the master keeps its state in <dir>/master unless -master.dir is given" },
+  { name: "dataCenter", type: "string", default: "", usage: "data center name of the volume server" },
+  { name: "rack", type: "string", default: "", usage: "rack name of the volume server" },
+  { name: "master.dir", type: "string", default: "", usage: "directory for the master's state (default <dir>/master)" },
+  ...prefixed("master.", masterFlags, new Set(["mdir"])),
+  ...prefixed("volume.", volumeFlags, new Set(["master"])),
+];
+
+export const serverCommand: Command = {
+  name: "server",
+  summary: "Starts a master and a volume server in one process (the quick start).",
+  flags: serverFlags,
+  async run(flags) {
+    const v = { ...flags.values };
+    if (str(v, "master.dir") === "") v["master.dir"] = join(str(v, "dir"), "master");
+    const logger = createLogger(str(v, "logLevel") as LevelWithSilent);
+    const masterCfg = masterConfigFromFlags(v, "master.");
+    const self = `${masterCfg.ip}:${masterCfg.port}${masterCfg.grpcPort === masterCfg.port + 10000 ? "" : `.${masterCfg.grpcPort}`}`;
+    const master = new MasterServer({ ...masterCfg, logger });
+    const volume = new VolumeServer({ ...volumeConfigFromFlags(v, "volume.", [self]), logger });
+    await master.start();
+    await volume.start();
+    logger.info({ master: `${masterCfg.ip}:${master.httpPort}`, volume: `${masterCfg.ip}:${volume.httpPort}`, dir: str(v, "dir") }, "server started");
+    return serveUntilSignal([master, volume], logger);
+  },
+};

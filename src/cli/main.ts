@@ -1,0 +1,60 @@
+// The weed-ts command line: `weed-ts <command> [flags]`. The only module that reads argv.
+import { benchmarkCommand } from "./commands/benchmark.js";
+import { masterCommand } from "./commands/master.js";
+import { serverCommand } from "./commands/server.js";
+import { volumeCommand } from "./commands/volume.js";
+import type { Command, CommandIo } from "./command.js";
+import { formatUsage, parseFlags, UsageError } from "./flags.js";
+import { VERSION } from "./version.js";
+
+const versionCommand: Command = {
+  name: "version",
+  summary: "Prints the version.",
+  flags: [],
+  async run(_flags, io) {
+    io.out.write(`weed-ts ${VERSION} (node ${process.version})\n`);
+    return 0;
+  },
+};
+
+const COMMANDS: readonly Command[] = [masterCommand, volumeCommand, serverCommand, benchmarkCommand, versionCommand];
+
+function topUsage(): string {
+  const lines = ["weed-ts: a SeaweedFS-style distributed blob store", "", "Usage: weed-ts <command> [flags]", "", "Commands:"];
+  for (const c of COMMANDS) lines.push(`  ${c.name.padEnd(10)} ${c.summary}`);
+  lines.push("", 'Run "weed-ts <command> -h" for the flags of a command.');
+  return lines.join("\n") + "\n";
+}
+
+/** Exit status 2 for usage errors, as Go's flag package (and SeaweedFS) do. */
+const EXIT_USAGE = 2;
+
+export async function main(argv: readonly string[], io: CommandIo = { out: process.stdout, err: process.stderr }): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === "-h" || name === "-help" || name === "--help" || name === "help") {
+    (name === undefined ? io.err : io.out).write(topUsage());
+    return name === undefined ? EXIT_USAGE : 0;
+  }
+  if (name === "-version" || name === "--version") return versionCommand.run({ values: {}, set: new Set(), positional: [], help: false }, io);
+  const cmd = COMMANDS.find((c) => c.name === name);
+  if (cmd === undefined) {
+    io.err.write(`weed-ts: unknown command ${JSON.stringify(name)}\n\n${topUsage()}`);
+    return EXIT_USAGE;
+  }
+  const usage = formatUsage(cmd.name, cmd.summary, cmd.flags);
+  try {
+    const flags = parseFlags(cmd.flags, rest);
+    if (flags.help) {
+      io.out.write(usage);
+      return 0;
+    }
+    if (flags.positional.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(flags.positional[0])}`);
+    return await cmd.run(flags, io);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.err.write(`weed-ts ${cmd.name}: ${err.message}\n\n${usage}`);
+      return EXIT_USAGE;
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,162 @@
+// `weed-ts server` (master + volume server in one process) as a user drives it: curl-style
+// /submit, assign + upload, reads with ranges and conditional requests, deletes, restarts.
+import { randomBytes } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { request } from "undici";
+import { freePortPair, getJson, removeDir, tempDir, waitHttpOk, WeedProcess } from "./harness.js";
+
+let dir: string;
+let masterPort: number;
+let volumePort: number;
+let proc: WeedProcess;
+
+function start(): WeedProcess {
+  return new WeedProcess([
+    "server", `-dir=${dir}`, "-ip=127.0.0.1", `-master.port=${masterPort}`, `-volume.port=${volumePort}`, "-logLevel=warn",
+  ]);
+}
+
+async function startAndWait(): Promise<void> {
+  proc = start();
+  await waitHttpOk(`http://127.0.0.1:${masterPort}/cluster/healthz`, proc);
+  // Writable once the volume server has registered with the master.
+  await waitHttpOk(`http://127.0.0.1:${volumePort}/healthz`, proc);
+  const deadline = Date.now() + 20_000;
+  while (Date.now() < deadline) {
+    const s = await getJson(`http://127.0.0.1:${masterPort}/dir/status`);
+    if (JSON.stringify(s.json).includes(`127.0.0.1:${volumePort}`)) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`volume server never registered\n${proc.logs()}`);
+}
+
+async function submit(content: Buffer, name: string, mime = "application/octet-stream"): Promise<{ status: number; json: any }> {
+  const form = new FormData();
+  form.append("file", new Blob([content], { type: mime }), name);
+  const r = await request(`http://127.0.0.1:${masterPort}/submit`, { method: "POST", body: form });
+  return { status: r.statusCode, json: await r.body.json() };
+}
+
+async function assign(): Promise<{ fid: string; url: string; publicUrl: string; count: number }> {
+  const r = await getJson(`http://127.0.0.1:${masterPort}/dir/assign`);
+  expect(r.status, JSON.stringify(r.json)).toBe(200);
+  return r.json;
+}
+
+async function put(url: string, body: Buffer, headers: Record<string, string> = {}): Promise<{ status: number; json: any; headers: any }> {
+  return getJson(url, { method: "PUT", body, headers: { "content-type": "text/plain", ...headers } });
+}
+
+async function get(url: string, headers: Record<string, string> = {}): Promise<{ status: number; body: Buffer; headers: any }> {
+  const r = await request(url, { headers });
+  return { status: r.statusCode, body: Buffer.from(await r.body.arrayBuffer()), headers: r.headers };
+}
+
+beforeAll(async () => {
+  dir = await tempDir();
+  masterPort = await freePortPair();
+  volumePort = await freePortPair();
+  await startAndWait();
+});
+
+afterAll(async () => {
+  await proc?.stop();
+  await removeDir(dir);
+});
+
+describe("weed-ts server", () => {
+  it("/submit stores a file and its fileUrl serves the same bytes", async () => {
+    const content = randomBytes(5000);
+    const r = await submit(content, "photo.jpg", "image/jpeg");
+    expect(r.status).toBe(201);
+    expect(r.json).toMatchObject({ fileName: "photo.jpg", size: 5000 });
+    expect(r.json.fid).toMatch(/^\d+,[0-9a-f]{9,}$/);
+    const got = await get(`http://${r.json.fileUrl}`);
+    expect(got.status).toBe(200);
+    expect(got.body.equals(content)).toBe(true);
+    expect(got.headers["content-type"]).toBe("image/jpeg");
+  });
+
+  it("assign + PUT, then GET with ETag, Range, and conditional requests", async () => {
+    const a = await assign();
+    const url = `http://${a.url}/${a.fid}`;
+    const content = Buffer.from("hello, weed-ts! ".repeat(64));
+    const w = await put(url, content);
+    expect(w.status).toBe(201);
+    expect(w.json.size).toBe(content.length);
+    const etag = `"${w.json.eTag}"`;
+
+    const full = await get(url);
+    expect(full.status).toBe(200);
+    expect(full.body.equals(content)).toBe(true);
+    expect(full.headers.etag).toBe(etag);
+    const lastModified = full.headers["last-modified"] as string;
+    expect(lastModified).toBeTruthy();
+
+    const part = await get(url, { range: "bytes=7-13" });
+    expect(part.status).toBe(206);
+    expect(part.body.toString()).toBe(content.subarray(7, 14).toString());
+    expect(part.headers["content-range"]).toBe(`bytes 7-13/${content.length}`);
+
+    expect((await get(url, { range: `bytes=${content.length + 10}-` })).status).toBe(416);
+    expect((await get(url, { "if-none-match": etag })).status).toBe(304);
+    expect((await get(url, { "if-modified-since": lastModified })).status).toBe(304);
+
+    const head = await request(url, { method: "HEAD" });
+    await head.body.dump();
+    expect(head.statusCode).toBe(200);
+    expect(Number(head.headers["content-length"])).toBe(content.length);
+  });
+
+  it("answers bad fids, wrong cookies and unknown volumes precisely", async () => {
+    const a = await assign();
+    await put(`http://${a.url}/${a.fid}`, Buffer.from("x"));
+    const [vid, rest] = a.fid.split(",") as [string, string];
+    const wrongCookie = rest.slice(0, -8) + (((Number.parseInt(rest.slice(-8), 16) ^ 1) >>> 0).toString(16).padStart(8, "0"));
+    const bad = await getJson(`http://${a.url}/${vid},${wrongCookie}`);
+    expect(bad.status).toBe(404);
+    expect(typeof bad.json.error).toBe("string");
+    expect((await getJson(`http://${a.url}/${vid},zz`)).status).toBe(400);
+    expect((await getJson(`http://${a.url}/4000000,0100000001`)).status).toBe(404);
+    expect((await getJson(`http://127.0.0.1:${masterPort}/dir/assign?replication=abc`)).status).toBe(406);
+    const viaGet = await getJson(`http://127.0.0.1:${masterPort}/submit`);
+    expect(viaGet.status).toBe(405);
+  });
+
+  it("DELETE answers 202 with the size, then the file is gone", async () => {
+    const a = await assign();
+    const url = `http://${a.url}/${a.fid}`;
+    await put(url, Buffer.from("to be deleted"));
+    const d = await getJson(url, { method: "DELETE" });
+    expect(d.status).toBe(202);
+    expect(d.json.size).toBe(13);
+    expect((await get(url)).status).toBe(404);
+  });
+
+  it("keeps every blob across a restart, and a kill -9 right after a 201", async () => {
+    const stored: { url: string; content: Buffer }[] = [];
+    for (let i = 0; i < 20; i++) {
+      const a = await assign();
+      const content = randomBytes(100 + i * 37);
+      const w = await put(`http://${a.url}/${a.fid}`, content);
+      expect(w.status).toBe(201);
+      stored.push({ url: `http://${a.url}/${a.fid}`, content });
+    }
+    const keyOf = (fid: string): bigint => BigInt("0x" + fid.split(",")[1]!.slice(0, -8));
+    const before = keyOf((await assign()).fid);
+
+    await proc.kill9();
+    await startAndWait();
+    for (const s of stored) {
+      const got = await get(s.url);
+      expect(got.status).toBe(200);
+      expect(got.body.equals(s.content)).toBe(true);
+    }
+    const after = keyOf((await assign()).fid);
+    expect(after > before).toBe(true);
+
+    await proc.stop();
+    await startAndWait();
+    for (const s of stored) expect((await get(s.url)).body.equals(s.content)).toBe(true);
+  });
+});
