@@ -1,0 +1,97 @@
+// Every bound the master keeps, in one place, each with the reason for its number. Units last.
+import { assert } from "../common/errors.js";
+
+/**
+ * Keys reserved durably per LevelDB (later: Raft) write. One sync write costs ~0.2-2 ms here; at
+ * the 5,000 assigns/s target a 10,000-key block is one write every ~2 s, and a restart skips at
+ * most one block of keys (2^53 keys leave room for ~9e11 restarts).
+ */
+export const fileKeyBlockSize = 10_000;
+
+/**
+ * Reserve the next block when fewer keys than this remain in hand, so assigns never wait for the
+ * disk: half a block is ~1 s of headroom at the target rate, far above one sync write.
+ */
+export const fileKeyRefillThreshold = fileKeyBlockSize / 2;
+
+/**
+ * Largest `count` one assign may ask for. `weed upload` of a directory asks for one key per file;
+ * a whole block is the most one reservation can hand out in one piece.
+ */
+export const assignCountMax = fileKeyBlockSize;
+
+/**
+ * Keys are JS numbers (two uint32 would do too, but a double is exact up to 2^53 and costs no
+ * allocation). A heartbeat reporting a key above this cannot have come from our sequencer; it is
+ * logged and ignored rather than wrapping the counter.
+ */
+export const fileKeyMax = Number.MAX_SAFE_INTEGER - fileKeyBlockSize;
+
+/** Volume ids are uint32 on the wire and on disk (superblock, file names). */
+export const volumeIdMax = 0xffff_ffff;
+
+/** How long an assign waits for a key block reservation before answering 503 (one sync write plus slack). */
+export const fileKeyReserveWaitMs = 5_000;
+
+/**
+ * How long an assign waits for a growth that is under way (its own or another request's) before
+ * answering 503 + Retry-After. SeaweedFS loops for 10 s; one AllocateVolume round trip plus a sync
+ * write is normally a few ms, so half of that still absorbs a slow disk.
+ */
+export const assignGrowthWaitMs = 5_000;
+
+/** Retry-After (seconds) sent with "growth in progress" and "warming up" 503s, as SeaweedFS does. */
+export const retryAfterSec = 1;
+
+/** Deadline of one AllocateVolume / VolumeDelete call to a volume server. */
+export const allocateVolumeTimeoutMs = 10_000;
+
+/** Volumes grown per layout when none is writable, by copy count (SeaweedFS master.toml copy_1=7, copy_2=6, copy_3=3, other=1). */
+export function defaultGrowthCount(copies: number): number {
+  if (copies === 1) return 7;
+  if (copies === 2) return 6;
+  if (copies === 3) return 3;
+  return 1;
+}
+
+/** Upper bound on volumes one growth request (`/vol/grow?count=` or `writableVolumeCount`) may create. */
+export const growthCountMax = 100;
+
+/** Bytes of a /submit upload (SeaweedFS's volume server default -fileSizeLimitMB=256). */
+export const submitBytesMax = 256 * 1024 * 1024;
+
+/** Bytes of an urlencoded form body on the small admin/assign routes (parameters only). */
+export const formBodyBytesMax = 64 * 1024;
+
+/** Multipart fields (non-file parts) accepted in /submit: parameters only, a handful at most. */
+export const submitFieldsMax = 32;
+
+/** Deadline of the upload from /submit to the volume server (headers and body each). */
+export const submitUploadTimeoutMs = 30_000;
+
+/** Keep-alive connections per volume server for /submit uploads. */
+export const uploadConnectionsPerServer = 16;
+
+/**
+ * After a restart of a master that had volumes, growth is refused for this long so that volume
+ * servers can report the volumes that already exist (SeaweedFS: 3 x 5 s pulse). Assigns onto
+ * volumes that have reported are served at once: keys come from the durable sequencer, so the
+ * key reuse that made SeaweedFS refuse every assign (#1014) cannot happen here.
+ */
+export const warmUpMs = 15_000;
+
+/** Grace for in-flight HTTP requests and gRPC calls on close() before connections are cut. */
+export const closeGraceMs = 2_000;
+
+/** Node ids shown in "VolumeIds" of /dir/status before " ..." (SeaweedFS HumanReadableIntsMax(100)). */
+export const statusVolumeIdsMax = 100;
+
+/** Heartbeats accepted per stream before the first one registers: exactly one. Volumes per heartbeat bound: */
+export const heartbeatVolumesMax = 100_000;
+
+/** Default -volumeSizeLimitMB (SeaweedFS since #10761) and the hard ceiling of 4-byte offsets. */
+export const volumeSizeLimitMBDefault = 30 * 1024;
+export const volumeSizeLimitMBMax = 30 * 1024;
+
+assert(fileKeyRefillThreshold > 0 && fileKeyRefillThreshold < fileKeyBlockSize, "refill threshold inside a block");
+assert(assignCountMax <= fileKeyBlockSize, "a count>1 assign must fit in one block");

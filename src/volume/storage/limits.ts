@@ -1,0 +1,69 @@
+// Every bound the needle storage enforces, in one place, with the reason for each number.
+// Units are last in the name. Relations between limits are asserted at module load.
+import { assert } from "../../common/errors.js";
+
+/** Records are aligned to this many bytes; .idx offsets count in these units (SeaweedFS NeedlePaddingSize). */
+export const needleAlignBytes = 8;
+
+/**
+ * Largest .dat file: a 4-byte .idx offset counts 8-byte units, so 2^32 * 8 = 32 GiB is the last
+ * addressable byte (SeaweedFS MaxPossibleVolumeSize with the default 4-byte offsets).
+ */
+export const volumeFileBytesMax = 2 ** 32 * needleAlignBytes;
+
+/**
+ * Largest needle data. The on-disk fields would allow ~4 GiB (u32 DataSize, Size 0xFFFFFFFF being
+ * the tombstone), but a record is encoded into one Buffer and written with one pwrite, so the
+ * whole blob sits in memory twice (request body + record). 1 GiB keeps that sane on one server;
+ * SeaweedFS's own HTTP default (-fileSizeLimitMB) is 256 MiB, and big files are chunked by clients.
+ */
+export const needleDataBytesMax = 1024 * 1024 * 1024;
+
+/** Name and mime are stored behind a u8 length: 255 bytes at most (longer is dropped, as SeaweedFS does). */
+export const needleNameBytesMax = 255;
+export const needleMimeBytesMax = 255;
+
+/** Pairs JSON sits behind a u16 length: SeaweedFS keeps it only when < 64 KiB, and drops it otherwise. */
+export const needlePairsBytesMax = 65535;
+
+/** lastModified is stored as the low 5 bytes of unix seconds. */
+export const needleLastModifiedSecMax = 2 ** 40 - 1;
+
+/**
+ * Bytes read per syscall while replaying an .idx: 1 MiB = 65,536 entries, so a 1,000,000-needle
+ * index (16 MB) loads in 16 reads without holding the whole file in memory.
+ */
+export const idxReadChunkBytes = 1024 * 1024;
+
+/**
+ * Bytes read per syscall while scanning the .dat tail for records the .idx missed. Records larger
+ * than this are read on their own.
+ */
+export const datScanChunkBytes = 1024 * 1024;
+
+/**
+ * How many trailing .idx entries may fail validation before load gives up and reports the volume
+ * as corrupt instead of silently dropping a large part of it. A crash loses at most the entries
+ * whose pages were not written back; 65,536 entries is 1 MiB of index, far more than that.
+ */
+export const idxTailDropEntriesMax = 65536;
+
+/** Needle map: slots start at this many and grow by needleMapGrowthFactor (load factor <= needleMapLoadMax). */
+export const needleMapSlotsMin = 1024;
+/**
+ * Linear probing stays short below ~0.75 load (expected ~2.5 probes for a hit, ~8.5 for a miss).
+ * 1,000,000 needles then need >= 1.33 M slots of 16 bytes: ~21-25 MB, under the 40 MB budget.
+ */
+export const needleMapLoadMax = 0.75;
+/** 1.5 rather than 2: the table after growing stays within the memory budget at 1 M needles. */
+export const needleMapGrowthFactor = 1.5;
+/** Slots are addressed with 32-bit arithmetic (and 16 bytes each): 2^28 slots = 4 GiB of table. */
+export const needleMapSlotsMax = 2 ** 28;
+
+/** A superblock extra (protobuf SuperBlockExtra) larger than this is rejected as corrupt (SeaweedFS caps it at 65534). */
+export const superBlockExtraBytesMax = 256 * 256 - 2;
+
+assert(needleDataBytesMax < 0xffffffff - 1024 * 1024, "needleDataBytesMax leaves room for the u32 Size field");
+assert(idxReadChunkBytes % 16 === 0, "idxReadChunkBytes holds whole .idx entries");
+assert(needleMapLoadMax > 0 && needleMapLoadMax < 1, "needleMapLoadMax leaves empty slots for probing to stop at");
+assert(needleMapGrowthFactor > 1, "needleMapGrowthFactor grows the table");
