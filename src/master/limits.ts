@@ -83,10 +83,13 @@ export const warmUpMs = 15_000;
 /** Grace for in-flight HTTP requests and gRPC calls on close() before connections are cut. */
 export const closeGraceMs = 2_000;
 
-/** Node ids shown in "VolumeIds" of /dir/status before " ..." (SeaweedFS HumanReadableIntsMax(100)). */
+/** Volume ids shown in "VolumeIds" of /dir/status before " ..." (SeaweedFS HumanReadableIntsMax(100)). */
 export const statusVolumeIdsMax = 100;
 
-/** Heartbeats accepted per stream before the first one registers: exactly one. Volumes per heartbeat bound: */
+/**
+ * Volumes one heartbeat may list. A server with SeaweedFS's default -max=8 per dir lists a few
+ * dozen; 100k covers any real disk set and keeps one message's processing bounded.
+ */
 export const heartbeatVolumesMax = 100_000;
 
 /** Default -volumeSizeLimitMB (SeaweedFS since #10761) and the hard ceiling of 4-byte offsets. */

@@ -1,0 +1,147 @@
+// Assign: pick a writable volume of the layout, take `count` keys, add a random cookie. The common
+// case is synchronous and allocates only the fid string and the result; growth, waiting for a
+// key block and the warm-up rule are on the slow path.
+import { ErrorCode, WeedError } from "../common/errors.js";
+import type { DataNode } from "./data-node.js";
+import { CookieSource, formatFidNumber } from "./fid-maker.js";
+import { assignGrowthWaitMs, retryAfterSec } from "./limits.js";
+import type { PlacementPrefs } from "./placement.js";
+import type { Sequencer } from "./sequencer.js";
+import type { Topology } from "./topology.js";
+import type { VolumeGrowth, GrowthSpec } from "./volume-growth.js";
+import { describeLayout } from "./volume-growth.js";
+import type { Random, VolumeLayout } from "./volume-layout.js";
+
+export interface AssignRequest extends GrowthSpec {
+  count: number;
+  /** Volumes to grow if growth is needed (0 = the configured default). */
+  writableVolumeCount: number;
+}
+
+export interface AssignResult {
+  fid: string;
+  count: number;
+  /** Replicas of the volume; the first is the one to upload to. */
+  nodes: readonly DataNode[];
+}
+
+export interface AssignerDeps {
+  topology: Topology;
+  sequencer: Sequencer;
+  growth: VolumeGrowth;
+  random: Random;
+  /** Monotonic milliseconds (performance.now in production). */
+  now: () => number;
+}
+
+export interface AssignerOptions {
+  /** Until this time (deps.now scale) growth is refused: volume servers are still reporting. */
+  warmUpUntil?: number;
+  growthWaitMs?: number;
+}
+
+export class Assigner {
+  private readonly deps: AssignerDeps;
+  private readonly cookies = new CookieSource();
+  private readonly warmUpUntil: number;
+  private readonly growthWaitMs: number;
+
+  constructor(deps: AssignerDeps, options: AssignerOptions = {}) {
+    this.deps = deps;
+    this.warmUpUntil = options.warmUpUntil ?? 0;
+    this.growthWaitMs = options.growthWaitMs ?? assignGrowthWaitMs;
+  }
+
+  get warmingUp(): boolean {
+    return this.warmUpUntil > 0 && this.deps.now() < this.warmUpUntil;
+  }
+
+  async assign(req: AssignRequest, signal?: AbortSignal): Promise<AssignResult> {
+    const fast = this.tryAssign(req);
+    if (fast !== undefined) return fast;
+    const vid = await this.pickOrGrow(req, signal);
+    const key = await this.deps.sequencer.take(req.count, signal);
+    return this.result(vid, key, req.count, req.prefs);
+  }
+
+  /** The synchronous path: undefined when it needs a growth or a key block. */
+  tryAssign(req: AssignRequest): AssignResult | undefined {
+    const layout = this.deps.topology.findLayout(req.collection, req.replicaPlacement, req.ttl);
+    if (layout === undefined) return undefined;
+    const vid = this.pick(layout, req.prefs);
+    if (vid < 0) return undefined;
+    const key = this.deps.sequencer.tryTake(req.count);
+    if (key < 0) return undefined;
+    return this.result(vid, key, req.count, req.prefs);
+  }
+
+  private result(vid: number, key: number, count: number, prefs: PlacementPrefs): AssignResult {
+    let nodes = this.deps.topology.lookup(vid);
+    // Only on the slow path can the volume lose its servers between pick and here (a heartbeat
+    // stream broke during an await); the client retries.
+    if (nodes === undefined || nodes.length === 0) throw new WeedError(ErrorCode.NO_WRITABLE_VOLUME, `volume ${vid} lost its servers`, { retryAfterSec });
+    if (hasPrefs(prefs) && !matches(nodes[0]!, prefs)) {
+      // Upload to the replica the client pinned (its data center, rack or node).
+      const at = nodes.findIndex((n) => matches(n, prefs));
+      if (at > 0) nodes = [nodes[at]!, ...nodes.filter((_, i) => i !== at)];
+    }
+    return { fid: formatFidNumber(vid, key, this.cookies.next()), count, nodes };
+  }
+
+  private pick(layout: VolumeLayout, prefs: PlacementPrefs): number {
+    const { random } = this.deps;
+    if (!hasPrefs(prefs)) return layout.pick(random);
+    return layout.pickWhere(random, (nodes) => nodes.some((n) => matches(n, prefs)));
+  }
+
+  private async pickOrGrow(req: AssignRequest, signal?: AbortSignal): Promise<number> {
+    const { topology, growth } = this.deps;
+    if (req.prefs.dataCenter !== "" && topology.dataCenter(req.prefs.dataCenter) === undefined) {
+      throw new WeedError(ErrorCode.BAD_REQUEST, `data center ${req.prefs.dataCenter} not found in topology`);
+    }
+    const layout = topology.layoutFor(req.collection, req.replicaPlacement, req.ttl);
+    let vid = this.pick(layout, req.prefs);
+    if (vid >= 0) return vid;
+    if (this.warmingUp) {
+      throw new WeedError(ErrorCode.UNAVAILABLE, "master is warming up, topology is still loading", { retryAfterSec });
+    }
+    const grown = growth.growShared(req, req.writableVolumeCount);
+    await waitAtMost(grown, this.growthWaitMs, signal, () => this.growthPending(req));
+    vid = this.pick(layout, req.prefs);
+    if (vid >= 0) return vid;
+    throw new WeedError(ErrorCode.NO_WRITABLE_VOLUME, `no writable volumes for ${describeLayout(req)}`, { retryAfterSec });
+  }
+
+  private growthPending(req: AssignRequest): WeedError {
+    return new WeedError(ErrorCode.NO_WRITABLE_VOLUME, `no writable volumes for ${describeLayout(req)}, volume growth in progress`, { retryAfterSec });
+  }
+}
+
+function hasPrefs(prefs: PlacementPrefs): boolean {
+  return prefs.dataCenter !== "" || prefs.rack !== "" || prefs.dataNode !== "";
+}
+
+function matches(n: DataNode, prefs: PlacementPrefs): boolean {
+  if (prefs.dataCenter !== "" && n.dataCenter.id !== prefs.dataCenter) return false;
+  if (prefs.rack !== "" && n.rack.id !== prefs.rack) return false;
+  return prefs.dataNode === "" || n.id === prefs.dataNode;
+}
+
+/** Awaits `p`; after `ms`, or on abort, rejects with `onTimeout()` / the abort reason instead. */
+async function waitAtMost<T>(p: Promise<T>, ms: number, signal: AbortSignal | undefined, onTimeout: () => Error): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  let onAbort: (() => void) | undefined;
+  const limit = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(onTimeout()), ms);
+    if (signal !== undefined) {
+      onAbort = () => reject(signal.reason);
+      signal.addEventListener("abort", onAbort, { once: true });
+    }
+  });
+  try {
+    return await Promise.race([p, limit]);
+  } finally {
+    clearTimeout(timer);
+    if (onAbort !== undefined) signal?.removeEventListener("abort", onAbort);
+  }
+}

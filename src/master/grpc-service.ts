@@ -1,0 +1,76 @@
+// The Seaweed gRPC service of the master. As in SeaweedFS, Assign reports "cannot assign now"
+// (no free slots, growth in progress, warming up) in AssignResponse.error and keeps gRPC status
+// errors for malformed requests; LookupVolume reports per id.
+import type { ServiceImpl } from "../grpc/adapter.js";
+import { ErrorCode, WeedError } from "../common/errors.js";
+import type { Seaweed, AssignRequest as AssignRequestPb } from "../gen/master_pb.js";
+import type { Logger } from "../common/logger.js";
+import { parseAssignParams } from "./assign-params.js";
+import type { Assigner, AssignRequest } from "./assigner.js";
+import type { HeartbeatService } from "./heartbeat-service.js";
+import { lookupVolume } from "./lookup.js";
+import type { MasterMetrics } from "./metrics.js";
+import type { Topology } from "./topology.js";
+import { assignCountMax } from "./limits.js";
+
+export interface SeaweedServiceDeps {
+  assigner: Assigner;
+  topology: Topology;
+  heartbeats: HeartbeatService;
+  metrics: MasterMetrics;
+  logger: Logger;
+  defaultReplication: string;
+}
+
+/** Errors that mean "not now" rather than "bad request": answered in AssignResponse.error. */
+const IN_BAND: ReadonlySet<string> = new Set([ErrorCode.NO_FREE_SLOT, ErrorCode.NO_WRITABLE_VOLUME, ErrorCode.UNAVAILABLE, ErrorCode.TIMEOUT, ErrorCode.BAD_REQUEST]);
+
+function toAssignRequest(req: AssignRequestPb, defaultReplication: string): AssignRequest {
+  if (req.count > BigInt(assignCountMax)) throw new WeedError(ErrorCode.BAD_PARAM, `invalid count ${req.count}: over the limit of ${assignCountMax}`);
+  return parseAssignParams(
+    {
+      count: req.count === 0n ? undefined : String(req.count),
+      replication: req.replication,
+      collection: req.collection,
+      ttl: req.ttl,
+      dataCenter: req.dataCenter,
+      rack: req.rack,
+      dataNode: req.dataNode,
+      writableVolumeCount: req.writableVolumeCount === 0 ? undefined : String(req.writableVolumeCount),
+      memoryMapMaxSizeMb: req.memoryMapMaxSizeMb === 0 ? undefined : String(req.memoryMapMaxSizeMb),
+      disk: req.diskType,
+    },
+    defaultReplication,
+  );
+}
+
+export function seaweedService(deps: SeaweedServiceDeps): ServiceImpl<typeof Seaweed> {
+  const { assigner, topology, heartbeats, metrics } = deps;
+  return {
+    sendHeartbeat: heartbeats.handle,
+
+    async assign(req) {
+      const started = performance.now();
+      const params = toAssignRequest(req, deps.defaultReplication);
+      try {
+        const r = await assigner.assign(params);
+        metrics.assignDone(true, (performance.now() - started) / 1000);
+        const [first, ...rest] = r.nodes;
+        return { fid: r.fid, count: BigInt(r.count), location: first!.location, replicas: rest.map((n) => n.location) };
+      } catch (err) {
+        metrics.assignDone(false, (performance.now() - started) / 1000);
+        if (err instanceof WeedError && IN_BAND.has(err.code)) return { error: err.message };
+        throw err;
+      }
+    },
+
+    async lookupVolume(req) {
+      return {
+        volumeIdLocations: req.volumeOrFileIds.map((id) => {
+          const r = lookupVolume(topology, id, req.collection);
+          return r.ok ? { volumeOrFileId: id, locations: r.nodes.map((n) => n.location) } : { volumeOrFileId: id, error: r.error };
+        }),
+      };
+    },
+  };
+}

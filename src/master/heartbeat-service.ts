@@ -1,0 +1,216 @@
+// Seaweed.SendHeartbeat: one bidi stream per volume server. The first message registers the
+// server; a message with `volumes` (or has_no_volumes) replaces its replica set; new_volumes and
+// deleted_volumes are deltas. Every message is answered with the size limit and the leader. When
+// the stream ends or breaks the server is dropped with its volumes at once (no timeout eviction,
+// as SeaweedFS does), and it re-registers with a full report when it reconnects.
+import * as grpc from "@grpc/grpc-js";
+import { create } from "@bufbuild/protobuf";
+import { ErrorCode, WeedError, grpcStatusOf } from "../common/errors.js";
+import type { Logger } from "../common/logger.js";
+import { GRPC_PORT_OFFSET } from "../common/server-address.js";
+import { HeartbeatResponseSchema, type Heartbeat, type HeartbeatResponse, type VolumeInformationMessage, type VolumeShortInformationMessage } from "../gen/master_pb.js";
+import type { ClusterState } from "./cluster-state.js";
+import type { DataNode, NodeSpec, ReplicaInfo } from "./data-node.js";
+import { heartbeatVolumesMax } from "./limits.js";
+import type { MasterMetrics } from "./metrics.js";
+import type { Sequencer } from "./sequencer.js";
+import type { Topology } from "./topology.js";
+
+export type HeartbeatCall = grpc.ServerDuplexStream<Heartbeat, HeartbeatResponse>;
+
+export interface HeartbeatServiceDeps {
+  topology: Topology;
+  sequencer: Sequencer;
+  state: ClusterState;
+  logger: Logger;
+  metrics: MasterMetrics;
+  /** This master's "ip:port" (HTTP), sent as `leader` in every response. */
+  leader: () => string;
+  /** Called once a server is dropped, to release what was kept for it (gRPC clients, HTTP pools). */
+  onNodeLeft?: (node: DataNode) => void;
+}
+
+export class HeartbeatService {
+  private readonly deps: HeartbeatServiceDeps;
+  private readonly streams = new Set<HeartbeatCall>();
+  private response: HeartbeatResponse | undefined;
+  private closed = false;
+
+  constructor(deps: HeartbeatServiceDeps) {
+    this.deps = deps;
+  }
+
+  /** Ends every stream (volume servers reconnect elsewhere or to us after a restart). */
+  close(): void {
+    this.closed = true;
+    for (const call of [...this.streams]) call.end();
+  }
+
+  readonly handle = (call: HeartbeatCall): void => {
+    if (this.closed) {
+      failStream(call, new WeedError(ErrorCode.CLOSED, "master is closing"));
+      return;
+    }
+    this.streams.add(call);
+    let node: DataNode | undefined;
+    let done = false;
+    const finish = (why: string): void => {
+      if (done) return;
+      done = true;
+      this.streams.delete(call);
+      if (node !== undefined) this.dropNode(node, why);
+    };
+    call.on("data", (hb: Heartbeat) => {
+      if (done) return;
+      try {
+        node = this.beat(call, node, hb);
+        call.write(this.reply());
+      } catch (err) {
+        this.deps.metrics.heartbeat("error");
+        this.deps.logger.warn({ err, peer: call.getPeer() }, "bad heartbeat; closing the stream");
+        finish("bad heartbeat");
+        failStream(call, err);
+      }
+    });
+    call.on("end", () => {
+      finish("stream ended");
+      call.end();
+    });
+    call.on("error", () => finish("stream error"));
+    call.on("cancelled", () => finish("stream cancelled"));
+    call.on("close", () => finish("stream closed"));
+  };
+
+  private reply(): HeartbeatResponse {
+    // Same for every beat of every server: built once, serialized per write.
+    this.response ??= create(HeartbeatResponseSchema, {
+      volumeSizeLimit: BigInt(this.deps.topology.volumeSizeLimitBytes),
+      leader: this.deps.leader(),
+    });
+    return this.response;
+  }
+
+  private beat(call: HeartbeatCall, known: DataNode | undefined, hb: Heartbeat): DataNode {
+    const { topology, metrics } = this.deps;
+    metrics.heartbeat("total");
+    if (known !== undefined && topology.node(known.id) !== known) {
+      // The same server opened a newer stream (it reconnected before this one broke): that one owns the node now.
+      throw new WeedError(ErrorCode.UNAVAILABLE, `heartbeat stream of ${known.id} superseded by a newer one`);
+    }
+    const node = known ?? this.register(call, hb);
+    if (known !== undefined && Object.keys(hb.maxVolumeCounts).length > 0) node.maxVolumes = sumCounts(hb.maxVolumeCounts);
+    if (hb.volumes.length > heartbeatVolumesMax) {
+      throw new WeedError(ErrorCode.BAD_REQUEST, `heartbeat lists ${hb.volumes.length} volumes, over the limit of ${heartbeatVolumesMax}`);
+    }
+    let maxVid = 0;
+    if (hb.volumes.length > 0 || hb.hasNoVolumes) {
+      metrics.heartbeat("Volumes");
+      const infos = hb.volumes.map(fromVolumeInfo);
+      for (const v of infos) maxVid = Math.max(maxVid, v.id);
+      topology.syncVolumes(node, infos);
+    }
+    for (const v of hb.newVolumes) {
+      metrics.heartbeat("newVolumes");
+      maxVid = Math.max(maxVid, v.id);
+      if (!node.volumes.has(v.id)) topology.upsertVolume(node, fromShortInfo(v));
+    }
+    for (const v of hb.deletedVolumes) {
+      metrics.heartbeat("deletedVolumes");
+      topology.removeVolume(node, v.id);
+    }
+    this.raiseFloors(maxVid, hb.maxFileKey);
+    return node;
+  }
+
+  private register(call: HeartbeatCall, hb: Heartbeat): DataNode {
+    const spec = nodeSpecOf(call, hb);
+    const node = this.deps.topology.registerNode(spec);
+    this.deps.metrics.heartbeat("dataNode");
+    this.deps.logger.info({ node: node.id, dataCenter: node.dataCenter.id, rack: node.rack.id, max: node.maxVolumes }, "volume server joined");
+    return node;
+  }
+
+  private dropNode(node: DataNode, why: string): void {
+    if (!this.deps.topology.unregisterNode(node)) return;
+    this.deps.onNodeLeft?.(node);
+    this.deps.logger.info({ node: node.id, why }, "volume server left");
+  }
+
+  /** Heartbeats carry the truth of the data plane: ids and keys on disk raise the replicated floors. */
+  private raiseFloors(maxVid: number, maxFileKey: bigint): void {
+    const { state, sequencer, logger } = this.deps;
+    if (maxVid > state.maxVolumeId) {
+      state.raiseMaxVolumeId(maxVid).catch((err: unknown) => logger.error({ err, maxVid }, "raising max volume id failed"));
+    }
+    if (maxFileKey > 0n) sequencer.observe(Number(maxFileKey));
+  }
+}
+
+function failStream(call: HeartbeatCall, err: unknown): void {
+  const { code, details } = grpcStatusOf(err);
+  // grpc-js turns an 'error' event carrying {code, details} into the call's final status.
+  call.emit("error", Object.assign(new Error(details), { code, details }));
+}
+
+function sumCounts(counts: { [key: string]: number }): number {
+  let n = 0;
+  for (const v of Object.values(counts)) n += v;
+  return n;
+}
+
+function peerHost(call: HeartbeatCall): string {
+  const peer = call.getPeer().replace(/^ipv[46]:/, "");
+  const colon = peer.lastIndexOf(":");
+  const host = colon > 0 ? peer.slice(0, colon) : peer;
+  return host.replace(/^\[(.*)\]$/, "$1");
+}
+
+function nodeSpecOf(call: HeartbeatCall, hb: Heartbeat): NodeSpec {
+  if (hb.port === 0 || hb.port > 65535) throw new WeedError(ErrorCode.BAD_REQUEST, `heartbeat has invalid port ${hb.port}`);
+  if (hb.grpcPort > 65535) throw new WeedError(ErrorCode.BAD_REQUEST, `heartbeat has invalid grpc_port ${hb.grpcPort}`);
+  return {
+    ip: hb.ip === "" ? peerHost(call) : hb.ip,
+    port: hb.port,
+    publicUrl: hb.publicUrl,
+    grpcPort: hb.grpcPort === 0 ? hb.port + GRPC_PORT_OFFSET : hb.grpcPort,
+    dataCenter: hb.dataCenter,
+    rack: hb.rack,
+    maxVolumes: sumCounts(hb.maxVolumeCounts),
+  };
+}
+
+function fromVolumeInfo(v: VolumeInformationMessage): ReplicaInfo {
+  return {
+    id: v.id,
+    collection: v.collection,
+    replicaPlacement: v.replicaPlacement,
+    ttl: v.ttl,
+    size: Number(v.size),
+    fileCount: Number(v.fileCount),
+    deleteCount: Number(v.deleteCount),
+    deletedByteCount: Number(v.deletedByteCount),
+    readOnly: v.readOnly,
+    version: v.version,
+    compactRevision: v.compactRevision,
+    modifiedAtSecond: Number(v.modifiedAtSecond),
+    diskType: v.diskType,
+  };
+}
+
+function fromShortInfo(v: VolumeShortInformationMessage): ReplicaInfo {
+  return {
+    id: v.id,
+    collection: v.collection,
+    replicaPlacement: v.replicaPlacement,
+    ttl: v.ttl,
+    size: 0,
+    fileCount: 0,
+    deleteCount: 0,
+    deletedByteCount: 0,
+    readOnly: false,
+    version: v.version,
+    compactRevision: 0,
+    modifiedAtSecond: 0,
+    diskType: v.diskType,
+  };
+}

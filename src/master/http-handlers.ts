@@ -1,0 +1,243 @@
+// The master's HTTP API (SeaweedFS §1: same paths, parameters, JSON fields and status codes),
+// routed by path with node:http. Parameters come from the query string and, for POSTs with an
+// urlencoded body, from the form (SeaweedFS reads both with FormValue; the form wins).
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { ErrorCode, WeedError } from "../common/errors.js";
+import { parseFidPath } from "../common/fid.js";
+import { pathOf, readBody, sendError, sendJson } from "../common/http-util.js";
+import type { Logger } from "../common/logger.js";
+import { parseAssignParams, rawParamsOf } from "./assign-params.js";
+import type { Assigner, AssignResult } from "./assigner.js";
+import type { ClusterState } from "./cluster-state.js";
+import { formBodyBytesMax, growthCountMax, retryAfterSec } from "./limits.js";
+import { locationsOf, lookupVolume, volumeIdOf } from "./lookup.js";
+import type { MasterMetrics } from "./metrics.js";
+import { renderStatusPage } from "./status-page.js";
+import { dirStatus, volStatus } from "./status-json.js";
+import { readSubmittedFile } from "./submit.js";
+import type { Topology } from "./topology.js";
+import type { UploadClient } from "./upload-client.js";
+import type { VolumeGrowth } from "./volume-growth.js";
+
+export interface HttpHandlerDeps {
+  assigner: Assigner;
+  topology: Topology;
+  growth: VolumeGrowth;
+  state: ClusterState;
+  metrics: MasterMetrics;
+  uploads: UploadClient;
+  logger: Logger;
+  defaultReplication: string;
+  version: string;
+  volumeSizeLimitMB: number;
+  /** This master's "ip:port". */
+  leader: () => string;
+  /** Seconds since start. */
+  uptimeSec: () => number;
+}
+
+type Handler = (req: IncomingMessage, res: ServerResponse, q: URLSearchParams, pretty: boolean) => void | Promise<void>;
+
+function isForm(req: IncomingMessage): boolean {
+  const type = req.headers["content-type"];
+  return type !== undefined && type.startsWith("application/x-www-form-urlencoded") && req.method !== "GET" && req.method !== "HEAD";
+}
+
+function queryString(url: string): string {
+  const at = url.indexOf("?");
+  return at >= 0 ? url.slice(at + 1) : "";
+}
+
+function sendEmpty(res: ServerResponse, status: number): void {
+  res.writeHead(status, { "Content-Length": 0 });
+  res.end();
+}
+
+function sendText(res: ServerResponse, status: number, type: string, text: string): void {
+  res.writeHead(status, { "Content-Type": type, "Content-Length": Buffer.byteLength(text) });
+  res.end(text);
+}
+
+function normalizeUrl(url: string): string {
+  return url.startsWith("http://") || url.startsWith("https://") ? url : `http://${url}`;
+}
+
+export class MasterHttpHandlers {
+  private readonly deps: HttpHandlerDeps;
+  private readonly routes: ReadonlyMap<string, Handler>;
+
+  constructor(deps: HttpHandlerDeps) {
+    this.deps = deps;
+    this.routes = new Map<string, Handler>([
+      ["/dir/assign", (_req, res, q, pretty) => this.assign(res, q, pretty)],
+      ["/dir/lookup", (_req, res, q, pretty) => this.lookup(res, q, pretty)],
+      ["/dir/status", (_req, res, _q, pretty) => sendJson(res, 200, dirStatus(deps.topology, deps.version, deps.state.topologyId), pretty)],
+      ["/vol/status", (_req, res, _q, pretty) => sendJson(res, 200, volStatus(deps.topology, deps.version), pretty)],
+      ["/vol/grow", (_req, res, q, pretty) => this.grow(res, q, pretty)],
+      ["/submit", (req, res, q, pretty) => this.submit(req, res, q, pretty)],
+      ["/cluster/status", (_req, res, _q, pretty) => this.clusterStatus(res, pretty)],
+      ["/cluster/healthz", (_req, res) => sendEmpty(res, 200)],
+      ["/healthz", (_req, res) => sendEmpty(res, 200)],
+      ["/readyz", (_req, res) => sendEmpty(res, 200)],
+      ["/metrics", (_req, res) => this.metricsText(res)],
+      ["/", (_req, res) => this.statusPage(res)],
+    ]);
+  }
+
+  /** The node:http request listener. */
+  readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
+    let done: void | Promise<void>;
+    try {
+      done = this.dispatch(req, res);
+    } catch (err) {
+      this.fail(res, err);
+      return;
+    }
+    if (done !== undefined) done.catch((err: unknown) => this.fail(res, err));
+  };
+
+  private dispatch(req: IncomingMessage, res: ServerResponse): void | Promise<void> {
+    const path = pathOf(req);
+    const handler = this.routes.get(path);
+    const route: Handler = handler ?? ((r, s, q) => this.redirectToVolume(r, s, path, q));
+    // /submit reads its own (multipart) body; other routes take urlencoded form fields as parameters.
+    if (path === "/submit" || !isForm(req)) {
+      const q = new URLSearchParams(queryString(req.url ?? ""));
+      return route(req, res, q, q.has("pretty") && q.get("pretty") !== "");
+    }
+    return readBody(req, formBodyBytesMax).then((body) => {
+      const q = new URLSearchParams(queryString(req.url ?? ""));
+      for (const [k, v] of new URLSearchParams(body.toString("utf8"))) q.set(k, v);
+      return route(req, res, q, q.has("pretty") && q.get("pretty") !== "");
+    });
+  }
+
+  private fail(res: ServerResponse, err: unknown): void {
+    if (!(err instanceof WeedError)) this.deps.logger.error({ err }, "HTTP handler failed");
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    sendError(res, err);
+  }
+
+  private assign(res: ServerResponse, q: URLSearchParams, pretty: boolean): void | Promise<void> {
+    const { assigner, metrics } = this.deps;
+    const started = performance.now();
+    let req;
+    try {
+      req = parseAssignParams(rawParamsOf(q), this.deps.defaultReplication);
+    } catch (err) {
+      metrics.assignDone(false, (performance.now() - started) / 1000);
+      throw err;
+    }
+    const fast = assigner.tryAssign(req);
+    if (fast !== undefined) {
+      metrics.assignDone(true, (performance.now() - started) / 1000);
+      sendAssign(res, fast, pretty);
+      return;
+    }
+    return assigner.assign(req).then(
+      (r) => {
+        metrics.assignDone(true, (performance.now() - started) / 1000);
+        sendAssign(res, r, pretty);
+      },
+      (err: unknown) => {
+        metrics.assignDone(false, (performance.now() - started) / 1000);
+        throw err;
+      },
+    );
+  }
+
+  private lookup(res: ServerResponse, q: URLSearchParams, pretty: boolean): void {
+    const fileId = q.get("fileId") ?? "";
+    const id = fileId !== "" ? fileId : (q.get("volumeId") ?? "");
+    const r = lookupVolume(this.deps.topology, id, q.get("collection") ?? "");
+    if (r.ok) {
+      sendJson(res, 200, { volumeOrFileId: id, locations: locationsOf(r.nodes) }, pretty);
+    } else if (this.deps.assigner.warmingUp && volumeIdOf(id) >= 0) {
+      // Its servers may not have reported yet: "retry soon" rather than "does not exist".
+      res.setHeader("Retry-After", String(retryAfterSec));
+      sendJson(res, 503, { volumeOrFileId: id, error: "service warming up, please retry" }, pretty);
+    } else {
+      sendJson(res, 404, { volumeOrFileId: id, error: r.error }, pretty);
+    }
+  }
+
+  private async grow(res: ServerResponse, q: URLSearchParams, pretty: boolean): Promise<void> {
+    const text = q.get("count") ?? "";
+    if (!/^\d{1,9}$/.test(text) || Number(text) === 0) {
+      throw new WeedError(ErrorCode.BAD_PARAM, `can not parse parameter count ${JSON.stringify(text)}: expected an integer 1-${growthCountMax}`);
+    }
+    const count = Number(text);
+    if (count > growthCountMax) throw new WeedError(ErrorCode.BAD_PARAM, `invalid count ${count}: over the limit of ${growthCountMax}`);
+    const spec = parseAssignParams({ ...rawParamsOf(q), count: undefined }, this.deps.defaultReplication);
+    const vids = await this.deps.growth.grow(spec, count, true);
+    sendJson(res, 200, { count: vids.length }, pretty);
+  }
+
+  private async submit(req: IncomingMessage, res: ServerResponse, q: URLSearchParams, pretty: boolean): Promise<void> {
+    if (req.method !== "POST") throw new WeedError(ErrorCode.METHOD_NOT_ALLOWED, "Only submit via POST!");
+    const file = await readSubmittedFile(req);
+    for (const [k, v] of file.fields) q.set(k, v);
+    const params = parseAssignParams(rawParamsOf(q), this.deps.defaultReplication);
+    const assigned = await this.deps.assigner.assign(params).catch(asSubmitFailure);
+    const node = assigned.nodes[0]!;
+    const upload = { server: node.url, fid: assigned.fid, fileName: file.fileName, mime: file.mime, data: file.data };
+    const up = await this.deps.uploads.upload(upload).catch(asSubmitFailure);
+    sendJson(res, 201, { fileName: file.fileName, fid: assigned.fid, fileUrl: `${node.publicUrl}/${assigned.fid}`, size: up.size, eTag: up.eTag }, pretty);
+  }
+
+  private clusterStatus(res: ServerResponse, pretty: boolean): void {
+    sendJson(res, 200, { IsLeader: true, Leader: this.deps.leader(), Peers: [], MaxVolumeId: this.deps.state.maxVolumeId }, pretty);
+  }
+
+  private async metricsText(res: ServerResponse): Promise<void> {
+    const registry = this.deps.metrics.registry;
+    sendText(res, 200, registry.contentType, await registry.metrics());
+  }
+
+  private statusPage(res: ServerResponse): void {
+    const d = this.deps;
+    const html = renderStatusPage(d.topology, {
+      version: d.version,
+      leader: d.leader(),
+      peers: [],
+      volumeSizeLimitMB: d.volumeSizeLimitMB,
+      maxVolumeId: d.state.maxVolumeId,
+      topologyId: d.state.topologyId,
+      uptimeSec: d.uptimeSec(),
+    });
+    sendText(res, 200, "text/html; charset=utf-8", html);
+  }
+
+  /** /<fid> in any of the volume server's path forms -> 308 to a volume server holding it. */
+  private redirectToVolume(req: IncomingMessage, res: ServerResponse, path: string, q: URLSearchParams): void {
+    let vid: number;
+    try {
+      vid = parseFidPath(path).fid.volumeId;
+    } catch {
+      throw new WeedError(ErrorCode.NOT_FOUND, `unknown path ${path}`);
+    }
+    const r = lookupVolume(this.deps.topology, String(vid), q.get("collection") ?? "");
+    if (!r.ok) throw new WeedError(ErrorCode.NOT_FOUND, r.error);
+    const node = r.nodes[Math.floor(Math.random() * r.nodes.length)]!;
+    const query = queryString(req.url ?? "");
+    res.writeHead(308, { Location: normalizeUrl(node.publicUrl) + path + (query === "" ? "" : `?${query}`), "Content-Length": 0 });
+    res.end();
+  }
+}
+
+/**
+ * SeaweedFS answers a failed assign or upload inside /submit with 500; a "retry soon" (503 +
+ * Retry-After) is kept, since it tells the client what to do.
+ */
+function asSubmitFailure(err: unknown): never {
+  if (err instanceof WeedError && err.retryAfterSec !== undefined) throw err;
+  throw new WeedError(ErrorCode.INTERNAL, err instanceof Error ? err.message : String(err), { cause: err });
+}
+
+function sendAssign(res: ServerResponse, r: AssignResult, pretty: boolean): void {
+  const node = r.nodes[0]!;
+  sendJson(res, 200, { fid: r.fid, url: node.url, publicUrl: node.publicUrl, count: r.count }, pretty);
+}

@@ -1,0 +1,89 @@
+// Bodies of /dir/status and /vol/status, in SeaweedFS's JSON shapes (weed/topology/topology_info.go,
+// weed/storage/volume_info.go: Go field names as keys where it has no json tags).
+import { replicaPlacementFromByte } from "../common/replica-placement.js";
+import { ttlFromUint32 } from "../common/ttl.js";
+import type { DataNode, ReplicaInfo } from "./data-node.js";
+import { statusVolumeIdsMax } from "./limits.js";
+import type { Topology } from "./topology.js";
+
+const byId = <T extends { id: string }>(a: T, b: T): number => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+
+/** "1-3 5 7-10" (SeaweedFS util.HumanReadableIntsMax). */
+export function humanReadableInts(ids: number[], max = statusVolumeIdsMax): string {
+  const sorted = [...ids].sort((a, b) => a - b);
+  const shown = sorted.slice(0, max);
+  const parts: string[] = [];
+  let i = 0;
+  while (i < shown.length) {
+    const start = shown[i]!;
+    let last = start;
+    while (i + 1 < shown.length && shown[i + 1] === last + 1) last = shown[++i]!;
+    parts.push(last > start ? `${start}-${last}` : `${start}`);
+    i++;
+  }
+  return parts.join(" ") + (sorted.length > max ? " ..." : "");
+}
+
+function dataNodeInfo(n: DataNode): object {
+  return { Url: n.url, PublicUrl: n.publicUrl, Volumes: n.volumes.size, EcShards: 0, Max: n.maxVolumes, VolumeIds: humanReadableInts([...n.volumes.keys()]) };
+}
+
+export function topologyInfo(topology: Topology): object {
+  const dcs = [...topology.dataCenters()].sort(byId).map((dc) => ({
+    Id: dc.id,
+    Racks: [...dc.racks.values()].sort(byId).map((rack) => ({
+      Id: rack.id,
+      DataNodes: [...rack.nodes.values()].sort(byId).map(dataNodeInfo),
+    })),
+  }));
+  const layouts = [...topology.allLayouts()]
+    .filter((l) => l.volumeCount > 0)
+    .map((l) => ({ replication: l.replicationText, ttl: l.ttlText, writables: l.writableIds(), collection: l.collection, diskType: "hdd" }));
+  return { Max: topology.maxSlots, Free: topology.freeSlots, DataCenters: dcs, Layouts: layouts };
+}
+
+export function dirStatus(topology: Topology, version: string, topologyId: string): object {
+  return { Version: version, TopologyId: topologyId, Topology: topologyInfo(topology) };
+}
+
+function volumeInfo(v: ReplicaInfo): object {
+  const rp = replicaPlacementFromByte(v.replicaPlacement);
+  // ReplicaPlacement's fields are omitempty in SeaweedFS: "000" prints as {}.
+  const rpJson: Record<string, number> = {};
+  if (rp.sameRack > 0) rpJson["node"] = rp.sameRack;
+  if (rp.diffRack > 0) rpJson["rack"] = rp.diffRack;
+  if (rp.diffDataCenter > 0) rpJson["dc"] = rp.diffDataCenter;
+  const ttl = ttlFromUint32(v.ttl);
+  return {
+    Id: v.id,
+    Size: v.size,
+    ReplicaPlacement: rpJson,
+    Ttl: { Count: ttl.count, Unit: ttl.unit },
+    Collection: v.collection,
+    Version: v.version,
+    FileCount: v.fileCount,
+    DeleteCount: v.deleteCount,
+    DeletedByteCount: v.deletedByteCount,
+    ReadOnly: v.readOnly,
+    CompactRevision: v.compactRevision,
+    ModifiedAtSecond: v.modifiedAtSecond,
+    RemoteStorageName: "",
+    RemoteStorageKey: "",
+    DiskType: v.diskType,
+    DiskId: 0,
+  };
+}
+
+export function volStatus(topology: Topology, version: string): object {
+  const dcs: Record<string, Record<string, Record<string, object[]>>> = {};
+  for (const dc of topology.dataCenters()) {
+    const racks: Record<string, Record<string, object[]>> = {};
+    for (const rack of dc.racks.values()) {
+      const nodes: Record<string, object[]> = {};
+      for (const n of rack.nodes.values()) nodes[n.url] = [...n.volumes.values()].sort((a, b) => a.id - b.id).map(volumeInfo);
+      racks[rack.id] = nodes;
+    }
+    dcs[dc.id] = racks;
+  }
+  return { Version: version, Volumes: { Max: topology.maxSlots, Free: topology.freeSlots, DataCenters: dcs } };
+}

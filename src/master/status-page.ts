@@ -1,0 +1,65 @@
+// The small HTML page at "/": who leads, the masters, the volume servers and their volumes
+// (the same facts as SeaweedFS's master UI, weed/server/master_ui/master.html).
+import type { Topology } from "./topology.js";
+import { humanReadableInts } from "./status-json.js";
+
+export interface StatusPageInput {
+  version: string;
+  leader: string;
+  peers: readonly string[];
+  volumeSizeLimitMB: number;
+  maxVolumeId: number;
+  topologyId: string;
+  uptimeSec: number;
+}
+
+const ESC: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
+function esc(s: string | number): string {
+  return String(s).replace(/[&<>"']/g, (c) => ESC[c]!);
+}
+
+function link(addr: string): string {
+  return `<a href="http://${esc(addr)}/">${esc(addr)}</a>`;
+}
+
+export function renderStatusPage(topology: Topology, p: StatusPageInput): string {
+  const rows: string[] = [];
+  for (const dc of topology.dataCenters()) {
+    for (const rack of dc.racks.values()) {
+      for (const n of rack.nodes.values()) {
+        rows.push(
+          `<tr><td>${esc(dc.id)}</td><td>${esc(rack.id)}</td><td>${link(n.publicUrl)}</td><td>${n.volumes.size}</td>` +
+            `<td>${esc(humanReadableInts([...n.volumes.keys()]))}</td><td>${n.maxVolumes}</td></tr>`,
+        );
+      }
+    }
+  }
+  const layouts = [...topology.allLayouts()]
+    .filter((l) => l.volumeCount > 0)
+    .map((l) => `<tr><td>${esc(l.collection)}</td><td>${l.replicationText}</td><td>${esc(l.ttlText)}</td><td>${l.volumeCount}</td><td>${esc(humanReadableInts(l.writableIds()))}</td></tr>`);
+  return `<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>weed-ts master</title>
+<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin-bottom:1.5em}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}</style>
+</head><body>
+<h1>weed-ts master</h1><p>${esc(p.version)}</p>
+<h2>Cluster status</h2>
+<table>
+<tr><th>Leader</th><td>${link(p.leader)}</td></tr>
+<tr><th>Other Masters</th><td>${p.peers.length === 0 ? "none" : p.peers.map(link).join(" ")}</td></tr>
+<tr><th>Volume Size Limit</th><td>${p.volumeSizeLimitMB} MB</td></tr>
+<tr><th>Free / Max volume slots</th><td>${topology.freeSlots} / ${topology.maxSlots}</td></tr>
+<tr><th>Max Volume Id</th><td>${p.maxVolumeId}</td></tr>
+<tr><th>Topology Id</th><td>${esc(p.topologyId)}</td></tr>
+<tr><th>Up Time</th><td>${Math.floor(p.uptimeSec)} s</td></tr>
+</table>
+<h2>Topology</h2>
+<table><tr><th>Data Center</th><th>Rack</th><th>RemoteAddr</th><th>#Volumes</th><th>Volume Ids</th><th>Max</th></tr>
+${rows.join("\n") || '<tr><td colspan="6">no volume servers</td></tr>'}
+</table>
+<h2>Layouts</h2>
+<table><tr><th>Collection</th><th>Replication</th><th>TTL</th><th>#Volumes</th><th>Writable</th></tr>
+${layouts.join("\n") || '<tr><td colspan="5">no volumes</td></tr>'}
+</table>
+</body></html>
+`;
+}

@@ -1,0 +1,165 @@
+// The leader's picture of the cluster, rebuilt from heartbeats: data centers, racks, data nodes,
+// the replicas each node holds, and the volume layouts built from them. Pure: no I/O, no clock, no
+// randomness of its own (callers pass a random source), so it can run inside a simulator.
+import { DEFAULT_DATA_CENTER, DEFAULT_RACK, DataCenter, DataNode, Rack, type NodeSpec, type ReplicaInfo } from "./data-node.js";
+import { VolumeLayout } from "./volume-layout.js";
+
+export interface SyncResult {
+  added: number[];
+  removed: number[];
+}
+
+/** ttl (16 bits) and placement byte in one number: the inner key of the layout map. */
+function layoutKey(replicaPlacement: number, ttl: number): number {
+  return replicaPlacement * 0x10000 + (ttl & 0xffff);
+}
+
+export class Topology {
+  readonly volumeSizeLimitBytes: number;
+  private readonly dcs = new Map<string, DataCenter>();
+  private readonly nodes = new Map<string, DataNode>();
+  /** collection -> layoutKey -> layout. */
+  private readonly layouts = new Map<string, Map<number, VolumeLayout>>();
+  /** Which layout a volume id belongs to (the first replica to report it decides). */
+  private readonly vidLayout = new Map<number, VolumeLayout>();
+
+  constructor(volumeSizeLimitBytes: number) {
+    this.volumeSizeLimitBytes = volumeSizeLimitBytes;
+  }
+
+  get nodeCount(): number {
+    return this.nodes.size;
+  }
+  get volumeCount(): number {
+    return this.vidLayout.size;
+  }
+
+  dataCenters(): IterableIterator<DataCenter> {
+    return this.dcs.values();
+  }
+  allNodes(): IterableIterator<DataNode> {
+    return this.nodes.values();
+  }
+  node(id: string): DataNode | undefined {
+    return this.nodes.get(id);
+  }
+  dataCenter(id: string): DataCenter | undefined {
+    return this.dcs.get(id);
+  }
+
+  get maxSlots(): number {
+    let n = 0;
+    for (const dn of this.nodes.values()) n += dn.maxVolumes;
+    return n;
+  }
+  get freeSlots(): number {
+    let n = 0;
+    for (const dn of this.nodes.values()) n += dn.freeSlots;
+    return n;
+  }
+
+  /** Adds a volume server. A node already registered under the same ip:port is replaced (its volumes dropped first). */
+  registerNode(spec: NodeSpec): DataNode {
+    const dcName = spec.dataCenter === "" ? DEFAULT_DATA_CENTER : spec.dataCenter;
+    const rackName = spec.rack === "" ? DEFAULT_RACK : spec.rack;
+    let dc = this.dcs.get(dcName);
+    if (dc === undefined) {
+      dc = new DataCenter(dcName);
+      this.dcs.set(dcName, dc);
+    }
+    let rack = dc.racks.get(rackName);
+    if (rack === undefined) {
+      rack = new Rack(rackName, dc);
+      dc.racks.set(rackName, rack);
+    }
+    const node = new DataNode(spec, rack);
+    const old = this.nodes.get(node.id);
+    if (old !== undefined) this.unregisterNode(old);
+    rack.nodes.set(node.id, node);
+    this.nodes.set(node.id, node);
+    return node;
+  }
+
+  /** Drops the node and its replicas; false when `node` is not the registered one (already replaced). */
+  unregisterNode(node: DataNode): boolean {
+    if (this.nodes.get(node.id) !== node) return false;
+    for (const vid of [...node.volumes.keys()]) this.removeVolume(node, vid);
+    this.nodes.delete(node.id);
+    const rack = node.rack;
+    rack.nodes.delete(node.id);
+    if (rack.nodes.size === 0) rack.dataCenter.racks.delete(rack.id);
+    if (rack.dataCenter.racks.size === 0) this.dcs.delete(rack.dataCenter.id);
+    return true;
+  }
+
+  /** Replaces the node's replica set with a full report. */
+  syncVolumes(node: DataNode, infos: readonly ReplicaInfo[]): SyncResult {
+    const added: number[] = [];
+    const removed: number[] = [];
+    const seen = new Set<number>();
+    for (const info of infos) {
+      seen.add(info.id);
+      if (this.upsertVolume(node, info)) added.push(info.id);
+    }
+    for (const vid of [...node.volumes.keys()]) {
+      if (!seen.has(vid)) {
+        this.removeVolume(node, vid);
+        removed.push(vid);
+      }
+    }
+    return { added, removed };
+  }
+
+  /** Records or updates one replica; returns true when it is new on this node. */
+  upsertVolume(node: DataNode, info: ReplicaInfo): boolean {
+    const isNew = !node.volumes.has(info.id);
+    node.volumes.set(info.id, info);
+    let layout = this.vidLayout.get(info.id);
+    if (layout === undefined) {
+      layout = this.layoutFor(info.collection, info.replicaPlacement, info.ttl);
+      this.vidLayout.set(info.id, layout);
+    }
+    if (isNew) layout.addReplica(info.id, node);
+    else layout.refresh(info.id);
+    return isNew;
+  }
+
+  /** Drops one replica; returns false when the node did not hold it. */
+  removeVolume(node: DataNode, vid: number): boolean {
+    if (!node.volumes.delete(vid)) return false;
+    const layout = this.vidLayout.get(vid);
+    if (layout !== undefined && layout.removeReplica(vid, node)) this.vidLayout.delete(vid);
+    return true;
+  }
+
+  lookup(vid: number): readonly DataNode[] | undefined {
+    return this.vidLayout.get(vid)?.lookup(vid);
+  }
+
+  layoutOfVolume(vid: number): VolumeLayout | undefined {
+    return this.vidLayout.get(vid);
+  }
+
+  findLayout(collection: string, replicaPlacement: number, ttl: number): VolumeLayout | undefined {
+    return this.layouts.get(collection)?.get(layoutKey(replicaPlacement, ttl));
+  }
+
+  layoutFor(collection: string, replicaPlacement: number, ttl: number): VolumeLayout {
+    let byKey = this.layouts.get(collection);
+    if (byKey === undefined) {
+      byKey = new Map();
+      this.layouts.set(collection, byKey);
+    }
+    const key = layoutKey(replicaPlacement, ttl);
+    let layout = byKey.get(key);
+    if (layout === undefined) {
+      layout = new VolumeLayout(collection, replicaPlacement, ttl, this.volumeSizeLimitBytes);
+      byKey.set(key, layout);
+    }
+    return layout;
+  }
+
+  *allLayouts(): IterableIterator<VolumeLayout> {
+    for (const byKey of this.layouts.values()) yield* byKey.values();
+  }
+}

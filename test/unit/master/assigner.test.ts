@@ -1,0 +1,72 @@
+// Checks the assigner's bounded waits in process: a growth that takes longer than the wait turns
+// into 503 + Retry-After ("growth in progress"), every waiter shares that one growth, and the
+// volume it makes serves the next assign.
+import { afterEach, describe, expect, it } from "vitest";
+import { join } from "node:path";
+import { Assigner, type AssignRequest } from "../../../src/master/assigner.js";
+import { LevelClusterState } from "../../../src/master/cluster-state.js";
+import { Sequencer } from "../../../src/master/sequencer.js";
+import { Topology } from "../../../src/master/topology.js";
+import { VolumeGrowth } from "../../../src/master/volume-growth.js";
+import { NO_PREFS } from "../../../src/master/placement.js";
+import type { AllocateRequest, VolumeAllocator } from "../../../src/master/volume-allocator.js";
+import type { DataNode } from "../../../src/master/data-node.js";
+import { ErrorCode } from "../../../src/common/errors.js";
+import { silentLogger } from "../../../src/common/logger.js";
+import { tempDir } from "./helpers.js";
+
+class GatedAllocator implements VolumeAllocator {
+  calls: AllocateRequest[] = [];
+  open!: () => void;
+  gate = new Promise<void>((r) => (this.open = r));
+  async allocate(_node: DataNode, req: AllocateRequest): Promise<void> {
+    this.calls.push(req);
+    await this.gate;
+  }
+  async remove(): Promise<void> {}
+  forget(): void {}
+  close(): void {}
+}
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+const request: AssignRequest = { count: 1, collection: "", replicaPlacement: 0, ttl: 0, prefs: NO_PREFS, writableVolumeCount: 0, preallocate: 0, memoryMapMaxSizeMb: 0, diskType: "" };
+
+describe("Assigner", () => {
+  it("answers 503 + Retry-After while a shared growth runs past the wait, then serves from it", async () => {
+    const t = await tempDir();
+    const state = new LevelClusterState(join(t.dir, "state"));
+    await state.open();
+    cleanups.push(t.remove, () => state.close());
+    const topology = new Topology(1 << 30);
+    topology.registerNode({ ip: "10.0.0.1", port: 8080, publicUrl: "", grpcPort: 18080, dataCenter: "", rack: "", maxVolumes: 8 });
+    const sequencer = new Sequencer(state, silentLogger());
+    await sequencer.start();
+    cleanups.push(() => sequencer.close());
+    const allocator = new GatedAllocator();
+    const growth = new VolumeGrowth({ topology, state, allocator, random: Math.random, logger: silentLogger() }, { growthCount: 1 });
+    const assigner = new Assigner({ topology, sequencer, growth, random: Math.random, now: () => performance.now() }, { growthWaitMs: 100 });
+
+    const started = performance.now();
+    const results = await Promise.allSettled(Array.from({ length: 5 }, () => assigner.assign(request)));
+    expect(performance.now() - started).toBeLessThan(2_000);
+    for (const r of results) {
+      expect(r.status).toBe("rejected");
+      const err = (r as PromiseRejectedResult).reason as { code: string; retryAfterSec: number; httpStatus: number; message: string };
+      expect(err.code).toBe(ErrorCode.NO_WRITABLE_VOLUME);
+      expect(err.httpStatus).toBe(503);
+      expect(err.retryAfterSec).toBe(1);
+      expect(err.message).toMatch(/volume growth in progress/);
+    }
+    expect(allocator.calls).toHaveLength(1);
+    allocator.open();
+    await new Promise((r) => setTimeout(r, 50));
+    const ok = await assigner.assign(request);
+    expect(ok.fid).toMatch(/^1,/);
+    expect(assigner.tryAssign(request)?.fid).toMatch(/^1,/);
+    expect(allocator.calls).toHaveLength(1);
+  });
+});
