@@ -19,6 +19,8 @@ export interface NeedleInput {
   pairs?: Record<string, string>;
   /** The data is already gzipped. */
   gzipped?: boolean;
+  /** The data is a SeaweedFS chunk manifest (upload with ?cm=true; flag 0x80). */
+  chunkManifest?: boolean;
 }
 
 export interface NeedleRecord {
@@ -32,6 +34,8 @@ export interface NeedleRecord {
   ttl: Ttl | undefined;
   pairs: Record<string, string> | undefined;
   gzipped: boolean;
+  /** Flag 0x80: the data is a chunk manifest (storage always sets it). */
+  chunkManifest?: boolean;
   /** CRC32-C of data as stored (ETag is its 8-digit lowercase hex). */
   crc: number;
   appendAtNs: bigint;

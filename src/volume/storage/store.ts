@@ -1,0 +1,255 @@
+// The store: every volume in one directory, keyed by volume id. Implements the storage contract
+// (store-api.ts) and emits "change" events for the heartbeat client's deltas.
+import { EventEmitter } from "node:events";
+import fs from "node:fs";
+import { ErrorCode, WeedError } from "../../common/errors.js";
+import { silentLogger, type Logger } from "../../common/logger.js";
+import { compareKeys, joinKey } from "./needle-key.js";
+import type {
+  AllocateOptions,
+  NeedleInput,
+  NeedleRecord,
+  StoreApi,
+  StoreEvent,
+  VolumeInfo,
+  WriteOptions,
+  WriteResult,
+} from "./store-api.js";
+import { Volume, volumeBaseName } from "./volume.js";
+
+export interface StoreOptions {
+  /** The -dir folder holding <vid>.dat/.idx and <collection>_<vid>.dat/.idx. */
+  dir: string;
+  /** The -max flag: volumes this store may hold. */
+  maxVolumeCount: number;
+  logger?: Logger;
+}
+
+/** "<collection>_<vid>.dat" or "<vid>.dat"; the collection is everything before the last "_". */
+const DAT_NAME = /^(?:(.+)_)?(\d{1,10})\.dat$/;
+/** Collections become file name prefixes: keep them to characters that are safe there. */
+const COLLECTION_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/;
+const VOLUME_ID_MAX = 0xffffffff;
+
+export function parseDatFileName(name: string): { collection: string; id: number } | undefined {
+  const m = DAT_NAME.exec(name);
+  if (m === null) return undefined;
+  const id = Number(m[2]);
+  if (id > VOLUME_ID_MAX) return undefined;
+  return { collection: m[1] ?? "", id };
+}
+
+export class Store implements StoreApi {
+  readonly dir: string;
+  readonly maxVolumeCount: number;
+  private readonly log: Logger;
+  private readonly events = new EventEmitter();
+  private readonly volumes = new Map<number, Volume>();
+  /** Volume ids being allocated right now (allocation awaits I/O). */
+  private readonly allocating = new Set<number>();
+  private state: "new" | "opening" | "open" | "closed" = "new";
+  private opening: Promise<void> | undefined;
+  /** Largest key of volumes deleted while running: maxFileKey never goes down. */
+  private retiredMaxHi = 0;
+  private retiredMaxLo = 0;
+
+  constructor(opts: StoreOptions) {
+    if (typeof opts.dir !== "string" || opts.dir === "") {
+      throw new WeedError(ErrorCode.BAD_PARAM, `store option dir must be a non-empty path, got ${JSON.stringify(opts.dir)}`);
+    }
+    if (!Number.isInteger(opts.maxVolumeCount) || opts.maxVolumeCount < 0) {
+      throw new WeedError(ErrorCode.BAD_PARAM, `store option maxVolumeCount must be an integer >= 0, got ${opts.maxVolumeCount}`);
+    }
+    this.dir = opts.dir;
+    this.maxVolumeCount = opts.maxVolumeCount;
+    this.log = (opts.logger ?? silentLogger()).child({ component: "store" });
+  }
+
+  /** Loads every volume in the directory (creating the directory if needed). Idempotent. */
+  open(): Promise<void> {
+    if (this.state === "closed") return Promise.reject(new WeedError(ErrorCode.CLOSED, "store is closed"));
+    this.opening ??= this.loadAll();
+    return this.opening;
+  }
+
+  private async loadAll(): Promise<void> {
+    this.state = "opening";
+    await fs.promises.mkdir(this.dir, { recursive: true });
+    const names = (await fs.promises.readdir(this.dir)).sort();
+    for (const name of names) {
+      const parsed = parseDatFileName(name);
+      if (parsed === undefined) continue;
+      const known = this.volumes.get(parsed.id);
+      if (known !== undefined) {
+        this.log.error({ file: name, loaded: known.datPath }, "two .dat files for one volume id; skipping this one");
+        continue;
+      }
+      const v = new Volume({ dir: this.dir, id: parsed.id, collection: parsed.collection, logger: this.log });
+      try {
+        await v.load();
+      } catch (err) {
+        // One bad volume must not keep the others offline; its files stay for an operator.
+        this.log.error({ err, file: name }, "volume not loaded");
+        continue;
+      }
+      this.volumes.set(parsed.id, v);
+    }
+    if (this.volumes.size > this.maxVolumeCount) {
+      this.log.warn({ volumes: this.volumes.size, max: this.maxVolumeCount }, "more volumes on disk than maxVolumeCount");
+    }
+    this.state = "open";
+    this.log.info({ dir: this.dir, volumes: this.volumes.size }, "store opened");
+  }
+
+  /** Closes every volume (after their pending syncs). Idempotent. */
+  async close(): Promise<void> {
+    if (this.state === "closed") return;
+    if (this.opening !== undefined) await this.opening.catch(() => undefined);
+    this.state = "closed";
+    const all = [...this.volumes.values()];
+    this.volumes.clear();
+    await Promise.all(all.map((v) => v.close()));
+    this.log.info("store closed");
+  }
+
+  async allocateVolume(volumeId: number, opts: AllocateOptions): Promise<VolumeInfo> {
+    this.checkOpen();
+    checkVolumeId(volumeId);
+    if (opts.collection !== "" && !COLLECTION_NAME.test(opts.collection)) {
+      throw new WeedError(ErrorCode.BAD_PARAM, `invalid collection name ${JSON.stringify(opts.collection)}`);
+    }
+    if (this.volumes.has(volumeId) || this.allocating.has(volumeId)) {
+      throw new WeedError(ErrorCode.VOLUME_EXISTS, `volume ${volumeId} already exists`);
+    }
+    if (this.volumes.size + this.allocating.size >= this.maxVolumeCount) {
+      throw new WeedError(ErrorCode.NO_FREE_SLOT, `no free volume slot: ${this.volumes.size} of ${this.maxVolumeCount} in use`);
+    }
+    const v = new Volume({ dir: this.dir, id: volumeId, collection: opts.collection, logger: this.log });
+    this.allocating.add(volumeId);
+    try {
+      // .dat preallocation (fallocate KEEP_SIZE in SeaweedFS) has no Node API; opts.preallocate is advisory.
+      await v.create(opts);
+    } finally {
+      this.allocating.delete(volumeId);
+    }
+    if (this.state !== "open") {
+      await v.close();
+      throw new WeedError(ErrorCode.CLOSED, "store closed while allocating");
+    }
+    this.volumes.set(volumeId, v);
+    const info = v.info();
+    this.emit({ kind: "volume-added", info });
+    this.log.info({ volumeId, file: volumeBaseName(opts.collection, volumeId) }, "volume allocated");
+    return info;
+  }
+
+  async deleteVolume(volumeId: number, onlyEmpty = false): Promise<void> {
+    this.checkOpen();
+    const v = this.volume(volumeId);
+    if (onlyEmpty && v.needleCount > 0) {
+      throw new WeedError(ErrorCode.BAD_REQUEST, `volume ${volumeId} is not empty: ${v.needleCount} needles`);
+    }
+    const info = v.info();
+    this.volumes.delete(volumeId);
+    const [hi, lo] = v.maxKeyHalves();
+    if (compareKeys(hi, lo, this.retiredMaxHi, this.retiredMaxLo) > 0) {
+      this.retiredMaxHi = hi;
+      this.retiredMaxLo = lo;
+    }
+    await v.destroy();
+    this.emit({ kind: "volume-deleted", info });
+  }
+
+  hasVolume(volumeId: number): boolean {
+    return this.volumes.has(volumeId);
+  }
+
+  volumeInfo(volumeId: number): VolumeInfo | undefined {
+    return this.volumes.get(volumeId)?.info();
+  }
+
+  volumeInfos(): VolumeInfo[] {
+    return [...this.volumes.values()].map((v) => v.info());
+  }
+
+  maxFileKey(): bigint {
+    let hi = this.retiredMaxHi;
+    let lo = this.retiredMaxLo;
+    for (const v of this.volumes.values()) {
+      const [vHi, vLo] = v.maxKeyHalves();
+      if (compareKeys(vHi, vLo, hi, lo) > 0) {
+        hi = vHi;
+        lo = vLo;
+      }
+    }
+    return joinKey(hi, lo);
+  }
+
+  /** Marks a volume read-only (VolumeMarkReadonly) or writable again. Not in StoreApi yet. */
+  setReadOnly(volumeId: number, readOnly: boolean): VolumeInfo {
+    const v = this.volume(volumeId);
+    v.setReadOnly(readOnly);
+    return v.info();
+  }
+
+  /** Syncs started by a volume's group commit (for tests and metrics). */
+  syncCount(volumeId: number): number {
+    return this.volume(volumeId).syncCount;
+  }
+
+  write(volumeId: number, needle: NeedleInput, opts?: WriteOptions): Promise<WriteResult> {
+    try {
+      return this.volume(volumeId).write(needle, opts);
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
+  }
+
+  read(volumeId: number, key: bigint, cookie: number): NeedleRecord {
+    return this.volume(volumeId).read(key, cookie);
+  }
+
+  delete(volumeId: number, key: bigint, cookie: number, opts?: WriteOptions): Promise<number> {
+    try {
+      return this.volume(volumeId).delete(key, cookie, opts);
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
+  }
+
+  on(event: "change", listener: (e: StoreEvent) => void): void {
+    this.events.on(event, listener);
+  }
+
+  off(event: "change", listener: (e: StoreEvent) => void): void {
+    this.events.off(event, listener);
+  }
+
+  private emit(e: StoreEvent): void {
+    try {
+      this.events.emit("change", e);
+    } catch (err) {
+      // A listener's bug must not undo a volume that now exists on disk.
+      this.log.error({ err, kind: e.kind, volumeId: e.info.id }, "change listener threw");
+    }
+  }
+
+  private checkOpen(): void {
+    if (this.state !== "open") throw new WeedError(ErrorCode.CLOSED, `store is ${this.state === "closed" ? "closed" : "not open"}`);
+  }
+
+  private volume(volumeId: number): Volume {
+    const v = this.volumes.get(volumeId);
+    if (v === undefined) {
+      if (this.state === "closed") throw new WeedError(ErrorCode.CLOSED, "store is closed");
+      throw new WeedError(ErrorCode.VOLUME_NOT_FOUND, `volume ${volumeId} not found`);
+    }
+    return v;
+  }
+}
+
+function checkVolumeId(id: number): void {
+  if (!Number.isInteger(id) || id < 0 || id > VOLUME_ID_MAX) {
+    throw new WeedError(ErrorCode.BAD_PARAM, `volume id ${id} is not a uint32`);
+  }
+}
