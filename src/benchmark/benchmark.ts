@@ -128,6 +128,9 @@ export async function runBenchmark(
   const pools = new HttpPools(opts.concurrency);
   const report: BenchmarkReport = { write: undefined, read: undefined, aborted: false };
   const phase = { concurrency: opts.concurrency, planned: opts.n, progressIntervalMs, out, signal: stop };
+  // Requests in flight are cut short by destroying their sockets (see RequestFn).
+  const onAbort = (): void => void pools.close();
+  stop.addEventListener("abort", onAbort, { once: true });
   try {
     if (!opts.readOnly) {
       const list = await FidListWriter.create(opts.list);
@@ -149,6 +152,7 @@ export async function runBenchmark(
       }
     }
   } finally {
+    stop.removeEventListener("abort", onAbort);
     await pools.close();
   }
   report.aborted = stop.aborted;

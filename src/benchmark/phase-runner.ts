@@ -8,7 +8,11 @@ import { LatencyHistogram } from "./latency-histogram.js";
 import { buildPhaseReport, formatPhaseHeader, formatProgressLine } from "./report-format.js";
 import type { PhaseName, PhaseReport } from "./report-format.js";
 
-/** Makes request number `index` on behalf of `worker`; resolves with the bytes moved, throws on failure. */
+/**
+ * Makes request number `index` on behalf of `worker`; resolves with the bytes moved, throws on
+ * failure. HTTP requests do not take the signal (an abort listener per request costs on the hot
+ * path): runBenchmark destroys the connection pools on abort instead, which fails them at once.
+ */
 export type RequestFn = (worker: number, index: number, signal: AbortSignal) => Promise<number>;
 
 export interface PhaseParams {

@@ -22,10 +22,10 @@ class VolumeLocations {
     private readonly master: string,
   ) {}
 
-  get(vid: string, signal: AbortSignal): Promise<string[]> {
+  get(vid: string): Promise<string[]> {
     let found = this.cache.get(vid);
     if (found === undefined) {
-      found = this.lookup(vid, signal);
+      found = this.lookup(vid);
       this.cache.set(vid, found);
       // A failed lookup is not cached: the next read of that volume asks again.
       found.catch(() => this.cache.delete(vid));
@@ -33,9 +33,9 @@ class VolumeLocations {
     return found;
   }
 
-  private async lookup(vid: string, signal: AbortSignal): Promise<string[]> {
+  private async lookup(vid: string): Promise<string[]> {
     const path = `/dir/lookup?volumeId=${encodeURIComponent(vid)}`;
-    const res = await this.pools.get(this.master).request({ method: "GET", path, signal });
+    const res = await this.pools.get(this.master).request({ method: "GET", path });
     const body = await readJsonBody(res, LOOKUP_BODY_MAX_BYTES, "lookup");
     const locations = body["locations"];
     const urls: string[] = [];
@@ -52,8 +52,8 @@ class VolumeLocations {
   }
 }
 
-async function getOnce(pools: HttpPools, url: string, fid: string, signal: AbortSignal): Promise<Uint8Array> {
-  const res = await pools.get(url).request({ method: "GET", path: `/${fid}`, signal });
+async function getOnce(pools: HttpPools, url: string, fid: string): Promise<Uint8Array> {
+  const res = await pools.get(url).request({ method: "GET", path: `/${fid}` });
   if (res.statusCode !== 200) {
     const answer = await readJsonBody(res, LOOKUP_BODY_MAX_BYTES, "read");
     throw new RequestFailure(`read: HTTP ${res.statusCode}: ${String(answer["error"] ?? "")}`);
@@ -67,17 +67,17 @@ export function readRequests(p: ReadParams, pools: HttpPools, fids: readonly str
   const buffers: ContentBuffer[] = [];
   for (let w = 0; w < p.concurrency; w++) buffers.push(new ContentBuffer(p.size + FILE_PADDING_SPAN_BYTES));
 
-  return async (worker, index, signal) => {
+  return async (worker, index) => {
     const fid = fids[Math.floor(Math.random() * fids.length)]!;
     const comma = fid.indexOf(",");
     if (comma <= 0) throw new RequestFailure(`bad fid in list: ${JSON.stringify(fid.slice(0, 40))}`);
-    const urls = await locations.get(fid.slice(0, comma), signal);
+    const urls = await locations.get(fid.slice(0, comma));
     // Like SeaweedFS: try each replica in turn, the request fails only if all of them do.
     let data: Uint8Array | undefined;
     let lastError: unknown;
     for (const url of urls) {
       try {
-        data = await getOnce(pools, url, fid, signal);
+        data = await getOnce(pools, url, fid);
         break;
       } catch (err) {
         lastError = err;

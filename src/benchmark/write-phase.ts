@@ -35,7 +35,7 @@ function retryWaitMs(retryAfter: string | string[] | undefined): number {
 
 async function assign(pools: HttpPools, master: string, path: string, signal: AbortSignal): Promise<Assignment> {
   for (let attempt = 0; ; attempt++) {
-    const res = await pools.get(master).request({ method: "POST", path, signal });
+    const res = await pools.get(master).request({ method: "POST", path });
     const body = await readJsonBody(res, LOOKUP_BODY_MAX_BYTES, "assign");
     if (res.statusCode === 503 && attempt < ASSIGN_RETRIES_MAX) {
       await sleep(retryWaitMs(res.headers["retry-after"]), undefined, { signal });
@@ -64,7 +64,7 @@ export function writeRequests(p: WriteParams, pools: HttpPools, list: FidListWri
     const body = buffers[worker]!.fill(seed, contentLength(p.size, seed));
     const headers: Record<string, string> = { "content-type": "image/bench" };
     if (a.auth !== undefined) headers["authorization"] = a.auth;
-    const res = await pools.get(a.url).request({ method: "PUT", path: `/${a.fid}${query}`, headers, body, signal });
+    const res = await pools.get(a.url).request({ method: "PUT", path: `/${a.fid}${query}`, headers, body });
     if (res.statusCode !== 201 && res.statusCode !== 204) {
       const answer = await readJsonBody(res, LOOKUP_BODY_MAX_BYTES, "upload");
       throw new RequestFailure(`upload: HTTP ${res.statusCode}: ${String(answer["error"] ?? "")}`);

@@ -1,6 +1,7 @@
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runBenchmark } from "../../benchmark/benchmark.js";
+import type { BenchmarkReport } from "../../benchmark/report-format.js";
 import type { Command } from "../command.js";
 import { replicationCheck } from "../common-flags.js";
 import { bool, int, nonEmptyCheck, positiveCheck, str, UsageError, type FlagSpec } from "../flags.js";
@@ -28,6 +29,7 @@ export const benchmarkCommand: Command = {
     const ac = new AbortController();
     const onSignal = (): void => ac.abort();
     process.once("SIGINT", onSignal);
+    process.once("SIGTERM", onSignal);
     try {
       const report = await runBenchmark(
         {
@@ -48,11 +50,11 @@ export const benchmarkCommand: Command = {
       return hasFailures(report) ? 1 : 0;
     } finally {
       process.off("SIGINT", onSignal);
+      process.off("SIGTERM", onSignal);
     }
   },
 };
 
-function hasFailures(report: unknown): boolean {
-  const phases = (report as { phases?: { failed?: number }[] }).phases ?? [];
-  return phases.some((p) => (p.failed ?? 0) > 0);
+function hasFailures(report: BenchmarkReport): boolean {
+  return (report.write?.failed ?? 0) + (report.read?.failed ?? 0) > 0;
 }
