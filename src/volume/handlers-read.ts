@@ -1,0 +1,249 @@
+// GET and HEAD /<fid>: the hot path. One synchronous store.read (a pread from the page cache), one
+// writeHead with every header, one end(). No URL object, no query parse unless there is a query.
+// SeaweedFS: weed/server/volume_server_handlers_read.go, common.go (ranges, disposition).
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http";
+import { validateHeaderName, validateHeaderValue } from "node:http";
+import { randomBytes } from "node:crypto";
+import { gunzipSync } from "node:zlib";
+import { lookup as mimeLookup } from "mime-types";
+import { ErrorCode, WeedError } from "../common/errors.js";
+import { formatFid, parseFidPath } from "../common/fid.js";
+import { sendError } from "../common/http-util.js";
+import type { NeedleRecord } from "./storage/store-api.js";
+import type { VolumeHttpContext } from "./http-context.js";
+import { contentRange, parseRange, type ByteRange } from "./http-range.js";
+import { GUNZIP_OUTPUT_BYTES_MAX } from "./limits.js";
+
+const OCTET_STREAM = "application/octet-stream";
+
+/** Headers a stored "Seaweed-*" pair must not override: they describe the bytes we send. */
+const RESERVED_PAIR_HEADERS = new Set([
+  "accept-ranges",
+  "connection",
+  "content-disposition",
+  "content-encoding",
+  "content-length",
+  "content-range",
+  "content-type",
+  "etag",
+  "keep-alive",
+  "last-modified",
+  "transfer-encoding",
+  "vary",
+]);
+
+export function etagOf(crc: number): string {
+  return (crc >>> 0).toString(16).padStart(8, "0");
+}
+
+// Formatting an HTTP date costs ~0.3 us; needles uploaded together share seconds, so a small
+// direct-mapped cache (slot = second mod size) answers most reads without formatting.
+const DATE_CACHE_SLOTS = 1024;
+const dateCacheSec = new Float64Array(DATE_CACHE_SLOTS).fill(-1);
+const dateCacheText: string[] = new Array<string>(DATE_CACHE_SLOTS).fill("");
+function httpDate(sec: number): string {
+  const slot = sec & (DATE_CACHE_SLOTS - 1);
+  if (dateCacheSec[slot] === sec) return dateCacheText[slot]!;
+  const text = new Date(sec * 1000).toUTCString();
+  dateCacheSec[slot] = sec;
+  dateCacheText[slot] = text;
+  return text;
+}
+
+function extOf(name: string): string {
+  const dot = name.lastIndexOf(".");
+  return dot > 0 ? name.slice(dot).toLowerCase() : "";
+}
+
+function contentTypeOf(n: NeedleRecord, pathExt: string): string {
+  const m = n.mime;
+  if (m !== undefined && m !== "" && m !== OCTET_STREAM) return m;
+  const ext = pathExt !== "" ? pathExt : n.name !== undefined ? extOf(n.name) : "";
+  if (ext !== "") {
+    const t = mimeLookup(ext);
+    if (t !== false) return t;
+  }
+  return OCTET_STREAM;
+}
+
+/** Go's strconv.ParseBool truths, as SeaweedFS reads ?dl= with it. */
+function isTrue(v: string | null): boolean {
+  return v === "1" || v === "t" || v === "T" || v === "true" || v === "TRUE" || v === "True";
+}
+
+/** If-None-Match: "*" or a list of (possibly weak) entity tags. */
+function etagMatches(header: string, quoted: string): boolean {
+  if (header === quoted || header === "*") return true;
+  if (header.indexOf(",") < 0 && !header.startsWith("W/")) return false;
+  for (const raw of header.split(",")) {
+    let t = raw.trim();
+    if (t.startsWith("W/")) t = t.slice(2);
+    if (t === quoted || t === "*") return true;
+  }
+  return false;
+}
+
+function addPairs(headers: OutgoingHttpHeaders, pairs: Record<string, string>): void {
+  for (const name of Object.keys(pairs)) {
+    const value = pairs[name];
+    if (typeof value !== "string" || RESERVED_PAIR_HEADERS.has(name.toLowerCase())) continue;
+    try {
+      validateHeaderName(name);
+      validateHeaderValue(name, value);
+    } catch {
+      continue; // stored by another writer with bytes a header cannot carry: skip, do not fail the read
+    }
+    headers[name] = value;
+  }
+}
+
+function readNeedle(ctx: VolumeHttpContext, path: string): { n: NeedleRecord; pathFileName: string | undefined; pathExt: string } {
+  const { fid, fileName, ext } = parseFidPath(path);
+  try {
+    return { n: ctx.store.read(fid.volumeId, fid.key, fid.cookie), pathFileName: fileName, pathExt: ext.toLowerCase() };
+  } catch (err) {
+    if (err instanceof WeedError && err.code === ErrorCode.CORRUPT) {
+      ctx.logger.error({ fid: formatFid(fid), volumeId: fid.volumeId, err: err.message }, "needle read failed its check: answering 500");
+    }
+    throw err;
+  }
+}
+
+export function handleRead(ctx: VolumeHttpContext, req: IncomingMessage, res: ServerResponse, head: boolean): void {
+  const url = req.url ?? "/";
+  const q = url.indexOf("?");
+  const { n, pathFileName, pathExt } = readNeedle(ctx, q < 0 ? url : url.slice(0, q));
+  const quotedEtag = `"${etagOf(n.crc)}"`;
+  const lastModified = n.lastModified !== 0 ? httpDate(n.lastModified) : undefined;
+
+  if (isNotModified(req, quotedEtag, n.lastModified)) {
+    const h: OutgoingHttpHeaders = { ETag: quotedEtag };
+    if (lastModified !== undefined) h["Last-Modified"] = lastModified;
+    res.writeHead(304, h);
+    res.end();
+    return;
+  }
+
+  let body = n.data;
+  let gzipEncoded = false;
+  if (n.gzipped) {
+    const ae = req.headers["accept-encoding"];
+    if (ae !== undefined && ae.includes("gzip")) gzipEncoded = true;
+    else body = gunzipStored(ctx, n, url);
+  }
+
+  const headers: OutgoingHttpHeaders = {};
+  if (n.pairs !== undefined) addPairs(headers, n.pairs);
+  headers["Content-Type"] = contentTypeOf(n, pathExt);
+  headers["ETag"] = quotedEtag;
+  headers["Accept-Ranges"] = "bytes";
+  if (lastModified !== undefined) headers["Last-Modified"] = lastModified;
+  if (n.gzipped) headers["Vary"] = "Accept-Encoding";
+  if (gzipEncoded) headers["Content-Encoding"] = "gzip";
+  const fileName = pathFileName ?? n.name;
+  if (fileName !== undefined && fileName !== "") {
+    const dl = q >= 0 && isTrue(new URLSearchParams(url.slice(q + 1)).get("dl"));
+    headers["Content-Disposition"] = `${dl ? "attachment" : "inline"}; filename="${encodeURIComponent(fileName)}"`;
+  }
+  sendBody(ctx, req, res, headers, body, gzipEncoded, head);
+}
+
+/** 200 with the whole body, 206 with one or several ranges, or 416. */
+function sendBody(
+  ctx: VolumeHttpContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  headers: OutgoingHttpHeaders,
+  body: Buffer,
+  gzipEncoded: boolean,
+  head: boolean,
+): void {
+  const rangeHeader = req.headers.range;
+  let range =
+    rangeHeader !== undefined && ifRangeHolds(req, headers["ETag"] as string, headers["Last-Modified"] as string | undefined)
+      ? parseRange(rangeHeader, body.length)
+      : undefined;
+  // Several ranges of gzip-encoded bytes cannot be labelled honestly (Content-Encoding would cover
+  // the multipart framing too): send the whole body, which RFC 9110 allows.
+  if (gzipEncoded && range?.kind === "partial" && range.ranges.length > 1) range = undefined;
+  if (range === undefined || range.kind === "full") return sendSlice(ctx, res, 200, headers, body, head);
+  if (range.kind === "unsatisfiable") {
+    res.setHeader("Content-Range", `bytes */${body.length}`);
+    sendError(res, new WeedError(ErrorCode.RANGE_NOT_SATISFIABLE, `range ${JSON.stringify(rangeHeader)} not satisfiable for ${body.length} bytes`));
+    return;
+  }
+  if (range.ranges.length === 1) {
+    const r = range.ranges[0]!;
+    headers["Content-Range"] = contentRange(r, body.length);
+    return sendSlice(ctx, res, 206, headers, body.subarray(r.start, r.end + 1), head);
+  }
+  sendByteRanges(ctx, res, headers, body, range.ranges, head);
+}
+
+function sendSlice(ctx: VolumeHttpContext, res: ServerResponse, status: number, headers: OutgoingHttpHeaders, bytes: Buffer, head: boolean): void {
+  headers["Content-Length"] = bytes.length;
+  res.writeHead(status, headers);
+  if (head) {
+    res.end();
+    return;
+  }
+  res.end(bytes);
+  ctx.metrics.bytesRead(bytes.length);
+}
+
+function isNotModified(req: IncomingMessage, quotedEtag: string, lastModifiedSec: number): boolean {
+  const inm = req.headers["if-none-match"];
+  // RFC 9110 §13.2.2: If-None-Match, when present, decides alone.
+  if (inm !== undefined) return etagMatches(inm, quotedEtag);
+  if (lastModifiedSec === 0) return false;
+  const ims = req.headers["if-modified-since"];
+  if (ims === undefined) return false;
+  const t = Date.parse(ims);
+  return !Number.isNaN(t) && Math.floor(t / 1000) >= lastModifiedSec;
+}
+
+/** If-Range: the Range applies only when the validator still matches (else send the whole body). */
+function ifRangeHolds(req: IncomingMessage, quotedEtag: string, lastModified: string | undefined): boolean {
+  const v = req.headers["if-range"];
+  if (v === undefined) return true;
+  return v === quotedEtag || (lastModified !== undefined && v === lastModified);
+}
+
+function gunzipStored(ctx: VolumeHttpContext, n: NeedleRecord, url: string): Buffer {
+  try {
+    return gunzipSync(n.data, { maxOutputLength: GUNZIP_OUTPUT_BYTES_MAX });
+  } catch (err) {
+    ctx.logger.error({ url, err: (err as Error).message }, "stored gzip needle does not decompress");
+    throw new WeedError(ErrorCode.CORRUPT, `stored gzip data of ${url} does not decompress: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/** Several ranges: one multipart/byteranges body (RFC 9110 §14.6), built whole; ranges are few and bounded. */
+function sendByteRanges(
+  ctx: VolumeHttpContext,
+  res: ServerResponse,
+  headers: OutgoingHttpHeaders,
+  body: Buffer,
+  ranges: ByteRange[],
+  head: boolean,
+): void {
+  const boundary = randomBytes(12).toString("hex");
+  const partType = headers["Content-Type"] as string;
+  const chunks: Buffer[] = [];
+  let sent = 0;
+  for (const r of ranges) {
+    chunks.push(Buffer.from(`\r\n--${boundary}\r\nContent-Type: ${partType}\r\nContent-Range: ${contentRange(r, body.length)}\r\n\r\n`));
+    chunks.push(body.subarray(r.start, r.end + 1));
+    sent += r.end - r.start + 1;
+  }
+  chunks.push(Buffer.from(`\r\n--${boundary}--\r\n`));
+  const out = Buffer.concat(chunks);
+  headers["Content-Type"] = `multipart/byteranges; boundary=${boundary}`;
+  headers["Content-Length"] = out.length;
+  res.writeHead(206, headers);
+  if (head) res.end();
+  else {
+    res.end(out);
+    ctx.metrics.bytesRead(sent);
+  }
+}

@@ -1,0 +1,279 @@
+// The volume server's side of Seaweed.SendHeartbeat: one bidi stream to the master leader.
+//
+//   connect    -> a full Heartbeat (identity, capacity, every volume, max_file_key)
+//   store change -> a delta at once (new_volumes / deleted_volumes)
+//   every intervalMs -> a full beat again (sizes and counts move; the master diffs the list)
+//   response names another leader -> reconnect there (and remember it)
+//   stream error or end -> reconnect after a capped, jittered exponential backoff, next master
+//
+// "connected" means the master answered on this stream without pointing elsewhere: only then
+// does the leader hold our report, which is what /readyz promises.
+// SeaweedFS: weed/server/volume_grpc_client_to_master.go.
+import { create } from "@bufbuild/protobuf";
+import type { ClientDuplexStream } from "@grpc/grpc-js";
+import type { Logger } from "../common/logger.js";
+import { assert } from "../common/errors.js";
+import { grpcAddress, parseServerAddress, type ServerAddress } from "../common/server-address.js";
+import { createClient } from "../grpc/adapter.js";
+import { HeartbeatSchema, Seaweed, type Heartbeat, type HeartbeatResponse } from "../gen/master_pb.js";
+import type { StoreApi, StoreEvent } from "./storage/store-api.js";
+import {
+  HEARTBEAT_KEEPALIVE_MS,
+  HEARTBEAT_KEEPALIVE_TIMEOUT_MS,
+  HEARTBEAT_RECONNECT_BASE_MS,
+  HEARTBEAT_RECONNECT_JITTER,
+  HEARTBEAT_RECONNECT_MAX_MS,
+  KNOWN_MASTERS_MAX,
+} from "./limits.js";
+import { volumeInformationMessage, volumeShortInformationMessage } from "./volume-messages.js";
+
+export interface HeartbeatIdentity {
+  ip: string;
+  port: number;
+  grpcPort: number;
+  publicUrl: string;
+  dataCenter: string;
+  rack: string;
+  /** "ip:port". */
+  id: string;
+}
+
+export interface HeartbeatClientOptions {
+  store: StoreApi;
+  identity: HeartbeatIdentity;
+  /** Seed masters, "host:port[.grpcPort]"; must not be empty. */
+  masters: readonly string[];
+  intervalMs: number;
+  logger: Logger;
+  reconnectBaseMs?: number;
+  reconnectMaxMs?: number;
+  keepaliveMs?: number;
+  keepaliveTimeoutMs?: number;
+  /** Injected for jitter; Math.random by default. */
+  random?: () => number;
+}
+
+type SessionEnd =
+  | { kind: "redirect"; leader: string; answered: boolean }
+  | { kind: "failed"; reason: string; answered: boolean }
+  | { kind: "aborted" };
+
+type HeartbeatCall = ClientDuplexStream<Heartbeat, HeartbeatResponse>;
+
+function sameServer(a: ServerAddress, b: ServerAddress): boolean {
+  return a.host === b.host && a.port === b.port;
+}
+
+/** Resolves after `ms`, or at once when `signal` aborts. */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const done = (): void => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done, { once: true });
+  });
+}
+
+export class HeartbeatClient {
+  readonly #o: HeartbeatClientOptions;
+  readonly #log: Logger;
+  readonly #seeds: number;
+  /** Seeds first, then masters learned from leader hints (oldest first). */
+  readonly #masters: string[];
+  readonly #random: () => number;
+  #abort: AbortController | undefined;
+  #loop: Promise<void> | undefined;
+  #connected = false;
+  #current: string | undefined;
+  #volumeSizeLimit = 0n;
+
+  constructor(o: HeartbeatClientOptions) {
+    assert(o.masters.length > 0, "heartbeat client needs at least one master");
+    assert(o.intervalMs > 0, "heartbeat interval must be positive");
+    for (const m of o.masters) parseServerAddress(m); // fail now, naming the bad one
+    this.#o = o;
+    this.#log = o.logger.child({ component: "heartbeat" });
+    this.#masters = [...new Set(o.masters)];
+    this.#seeds = this.#masters.length;
+    this.#random = o.random ?? Math.random;
+  }
+
+  get connected(): boolean {
+    return this.#connected;
+  }
+  /** The master the current (or last) stream goes to. */
+  get currentMaster(): string | undefined {
+    return this.#current;
+  }
+  get masters(): readonly string[] {
+    return this.#masters;
+  }
+  /** Last volume_size_limit the leader sent (bytes), 0 before any. */
+  get volumeSizeLimit(): bigint {
+    return this.#volumeSizeLimit;
+  }
+
+  start(): void {
+    if (this.#loop !== undefined) return;
+    this.#abort = new AbortController();
+    this.#loop = this.#run(this.#abort.signal);
+  }
+
+  async close(): Promise<void> {
+    if (this.#loop === undefined) return;
+    this.#abort?.abort();
+    await this.#loop;
+    this.#connected = false;
+  }
+
+  async #run(signal: AbortSignal): Promise<void> {
+    let index = 0;
+    let failures = 0;
+    while (!signal.aborted) {
+      const master = this.#masters[index % this.#masters.length]!;
+      this.#current = master;
+      const end = await this.#session(master, signal);
+      this.#connected = false;
+      if (end.kind === "aborted") break;
+      if (end.answered) failures = 0;
+      if (end.kind === "redirect") {
+        this.#log.info({ master, leader: end.leader }, "master names another leader: reconnecting there");
+        index = this.#learn(end.leader);
+      } else {
+        this.#log.warn({ master, reason: end.reason }, "heartbeat stream lost");
+        index = (this.#masters.indexOf(master) + 1) % this.#masters.length;
+      }
+      const delay = this.#backoffMs(failures);
+      failures++;
+      await sleep(delay, signal);
+    }
+    this.#connected = false;
+  }
+
+  /** Drawn from [d(1-j), d] with d = base * 2^failures, capped. */
+  #backoffMs(failures: number): number {
+    const base = this.#o.reconnectBaseMs ?? HEARTBEAT_RECONNECT_BASE_MS;
+    const max = this.#o.reconnectMaxMs ?? HEARTBEAT_RECONNECT_MAX_MS;
+    const d = Math.min(max, base * 2 ** Math.min(failures, 30));
+    return Math.round(d * (1 - HEARTBEAT_RECONNECT_JITTER * this.#random()));
+  }
+
+  /** Index of `leader` in the known list, adding it (evicting the oldest learned one) if new. */
+  #learn(leader: string): number {
+    const addr = parseServerAddress(leader);
+    const known = this.#masters.findIndex((m) => sameServer(parseServerAddress(m), addr));
+    if (known >= 0) {
+      // The leader's own spelling wins (it may carry a non-default gRPC port).
+      this.#masters[known] = leader;
+      return known;
+    }
+    if (this.#masters.length >= KNOWN_MASTERS_MAX && this.#masters.length > this.#seeds) this.#masters.splice(this.#seeds, 1);
+    this.#masters.push(leader);
+    return this.#masters.length - 1;
+  }
+
+  #fullBeat(): Heartbeat {
+    const { store, identity: id } = this.#o;
+    const infos = store.volumeInfos();
+    return create(HeartbeatSchema, {
+      ip: id.ip,
+      port: id.port,
+      publicUrl: id.publicUrl,
+      grpcPort: id.grpcPort,
+      id: id.id,
+      dataCenter: id.dataCenter,
+      rack: id.rack,
+      maxVolumeCounts: { "": store.maxVolumeCount },
+      maxFileKey: store.maxFileKey(),
+      volumes: infos.map(volumeInformationMessage),
+      hasNoVolumes: infos.length === 0,
+    });
+  }
+
+  #deltaBeat(e: StoreEvent): Heartbeat {
+    const id = this.#o.identity;
+    const short = [volumeShortInformationMessage(e.info)];
+    return create(HeartbeatSchema, {
+      ip: id.ip,
+      port: id.port,
+      publicUrl: id.publicUrl,
+      grpcPort: id.grpcPort,
+      id: id.id,
+      dataCenter: id.dataCenter,
+      rack: id.rack,
+      maxFileKey: this.#o.store.maxFileKey(),
+      ...(e.kind === "volume-added" ? { newVolumes: short } : { deletedVolumes: short }),
+    });
+  }
+
+  /** One stream to `master`, until it fails, redirects, or `signal` aborts. Never throws. */
+  #session(master: string, signal: AbortSignal): Promise<SessionEnd> {
+    return new Promise<SessionEnd>((resolve) => {
+      if (signal.aborted) return resolve({ kind: "aborted" });
+      let addr: ServerAddress;
+      try {
+        addr = parseServerAddress(master);
+      } catch (err) {
+        return resolve({ kind: "failed", reason: (err as Error).message, answered: false });
+      }
+      const client = createClient(Seaweed, grpcAddress(addr), {
+        "grpc.keepalive_time_ms": this.#o.keepaliveMs ?? HEARTBEAT_KEEPALIVE_MS,
+        "grpc.keepalive_timeout_ms": this.#o.keepaliveTimeoutMs ?? HEARTBEAT_KEEPALIVE_TIMEOUT_MS,
+        "grpc.keepalive_permit_without_calls": 1,
+      });
+      const call: HeartbeatCall = client.sendHeartbeat();
+      let answered = false;
+      let settled = false;
+      // Backpressure: while a write waits for 'drain', beats are skipped; the next full beat
+      // carries everything a skipped one would have, so at most one message is ever queued.
+      let draining = false;
+      const send = (msg: Heartbeat): void => {
+        if (draining || settled) return;
+        if (!call.write(msg)) {
+          draining = true;
+          call.once("drain", () => (draining = false));
+        }
+      };
+      const onChange = (e: StoreEvent): void => send(this.#deltaBeat(e));
+      const timer = setInterval(() => send(this.#fullBeat()), this.#o.intervalMs);
+      const finish = (end: SessionEnd): void => {
+        if (settled) return;
+        settled = true;
+        clearInterval(timer);
+        this.#o.store.off("change", onChange);
+        signal.removeEventListener("abort", onAbort);
+        call.cancel();
+        client.close();
+        resolve(end);
+      };
+      const onAbort = (): void => finish({ kind: "aborted" });
+
+      call.on("data", (resp: HeartbeatResponse) => {
+        if (resp.leader !== "") {
+          let leader: ServerAddress | undefined;
+          try {
+            leader = parseServerAddress(resp.leader);
+          } catch {
+            this.#log.warn({ master, leader: resp.leader }, "master sent an unparseable leader address: ignored");
+          }
+          if (leader !== undefined && !sameServer(leader, addr)) return finish({ kind: "redirect", leader: resp.leader, answered });
+        }
+        if (resp.volumeSizeLimit !== 0n) this.#volumeSizeLimit = resp.volumeSizeLimit;
+        if (!answered) {
+          answered = true;
+          this.#connected = true;
+          this.#log.info({ master }, "heartbeating to master");
+        }
+      });
+      call.on("error", (err: Error) => finish({ kind: "failed", reason: err.message, answered }));
+      call.on("end", () => finish({ kind: "failed", reason: "master ended the stream", answered }));
+      signal.addEventListener("abort", onAbort, { once: true });
+      this.#o.store.on("change", onChange);
+      send(this.#fullBeat());
+    });
+  }
+}

@@ -1,0 +1,162 @@
+// The volume server's HTTP listener on node:http directly: one request handler that routes by
+// the first byte of the path and the method, with no framework and no URL object on the way.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { ErrorCode, WeedError } from "../common/errors.js";
+import { sendError } from "../common/http-util.js";
+import type { VolumeHttpContext } from "./http-context.js";
+import { handleAdmin, handleOptions, isAdminPath, methodNotAllowed } from "./handlers-admin.js";
+import { handleDelete } from "./handlers-delete.js";
+import { handleRead } from "./handlers-read.js";
+import { handleWrite } from "./handlers-write.js";
+import {
+  HTTP_CLOSE_GRACE_MS,
+  HTTP_HEADERS_TIMEOUT_MS,
+  HTTP_KEEP_ALIVE_TIMEOUT_MS,
+  HTTP_REQUEST_TIMEOUT_MS,
+  UPLOAD_DRAIN_BYTES_MAX,
+  UPLOAD_DRAIN_MS_MAX,
+} from "./limits.js";
+
+const FID_METHODS = "GET, HEAD, POST, PUT, DELETE, OPTIONS";
+const CHAR_0 = 48;
+const CHAR_9 = 57;
+
+/**
+ * An error answered before the request body was read (refused upload): discard what follows up to
+ * a bound so the keep-alive connection can carry the next request; past the bound, close it.
+ */
+function discardUnreadBody(req: IncomingMessage, res: ServerResponse): void {
+  if (req.complete || req.readableEnded) return;
+  const declared = Number(req.headers["content-length"] ?? "NaN");
+  if (!(declared <= UPLOAD_DRAIN_BYTES_MAX)) {
+    // Unknown or large remainder: tell the client this connection ends with the response.
+    res.setHeader("Connection", "close");
+  }
+  let drained = 0;
+  const socket = req.socket;
+  const timer = setTimeout(() => socket.destroy(), UPLOAD_DRAIN_MS_MAX);
+  timer.unref();
+  const stop = (): void => clearTimeout(timer);
+  const onData = (chunk: Buffer): void => {
+    drained += chunk.length;
+    if (drained <= UPLOAD_DRAIN_BYTES_MAX) return;
+    stop();
+    req.off("data", onData);
+    req.pause();
+    // Let the response reach the client before the socket goes.
+    if (res.writableFinished) socket.destroy();
+    else res.once("finish", () => socket.destroy());
+  };
+  req.on("data", onData);
+  req.once("end", stop);
+  req.once("close", stop);
+  req.resume();
+}
+
+export class VolumeHttpServer {
+  readonly #ctx: VolumeHttpContext;
+  readonly #server: Server;
+  #port = 0;
+
+  constructor(ctx: VolumeHttpContext) {
+    this.#ctx = ctx;
+    this.#server = createServer(
+      { requestTimeout: HTTP_REQUEST_TIMEOUT_MS, headersTimeout: HTTP_HEADERS_TIMEOUT_MS },
+      (req, res) => this.#onRequest(req, res),
+    );
+    this.#server.keepAliveTimeout = HTTP_KEEP_ALIVE_TIMEOUT_MS;
+  }
+
+  get port(): number {
+    return this.#port;
+  }
+
+  listen(host: string, port: number): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const onError = (err: Error): void => reject(err);
+      this.#server.once("error", onError);
+      this.#server.listen(port, host, () => {
+        this.#server.off("error", onError);
+        const addr = this.#server.address();
+        this.#port = typeof addr === "object" && addr !== null ? addr.port : port;
+        resolve(this.#port);
+      });
+    });
+  }
+
+  /** Stops accepting, lets in-flight requests finish for a grace period, then cuts the rest. */
+  async close(): Promise<void> {
+    if (!this.#server.listening) return;
+    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    this.#server.closeIdleConnections();
+    const timer = setTimeout(() => this.#server.closeAllConnections(), HTTP_CLOSE_GRACE_MS);
+    timer.unref();
+    await closed;
+    clearTimeout(timer);
+  }
+
+  #onRequest(req: IncomingMessage, res: ServerResponse): void {
+    const t0 = performance.now();
+    if (req.headers.origin !== undefined) {
+      res.setHeader("Access-Control-Allow-Origin", "*");
+      res.setHeader("Access-Control-Allow-Credentials", "true");
+    }
+    let pending: void | Promise<void>;
+    try {
+      pending = this.#route(req, res);
+    } catch (err) {
+      this.#fail(req, res, err);
+      this.#ctx.metrics.request(req.method, res.statusCode, t0);
+      return;
+    }
+    if (pending === undefined) {
+      this.#ctx.metrics.request(req.method, res.statusCode, t0);
+      return;
+    }
+    pending.then(
+      () => this.#ctx.metrics.request(req.method, res.statusCode, t0),
+      (err: unknown) => {
+        this.#fail(req, res, err);
+        this.#ctx.metrics.request(req.method, res.statusCode, t0);
+      },
+    );
+  }
+
+  #route(req: IncomingMessage, res: ServerResponse): void | Promise<void> {
+    const url = req.url ?? "/";
+    const c = url.charCodeAt(1);
+    // Fid paths start with the volume id's digits; everything else is an admin route or a bad fid.
+    if (!(c >= CHAR_0 && c <= CHAR_9)) {
+      const q = url.indexOf("?");
+      if (isAdminPath(q < 0 ? url : url.slice(0, q))) return handleAdmin(this.#ctx, req, res);
+    }
+    switch (req.method) {
+      case "GET":
+        return handleRead(this.#ctx, req, res, false);
+      case "HEAD":
+        return handleRead(this.#ctx, req, res, true);
+      case "POST":
+      case "PUT":
+        return handleWrite(this.#ctx, req, res);
+      case "DELETE":
+        return handleDelete(this.#ctx, req, res);
+      case "OPTIONS":
+        return handleOptions(res);
+      default:
+        res.setHeader("Allow", FID_METHODS);
+        throw methodNotAllowed(req.method, url, FID_METHODS);
+    }
+  }
+
+  #fail(req: IncomingMessage, res: ServerResponse, err: unknown): void {
+    if (!(err instanceof WeedError) || err.code === ErrorCode.INTERNAL || err.code === ErrorCode.IO) {
+      this.#ctx.logger.error({ err, method: req.method, url: req.url }, "request failed");
+    }
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    discardUnreadBody(req, res);
+    sendError(res, err);
+  }
+}

@@ -1,0 +1,72 @@
+// Every bound the volume server process (HTTP, gRPC, heartbeat) lives by, in one place, units
+// last. The storage engine keeps its own in src/volume/storage.
+
+/** SeaweedFS's -fileSizeLimitMB default: one upload is buffered whole before it is appended. */
+export const FILE_SIZE_LIMIT_MB_DEFAULT = 256;
+
+/**
+ * Bytes a multipart body may carry beyond the file limit: boundaries, part headers and small form
+ * fields. Past file limit + this the request is refused without parsing further.
+ */
+export const MULTIPART_OVERHEAD_BYTES_MAX = 64 * 1024;
+
+/** Parts in one multipart upload; only one is kept, the rest are skipped, but each costs a parser pass. */
+export const MULTIPART_PARTS_MAX = 64;
+
+/** Header lines per multipart part (Node's own limit for a request is 2000; a part needs a handful). */
+export const MULTIPART_PART_HEADER_PAIRS_MAX = 32;
+
+/**
+ * After refusing an upload whose body was not read yet (too large, unknown volume, bad fid), read
+ * and discard up to this much of it so the keep-alive connection survives; past it, close the
+ * socket. Go's net/http does the same with 256 KiB.
+ */
+export const UPLOAD_DRAIN_BYTES_MAX = 1024 * 1024;
+
+/** The drain above also stops after this long: a client that stalls mid-body loses its socket. */
+export const UPLOAD_DRAIN_MS_MAX = 5_000;
+
+/** Stored "Seaweed-*" pairs are a u16-length JSON in the needle (storage contract: < 64 KiB). */
+export const PAIRS_JSON_BYTES_MAX = 65_535;
+
+/** Ranges answered in one multipart/byteranges reply; more and the Range header is ignored (200). */
+export const RANGES_MAX = 16;
+
+/**
+ * Decompressing a stored gzip needle (a client without Accept-Encoding: gzip, or checking
+ * Content-MD5 of a gzipped upload) never makes a buffer larger than this: a gzip bomb stays a 500.
+ */
+export const GUNZIP_OUTPUT_BYTES_MAX = 1024 * 1024 * 1024;
+
+/** Whole-request time on the HTTP listener (Node's default): a 256 MB upload at ~1 MB/s fits. */
+export const HTTP_REQUEST_TIMEOUT_MS = 300_000;
+/** Time to receive the request headers: slow-loris protection. */
+export const HTTP_HEADERS_TIMEOUT_MS = 60_000;
+/** Idle keep-alive connections are closed after this (SeaweedFS -idleTimeout is 30 s). */
+export const HTTP_KEEP_ALIVE_TIMEOUT_MS = 30_000;
+/** close(): in-flight HTTP requests get this long before their sockets are destroyed. */
+export const HTTP_CLOSE_GRACE_MS = 2_000;
+/** close(): in-flight gRPC calls get this long before forceShutdown. */
+export const GRPC_CLOSE_GRACE_MS = 2_000;
+
+/** A beat with the full volume list this often (SeaweedFS's VolumePulsePeriod is 5 s). */
+export const HEARTBEAT_INTERVAL_MS_DEFAULT = 5_000;
+/** First reconnect delay after a heartbeat stream fails; doubles per consecutive failure. */
+export const HEARTBEAT_RECONNECT_BASE_MS = 250;
+/** Reconnect delay cap: SeaweedFS waits 5 s between attempts, so a dead master is retried as often. */
+export const HEARTBEAT_RECONNECT_MAX_MS = 5_000;
+/** Each delay is drawn from [d * (1 - this), d]: volume servers restarted together do not stampede. */
+export const HEARTBEAT_RECONNECT_JITTER = 0.5;
+/**
+ * gRPC keepalive on the heartbeat channel: a ping after this much silence. A master behind a
+ * partition (packets dropped, no RST) never fails the stream otherwise, and the volume server
+ * would keep reporting to a leader nobody follows. grpc-js servers accept pings at any rate.
+ */
+export const HEARTBEAT_KEEPALIVE_MS = 5_000;
+/** ...and the stream is declared dead when the ping is not answered within this. */
+export const HEARTBEAT_KEEPALIVE_TIMEOUT_MS = 5_000;
+/**
+ * The known-master list grows from leader hints (so -mserver may name a single master); learned
+ * entries past this count evict the oldest learned one. Raft groups are 3 or 5 masters.
+ */
+export const KNOWN_MASTERS_MAX = 16;

@@ -1,0 +1,186 @@
+// One volume server process: the needle store, its HTTP API, its gRPC service and the heartbeat
+// stream to the master leader. Constructor validates and builds; start() opens the store, binds
+// gRPC then HTTP, then starts heartbeating; close() undoes it in reverse order.
+import * as grpc from "@grpc/grpc-js";
+import type { Logger } from "../common/logger.js";
+import { ErrorCode, WeedError } from "../common/errors.js";
+import { parseServerAddress } from "../common/server-address.js";
+import { bindServer, shutdownServer } from "../grpc/adapter.js";
+import type { StoreApi } from "./storage/store-api.js";
+import { Store } from "./storage/store.js";
+import { addVolumeServerService } from "./grpc-service.js";
+import { HeartbeatClient } from "./heartbeat-client.js";
+import type { HeartbeatView, VolumeHttpContext } from "./http-context.js";
+import { VolumeHttpServer } from "./http-server.js";
+import { GRPC_CLOSE_GRACE_MS, HEARTBEAT_INTERVAL_MS_DEFAULT } from "./limits.js";
+import { VolumeMetrics } from "./metrics.js";
+
+/** Reported in /status "Version" and the status page. */
+export const VOLUME_SERVER_VERSION = "weed-ts 0.1.0";
+
+export interface VolumeServerConfig {
+  ip: string;
+  bindIp: string;
+  /** HTTP port (0 = pick one, for tests). */
+  port: number;
+  /** gRPC port (0 = pick one). */
+  grpcPort: number;
+  /** "" = ip:port. */
+  publicUrl: string;
+  dir: string;
+  max: number;
+  /** "host:port[.grpcPort]", tried in turn; [] runs without a master (no heartbeat). */
+  masters: string[];
+  dataCenter: string;
+  rack: string;
+  /** Default 256. */
+  fileSizeLimitMB: number;
+  /** -fsync: every write fsync'd before the 201. */
+  fsync: boolean;
+  /** Default 5000. */
+  heartbeatIntervalMs?: number;
+  logger: Logger;
+}
+
+function badConfig(what: string, value: unknown, why: string): WeedError {
+  return new WeedError(ErrorCode.BAD_PARAM, `volume server option ${what}=${JSON.stringify(value)}: ${why}`);
+}
+
+function validate(c: VolumeServerConfig): void {
+  const port = (name: string, v: number): void => {
+    if (!Number.isInteger(v) || v < 0 || v > 65535) throw badConfig(name, v, "expected a port 0-65535");
+  };
+  port("port", c.port);
+  port("grpcPort", c.grpcPort);
+  if (c.ip === "") throw badConfig("ip", c.ip, "must not be empty");
+  if (c.bindIp === "") throw badConfig("bindIp", c.bindIp, "must not be empty");
+  if (c.dir === "") throw badConfig("dir", c.dir, "must not be empty");
+  if (!Number.isInteger(c.max) || c.max < 0) throw badConfig("max", c.max, "expected a whole number >= 0");
+  if (!Number.isFinite(c.fileSizeLimitMB) || c.fileSizeLimitMB <= 0) throw badConfig("fileSizeLimitMB", c.fileSizeLimitMB, "expected > 0");
+  // Buffers are bounded by Node's Buffer size; SeaweedFS's hard needle limit is 4 GiB.
+  if (c.fileSizeLimitMB * 1024 * 1024 > 2 ** 32 - 1) throw badConfig("fileSizeLimitMB", c.fileSizeLimitMB, "over 4096 (needle data size is a u32)");
+  const hb = c.heartbeatIntervalMs;
+  if (hb !== undefined && (!Number.isInteger(hb) || hb <= 0)) throw badConfig("heartbeatIntervalMs", hb, "expected a positive integer");
+  for (const m of c.masters) {
+    try {
+      parseServerAddress(m);
+    } catch (err) {
+      throw badConfig("masters", m, (err as Error).message);
+    }
+  }
+}
+
+type State = "new" | "starting" | "running" | "closing" | "closed";
+
+export class VolumeServer {
+  readonly #c: VolumeServerConfig;
+  readonly #log: Logger;
+  readonly #store: Store;
+  readonly #metrics: VolumeMetrics;
+  readonly #grpc: grpc.Server;
+  #http: VolumeHttpServer | undefined;
+  #heartbeat: HeartbeatClient | undefined;
+  #httpPort = 0;
+  #grpcPort = 0;
+  #state: State = "new";
+  #closing: Promise<void> | undefined;
+
+  constructor(c: VolumeServerConfig) {
+    validate(c);
+    this.#c = c;
+    this.#log = c.logger.child({ component: "volume" });
+    this.#store = new Store({ dir: c.dir, maxVolumeCount: c.max, logger: this.#log });
+    this.#metrics = new VolumeMetrics(this.#store, () => this.#heartbeat);
+    this.#grpc = new grpc.Server();
+    addVolumeServerService(this.#grpc, this.#store, this.#log);
+  }
+
+  get httpPort(): number {
+    return this.#httpPort;
+  }
+  get grpcPort(): number {
+    return this.#grpcPort;
+  }
+  get store(): StoreApi {
+    return this.#store;
+  }
+  /** The heartbeat stream's state; undefined before start() or without masters. */
+  get heartbeat(): HeartbeatView | undefined {
+    return this.#heartbeat;
+  }
+  get metrics(): VolumeMetrics {
+    return this.#metrics;
+  }
+
+  async start(): Promise<void> {
+    if (this.#state !== "new") throw new WeedError(ErrorCode.INTERNAL, `volume server start() called when ${this.#state}`);
+    this.#state = "starting";
+    const c = this.#c;
+    try {
+      await this.#store.open();
+      this.#grpcPort = await bindServer(this.#grpc, c.bindIp, c.grpcPort);
+      const server = this;
+      const publicUrl = (): string => (c.publicUrl !== "" ? c.publicUrl : `${c.ip}:${this.#httpPort}`);
+      const ctx: VolumeHttpContext = {
+        store: this.#store,
+        logger: this.#log,
+        metrics: this.#metrics,
+        fileSizeLimitBytes: Math.floor(c.fileSizeLimitMB * 1024 * 1024),
+        fsync: c.fsync,
+        version: VOLUME_SERVER_VERSION,
+        dir: c.dir,
+        get serverId() {
+          return `${c.ip}:${server.#httpPort}`;
+        },
+        get publicUrl() {
+          return publicUrl();
+        },
+        heartbeat: () => this.#heartbeat,
+        running: () => this.#state === "running",
+      };
+      this.#http = new VolumeHttpServer(ctx);
+      this.#httpPort = await this.#http.listen(c.bindIp, c.port);
+      if (c.masters.length > 0) {
+        this.#heartbeat = new HeartbeatClient({
+          store: this.#store,
+          identity: {
+            ip: c.ip,
+            port: this.#httpPort,
+            grpcPort: this.#grpcPort,
+            publicUrl: publicUrl(),
+            dataCenter: c.dataCenter,
+            rack: c.rack,
+            id: `${c.ip}:${this.#httpPort}`,
+          },
+          masters: c.masters,
+          intervalMs: c.heartbeatIntervalMs ?? HEARTBEAT_INTERVAL_MS_DEFAULT,
+          logger: this.#log,
+        });
+        this.#heartbeat.start();
+      }
+      this.#state = "running";
+      this.#log.info({ http: this.#httpPort, grpc: this.#grpcPort, dir: c.dir, masters: c.masters }, "volume server started");
+    } catch (err) {
+      await this.close();
+      throw err;
+    }
+  }
+
+  /** Idempotent; safe after a failed start(). */
+  close(): Promise<void> {
+    this.#closing ??= this.#doClose();
+    return this.#closing;
+  }
+
+  async #doClose(): Promise<void> {
+    this.#state = "closing";
+    // Heartbeat first: the leader drops this server from the topology as soon as the stream ends,
+    // so no new writes are routed here while the listeners drain.
+    await this.#heartbeat?.close();
+    await this.#http?.close();
+    await shutdownServer(this.#grpc, GRPC_CLOSE_GRACE_MS);
+    await this.#store.close();
+    this.#state = "closed";
+    this.#log.info("volume server closed");
+  }
+}

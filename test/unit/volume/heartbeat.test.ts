@@ -1,0 +1,211 @@
+// The heartbeat stream against real in-test gRPC masters: the full first beat, deltas on volume
+// changes, periodic beats, following a leader hint, reconnecting after a master restart.
+import { afterEach, describe, expect, it } from "vitest";
+import { mkdtemp, rm } from "node:fs/promises";
+import { connect, createServer, type AddressInfo, type Socket } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { request } from "undici";
+import { silentLogger } from "../../../src/common/logger.js";
+import { HeartbeatClient } from "../../../src/volume/heartbeat-client.js";
+import { Store } from "../../../src/volume/storage/store.js";
+import { FakeMaster, startVolumeServer, waitFor, type Started } from "./helpers.js";
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function master(port = 0): Promise<FakeMaster> {
+  const m = new FakeMaster();
+  await m.start(port);
+  cleanups.push(() => m.stop());
+  return m;
+}
+
+async function volumeServer(masters: string[], heartbeatIntervalMs: number): Promise<Started> {
+  const s = await startVolumeServer({ masters, heartbeatIntervalMs });
+  cleanups.push(() => s.close());
+  return s;
+}
+
+async function readyz(s: Started): Promise<number> {
+  const r = await request(`${s.base}/readyz`);
+  await r.body.dump();
+  return r.statusCode;
+}
+
+describe("heartbeat client", () => {
+  it("sends a full heartbeat first: identity, capacity, no volumes", async () => {
+    const m = await master();
+    const s = await volumeServer([m.address], 60_000);
+    await waitFor("first heartbeat", () => m.beats.length >= 1);
+    const hb = m.beats[0]!;
+    expect(hb.ip).toBe("127.0.0.1");
+    expect(hb.port).toBe(s.vs.httpPort);
+    expect(hb.grpcPort).toBe(s.vs.grpcPort);
+    expect(hb.publicUrl).toBe(`127.0.0.1:${s.vs.httpPort}`);
+    expect(hb.id).toBe(`127.0.0.1:${s.vs.httpPort}`);
+    expect(hb.dataCenter).toBe("dc1");
+    expect(hb.rack).toBe("rack1");
+    expect(hb.maxVolumeCounts).toEqual({ "": 8 });
+    expect(hb.hasNoVolumes).toBe(true);
+    expect(hb.volumes).toEqual([]);
+    await waitFor("connected", () => s.vs.heartbeat?.connected === true);
+    expect(await readyz(s)).toBe(200);
+  });
+
+  it("sends new_volumes and deleted_volumes deltas at once, before the next periodic beat", async () => {
+    const m = await master();
+    const s = await volumeServer([m.address], 60_000);
+    await waitFor("first heartbeat", () => m.beats.length >= 1);
+    await s.admin.allocateVolume({ volumeId: 5, collection: "pics", replication: "001", ttl: "3d" });
+    await waitFor("new_volumes delta", () => m.beats.some((b) => b.newVolumes.length > 0), 2_000);
+    const added = m.beats.find((b) => b.newVolumes.length > 0)!;
+    expect(added.newVolumes[0]).toMatchObject({ id: 5, collection: "pics", replicaPlacement: 1, ttl: (3 << 8) | 3 });
+    expect(added.volumes).toEqual([]);
+
+    await s.admin.volumeDelete({ volumeId: 5 });
+    await waitFor("deleted_volumes delta", () => m.beats.some((b) => b.deletedVolumes.length > 0), 2_000);
+    expect(m.beats.find((b) => b.deletedVolumes.length > 0)!.deletedVolumes[0]!.id).toBe(5);
+    expect(m.beats.length).toBe(3); // full, added, deleted: no periodic beat in between
+  });
+
+  it("beats every interval with the full volume list and max_file_key", async () => {
+    const m = await master();
+    const s = await volumeServer([m.address], 100);
+    await s.admin.allocateVolume({ volumeId: 7 });
+    const put = await request(`${s.base}/7,ff01020304`, { method: "PUT", body: Buffer.from("x") });
+    expect(put.statusCode).toBe(201);
+    await put.body.dump();
+    await waitFor("a periodic beat listing volume 7 with one file", () =>
+      m.beats.some((b) => b.volumes.some((v) => v.id === 7 && v.fileCount === 1n) && b.maxFileKey === 0xffn),
+    );
+    const before = m.beats.length;
+    await waitFor("more periodic beats", () => m.beats.length >= before + 3, 3_000);
+  });
+
+  it("follows a leader hint to the named master and remembers it", async () => {
+    const leader = await master();
+    const follower = await master();
+    follower.leader = leader.address;
+    const s = await volumeServer([follower.address], 60_000);
+    await waitFor("a beat at the leader", () => leader.beats.length >= 1, 5_000);
+    expect(follower.beats.length).toBeGreaterThanOrEqual(1);
+    expect(leader.beats[0]!.volumes).toEqual([]);
+    expect(leader.beats[0]!.maxVolumeCounts).toEqual({ "": 8 }); // a full beat on the new stream
+    await waitFor("connected to the leader", () => s.vs.heartbeat?.connected === true);
+    expect(s.vs.heartbeat?.currentMaster).toBe(leader.address);
+    expect(s.vs.heartbeat?.masters).toEqual([follower.address, leader.address]);
+  });
+
+  it("reconnects within a bounded time after the master restarts, and /readyz follows", async () => {
+    const m1 = await master();
+    const port = m1.port;
+    const s = await volumeServer([m1.address], 100);
+    await waitFor("connected", () => s.vs.heartbeat?.connected === true);
+    expect(await readyz(s)).toBe(200);
+
+    m1.stop();
+    await waitFor("disconnected", () => s.vs.heartbeat?.connected === false, 3_000);
+    expect(await readyz(s)).toBe(503);
+
+    const started = Date.now();
+    const m2 = await master(port);
+    // Backoff is capped at 5 s (HEARTBEAT_RECONNECT_MAX_MS), so one full cycle plus slack bounds it.
+    await waitFor("a full beat at the restarted master", () => m2.beats.length >= 1, 8_000);
+    expect(m2.beats[0]!.maxVolumeCounts).toEqual({ "": 8 });
+    await waitFor("connected again", () => s.vs.heartbeat?.connected === true, 2_000);
+    expect(Date.now() - started).toBeLessThan(8_000);
+    expect(await readyz(s)).toBe(200);
+  });
+
+  it("cycles to the next seed master when the first is down", async () => {
+    const dead = await master();
+    const deadAddress = dead.address;
+    dead.stop();
+    const live = await master();
+    const s = await volumeServer([deadAddress, live.address], 60_000);
+    await waitFor("a beat at the live master", () => live.beats.length >= 1, 5_000);
+    await waitFor("connected", () => s.vs.heartbeat?.connected === true);
+    expect(s.vs.heartbeat?.currentMaster).toBe(live.address);
+  });
+
+  it("stops on close(): no stream stays open at the master", async () => {
+    const m = await master();
+    const s = await volumeServer([m.address], 50);
+    await waitFor("connected", () => s.vs.heartbeat?.connected === true);
+    await s.vs.close();
+    const n = m.beats.length;
+    await new Promise((r) => setTimeout(r, 300));
+    expect(m.beats.length).toBe(n);
+    expect(s.vs.heartbeat?.connected).toBe(false);
+  });
+});
+
+/** A TCP relay to a master that can turn into a black hole: sockets stay open, bytes stop. */
+class Relay {
+  #server = createServer((client) => {
+    const up = connect(this.target, "127.0.0.1");
+    this.#pairs.push([client, up]);
+    client.pipe(up);
+    up.pipe(client);
+    client.on("error", () => up.destroy());
+    up.on("error", () => client.destroy());
+  });
+  #pairs: [Socket, Socket][] = [];
+  port = 0;
+  constructor(readonly target: number) {}
+  async start(): Promise<void> {
+    await new Promise<void>((r) => this.#server.listen(0, "127.0.0.1", r));
+    this.port = (this.#server.address() as AddressInfo).port;
+  }
+  blackhole(): void {
+    for (const [a, b] of this.#pairs) {
+      a.unpipe(b);
+      b.unpipe(a);
+      a.pause();
+      b.pause();
+    }
+  }
+  async close(): Promise<void> {
+    for (const [a, b] of this.#pairs) {
+      a.destroy();
+      b.destroy();
+    }
+    await new Promise<void>((r) => this.#server.close(() => r()));
+  }
+}
+
+describe("heartbeat client across a partition", () => {
+  it("declares a silent master dead by keepalive and moves to the next one", async () => {
+    const behind = await master();
+    const other = await master();
+    const relay = new Relay(behind.port);
+    await relay.start();
+    cleanups.push(() => relay.close());
+    const dir = await mkdtemp(join(tmpdir(), "weed-ts-hb-"));
+    const store = new Store({ dir, maxVolumeCount: 4 });
+    await store.open();
+    cleanups.push(async () => {
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
+    });
+    const hb = new HeartbeatClient({
+      store,
+      identity: { ip: "127.0.0.1", port: 1, grpcPort: 2, publicUrl: "127.0.0.1:1", dataCenter: "", rack: "", id: "127.0.0.1:1" },
+      masters: [`127.0.0.1:${relay.port}.${relay.port}`, other.address],
+      intervalMs: 60_000,
+      logger: silentLogger(),
+      keepaliveMs: 200,
+      keepaliveTimeoutMs: 200,
+    });
+    hb.start();
+    cleanups.push(() => hb.close());
+    await waitFor("a beat through the relay", () => behind.beats.length >= 1 && hb.connected);
+
+    relay.blackhole();
+    await waitFor("a beat at the other master", () => other.beats.length >= 1, 5_000);
+    await waitFor("connected to the other master", () => hb.connected && hb.currentMaster === other.address, 2_000);
+  });
+});
