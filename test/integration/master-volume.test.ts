@@ -13,7 +13,7 @@ const volumes: WeedProcess[] = [];
 function startVolume(i: number): WeedProcess {
   return new WeedProcess([
     "volume", `-dir=${root}/v${i}`, "-ip=127.0.0.1", `-port=${volumePorts[i]}`, `-mserver=127.0.0.1:${masterPort}`,
-    "-max=4", `-rack=rack${i}`, "-logLevel=warn",
+    "-max=8", `-rack=rack${i}`, "-logLevel=warn",
   ]);
 }
 
