@@ -96,7 +96,7 @@ export class HeartbeatClient {
     assert(o.intervalMs > 0, "heartbeat interval must be positive");
     for (const m of o.masters) parseServerAddress(m); // fail now, naming the bad one
     this.#o = o;
-    this.#log = o.logger.child({ component: "heartbeat" });
+    this.#log = o.logger.child({ module: "heartbeat" });
     this.#masters = [...new Set(o.masters)];
     this.#seeds = this.#masters.length;
     this.#random = o.random ?? Math.random;

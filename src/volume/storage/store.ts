@@ -62,7 +62,7 @@ export class Store implements StoreApi {
     }
     this.dir = opts.dir;
     this.maxVolumeCount = opts.maxVolumeCount;
-    this.log = (opts.logger ?? silentLogger()).child({ component: "store" });
+    this.log = (opts.logger ?? silentLogger()).child({ module: "store" });
   }
 
   /** Loads every volume in the directory (creating the directory if needed). Idempotent. */
