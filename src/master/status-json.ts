@@ -1,5 +1,6 @@
 // Bodies of /dir/status and /vol/status, in SeaweedFS's JSON shapes (weed/topology/topology_info.go,
 // weed/storage/volume_info.go: Go field names as keys where it has no json tags).
+import { volumeInfoJson } from "../common/volume-info-json.js";
 import { replicaPlacementFromByte } from "../common/replica-placement.js";
 import { ttlFromUint32 } from "../common/ttl.js";
 import type { DataNode, ReplicaInfo } from "./data-node.js";
@@ -47,31 +48,7 @@ export function dirStatus(topology: Topology, version: string, topologyId: strin
 }
 
 function volumeInfo(v: ReplicaInfo): object {
-  const rp = replicaPlacementFromByte(v.replicaPlacement);
-  // ReplicaPlacement's fields are omitempty in SeaweedFS: "000" prints as {}.
-  const rpJson: Record<string, number> = {};
-  if (rp.sameRack > 0) rpJson["node"] = rp.sameRack;
-  if (rp.diffRack > 0) rpJson["rack"] = rp.diffRack;
-  if (rp.diffDataCenter > 0) rpJson["dc"] = rp.diffDataCenter;
-  const ttl = ttlFromUint32(v.ttl);
-  return {
-    Id: v.id,
-    Size: v.size,
-    ReplicaPlacement: rpJson,
-    Ttl: { Count: ttl.count, Unit: ttl.unit },
-    Collection: v.collection,
-    Version: v.version,
-    FileCount: v.fileCount,
-    DeleteCount: v.deleteCount,
-    DeletedByteCount: v.deletedByteCount,
-    ReadOnly: v.readOnly,
-    CompactRevision: v.compactRevision,
-    ModifiedAtSecond: v.modifiedAtSecond,
-    RemoteStorageName: "",
-    RemoteStorageKey: "",
-    DiskType: v.diskType,
-    DiskId: 0,
-  };
+  return volumeInfoJson({ ...v, replicaPlacement: replicaPlacementFromByte(v.replicaPlacement), ttl: ttlFromUint32(v.ttl) });
 }
 
 export function volStatus(topology: Topology, version: string): object {

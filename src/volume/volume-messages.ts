@@ -1,5 +1,5 @@
 // One VolumeInfo (storage's view) in the shapes the outside sees: the heartbeat's protobuf
-// messages and the JSON of /status (SeaweedFS's storage.VolumeInfo as Go marshals it).
+// messages and the JSON of /status.
 import { create } from "@bufbuild/protobuf";
 import {
   VolumeInformationMessageSchema,
@@ -10,6 +10,7 @@ import {
 import { replicaPlacementToByte } from "../common/replica-placement.js";
 import { ttlToUint32 } from "../common/ttl.js";
 import type { VolumeInfo } from "./storage/store-api.js";
+import { volumeInfoJson, type VolumeInfoJson } from "../common/volume-info-json.js";
 
 export function volumeInformationMessage(v: VolumeInfo): VolumeInformationMessage {
   return create(VolumeInformationMessageSchema, {
@@ -40,51 +41,7 @@ export function volumeShortInformationMessage(v: VolumeInfo): VolumeShortInforma
   });
 }
 
-/** Go's super_block.ReplicaPlacement: json tags node/rack/dc with omitempty. */
-interface ReplicaPlacementJson {
-  node?: number;
-  rack?: number;
-  dc?: number;
-}
-
-export interface VolumeStatusJson {
-  Id: number;
-  Size: number;
-  ReplicaPlacement: ReplicaPlacementJson;
-  Ttl: { Count: number; Unit: number };
-  DiskType: string;
-  Collection: string;
-  Version: number;
-  FileCount: number;
-  DeleteCount: number;
-  DeletedByteCount: number;
-  ReadOnly: boolean;
-  CompactRevision: number;
-  ModifiedAtSecond: number;
-  RemoteStorageName: string;
-  RemoteStorageKey: string;
-}
-
-export function volumeStatusJson(v: VolumeInfo): VolumeStatusJson {
-  const rp: ReplicaPlacementJson = {};
-  if (v.replicaPlacement.sameRack !== 0) rp.node = v.replicaPlacement.sameRack;
-  if (v.replicaPlacement.diffRack !== 0) rp.rack = v.replicaPlacement.diffRack;
-  if (v.replicaPlacement.diffDataCenter !== 0) rp.dc = v.replicaPlacement.diffDataCenter;
-  return {
-    Id: v.id,
-    Size: v.size,
-    ReplicaPlacement: rp,
-    Ttl: { Count: v.ttl.count, Unit: v.ttl.unit },
-    DiskType: "",
-    Collection: v.collection,
-    Version: v.version,
-    FileCount: v.fileCount,
-    DeleteCount: v.deleteCount,
-    DeletedByteCount: v.deletedByteCount,
-    ReadOnly: v.readOnly,
-    CompactRevision: v.compactRevision,
-    ModifiedAtSecond: v.modifiedAtSecond,
-    RemoteStorageName: "",
-    RemoteStorageKey: "",
-  };
+/** The JSON of /status for one volume. */
+export function volumeStatusJson(v: VolumeInfo): VolumeInfoJson {
+  return volumeInfoJson({ ...v, diskType: "" });
 }

@@ -26,7 +26,7 @@ describe("weed-ts CLI", () => {
     [["master", "-port=abc"], /invalid value "abc" for flag -port/],
     [["master", "-port", "99999"], /flag -port: a port must be 1-65535/],
     [["master", "-defaultReplication=9x9"], /flag -defaultReplication/],
-    [["volume", "-max=-1"], /flag -max: must not be negative/],
+    [["volume", "-max=0"], /flag -max: must be greater than 0/],
     [["volume", "-mserver=nohostport"], /flag -master/],
     [["server", "-volume.port=0"], /flag -volume.port/],
     [["master", "-logLevel=loud"], /flag -logLevel/],

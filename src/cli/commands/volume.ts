@@ -5,7 +5,7 @@ import { VolumeServer, type VolumeServerConfig } from "../../volume/volume-serve
 import { bindAddressFor } from "../bind-address.js";
 import { serveUntilSignal, type Command } from "../command.js";
 import { logLevelFlag, parseAddressList } from "../common-flags.js";
-import { bool, int, nonEmptyCheck, nonNegativeCheck, optionalPortCheck, portCheck, positiveCheck, str, UsageError, type FlagSpec, type FlagValues } from "../flags.js";
+import { bool, int, nonEmptyCheck, optionalPortCheck, portCheck, positiveCheck, str, UsageError, type FlagSpec, type FlagValues } from "../flags.js";
 
 /** SeaweedFS's upload limit default; one needle's data is kept in memory while it is written. */
 const FILE_SIZE_LIMIT_MB_MAX = 4096;
@@ -17,7 +17,7 @@ export const volumeFlags: readonly FlagSpec[] = [
   { name: "ip.bind", type: "string", default: "", usage: "address to listen on (default: -ip)" },
   { name: "publicUrl", type: "string", default: "", usage: "address clients are sent to for reads (default ip:port)" },
   { name: "dir", type: "string", default: "./data/volume", usage: "directory for volume files (.dat, .idx)", check: nonEmptyCheck },
-  { name: "max", type: "int", default: 8, usage: "maximum number of volumes on this server", check: nonNegativeCheck },
+  { name: "max", type: "int", default: 8, usage: "maximum number of volumes on this server", check: positiveCheck },
   { name: "master", aliases: ["mserver"], type: "string", default: "localhost:9333", usage: "comma list of masters host:port", check: nonEmptyCheck },
   { name: "dataCenter", type: "string", default: "", usage: "data center name, for replica placement" },
   { name: "rack", type: "string", default: "", usage: "rack name, for replica placement" },
