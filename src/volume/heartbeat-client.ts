@@ -180,13 +180,7 @@ export class HeartbeatClient {
     const { store, identity: id } = this.#o;
     const infos = store.volumeInfos();
     return create(HeartbeatSchema, {
-      ip: id.ip,
-      port: id.port,
-      publicUrl: id.publicUrl,
-      grpcPort: id.grpcPort,
-      id: id.id,
-      dataCenter: id.dataCenter,
-      rack: id.rack,
+      ...identityFields(id),
       maxVolumeCounts: { "": store.maxVolumeCount },
       maxFileKey: store.maxFileKey(),
       volumes: infos.map(volumeInformationMessage),
@@ -198,13 +192,7 @@ export class HeartbeatClient {
     const id = this.#o.identity;
     const short = [volumeShortInformationMessage(e.info)];
     return create(HeartbeatSchema, {
-      ip: id.ip,
-      port: id.port,
-      publicUrl: id.publicUrl,
-      grpcPort: id.grpcPort,
-      id: id.id,
-      dataCenter: id.dataCenter,
-      rack: id.rack,
+      ...identityFields(id),
       maxFileKey: this.#o.store.maxFileKey(),
       ...(e.kind === "volume-added" ? { newVolumes: short } : { deletedVolumes: short }),
     });
@@ -276,4 +264,9 @@ export class HeartbeatClient {
       send(this.#fullBeat());
     });
   }
+}
+
+/** The fields every beat repeats, so that any beat can (re)register the server. */
+function identityFields(id: HeartbeatIdentity): Pick<Heartbeat, "ip" | "port" | "publicUrl" | "grpcPort" | "id" | "dataCenter" | "rack"> {
+  return { ip: id.ip, port: id.port, publicUrl: id.publicUrl, grpcPort: id.grpcPort, id: id.id, dataCenter: id.dataCenter, rack: id.rack };
 }
