@@ -1,0 +1,75 @@
+// Errors of the Raft runtime. The core's classes (NotLeaderError, ProposalDroppedError,
+// LeadershipLostError, ConfChangeRejectedError, TransferRejectedError) are re-exported and used as
+// they are; the classes below cover what only the runtime can fail at: time, cancellation,
+// lifecycle, the disk and the wire. Every class has a stable `code`; branch on it or on instanceof.
+export {
+  ConfChangeRejectedError,
+  LeadershipLostError,
+  NotLeaderError,
+  ProposalDroppedError,
+  RaftError,
+  RaftErrorCode,
+  TransferRejectedError,
+} from "../errors.js";
+
+export const RuntimeErrorCode = {
+  TIMEOUT: "WEED_ERR_RAFT_TIMEOUT",
+  ABORTED: "WEED_ERR_RAFT_ABORTED",
+  CLOSED: "WEED_ERR_RAFT_CLOSED",
+  STORAGE_CORRUPT: "WEED_ERR_RAFT_STORAGE_CORRUPT",
+  CODEC: "WEED_ERR_RAFT_CODEC",
+} as const;
+export type RuntimeErrorCode = (typeof RuntimeErrorCode)[keyof typeof RuntimeErrorCode];
+
+export class RaftRuntimeError extends Error {
+  readonly code: RuntimeErrorCode;
+  constructor(code: RuntimeErrorCode, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/**
+ * The operation did not finish in time. For a proposal or a membership change the OUTCOME IS
+ * UNKNOWN: the entry may have been appended and may still commit. A read may simply be retried.
+ */
+export class RaftTimeoutError extends RaftRuntimeError {
+  constructor(what: string, timeoutMs: number, outcomeUnknown: boolean) {
+    super(
+      RuntimeErrorCode.TIMEOUT,
+      `${what} timed out after ${timeoutMs} ms${outcomeUnknown ? "; outcome unknown: it may still commit" : ""}`,
+    );
+  }
+}
+
+/** The caller's AbortSignal fired. For a proposal the OUTCOME IS UNKNOWN (it may still commit). */
+export class RaftAbortedError extends RaftRuntimeError {
+  constructor(what: string, outcomeUnknown: boolean, reason: unknown) {
+    super(RuntimeErrorCode.ABORTED, `${what} aborted${outcomeUnknown ? "; outcome unknown: it may still commit" : ""}`, { cause: reason });
+  }
+}
+
+/**
+ * The runtime is closed or closing. A proposal that was appended before close has an UNKNOWN
+ * outcome (the message says so); one refused because the runtime was already closed was not.
+ */
+export class RaftClosedError extends RaftRuntimeError {
+  constructor(detail = "raft runtime is closed") {
+    super(RuntimeErrorCode.CLOSED, detail);
+  }
+}
+
+/** Data read back from the node's LevelDB failed its checks (CRC, structure, contiguity). */
+export class StorageCorruptError extends RaftRuntimeError {
+  constructor(detail: string, options?: ErrorOptions) {
+    super(RuntimeErrorCode.STORAGE_CORRUPT, `raft storage corrupt: ${detail}`, options);
+  }
+}
+
+/** A message from the wire could not be decoded into a core Message. */
+export class MessageCodecError extends RaftRuntimeError {
+  constructor(detail: string) {
+    super(RuntimeErrorCode.CODEC, `raft message codec: ${detail}`);
+  }
+}

@@ -1,0 +1,133 @@
+// Every bound the Raft runtime enforces, in one place, units last, with why that number. The core's
+// own limits (message bytes, in-flight appends, uncommitted bytes, pending reads) live in
+// ../config.ts; the runtime passes them through (RuntimeOptions.core) and adds the ones below for
+// what only it owns: timers, queues, sockets and the disk.
+
+/** Defaults of the timing options (see TUNING.md for how to change them and what they cost). */
+export const TIMING_DEFAULTS = {
+  /**
+   * One core tick. 50 ms keeps timer overhead negligible (20 wake-ups a second, a heartbeat each)
+   * while election timeouts in whole ticks still land in the few-hundred-ms range.
+   */
+  tickMs: 50,
+  /**
+   * Election timeout base in ticks: a follower campaigns after a random [6, 12) ticks = [300,
+   * 600) ms without a leader, so failover takes ~0.35 s median on loopback (bench-raft). Six
+   * heartbeats fit in the minimum timeout, so losing a few to a GC pause or a slow fsync does not
+   * start an election; the CheckQuorum leader lease is the same 300 ms. (5 ticks measured ~0.3 s
+   * median; 6 buys margin against stalls on a shared, busy host for ~50 ms.)
+   */
+  electionTicks: 6,
+  /** A heartbeat every tick (50 ms): cheap on a 3-5 node group and keeps the lease fresh. */
+  heartbeatTicks: 1,
+} as const;
+
+/**
+ * The core's limits as the runtime sets them (../config.ts documents each; these are its defaults,
+ * restated here so that every bound of a running node is in one file). Override per node with
+ * RaftRuntimeOptions.core.
+ */
+export const CORE_LIMITS = {
+  /**
+   * Payload bytes per append message: 1 MiB. Must stay below batchBytesMax (one append per gRPC
+   * write at worst) and is also the largest single proposal (maxEntryBytes).
+   */
+  maxMsgBytes: 1024 * 1024,
+  /**
+   * Append messages in flight per follower: 256. At ~1 ms per round trip on loopback this keeps a
+   * follower busy at any rate the leader can produce; in bytes at most 256 MiB, normally a few KiB.
+   */
+  maxInflightAppends: 256,
+  /**
+   * Uncommitted payload a leader accepts before dropping proposals: 64 MiB, so a leader that lost
+   * its quorum stops growing its log (and memory) long before the process is in danger.
+   */
+  maxUncommittedBytes: 64 * 1024 * 1024,
+  /** Committed payload handed to apply per Ready: 4 MiB keeps one apply batch short. */
+  maxCommittedBytesPerReady: 4 * 1024 * 1024,
+  /** ReadIndex requests a leader holds at once; the runtime batches reads, so few are needed. */
+  maxPendingReads: 4096,
+} as const;
+
+export const RUNTIME_LIMITS = {
+  // --- Proposals and reads waiting in the runtime -----------------------------------------------
+  /**
+   * Proposals (and conf changes) appended but not yet applied, per node. With ~6k commits/s and a
+   * few ms of commit latency a few hundred are in flight; 16384 leaves room for bursts while a
+   * stuck leader cannot accumulate promises (and their timers) without bound. The core's
+   * maxUncommittedBytes bounds the same backlog in bytes.
+   */
+  pendingProposalsMax: 16_384,
+  /** Linearizable reads waiting for a read index or for apply to catch up, per node. */
+  pendingReadsMax: 16_384,
+  /** A proposal with no timeoutMs gives up (outcome unknown) after this long. */
+  proposeTimeoutMsDefault: 10_000,
+  /** readIndex() with no timeoutMs gives up after this long (a read is always safe to retry). */
+  readTimeoutMsDefault: 5_000,
+  /**
+   * A read index request that got no answer within this many ticks is asked again with a new
+   * context (the request or its answer was lost, e.g. to a leader change).
+   */
+  readRetryTicks: 4,
+  /** Upper bound on addLearner/promote/remove/transfer waits when the caller gives none. */
+  membershipTimeoutMsDefault: 30_000,
+
+  // --- The event loop ---------------------------------------------------------------------------
+  /**
+   * Readies handled back to back without a disk write before the loop yields to I/O
+   * (setImmediate), so a stream of message-only Readies cannot starve sockets and timers.
+   */
+  readyRoundsBeforeYield: 32,
+
+  // --- Snapshots and compaction -----------------------------------------------------------------
+  /**
+   * Snapshot the state machine and drop the log prefix every this many applied entries. 8192 (as
+   * hashicorp/raft) bounds the in-memory log to a few MiB and restart replay to well under a second.
+   */
+  snapshotThresholdEntries: 8192,
+  /**
+   * A leader cuts its log at a snapshot only once every active follower has the snapshot's index
+   * (so that a follower a few ms behind is not sent a whole snapshot), but never lets the log grow
+   * beyond this many thresholds: a follower that far behind gets InstallSnapshot.
+   */
+  snapshotDeferFactorMax: 4,
+  /**
+   * A snapshot travels in one message (the core has no chunked InstallSnapshot), so the gRPC
+   * message limit must admit the largest snapshot. 256 MiB; a bigger state machine needs chunking.
+   */
+  snapshotBytesMax: 256 * 1024 * 1024,
+
+  // --- Transport ----------------------------------------------------------------------------------
+  /**
+   * Messages queued for one peer and not yet handed to its gRPC stream. The core keeps at most
+   * maxInflightAppends (256) appends outstanding per follower plus one heartbeat per tick, so a
+   * healthy peer never gets near 4096; a peer that does is slow or gone: drop and tell the core.
+   */
+  peerQueueMessagesMax: 4096,
+  /** Bytes queued for one peer: 64 MiB, a few seconds of full-speed replication. */
+  peerQueueBytesMax: 64 * 1024 * 1024,
+  /** Messages per gRPC write: one write per Ready per peer in practice; bounds a batch's decode. */
+  batchMessagesMax: 1024,
+  /** Bytes per gRPC write (a single larger message, i.e. a snapshot, is sent alone). 4 MiB. */
+  batchBytesMax: 4 * 1024 * 1024,
+  /** Largest gRPC message a node accepts: a full batch or one maximal snapshot, plus framing. */
+  grpcMessageBytesMax: 256 * 1024 * 1024 + 1024 * 1024,
+  /**
+   * How long a commit-only append (an append without entries, sent when the commit index moves)
+   * waits to be replaced by the next append to the same peer (transport.ts). 2 ms: a proposal
+   * cycle on loopback is ~1 ms, so it is usually replaced; an idle follower learns the commit
+   * index at most 2 ms late.
+   */
+  commitOnlyHoldMs: 2,
+  /** First reconnect delay after a stream to a peer broke; doubles per failure, with full jitter. */
+  reconnectBackoffBaseMs: 20,
+  /**
+   * Reconnect delay cap. A restarted peer is reached again within ~1 s; the core keeps probing it
+   * with heartbeats every tick meanwhile, and each one dropped is cheap.
+   */
+  reconnectBackoffMaxMs: 1_000,
+  /** grpc-js server graceful shutdown before it forces streams closed. */
+  serverShutdownGraceMs: 1_000,
+} as const;
+
+export type RuntimeLimits = { -readonly [K in keyof typeof RUNTIME_LIMITS]: number };

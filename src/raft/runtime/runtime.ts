@@ -1,0 +1,878 @@
+// The Raft runtime: drives the pure core (../raft-node.ts) with a timer, a LevelDB store and a gRPC
+// transport, and gives the application a small API in the spirit of hashicorp/raft:
+//   propose(cmd) -> the state machine's answer | NotLeader (hint) | Dropped | LeadershipLost
+//   (outcome unknown) | Timeout (outcome unknown) | Aborted | Closed
+//   readIndex(), transferLeadership(), addLearner/promote/removeMember, status(), events.
+//
+// One loop handles one Ready at a time, in the order the core documents (types.ts, Ready):
+//   1. persist  snapshot + entries + hard state in one LevelDB batch, fsync'd when rd.mustSync
+//   2. send     messages; those that promise nothing about the write (a leader's appends and
+//               heartbeats, heartbeat answers, read-index traffic) go out BEFORE it when term and
+//               vote are already durable (dissertation §10.2.1), so the fsyncs overlap and a slow
+//               disk does not hold back heartbeat answers (CheckQuorum)
+//   3. apply    restore a received snapshot, apply committed entries in order and resolve the
+//               matching proposals with the state machine's answers; release linearizable reads
+//   4. advance
+// While a batch is being fsync'd, proposals and messages keep flowing into the core and end up in
+// the next Ready: the group commit that makes concurrent proposals cheap.
+import { EventEmitter } from "node:events";
+import type { RaftConfigInput } from "../config.js";
+import {
+  CompactRejectedError,
+  ConfChangeRejectedError,
+  InvalidConfigError,
+  LeadershipLostError,
+  NotLeaderError,
+  ProposalDroppedError,
+  RaftAssertionError,
+  TransferRejectedError,
+  assert,
+} from "../errors.js";
+import { RaftNode, bootstrapState, joiningState } from "../raft-node.js";
+import type { ConfChange, Entry, Membership, Message, NodeId, PersistedState, Ready, ReadState, Role } from "../types.js";
+import { RaftAbortedError, RaftClosedError, RaftTimeoutError } from "./errors.js";
+import { CORE_LIMITS, RUNTIME_LIMITS, TIMING_DEFAULTS, type RuntimeLimits } from "./limits.js";
+import { silentLogger, type RuntimeLogger } from "./logger.js";
+import { RaftStorage } from "./storage.js";
+import { GrpcTransport, type TransportStats } from "./transport.js";
+
+/** The application's replicated state machine. It must be deterministic. */
+export interface StateMachine<R = unknown> {
+  /**
+   * Apply a committed command. The answer resolves the matching propose() on the leader. Must not
+   * throw (return application errors as values): a replica that cannot apply a committed entry
+   * cannot continue, so a throw stops the runtime ('fatal').
+   */
+  apply(data: Uint8Array, index: number): R | Promise<R>;
+  /** The state as of the last applied entry. */
+  snapshot(): Uint8Array | Promise<Uint8Array>;
+  /** Replace the state. Zero-length data means the initial (empty) state of a new group. */
+  restore(data: Uint8Array): void | Promise<void>;
+}
+
+/** Core settings the runtime passes through (see ../config.ts for their meaning and defaults). */
+export type CoreOptions = Partial<Omit<RaftConfigInput, "id" | "random" | "electionTicks" | "heartbeatTicks">>;
+
+export interface RaftRuntimeOptions<R = unknown> {
+  /** This node's id, "host:port" of its Raft gRPC server (see `resolve`). */
+  id: NodeId;
+  /** The node's directory: one LevelDB holding log, hard state and snapshot. */
+  dir: string;
+  stateMachine: StateMachine<R>;
+  /**
+   * The voters of a brand-new group, this node included; used only when `dir` holds no Raft
+   * state. Every initial member must be given the same list. Omit it on a node that will join an
+   * existing group (the leader adds it with addLearner, then promote).
+   */
+  bootstrap?: readonly NodeId[];
+  /** NodeId -> gRPC address "host:port" of that node's Raft server. Default: the id itself. */
+  resolve?: (id: NodeId) => string;
+  /**
+   * Where this node's gRPC server binds. Default: the host and port of resolve(id). With both
+   * given (port 0 allowed), resolve(id) is never called for this node itself, so tests can map
+   * symbolic ids to ports bound at start.
+   */
+  listenHost?: string;
+  listenPort?: number;
+  tickMs?: number;
+  electionTicks?: number;
+  heartbeatTicks?: number;
+  /** Snapshot and compact every this many applied entries. */
+  snapshotThreshold?: number;
+  limits?: Partial<RuntimeLimits>;
+  core?: CoreOptions;
+  /** Send messages that promise no durability before the fsync (on by default; see the file comment). */
+  sendBeforePersist?: boolean;
+  /** Random source for the core's election timeouts. Default Math.random. */
+  random?: () => number;
+  log?: RuntimeLogger;
+}
+
+export interface OpOptions {
+  signal?: AbortSignal;
+  timeoutMs?: number;
+}
+
+export interface MemberStatus {
+  id: NodeId;
+  suffrage: "voter" | "learner";
+  /** Leader only: the highest index known replicated on the member, and its replication state. */
+  match: number | null;
+  state: "probe" | "replicate" | "snapshot" | null;
+  recentActive: boolean | null;
+}
+
+export interface RuntimeStatus {
+  id: NodeId;
+  role: Role;
+  term: number;
+  leader: NodeId | null;
+  /** resolve(leader): where the leader's Raft gRPC server is. */
+  leaderAddress: string | null;
+  commit: number;
+  applied: number;
+  firstIndex: number;
+  lastIndex: number;
+  snapshotIndex: number;
+  /** Snapshots received from a leader (InstallSnapshot) since start. */
+  snapshotsInstalled: number;
+  members: MemberStatus[];
+  leadTransferee: NodeId | null;
+  pendingProposals: number;
+  transport: TransportStats;
+}
+
+export interface ConfChangeResult {
+  index: number;
+  membership: Membership;
+}
+
+export interface RaftRuntimeEvents {
+  "role-changed": [{ role: Role; term: number }];
+  "leader-changed": [{ leader: NodeId | null; term: number }];
+  "membership-changed": [{ membership: Membership; index: number }];
+  /** The runtime stopped on an error it cannot continue from (disk failure, state machine throw). */
+  fatal: [Error];
+}
+
+type Lifecycle = "new" | "starting" | "running" | "closing" | "closed";
+
+interface Pending {
+  term: number;
+  what: string;
+  resolve: (v: unknown) => void;
+  reject: (err: Error) => void;
+  done: () => void;
+}
+
+interface ReadWaiter {
+  settled: boolean;
+  resolve: (index: number) => void;
+  reject: (err: Error) => void;
+  done: () => void;
+}
+
+interface TransferWait {
+  target: NodeId;
+  resolve: (leader: NodeId) => void;
+  reject: (err: Error) => void;
+  done: () => void;
+}
+
+function positiveInt(name: string, v: number): number {
+  if (!Number.isSafeInteger(v) || v <= 0) throw new InvalidConfigError(name, v, "must be a positive integer");
+  return v;
+}
+
+/** A message that tells its receiver something this node must not forget (entries, a vote). */
+function promisesDurability(m: Message): boolean {
+  return m.type === "append-response" || m.type === "vote-response" || m.type === "vote";
+}
+
+function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return typeof v === "object" && v !== null && typeof (v as { then?: unknown }).then === "function";
+}
+
+function splitHostPort(addr: string, option: string): { host: string; port: number } {
+  const i = addr.lastIndexOf(":");
+  const port = Number(addr.slice(i + 1));
+  if (i <= 0 || !Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new InvalidConfigError(option, addr, 'must be "host:port"');
+  }
+  return { host: addr.slice(0, i).replace(/^\[(.*)\]$/, "$1"), port };
+}
+
+export class RaftRuntime<R = unknown> extends EventEmitter<RaftRuntimeEvents> {
+  readonly id: NodeId;
+  readonly dir: string;
+  private readonly sm: StateMachine<R>;
+  private readonly bootstrap: readonly NodeId[] | null;
+  private readonly resolveAddr: (id: NodeId) => string;
+  private readonly tickMs: number;
+  private readonly electionTicks: number;
+  private readonly heartbeatTicks: number;
+  private readonly snapshotThreshold: number;
+  private readonly limits: RuntimeLimits;
+  private readonly coreOptions: CoreOptions;
+  private readonly sendFirst: boolean;
+  private readonly random: () => number;
+  private readonly log: RuntimeLogger;
+  private readonly storage: RaftStorage;
+  private readonly transport: GrpcTransport;
+
+  private lifecycle: Lifecycle = "new";
+  private node: RaftNode | null = null;
+  private loopDone: Promise<void> = Promise.resolve();
+  private startDone: Promise<void> | null = null;
+  private closeDone: Promise<void> | null = null;
+  private wake: (() => void) | null = null;
+  private tickTimer: NodeJS.Timeout | null = null;
+  private boundPort = 0;
+
+  // What the last handled Ready said (the runtime's view; the core may be ahead).
+  private role: Role = "follower";
+  private leader: NodeId | null = null;
+  private term = 0;
+  private applied = 0;
+  private snapIndex = 0;
+  private snapshotsInstalled = 0;
+  /** Applied index of the last snapshot taken or attempted; the next is due a threshold later. */
+  private compactBase = 0;
+  /** A state machine snapshot taken, waiting for the followers before the log is cut there. */
+  private pendingSnapshot: { index: number; data: Uint8Array } | null = null;
+
+  private readonly pending = new Map<number, Pending>();
+  private readQueue: ReadWaiter[] = [];
+  private inflightRead: { ctx: string; waiters: ReadWaiter[]; ticks: number } | null = null;
+  /** Reads with a known read index, waiting for apply to reach it (index ascending in practice). */
+  private appliedWaits: Array<{ index: number; waiters: ReadWaiter[] }> = [];
+  private readonly readNonce = Math.floor(Math.random() * 2 ** 32).toString(36);
+  private readSeq = 0;
+  private readsWaiting = 0;
+  private transfers: TransferWait[] = [];
+
+  constructor(opts: RaftRuntimeOptions<R>) {
+    super();
+    if (typeof opts.id !== "string" || opts.id.length === 0) throw new InvalidConfigError("id", opts.id, "must be a non-empty string");
+    if (typeof opts.dir !== "string" || opts.dir.length === 0) throw new InvalidConfigError("dir", opts.dir, "must be a directory path");
+    this.id = opts.id;
+    this.dir = opts.dir;
+    this.sm = opts.stateMachine;
+    if (opts.bootstrap !== undefined) {
+      if (!opts.bootstrap.includes(opts.id)) throw new InvalidConfigError("bootstrap", opts.bootstrap.join(","), `must include this node (${opts.id})`);
+      if (new Set(opts.bootstrap).size !== opts.bootstrap.length) throw new InvalidConfigError("bootstrap", opts.bootstrap.join(","), "has duplicates");
+    }
+    this.bootstrap = opts.bootstrap === undefined ? null : [...opts.bootstrap].sort();
+    this.resolveAddr = opts.resolve ?? ((id) => id);
+    this.tickMs = positiveInt("tickMs", opts.tickMs ?? TIMING_DEFAULTS.tickMs);
+    this.electionTicks = positiveInt("electionTicks", opts.electionTicks ?? TIMING_DEFAULTS.electionTicks);
+    this.heartbeatTicks = positiveInt("heartbeatTicks", opts.heartbeatTicks ?? TIMING_DEFAULTS.heartbeatTicks);
+    if (this.heartbeatTicks >= this.electionTicks) {
+      throw new InvalidConfigError("electionTicks", this.electionTicks, `must exceed heartbeatTicks (${this.heartbeatTicks})`);
+    }
+    this.snapshotThreshold = positiveInt("snapshotThreshold", opts.snapshotThreshold ?? RUNTIME_LIMITS.snapshotThresholdEntries);
+    const limits: RuntimeLimits = { ...RUNTIME_LIMITS, ...opts.limits };
+    for (const [k, v] of Object.entries(limits)) positiveInt(`limits.${k}`, v);
+    this.limits = limits;
+    this.coreOptions = { ...CORE_LIMITS, ...opts.core };
+    this.sendFirst = opts.sendBeforePersist ?? true;
+    this.random = opts.random ?? Math.random;
+    this.log = opts.log ?? silentLogger;
+    const listen =
+      opts.listenHost !== undefined && opts.listenPort !== undefined
+        ? { host: opts.listenHost, port: opts.listenPort }
+        : splitHostPort(this.resolveAddr(this.id), "resolve(id)");
+    this.storage = new RaftStorage(opts.dir);
+    this.transport = new GrpcTransport(
+      {
+        id: this.id,
+        listenHost: opts.listenHost ?? listen.host,
+        listenPort: opts.listenPort ?? listen.port,
+        resolve: this.resolveAddr,
+        limits,
+        log: this.log,
+      },
+      { onMessage: (m) => this.receive(m), onUnreachable: (peer) => this.node?.reportUnreachable(peer) },
+    );
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Lifecycle
+
+  /**
+   * Opens the store (bootstrapping it if empty and `bootstrap` is set), binds, starts the loop.
+   * Idempotent: a second call returns the first call's promise.
+   */
+  start(): Promise<void> {
+    if (this.startDone === null) {
+      this.startDone = this.closeDone !== null ? Promise.reject(new RaftClosedError("start() after close()")) : this.doStart();
+    }
+    return this.startDone;
+  }
+
+  private async doStart(): Promise<void> {
+    this.lifecycle = "starting";
+    try {
+      await this.storage.open();
+      const state = await this.loadOrInitialize();
+      const snap = state.snapshot;
+      if (snap !== null) await this.sm.restore(snap.data);
+      this.snapIndex = snap?.meta.index ?? 0;
+      this.applied = this.snapIndex;
+      this.compactBase = this.snapIndex;
+      this.node = new RaftNode(
+        { ...this.coreOptions, id: this.id, random: this.random, electionTicks: this.electionTicks, heartbeatTicks: this.heartbeatTicks },
+        state,
+      );
+      const s = this.node.basicStatus();
+      this.term = s.term;
+      this.boundPort = await this.transport.start();
+    } catch (err) {
+      this.lifecycle = "closed";
+      await this.transport.close().catch(() => {});
+      await this.storage.close().catch(() => {});
+      throw err;
+    }
+    if (this.closeDone !== null) return; // close() was called while starting; it cleans up.
+    this.lifecycle = "running";
+    this.log.info({ term: this.term, snapshot: this.snapIndex, port: this.boundPort }, "raft: started");
+    this.tickTimer = setInterval(() => this.onTick(), this.tickMs);
+    this.loopDone = this.run().catch((err: unknown) => this.fail(err));
+  }
+
+  private async loadOrInitialize(): Promise<PersistedState> {
+    const loaded = await this.storage.load();
+    if (loaded !== null) return loaded;
+    const state = this.bootstrap === null ? joiningState() : bootstrapState({ voters: this.bootstrap, learners: [] });
+    await this.storage.initialize(state);
+    this.log.info({ bootstrap: this.bootstrap }, this.bootstrap === null ? "raft: new node, waiting to be added" : "raft: bootstrapped a new group");
+    return state;
+  }
+
+  /** The port the Raft gRPC server is bound to (useful with listenPort 0). */
+  get port(): number {
+    return this.boundPort;
+  }
+
+  /**
+   * Stops ticking, finishes the Ready in progress, fails what is pending (appended proposals with
+   * an outcome-unknown error) and closes transport and store. With `transferLeadership`, a leader
+   * first hands leadership to the most up-to-date voter (bounded by `timeoutMs`).
+   */
+  close(opts: { transferLeadership?: boolean; timeoutMs?: number } = {}): Promise<void> {
+    if (this.closeDone !== null) return this.closeDone;
+    this.closeDone = this.doClose(opts);
+    return this.closeDone;
+  }
+
+  private async doClose(opts: { transferLeadership?: boolean; timeoutMs?: number }): Promise<void> {
+    await this.startDone?.catch(() => {});
+    if (opts.transferLeadership === true && this.lifecycle === "running" && this.node?.basicStatus().role === "leader") {
+      try {
+        await this.transferLeadership(undefined, { timeoutMs: opts.timeoutMs ?? this.electionTicks * this.tickMs * 2 });
+      } catch (err) {
+        this.log.warn({ err: (err as Error).message }, "raft: leadership hand-off before close failed");
+      }
+    }
+    const wasRunning = this.lifecycle === "running";
+    this.lifecycle = "closing";
+    if (this.tickTimer !== null) clearInterval(this.tickTimer);
+    this.tickTimer = null;
+    this.notify();
+    await this.loopDone;
+    this.failAll(() => new RaftClosedError("raft runtime closed before the outcome was known; outcome unknown: it may still commit"));
+    await this.transport.close();
+    await this.storage.close();
+    this.lifecycle = "closed";
+    if (wasRunning) this.log.info({}, "raft: closed");
+  }
+
+  private fail(err: unknown): void {
+    const error = err instanceof Error ? err : new Error(String(err));
+    this.log.error({ err: error.message, stack: error.stack }, "raft: fatal error; stopping");
+    if (this.lifecycle === "running") this.lifecycle = "closing";
+    this.emit("fatal", error);
+    void this.close();
+    // A broken invariant is a programmer error: crash loudly rather than run on.
+    if (error instanceof RaftAssertionError) {
+      process.nextTick(() => {
+        throw error;
+      });
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Inputs: ticks and messages
+
+  private onTick(): void {
+    const node = this.node;
+    if (node === null || this.lifecycle !== "running") return;
+    node.tick();
+    const read = this.inflightRead;
+    if (read !== null && ++read.ticks >= this.limits.readRetryTicks) this.reissueRead();
+    else if (read === null) this.issueRead();
+    this.notify();
+  }
+
+  private receive(m: Message): void {
+    const node = this.node;
+    if (node === null || this.lifecycle !== "running") return;
+    node.step(m);
+    this.notify();
+  }
+
+  private notify(): void {
+    const w = this.wake;
+    if (w === null) return;
+    this.wake = null;
+    w();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // The loop
+
+  private async run(): Promise<void> {
+    let rounds = 0;
+    while (this.lifecycle === "running") {
+      const node = this.node as RaftNode;
+      if (!node.hasReady()) {
+        rounds = 0;
+        await new Promise<void>((resolve) => {
+          this.wake = resolve;
+        });
+        continue;
+      }
+      const wrote = await this.handleReady(node, node.ready());
+      if (wrote) rounds = 0;
+      else if (++rounds >= this.limits.readyRoundsBeforeYield) {
+        rounds = 0;
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+    }
+  }
+
+  /** One Ready, in the documented order. Returns whether it wrote to disk. */
+  private async handleReady(node: RaftNode, rd: Ready): Promise<boolean> {
+    // Messages that promise nothing about this Ready's write may go out before it, overlapping
+    // the fsync: a leader's appends (dissertation §10.2.1), heartbeats and their answers,
+    // read-index traffic. Acknowledgements of entries and votes wait for the write; so does
+    // everything when the Ready makes a new term or vote (or a snapshot) durable.
+    const durable = rd.snapshot === null && (rd.hardState === null || this.storage.termAndVoteDurable(rd.hardState));
+    let late: readonly Message[] = rd.messages;
+    if (this.sendFirst && durable && rd.messages.length > 0) {
+      const early: Message[] = [];
+      const rest: Message[] = [];
+      for (const m of rd.messages) (promisesDurability(m) ? rest : early).push(m);
+      if (early.length > 0) this.transport.send(early);
+      late = rest;
+    }
+    // 1. Persist.
+    const wrote = (rd.entries.length > 0 || rd.snapshot !== null || rd.hardState !== null) && (await this.storage.persist(rd));
+    // 2. Send.
+    if (late.length > 0) this.transport.send(late);
+    // 3. Apply.
+    const prevRole = this.role;
+    const prevTerm = this.term;
+    if (rd.softState !== null) this.observeSoftState(rd.softState.role, rd.softState.leader);
+    this.term = node.basicStatus().term;
+    if (rd.snapshot !== null) await this.restoreSnapshot(rd.snapshot.meta.index, rd.snapshot.data);
+    if (rd.committedEntries.length > 0) await this.applyEntries(rd.committedEntries);
+    if ((prevRole === "leader" && this.role !== "leader") || this.term !== prevTerm) this.failStaleProposals();
+    if (rd.readStates.length > 0) this.onReadStates(rd.readStates);
+    this.releaseReads();
+    // 4. Advance.
+    node.advance(rd);
+    const compacted = await this.maybeCompact(node);
+    return wrote || compacted;
+  }
+
+  private observeSoftState(role: Role, leader: NodeId | null): void {
+    const term = (this.node as RaftNode).basicStatus().term;
+    if (role !== this.role) {
+      this.log.info({ term, role, was: this.role }, `raft: became ${role}`);
+      this.role = role;
+      this.emit("role-changed", { role, term });
+    }
+    if (leader !== this.leader) {
+      this.log.info({ term, leader }, leader === null ? "raft: no leader" : `raft: leader is ${leader}`);
+      this.leader = leader;
+      this.emit("leader-changed", { leader, term });
+      this.onLeaderChanged(leader);
+    }
+  }
+
+  private async restoreSnapshot(index: number, data: Uint8Array): Promise<void> {
+    await this.sm.restore(data);
+    this.snapshotsInstalled++;
+    this.log.info({ index }, "raft: restored a snapshot from the leader");
+    this.applied = index;
+    this.snapIndex = index;
+    for (const [i, p] of this.pending) {
+      if (i > index) continue;
+      this.pending.delete(i);
+      p.reject(new LeadershipLostError(`${p.what} at index ${i} was overtaken by a snapshot at ${index}`));
+    }
+  }
+
+  private async applyEntries(entries: readonly Entry[]): Promise<void> {
+    for (const e of entries) {
+      let result: unknown;
+      if (e.type === "normal") {
+        result = this.sm.apply(e.data, e.index);
+        if (isThenable(result)) result = await result;
+      }
+      this.applied = e.index;
+      if (e.type === "conf-change") result = this.onConfChangeApplied(e.change, e.index);
+      const p = this.pending.get(e.index);
+      if (p === undefined) continue;
+      this.pending.delete(e.index);
+      if (p.term === e.term) p.resolve(result);
+      else p.reject(new LeadershipLostError(`${p.what} at index ${e.index} (term ${p.term}) was replaced by an entry of term ${e.term}`));
+    }
+  }
+
+  private onConfChangeApplied(change: ConfChange, index: number): ConfChangeResult {
+    const membership = (this.node as RaftNode).status().membership;
+    this.log.info({ index, change: change.type, node: change.node, voters: membership.voters, learners: membership.learners }, `raft: membership ${change.type} ${change.node}`);
+    if (change.type === "remove" && change.node !== this.id) this.transport.removePeer(change.node);
+    this.emit("membership-changed", { membership, index });
+    return { index, membership };
+  }
+
+  /** After a leader change: proposals from an older term, or on a node no longer leading, are lost. */
+  private failStaleProposals(): void {
+    const leading = this.role === "leader";
+    for (const [i, p] of this.pending) {
+      if (leading && p.term === this.term) continue;
+      this.pending.delete(i);
+      p.reject(new LeadershipLostError(`${p.what} at index ${i} was appended in term ${p.term}; now term ${this.term}, leader ${this.leader ?? "unknown"}`));
+    }
+  }
+
+  /**
+   * Log compaction in two steps. Every snapshotThreshold applied entries the state machine is
+   * snapshotted at the applied index A; the core drops the log up to A only once every active
+   * follower has A (a leader would otherwise have to send a whole snapshot to a follower that is
+   * merely a few entries behind), or once the log has grown snapshotDeferFactorMax thresholds past
+   * the last compaction. A snapshot taken at A stays valid for compact(A) later: it reflects A.
+   */
+  private async maybeCompact(node: RaftNode): Promise<boolean> {
+    if (this.pendingSnapshot === null) {
+      if (this.applied - Math.max(this.snapIndex, this.compactBase) < this.snapshotThreshold) return false;
+      const index = this.applied;
+      const data = await this.sm.snapshot();
+      this.compactBase = index;
+      if (data.byteLength > this.limits.snapshotBytesMax) {
+        // It could never be sent to a follower (one gRPC message): keep the log, and say so.
+        this.log.error({ index, bytes: data.byteLength, max: this.limits.snapshotBytesMax }, "raft: snapshot too large to send; not compacting");
+        return false;
+      }
+      this.pendingSnapshot = { index, data };
+    }
+    const { index, data } = this.pendingSnapshot;
+    const overdue = this.applied - this.snapIndex >= this.snapshotThreshold * this.limits.snapshotDeferFactorMax;
+    if (this.role === "leader" && !overdue && this.activeFollowerBelow(node, index)) return false;
+    this.pendingSnapshot = null;
+    let snap;
+    try {
+      snap = node.compact(index, data);
+    } catch (err) {
+      if (err instanceof CompactRejectedError) return false;
+      throw err;
+    }
+    await this.storage.saveSnapshot(snap);
+    this.snapIndex = index;
+    this.log.debug({ index, bytes: data.byteLength }, "raft: compacted");
+    return true;
+  }
+
+  private activeFollowerBelow(node: RaftNode, index: number): boolean {
+    const progress = node.status().progress;
+    if (progress === null) return false;
+    for (const [id, pr] of progress) {
+      if (id !== this.id && pr.recentActive && pr.match < index) return true;
+    }
+    return false;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Proposals and membership changes
+
+  /**
+   * Replicate `cmd` and resolve with the state machine's answer once it is committed and applied
+   * here. Rejects with NotLeaderError (`leader` is the hint), ProposalDroppedError (not appended:
+   * safe to retry), LeadershipLostError / RaftTimeoutError / RaftAbortedError / RaftClosedError
+   * after appending (outcome unknown: it may still commit).
+   */
+  propose(cmd: Uint8Array, opts: OpOptions = {}): Promise<R> {
+    return this.submit("proposal", opts, (node) => node.propose(cmd)) as Promise<R>;
+  }
+
+  /** Add `id` as a non-voting learner; resolves when the change is committed and applied here. */
+  addLearner(id: NodeId, opts: OpOptions = {}): Promise<ConfChangeResult> {
+    return this.changeMembership({ type: "add-learner", node: id }, opts);
+  }
+
+  /**
+   * Make learner `id` a voter. Waits (retrying every tick, within the timeout) while the learner
+   * is still catching up or another change is in progress.
+   */
+  promote(id: NodeId, opts: OpOptions = {}): Promise<ConfChangeResult> {
+    return this.changeMembership({ type: "promote", node: id }, opts);
+  }
+
+  /** Remove voter or learner `id` (it may be this node, the leader: it then steps down). */
+  removeMember(id: NodeId, opts: OpOptions = {}): Promise<ConfChangeResult> {
+    return this.changeMembership({ type: "remove", node: id }, opts);
+  }
+
+  private async changeMembership(change: ConfChange, opts: OpOptions): Promise<ConfChangeResult> {
+    const timeoutMs = opts.timeoutMs ?? this.limits.membershipTimeoutMsDefault;
+    const deadline = Date.now() + timeoutMs;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const left = Math.max(1, deadline - Date.now());
+        return (await this.submit(`${change.type} ${change.node}`, { ...opts, timeoutMs: left }, (node) => node.proposeConfChange(change))) as ConfChangeResult;
+      } catch (err) {
+        const retry = err instanceof ConfChangeRejectedError && (err.reason === "learner-behind" || err.reason === "in-progress");
+        if (!retry || Date.now() + this.tickMs >= deadline || opts.signal?.aborted === true) throw err;
+        await new Promise((resolve) => setTimeout(resolve, this.tickMs));
+      }
+    }
+  }
+
+  private submit(what: string, opts: OpOptions, append: (node: RaftNode) => { index: number; term: number }): Promise<unknown> {
+    const node = this.node;
+    if (node === null || this.lifecycle !== "running") return Promise.reject(new RaftClosedError());
+    if (opts.signal?.aborted === true) return Promise.reject(new RaftAbortedError(what, false, opts.signal.reason));
+    if (this.pending.size >= this.limits.pendingProposalsMax) {
+      return Promise.reject(new ProposalDroppedError("uncommitted-limit", `${this.pending.size} proposals pending here (pendingProposalsMax)`));
+    }
+    let pos: { index: number; term: number };
+    try {
+      pos = append(node);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    this.notify();
+    // An older proposal at the same index lost its place (the log was truncated and refilled
+    // before this runtime saw the leadership change).
+    const old = this.pending.get(pos.index);
+    if (old !== undefined) {
+      this.pending.delete(pos.index);
+      old.reject(new LeadershipLostError(`${old.what} at index ${pos.index} (term ${old.term}) was replaced in term ${pos.term}`));
+    }
+    const timeoutMs = opts.timeoutMs ?? this.limits.proposeTimeoutMsDefault;
+    return new Promise<unknown>((resolve, reject) => {
+      const signal = opts.signal;
+      const forget = (): void => {
+        if (this.pending.get(pos.index) === p) this.pending.delete(pos.index);
+      };
+      const onAbort = (): void => {
+        forget();
+        p.reject(new RaftAbortedError(what, true, signal?.reason));
+      };
+      const timer = setTimeout(() => {
+        forget();
+        p.reject(new RaftTimeoutError(what, timeoutMs, true));
+      }, timeoutMs);
+      const p: Pending = {
+        term: pos.term,
+        what,
+        resolve: (v) => {
+          p.done();
+          resolve(v);
+        },
+        reject: (err) => {
+          p.done();
+          reject(err);
+        },
+        done: () => {
+          clearTimeout(timer);
+          signal?.removeEventListener("abort", onAbort);
+        },
+      };
+      signal?.addEventListener("abort", onAbort, { once: true });
+      this.pending.set(pos.index, p);
+    });
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Leadership transfer
+
+  /**
+   * Hand leadership to `to` (or the most up-to-date voter); resolves with the new leader once this
+   * node sees it lead. Rejects with NotLeaderError, TransferRejectedError or RaftTimeoutError.
+   */
+  transferLeadership(to?: NodeId, opts: OpOptions = {}): Promise<NodeId> {
+    const node = this.node;
+    if (node === null || this.lifecycle !== "running") return Promise.reject(new RaftClosedError());
+    let target: NodeId;
+    try {
+      target = node.transferLeadership(to);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    this.notify();
+    const timeoutMs = opts.timeoutMs ?? 4 * this.electionTicks * this.tickMs;
+    return new Promise<NodeId>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.transfers = this.transfers.filter((t) => t !== w);
+        reject(new RaftTimeoutError(`leadership transfer to ${target}`, timeoutMs, false));
+      }, timeoutMs);
+      const w: TransferWait = { target, resolve, reject, done: () => clearTimeout(timer) };
+      this.transfers.push(w);
+    });
+  }
+
+  private onLeaderChanged(leader: NodeId | null): void {
+    if (leader !== null && this.transfers.length > 0) {
+      const waits = this.transfers;
+      this.transfers = [];
+      for (const w of waits) {
+        w.done();
+        if (leader === w.target) w.resolve(leader);
+        else w.reject(new TransferRejectedError(`${leader} became leader instead of ${w.target}`));
+      }
+    }
+    // A read index request is lost when the leader changes: ask the new one.
+    if (this.inflightRead !== null) this.reissueRead();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Linearizable reads (ReadIndex, §6.4), batched: one request to the core serves every read that
+  // arrived while the previous one was in flight.
+
+  /**
+   * Resolves (with the read index) once this node has applied everything committed before the
+   * call: a read of the local state machine after it is linearizable. Works on followers too (the
+   * leader is asked). Rejects with RaftTimeoutError, RaftAbortedError, RaftClosedError or
+   * ProposalDroppedError; always safe to retry.
+   */
+  readIndex(opts: OpOptions = {}): Promise<number> {
+    if (this.node === null || this.lifecycle !== "running") return Promise.reject(new RaftClosedError());
+    if (opts.signal?.aborted === true) return Promise.reject(new RaftAbortedError("read", false, opts.signal.reason));
+    if (this.readsWaiting >= this.limits.pendingReadsMax) {
+      return Promise.reject(new ProposalDroppedError("read-queue-full", `${this.readsWaiting} reads waiting here (pendingReadsMax)`));
+    }
+    const timeoutMs = opts.timeoutMs ?? this.limits.readTimeoutMsDefault;
+    return new Promise<number>((resolve, reject) => {
+      const signal = opts.signal;
+      const onAbort = (): void => w.reject(new RaftAbortedError("read", false, signal?.reason));
+      const timer = setTimeout(() => w.reject(new RaftTimeoutError("linearizable read", timeoutMs, false)), timeoutMs);
+      const w: ReadWaiter = {
+        settled: false,
+        resolve: (index) => {
+          if (w.settled) return;
+          w.done();
+          resolve(index);
+        },
+        reject: (err) => {
+          if (w.settled) return;
+          w.done();
+          reject(err);
+        },
+        done: () => {
+          w.settled = true;
+          this.readsWaiting--;
+          clearTimeout(timer);
+          signal?.removeEventListener("abort", onAbort);
+        },
+      };
+      signal?.addEventListener("abort", onAbort, { once: true });
+      this.readsWaiting++;
+      this.readQueue.push(w);
+      this.issueRead();
+    });
+  }
+
+  private issueRead(): void {
+    if (this.inflightRead !== null || this.lifecycle !== "running") return;
+    const waiters = this.readQueue.filter((w) => !w.settled);
+    this.readQueue = [];
+    if (waiters.length === 0) return;
+    this.inflightRead = { ctx: "", waiters, ticks: 0 };
+    this.reissueRead();
+  }
+
+  /** (Re)send the in-flight read with a fresh context; a late answer to the old one is ignored. */
+  private reissueRead(): void {
+    const read = this.inflightRead;
+    const node = this.node;
+    if (read === null || node === null) return;
+    read.waiters = read.waiters.filter((w) => !w.settled);
+    if (read.waiters.length === 0) {
+      this.inflightRead = null;
+      this.issueRead();
+      return;
+    }
+    read.ctx = `${this.readNonce}.${(this.readSeq++).toString(36)}`;
+    read.ticks = 0;
+    try {
+      node.readIndex(read.ctx);
+    } catch (err) {
+      if (err instanceof NotLeaderError) return; // No leader known: retried on a later tick.
+      this.inflightRead = null;
+      for (const w of read.waiters) w.reject(err as Error);
+      return;
+    }
+    this.notify();
+  }
+
+  private onReadStates(states: readonly ReadState[]): void {
+    for (const rs of states) {
+      const read = this.inflightRead;
+      if (read === null || rs.context !== read.ctx) continue;
+      this.inflightRead = null;
+      this.appliedWaits.push({ index: rs.index, waiters: read.waiters });
+    }
+    this.issueRead();
+  }
+
+  private releaseReads(): void {
+    if (this.appliedWaits.length === 0) return;
+    const still: typeof this.appliedWaits = [];
+    for (const a of this.appliedWaits) {
+      if (a.index > this.applied) still.push(a);
+      else for (const w of a.waiters) w.resolve(a.index);
+    }
+    this.appliedWaits = still;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+
+  private failAll(err: () => Error): void {
+    for (const p of this.pending.values()) p.reject(err());
+    this.pending.clear();
+    const reads = [...this.readQueue, ...(this.inflightRead?.waiters ?? []), ...this.appliedWaits.flatMap((a) => a.waiters)];
+    this.readQueue = [];
+    this.inflightRead = null;
+    this.appliedWaits = [];
+    for (const w of reads) w.reject(new RaftClosedError());
+    const transfers = this.transfers;
+    this.transfers = [];
+    for (const t of transfers) {
+      t.done();
+      t.reject(new RaftClosedError());
+    }
+  }
+
+  status(): RuntimeStatus {
+    const node = this.node;
+    if (node === null) throw new RaftClosedError("raft runtime not started");
+    const s = node.status();
+    const member = (id: NodeId, suffrage: "voter" | "learner"): MemberStatus => {
+      const pr = s.progress?.get(id);
+      return { id, suffrage, match: pr?.match ?? null, state: pr?.state ?? null, recentActive: pr?.recentActive ?? null };
+    };
+    return {
+      id: this.id,
+      role: s.role,
+      term: s.term,
+      leader: s.leader,
+      leaderAddress: s.leader === null ? null : this.resolveAddr(s.leader),
+      commit: s.commit,
+      applied: this.applied,
+      firstIndex: s.firstIndex,
+      lastIndex: s.lastIndex,
+      snapshotIndex: this.snapIndex,
+      snapshotsInstalled: this.snapshotsInstalled,
+      members: [...s.membership.voters.map((id) => member(id, "voter")), ...s.membership.learners.map((id) => member(id, "learner"))],
+      leadTransferee: s.leadTransferee,
+      pendingProposals: this.pending.size,
+      transport: { ...this.transport.stats },
+    };
+  }
+
+  /** Is this node the leader right now (as far as the core knows)? */
+  isLeader(): boolean {
+    return this.node?.basicStatus().role === "leader";
+  }
+
+  /** The leader this node knows of, or null. */
+  currentLeader(): NodeId | null {
+    return this.node?.basicStatus().leader ?? null;
+  }
+}
+
+assert(TIMING_DEFAULTS.heartbeatTicks < TIMING_DEFAULTS.electionTicks, "timing defaults: heartbeat must be below election");

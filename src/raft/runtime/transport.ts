@@ -1,0 +1,369 @@
+// The Raft transport on @grpc/grpc-js: this node serves raft_pb.Raft/Send, and keeps one client
+// stream per peer carrying that peer's messages in order (proto/raft.proto).
+//
+// Never blocks the runtime's loop: send() only queues and writes what the stream accepts. Each
+// peer's queue is bounded in messages and bytes; a message that does not fit, or that is sent
+// while the peer's stream is down and backing off, is dropped and the core is told
+// (reportUnreachable), which makes it stop pipelining and probe. Raft tolerates any loss.
+// A broken stream is reopened after a capped exponential backoff with full jitter.
+//
+// Commit-only appends are held briefly: when the commit index moves, the core sends every
+// follower an append without entries just to carry it. Such a message is held for up to
+// commitOnlyHoldMs and dropped if a later append to the same peer (whose commit is at least as
+// high, and whose entries the follower needs anyway) is sent first. Under load that is almost
+// always the case, which halves the messages (and process wake-ups) per proposal; at worst a
+// follower learns the commit index commitOnlyHoldMs later. Delaying or dropping a message is
+// something the network may do anyway, so safety does not depend on it.
+import * as grpc from "@grpc/grpc-js";
+import { Raft } from "../../gen/raft_pb.js";
+import { bindServer, shutdownServer } from "../../grpc/adapter.js";
+import type { Message, NodeId } from "../types.js";
+import { MessageCodecError } from "./errors.js";
+import type { RuntimeLimits } from "./limits.js";
+import type { RuntimeLogger } from "./logger.js";
+import { messageBytes } from "./message-codec.js";
+import { decodeAckWire, decodeBatchWire, encodeAckWire, encodeBatchWire } from "./wire-codec.js";
+
+export interface TransportHandlers {
+  /** A decoded message addressed to this node, in the order its sender produced it. */
+  onMessage(m: Message): void;
+  /** Messages to `peer` were dropped (queue full or stream down). */
+  onUnreachable(peer: NodeId): void;
+}
+
+export interface TransportConfig {
+  id: NodeId;
+  /** Where the gRPC server binds. */
+  listenHost: string;
+  listenPort: number;
+  /** NodeId -> gRPC "host:port" of that node's Raft server. */
+  resolve: (id: NodeId) => string;
+  limits: RuntimeLimits;
+  log: RuntimeLogger;
+}
+
+export interface TransportStats {
+  sentMessages: number;
+  sentBatches: number;
+  droppedMessages: number;
+  receivedMessages: number;
+  receivedBatches: number;
+  /** Messages addressed to another node or undecodable; never stepped. */
+  rejectedMessages: number;
+  reconnects: number;
+}
+
+/**
+ * raft_pb.Raft/Send with the fast codec (wire-codec.ts) instead of src/grpc/adapter.ts's generic
+ * protobuf-es serializers: the client writes arrays of core Messages, the server receives the raw
+ * batch bytes and decodes them itself (so a bad batch is counted and answered, not just dropped).
+ */
+const SEND_METHOD: grpc.MethodDefinition<readonly Message[], string> = {
+  path: `/${Raft.typeName}/${Raft.method.send.name}`,
+  requestStream: true,
+  responseStream: true,
+  requestSerialize: (msgs: readonly Message[]) => encodeBatchWire(msgs),
+  requestDeserialize: (buf: Buffer) => buf as unknown as readonly Message[],
+  responseSerialize: (node: string) => encodeAckWire(node),
+  responseDeserialize: (buf: Buffer) => decodeAckWire(buf),
+};
+
+type SendStream = grpc.ClientDuplexStream<readonly Message[], string>;
+type ServerStream = grpc.ServerDuplexStream<Buffer, string>;
+
+function channelOptions(limits: RuntimeLimits): grpc.ChannelOptions {
+  return {
+    "grpc.max_receive_message_length": limits.grpcMessageBytesMax,
+    "grpc.max_send_message_length": limits.grpcMessageBytesMax,
+    "grpc.initial_reconnect_backoff_ms": limits.reconnectBackoffBaseMs,
+    "grpc.max_reconnect_backoff_ms": limits.reconnectBackoffMaxMs,
+    // Retries would buffer every streamed message until the call commits; Raft resends itself.
+    "grpc.enable_retries": 0,
+  };
+}
+
+export class GrpcTransport {
+  private readonly cfg: TransportConfig;
+  private readonly handlers: TransportHandlers;
+  private server: grpc.Server | null = null;
+  private readonly serverCalls = new Set<ServerStream>();
+  private readonly peers = new Map<NodeId, PeerSender>();
+  private closed = false;
+  readonly stats: TransportStats = {
+    sentMessages: 0,
+    sentBatches: 0,
+    droppedMessages: 0,
+    receivedMessages: 0,
+    receivedBatches: 0,
+    rejectedMessages: 0,
+    reconnects: 0,
+  };
+
+  constructor(cfg: TransportConfig, handlers: TransportHandlers) {
+    this.cfg = cfg;
+    this.handlers = handlers;
+  }
+
+  /** Binds the server; resolves with the bound port. */
+  async start(): Promise<number> {
+    const server = new grpc.Server(channelOptions(this.cfg.limits));
+    server.addService({ send: SEND_METHOD as grpc.MethodDefinition<unknown, unknown> }, { send: (call: ServerStream) => this.serve(call) });
+    const port = await bindServer(server, this.cfg.listenHost, this.cfg.listenPort);
+    this.server = server;
+    return port;
+  }
+
+  /** Queue `msgs` to their peers and write what each stream accepts now. */
+  send(msgs: readonly Message[]): void {
+    if (this.closed) return;
+    for (const m of msgs) {
+      const p = this.peer(m.to);
+      if (m.type === "append" && m.entries.length === 0) p.hold(m);
+      else p.enqueue(m);
+    }
+    for (const p of this.peers.values()) p.flush();
+  }
+
+  /** Forget a peer that left the group (closes its stream and channel). */
+  removePeer(id: NodeId): void {
+    const p = this.peers.get(id);
+    if (p === undefined) return;
+    this.peers.delete(id);
+    p.close();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const p of this.peers.values()) p.close();
+    this.peers.clear();
+    for (const call of this.serverCalls) call.end();
+    this.serverCalls.clear();
+    const server = this.server;
+    this.server = null;
+    if (server !== null) await shutdownServer(server, this.cfg.limits.serverShutdownGraceMs);
+  }
+
+  private peer(id: NodeId): PeerSender {
+    let p = this.peers.get(id);
+    if (p === undefined) {
+      p = new PeerSender(id, this.cfg, this.stats, () => this.handlers.onUnreachable(id));
+      this.peers.set(id, p);
+    }
+    return p;
+  }
+
+  private serve(call: ServerStream): void {
+    if (this.closed) {
+      call.emit("error", { code: grpc.status.UNAVAILABLE, details: "raft transport closed" });
+      return;
+    }
+    this.serverCalls.add(call);
+    call.write(this.cfg.id);
+    call.on("data", (batch: Buffer) => this.receive(call, batch));
+    call.on("error", () => this.serverCalls.delete(call)); // The client went away.
+    call.on("end", () => {
+      this.serverCalls.delete(call);
+      call.end();
+    });
+  }
+
+  private receive(call: ServerStream, batch: Buffer): void {
+    if (this.closed) return;
+    this.stats.receivedBatches++;
+    let msgs: Message[];
+    try {
+      msgs = decodeBatchWire(batch);
+    } catch (err) {
+      if (!(err instanceof MessageCodecError)) throw err;
+      this.stats.rejectedMessages++;
+      this.cfg.log.warn({ err: err.message, peer: call.getPeer() }, "raft: undecodable batch; closing the stream");
+      this.serverCalls.delete(call);
+      call.emit("error", { code: grpc.status.INVALID_ARGUMENT, details: err.message });
+      return;
+    }
+    for (const m of msgs) {
+      if (m.to !== this.cfg.id) {
+        // Misrouted (e.g. a resolver that maps an id to the wrong port): never reaches the core,
+        // whose step() asserts the address.
+        this.stats.rejectedMessages++;
+        continue;
+      }
+      this.stats.receivedMessages++;
+      this.handlers.onMessage(m);
+    }
+  }
+}
+
+/** One peer: a bounded queue in front of one gRPC client stream, reopened with backoff. */
+class PeerSender {
+  private readonly id: NodeId;
+  private readonly cfg: TransportConfig;
+  private readonly stats: TransportStats;
+  private readonly unreachable: () => void;
+  private client: grpc.Client | null = null;
+  private address = "";
+  private call: SendStream | null = null;
+  /** False while the stream's buffer is full, until 'drain'. */
+  private writable = true;
+  private queue: Message[] = [];
+  private queueBytes = 0;
+  /** Consecutive failed streams (no Ack received); drives the backoff. */
+  private failures = 0;
+  private backoffTimer: NodeJS.Timeout | null = null;
+  /** A commit-only append waiting to be superseded or sent (see the file comment). */
+  private held: Message | null = null;
+  private holdTimer: NodeJS.Timeout | null = null;
+  private closed = false;
+
+  constructor(id: NodeId, cfg: TransportConfig, stats: TransportStats, unreachable: () => void) {
+    this.id = id;
+    this.cfg = cfg;
+    this.stats = stats;
+    this.unreachable = unreachable;
+  }
+
+  /** Hold a commit-only append: it is sent after commitOnlyHoldMs unless a later append replaces it. */
+  hold(m: Message): void {
+    this.held = m;
+    if (this.holdTimer !== null) return;
+    this.holdTimer = setTimeout(() => {
+      this.holdTimer = null;
+      const held = this.held;
+      this.held = null;
+      if (held === null) return;
+      this.enqueue(held);
+      this.flush();
+    }, this.cfg.limits.commitOnlyHoldMs);
+  }
+
+  enqueue(m: Message): void {
+    // A later append of the same or a newer term carries a commit index at least as high as the
+    // held one's: the held message has nothing left to say.
+    if (this.held !== null && m.type === "append" && m.term >= this.held.term) {
+      this.held = null;
+      // Cancel the timer too: at one proposal at a time it would otherwise wake the process once
+      // per commit for nothing.
+      if (this.holdTimer !== null) clearTimeout(this.holdTimer);
+      this.holdTimer = null;
+    }
+    const bytes = messageBytes(m);
+    const L = this.cfg.limits;
+    const full = this.queue.length >= L.peerQueueMessagesMax || (this.queue.length > 0 && this.queueBytes + bytes > L.peerQueueBytesMax);
+    if (this.closed || this.backoffTimer !== null || full) {
+      this.stats.droppedMessages++;
+      this.unreachable();
+      return;
+    }
+    this.queue.push(m);
+    this.queueBytes += bytes;
+  }
+
+  flush(): void {
+    if (this.closed || this.queue.length === 0 || this.backoffTimer !== null) return;
+    let call = this.call;
+    if (call === null) {
+      try {
+        call = this.open();
+      } catch (err) {
+        // E.g. the resolver does not know the peer (yet): like a failed connection.
+        this.cfg.log.warn({ peer: this.id, err: (err as Error).message }, "raft: cannot open a stream to peer");
+        this.backOff();
+        return;
+      }
+    }
+    const L = this.cfg.limits;
+    while (this.writable && this.queue.length > 0) {
+      let n = 0;
+      let bytes = 0;
+      while (n < this.queue.length && n < L.batchMessagesMax) {
+        const b = messageBytes(this.queue[n] as Message);
+        if (n > 0 && bytes + b > L.batchBytesMax) break;
+        bytes += b;
+        n++;
+      }
+      const msgs = n === this.queue.length ? this.queue : this.queue.slice(0, n);
+      this.queue = n === this.queue.length ? [] : this.queue.slice(n);
+      this.queueBytes = this.queue.length === 0 ? 0 : this.queueBytes - bytes;
+      this.stats.sentBatches++;
+      this.stats.sentMessages += msgs.length;
+      this.writable = call.write(msgs);
+    }
+  }
+
+  private open(): SendStream {
+    // Resolve on every (re)connect: a peer may come back at another address.
+    const address = this.cfg.resolve(this.id);
+    if (this.client !== null && address !== this.address) {
+      this.client.close();
+      this.client = null;
+    }
+    if (this.client === null) {
+      this.client = new grpc.Client(address, grpc.credentials.createInsecure(), channelOptions(this.cfg.limits));
+      this.address = address;
+    }
+    const call: SendStream = this.client.makeBidiStreamRequest(SEND_METHOD.path, SEND_METHOD.requestSerialize, SEND_METHOD.responseDeserialize);
+    this.call = call;
+    this.writable = true;
+    call.on("data", (node: string) => {
+      if (node === this.id) {
+        this.failures = 0;
+        return;
+      }
+      this.cfg.log.warn({ peer: this.id, answered: node }, "raft: peer address answered with another node id; check the resolver");
+      call.cancel();
+    });
+    call.on("drain", () => {
+      if (this.call !== call) return;
+      this.writable = true;
+      this.flush();
+    });
+    call.on("error", (err: grpc.ServiceError) => this.broken(call, err));
+    call.on("end", () => this.broken(call, null));
+    return call;
+  }
+
+  private broken(call: SendStream, err: grpc.ServiceError | null): void {
+    if (this.call !== call) return;
+    this.call = null;
+    call.cancel(); // Free our half too; the resulting CANCELLED error is ignored above.
+    if (this.closed) return;
+    if (this.failures === 0) {
+      this.cfg.log.info({ peer: this.id, err: err?.details ?? "stream ended" }, "raft: stream to peer broken; reconnecting");
+    }
+    this.backOff();
+  }
+
+  /** Drop what is queued, tell the core, and wait a jittered, capped, growing delay. */
+  private backOff(): void {
+    this.failures++;
+    this.stats.reconnects++;
+    this.stats.droppedMessages += this.queue.length;
+    this.queue = [];
+    this.queueBytes = 0;
+    this.unreachable();
+    const L = this.cfg.limits;
+    const cap = Math.min(L.reconnectBackoffMaxMs, L.reconnectBackoffBaseMs * 2 ** Math.min(this.failures - 1, 16));
+    const delay = Math.floor(Math.random() * cap); // Full jitter.
+    this.backoffTimer = setTimeout(() => {
+      this.backoffTimer = null;
+    }, delay);
+    this.backoffTimer.unref();
+  }
+
+  close(): void {
+    this.closed = true;
+    if (this.backoffTimer !== null) clearTimeout(this.backoffTimer);
+    this.backoffTimer = null;
+    if (this.holdTimer !== null) clearTimeout(this.holdTimer);
+    this.holdTimer = null;
+    this.held = null;
+    const call = this.call;
+    this.call = null;
+    call?.end();
+    this.client?.close();
+    this.client = null;
+    this.queue = [];
+    this.queueBytes = 0;
+  }
+}

@@ -1,0 +1,119 @@
+// The gRPC transport between two nodes on loopback: order, routing checks, bounded queues,
+// reconnects and the commit-only append hold.
+import { afterEach, describe, expect, it } from "vitest";
+import { RUNTIME_LIMITS, type RuntimeLimits } from "../../../src/raft/runtime/limits.js";
+import { silentLogger } from "../../../src/raft/runtime/logger.js";
+import { GrpcTransport } from "../../../src/raft/runtime/transport.js";
+import type { Message } from "../../../src/raft/types.js";
+import { eventually } from "./helpers.js";
+
+const open: GrpcTransport[] = [];
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((t) => t.close()));
+});
+
+const addrs = new Map<string, string>();
+
+interface Node {
+  t: GrpcTransport;
+  got: Message[];
+  unreachable: string[];
+}
+
+async function node(id: string, limits: Partial<RuntimeLimits> = {}, port = 0): Promise<Node> {
+  const n: Node = { t: null as unknown as GrpcTransport, got: [], unreachable: [] };
+  n.t = new GrpcTransport(
+    {
+      id,
+      listenHost: "127.0.0.1",
+      listenPort: port,
+      resolve: (peer) => addrs.get(peer) ?? "127.0.0.1:1",
+      limits: { ...RUNTIME_LIMITS, ...limits },
+      log: silentLogger,
+    },
+    { onMessage: (m) => n.got.push(m), onUnreachable: (p) => n.unreachable.push(p) },
+  );
+  open.push(n.t);
+  addrs.set(id, `127.0.0.1:${await n.t.start()}`);
+  return n;
+}
+
+const hb = (from: string, to: string, commit: number): Message => ({ type: "heartbeat", from, to, term: 1, commit, context: null });
+const app = (from: string, to: string, prevIndex: number, n: number): Message => ({
+  type: "append",
+  from,
+  to,
+  term: 1,
+  prevIndex,
+  prevTerm: 1,
+  commit: prevIndex,
+  entries: Array.from({ length: n }, (_, i) => ({ type: "normal" as const, index: prevIndex + 1 + i, term: 1, data: new Uint8Array([i]) })),
+});
+
+describe("GrpcTransport", () => {
+  it("delivers a peer's messages in order", async () => {
+    const a = await node("a");
+    const b = await node("b");
+    for (let i = 1; i <= 300; i++) a.t.send([hb("a", "b", i)]);
+    await eventually("300 messages", () => (b.got.length === 300 ? true : undefined));
+    expect(b.got.map((m) => (m as { commit: number }).commit)).toEqual(Array.from({ length: 300 }, (_, i) => i + 1));
+  });
+
+  it("never hands the core a message addressed to another node", async () => {
+    const b = await node("b");
+    const a = await node("a");
+    addrs.set("c", addrs.get("b") as string); // a resolver mistake: c's address is b's
+    a.t.send([hb("a", "c", 1)]);
+    await eventually("rejected", () => (b.t.stats.rejectedMessages === 1 ? true : undefined));
+    expect(b.got).toEqual([]);
+    addrs.delete("c");
+  });
+
+  it("drops (and reports) instead of queueing without bound for a dead peer", async () => {
+    const a = await node("a", { peerQueueMessagesMax: 10 });
+    addrs.set("dead", "127.0.0.1:1");
+    // At most the stream's own small buffer plus 10 queued messages are held; the rest is dropped.
+    for (let i = 0; i < 100; i++) a.t.send([hb("a", "dead", i)]);
+    expect(a.t.stats.droppedMessages).toBeGreaterThanOrEqual(60);
+    expect(a.unreachable.length).toBeGreaterThan(0);
+    await eventually("the failed connection noticed", () => (a.t.stats.reconnects > 0 ? true : undefined));
+    // Everything was either handed to the (failed) stream, at most its small buffer plus one
+    // queue's worth, or dropped.
+    expect(a.t.stats.sentMessages + a.t.stats.droppedMessages).toBe(100);
+    expect(a.t.stats.sentMessages).toBeLessThanOrEqual(40);
+    expect(a.unreachable.every((p) => p === "dead")).toBe(true);
+    addrs.delete("dead");
+  });
+
+  it("reconnects to a peer that comes back", async () => {
+    const a = await node("a");
+    let b = await node("b");
+    const port = Number((addrs.get("b") as string).split(":")[1]);
+    a.t.send([hb("a", "b", 1)]);
+    await eventually("first delivery", () => (b.got.length === 1 ? true : undefined));
+    await b.t.close();
+    a.t.send([hb("a", "b", 2)]); // lost with the stream
+    b = await node("b", {}, port);
+    await eventually(
+      "delivery after the restart",
+      () => {
+        a.t.send([hb("a", "b", 3)]);
+        return b.got.some((m) => (m as { commit: number }).commit === 3) ? true : undefined;
+      },
+      5_000,
+      50,
+    );
+  });
+
+  it("holds a commit-only append and drops it when a later append supersedes it", async () => {
+    const a = await node("a", { commitOnlyHoldMs: 50 });
+    const b = await node("b");
+    a.t.send([app("a", "b", 5, 0)]); // commit-only
+    a.t.send([app("a", "b", 5, 2)]); // carries entries and the same commit
+    await eventually("append", () => (b.got.length >= 1 ? true : undefined));
+    await new Promise((r) => setTimeout(r, 120));
+    expect(b.got.map((m) => (m as { entries: unknown[] }).entries.length)).toEqual([2]);
+    a.t.send([app("a", "b", 7, 0)]); // not superseded: delivered after the hold
+    await eventually("held append", () => (b.got.length === 2 ? true : undefined));
+  });
+});
