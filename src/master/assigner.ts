@@ -4,7 +4,7 @@
 import { ErrorCode, WeedError } from "../common/errors.js";
 import type { DataNode } from "./data-node.js";
 import { CookieSource, formatFidNumber } from "./fid-maker.js";
-import { assignGrowthWaitMs, retryAfterSec } from "./limits.js";
+import { assignGrowthWaitMs, retryAfterSec, warmUpAssignWaitMs, warmUpPollMs } from "./limits.js";
 import type { PlacementPrefs } from "./placement.js";
 import type { Sequencer } from "./sequencer.js";
 import type { Topology } from "./topology.js";
@@ -43,17 +43,22 @@ export interface AssignerOptions {
 export class Assigner {
   private readonly deps: AssignerDeps;
   private readonly cookies = new CookieSource();
-  private readonly warmUpUntil: number;
+  private warmUpEnd: number;
   private readonly growthWaitMs: number;
 
   constructor(deps: AssignerDeps, options: AssignerOptions = {}) {
     this.deps = deps;
-    this.warmUpUntil = options.warmUpUntil ?? 0;
+    this.warmUpEnd = options.warmUpUntil ?? 0;
     this.growthWaitMs = options.growthWaitMs ?? assignGrowthWaitMs;
   }
 
   get warmingUp(): boolean {
-    return this.warmUpUntil > 0 && this.deps.now() < this.warmUpUntil;
+    return this.warmUpEnd > 0 && this.deps.now() < this.warmUpEnd;
+  }
+
+  /** Starts a warm-up window ending at `end` (deps.now scale): a new leader's topology is loading. */
+  warmUpUntil(end: number): void {
+    this.warmUpEnd = end;
   }
 
   async assign(req: AssignRequest, signal?: AbortSignal): Promise<AssignResult> {
@@ -94,6 +99,16 @@ export class Assigner {
     return layout.pickWhere(random, (nodes) => nodes.some((n) => matches(n, prefs)));
   }
 
+  private async waitOutWarmUp(layout: VolumeLayout, prefs: PlacementPrefs, signal?: AbortSignal): Promise<number> {
+    const giveUpAt = this.deps.now() + warmUpAssignWaitMs;
+    while (this.warmingUp && this.deps.now() < giveUpAt && signal?.aborted !== true) {
+      await new Promise((r) => setTimeout(r, warmUpPollMs));
+      const vid = this.pick(layout, prefs);
+      if (vid >= 0) return vid;
+    }
+    return -1;
+  }
+
   private async pickOrGrow(req: AssignRequest, signal?: AbortSignal): Promise<number> {
     const { topology, growth } = this.deps;
     if (req.prefs.dataCenter !== "" && topology.dataCenter(req.prefs.dataCenter) === undefined) {
@@ -103,6 +118,9 @@ export class Assigner {
     let vid = this.pick(layout, req.prefs);
     if (vid >= 0) return vid;
     if (this.warmingUp) {
+      // Volume servers are still reporting to this new leader: wait for one, not for growth.
+      vid = await this.waitOutWarmUp(layout, req.prefs, signal);
+      if (vid >= 0) return vid;
       throw new WeedError(ErrorCode.UNAVAILABLE, "master is warming up, topology is still loading", { retryAfterSec });
     }
     const grown = growth.growShared(req, req.writableVolumeCount);

@@ -12,8 +12,13 @@ import { lookupVolume } from "./lookup.js";
 import type { MasterMetrics } from "./metrics.js";
 import type { Topology } from "./topology.js";
 import { assignCountMax } from "./limits.js";
+import type { ClusterView } from "./cluster-view.js";
+import type { LeaderGrpcClients } from "./leader-grpc.js";
 
 export interface SeaweedServiceDeps {
+  cluster: ClusterView;
+  /** Calls the leader's service: a follower passes Assign and LookupVolume on. */
+  leaderCalls: LeaderGrpcClients;
   assigner: Assigner;
   topology: Topology;
   heartbeats: HeartbeatService;
@@ -50,6 +55,7 @@ export function seaweedService(deps: SeaweedServiceDeps): ServiceImpl<typeof Sea
     sendHeartbeat: heartbeats.handle,
 
     async assign(req) {
+      if (!deps.cluster.isLeader()) return deps.leaderCalls.call((c, opts) => c.assign(req, opts));
       const started = performance.now();
       const params = toAssignRequest(req, deps.defaultReplication);
       try {
@@ -65,6 +71,8 @@ export function seaweedService(deps: SeaweedServiceDeps): ServiceImpl<typeof Sea
     },
 
     async lookupVolume(req) {
+      // A follower has no topology: what the leader knows, never an empty answer.
+      if (!deps.cluster.isLeader()) return deps.leaderCalls.call((c, opts) => c.lookupVolume(req, opts));
       return {
         volumeIdLocations: req.volumeOrFileIds.map((id) => {
           const r = lookupVolume(topology, id, req.collection);

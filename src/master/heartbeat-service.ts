@@ -24,8 +24,10 @@ export interface HeartbeatServiceDeps {
   state: ClusterState;
   logger: Logger;
   metrics: MasterMetrics;
-  /** This master's "ip:port" (HTTP), sent as `leader` in every response. */
-  leader: () => string;
+  /** The leader's "ip:port" (HTTP), sent as `leader` in every response; null during elections. */
+  leader: () => string | null;
+  /** False on a follower: it answers the first beat with the leader and ends the stream. */
+  isLeader: () => boolean;
   /** Called once a server is dropped, to release what was kept for it (gRPC clients, HTTP pools). */
   onNodeLeft?: (node: DataNode) => void;
 }
@@ -34,6 +36,7 @@ export class HeartbeatService {
   private readonly deps: HeartbeatServiceDeps;
   private readonly streams = new Set<HeartbeatCall>();
   private response: HeartbeatResponse | undefined;
+  private responseLeader = "";
   private closed = false;
 
   constructor(deps: HeartbeatServiceDeps) {
@@ -43,12 +46,36 @@ export class HeartbeatService {
   /** Ends every stream (volume servers reconnect elsewhere or to us after a restart). */
   close(): void {
     this.closed = true;
-    for (const call of [...this.streams]) call.end();
+    this.endAll();
+  }
+
+  /**
+   * Ends every stream after telling it the leader: called when this master stops leading, so
+   * volume servers move to the new leader at once and the soft topology here empties.
+   */
+  endAll(): void {
+    for (const call of [...this.streams]) {
+      try {
+        call.write(this.reply());
+      } catch {
+        // The stream is already broken; ending it is all that is left.
+      }
+      call.end();
+    }
   }
 
   readonly handle = (call: HeartbeatCall): void => {
     if (this.closed) {
       failStream(call, new WeedError(ErrorCode.CLOSED, "master is closing"));
+      return;
+    }
+    if (!this.deps.isLeader()) {
+      // A follower has no topology: it names the leader, and the volume server reconnects there.
+      call.once("data", () => {
+        call.write(this.reply());
+        call.end();
+      });
+      call.on("error", () => undefined);
       return;
     }
     this.streams.add(call);
@@ -82,11 +109,12 @@ export class HeartbeatService {
   };
 
   private reply(): HeartbeatResponse {
-    // Same for every beat of every server: built once, serialized per write.
-    this.response ??= create(HeartbeatResponseSchema, {
-      volumeSizeLimit: BigInt(this.deps.topology.volumeSizeLimitBytes),
-      leader: this.deps.leader(),
-    });
+    // Same for every beat of every server until the leader changes: built once, serialized per write.
+    const leader = this.deps.leader() ?? "";
+    if (this.response === undefined || this.responseLeader !== leader) {
+      this.response = create(HeartbeatResponseSchema, { volumeSizeLimit: BigInt(this.deps.topology.volumeSizeLimitBytes), leader });
+      this.responseLeader = leader;
+    }
     return this.response;
   }
 

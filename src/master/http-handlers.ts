@@ -18,6 +18,11 @@ import { readSubmittedFile } from "./submit.js";
 import type { Topology } from "./topology.js";
 import type { UploadClient } from "./upload-client.js";
 import type { VolumeGrowth } from "./volume-growth.js";
+import type { ClusterView } from "./cluster-view.js";
+import { LeaderForwarder, noLeaderError } from "./leader-forwarder.js";
+
+/** Answered by every master from its own state, never forwarded and never waiting for a leader. */
+const LOCAL_PATHS: ReadonlySet<string> = new Set(["/cluster/status", "/cluster/healthz", "/cluster/raft", "/healthz", "/readyz", "/metrics", "/", "/favicon.ico"]);
 
 export interface HttpHandlerDeps {
   assigner: Assigner;
@@ -30,8 +35,11 @@ export interface HttpHandlerDeps {
   defaultReplication: string;
   version: string;
   volumeSizeLimitMB: number;
-  /** This master's "ip:port". */
-  leader: () => string;
+  cluster: ClusterView;
+  /** Passes leader-only requests on when this master follows. */
+  forwarder: LeaderForwarder;
+  /** The Raft group as `weed-ts shell cluster.raft.ps` shows it. */
+  raftStatus: () => unknown;
   /** Seconds since start. */
   uptimeSec: () => number;
 }
@@ -76,9 +84,10 @@ export class MasterHttpHandlers {
       ["/vol/grow", (_req, res, q, pretty) => this.grow(res, q, pretty)],
       ["/submit", (req, res, q, pretty) => this.submit(req, res, q, pretty)],
       ["/cluster/status", (_req, res, _q, pretty) => this.clusterStatus(res, pretty)],
-      ["/cluster/healthz", (_req, res) => sendEmpty(res, 200)],
+      ["/cluster/healthz", (_req, res) => sendEmpty(res, deps.cluster.leader() === null ? 503 : 200)],
+      ["/cluster/raft", (_req, res, _q, pretty) => sendJson(res, 200, deps.raftStatus(), pretty)],
       ["/healthz", (_req, res) => sendEmpty(res, 200)],
-      ["/readyz", (_req, res) => sendEmpty(res, 200)],
+      ["/readyz", (_req, res) => sendEmpty(res, deps.cluster.leader() === null ? 503 : 200)],
       ["/metrics", (_req, res) => this.metricsText(res)],
       ["/", (_req, res) => this.statusPage(res)],
     ]);
@@ -98,6 +107,13 @@ export class MasterHttpHandlers {
 
   private dispatch(req: IncomingMessage, res: ServerResponse): void | Promise<void> {
     const path = pathOf(req);
+    const { cluster } = this.deps;
+    if (!LOCAL_PATHS.has(path) && !cluster.isLeader()) {
+      const leader = cluster.leader();
+      // A request another master already forwarded is not bounced on: leadership is moving.
+      if (leader === null || leader === cluster.self || LeaderForwarder.wasForwarded(req)) throw noLeaderError();
+      return this.deps.forwarder.forward(req, res, leader);
+    }
     const handler = this.routes.get(path);
     const route: Handler = handler ?? ((r, s, q) => this.redirectToVolume(r, s, path, q));
     // /submit reads its own (multipart) body; other routes take urlencoded form fields as parameters.
@@ -189,7 +205,10 @@ export class MasterHttpHandlers {
   }
 
   private clusterStatus(res: ServerResponse, pretty: boolean): void {
-    sendJson(res, 200, { IsLeader: true, Leader: this.deps.leader(), Peers: [], MaxVolumeId: this.deps.state.maxVolumeId }, pretty);
+    const { cluster, state } = this.deps;
+    const peers = cluster.members().map((m) => m.id).filter((id) => id !== cluster.self);
+    const body: Record<string, unknown> = { IsLeader: cluster.isLeader(), Leader: cluster.leader() ?? "", Peers: peers, MaxVolumeId: state.maxVolumeId };
+    sendJson(res, 200, body, pretty);
   }
 
   private async metricsText(res: ServerResponse): Promise<void> {
@@ -201,8 +220,9 @@ export class MasterHttpHandlers {
     const d = this.deps;
     const html = renderStatusPage(d.topology, {
       version: d.version,
-      leader: d.leader(),
-      peers: [],
+      leader: d.cluster.leader() ?? "(none)",
+      self: d.cluster.self,
+      members: d.cluster.members(),
       volumeSizeLimitMB: d.volumeSizeLimitMB,
       maxVolumeId: d.state.maxVolumeId,
       topologyId: d.state.topologyId,

@@ -72,13 +72,6 @@ export const submitUploadTimeoutMs = 30_000;
 /** Keep-alive connections per volume server for /submit uploads. */
 export const uploadConnectionsPerServer = 16;
 
-/**
- * After a restart of a master that had volumes, growth is refused for this long so that volume
- * servers can report the volumes that already exist (SeaweedFS: 3 x 5 s pulse). Assigns onto
- * volumes that have reported are served at once: keys come from the durable sequencer, so the
- * key reuse that made SeaweedFS refuse every assign (#1014) cannot happen here.
- */
-export const warmUpMs = 15_000;
 
 /** Grace for in-flight HTTP requests and gRPC calls on close() before connections are cut. */
 export const closeGraceMs = 2_000;
@@ -98,3 +91,35 @@ export const volumeSizeLimitMBMax = 30 * 1024;
 
 assert(fileKeyRefillThreshold > 0 && fileKeyRefillThreshold < fileKeyBlockSize, "refill threshold inside a block");
 assert(assignCountMax <= fileKeyBlockSize, "a count>1 assign must fit in one block");
+
+/**
+ * How long a Raft proposal (volume id, key block) may wait to commit. Several election timeouts,
+ * so a proposal survives one leader change; short enough that an assign answers 503 promptly.
+ */
+export const raftProposeTimeoutMs = 5_000;
+
+/** A forwarded request may take as long as a /submit upload (it may be one). */
+export const forwardTimeoutMs = submitUploadTimeoutMs;
+
+/** Keep-alive connections from a follower to the leader, for forwarded HTTP requests. */
+export const forwardConnectionsMax = 32;
+
+/**
+ * After a master becomes leader its topology is empty until volume servers reconnect (they learn
+ * the leader from a follower's answer, or after their stream to the old leader breaks, within a
+ * second or two). For this long it grows no volume, and an assign that finds no writable volume
+ * waits briefly for heartbeats (warmUpAssignWaitMs) before answering 503 + Retry-After.
+ */
+export const leaderWarmUpMs = 3_000;
+
+/**
+ * How long one assign waits during the warm-up for a volume server to report a writable volume
+ * before it answers 503 + Retry-After: a beat or two, so most assigns after a failover succeed.
+ */
+export const warmUpAssignWaitMs = 1_500;
+
+/** How often an assign waiting out the warm-up looks for a writable volume again. */
+export const warmUpPollMs = 25;
+
+/** A single master campaigns after one election timeout (< 1 s); more means something is wrong. */
+export const soloElectionWaitMs = 10_000;

@@ -1,7 +1,7 @@
 // The single-node master: the composition root that wires cluster state, sequencer, topology,
 // growth, heartbeats, the gRPC service and the HTTP API, and undoes it in reverse on close().
 // The constructor validates the config and does no I/O.
-import { createServer, type Server as HttpServer } from "node:http";
+import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
@@ -11,11 +11,17 @@ import { parseReplicaPlacement } from "../common/replica-placement.js";
 import { Seaweed } from "../gen/master_pb.js";
 import { addService, bindServer, shutdownServer } from "../grpc/adapter.js";
 import { Assigner } from "./assigner.js";
-import { LevelClusterState, type ClusterState } from "./cluster-state.js";
+import type { ClusterView, MasterMember } from "./cluster-view.js";
+import { LeaderForwarder } from "./leader-forwarder.js";
+import { LeaderGrpcClients } from "./leader-grpc.js";
+import { RaftClusterState } from "./raft-cluster-state.js";
+import type { RuntimeLogger } from "../raft/runtime/index.js";
+import { grpcAddress, parseServerAddress } from "../common/server-address.js";
 import { seaweedService } from "./grpc-service.js";
 import { HeartbeatService } from "./heartbeat-service.js";
 import { MasterHttpHandlers } from "./http-handlers.js";
-import { closeGraceMs, growthCountMax, volumeSizeLimitMBMax, warmUpMs } from "./limits.js";
+import { closeGraceMs, growthCountMax, leaderWarmUpMs, soloElectionWaitMs, volumeSizeLimitMBMax, warmUpPollMs } from "./limits.js";
+import { sendError } from "../common/http-util.js";
 import { MasterMetrics } from "./metrics.js";
 import { Sequencer } from "./sequencer.js";
 import { Topology } from "./topology.js";
@@ -42,8 +48,18 @@ export interface MasterConfig {
   defaultReplication: string;
   /** Volumes grown per layout when none is writable; default by copy count (7, 6, 3, 1). */
   volumeGrowthCount?: number;
-  /** After a restart with existing volumes, growth is refused this long (ms); default limits.warmUpMs. */
+  /** After this master becomes leader, growth is refused this long (ms) while volume servers report. */
   warmUpMs?: number;
+  /**
+   * Every master's id ("host:port" of its HTTP server as the operator lists it), this one
+   * included; empty or absent for a single master. Used to bootstrap the Raft group on the first
+   * start only: afterwards the membership lives in the Raft log in mdir.
+   */
+  peers?: readonly string[];
+  /** This master's id as `peers` spells it; default "ip:port". */
+  self?: string;
+  /** Raft timing (see src/raft/runtime/TUNING.md); defaults suit a LAN or loopback. */
+  raft?: { tickMs?: number; electionTicks?: number; heartbeatTicks?: number; snapshotThreshold?: number };
   logger: Logger;
 }
 
@@ -71,7 +87,9 @@ function validate(c: MasterConfig): void {
 
 /** The wired parts, present between start() and close(). */
 interface Running {
-  state: ClusterState;
+  state: RaftClusterState;
+  forwarder?: LeaderForwarder;
+  leaderCalls?: LeaderGrpcClients;
   sequencer?: Sequencer;
   heartbeats?: HeartbeatService;
   growth?: VolumeGrowth;
@@ -89,6 +107,8 @@ export class MasterServer {
   private closing: Promise<void> | undefined;
   private boundHttpPort = 0;
   private boundGrpcPort = 0;
+  private selfId = "";
+  private http: MasterHttpHandlers | undefined;
 
   constructor(config: MasterConfig) {
     validate(config);
@@ -102,9 +122,9 @@ export class MasterServer {
   get grpcPort(): number {
     return this.boundGrpcPort;
   }
-  /** "ip:port" as volume servers and clients should reach this master. */
+  /** This master's id: "ip:port" (HTTP) as volume servers, clients and -peers name it. */
   get address(): string {
-    return `${this.config.ip}:${this.boundHttpPort}`;
+    return this.selfId;
   }
 
   start(): Promise<void> {
@@ -124,43 +144,70 @@ export class MasterServer {
 
   private async doStart(): Promise<void> {
     const c = this.config;
-    const state = new LevelClusterState(join(c.mdir, "cluster-state"));
-    const run: Running = { state };
+    // HTTP first: with port 0 (tests) the bound port is part of this master's id.
+    const httpServer = createServer((req, res) => this.onHttp(req, res));
+    this.boundHttpPort = await listen(httpServer, c.bindIp, c.port);
+    const self = c.self ?? `${c.ip}:${this.boundHttpPort}`;
+    this.selfId = self;
+    const grpcServer = new grpc.Server();
+    this.boundGrpcPort = await bindServer(grpcServer, c.bindIp, c.grpcPort);
+    const peers = c.peers !== undefined && c.peers.length > 0 ? [...c.peers] : [self];
+
+    const state = new RaftClusterState({
+      id: self,
+      dir: join(c.mdir, "raft"),
+      bootstrap: peers,
+      // A member's id is its HTTP address; its Raft server is on its gRPC port.
+      resolve: (id) => (id === self ? `${c.ip}:${this.boundGrpcPort}` : grpcAddress(parseServerAddress(id))),
+      // Raft shares the master's gRPC port, as in SeaweedFS.
+      grpcServer,
+      listenHost: c.bindIp,
+      listenPort: this.boundGrpcPort,
+      ...(c.raft?.tickMs === undefined ? {} : { tickMs: c.raft.tickMs }),
+      ...(c.raft?.electionTicks === undefined ? {} : { electionTicks: c.raft.electionTicks }),
+      ...(c.raft?.heartbeatTicks === undefined ? {} : { heartbeatTicks: c.raft.heartbeatTicks }),
+      ...(c.raft?.snapshotThreshold === undefined ? {} : { snapshotThreshold: c.raft.snapshotThreshold }),
+      // pino's child logger has the (obj, msg) methods the runtime calls.
+      log: this.log.child({ module: "raft" }) as RuntimeLogger,
+    });
+    const run: Running = { state, grpcServer, httpServer };
     this.running = run;
-    await state.open();
-    const hadVolumes = state.maxVolumeId > 0;
+    const cluster = this.clusterView(state);
 
     const topology = new Topology(c.volumeSizeLimitMB * 1024 * 1024);
     const metrics = new MasterMetrics(topology, state);
     run.sequencer = new Sequencer(state, this.log);
-    await run.sequencer.start();
     run.allocator = new GrpcVolumeAllocator();
     run.uploads = new UploadClient();
+    run.forwarder = new LeaderForwarder(self);
+    run.leaderCalls = new LeaderGrpcClients(cluster);
     const growthOptions = c.volumeGrowthCount === undefined ? {} : { growthCount: c.volumeGrowthCount };
     run.growth = new VolumeGrowth({ topology, state, allocator: run.allocator, random: Math.random, logger: this.log, metrics }, growthOptions);
-    const warmUntil = hadVolumes ? performance.now() + (c.warmUpMs ?? warmUpMs) : 0;
-    const assigner = new Assigner({ topology, sequencer: run.sequencer, growth: run.growth, random: Math.random, now: () => performance.now() }, { warmUpUntil: warmUntil });
-    const leader = (): string => this.address;
-    const { allocator, uploads } = run;
-    run.heartbeats = new HeartbeatService({
+    const assigner = new Assigner({ topology, sequencer: run.sequencer, growth: run.growth, random: Math.random, now: () => performance.now() });
+    const { allocator, uploads, sequencer } = run;
+    const heartbeats = new HeartbeatService({
       topology,
-      sequencer: run.sequencer,
+      sequencer,
       state,
       logger: this.log,
       metrics,
-      leader,
+      leader: () => cluster.leader(),
+      isLeader: () => cluster.isLeader(),
       onNodeLeft: (node) => {
         allocator.forget(node);
         uploads.forget(node.url);
       },
     });
-
-    run.grpcServer = new grpc.Server();
-    addService(run.grpcServer, Seaweed, seaweedService({ assigner, topology, heartbeats: run.heartbeats, metrics, logger: this.log, defaultReplication: c.defaultReplication }), grpcStatusOf);
-    this.boundGrpcPort = await bindServer(run.grpcServer, c.bindIp, c.grpcPort);
+    run.heartbeats = heartbeats;
+    addService(
+      grpcServer,
+      Seaweed,
+      seaweedService({ assigner, topology, heartbeats, metrics, logger: this.log, defaultReplication: c.defaultReplication, cluster, leaderCalls: run.leaderCalls }),
+      grpcStatusOf,
+    );
 
     const startedAt = performance.now();
-    const http = new MasterHttpHandlers({
+    this.http = new MasterHttpHandlers({
       assigner,
       topology,
       growth: run.growth,
@@ -171,12 +218,62 @@ export class MasterServer {
       defaultReplication: c.defaultReplication,
       version: `${c.volumeSizeLimitMB >= 1024 ? `${Math.floor(c.volumeSizeLimitMB / 1024)}GB` : `${c.volumeSizeLimitMB}MB`} weed-ts ${MASTER_VERSION}`,
       volumeSizeLimitMB: c.volumeSizeLimitMB,
-      leader,
+      cluster,
+      forwarder: run.forwarder,
+      raftStatus: () => state.runtime.status(),
       uptimeSec: () => (performance.now() - startedAt) / 1000,
     });
-    run.httpServer = createServer(http.handle);
-    this.boundHttpPort = await listen(run.httpServer, c.bindIp, c.port);
-    this.log.info({ http: this.boundHttpPort, grpc: this.boundGrpcPort, mdir: c.mdir, topologyId: state.topologyId, maxVolumeId: state.maxVolumeId, warmUp: hadVolumes }, "master started");
+
+    const warmUp = c.warmUpMs ?? leaderWarmUpMs;
+    state.runtime.on("role-changed", ({ role, term }) => {
+      this.log.info({ role, term }, `raft: became ${role}`);
+      if (role === "leader") {
+        // The topology is soft state: volume servers report to the new leader within a beat or
+        // two. Until then growth would allocate volumes that already exist elsewhere.
+        // A cluster that never allocated a volume has nothing to wait for.
+        if (state.maxVolumeId > 0) assigner.warmUpUntil(performance.now() + warmUp);
+        void state.ensureTopologyId().catch((err: unknown) => this.log.warn({ err: (err as Error).message }, "fixing the cluster id failed; retried on the next election"));
+        void sequencer.start().catch((err: unknown) => this.log.warn({ err: (err as Error).message }, "reserving file keys failed; retried on demand"));
+      } else {
+        heartbeats.endAll();
+      }
+    });
+    state.runtime.on("leader-changed", ({ leader }) => {
+      if (leader !== null && leader !== self) run.forwarder?.forget(leader);
+    });
+    await state.open();
+    if (peers.length === 1) await this.awaitLeadership(state);
+    this.log.info({ self, peers, http: this.boundHttpPort, grpc: this.boundGrpcPort, raft: state.runtime.port, mdir: c.mdir }, "master started");
+  }
+
+  /** A lone master elects itself within an election timeout; start() returns once it leads. */
+  private async awaitLeadership(state: RaftClusterState): Promise<void> {
+    const deadline = performance.now() + soloElectionWaitMs;
+    while (!state.runtime.isLeader()) {
+      if (performance.now() > deadline) throw new WeedError(ErrorCode.UNAVAILABLE, `a single master did not elect itself within ${soloElectionWaitMs} ms`);
+      await new Promise((r) => setTimeout(r, warmUpPollMs));
+    }
+  }
+
+  private clusterView(state: RaftClusterState): ClusterView {
+    const self = this.selfId;
+    return {
+      self,
+      isLeader: () => state.runtime.isLeader(),
+      leader: () => state.runtime.currentLeader(),
+      members: (): MasterMember[] => {
+        const s = state.runtime.status();
+        return s.members.map((m) => ({ id: m.id, role: m.suffrage === "learner" ? "learner" : m.id === s.leader ? "leader" : "follower" }));
+      },
+    };
+  }
+
+  private onHttp(req: IncomingMessage, res: ServerResponse): void {
+    if (this.http === undefined) {
+      sendError(res, new WeedError(ErrorCode.UNAVAILABLE, "master is starting", { retryAfterSec: 1 }));
+      return;
+    }
+    this.http.handle(req, res);
   }
 
   /** Reverse of doStart; safe on a half-started server. */
@@ -187,13 +284,16 @@ export class MasterServer {
     run.heartbeats?.close();
     run.growth?.close();
     run.sequencer?.close();
+    // Raft first: a leader hands leadership over while its servers still answer.
+    await run.state.close();
     await Promise.all([
       run.httpServer === undefined ? undefined : closeHttp(run.httpServer),
       run.grpcServer === undefined ? undefined : shutdownServer(run.grpcServer, closeGraceMs),
     ]);
     await run.uploads?.close();
+    await run.forwarder?.close();
+    run.leaderCalls?.close();
     run.allocator?.close();
-    await run.state.close();
     this.log.info("master stopped");
   }
 }
@@ -220,3 +320,4 @@ function closeHttp(server: HttpServer): Promise<void> {
     server.closeIdleConnections();
   });
 }
+

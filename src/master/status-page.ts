@@ -6,7 +6,9 @@ import { humanReadableInts } from "./status-json.js";
 export interface StatusPageInput {
   version: string;
   leader: string;
-  peers: readonly string[];
+  /** This master's id. */
+  self: string;
+  members: readonly { id: string; role: string }[];
   volumeSizeLimitMB: number;
   maxVolumeId: number;
   topologyId: string;
@@ -45,7 +47,8 @@ export function renderStatusPage(topology: Topology, p: StatusPageInput): string
 <h2>Cluster status</h2>
 <table>
 <tr><th>Leader</th><td>${link(p.leader)}</td></tr>
-<tr><th>Other Masters</th><td>${p.peers.length === 0 ? "none" : p.peers.map(link).join(" ")}</td></tr>
+<tr><th>This master</th><td>${esc(p.self)}</td></tr>
+<tr><th>Masters</th><td>${p.members.map((m) => `${link(m.id)} (${esc(m.role)})`).join("<br>")}</td></tr>
 <tr><th>Volume Size Limit</th><td>${p.volumeSizeLimitMB} MB</td></tr>
 <tr><th>Free / Max volume slots</th><td>${topology.freeSlots} / ${topology.maxSlots}</td></tr>
 <tr><th>Max Volume Id</th><td>${p.maxVolumeId}</td></tr>

@@ -62,9 +62,13 @@ export const HEARTBEAT_RECONNECT_JITTER = 0.5;
  * partition (packets dropped, no RST) never fails the stream otherwise, and the volume server
  * would keep reporting to a leader nobody follows. grpc-js servers accept pings at any rate.
  */
-export const HEARTBEAT_KEEPALIVE_MS = 5_000;
-/** ...and the stream is declared dead when the ping is not answered within this. */
-export const HEARTBEAT_KEEPALIVE_TIMEOUT_MS = 5_000;
+export const HEARTBEAT_KEEPALIVE_MS = 1_000;
+/**
+ * ...and the stream is declared dead when the ping is not answered within this. Together about
+ * 2 s: a leader that hangs (SIGSTOP, a stalled disk) is replaced by Raft in under a second, and
+ * volume servers must follow within "a second or two" for assigns to find writable volumes.
+ */
+export const HEARTBEAT_KEEPALIVE_TIMEOUT_MS = 1_000;
 /**
  * The known-master list grows from leader hints (so -mserver may name a single master); learned
  * entries past this count evict the oldest learned one. Raft groups are 3 or 5 masters.

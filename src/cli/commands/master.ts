@@ -4,8 +4,9 @@ import type { LevelWithSilent } from "pino";
 import { MasterServer, type MasterConfig } from "../../master/master-server.js";
 import { serveUntilSignal, type Command } from "../command.js";
 import { logLevelFlag, parseAddressList, replicationCheck } from "../common-flags.js";
-import { int, nonEmptyCheck, optionalPortCheck, portCheck, str, type FlagSpec, type FlagValues } from "../flags.js";
+import { int, nonEmptyCheck, optionalPortCheck, portCheck, positiveCheck, str, UsageError, type FlagSpec, type FlagValues } from "../flags.js";
 import { bindAddressFor } from "../bind-address.js";
+import { masterIdentity } from "../master-peers.js";
 
 /** SeaweedFS refuses limits above 30 GiB: 4-byte idx offsets address at most 32 GiB. */
 const VOLUME_SIZE_LIMIT_MB_MAX = 30 * 1024;
@@ -21,7 +22,9 @@ export const masterFlags: readonly FlagSpec[] = [
     check: (v) => (typeof v === "number" && v > 0 && v <= VOLUME_SIZE_LIMIT_MB_MAX ? undefined : `must be 1-${VOLUME_SIZE_LIMIT_MB_MAX}`),
   },
   { name: "defaultReplication", type: "string", default: "000", usage: 'replica placement when an assign names none ("xyz": other DCs, other racks, same rack)', check: replicationCheck },
-  { name: "peers", type: "string", default: "", usage: "comma list of all masters host:port (Raft masters: reserved, single master for now)" },
+  { name: "peers", type: "string", default: "", usage: "comma list of all masters host:port, e.g. localhost:9333,localhost:9334,localhost:9335 (3 or 5; empty = a single master)" },
+  { name: "raft.tickMs", type: "int", default: 50, usage: "Raft tick; heartbeats go out every tick", check: positiveCheck },
+  { name: "raft.electionTicks", type: "int", default: 6, usage: "a follower campaigns after a random [n, 2n) ticks without a leader", check: positiveCheck },
   logLevelFlag,
 ];
 
@@ -29,8 +32,14 @@ export function masterConfigFromFlags(v: FlagValues, prefix = ""): Omit<MasterCo
   const port = int(v, `${prefix}port`);
   const grpc = int(v, `${prefix}port.grpc`);
   const ip = str(v, "ip");
-  parseAddressList(`${prefix}peers`, str(v, `${prefix}peers`));
+  const { self, peers } = masterIdentity(`${prefix}peers`, parseAddressList(`${prefix}peers`, str(v, `${prefix}peers`)), ip, port);
+  const tickMs = int(v, `${prefix}raft.tickMs`);
+  const electionTicks = int(v, `${prefix}raft.electionTicks`);
+  if (electionTicks < 2) throw new UsageError(`invalid value ${electionTicks} for flag -${prefix}raft.electionTicks: must be at least 2 (heartbeats go out every tick)`);
   return {
+    self,
+    peers,
+    raft: { tickMs, electionTicks, heartbeatTicks: 1 },
     ip,
     bindIp: bindAddressFor(ip, str(v, "ip.bind")),
     port,
@@ -50,7 +59,7 @@ export const masterCommand: Command = {
     const config: MasterConfig = { ...masterConfigFromFlags(flags.values), logger };
     const master = new MasterServer(config);
     await master.start();
-    logger.info({ http: `${config.ip}:${master.httpPort}`, grpc: master.grpcPort, mdir: config.mdir }, "master started");
+    logger.info({ self: master.address, http: master.httpPort, grpc: master.grpcPort, mdir: config.mdir }, "master listening");
     return serveUntilSignal([master], logger);
   },
 };

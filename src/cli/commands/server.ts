@@ -35,9 +35,12 @@ export const serverCommand: Command = {
     if (str(v, "master.dir") === "") v["master.dir"] = join(str(v, "dir"), "master");
     const logger = createLogger(str(v, "logLevel") as LevelWithSilent);
     const masterCfg = masterConfigFromFlags(v, "master.");
-    const self = `${masterCfg.ip}:${masterCfg.port}${masterCfg.grpcPort === masterCfg.port + 10000 ? "" : `.${masterCfg.grpcPort}`}`;
+    const grpcSuffix = masterCfg.grpcPort === masterCfg.port + 10000 ? "" : `.${masterCfg.grpcPort}`;
+    // The volume server may heartbeat to any master: a follower names the leader.
+    const others = (masterCfg.peers ?? []).filter((p) => p !== masterCfg.self);
+    const masters = [`${masterCfg.self ?? `${masterCfg.ip}:${masterCfg.port}`}${grpcSuffix}`, ...others];
     const master = new MasterServer({ ...masterCfg, logger });
-    const volume = new VolumeServer({ ...volumeConfigFromFlags(v, "volume.", [self]), logger });
+    const volume = new VolumeServer({ ...volumeConfigFromFlags(v, "volume.", masters), logger });
     await master.start();
     await volume.start();
     logger.info({ master: `${masterCfg.ip}:${master.httpPort}`, volume: `${masterCfg.ip}:${volume.httpPort}`, dir: str(v, "dir") }, "server started");

@@ -16,6 +16,7 @@
 // While a batch is being fsync'd, proposals and messages keep flowing into the core and end up in
 // the next Ready: the group commit that makes concurrent proposals cheap.
 import { EventEmitter } from "node:events";
+import type * as grpc from "@grpc/grpc-js";
 import type { RaftConfigInput } from "../config.js";
 import {
   CompactRejectedError,
@@ -74,6 +75,11 @@ export interface RaftRuntimeOptions<R = unknown> {
    */
   listenHost?: string;
   listenPort?: number;
+  /**
+   * Serve Raft on this already-bound gRPC server instead of binding one (then `listenPort` must
+   * be the port it is bound to). Its owner starts and shuts it down.
+   */
+  grpcServer?: grpc.Server;
   tickMs?: number;
   electionTicks?: number;
   heartbeatTicks?: number;
@@ -83,7 +89,7 @@ export interface RaftRuntimeOptions<R = unknown> {
   core?: CoreOptions;
   /** Send messages that promise no durability before the fsync (on by default; see the file comment). */
   sendBeforePersist?: boolean;
-  /** Random source for the core's election timeouts. Default Math.random. */
+  /** Random source for the core's election timeouts, in [0, 1). Default: see campaignJitter. */
   random?: () => number;
   log?: RuntimeLogger;
 }
@@ -164,6 +170,20 @@ function positiveInt(name: string, v: number): number {
   return v;
 }
 
+/**
+ * The default random source for the core's election timeouts, uniform over [1/E, 1) instead of
+ * [0, 1): the core draws a timeout of E + floor(r * E) ticks, so no follower campaigns after
+ * exactly E ticks. Why: the leader lease (CheckQuorum) makes a follower ignore (pre-)votes until
+ * E ticks after it last heard the leader, and two followers' tick counters differ by up to one
+ * tick (their timers are not in phase). A campaign at exactly E ticks is therefore often ignored
+ * by the other survivor, and the candidate waits a whole second timeout. Starting at E + 1 ticks
+ * the other survivors are always out of their lease.
+ */
+function campaignJitter(electionTicks: number): () => number {
+  const lo = 1 / electionTicks;
+  return () => lo + Math.random() * (1 - lo);
+}
+
 /** A message that tells its receiver something this node must not forget (entries, a vote). */
 function promisesDurability(m: Message): boolean {
   return m.type === "append-response" || m.type === "vote-response" || m.type === "vote";
@@ -208,6 +228,8 @@ export class RaftRuntime<R = unknown> extends EventEmitter<RaftRuntimeEvents> {
   private wake: (() => void) | null = null;
   private tickTimer: NodeJS.Timeout | null = null;
   private boundPort = 0;
+  /** performance.now() of the last tick callback (0 before the first). */
+  private lastTickAt = 0;
 
   // What the last handled Ready said (the runtime's view; the core may be ahead).
   private role: Role = "follower";
@@ -256,7 +278,7 @@ export class RaftRuntime<R = unknown> extends EventEmitter<RaftRuntimeEvents> {
     this.limits = limits;
     this.coreOptions = { ...CORE_LIMITS, ...opts.core };
     this.sendFirst = opts.sendBeforePersist ?? true;
-    this.random = opts.random ?? Math.random;
+    this.random = opts.random ?? campaignJitter(this.electionTicks);
     this.log = opts.log ?? silentLogger;
     const listen =
       opts.listenHost !== undefined && opts.listenPort !== undefined
@@ -269,6 +291,7 @@ export class RaftRuntime<R = unknown> extends EventEmitter<RaftRuntimeEvents> {
         listenHost: opts.listenHost ?? listen.host,
         listenPort: opts.listenPort ?? listen.port,
         resolve: this.resolveAddr,
+        ...(opts.grpcServer === undefined ? {} : { server: opts.grpcServer }),
         limits,
         log: this.log,
       },
@@ -387,7 +410,14 @@ export class RaftRuntime<R = unknown> extends EventEmitter<RaftRuntimeEvents> {
   private onTick(): void {
     const node = this.node;
     if (node === null || this.lifecycle !== "running") return;
-    node.tick();
+    // Ticks measure time: when the process was stopped (SIGSTOP) or the loop stalled, a timer
+    // callback stands for many ticks. Replaying them (bounded) lets CheckQuorum notice at once
+    // that a leader has not heard from a quorum, instead of one tick later per stall.
+    const now = performance.now();
+    const elapsedTicks = this.lastTickAt === 0 ? 1 : Math.floor((now - this.lastTickAt) / this.tickMs);
+    this.lastTickAt = now;
+    const ticks = Math.min(Math.max(elapsedTicks, 1), this.electionTicks * 2);
+    for (let i = 0; i < ticks; i++) node.tick();
     const read = this.inflightRead;
     if (read !== null && ++read.ticks >= this.limits.readRetryTicks) this.reissueRead();
     else if (read === null) this.issueRead();
@@ -865,8 +895,14 @@ export class RaftRuntime<R = unknown> extends EventEmitter<RaftRuntimeEvents> {
   }
 
   /** Is this node the leader right now (as far as the core knows)? */
+  /**
+   * True while this node leads and its loop is live: a node whose tick timer has not run for an
+   * election timeout (the process was stopped, or the loop stalled) may already have been
+   * replaced, so it does not claim leadership until its ticks have caught up.
+   */
   isLeader(): boolean {
-    return this.node?.basicStatus().role === "leader";
+    if (this.node?.basicStatus().role !== "leader") return false;
+    return performance.now() - this.lastTickAt < this.electionTicks * this.tickMs;
   }
 
   /** The leader this node knows of, or null. */

@@ -38,6 +38,12 @@ export interface TransportConfig {
   listenPort: number;
   /** NodeId -> gRPC "host:port" of that node's Raft server. */
   resolve: (id: NodeId) => string;
+  /**
+   * A gRPC server the application already runs (the master's, on its gRPC port, as SeaweedFS
+   * does): the Raft service is added to it instead of binding a server of its own, and close()
+   * leaves it to its owner.
+   */
+  server?: grpc.Server;
   limits: RuntimeLimits;
   log: RuntimeLogger;
 }
@@ -106,8 +112,10 @@ export class GrpcTransport {
 
   /** Binds the server; resolves with the bound port. */
   async start(): Promise<number> {
-    const server = new grpc.Server(channelOptions(this.cfg.limits));
+    const shared = this.cfg.server;
+    const server = shared ?? new grpc.Server(channelOptions(this.cfg.limits));
     server.addService({ send: SEND_METHOD as grpc.MethodDefinition<unknown, unknown> }, { send: (call: ServerStream) => this.serve(call) });
+    if (shared !== undefined) return this.cfg.listenPort;
     const port = await bindServer(server, this.cfg.listenHost, this.cfg.listenPort);
     this.server = server;
     return port;
@@ -141,7 +149,7 @@ export class GrpcTransport {
     this.serverCalls.clear();
     const server = this.server;
     this.server = null;
-    if (server !== null) await shutdownServer(server, this.cfg.limits.serverShutdownGraceMs);
+    if (server !== null && this.cfg.server === undefined) await shutdownServer(server, this.cfg.limits.serverShutdownGraceMs);
   }
 
   private peer(id: NodeId): PeerSender {

@@ -185,7 +185,8 @@ describe("restart", () => {
     await first.close();
     await vs1.close();
 
-    const second = await startMaster(t.dir, { warmUpMs: 0 });
+    // Same ports: a master's address is its Raft identity.
+    const second = await startMaster(t.dir, { warmUpMs: 0, port: first.httpPort, grpcPort: first.grpcPort });
     cleanups.push(() => second.close());
     // The volume server comes back without reporting its keys: the durable ceiling alone must hold.
     const vs2 = await volumeServer(second);
@@ -204,7 +205,7 @@ describe("restart", () => {
     await first.close();
     await vs1.close();
 
-    const second = await startMaster(t.dir, { warmUpMs: 60_000 });
+    const second = await startMaster(t.dir, { warmUpMs: 60_000, port: first.httpPort, grpcPort: first.grpcPort });
     cleanups.push(() => second.close());
     const vs2 = await volumeServer(second, {}, { volumes: [volumeMessage(1)] });
     expect((await http(second, "/dir/assign")).status).toBe(200); // volume 1 has reported

@@ -1,0 +1,84 @@
+// Followers forward what only the leader can do, transparently: the whole HTTP request (method,
+// path, headers, streamed body) goes to the leader's HTTP address and its answer streams back.
+// A request forwarded once is never forwarded again: during an election two masters could
+// otherwise bounce it between them. Without a known leader the answer is a prompt 503.
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { pipeline } from "node:stream/promises";
+import { Pool } from "undici";
+import { ErrorCode, WeedError } from "../common/errors.js";
+import { forwardConnectionsMax, forwardTimeoutMs, retryAfterSec } from "./limits.js";
+
+/** Marks a request a follower forwarded; its value is the forwarding master. */
+export const FORWARDED_HEADER = "x-weed-forwarded-by";
+
+/** Hop-by-hop headers (RFC 9110 §7.6.1) are not forwarded. */
+const HOP_BY_HOP = new Set(["connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer", "upgrade", "host"]);
+
+function forwardHeaders(headers: IncomingMessage["headers"], self: string): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const [k, v] of Object.entries(headers)) if (v !== undefined && !HOP_BY_HOP.has(k)) out[k] = v;
+  out[FORWARDED_HEADER] = self;
+  return out;
+}
+
+export function noLeaderError(): WeedError {
+  return new WeedError(ErrorCode.NOT_LEADER, "no leader is elected yet: retry shortly", { retryAfterSec });
+}
+
+export class LeaderForwarder {
+  private readonly pools = new Map<string, Pool>();
+  private closed = false;
+
+  constructor(private readonly self: string) {}
+
+  /** True when the request was already forwarded by another master. */
+  static wasForwarded(req: IncomingMessage): boolean {
+    return req.headers[FORWARDED_HEADER] !== undefined;
+  }
+
+  async forward(req: IncomingMessage, res: ServerResponse, leader: string): Promise<void> {
+    if (this.closed) throw new WeedError(ErrorCode.CLOSED, "master is closing");
+    const method = req.method ?? "GET";
+    let answer;
+    try {
+      answer = await this.pool(leader).request({
+        method: method as "GET",
+        path: req.url ?? "/",
+        headers: forwardHeaders(req.headers, this.self),
+        body: method === "GET" || method === "HEAD" ? null : req,
+        headersTimeout: forwardTimeoutMs,
+        bodyTimeout: forwardTimeoutMs,
+      });
+    } catch (err) {
+      throw new WeedError(ErrorCode.UNAVAILABLE, `forwarding to the leader ${leader} failed: ${(err as Error).message}`, { cause: err, retryAfterSec });
+    }
+    const headers: Record<string, string | string[]> = {};
+    for (const [k, v] of Object.entries(answer.headers)) if (v !== undefined && !HOP_BY_HOP.has(k)) headers[k] = v;
+    res.writeHead(answer.statusCode, headers);
+    await pipeline(answer.body, res);
+  }
+
+  /** Drops the pool of a master that is no longer the leader. */
+  forget(leader: string): void {
+    const p = this.pools.get(leader);
+    if (p === undefined) return;
+    this.pools.delete(leader);
+    void p.close().catch(() => undefined);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const pools = [...this.pools.values()];
+    this.pools.clear();
+    await Promise.all(pools.map((p) => p.destroy().catch(() => undefined)));
+  }
+
+  private pool(leader: string): Pool {
+    let p = this.pools.get(leader);
+    if (p === undefined) {
+      p = new Pool(`http://${leader}`, { connections: forwardConnectionsMax, pipelining: 1 });
+      this.pools.set(leader, p);
+    }
+    return p;
+  }
+}
