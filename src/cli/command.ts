@@ -11,6 +11,8 @@ export interface Command {
   name: string;
   summary: string;
   flags: readonly FlagSpec[];
+  /** Takes words after the flags (a shell command); others refuse them. */
+  acceptsArguments?: boolean;
   /** Resolves with the exit status. Throws UsageError for a bad combination of flags. */
   run(flags: ParsedFlags, io: CommandIo): Promise<number>;
 }

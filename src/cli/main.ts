@@ -2,6 +2,7 @@
 import { benchmarkCommand } from "./commands/benchmark.js";
 import { masterCommand } from "./commands/master.js";
 import { serverCommand } from "./commands/server.js";
+import { shellCommand } from "./commands/shell.js";
 import { volumeCommand } from "./commands/volume.js";
 import type { Command, CommandIo } from "./command.js";
 import { formatUsage, parseFlags, UsageError } from "./flags.js";
@@ -17,7 +18,7 @@ const versionCommand: Command = {
   },
 };
 
-const COMMANDS: readonly Command[] = [masterCommand, volumeCommand, serverCommand, benchmarkCommand, versionCommand];
+const COMMANDS: readonly Command[] = [masterCommand, volumeCommand, serverCommand, shellCommand, benchmarkCommand, versionCommand];
 
 function topUsage(): string {
   const lines = ["weed-ts: a SeaweedFS-style distributed blob store", "", "Usage: weed-ts <command> [flags]", "", "Commands:"];
@@ -48,7 +49,7 @@ export async function main(argv: readonly string[], io: CommandIo = { out: proce
       io.out.write(usage);
       return 0;
     }
-    if (flags.positional.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(flags.positional[0])}`);
+    if (flags.positional.length > 0 && cmd.acceptsArguments !== true) throw new UsageError(`unexpected argument ${JSON.stringify(flags.positional[0])}`);
     return await cmd.run(flags, io);
   } catch (err) {
     if (err instanceof UsageError) {

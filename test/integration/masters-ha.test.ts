@@ -2,7 +2,8 @@
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FormData, request } from "undici";
-import { eventually, freePortPair, getJson, removeDir, tempDir, waitHttpOk, WeedProcess } from "./harness.js";
+import { spawnSync } from "node:child_process";
+import { BIN, eventually, freePortPair, getJson, removeDir, tempDir, waitHttpOk, WeedProcess } from "./harness.js";
 
 let root: string;
 const masterPorts: number[] = [];
@@ -101,6 +102,21 @@ describe("three Raft masters", () => {
       expect(s.IsLeader).toBe(i === leader);
       expect(s.Peers.sort()).toEqual(masterPorts.filter((_, k) => k !== i).map((p) => `127.0.0.1:${p}`).sort());
     }
+  });
+
+  it("weed-ts shell shows the leader and every master with its role, from any master", async () => {
+    const leader = await agreedLeader([0, 1, 2]);
+    const follower = (leader + 1) % 3;
+    const r = spawnSync(process.execPath, [BIN, "shell", `-master=127.0.0.1:${masterPorts[follower]}`, "cluster.status"], { encoding: "utf8", timeout: 20_000 });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain(`current leader master: 127.0.0.1:${masterPorts[leader]}`);
+    expect(r.stdout).toMatch(/^All masters: \[.*\]$/m);
+    for (let i = 0; i < 3; i++) expect(r.stdout).toContain(`127.0.0.1:${masterPorts[i]}(${i === leader ? "leader" : "follower"})`);
+
+    const ps = spawnSync(process.execPath, [BIN, "shell", `-master=127.0.0.1:${masterPorts[leader]}`], { input: "cluster.raft.ps\n", encoding: "utf8", timeout: 20_000 });
+    expect(ps.status, ps.stderr).toBe(0);
+    expect(ps.stdout).toContain("the raft cluster has 3 servers");
+    expect(ps.stdout.match(/^\* 127\.0\.0\.1:\d+ (leader|follower) term=\d+ commit=\d+ applied=\d+/gm)?.length).toBe(3);
   });
 
   it("takes /submit and /dir/assign through every master; a follower's lookup is the leader's", async () => {

@@ -11,11 +11,12 @@ export const TIMING_DEFAULTS = {
    */
   tickMs: 50,
   /**
-   * Election timeout base in ticks: a follower campaigns after a random [6, 12) ticks = [300,
-   * 600) ms without a leader, so failover takes ~0.35 s median on loopback (bench-raft). Six
-   * heartbeats fit in the minimum timeout, so losing a few to a GC pause or a slow fsync does not
-   * start an election; the CheckQuorum leader lease is the same 300 ms. (5 ticks measured ~0.3 s
-   * median; 6 buys margin against stalls on a shared, busy host for ~50 ms.)
+   * Election timeout base E in ticks. A follower campaigns after a random E+1..2E-1 ticks = 350-550
+   * ms without a leader (the runtime's jitter skips exactly E, see campaignJitter in runtime.ts),
+   * so failover takes ~0.4 s median on loopback (bench-raft, 10 kills). Seven heartbeats fit in
+   * the minimum timeout, so losing a few to a GC pause or a slow fsync does not start an
+   * election; the CheckQuorum leader lease is E = 300 ms. (E = 5 measured ~0.35 s median with
+   * less margin against stalls on a shared, busy host.)
    */
   electionTicks: 6,
   /** A heartbeat every tick (50 ms): cheap on a 3-5 node group and keeps the lease fresh. */

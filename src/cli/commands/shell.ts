@@ -1,0 +1,102 @@
+// `weed-ts shell -master=host:port [COMMAND [flags]]`: operator commands against a running
+// cluster, over the masters' HTTP API. With no command it reads commands from standard input.
+import { createInterface } from "node:readline";
+import { request } from "undici";
+import type { Command, CommandIo } from "../command.js";
+import { nonEmptyCheck, str, type FlagSpec } from "../flags.js";
+
+/** One HTTP call of the shell; a master that does not answer in this long is reported down. */
+const SHELL_REQUEST_TIMEOUT_MS = 3_000;
+/** Commands read from standard input, at most (a script, not a session that never ends). */
+const STDIN_COMMANDS_MAX = 10_000;
+
+interface RaftMember { id: string; suffrage: "voter" | "learner"; match: number | null }
+interface RaftStatus { id: string; role: string; term: number; leader: string | null; commit: number; applied: number; lastIndex: number; members: RaftMember[] }
+
+async function getJson<T>(url: string): Promise<T> {
+  const r = await request(url, { headersTimeout: SHELL_REQUEST_TIMEOUT_MS, bodyTimeout: SHELL_REQUEST_TIMEOUT_MS });
+  const text = await r.body.text();
+  if (r.statusCode !== 200) throw new Error(`${url} answered ${r.statusCode}: ${text.slice(0, 200)}`);
+  return JSON.parse(text) as T;
+}
+
+function roleOf(m: RaftMember, leader: string | null): string {
+  if (m.suffrage === "learner") return "learner";
+  return m.id === leader ? "leader" : "follower";
+}
+
+async function clusterStatus(master: string, io: CommandIo): Promise<void> {
+  const s = await getJson<RaftStatus>(`http://${master}/cluster/raft`);
+  io.out.write(`current leader master: ${s.leader ?? "(none: an election is under way)"}\n`);
+  io.out.write(`All masters: [${s.members.map((m) => `${m.id}(${roleOf(m, s.leader)})`).join(", ")}]\n`);
+}
+
+async function raftPs(master: string, io: CommandIo): Promise<void> {
+  const s = await getJson<RaftStatus>(`http://${master}/cluster/raft`);
+  io.out.write(`the raft cluster has ${s.members.length} servers, leader ${s.leader ?? "(none)"}\n`);
+  const rows = await Promise.all(
+    s.members.map(async (m) => {
+      try {
+        const own = await getJson<RaftStatus>(`http://${m.id}/cluster/raft`);
+        return `* ${m.id} ${own.role} term=${own.term} commit=${own.commit} applied=${own.applied} last=${own.lastIndex}${m.match === null ? "" : ` match=${m.match}`}`;
+      } catch (err) {
+        return `* ${m.id} ${roleOf(m, s.leader)} unreachable: ${(err as Error).message}`;
+      }
+    }),
+  );
+  io.out.write(rows.join("\n") + "\n");
+}
+
+const SHELL_COMMANDS: Record<string, { help: string; run: (master: string, io: CommandIo) => Promise<void> }> = {
+  "cluster.status": { help: "the leader and every master with its role", run: clusterStatus },
+  "cluster.raft.ps": { help: "the Raft members with role, term, commit and applied index", run: raftPs },
+};
+
+function shellHelp(): string {
+  return Object.entries(SHELL_COMMANDS).map(([name, c]) => `  ${name.padEnd(18)} ${c.help}`).join("\n") + "\n";
+}
+
+/** Runs one command line; returns false when it failed. */
+async function runLine(master: string, line: string, io: CommandIo): Promise<boolean> {
+  const name = line.trim().split(/\s+/)[0] ?? "";
+  if (name === "" || name.startsWith("#")) return true;
+  if (name === "help") {
+    io.out.write(shellHelp());
+    return true;
+  }
+  const cmd = SHELL_COMMANDS[name];
+  if (cmd === undefined) {
+    io.err.write(`unknown shell command ${JSON.stringify(name)}; commands:\n${shellHelp()}`);
+    return false;
+  }
+  try {
+    await cmd.run(master, io);
+    return true;
+  } catch (err) {
+    io.err.write(`${name}: ${(err as Error).message}\n`);
+    return false;
+  }
+}
+
+const shellFlags: readonly FlagSpec[] = [
+  { name: "master", type: "string", default: "localhost:9333", usage: "any master's host:port", check: nonEmptyCheck },
+];
+
+export const shellCommand: Command = {
+  name: "shell",
+  summary: "Runs cluster commands (cluster.status, cluster.raft.ps); reads them from standard input when none is given.",
+  flags: shellFlags,
+  acceptsArguments: true,
+  async run(flags, io) {
+    const master = str(flags.values, "master");
+    if (flags.positional.length > 0) return (await runLine(master, flags.positional.join(" "), io)) ? 0 : 1;
+    const rl = createInterface({ input: process.stdin, terminal: false });
+    let ok = true;
+    let n = 0;
+    for await (const line of rl) {
+      if (++n > STDIN_COMMANDS_MAX) break;
+      ok = (await runLine(master, line, io)) && ok;
+    }
+    return ok ? 0 : 1;
+  },
+};
