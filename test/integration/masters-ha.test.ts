@@ -3,6 +3,8 @@ import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FormData, request } from "undici";
 import { spawnSync } from "node:child_process";
+import { Seaweed } from "../../src/gen/master_pb.js";
+import { createClient } from "../../src/grpc/adapter.js";
 import { BIN, eventually, freePortPair, getJson, removeDir, tempDir, waitHttpOk, WeedProcess } from "./harness.js";
 
 let root: string;
@@ -128,6 +130,22 @@ describe("three Raft masters", () => {
       const l = await getJson(`http://127.0.0.1:${masterPorts[i]}/dir/lookup?volumeId=${vid}`);
       expect(l.status).toBe(200);
       expect(l.json.locations.length).toBeGreaterThan(0);
+    }
+  });
+
+  it("a follower passes gRPC Assign and LookupVolume on to the leader", async () => {
+    const leader = await agreedLeader([0, 1, 2]);
+    const follower = (leader + 2) % 3;
+    const client = createClient(Seaweed, `127.0.0.1:${masterPorts[follower]! + 10000}`);
+    try {
+      const a = await client.assign({ count: 1n }, { timeoutMs: 10_000 });
+      expect(a.error).toBe("");
+      expect(a.fid).toMatch(/^\d+,[0-9a-f]+$/);
+      expect(a.location?.url).toMatch(/^127\.0\.0\.1:\d+$/);
+      const l = await client.lookupVolume({ volumeOrFileIds: [a.fid] }, { timeoutMs: 10_000 });
+      expect(l.volumeIdLocations[0]?.locations.length).toBeGreaterThan(0);
+    } finally {
+      client.close();
     }
   });
 
