@@ -72,6 +72,11 @@ export class HeartbeatService {
     if (!this.deps.isLeader()) {
       // A follower has no topology: it names the leader, and the volume server reconnects there.
       call.once("data", () => {
+        if (this.deps.leader() === null) {
+          // No leader yet: a status, not an answer, so the volume server asks again shortly.
+          failStream(call, new WeedError(ErrorCode.NOT_LEADER, "no leader is elected yet"));
+          return;
+        }
         call.write(this.reply());
         call.end();
       });

@@ -108,6 +108,7 @@ export class MasterServer {
   private boundHttpPort = 0;
   private boundGrpcPort = 0;
   private selfId = "";
+  private leaderReady = false;
   private http: MasterHttpHandlers | undefined;
 
   constructor(config: MasterConfig) {
@@ -227,6 +228,7 @@ export class MasterServer {
     const warmUp = c.warmUpMs ?? leaderWarmUpMs;
     state.runtime.on("role-changed", ({ role, term }) => {
       this.log.info({ role, term }, `raft: became ${role}`);
+      this.leaderReady = role === "leader";
       if (role === "leader") {
         // The topology is soft state: volume servers report to the new leader within a beat or
         // two. Until then growth would allocate volumes that already exist elsewhere.
@@ -259,7 +261,9 @@ export class MasterServer {
     const self = this.selfId;
     return {
       self,
-      isLeader: () => state.runtime.isLeader(),
+      // Leading counts once this master has set itself up as leader (warm-up armed): the core
+      // may already lead a moment before the runtime reports the role change.
+      isLeader: () => this.leaderReady && state.runtime.isLeader(),
       leader: () => state.runtime.currentLeader(),
       members: (): MasterMember[] => {
         const s = state.runtime.status();

@@ -22,6 +22,9 @@ import {
   HEARTBEAT_KEEPALIVE_TIMEOUT_MS,
   HEARTBEAT_RECONNECT_BASE_MS,
   HEARTBEAT_RECONNECT_JITTER,
+  HEARTBEAT_ELECTION_POLL_MS,
+  HEARTBEAT_STALE_LEADER_MS,
+  HEARTBEAT_REDIRECTS_AT_ONCE_MAX,
   HEARTBEAT_RECONNECT_MAX_MS,
   KNOWN_MASTERS_MAX,
 } from "./limits.js";
@@ -133,6 +136,9 @@ export class HeartbeatClient {
   async #run(signal: AbortSignal): Promise<void> {
     let index = 0;
     let failures = 0;
+    let redirects = 0;
+    /** The master we were heartbeating to when its stream broke: during the election that follows, followers still name it. */
+    let lost: { master: string; at: number } | undefined;
     while (!signal.aborted) {
       const master = this.#masters[index % this.#masters.length]!;
       this.#current = master;
@@ -141,17 +147,34 @@ export class HeartbeatClient {
       if (end.kind === "aborted") break;
       if (end.answered) failures = 0;
       if (end.kind === "redirect") {
+        if (lost !== undefined && performance.now() - lost.at < HEARTBEAT_STALE_LEADER_MS && sameServer(parseServerAddress(end.leader), parseServerAddress(lost.master))) {
+          // The election is still under way: ask the next master again shortly, without backing off.
+          this.#log.info({ master, leader: end.leader }, "master still names the leader we lost: waiting for the election");
+          index = (this.#masters.indexOf(master) + 1) % this.#masters.length;
+          await sleep(this.#jittered(HEARTBEAT_ELECTION_POLL_MS), signal);
+          continue;
+        }
         this.#log.info({ master, leader: end.leader }, "master names another leader: reconnecting there");
         index = this.#learn(end.leader);
+        // A redirect is not a failure: go at once (a few times in a row at most, in case two
+        // masters name each other while leadership moves).
+        if (++redirects <= HEARTBEAT_REDIRECTS_AT_ONCE_MAX) continue;
       } else {
+        if (end.answered) lost = { master, at: performance.now() };
         this.#log.warn({ master, reason: end.reason }, "heartbeat stream lost");
         index = (this.#masters.indexOf(master) + 1) % this.#masters.length;
       }
-      const delay = this.#backoffMs(failures);
+      redirects = 0;
+      const electing = end.answered || (lost !== undefined && performance.now() - lost.at < HEARTBEAT_STALE_LEADER_MS);
+      const delay = electing ? this.#jittered(HEARTBEAT_ELECTION_POLL_MS) : this.#backoffMs(failures);
       failures++;
       await sleep(delay, signal);
     }
     this.#connected = false;
+  }
+
+  #jittered(ms: number): number {
+    return Math.round(ms * (1 - HEARTBEAT_RECONNECT_JITTER * this.#random()));
   }
 
   /** Drawn from [d(1-j), d] with d = base * 2^failures, capped. */

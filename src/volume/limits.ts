@@ -55,6 +55,16 @@ export const HEARTBEAT_INTERVAL_MS_DEFAULT = 5_000;
 export const HEARTBEAT_RECONNECT_BASE_MS = 250;
 /** Reconnect delay cap: SeaweedFS waits 5 s between attempts, so a dead master is retried as often. */
 export const HEARTBEAT_RECONNECT_MAX_MS = 5_000;
+/**
+ * After a stream that was working breaks (the leader died), the next master is asked after only
+ * this long, and again at this pace while followers still name the lost leader: an election takes
+ * ~0.4 s, and volume servers must reach the new leader right after it.
+ */
+export const HEARTBEAT_ELECTION_POLL_MS = 100;
+/** For this long after losing a master, a follower's hint naming it is taken as stale. */
+export const HEARTBEAT_STALE_LEADER_MS = 5_000;
+/** Redirects followed at once in a row; more than this (masters naming each other) backs off. */
+export const HEARTBEAT_REDIRECTS_AT_ONCE_MAX = 4;
 /** Each delay is drawn from [d * (1 - this), d]: volume servers restarted together do not stampede. */
 export const HEARTBEAT_RECONNECT_JITTER = 0.5;
 /**
