@@ -251,7 +251,7 @@ export class MasterServer {
   /** A lone master elects itself within an election timeout; start() returns once it leads. */
   private async awaitLeadership(state: RaftClusterState): Promise<void> {
     const deadline = performance.now() + soloElectionWaitMs;
-    while (!state.runtime.isLeader()) {
+    while (!(this.leaderReady && state.runtime.isLeader())) {
       if (performance.now() > deadline) throw new WeedError(ErrorCode.UNAVAILABLE, `a single master did not elect itself within ${soloElectionWaitMs} ms`);
       await new Promise((r) => setTimeout(r, warmUpPollMs));
     }
