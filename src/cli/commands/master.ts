@@ -5,7 +5,7 @@ import { MasterServer, type MasterConfig } from "../../master/master-server.js";
 import { serveUntilSignal, type Command } from "../command.js";
 import { logLevelFlag, parseAddressList, replicationCheck } from "../common-flags.js";
 import { int, nonEmptyCheck, optionalPortCheck, portCheck, positiveCheck, str, UsageError, type FlagSpec, type FlagValues } from "../flags.js";
-import { bindAddressFor } from "../bind-address.js";
+import { listenFromFlags } from "../bind-address.js";
 import { masterIdentity } from "../master-peers.js";
 
 /** SeaweedFS refuses limits above 30 GiB: 4-byte idx offsets address at most 32 GiB. */
@@ -29,9 +29,8 @@ export const masterFlags: readonly FlagSpec[] = [
 ];
 
 export function masterConfigFromFlags(v: FlagValues, prefix = ""): Omit<MasterConfig, "logger"> {
-  const port = int(v, `${prefix}port`);
-  const grpc = int(v, `${prefix}port.grpc`);
-  const ip = str(v, "ip");
+  const listen = listenFromFlags(v, prefix);
+  const { ip, port } = listen;
   const { self, peers } = masterIdentity(`${prefix}peers`, parseAddressList(`${prefix}peers`, str(v, `${prefix}peers`)), ip, port);
   const tickMs = int(v, `${prefix}raft.tickMs`);
   const electionTicks = int(v, `${prefix}raft.electionTicks`);
@@ -40,10 +39,7 @@ export function masterConfigFromFlags(v: FlagValues, prefix = ""): Omit<MasterCo
     self,
     peers,
     raft: { tickMs, electionTicks, heartbeatTicks: 1 },
-    ip,
-    bindIp: bindAddressFor(ip, str(v, "ip.bind")),
-    port,
-    grpcPort: grpc === 0 ? port + GRPC_PORT_OFFSET : grpc,
+    ...listen,
     mdir: str(v, prefix === "" ? "mdir" : `${prefix}dir`),
     volumeSizeLimitMB: int(v, `${prefix}volumeSizeLimitMB`),
     defaultReplication: str(v, `${prefix}defaultReplication`),

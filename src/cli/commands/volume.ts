@@ -2,7 +2,7 @@ import type { LevelWithSilent } from "pino";
 import { createLogger } from "../../common/logger.js";
 import { GRPC_PORT_OFFSET } from "../../common/server-address.js";
 import { VolumeServer, type VolumeServerConfig } from "../../volume/volume-server.js";
-import { bindAddressFor } from "../bind-address.js";
+import { listenFromFlags } from "../bind-address.js";
 import { serveUntilSignal, type Command } from "../command.js";
 import { logLevelFlag, parseAddressList } from "../common-flags.js";
 import { bool, int, nonEmptyCheck, optionalPortCheck, portCheck, positiveCheck, str, UsageError, type FlagSpec, type FlagValues } from "../flags.js";
@@ -30,15 +30,9 @@ export const volumeFlags: readonly FlagSpec[] = [
 ];
 
 export function volumeConfigFromFlags(v: FlagValues, prefix: string, masters: string[]): Omit<VolumeServerConfig, "logger"> {
-  const port = int(v, `${prefix}port`);
-  const grpc = int(v, `${prefix}port.grpc`);
-  const ip = str(v, "ip");
   if (masters.length === 0) throw new UsageError(`flag -master: no master address given`);
   return {
-    ip,
-    bindIp: bindAddressFor(ip, str(v, "ip.bind")),
-    port,
-    grpcPort: grpc === 0 ? port + GRPC_PORT_OFFSET : grpc,
+    ...listenFromFlags(v, prefix),
     publicUrl: str(v, `${prefix}publicUrl`),
     dir: str(v, "dir"),
     max: int(v, `${prefix}max`),

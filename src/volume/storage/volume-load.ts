@@ -62,7 +62,6 @@ export function loadVolumeFiles(files: VolumeFiles): LoadedVolume {
 
 class VolumeLoader {
   private readonly f: VolumeFiles;
-  private sb: SuperBlock | undefined;
   private version = VERSION_3;
   private map = new NeedleMap();
   private lastAppendAtNs = 0n;
@@ -75,7 +74,6 @@ class VolumeLoader {
   run(): LoadedVolume {
     const datSize = fs.fstatSync(this.f.datFd).size;
     const sb = this.readSuperBlock(datSize);
-    this.sb = sb;
     this.version = sb.version;
     const start = superBlockLength(sb);
     const idxSize = fs.fstatSync(this.f.idxFd).size;

@@ -350,19 +350,8 @@ export class Volume {
   /** Reads and checks a needle: NOT_FOUND, COOKIE_MISMATCH, CORRUPT (logged; the bytes are never returned). */
   read(key: bigint, cookie: number): NeedleRecord {
     this.checkReadable();
-    checkKey(key);
-    const hi = keyHi(key);
-    const lo = keyLo(key);
-    const slot = this.map.find(hi, lo);
-    if (slot < 0) throw new WeedError(ErrorCode.NOT_FOUND, `needle ${keyHex(hi, lo)} not found in volume ${this.id}`);
-    const size = this.map.sizeAt(slot);
-    const offset = this.map.offsetAt(slot) * needleAlignBytes;
     const version = this.superBlock.version;
-    const record = this.pread(offset, recordLength(size, version));
-    this.checkHeader(record, hi, lo, size, offset);
-    if (headerCookie(record) !== cookie) {
-      throw new WeedError(ErrorCode.COOKIE_MISMATCH, `needle ${keyHex(hi, lo)}: cookie ${hex8(cookie)} does not match`);
-    }
+    const { record, offset } = this.locate(key, cookie, (size) => recordLength(size, version));
     try {
       return decodeNeedle(record, version);
     } catch (err) {
@@ -370,9 +359,11 @@ export class Volume {
     }
   }
 
-  /** Appends a tombstone; resolves with the deleted needle's data size. */
-  async delete(key: bigint, cookie: number, opts?: WriteOptions): Promise<number> {
-    this.checkWritable();
+  /**
+   * Finds the live needle `key` and reads the first `bytes(size)` bytes of its record, checked to
+   * be that needle's (key and size) and to carry `cookie`: NOT_FOUND, CORRUPT, COOKIE_MISMATCH.
+   */
+  private locate(key: bigint, cookie: number, bytes: (size: number) => number): { hi: number; lo: number; size: number; offset: number; record: Buffer } {
     checkKey(key);
     const hi = keyHi(key);
     const lo = keyLo(key);
@@ -380,11 +371,19 @@ export class Volume {
     if (slot < 0) throw new WeedError(ErrorCode.NOT_FOUND, `needle ${keyHex(hi, lo)} not found in volume ${this.id}`);
     const size = this.map.sizeAt(slot);
     const offset = this.map.offsetAt(slot) * needleAlignBytes;
-    const head = this.pread(offset, NEEDLE_HEADER_BYTES + 4);
-    this.checkHeader(head, hi, lo, size, offset);
-    if (headerCookie(head) !== cookie) {
+    const record = this.pread(offset, bytes(size));
+    this.checkHeader(record, hi, lo, size, offset);
+    if (headerCookie(record) !== cookie) {
       throw new WeedError(ErrorCode.COOKIE_MISMATCH, `needle ${keyHex(hi, lo)}: cookie ${hex8(cookie)} does not match`);
     }
+    return { hi, lo, size, offset, record };
+  }
+
+  /** Appends a tombstone; resolves with the deleted needle's data size. */
+  async delete(key: bigint, cookie: number, opts?: WriteOptions): Promise<number> {
+    this.checkWritable();
+    // The header and the DataSize field: enough to check the needle and answer its size.
+    const { hi, lo, size, record: head } = this.locate(key, cookie, () => NEEDLE_HEADER_BYTES + 4);
     const dataSize = Math.min(head.readUInt32BE(NEEDLE_HEADER_BYTES), size);
     const tomb = encodeTombstone(hi, lo, cookie, this.superBlock.version, this.nextAppendAtNs());
     const at = this.appendRecord(tomb);
