@@ -47,7 +47,7 @@ export function pairsOf(req: IncomingMessage): Record<string, string> | undefine
     const name = raw[i]!;
     if (name.length <= PAIR_PREFIX.length || name.slice(0, PAIR_PREFIX.length).toLowerCase() !== PAIR_PREFIX) continue;
     const key = canonicalHeaderKey(name.slice(PAIR_PREFIX.length));
-    pairs ??= {};
+    pairs ??= Object.create(null) as Record<string, string>; // "__proto__" stays a plain key
     if (!(key in pairs)) pairs[key] = raw[i + 1]!;
   }
   return pairs;

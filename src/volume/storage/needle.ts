@@ -350,7 +350,8 @@ function parsePairs(json: string, hi: number, lo: number): Record<string, string
     throw new WeedError(ErrorCode.CORRUPT, `needle ${keyHex(hi, lo)}: pairs are not JSON`, { cause: err });
   }
   if (typeof v !== "object" || v === null || Array.isArray(v)) throw corrupt(hi, lo, "pairs are not a JSON object");
-  const out: Record<string, string> = {};
+  // A null prototype keeps a pair named "__proto__" an ordinary key.
+  const out: Record<string, string> = Object.create(null) as Record<string, string>;
   for (const [k, val] of Object.entries(v)) {
     if (typeof val !== "string") throw corrupt(hi, lo, `pair ${JSON.stringify(k)} is not a string`);
     out[k] = val;

@@ -159,7 +159,11 @@ describe("codec round trip (fast-check)", () => {
         const again = encodeNeedle({ ...n, lastModified: 7 }, version, ns + 1n, 0);
         expect(sameContent(enc.record, d.lastModifiedAt, again)).toBe(true);
       }),
-      { numRuns: 300 },
+      {
+        numRuns: 300,
+        // Once found by a CI run: a pair named "__proto__" must stay a pair.
+        examples: [[{ key: 0n, cookie: 0, data: Buffer.alloc(0), pairs: JSON.parse('{"__proto__":""}') as Record<string, string> }, 0n, 2]],
+      },
     );
   });
 
