@@ -13,6 +13,12 @@ export interface Command {
   flags: readonly FlagSpec[];
   /** Takes words after the flags (a shell command); others refuse them. */
   acceptsArguments?: boolean;
+  /**
+   * Flags end at the first argument: the rest (flags included) are the arguments, as Go's flag
+   * package reads them. For commands whose arguments carry flags of their own (`shell
+   * cluster.raft.add -id=...`).
+   */
+  flagsEndAtArgument?: boolean;
   /** Resolves with the exit status. Throws UsageError for a bad combination of flags. */
   run(flags: ParsedFlags, io: CommandIo): Promise<number>;
 }

@@ -57,7 +57,7 @@ function parseValue(spec: FlagSpec, raw: string): string | number | boolean {
   }
 }
 
-export function parseFlags(specs: readonly FlagSpec[], argv: readonly string[]): ParsedFlags {
+export function parseFlags(specs: readonly FlagSpec[], argv: readonly string[], opts: { endAtArgument?: boolean } = {}): ParsedFlags {
   const byName = new Map<string, FlagSpec>();
   for (const s of specs) {
     byName.set(s.name, s);
@@ -76,6 +76,10 @@ export function parseFlags(specs: readonly FlagSpec[], argv: readonly string[]):
       break;
     }
     if (!arg.startsWith("-") || arg === "-") {
+      if (opts.endAtArgument === true) {
+        positional.push(...argv.slice(i));
+        break;
+      }
       positional.push(arg);
       continue;
     }

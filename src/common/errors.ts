@@ -21,6 +21,7 @@ export const ErrorCode = {
   METHOD_NOT_ALLOWED: "WEED_ERR_METHOD_NOT_ALLOWED",
   RANGE_NOT_SATISFIABLE: "WEED_ERR_RANGE_NOT_SATISFIABLE",
   TIMEOUT: "WEED_ERR_TIMEOUT",
+  CONFLICT: "WEED_ERR_CONFLICT",
   CLOSED: "WEED_ERR_CLOSED",
   IO: "WEED_ERR_IO",
   INTERNAL: "WEED_ERR_INTERNAL",
@@ -54,6 +55,9 @@ const STATUS: Record<ErrorCode, StatusRow> = {
   [ErrorCode.METHOD_NOT_ALLOWED]: { http: 405, grpc: GrpcStatus.UNIMPLEMENTED },
   [ErrorCode.RANGE_NOT_SATISFIABLE]: { http: 416, grpc: GrpcStatus.OUT_OF_RANGE },
   [ErrorCode.TIMEOUT]: { http: 504, grpc: GrpcStatus.DEADLINE_EXCEEDED },
+  // The request is valid but the cluster's present state refuses it (a membership change that
+  // would lose quorum, a directory another process holds).
+  [ErrorCode.CONFLICT]: { http: 409, grpc: GrpcStatus.FAILED_PRECONDITION },
   [ErrorCode.CLOSED]: { http: 503, grpc: GrpcStatus.UNAVAILABLE },
   [ErrorCode.IO]: { http: 500, grpc: GrpcStatus.INTERNAL },
   [ErrorCode.INTERNAL]: { http: 500, grpc: GrpcStatus.INTERNAL },

@@ -9,7 +9,7 @@ import type { Logger } from "../common/logger.js";
 import { parseAssignParams, rawParamsOf } from "./assign-params.js";
 import type { Assigner, AssignResult } from "./assigner.js";
 import type { ClusterState } from "./cluster-state.js";
-import { formBodyBytesMax, growthCountMax, retryAfterSec } from "./limits.js";
+import { formBodyBytesMax, forwardAttemptsMax, forwardHopsMax, growthCountMax, leaderPollMs, leaderWaitMs, retryAfterSec } from "./limits.js";
 import { locationsOf, lookupVolume, volumeIdOf } from "./lookup.js";
 import type { MasterMetrics } from "./metrics.js";
 import { renderStatusPage } from "./status-page.js";
@@ -19,7 +19,8 @@ import type { Topology } from "./topology.js";
 import type { UploadClient } from "./upload-client.js";
 import type { VolumeGrowth } from "./volume-growth.js";
 import type { ClusterView } from "./cluster-view.js";
-import { LeaderForwarder, noLeaderError } from "./leader-forwarder.js";
+import type { HandedOff, MembershipAnswer, MembershipManager } from "./membership.js";
+import { forwardedBy, hasBody, LeaderForwarder, neverDelivered, noLeaderError } from "./leader-forwarder.js";
 
 /** Answered by every master from its own state, never forwarded and never waiting for a leader. */
 const LOCAL_PATHS: ReadonlySet<string> = new Set(["/cluster/status", "/cluster/healthz", "/cluster/raft", "/healthz", "/readyz", "/metrics", "/", "/favicon.ico"]);
@@ -38,6 +39,8 @@ export interface HttpHandlerDeps {
   cluster: ClusterView;
   /** Passes leader-only requests on when this master follows. */
   forwarder: LeaderForwarder;
+  /** Adds, removes and transfers leadership among the masters (leader only). */
+  membership: MembershipManager;
   /** The Raft group as `weed-ts shell cluster.raft.ps` shows it. */
   raftStatus: () => unknown;
   /** Seconds since start. */
@@ -86,6 +89,9 @@ export class MasterHttpHandlers {
       ["/cluster/status", (_req, res, _q, pretty) => this.clusterStatus(res, pretty)],
       ["/cluster/healthz", (_req, res) => sendEmpty(res, deps.cluster.leader() === null ? 503 : 200)],
       ["/cluster/raft", (_req, res, _q, pretty) => sendJson(res, 200, deps.raftStatus(), pretty)],
+      ["/cluster/raft/add", (req, res, q, pretty) => this.membershipChange(req, res, pretty, () => deps.membership.add(q.get("id")))],
+      ["/cluster/raft/remove", (req, res, q, pretty) => this.membershipChange(req, res, pretty, () => deps.membership.remove(q.get("id")))],
+      ["/cluster/raft/transfer", (req, res, q, pretty) => this.membershipChange(req, res, pretty, () => deps.membership.transfer(q.get("id")))],
       ["/healthz", (_req, res) => sendEmpty(res, 200)],
       ["/readyz", (_req, res) => sendEmpty(res, deps.cluster.leader() === null ? 503 : 200)],
       ["/metrics", (_req, res) => this.metricsText(res)],
@@ -107,13 +113,11 @@ export class MasterHttpHandlers {
 
   private dispatch(req: IncomingMessage, res: ServerResponse): void | Promise<void> {
     const path = pathOf(req);
-    const { cluster } = this.deps;
-    if (!LOCAL_PATHS.has(path) && !cluster.isLeader()) {
-      const leader = cluster.leader();
-      // A request another master already forwarded is not bounced on: leadership is moving.
-      if (leader === null || leader === cluster.self || LeaderForwarder.wasForwarded(req)) throw noLeaderError();
-      return this.deps.forwarder.forward(req, res, leader);
-    }
+    if (!LOCAL_PATHS.has(path) && !this.deps.cluster.isLeader()) return this.viaLeader(req, res, path);
+    return this.serve(req, res, path);
+  }
+
+  private serve(req: IncomingMessage, res: ServerResponse, path: string): void | Promise<void> {
     const handler = this.routes.get(path);
     const route: Handler = handler ?? ((r, s, q) => this.redirectToVolume(r, s, path, q));
     // /submit reads its own (multipart) body; other routes take urlencoded form fields as parameters.
@@ -126,6 +130,44 @@ export class MasterHttpHandlers {
       for (const [k, v] of new URLSearchParams(body.toString("utf8"))) q.set(k, v);
       return route(req, res, q, q.has("pretty") && q.get("pretty") !== "");
     });
+  }
+
+  /**
+   * A follower's part: pass the request to the leader. Through an election or a leadership hand-off
+   * it waits (bounded by leaderWaitMs) for a leader instead of failing at once, and a bodyless
+   * request whose forward could not even connect (the leader just stopped) is sent again to the
+   * next leader: a restart of any master then costs clients a stall, not an error.
+   */
+  private async viaLeader(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
+    const { cluster, forwarder } = this.deps;
+    const visited = forwardedBy(req);
+    if (visited.length >= forwardHopsMax) throw noLeaderError();
+    const deadline = performance.now() + leaderWaitMs;
+    let unreachable: string | null = null;
+    for (let attempt = 1; ; attempt++) {
+      const target = await this.awaitLeader(visited, unreachable, deadline);
+      if (target === cluster.self) return this.serve(req, res, path);
+      try {
+        await forwarder.forward(req, res, target);
+        return;
+      } catch (err) {
+        const again = !hasBody(req) && !res.headersSent && neverDelivered(err) && attempt < forwardAttemptsMax && performance.now() < deadline;
+        if (!again) throw err;
+        unreachable = target;
+      }
+    }
+  }
+
+  /** This master once it leads, or a leader the request has not visited; 503 at the deadline. */
+  private async awaitLeader(visited: readonly string[], unreachable: string | null, deadline: number): Promise<string> {
+    const { cluster } = this.deps;
+    for (;;) {
+      if (cluster.isLeader()) return cluster.self;
+      const leader = cluster.leader();
+      if (leader !== null && leader !== cluster.self && leader !== unreachable && !visited.includes(leader)) return leader;
+      if (performance.now() >= deadline) throw noLeaderError();
+      await new Promise((r) => setTimeout(r, leaderPollMs));
+    }
   }
 
   private fail(res: ServerResponse, err: unknown): void {
@@ -202,6 +244,21 @@ export class MasterHttpHandlers {
     const upload = { server: node.url, fid: assigned.fid, fileName: file.fileName, mime: file.mime, data: file.data };
     const up = await this.deps.uploads.upload(upload).catch(asSubmitFailure);
     sendJson(res, 201, { fileName: file.fileName, fid: assigned.fid, fileUrl: `${node.publicUrl}/${assigned.fid}`, size: up.size, eTag: up.eTag }, pretty);
+  }
+
+  /**
+   * POST /cluster/raft/{add,remove,transfer}?id=host:port. They change the cluster, so a GET (a
+   * crawler, a browser's prefetch) is refused. The leader removing itself hands leadership over
+   * first and passes the request on to the new leader.
+   */
+  private async membershipChange(req: IncomingMessage, res: ServerResponse, pretty: boolean, change: () => Promise<MembershipAnswer | HandedOff>): Promise<void> {
+    if (req.method !== "POST") throw new WeedError(ErrorCode.METHOD_NOT_ALLOWED, "membership changes are POST requests");
+    const r = await change();
+    if ("handedOffTo" in r) {
+      await this.deps.forwarder.forward(req, res, r.handedOffTo);
+      return;
+    }
+    sendJson(res, 200, r, pretty);
   }
 
   private clusterStatus(res: ServerResponse, pretty: boolean): void {

@@ -1,23 +1,48 @@
 // Followers forward what only the leader can do, transparently: the whole HTTP request (method,
 // path, headers, streamed body) goes to the leader's HTTP address and its answer streams back.
-// A request forwarded once is never forwarded again: during an election two masters could
-// otherwise bounce it between them. Without a known leader the answer is a prompt 503.
+// The forwarding header lists the masters a request passed through: a request is never forwarded to
+// a master it already visited (during an election two masters could otherwise bounce it between
+// them) and at most forwardHopsMax times. A forward that could not connect (the leader just stopped)
+// is retried by the caller once a leader is known again.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { pipeline } from "node:stream/promises";
 import { Pool } from "undici";
 import { ErrorCode, WeedError } from "../common/errors.js";
 import { forwardConnectionsMax, forwardTimeoutMs, retryAfterSec } from "./limits.js";
 
-/** Marks a request a follower forwarded; its value is the forwarding master. */
+/** Marks a request a follower forwarded; its value is the comma list of forwarding masters. */
 export const FORWARDED_HEADER = "x-weed-forwarded-by";
+
+/** The masters that forwarded `req`, oldest first. */
+export function forwardedBy(req: IncomingMessage): string[] {
+  const v = req.headers[FORWARDED_HEADER];
+  const text = Array.isArray(v) ? v.join(",") : (v ?? "");
+  return text === "" ? [] : text.split(",").map((x) => x.trim());
+}
+
+/** True when nothing of the request reached the target: the same request may be sent again. */
+export function neverDelivered(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (code === "ECONNREFUSED" || code === "UND_ERR_CONNECT_TIMEOUT") return true;
+  }
+  return false;
+}
+
+/** A bodyless request (no Content-Length > 0, no chunked body) can be sent twice. */
+export function hasBody(req: IncomingMessage): boolean {
+  if (req.headers["transfer-encoding"] !== undefined) return true;
+  const len = req.headers["content-length"];
+  return len !== undefined && len !== "0";
+}
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1) are not forwarded. */
 const HOP_BY_HOP = new Set(["connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer", "upgrade", "host"]);
 
-function forwardHeaders(headers: IncomingMessage["headers"], self: string): Record<string, string | string[]> {
+function forwardHeaders(req: IncomingMessage, self: string): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
-  for (const [k, v] of Object.entries(headers)) if (v !== undefined && !HOP_BY_HOP.has(k)) out[k] = v;
-  out[FORWARDED_HEADER] = self;
+  for (const [k, v] of Object.entries(req.headers)) if (v !== undefined && !HOP_BY_HOP.has(k)) out[k] = v;
+  out[FORWARDED_HEADER] = [...forwardedBy(req), self].join(",");
   return out;
 }
 
@@ -31,11 +56,6 @@ export class LeaderForwarder {
 
   constructor(private readonly self: string) {}
 
-  /** True when the request was already forwarded by another master. */
-  static wasForwarded(req: IncomingMessage): boolean {
-    return req.headers[FORWARDED_HEADER] !== undefined;
-  }
-
   async forward(req: IncomingMessage, res: ServerResponse, leader: string): Promise<void> {
     if (this.closed) throw new WeedError(ErrorCode.CLOSED, "master is closing");
     const method = req.method ?? "GET";
@@ -44,8 +64,8 @@ export class LeaderForwarder {
       answer = await this.pool(leader).request({
         method: method as "GET",
         path: req.url ?? "/",
-        headers: forwardHeaders(req.headers, this.self),
-        body: method === "GET" || method === "HEAD" ? null : req,
+        headers: forwardHeaders(req, this.self),
+        body: hasBody(req) ? req : null,
         headersTimeout: forwardTimeoutMs,
         bodyTimeout: forwardTimeoutMs,
       });

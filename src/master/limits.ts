@@ -123,3 +123,42 @@ export const warmUpPollMs = 25;
 
 /** A single master campaigns after one election timeout (< 1 s); more means something is wrong. */
 export const soloElectionWaitMs = 10_000;
+
+/** Membership changes waiting for the one in progress; more are refused (503) rather than queued. */
+export const membershipQueueMax = 8;
+
+/** One Raft membership change (add-learner, promote, remove, transfer) may take this long to commit. */
+export const memberChangeTimeoutMs = 10_000;
+
+/**
+ * How long an add waits for the new learner to answer and catch up before promoting it. A joiner
+ * far behind catches up by snapshot within seconds; one that never starts is given up on and the
+ * joiner's own retry (or the operator) adds it again.
+ */
+export const memberCatchUpTimeoutMs = 20_000;
+
+/** A joining master asks its -peers to add it this often at first, backing off to joinRetryMaxMs. */
+export const joinRetryBaseMs = 250;
+export const joinRetryMaxMs = 2_000;
+
+/** A joiner that is not admitted yet says so at most this often. */
+export const joinLogEveryMs = 5_000;
+
+/** One join request (forwarded to the leader, which adds and promotes) may take this long. */
+export const joinRequestTimeoutMs = memberCatchUpTimeoutMs + memberChangeTimeoutMs;
+
+/**
+ * How long a request to a follower waits for a leader (an election, a hand-off) before it is
+ * answered 503 + Retry-After. An election settles within 2-3 election timeouts (< 1 s with the
+ * default timing), a hand-off within a few round trips; 3 s covers both with room.
+ */
+export const leaderWaitMs = 3_000;
+
+/** How often a request waiting for a leader looks again. */
+export const leaderPollMs = 20;
+
+/** A forwarded request passes at most this many masters (a hand-off mid-forward adds one). */
+export const forwardHopsMax = 2;
+
+/** Attempts to forward a bodyless request whose previous attempt could not connect. */
+export const forwardAttemptsMax = 3;

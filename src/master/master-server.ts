@@ -20,7 +20,20 @@ import { grpcAddress, parseServerAddress } from "../common/server-address.js";
 import { seaweedService } from "./grpc-service.js";
 import { HeartbeatService } from "./heartbeat-service.js";
 import { MasterHttpHandlers } from "./http-handlers.js";
-import { closeGraceMs, growthCountMax, leaderWarmUpMs, soloElectionWaitMs, volumeSizeLimitMBMax, warmUpPollMs } from "./limits.js";
+import {
+  closeGraceMs,
+  growthCountMax,
+  joinLogEveryMs,
+  joinRequestTimeoutMs,
+  joinRetryBaseMs,
+  joinRetryMaxMs,
+  leaderWarmUpMs,
+  soloElectionWaitMs,
+  volumeSizeLimitMBMax,
+  warmUpPollMs,
+} from "./limits.js";
+import { memberHttpAddress, MembershipManager } from "./membership.js";
+import { request } from "undici";
 import { sendError } from "../common/http-util.js";
 import { MasterMetrics } from "./metrics.js";
 import { Sequencer } from "./sequencer.js";
@@ -58,6 +71,11 @@ export interface MasterConfig {
   peers?: readonly string[];
   /** This master's id as `peers` spells it; default "ip:port". */
   self?: string;
+  /**
+   * Members of a running cluster (any one will do) to ask for admission, when this master is not
+   * yet a voter: it joins as a learner, catches up, and is promoted. Empty or absent otherwise.
+   */
+  join?: readonly string[];
   /** Raft timing (see src/raft/runtime/TUNING.md); defaults suit a LAN or loopback. */
   raft?: { tickMs?: number; electionTicks?: number; heartbeatTicks?: number; snapshotThreshold?: number };
   logger: Logger;
@@ -97,6 +115,8 @@ interface Running {
   uploads?: UploadClient;
   grpcServer?: grpc.Server;
   httpServer?: HttpServer;
+  /** Stops the admission loop of a joining master. */
+  joinAbort?: AbortController;
 }
 
 export class MasterServer {
@@ -153,11 +173,13 @@ export class MasterServer {
     const grpcServer = new grpc.Server();
     this.boundGrpcPort = await bindServer(grpcServer, c.bindIp, c.grpcPort);
     const peers = c.peers !== undefined && c.peers.length > 0 ? [...c.peers] : [self];
+    const contacts = c.join ?? [];
 
     const state = new RaftClusterState({
       id: self,
       dir: join(c.mdir, "raft"),
-      bootstrap: peers,
+      // A joining master starts empty and learns the membership from the leader's log.
+      ...(contacts.length > 0 ? {} : { bootstrap: peers }),
       // A member's id is its HTTP address; its Raft server is on its gRPC port.
       resolve: (id) => (id === self ? `${c.ip}:${this.boundGrpcPort}` : grpcAddress(parseServerAddress(id))),
       // Raft shares the master's gRPC port, as in SeaweedFS.
@@ -221,6 +243,7 @@ export class MasterServer {
       volumeSizeLimitMB: c.volumeSizeLimitMB,
       cluster,
       forwarder: run.forwarder,
+      membership: new MembershipManager(state.runtime, self, this.log),
       raftStatus: () => state.runtime.status(),
       uptimeSec: () => (performance.now() - startedAt) / 1000,
     });
@@ -243,9 +266,62 @@ export class MasterServer {
     state.runtime.on("leader-changed", ({ leader }) => {
       if (leader !== null && leader !== self) run.forwarder?.forget(leader);
     });
+    let wasMember = false;
+    state.runtime.on("membership-changed", ({ membership }) => {
+      const member = membership.voters.includes(self) || membership.learners.includes(self);
+      if (wasMember && !member) this.log.warn({ self }, "this master was removed from the cluster: it no longer votes or serves as leader; stop it, or add it again");
+      wasMember = member;
+    });
     await state.open();
-    if (peers.length === 1) await this.awaitLeadership(state);
+    if (contacts.length > 0 && !isVoter(state, self)) {
+      run.joinAbort = new AbortController();
+      void this.joinCluster(state, contacts, run.joinAbort.signal);
+    } else if (peers.length === 1) {
+      await this.awaitLeadership(state);
+    }
     this.log.info({ self, peers, http: this.boundHttpPort, grpc: this.boundGrpcPort, raft: state.runtime.port, mdir: c.mdir }, "master started");
+  }
+
+  /**
+   * Asks the listed members to add this master until one of them (forwarding to the leader) has
+   * added and promoted it, or it shows up as a voter anyway. Retries with capped backoff for as
+   * long as the master runs: a cluster that is down at the moment is waited for, not given up on.
+   */
+  private async joinCluster(state: RaftClusterState, contacts: readonly string[], signal: AbortSignal): Promise<void> {
+    const self = this.selfId;
+    this.log.info({ self, via: contacts }, "joining the cluster: asking its leader to add this master");
+    let delay = joinRetryBaseMs;
+    let loggedAt = -Infinity;
+    for (let attempt = 0; !signal.aborted; attempt++) {
+      if (isVoter(state, self)) break;
+      const contact = contacts[attempt % contacts.length]!;
+      let problem: string;
+      try {
+        const r = await request(`http://${memberHttpAddress(contact)}/cluster/raft/add?id=${encodeURIComponent(self)}`, {
+          method: "POST",
+          headersTimeout: joinRequestTimeoutMs,
+          bodyTimeout: joinRequestTimeoutMs,
+          signal,
+        });
+        const text = await r.body.text();
+        if (r.statusCode === 200) {
+          this.log.info({ via: contact, answer: JSON.parse(text) as unknown }, "joined the cluster as a voter");
+          return;
+        }
+        problem = `${r.statusCode} ${text.slice(0, 300)}`;
+      } catch (err) {
+        if (signal.aborted) return;
+        problem = (err as Error).message;
+      }
+      // Said once, then every few seconds: a joiner waiting for its cluster is not an emergency.
+      if (performance.now() - loggedAt > joinLogEveryMs) {
+        loggedAt = performance.now();
+        this.log.warn({ via: contact, problem }, "not admitted yet; retrying (a new cluster lists every master, this one included, in -peers)");
+      }
+      await new Promise((r) => setTimeout(r, delay * (0.5 + Math.random() / 2)));
+      delay = Math.min(delay * 2, joinRetryMaxMs);
+    }
+    if (!signal.aborted) this.log.info({ self }, "this master is a voter");
   }
 
   /** A lone master elects itself within an election timeout; start() returns once it leads. */
@@ -285,6 +361,7 @@ export class MasterServer {
     const run = this.running;
     if (run === undefined) return;
     this.running = undefined;
+    run.joinAbort?.abort();
     run.heartbeats?.close();
     run.growth?.close();
     run.sequencer?.close();
@@ -300,6 +377,10 @@ export class MasterServer {
     run.allocator?.close();
     this.log.info("master stopped");
   }
+}
+
+function isVoter(state: RaftClusterState, id: string): boolean {
+  return state.runtime.status().members.some((m) => m.id === id && m.suffrage === "voter");
 }
 
 function listen(server: HttpServer, host: string, port: number): Promise<number> {

@@ -22,7 +22,8 @@ export const masterFlags: readonly FlagSpec[] = [
     check: (v) => (typeof v === "number" && v > 0 && v <= VOLUME_SIZE_LIMIT_MB_MAX ? undefined : `must be 1-${VOLUME_SIZE_LIMIT_MB_MAX}`),
   },
   { name: "defaultReplication", type: "string", default: "000", usage: 'replica placement when an assign names none ("xyz": other DCs, other racks, same rack)', check: replicationCheck },
-  { name: "peers", type: "string", default: "", usage: "comma list of all masters host:port, e.g. localhost:9333,localhost:9334,localhost:9335 (3 or 5; empty = a single master)" },
+  { name: "peers", type: "string", default: "", usage:
+      "a new cluster: every master host:port, this one included, e.g. localhost:9333,localhost:9334,localhost:9335 (3 or 5); joining a running cluster: any one of its masters (this one left out); empty = a single master. Read on the first start only" },
   { name: "raft.tickMs", type: "int", default: 50, usage: "Raft tick; heartbeats go out every tick", check: positiveCheck },
   { name: "raft.electionTicks", type: "int", default: 6, usage: "a follower campaigns after a random [n, 2n) ticks without a leader", check: positiveCheck },
   logLevelFlag,
@@ -31,13 +32,14 @@ export const masterFlags: readonly FlagSpec[] = [
 export function masterConfigFromFlags(v: FlagValues, prefix = ""): Omit<MasterConfig, "logger"> {
   const listen = listenFromFlags(v, prefix);
   const { ip, port } = listen;
-  const { self, peers } = masterIdentity(`${prefix}peers`, parseAddressList(`${prefix}peers`, str(v, `${prefix}peers`)), ip, port);
+  const { self, peers, join } = masterIdentity(`${prefix}peers`, parseAddressList(`${prefix}peers`, str(v, `${prefix}peers`)), ip, port);
   const tickMs = int(v, `${prefix}raft.tickMs`);
   const electionTicks = int(v, `${prefix}raft.electionTicks`);
   if (electionTicks < 2) throw new UsageError(`invalid value ${electionTicks} for flag -${prefix}raft.electionTicks: must be at least 2 (heartbeats go out every tick)`);
   return {
     self,
     peers,
+    join,
     raft: { tickMs, electionTicks, heartbeatTicks: 1 },
     ...listen,
     mdir: str(v, prefix === "" ? "mdir" : `${prefix}dir`),

@@ -1,12 +1,15 @@
 // `weed-ts shell -master=host:port [COMMAND [flags]]`: operator commands against a running
 // cluster, over the masters' HTTP API. With no command it reads commands from standard input.
+// Any master will do: followers pass membership changes on to the leader.
 import { createInterface } from "node:readline";
 import { request } from "undici";
 import type { Command, CommandIo } from "../command.js";
-import { nonEmptyCheck, str, type FlagSpec } from "../flags.js";
+import { nonEmptyCheck, parseFlags, str, UsageError, type FlagSpec, type FlagValues } from "../flags.js";
 
 /** One HTTP call of the shell; a master that does not answer in this long is reported down. */
 const SHELL_REQUEST_TIMEOUT_MS = 3_000;
+/** A membership change: the leader may wait for a new member to catch up (memberCatchUpTimeoutMs). */
+const SHELL_CHANGE_TIMEOUT_MS = 40_000;
 /** Commands read from standard input, at most (a script, not a session that never ends). */
 const STDIN_COMMANDS_MAX = 10_000;
 
@@ -47,18 +50,70 @@ async function raftPs(master: string, io: CommandIo): Promise<void> {
   io.out.write(rows.join("\n") + "\n");
 }
 
-const SHELL_COMMANDS: Record<string, { help: string; run: (master: string, io: CommandIo) => Promise<void> }> = {
-  "cluster.status": { help: "the leader and every master with its role", run: clusterStatus },
-  "cluster.raft.ps": { help: "the Raft members with role, term, commit and applied index", run: raftPs },
+interface ChangeAnswer { result: string; voters: string[]; learners: string[]; leader: string | null; warning?: string }
+
+/** POST /cluster/raft/<op>; the master's JSON error becomes the thrown message. */
+async function changeMembership(master: string, op: "add" | "remove" | "transfer", id: string, io: CommandIo): Promise<void> {
+  const query = id === "" ? "" : `?id=${encodeURIComponent(id)}`;
+  const r = await request(`http://${master}/cluster/raft/${op}${query}`, { method: "POST", headersTimeout: SHELL_CHANGE_TIMEOUT_MS, bodyTimeout: SHELL_CHANGE_TIMEOUT_MS });
+  const text = await r.body.text();
+  let body: Partial<ChangeAnswer> & { error?: string };
+  try {
+    body = JSON.parse(text) as typeof body;
+  } catch {
+    throw new Error(`${master} answered ${r.statusCode}: ${text.slice(0, 200)}`);
+  }
+  if (r.statusCode !== 200) throw new Error(body.error ?? `${master} answered ${r.statusCode}`);
+  io.out.write(`${body.result ?? "done"}; leader ${body.leader ?? "(none)"}; voters [${(body.voters ?? []).join(", ")}]`);
+  io.out.write((body.learners ?? []).length > 0 ? `; learners [${(body.learners ?? []).join(", ")}]\n` : "\n");
+  if (body.warning !== undefined) io.err.write(`warning: ${body.warning}\n`);
+}
+
+const idFlag = (required: boolean): FlagSpec => ({
+  name: "id",
+  type: "string",
+  default: "",
+  usage: required ? "the master's host:port, as the cluster names it" : "the master to lead (default: the most up-to-date follower)",
+  ...(required ? { check: nonEmptyCheck } : {}),
+});
+
+interface ShellCommand {
+  help: string;
+  flags?: readonly FlagSpec[];
+  /** Flags that must be given. */
+  required?: readonly string[];
+  run: (master: string, flags: FlagValues, io: CommandIo) => Promise<void>;
+}
+
+const SHELL_COMMANDS: Record<string, ShellCommand> = {
+  "cluster.status": { help: "the leader and every master with its role", run: (m, _f, io) => clusterStatus(m, io) },
+  "cluster.raft.ps": { help: "the Raft members with role, term, commit and applied index", run: (m, _f, io) => raftPs(m, io) },
+  "cluster.raft.add": {
+    help: "-id=host:port  add a started master (learner, then voter once caught up)",
+    flags: [idFlag(true)],
+    required: ["id"],
+    run: (m, f, io) => changeMembership(m, "add", str(f, "id"), io),
+  },
+  "cluster.raft.remove": {
+    help: "-id=host:port  remove a master (the leader hands over first); refused if it would lose quorum",
+    flags: [idFlag(true)],
+    required: ["id"],
+    run: (m, f, io) => changeMembership(m, "remove", str(f, "id"), io),
+  },
+  "cluster.raft.transferLeader": {
+    help: "[-id=host:port]  hand leadership to that master, or to the most up-to-date one",
+    flags: [idFlag(false)],
+    run: (m, f, io) => changeMembership(m, "transfer", str(f, "id"), io),
+  },
 };
 
 function shellHelp(): string {
-  return Object.entries(SHELL_COMMANDS).map(([name, c]) => `  ${name.padEnd(18)} ${c.help}`).join("\n") + "\n";
+  return Object.entries(SHELL_COMMANDS).map(([name, c]) => `  ${name.padEnd(28)} ${c.help}`).join("\n") + "\n";
 }
 
 /** Runs one command line; returns false when it failed. */
 async function runLine(master: string, line: string, io: CommandIo): Promise<boolean> {
-  const name = line.trim().split(/\s+/)[0] ?? "";
+  const [name = "", ...args] = line.trim().split(/\s+/);
   if (name === "" || name.startsWith("#")) return true;
   if (name === "help") {
     io.out.write(shellHelp());
@@ -70,7 +125,14 @@ async function runLine(master: string, line: string, io: CommandIo): Promise<boo
     return false;
   }
   try {
-    await cmd.run(master, io);
+    const flags = parseFlags(cmd.flags ?? [], args);
+    if (flags.help) {
+      io.out.write(`${name} ${cmd.help}\n`);
+      return true;
+    }
+    if (flags.positional.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(flags.positional[0])}`);
+    for (const r of cmd.required ?? []) if (!flags.set.has(r)) throw new UsageError(`flag -${r} is required`);
+    await cmd.run(master, flags.values, io);
     return true;
   } catch (err) {
     io.err.write(`${name}: ${(err as Error).message}\n`);
@@ -84,9 +146,11 @@ const shellFlags: readonly FlagSpec[] = [
 
 export const shellCommand: Command = {
   name: "shell",
-  summary: "Runs cluster commands (cluster.status, cluster.raft.ps); reads them from standard input when none is given.",
+  summary:
+    "Runs cluster commands (cluster.status, cluster.raft.ps, cluster.raft.add/remove/transferLeader; `help` lists them); reads them from standard input when none is given.",
   flags: shellFlags,
   acceptsArguments: true,
+  flagsEndAtArgument: true,
   async run(flags, io) {
     const master = str(flags.values, "master");
     if (flags.positional.length > 0) return (await runLine(master, flags.positional.join(" "), io)) ? 0 : 1;

@@ -127,6 +127,11 @@ export const RUNTIME_LIMITS = {
    * with heartbeats every tick meanwhile, and each one dropped is cheap.
    */
   reconnectBackoffMaxMs: 1_000,
+  /**
+   * Senders whose last message time a node tracks (status().members[].lastHeardMs). A group has
+   * a handful of members; the bound only stops a flood of made-up sender ids from growing it.
+   */
+  peersMax: 64,
   /** grpc-js server graceful shutdown before it forces streams closed. */
   serverShutdownGraceMs: 1_000,
 } as const;

@@ -106,6 +106,12 @@ export interface MemberStatus {
   match: number | null;
   state: "probe" | "replicate" | "snapshot" | null;
   recentActive: boolean | null;
+  /**
+   * Milliseconds since this node last received any message from the member (null: never since
+   * start, or this node itself). Unlike recentActive it is not reset every election timeout, so
+   * it answers "is that member alive right now?" at any moment.
+   */
+  lastHeardMs: number | null;
 }
 
 export interface RuntimeStatus {
@@ -252,6 +258,8 @@ export class RaftRuntime<R = unknown> extends EventEmitter<RaftRuntimeEvents> {
   private readSeq = 0;
   private readsWaiting = 0;
   private transfers: TransferWait[] = [];
+  /** performance.now() of the last message received from each peer. */
+  private readonly lastHeard = new Map<NodeId, number>();
 
   constructor(opts: RaftRuntimeOptions<R>) {
     super();
@@ -352,6 +360,11 @@ export class RaftRuntime<R = unknown> extends EventEmitter<RaftRuntimeEvents> {
     return state;
   }
 
+  /** The election timeout (the shortest), in ms: how long a silent leader keeps its followers. */
+  get electionTimeoutMs(): number {
+    return this.electionTicks * this.tickMs;
+  }
+
   /** The port the Raft gRPC server is bound to (useful with listenPort 0). */
   get port(): number {
     return this.boundPort;
@@ -427,6 +440,8 @@ export class RaftRuntime<R = unknown> extends EventEmitter<RaftRuntimeEvents> {
   private receive(m: Message): void {
     const node = this.node;
     if (node === null || this.lifecycle !== "running") return;
+    // Bounded by the peers that talk to this node; a flood of made-up senders cannot grow it.
+    if (this.lastHeard.size < this.limits.peersMax || this.lastHeard.has(m.from)) this.lastHeard.set(m.from, performance.now());
     node.step(m);
     this.notify();
   }
@@ -871,9 +886,18 @@ export class RaftRuntime<R = unknown> extends EventEmitter<RaftRuntimeEvents> {
     const node = this.node;
     if (node === null) throw new RaftClosedError("raft runtime not started");
     const s = node.status();
+    const now = performance.now();
     const member = (id: NodeId, suffrage: "voter" | "learner"): MemberStatus => {
       const pr = s.progress?.get(id);
-      return { id, suffrage, match: pr?.match ?? null, state: pr?.state ?? null, recentActive: pr?.recentActive ?? null };
+      const heard = id === this.id ? undefined : this.lastHeard.get(id);
+      return {
+        id,
+        suffrage,
+        match: pr?.match ?? null,
+        state: pr?.state ?? null,
+        recentActive: pr?.recentActive ?? null,
+        lastHeardMs: heard === undefined ? null : Math.round(now - heard),
+      };
     };
     return {
       id: this.id,
