@@ -1,5 +1,6 @@
 // The weed-ts command line: `weed-ts <command> [flags]`. The only module that reads argv.
 import { benchmarkCommand } from "./commands/benchmark.js";
+import { masterRaftCommand } from "./commands/master-raft.js";
 import { masterCommand } from "./commands/master.js";
 import { serverCommand } from "./commands/server.js";
 import { shellCommand } from "./commands/shell.js";
@@ -7,6 +8,7 @@ import { volumeCommand } from "./commands/volume.js";
 import type { Command, CommandIo } from "./command.js";
 import { formatUsage, parseFlags, UsageError } from "./flags.js";
 import { VERSION } from "./version.js";
+import { WeedError } from "../common/errors.js";
 
 const versionCommand: Command = {
   name: "version",
@@ -18,7 +20,7 @@ const versionCommand: Command = {
   },
 };
 
-const COMMANDS: readonly Command[] = [masterCommand, volumeCommand, serverCommand, shellCommand, benchmarkCommand, versionCommand];
+const COMMANDS: readonly Command[] = [masterCommand, masterRaftCommand, volumeCommand, serverCommand, shellCommand, benchmarkCommand, versionCommand];
 
 function topUsage(): string {
   const lines = ["weed-ts: a SeaweedFS-style distributed blob store", "", "Usage: weed-ts <command> [flags]", "", "Commands:"];
@@ -44,7 +46,7 @@ export async function main(argv: readonly string[], io: CommandIo = { out: proce
   }
   const usage = formatUsage(cmd.name, cmd.summary, cmd.flags);
   try {
-    const flags = parseFlags(cmd.flags, rest);
+    const flags = parseFlags(cmd.flags, rest, { endAtArgument: cmd.flagsEndAtArgument === true });
     if (flags.help) {
       io.out.write(usage);
       return 0;
@@ -55,6 +57,11 @@ export async function main(argv: readonly string[], io: CommandIo = { out: proce
     if (err instanceof UsageError) {
       io.err.write(`weed-ts ${cmd.name}: ${err.message}\n\n${usage}`);
       return EXIT_USAGE;
+    }
+    // An expected refusal (a directory in use, a port taken): its message says it all.
+    if (err instanceof WeedError) {
+      io.err.write(`weed-ts ${cmd.name}: ${err.message}\n`);
+      return 1;
     }
     throw err;
   }

@@ -162,3 +162,9 @@ export const forwardHopsMax = 2;
 
 /** Attempts to forward a bodyless request whose previous attempt could not connect. */
 export const forwardAttemptsMax = 3;
+
+/** A stopping leader waits this long for a follower to take over before it stops anyway. */
+export const handOffTimeoutMs = 3_000;
+
+/** A membership change that fails the reachable-quorum check is re-checked this long before it is refused. */
+export const quorumCheckWaitMs = 1_500;

@@ -23,6 +23,7 @@ import { MasterHttpHandlers } from "./http-handlers.js";
 import {
   closeGraceMs,
   growthCountMax,
+  handOffTimeoutMs,
   joinLogEveryMs,
   joinRequestTimeoutMs,
   joinRetryBaseMs,
@@ -33,6 +34,7 @@ import {
   warmUpPollMs,
 } from "./limits.js";
 import { memberHttpAddress, MembershipManager } from "./membership.js";
+import { acquireMdirLock, type MdirLock } from "./mdir.js";
 import { request } from "undici";
 import { sendError } from "../common/http-util.js";
 import { MasterMetrics } from "./metrics.js";
@@ -117,6 +119,8 @@ interface Running {
   httpServer?: HttpServer;
   /** Stops the admission loop of a joining master. */
   joinAbort?: AbortController;
+  /** mdir/master.lock: one master per directory, and offline tools refuse while it is held. */
+  lock?: MdirLock;
 }
 
 export class MasterServer {
@@ -170,8 +174,24 @@ export class MasterServer {
     this.boundHttpPort = await listen(httpServer, c.bindIp, c.port);
     const self = c.self ?? `${c.ip}:${this.boundHttpPort}`;
     this.selfId = self;
+    let lock: MdirLock;
+    try {
+      lock = await acquireMdirLock(c.mdir, { id: self });
+    } catch (err) {
+      httpServer.close();
+      throw err;
+    }
+    if (lock.replacedStale !== null) this.log.warn({ mdir: c.mdir, stale: lock.replacedStale }, "replaced the lock of a master that is gone");
     const grpcServer = new grpc.Server();
-    this.boundGrpcPort = await bindServer(grpcServer, c.bindIp, c.grpcPort);
+    let boundGrpc: number;
+    try {
+      boundGrpc = await bindServer(grpcServer, c.bindIp, c.grpcPort);
+    } catch (err) {
+      await lock.release();
+      httpServer.close();
+      throw err;
+    }
+    this.boundGrpcPort = boundGrpc;
     const peers = c.peers !== undefined && c.peers.length > 0 ? [...c.peers] : [self];
     const contacts = c.join ?? [];
 
@@ -193,7 +213,7 @@ export class MasterServer {
       // pino's child logger has the (obj, msg) methods the runtime calls.
       log: this.log.child({ module: "raft" }) as RuntimeLogger,
     });
-    const run: Running = { state, grpcServer, httpServer };
+    const run: Running = { state, grpcServer, httpServer, lock };
     this.running = run;
     const cluster = this.clusterView(state);
 
@@ -273,7 +293,9 @@ export class MasterServer {
       wasMember = member;
     });
     await state.open();
-    if (contacts.length > 0 && !isVoter(state, self)) {
+    // Also a master that believes it is a voter asks (unless it hears a leader at once): it may have
+    // been removed without learning of it, and a removed master started again means "add me back".
+    if (contacts.length > 0) {
       run.joinAbort = new AbortController();
       void this.joinCluster(state, contacts, run.joinAbort.signal);
     } else if (peers.length === 1) {
@@ -289,11 +311,12 @@ export class MasterServer {
    */
   private async joinCluster(state: RaftClusterState, contacts: readonly string[], signal: AbortSignal): Promise<void> {
     const self = this.selfId;
-    this.log.info({ self, via: contacts }, "joining the cluster: asking its leader to add this master");
+    this.log.debug({ self, via: contacts }, "asking the cluster to add this master unless a leader knows it as a voter");
     let delay = joinRetryBaseMs;
     let loggedAt = -Infinity;
+    await new Promise((r) => setTimeout(r, state.runtime.electionTimeoutMs));
     for (let attempt = 0; !signal.aborted; attempt++) {
-      if (isVoter(state, self)) break;
+      if (isVoter(state, self) && state.runtime.currentLeader() !== null) break;
       const contact = contacts[attempt % contacts.length]!;
       let problem: string;
       try {
@@ -356,25 +379,34 @@ export class MasterServer {
     this.http.handle(req, res);
   }
 
-  /** Reverse of doStart; safe on a half-started server. */
+  /**
+   * Reverse of doStart; safe on a half-started server. The order is what makes a restart cost
+   * clients nothing: (1) a leader hands leadership over while it still serves everything; (2) HTTP
+   * stops accepting (clients move to the next master on "connection refused") and requests in flight
+   * finish, served or forwarded to the new leader; (3) only then the parts behind them stop.
+   */
   private async shutdown(): Promise<void> {
     const run = this.running;
     if (run === undefined) return;
     this.running = undefined;
     run.joinAbort?.abort();
+    try {
+      const to = await run.state.handOff(handOffTimeoutMs);
+      if (to !== null) this.log.info({ leader: to }, "handed leadership over before stopping");
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, "leadership hand-off before stopping failed; the others elect a leader");
+    }
+    if (run.httpServer !== undefined) await closeHttp(run.httpServer);
     run.heartbeats?.close();
     run.growth?.close();
     run.sequencer?.close();
-    // Raft first: a leader hands leadership over while its servers still answer.
     await run.state.close();
-    await Promise.all([
-      run.httpServer === undefined ? undefined : closeHttp(run.httpServer),
-      run.grpcServer === undefined ? undefined : shutdownServer(run.grpcServer, closeGraceMs),
-    ]);
+    if (run.grpcServer !== undefined) await shutdownServer(run.grpcServer, closeGraceMs);
     await run.uploads?.close();
     await run.forwarder?.close();
     run.leaderCalls?.close();
     run.allocator?.close();
+    await run.lock?.release();
     this.log.info("master stopped");
   }
 }

@@ -17,7 +17,7 @@ import {
   type OpOptions,
   type RuntimeStatus,
 } from "../raft/runtime/index.js";
-import { membershipQueueMax, memberCatchUpTimeoutMs, memberChangeTimeoutMs } from "./limits.js";
+import { membershipQueueMax, memberCatchUpTimeoutMs, memberChangeTimeoutMs, quorumCheckWaitMs } from "./limits.js";
 import { toWeedError } from "./raft-cluster-state.js";
 
 /** What the manager needs of the Raft runtime. */
@@ -118,8 +118,12 @@ export class MembershipManager {
     return s;
   }
 
+  /**
+   * Heard from within two election timeouts (a member answers the leader every heartbeat; a busy
+   * machine can delay that by a few hundred ms, a dead or hung one stays silent for good).
+   */
   private alive(m: MemberStatus): boolean {
-    return m.id === this.self || (m.lastHeardMs !== null && m.lastHeardMs <= this.runtime.electionTimeoutMs);
+    return m.id === this.self || (m.lastHeardMs !== null && m.lastHeardMs <= 2 * this.runtime.electionTimeoutMs);
   }
 
   private answer(result: string, warning?: string): MembershipAnswer {
@@ -140,21 +144,33 @@ export class MembershipManager {
     return m;
   }
 
-  /** Refuses a voter set that the reachable voters (plus `extra` assumed alive) cannot commit for. */
-  private checkQuorum(s: RuntimeStatus, voters: readonly string[], what: string, extraAlive = 0): void {
-    const byId = new Map(s.members.map((m) => [m.id, m]));
-    const reachable = voters.filter((v) => {
-      const m = byId.get(v);
-      return m !== undefined && this.alive(m);
-    });
-    const need = majority(voters.length);
-    if (reachable.length + extraAlive >= need) return;
-    const down = voters.filter((v) => !reachable.includes(v));
-    throw new WeedError(
-      ErrorCode.CONFLICT,
-      `refused: ${what} leaves ${voters.length} voters of which ${need} must agree, but only ${reachable.length + extraAlive} are reachable` +
-        ` (not heard from within ${this.runtime.electionTimeoutMs} ms: ${down.join(", ")}); the cluster would lose quorum. Bring those masters back or remove them first`,
-    );
+  /**
+   * Refuses a voter set that the reachable voters (plus `extra` assumed alive) cannot commit for.
+   * A leader elected a moment ago has not heard every follower yet, so a failing check is looked
+   * at again for a short while before the change is refused.
+   */
+  private async checkQuorum(voters: readonly string[], what: string, extraAlive = 0): Promise<void> {
+    const deadline = Date.now() + quorumCheckWaitMs;
+    for (;;) {
+      const s = this.leaderStatus();
+      const byId = new Map(s.members.map((m) => [m.id, m]));
+      const reachable = voters.filter((v) => {
+        const m = byId.get(v);
+        return m !== undefined && this.alive(m);
+      });
+      const need = majority(voters.length);
+      if (reachable.length + extraAlive >= need) return;
+      if (Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, this.runtime.electionTimeoutMs / 6));
+        continue;
+      }
+      const down = voters.filter((v) => !reachable.includes(v));
+      throw new WeedError(
+        ErrorCode.CONFLICT,
+        `refused: ${what} leaves ${voters.length} voters of which ${need} must agree, but only ${reachable.length + extraAlive} are reachable` +
+          ` (not heard from within ${2 * this.runtime.electionTimeoutMs} ms: ${down.join(", ")}); the cluster would lose quorum. Bring those masters back or remove them first`,
+      );
+    }
   }
 
   private async doAdd(id: string): Promise<MembershipAnswer> {
@@ -163,7 +179,7 @@ export class MembershipManager {
     if (existing?.suffrage === "voter") return this.answer("already a voter");
     const voters = s.members.filter((m) => m.suffrage === "voter").map((m) => m.id);
     // The new voter counts toward the majority only once it answers; assume it will.
-    this.checkQuorum(s, [...voters, id], `adding ${id}`, 1);
+    await this.checkQuorum([...voters, id], `adding ${id}`, 1);
     if (existing === undefined) {
       await this.call(`add ${id} as a learner`, () => this.runtime.addLearner(id, { timeoutMs: memberChangeTimeoutMs }));
       this.log.info({ member: id }, "membership: added as a learner; promoting once it has caught up");
@@ -175,7 +191,7 @@ export class MembershipManager {
       const m = s.members.find((x) => x.id === id);
       if (m === undefined) throw new WeedError(ErrorCode.CONFLICT, `${id} was removed while it was being added`);
       if (m.suffrage === "voter") return this.answer("added", evenWarning(voters.length + 1));
-      if (m.lastHeardMs !== null && m.lastHeardMs <= this.runtime.electionTimeoutMs) break;
+      if (this.alive(m)) break;
       if (Date.now() > deadline) {
         throw new WeedError(ErrorCode.TIMEOUT, `${id} is a learner but has not answered the leader within ${memberCatchUpTimeoutMs} ms; start it (with -peers naming any member) and add it again`, {
           retryAfterSec: 1,
@@ -183,7 +199,7 @@ export class MembershipManager {
       }
       await new Promise((r) => setTimeout(r, this.runtime.electionTimeoutMs / 6));
     }
-    this.checkQuorum(s, [...voters, id], `promoting ${id}`);
+    await this.checkQuorum([...voters, id], `promoting ${id}`);
     const left = Math.max(1_000, deadline - Date.now());
     await this.call(`promote ${id}`, () => this.runtime.promote(id, { timeoutMs: left }));
     const warning = evenWarning(voters.length + 1);
@@ -201,7 +217,7 @@ export class MembershipManager {
     if (m.suffrage === "voter") {
       const rest = voters.filter((v) => v !== id);
       if (rest.length === 0) throw new WeedError(ErrorCode.CONFLICT, `refused: ${id} is the last voter; a cluster needs one`);
-      this.checkQuorum(s, rest, `removing ${id}`);
+      await this.checkQuorum(rest, `removing ${id}`);
       if (id === this.self) {
         // Removing the leader itself would leave the group leaderless for an election timeout;
         // a transfer first makes it a hand-over of a few round trips.

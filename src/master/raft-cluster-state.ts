@@ -46,6 +46,16 @@ export class RaftClusterState implements ClusterState {
     await this.runtime.start();
   }
 
+  /**
+   * A leader hands leadership to the most up-to-date follower (bounded; a failure is logged by
+   * the caller's close and ignored): the first step of a graceful stop, taken while this master
+   * still serves, so requests in flight meet a new leader instead of an election.
+   */
+  async handOff(timeoutMs: number): Promise<string | null> {
+    if (!this.opened || this.closed || !this.runtime.isLeader()) return null;
+    return this.runtime.transferLeadership(undefined, { timeoutMs });
+  }
+
   /** A leader hands leadership to the most up-to-date follower before it stops. */
   async close(): Promise<void> {
     if (this.closed) return;

@@ -26,6 +26,7 @@ export const masterFlags: readonly FlagSpec[] = [
       "a new cluster: every master host:port, this one included, e.g. localhost:9333,localhost:9334,localhost:9335 (3 or 5); joining a running cluster: any one of its masters (this one left out); empty = a single master. Read on the first start only" },
   { name: "raft.tickMs", type: "int", default: 50, usage: "Raft tick; heartbeats go out every tick", check: positiveCheck },
   { name: "raft.electionTicks", type: "int", default: 6, usage: "a follower campaigns after a random [n, 2n) ticks without a leader", check: positiveCheck },
+  { name: "raft.snapshotThreshold", type: "int", default: 8192, usage: "snapshot the state and compact the Raft log every this many entries (etcd's --snapshot-count)", check: positiveCheck },
   logLevelFlag,
 ];
 
@@ -40,7 +41,7 @@ export function masterConfigFromFlags(v: FlagValues, prefix = ""): Omit<MasterCo
     self,
     peers,
     join,
-    raft: { tickMs, electionTicks, heartbeatTicks: 1 },
+    raft: { tickMs, electionTicks, heartbeatTicks: 1, snapshotThreshold: int(v, `${prefix}raft.snapshotThreshold`) },
     ...listen,
     mdir: str(v, prefix === "" ? "mdir" : `${prefix}dir`),
     volumeSizeLimitMB: int(v, `${prefix}volumeSizeLimitMB`),

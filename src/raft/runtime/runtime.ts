@@ -431,6 +431,7 @@ export class RaftRuntime<R = unknown> extends EventEmitter<RaftRuntimeEvents> {
     this.lastTickAt = now;
     const ticks = Math.min(Math.max(elapsedTicks, 1), this.electionTicks * 2);
     for (let i = 0; i < ticks; i++) node.tick();
+    if (this.transfers.length > 0) this.retryTransfer(node);
     const read = this.inflightRead;
     if (read !== null && ++read.ticks >= this.limits.readRetryTicks) this.reissueRead();
     else if (read === null) this.issueRead();
@@ -748,6 +749,25 @@ export class RaftRuntime<R = unknown> extends EventEmitter<RaftRuntimeEvents> {
       const w: TransferWait = { target, resolve, reject, done: () => clearTimeout(timer) };
       this.transfers.push(w);
     });
+  }
+
+  /**
+   * The core gives a transfer up after transferTimeoutTicks (its TimeoutNow can be lost on a
+   * stream that is reconnecting); while a caller still waits, it is started again.
+   */
+  private retryTransfer(node: RaftNode): void {
+    if (node.basicStatus().role !== "leader" || node.status().leadTransferee !== null) return;
+    const target = this.transfers[0]!.target;
+    try {
+      node.transferLeadership(target);
+    } catch (err) {
+      const waits = this.transfers;
+      this.transfers = [];
+      for (const w of waits) {
+        w.done();
+        w.reject(err as Error);
+      }
+    }
   }
 
   private onLeaderChanged(leader: NodeId | null): void {

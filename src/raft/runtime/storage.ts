@@ -126,6 +126,28 @@ export class RaftStorage {
   }
 
   /**
+   * Offline recovery only (`weed-ts master.raft rewrite`), never while a runtime runs on this
+   * store: replace everything stored with `state` (no entries) in one fsync'd batch, so a crash
+   * leaves either the old state or the new one.
+   */
+  async replaceAll(state: PersistedState): Promise<void> {
+    assert(state.entries.length === 0, "storage: replacement state with entries");
+    assert(state.hardState.commit <= (state.snapshot?.meta.index ?? 0), "storage: replacement commit beyond its snapshot");
+    const ops: Op[] = [];
+    // Deleting the format marker and putting it back in the same batch leaves it as it was.
+    for await (const key of this.level.keys()) ops.push({ type: "del", key });
+    ops.push({ type: "put", key: KEY_FORMAT, value: encodeFormat() });
+    ops.push({ type: "put", key: KEY_HARD_STATE, value: encodeHardState(state.hardState) });
+    if (state.snapshot !== null) ops.push({ type: "put", key: KEY_SNAPSHOT, value: encodeSnapshot(state.snapshot) });
+    await this.write(ops, true);
+    this.hardState = state.hardState;
+    this.durableTerm = state.hardState.term;
+    this.durableVote = state.hardState.vote;
+    this.snapIndex = state.snapshot?.meta.index ?? 0;
+    this.lastIndex = this.snapIndex;
+  }
+
+  /**
    * Step 1 of a Ready: snapshot, entries, hard state, in one batch (fsync'd if rd.mustSync).
    * Resolves with whether anything was written.
    */
