@@ -13,7 +13,208 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file master.proto.
  */
 export const file_master: GenFile = /*@__PURE__*/
-  fileDesc("CgxtYXN0ZXIucHJvdG8SCW1hc3Rlcl9wYiLzAwoJSGVhcnRiZWF0EgoKAmlwGAEgASgJEgwKBHBvcnQYAiABKA0SEgoKcHVibGljX3VybBgDIAEoCRJEChFtYXhfdm9sdW1lX2NvdW50cxgEIAMoCzIpLm1hc3Rlcl9wYi5IZWFydGJlYXQuTWF4Vm9sdW1lQ291bnRzRW50cnkSFAoMbWF4X2ZpbGVfa2V5GAUgASgEEhMKC2RhdGFfY2VudGVyGAYgASgJEgwKBHJhY2sYByABKAkSEgoKYWRtaW5fcG9ydBgIIAEoDRI0Cgd2b2x1bWVzGAkgAygLMiMubWFzdGVyX3BiLlZvbHVtZUluZm9ybWF0aW9uTWVzc2FnZRI9CgtuZXdfdm9sdW1lcxgKIAMoCzIoLm1hc3Rlcl9wYi5Wb2x1bWVTaG9ydEluZm9ybWF0aW9uTWVzc2FnZRJBCg9kZWxldGVkX3ZvbHVtZXMYCyADKAsyKC5tYXN0ZXJfcGIuVm9sdW1lU2hvcnRJbmZvcm1hdGlvbk1lc3NhZ2USFgoOaGFzX25vX3ZvbHVtZXMYDCABKAgSEQoJZ3JwY19wb3J0GBQgASgNEgoKAmlkGBYgASgJGjYKFE1heFZvbHVtZUNvdW50c0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoDToCOAEiPgoRSGVhcnRiZWF0UmVzcG9uc2USGQoRdm9sdW1lX3NpemVfbGltaXQYASABKAQSDgoGbGVhZGVyGAIgASgJIqMCChhWb2x1bWVJbmZvcm1hdGlvbk1lc3NhZ2USCgoCaWQYASABKA0SDAoEc2l6ZRgCIAEoBBISCgpjb2xsZWN0aW9uGAMgASgJEhIKCmZpbGVfY291bnQYBCABKAQSFAoMZGVsZXRlX2NvdW50GAUgASgEEhoKEmRlbGV0ZWRfYnl0ZV9jb3VudBgGIAEoBBIRCglyZWFkX29ubHkYByABKAgSGQoRcmVwbGljYV9wbGFjZW1lbnQYCCABKA0SDwoHdmVyc2lvbhgJIAEoDRILCgN0dGwYCiABKA0SGAoQY29tcGFjdF9yZXZpc2lvbhgLIAEoDRIaChJtb2RpZmllZF9hdF9zZWNvbmQYDCABKAMSEQoJZGlza190eXBlGA8gASgJIosBCh1Wb2x1bWVTaG9ydEluZm9ybWF0aW9uTWVzc2FnZRIKCgJpZBgBIAEoDRISCgpjb2xsZWN0aW9uGAMgASgJEhkKEXJlcGxpY2FfcGxhY2VtZW50GAggASgNEg8KB3ZlcnNpb24YCSABKA0SCwoDdHRsGAogASgNEhEKCWRpc2tfdHlwZRgPIAEoCSLcAQoNQXNzaWduUmVxdWVzdBINCgVjb3VudBgBIAEoBBITCgtyZXBsaWNhdGlvbhgCIAEoCRISCgpjb2xsZWN0aW9uGAMgASgJEgsKA3R0bBgEIAEoCRITCgtkYXRhX2NlbnRlchgFIAEoCRIMCgRyYWNrGAYgASgJEhEKCWRhdGFfbm9kZRgHIAEoCRIeChZtZW1vcnlfbWFwX21heF9zaXplX21iGAggASgNEh0KFXdyaXRhYmxlX3ZvbHVtZV9jb3VudBgJIAEoDRIRCglkaXNrX3R5cGUYCiABKAkiUwoITG9jYXRpb24SCwoDdXJsGAEgASgJEhIKCnB1YmxpY191cmwYAiABKAkSEQoJZ3JwY19wb3J0GAMgASgNEhMKC2RhdGFfY2VudGVyGAQgASgJIpcBCg5Bc3NpZ25SZXNwb25zZRILCgNmaWQYASABKAkSDQoFY291bnQYBCABKAQSDQoFZXJyb3IYBSABKAkSDAoEYXV0aBgGIAEoCRIlCghyZXBsaWNhcxgHIAMoCzITLm1hc3Rlcl9wYi5Mb2NhdGlvbhIlCghsb2NhdGlvbhgIIAEoCzITLm1hc3Rlcl9wYi5Mb2NhdGlvbiJFChNMb29rdXBWb2x1bWVSZXF1ZXN0EhoKEnZvbHVtZV9vcl9maWxlX2lkcxgBIAMoCRISCgpjb2xsZWN0aW9uGAIgASgJItkBChRMb29rdXBWb2x1bWVSZXNwb25zZRJNChN2b2x1bWVfaWRfbG9jYXRpb25zGAEgAygLMjAubWFzdGVyX3BiLkxvb2t1cFZvbHVtZVJlc3BvbnNlLlZvbHVtZUlkTG9jYXRpb24acgoQVm9sdW1lSWRMb2NhdGlvbhIZChF2b2x1bWVfb3JfZmlsZV9pZBgBIAEoCRImCglsb2NhdGlvbnMYAiADKAsyEy5tYXN0ZXJfcGIuTG9jYXRpb24SDQoFZXJyb3IYAyABKAkSDAoEYXV0aBgEIAEoCTLiAQoHU2Vhd2VlZBJHCg1TZW5kSGVhcnRiZWF0EhQubWFzdGVyX3BiLkhlYXJ0YmVhdBocLm1hc3Rlcl9wYi5IZWFydGJlYXRSZXNwb25zZSgBMAESPQoGQXNzaWduEhgubWFzdGVyX3BiLkFzc2lnblJlcXVlc3QaGS5tYXN0ZXJfcGIuQXNzaWduUmVzcG9uc2USTwoMTG9va3VwVm9sdW1lEh4ubWFzdGVyX3BiLkxvb2t1cFZvbHVtZVJlcXVlc3QaHy5tYXN0ZXJfcGIuTG9va3VwVm9sdW1lUmVzcG9uc2ViBnByb3RvMw");
+  fileDesc("CgxtYXN0ZXIucHJvdG8SCW1hc3Rlcl9wYiIfCh1SYWZ0TGlzdENsdXN0ZXJTZXJ2ZXJzUmVxdWVzdCLGAQoeUmFmdExpc3RDbHVzdGVyU2VydmVyc1Jlc3BvbnNlElEKD2NsdXN0ZXJfc2VydmVycxgBIAMoCzI4Lm1hc3Rlcl9wYi5SYWZ0TGlzdENsdXN0ZXJTZXJ2ZXJzUmVzcG9uc2UuQ2x1c3RlclNlcnZlcnMaUQoOQ2x1c3RlclNlcnZlcnMSCgoCaWQYASABKAkSDwoHYWRkcmVzcxgCIAEoCRIQCghzdWZmcmFnZRgDIAEoCRIQCghpc0xlYWRlchgEIAEoCCJCChRSYWZ0QWRkU2VydmVyUmVxdWVzdBIKCgJpZBgBIAEoCRIPCgdhZGRyZXNzGAIgASgJEg0KBXZvdGVyGAMgASgIIigKFVJhZnRBZGRTZXJ2ZXJSZXNwb25zZRIPCgd3YXJuaW5nGAEgASgJIjQKF1JhZnRSZW1vdmVTZXJ2ZXJSZXF1ZXN0EgoKAmlkGAEgASgJEg0KBWZvcmNlGAIgASgIIisKGFJhZnRSZW1vdmVTZXJ2ZXJSZXNwb25zZRIPCgd3YXJuaW5nGAEgASgJIkoKHVJhZnRMZWFkZXJzaGlwVHJhbnNmZXJSZXF1ZXN0EhEKCXRhcmdldF9pZBgBIAEoCRIWCg50YXJnZXRfYWRkcmVzcxgCIAEoCSJNCh5SYWZ0TGVhZGVyc2hpcFRyYW5zZmVyUmVzcG9uc2USFwoPcHJldmlvdXNfbGVhZGVyGAEgASgJEhIKCm5ld19sZWFkZXIYAiABKAki8wMKCUhlYXJ0YmVhdBIKCgJpcBgBIAEoCRIMCgRwb3J0GAIgASgNEhIKCnB1YmxpY191cmwYAyABKAkSRAoRbWF4X3ZvbHVtZV9jb3VudHMYBCADKAsyKS5tYXN0ZXJfcGIuSGVhcnRiZWF0Lk1heFZvbHVtZUNvdW50c0VudHJ5EhQKDG1heF9maWxlX2tleRgFIAEoBBITCgtkYXRhX2NlbnRlchgGIAEoCRIMCgRyYWNrGAcgASgJEhIKCmFkbWluX3BvcnQYCCABKA0SNAoHdm9sdW1lcxgJIAMoCzIjLm1hc3Rlcl9wYi5Wb2x1bWVJbmZvcm1hdGlvbk1lc3NhZ2USPQoLbmV3X3ZvbHVtZXMYCiADKAsyKC5tYXN0ZXJfcGIuVm9sdW1lU2hvcnRJbmZvcm1hdGlvbk1lc3NhZ2USQQoPZGVsZXRlZF92b2x1bWVzGAsgAygLMigubWFzdGVyX3BiLlZvbHVtZVNob3J0SW5mb3JtYXRpb25NZXNzYWdlEhYKDmhhc19ub192b2x1bWVzGAwgASgIEhEKCWdycGNfcG9ydBgUIAEoDRIKCgJpZBgWIAEoCRo2ChRNYXhWb2x1bWVDb3VudHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKA06AjgBIj4KEUhlYXJ0YmVhdFJlc3BvbnNlEhkKEXZvbHVtZV9zaXplX2xpbWl0GAEgASgEEg4KBmxlYWRlchgCIAEoCSKjAgoYVm9sdW1lSW5mb3JtYXRpb25NZXNzYWdlEgoKAmlkGAEgASgNEgwKBHNpemUYAiABKAQSEgoKY29sbGVjdGlvbhgDIAEoCRISCgpmaWxlX2NvdW50GAQgASgEEhQKDGRlbGV0ZV9jb3VudBgFIAEoBBIaChJkZWxldGVkX2J5dGVfY291bnQYBiABKAQSEQoJcmVhZF9vbmx5GAcgASgIEhkKEXJlcGxpY2FfcGxhY2VtZW50GAggASgNEg8KB3ZlcnNpb24YCSABKA0SCwoDdHRsGAogASgNEhgKEGNvbXBhY3RfcmV2aXNpb24YCyABKA0SGgoSbW9kaWZpZWRfYXRfc2Vjb25kGAwgASgDEhEKCWRpc2tfdHlwZRgPIAEoCSKLAQodVm9sdW1lU2hvcnRJbmZvcm1hdGlvbk1lc3NhZ2USCgoCaWQYASABKA0SEgoKY29sbGVjdGlvbhgDIAEoCRIZChFyZXBsaWNhX3BsYWNlbWVudBgIIAEoDRIPCgd2ZXJzaW9uGAkgASgNEgsKA3R0bBgKIAEoDRIRCglkaXNrX3R5cGUYDyABKAki3AEKDUFzc2lnblJlcXVlc3QSDQoFY291bnQYASABKAQSEwoLcmVwbGljYXRpb24YAiABKAkSEgoKY29sbGVjdGlvbhgDIAEoCRILCgN0dGwYBCABKAkSEwoLZGF0YV9jZW50ZXIYBSABKAkSDAoEcmFjaxgGIAEoCRIRCglkYXRhX25vZGUYByABKAkSHgoWbWVtb3J5X21hcF9tYXhfc2l6ZV9tYhgIIAEoDRIdChV3cml0YWJsZV92b2x1bWVfY291bnQYCSABKA0SEQoJZGlza190eXBlGAogASgJIlMKCExvY2F0aW9uEgsKA3VybBgBIAEoCRISCgpwdWJsaWNfdXJsGAIgASgJEhEKCWdycGNfcG9ydBgDIAEoDRITCgtkYXRhX2NlbnRlchgEIAEoCSKXAQoOQXNzaWduUmVzcG9uc2USCwoDZmlkGAEgASgJEg0KBWNvdW50GAQgASgEEg0KBWVycm9yGAUgASgJEgwKBGF1dGgYBiABKAkSJQoIcmVwbGljYXMYByADKAsyEy5tYXN0ZXJfcGIuTG9jYXRpb24SJQoIbG9jYXRpb24YCCABKAsyEy5tYXN0ZXJfcGIuTG9jYXRpb24iRQoTTG9va3VwVm9sdW1lUmVxdWVzdBIaChJ2b2x1bWVfb3JfZmlsZV9pZHMYASADKAkSEgoKY29sbGVjdGlvbhgCIAEoCSLZAQoUTG9va3VwVm9sdW1lUmVzcG9uc2USTQoTdm9sdW1lX2lkX2xvY2F0aW9ucxgBIAMoCzIwLm1hc3Rlcl9wYi5Mb29rdXBWb2x1bWVSZXNwb25zZS5Wb2x1bWVJZExvY2F0aW9uGnIKEFZvbHVtZUlkTG9jYXRpb24SGQoRdm9sdW1lX29yX2ZpbGVfaWQYASABKAkSJgoJbG9jYXRpb25zGAIgAygLMhMubWFzdGVyX3BiLkxvY2F0aW9uEg0KBWVycm9yGAMgASgJEgwKBGF1dGgYBCABKAky8QQKB1NlYXdlZWQSRwoNU2VuZEhlYXJ0YmVhdBIULm1hc3Rlcl9wYi5IZWFydGJlYXQaHC5tYXN0ZXJfcGIuSGVhcnRiZWF0UmVzcG9uc2UoATABEj0KBkFzc2lnbhIYLm1hc3Rlcl9wYi5Bc3NpZ25SZXF1ZXN0GhkubWFzdGVyX3BiLkFzc2lnblJlc3BvbnNlEk8KDExvb2t1cFZvbHVtZRIeLm1hc3Rlcl9wYi5Mb29rdXBWb2x1bWVSZXF1ZXN0Gh8ubWFzdGVyX3BiLkxvb2t1cFZvbHVtZVJlc3BvbnNlEm0KFlJhZnRMaXN0Q2x1c3RlclNlcnZlcnMSKC5tYXN0ZXJfcGIuUmFmdExpc3RDbHVzdGVyU2VydmVyc1JlcXVlc3QaKS5tYXN0ZXJfcGIuUmFmdExpc3RDbHVzdGVyU2VydmVyc1Jlc3BvbnNlElIKDVJhZnRBZGRTZXJ2ZXISHy5tYXN0ZXJfcGIuUmFmdEFkZFNlcnZlclJlcXVlc3QaIC5tYXN0ZXJfcGIuUmFmdEFkZFNlcnZlclJlc3BvbnNlElsKEFJhZnRSZW1vdmVTZXJ2ZXISIi5tYXN0ZXJfcGIuUmFmdFJlbW92ZVNlcnZlclJlcXVlc3QaIy5tYXN0ZXJfcGIuUmFmdFJlbW92ZVNlcnZlclJlc3BvbnNlEm0KFlJhZnRMZWFkZXJzaGlwVHJhbnNmZXISKC5tYXN0ZXJfcGIuUmFmdExlYWRlcnNoaXBUcmFuc2ZlclJlcXVlc3QaKS5tYXN0ZXJfcGIuUmFmdExlYWRlcnNoaXBUcmFuc2ZlclJlc3BvbnNlYgZwcm90bzM");
+
+/**
+ * @generated from message master_pb.RaftListClusterServersRequest
+ */
+export type RaftListClusterServersRequest = Message<"master_pb.RaftListClusterServersRequest"> & {
+};
+
+/**
+ * Describes the message master_pb.RaftListClusterServersRequest.
+ * Use `create(RaftListClusterServersRequestSchema)` to create a new message.
+ */
+export const RaftListClusterServersRequestSchema: GenMessage<RaftListClusterServersRequest> = /*@__PURE__*/
+  messageDesc(file_master, 0);
+
+/**
+ * @generated from message master_pb.RaftListClusterServersResponse
+ */
+export type RaftListClusterServersResponse = Message<"master_pb.RaftListClusterServersResponse"> & {
+  /**
+   * @generated from field: repeated master_pb.RaftListClusterServersResponse.ClusterServers cluster_servers = 1;
+   */
+  clusterServers: RaftListClusterServersResponse_ClusterServers[];
+};
+
+/**
+ * Describes the message master_pb.RaftListClusterServersResponse.
+ * Use `create(RaftListClusterServersResponseSchema)` to create a new message.
+ */
+export const RaftListClusterServersResponseSchema: GenMessage<RaftListClusterServersResponse> = /*@__PURE__*/
+  messageDesc(file_master, 1);
+
+/**
+ * @generated from message master_pb.RaftListClusterServersResponse.ClusterServers
+ */
+export type RaftListClusterServersResponse_ClusterServers = Message<"master_pb.RaftListClusterServersResponse.ClusterServers"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * @generated from field: string address = 2;
+   */
+  address: string;
+
+  /**
+   * @generated from field: string suffrage = 3;
+   */
+  suffrage: string;
+
+  /**
+   * @generated from field: bool isLeader = 4;
+   */
+  isLeader: boolean;
+};
+
+/**
+ * Describes the message master_pb.RaftListClusterServersResponse.ClusterServers.
+ * Use `create(RaftListClusterServersResponse_ClusterServersSchema)` to create a new message.
+ */
+export const RaftListClusterServersResponse_ClusterServersSchema: GenMessage<RaftListClusterServersResponse_ClusterServers> = /*@__PURE__*/
+  messageDesc(file_master, 1, 0);
+
+/**
+ * @generated from message master_pb.RaftAddServerRequest
+ */
+export type RaftAddServerRequest = Message<"master_pb.RaftAddServerRequest"> & {
+  /**
+   * The master's id, host:port of its HTTP server.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * Accepted for SeaweedFS compatibility; weed-ts reaches a master at its id's gRPC port.
+   *
+   * @generated from field: string address = 2;
+   */
+  address: string;
+
+  /**
+   * false: add as a learner only (it replicates but does not vote).
+   *
+   * @generated from field: bool voter = 3;
+   */
+  voter: boolean;
+};
+
+/**
+ * Describes the message master_pb.RaftAddServerRequest.
+ * Use `create(RaftAddServerRequestSchema)` to create a new message.
+ */
+export const RaftAddServerRequestSchema: GenMessage<RaftAddServerRequest> = /*@__PURE__*/
+  messageDesc(file_master, 2);
+
+/**
+ * @generated from message master_pb.RaftAddServerResponse
+ */
+export type RaftAddServerResponse = Message<"master_pb.RaftAddServerResponse"> & {
+  /**
+   * Set when the change was made but leaves an even number of voters.
+   *
+   * @generated from field: string warning = 1;
+   */
+  warning: string;
+};
+
+/**
+ * Describes the message master_pb.RaftAddServerResponse.
+ * Use `create(RaftAddServerResponseSchema)` to create a new message.
+ */
+export const RaftAddServerResponseSchema: GenMessage<RaftAddServerResponse> = /*@__PURE__*/
+  messageDesc(file_master, 3);
+
+/**
+ * @generated from message master_pb.RaftRemoveServerRequest
+ */
+export type RaftRemoveServerRequest = Message<"master_pb.RaftRemoveServerRequest"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * Accepted for SeaweedFS compatibility; weed-ts never skips the quorum check.
+   *
+   * @generated from field: bool force = 2;
+   */
+  force: boolean;
+};
+
+/**
+ * Describes the message master_pb.RaftRemoveServerRequest.
+ * Use `create(RaftRemoveServerRequestSchema)` to create a new message.
+ */
+export const RaftRemoveServerRequestSchema: GenMessage<RaftRemoveServerRequest> = /*@__PURE__*/
+  messageDesc(file_master, 4);
+
+/**
+ * @generated from message master_pb.RaftRemoveServerResponse
+ */
+export type RaftRemoveServerResponse = Message<"master_pb.RaftRemoveServerResponse"> & {
+  /**
+   * @generated from field: string warning = 1;
+   */
+  warning: string;
+};
+
+/**
+ * Describes the message master_pb.RaftRemoveServerResponse.
+ * Use `create(RaftRemoveServerResponseSchema)` to create a new message.
+ */
+export const RaftRemoveServerResponseSchema: GenMessage<RaftRemoveServerResponse> = /*@__PURE__*/
+  messageDesc(file_master, 5);
+
+/**
+ * @generated from message master_pb.RaftLeadershipTransferRequest
+ */
+export type RaftLeadershipTransferRequest = Message<"master_pb.RaftLeadershipTransferRequest"> & {
+  /**
+   * Empty: the most up-to-date follower.
+   *
+   * @generated from field: string target_id = 1;
+   */
+  targetId: string;
+
+  /**
+   * @generated from field: string target_address = 2;
+   */
+  targetAddress: string;
+};
+
+/**
+ * Describes the message master_pb.RaftLeadershipTransferRequest.
+ * Use `create(RaftLeadershipTransferRequestSchema)` to create a new message.
+ */
+export const RaftLeadershipTransferRequestSchema: GenMessage<RaftLeadershipTransferRequest> = /*@__PURE__*/
+  messageDesc(file_master, 6);
+
+/**
+ * @generated from message master_pb.RaftLeadershipTransferResponse
+ */
+export type RaftLeadershipTransferResponse = Message<"master_pb.RaftLeadershipTransferResponse"> & {
+  /**
+   * @generated from field: string previous_leader = 1;
+   */
+  previousLeader: string;
+
+  /**
+   * @generated from field: string new_leader = 2;
+   */
+  newLeader: string;
+};
+
+/**
+ * Describes the message master_pb.RaftLeadershipTransferResponse.
+ * Use `create(RaftLeadershipTransferResponseSchema)` to create a new message.
+ */
+export const RaftLeadershipTransferResponseSchema: GenMessage<RaftLeadershipTransferResponse> = /*@__PURE__*/
+  messageDesc(file_master, 7);
 
 /**
  * @generated from message master_pb.Heartbeat
@@ -95,7 +296,7 @@ export type Heartbeat = Message<"master_pb.Heartbeat"> & {
  * Use `create(HeartbeatSchema)` to create a new message.
  */
 export const HeartbeatSchema: GenMessage<Heartbeat> = /*@__PURE__*/
-  messageDesc(file_master, 0);
+  messageDesc(file_master, 8);
 
 /**
  * @generated from message master_pb.HeartbeatResponse
@@ -117,7 +318,7 @@ export type HeartbeatResponse = Message<"master_pb.HeartbeatResponse"> & {
  * Use `create(HeartbeatResponseSchema)` to create a new message.
  */
 export const HeartbeatResponseSchema: GenMessage<HeartbeatResponse> = /*@__PURE__*/
-  messageDesc(file_master, 1);
+  messageDesc(file_master, 9);
 
 /**
  * @generated from message master_pb.VolumeInformationMessage
@@ -194,7 +395,7 @@ export type VolumeInformationMessage = Message<"master_pb.VolumeInformationMessa
  * Use `create(VolumeInformationMessageSchema)` to create a new message.
  */
 export const VolumeInformationMessageSchema: GenMessage<VolumeInformationMessage> = /*@__PURE__*/
-  messageDesc(file_master, 2);
+  messageDesc(file_master, 10);
 
 /**
  * @generated from message master_pb.VolumeShortInformationMessage
@@ -236,7 +437,7 @@ export type VolumeShortInformationMessage = Message<"master_pb.VolumeShortInform
  * Use `create(VolumeShortInformationMessageSchema)` to create a new message.
  */
 export const VolumeShortInformationMessageSchema: GenMessage<VolumeShortInformationMessage> = /*@__PURE__*/
-  messageDesc(file_master, 3);
+  messageDesc(file_master, 11);
 
 /**
  * @generated from message master_pb.AssignRequest
@@ -298,7 +499,7 @@ export type AssignRequest = Message<"master_pb.AssignRequest"> & {
  * Use `create(AssignRequestSchema)` to create a new message.
  */
 export const AssignRequestSchema: GenMessage<AssignRequest> = /*@__PURE__*/
-  messageDesc(file_master, 4);
+  messageDesc(file_master, 12);
 
 /**
  * @generated from message master_pb.Location
@@ -330,7 +531,7 @@ export type Location = Message<"master_pb.Location"> & {
  * Use `create(LocationSchema)` to create a new message.
  */
 export const LocationSchema: GenMessage<Location> = /*@__PURE__*/
-  messageDesc(file_master, 5);
+  messageDesc(file_master, 13);
 
 /**
  * @generated from message master_pb.AssignResponse
@@ -372,7 +573,7 @@ export type AssignResponse = Message<"master_pb.AssignResponse"> & {
  * Use `create(AssignResponseSchema)` to create a new message.
  */
 export const AssignResponseSchema: GenMessage<AssignResponse> = /*@__PURE__*/
-  messageDesc(file_master, 6);
+  messageDesc(file_master, 14);
 
 /**
  * @generated from message master_pb.LookupVolumeRequest
@@ -394,7 +595,7 @@ export type LookupVolumeRequest = Message<"master_pb.LookupVolumeRequest"> & {
  * Use `create(LookupVolumeRequestSchema)` to create a new message.
  */
 export const LookupVolumeRequestSchema: GenMessage<LookupVolumeRequest> = /*@__PURE__*/
-  messageDesc(file_master, 7);
+  messageDesc(file_master, 15);
 
 /**
  * @generated from message master_pb.LookupVolumeResponse
@@ -411,7 +612,7 @@ export type LookupVolumeResponse = Message<"master_pb.LookupVolumeResponse"> & {
  * Use `create(LookupVolumeResponseSchema)` to create a new message.
  */
 export const LookupVolumeResponseSchema: GenMessage<LookupVolumeResponse> = /*@__PURE__*/
-  messageDesc(file_master, 8);
+  messageDesc(file_master, 16);
 
 /**
  * @generated from message master_pb.LookupVolumeResponse.VolumeIdLocation
@@ -443,7 +644,7 @@ export type LookupVolumeResponse_VolumeIdLocation = Message<"master_pb.LookupVol
  * Use `create(LookupVolumeResponse_VolumeIdLocationSchema)` to create a new message.
  */
 export const LookupVolumeResponse_VolumeIdLocationSchema: GenMessage<LookupVolumeResponse_VolumeIdLocation> = /*@__PURE__*/
-  messageDesc(file_master, 8, 0);
+  messageDesc(file_master, 16, 0);
 
 /**
  * @generated from service master_pb.Seaweed
@@ -475,6 +676,41 @@ export const Seaweed: GenService<{
     methodKind: "unary";
     input: typeof LookupVolumeRequestSchema;
     output: typeof LookupVolumeResponseSchema;
+  },
+  /**
+   * Membership of the masters' Raft group (SeaweedFS's names; weed-ts adds a learner first and
+   * promotes it once caught up). Any master answers the list; followers pass changes on.
+   *
+   * @generated from rpc master_pb.Seaweed.RaftListClusterServers
+   */
+  raftListClusterServers: {
+    methodKind: "unary";
+    input: typeof RaftListClusterServersRequestSchema;
+    output: typeof RaftListClusterServersResponseSchema;
+  },
+  /**
+   * @generated from rpc master_pb.Seaweed.RaftAddServer
+   */
+  raftAddServer: {
+    methodKind: "unary";
+    input: typeof RaftAddServerRequestSchema;
+    output: typeof RaftAddServerResponseSchema;
+  },
+  /**
+   * @generated from rpc master_pb.Seaweed.RaftRemoveServer
+   */
+  raftRemoveServer: {
+    methodKind: "unary";
+    input: typeof RaftRemoveServerRequestSchema;
+    output: typeof RaftRemoveServerResponseSchema;
+  },
+  /**
+   * @generated from rpc master_pb.Seaweed.RaftLeadershipTransfer
+   */
+  raftLeadershipTransfer: {
+    methodKind: "unary";
+    input: typeof RaftLeadershipTransferRequestSchema;
+    output: typeof RaftLeadershipTransferResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_master, 0);

@@ -14,6 +14,7 @@ import type { Topology } from "./topology.js";
 import { assignCountMax } from "./limits.js";
 import type { ClusterView } from "./cluster-view.js";
 import type { LeaderGrpcClients } from "./leader-grpc.js";
+import type { MembershipAnswer, HandedOff, MembershipManager } from "./membership.js";
 
 export interface SeaweedServiceDeps {
   cluster: ClusterView;
@@ -25,6 +26,7 @@ export interface SeaweedServiceDeps {
   metrics: MasterMetrics;
   logger: Logger;
   defaultReplication: string;
+  membership: MembershipManager;
 }
 
 /** Errors that mean "not now" rather than "bad request": answered in AssignResponse.error. */
@@ -68,6 +70,33 @@ export function seaweedService(deps: SeaweedServiceDeps): ServiceImpl<typeof Sea
         if (err instanceof WeedError && IN_BAND.has(err.code)) return { error: err.message };
         throw err;
       }
+    },
+
+    async raftListClusterServers() {
+      const leader = deps.cluster.leader();
+      return {
+        clusterServers: deps.cluster.members().map((m) => ({ id: m.id, address: m.id, suffrage: m.role === "learner" ? "Nonvoter" : "Voter", isLeader: m.id === leader })),
+      };
+    },
+
+    async raftAddServer(req) {
+      if (!deps.cluster.isLeader()) return deps.leaderCalls.call((c, opts) => c.raftAddServer(req, opts));
+      return { warning: (await deps.membership.add(req.id, { voter: req.voter })).warning ?? "" };
+    },
+
+    async raftRemoveServer(req) {
+      if (!deps.cluster.isLeader()) return deps.leaderCalls.call((c, opts) => c.raftRemoveServer(req, opts));
+      const r: MembershipAnswer | HandedOff = await deps.membership.remove(req.id);
+      // The leader removing itself handed over first; the new leader does the removal.
+      if ("handedOffTo" in r) return deps.leaderCalls.call((c, opts) => c.raftRemoveServer(req, opts));
+      return { warning: r.warning ?? "" };
+    },
+
+    async raftLeadershipTransfer(req) {
+      if (!deps.cluster.isLeader()) return deps.leaderCalls.call((c, opts) => c.raftLeadershipTransfer(req, opts));
+      const previousLeader = deps.cluster.self;
+      const r = await deps.membership.transfer(req.targetId);
+      return { previousLeader, newLeader: r.leader ?? "" };
     },
 
     async lookupVolume(req) {

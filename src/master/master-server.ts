@@ -242,10 +242,11 @@ export class MasterServer {
       },
     });
     run.heartbeats = heartbeats;
+    const membership = new MembershipManager(state.runtime, self, this.log);
     addService(
       grpcServer,
       Seaweed,
-      seaweedService({ assigner, topology, heartbeats, metrics, logger: this.log, defaultReplication: c.defaultReplication, cluster, leaderCalls: run.leaderCalls }),
+      seaweedService({ assigner, topology, heartbeats, metrics, logger: this.log, defaultReplication: c.defaultReplication, cluster, leaderCalls: run.leaderCalls, membership }),
       grpcStatusOf,
     );
 
@@ -263,7 +264,7 @@ export class MasterServer {
       volumeSizeLimitMB: c.volumeSizeLimitMB,
       cluster,
       forwarder: run.forwarder,
-      membership: new MembershipManager(state.runtime, self, this.log),
+      membership,
       raftStatus: () => state.runtime.status(),
       uptimeSec: () => (performance.now() - startedAt) / 1000,
     });

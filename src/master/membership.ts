@@ -81,10 +81,13 @@ export class MembershipManager {
     private readonly log: Logger,
   ) {}
 
-  /** Adds `id` as a voter: learner first, promoted once caught up. Idempotent. */
-  add(raw: string | null | undefined): Promise<MembershipAnswer> {
+  /**
+   * Adds `id` as a voter: learner first, promoted once caught up (or only a learner, with
+   * `voter: false`). Idempotent.
+   */
+  add(raw: string | null | undefined, opts: { voter?: boolean } = {}): Promise<MembershipAnswer> {
     const id = parseMemberId(raw);
-    return this.serialize(() => this.doAdd(id));
+    return this.serialize(() => this.doAdd(id, opts.voter ?? true));
   }
 
   /** Removes `id`; when `id` is this leader, hands leadership over first and says to whom. */
@@ -173,10 +176,16 @@ export class MembershipManager {
     }
   }
 
-  private async doAdd(id: string): Promise<MembershipAnswer> {
+  private async doAdd(id: string, voter: boolean): Promise<MembershipAnswer> {
     let s = this.leaderStatus();
     const existing = this.find(s, id);
     if (existing?.suffrage === "voter") return this.answer("already a voter");
+    if (!voter) {
+      if (existing !== undefined) return this.answer("already a learner");
+      await this.call(`add ${id} as a learner`, () => this.runtime.addLearner(id, { timeoutMs: memberChangeTimeoutMs }));
+      this.log.info({ member: id }, "membership: added as a learner");
+      return this.answer("added as a learner");
+    }
     const voters = s.members.filter((m) => m.suffrage === "voter").map((m) => m.id);
     // The new voter counts toward the majority only once it answers; assume it will.
     await this.checkQuorum([...voters, id], `adding ${id}`, 1);

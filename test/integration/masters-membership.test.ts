@@ -5,6 +5,8 @@
 import { spawn } from "node:child_process";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { ContinuousWriter } from "../../src/benchmark/continuous-writer.js";
+import { Seaweed } from "../../src/gen/master_pb.js";
+import { createClient } from "../../src/grpc/adapter.js";
 import { BIN, eventually, freePortPair, getJson, removeDir, tempDir, WeedProcess } from "./harness.js";
 
 const procs: WeedProcess[] = [];
@@ -174,6 +176,7 @@ describe("online membership", () => {
     expect(r.out).toContain(`leader ${cc}`);
     expect((await c.leader()).id).toBe(cc);
 
+
     // With b hung, removing a would leave {b, c} with only c reachable: refused, nothing changes.
     const hung = c.masters.get(b)!.proc!.pid;
     process.kill(hung, "SIGSTOP");
@@ -210,7 +213,21 @@ describe("online membership", () => {
 
     // The removed master comes back: restarted, it is not a voter by its own log, so it asks again.
     await c.restart(cc);
-    await c.settled([a, b, cc]);
+    const back = await c.settled([a, b, cc]);
+
+    // SeaweedFS's gRPC names for the same operations, asked of a follower.
+    const [asked, target] = [a, b, cc].filter((id) => id !== back.id) as [string, string];
+    const grpc = createClient(Seaweed, `127.0.0.1:${c.masters.get(asked)!.port + 10000}`);
+    try {
+      const list = await grpc.raftListClusterServers({}, { timeoutMs: 5000 });
+      expect(list.clusterServers.map((x) => x.id).sort()).toEqual([a, b, cc].sort());
+      expect(list.clusterServers.filter((x) => x.isLeader).map((x) => x.id)).toEqual([back.id]);
+      const t = await grpc.raftLeadershipTransfer({ targetId: target }, { timeoutMs: 20_000 });
+      expect(t).toMatchObject({ previousLeader: back.id, newLeader: target });
+    } finally {
+      grpc.close();
+    }
+    expect((await c.leader()).id).toBe(target);
   }, 120_000);
 
   it("a learner far behind catches up by snapshot", async () => {
@@ -275,7 +292,9 @@ describe("online membership", () => {
         await removeMember(asked, gone);
         await c.stop(gone);
       }
-      await c.settled(ids.filter((id) => id !== leader && id !== follower));
+      const last = await c.settled(ids.filter((id) => id !== leader && id !== follower));
+      // The volume server followed every change of leader and reports to the last one.
+      await eventually("the volume server at the last leader", async () => ((await getJson(`http://${last.id}/dir/status`)).json.Topology?.Max > 0 ? true : undefined));
       writer.mark("after");
       await new Promise((r) => setTimeout(r, 300));
     } finally {
