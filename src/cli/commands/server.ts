@@ -37,7 +37,7 @@ export const serverCommand: Command = {
     const masterCfg = masterConfigFromFlags(v, "master.");
     const grpcSuffix = masterCfg.grpcPort === masterCfg.port + 10000 ? "" : `.${masterCfg.grpcPort}`;
     // The volume server may heartbeat to any master: a follower names the leader.
-    const others = (masterCfg.peers ?? []).filter((p) => p !== masterCfg.self);
+    const others = [...(masterCfg.peers ?? []), ...(masterCfg.join ?? [])].filter((p) => p !== masterCfg.self);
     const masters = [`${masterCfg.self ?? `${masterCfg.ip}:${masterCfg.port}`}${grpcSuffix}`, ...others];
     const master = new MasterServer({ ...masterCfg, logger });
     const volume = new VolumeServer({ ...volumeConfigFromFlags(v, "volume.", masters), logger });
