@@ -27,7 +27,7 @@ import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
-import { createServer } from "node:net";
+import { freePortPair } from "./bench-ports.mjs";
 import { loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
@@ -36,7 +36,6 @@ import { Agent, FormData, request } from "undici";
 const ROOT = resolve(import.meta.dirname, "..");
 const WEED = join(ROOT, "bin/weed-ts.js");
 const DIST_MAIN = join(ROOT, "dist/cli/main.js");
-const GRPC_PORT_OFFSET = 10000;
 // Bounds (ms).
 const START_DEADLINE_MS = 30_000; // cluster up: leader agreed, 3 volume servers registered
 const FAILOVER_DEADLINE_MS = 20_000; // kill -> first acknowledged submit
@@ -115,26 +114,6 @@ async function getJson(url) {
 // ---------------------------------------------------------------------------------------------
 // Ports and processes
 
-function portFree(port) {
-  return new Promise((res) => {
-    const s = createServer();
-    s.once("error", () => res(false));
-    s.listen(port, "127.0.0.1", () => s.close(() => res(true)));
-  });
-}
-
-/** A loopback port p with p and p+10000 (its gRPC port) free and not yet taken by this bench. */
-async function freePortPair(taken) {
-  for (let i = 0; i < 200; i++) {
-    const p = 20000 + Math.floor(Math.random() * 35000);
-    if (taken.has(p) || taken.has(p + GRPC_PORT_OFFSET)) continue;
-    if ((await portFree(p)) && (await portFree(p + GRPC_PORT_OFFSET))) {
-      taken.add(p).add(p + GRPC_PORT_OFFSET);
-      return p;
-    }
-  }
-  throw new Error("no free port pair in 200 attempts");
-}
 
 class Node {
   constructor(i, masterPort, volumePort, peers, dir) {

@@ -168,3 +168,9 @@ export const handOffTimeoutMs = 3_000;
 
 /** A membership change that fails the reachable-quorum check is re-checked this long before it is refused. */
 export const quorumCheckWaitMs = 1_500;
+
+/** gRPC grace at the end of a master's stop, once HTTP has drained and Raft is closed. */
+export const grpcCloseGraceMs = 250;
+
+/** While HTTP drains, connections that went idle are closed this often. */
+export const idleSweepMs = 20;

@@ -22,6 +22,8 @@ import { HeartbeatService } from "./heartbeat-service.js";
 import { MasterHttpHandlers } from "./http-handlers.js";
 import {
   closeGraceMs,
+  grpcCloseGraceMs,
+  idleSweepMs,
   growthCountMax,
   handOffTimeoutMs,
   joinLogEveryMs,
@@ -133,6 +135,8 @@ export class MasterServer {
   private boundGrpcPort = 0;
   private selfId = "";
   private leaderReady = false;
+  /** Raft state loaded: the HTTP API answers from here on (before, a 503 "starting"). */
+  private opened = false;
   private http: MasterHttpHandlers | undefined;
 
   constructor(config: MasterConfig) {
@@ -299,9 +303,12 @@ export class MasterServer {
     if (contacts.length > 0) {
       run.joinAbort = new AbortController();
       void this.joinCluster(state, contacts, run.joinAbort.signal);
-    } else if (peers.length === 1) {
+    } else if (isSoleVoter(state, self)) {
+      // Decided by the membership in the log, not the flags: a master started alone may have
+      // been joined by others since.
       await this.awaitLeadership(state);
     }
+    this.opened = true;
     this.log.info({ self, peers, http: this.boundHttpPort, grpc: this.boundGrpcPort, raft: state.runtime.port, mdir: c.mdir }, "master started");
   }
 
@@ -315,7 +322,8 @@ export class MasterServer {
     this.log.debug({ self, via: contacts }, "asking the cluster to add this master unless a leader knows it as a voter");
     let delay = joinRetryBaseMs;
     let loggedAt = -Infinity;
-    await new Promise((r) => setTimeout(r, state.runtime.electionTimeoutMs));
+    // A master with a membership of its own gives the leader a moment to reach it first.
+    if (state.runtime.status().members.length > 0) await new Promise((r) => setTimeout(r, state.runtime.electionTimeoutMs));
     for (let attempt = 0; !signal.aborted; attempt++) {
       if (isVoter(state, self) && state.runtime.currentLeader() !== null) break;
       const contact = contacts[attempt % contacts.length]!;
@@ -373,7 +381,7 @@ export class MasterServer {
   }
 
   private onHttp(req: IncomingMessage, res: ServerResponse): void {
-    if (this.http === undefined) {
+    if (this.http === undefined || !this.opened) {
       sendError(res, new WeedError(ErrorCode.UNAVAILABLE, "master is starting", { retryAfterSec: 1 }));
       return;
     }
@@ -402,7 +410,9 @@ export class MasterServer {
     run.growth?.close();
     run.sequencer?.close();
     await run.state.close();
-    if (run.grpcServer !== undefined) await shutdownServer(run.grpcServer, closeGraceMs);
+    // HTTP has drained and Raft is closed: what is left on gRPC are long-lived streams (peers'
+    // Raft streams, heartbeats being redirected) that would only hold the exit up.
+    if (run.grpcServer !== undefined) await shutdownServer(run.grpcServer, grpcCloseGraceMs);
     await run.uploads?.close();
     await run.forwarder?.close();
     run.leaderCalls?.close();
@@ -410,6 +420,11 @@ export class MasterServer {
     await run.lock?.release();
     this.log.info("master stopped");
   }
+}
+
+function isSoleVoter(state: RaftClusterState, id: string): boolean {
+  const voters = state.runtime.status().members.filter((m) => m.suffrage === "voter");
+  return voters.length === 1 && voters[0]!.id === id;
 }
 
 function isVoter(state: RaftClusterState, id: string): boolean {
@@ -426,16 +441,21 @@ function listen(server: HttpServer, host: string, port: number): Promise<number>
   });
 }
 
-/** Stops accepting, lets requests in flight finish for closeGraceMs, then cuts what is left. */
+/**
+ * Stops accepting, lets requests in flight finish for closeGraceMs, then cuts what is left. A
+ * keep-alive connection whose request finishes during the drain is closed as soon as it is idle,
+ * not left open until the grace runs out.
+ */
 function closeHttp(server: HttpServer): Promise<void> {
   if (!server.listening) return Promise.resolve();
   return new Promise((resolve) => {
     const timer = setTimeout(() => server.closeAllConnections(), closeGraceMs);
+    const sweep = setInterval(() => server.closeIdleConnections(), idleSweepMs);
     server.close(() => {
       clearTimeout(timer);
+      clearInterval(sweep);
       resolve();
     });
     server.closeIdleConnections();
   });
 }
-
