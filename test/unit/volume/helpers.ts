@@ -50,6 +50,11 @@ export class FakeMaster {
       },
       assign: async () => ({}),
       lookupVolume: async () => ({}),
+      // Master membership: not what a volume server calls.
+      raftListClusterServers: async () => ({}),
+      raftAddServer: async () => ({}),
+      raftRemoveServer: async () => ({}),
+      raftLeadershipTransfer: async () => ({}),
     });
     this.#port = await bindServer(server, "127.0.0.1", port);
     this.#server = server;
