@@ -298,6 +298,7 @@ export class MasterServer {
       wasMember = member;
     });
     await state.open();
+    wasMember = state.runtime.status().members.some((m) => m.id === self);
     // Also a master that believes it is a voter asks (unless it hears a leader at once): it may have
     // been removed without learning of it, and a removed master started again means "add me back".
     if (contacts.length > 0) {
