@@ -19,3 +19,21 @@ export interface ClusterView {
 export function soloClusterView(self: string): ClusterView {
   return { self, isLeader: () => true, leader: () => self, members: () => [{ id: self, role: "leader" }] };
 }
+
+/**
+ * Resolves with this master's id once it leads, or with the leader's id once one is known that is
+ * neither `avoid` (a leader just found unreachable) nor in `visited` (masters a forwarded request
+ * already passed). Rejects with `onTimeout()` at `deadline` (performance.now() time).
+ */
+export async function waitForLeader(
+  cluster: ClusterView,
+  opts: { deadline: number; pollMs: number; avoid?: string | null; visited?: readonly string[]; onTimeout: () => Error },
+): Promise<string> {
+  for (;;) {
+    if (cluster.isLeader()) return cluster.self;
+    const leader = cluster.leader();
+    if (leader !== null && leader !== cluster.self && leader !== opts.avoid && !(opts.visited ?? []).includes(leader)) return leader;
+    if (performance.now() >= opts.deadline) throw opts.onTimeout();
+    await new Promise((r) => setTimeout(r, opts.pollMs));
+  }
+}

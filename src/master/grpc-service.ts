@@ -3,7 +3,14 @@
 // errors for malformed requests; LookupVolume reports per id.
 import type { ServiceImpl } from "../grpc/adapter.js";
 import { ErrorCode, WeedError } from "../common/errors.js";
-import type { Seaweed, AssignRequest as AssignRequestPb } from "../gen/master_pb.js";
+import type {
+  Seaweed,
+  AssignRequest as AssignRequestPb,
+  LookupVolumeRequest,
+  RaftAddServerRequest,
+  RaftLeadershipTransferRequest,
+  RaftRemoveServerRequest,
+} from "../gen/master_pb.js";
 import type { Logger } from "../common/logger.js";
 import { parseAssignParams } from "./assign-params.js";
 import type { Assigner, AssignRequest } from "./assigner.js";
@@ -53,61 +60,64 @@ function toAssignRequest(req: AssignRequestPb, defaultReplication: string): Assi
 
 export function seaweedService(deps: SeaweedServiceDeps): ServiceImpl<typeof Seaweed> {
   const { assigner, topology, heartbeats, metrics } = deps;
+  type Client = Parameters<Parameters<LeaderGrpcClients["call"]>[0]>[0];
+  /** The leader answers `local`; a follower passes the call on (or answers it, once it leads). */
+  const leaderOnly =
+    <Req, Res, Local>(remote: (c: Client, req: Req, opts: { timeoutMs: number }) => Promise<Res>, local: (req: Req) => Promise<Local>) =>
+    (req: Req): Promise<Res | Local> =>
+      deps.cluster.isLeader() ? local(req) : deps.leaderCalls.call<Res | Local>((c, opts) => remote(c, req, opts), () => local(req));
+
+  const assign = async (req: AssignRequestPb) => {
+    const started = performance.now();
+    const params = toAssignRequest(req, deps.defaultReplication);
+    try {
+      const r = await assigner.assign(params);
+      metrics.assignDone(true, (performance.now() - started) / 1000);
+      const [first, ...rest] = r.nodes;
+      return { fid: r.fid, count: BigInt(r.count), location: first!.location, replicas: rest.map((n) => n.location) };
+    } catch (err) {
+      metrics.assignDone(false, (performance.now() - started) / 1000);
+      if (err instanceof WeedError && IN_BAND.has(err.code)) return { error: err.message };
+      throw err;
+    }
+  };
+
+  // A follower has no topology: what the leader knows, never an empty answer.
+  const lookup = async (req: LookupVolumeRequest) => ({
+    volumeIdLocations: req.volumeOrFileIds.map((id) => {
+      const r = lookupVolume(topology, id, req.collection);
+      return r.ok ? { volumeOrFileId: id, locations: r.nodes.map((n) => n.location) } : { volumeOrFileId: id, error: r.error };
+    }),
+  });
+
+  const addServer = async (req: RaftAddServerRequest) => ({ warning: (await deps.membership.add(req.id, { voter: req.voter })).warning ?? "" });
+
+  const removeServer = async (req: RaftRemoveServerRequest): Promise<{ warning: string }> => {
+    const r: MembershipAnswer | HandedOff = await deps.membership.remove(req.id);
+    // The leader removing itself handed over first; the new leader does the removal.
+    if ("handedOffTo" in r) return deps.leaderCalls.call((c, opts) => c.raftRemoveServer(req, opts), () => removeServer(req));
+    return { warning: r.warning ?? "" };
+  };
+
+  const transfer = async (req: RaftLeadershipTransferRequest) => {
+    const previousLeader = deps.cluster.self;
+    const r = await deps.membership.transfer(req.targetId);
+    return { previousLeader, newLeader: r.leader ?? "" };
+  };
+
   return {
     sendHeartbeat: heartbeats.handle,
-
-    async assign(req) {
-      if (!deps.cluster.isLeader()) return deps.leaderCalls.call((c, opts) => c.assign(req, opts));
-      const started = performance.now();
-      const params = toAssignRequest(req, deps.defaultReplication);
-      try {
-        const r = await assigner.assign(params);
-        metrics.assignDone(true, (performance.now() - started) / 1000);
-        const [first, ...rest] = r.nodes;
-        return { fid: r.fid, count: BigInt(r.count), location: first!.location, replicas: rest.map((n) => n.location) };
-      } catch (err) {
-        metrics.assignDone(false, (performance.now() - started) / 1000);
-        if (err instanceof WeedError && IN_BAND.has(err.code)) return { error: err.message };
-        throw err;
-      }
-    },
-
+    assign: leaderOnly((c, req, o) => c.assign(req, o), assign),
+    lookupVolume: leaderOnly((c, req, o) => c.lookupVolume(req, o), lookup),
+    // Any master answers from its own view of the group.
     async raftListClusterServers() {
       const leader = deps.cluster.leader();
       return {
         clusterServers: deps.cluster.members().map((m) => ({ id: m.id, address: m.id, suffrage: m.role === "learner" ? "Nonvoter" : "Voter", isLeader: m.id === leader })),
       };
     },
-
-    async raftAddServer(req) {
-      if (!deps.cluster.isLeader()) return deps.leaderCalls.call((c, opts) => c.raftAddServer(req, opts));
-      return { warning: (await deps.membership.add(req.id, { voter: req.voter })).warning ?? "" };
-    },
-
-    async raftRemoveServer(req) {
-      if (!deps.cluster.isLeader()) return deps.leaderCalls.call((c, opts) => c.raftRemoveServer(req, opts));
-      const r: MembershipAnswer | HandedOff = await deps.membership.remove(req.id);
-      // The leader removing itself handed over first; the new leader does the removal.
-      if ("handedOffTo" in r) return deps.leaderCalls.call((c, opts) => c.raftRemoveServer(req, opts));
-      return { warning: r.warning ?? "" };
-    },
-
-    async raftLeadershipTransfer(req) {
-      if (!deps.cluster.isLeader()) return deps.leaderCalls.call((c, opts) => c.raftLeadershipTransfer(req, opts));
-      const previousLeader = deps.cluster.self;
-      const r = await deps.membership.transfer(req.targetId);
-      return { previousLeader, newLeader: r.leader ?? "" };
-    },
-
-    async lookupVolume(req) {
-      // A follower has no topology: what the leader knows, never an empty answer.
-      if (!deps.cluster.isLeader()) return deps.leaderCalls.call((c, opts) => c.lookupVolume(req, opts));
-      return {
-        volumeIdLocations: req.volumeOrFileIds.map((id) => {
-          const r = lookupVolume(topology, id, req.collection);
-          return r.ok ? { volumeOrFileId: id, locations: r.nodes.map((n) => n.location) } : { volumeOrFileId: id, error: r.error };
-        }),
-      };
-    },
+    raftAddServer: leaderOnly((c, req, o) => c.raftAddServer(req, o), addServer),
+    raftRemoveServer: leaderOnly((c, req, o) => c.raftRemoveServer(req, o), removeServer),
+    raftLeadershipTransfer: leaderOnly((c, req, o) => c.raftLeadershipTransfer(req, o), transfer),
   };
 }

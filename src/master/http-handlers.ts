@@ -18,7 +18,7 @@ import { readSubmittedFile } from "./submit.js";
 import type { Topology } from "./topology.js";
 import type { UploadClient } from "./upload-client.js";
 import type { VolumeGrowth } from "./volume-growth.js";
-import type { ClusterView } from "./cluster-view.js";
+import { waitForLeader, type ClusterView } from "./cluster-view.js";
 import type { HandedOff, MembershipAnswer, MembershipManager } from "./membership.js";
 import { forwardedBy, hasBody, LeaderForwarder, neverDelivered, noLeaderError } from "./leader-forwarder.js";
 
@@ -145,7 +145,7 @@ export class MasterHttpHandlers {
     const deadline = performance.now() + leaderWaitMs;
     let unreachable: string | null = null;
     for (let attempt = 1; ; attempt++) {
-      const target = await this.awaitLeader(visited, unreachable, deadline);
+      const target = await waitForLeader(cluster, { deadline, pollMs: leaderPollMs, avoid: unreachable, visited, onTimeout: noLeaderError });
       if (target === cluster.self) return this.serve(req, res, path);
       try {
         await forwarder.forward(req, res, target);
@@ -155,18 +155,6 @@ export class MasterHttpHandlers {
         if (!again) throw err;
         unreachable = target;
       }
-    }
-  }
-
-  /** This master once it leads, or a leader the request has not visited; 503 at the deadline. */
-  private async awaitLeader(visited: readonly string[], unreachable: string | null, deadline: number): Promise<string> {
-    const { cluster } = this.deps;
-    for (;;) {
-      if (cluster.isLeader()) return cluster.self;
-      const leader = cluster.leader();
-      if (leader !== null && leader !== cluster.self && leader !== unreachable && !visited.includes(leader)) return leader;
-      if (performance.now() >= deadline) throw noLeaderError();
-      await new Promise((r) => setTimeout(r, leaderPollMs));
     }
   }
 

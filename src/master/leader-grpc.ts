@@ -1,25 +1,45 @@
-// gRPC calls a follower passes on to the leader (Assign, LookupVolume), one client per leader.
+// gRPC calls a follower passes on to the leader (Assign, LookupVolume, the Raft membership calls),
+// one client per leader. Like the HTTP forwarder it waits (bounded) through an election for a
+// leader, serves the call itself if it becomes the leader meanwhile, and sends a call again to the
+// next leader when the last one could not even be connected to.
+import { status as GrpcStatus } from "@grpc/grpc-js";
 import { Seaweed } from "../gen/master_pb.js";
-import { createClient, type ServiceClient } from "../grpc/adapter.js";
+import { createClient, GrpcCallError, type ServiceClient } from "../grpc/adapter.js";
 import { ErrorCode, WeedError } from "../common/errors.js";
 import { grpcAddress, parseServerAddress } from "../common/server-address.js";
-import { forwardTimeoutMs, retryAfterSec } from "./limits.js";
-import type { ClusterView } from "./cluster-view.js";
-import { noLeaderError } from "./leader-forwarder.js";
+import { forwardAttemptsMax, forwardTimeoutMs, leaderPollMs, leaderWaitMs, retryAfterSec } from "./limits.js";
+import { waitForLeader, type ClusterView } from "./cluster-view.js";
+import { neverDelivered, noLeaderError } from "./leader-forwarder.js";
+
+/** grpc-js's answer when no connection could be made: the call never reached the leader. */
+function neverConnected(err: unknown): boolean {
+  return (err instanceof GrpcCallError && err.code === GrpcStatus.UNAVAILABLE && /No connection established|ECONNREFUSED/.test(err.message)) || neverDelivered(err);
+}
 
 export class LeaderGrpcClients {
   private readonly clients = new Map<string, ServiceClient<typeof Seaweed>>();
 
   constructor(private readonly cluster: ClusterView) {}
 
-  /** Runs `call` against the leader's Seaweed service; a prompt UNAVAILABLE when there is none. */
-  async call<T>(call: (c: ServiceClient<typeof Seaweed>, opts: { timeoutMs: number }) => Promise<T>): Promise<T> {
-    const leader = this.cluster.leader();
-    if (leader === null || leader === this.cluster.self) throw noLeaderError();
-    try {
-      return await call(this.client(leader), { timeoutMs: forwardTimeoutMs });
-    } catch (err) {
-      throw new WeedError(ErrorCode.UNAVAILABLE, `forwarding to the leader ${leader} failed: ${(err as Error).message}`, { cause: err, retryAfterSec });
+  /**
+   * Runs `remote` against the leader's Seaweed service, or `local` if this master leads by the
+   * time a leader is known; a 503-mapped UNAVAILABLE when none is known within leaderWaitMs.
+   */
+  async call<T>(remote: (c: ServiceClient<typeof Seaweed>, opts: { timeoutMs: number }) => Promise<T>, local: () => Promise<T>): Promise<T> {
+    const deadline = performance.now() + leaderWaitMs;
+    let unreachable: string | null = null;
+    for (let attempt = 1; ; attempt++) {
+      const leader = await waitForLeader(this.cluster, { deadline, pollMs: leaderPollMs, avoid: unreachable, onTimeout: noLeaderError });
+      if (leader === this.cluster.self) return local();
+      try {
+        return await remote(this.client(leader), { timeoutMs: forwardTimeoutMs });
+      } catch (err) {
+        if (neverConnected(err) && attempt < forwardAttemptsMax && performance.now() < deadline) {
+          unreachable = leader;
+          continue;
+        }
+        throw new WeedError(ErrorCode.UNAVAILABLE, `forwarding to the leader ${leader} failed: ${(err as Error).message}`, { cause: err, retryAfterSec });
+      }
     }
   }
 
