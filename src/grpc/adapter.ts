@@ -100,6 +100,14 @@ export interface CallOptions {
   /** Per-call deadline in milliseconds from now. */
   timeoutMs?: number;
   signal?: AbortSignal;
+  /** Request metadata (gRPC headers), e.g. the masters a forwarded call passed. */
+  metadata?: Readonly<Record<string, string>>;
+}
+
+function metadataOf(opts: CallOptions): grpc.Metadata {
+  const md = new grpc.Metadata();
+  for (const [k, v] of Object.entries(opts.metadata ?? {})) md.set(k, v);
+  return md;
 }
 
 /** Errors from a unary call carry the gRPC status code. */
@@ -133,7 +141,7 @@ export function createClient<S extends GenService<GenServiceMethods>>(
             def.requestSerialize,
             def.responseDeserialize,
             create(m.input, req),
-            new grpc.Metadata(),
+            metadataOf(opts),
             callOpts,
             (err: grpc.ServiceError | null, res?: unknown) => {
               if (err) reject(new GrpcCallError(err.code, err.details || err.message, { cause: err }));
@@ -146,7 +154,7 @@ export function createClient<S extends GenService<GenServiceMethods>>(
       out[m.localName] = (opts: CallOptions = {}) => {
         const callOpts: grpc.CallOptions = {};
         if (opts.timeoutMs !== undefined) callOpts.deadline = Date.now() + opts.timeoutMs;
-        const call = client.makeBidiStreamRequest(path, def.requestSerialize, def.responseDeserialize, new grpc.Metadata(), callOpts);
+        const call = client.makeBidiStreamRequest(path, def.requestSerialize, def.responseDeserialize, metadataOf(opts), callOpts);
         opts.signal?.addEventListener("abort", () => call.cancel(), { once: true });
         return call;
       };

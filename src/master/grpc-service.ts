@@ -1,7 +1,9 @@
 // The Seaweed gRPC service of the master. As in SeaweedFS, Assign reports "cannot assign now"
 // (no free slots, growth in progress, warming up) in AssignResponse.error and keeps gRPC status
 // errors for malformed requests; LookupVolume reports per id.
+import type * as grpc from "@grpc/grpc-js";
 import type { ServiceImpl } from "../grpc/adapter.js";
+import { FORWARDED_HEADER } from "./leader-forwarder.js";
 import { ErrorCode, WeedError } from "../common/errors.js";
 import type {
   Seaweed,
@@ -58,14 +60,25 @@ function toAssignRequest(req: AssignRequestPb, defaultReplication: string): Assi
   );
 }
 
+/** The masters that passed a call on, from its metadata. */
+function visitedOf(md: grpc.Metadata): string[] {
+  return md
+    .get(FORWARDED_HEADER)
+    .flatMap((v) => String(v).split(","))
+    .map((x) => x.trim())
+    .filter((x) => x !== "");
+}
+
 export function seaweedService(deps: SeaweedServiceDeps): ServiceImpl<typeof Seaweed> {
   const { assigner, topology, heartbeats, metrics } = deps;
-  type Client = Parameters<Parameters<LeaderGrpcClients["call"]>[0]>[0];
+  type Remote = Parameters<LeaderGrpcClients["call"]>[0];
+  type Client = Parameters<Remote>[0];
+  type Opts = Parameters<Remote>[1];
   /** The leader answers `local`; a follower passes the call on (or answers it, once it leads). */
   const leaderOnly =
-    <Req, Res, Local>(remote: (c: Client, req: Req, opts: { timeoutMs: number }) => Promise<Res>, local: (req: Req) => Promise<Local>) =>
-    (req: Req): Promise<Res | Local> =>
-      deps.cluster.isLeader() ? local(req) : deps.leaderCalls.call<Res | Local>((c, opts) => remote(c, req, opts), () => local(req));
+    <Req, Res, Local>(remote: (c: Client, req: Req, opts: Opts) => Promise<Res>, local: (req: Req) => Promise<Local>) =>
+    (req: Req, call: { metadata: grpc.Metadata }): Promise<Res | Local> =>
+      deps.cluster.isLeader() ? local(req) : deps.leaderCalls.call<Res | Local>((c, opts) => remote(c, req, opts), () => local(req), visitedOf(call.metadata));
 
   const assign = async (req: AssignRequestPb) => {
     const started = performance.now();

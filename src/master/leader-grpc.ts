@@ -7,9 +7,9 @@ import { Seaweed } from "../gen/master_pb.js";
 import { createClient, GrpcCallError, type ServiceClient } from "../grpc/adapter.js";
 import { ErrorCode, WeedError } from "../common/errors.js";
 import { grpcAddress, parseServerAddress } from "../common/server-address.js";
-import { forwardAttemptsMax, forwardTimeoutMs, leaderPollMs, leaderWaitMs, retryAfterSec } from "./limits.js";
+import { forwardAttemptsMax, forwardHopsMax, forwardTimeoutMs, leaderPollMs, leaderWaitMs, retryAfterSec } from "./limits.js";
 import { waitForLeader, type ClusterView } from "./cluster-view.js";
-import { neverDelivered, noLeaderError } from "./leader-forwarder.js";
+import { FORWARDED_HEADER, neverDelivered, noLeaderError } from "./leader-forwarder.js";
 
 /** grpc-js's answer when no connection could be made: the call never reached the leader. */
 function neverConnected(err: unknown): boolean {
@@ -24,15 +24,23 @@ export class LeaderGrpcClients {
   /**
    * Runs `remote` against the leader's Seaweed service, or `local` if this master leads by the
    * time a leader is known; a 503-mapped UNAVAILABLE when none is known within leaderWaitMs.
+   * `visited` lists the masters that already passed this call on (the x-weed-forwarded-by
+   * metadata): never back to one of them, and at most forwardHopsMax hops.
    */
-  async call<T>(remote: (c: ServiceClient<typeof Seaweed>, opts: { timeoutMs: number }) => Promise<T>, local: () => Promise<T>): Promise<T> {
+  async call<T>(
+    remote: (c: ServiceClient<typeof Seaweed>, opts: { timeoutMs: number; metadata: Record<string, string> }) => Promise<T>,
+    local: () => Promise<T>,
+    visited: readonly string[] = [],
+  ): Promise<T> {
+    if (visited.length >= forwardHopsMax) throw noLeaderError();
     const deadline = performance.now() + leaderWaitMs;
+    const metadata = { [FORWARDED_HEADER]: [...visited, this.cluster.self].join(",") };
     let unreachable: string | null = null;
     for (let attempt = 1; ; attempt++) {
-      const leader = await waitForLeader(this.cluster, { deadline, pollMs: leaderPollMs, avoid: unreachable, onTimeout: noLeaderError });
+      const leader = await waitForLeader(this.cluster, { deadline, pollMs: leaderPollMs, avoid: unreachable, visited, onTimeout: noLeaderError });
       if (leader === this.cluster.self) return local();
       try {
-        return await remote(this.client(leader), { timeoutMs: forwardTimeoutMs });
+        return await remote(this.client(leader), { timeoutMs: forwardTimeoutMs, metadata });
       } catch (err) {
         if (neverConnected(err) && attempt < forwardAttemptsMax && performance.now() < deadline) {
           unreachable = leader;

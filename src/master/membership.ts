@@ -85,19 +85,19 @@ export class MembershipManager {
    * Adds `id` as a voter: learner first, promoted once caught up (or only a learner, with
    * `voter: false`). Idempotent.
    */
-  add(raw: string | null | undefined, opts: { voter?: boolean } = {}): Promise<MembershipAnswer> {
+  async add(raw: string | null | undefined, opts: { voter?: boolean } = {}): Promise<MembershipAnswer> {
     const id = parseMemberId(raw);
     return this.serialize(() => this.doAdd(id, opts.voter ?? true));
   }
 
   /** Removes `id`; when `id` is this leader, hands leadership over first and says to whom. */
-  remove(raw: string | null | undefined): Promise<MembershipAnswer | HandedOff> {
+  async remove(raw: string | null | undefined): Promise<MembershipAnswer | HandedOff> {
     const id = parseMemberId(raw);
     return this.serialize(() => this.doRemove(id));
   }
 
   /** Hands leadership to `to`, or to the most up-to-date voter. */
-  transfer(raw: string | null | undefined): Promise<MembershipAnswer> {
+  async transfer(raw: string | null | undefined): Promise<MembershipAnswer> {
     const to = raw === null || raw === undefined || raw.trim() === "" ? undefined : parseMemberId(raw);
     return this.serialize(() => this.doTransfer(to));
   }
