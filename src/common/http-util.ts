@@ -1,4 +1,5 @@
 // Small helpers shared by the master and volume HTTP edges (node:http, no framework).
+import { Readable } from "node:stream";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { ErrorCode, WeedError, httpStatusOf } from "./errors.js";
 
@@ -34,6 +35,15 @@ export async function readBody(req: IncomingMessage, limitBytes: number): Promis
     chunks.push(chunk);
   }
   return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total);
+}
+
+/**
+ * `req` once its body was read: a stream that yields `body` again, carrying req's method, url and
+ * headers, for a handler that reads the body itself.
+ */
+export function replayRequest(req: IncomingMessage, body: Buffer): IncomingMessage {
+  const replay = Readable.from([body], { objectMode: false }) as unknown as IncomingMessage;
+  return Object.assign(replay, { headers: req.headers, rawHeaders: req.rawHeaders, method: req.method, url: req.url, socket: req.socket });
 }
 
 /** Query parameters, then urlencoded form fields (SeaweedFS reads parameters with FormValue). */

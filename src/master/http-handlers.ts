@@ -4,12 +4,12 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { ErrorCode, WeedError } from "../common/errors.js";
 import { parseFidPath } from "../common/fid.js";
-import { pathOf, readBody, sendError, sendJson } from "../common/http-util.js";
+import { pathOf, readBody, replayRequest, sendError, sendJson } from "../common/http-util.js";
 import type { Logger } from "../common/logger.js";
 import { parseAssignParams, rawParamsOf } from "./assign-params.js";
 import type { Assigner, AssignResult } from "./assigner.js";
 import type { ClusterState } from "./cluster-state.js";
-import { formBodyBytesMax, forwardAttemptsMax, forwardHopsMax, growthCountMax, leaderPollMs, leaderWaitMs, retryAfterSec } from "./limits.js";
+import { formBodyBytesMax, forwardAttemptsMax, forwardBodyBudgetMax, forwardBodyBufferMax, forwardHopsMax, growthCountMax, leaderPollMs, leaderWaitMs, retryAfterSec } from "./limits.js";
 import { locationsOf, lookupVolume, volumeIdOf } from "./lookup.js";
 import type { MasterMetrics } from "./metrics.js";
 import { renderStatusPage } from "./status-page.js";
@@ -20,7 +20,7 @@ import type { UploadClient } from "./upload-client.js";
 import type { VolumeGrowth } from "./volume-growth.js";
 import { waitForLeader, type ClusterView } from "./cluster-view.js";
 import type { HandedOff, MembershipAnswer, MembershipManager } from "./membership.js";
-import { forwardedBy, hasBody, LeaderForwarder, neverDelivered, noLeaderError } from "./leader-forwarder.js";
+import { BodyBudget, forwardedBy, hasBody, LeaderForwarder, neverDelivered, noLeaderError } from "./leader-forwarder.js";
 
 /** Answered by every master from its own state, never forwarded and never waiting for a leader. */
 const LOCAL_PATHS: ReadonlySet<string> = new Set(["/cluster/status", "/cluster/healthz", "/cluster/raft", "/healthz", "/readyz", "/metrics", "/", "/favicon.ico"]);
@@ -76,6 +76,7 @@ function normalizeUrl(url: string): string {
 export class MasterHttpHandlers {
   private readonly deps: HttpHandlerDeps;
   private readonly routes: ReadonlyMap<string, Handler>;
+  private readonly bodies = new BodyBudget(forwardBodyBufferMax, forwardBodyBudgetMax);
 
   constructor(deps: HttpHandlerDeps) {
     this.deps = deps;
@@ -117,7 +118,9 @@ export class MasterHttpHandlers {
     return this.serve(req, res, path);
   }
 
-  private serve(req: IncomingMessage, res: ServerResponse, path: string): void | Promise<void> {
+  /** Runs the route; `body` when a forward attempt already read the request's body. */
+  private serve(original: IncomingMessage, res: ServerResponse, path: string, body?: Buffer): void | Promise<void> {
+    const req = body === undefined ? original : replayRequest(original, body);
     const handler = this.routes.get(path);
     const route: Handler = handler ?? ((r, s, q) => this.redirectToVolume(r, s, path, q));
     // /submit reads its own (multipart) body; other routes take urlencoded form fields as parameters.
@@ -125,9 +128,9 @@ export class MasterHttpHandlers {
       const q = new URLSearchParams(queryString(req.url ?? ""));
       return route(req, res, q, q.has("pretty") && q.get("pretty") !== "");
     }
-    return readBody(req, formBodyBytesMax).then((body) => {
+    return readBody(req, formBodyBytesMax).then((form) => {
       const q = new URLSearchParams(queryString(req.url ?? ""));
-      for (const [k, v] of new URLSearchParams(body.toString("utf8"))) q.set(k, v);
+      for (const [k, v] of new URLSearchParams(form.toString("utf8"))) q.set(k, v);
       return route(req, res, q, q.has("pretty") && q.get("pretty") !== "");
     });
   }
@@ -139,23 +142,44 @@ export class MasterHttpHandlers {
    * next leader: a restart of any master then costs clients a stall, not an error.
    */
   private async viaLeader(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
-    const { cluster, forwarder } = this.deps;
     const visited = forwardedBy(req);
     if (visited.length >= forwardHopsMax) throw noLeaderError();
+    // A small body is read first so that the request can be sent again (see BodyBudget).
+    const reserved = hasBody(req) ? this.bodies.take(req) : 0;
+    if (reserved < 0) return this.forwardOnce(req, res, path, visited);
+    try {
+      const body = reserved > 0 ? await readBody(req, reserved) : undefined;
+      await this.forwardRetrying(req, res, path, visited, body);
+    } finally {
+      this.bodies.give(reserved);
+    }
+  }
+
+  private async forwardRetrying(req: IncomingMessage, res: ServerResponse, path: string, visited: readonly string[], body: Buffer | undefined): Promise<void> {
+    const { cluster, forwarder } = this.deps;
     const deadline = performance.now() + leaderWaitMs;
     let unreachable: string | null = null;
     for (let attempt = 1; ; attempt++) {
       const target = await waitForLeader(cluster, { deadline, pollMs: leaderPollMs, avoid: unreachable, visited, onTimeout: noLeaderError });
-      if (target === cluster.self) return this.serve(req, res, path);
+      if (target === cluster.self) return this.serve(req, res, path, body);
       try {
-        await forwarder.forward(req, res, target);
+        await forwarder.forward(req, res, target, body);
         return;
       } catch (err) {
-        const again = !hasBody(req) && !res.headersSent && neverDelivered(err) && attempt < forwardAttemptsMax && performance.now() < deadline;
+        const again = !res.headersSent && neverDelivered(err) && attempt < forwardAttemptsMax && performance.now() < deadline;
         if (!again) throw err;
         unreachable = target;
       }
     }
+  }
+
+  /** A body that streams: sent once, to the leader known once there is one. */
+  private async forwardOnce(req: IncomingMessage, res: ServerResponse, path: string, visited: readonly string[]): Promise<void> {
+    const { cluster, forwarder } = this.deps;
+    const deadline = performance.now() + leaderWaitMs;
+    const target = await waitForLeader(cluster, { deadline, pollMs: leaderPollMs, visited, onTimeout: noLeaderError });
+    if (target === cluster.self) return this.serve(req, res, path);
+    return forwarder.forward(req, res, target);
   }
 
   private fail(res: ServerResponse, err: unknown): void {

@@ -29,7 +29,7 @@ export function neverDelivered(err: unknown): boolean {
   return false;
 }
 
-/** A bodyless request (no Content-Length > 0, no chunked body) can be sent twice. */
+/** Whether the request has a body (Content-Length > 0 or a chunked body). */
 export function hasBody(req: IncomingMessage): boolean {
   if (req.headers["transfer-encoding"] !== undefined) return true;
   const len = req.headers["content-length"];
@@ -56,7 +56,11 @@ export class LeaderForwarder {
 
   constructor(private readonly self: string) {}
 
-  async forward(req: IncomingMessage, res: ServerResponse, leader: string): Promise<void> {
+  /**
+   * Sends `req` to `leader` and streams the answer back. `body`: the request body already read
+   * (so the request can be sent again); otherwise the body streams from `req`.
+   */
+  async forward(req: IncomingMessage, res: ServerResponse, leader: string, body?: Buffer): Promise<void> {
     if (this.closed) throw new WeedError(ErrorCode.CLOSED, "master is closing");
     const method = req.method ?? "GET";
     let answer;
@@ -65,7 +69,7 @@ export class LeaderForwarder {
         method: method as "GET",
         path: req.url ?? "/",
         headers: forwardHeaders(req, this.self),
-        body: hasBody(req) ? req : null,
+        body: body ?? (hasBody(req) ? req : null),
         headersTimeout: forwardTimeoutMs,
         bodyTimeout: forwardTimeoutMs,
       });
@@ -100,5 +104,31 @@ export class LeaderForwarder {
       this.pools.set(leader, p);
     }
     return p;
+  }
+}
+
+/**
+ * Bytes of request bodies followers hold in memory so that a forward that could not connect can be
+ * sent again. A body over the per-request cap, of unknown length (chunked), or beyond the budget
+ * streams instead (and is not resent). take() and give() must pair.
+ */
+export class BodyBudget {
+  private used = 0;
+
+  constructor(
+    private readonly perRequestMax: number,
+    private readonly totalMax: number,
+  ) {}
+
+  /** The declared length reserved, or -1 when this body should stream. */
+  take(req: IncomingMessage): number {
+    const len = Number(req.headers["content-length"] ?? "NaN");
+    if (!Number.isSafeInteger(len) || len <= 0 || len > this.perRequestMax || this.used + len > this.totalMax) return -1;
+    this.used += len;
+    return len;
+  }
+
+  give(len: number): void {
+    if (len > 0) this.used -= len;
   }
 }

@@ -174,3 +174,13 @@ export const grpcCloseGraceMs = 250;
 
 /** While HTTP drains, connections that went idle are closed this often. */
 export const idleSweepMs = 20;
+
+/**
+ * A follower reads a forwarded body of up to 4 MiB (most blobs) before forwarding it, so that it
+ * can send it again to the next leader when the last one could not be connected to; larger or
+ * chunked bodies stream and are sent once.
+ */
+export const forwardBodyBufferMax = 4 * 1024 * 1024;
+
+/** All bodies a follower holds for that at once: 64 MiB; beyond it, bodies stream. */
+export const forwardBodyBudgetMax = 64 * 1024 * 1024;

@@ -31,6 +31,7 @@ import {
   joinRetryBaseMs,
   joinRetryMaxMs,
   leaderWarmUpMs,
+  leaderWaitMs,
   soloElectionWaitMs,
   volumeSizeLimitMBMax,
   warmUpPollMs,
@@ -123,6 +124,8 @@ interface Running {
   joinAbort?: AbortController;
   /** mdir/master.lock: one master per directory, and offline tools refuse while it is held. */
   lock?: MdirLock;
+  /** Cancels timers of the wiring (the deferred end of heartbeat streams). */
+  onClose?: () => void;
 }
 
 export class MasterServer {
@@ -278,6 +281,8 @@ export class MasterServer {
       this.log.info({ role, term }, `raft: became ${role}`);
       this.leaderReady = role === "leader";
       if (role === "leader") {
+        clearTimeout(endTimer);
+        endTimer = undefined;
         // The topology is soft state: volume servers report to the new leader within a beat or
         // two. Until then growth would allocate volumes that already exist elsewhere.
         // A cluster that never allocated a volume has nothing to wait for.
@@ -285,11 +290,36 @@ export class MasterServer {
         void state.ensureTopologyId().catch((err: unknown) => this.log.warn({ err: (err as Error).message }, "fixing the cluster id failed; retried on the next election"));
         void sequencer.start().catch((err: unknown) => this.log.warn({ err: (err as Error).message }, "reserving file keys failed; retried on demand"));
       } else {
-        heartbeats.endAll();
+        sendVolumeServersOn();
       }
     });
+    // A master that stops leading sends its volume servers on to the new leader: with its name,
+    // so they move at once instead of backing off and searching. Right after a step-down the new
+    // leader is often not known yet; the streams are ended when it is, or after a bound.
+    let endTimer: NodeJS.Timeout | undefined;
+    const sendVolumeServersOn = (): void => {
+      const leader = state.runtime.currentLeader();
+      if (leader === self) {
+        // Elected after all (a candidate's role changes pass through here): keep the streams.
+        clearTimeout(endTimer);
+        endTimer = undefined;
+      } else if (leader !== null) {
+        clearTimeout(endTimer);
+        endTimer = undefined;
+        heartbeats.endAll();
+      } else {
+        endTimer ??= setTimeout(() => {
+          endTimer = undefined;
+          heartbeats.endAll();
+        }, state.runtime.electionTimeoutMs * 3);
+      }
+    };
+    run.onClose = () => clearTimeout(endTimer);
+    let previousLeader: string | null = null;
     state.runtime.on("leader-changed", ({ leader }) => {
-      if (leader !== null && leader !== self) run.forwarder?.forget(leader);
+      if (previousLeader !== null && previousLeader !== self && previousLeader !== leader) run.forwarder?.forget(previousLeader);
+      previousLeader = leader;
+      if (endTimer !== undefined) sendVolumeServersOn();
     });
     let wasMember = false;
     state.runtime.on("membership-changed", ({ membership }) => {
@@ -381,12 +411,22 @@ export class MasterServer {
     };
   }
 
+  /**
+   * Requests that arrive while the master starts (HTTP listens first: its port is part of the id)
+   * wait for it, bounded by leaderWaitMs, rather than failing: a restart costs clients a stall.
+   */
   private onHttp(req: IncomingMessage, res: ServerResponse): void {
-    if (this.http === undefined || !this.opened) {
-      sendError(res, new WeedError(ErrorCode.UNAVAILABLE, "master is starting", { retryAfterSec: 1 }));
+    if (this.http !== undefined && this.opened) {
+      this.http.handle(req, res);
       return;
     }
-    this.http.handle(req, res);
+    const deadline = performance.now() + leaderWaitMs;
+    const retry = (): void => {
+      if (this.http !== undefined && this.opened) this.http.handle(req, res);
+      else if (performance.now() < deadline && this.closing === undefined) setTimeout(retry, warmUpPollMs);
+      else sendError(res, new WeedError(ErrorCode.UNAVAILABLE, "master is starting", { retryAfterSec: 1 }));
+    };
+    setTimeout(retry, warmUpPollMs);
   }
 
   /**
@@ -400,6 +440,7 @@ export class MasterServer {
     if (run === undefined) return;
     this.running = undefined;
     run.joinAbort?.abort();
+    run.onClose?.();
     try {
       const to = await run.state.handOff(handOffTimeoutMs);
       if (to !== null) this.log.info({ leader: to }, "handed leadership over before stopping");

@@ -13,7 +13,11 @@ const procs: WeedProcess[] = [];
 const dirs: string[] = [];
 const stopped: number[] = [];
 
-afterEach(async () => {
+afterEach(async (ctx) => {
+  // A failure caused by a process that died is explained by its last words.
+  if (ctx.task.result?.state === "fail") {
+    for (const p of procs) if (p.exited) console.error(`exited: weed-ts ${p.args.join(" ")}\n${p.logs().slice(-4000)}`);
+  }
   for (const pid of stopped.splice(0)) {
     try {
       process.kill(pid, "SIGCONT");
@@ -38,6 +42,7 @@ interface RaftStatus {
   role: string;
   leader: string | null;
   commit: number;
+  applied: number;
   lastIndex: number;
   snapshotIndex: number;
   snapshotsInstalled: number;
@@ -61,12 +66,22 @@ class Cluster {
     return proc;
   }
 
-  /** SIGTERM, wait for the exit, start again with the same flags. */
+  /**
+   * SIGTERM, wait for the exit, start again with the same flags, and wait until the new process
+   * answers and has caught up with what the leader had committed (the leader's record of the old
+   * process's progress says nothing about the new one).
+   */
   async restart(id: string): Promise<void> {
     const m = this.masters.get(id)!;
     await m.proc?.stop();
     m.proc = new WeedProcess(m.args);
     procs.push(m.proc);
+    await eventually(`${id} back and caught up`, async () => {
+      const own = await this.raft(id);
+      if (own.leader === null) return undefined;
+      const l = await this.raft(own.leader);
+      return own.applied >= l.commit - 1 ? true : undefined;
+    });
   }
 
   async stop(id: string): Promise<void> {
