@@ -9,5 +9,6 @@ export default defineConfig({
     // Two cores: run test files two at a time so timing-sensitive process tests are not starved.
     maxWorkers: 2,
     reporters: ["default", "./test/summary-reporter.ts"],
+    setupFiles: ["./test/setup-fast-check.ts"],
   },
 });
