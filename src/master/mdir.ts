@@ -51,7 +51,7 @@ function lockPath(mdir: string): string {
 export function mdirInUseError(mdir: string, pid: number | null, cause?: unknown): WeedError {
   const who = pid === null ? "another process (its Raft LevelDB is locked)" : `a running process, pid ${pid}`;
   const hint = pid === null ? "stop the master first" : `stop the master first; if pid ${pid} is not a weed-ts master, remove ${lockPath(mdir)}`;
-  return new WeedError(ErrorCode.UNAVAILABLE, `master directory ${mdir} is in use by ${who}: ${hint}`, cause === undefined ? {} : { cause });
+  return new WeedError(ErrorCode.CONFLICT, `master directory ${mdir} is in use by ${who}: ${hint}`, cause === undefined ? {} : { cause });
 }
 
 function isErrno(err: unknown, code: string): boolean {

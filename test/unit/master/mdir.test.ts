@@ -67,7 +67,7 @@ describe("acquireMdirLock", () => {
     await writeLock(mdir, JSON.stringify(holder));
     const err = await acquireMdirLock(mdir, { id: "127.0.0.1:9333" }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(WeedError);
-    expect((err as WeedError).code).toBe(ErrorCode.UNAVAILABLE);
+    expect((err as WeedError).code).toBe(ErrorCode.CONFLICT);
     expect((err as WeedError).message).toContain(mdir);
     expect((err as WeedError).message).toContain(`pid ${child.pid}`);
     // The holder's file is left alone, and master.id is not rewritten by the refused caller.

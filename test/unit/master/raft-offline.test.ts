@@ -117,7 +117,7 @@ describe("inspectRaftDir", () => {
     await holder.open();
     try {
       const err = await rejection(inspectRaftDir(mdir));
-      expect(err.code).toBe(ErrorCode.UNAVAILABLE);
+      expect(err.code).toBe(ErrorCode.CONFLICT);
       expect(err.message).toContain(`${mdir} is in use`);
     } finally {
       await holder.close();
@@ -175,7 +175,7 @@ describe("rewriteRaftMembership", () => {
     await writeHistory();
     await writeFile(join(mdir, MDIR_LOCK_FILE), JSON.stringify({ pid: process.pid, id: A, startedAt: new Date().toISOString() }));
     const err = await rejection(rewriteRaftMembership(mdir, [A]));
-    expect(err.code).toBe(ErrorCode.UNAVAILABLE);
+    expect(err.code).toBe(ErrorCode.CONFLICT);
     expect(err.message).toContain(`pid ${process.pid}`);
     expect((await loadRaw()).entries).toHaveLength(9);
   });
