@@ -137,6 +137,13 @@ describe("master.raft on a single master", () => {
     expect(master.exited).toBe(false);
   });
 
+  it("refuses a second master on the same -mdir, naming the first one's pid", async () => {
+    const other = track(startMaster(mdir, await freePortPair(), ""));
+    expect(await other.exit()).toBe(1);
+    expect(other.logs()).toContain(`${mdir} is in use by a running process, pid ${master.pid}`);
+    expect(master.exited).toBe(false);
+  });
+
   it("names the running master's pid when refusing (master.lock), and records its id (master.id)", async () => {
     const rewrite = await runTool([`-mdir=${mdir}`, "rewrite", `-peers=127.0.0.1:${port}`]);
     expect(rewrite.status).not.toBe(0);
