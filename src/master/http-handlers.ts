@@ -90,7 +90,7 @@ export class MasterHttpHandlers {
       ["/cluster/status", (_req, res, _q, pretty) => this.clusterStatus(res, pretty)],
       ["/cluster/healthz", (_req, res) => sendEmpty(res, deps.cluster.leader() === null ? 503 : 200)],
       ["/cluster/raft", (_req, res, _q, pretty) => sendJson(res, 200, deps.raftStatus(), pretty)],
-      ["/cluster/raft/add", (req, res, q, pretty) => this.membershipChange(req, res, pretty, () => deps.membership.add(q.get("id")))],
+      ["/cluster/raft/add", (req, res, q, pretty) => this.membershipChange(req, res, pretty, () => deps.membership.add(q.get("id"), { clusterId: q.get("clusterId") }))],
       ["/cluster/raft/remove", (req, res, q, pretty) => this.membershipChange(req, res, pretty, () => deps.membership.remove(q.get("id")))],
       ["/cluster/raft/transfer", (req, res, q, pretty) => this.membershipChange(req, res, pretty, () => deps.membership.transfer(q.get("id")))],
       ["/healthz", (_req, res) => sendEmpty(res, 200)],

@@ -249,7 +249,7 @@ export class MasterServer {
       },
     });
     run.heartbeats = heartbeats;
-    const membership = new MembershipManager(state.runtime, self, this.log);
+    const membership = new MembershipManager(state.runtime, self, this.log, () => state.topologyId);
     addService(
       grpcServer,
       Seaweed,
@@ -356,11 +356,14 @@ export class MasterServer {
     // A master with a membership of its own gives the leader a moment to reach it first.
     if (state.runtime.status().members.length > 0) await new Promise((r) => setTimeout(r, state.runtime.electionTimeoutMs));
     for (let attempt = 0; !signal.aborted; attempt++) {
-      if (isVoter(state, self) && state.runtime.currentLeader() !== null) break;
+      // A voter that hears a leader is home; a lone voter is a cluster of its own, which the
+      // contacts' leader either adopts or refuses with the reason (another cluster's state).
+      if (isVoter(state, self) && state.runtime.currentLeader() !== null && !isSoleVoter(state, self)) break;
       const contact = contacts[attempt % contacts.length]!;
       let problem: string;
       try {
-        const r = await request(`http://${memberHttpAddress(contact)}/cluster/raft/add?id=${encodeURIComponent(self)}`, {
+        const query = new URLSearchParams({ id: self, clusterId: state.topologyId });
+        const r = await request(`http://${memberHttpAddress(contact)}/cluster/raft/add?${query.toString()}`, {
           method: "POST",
           headersTimeout: joinRequestTimeoutMs,
           bodyTimeout: joinRequestTimeoutMs,

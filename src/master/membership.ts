@@ -79,14 +79,23 @@ export class MembershipManager {
     private readonly runtime: MembershipRuntime,
     private readonly self: string,
     private readonly log: Logger,
+    /** This cluster's id (the replicated topologyId; "" before the first leader fixed it). */
+    private readonly clusterId: () => string = () => "",
   ) {}
 
   /**
    * Adds `id` as a voter: learner first, promoted once caught up (or only a learner, with
    * `voter: false`). Idempotent.
    */
-  async add(raw: string | null | undefined, opts: { voter?: boolean } = {}): Promise<MembershipAnswer> {
+  async add(raw: string | null | undefined, opts: { voter?: boolean; clusterId?: string | null } = {}): Promise<MembershipAnswer> {
     const id = parseMemberId(raw);
+    // A master whose mdir holds another cluster's log must not join: Raft would mix two histories
+    // (its applied state cannot be undone by the leader's log). etcd refuses the same way.
+    const theirs = opts.clusterId ?? "";
+    const ours = this.clusterId();
+    if (theirs !== "" && ours !== "" && theirs !== ours) {
+      throw new WeedError(ErrorCode.CONFLICT, `refused: ${id} holds the state of another cluster (${theirs}; this one is ${ours}); empty its -mdir to add it here`);
+    }
     return this.serialize(() => this.doAdd(id, opts.voter ?? true));
   }
 

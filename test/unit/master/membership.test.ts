@@ -94,6 +94,18 @@ describe("MembershipManager", () => {
     expect(spelled.message).toMatch(/already a member as 127\.0\.0\.1:9334/);
   });
 
+  it("refuses a master whose state belongs to another cluster", async () => {
+    const rt = new ScriptedRuntime({ [SELF]: null });
+    const m = new MembershipManager(rt, SELF, log, () => "cluster-a");
+    const err = await failure(m.add("h:2", { clusterId: "cluster-b" }));
+    expect(err.code).toBe(ErrorCode.CONFLICT);
+    expect(err.message).toMatch(/another cluster \(cluster-b; this one is cluster-a\)/);
+    expect(rt.changes).toEqual([]);
+    // The same cluster, or a master that never saw one, is welcome.
+    expect((await m.add("h:2", { clusterId: "cluster-a" })).result).toBe("added");
+    expect((await m.add("h:3", { clusterId: "" })).result).toBe("added");
+  });
+
   it("adds only a learner when asked (voter: false)", async () => {
     const rt = new ScriptedRuntime({ [SELF]: null, "h:2": 10, "h:3": 10 });
     const r = await manager(rt).add("h:4", { voter: false });
