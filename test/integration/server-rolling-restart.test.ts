@@ -1,0 +1,72 @@
+// The seed's cheat sheet (three `weed-ts server` processes, each a master and a volume server)
+// restarted one process at a time under a continuous writer: no failed write, nothing lost.
+import { afterAll, describe, expect, it } from "vitest";
+import { ContinuousWriter } from "../../src/benchmark/continuous-writer.js";
+import { eventually, freePortPair, getJson, removeDir, tempDir, WeedProcess } from "./harness.js";
+
+const procs: WeedProcess[] = [];
+let root = "";
+
+afterAll(async () => {
+  await Promise.all(procs.map((p) => p.kill9()));
+  if (root !== "") await removeDir(root);
+});
+
+async function distinctPorts(n: number): Promise<number[]> {
+  const out: number[] = [];
+  while (out.length < n) {
+    const p = await freePortPair();
+    if (!out.includes(p)) out.push(p);
+  }
+  return out;
+}
+
+describe("weed-ts server x3", () => {
+  it("restarts every server process in turn while a client writes through the master list: no failed write, nothing lost", async () => {
+    root = await tempDir();
+    const ports = await distinctPorts(6);
+    const masterPorts = ports.slice(0, 3);
+    const volumePorts = ports.slice(3);
+    const masters = masterPorts.map((p) => `127.0.0.1:${p}`);
+    const args = (i: number): string[] => [
+      "server",
+      "-ip=127.0.0.1",
+      `-dir=${root}/s${i}`,
+      `-master.port=${masterPorts[i]}`,
+      `-volume.port=${volumePorts[i]}`,
+      `-master.peers=${masters.join(",")}`,
+      "-volume.max=4",
+      "-logLevel=warn",
+    ];
+    const servers = [0, 1, 2].map((i) => new WeedProcess(args(i)));
+    procs.push(...servers);
+    await eventually("a first assign", async () => ((await getJson(`http://${masters[0]}/dir/assign`)).status === 200 ? true : undefined), 30_000);
+
+    const writer = new ContinuousWriter({ masters, payloadBytes: 700, concurrency: 2 });
+    writer.start();
+    try {
+      for (let i = 0; i < 3; i++) {
+        writer.mark(`restart server ${i}`);
+        await servers[i]!.stop();
+        servers[i] = new WeedProcess(args(i));
+        procs.push(servers[i]!);
+        // Back when its volume server is registered with the leader again.
+        await eventually(`server ${i} back in the topology`, async () => {
+          const status = await getJson(`http://${masters[i]}/dir/status`, { headersTimeout: 2000, bodyTimeout: 2000 });
+          const nodes: string[] = (status.json.Topology?.DataCenters ?? []).flatMap((dc: any) => dc.Racks.flatMap((r: any) => r.DataNodes.map((n: any) => n.Url)));
+          return nodes.includes(`127.0.0.1:${volumePorts[i]}`) ? true : undefined;
+        }, 30_000);
+      }
+      writer.mark("after");
+      await new Promise((r) => setTimeout(r, 300));
+    } finally {
+      await writer.stop();
+    }
+    const report = writer.report();
+    expect(report.steps.filter((s) => s.failed > 0).map((s) => `${s.step}: ${JSON.stringify(s.errors)}`)).toEqual([]);
+    expect(report.totals.acked).toBeGreaterThan(50);
+    const v = await writer.verify();
+    expect(v.errors).toEqual([]);
+    expect(v.lost + v.wrong).toBe(0);
+  }, 120_000);
+});
