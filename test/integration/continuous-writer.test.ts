@@ -1,10 +1,9 @@
 // The continuous writer (used by membership and restart tests, and npm run bench:membership)
 // against a real `weed-ts server`: it writes without failures, everything it acked reads back,
 // and a master that refuses connections is skipped.
-import { createServer } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ContinuousWriter } from "../../src/benchmark/continuous-writer.js";
-import { eventually, freePortPair, getJson, removeDir, tempDir, waitHttpOk, WeedProcess } from "./harness.js";
+import { deadAddress, eventually, freePortPair, getJson, removeDir, tempDir, waitHttpOk, WeedProcess } from "./harness.js";
 
 let dir: string;
 let master: string;
@@ -12,13 +11,6 @@ let proc: WeedProcess;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-async function deadAddress(): Promise<string> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", () => r()));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return `127.0.0.1:${port}`;
-}
 
 beforeAll(async () => {
   dir = await tempDir();

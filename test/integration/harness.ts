@@ -21,6 +21,22 @@ export async function freePortPair(): Promise<number> {
   throw new Error("no free port pair found in 50 attempts");
 }
 
+/** `n` distinct port pairs (see freePortPair). */
+export async function freePortPairs(n: number): Promise<number[]> {
+  const out: number[] = [];
+  for (let attempt = 0; out.length < n && attempt < n * 20; attempt++) {
+    const p = await freePortPair();
+    if (!out.includes(p)) out.push(p);
+  }
+  if (out.length < n) throw new Error(`only ${out.length} of ${n} distinct free port pairs found`);
+  return out;
+}
+
+/** A loopback address nothing listens on (bound once, then released): connecting is refused. */
+export async function deadAddress(): Promise<string> {
+  return `127.0.0.1:${await freePort()}`;
+}
+
 export function freePort(): Promise<number> {
   return new Promise((res, rej) => {
     const s = createServer();

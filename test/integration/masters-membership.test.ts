@@ -7,7 +7,7 @@ import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { ContinuousWriter } from "../../src/benchmark/continuous-writer.js";
 import { Seaweed } from "../../src/gen/master_pb.js";
 import { createClient } from "../../src/grpc/adapter.js";
-import { BIN, eventually, freePortPair, getJson, removeDir, tempDir, WeedProcess } from "./harness.js";
+import { BIN, eventually, freePortPairs, getJson, removeDir, tempDir, WeedProcess } from "./harness.js";
 
 const procs: WeedProcess[] = [];
 const dirs: string[] = [];
@@ -156,21 +156,13 @@ async function removeMember(master: string, id: string): Promise<void> {
   throw new Error(`remove ${id}: no answer but "outcome unknown" in 5 attempts`);
 }
 
-async function ports(n: number): Promise<number[]> {
-  const out: number[] = [];
-  while (out.length < n) {
-    const p = await freePortPair();
-    if (!out.includes(p)) out.push(p);
-  }
-  return out;
-}
 
 describe("online membership", () => {
   it("starts with -peers naming one earlier master (the seed's chained form), then transfers, refuses a quorum loss, removes the leader and re-adds it", async () => {
     const root = await tempDir();
     dirs.push(root);
     const c = new Cluster(root);
-    const [pa, pb, pc] = (await ports(3)) as [number, number, number];
+    const [pa, pb, pc] = (await freePortPairs(3)) as [number, number, number];
     const [a, b, cc] = [c.id(pa), c.id(pb), c.id(pc)];
     c.start(pa, "");
     await c.settled([a]);
@@ -249,7 +241,7 @@ describe("online membership", () => {
     const root = await tempDir();
     dirs.push(root);
     const c = new Cluster(root);
-    const [pa, pb, pv] = (await ports(3)) as [number, number, number];
+    const [pa, pb, pv] = (await freePortPairs(3)) as [number, number, number];
     const [a, b] = [c.id(pa), c.id(pb)];
     c.start(pa, "", ["-raft.snapshotThreshold=4"]);
     await c.settled([a]);
@@ -275,7 +267,7 @@ describe("online membership", () => {
     const root = await tempDir();
     dirs.push(root);
     const c = new Cluster(root);
-    const all = await ports(6);
+    const all = await freePortPairs(6);
     const masterPorts = all.slice(0, 5);
     const ids = masterPorts.map((p) => c.id(p));
     const pv = all[5]!;

@@ -2,7 +2,7 @@
 // restarted one process at a time under a continuous writer: no failed write, nothing lost.
 import { afterAll, describe, expect, it } from "vitest";
 import { ContinuousWriter } from "../../src/benchmark/continuous-writer.js";
-import { eventually, freePortPair, getJson, removeDir, tempDir, WeedProcess } from "./harness.js";
+import { eventually, freePortPairs, getJson, removeDir, tempDir, WeedProcess } from "./harness.js";
 
 const procs: WeedProcess[] = [];
 let root = "";
@@ -12,19 +12,11 @@ afterAll(async () => {
   if (root !== "") await removeDir(root);
 });
 
-async function distinctPorts(n: number): Promise<number[]> {
-  const out: number[] = [];
-  while (out.length < n) {
-    const p = await freePortPair();
-    if (!out.includes(p)) out.push(p);
-  }
-  return out;
-}
 
 describe("weed-ts server x3", () => {
   it("restarts every server process in turn while a client writes through the master list: no failed write, nothing lost", async () => {
     root = await tempDir();
-    const ports = await distinctPorts(6);
+    const ports = await freePortPairs(6);
     const masterPorts = ports.slice(0, 3);
     const volumePorts = ports.slice(3);
     const masters = masterPorts.map((p) => `127.0.0.1:${p}`);

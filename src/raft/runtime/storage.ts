@@ -118,6 +118,11 @@ export class RaftStorage {
     ];
     if (state.snapshot !== null) ops.push({ type: "put", key: KEY_SNAPSHOT, value: encodeSnapshot(state.snapshot) });
     await this.write(ops, true);
+    this.adopt(state);
+  }
+
+  /** The bookkeeping after `state` (hard state and snapshot, no entries) was written whole. */
+  private adopt(state: PersistedState): void {
     this.hardState = state.hardState;
     this.durableTerm = state.hardState.term;
     this.durableVote = state.hardState.vote;
@@ -140,11 +145,7 @@ export class RaftStorage {
     ops.push({ type: "put", key: KEY_HARD_STATE, value: encodeHardState(state.hardState) });
     if (state.snapshot !== null) ops.push({ type: "put", key: KEY_SNAPSHOT, value: encodeSnapshot(state.snapshot) });
     await this.write(ops, true);
-    this.hardState = state.hardState;
-    this.durableTerm = state.hardState.term;
-    this.durableVote = state.hardState.vote;
-    this.snapIndex = state.snapshot?.meta.index ?? 0;
-    this.lastIndex = this.snapIndex;
+    this.adopt(state);
   }
 
   /**

@@ -1,9 +1,9 @@
 // The continuous writer against the benchmark's fake master + volume server on loopback: the
 // counting rules (what is acked, what failed, what is skipped), step windows and read-back.
-import { createServer } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { ContinuousWriter } from "../../../src/benchmark/continuous-writer.js";
 import { ErrorCode, WeedError } from "../../../src/common/errors.js";
+import { deadAddress } from "../../integration/harness.js";
 import { startFakeCluster } from "./fake-cluster.js";
 import type { FakeCluster, FakeHooks } from "./fake-cluster.js";
 
@@ -19,14 +19,6 @@ afterEach(async () => {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** A loopback port nothing listens on (bound once, then released): connecting is refused. */
-async function deadAddress(): Promise<string> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", () => r()));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return `127.0.0.1:${port}`;
-}
 
 async function runFor(ms: number, hooks: FakeHooks, masters?: (c: FakeCluster) => string[], concurrency = 2): Promise<ContinuousWriter> {
   cluster = await startFakeCluster(hooks);
