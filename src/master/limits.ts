@@ -184,3 +184,6 @@ export const forwardBodyBufferMax = 4 * 1024 * 1024;
 
 /** All bodies a follower holds for that at once: 64 MiB; beyond it, bodies stream. */
 export const forwardBodyBudgetMax = 64 * 1024 * 1024;
+
+/** A leader asked to add a master asks it for its cluster id first; it must answer this fast. */
+export const memberProbeTimeoutMs = 2_000;

@@ -32,6 +32,7 @@ import {
   joinRetryMaxMs,
   leaderWarmUpMs,
   leaderWaitMs,
+  memberProbeTimeoutMs,
   soloElectionWaitMs,
   volumeSizeLimitMBMax,
   warmUpPollMs,
@@ -249,7 +250,7 @@ export class MasterServer {
       },
     });
     run.heartbeats = heartbeats;
-    const membership = new MembershipManager(state.runtime, self, this.log, () => state.topologyId);
+    const membership = new MembershipManager(state.runtime, self, this.log, () => state.topologyId, probeClusterId);
     addService(
       grpcServer,
       Seaweed,
@@ -272,7 +273,8 @@ export class MasterServer {
       cluster,
       forwarder: run.forwarder,
       membership,
-      raftStatus: () => state.runtime.status(),
+      // The cluster id tells a leader asked to add this master whether it runs a cluster of its own.
+      raftStatus: () => ({ ...state.runtime.status(), clusterId: state.topologyId }),
       uptimeSec: () => (performance.now() - startedAt) / 1000,
     });
 
@@ -464,6 +466,19 @@ export class MasterServer {
     run.allocator?.close();
     await run.lock?.release();
     this.log.info("master stopped");
+  }
+}
+
+/** The cluster id a master reports on /cluster/raft ("" for none yet), or null when it does not answer. */
+async function probeClusterId(id: string): Promise<string | null> {
+  try {
+    const r = await request(`http://${memberHttpAddress(id)}/cluster/raft`, { headersTimeout: memberProbeTimeoutMs, bodyTimeout: memberProbeTimeoutMs });
+    const text = await r.body.text();
+    if (r.statusCode !== 200) return null;
+    const v = (JSON.parse(text) as { clusterId?: unknown }).clusterId;
+    return typeof v === "string" ? v : "";
+  } catch {
+    return null;
   }
 }
 

@@ -81,6 +81,8 @@ export class MembershipManager {
     private readonly log: Logger,
     /** This cluster's id (the replicated topologyId; "" before the first leader fixed it). */
     private readonly clusterId: () => string = () => "",
+    /** Asks a master for its cluster id ("" none yet, null: it did not answer). */
+    private readonly probe: (id: string) => Promise<string | null> = async () => null,
   ) {}
 
   /**
@@ -91,10 +93,15 @@ export class MembershipManager {
     const id = parseMemberId(raw);
     // A master whose mdir holds another cluster's log must not join: Raft would mix two histories
     // (its applied state cannot be undone by the leader's log). etcd refuses the same way.
-    const theirs = opts.clusterId ?? "";
+    // The joiner says which cluster its state is from; asked by an operator, the leader asks the
+    // master itself (one that does not answer yet is added and waited for).
+    const theirs = opts.clusterId ?? (await this.probe(id)) ?? "";
     const ours = this.clusterId();
     if (theirs !== "" && ours !== "" && theirs !== ours) {
-      throw new WeedError(ErrorCode.CONFLICT, `refused: ${id} holds the state of another cluster (${theirs}; this one is ${ours}); empty its -mdir to add it here`);
+      throw new WeedError(
+        ErrorCode.CONFLICT,
+        `refused: ${id} holds the state of another cluster (${theirs}; this one is ${ours}); stop it, empty its -mdir and start it with -peers naming a member of this cluster`,
+      );
     }
     return this.serialize(() => this.doAdd(id, opts.voter ?? true));
   }

@@ -47,6 +47,7 @@ interface RaftStatus {
   snapshotIndex: number;
   snapshotsInstalled: number;
   members: Member[];
+  clusterId: string;
 }
 
 class Cluster {
@@ -209,6 +210,15 @@ describe("online membership", () => {
     expect(two.id).not.toBe(cc);
     const removed = await c.raft(cc);
     expect(removed.role).not.toBe("leader");
+
+    // A master started on its own runs a cluster of its own: adding it would mix two histories.
+    const [px] = (await freePortPairs(1)) as [number];
+    c.start(px, "");
+    await eventually("the lone master", async () => ((await c.raft(c.id(px))).clusterId !== "" ? true : undefined));
+    r = await shell(b, "cluster.raft.add", `-id=${c.id(px)}`);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/holds the state of another cluster/);
+    await c.stop(c.id(px));
 
     // Bad input is named.
     r = await shell(a, "cluster.raft.add");

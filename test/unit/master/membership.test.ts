@@ -106,6 +106,20 @@ describe("MembershipManager", () => {
     expect((await m.add("h:3", { clusterId: "" })).result).toBe("added");
   });
 
+  it("asks a master added by an operator for its cluster id, and refuses one running its own cluster", async () => {
+    const rt = new ScriptedRuntime({ [SELF]: null });
+    const asked: string[] = [];
+    const m = new MembershipManager(rt, SELF, log, () => "cluster-a", async (id) => {
+      asked.push(id);
+      return id === "h:9" ? "cluster-z" : null;
+    });
+    const err = await failure(m.add("h:9"));
+    expect(err.message).toMatch(/another cluster \(cluster-z; this one is cluster-a\).*-peers/);
+    // One that does not answer yet is added, and waited for.
+    expect((await m.add("h:2")).result).toBe("added");
+    expect(asked).toEqual(["h:9", "h:2"]);
+  });
+
   it("adds only a learner when asked (voter: false)", async () => {
     const rt = new ScriptedRuntime({ [SELF]: null, "h:2": 10, "h:3": 10 });
     const r = await manager(rt).add("h:4", { voter: false });
