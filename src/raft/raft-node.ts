@@ -295,6 +295,16 @@ export class RaftNode {
     };
   }
 
+  /** This node's role: what a server asks on every request, so no object is built for it. */
+  currentRole(): Role {
+    return this.role;
+  }
+
+  /** The leader this node knows of, or null (also asked per request). */
+  knownLeader(): NodeId | null {
+    return this.leader;
+  }
+
   /** The few facts a runtime polls often, without the allocation of status(). */
   basicStatus(): { role: Role; term: number; leader: NodeId | null; commit: number; applied: number; lastIndex: number } {
     return { role: this.role, term: this.term, leader: this.leader, commit: this.log.committed, applied: this.log.applied, lastIndex: this.log.lastIndex() };

@@ -938,20 +938,19 @@ export class RaftRuntime<R = unknown> extends EventEmitter<RaftRuntimeEvents> {
     };
   }
 
-  /** Is this node the leader right now (as far as the core knows)? */
   /**
    * True while this node leads and its loop is live: a node whose tick timer has not run for an
    * election timeout (the process was stopped, or the loop stalled) may already have been
    * replaced, so it does not claim leadership until its ticks have caught up.
    */
   isLeader(): boolean {
-    if (this.node?.basicStatus().role !== "leader") return false;
+    if (this.node?.currentRole() !== "leader") return false;
     return performance.now() - this.lastTickAt < this.electionTicks * this.tickMs;
   }
 
   /** The leader this node knows of, or null. */
   currentLeader(): NodeId | null {
-    return this.node?.basicStatus().leader ?? null;
+    return this.node?.knownLeader() ?? null;
   }
 }
 
