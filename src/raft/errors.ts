@@ -13,6 +13,12 @@ export const RaftErrorCode = {
   COMPACT_REJECTED: "WEED_ERR_RAFT_COMPACT_REJECTED",
   INVALID_CONFIG: "WEED_ERR_RAFT_INVALID_CONFIG",
   INVALID_STATE: "WEED_ERR_RAFT_INVALID_STATE",
+  // What only the runtime (./runtime) can fail at: time, cancellation, lifecycle, disk, wire.
+  TIMEOUT: "WEED_ERR_RAFT_TIMEOUT",
+  ABORTED: "WEED_ERR_RAFT_ABORTED",
+  CLOSED: "WEED_ERR_RAFT_CLOSED",
+  STORAGE_CORRUPT: "WEED_ERR_RAFT_STORAGE_CORRUPT",
+  CODEC: "WEED_ERR_RAFT_CODEC",
 } as const;
 export type RaftErrorCode = (typeof RaftErrorCode)[keyof typeof RaftErrorCode];
 

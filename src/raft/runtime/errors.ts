@@ -1,7 +1,10 @@
 // Errors of the Raft runtime. The core's classes (NotLeaderError, ProposalDroppedError,
 // LeadershipLostError, ConfChangeRejectedError, TransferRejectedError) are re-exported and used as
 // they are; the classes below cover what only the runtime can fail at: time, cancellation,
-// lifecycle, the disk and the wire. Every class has a stable `code`; branch on it or on instanceof.
+// lifecycle, the disk and the wire. Every class has a stable `code` from the one RaftErrorCode
+// table; branch on it or on instanceof.
+import { RaftError, RaftErrorCode } from "../errors.js";
+
 export {
   ConfChangeRejectedError,
   LeadershipLostError,
@@ -12,23 +15,8 @@ export {
   TransferRejectedError,
 } from "../errors.js";
 
-export const RuntimeErrorCode = {
-  TIMEOUT: "WEED_ERR_RAFT_TIMEOUT",
-  ABORTED: "WEED_ERR_RAFT_ABORTED",
-  CLOSED: "WEED_ERR_RAFT_CLOSED",
-  STORAGE_CORRUPT: "WEED_ERR_RAFT_STORAGE_CORRUPT",
-  CODEC: "WEED_ERR_RAFT_CODEC",
-} as const;
-export type RuntimeErrorCode = (typeof RuntimeErrorCode)[keyof typeof RuntimeErrorCode];
-
-export class RaftRuntimeError extends Error {
-  readonly code: RuntimeErrorCode;
-  constructor(code: RuntimeErrorCode, message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = new.target.name;
-    this.code = code;
-  }
-}
+/** An error only the runtime can fail with; one code table with the core's (RaftErrorCode). */
+export class RaftRuntimeError extends RaftError {}
 
 /**
  * The operation did not finish in time. For a proposal or a membership change the OUTCOME IS
@@ -37,7 +25,7 @@ export class RaftRuntimeError extends Error {
 export class RaftTimeoutError extends RaftRuntimeError {
   constructor(what: string, timeoutMs: number, outcomeUnknown: boolean) {
     super(
-      RuntimeErrorCode.TIMEOUT,
+      RaftErrorCode.TIMEOUT,
       `${what} timed out after ${timeoutMs} ms${outcomeUnknown ? "; outcome unknown: it may still commit" : ""}`,
     );
   }
@@ -46,7 +34,7 @@ export class RaftTimeoutError extends RaftRuntimeError {
 /** The caller's AbortSignal fired. For a proposal the OUTCOME IS UNKNOWN (it may still commit). */
 export class RaftAbortedError extends RaftRuntimeError {
   constructor(what: string, outcomeUnknown: boolean, reason: unknown) {
-    super(RuntimeErrorCode.ABORTED, `${what} aborted${outcomeUnknown ? "; outcome unknown: it may still commit" : ""}`, { cause: reason });
+    super(RaftErrorCode.ABORTED, `${what} aborted${outcomeUnknown ? "; outcome unknown: it may still commit" : ""}`, { cause: reason });
   }
 }
 
@@ -56,20 +44,20 @@ export class RaftAbortedError extends RaftRuntimeError {
  */
 export class RaftClosedError extends RaftRuntimeError {
   constructor(detail = "raft runtime is closed") {
-    super(RuntimeErrorCode.CLOSED, detail);
+    super(RaftErrorCode.CLOSED, detail);
   }
 }
 
 /** Data read back from the node's LevelDB failed its checks (CRC, structure, contiguity). */
 export class StorageCorruptError extends RaftRuntimeError {
   constructor(detail: string, options?: ErrorOptions) {
-    super(RuntimeErrorCode.STORAGE_CORRUPT, `raft storage corrupt: ${detail}`, options);
+    super(RaftErrorCode.STORAGE_CORRUPT, `raft storage corrupt: ${detail}`, options);
   }
 }
 
 /** A message from the wire could not be decoded into a core Message. */
 export class MessageCodecError extends RaftRuntimeError {
   constructor(detail: string) {
-    super(RuntimeErrorCode.CODEC, `raft message codec: ${detail}`);
+    super(RaftErrorCode.CODEC, `raft message codec: ${detail}`);
   }
 }
