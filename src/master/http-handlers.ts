@@ -291,6 +291,7 @@ export class MasterHttpHandlers {
       version: d.version,
       leader: d.cluster.leader() ?? "(none)",
       self: d.cluster.self,
+      leading: d.cluster.isLeader(),
       members: d.cluster.members(),
       volumeSizeLimitMB: d.volumeSizeLimitMB,
       maxVolumeId: d.state.maxVolumeId,

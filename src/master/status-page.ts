@@ -8,6 +8,8 @@ export interface StatusPageInput {
   leader: string;
   /** This master's id. */
   self: string;
+  /** Whether this master leads: only the leader has the topology (volume servers report to it). */
+  leading: boolean;
   members: readonly { id: string; role: string }[];
   volumeSizeLimitMB: number;
   maxVolumeId: number;
@@ -39,6 +41,8 @@ export function renderStatusPage(topology: Topology, p: StatusPageInput): string
   const layouts = [...topology.allLayouts()]
     .filter((l) => l.volumeCount > 0)
     .map((l) => `<tr><td>${esc(l.collection)}</td><td>${l.replicationText}</td><td>${esc(l.ttlText)}</td><td>${l.volumeCount}</td><td>${esc(humanReadableInts(l.writableIds()))}</td></tr>`);
+  const leaderOnly = (title: string, table: string): string =>
+    p.leading ? `<h2>${title}</h2>\n${table}` : `<h2>${title}</h2>\n<p>Volume servers report to the leader: see ${p.leader === "" || p.leader === "(none)" ? "it once one is elected" : link(p.leader)}.</p>`;
   return `<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>weed-ts master</title>
 <style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin-bottom:1.5em}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}</style>
@@ -47,22 +51,26 @@ export function renderStatusPage(topology: Topology, p: StatusPageInput): string
 <h2>Cluster status</h2>
 <table>
 <tr><th>Leader</th><td>${link(p.leader)}</td></tr>
-<tr><th>This master</th><td>${esc(p.self)}</td></tr>
+<tr><th>This master</th><td>${esc(p.self)} (${p.leading ? "leader" : "not the leader"})</td></tr>
 <tr><th>Masters</th><td>${p.members.map((m) => `${link(m.id)} (${esc(m.role)})`).join("<br>")}</td></tr>
 <tr><th>Volume Size Limit</th><td>${p.volumeSizeLimitMB} MB</td></tr>
-<tr><th>Free / Max volume slots</th><td>${topology.freeSlots} / ${topology.maxSlots}</td></tr>
+${p.leading ? `<tr><th>Free / Max volume slots</th><td>${topology.freeSlots} / ${topology.maxSlots}</td></tr>` : ""}
 <tr><th>Max Volume Id</th><td>${p.maxVolumeId}</td></tr>
 <tr><th>Topology Id</th><td>${esc(p.topologyId)}</td></tr>
 <tr><th>Up Time</th><td>${Math.floor(p.uptimeSec)} s</td></tr>
 </table>
-<h2>Topology</h2>
-<table><tr><th>Data Center</th><th>Rack</th><th>RemoteAddr</th><th>#Volumes</th><th>Volume Ids</th><th>Max</th></tr>
+${leaderOnly(
+  "Topology",
+  `<table><tr><th>Data Center</th><th>Rack</th><th>RemoteAddr</th><th>#Volumes</th><th>Volume Ids</th><th>Max</th></tr>
 ${rows.join("\n") || '<tr><td colspan="6">no volume servers</td></tr>'}
-</table>
-<h2>Layouts</h2>
-<table><tr><th>Collection</th><th>Replication</th><th>TTL</th><th>#Volumes</th><th>Writable</th></tr>
+</table>`,
+)}
+${leaderOnly(
+  "Layouts",
+  `<table><tr><th>Collection</th><th>Replication</th><th>TTL</th><th>#Volumes</th><th>Writable</th></tr>
 ${layouts.join("\n") || '<tr><td colspan="5">no volumes</td></tr>'}
-</table>
+</table>`,
+)}
 </body></html>
 `;
 }

@@ -104,6 +104,12 @@ describe("three Raft masters", () => {
       expect(s.IsLeader).toBe(i === leader);
       expect(s.Peers.sort()).toEqual(masterPorts.filter((_, k) => k !== i).map((p) => `127.0.0.1:${p}`).sort());
     }
+    // The status page: the leader shows its volume servers; a follower sends the reader there.
+    const leaderPage = await (await request(`http://127.0.0.1:${masterPorts[leader]}/`)).body.text();
+    for (const p of volumePorts) expect(leaderPage).toContain(`127.0.0.1:${p}`);
+    const followerPage = await (await request(`http://127.0.0.1:${masterPorts[(leader + 1) % 3]}/`)).body.text();
+    expect(followerPage).toContain(`Volume servers report to the leader: see <a href="http://127.0.0.1:${masterPorts[leader]}/">`);
+    expect(followerPage).not.toContain("no volume servers");
   });
 
   it("weed-ts shell shows the leader and every master with its role, from any master", async () => {
