@@ -1,6 +1,6 @@
 // Small helpers shared by the master and volume HTTP edges (node:http, no framework).
 import { Readable } from "node:stream";
-import type { IncomingMessage, ServerResponse } from "node:http";
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import { ErrorCode, WeedError, httpStatusOf } from "./errors.js";
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, pretty = false): void {
@@ -57,4 +57,26 @@ export function pathOf(req: IncomingMessage): string {
   const url = req.url ?? "/";
   const q = url.indexOf("?");
   return q >= 0 ? url.slice(0, q) : url;
+}
+
+/** While a server drains, connections that went idle are closed this often. */
+const IDLE_SWEEP_MS = 20;
+
+/**
+ * Stops accepting, lets requests in flight finish for `graceMs`, then cuts what is left. A
+ * keep-alive connection whose request finishes during the drain is closed as soon as it is idle,
+ * not left open until the grace runs out (that would hold a restart up for the whole grace).
+ */
+export function drainHttpServer(server: Server, graceMs: number): Promise<void> {
+  if (!server.listening) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => server.closeAllConnections(), graceMs);
+    const sweep = setInterval(() => server.closeIdleConnections(), IDLE_SWEEP_MS);
+    server.close(() => {
+      clearTimeout(timer);
+      clearInterval(sweep);
+      resolve();
+    });
+    server.closeIdleConnections();
+  });
 }

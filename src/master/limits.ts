@@ -172,9 +172,6 @@ export const quorumCheckWaitMs = 1_500;
 /** gRPC grace at the end of a master's stop, once HTTP has drained and Raft is closed. */
 export const grpcCloseGraceMs = 250;
 
-/** While HTTP drains, connections that went idle are closed this often. */
-export const idleSweepMs = 20;
-
 /**
  * A follower reads a forwarded body of up to 4 MiB (most blobs) before forwarding it, so that it
  * can send it again to the next leader when the last one could not be connected to; larger or

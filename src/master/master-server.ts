@@ -23,7 +23,6 @@ import { MasterHttpHandlers } from "./http-handlers.js";
 import {
   closeGraceMs,
   grpcCloseGraceMs,
-  idleSweepMs,
   growthCountMax,
   handOffTimeoutMs,
   joinLogEveryMs,
@@ -40,7 +39,7 @@ import {
 import { memberHttpAddress, MembershipManager } from "./membership.js";
 import { acquireMdirLock, type MdirLock } from "./mdir.js";
 import { request } from "undici";
-import { sendError } from "../common/http-util.js";
+import { drainHttpServer, sendError } from "../common/http-util.js";
 import { MasterMetrics } from "./metrics.js";
 import { Sequencer } from "./sequencer.js";
 import { Topology } from "./topology.js";
@@ -452,7 +451,7 @@ export class MasterServer {
     } catch (err) {
       this.log.warn({ err: (err as Error).message }, "leadership hand-off before stopping failed; the others elect a leader");
     }
-    if (run.httpServer !== undefined) await closeHttp(run.httpServer);
+    if (run.httpServer !== undefined) await drainHttpServer(run.httpServer, closeGraceMs);
     run.heartbeats?.close();
     run.growth?.close();
     run.sequencer?.close();
@@ -498,24 +497,5 @@ function listen(server: HttpServer, host: string, port: number): Promise<number>
       server.off("error", reject);
       resolve((server.address() as AddressInfo).port);
     });
-  });
-}
-
-/**
- * Stops accepting, lets requests in flight finish for closeGraceMs, then cuts what is left. A
- * keep-alive connection whose request finishes during the drain is closed as soon as it is idle,
- * not left open until the grace runs out.
- */
-function closeHttp(server: HttpServer): Promise<void> {
-  if (!server.listening) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => server.closeAllConnections(), closeGraceMs);
-    const sweep = setInterval(() => server.closeIdleConnections(), idleSweepMs);
-    server.close(() => {
-      clearTimeout(timer);
-      clearInterval(sweep);
-      resolve();
-    });
-    server.closeIdleConnections();
   });
 }

@@ -2,7 +2,7 @@
 // the first byte of the path and the method, with no framework and no URL object on the way.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { ErrorCode, WeedError } from "../common/errors.js";
-import { sendError } from "../common/http-util.js";
+import { drainHttpServer, sendError } from "../common/http-util.js";
 import type { VolumeHttpContext } from "./http-context.js";
 import { handleAdmin, handleOptions, isAdminPath, methodNotAllowed } from "./handlers-admin.js";
 import { handleDelete } from "./handlers-delete.js";
@@ -86,13 +86,7 @@ export class VolumeHttpServer {
 
   /** Stops accepting, lets in-flight requests finish for a grace period, then cuts the rest. */
   async close(): Promise<void> {
-    if (!this.#server.listening) return;
-    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
-    this.#server.closeIdleConnections();
-    const timer = setTimeout(() => this.#server.closeAllConnections(), HTTP_CLOSE_GRACE_MS);
-    timer.unref();
-    await closed;
-    clearTimeout(timer);
+    await drainHttpServer(this.#server, HTTP_CLOSE_GRACE_MS);
   }
 
   #onRequest(req: IncomingMessage, res: ServerResponse): void {

@@ -49,6 +49,13 @@ export const HTTP_CLOSE_GRACE_MS = 2_000;
 /** close(): in-flight gRPC calls get this long before forceShutdown. */
 export const GRPC_CLOSE_GRACE_MS = 2_000;
 
+/**
+ * After its heartbeat ends (the leader drops it from the topology at once), a stopping volume
+ * server keeps taking requests this long: a client may hold an assign the leader handed out just
+ * before, and its upload arrives a moment later. Several loopback/LAN round trips.
+ */
+export const DRAIN_LINGER_MS = 500;
+
 /** A beat with the full volume list this often (SeaweedFS's VolumePulsePeriod is 5 s). */
 export const HEARTBEAT_INTERVAL_MS_DEFAULT = 5_000;
 /** First reconnect delay after a heartbeat stream fails; doubles per consecutive failure. */

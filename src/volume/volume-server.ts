@@ -12,7 +12,7 @@ import { addVolumeServerService } from "./grpc-service.js";
 import { HeartbeatClient } from "./heartbeat-client.js";
 import type { HeartbeatView, VolumeHttpContext } from "./http-context.js";
 import { VolumeHttpServer } from "./http-server.js";
-import { GRPC_CLOSE_GRACE_MS, HEARTBEAT_INTERVAL_MS_DEFAULT } from "./limits.js";
+import { DRAIN_LINGER_MS, GRPC_CLOSE_GRACE_MS, HEARTBEAT_INTERVAL_MS_DEFAULT } from "./limits.js";
 import { VolumeMetrics } from "./metrics.js";
 
 /** Reported in /status "Version" and the status page. */
@@ -175,8 +175,10 @@ export class VolumeServer {
   async #doClose(): Promise<void> {
     this.#state = "closing";
     // Heartbeat first: the leader drops this server from the topology as soon as the stream ends,
-    // so no new writes are routed here while the listeners drain.
+    // so no new writes are routed here; uploads of assigns handed out just before still arrive
+    // for a short linger, then the listeners drain.
     await this.#heartbeat?.close();
+    if (this.#heartbeat !== undefined && this.#http !== undefined) await new Promise((r) => setTimeout(r, DRAIN_LINGER_MS));
     await this.#http?.close();
     await shutdownServer(this.#grpc, GRPC_CLOSE_GRACE_MS);
     await this.#store.close();
