@@ -121,7 +121,8 @@ export class Assigner {
       // Volume servers are still reporting to this new leader: wait for one, not for growth.
       vid = await this.waitOutWarmUp(layout, req.prefs, signal);
       if (vid >= 0) return vid;
-      throw new WeedError(ErrorCode.UNAVAILABLE, "master is warming up, topology is still loading", { retryAfterSec });
+      // Still warming up: say so. Ended meanwhile (nothing was there to wait for): grow.
+      if (this.warmingUp) throw new WeedError(ErrorCode.UNAVAILABLE, "master is warming up, topology is still loading", { retryAfterSec });
     }
     const grown = growth.growShared(req, req.writableVolumeCount);
     await waitAtMost(grown, this.growthWaitMs, signal, () => this.growthPending(req));

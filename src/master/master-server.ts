@@ -286,8 +286,17 @@ export class MasterServer {
         endTimer = undefined;
         // The topology is soft state: volume servers report to the new leader within a beat or
         // two. Until then growth would allocate volumes that already exist elsewhere.
-        // A cluster that never allocated a volume has nothing to wait for.
-        if (state.maxVolumeId > 0) assigner.warmUpUntil(performance.now() + warmUp);
+        // A cluster that never allocated a volume has nothing to wait for, but a new leader may
+        // not have applied its whole log yet (a restarted master re-applies after its snapshot as
+        // it learns the commit index): the warm-up holds until a read barrier says which it is.
+        assigner.warmUpUntil(performance.now() + warmUp);
+        void state.runtime
+          .readIndex({ timeoutMs: warmUp })
+          .then(() => {
+            if (state.maxVolumeId === 0 && this.leaderReady) assigner.warmUpUntil(0);
+          })
+          .catch(() => undefined); // No barrier: the warm-up runs its course.
+
         void state.ensureTopologyId().catch((err: unknown) => this.log.warn({ err: (err as Error).message }, "fixing the cluster id failed; retried on the next election"));
         void sequencer.start().catch((err: unknown) => this.log.warn({ err: (err as Error).message }, "reserving file keys failed; retried on demand"));
       } else {

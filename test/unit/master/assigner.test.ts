@@ -69,4 +69,30 @@ describe("Assigner", () => {
     expect(assigner.tryAssign(request)?.fid).toMatch(/^1,/);
     expect(allocator.calls).toHaveLength(1);
   });
+
+  it("an assign waiting out a warm-up that is called off (nothing to wait for) grows instead of answering 503", async () => {
+    const t = await tempDir();
+    const state = new LevelClusterState(join(t.dir, "state"));
+    await state.open();
+    cleanups.push(t.remove, () => state.close());
+    const topology = new Topology(1 << 30);
+    topology.registerNode({ ip: "10.0.0.1", port: 8080, publicUrl: "", grpcPort: 18080, dataCenter: "", rack: "", maxVolumes: 8 });
+    const sequencer = new Sequencer(state, silentLogger());
+    await sequencer.start();
+    cleanups.push(() => sequencer.close());
+    const allocator = new GatedAllocator();
+    allocator.open();
+    const growth = new VolumeGrowth({ topology, state, allocator, random: Math.random, logger: silentLogger() }, { growthCount: 1 });
+    const assigner = new Assigner({ topology, sequencer, growth, random: Math.random, now: () => performance.now() });
+    assigner.warmUpUntil(performance.now() + 60_000);
+    setTimeout(() => assigner.warmUpUntil(0), 100);
+    const r = await assigner.assign(request);
+    expect(r.fid).toMatch(/^1,/);
+    expect(allocator.calls).toHaveLength(1);
+    // A warm-up that runs on answers 503 without growing.
+    assigner.warmUpUntil(performance.now() + 60_000);
+    const err = await assigner.assign({ ...request, collection: "other" }).catch((e: unknown) => e as { code: string });
+    expect(err.code).toBe(ErrorCode.UNAVAILABLE);
+    expect(allocator.calls).toHaveLength(1);
+  });
 });
