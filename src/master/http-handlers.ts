@@ -137,9 +137,10 @@ export class MasterHttpHandlers {
 
   /**
    * A follower's part: pass the request to the leader. Through an election or a leadership hand-off
-   * it waits (bounded by leaderWaitMs) for a leader instead of failing at once, and a bodyless
-   * request whose forward could not even connect (the leader just stopped) is sent again to the
-   * next leader: a restart of any master then costs clients a stall, not an error.
+   * it waits (bounded by leaderWaitMs) for a leader instead of failing at once, and a request
+   * whose forward could not even connect (the leader just stopped) is sent again to the next
+   * leader when its body is in hand (none, or read first within BodyBudget): a restart of any
+   * master then costs clients a stall, not an error.
    */
   private async viaLeader(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
     const visited = forwardedBy(req);
