@@ -125,6 +125,8 @@ describe("three Raft masters", () => {
     expect(ps.status, ps.stderr).toBe(0);
     expect(ps.stdout).toContain("the raft cluster has 3 servers");
     expect(ps.stdout.match(/^\* 127\.0\.0\.1:\d+ (leader|follower) term=\d+ commit=\d+ applied=\d+/gm)?.length).toBe(3);
+    // The leader's view: how far each follower has replicated and when it was last heard from.
+    expect(ps.stdout.match(/^\* 127\.0\.0\.1:\d+ follower .* match=\d+ heard=\d+ms$/gm)?.length).toBe(2);
   });
 
   it("takes /submit and /dir/assign through every master; a follower's lookup is the leader's", async () => {

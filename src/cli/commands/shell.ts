@@ -13,7 +13,7 @@ const SHELL_CHANGE_TIMEOUT_MS = 40_000;
 /** Commands read from standard input, at most (a script, not a session that never ends). */
 const STDIN_COMMANDS_MAX = 10_000;
 
-interface RaftMember { id: string; suffrage: "voter" | "learner"; match: number | null }
+interface RaftMember { id: string; suffrage: "voter" | "learner"; match: number | null; lastHeardMs?: number | null }
 interface RaftStatus { id: string; role: string; term: number; leader: string | null; commit: number; applied: number; lastIndex: number; members: RaftMember[] }
 
 async function getJson<T>(url: string): Promise<T> {
@@ -35,13 +35,16 @@ async function clusterStatus(master: string, io: CommandIo): Promise<void> {
 }
 
 async function raftPs(master: string, io: CommandIo): Promise<void> {
-  const s = await getJson<RaftStatus>(`http://${master}/cluster/raft`);
+  const asked = await getJson<RaftStatus>(`http://${master}/cluster/raft`);
+  // The leader's view has each member's replication (match) and when it last heard from it.
+  const s = asked.leader === null || asked.leader === asked.id ? asked : await getJson<RaftStatus>(`http://${asked.leader}/cluster/raft`).catch(() => asked);
   io.out.write(`the raft cluster has ${s.members.length} servers, leader ${s.leader ?? "(none)"}\n`);
   const rows = await Promise.all(
     s.members.map(async (m) => {
       try {
         const own = await getJson<RaftStatus>(`http://${m.id}/cluster/raft`);
-        return `* ${m.id} ${own.role} term=${own.term} commit=${own.commit} applied=${own.applied} last=${own.lastIndex}${m.match === null ? "" : ` match=${m.match}`}`;
+        const heard = m.lastHeardMs === undefined || m.lastHeardMs === null ? "" : ` heard=${m.lastHeardMs}ms`;
+        return `* ${m.id} ${own.role} term=${own.term} commit=${own.commit} applied=${own.applied} last=${own.lastIndex}${m.match === null ? "" : ` match=${m.match}`}${heard}`;
       } catch (err) {
         return `* ${m.id} ${roleOf(m, s.leader)} unreachable: ${(err as Error).message}`;
       }
