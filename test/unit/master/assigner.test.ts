@@ -35,18 +35,23 @@ afterEach(async () => {
 
 const request: AssignRequest = { count: 1, collection: "", replicaPlacement: 0, ttl: 0, prefs: NO_PREFS, writableVolumeCount: 0, preallocate: 0, memoryMapMaxSizeMb: 0, diskType: "" };
 
+/** One volume server with 8 slots, a started sequencer, and an allocator held at its gate. */
+async function setup(): Promise<{ state: LevelClusterState; topology: Topology; sequencer: Sequencer; allocator: GatedAllocator }> {
+  const t = await tempDir();
+  const state = new LevelClusterState(join(t.dir, "state"));
+  await state.open();
+  cleanups.push(t.remove, () => state.close());
+  const topology = new Topology(1 << 30);
+  topology.registerNode({ ip: "10.0.0.1", port: 8080, publicUrl: "", grpcPort: 18080, dataCenter: "", rack: "", maxVolumes: 8 });
+  const sequencer = new Sequencer(state, silentLogger());
+  await sequencer.start();
+  cleanups.push(() => sequencer.close());
+  return { state, topology, sequencer, allocator: new GatedAllocator() };
+}
+
 describe("Assigner", () => {
   it("answers 503 + Retry-After while a shared growth runs past the wait, then serves from it", async () => {
-    const t = await tempDir();
-    const state = new LevelClusterState(join(t.dir, "state"));
-    await state.open();
-    cleanups.push(t.remove, () => state.close());
-    const topology = new Topology(1 << 30);
-    topology.registerNode({ ip: "10.0.0.1", port: 8080, publicUrl: "", grpcPort: 18080, dataCenter: "", rack: "", maxVolumes: 8 });
-    const sequencer = new Sequencer(state, silentLogger());
-    await sequencer.start();
-    cleanups.push(() => sequencer.close());
-    const allocator = new GatedAllocator();
+    const { state, topology, sequencer, allocator } = await setup();
     const growth = new VolumeGrowth({ topology, state, allocator, random: Math.random, logger: silentLogger() }, { growthCount: 1 });
     const assigner = new Assigner({ topology, sequencer, growth, random: Math.random, now: () => performance.now() }, { growthWaitMs: 100 });
 
@@ -71,16 +76,7 @@ describe("Assigner", () => {
   });
 
   it("an assign waiting out a warm-up that is called off (nothing to wait for) grows instead of answering 503", async () => {
-    const t = await tempDir();
-    const state = new LevelClusterState(join(t.dir, "state"));
-    await state.open();
-    cleanups.push(t.remove, () => state.close());
-    const topology = new Topology(1 << 30);
-    topology.registerNode({ ip: "10.0.0.1", port: 8080, publicUrl: "", grpcPort: 18080, dataCenter: "", rack: "", maxVolumes: 8 });
-    const sequencer = new Sequencer(state, silentLogger());
-    await sequencer.start();
-    cleanups.push(() => sequencer.close());
-    const allocator = new GatedAllocator();
+    const { state, topology, sequencer, allocator } = await setup();
     allocator.open();
     const growth = new VolumeGrowth({ topology, state, allocator, random: Math.random, logger: silentLogger() }, { growthCount: 1 });
     const assigner = new Assigner({ topology, sequencer, growth, random: Math.random, now: () => performance.now() });
