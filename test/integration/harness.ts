@@ -12,23 +12,41 @@ export const BIN = resolve(import.meta.dirname, "../../bin/weed-ts.js");
 const START_TIMEOUT_MS = 20_000;
 const POLL_INTERVAL_MS = 50;
 
-/** A free loopback port whose port+10000 (the default gRPC port) is free too. */
-export async function freePortPair(): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const p = await freePort();
-    if (p + 10000 <= 65535 && (await isFree(p + 10000))) return p;
+/**
+ * Ports for processes a test starts. A port is found free, released, and bound later by the child,
+ * so two test files picking at once (vitest runs files in parallel workers) could pick the same
+ * one. Each worker therefore picks from its own slice of 10000-19999 (its gRPC ports, +10000, from
+ * 20000-29999), below the kernel's ephemeral range where listen(0) and outgoing connections land,
+ * and never hands out a port twice.
+ */
+const PORT_SLICES = 4;
+const PORT_SLICE_SIZE = 2500;
+const PORT_BASE = 10_000;
+const GRPC_OFFSET = 10_000;
+const workerSlice = (Math.max(1, Number(process.env.VITEST_POOL_ID ?? "1")) - 1) % PORT_SLICES;
+const handedOut = new Set<number>();
+
+async function pickPort(needGrpcToo: boolean): Promise<number> {
+  const base = PORT_BASE + workerSlice * PORT_SLICE_SIZE;
+  for (let attempt = 0; attempt < 500; attempt++) {
+    const p = base + Math.floor(Math.random() * PORT_SLICE_SIZE);
+    if (handedOut.has(p)) continue;
+    if (!(await isFree(p)) || (needGrpcToo && !(await isFree(p + GRPC_OFFSET)))) continue;
+    handedOut.add(p);
+    return p;
   }
-  throw new Error("no free port pair found in 50 attempts");
+  throw new Error(`no free port in ${base}-${base + PORT_SLICE_SIZE - 1} after 500 attempts`);
+}
+
+/** A free loopback port whose port+10000 (the default gRPC port) is free too. */
+export function freePortPair(): Promise<number> {
+  return pickPort(true);
 }
 
 /** `n` distinct port pairs (see freePortPair). */
 export async function freePortPairs(n: number): Promise<number[]> {
   const out: number[] = [];
-  for (let attempt = 0; out.length < n && attempt < n * 20; attempt++) {
-    const p = await freePortPair();
-    if (!out.includes(p)) out.push(p);
-  }
-  if (out.length < n) throw new Error(`only ${out.length} of ${n} distinct free port pairs found`);
+  for (let i = 0; i < n; i++) out.push(await freePortPair());
   return out;
 }
 
@@ -37,17 +55,9 @@ export async function deadAddress(): Promise<string> {
   return `127.0.0.1:${await freePort()}`;
 }
 
+/** A free loopback port (for a process that does not also need port+10000). */
 export function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once("error", rej);
-    // Below 55535 so that port+10000 is a valid port.
-    s.listen(0, "127.0.0.1", () => {
-      const addr = s.address();
-      const port = typeof addr === "object" && addr !== null ? addr.port : 0;
-      s.close(() => (port > 0 && port < 55535 ? res(port) : freePort().then(res, rej)));
-    });
-  });
+  return pickPort(false);
 }
 
 function isFree(port: number): Promise<boolean> {
