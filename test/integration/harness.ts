@@ -145,7 +145,7 @@ export async function waitHttpOk(url: string, proc?: WeedProcess, timeoutMs = ST
 }
 
 /** Polls `check` until it returns a value, bounded by `timeoutMs`. */
-export async function eventually<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 20_000, intervalMs = 100): Promise<T> {
+export async function eventually<T>(what: string, check: () => T | undefined | Promise<T | undefined>, timeoutMs = 20_000, intervalMs = 100): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastErr: unknown;
   while (Date.now() < deadline) {

@@ -1,15 +1,12 @@
-// Shared helpers for the runtime's unit tests: temp dirs, entries, Readies.
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+// Shared helpers for the runtime's unit tests: entries, Readies; temp dirs and polling come from
+// the integration harness (with a shorter poll: these nodes run in-process).
 import type { Entry, HardState, Ready, Snapshot } from "../../../src/raft/types.js";
+import { eventually as poll, removeDir, tempDir as harnessTempDir } from "../../integration/harness.js";
 
-export async function tempDir(prefix = "raft-rt-"): Promise<string> {
-  return mkdtemp(join(tmpdir(), prefix));
-}
+export { removeDir };
 
-export async function removeDir(dir: string): Promise<void> {
-  await rm(dir, { recursive: true, force: true });
+export function tempDir(prefix = "raft-rt-"): Promise<string> {
+  return harnessTempDir(prefix);
 }
 
 export function normal(index: number, term: number, text = `cmd-${index}`): Entry {
@@ -38,17 +35,6 @@ export function ready(parts: { entries?: Entry[]; hardState?: HardState | null; 
 }
 
 /** Polls `check` until it returns a value, bounded by `timeoutMs`. */
-export async function eventually<T>(what: string, check: () => T | undefined | Promise<T | undefined>, timeoutMs = 10_000, intervalMs = 20): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastErr: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await check();
-      if (v !== undefined) return v;
-    } catch (err) {
-      lastErr = err;
-    }
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
-  throw new Error(`timed out waiting for ${what}${lastErr instanceof Error ? `: ${lastErr.message}` : ""}`);
+export function eventually<T>(what: string, check: () => T | undefined | Promise<T | undefined>, timeoutMs = 10_000, intervalMs = 20): Promise<T> {
+  return poll(what, check, timeoutMs, intervalMs);
 }
