@@ -18,7 +18,8 @@ const port = Number(flag("port", "0"));
 const size = Number(flag("size", "1024"));
 const ip = flag("ip", "127.0.0.1");
 if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`-port=${port}: expected 0..65535`);
-if (!Number.isInteger(size) || size < 0 || size > 64 * 1024 * 1024) throw new Error(`-size=${size}: expected 0..64 MiB`);
+if (!Number.isInteger(size) || size < 0 || size > 64 * 1024 * 1024)
+  throw new Error(`-size=${size}: expected 0..64 MiB`);
 
 const body = Buffer.alloc(size, 0x61);
 // The same headers a volume server GET carries, so the comparison is about the work, not the bytes.
@@ -26,7 +27,7 @@ const headers = {
   "Content-Type": "application/octet-stream",
   "Content-Length": String(size),
   "Accept-Ranges": "bytes",
-  "ETag": '"00000000"',
+  ETag: '"00000000"',
 };
 
 const server = createServer((req, res) => {

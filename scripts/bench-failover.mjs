@@ -64,8 +64,12 @@ const { values: flags } = parseArgs({
   strict: true,
 });
 if (flags.help) {
-  console.log("usage: bench-failover.mjs [--kills 10] [--concurrency 4] [--assign-seconds 5] [--log-level warn] [--trace] [--keep]");
-  console.log("  --trace: after each kill, print the survivors' log lines (pino JSON) from the kill to the first ack, with ms since the kill; use with --log-level info");
+  console.log(
+    "usage: bench-failover.mjs [--kills 10] [--concurrency 4] [--assign-seconds 5] [--log-level warn] [--trace] [--keep]",
+  );
+  console.log(
+    "  --trace: after each kill, print the survivors' log lines (pino JSON) from the kill to the first ack, with ms since the kill; use with --log-level info",
+  );
   process.exit(0);
 }
 function int(name, text, min) {
@@ -88,7 +92,10 @@ if (!existsSync(DIST_MAIN)) {
 const runDeadline = Date.now() + RUN_DEADLINE_MS;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const now = () => performance.now();
-const pct = (sorted, p) => (sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]);
+const pct = (sorted, p) =>
+  sorted.length === 0
+    ? NaN
+    : sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
 const fmt = (ms) => (ms === undefined || Number.isNaN(ms) ? "-" : ms >= 100 ? ms.toFixed(0) : ms.toFixed(1));
 const log = (msg) => console.log(msg);
 
@@ -96,7 +103,12 @@ const log = (msg) => console.log(msg);
 const dispatcher = new Agent({ keepAliveTimeout: 10_000, connections: 64, connect: { timeout: REQUEST_TIMEOUT_MS } });
 
 async function http(url, opts = {}) {
-  const r = await request(url, { dispatcher, headersTimeout: REQUEST_TIMEOUT_MS, bodyTimeout: REQUEST_TIMEOUT_MS, ...opts });
+  const r = await request(url, {
+    dispatcher,
+    headersTimeout: REQUEST_TIMEOUT_MS,
+    bodyTimeout: REQUEST_TIMEOUT_MS,
+    ...opts,
+  });
   const body = Buffer.from(await r.body.arrayBuffer());
   return { status: r.statusCode, body };
 }
@@ -114,7 +126,6 @@ async function getJson(url) {
 // ---------------------------------------------------------------------------------------------
 // Ports and processes
 
-
 class Node {
   constructor(i, masterPort, volumePort, peers, dir) {
     this.i = i;
@@ -122,7 +133,16 @@ class Node {
     this.addr = `127.0.0.1:${masterPort}`;
     this.base = `http://${this.addr}`;
     this.volumeAddr = `127.0.0.1:${volumePort}`;
-    this.args = [WEED, "server", "-ip=127.0.0.1", `-dir=${dir}`, `-master.port=${masterPort}`, `-volume.port=${volumePort}`, `-master.peers=${peers}`, `-logLevel=${flags["log-level"]}`];
+    this.args = [
+      WEED,
+      "server",
+      "-ip=127.0.0.1",
+      `-dir=${dir}`,
+      `-master.port=${masterPort}`,
+      `-volume.port=${volumePort}`,
+      `-master.peers=${peers}`,
+      `-logLevel=${flags["log-level"]}`,
+    ];
     this.child = null;
     this.logTail = [];
     this.lines = []; // complete log lines with their arrival time (Date.now()), for --trace
@@ -174,7 +194,8 @@ class Node {
       const r = await getJson(`${this.base}/dir/status`);
       if (r.status !== 200 || !r.json?.Topology) return -1;
       let n = 0;
-      for (const dc of r.json.Topology.DataCenters ?? []) for (const rack of dc.Racks ?? []) n += (rack.DataNodes ?? []).length;
+      for (const dc of r.json.Topology.DataCenters ?? [])
+        for (const rack of dc.Racks ?? []) n += (rack.DataNodes ?? []).length;
       return n;
     } catch {
       return -1;
@@ -206,7 +227,13 @@ async function until(what, deadlineMs, intervalMs, check) {
 /** All three running, one agreed leader, and the leader lists 3 volume servers. */
 async function waitHealthy(nodes, deadlineMs) {
   return until("an agreed leader with 3 registered volume servers", deadlineMs, 50, async () => {
-    if (nodes.some((n) => !n.alive)) throw new Error(`a process exited: ${nodes.filter((n) => !n.alive).map((n) => n.name).join(",")}`);
+    if (nodes.some((n) => !n.alive))
+      throw new Error(
+        `a process exited: ${nodes
+          .filter((n) => !n.alive)
+          .map((n) => n.name)
+          .join(",")}`,
+      );
     const leader = await agreedLeaderNow(nodes);
     if (leader === null) return null;
     return (await leader.dataNodes()) === 3 ? leader : null;
@@ -306,7 +333,9 @@ async function submitWorker(nodes, w) {
         noteFailure(`${r.status}${text ? ` "${text.replace(/[0-9a-f]*[0-9][0-9a-f.:,]*/gi, "#").slice(0, 80)}"` : ""}`);
         // A 5xx without Retry-After is not a "retry soon": note when it came (relative to the last kill).
         if (r.status >= 500 && r.status !== 503 && client.notes.length < 20) {
-          client.notes.push(`${r.status} via ${node.name}, sent ${fmt(t0 - client.lastKillAt)} ms / answered ${fmt(now() - client.lastKillAt)} ms after kill ${client.round}: ${text.slice(0, 160)}`);
+          client.notes.push(
+            `${r.status} via ${node.name}, sent ${fmt(t0 - client.lastKillAt)} ms / answered ${fmt(now() - client.lastKillAt)} ms after kill ${client.round}: ${text.slice(0, 160)}`,
+          );
         }
       }
     } catch (err) {
@@ -360,7 +389,8 @@ async function failoverRound(nodes, round) {
   }
   client.watch = null;
   await leader.exited;
-  if (watch.first === null) throw new Error(`round ${round}: no submit acknowledged within ${FAILOVER_DEADLINE_MS} ms of the kill`);
+  if (watch.first === null)
+    throw new Error(`round ${round}: no submit acknowledged within ${FAILOVER_DEADLINE_MS} ms of the kill`);
   const first = watch.first;
   client.firsts.push(first.rec);
   if (flags.trace) {
@@ -431,7 +461,9 @@ async function verify(nodes) {
       try {
         const r = await http(`http://${rec.fileUrl}`);
         if (r.status === 200 && r.body.equals(rec.content)) good = true;
-        else last = r.status === 200 ? `content differs (${r.body.length} vs ${rec.content.length} bytes)` : `HTTP ${r.status}`;
+        else
+          last =
+            r.status === 200 ? `content differs (${r.body.length} vs ${rec.content.length} bytes)` : `HTTP ${r.status}`;
       } catch (err) {
         last = err?.code ?? String(err);
       }
@@ -465,7 +497,11 @@ async function main() {
 
   const workers = [];
   try {
-    log(`bench-failover: 3 x weed-ts server (master + volume) on 127.0.0.1, data in ${root}; load average ${loadavg().map((x) => x.toFixed(2)).join(" ")}`);
+    log(
+      `bench-failover: 3 x weed-ts server (master + volume) on 127.0.0.1, data in ${root}; load average ${loadavg()
+        .map((x) => x.toFixed(2))
+        .join(" ")}`,
+    );
     for (const n of nodes) log(`  ${n.name}: master ${n.addr}  volume ${n.volumeAddr}`);
     const t0 = now();
     for (const n of nodes) n.start();
@@ -476,9 +512,14 @@ async function main() {
       log(`\n== /dir/assign throughput: ${ASSIGN_CONCURRENCY} in flight, ${assignSeconds} s each ==`);
       await assignLoop(leader, 1); // warm-up
       const follower = nodes.find((n) => n !== leader);
-      for (const [label, node] of [["leader", leader], ["follower", follower]]) {
+      for (const [label, node] of [
+        ["leader", leader],
+        ["follower", follower],
+      ]) {
         const r = await assignLoop(node, assignSeconds);
-        log(`via ${label.padEnd(8)} (${node.name}): ${r.perSec.toFixed(0).padStart(6)} req/s  p50 ${fmt(r.p50)} ms  p99 ${fmt(r.p99)} ms  errors ${r.errors}${r.other ? `  non-200 ${r.other}` : ""}`);
+        log(
+          `via ${label.padEnd(8)} (${node.name}): ${r.perSec.toFixed(0).padStart(6)} req/s  p50 ${fmt(r.p50)} ms  p99 ${fmt(r.p99)} ms  errors ${r.errors}${r.other ? `  non-200 ${r.other}` : ""}`,
+        );
       }
     }
 
@@ -490,8 +531,12 @@ async function main() {
 
     const rounds = [];
     if (kills > 0) {
-      log(`\n== failover: kill -9 the leader process, time to the first acknowledged /submit sent after the kill (${kills} rounds) ==`);
-      log("  first ack (sent at) via | survivors agree on leader; it lists 1st / 2nd surviving volume server | restart -> healthz / follower + 3 VS");
+      log(
+        `\n== failover: kill -9 the leader process, time to the first acknowledged /submit sent after the kill (${kills} rounds) ==`,
+      );
+      log(
+        "  first ack (sent at) via | survivors agree on leader; it lists 1st / 2nd surviving volume server | restart -> healthz / follower + 3 VS",
+      );
       for (let round = 1; round <= kills; round++) {
         const r = await failoverRound(nodes, round);
         rounds.push(r);
@@ -511,24 +556,43 @@ async function main() {
       const median = pct(sorted, 50);
       const p90 = pct(sorted, 90);
       const max = sorted[sorted.length - 1];
-      const el = rounds.map((r) => r.electedMs).filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
-      const rg = rounds.map((r) => r.registeredMs).filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
+      const el = rounds
+        .map((r) => r.electedMs)
+        .filter((x) => !Number.isNaN(x))
+        .sort((a, b) => a - b);
+      const rg = rounds
+        .map((r) => r.registeredMs)
+        .filter((x) => !Number.isNaN(x))
+        .sort((a, b) => a - b);
       Object.assign(summary, { samples: rounds.map((r) => +r.ms.toFixed(1)), median, p90, max });
-      log(`\nfailover (kill -> first acknowledged submit): median ${fmt(median)} ms  p90 ${fmt(p90)} ms  max ${fmt(max)} ms`);
-      log(`  of which: survivors agree on a leader median ${fmt(pct(el, 50))} ms (max ${fmt(el[el.length - 1])}); new leader lists the 2 surviving volume servers median ${fmt(pct(rg, 50))} ms (max ${fmt(rg[rg.length - 1])})`);
-      log(`  ${median <= TARGET_MEDIAN_MS ? "OK" : "BELOW TARGET"}: median ${fmt(median)} ms (target <= ${TARGET_MEDIAN_MS} ms)`);
+      log(
+        `\nfailover (kill -> first acknowledged submit): median ${fmt(median)} ms  p90 ${fmt(p90)} ms  max ${fmt(max)} ms`,
+      );
+      log(
+        `  of which: survivors agree on a leader median ${fmt(pct(el, 50))} ms (max ${fmt(el[el.length - 1])}); new leader lists the 2 surviving volume servers median ${fmt(pct(rg, 50))} ms (max ${fmt(rg[rg.length - 1])})`,
+      );
+      log(
+        `  ${median <= TARGET_MEDIAN_MS ? "OK" : "BELOW TARGET"}: median ${fmt(median)} ms (target <= ${TARGET_MEDIAN_MS} ms)`,
+      );
       log(`  ${p90 <= TARGET_P90_MS ? "OK" : "BELOW TARGET"}: p90 ${fmt(p90)} ms (target <= ${TARGET_P90_MS} ms)`);
-      log("  for comparison on this machine: etcd median 1,344 ms, ZooKeeper 415 ms; SeaweedFS's default election timeout is 10 s");
+      log(
+        "  for comparison on this machine: etcd median 1,344 ms, ZooKeeper 415 ms; SeaweedFS's default election timeout is 10 s",
+      );
     }
-    log(`\nsubmits: ${client.acked} acknowledged (${nodes.map((n) => `${n.name} ${client.ackedBy[n.i]}`).join(", ")}), ${client.failed} failed / outcome unknown`);
-    for (const [k, n] of [...client.failedBy].sort((a, b) => b[1] - a[1]).slice(0, 12)) log(`  ${String(n).padStart(6)}  ${k}`);
+    log(
+      `\nsubmits: ${client.acked} acknowledged (${nodes.map((n) => `${n.name} ${client.ackedBy[n.i]}`).join(", ")}), ${client.failed} failed / outcome unknown`,
+    );
+    for (const [k, n] of [...client.failedBy].sort((a, b) => b[1] - a[1]).slice(0, 12))
+      log(`  ${String(n).padStart(6)}  ${k}`);
 
     for (const n of client.notes) log(`  note: ${n}`);
     log("\n== read-back of acknowledged uploads (all 3 processes up) ==");
     leader = await waitHealthy(nodes, REJOIN_DEADLINE_MS);
     const v = await verify(nodes);
     summary.verified = { checked: v.total, ok: v.ok };
-    log(`${v.ok === v.total ? "OK" : "FAILED"}: ${v.ok}/${v.total} acknowledged uploads (random sample + each round's first) read back byte-identical`);
+    log(
+      `${v.ok === v.total ? "OK" : "FAILED"}: ${v.ok}/${v.total} acknowledged uploads (random sample + each round's first) read back byte-identical`,
+    );
     for (const b of v.bad.slice(0, 10)) log(`  bad: ${b}`);
     summary.loadavgEnd = loadavg().map((x) => +x.toFixed(2));
     log(`\nload average at the end: ${summary.loadavgEnd.join(" ")}`);

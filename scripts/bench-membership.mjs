@@ -70,8 +70,12 @@ const { values: flags } = parseArgs({
   strict: true,
 });
 if (flags.help) {
-  console.log("usage: bench-membership.mjs [--payload=1024] [--concurrency=1] [--request-timeout-ms=5000] [--steady-ms=5000] [--log-level=warn] [--keep] [--rolling-only]");
-  console.log("  env: BENCH_PAYLOAD, BENCH_CONCURRENCY, BENCH_REQUEST_TIMEOUT_MS, BENCH_STEADY_MS, BENCH_LOG_LEVEL (argv wins)");
+  console.log(
+    "usage: bench-membership.mjs [--payload=1024] [--concurrency=1] [--request-timeout-ms=5000] [--steady-ms=5000] [--log-level=warn] [--keep] [--rolling-only]",
+  );
+  console.log(
+    "  env: BENCH_PAYLOAD, BENCH_CONCURRENCY, BENCH_REQUEST_TIMEOUT_MS, BENCH_STEADY_MS, BENCH_LOG_LEVEL (argv wins)",
+  );
   console.log("  --steady-ms: writes after the last change (every process must stay up)");
   console.log("  --rolling-only: 3 masters started at once, rolling restarts only (no add/remove)");
   process.exit(0);
@@ -103,7 +107,6 @@ const log = (msg) => console.log(msg);
 
 // ---------------------------------------------------------------------------------------------
 // Ports and processes
-
 
 const children = new Set(); // every child process started, for cleanup by pid
 
@@ -171,7 +174,12 @@ class Master extends Proc {
 // HTTP probes (each bounded by PROBE_TIMEOUT_MS)
 
 async function http(url, opts = {}) {
-  const r = await request(url, { headersTimeout: PROBE_TIMEOUT_MS, bodyTimeout: PROBE_TIMEOUT_MS, signal: AbortSignal.timeout(PROBE_TIMEOUT_MS), ...opts });
+  const r = await request(url, {
+    headersTimeout: PROBE_TIMEOUT_MS,
+    bodyTimeout: PROBE_TIMEOUT_MS,
+    signal: AbortSignal.timeout(PROBE_TIMEOUT_MS),
+    ...opts,
+  });
   const text = await r.body.text();
   let json;
   try {
@@ -213,7 +221,12 @@ const voters = (view) => view.members.filter((m) => m.suffrage === "voter").map(
 
 function caughtUp(view, id) {
   const m = view.members.find((x) => x.id === id);
-  return m !== undefined && m.suffrage === "voter" && typeof m.match === "number" && m.match >= view.lastIndex - CAUGHT_UP_ENTRIES;
+  return (
+    m !== undefined &&
+    m.suffrage === "voter" &&
+    typeof m.match === "number" &&
+    m.match >= view.lastIndex - CAUGHT_UP_ENTRIES
+  );
 }
 
 /**
@@ -262,7 +275,10 @@ class Scenario {
   /** A process the bench did not stop has exited: the scenario cannot go on. */
   assertWanted() {
     for (const p of [...this.masters, this.volume]) {
-      if (p.wanted && !p.alive) throw new Error(`${p.name === "volume" ? "the volume server" : `master ${p.name}`} exited on its own (${p.exitedAs}):\n${p.tail()}`);
+      if (p.wanted && !p.alive)
+        throw new Error(
+          `${p.name === "volume" ? "the volume server" : `master ${p.name}`} exited on its own (${p.exitedAs}):\n${p.tail()}`,
+        );
     }
   }
 
@@ -292,16 +308,26 @@ class Scenario {
     await this.step(`add ${m.name}`, async (progress) => {
       const t0 = now();
       m.start();
-      await until(`${m.name} to answer /cluster/status`, STEP_DEADLINE_MS, () => {
-        if (!m.alive) throw new Error(`${m.name} exited:\n${m.tail()}`);
-        return answersStatus(m);
-      }, progress);
+      await until(
+        `${m.name} to answer /cluster/status`,
+        STEP_DEADLINE_MS,
+        () => {
+          if (!m.alive) throw new Error(`${m.name} exited:\n${m.tail()}`);
+          return answersStatus(m);
+        },
+        progress,
+      );
       const upMs = now() - t0;
-      await until(`the leader to list ${m.addr} as a voter`, STEP_DEADLINE_MS, async () => {
-        if (!m.alive) throw new Error(`${m.name} exited:\n${m.tail()}`);
-        const v = await leaderView(this.live());
-        return v !== null && voters(v).includes(m.addr);
-      }, progress);
+      await until(
+        `the leader to list ${m.addr} as a voter`,
+        STEP_DEADLINE_MS,
+        async () => {
+          if (!m.alive) throw new Error(`${m.name} exited:\n${m.tail()}`);
+          const v = await leaderView(this.live());
+          return v !== null && voters(v).includes(m.addr);
+        },
+        progress,
+      );
       return `joined via ${via.name}; listening after ${fmt(upMs)} ms, voter after ${fmt(now() - t0)} ms`;
     });
   }
@@ -313,16 +339,26 @@ class Scenario {
       const stopped = await m.stop();
       const t0 = now();
       m.start();
-      await until(`${m.name} to answer /cluster/status after restart`, STEP_DEADLINE_MS, () => {
-        if (!m.alive) throw new Error(`${m.name} exited after restart:\n${m.tail()}`);
-        return answersStatus(m);
-      }, progress);
+      await until(
+        `${m.name} to answer /cluster/status after restart`,
+        STEP_DEADLINE_MS,
+        () => {
+          if (!m.alive) throw new Error(`${m.name} exited after restart:\n${m.tail()}`);
+          return answersStatus(m);
+        },
+        progress,
+      );
       const upMs = now() - t0;
-      const view = await until(`${m.name} back as a caught-up voter`, STEP_DEADLINE_MS, async () => {
-        if (!m.alive) throw new Error(`${m.name} exited after restart:\n${m.tail()}`);
-        const v = await leaderView(this.live());
-        return v !== null && caughtUp(v, m.addr) ? v : null;
-      }, progress);
+      const view = await until(
+        `${m.name} back as a caught-up voter`,
+        STEP_DEADLINE_MS,
+        async () => {
+          if (!m.alive) throw new Error(`${m.name} exited after restart:\n${m.tail()}`);
+          const v = await leaderView(this.live());
+          return v !== null && caughtUp(v, m.addr) ? v : null;
+        },
+        progress,
+      );
       return (
         `${wasLeader ? "was leader; " : ""}exit ${fmt(stopped.ms)} ms${stopped.killed ? " (SIGKILL: no exit on SIGTERM)" : ""}, ` +
         `status after ${fmt(upMs)} ms, caught up after ${fmt(now() - t0)} ms; leader ${view.id}`
@@ -336,15 +372,27 @@ class Scenario {
       const via = this.live().find((x) => x !== m);
       if (via === undefined) throw new Error(`no live master to ask to remove ${m.name}`);
       const t0 = now();
-      const r = await http(`${via.base}/cluster/raft/remove?id=${encodeURIComponent(m.addr)}`, { method: "POST", signal: AbortSignal.timeout(STEP_DEADLINE_MS), headersTimeout: STEP_DEADLINE_MS });
-      if (r.status !== 200) throw new Error(`POST ${via.addr}/cluster/raft/remove?id=${m.addr}: HTTP ${r.status}: ${r.json?.error ?? r.text.slice(0, 300)}`);
+      const r = await http(`${via.base}/cluster/raft/remove?id=${encodeURIComponent(m.addr)}`, {
+        method: "POST",
+        signal: AbortSignal.timeout(STEP_DEADLINE_MS),
+        headersTimeout: STEP_DEADLINE_MS,
+      });
+      if (r.status !== 200)
+        throw new Error(
+          `POST ${via.addr}/cluster/raft/remove?id=${m.addr}: HTTP ${r.status}: ${r.json?.error ?? r.text.slice(0, 300)}`,
+        );
       const answerMs = now() - t0;
       const stopped = await m.stop();
       const expected = this.masters.filter((x) => x.alive).map((x) => x.addr);
-      const view = await until(`the leader to list ${expected.length} voters without ${m.addr}`, STEP_DEADLINE_MS, async () => {
-        const v = await leaderView(this.live());
-        return v !== null && !voters(v).includes(m.addr) && voters(v).length === expected.length ? v : null;
-      }, progress);
+      const view = await until(
+        `the leader to list ${expected.length} voters without ${m.addr}`,
+        STEP_DEADLINE_MS,
+        async () => {
+          const v = await leaderView(this.live());
+          return v !== null && !voters(v).includes(m.addr) && voters(v).length === expected.length ? v : null;
+        },
+        progress,
+      );
       const membership = r.json?.membership ?? r.json; // {voters, learners, ...} at either level
       const result = typeof r.json?.result === "string" ? `${r.json.result}, ` : "";
       return `answered by ${via.name} in ${fmt(answerMs)} ms (${result}voters ${(membership?.voters ?? []).length}), exit ${fmt(stopped.ms)} ms; ${voters(view).length} voters, leader ${view.id}`;
@@ -376,12 +424,24 @@ function printTargets(report, v, addSteps, rollingOnly) {
   const slowestAdd = addSteps.reduce((a, s) => (a === null || s.durationMs > a.durationMs ? s : a), null);
   const row = (ok, text) => log(`  ${ok ? "PASS" : "MISS"}  ${text}`);
   log("\ntargets:");
-  row(report.totals.failed === 0, `zero failed writes: ${report.totals.failed} failed of ${report.totals.acked + report.totals.failed}`);
-  row(v.lost === 0 && v.wrong === 0 && report.notRemembered === 0, `nothing lost: ${v.checked} checked, ${v.lost} lost, ${v.wrong} wrong${report.notRemembered ? `, ${report.notRemembered} acked but not remembered` : ""}`);
+  row(
+    report.totals.failed === 0,
+    `zero failed writes: ${report.totals.failed} failed of ${report.totals.acked + report.totals.failed}`,
+  );
+  row(
+    v.lost === 0 && v.wrong === 0 && report.notRemembered === 0,
+    `nothing lost: ${v.checked} checked, ${v.lost} lost, ${v.wrong} wrong${report.notRemembered ? `, ${report.notRemembered} acked but not remembered` : ""}`,
+  );
   if (!rollingOnly) {
-    row(slowestAdd !== null && slowestAdd.durationMs < TARGET_ADD_MS, `each add under ${TARGET_ADD_MS} ms: slowest ${slowestAdd ? `${slowestAdd.step} ${fmt(slowestAdd.durationMs)} ms` : "-"}`);
+    row(
+      slowestAdd !== null && slowestAdd.durationMs < TARGET_ADD_MS,
+      `each add under ${TARGET_ADD_MS} ms: slowest ${slowestAdd ? `${slowestAdd.step} ${fmt(slowestAdd.durationMs)} ms` : "-"}`,
+    );
   }
-  row(worst !== null && worst.longestStallMs < TARGET_STALL_MS, `longest stall under ${TARGET_STALL_MS} ms: ${worst ? `${fmt(worst.longestStallMs)} ms in "${worst.step}"` : "-"}`);
+  row(
+    worst !== null && worst.longestStallMs < TARGET_STALL_MS,
+    `longest stall under ${TARGET_STALL_MS} ms: ${worst ? `${fmt(worst.longestStallMs)} ms in "${worst.step}"` : "-"}`,
+  );
 }
 
 async function main() {
@@ -397,7 +457,14 @@ async function main() {
     const peers = flags["rolling-only"] ? addrs.join(",") : i === 0 ? "" : addrs[i - 1];
     return new Master(n, ports[i], join(root, `m${n}`), peers);
   });
-  const volume = new Proc("volume", ["volume", `-port=${volumePort}`, `-dir=${join(root, "v")}`, `-mserver=${addrs.join(",")}`, "-ip=127.0.0.1", `-logLevel=${flags["log-level"]}`]);
+  const volume = new Proc("volume", [
+    "volume",
+    `-port=${volumePort}`,
+    `-dir=${join(root, "v")}`,
+    `-mserver=${addrs.join(",")}`,
+    "-ip=127.0.0.1",
+    `-logLevel=${flags["log-level"]}`,
+  ]);
   const writer = new ContinuousWriter({ masters: addrs, payloadBytes, concurrency, requestTimeoutMs });
   let cleaned = false;
   const cleanup = async () => {
@@ -421,9 +488,18 @@ async function main() {
   });
 
   try {
-    log(`bench-membership: ${flags["rolling-only"] ? "3 masters started together, rolling restarts" : "grow 1 -> 5 masters, rolling restarts, shrink to 3"}; data in ${root}`);
-    log(`  writer: ${concurrency} worker(s), ${payloadBytes}-byte payloads, ${requestTimeoutMs} ms request timeout; load average ${loadavg().map((x) => x.toFixed(2)).join(" ")}`);
-    for (const m of masters) log(`  master ${m.name}: ${m.addr}${m.args.find((a) => a.startsWith("-peers=")) ? `  ${m.args.find((a) => a.startsWith("-peers="))}` : ""}`);
+    log(
+      `bench-membership: ${flags["rolling-only"] ? "3 masters started together, rolling restarts" : "grow 1 -> 5 masters, rolling restarts, shrink to 3"}; data in ${root}`,
+    );
+    log(
+      `  writer: ${concurrency} worker(s), ${payloadBytes}-byte payloads, ${requestTimeoutMs} ms request timeout; load average ${loadavg()
+        .map((x) => x.toFixed(2))
+        .join(" ")}`,
+    );
+    for (const m of masters)
+      log(
+        `  master ${m.name}: ${m.addr}${m.args.find((a) => a.startsWith("-peers=")) ? `  ${m.args.find((a) => a.startsWith("-peers="))}` : ""}`,
+      );
     log(`  volume: 127.0.0.1:${volumePort}  -mserver=${addrs.join(",")}`);
 
     const t0 = now();
@@ -464,12 +540,22 @@ async function main() {
     const addSteps = report.steps.filter((s) => s.step.startsWith("add "));
     printTargets(report, v, addSteps, flags["rolling-only"]);
     const final = await leaderView(scenario.live());
-    log(`\nfinal membership: ${final ? `${voters(final).length} voters (${voters(final).join(", ")}), leader ${final.id}` : "no leader"}; load average ${loadavg().map((x) => x.toFixed(2)).join(" ")}`);
+    log(
+      `\nfinal membership: ${final ? `${voters(final).length} voters (${voters(final).join(", ")}), leader ${final.id}` : "no leader"}; load average ${loadavg()
+        .map((x) => x.toFixed(2))
+        .join(" ")}`,
+    );
     log(
       `RESULT ${JSON.stringify({
         payloadBytes,
         concurrency,
-        steps: report.steps.map((s) => ({ step: s.step, ms: Math.round(s.durationMs), acked: s.acked, failed: s.failed, stallMs: Math.round(s.longestStallMs) })),
+        steps: report.steps.map((s) => ({
+          step: s.step,
+          ms: Math.round(s.durationMs),
+          acked: s.acked,
+          failed: s.failed,
+          stallMs: Math.round(s.longestStallMs),
+        })),
         acked: report.totals.acked,
         failed: report.totals.failed,
         verify: { checked: v.checked, lost: v.lost, wrong: v.wrong },
@@ -477,14 +563,18 @@ async function main() {
     );
   } catch (err) {
     console.error(`\nbench-membership: the scenario could not run: ${err?.stack ?? err}`);
-    for (const p of [...masters, volume]) if (p.child !== null) console.error(`--- ${p.name} (${p.alive ? "running" : "exited"}) log tail ---\n${p.tail()}`);
+    for (const p of [...masters, volume])
+      if (p.child !== null)
+        console.error(`--- ${p.name} (${p.alive ? "running" : "exited"}) log tail ---\n${p.tail()}`);
     const r = writer.report();
     if (r.steps.length > 0) {
       // What the writes saw up to the failure, and whether what was acked is still readable.
       await writer.stop();
       console.error("\nsteps so far:");
       for (const s of writer.report().steps) console.error(stepLine(s));
-      const v = await writer.verify().catch((e) => ({ checked: 0, lost: 0, wrong: 0, errors: [`verify failed: ${e}`] }));
+      const v = await writer
+        .verify()
+        .catch((e) => ({ checked: 0, lost: 0, wrong: 0, errors: [`verify failed: ${e}`] }));
       console.error(`verify (so far): ${v.checked} checked, ${v.lost} lost, ${v.wrong} wrong`);
       for (const e of v.errors) console.error(`  ${e}`);
     }

@@ -50,7 +50,9 @@ const { values: flags } = parseArgs({
   strict: true,
 });
 if (flags.help) {
-  console.log("usage: bench-raft.mjs [--duration-s 5] [--concurrency 1,16,64] [--kills 10] [--steady-s 60] [--steady-concurrency 16] [--tick-ms N] [--election-ticks N] [--heartbeat-ticks N] [--value-bytes 100] [--keep]");
+  console.log(
+    "usage: bench-raft.mjs [--duration-s 5] [--concurrency 1,16,64] [--kills 10] [--steady-s 60] [--steady-concurrency 16] [--tick-ms N] [--election-ticks N] [--heartbeat-ticks N] [--value-bytes 100] [--keep]",
+  );
   process.exit(0);
 }
 
@@ -70,7 +72,8 @@ const steadyS = int("steady-s", flags["steady-s"]);
 const steadyConcurrency = int("steady-concurrency", flags["steady-concurrency"], 1);
 const valueBytes = int("value-bytes", flags["value-bytes"], 1);
 const timingArgs = [];
-for (const f of ["tick-ms", "election-ticks", "heartbeat-ticks"]) if (flags[f] !== undefined) timingArgs.push(`--${f}`, String(int(f, flags[f], 1)));
+for (const f of ["tick-ms", "election-ticks", "heartbeat-ticks"])
+  if (flags[f] !== undefined) timingArgs.push(`--${f}`, String(int(f, flags[f], 1)));
 
 if (!existsSync(KV_NODE)) {
   console.error(`bench-raft: ${KV_NODE} not found; build first: npx tsc -p tsconfig.json`);
@@ -78,7 +81,10 @@ if (!existsSync(KV_NODE)) {
 }
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const pct = (sorted, p) => (sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]);
+const pct = (sorted, p) =>
+  sorted.length === 0
+    ? NaN
+    : sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
 const fmt = (ms) => (Number.isNaN(ms) ? "-" : ms >= 100 ? ms.toFixed(0) : ms.toFixed(2));
 
 function freePort() {
@@ -100,7 +106,20 @@ class Node {
     this.i = i;
     this.id = `127.0.0.1:${raftPort}`;
     this.http = `http://127.0.0.1:${httpPort}`;
-    this.args = [KV_NODE, "--id", this.id, "--peers", peers, "--dir", dir, "--http", `127.0.0.1:${httpPort}`, "--log-level", "warn", ...timingArgs];
+    this.args = [
+      KV_NODE,
+      "--id",
+      this.id,
+      "--peers",
+      peers,
+      "--dir",
+      dir,
+      "--http",
+      `127.0.0.1:${httpPort}`,
+      "--log-level",
+      "warn",
+      ...timingArgs,
+    ];
     this.port = httpPort;
     this.child = null;
     this.logTail = [];
@@ -150,7 +169,11 @@ async function waitLeader(nodes, deadlineMs = HEALTH_DEADLINE_MS) {
     const ss = await statuses(nodes);
     const running = ss.filter((s) => s !== null);
     const leaders = running.filter((s) => s.role === "leader");
-    if (running.length === nodes.filter((n) => n.alive).length && leaders.length === 1 && running.every((s) => s.leader === leaders[0].id)) {
+    if (
+      running.length === nodes.filter((n) => n.alive).length &&
+      leaders.length === 1 &&
+      running.every((s) => s.leader === leaders[0].id)
+    ) {
       return nodes.find((n) => n.id === leaders[0].id);
     }
     await sleep(50);
@@ -182,12 +205,15 @@ const value = Buffer.alloc(valueBytes, 0x61);
 function call(node, method, path, body, timeoutMs) {
   return new Promise((resolve, reject) => {
     const headers = body === null ? {} : { "content-length": body.length };
-    const req = http.request({ host: "127.0.0.1", port: node.port, method, path, agent: node.agent, headers, timeout: timeoutMs }, (res) => {
-      const chunks = [];
-      res.on("data", (c) => chunks.push(c));
-      res.on("end", () => resolve({ status: res.statusCode, body: Buffer.concat(chunks).toString() }));
-      res.on("error", reject);
-    });
+    const req = http.request(
+      { host: "127.0.0.1", port: node.port, method, path, agent: node.agent, headers, timeout: timeoutMs },
+      (res) => {
+        const chunks = [];
+        res.on("data", (c) => chunks.push(c));
+        res.on("end", () => resolve({ status: res.statusCode, body: Buffer.concat(chunks).toString() }));
+        res.on("error", reject);
+      },
+    );
     req.on("timeout", () => req.destroy(new Error(`timeout after ${timeoutMs} ms`)));
     req.on("error", reject);
     req.end(body ?? undefined);
@@ -258,7 +284,14 @@ async function failoverOnce(nodes, round) {
   leader.closeAgent();
   leader.start();
   await waitHealthy(nodes);
-  return { ms: done.ms, termBefore: before.term, termAfter: after?.term ?? NaN, newLeader: after?.leader ?? "?", maxGap, attempts };
+  return {
+    ms: done.ms,
+    termBefore: before.term,
+    termAfter: after?.term ?? NaN,
+    newLeader: after?.leader ?? "?",
+    maxGap,
+    attempts,
+  };
 }
 
 /** Steady load while watching every node's view of leader and term. */
@@ -312,8 +345,12 @@ async function main() {
   });
   const summary = { loadavgStart: loadavg().map((x) => +x.toFixed(2)), throughput: [], failover: null, steady: null };
   try {
-    console.log(`bench-raft: 3 kv-node processes, data in ${root}, fsync on; load average ${summary.loadavgStart.join(" ")}`);
-    console.log(`timing: ${timingArgs.length === 0 ? "defaults (see src/raft/runtime/TUNING.md)" : timingArgs.join(" ")}`);
+    console.log(
+      `bench-raft: 3 kv-node processes, data in ${root}, fsync on; load average ${summary.loadavgStart.join(" ")}`,
+    );
+    console.log(
+      `timing: ${timingArgs.length === 0 ? "defaults (see src/raft/runtime/TUNING.md)" : timingArgs.join(" ")}`,
+    );
     for (const n of nodes) n.start();
     const leader = await waitLeader(nodes);
     await closedLoop(leader, 16, 1000); // warm-up
@@ -321,7 +358,9 @@ async function main() {
     for (const c of concurrencies) {
       const r = await closedLoop(await waitLeader(nodes), c, durationS * 1000);
       summary.throughput.push({ concurrency: c, ...r });
-      console.log(`c=${String(c).padStart(3)}  ${r.perSec.toFixed(0).padStart(6)} commits/s  p50 ${fmt(r.p50)} ms  p99 ${fmt(r.p99)} ms  errors ${r.errors}`);
+      console.log(
+        `c=${String(c).padStart(3)}  ${r.perSec.toFixed(0).padStart(6)} commits/s  p50 ${fmt(r.p50)} ms  p99 ${fmt(r.p99)} ms  errors ${r.errors}`,
+      );
     }
     if (kills > 0) {
       console.log(`\n== failover: kill -9 the leader, time to the next acknowledged write (${kills} rounds) ==`);
@@ -330,20 +369,39 @@ async function main() {
         const s = await failoverOnce(nodes, round);
         samples.push(s);
         const starved = s.maxGap > 200 ? `  (probe starved: ${s.maxGap.toFixed(0)} ms gap)` : "";
-        console.log(`kill ${String(round).padStart(2)}: ${fmt(s.ms).padStart(6)} ms  term ${s.termBefore} -> ${s.termAfter}  new leader ${s.newLeader}${starved}`);
+        console.log(
+          `kill ${String(round).padStart(2)}: ${fmt(s.ms).padStart(6)} ms  term ${s.termBefore} -> ${s.termAfter}  new leader ${s.newLeader}${starved}`,
+        );
       }
       const sorted = samples.map((s) => s.ms).sort((a, b) => a - b);
-      summary.failover = { samples: samples.map((s) => +s.ms.toFixed(1)), median: pct(sorted, 50), p90: pct(sorted, 90), max: sorted[sorted.length - 1] };
-      console.log(`failover: median ${fmt(summary.failover.median)} ms  p90 ${fmt(summary.failover.p90)} ms  max ${fmt(summary.failover.max)} ms`);
+      summary.failover = {
+        samples: samples.map((s) => +s.ms.toFixed(1)),
+        median: pct(sorted, 50),
+        p90: pct(sorted, 90),
+        max: sorted[sorted.length - 1],
+      };
+      console.log(
+        `failover: median ${fmt(summary.failover.median)} ms  p90 ${fmt(summary.failover.p90)} ms  max ${fmt(summary.failover.max)} ms`,
+      );
     }
     if (steadyS > 0) {
       console.log(`\n== steady load: ${steadyConcurrency} writers for ${steadyS} s, watching for leader changes ==`);
       const s = await steady(nodes, steadyS, steadyConcurrency);
-      summary.steady = { seconds: steadyS, leaderChanges: s.changes, events: s.events, perSec: s.load.perSec, errors: s.load.errors };
-      console.log(`steady: ${s.load.perSec.toFixed(0)} commits/s, errors ${s.load.errors}, leader changes ${s.changes}${s.events.length ? `: ${s.events.join("; ")}` : ""}`);
+      summary.steady = {
+        seconds: steadyS,
+        leaderChanges: s.changes,
+        events: s.events,
+        perSec: s.load.perSec,
+        errors: s.load.errors,
+      };
+      console.log(
+        `steady: ${s.load.perSec.toFixed(0)} commits/s, errors ${s.load.errors}, leader changes ${s.changes}${s.events.length ? `: ${s.events.join("; ")}` : ""}`,
+      );
     }
     summary.loadavgEnd = loadavg().map((x) => +x.toFixed(2));
-    console.log(`\nload average at the end: ${summary.loadavgEnd.join(" ")} (other processes on these 2 cores make the numbers noisy)`);
+    console.log(
+      `\nload average at the end: ${summary.loadavgEnd.join(" ")} (other processes on these 2 cores make the numbers noisy)`,
+    );
     console.log(`RESULT ${JSON.stringify(summary)}`);
   } catch (err) {
     console.error(`bench-raft: ${err.stack ?? err}`);

@@ -102,7 +102,10 @@ async function benchLoad() {
   }
   fs.closeSync(datFd);
   fs.closeSync(idxFd);
-  report(`volume of ${fmt(LOAD_N)} x 1 KiB written directly`, `${fmt((performance.now() - t0) / 1000, 1)} s, .dat ${fmt(datEnd / MiB)} MiB`);
+  report(
+    `volume of ${fmt(LOAD_N)} x 1 KiB written directly`,
+    `${fmt((performance.now() - t0) / 1000, 1)} s, .dat ${fmt(datEnd / MiB)} MiB`,
+  );
 
   for (let run = 1; run <= 3; run++) {
     gc();
@@ -110,7 +113,10 @@ async function benchLoad() {
     const loaded = new Volume({ dir, id: 1, collection: "", logger: silentLogger() });
     const rep = await loaded.load();
     const ms = performance.now() - t;
-    report(`load ${fmt(LOAD_N)}-needle volume, run ${run}`, `${fmt(ms)} ms (${fmt(loaded.needleCount)} needles, map ${fmt(loaded.mapBytes / MiB, 1)} MiB, repaired ${rep.recordsRecovered + rep.idxEntriesDropped})`);
+    report(
+      `load ${fmt(LOAD_N)}-needle volume, run ${run}`,
+      `${fmt(ms)} ms (${fmt(loaded.needleCount)} needles, map ${fmt(loaded.mapBytes / MiB, 1)} MiB, repaired ${rep.recordsRecovered + rep.idxEntriesDropped})`,
+    );
     await loaded.close();
   }
   fs.rmSync(v.datPath);
@@ -127,7 +133,10 @@ async function benchStore() {
     let t = performance.now();
     for (let i = 1; i <= WRITE_N; i++) await store.write(2, { key: BigInt(i), cookie: i, data: payload });
     let s = (performance.now() - t) / 1000;
-    report(`store write 1 KiB, no fsync (${fmt(WRITE_N)} sequential)`, `${fmt(WRITE_N / s)} writes/s, ${fmt((WRITE_N * NEEDLE_BYTES) / MiB / s, 1)} MiB/s`);
+    report(
+      `store write 1 KiB, no fsync (${fmt(WRITE_N)} sequential)`,
+      `${fmt(WRITE_N / s)} writes/s, ${fmt((WRITE_N * NEEDLE_BYTES) / MiB / s, 1)} MiB/s`,
+    );
 
     // Reads: random keys from the ones just written (page cache).
     let x = 12345;
@@ -157,7 +166,10 @@ async function benchStore() {
     await Promise.all(Array.from({ length: FSYNC_WRITERS }, writer));
     s = (performance.now() - t) / 1000;
     const syncs = store.syncCount(3) - syncsBefore;
-    report(`store write 1 KiB, fsync=true, ${FSYNC_WRITERS} writers`, `${fmt(done / s)} writes/s, ${fmt(syncs)} fdatasyncs for ${fmt(done)} writes (${fmt(done / syncs, 1)} per sync)`);
+    report(
+      `store write 1 KiB, fsync=true, ${FSYNC_WRITERS} writers`,
+      `${fmt(done / s)} writes/s, ${fmt(syncs)} fdatasyncs for ${fmt(done)} writes (${fmt(done / syncs, 1)} per sync)`,
+    );
   } finally {
     await store.close();
   }

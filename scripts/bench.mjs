@@ -95,7 +95,8 @@ async function httpOk(url) {
 async function waitFor(what, url, server, deadlineMs, signal) {
   while (Date.now() < deadlineMs) {
     if (signal.aborted) throw new Error(`stopped while waiting for ${what}`);
-    if (server.exitCode !== null || server.signalCode !== null) throw new Error(`server exited while waiting for ${what}`);
+    if (server.exitCode !== null || server.signalCode !== null)
+      throw new Error(`server exited while waiting for ${what}`);
     if (await httpOk(url)) return;
     await sleep(POLL_MS);
   }
@@ -191,14 +192,28 @@ async function main() {
     log(`starting weed-ts server: master ${master}, volume ${volume}, dir ${dir}`);
     server = spawn(
       process.execPath,
-      [WEED, "server", `-dir=${dir}`, "-ip=127.0.0.1", `-master.port=${masterPort}`, `-volume.port=${volumePort}`, "-volume.max=16"],
+      [
+        WEED,
+        "server",
+        `-dir=${dir}`,
+        "-ip=127.0.0.1",
+        `-master.port=${masterPort}`,
+        `-volume.port=${volumePort}`,
+        "-volume.max=16",
+      ],
       { stdio: ["ignore", serverLog.fd, serverLog.fd] },
     );
     const deadline = Date.now() + START_WAIT_MS;
     await waitFor("master", `http://${master}/cluster/status`, server, deadline, stopAll.signal);
     await waitFor("volume server", `http://${volume}/status`, server, deadline, stopAll.signal);
     // Succeeds once the volume server's heartbeat has reached the master.
-    await waitFor("volume growth", `http://${master}/vol/grow?collection=benchmark&count=${grow}`, server, deadline, stopAll.signal);
+    await waitFor(
+      "volume growth",
+      `http://${master}/vol/grow?collection=benchmark&count=${grow}`,
+      server,
+      deadline,
+      stopAll.signal,
+    );
 
     const args = [`-master=${master}`, `-list=${join(dir, "benchmark_list.txt")}`];
     for (const [k, v] of flags) args.push(v === "true" ? `-${k}` : `-${k}=${v}`);

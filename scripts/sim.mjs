@@ -64,7 +64,9 @@ async function main() {
   const first = values["first-seed"] === undefined ? 1 : int("first-seed", values["first-seed"]);
   const block = run.runSeeds(first, count);
   const perSeed = block.ran === 0 ? 0 : block.elapsedMs / block.ran;
-  console.log(`ran ${block.ran} seeds (${first}..${first + block.ran - 1}), passed ${block.passed}, ${(block.elapsedMs / 1000).toFixed(1)} s (${perSeed.toFixed(0)} ms/seed)`);
+  console.log(
+    `ran ${block.ran} seeds (${first}..${first + block.ran - 1}), passed ${block.passed}, ${(block.elapsedMs / 1000).toFixed(1)} s (${perSeed.toFixed(0)} ms/seed)`,
+  );
   if (block.failure === null) return 0;
   const f = block.failure;
   console.log(`FAIL seed ${f.seed} at t=${f.tick}: ${f.property}: ${f.message}`);

@@ -5,6 +5,11 @@
 import fc from "fast-check";
 
 const fromEnv = process.env.FC_SEED;
-const seed = fromEnv === "random" ? Math.floor(Math.random() * 2 ** 31) : fromEnv !== undefined && fromEnv !== "" ? Number(fromEnv) : 20_261_122;
+const seed =
+  fromEnv === "random"
+    ? Math.floor(Math.random() * 2 ** 31)
+    : fromEnv !== undefined && fromEnv !== ""
+      ? Number(fromEnv)
+      : 20_261_122;
 if (!Number.isSafeInteger(seed)) throw new Error(`FC_SEED=${fromEnv}: expected "random" or an integer`);
 fc.configureGlobal({ seed });

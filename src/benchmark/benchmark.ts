@@ -96,8 +96,12 @@ function validate(opts: BenchmarkOptions): string {
   if (opts.writeOnly && opts.readOnly) throw badOption("readOnly", true, "-writeOnly and -readOnly exclude each other");
   if (opts.list === "") throw badOption("list", opts.list, "must name a file");
   // "" lets the master apply its -defaultReplication, as in SeaweedFS.
-  if (!/^([0-9]{3})?$/.test(opts.replication)) throw badOption("replication", opts.replication, "must be three digits like 000");
-  const first = opts.master.split(",")[0]!.trim().replace(/^http:\/\//, "");
+  if (!/^([0-9]{3})?$/.test(opts.replication))
+    throw badOption("replication", opts.replication, "must be three digits like 000");
+  const first = opts.master
+    .split(",")[0]!
+    .trim()
+    .replace(/^http:\/\//, "");
   try {
     return httpAddress(parseServerAddress(first));
   } catch (err) {

@@ -167,7 +167,10 @@ function isConnectionLevel(err: unknown): boolean {
 
 function checkInt(name: string, value: number, min: number, max: number): number {
   if (!Number.isSafeInteger(value) || value < min || value > max) {
-    throw new WeedError(ErrorCode.BAD_PARAM, `ContinuousWriter option ${name}: ${value} is not an integer in [${min}, ${max}]`);
+    throw new WeedError(
+      ErrorCode.BAD_PARAM,
+      `ContinuousWriter option ${name}: ${value} is not an integer in [${min}, ${max}]`,
+    );
   }
   return value;
 }
@@ -208,15 +211,32 @@ export class ContinuousWriter {
   constructor(options: ContinuousWriterOptions) {
     const masters = [...options.masters];
     if (masters.length === 0 || masters.length > MASTERS_MAX) {
-      throw new WeedError(ErrorCode.BAD_PARAM, `ContinuousWriter option masters: ${masters.length} masters, want 1..${MASTERS_MAX}`);
+      throw new WeedError(
+        ErrorCode.BAD_PARAM,
+        `ContinuousWriter option masters: ${masters.length} masters, want 1..${MASTERS_MAX}`,
+      );
     }
     for (const m of masters) {
-      if (!/^[^\s/:]+:\d+$/.test(m)) throw new WeedError(ErrorCode.BAD_PARAM, `ContinuousWriter option masters: ${JSON.stringify(m)} is not host:port`);
+      if (!/^[^\s/:]+:\d+$/.test(m))
+        throw new WeedError(
+          ErrorCode.BAD_PARAM,
+          `ContinuousWriter option masters: ${JSON.stringify(m)} is not host:port`,
+        );
     }
     this.masters = masters;
-    this.payloadBytes = checkInt("payloadBytes", options.payloadBytes ?? PAYLOAD_BYTES_DEFAULT, PAYLOAD_BYTES_MIN, PAYLOAD_BYTES_MAX);
+    this.payloadBytes = checkInt(
+      "payloadBytes",
+      options.payloadBytes ?? PAYLOAD_BYTES_DEFAULT,
+      PAYLOAD_BYTES_MIN,
+      PAYLOAD_BYTES_MAX,
+    );
     this.concurrency = checkInt("concurrency", options.concurrency ?? 1, 1, CONCURRENCY_MAX);
-    this.requestTimeoutMs = checkInt("requestTimeoutMs", options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS_DEFAULT, 1, 10 * 60_000);
+    this.requestTimeoutMs = checkInt(
+      "requestTimeoutMs",
+      options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS_DEFAULT,
+      1,
+      10 * 60_000,
+    );
   }
 
   /** Starts the workers; the first step is "start" until mark() names another. Idempotent while running. */
@@ -234,8 +254,10 @@ export class ContinuousWriter {
 
   /** Ends the current step and starts one named `step`. */
   mark(step: string): void {
-    if (this.state !== "running") throw new WeedError(ErrorCode.CLOSED, `ContinuousWriter: mark(${JSON.stringify(step)}) while ${this.state}`);
-    if (this.steps.length >= STEPS_MAX) throw new WeedError(ErrorCode.BAD_PARAM, `ContinuousWriter: more than ${STEPS_MAX} steps`);
+    if (this.state !== "running")
+      throw new WeedError(ErrorCode.CLOSED, `ContinuousWriter: mark(${JSON.stringify(step)}) while ${this.state}`);
+    if (this.steps.length >= STEPS_MAX)
+      throw new WeedError(ErrorCode.BAD_PARAM, `ContinuousWriter: more than ${STEPS_MAX} steps`);
     const now = performance.now();
     const current = this.steps[this.steps.length - 1];
     if (current !== undefined) current.endMs = now;
@@ -258,7 +280,10 @@ export class ContinuousWriter {
     const current = this.steps[this.steps.length - 1];
     if (current !== undefined) current.endMs = end;
     if (this.totals !== null) this.totals.endMs = end;
-    const worstWriteMs = (ASSIGN_ROUNDS_MAX * this.masters.length + 1) * this.requestTimeoutMs + ASSIGN_ROUND_PAUSE_MS + FAILED_WRITE_PAUSE_MS;
+    const worstWriteMs =
+      (ASSIGN_ROUNDS_MAX * this.masters.length + 1) * this.requestTimeoutMs +
+      ASSIGN_ROUND_PAUSE_MS +
+      FAILED_WRITE_PAUSE_MS;
     const all = Promise.allSettled(this.workers);
     const settled = await Promise.race([all.then(() => true), sleep(worstWriteMs, false)]);
     await this.agent?.destroy().catch(() => {});
@@ -275,7 +300,14 @@ export class ContinuousWriter {
   /** Per-step counts and the totals; live while running (the current step's window ends now). */
   report(): WriterReport {
     const now = performance.now();
-    const totals = this.totals?.report(now) ?? { step: "total", durationMs: 0, acked: 0, failed: 0, longestStallMs: 0, errors: [] };
+    const totals = this.totals?.report(now) ?? {
+      step: "total",
+      durationMs: 0,
+      acked: 0,
+      failed: 0,
+      longestStallMs: 0,
+      errors: [],
+    };
     return { steps: this.steps.map((s) => s.report(now)), totals, notRemembered: this.notRemembered };
   }
 
@@ -326,13 +358,21 @@ export class ContinuousWriter {
     });
   }
 
-  private request(agent: Agent, hostPort: string, opts: Omit<Dispatcher.RequestOptions, "origin">): Promise<Dispatcher.ResponseData> {
+  private request(
+    agent: Agent,
+    hostPort: string,
+    opts: Omit<Dispatcher.RequestOptions, "origin">,
+  ): Promise<Dispatcher.ResponseData> {
     return agent.request({ ...opts, origin: `http://${hostPort}`, signal: AbortSignal.timeout(this.requestTimeoutMs) });
   }
 
   private async work(agent: Agent): Promise<void> {
     const buf = new ContentBuffer(this.payloadBytes);
-    for (let n = 0; n < WRITES_PER_WORKER_MAX && this.state === "running" && performance.now() < this.runDeadlineMs; n++) {
+    for (
+      let n = 0;
+      n < WRITES_PER_WORKER_MAX && this.state === "running" && performance.now() < this.runDeadlineMs;
+      n++
+    ) {
       const ok = await this.writeOnce(agent, buf);
       if (!ok) await sleep(FAILED_WRITE_PAUSE_MS);
     }
@@ -391,7 +431,8 @@ export class ContinuousWriter {
       try {
         res = await this.request(agent, master, { method: "GET", path: "/dir/assign" });
       } catch (err) {
-        if (!isConnectionLevel(err)) throw new RequestFailure(`assign via ${master}: ${describeError(err)}`, { cause: err });
+        if (!isConnectionLevel(err))
+          throw new RequestFailure(`assign via ${master}: ${describeError(err)}`, { cause: err });
         last = `${master}: ${codeOf(err)}`;
         const nextIdx = (idx + 1) % n;
         // Only the first worker to see this master fail moves the shared cursor.
@@ -409,7 +450,9 @@ export class ContinuousWriter {
       const fid = body["fid"];
       const url = body["url"];
       if (res.statusCode !== 200 || typeof fid !== "string" || typeof url !== "string" || fid === "" || url === "") {
-        throw new RequestFailure(`assign via ${master}: HTTP ${res.statusCode}: ${String(body["error"] ?? "no fid in answer")}`);
+        throw new RequestFailure(
+          `assign via ${master}: HTTP ${res.statusCode}: ${String(body["error"] ?? "no fid in answer")}`,
+        );
       }
       const auth = res.headers["authorization"];
       return { fid, url, auth: typeof auth === "string" ? auth : undefined };
@@ -418,7 +461,12 @@ export class ContinuousWriter {
   }
 
   /** What reading one acknowledged fid back found. */
-  private async readBack(agent: Agent, locations: Map<string, Promise<string[]>>, fid: string, want: Buffer): Promise<ReadBack> {
+  private async readBack(
+    agent: Agent,
+    locations: Map<string, Promise<string[]>>,
+    fid: string,
+    want: Buffer,
+  ): Promise<ReadBack> {
     const vid = fid.slice(0, Math.max(0, fid.indexOf(",")));
     let last = "";
     for (let attempt = 0; attempt < VERIFY_ATTEMPTS_MAX; attempt++) {
@@ -450,7 +498,10 @@ export class ContinuousWriter {
           }
           const got = Buffer.from(await res.body.bytes());
           if (got.equals(want)) return { kind: "ok" };
-          return { kind: "wrong", why: `${url} served ${got.length} bytes that differ from the ${want.length} written` };
+          return {
+            kind: "wrong",
+            why: `${url} served ${got.length} bytes that differ from the ${want.length} written`,
+          };
         } catch (err) {
           last = `read from ${url}: ${describeError(err)}`;
         }
@@ -465,7 +516,10 @@ export class ContinuousWriter {
     for (let k = 0; k < this.masters.length; k++) {
       const master = this.masters[(this.cursor + k) % this.masters.length]!;
       try {
-        const res = await this.request(agent, master, { method: "GET", path: `/dir/lookup?volumeId=${encodeURIComponent(vid)}` });
+        const res = await this.request(agent, master, {
+          method: "GET",
+          path: `/dir/lookup?volumeId=${encodeURIComponent(vid)}`,
+        });
         const body = await readJsonBody(res, ANSWER_BYTES_MAX, "lookup");
         const urls: string[] = [];
         const locs = body["locations"];

@@ -57,7 +57,10 @@ export class FidListWriter {
 export async function readFidList(path: string): Promise<string[]> {
   const st = await stat(path);
   if (st.size > LIST_FILE_MAX_BYTES) {
-    throw new WeedError(ErrorCode.TOO_LARGE, `fid list ${path} is ${st.size} bytes, over the ${LIST_FILE_MAX_BYTES} byte limit`);
+    throw new WeedError(
+      ErrorCode.TOO_LARGE,
+      `fid list ${path} is ${st.size} bytes, over the ${LIST_FILE_MAX_BYTES} byte limit`,
+    );
   }
   const fh = await open(path, "r");
   let text: string;

@@ -38,7 +38,13 @@ export async function runPhase(p: PhaseParams, request: RequestFn): Promise<Phas
   const progress = setInterval(() => {
     const now = performance.now();
     p.out.write(
-      formatProgressLine(completed, p.planned, completed - last.completed, transferred - last.transferred, now - last.at),
+      formatProgressLine(
+        completed,
+        p.planned,
+        completed - last.completed,
+        transferred - last.transferred,
+        now - last.at,
+      ),
     );
     last = { at: now, completed, transferred };
   }, p.progressIntervalMs);

@@ -46,7 +46,9 @@ class VolumeLocations {
       }
     }
     if (res.statusCode !== 200 || urls.length === 0) {
-      throw new RequestFailure(`lookup volume ${vid}: HTTP ${res.statusCode}: ${String(body["error"] ?? "no locations")}`);
+      throw new RequestFailure(
+        `lookup volume ${vid}: HTTP ${res.statusCode}: ${String(body["error"] ?? "no locations")}`,
+      );
     }
     return urls;
   }
@@ -86,7 +88,8 @@ export function readRequests(p: ReadParams, pools: HttpPools, fids: readonly str
     if (data === undefined) throw lastError;
     const seed = fidSeed(fid);
     const want = contentLength(p.size, seed);
-    if (data.length !== want) throw new RequestFailure(`read: got ${data.length} bytes, want ${want} (is -size the one used to write?)`);
+    if (data.length !== want)
+      throw new RequestFailure(`read: got ${data.length} bytes, want ${want} (is -size the one used to write?)`);
     if (index % READ_CONTENT_CHECK_EVERY === 0 && !buffers[worker]!.matches(seed, data)) {
       throw new RequestFailure(`read: content differs from what was written`);
     }

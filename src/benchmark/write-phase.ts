@@ -4,7 +4,12 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { ContentBuffer, contentLength, fidSeed } from "./bench-content.js";
 import type { FidListWriter } from "./fid-list.js";
 import type { HttpPools } from "./http-pools.js";
-import { ASSIGN_RETRIES_MAX, ASSIGN_RETRY_WAIT_MAX_MS, FILE_PADDING_SPAN_BYTES, LOOKUP_BODY_MAX_BYTES } from "./limits.js";
+import {
+  ASSIGN_RETRIES_MAX,
+  ASSIGN_RETRY_WAIT_MAX_MS,
+  FILE_PADDING_SPAN_BYTES,
+  LOOKUP_BODY_MAX_BYTES,
+} from "./limits.js";
 import { RequestFailure, readJsonBody } from "./request-failure.js";
 import type { RequestFn } from "./phase-runner.js";
 

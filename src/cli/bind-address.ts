@@ -14,9 +14,17 @@ export function bindAddressFor(ip: string, bind: string): string {
 }
 
 /** The listen/advertise part every server config shares: -ip, -ip.bind, -port, -port.grpc. */
-export function listenFromFlags(v: FlagValues, prefix: string): { ip: string; bindIp: string; port: number; grpcPort: number } {
+export function listenFromFlags(
+  v: FlagValues,
+  prefix: string,
+): { ip: string; bindIp: string; port: number; grpcPort: number } {
   const port = int(v, `${prefix}port`);
   const grpc = int(v, `${prefix}port.grpc`);
   const ip = str(v, "ip");
-  return { ip, bindIp: bindAddressFor(ip, str(v, "ip.bind")), port, grpcPort: grpc === 0 ? port + GRPC_PORT_OFFSET : grpc };
+  return {
+    ip,
+    bindIp: bindAddressFor(ip, str(v, "ip.bind")),
+    port,
+    grpcPort: grpc === 0 ? port + GRPC_PORT_OFFSET : grpc,
+  };
 }

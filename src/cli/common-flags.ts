@@ -9,7 +9,8 @@ export const logLevelFlag: FlagSpec = {
   type: "string",
   default: "info",
   usage: `log level: ${LOG_LEVELS.join(", ")}`,
-  check: (v) => (LOG_LEVELS.includes(v as (typeof LOG_LEVELS)[number]) ? undefined : `expected one of ${LOG_LEVELS.join(", ")}`),
+  check: (v) =>
+    LOG_LEVELS.includes(v as (typeof LOG_LEVELS)[number]) ? undefined : `expected one of ${LOG_LEVELS.join(", ")}`,
 };
 
 export const replicationCheck = (v: string | number | boolean): string | undefined => {
@@ -23,7 +24,10 @@ export const replicationCheck = (v: string | number | boolean): string | undefin
 
 /** A comma list of "host:port[.grpcPort]"; the flag is named in any error. */
 export function parseAddressList(flag: string, text: string): string[] {
-  const items = text.split(",").map((s) => s.trim()).filter((s) => s !== "");
+  const items = text
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s !== "");
   for (const item of items) {
     try {
       parseServerAddress(item);

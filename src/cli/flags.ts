@@ -38,14 +38,17 @@ function parseValue(spec: FlagSpec, raw: string): string | number | boolean {
     case "string":
       return raw;
     case "int": {
-      if (!/^-?\d+$/.test(raw)) throw new UsageError(`invalid value ${JSON.stringify(raw)} for flag -${spec.name}: not an integer`);
+      if (!/^-?\d+$/.test(raw))
+        throw new UsageError(`invalid value ${JSON.stringify(raw)} for flag -${spec.name}: not an integer`);
       const n = Number(raw);
-      if (!Number.isSafeInteger(n)) throw new UsageError(`invalid value ${JSON.stringify(raw)} for flag -${spec.name}: out of range`);
+      if (!Number.isSafeInteger(n))
+        throw new UsageError(`invalid value ${JSON.stringify(raw)} for flag -${spec.name}: out of range`);
       return n;
     }
     case "float": {
       const n = Number(raw);
-      if (raw.trim() === "" || !Number.isFinite(n)) throw new UsageError(`invalid value ${JSON.stringify(raw)} for flag -${spec.name}: not a number`);
+      if (raw.trim() === "" || !Number.isFinite(n))
+        throw new UsageError(`invalid value ${JSON.stringify(raw)} for flag -${spec.name}: not a number`);
       return n;
     }
     case "bool": {
@@ -57,7 +60,11 @@ function parseValue(spec: FlagSpec, raw: string): string | number | boolean {
   }
 }
 
-export function parseFlags(specs: readonly FlagSpec[], argv: readonly string[], opts: { endAtArgument?: boolean } = {}): ParsedFlags {
+export function parseFlags(
+  specs: readonly FlagSpec[],
+  argv: readonly string[],
+  opts: { endAtArgument?: boolean } = {},
+): ParsedFlags {
   const byName = new Map<string, FlagSpec>();
   for (const s of specs) {
     byName.set(s.name, s);
@@ -103,7 +110,8 @@ export function parseFlags(specs: readonly FlagSpec[], argv: readonly string[], 
     }
     const value = parseValue(spec, raw);
     const problem = spec.check?.(value);
-    if (problem !== undefined) throw new UsageError(`invalid value ${JSON.stringify(raw)} for flag -${spec.name}: ${problem}`);
+    if (problem !== undefined)
+      throw new UsageError(`invalid value ${JSON.stringify(raw)} for flag -${spec.name}: ${problem}`);
     values[spec.name] = value;
     set.add(spec.name);
   }

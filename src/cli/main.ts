@@ -20,10 +20,24 @@ const versionCommand: Command = {
   },
 };
 
-const COMMANDS: readonly Command[] = [masterCommand, masterRaftCommand, volumeCommand, serverCommand, shellCommand, benchmarkCommand, versionCommand];
+const COMMANDS: readonly Command[] = [
+  masterCommand,
+  masterRaftCommand,
+  volumeCommand,
+  serverCommand,
+  shellCommand,
+  benchmarkCommand,
+  versionCommand,
+];
 
 function topUsage(): string {
-  const lines = ["weed-ts: a SeaweedFS-style distributed blob store", "", "Usage: weed-ts <command> [flags]", "", "Commands:"];
+  const lines = [
+    "weed-ts: a SeaweedFS-style distributed blob store",
+    "",
+    "Usage: weed-ts <command> [flags]",
+    "",
+    "Commands:",
+  ];
   for (const c of COMMANDS) lines.push(`  ${c.name.padEnd(10)} ${c.summary}`);
   lines.push("", 'Run "weed-ts <command> -h" for the flags of a command.');
   return lines.join("\n") + "\n";
@@ -32,13 +46,17 @@ function topUsage(): string {
 /** Exit status 2 for usage errors, as Go's flag package (and SeaweedFS) do. */
 const EXIT_USAGE = 2;
 
-export async function main(argv: readonly string[], io: CommandIo = { out: process.stdout, err: process.stderr }): Promise<number> {
+export async function main(
+  argv: readonly string[],
+  io: CommandIo = { out: process.stdout, err: process.stderr },
+): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === "-h" || name === "-help" || name === "--help" || name === "help") {
     (name === undefined ? io.err : io.out).write(topUsage());
     return name === undefined ? EXIT_USAGE : 0;
   }
-  if (name === "-version" || name === "--version") return versionCommand.run({ values: {}, set: new Set(), positional: [], help: false }, io);
+  if (name === "-version" || name === "--version")
+    return versionCommand.run({ values: {}, set: new Set(), positional: [], help: false }, io);
   const cmd = COMMANDS.find((c) => c.name === name);
   if (cmd === undefined) {
     io.err.write(`weed-ts: unknown command ${JSON.stringify(name)}\n\n${topUsage()}`);
@@ -51,7 +69,8 @@ export async function main(argv: readonly string[], io: CommandIo = { out: proce
       io.out.write(usage);
       return 0;
     }
-    if (flags.positional.length > 0 && cmd.acceptsArguments !== true) throw new UsageError(`unexpected argument ${JSON.stringify(flags.positional[0])}`);
+    if (flags.positional.length > 0 && cmd.acceptsArguments !== true)
+      throw new UsageError(`unexpected argument ${JSON.stringify(flags.positional[0])}`);
     return await cmd.run(flags, io);
   } catch (err) {
     if (err instanceof UsageError) {

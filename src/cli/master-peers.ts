@@ -26,12 +26,14 @@ function isSelf(host: string, port: number, ip: string, myPort: number): boolean
 export function masterIdentity(flag: string, peerList: readonly string[], ip: string, port: number): MasterIdentity {
   const fallback = `${ip}:${port}`;
   if (peerList.length === 0) return { self: fallback, peers: [fallback], join: [] };
-  if (new Set(peerList).size !== peerList.length) throw new UsageError(`flag -${flag}: ${peerList.join(",")} names a master twice`);
+  if (new Set(peerList).size !== peerList.length)
+    throw new UsageError(`flag -${flag}: ${peerList.join(",")} names a master twice`);
   const mine = peerList.filter((p) => {
     const a = parseServerAddress(p);
     return isSelf(a.host, a.port, ip, port);
   });
-  if (mine.length > 1) throw new UsageError(`flag -${flag}: ${mine.join(" and ")} both look like this master (${fallback})`);
+  if (mine.length > 1)
+    throw new UsageError(`flag -${flag}: ${mine.join(" and ")} both look like this master (${fallback})`);
   const self = mine[0];
   if (self === undefined) return { self: fallback, peers: [fallback], join: [...peerList] };
   const peers = [...peerList];

@@ -23,7 +23,8 @@ function badFid(text: string, why: string): WeedError {
 export function parseVolumeId(text: string): number {
   if (!/^\d{1,10}$/.test(text)) throw new WeedError(ErrorCode.BAD_FID, `invalid volume id ${JSON.stringify(text)}`);
   const vid = Number(text);
-  if (vid > VOLUME_ID_MAX) throw new WeedError(ErrorCode.BAD_FID, `invalid volume id ${JSON.stringify(text)}: over 2^32-1`);
+  if (vid > VOLUME_ID_MAX)
+    throw new WeedError(ErrorCode.BAD_FID, `invalid volume id ${JSON.stringify(text)}: over 2^32-1`);
   return vid;
 }
 

@@ -17,7 +17,8 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, pre
 export function sendError(res: ServerResponse, err: unknown): void {
   const status = httpStatusOf(err);
   const message = err instanceof Error ? err.message : String(err);
-  if (err instanceof WeedError && err.retryAfterSec !== undefined) res.setHeader("Retry-After", String(err.retryAfterSec));
+  if (err instanceof WeedError && err.retryAfterSec !== undefined)
+    res.setHeader("Retry-After", String(err.retryAfterSec));
   sendJson(res, status, { error: message });
 }
 
@@ -25,13 +26,17 @@ export function sendError(res: ServerResponse, err: unknown): void {
 export async function readBody(req: IncomingMessage, limitBytes: number): Promise<Buffer> {
   const declared = req.headers["content-length"];
   if (declared !== undefined && Number(declared) > limitBytes) {
-    throw new WeedError(ErrorCode.TOO_LARGE, `request body of ${declared} bytes is over the limit of ${limitBytes} bytes`);
+    throw new WeedError(
+      ErrorCode.TOO_LARGE,
+      `request body of ${declared} bytes is over the limit of ${limitBytes} bytes`,
+    );
   }
   const chunks: Buffer[] = [];
   let total = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
     total += chunk.length;
-    if (total > limitBytes) throw new WeedError(ErrorCode.TOO_LARGE, `request body is over the limit of ${limitBytes} bytes`);
+    if (total > limitBytes)
+      throw new WeedError(ErrorCode.TOO_LARGE, `request body is over the limit of ${limitBytes} bytes`);
     chunks.push(chunk);
   }
   return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total);
@@ -43,7 +48,13 @@ export async function readBody(req: IncomingMessage, limitBytes: number): Promis
  */
 export function replayRequest(req: IncomingMessage, body: Buffer): IncomingMessage {
   const replay = Readable.from([body], { objectMode: false }) as unknown as IncomingMessage;
-  return Object.assign(replay, { headers: req.headers, rawHeaders: req.rawHeaders, method: req.method, url: req.url, socket: req.socket });
+  return Object.assign(replay, {
+    headers: req.headers,
+    rawHeaders: req.rawHeaders,
+    method: req.method,
+    url: req.url,
+    socket: req.socket,
+  });
 }
 
 /** Query parameters, then urlencoded form fields (SeaweedFS reads parameters with FormValue). */

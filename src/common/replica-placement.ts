@@ -11,9 +11,14 @@ export interface ReplicaPlacement {
 
 export function parseReplicaPlacement(text: string): ReplicaPlacement {
   const t = text === "" ? "000" : text.padStart(3, "0");
-  if (!/^[0-9]{3}$/.test(t)) throw new WeedError(ErrorCode.BAD_PARAM, `invalid replication ${JSON.stringify(text)}: expected three digits like "001"`);
+  if (!/^[0-9]{3}$/.test(t))
+    throw new WeedError(
+      ErrorCode.BAD_PARAM,
+      `invalid replication ${JSON.stringify(text)}: expected three digits like "001"`,
+    );
   const rp = { diffDataCenter: Number(t[0]), diffRack: Number(t[1]), sameRack: Number(t[2]) };
-  if (toByte(rp) > 255) throw new WeedError(ErrorCode.BAD_PARAM, `invalid replication ${JSON.stringify(text)}: over 255 when packed`);
+  if (toByte(rp) > 255)
+    throw new WeedError(ErrorCode.BAD_PARAM, `invalid replication ${JSON.stringify(text)}: over 255 when packed`);
   return rp;
 }
 

@@ -16,7 +16,11 @@ export const NO_TTL: Ttl = Object.freeze({ count: 0, unit: 0 });
 export function parseTtl(text: string): Ttl {
   if (text === "") return NO_TTL;
   const m = /^(\d{1,3})([mhdwMy]?)$/.exec(text);
-  if (!m) throw new WeedError(ErrorCode.BAD_PARAM, `invalid ttl ${JSON.stringify(text)}: expected a count and a unit like 3m, 4h, 5d, 6w, 7M, 8y`);
+  if (!m)
+    throw new WeedError(
+      ErrorCode.BAD_PARAM,
+      `invalid ttl ${JSON.stringify(text)}: expected a count and a unit like 3m, 4h, 5d, 6w, 7M, 8y`,
+    );
   const count = Number(m[1]);
   if (count > 255) throw new WeedError(ErrorCode.BAD_PARAM, `invalid ttl ${JSON.stringify(text)}: count over 255`);
   if (count === 0) return NO_TTL;

@@ -14,12 +14,18 @@ type Out<M> = M extends { output: infer O extends DescMessage } ? O : never;
 
 /** The handler for one method, by kind: unary methods are async functions, streams get the call. */
 export type MethodImpl<M> = M extends { methodKind: "unary" }
-  ? (req: MessageShape<In<M>>, call: grpc.ServerUnaryCall<MessageShape<In<M>>, MessageShape<Out<M>>>) => Promise<MessageInitShape<Out<M>>>
+  ? (
+      req: MessageShape<In<M>>,
+      call: grpc.ServerUnaryCall<MessageShape<In<M>>, MessageShape<Out<M>>>,
+    ) => Promise<MessageInitShape<Out<M>>>
   : M extends { methodKind: "bidi_streaming" }
     ? (call: grpc.ServerDuplexStream<MessageShape<In<M>>, MessageShape<Out<M>>>) => void
     : M extends { methodKind: "server_streaming" }
       ? (call: grpc.ServerWritableStream<MessageShape<In<M>>, MessageShape<Out<M>>>) => void
-      : (call: grpc.ServerReadableStream<MessageShape<In<M>>, MessageShape<Out<M>>>, callback: grpc.sendUnaryData<MessageShape<Out<M>>>) => void;
+      : (
+          call: grpc.ServerReadableStream<MessageShape<In<M>>, MessageShape<Out<M>>>,
+          callback: grpc.sendUnaryData<MessageShape<Out<M>>>,
+        ) => void;
 
 export type ServiceImpl<S extends GenService<GenServiceMethods>> = {
   [K in keyof Methods<S>]: MethodImpl<Methods<S>[K]>;
@@ -92,7 +98,9 @@ export type ServiceClient<S extends GenService<GenServiceMethods>> = {
   [K in keyof Methods<S>]: Methods<S>[K] extends { methodKind: "unary" }
     ? (req: MessageInitShape<In<Methods<S>[K]>>, opts?: CallOptions) => Promise<MessageShape<Out<Methods<S>[K]>>>
     : Methods<S>[K] extends { methodKind: "bidi_streaming" }
-      ? (opts?: CallOptions) => grpc.ClientDuplexStream<MessageShape<In<Methods<S>[K]>>, MessageShape<Out<Methods<S>[K]>>>
+      ? (
+          opts?: CallOptions,
+        ) => grpc.ClientDuplexStream<MessageShape<In<Methods<S>[K]>>, MessageShape<Out<Methods<S>[K]>>>
       : never;
 } & { close(): void };
 
@@ -154,7 +162,13 @@ export function createClient<S extends GenService<GenServiceMethods>>(
       out[m.localName] = (opts: CallOptions = {}) => {
         const callOpts: grpc.CallOptions = {};
         if (opts.timeoutMs !== undefined) callOpts.deadline = Date.now() + opts.timeoutMs;
-        const call = client.makeBidiStreamRequest(path, def.requestSerialize, def.responseDeserialize, metadataOf(opts), callOpts);
+        const call = client.makeBidiStreamRequest(
+          path,
+          def.requestSerialize,
+          def.responseDeserialize,
+          metadataOf(opts),
+          callOpts,
+        );
         opts.signal?.addEventListener("abort", () => call.cancel(), { once: true });
         return call;
       };

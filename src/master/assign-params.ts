@@ -68,7 +68,11 @@ export function parseTtlUint32(text: string): number {
 /** A non-negative integer parameter; `fallback` when absent. */
 export function parseUint(name: string, text: Raw, fallback: number, max: number): number {
   if (text === undefined || text === null || text === "") return fallback;
-  if (!/^\d{1,15}$/.test(text)) throw new WeedError(ErrorCode.BAD_PARAM, `invalid ${name} ${JSON.stringify(text)}: expected a non-negative integer`);
+  if (!/^\d{1,15}$/.test(text))
+    throw new WeedError(
+      ErrorCode.BAD_PARAM,
+      `invalid ${name} ${JSON.stringify(text)}: expected a non-negative integer`,
+    );
   const n = Number(text);
   if (n > max) throw new WeedError(ErrorCode.BAD_PARAM, `invalid ${name} ${n}: over the limit of ${max}`);
   return n;
@@ -77,7 +81,10 @@ export function parseUint(name: string, text: Raw, fallback: number, max: number
 export function parseName(name: string, text: Raw): string {
   if (text === undefined || text === null) return "";
   if (text.length > NAME_MAX || BAD_NAME.test(text)) {
-    throw new WeedError(ErrorCode.BAD_PARAM, `invalid ${name} ${JSON.stringify(text.slice(0, 64))}: at most ${NAME_MAX} characters, no '/', '\\' or control characters`);
+    throw new WeedError(
+      ErrorCode.BAD_PARAM,
+      `invalid ${name} ${JSON.stringify(text.slice(0, 64))}: at most ${NAME_MAX} characters, no '/', '\\' or control characters`,
+    );
   }
   return text;
 }
@@ -85,7 +92,10 @@ export function parseName(name: string, text: Raw): string {
 export function parseAssignParams(raw: RawAssignParams, defaultReplication: string): AssignRequest {
   // count=0 means 1, as SeaweedFS treats it; text that is not a number is refused.
   const count = parseUint("count", raw.count, 1, assignCountMax) || 1;
-  const replication = raw.replication === undefined || raw.replication === null || raw.replication === "" ? defaultReplication : raw.replication;
+  const replication =
+    raw.replication === undefined || raw.replication === null || raw.replication === ""
+      ? defaultReplication
+      : raw.replication;
   return {
     count,
     collection: parseName("collection", raw.collection),

@@ -84,7 +84,8 @@ export class Assigner {
     let nodes = this.deps.topology.lookup(vid);
     // Only on the slow path can the volume lose its servers between pick and here (a heartbeat
     // stream broke during an await); the client retries.
-    if (nodes === undefined || nodes.length === 0) throw new WeedError(ErrorCode.NO_WRITABLE_VOLUME, `volume ${vid} lost its servers`, { retryAfterSec });
+    if (nodes === undefined || nodes.length === 0)
+      throw new WeedError(ErrorCode.NO_WRITABLE_VOLUME, `volume ${vid} lost its servers`, { retryAfterSec });
     if (hasPrefs(prefs) && !matches(nodes[0]!, prefs)) {
       // Upload to the replica the client pinned (its data center, rack or node).
       const at = nodes.findIndex((n) => matches(n, prefs));
@@ -122,17 +123,26 @@ export class Assigner {
       vid = await this.waitOutWarmUp(layout, req.prefs, signal);
       if (vid >= 0) return vid;
       // Still warming up: say so. Ended meanwhile (nothing was there to wait for): grow.
-      if (this.warmingUp) throw new WeedError(ErrorCode.UNAVAILABLE, "master is warming up, topology is still loading", { retryAfterSec });
+      if (this.warmingUp)
+        throw new WeedError(ErrorCode.UNAVAILABLE, "master is warming up, topology is still loading", {
+          retryAfterSec,
+        });
     }
     const grown = growth.growShared(req, req.writableVolumeCount);
     await waitAtMost(grown, this.growthWaitMs, signal, () => this.growthPending(req));
     vid = this.pick(layout, req.prefs);
     if (vid >= 0) return vid;
-    throw new WeedError(ErrorCode.NO_WRITABLE_VOLUME, `no writable volumes for ${describeLayout(req)}`, { retryAfterSec });
+    throw new WeedError(ErrorCode.NO_WRITABLE_VOLUME, `no writable volumes for ${describeLayout(req)}`, {
+      retryAfterSec,
+    });
   }
 
   private growthPending(req: AssignRequest): WeedError {
-    return new WeedError(ErrorCode.NO_WRITABLE_VOLUME, `no writable volumes for ${describeLayout(req)}, volume growth in progress`, { retryAfterSec });
+    return new WeedError(
+      ErrorCode.NO_WRITABLE_VOLUME,
+      `no writable volumes for ${describeLayout(req)}, volume growth in progress`,
+      { retryAfterSec },
+    );
   }
 }
 
@@ -147,7 +157,12 @@ function matches(n: DataNode, prefs: PlacementPrefs): boolean {
 }
 
 /** Awaits `p`; after `ms`, or on abort, rejects with `onTimeout()` / the abort reason instead. */
-async function waitAtMost<T>(p: Promise<T>, ms: number, signal: AbortSignal | undefined, onTimeout: () => Error): Promise<T> {
+async function waitAtMost<T>(
+  p: Promise<T>,
+  ms: number,
+  signal: AbortSignal | undefined,
+  onTimeout: () => Error,
+): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   let onAbort: (() => void) | undefined;
   const limit = new Promise<never>((_, reject) => {

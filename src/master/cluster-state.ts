@@ -115,7 +115,8 @@ export class LevelClusterState implements ClusterState {
   async nextVolumeId(): Promise<number> {
     this.checkOpen();
     const id = this.record.maxVolumeId + 1;
-    if (id > volumeIdMax) throw new WeedError(ErrorCode.NO_FREE_SLOT, `volume ids exhausted: max volume id is ${this.record.maxVolumeId}`);
+    if (id > volumeIdMax)
+      throw new WeedError(ErrorCode.NO_FREE_SLOT, `volume ids exhausted: max volume id is ${this.record.maxVolumeId}`);
     // Raised in memory first so concurrent callers get distinct ids; handed out only once durable.
     this.record.maxVolumeId = id;
     await this.persist();
@@ -134,7 +135,8 @@ export class LevelClusterState implements ClusterState {
     assert(Number.isSafeInteger(count) && count > 0, `key block count ${count}`);
     const first = Math.max(this.record.fileKeyCeiling, floor) + 1;
     const last = first + count - 1;
-    if (last > fileKeyMax) throw new WeedError(ErrorCode.UNAVAILABLE, `file keys exhausted: ceiling ${this.record.fileKeyCeiling}`);
+    if (last > fileKeyMax)
+      throw new WeedError(ErrorCode.UNAVAILABLE, `file keys exhausted: ceiling ${this.record.fileKeyCeiling}`);
     this.record.fileKeyCeiling = last;
     await this.persist();
     return { first, end: last + 1 };

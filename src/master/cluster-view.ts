@@ -27,12 +27,19 @@ export function soloClusterView(self: string): ClusterView {
  */
 export async function waitForLeader(
   cluster: ClusterView,
-  opts: { deadline: number; pollMs: number; avoid?: string | null; visited?: readonly string[]; onTimeout: () => Error },
+  opts: {
+    deadline: number;
+    pollMs: number;
+    avoid?: string | null;
+    visited?: readonly string[];
+    onTimeout: () => Error;
+  },
 ): Promise<string> {
   for (;;) {
     if (cluster.isLeader()) return cluster.self;
     const leader = cluster.leader();
-    if (leader !== null && leader !== cluster.self && leader !== opts.avoid && !(opts.visited ?? []).includes(leader)) return leader;
+    if (leader !== null && leader !== cluster.self && leader !== opts.avoid && !(opts.visited ?? []).includes(leader))
+      return leader;
     if (performance.now() >= opts.deadline) throw opts.onTimeout();
     await new Promise((r) => setTimeout(r, opts.pollMs));
   }

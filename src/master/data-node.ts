@@ -65,7 +65,12 @@ export class DataNode {
     this.grpcPort = spec.grpcPort;
     this.maxVolumes = spec.maxVolumes;
     this.rack = rack;
-    this.location = Object.freeze({ url: this.id, publicUrl: this.publicUrl, dataCenter: rack.dataCenter.id, grpcPort: this.grpcPort });
+    this.location = Object.freeze({
+      url: this.id,
+      publicUrl: this.publicUrl,
+      dataCenter: rack.dataCenter.id,
+      grpcPort: this.grpcPort,
+    });
   }
 
   get url(): string {

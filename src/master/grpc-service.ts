@@ -39,10 +39,17 @@ export interface SeaweedServiceDeps {
 }
 
 /** Errors that mean "not now" rather than "bad request": answered in AssignResponse.error. */
-const IN_BAND: ReadonlySet<string> = new Set([ErrorCode.NO_FREE_SLOT, ErrorCode.NO_WRITABLE_VOLUME, ErrorCode.UNAVAILABLE, ErrorCode.TIMEOUT, ErrorCode.BAD_REQUEST]);
+const IN_BAND: ReadonlySet<string> = new Set([
+  ErrorCode.NO_FREE_SLOT,
+  ErrorCode.NO_WRITABLE_VOLUME,
+  ErrorCode.UNAVAILABLE,
+  ErrorCode.TIMEOUT,
+  ErrorCode.BAD_REQUEST,
+]);
 
 function toAssignRequest(req: AssignRequestPb, defaultReplication: string): AssignRequest {
-  if (req.count > BigInt(assignCountMax)) throw new WeedError(ErrorCode.BAD_PARAM, `invalid count ${req.count}: over the limit of ${assignCountMax}`);
+  if (req.count > BigInt(assignCountMax))
+    throw new WeedError(ErrorCode.BAD_PARAM, `invalid count ${req.count}: over the limit of ${assignCountMax}`);
   return parseAssignParams(
     {
       count: req.count === 0n ? undefined : String(req.count),
@@ -78,7 +85,13 @@ export function seaweedService(deps: SeaweedServiceDeps): ServiceImpl<typeof Sea
   const leaderOnly =
     <Req, Res, Local>(remote: (c: Client, req: Req, opts: Opts) => Promise<Res>, local: (req: Req) => Promise<Local>) =>
     (req: Req, call: { metadata: grpc.Metadata }): Promise<Res | Local> =>
-      deps.cluster.isLeader() ? local(req) : deps.leaderCalls.call<Res | Local>((c, opts) => remote(c, req, opts), () => local(req), visitedOf(call.metadata));
+      deps.cluster.isLeader()
+        ? local(req)
+        : deps.leaderCalls.call<Res | Local>(
+            (c, opts) => remote(c, req, opts),
+            () => local(req),
+            visitedOf(call.metadata),
+          );
 
   const assign = async (req: AssignRequestPb) => {
     const started = performance.now();
@@ -99,16 +112,24 @@ export function seaweedService(deps: SeaweedServiceDeps): ServiceImpl<typeof Sea
   const lookup = async (req: LookupVolumeRequest) => ({
     volumeIdLocations: req.volumeOrFileIds.map((id) => {
       const r = lookupVolume(topology, id, req.collection);
-      return r.ok ? { volumeOrFileId: id, locations: r.nodes.map((n) => n.location) } : { volumeOrFileId: id, error: r.error };
+      return r.ok
+        ? { volumeOrFileId: id, locations: r.nodes.map((n) => n.location) }
+        : { volumeOrFileId: id, error: r.error };
     }),
   });
 
-  const addServer = async (req: RaftAddServerRequest) => ({ warning: (await deps.membership.add(req.id, { voter: req.voter })).warning ?? "" });
+  const addServer = async (req: RaftAddServerRequest) => ({
+    warning: (await deps.membership.add(req.id, { voter: req.voter })).warning ?? "",
+  });
 
   const removeServer = async (req: RaftRemoveServerRequest): Promise<{ warning: string }> => {
     const r: MembershipAnswer | HandedOff = await deps.membership.remove(req.id);
     // The leader removing itself handed over first; the new leader does the removal.
-    if ("handedOffTo" in r) return deps.leaderCalls.call((c, opts) => c.raftRemoveServer(req, opts), () => removeServer(req));
+    if ("handedOffTo" in r)
+      return deps.leaderCalls.call(
+        (c, opts) => c.raftRemoveServer(req, opts),
+        () => removeServer(req),
+      );
     return { warning: r.warning ?? "" };
   };
 
@@ -126,7 +147,12 @@ export function seaweedService(deps: SeaweedServiceDeps): ServiceImpl<typeof Sea
     async raftListClusterServers() {
       const leader = deps.cluster.leader();
       return {
-        clusterServers: deps.cluster.members().map((m) => ({ id: m.id, address: m.id, suffrage: m.role === "learner" ? "Nonvoter" : "Voter", isLeader: m.id === leader })),
+        clusterServers: deps.cluster.members().map((m) => ({
+          id: m.id,
+          address: m.id,
+          suffrage: m.role === "learner" ? "Nonvoter" : "Voter",
+          isLeader: m.id === leader,
+        })),
       };
     },
     raftAddServer: leaderOnly((c, req, o) => c.raftAddServer(req, o), addServer),

@@ -8,7 +8,13 @@ import { create } from "@bufbuild/protobuf";
 import { ErrorCode, WeedError, grpcStatusOf } from "../common/errors.js";
 import type { Logger } from "../common/logger.js";
 import { GRPC_PORT_OFFSET } from "../common/server-address.js";
-import { HeartbeatResponseSchema, type Heartbeat, type HeartbeatResponse, type VolumeInformationMessage, type VolumeShortInformationMessage } from "../gen/master_pb.js";
+import {
+  HeartbeatResponseSchema,
+  type Heartbeat,
+  type HeartbeatResponse,
+  type VolumeInformationMessage,
+  type VolumeShortInformationMessage,
+} from "../gen/master_pb.js";
 import type { ClusterState } from "./cluster-state.js";
 import type { DataNode, NodeSpec, ReplicaInfo } from "./data-node.js";
 import { heartbeatVolumesMax } from "./limits.js";
@@ -117,7 +123,10 @@ export class HeartbeatService {
     // Same for every beat of every server until the leader changes: built once, serialized per write.
     const leader = this.deps.leader() ?? "";
     if (this.response === undefined || this.responseLeader !== leader) {
-      this.response = create(HeartbeatResponseSchema, { volumeSizeLimit: BigInt(this.deps.topology.volumeSizeLimitBytes), leader });
+      this.response = create(HeartbeatResponseSchema, {
+        volumeSizeLimit: BigInt(this.deps.topology.volumeSizeLimitBytes),
+        leader,
+      });
       this.responseLeader = leader;
     }
     return this.response;
@@ -131,9 +140,13 @@ export class HeartbeatService {
       throw new WeedError(ErrorCode.UNAVAILABLE, `heartbeat stream of ${known.id} superseded by a newer one`);
     }
     const node = known ?? this.register(call, hb);
-    if (known !== undefined && Object.keys(hb.maxVolumeCounts).length > 0) node.maxVolumes = sumCounts(hb.maxVolumeCounts);
+    if (known !== undefined && Object.keys(hb.maxVolumeCounts).length > 0)
+      node.maxVolumes = sumCounts(hb.maxVolumeCounts);
     if (hb.volumes.length > heartbeatVolumesMax) {
-      throw new WeedError(ErrorCode.BAD_REQUEST, `heartbeat lists ${hb.volumes.length} volumes, over the limit of ${heartbeatVolumesMax}`);
+      throw new WeedError(
+        ErrorCode.BAD_REQUEST,
+        `heartbeat lists ${hb.volumes.length} volumes, over the limit of ${heartbeatVolumesMax}`,
+      );
     }
     let maxVid = 0;
     if (hb.volumes.length > 0 || hb.hasNoVolumes) {
@@ -159,7 +172,10 @@ export class HeartbeatService {
     const spec = nodeSpecOf(call, hb);
     const node = this.deps.topology.registerNode(spec);
     this.deps.metrics.heartbeat("dataNode");
-    this.deps.logger.info({ node: node.id, dataCenter: node.dataCenter.id, rack: node.rack.id, max: node.maxVolumes }, "volume server joined");
+    this.deps.logger.info(
+      { node: node.id, dataCenter: node.dataCenter.id, rack: node.rack.id, max: node.maxVolumes },
+      "volume server joined",
+    );
     return node;
   }
 
@@ -173,7 +189,9 @@ export class HeartbeatService {
   private raiseFloors(maxVid: number, maxFileKey: bigint): void {
     const { state, sequencer, logger } = this.deps;
     if (maxVid > state.maxVolumeId) {
-      state.raiseMaxVolumeId(maxVid).catch((err: unknown) => logger.error({ err, maxVid }, "raising max volume id failed"));
+      state
+        .raiseMaxVolumeId(maxVid)
+        .catch((err: unknown) => logger.error({ err, maxVid }, "raising max volume id failed"));
     }
     if (maxFileKey > 0n) sequencer.observe(Number(maxFileKey));
   }
@@ -199,7 +217,8 @@ function peerHost(call: HeartbeatCall): string {
 }
 
 function nodeSpecOf(call: HeartbeatCall, hb: Heartbeat): NodeSpec {
-  if (hb.port === 0 || hb.port > 65535) throw new WeedError(ErrorCode.BAD_REQUEST, `heartbeat has invalid port ${hb.port}`);
+  if (hb.port === 0 || hb.port > 65535)
+    throw new WeedError(ErrorCode.BAD_REQUEST, `heartbeat has invalid port ${hb.port}`);
   if (hb.grpcPort > 65535) throw new WeedError(ErrorCode.BAD_REQUEST, `heartbeat has invalid grpc_port ${hb.grpcPort}`);
   return {
     ip: hb.ip === "" ? peerHost(call) : hb.ip,

@@ -9,7 +9,17 @@ import type { Logger } from "../common/logger.js";
 import { parseAssignParams, rawParamsOf } from "./assign-params.js";
 import type { Assigner, AssignResult } from "./assigner.js";
 import type { ClusterState } from "./cluster-state.js";
-import { formBodyBytesMax, forwardAttemptsMax, forwardBodyBudgetMax, forwardBodyBufferMax, forwardHopsMax, growthCountMax, leaderPollMs, leaderWaitMs, retryAfterSec } from "./limits.js";
+import {
+  formBodyBytesMax,
+  forwardAttemptsMax,
+  forwardBodyBudgetMax,
+  forwardBodyBufferMax,
+  forwardHopsMax,
+  growthCountMax,
+  leaderPollMs,
+  leaderWaitMs,
+  retryAfterSec,
+} from "./limits.js";
 import { locationsOf, lookupVolume, volumeIdOf } from "./lookup.js";
 import type { MasterMetrics } from "./metrics.js";
 import { renderStatusPage } from "./status-page.js";
@@ -20,10 +30,26 @@ import type { UploadClient } from "./upload-client.js";
 import type { VolumeGrowth } from "./volume-growth.js";
 import { waitForLeader, type ClusterView } from "./cluster-view.js";
 import type { HandedOff, MembershipAnswer, MembershipManager } from "./membership.js";
-import { BodyBudget, forwardedBy, hasBody, LeaderForwarder, neverDelivered, noLeaderError } from "./leader-forwarder.js";
+import {
+  BodyBudget,
+  forwardedBy,
+  hasBody,
+  LeaderForwarder,
+  neverDelivered,
+  noLeaderError,
+} from "./leader-forwarder.js";
 
 /** Answered by every master from its own state, never forwarded and never waiting for a leader. */
-const LOCAL_PATHS: ReadonlySet<string> = new Set(["/cluster/status", "/cluster/healthz", "/cluster/raft", "/healthz", "/readyz", "/metrics", "/", "/favicon.ico"]);
+const LOCAL_PATHS: ReadonlySet<string> = new Set([
+  "/cluster/status",
+  "/cluster/healthz",
+  "/cluster/raft",
+  "/healthz",
+  "/readyz",
+  "/metrics",
+  "/",
+  "/favicon.ico",
+]);
 
 export interface HttpHandlerDeps {
   assigner: Assigner;
@@ -51,7 +77,12 @@ type Handler = (req: IncomingMessage, res: ServerResponse, q: URLSearchParams, p
 
 function isForm(req: IncomingMessage): boolean {
   const type = req.headers["content-type"];
-  return type !== undefined && type.startsWith("application/x-www-form-urlencoded") && req.method !== "GET" && req.method !== "HEAD";
+  return (
+    type !== undefined &&
+    type.startsWith("application/x-www-form-urlencoded") &&
+    req.method !== "GET" &&
+    req.method !== "HEAD"
+  );
 }
 
 function queryString(url: string): string {
@@ -83,16 +114,32 @@ export class MasterHttpHandlers {
     this.routes = new Map<string, Handler>([
       ["/dir/assign", (_req, res, q, pretty) => this.assign(res, q, pretty)],
       ["/dir/lookup", (_req, res, q, pretty) => this.lookup(res, q, pretty)],
-      ["/dir/status", (_req, res, _q, pretty) => sendJson(res, 200, dirStatus(deps.topology, deps.version, deps.state.topologyId), pretty)],
+      [
+        "/dir/status",
+        (_req, res, _q, pretty) =>
+          sendJson(res, 200, dirStatus(deps.topology, deps.version, deps.state.topologyId), pretty),
+      ],
       ["/vol/status", (_req, res, _q, pretty) => sendJson(res, 200, volStatus(deps.topology, deps.version), pretty)],
       ["/vol/grow", (_req, res, q, pretty) => this.grow(res, q, pretty)],
       ["/submit", (req, res, q, pretty) => this.submit(req, res, q, pretty)],
       ["/cluster/status", (_req, res, _q, pretty) => this.clusterStatus(res, pretty)],
       ["/cluster/healthz", (_req, res) => sendEmpty(res, deps.cluster.leader() === null ? 503 : 200)],
       ["/cluster/raft", (_req, res, _q, pretty) => sendJson(res, 200, deps.raftStatus(), pretty)],
-      ["/cluster/raft/add", (req, res, q, pretty) => this.membershipChange(req, res, pretty, () => deps.membership.add(q.get("id"), { clusterId: q.get("clusterId") }))],
-      ["/cluster/raft/remove", (req, res, q, pretty) => this.membershipChange(req, res, pretty, () => deps.membership.remove(q.get("id")))],
-      ["/cluster/raft/transfer", (req, res, q, pretty) => this.membershipChange(req, res, pretty, () => deps.membership.transfer(q.get("id")))],
+      [
+        "/cluster/raft/add",
+        (req, res, q, pretty) =>
+          this.membershipChange(req, res, pretty, () =>
+            deps.membership.add(q.get("id"), { clusterId: q.get("clusterId") }),
+          ),
+      ],
+      [
+        "/cluster/raft/remove",
+        (req, res, q, pretty) => this.membershipChange(req, res, pretty, () => deps.membership.remove(q.get("id"))),
+      ],
+      [
+        "/cluster/raft/transfer",
+        (req, res, q, pretty) => this.membershipChange(req, res, pretty, () => deps.membership.transfer(q.get("id"))),
+      ],
       ["/healthz", (_req, res) => sendEmpty(res, 200)],
       ["/readyz", (_req, res) => sendEmpty(res, deps.cluster.leader() === null ? 503 : 200)],
       ["/metrics", (_req, res) => this.metricsText(res)],
@@ -156,18 +203,31 @@ export class MasterHttpHandlers {
     }
   }
 
-  private async forwardRetrying(req: IncomingMessage, res: ServerResponse, path: string, visited: readonly string[], body: Buffer | undefined): Promise<void> {
+  private async forwardRetrying(
+    req: IncomingMessage,
+    res: ServerResponse,
+    path: string,
+    visited: readonly string[],
+    body: Buffer | undefined,
+  ): Promise<void> {
     const { cluster, forwarder } = this.deps;
     const deadline = performance.now() + leaderWaitMs;
     let unreachable: string | null = null;
     for (let attempt = 1; ; attempt++) {
-      const target = await waitForLeader(cluster, { deadline, pollMs: leaderPollMs, avoid: unreachable, visited, onTimeout: noLeaderError });
+      const target = await waitForLeader(cluster, {
+        deadline,
+        pollMs: leaderPollMs,
+        avoid: unreachable,
+        visited,
+        onTimeout: noLeaderError,
+      });
       if (target === cluster.self) return this.serve(req, res, path, body);
       try {
         await forwarder.forward(req, res, target, body);
         return;
       } catch (err) {
-        const again = !res.headersSent && neverDelivered(err) && attempt < forwardAttemptsMax && performance.now() < deadline;
+        const again =
+          !res.headersSent && neverDelivered(err) && attempt < forwardAttemptsMax && performance.now() < deadline;
         if (!again) throw err;
         unreachable = target;
       }
@@ -175,7 +235,12 @@ export class MasterHttpHandlers {
   }
 
   /** A body that streams: sent once, to the leader known once there is one. */
-  private async forwardOnce(req: IncomingMessage, res: ServerResponse, path: string, visited: readonly string[]): Promise<void> {
+  private async forwardOnce(
+    req: IncomingMessage,
+    res: ServerResponse,
+    path: string,
+    visited: readonly string[],
+  ): Promise<void> {
     const { cluster, forwarder } = this.deps;
     const deadline = performance.now() + leaderWaitMs;
     const target = await waitForLeader(cluster, { deadline, pollMs: leaderPollMs, visited, onTimeout: noLeaderError });
@@ -238,10 +303,14 @@ export class MasterHttpHandlers {
   private async grow(res: ServerResponse, q: URLSearchParams, pretty: boolean): Promise<void> {
     const text = q.get("count") ?? "";
     if (!/^\d{1,9}$/.test(text) || Number(text) === 0) {
-      throw new WeedError(ErrorCode.BAD_PARAM, `can not parse parameter count ${JSON.stringify(text)}: expected an integer 1-${growthCountMax}`);
+      throw new WeedError(
+        ErrorCode.BAD_PARAM,
+        `can not parse parameter count ${JSON.stringify(text)}: expected an integer 1-${growthCountMax}`,
+      );
     }
     const count = Number(text);
-    if (count > growthCountMax) throw new WeedError(ErrorCode.BAD_PARAM, `invalid count ${count}: over the limit of ${growthCountMax}`);
+    if (count > growthCountMax)
+      throw new WeedError(ErrorCode.BAD_PARAM, `invalid count ${count}: over the limit of ${growthCountMax}`);
     const spec = parseAssignParams({ ...rawParamsOf(q), count: undefined }, this.deps.defaultReplication);
     const vids = await this.deps.growth.grow(spec, count, true);
     sendJson(res, 200, { count: vids.length }, pretty);
@@ -256,7 +325,18 @@ export class MasterHttpHandlers {
     const node = assigned.nodes[0]!;
     const upload = { server: node.url, fid: assigned.fid, fileName: file.fileName, mime: file.mime, data: file.data };
     const up = await this.deps.uploads.upload(upload).catch(asSubmitFailure);
-    sendJson(res, 201, { fileName: file.fileName, fid: assigned.fid, fileUrl: `${node.publicUrl}/${assigned.fid}`, size: up.size, eTag: up.eTag }, pretty);
+    sendJson(
+      res,
+      201,
+      {
+        fileName: file.fileName,
+        fid: assigned.fid,
+        fileUrl: `${node.publicUrl}/${assigned.fid}`,
+        size: up.size,
+        eTag: up.eTag,
+      },
+      pretty,
+    );
   }
 
   /**
@@ -264,8 +344,14 @@ export class MasterHttpHandlers {
    * crawler, a browser's prefetch) is refused. The leader removing itself hands leadership over
    * first and passes the request on to the new leader.
    */
-  private async membershipChange(req: IncomingMessage, res: ServerResponse, pretty: boolean, change: () => Promise<MembershipAnswer | HandedOff>): Promise<void> {
-    if (req.method !== "POST") throw new WeedError(ErrorCode.METHOD_NOT_ALLOWED, "membership changes are POST requests");
+  private async membershipChange(
+    req: IncomingMessage,
+    res: ServerResponse,
+    pretty: boolean,
+    change: () => Promise<MembershipAnswer | HandedOff>,
+  ): Promise<void> {
+    if (req.method !== "POST")
+      throw new WeedError(ErrorCode.METHOD_NOT_ALLOWED, "membership changes are POST requests");
     const r = await change();
     if ("handedOffTo" in r) {
       await this.deps.forwarder.forward(req, res, r.handedOffTo);
@@ -276,8 +362,16 @@ export class MasterHttpHandlers {
 
   private clusterStatus(res: ServerResponse, pretty: boolean): void {
     const { cluster, state } = this.deps;
-    const peers = cluster.members().map((m) => m.id).filter((id) => id !== cluster.self);
-    const body: Record<string, unknown> = { IsLeader: cluster.isLeader(), Leader: cluster.leader() ?? "", Peers: peers, MaxVolumeId: state.maxVolumeId };
+    const peers = cluster
+      .members()
+      .map((m) => m.id)
+      .filter((id) => id !== cluster.self);
+    const body: Record<string, unknown> = {
+      IsLeader: cluster.isLeader(),
+      Leader: cluster.leader() ?? "",
+      Peers: peers,
+      MaxVolumeId: state.maxVolumeId,
+    };
     sendJson(res, 200, body, pretty);
   }
 
@@ -314,7 +408,10 @@ export class MasterHttpHandlers {
     if (!r.ok) throw new WeedError(ErrorCode.NOT_FOUND, r.error);
     const node = r.nodes[Math.floor(Math.random() * r.nodes.length)]!;
     const query = queryString(req.url ?? "");
-    res.writeHead(308, { Location: normalizeUrl(node.publicUrl) + path + (query === "" ? "" : `?${query}`), "Content-Length": 0 });
+    res.writeHead(308, {
+      Location: normalizeUrl(node.publicUrl) + path + (query === "" ? "" : `?${query}`),
+      "Content-Length": 0,
+    });
     res.end();
   }
 }

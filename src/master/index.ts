@@ -3,7 +3,16 @@ export { MasterServer, MASTER_VERSION, type MasterConfig } from "./master-server
 export { LevelClusterState, type ClusterState, type KeyBlock } from "./cluster-state.js";
 export { Sequencer, type SequencerOptions } from "./sequencer.js";
 export { Topology, type SyncResult } from "./topology.js";
-export { DataCenter, DataNode, Rack, DEFAULT_DATA_CENTER, DEFAULT_RACK, type LocationJson, type NodeSpec, type ReplicaInfo } from "./data-node.js";
+export {
+  DataCenter,
+  DataNode,
+  Rack,
+  DEFAULT_DATA_CENTER,
+  DEFAULT_RACK,
+  type LocationJson,
+  type NodeSpec,
+  type ReplicaInfo,
+} from "./data-node.js";
 export { VolumeLayout, type Random } from "./volume-layout.js";
 export { pickNodesForVolume, NO_PREFS, type PlacementPrefs } from "./placement.js";
 export { VolumeGrowth, type GrowthSpec, type VolumeGrowthDeps, type VolumeGrowthOptions } from "./volume-growth.js";

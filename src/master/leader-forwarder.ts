@@ -37,7 +37,16 @@ export function hasBody(req: IncomingMessage): boolean {
 }
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1) are not forwarded. */
-const HOP_BY_HOP = new Set(["connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer", "upgrade", "host"]);
+const HOP_BY_HOP = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "transfer-encoding",
+  "te",
+  "trailer",
+  "upgrade",
+  "host",
+]);
 
 function forwardHeaders(req: IncomingMessage, self: string): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
@@ -74,7 +83,11 @@ export class LeaderForwarder {
         bodyTimeout: forwardTimeoutMs,
       });
     } catch (err) {
-      throw new WeedError(ErrorCode.UNAVAILABLE, `forwarding to the leader ${leader} failed: ${(err as Error).message}`, { cause: err, retryAfterSec });
+      throw new WeedError(
+        ErrorCode.UNAVAILABLE,
+        `forwarding to the leader ${leader} failed: ${(err as Error).message}`,
+        { cause: err, retryAfterSec },
+      );
     }
     const headers: Record<string, string | string[]> = {};
     for (const [k, v] of Object.entries(answer.headers)) if (v !== undefined && !HOP_BY_HOP.has(k)) headers[k] = v;
@@ -123,7 +136,8 @@ export class BodyBudget {
   /** The declared length reserved, or -1 when this body should stream. */
   take(req: IncomingMessage): number {
     const len = Number(req.headers["content-length"] ?? "NaN");
-    if (!Number.isSafeInteger(len) || len <= 0 || len > this.perRequestMax || this.used + len > this.totalMax) return -1;
+    if (!Number.isSafeInteger(len) || len <= 0 || len > this.perRequestMax || this.used + len > this.totalMax)
+      return -1;
     this.used += len;
     return len;
   }

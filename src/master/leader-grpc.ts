@@ -7,13 +7,25 @@ import { Seaweed } from "../gen/master_pb.js";
 import { createClient, GrpcCallError, type ServiceClient } from "../grpc/adapter.js";
 import { ErrorCode, WeedError } from "../common/errors.js";
 import { grpcAddress, parseServerAddress } from "../common/server-address.js";
-import { forwardAttemptsMax, forwardHopsMax, forwardTimeoutMs, leaderPollMs, leaderWaitMs, retryAfterSec } from "./limits.js";
+import {
+  forwardAttemptsMax,
+  forwardHopsMax,
+  forwardTimeoutMs,
+  leaderPollMs,
+  leaderWaitMs,
+  retryAfterSec,
+} from "./limits.js";
 import { waitForLeader, type ClusterView } from "./cluster-view.js";
 import { FORWARDED_HEADER, neverDelivered, noLeaderError } from "./leader-forwarder.js";
 
 /** grpc-js's answer when no connection could be made: the call never reached the leader. */
 function neverConnected(err: unknown): boolean {
-  return (err instanceof GrpcCallError && err.code === GrpcStatus.UNAVAILABLE && /No connection established|ECONNREFUSED/.test(err.message)) || neverDelivered(err);
+  return (
+    (err instanceof GrpcCallError &&
+      err.code === GrpcStatus.UNAVAILABLE &&
+      /No connection established|ECONNREFUSED/.test(err.message)) ||
+    neverDelivered(err)
+  );
 }
 
 export class LeaderGrpcClients {
@@ -28,7 +40,10 @@ export class LeaderGrpcClients {
    * metadata): never back to one of them, and at most forwardHopsMax hops.
    */
   async call<T>(
-    remote: (c: ServiceClient<typeof Seaweed>, opts: { timeoutMs: number; metadata: Record<string, string> }) => Promise<T>,
+    remote: (
+      c: ServiceClient<typeof Seaweed>,
+      opts: { timeoutMs: number; metadata: Record<string, string> },
+    ) => Promise<T>,
     local: () => Promise<T>,
     visited: readonly string[] = [],
   ): Promise<T> {
@@ -37,7 +52,13 @@ export class LeaderGrpcClients {
     const metadata = { [FORWARDED_HEADER]: [...visited, this.cluster.self].join(",") };
     let unreachable: string | null = null;
     for (let attempt = 1; ; attempt++) {
-      const leader = await waitForLeader(this.cluster, { deadline, pollMs: leaderPollMs, avoid: unreachable, visited, onTimeout: noLeaderError });
+      const leader = await waitForLeader(this.cluster, {
+        deadline,
+        pollMs: leaderPollMs,
+        avoid: unreachable,
+        visited,
+        onTimeout: noLeaderError,
+      });
       if (leader === this.cluster.self) return local();
       try {
         return await remote(this.client(leader), { timeoutMs: forwardTimeoutMs, metadata });
@@ -46,7 +67,11 @@ export class LeaderGrpcClients {
           unreachable = leader;
           continue;
         }
-        throw new WeedError(ErrorCode.UNAVAILABLE, `forwarding to the leader ${leader} failed: ${(err as Error).message}`, { cause: err, retryAfterSec });
+        throw new WeedError(
+          ErrorCode.UNAVAILABLE,
+          `forwarding to the leader ${leader} failed: ${(err as Error).message}`,
+          { cause: err, retryAfterSec },
+        );
       }
     }
   }

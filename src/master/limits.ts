@@ -72,7 +72,6 @@ export const submitUploadTimeoutMs = 30_000;
 /** Keep-alive connections per volume server for /submit uploads. */
 export const uploadConnectionsPerServer = 16;
 
-
 /** Grace for in-flight HTTP requests and gRPC calls on close() before connections are cut. */
 export const closeGraceMs = 2_000;
 

@@ -4,9 +4,7 @@ import type { DataNode, LocationJson } from "./data-node.js";
 import { volumeIdMax } from "./limits.js";
 import type { Topology } from "./topology.js";
 
-export type LookupOutcome =
-  | { ok: true; volumeId: number; nodes: readonly DataNode[] }
-  | { ok: false; error: string };
+export type LookupOutcome = { ok: true; volumeId: number; nodes: readonly DataNode[] } | { ok: false; error: string };
 
 /** The volume id of "3" or "3,01637037d6", or -1 when it is not one. */
 export function volumeIdOf(volumeOrFileId: string): number {
@@ -22,7 +20,12 @@ export function lookupVolume(topology: Topology, volumeOrFileId: string, collect
   if (vid < 0) return { ok: false, error: `Unknown volume id ${volumeOrFileId}` };
   const layout = topology.layoutOfVolume(vid);
   const nodes = layout?.lookup(vid);
-  if (layout === undefined || nodes === undefined || nodes.length === 0 || (collection !== "" && layout.collection !== collection)) {
+  if (
+    layout === undefined ||
+    nodes === undefined ||
+    nodes.length === 0 ||
+    (collection !== "" && layout.collection !== collection)
+  ) {
     return { ok: false, error: `volume id ${vid} not found` };
   }
   return { ok: true, volumeId: vid, nodes };

@@ -100,12 +100,18 @@ function validate(c: MasterConfig): void {
   validatePort("port", c.port);
   validatePort("grpcPort", c.grpcPort);
   if (!Number.isInteger(c.volumeSizeLimitMB) || c.volumeSizeLimitMB < 1 || c.volumeSizeLimitMB > volumeSizeLimitMBMax) {
-    throw badConfig("volumeSizeLimitMB", c.volumeSizeLimitMB, `expected 1-${volumeSizeLimitMBMax} (4-byte offsets address at most 32 GiB)`);
+    throw badConfig(
+      "volumeSizeLimitMB",
+      c.volumeSizeLimitMB,
+      `expected 1-${volumeSizeLimitMBMax} (4-byte offsets address at most 32 GiB)`,
+    );
   }
   parseReplicaPlacement(c.defaultReplication);
   const g = c.volumeGrowthCount;
-  if (g !== undefined && (!Number.isInteger(g) || g < 1 || g > growthCountMax)) throw badConfig("volumeGrowthCount", g, `expected 1-${growthCountMax}`);
-  if (c.warmUpMs !== undefined && (!Number.isInteger(c.warmUpMs) || c.warmUpMs < 0)) throw badConfig("warmUpMs", c.warmUpMs, "expected >= 0");
+  if (g !== undefined && (!Number.isInteger(g) || g < 1 || g > growthCountMax))
+    throw badConfig("volumeGrowthCount", g, `expected 1-${growthCountMax}`);
+  if (c.warmUpMs !== undefined && (!Number.isInteger(c.warmUpMs) || c.warmUpMs < 0))
+    throw badConfig("warmUpMs", c.warmUpMs, "expected >= 0");
 }
 
 /** The wired parts, present between start() and close(). */
@@ -188,7 +194,8 @@ export class MasterServer {
       httpServer.close();
       throw err;
     }
-    if (lock.replacedStale !== null) this.log.warn({ mdir: c.mdir, stale: lock.replacedStale }, "replaced the lock of a master that is gone");
+    if (lock.replacedStale !== null)
+      this.log.warn({ mdir: c.mdir, stale: lock.replacedStale }, "replaced the lock of a master that is gone");
     const grpcServer = new grpc.Server();
     let boundGrpc: number;
     try {
@@ -232,8 +239,17 @@ export class MasterServer {
     run.forwarder = new LeaderForwarder(self);
     run.leaderCalls = new LeaderGrpcClients(cluster);
     const growthOptions = c.volumeGrowthCount === undefined ? {} : { growthCount: c.volumeGrowthCount };
-    run.growth = new VolumeGrowth({ topology, state, allocator: run.allocator, random: Math.random, logger: this.log, metrics }, growthOptions);
-    const assigner = new Assigner({ topology, sequencer: run.sequencer, growth: run.growth, random: Math.random, now: () => performance.now() });
+    run.growth = new VolumeGrowth(
+      { topology, state, allocator: run.allocator, random: Math.random, logger: this.log, metrics },
+      growthOptions,
+    );
+    const assigner = new Assigner({
+      topology,
+      sequencer: run.sequencer,
+      growth: run.growth,
+      random: Math.random,
+      now: () => performance.now(),
+    });
     const { allocator, uploads, sequencer } = run;
     const heartbeats = new HeartbeatService({
       topology,
@@ -253,7 +269,17 @@ export class MasterServer {
     addService(
       grpcServer,
       Seaweed,
-      seaweedService({ assigner, topology, heartbeats, metrics, logger: this.log, defaultReplication: c.defaultReplication, cluster, leaderCalls: run.leaderCalls, membership }),
+      seaweedService({
+        assigner,
+        topology,
+        heartbeats,
+        metrics,
+        logger: this.log,
+        defaultReplication: c.defaultReplication,
+        cluster,
+        leaderCalls: run.leaderCalls,
+        membership,
+      }),
       grpcStatusOf,
     );
 
@@ -297,8 +323,19 @@ export class MasterServer {
           })
           .catch(() => undefined); // No barrier: the warm-up runs its course.
 
-        void state.ensureTopologyId().catch((err: unknown) => this.log.warn({ err: (err as Error).message }, "fixing the cluster id failed; retried on the next election"));
-        void sequencer.start().catch((err: unknown) => this.log.warn({ err: (err as Error).message }, "reserving file keys failed; retried on demand"));
+        void state
+          .ensureTopologyId()
+          .catch((err: unknown) =>
+            this.log.warn(
+              { err: (err as Error).message },
+              "fixing the cluster id failed; retried on the next election",
+            ),
+          );
+        void sequencer
+          .start()
+          .catch((err: unknown) =>
+            this.log.warn({ err: (err as Error).message }, "reserving file keys failed; retried on demand"),
+          );
       } else {
         sendVolumeServersOn();
       }
@@ -327,14 +364,19 @@ export class MasterServer {
     run.onClose = () => clearTimeout(endTimer);
     let previousLeader: string | null = null;
     state.runtime.on("leader-changed", ({ leader }) => {
-      if (previousLeader !== null && previousLeader !== self && previousLeader !== leader) run.forwarder?.forget(previousLeader);
+      if (previousLeader !== null && previousLeader !== self && previousLeader !== leader)
+        run.forwarder?.forget(previousLeader);
       previousLeader = leader;
       if (endTimer !== undefined) sendVolumeServersOn();
     });
     let wasMember = false;
     state.runtime.on("membership-changed", ({ membership }) => {
       const member = membership.voters.includes(self) || membership.learners.includes(self);
-      if (wasMember && !member) this.log.warn({ self }, "this master was removed from the cluster: it no longer votes or serves as leader; stop it, or add it again");
+      if (wasMember && !member)
+        this.log.warn(
+          { self },
+          "this master was removed from the cluster: it no longer votes or serves as leader; stop it, or add it again",
+        );
       wasMember = member;
     });
     await state.open();
@@ -350,7 +392,10 @@ export class MasterServer {
       await this.awaitLeadership(state);
     }
     this.opened = true;
-    this.log.info({ self, peers, http: this.boundHttpPort, grpc: this.boundGrpcPort, raft: state.runtime.port, mdir: c.mdir }, "master started");
+    this.log.info(
+      { self, peers, http: this.boundHttpPort, grpc: this.boundGrpcPort, raft: state.runtime.port, mdir: c.mdir },
+      "master started",
+    );
   }
 
   /**
@@ -360,11 +405,15 @@ export class MasterServer {
    */
   private async joinCluster(state: RaftClusterState, contacts: readonly string[], signal: AbortSignal): Promise<void> {
     const self = this.selfId;
-    this.log.debug({ self, via: contacts }, "asking the cluster to add this master unless a leader knows it as a voter");
+    this.log.debug(
+      { self, via: contacts },
+      "asking the cluster to add this master unless a leader knows it as a voter",
+    );
     let delay = joinRetryBaseMs;
     let loggedAt = -Infinity;
     // A master with a membership of its own gives the leader a moment to reach it first.
-    if (state.runtime.status().members.length > 0) await new Promise((r) => setTimeout(r, state.runtime.electionTimeoutMs));
+    if (state.runtime.status().members.length > 0)
+      await new Promise((r) => setTimeout(r, state.runtime.electionTimeoutMs));
     for (let attempt = 0; !signal.aborted; attempt++) {
       // A voter that hears a leader is home; a lone voter is a cluster of its own, which the
       // contacts' leader either adopts or refuses with the reason (another cluster's state).
@@ -392,7 +441,10 @@ export class MasterServer {
       // Said once, then every few seconds: a joiner waiting for its cluster is not an emergency.
       if (performance.now() - loggedAt > joinLogEveryMs) {
         loggedAt = performance.now();
-        this.log.warn({ via: contact, problem }, "not admitted yet; retrying (a new cluster lists every master, this one included, in -peers)");
+        this.log.warn(
+          { via: contact, problem },
+          "not admitted yet; retrying (a new cluster lists every master, this one included, in -peers)",
+        );
       }
       await new Promise((r) => setTimeout(r, delay * (0.5 + Math.random() / 2)));
       delay = Math.min(delay * 2, joinRetryMaxMs);
@@ -404,7 +456,11 @@ export class MasterServer {
   private async awaitLeadership(state: RaftClusterState): Promise<void> {
     const deadline = performance.now() + soloElectionWaitMs;
     while (!(this.leaderReady && state.runtime.isLeader())) {
-      if (performance.now() > deadline) throw new WeedError(ErrorCode.UNAVAILABLE, `a single master did not elect itself within ${soloElectionWaitMs} ms`);
+      if (performance.now() > deadline)
+        throw new WeedError(
+          ErrorCode.UNAVAILABLE,
+          `a single master did not elect itself within ${soloElectionWaitMs} ms`,
+        );
       await new Promise((r) => setTimeout(r, warmUpPollMs));
     }
   }
@@ -419,7 +475,10 @@ export class MasterServer {
       leader: () => state.runtime.currentLeader(),
       members: (): MasterMember[] => {
         const s = state.runtime.status();
-        return s.members.map((m) => ({ id: m.id, role: m.suffrage === "learner" ? "learner" : m.id === s.leader ? "leader" : "follower" }));
+        return s.members.map((m) => ({
+          id: m.id,
+          role: m.suffrage === "learner" ? "learner" : m.id === s.leader ? "leader" : "follower",
+        }));
       },
     };
   }
@@ -458,7 +517,10 @@ export class MasterServer {
       const to = await run.state.handOff(handOffTimeoutMs);
       if (to !== null) this.log.info({ leader: to }, "handed leadership over before stopping");
     } catch (err) {
-      this.log.warn({ err: (err as Error).message }, "leadership hand-off before stopping failed; the others elect a leader");
+      this.log.warn(
+        { err: (err as Error).message },
+        "leadership hand-off before stopping failed; the others elect a leader",
+      );
     }
     if (run.httpServer !== undefined) await drainHttpServer(run.httpServer, closeGraceMs);
     run.heartbeats?.close();
@@ -480,7 +542,10 @@ export class MasterServer {
 /** The cluster id a master reports on /cluster/raft ("" for none yet), or null when it does not answer. */
 async function probeClusterId(id: string): Promise<string | null> {
   try {
-    const r = await request(`http://${memberHttpAddress(id)}/cluster/raft`, { headersTimeout: memberProbeTimeoutMs, bodyTimeout: memberProbeTimeoutMs });
+    const r = await request(`http://${memberHttpAddress(id)}/cluster/raft`, {
+      headersTimeout: memberProbeTimeoutMs,
+      bodyTimeout: memberProbeTimeoutMs,
+    });
     const text = await r.body.text();
     if (r.statusCode !== 200) return null;
     const v = (JSON.parse(text) as { clusterId?: unknown }).clusterId;

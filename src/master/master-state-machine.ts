@@ -19,8 +19,7 @@ export type MasterCommand =
 
 /** What apply() answers; an error travels as a value so a replica never stops on it. */
 export type MasterApplyResult =
-  | { ok: true; topologyId?: string; volumeId?: number; block?: KeyBlock }
-  | { ok: false; error: string };
+  { ok: true; topologyId?: string; volumeId?: number; block?: KeyBlock } | { ok: false; error: string };
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -52,7 +51,8 @@ export class MasterStateMachine {
         if (s.topologyId === "") s.topologyId = c.id;
         return { ok: true, topologyId: s.topologyId };
       case "nextVolumeId": {
-        if (s.maxVolumeId >= volumeIdMax) return { ok: false, error: `volume ids exhausted: max volume id is ${s.maxVolumeId}` };
+        if (s.maxVolumeId >= volumeIdMax)
+          return { ok: false, error: `volume ids exhausted: max volume id is ${s.maxVolumeId}` };
         s.maxVolumeId += 1;
         return { ok: true, volumeId: s.maxVolumeId };
       }
@@ -84,7 +84,11 @@ export class MasterStateMachine {
       return;
     }
     const s = JSON.parse(decoder.decode(data)) as Partial<MasterStateSnapshot>;
-    if (typeof s.topologyId !== "string" || !Number.isSafeInteger(s.maxVolumeId) || !Number.isSafeInteger(s.fileKeyCeiling)) {
+    if (
+      typeof s.topologyId !== "string" ||
+      !Number.isSafeInteger(s.maxVolumeId) ||
+      !Number.isSafeInteger(s.fileKeyCeiling)
+    ) {
       throw new WeedError(ErrorCode.CORRUPT, `master snapshot is malformed: ${decoder.decode(data).slice(0, 200)}`);
     }
     this.state = { topologyId: s.topologyId, maxVolumeId: s.maxVolumeId!, fileKeyCeiling: s.fileKeyCeiling! };

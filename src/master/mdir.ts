@@ -50,8 +50,15 @@ function lockPath(mdir: string): string {
 /** An "mdir is in use" refusal; `pid` when the lock file names the holder (LevelDB's lock does not). */
 export function mdirInUseError(mdir: string, pid: number | null, cause?: unknown): WeedError {
   const who = pid === null ? "another process (its Raft LevelDB is locked)" : `a running process, pid ${pid}`;
-  const hint = pid === null ? "stop the master first" : `stop the master first; if pid ${pid} is not a weed-ts master, remove ${lockPath(mdir)}`;
-  return new WeedError(ErrorCode.CONFLICT, `master directory ${mdir} is in use by ${who}: ${hint}`, cause === undefined ? {} : { cause });
+  const hint =
+    pid === null
+      ? "stop the master first"
+      : `stop the master first; if pid ${pid} is not a weed-ts master, remove ${lockPath(mdir)}`;
+  return new WeedError(
+    ErrorCode.CONFLICT,
+    `master directory ${mdir} is in use by ${who}: ${hint}`,
+    cause === undefined ? {} : { cause },
+  );
 }
 
 function isErrno(err: unknown, code: string): boolean {
@@ -116,7 +123,9 @@ export async function readMasterId(mdir: string): Promise<string | null> {
     return id === "" ? null : id;
   } catch (err) {
     if (isErrno(err, "ENOENT")) return null;
-    throw new WeedError(ErrorCode.IO, `reading ${join(mdir, MASTER_ID_FILE)}: ${(err as Error).message}`, { cause: err });
+    throw new WeedError(ErrorCode.IO, `reading ${join(mdir, MASTER_ID_FILE)}: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
 }
 
@@ -166,17 +175,24 @@ export async function acquireMdirLock(mdir: string, info: { id: string }): Promi
     }
     const found = await readLockFile(mdir);
     if (found === null) continue; // Removed between our create and our read: try again.
-    if (found !== "unparsable" && found.pid !== process.pid && pidAlive(found.pid)) throw mdirInUseError(mdir, found.pid);
+    if (found !== "unparsable" && found.pid !== process.pid && pidAlive(found.pid))
+      throw mdirInUseError(mdir, found.pid);
     // Stale (or a leftover of this very process): replace it. Racing another process doing the
     // same, the loser's next O_EXCL create fails and it then reads the winner's live pid.
     replacedStale = found;
     try {
       await unlink(lockPath(mdir));
     } catch (err) {
-      if (!isErrno(err, "ENOENT")) throw new WeedError(ErrorCode.IO, `removing stale ${lockPath(mdir)}: ${(err as Error).message}`, { cause: err });
+      if (!isErrno(err, "ENOENT"))
+        throw new WeedError(ErrorCode.IO, `removing stale ${lockPath(mdir)}: ${(err as Error).message}`, {
+          cause: err,
+        });
     }
   }
-  throw new WeedError(ErrorCode.UNAVAILABLE, `master directory ${mdir}: could not take ${lockPath(mdir)} in ${LOCK_ATTEMPTS_MAX} attempts (another process keeps replacing it)`);
+  throw new WeedError(
+    ErrorCode.UNAVAILABLE,
+    `master directory ${mdir}: could not take ${lockPath(mdir)} in ${LOCK_ATTEMPTS_MAX} attempts (another process keeps replacing it)`,
+  );
 }
 
 function releaser(mdir: string, holder: MdirLockHolder): () => Promise<void> {
@@ -185,7 +201,8 @@ function releaser(mdir: string, holder: MdirLockHolder): () => Promise<void> {
     released ??= (async () => {
       // Only our own lock: an operator may have removed it and another master taken the mdir since.
       const found = await readLockFile(mdir).catch(() => null);
-      if (found === null || found === "unparsable" || found.pid !== holder.pid || found.startedAt !== holder.startedAt) return;
+      if (found === null || found === "unparsable" || found.pid !== holder.pid || found.startedAt !== holder.startedAt)
+        return;
       await unlink(lockPath(mdir)).catch((err: unknown) => {
         if (!isErrno(err, "ENOENT")) throw err;
       });

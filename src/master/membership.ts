@@ -61,7 +61,8 @@ function sameServer(a: string, b: string): boolean {
 /** A member id as an operator may type it; refuses what no master could be reached at. */
 export function parseMemberId(raw: string | null | undefined): string {
   const id = (raw ?? "").trim();
-  if (id === "") throw new WeedError(ErrorCode.BAD_PARAM, 'missing "id": a master\'s host:port, e.g. id=127.0.0.1:9335');
+  if (id === "")
+    throw new WeedError(ErrorCode.BAD_PARAM, 'missing "id": a master\'s host:port, e.g. id=127.0.0.1:9335');
   parseServerAddress(id);
   return id;
 }
@@ -89,7 +90,10 @@ export class MembershipManager {
    * Adds `id` as a voter: learner first, promoted once caught up (or only a learner, with
    * `voter: false`). Idempotent.
    */
-  async add(raw: string | null | undefined, opts: { voter?: boolean; clusterId?: string | null } = {}): Promise<MembershipAnswer> {
+  async add(
+    raw: string | null | undefined,
+    opts: { voter?: boolean; clusterId?: string | null } = {},
+  ): Promise<MembershipAnswer> {
     const id = parseMemberId(raw);
     // A master whose mdir holds another cluster's log must not join: Raft would mix two histories
     // (its applied state cannot be undone by the leader's log). etcd refuses the same way.
@@ -120,7 +124,11 @@ export class MembershipManager {
 
   private serialize<T>(op: () => Promise<T>): Promise<T> {
     if (this.queued >= membershipQueueMax) {
-      return Promise.reject(new WeedError(ErrorCode.UNAVAILABLE, `${this.queued} membership changes are already waiting: retry later`, { retryAfterSec: 1 }));
+      return Promise.reject(
+        new WeedError(ErrorCode.UNAVAILABLE, `${this.queued} membership changes are already waiting: retry later`, {
+          retryAfterSec: 1,
+        }),
+      );
     }
     this.queued++;
     const run = this.tail.then(op, op);
@@ -159,7 +167,8 @@ export class MembershipManager {
   /** The member `id` names, also when spelled another way; a different spelling is refused. */
   private find(s: RuntimeStatus, id: string): MemberStatus | undefined {
     const m = s.members.find((x) => x.id === id || sameServer(x.id, id));
-    if (m !== undefined && m.id !== id) throw new WeedError(ErrorCode.CONFLICT, `${id} is already a member as ${m.id}: use that id`);
+    if (m !== undefined && m.id !== id)
+      throw new WeedError(ErrorCode.CONFLICT, `${id} is already a member as ${m.id}: use that id`);
     return m;
   }
 
@@ -198,7 +207,9 @@ export class MembershipManager {
     if (existing?.suffrage === "voter") return this.answer("already a voter");
     if (!voter) {
       if (existing !== undefined) return this.answer("already a learner");
-      await this.call(`add ${id} as a learner`, () => this.runtime.addLearner(id, { timeoutMs: memberChangeTimeoutMs }));
+      await this.call(`add ${id} as a learner`, () =>
+        this.runtime.addLearner(id, { timeoutMs: memberChangeTimeoutMs }),
+      );
       this.log.info({ member: id }, "membership: added as a learner");
       return this.answer("added as a learner");
     }
@@ -206,7 +217,9 @@ export class MembershipManager {
     // The new voter counts toward the majority only once it answers; assume it will.
     await this.checkQuorum([...voters, id], `adding ${id}`, 1);
     if (existing === undefined) {
-      await this.call(`add ${id} as a learner`, () => this.runtime.addLearner(id, { timeoutMs: memberChangeTimeoutMs }));
+      await this.call(`add ${id} as a learner`, () =>
+        this.runtime.addLearner(id, { timeoutMs: memberChangeTimeoutMs }),
+      );
       this.log.info({ member: id }, "membership: added as a learner; promoting once it has caught up");
     }
     // Promote only a learner that answers: a voter that never does would hold a majority hostage.
@@ -218,9 +231,13 @@ export class MembershipManager {
       if (m.suffrage === "voter") return this.answer("added", evenWarning(voters.length + 1));
       if (this.alive(m)) break;
       if (Date.now() > deadline) {
-        throw new WeedError(ErrorCode.TIMEOUT, `${id} is a learner but has not answered the leader within ${memberCatchUpTimeoutMs} ms; start it (with -peers naming any member) and add it again`, {
-          retryAfterSec: 1,
-        });
+        throw new WeedError(
+          ErrorCode.TIMEOUT,
+          `${id} is a learner but has not answered the leader within ${memberCatchUpTimeoutMs} ms; start it (with -peers naming any member) and add it again`,
+          {
+            retryAfterSec: 1,
+          },
+        );
       }
       await new Promise((r) => setTimeout(r, this.runtime.electionTimeoutMs / 6));
     }
@@ -228,7 +245,10 @@ export class MembershipManager {
     const left = Math.max(1_000, deadline - Date.now());
     await this.call(`promote ${id}`, () => this.runtime.promote(id, { timeoutMs: left }));
     const warning = evenWarning(voters.length + 1);
-    this.log.info({ member: id, voters: voters.length + 1, ...(warning === undefined ? {} : { warning }) }, "membership: promoted to voter");
+    this.log.info(
+      { member: id, voters: voters.length + 1, ...(warning === undefined ? {} : { warning }) },
+      "membership: promoted to voter",
+    );
     return this.answer("added", warning);
   }
 
@@ -236,17 +256,23 @@ export class MembershipManager {
     const s = this.leaderStatus();
     const m = this.find(s, id);
     if (m === undefined) {
-      throw new WeedError(ErrorCode.NOT_FOUND, `${id} is not a member (members: ${s.members.map((x) => x.id).join(", ")})`);
+      throw new WeedError(
+        ErrorCode.NOT_FOUND,
+        `${id} is not a member (members: ${s.members.map((x) => x.id).join(", ")})`,
+      );
     }
     const voters = s.members.filter((x) => x.suffrage === "voter").map((x) => x.id);
     if (m.suffrage === "voter") {
       const rest = voters.filter((v) => v !== id);
-      if (rest.length === 0) throw new WeedError(ErrorCode.CONFLICT, `refused: ${id} is the last voter; a cluster needs one`);
+      if (rest.length === 0)
+        throw new WeedError(ErrorCode.CONFLICT, `refused: ${id} is the last voter; a cluster needs one`);
       await this.checkQuorum(rest, `removing ${id}`);
       if (id === this.self) {
         // Removing the leader itself would leave the group leaderless for an election timeout;
         // a transfer first makes it a hand-over of a few round trips.
-        const next = await this.call("leadership transfer", () => this.runtime.transferLeadership(undefined, { timeoutMs: memberChangeTimeoutMs }));
+        const next = await this.call("leadership transfer", () =>
+          this.runtime.transferLeadership(undefined, { timeoutMs: memberChangeTimeoutMs }),
+        );
         this.log.info({ leader: next }, "membership: handed leadership over before removing this master");
         return { handedOffTo: next };
       }
@@ -262,10 +288,13 @@ export class MembershipManager {
     const s = this.leaderStatus();
     if (to !== undefined) {
       const m = this.find(s, to);
-      if (m === undefined || m.suffrage !== "voter") throw new WeedError(ErrorCode.CONFLICT, `refused: ${to} is not a voter`);
+      if (m === undefined || m.suffrage !== "voter")
+        throw new WeedError(ErrorCode.CONFLICT, `refused: ${to} is not a voter`);
       if (to === this.self) return this.answer(`${to} is already the leader`);
     }
-    const leader = await this.call("leadership transfer", () => this.runtime.transferLeadership(to, { timeoutMs: memberChangeTimeoutMs }));
+    const leader = await this.call("leadership transfer", () =>
+      this.runtime.transferLeadership(to, { timeoutMs: memberChangeTimeoutMs }),
+    );
     this.log.info({ leader }, "membership: leadership transferred");
     return { ...this.answer("leadership transferred"), leader };
   }
@@ -279,7 +308,11 @@ export class MembershipManager {
         throw new WeedError(ErrorCode.CONFLICT, `refused: ${err.message}`, { cause: err });
       }
       if (err instanceof RaftTimeoutError) {
-        throw new WeedError(ErrorCode.TIMEOUT, `${what} did not finish within its time limit; it may still take effect (check cluster.raft.ps)`, { cause: err, retryAfterSec: 1 });
+        throw new WeedError(
+          ErrorCode.TIMEOUT,
+          `${what} did not finish within its time limit; it may still take effect (check cluster.raft.ps)`,
+          { cause: err, retryAfterSec: 1 },
+        );
       }
       throw toWeedError(err);
     }

@@ -18,7 +18,12 @@ export class MasterMetrics {
 
   constructor(topology: Topology, state: ClusterState) {
     const registers = [this.registry];
-    const assigns = new Counter({ name: "SeaweedFS_master_assign_total", help: "Assign requests (HTTP and gRPC) by result.", labelNames: ["result"], registers });
+    const assigns = new Counter({
+      name: "SeaweedFS_master_assign_total",
+      help: "Assign requests (HTTP and gRPC) by result.",
+      labelNames: ["result"],
+      registers,
+    });
     this.assignOk = assigns.labels({ result: "ok" });
     this.assignFailed = assigns.labels({ result: "error" });
     this.assignSeconds = new Histogram({
@@ -27,8 +32,18 @@ export class MasterMetrics {
       buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.005, 0.025, 0.1, 0.5, 2.5, 10],
       registers,
     });
-    this.heartbeats = new Counter({ name: "SeaweedFS_master_received_heartbeats", help: "Heartbeats received, by kind.", labelNames: ["type"], registers });
-    this.volumeCreation = new Counter({ name: "SeaweedFS_master_volume_creation_total", help: "Volumes grown, by result.", labelNames: ["result"], registers });
+    this.heartbeats = new Counter({
+      name: "SeaweedFS_master_received_heartbeats",
+      help: "Heartbeats received, by kind.",
+      labelNames: ["type"],
+      registers,
+    });
+    this.volumeCreation = new Counter({
+      name: "SeaweedFS_master_volume_creation_total",
+      help: "Volumes grown, by result.",
+      labelNames: ["result"],
+      registers,
+    });
     new Gauge({ name: "SeaweedFS_master_is_leader", help: "1 when this master is the leader.", registers }).set(1);
     new Gauge({
       name: "SeaweedFS_master_volume_servers",
@@ -53,7 +68,8 @@ export class MasterMetrics {
       registers,
       collect() {
         this.reset();
-        for (const l of topology.allLayouts()) this.set({ collection: l.collection, rp: l.replicationText, ttl: l.ttlText }, l.writableCount);
+        for (const l of topology.allLayouts())
+          this.set({ collection: l.collection, rp: l.replicationText, ttl: l.ttlText }, l.writableCount);
       },
     });
     new Gauge({

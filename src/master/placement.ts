@@ -18,7 +18,10 @@ export interface PlacementPrefs {
 export const NO_PREFS: Readonly<PlacementPrefs> = Object.freeze({ dataCenter: "", rack: "", dataNode: "" });
 
 function noSlots(rp: ReplicaPlacement, why: string): WeedError {
-  return new WeedError(ErrorCode.NO_FREE_SLOT, `no free volumes left for replication ${formatReplicaPlacement(rp)}: ${why}`);
+  return new WeedError(
+    ErrorCode.NO_FREE_SLOT,
+    `no free volumes left for replication ${formatReplicaPlacement(rp)}: ${why}`,
+  );
 }
 
 /** Index of one item chosen with probability proportional to its weight (all weights > 0). */
@@ -73,9 +76,15 @@ function validMainDc(dc: DataCenter, rp: ReplicaPlacement, prefs: PlacementPrefs
  * The nodes for one new volume: main node first, then same-rack, other-rack and other-DC copies.
  * Throws NO_FREE_SLOT (HTTP 406) naming the level that cannot be satisfied.
  */
-export function pickNodesForVolume(topology: Topology, rp: ReplicaPlacement, prefs: PlacementPrefs, random: Random): DataNode[] {
+export function pickNodesForVolume(
+  topology: Topology,
+  rp: ReplicaPlacement,
+  prefs: PlacementPrefs,
+  random: Random,
+): DataNode[] {
   const dcsWithFree = [...topology.dataCenters()].filter((dc) => dc.freeSlots > 0);
-  if (dcsWithFree.length === 0) throw noSlots(rp, topology.nodeCount === 0 ? "no volume servers" : "every volume server is full");
+  if (dcsWithFree.length === 0)
+    throw noSlots(rp, topology.nodeCount === 0 ? "no volume servers" : "every volume server is full");
   if (prefs.dataCenter !== "" && topology.dataCenter(prefs.dataCenter) === undefined) {
     throw new WeedError(ErrorCode.BAD_REQUEST, `data center ${prefs.dataCenter} not found in topology`);
   }
@@ -84,7 +93,10 @@ export function pickNodesForVolume(topology: Topology, rp: ReplicaPlacement, pre
   }
   const mainDcs = dcsWithFree.filter((dc) => validMainDc(dc, rp, prefs));
   if (mainDcs.length === 0) {
-    throw noSlots(rp, `no data center has ${rp.diffRack + 1} racks with free slots and a rack with ${rp.sameRack + 1} servers with free slots${describePrefs(prefs)}`);
+    throw noSlots(
+      rp,
+      `no data center has ${rp.diffRack + 1} racks with free slots and a rack with ${rp.sameRack + 1} servers with free slots${describePrefs(prefs)}`,
+    );
   }
   const mainDc = mainDcs[weightedIndex(mainDcs, freeOf, random)]!;
   const mainRacks = [...mainDc.racks.values()].filter((r) => validMainRack(r, rp, prefs));
@@ -93,10 +105,25 @@ export function pickNodesForVolume(topology: Topology, rp: ReplicaPlacement, pre
   const rackNodes = nodesWithFree(mainRack);
   const mainCandidates = prefs.dataNode === "" ? rackNodes : rackNodes.filter((n) => n.id === prefs.dataNode);
   const mainNode = mainCandidates[weightedIndex(mainCandidates, freeOf, random)]!;
-  const sameRack = pickDistinct(rackNodes.filter((n) => n !== mainNode), rp.sameRack, freeOf, random);
+  const sameRack = pickDistinct(
+    rackNodes.filter((n) => n !== mainNode),
+    rp.sameRack,
+    freeOf,
+    random,
+  );
 
-  const otherRacks = pickDistinct(racksWithFree(mainDc).filter((r) => r !== mainRack), rp.diffRack, freeOf, random);
-  const otherDcs = pickDistinct(dcsWithFree.filter((dc) => dc !== mainDc), rp.diffDataCenter, freeOf, random);
+  const otherRacks = pickDistinct(
+    racksWithFree(mainDc).filter((r) => r !== mainRack),
+    rp.diffRack,
+    freeOf,
+    random,
+  );
+  const otherDcs = pickDistinct(
+    dcsWithFree.filter((dc) => dc !== mainDc),
+    rp.diffDataCenter,
+    freeOf,
+    random,
+  );
   const out = [mainNode, ...sameRack];
   for (const rack of otherRacks) out.push(pickNodeIn(nodesWithFree(rack), random));
   for (const dc of otherDcs) {

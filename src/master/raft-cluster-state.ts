@@ -5,10 +5,21 @@
 // is ever issued twice, whatever the history of leader changes (SeaweedFS #1014, #1503, #6327).
 import { randomUUID } from "node:crypto";
 import { ErrorCode, WeedError } from "../common/errors.js";
-import { NotLeaderError, ProposalDroppedError, RaftError, RaftRuntime, type RaftRuntimeOptions } from "../raft/runtime/index.js";
+import {
+  NotLeaderError,
+  ProposalDroppedError,
+  RaftError,
+  RaftRuntime,
+  type RaftRuntimeOptions,
+} from "../raft/runtime/index.js";
 import type { ClusterState, KeyBlock } from "./cluster-state.js";
 import { raftProposeTimeoutMs } from "./limits.js";
-import { encodeCommand, MasterStateMachine, type MasterApplyResult, type MasterCommand } from "./master-state-machine.js";
+import {
+  encodeCommand,
+  MasterStateMachine,
+  type MasterApplyResult,
+  type MasterCommand,
+} from "./master-state-machine.js";
 
 export type RaftClusterStateOptions = Omit<RaftRuntimeOptions<MasterApplyResult>, "stateMachine">;
 
@@ -104,9 +115,14 @@ export class RaftClusterState implements ClusterState {
 export function toWeedError(err: unknown): WeedError {
   if (err instanceof WeedError) return err;
   if (err instanceof NotLeaderError) {
-    return new WeedError(ErrorCode.NOT_LEADER, err.leader === null ? "no leader is elected yet" : `not the leader; leader is ${err.leader}`, { cause: err, retryAfterSec: 1 });
+    return new WeedError(
+      ErrorCode.NOT_LEADER,
+      err.leader === null ? "no leader is elected yet" : `not the leader; leader is ${err.leader}`,
+      { cause: err, retryAfterSec: 1 },
+    );
   }
-  if (err instanceof ProposalDroppedError) return new WeedError(ErrorCode.UNAVAILABLE, err.message, { cause: err, retryAfterSec: 1 });
+  if (err instanceof ProposalDroppedError)
+    return new WeedError(ErrorCode.UNAVAILABLE, err.message, { cause: err, retryAfterSec: 1 });
   if (err instanceof RaftError || err instanceof Error) {
     // Leadership lost, timeout, closed: the reservation may or may not have committed. Nothing was
     // handed out from it, so the caller only has to retry (keys are skipped, never reused).

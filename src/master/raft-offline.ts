@@ -92,7 +92,11 @@ function summarize(id: string | null, state: PersistedState): RaftDirSummary {
 }
 
 function levelLocked(err: unknown): boolean {
-  for (let e: unknown = err, depth = 0; typeof e === "object" && e !== null && depth < 4; e = (e as Error).cause, depth++) {
+  for (
+    let e: unknown = err, depth = 0;
+    typeof e === "object" && e !== null && depth < 4;
+    e = (e as Error).cause, depth++
+  ) {
     if ((e as { code?: unknown }).code === "LEVEL_LOCKED") return true;
   }
   return false;
@@ -102,7 +106,10 @@ function levelLocked(err: unknown): boolean {
  * Opens <mdir>/raft, loads it, runs `fn` and closes the store whatever happens. Refuses a
  * directory held by a live process and one without Raft state (opening would create a store).
  */
-async function withRaftStorage<T>(mdir: string, fn: (storage: RaftStorage, state: PersistedState) => Promise<T>): Promise<T> {
+async function withRaftStorage<T>(
+  mdir: string,
+  fn: (storage: RaftStorage, state: PersistedState) => Promise<T>,
+): Promise<T> {
   const dir = raftDirOf(mdir);
   try {
     // Every LevelDB has a CURRENT file: without it, open() would create a new, empty store.
@@ -124,10 +131,12 @@ async function withRaftStorage<T>(mdir: string, fn: (storage: RaftStorage, state
     try {
       state = await storage.load();
     } catch (err) {
-      if (err instanceof StorageCorruptError) throw new WeedError(ErrorCode.CORRUPT, `${dir}: ${err.message}`, { cause: err });
+      if (err instanceof StorageCorruptError)
+        throw new WeedError(ErrorCode.CORRUPT, `${dir}: ${err.message}`, { cause: err });
       throw err;
     }
-    if (state === null) throw new WeedError(ErrorCode.NOT_FOUND, `${dir} holds no Raft state (a LevelDB without the Raft format marker)`);
+    if (state === null)
+      throw new WeedError(ErrorCode.NOT_FOUND, `${dir} holds no Raft state (a LevelDB without the Raft format marker)`);
     return await fn(storage, state);
   } finally {
     await storage.close();
@@ -143,7 +152,8 @@ export async function inspectRaftDir(mdir: string): Promise<RaftDirSummary> {
 function checkVoters(voters: readonly string[]): void {
   if (voters.length === 0) throw new WeedError(ErrorCode.BAD_PARAM, "the new membership needs at least one voter");
   const blank = voters.find((v) => v.trim() === "");
-  if (blank !== undefined) throw new WeedError(ErrorCode.BAD_PARAM, `the new membership names an empty voter: ${JSON.stringify(voters)}`);
+  if (blank !== undefined)
+    throw new WeedError(ErrorCode.BAD_PARAM, `the new membership names an empty voter: ${JSON.stringify(voters)}`);
   const dup = voters.find((v, i) => voters.indexOf(v) !== i);
   if (dup !== undefined) throw new WeedError(ErrorCode.BAD_PARAM, `the new membership names ${dup} twice`);
 }
@@ -157,16 +167,26 @@ export async function rewriteRaftMembership(mdir: string, voters: readonly strin
   checkVoters(voters);
   const id = await readMasterId(mdir);
   if (id !== null && !voters.includes(id)) {
-    throw new WeedError(ErrorCode.BAD_PARAM, `this master is ${id} (${join(mdir, "master.id")}) and must be one of the new voters ${voters.join(",")}`);
+    throw new WeedError(
+      ErrorCode.BAD_PARAM,
+      `this master is ${id} (${join(mdir, "master.id")}) and must be one of the new voters ${voters.join(",")}`,
+    );
   }
   return withRaftStorage(mdir, async (storage, state) => {
     const last = lastOf(state);
-    if (last.index === 0) throw new WeedError(ErrorCode.NOT_FOUND, `${raftDirOf(mdir)} holds an empty log (a master that never joined a group): nothing to recover`);
+    if (last.index === 0)
+      throw new WeedError(
+        ErrorCode.NOT_FOUND,
+        `${raftDirOf(mdir)} holds an empty log (a master that never joined a group): nothing to recover`,
+      );
     const before = membershipAfter(state.snapshot, state.entries);
     // Without master.id, at least catch a list that names none of the old members: this node is
     // one of them, so such a list cannot include it (a typo, or the wrong -mdir).
     if (id === null && !voters.some((v) => isMember(before, v))) {
-      throw new WeedError(ErrorCode.BAD_PARAM, `none of the new voters ${voters.join(",")} is a member of the old group (${[...before.voters, ...before.learners].join(",")}); this master must be one of them`);
+      throw new WeedError(
+        ErrorCode.BAD_PARAM,
+        `none of the new voters ${voters.join(",")} is a member of the old group (${[...before.voters, ...before.learners].join(",")}); this master must be one of them`,
+      );
     }
     // Committed or not, this node's log is the best record left of what the old group decided:
     // keys and volume ids it reserved may have been handed out, so they must stay reserved.

@@ -26,7 +26,14 @@ export function humanReadableInts(ids: number[], max = statusVolumeIdsMax): stri
 }
 
 function dataNodeInfo(n: DataNode): object {
-  return { Url: n.url, PublicUrl: n.publicUrl, Volumes: n.volumes.size, EcShards: 0, Max: n.maxVolumes, VolumeIds: humanReadableInts([...n.volumes.keys()]) };
+  return {
+    Url: n.url,
+    PublicUrl: n.publicUrl,
+    Volumes: n.volumes.size,
+    EcShards: 0,
+    Max: n.maxVolumes,
+    VolumeIds: humanReadableInts([...n.volumes.keys()]),
+  };
 }
 
 export function topologyInfo(topology: Topology): object {
@@ -39,7 +46,13 @@ export function topologyInfo(topology: Topology): object {
   }));
   const layouts = [...topology.allLayouts()]
     .filter((l) => l.volumeCount > 0)
-    .map((l) => ({ replication: l.replicationText, ttl: l.ttlText, writables: l.writableIds(), collection: l.collection, diskType: "hdd" }));
+    .map((l) => ({
+      replication: l.replicationText,
+      ttl: l.ttlText,
+      writables: l.writableIds(),
+      collection: l.collection,
+      diskType: "hdd",
+    }));
   return { Max: topology.maxSlots, Free: topology.freeSlots, DataCenters: dcs, Layouts: layouts };
 }
 
@@ -48,7 +61,11 @@ export function dirStatus(topology: Topology, version: string, topologyId: strin
 }
 
 function volumeInfo(v: ReplicaInfo): object {
-  return volumeInfoJson({ ...v, replicaPlacement: replicaPlacementFromByte(v.replicaPlacement), ttl: ttlFromUint32(v.ttl) });
+  return volumeInfoJson({
+    ...v,
+    replicaPlacement: replicaPlacementFromByte(v.replicaPlacement),
+    ttl: ttlFromUint32(v.ttl),
+  });
 }
 
 export function volStatus(topology: Topology, version: string): object {
@@ -57,7 +74,8 @@ export function volStatus(topology: Topology, version: string): object {
     const racks: Record<string, Record<string, object[]>> = {};
     for (const rack of dc.racks.values()) {
       const nodes: Record<string, object[]> = {};
-      for (const n of rack.nodes.values()) nodes[n.url] = [...n.volumes.values()].sort((a, b) => a.id - b.id).map(volumeInfo);
+      for (const n of rack.nodes.values())
+        nodes[n.url] = [...n.volumes.values()].sort((a, b) => a.id - b.id).map(volumeInfo);
       racks[rack.id] = nodes;
     }
     dcs[dc.id] = racks;

@@ -40,9 +40,14 @@ export function renderStatusPage(topology: Topology, p: StatusPageInput): string
   }
   const layouts = [...topology.allLayouts()]
     .filter((l) => l.volumeCount > 0)
-    .map((l) => `<tr><td>${esc(l.collection)}</td><td>${l.replicationText}</td><td>${esc(l.ttlText)}</td><td>${l.volumeCount}</td><td>${esc(humanReadableInts(l.writableIds()))}</td></tr>`);
+    .map(
+      (l) =>
+        `<tr><td>${esc(l.collection)}</td><td>${l.replicationText}</td><td>${esc(l.ttlText)}</td><td>${l.volumeCount}</td><td>${esc(humanReadableInts(l.writableIds()))}</td></tr>`,
+    );
   const leaderOnly = (title: string, table: string): string =>
-    p.leading ? `<h2>${title}</h2>\n${table}` : `<h2>${title}</h2>\n<p>Volume servers report to the leader: see ${p.leader === "" || p.leader === "(none)" ? "it once one is elected" : link(p.leader)}.</p>`;
+    p.leading
+      ? `<h2>${title}</h2>\n${table}`
+      : `<h2>${title}</h2>\n<p>Volume servers report to the leader: see ${p.leader === "" || p.leader === "(none)" ? "it once one is elected" : link(p.leader)}.</p>`;
   return `<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>weed-ts master</title>
 <style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin-bottom:1.5em}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}</style>

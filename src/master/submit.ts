@@ -31,7 +31,9 @@ export async function readSubmittedFile(req: IncomingMessage): Promise<Submitted
 /** filename= (or name=) of a Content-Disposition header, as SeaweedFS's raw-body upload reads it. */
 function fileNameOf(disposition: string | undefined): string {
   if (disposition === undefined) return "";
-  const m = /(?:^|;)\s*filename\s*=\s*(?:"([^"]*)"|([^;]*))/i.exec(disposition) ?? /(?:^|;)\s*name\s*=\s*(?:"([^"]*)"|([^;]*))/i.exec(disposition);
+  const m =
+    /(?:^|;)\s*filename\s*=\s*(?:"([^"]*)"|([^;]*))/i.exec(disposition) ??
+    /(?:^|;)\s*name\s*=\s*(?:"([^"]*)"|([^;]*))/i.exec(disposition);
   return m === null ? "" : (m[1] ?? m[2] ?? "").trim();
 }
 
@@ -46,9 +48,18 @@ function readMultipart(req: IncomingMessage, contentType: string): Promise<Submi
   return new Promise((resolve, reject) => {
     let bb;
     try {
-      bb = Busboy({ headers: { ...req.headers, "content-type": contentType }, limits: { fileSize: submitBytesMax, fields: submitFieldsMax } });
+      bb = Busboy({
+        headers: { ...req.headers, "content-type": contentType },
+        limits: { fileSize: submitBytesMax, fields: submitFieldsMax },
+      });
     } catch (err) {
-      reject(new WeedError(ErrorCode.BAD_REQUEST, `bad multipart upload: ${err instanceof Error ? err.message : String(err)}`, { cause: err }));
+      reject(
+        new WeedError(
+          ErrorCode.BAD_REQUEST,
+          `bad multipart upload: ${err instanceof Error ? err.message : String(err)}`,
+          { cause: err },
+        ),
+      );
       return;
     }
     const fields = new Map<string, string>();
@@ -78,7 +89,15 @@ function readMultipart(req: IncomingMessage, contentType: string): Promise<Submi
       });
       stream.on("limit", () => fail(tooLarge()));
     });
-    bb.on("error", (err: unknown) => fail(new WeedError(ErrorCode.BAD_REQUEST, `bad multipart upload: ${err instanceof Error ? err.message : String(err)}`, { cause: err })));
+    bb.on("error", (err: unknown) =>
+      fail(
+        new WeedError(
+          ErrorCode.BAD_REQUEST,
+          `bad multipart upload: ${err instanceof Error ? err.message : String(err)}`,
+          { cause: err },
+        ),
+      ),
+    );
     bb.on("finish", () => {
       if (failed) return;
       if (chosen === undefined) {
@@ -89,7 +108,9 @@ function readMultipart(req: IncomingMessage, contentType: string): Promise<Submi
       resolve({ fileName: chosen.fileName, mime: chosen.mime, data, fields });
     });
     req.on("aborted", () => fail(new WeedError(ErrorCode.BAD_REQUEST, "client aborted the upload")));
-    req.on("error", (err) => fail(new WeedError(ErrorCode.BAD_REQUEST, `reading the upload failed: ${err.message}`, { cause: err })));
+    req.on("error", (err) =>
+      fail(new WeedError(ErrorCode.BAD_REQUEST, `reading the upload failed: ${err.message}`, { cause: err })),
+    );
     req.pipe(bb);
   });
 }

@@ -1,7 +1,15 @@
 // The leader's picture of the cluster, rebuilt from heartbeats: data centers, racks, data nodes,
 // the replicas each node holds, and the volume layouts built from them. Pure: no I/O, no clock, no
 // randomness of its own (callers pass a random source), so it can run inside a simulator.
-import { DEFAULT_DATA_CENTER, DEFAULT_RACK, DataCenter, DataNode, Rack, type NodeSpec, type ReplicaInfo } from "./data-node.js";
+import {
+  DEFAULT_DATA_CENTER,
+  DEFAULT_RACK,
+  DataCenter,
+  DataNode,
+  Rack,
+  type NodeSpec,
+  type ReplicaInfo,
+} from "./data-node.js";
 import { VolumeLayout } from "./volume-layout.js";
 
 export interface SyncResult {

@@ -44,18 +44,28 @@ export class UploadClient {
       res = await this.pool(input.server).request({
         path: `/${input.fid}`,
         method: "POST",
-        headers: { "content-type": `multipart/form-data; boundary=${boundary}`, "content-length": String(head.length + input.data.length + tail.length) },
+        headers: {
+          "content-type": `multipart/form-data; boundary=${boundary}`,
+          "content-length": String(head.length + input.data.length + tail.length),
+        },
         body: Readable.from([head, input.data, tail], { objectMode: false }),
         headersTimeout: submitUploadTimeoutMs,
         bodyTimeout: submitUploadTimeoutMs,
         signal: input.signal ?? null,
       });
     } catch (err) {
-      throw new WeedError(ErrorCode.UNAVAILABLE, `upload to ${input.server}/${input.fid} failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+      throw new WeedError(
+        ErrorCode.UNAVAILABLE,
+        `upload to ${input.server}/${input.fid} failed: ${err instanceof Error ? err.message : String(err)}`,
+        { cause: err },
+      );
     }
     const text = await res.body.text();
     if (res.statusCode !== 201 && res.statusCode !== 204) {
-      throw new WeedError(ErrorCode.IO, `upload to ${input.server}/${input.fid} answered ${res.statusCode}: ${text.slice(0, 500)}`);
+      throw new WeedError(
+        ErrorCode.IO,
+        `upload to ${input.server}/${input.fid} answered ${res.statusCode}: ${text.slice(0, 500)}`,
+      );
     }
     return parseUploadResult(text, input);
   }
@@ -89,7 +99,11 @@ function parseUploadResult(text: string, input: UploadInput): UploadResult {
     try {
       body = JSON.parse(text) as Partial<UploadResult>;
     } catch (err) {
-      throw new WeedError(ErrorCode.IO, `upload to ${input.server}/${input.fid} answered with non-JSON: ${text.slice(0, 200)}`, { cause: err });
+      throw new WeedError(
+        ErrorCode.IO,
+        `upload to ${input.server}/${input.fid} answered with non-JSON: ${text.slice(0, 200)}`,
+        { cause: err },
+      );
     }
   }
   return {

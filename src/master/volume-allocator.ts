@@ -82,6 +82,9 @@ export class GrpcVolumeAllocator implements VolumeAllocator {
 
 function callFailed(what: string, err: unknown, signal: AbortSignal): WeedError {
   const detail = err instanceof Error ? err.message : String(err);
-  const code = signal.aborted && signal.reason instanceof DOMException && signal.reason.name === "TimeoutError" ? ErrorCode.TIMEOUT : ErrorCode.UNAVAILABLE;
+  const code =
+    signal.aborted && signal.reason instanceof DOMException && signal.reason.name === "TimeoutError"
+      ? ErrorCode.TIMEOUT
+      : ErrorCode.UNAVAILABLE;
   return new WeedError(code, `${what} failed: ${detail}`, { cause: err });
 }

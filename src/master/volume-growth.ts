@@ -123,7 +123,9 @@ export class VolumeGrowth {
           nodes = pickNodesForVolume(topology, rp, spec.prefs, random);
         } catch (err) {
           if (all && plans.length > 0 && err instanceof WeedError && err.code === ErrorCode.NO_FREE_SLOT) {
-            throw new WeedError(ErrorCode.NO_FREE_SLOT, `only ${plans.length} volumes left, not enough for ${count}`, { cause: err });
+            throw new WeedError(ErrorCode.NO_FREE_SLOT, `only ${plans.length} volumes left, not enough for ${count}`, {
+              cause: err,
+            });
           }
           if (all || plans.length === 0) throw err;
           break;
@@ -180,7 +182,9 @@ export class VolumeGrowth {
     const signal = AbortSignal.any([this.abort.signal, AbortSignal.timeout(this.allocateTimeoutMs)]);
     const made = nodes.filter((_, i) => settled[i]!.status === "fulfilled");
     const results = await Promise.allSettled(made.map((n) => this.deps.allocator.remove(n, volumeId, signal)));
-    for (const r of results) if (r.status === "rejected") this.deps.logger.warn({ err: r.reason, volumeId }, "undoing a half-made volume failed");
+    for (const r of results)
+      if (r.status === "rejected")
+        this.deps.logger.warn({ err: r.reason, volumeId }, "undoing a half-made volume failed");
   }
 }
 

@@ -2,7 +2,12 @@
 // writable when every replica its placement asks for has reported it (copy count from "xyz"),
 // none of them is read-only and none is at or over the size limit. The writable set is an array
 // plus an index map, so picking one at random and dropping one are O(1).
-import { copyCount, formatReplicaPlacement, replicaPlacementFromByte, type ReplicaPlacement } from "../common/replica-placement.js";
+import {
+  copyCount,
+  formatReplicaPlacement,
+  replicaPlacementFromByte,
+  type ReplicaPlacement,
+} from "../common/replica-placement.js";
 import { formatTtl, ttlFromUint32 } from "../common/ttl.js";
 import type { DataNode } from "./data-node.js";
 

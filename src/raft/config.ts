@@ -92,7 +92,8 @@ function positiveInteger(name: string, value: number): void {
 }
 
 export function validateConfig(c: RaftConfig): void {
-  if (typeof c.id !== "string" || c.id.length === 0) throw new InvalidConfigError("id", c.id, "must be a non-empty string");
+  if (typeof c.id !== "string" || c.id.length === 0)
+    throw new InvalidConfigError("id", c.id, "must be a non-empty string");
   if (typeof c.random !== "function") throw new InvalidConfigError("random", c.random, "must be a function");
   positiveInteger("electionTicks", c.electionTicks);
   positiveInteger("heartbeatTicks", c.heartbeatTicks);

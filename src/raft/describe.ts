@@ -8,7 +8,9 @@ const PREVIEW_BYTES_MAX = 24;
 function describeData(data: Uint8Array): string {
   const text = Buffer.from(data.subarray(0, PREVIEW_BYTES_MAX)).toString("utf8");
   const printable = /^[\x20-\x7e]*$/.test(text);
-  const shown = printable ? JSON.stringify(text) : `0x${Buffer.from(data.subarray(0, PREVIEW_BYTES_MAX)).toString("hex")}`;
+  const shown = printable
+    ? JSON.stringify(text)
+    : `0x${Buffer.from(data.subarray(0, PREVIEW_BYTES_MAX)).toString("hex")}`;
   return data.byteLength > PREVIEW_BYTES_MAX ? `${shown}…(${data.byteLength}B)` : shown;
 }
 
@@ -48,7 +50,9 @@ export function describeMessage(m: Message): string {
     case "append":
       return `${head} prev=${m.prevIndex}@${m.prevTerm} commit=${m.commit}${m.entries.length > 0 ? ` entries=${describeEntries(m.entries)}` : ""}`;
     case "append-response":
-      return m.reject ? `${head} reject index=${m.index} hint=${m.hintIndex}@${m.hintTerm}` : `${head} index=${m.index}`;
+      return m.reject
+        ? `${head} reject index=${m.index} hint=${m.hintIndex}@${m.hintTerm}`
+        : `${head} index=${m.index}`;
     case "heartbeat":
       return `${head} commit=${m.commit}${m.context === null ? "" : ` ctx=${m.context}`}`;
     case "heartbeat-response":

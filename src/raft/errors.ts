@@ -35,7 +35,10 @@ export class RaftError extends Error {
 export class NotLeaderError extends RaftError {
   readonly leader: NodeId | null;
   constructor(leader: NodeId | null) {
-    super(RaftErrorCode.NOT_LEADER, leader === null ? "not the leader; no leader known" : `not the leader; leader is ${leader}`);
+    super(
+      RaftErrorCode.NOT_LEADER,
+      leader === null ? "not the leader; no leader known" : `not the leader; leader is ${leader}`,
+    );
     this.leader = leader;
   }
 }
@@ -63,12 +66,7 @@ export class LeadershipLostError extends RaftError {
 }
 
 export type ConfChangeRejectReason =
-  | "in-progress"
-  | "already-member"
-  | "not-member"
-  | "not-learner"
-  | "learner-behind"
-  | "last-voter";
+  "in-progress" | "already-member" | "not-member" | "not-learner" | "learner-behind" | "last-voter";
 
 export class ConfChangeRejectedError extends RaftError {
   readonly reason: ConfChangeRejectReason;

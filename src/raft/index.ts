@@ -1,6 +1,12 @@
 // The public surface of the Raft core (re-exports only). The simulator lives in ./sim/.
 export { RaftNode, bootstrapState, joiningState } from "./raft-node.js";
-export { type RaftConfig, type RaftConfigInput, DEFAULT_ELECTION_TICKS, DEFAULT_HEARTBEAT_TICKS, resolveConfig } from "./config.js";
+export {
+  type RaftConfig,
+  type RaftConfigInput,
+  DEFAULT_ELECTION_TICKS,
+  DEFAULT_HEARTBEAT_TICKS,
+  resolveConfig,
+} from "./config.js";
 export {
   CompactRejectedError,
   ConfChangeRejectedError,
@@ -16,6 +22,13 @@ export {
   RaftErrorCode,
   TransferRejectedError,
 } from "./errors.js";
-export { describeEntry, describeEntries, describeHardState, describeMessage, describeReady, describeSnapshot } from "./describe.js";
+export {
+  describeEntry,
+  describeEntries,
+  describeHardState,
+  describeMessage,
+  describeReady,
+  describeSnapshot,
+} from "./describe.js";
 export { applyConfChange, describeMembership, isLearner, isMember, isVoter } from "./membership.js";
 export type * from "./types.js";

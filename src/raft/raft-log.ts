@@ -48,7 +48,10 @@ export class RaftLog {
     this.snapshotTerm = snapshot?.meta.term ?? 0;
     this.entries = entries.slice();
     for (let i = 0; i < this.entries.length; i++) {
-      assert((this.entries[i] as Entry).index === this.snapshotIndex + 1 + i, "log: entries not contiguous after snapshot");
+      assert(
+        (this.entries[i] as Entry).index === this.snapshotIndex + 1 + i,
+        "log: entries not contiguous after snapshot",
+      );
     }
     this.persistedIndex = this.lastIndex();
     this.committed = committed;

@@ -202,9 +202,11 @@ export class RaftNode {
    */
   compact(index: number, data: Uint8Array): Snapshot {
     const snap = this.log.snapshotMeta();
-    if (index <= snap.index) throw new CompactRejectedError(`index ${index} is already compacted (snapshot at ${snap.index})`);
+    if (index <= snap.index)
+      throw new CompactRejectedError(`index ${index} is already compacted (snapshot at ${snap.index})`);
     if (this.log.pendingSnapshot() !== null) throw new CompactRejectedError("a snapshot is being installed");
-    if (index > this.log.applied) throw new CompactRejectedError(`index ${index} is not applied (applied ${this.log.applied})`);
+    if (index > this.log.applied)
+      throw new CompactRejectedError(`index ${index} is not applied (applied ${this.log.applied})`);
     if (index > this.log.persisted()) throw new CompactRejectedError(`index ${index} is not persisted`);
     const snapshot = this.log.compact(index, data, this.members.at(index));
     this.members.compacted(index);
@@ -252,7 +254,10 @@ export class RaftNode {
       committedEntries: this.log.nextCommittedEntries(this.cfg.maxCommittedBytesPerReady),
       readStates: this.readStates,
       mustSync:
-        entries.length > 0 || snapshot !== null || hard.term !== this.prevHardState.term || hard.vote !== this.prevHardState.vote,
+        entries.length > 0 ||
+        snapshot !== null ||
+        hard.term !== this.prevHardState.term ||
+        hard.vote !== this.prevHardState.vote,
     };
     this.msgs = [];
     this.readStates = [];
@@ -306,13 +311,30 @@ export class RaftNode {
   }
 
   /** The few facts a runtime polls often, without the allocation of status(). */
-  basicStatus(): { role: Role; term: number; leader: NodeId | null; commit: number; applied: number; lastIndex: number } {
-    return { role: this.role, term: this.term, leader: this.leader, commit: this.log.committed, applied: this.log.applied, lastIndex: this.log.lastIndex() };
+  basicStatus(): {
+    role: Role;
+    term: number;
+    leader: NodeId | null;
+    commit: number;
+    applied: number;
+    lastIndex: number;
+  } {
+    return {
+      role: this.role,
+      term: this.term,
+      leader: this.leader,
+      commit: this.log.committed,
+      applied: this.log.applied,
+      lastIndex: this.log.lastIndex(),
+    };
   }
 
   /** Entries in [lo, hi) still in memory (tests, the simulator's checkers, describe tools). */
   entries(lo: number, hi: number): Entry[] {
-    return this.log.slice(Math.max(lo, this.log.firstIndex()), Math.min(hi, this.log.lastIndex() + 1), Infinity, Infinity) ?? [];
+    return (
+      this.log.slice(Math.max(lo, this.log.firstIndex()), Math.min(hi, this.log.lastIndex() + 1), Infinity, Infinity) ??
+      []
+    );
   }
 
   /** The term of entry `index`, if still in memory (or the snapshot's). */
@@ -362,7 +384,8 @@ export class RaftNode {
     this.electionElapsed = 0;
     this.randomizedElectionTimeout = this.cfg.electionTicks + Math.floor(this.cfg.random() * this.cfg.electionTicks);
     assert(
-      this.randomizedElectionTimeout >= this.cfg.electionTicks && this.randomizedElectionTimeout < 2 * this.cfg.electionTicks,
+      this.randomizedElectionTimeout >= this.cfg.electionTicks &&
+        this.randomizedElectionTimeout < 2 * this.cfg.electionTicks,
       "random() must return a number in [0, 1)",
     );
   }
@@ -496,7 +519,10 @@ export class RaftNode {
 
   /** CheckQuorum: did a quorum of voters answer since the last check? Resets the marks. */
   private checkQuorumActive(): boolean {
-    const active = hasQuorum(this.members.membership.voters, (id) => id === this.id || this.progress.get(id)?.recentActive === true);
+    const active = hasQuorum(
+      this.members.membership.voters,
+      (id) => id === this.id || this.progress.get(id)?.recentActive === true,
+    );
     for (const [id, pr] of this.progress) pr.recentActive = id === this.id;
     return active;
   }
@@ -559,7 +585,15 @@ export class RaftNode {
       // A stale leader (e.g. one cut off from the quorum that has not noticed) or a leader of a
       // term we raised while partitioned: answering with our term makes it step down. Without
       // this, a node whose term ran ahead could never rejoin, since its pre-votes are ignored.
-      this.send({ type: "append-response", to: m.from, term: this.term, reject: false, index: 0, hintIndex: 0, hintTerm: 0 });
+      this.send({
+        type: "append-response",
+        to: m.from,
+        term: this.term,
+        reject: false,
+        index: 0,
+        hintIndex: 0,
+        hintTerm: 0,
+      });
     } else if (m.type === "pre-vote" || m.type === "vote") {
       // Figure 2: reject with our term, so that the candidate catches up instead of retrying
       // below us forever (simulator seed 104266: a voter whose stale view left it out of the
@@ -712,7 +746,15 @@ export class RaftNode {
     }
     if (!this.log.matchTerm(m.prevIndex, m.prevTerm)) {
       const hint = this.log.findConflictByTerm(Math.min(m.prevIndex, this.log.lastIndex()), m.prevTerm);
-      this.send({ type: "append-response", to: m.from, term: this.term, reject: true, index: m.prevIndex, hintIndex: hint.index, hintTerm: hint.term });
+      this.send({
+        type: "append-response",
+        to: m.from,
+        term: this.term,
+        reject: true,
+        index: m.prevIndex,
+        hintIndex: hint.index,
+        hintTerm: hint.term,
+      });
       return;
     }
     const conflict = this.log.findConflict(m.entries);
@@ -832,13 +874,19 @@ export class RaftNode {
       throw new ProposalDroppedError("entry-too-large", `${bytes} bytes > maxEntryBytes ${this.cfg.maxEntryBytes}`);
     }
     if (this.uncommittedBytes > 0 && this.uncommittedBytes + bytes > this.cfg.maxUncommittedBytes) {
-      throw new ProposalDroppedError("uncommitted-limit", `${this.uncommittedBytes} uncommitted bytes; maxUncommittedBytes ${this.cfg.maxUncommittedBytes}`);
+      throw new ProposalDroppedError(
+        "uncommitted-limit",
+        `${this.uncommittedBytes} uncommitted bytes; maxUncommittedBytes ${this.cfg.maxUncommittedBytes}`,
+      );
     }
   }
 
   private validateConfChange(change: ConfChange): void {
     if (this.pendingConfIndex > this.log.committed) {
-      throw new ConfChangeRejectedError("in-progress", `a membership change (or this term's first entry) at ${this.pendingConfIndex} is not committed yet`);
+      throw new ConfChangeRejectedError(
+        "in-progress",
+        `a membership change (or this term's first entry) at ${this.pendingConfIndex} is not committed yet`,
+      );
     }
     const m = this.members.membership;
     const { node } = change;
@@ -851,13 +899,17 @@ export class RaftNode {
         const match = this.progress.get(node)?.match ?? 0;
         const lag = this.log.lastIndex() - match;
         if (lag > this.cfg.maxPromoteLagEntries) {
-          throw new ConfChangeRejectedError("learner-behind", `${node} is ${lag} entries behind (maxPromoteLagEntries ${this.cfg.maxPromoteLagEntries})`);
+          throw new ConfChangeRejectedError(
+            "learner-behind",
+            `${node} is ${lag} entries behind (maxPromoteLagEntries ${this.cfg.maxPromoteLagEntries})`,
+          );
         }
         return;
       }
       case "remove":
         if (!isMember(m, node)) throw new ConfChangeRejectedError("not-member", `${node} is not a member`);
-        if (m.voters.length === 1 && m.voters[0] === node) throw new ConfChangeRejectedError("last-voter", `${node} is the last voter`);
+        if (m.voters.length === 1 && m.voters[0] === node)
+          throw new ConfChangeRejectedError("last-voter", `${node} is the last voter`);
         return;
       default:
         unreachable(change.type);
@@ -904,7 +956,10 @@ export class RaftNode {
     const prevIndex = pr.next - 1;
     const prevTerm = this.log.term(prevIndex);
     const lastIndex = this.log.lastIndex();
-    const ents = prevTerm === undefined ? undefined : this.log.slice(pr.next, lastIndex + 1, this.cfg.maxMsgBytes, this.cfg.maxEntriesPerAppend);
+    const ents =
+      prevTerm === undefined
+        ? undefined
+        : this.log.slice(pr.next, lastIndex + 1, this.cfg.maxMsgBytes, this.cfg.maxEntriesPerAppend);
     if (prevTerm === undefined || ents === undefined) return this.sendSnapshot(to, pr);
     if (ents.length === 0 && !sendIfEmpty) return false;
     this.send({ type: "append", to, term: this.term, prevIndex, prevTerm, entries: ents, commit: this.log.committed });
@@ -995,7 +1050,8 @@ export class RaftNode {
 
   private leaderReadIndex(context: string, from: NodeId): void {
     if (this.reads.size + this.readsBeforeCommit.length >= this.cfg.maxPendingReads) {
-      if (from === this.id) throw new ProposalDroppedError("read-queue-full", `${this.cfg.maxPendingReads} reads pending`);
+      if (from === this.id)
+        throw new ProposalDroppedError("read-queue-full", `${this.cfg.maxPendingReads} reads pending`);
       return; // The follower's request times out.
     }
     if (!this.committedInTerm()) {
@@ -1056,7 +1112,8 @@ function validatePersistedState(s: PersistedState): void {
   let prevTerm = snapTerm;
   for (let i = 0; i < entries.length; i++) {
     const e = entries[i] as Entry;
-    if (e.index !== snapIndex + 1 + i) throw new InvalidStateError(`entry ${i} has index ${e.index}, expected ${snapIndex + 1 + i}`);
+    if (e.index !== snapIndex + 1 + i)
+      throw new InvalidStateError(`entry ${i} has index ${e.index}, expected ${snapIndex + 1 + i}`);
     if (e.term < prevTerm || e.term > hs.term) throw new InvalidStateError(`entry ${e.index} has term ${e.term}`);
     prevTerm = e.term;
   }
@@ -1065,7 +1122,8 @@ function validatePersistedState(s: PersistedState): void {
     throw new InvalidStateError(`commit ${hs.commit} outside [${snapIndex}, ${lastIndex}]`);
   }
   const applied = s.applied ?? snapIndex;
-  if (applied < snapIndex || applied > hs.commit) throw new InvalidStateError(`applied ${applied} outside [${snapIndex}, ${hs.commit}]`);
+  if (applied < snapIndex || applied > hs.commit)
+    throw new InvalidStateError(`applied ${applied} outside [${snapIndex}, ${hs.commit}]`);
 }
 
 /**

@@ -26,7 +26,10 @@ export function volumeServerImpl(store: StoreApi, logger: Logger): ServiceImpl<t
         ttl,
         preallocate: Number(req.preallocate),
       });
-      logger.info({ volumeId: req.volumeId, collection: req.collection, replication: req.replication, ttl: req.ttl }, "volume allocated");
+      logger.info(
+        { volumeId: req.volumeId, collection: req.collection, replication: req.replication, ttl: req.ttl },
+        "volume allocated",
+      );
       return {};
     },
     async volumeStatus(req) {

@@ -12,7 +12,14 @@ const ALLOWED_METHODS = "PUT, POST, GET, HEAD, DELETE, OPTIONS";
 
 /** The admin paths this server answers; any other path is taken as a fid path. */
 export function isAdminPath(path: string): boolean {
-  return path === "/" || path === "/status" || path === "/healthz" || path === "/readyz" || path === "/metrics" || path === "/favicon.ico";
+  return (
+    path === "/" ||
+    path === "/status" ||
+    path === "/healthz" ||
+    path === "/readyz" ||
+    path === "/metrics" ||
+    path === "/favicon.ico"
+  );
 }
 
 export function handleOptions(res: ServerResponse): void {
@@ -26,7 +33,10 @@ export function handleOptions(res: ServerResponse): void {
 }
 
 export function methodNotAllowed(method: string | undefined, path: string, allow: string): WeedError {
-  return new WeedError(ErrorCode.METHOD_NOT_ALLOWED, `method ${method ?? "?"} not allowed on ${path} (allowed: ${allow})`);
+  return new WeedError(
+    ErrorCode.METHOD_NOT_ALLOWED,
+    `method ${method ?? "?"} not allowed on ${path} (allowed: ${allow})`,
+  );
 }
 
 export async function handleAdmin(ctx: VolumeHttpContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -80,7 +90,13 @@ function sendReady(ctx: VolumeHttpContext, res: ServerResponse): void {
   const hb = ctx.heartbeat();
   // Without a master there is nothing to wait for; with one, ready means the leader has our report.
   if (hb !== undefined && !hb.connected) {
-    return sendError(res, new WeedError(ErrorCode.UNAVAILABLE, `not heartbeating to a master yet (trying ${hb.currentMaster ?? hb.masters.join(",")})`));
+    return sendError(
+      res,
+      new WeedError(
+        ErrorCode.UNAVAILABLE,
+        `not heartbeating to a master yet (trying ${hb.currentMaster ?? hb.masters.join(",")})`,
+      ),
+    );
   }
   sendEmpty(res);
 }
@@ -122,5 +138,10 @@ async function sendStatus(ctx: VolumeHttpContext, res: ServerResponse, query: st
     .map(volumeStatusJson);
   const disk = await diskStatus(ctx.dir);
   const pretty = query !== "" && new URLSearchParams(query).has("pretty");
-  sendJson(res, 200, { Version: ctx.version, DiskStatuses: disk === undefined ? [] : [disk], Volumes: volumes }, pretty);
+  sendJson(
+    res,
+    200,
+    { Version: ctx.version, DiskStatuses: disk === undefined ? [] : [disk], Volumes: volumes },
+    pretty,
+  );
 }

@@ -97,13 +97,19 @@ function addPairs(headers: OutgoingHttpHeaders, pairs: Record<string, string>): 
   }
 }
 
-function readNeedle(ctx: VolumeHttpContext, path: string): { n: NeedleRecord; pathFileName: string | undefined; pathExt: string } {
+function readNeedle(
+  ctx: VolumeHttpContext,
+  path: string,
+): { n: NeedleRecord; pathFileName: string | undefined; pathExt: string } {
   const { fid, fileName, ext } = parseFidPath(path);
   try {
     return { n: ctx.store.read(fid.volumeId, fid.key, fid.cookie), pathFileName: fileName, pathExt: ext.toLowerCase() };
   } catch (err) {
     if (err instanceof WeedError && err.code === ErrorCode.CORRUPT) {
-      ctx.logger.error({ fid: formatFid(fid), volumeId: fid.volumeId, err: err.message }, "needle read failed its check: answering 500");
+      ctx.logger.error(
+        { fid: formatFid(fid), volumeId: fid.volumeId, err: err.message },
+        "needle read failed its check: answering 500",
+      );
     }
     throw err;
   }
@@ -160,7 +166,8 @@ function sendBody(
 ): void {
   const rangeHeader = req.headers.range;
   let range =
-    rangeHeader !== undefined && ifRangeHolds(req, headers["ETag"] as string, headers["Last-Modified"] as string | undefined)
+    rangeHeader !== undefined &&
+    ifRangeHolds(req, headers["ETag"] as string, headers["Last-Modified"] as string | undefined)
       ? parseRange(rangeHeader, body.length)
       : undefined;
   // Several ranges of gzip-encoded bytes cannot be labelled honestly (Content-Encoding would cover
@@ -169,7 +176,13 @@ function sendBody(
   if (range === undefined || range.kind === "full") return sendSlice(ctx, res, 200, headers, body, head);
   if (range.kind === "unsatisfiable") {
     res.setHeader("Content-Range", `bytes */${body.length}`);
-    sendError(res, new WeedError(ErrorCode.RANGE_NOT_SATISFIABLE, `range ${JSON.stringify(rangeHeader)} not satisfiable for ${body.length} bytes`));
+    sendError(
+      res,
+      new WeedError(
+        ErrorCode.RANGE_NOT_SATISFIABLE,
+        `range ${JSON.stringify(rangeHeader)} not satisfiable for ${body.length} bytes`,
+      ),
+    );
     return;
   }
   if (range.ranges.length === 1) {
@@ -180,7 +193,14 @@ function sendBody(
   sendByteRanges(ctx, res, headers, body, range.ranges, head);
 }
 
-function sendSlice(ctx: VolumeHttpContext, res: ServerResponse, status: number, headers: OutgoingHttpHeaders, bytes: Buffer, head: boolean): void {
+function sendSlice(
+  ctx: VolumeHttpContext,
+  res: ServerResponse,
+  status: number,
+  headers: OutgoingHttpHeaders,
+  bytes: Buffer,
+  head: boolean,
+): void {
   headers["Content-Length"] = bytes.length;
   res.writeHead(status, headers);
   if (head) {
@@ -214,7 +234,11 @@ function gunzipStored(ctx: VolumeHttpContext, n: NeedleRecord, url: string): Buf
     return gunzipSync(n.data, { maxOutputLength: GUNZIP_OUTPUT_BYTES_MAX });
   } catch (err) {
     ctx.logger.error({ url, err: (err as Error).message }, "stored gzip needle does not decompress");
-    throw new WeedError(ErrorCode.CORRUPT, `stored gzip data of ${url} does not decompress: ${(err as Error).message}`, { cause: err });
+    throw new WeedError(
+      ErrorCode.CORRUPT,
+      `stored gzip data of ${url} does not decompress: ${(err as Error).message}`,
+      { cause: err },
+    );
   }
 }
 
@@ -232,7 +256,11 @@ function sendByteRanges(
   const chunks: Buffer[] = [];
   let sent = 0;
   for (const r of ranges) {
-    chunks.push(Buffer.from(`\r\n--${boundary}\r\nContent-Type: ${partType}\r\nContent-Range: ${contentRange(r, body.length)}\r\n\r\n`));
+    chunks.push(
+      Buffer.from(
+        `\r\n--${boundary}\r\nContent-Type: ${partType}\r\nContent-Range: ${contentRange(r, body.length)}\r\n\r\n`,
+      ),
+    );
     chunks.push(body.subarray(r.start, r.end + 1));
     sent += r.end - r.start + 1;
   }

@@ -82,7 +82,11 @@ async function readUpload(req: IncomingMessage, limitBytes: number, path: string
       return readMultipartUpload(req, boundary, limitBytes);
     }
     // A form-data type without a boundary cannot be parsed; an empty type is taken as a raw body.
-    if (contentType !== "") throw new WeedError(ErrorCode.BAD_REQUEST, `multipart upload without a boundary in Content-Type ${JSON.stringify(contentType)}`);
+    if (contentType !== "")
+      throw new WeedError(
+        ErrorCode.BAD_REQUEST,
+        `multipart upload without a boundary in Content-Type ${JSON.stringify(contentType)}`,
+      );
   }
   checkDeclaredLength(req, limitBytes, limitBytes);
   const data = await readRawBody(req, limitBytes, limitBytes);

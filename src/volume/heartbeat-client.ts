@@ -147,9 +147,16 @@ export class HeartbeatClient {
       if (end.kind === "aborted") break;
       if (end.answered) failures = 0;
       if (end.kind === "redirect") {
-        if (lost !== undefined && performance.now() - lost.at < HEARTBEAT_STALE_LEADER_MS && sameServer(parseServerAddress(end.leader), parseServerAddress(lost.master))) {
+        if (
+          lost !== undefined &&
+          performance.now() - lost.at < HEARTBEAT_STALE_LEADER_MS &&
+          sameServer(parseServerAddress(end.leader), parseServerAddress(lost.master))
+        ) {
           // The election is still under way: ask the next master again shortly, without backing off.
-          this.#log.info({ master, leader: end.leader }, "master still names the leader we lost: waiting for the election");
+          this.#log.info(
+            { master, leader: end.leader },
+            "master still names the leader we lost: waiting for the election",
+          );
           index = (this.#masters.indexOf(master) + 1) % this.#masters.length;
           await sleep(this.#jittered(HEARTBEAT_ELECTION_POLL_MS), signal);
           continue;
@@ -194,7 +201,8 @@ export class HeartbeatClient {
       this.#masters[known] = leader;
       return known;
     }
-    if (this.#masters.length >= KNOWN_MASTERS_MAX && this.#masters.length > this.#seeds) this.#masters.splice(this.#seeds, 1);
+    if (this.#masters.length >= KNOWN_MASTERS_MAX && this.#masters.length > this.#seeds)
+      this.#masters.splice(this.#seeds, 1);
     this.#masters.push(leader);
     return this.#masters.length - 1;
   }
@@ -271,7 +279,8 @@ export class HeartbeatClient {
           } catch {
             this.#log.warn({ master, leader: resp.leader }, "master sent an unparseable leader address: ignored");
           }
-          if (leader !== undefined && !sameServer(leader, addr)) return finish({ kind: "redirect", leader: resp.leader, answered });
+          if (leader !== undefined && !sameServer(leader, addr))
+            return finish({ kind: "redirect", leader: resp.leader, answered });
         }
         if (resp.volumeSizeLimit !== 0n) this.#volumeSizeLimit = resp.volumeSizeLimit;
         if (!answered) {
@@ -290,6 +299,16 @@ export class HeartbeatClient {
 }
 
 /** The fields every beat repeats, so that any beat can (re)register the server. */
-function identityFields(id: HeartbeatIdentity): Pick<Heartbeat, "ip" | "port" | "publicUrl" | "grpcPort" | "id" | "dataCenter" | "rack"> {
-  return { ip: id.ip, port: id.port, publicUrl: id.publicUrl, grpcPort: id.grpcPort, id: id.id, dataCenter: id.dataCenter, rack: id.rack };
+function identityFields(
+  id: HeartbeatIdentity,
+): Pick<Heartbeat, "ip" | "port" | "publicUrl" | "grpcPort" | "id" | "dataCenter" | "rack"> {
+  return {
+    ip: id.ip,
+    port: id.port,
+    publicUrl: id.publicUrl,
+    grpcPort: id.grpcPort,
+    id: id.id,
+    dataCenter: id.dataCenter,
+    rack: id.rack,
+  };
 }

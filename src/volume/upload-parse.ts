@@ -138,9 +138,11 @@ function pumpBody(
     cleanup();
     onEnd();
   };
-  const onError = (err: Error): void => fail(new WeedError(ErrorCode.BAD_REQUEST, `reading upload body: ${err.message}`, { cause: err }));
+  const onError = (err: Error): void =>
+    fail(new WeedError(ErrorCode.BAD_REQUEST, `reading upload body: ${err.message}`, { cause: err }));
   const onClose = (): void => {
-    if (!req.complete) fail(new WeedError(ErrorCode.BAD_REQUEST, "client closed the connection before the upload body ended"));
+    if (!req.complete)
+      fail(new WeedError(ErrorCode.BAD_REQUEST, "client closed the connection before the upload body ended"));
   };
   req.on("data", onData);
   req.on("end", onReqEnd);

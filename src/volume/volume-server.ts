@@ -56,11 +56,14 @@ function validate(c: VolumeServerConfig): void {
   if (c.bindIp === "") throw badConfig("bindIp", c.bindIp, "must not be empty");
   if (c.dir === "") throw badConfig("dir", c.dir, "must not be empty");
   if (!Number.isInteger(c.max) || c.max < 0) throw badConfig("max", c.max, "expected a whole number >= 0");
-  if (!Number.isFinite(c.fileSizeLimitMB) || c.fileSizeLimitMB <= 0) throw badConfig("fileSizeLimitMB", c.fileSizeLimitMB, "expected > 0");
+  if (!Number.isFinite(c.fileSizeLimitMB) || c.fileSizeLimitMB <= 0)
+    throw badConfig("fileSizeLimitMB", c.fileSizeLimitMB, "expected > 0");
   // Buffers are bounded by Node's Buffer size; SeaweedFS's hard needle limit is 4 GiB.
-  if (c.fileSizeLimitMB * 1024 * 1024 > 2 ** 32 - 1) throw badConfig("fileSizeLimitMB", c.fileSizeLimitMB, "over 4096 (needle data size is a u32)");
+  if (c.fileSizeLimitMB * 1024 * 1024 > 2 ** 32 - 1)
+    throw badConfig("fileSizeLimitMB", c.fileSizeLimitMB, "over 4096 (needle data size is a u32)");
   const hb = c.heartbeatIntervalMs;
-  if (hb !== undefined && (!Number.isInteger(hb) || hb <= 0)) throw badConfig("heartbeatIntervalMs", hb, "expected a positive integer");
+  if (hb !== undefined && (!Number.isInteger(hb) || hb <= 0))
+    throw badConfig("heartbeatIntervalMs", hb, "expected a positive integer");
   for (const m of c.masters) {
     try {
       parseServerAddress(m);
@@ -113,7 +116,8 @@ export class VolumeServer {
   }
 
   async start(): Promise<void> {
-    if (this.#state !== "new") throw new WeedError(ErrorCode.INTERNAL, `volume server start() called when ${this.#state}`);
+    if (this.#state !== "new")
+      throw new WeedError(ErrorCode.INTERNAL, `volume server start() called when ${this.#state}`);
     this.#state = "starting";
     const c = this.#c;
     try {
@@ -159,7 +163,10 @@ export class VolumeServer {
         this.#heartbeat.start();
       }
       this.#state = "running";
-      this.#log.info({ http: this.#httpPort, grpc: this.#grpcPort, dir: c.dir, masters: c.masters }, "volume server started");
+      this.#log.info(
+        { http: this.#httpPort, grpc: this.#grpcPort, dir: c.dir, masters: c.masters },
+        "volume server started",
+      );
     } catch (err) {
       await this.close();
       throw err;
@@ -178,7 +185,8 @@ export class VolumeServer {
     // so no new writes are routed here; uploads of assigns handed out just before still arrive
     // for a short linger, then the listeners drain.
     await this.#heartbeat?.close();
-    if (this.#heartbeat !== undefined && this.#http !== undefined) await new Promise((r) => setTimeout(r, DRAIN_LINGER_MS));
+    if (this.#heartbeat !== undefined && this.#http !== undefined)
+      await new Promise((r) => setTimeout(r, DRAIN_LINGER_MS));
     await this.#http?.close();
     await shutdownServer(this.#grpc, GRPC_CLOSE_GRACE_MS);
     await this.#store.close();

@@ -3,7 +3,16 @@
 // and a master that refuses connections is skipped.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ContinuousWriter } from "../../src/benchmark/continuous-writer.js";
-import { deadAddress, eventually, freePortPair, getJson, removeDir, tempDir, waitHttpOk, WeedProcess } from "./harness.js";
+import {
+  deadAddress,
+  eventually,
+  freePortPair,
+  getJson,
+  removeDir,
+  tempDir,
+  waitHttpOk,
+  WeedProcess,
+} from "./harness.js";
 
 let dir: string;
 let master: string;
@@ -11,16 +20,27 @@ let proc: WeedProcess;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-
 beforeAll(async () => {
   dir = await tempDir();
   const masterPort = await freePortPair();
   const volumePort = await freePortPair();
   master = `127.0.0.1:${masterPort}`;
-  proc = new WeedProcess(["server", `-dir=${dir}`, "-ip=127.0.0.1", `-master.port=${masterPort}`, `-volume.port=${volumePort}`, "-logLevel=warn"]);
+  proc = new WeedProcess([
+    "server",
+    `-dir=${dir}`,
+    "-ip=127.0.0.1",
+    `-master.port=${masterPort}`,
+    `-volume.port=${volumePort}`,
+    "-logLevel=warn",
+  ]);
   await waitHttpOk(`http://${master}/cluster/healthz`, proc);
   // The writer counts a 503 as a failed write, so it starts once the cluster takes assigns.
-  await eventually("an assign to succeed", async () => ((await getJson(`http://${master}/dir/assign`)).status === 200 ? true : undefined), 20_000, 100);
+  await eventually(
+    "an assign to succeed",
+    async () => ((await getJson(`http://${master}/dir/assign`)).status === 200 ? true : undefined),
+    20_000,
+    100,
+  );
 });
 
 afterAll(async () => {
@@ -50,7 +70,12 @@ describe("ContinuousWriter against weed-ts server", () => {
   });
 
   it("skips a master that refuses connections and still writes with no failure", async () => {
-    const w = new ContinuousWriter({ masters: [await deadAddress(), master], payloadBytes: 100, concurrency: 1, requestTimeoutMs: 5_000 });
+    const w = new ContinuousWriter({
+      masters: [await deadAddress(), master],
+      payloadBytes: 100,
+      concurrency: 1,
+      requestTimeoutMs: 5_000,
+    });
     try {
       w.start();
       await sleep(1_000);

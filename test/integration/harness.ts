@@ -145,7 +145,12 @@ export async function waitHttpOk(url: string, proc?: WeedProcess, timeoutMs = ST
 }
 
 /** Polls `check` until it returns a value, bounded by `timeoutMs`. */
-export async function eventually<T>(what: string, check: () => T | undefined | Promise<T | undefined>, timeoutMs = 20_000, intervalMs = 100): Promise<T> {
+export async function eventually<T>(
+  what: string,
+  check: () => T | undefined | Promise<T | undefined>,
+  timeoutMs = 20_000,
+  intervalMs = 100,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastErr: unknown;
   while (Date.now() < deadline) {
@@ -160,7 +165,10 @@ export async function eventually<T>(what: string, check: () => T | undefined | P
   throw new Error(`timed out waiting for ${what}${lastErr ? `: ${(lastErr as Error).message}` : ""}`);
 }
 
-export async function getJson(url: string, init: Parameters<typeof request>[1] = {}): Promise<{ status: number; json: any; headers: Record<string, string | string[] | undefined> }> {
+export async function getJson(
+  url: string,
+  init: Parameters<typeof request>[1] = {},
+): Promise<{ status: number; json: any; headers: Record<string, string | string[] | undefined> }> {
   const r = await request(url, { headersTimeout: 10_000, bodyTimeout: 10_000, ...init });
   const text = await r.body.text();
   let json: unknown;

@@ -79,7 +79,12 @@ async function submitOk(port: number, content: Buffer): Promise<{ fid: string; f
   for (let attempt = 0; attempt < ATTEMPTS_MAX; attempt++) {
     const form = new FormData();
     form.append("file", new Blob([content]), "blob.bin");
-    const r = await request(`http://127.0.0.1:${port}/submit`, { method: "POST", body: form, headersTimeout: 10_000, bodyTimeout: 10_000 });
+    const r = await request(`http://127.0.0.1:${port}/submit`, {
+      method: "POST",
+      body: form,
+      headersTimeout: 10_000,
+      bodyTimeout: 10_000,
+    });
     const json = (await r.body.json()) as any;
     if (r.statusCode === 201) return { fid: String(json.fid), fileUrl: String(json.fileUrl) };
     last = `${r.statusCode} ${JSON.stringify(json)}`;
@@ -207,70 +212,98 @@ describe("master.raft rewrite after losing a majority of three masters", () => {
     peers = ports.map((p) => `127.0.0.1:${p}`).join(",");
   });
 
-  it("the rewritten survivor leads alone, issues only new file keys, and old blobs still read back", { timeout: 120_000 }, async () => {
-    for (let i = 0; i < 3; i++) masters.push(track(startMaster(mdirs[i]!, ports[i]!, peers)));
-    for (let i = 0; i < 3; i++) await waitHttpOk(`http://127.0.0.1:${ports[i]}/cluster/status`, masters[i]);
-    const volume = track(new WeedProcess(["volume", `-dir=${root}/vol`, "-ip=127.0.0.1", `-port=${volumePort}`, `-mserver=${peers}`, "-max=8", "-logLevel=warn"]));
-    await waitHttpOk(`http://127.0.0.1:${volumePort}/healthz`, volume);
+  it(
+    "the rewritten survivor leads alone, issues only new file keys, and old blobs still read back",
+    { timeout: 120_000 },
+    async () => {
+      for (let i = 0; i < 3; i++) masters.push(track(startMaster(mdirs[i]!, ports[i]!, peers)));
+      for (let i = 0; i < 3; i++) await waitHttpOk(`http://127.0.0.1:${ports[i]}/cluster/status`, masters[i]);
+      const volume = track(
+        new WeedProcess([
+          "volume",
+          `-dir=${root}/vol`,
+          "-ip=127.0.0.1",
+          `-port=${volumePort}`,
+          `-mserver=${peers}`,
+          "-max=8",
+          "-logLevel=warn",
+        ]),
+      );
+      await waitHttpOk(`http://127.0.0.1:${volumePort}/healthz`, volume);
 
-    const blobs: { fid: string; fileUrl: string; content: Buffer }[] = [];
-    for (let i = 0; i < 6; i++) {
-      const content = randomBytes(200 + i);
-      blobs.push({ ...(await submitOk(ports[i % 3]!, content)), content });
-    }
-    const oldFids = blobs.map((b) => b.fid);
-    for (let i = 0; i < 12; i++) oldFids.push(await assignOk(ports[i % 3]!));
-    const maxOldKey = oldFids.map(keyOf).reduce((a, b) => (a > b ? a : b));
+      const blobs: { fid: string; fileUrl: string; content: Buffer }[] = [];
+      for (let i = 0; i < 6; i++) {
+        const content = randomBytes(200 + i);
+        blobs.push({ ...(await submitOk(ports[i % 3]!, content)), content });
+      }
+      const oldFids = blobs.map((b) => b.fid);
+      for (let i = 0; i < 12; i++) oldFids.push(await assignOk(ports[i % 3]!));
+      const maxOldKey = oldFids.map(keyOf).reduce((a, b) => (a > b ? a : b));
 
-    // Quiesce: every master holds the same log before they go, and master 1 (index 0) stops
-    // last, so whatever commits while the others stop is on it too.
-    await eventually("all three masters hold the same log", async () => {
-      const all = await Promise.all(ports.map(async (p) => (await getJson(`http://127.0.0.1:${p}/cluster/raft`)).json));
-      const same = all.every((s) => s.lastIndex === all[0].lastIndex && s.commit === all[0].lastIndex);
-      return same ? true : undefined;
-    });
-    for (const i of [1, 2, 0]) await masters[i]!.stop();
+      // Quiesce: every master holds the same log before they go, and master 1 (index 0) stops
+      // last, so whatever commits while the others stop is on it too.
+      await eventually("all three masters hold the same log", async () => {
+        const all = await Promise.all(
+          ports.map(async (p) => (await getJson(`http://127.0.0.1:${p}/cluster/raft`)).json),
+        );
+        const same = all.every((s) => s.lastIndex === all[0].lastIndex && s.commit === all[0].lastIndex);
+        return same ? true : undefined;
+      });
+      for (const i of [1, 2, 0]) await masters[i]!.stop();
 
-    // What an operator checks first: the survivor to rewrite holds every entry the others committed.
-    const dumps = await Promise.all(mdirs.map(dumpJson));
-    for (const d of dumps) expect(d.membership.voters).toEqual([...ports].map((p) => `127.0.0.1:${p}`).sort());
-    for (const d of dumps.slice(1)) expect(dumps[0].lastIndex).toBeGreaterThanOrEqual(d.commit);
-    expect(BigInt(dumps[0].fileKeyCeiling)).toBeGreaterThanOrEqual(maxOldKey);
+      // What an operator checks first: the survivor to rewrite holds every entry the others committed.
+      const dumps = await Promise.all(mdirs.map(dumpJson));
+      for (const d of dumps) expect(d.membership.voters).toEqual([...ports].map((p) => `127.0.0.1:${p}`).sort());
+      for (const d of dumps.slice(1)) expect(dumps[0].lastIndex).toBeGreaterThanOrEqual(d.commit);
+      expect(BigInt(dumps[0].fileKeyCeiling)).toBeGreaterThanOrEqual(maxOldKey);
 
-    const me = `127.0.0.1:${ports[0]}`;
-    const rw = await runTool([`-mdir=${mdirs[0]}`, "rewrite", `-peers=${me}`]);
-    expect(rw.status, rw.stderr).toBe(0);
-    expect(rw.stdout).toContain(`-> voters=[${me}]`);
-    expect(rw.stdout).toContain("WARNING");
-    const after = await dumpJson(mdirs[0]!);
-    expect(after.membership).toEqual({ voters: [me], learners: [] });
-    expect(after).toMatchObject({ entries: 0, commit: dumps[0].lastIndex, lastIndex: dumps[0].lastIndex, term: dumps[0].term, vote: dumps[0].vote });
-    expect(after.snapshot.index).toBe(dumps[0].lastIndex);
-    // Uncommitted reservations at the end of its log (a last leader's, as the others stopped)
-    // are kept: they may have been handed out.
-    expect(after.fileKeyCeiling).toBeGreaterThanOrEqual(dumps[0].fileKeyCeiling);
+      const me = `127.0.0.1:${ports[0]}`;
+      const rw = await runTool([`-mdir=${mdirs[0]}`, "rewrite", `-peers=${me}`]);
+      expect(rw.status, rw.stderr).toBe(0);
+      expect(rw.stdout).toContain(`-> voters=[${me}]`);
+      expect(rw.stdout).toContain("WARNING");
+      const after = await dumpJson(mdirs[0]!);
+      expect(after.membership).toEqual({ voters: [me], learners: [] });
+      expect(after).toMatchObject({
+        entries: 0,
+        commit: dumps[0].lastIndex,
+        lastIndex: dumps[0].lastIndex,
+        term: dumps[0].term,
+        vote: dumps[0].vote,
+      });
+      expect(after.snapshot.index).toBe(dumps[0].lastIndex);
+      // Uncommitted reservations at the end of its log (a last leader's, as the others stopped)
+      // are kept: they may have been handed out.
+      expect(after.fileKeyCeiling).toBeGreaterThanOrEqual(dumps[0].fileKeyCeiling);
 
-    // Same flags as before: with Raft state on disk, -peers no longer decides the membership.
-    const since = Date.now();
-    masters[0] = track(startMaster(mdirs[0]!, ports[0]!, peers));
-    await eventually("the rewritten master leads alone", async () => ((await statusOf(ports[0]!))?.IsLeader === true ? true : undefined), LEAD_ALONE_BOUND_MS, 50);
-    expect(Date.now() - since).toBeLessThan(LEAD_ALONE_BOUND_MS);
+      // Same flags as before: with Raft state on disk, -peers no longer decides the membership.
+      const since = Date.now();
+      masters[0] = track(startMaster(mdirs[0]!, ports[0]!, peers));
+      await eventually(
+        "the rewritten master leads alone",
+        async () => ((await statusOf(ports[0]!))?.IsLeader === true ? true : undefined),
+        LEAD_ALONE_BOUND_MS,
+        50,
+      );
+      expect(Date.now() - since).toBeLessThan(LEAD_ALONE_BOUND_MS);
 
-    const newFids: string[] = [];
-    for (let i = 0; i < 10; i++) newFids.push(await assignOk(ports[0]!));
-    const fresh = randomBytes(333);
-    const submitted = await submitOk(ports[0]!, fresh);
-    newFids.push(submitted.fid);
-    for (const fid of newFids) expect(keyOf(fid) > maxOldKey, `${fid} reuses a key at or below ${maxOldKey.toString(16)}`).toBe(true);
-    expect(new Set([...oldFids, ...newFids]).size).toBe(oldFids.length + newFids.length);
+      const newFids: string[] = [];
+      for (let i = 0; i < 10; i++) newFids.push(await assignOk(ports[0]!));
+      const fresh = randomBytes(333);
+      const submitted = await submitOk(ports[0]!, fresh);
+      newFids.push(submitted.fid);
+      for (const fid of newFids)
+        expect(keyOf(fid) > maxOldKey, `${fid} reuses a key at or below ${maxOldKey.toString(16)}`).toBe(true);
+      expect(new Set([...oldFids, ...newFids]).size).toBe(oldFids.length + newFids.length);
 
-    for (const b of blobs) expect((await readBack(b.fileUrl)).equals(b.content)).toBe(true);
-    expect((await readBack(submitted.fileUrl)).equals(fresh)).toBe(true);
-    const vid = blobs[0]!.fid.split(",")[0];
-    const lookup = await eventually("the old volume is known to the lone master", async () => {
-      const l = await getJson(`http://127.0.0.1:${ports[0]}/dir/lookup?volumeId=${vid}`);
-      return l.status === 200 && l.json.locations?.length > 0 ? l.json : undefined;
-    });
-    expect(lookup.locations[0].url).toBe(`127.0.0.1:${volumePort}`);
-  });
+      for (const b of blobs) expect((await readBack(b.fileUrl)).equals(b.content)).toBe(true);
+      expect((await readBack(submitted.fileUrl)).equals(fresh)).toBe(true);
+      const vid = blobs[0]!.fid.split(",")[0];
+      const lookup = await eventually("the old volume is known to the lone master", async () => {
+        const l = await getJson(`http://127.0.0.1:${ports[0]}/dir/lookup?volumeId=${vid}`);
+        return l.status === 200 && l.json.locations?.length > 0 ? l.json : undefined;
+      });
+      expect(lookup.locations[0].url).toBe(`127.0.0.1:${volumePort}`);
+    },
+  );
 });

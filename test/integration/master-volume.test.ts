@@ -12,15 +12,22 @@ const volumes: WeedProcess[] = [];
 
 function startVolume(i: number): WeedProcess {
   return new WeedProcess([
-    "volume", `-dir=${root}/v${i}`, "-ip=127.0.0.1", `-port=${volumePorts[i]}`, `-mserver=127.0.0.1:${masterPort}`,
-    "-max=8", `-rack=rack${i}`, "-logLevel=warn",
+    "volume",
+    `-dir=${root}/v${i}`,
+    "-ip=127.0.0.1",
+    `-port=${volumePorts[i]}`,
+    `-mserver=127.0.0.1:${masterPort}`,
+    "-max=8",
+    `-rack=rack${i}`,
+    "-logLevel=warn",
   ]);
 }
 
 async function registeredNodes(): Promise<string[]> {
   const s = await getJson(`http://127.0.0.1:${masterPort}/dir/status`);
   const nodes: string[] = [];
-  for (const dc of s.json.Topology.DataCenters ?? []) for (const rack of dc.Racks ?? []) for (const n of rack.DataNodes ?? []) nodes.push(n.Url);
+  for (const dc of s.json.Topology.DataCenters ?? [])
+    for (const rack of dc.Racks ?? []) for (const n of rack.DataNodes ?? []) nodes.push(n.Url);
   return nodes;
 }
 
@@ -32,7 +39,9 @@ beforeAll(async () => {
   await waitHttpOk(`http://127.0.0.1:${masterPort}/healthz`, master);
   for (let i = 0; i < 2; i++) volumes.push(startVolume(i));
   for (let i = 0; i < 2; i++) await waitHttpOk(`http://127.0.0.1:${volumePorts[i]}/healthz`, volumes[i]);
-  await eventually("both volume servers registered", async () => ((await registeredNodes()).length === 2 ? true : undefined));
+  await eventually("both volume servers registered", async () =>
+    (await registeredNodes()).length === 2 ? true : undefined,
+  );
 });
 
 afterAll(async () => {

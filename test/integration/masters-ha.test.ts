@@ -15,20 +15,41 @@ const volumes: WeedProcess[] = [];
 let peers: string;
 
 function startMaster(i: number): WeedProcess {
-  return new WeedProcess(["master", `-mdir=${root}/m${i}`, "-ip=127.0.0.1", `-port=${masterPorts[i]}`, `-peers=${peers}`, "-logLevel=warn"]);
+  return new WeedProcess([
+    "master",
+    `-mdir=${root}/m${i}`,
+    "-ip=127.0.0.1",
+    `-port=${masterPorts[i]}`,
+    `-peers=${peers}`,
+    "-logLevel=warn",
+  ]);
 }
 
 function startVolume(i: number): WeedProcess {
   return new WeedProcess([
-    "volume", `-dir=${root}/v${i}`, "-ip=127.0.0.1", `-port=${volumePorts[i]}`, `-mserver=${peers}`, "-max=8", "-logLevel=warn",
+    "volume",
+    `-dir=${root}/v${i}`,
+    "-ip=127.0.0.1",
+    `-port=${volumePorts[i]}`,
+    `-mserver=${peers}`,
+    "-max=8",
+    "-logLevel=warn",
   ]);
 }
 
-interface ClusterStatus { IsLeader: boolean; Leader: string; Peers: string[]; MaxVolumeId: number }
+interface ClusterStatus {
+  IsLeader: boolean;
+  Leader: string;
+  Peers: string[];
+  MaxVolumeId: number;
+}
 
 async function statusOf(i: number): Promise<ClusterStatus | undefined> {
   try {
-    const r = await getJson(`http://127.0.0.1:${masterPorts[i]}/cluster/status`, { headersTimeout: 1000, bodyTimeout: 1000 });
+    const r = await getJson(`http://127.0.0.1:${masterPorts[i]}/cluster/status`, {
+      headersTimeout: 1000,
+      bodyTimeout: 1000,
+    });
     return r.status === 200 ? (r.json as ClusterStatus) : undefined;
   } catch {
     return undefined;
@@ -37,28 +58,38 @@ async function statusOf(i: number): Promise<ClusterStatus | undefined> {
 
 /** Waits until every live master names the same leader, and exactly one says it leads. */
 async function agreedLeader(live: number[]): Promise<number> {
-  return eventually("one leader agreed by all", async () => {
-    const all = await Promise.all(live.map(statusOf));
-    if (all.some((s) => s === undefined)) return undefined;
-    const leaders = new Set(all.map((s) => s!.Leader));
-    const claiming = live.filter((_, k) => all[k]!.IsLeader);
-    if (leaders.size !== 1 || claiming.length !== 1 || [...leaders][0] === "") return undefined;
-    return claiming[0];
-  }, 20_000, 50);
+  return eventually(
+    "one leader agreed by all",
+    async () => {
+      const all = await Promise.all(live.map(statusOf));
+      if (all.some((s) => s === undefined)) return undefined;
+      const leaders = new Set(all.map((s) => s!.Leader));
+      const claiming = live.filter((_, k) => all[k]!.IsLeader);
+      if (leaders.size !== 1 || claiming.length !== 1 || [...leaders][0] === "") return undefined;
+      return claiming[0];
+    },
+    20_000,
+    50,
+  );
 }
 
 async function registeredNodes(masterIndex: number): Promise<number> {
   const s = await getJson(`http://127.0.0.1:${masterPorts[masterIndex]}/dir/status`);
   if (s.status !== 200) return -1;
   let n = 0;
-  for (const dc of s.json.Topology.DataCenters ?? []) for (const rack of dc.Racks ?? []) n += (rack.DataNodes ?? []).length;
+  for (const dc of s.json.Topology.DataCenters ?? [])
+    for (const rack of dc.Racks ?? []) n += (rack.DataNodes ?? []).length;
   return n;
 }
 
 async function submit(masterIndex: number, content: Buffer): Promise<{ status: number; json: any }> {
   const form = new FormData();
   form.append("file", new Blob([content]), "blob.bin");
-  const r = await request(`http://127.0.0.1:${masterPorts[masterIndex]}/submit`, { method: "POST", body: form, headersTimeout: 10_000 });
+  const r = await request(`http://127.0.0.1:${masterPorts[masterIndex]}/submit`, {
+    method: "POST",
+    body: form,
+    headersTimeout: 10_000,
+  });
   return { status: r.statusCode, json: await r.body.json() };
 }
 
@@ -87,7 +118,9 @@ beforeAll(async () => {
   for (let i = 0; i < 3; i++) await waitHttpOk(`http://127.0.0.1:${masterPorts[i]}/healthz`, masters[i]);
   for (let i = 0; i < 2; i++) volumes.push(startVolume(i));
   const leader = await agreedLeader([0, 1, 2]);
-  await eventually("both volume servers registered with the leader", async () => ((await registeredNodes(leader)) === 2 ? true : undefined));
+  await eventually("both volume servers registered with the leader", async () =>
+    (await registeredNodes(leader)) === 2 ? true : undefined,
+  );
 });
 
 afterAll(async () => {
@@ -102,26 +135,42 @@ describe("three Raft masters", () => {
       const s = (await statusOf(i))!;
       expect(s.Leader).toBe(`127.0.0.1:${masterPorts[leader]}`);
       expect(s.IsLeader).toBe(i === leader);
-      expect(s.Peers.sort()).toEqual(masterPorts.filter((_, k) => k !== i).map((p) => `127.0.0.1:${p}`).sort());
+      expect(s.Peers.sort()).toEqual(
+        masterPorts
+          .filter((_, k) => k !== i)
+          .map((p) => `127.0.0.1:${p}`)
+          .sort(),
+      );
     }
     // The status page: the leader shows its volume servers; a follower sends the reader there.
     const leaderPage = await (await request(`http://127.0.0.1:${masterPorts[leader]}/`)).body.text();
     for (const p of volumePorts) expect(leaderPage).toContain(`127.0.0.1:${p}`);
     const followerPage = await (await request(`http://127.0.0.1:${masterPorts[(leader + 1) % 3]}/`)).body.text();
-    expect(followerPage).toContain(`Volume servers report to the leader: see <a href="http://127.0.0.1:${masterPorts[leader]}/">`);
+    expect(followerPage).toContain(
+      `Volume servers report to the leader: see <a href="http://127.0.0.1:${masterPorts[leader]}/">`,
+    );
     expect(followerPage).not.toContain("no volume servers");
   });
 
   it("weed-ts shell shows the leader and every master with its role, from any master", async () => {
     const leader = await agreedLeader([0, 1, 2]);
     const follower = (leader + 1) % 3;
-    const r = spawnSync(process.execPath, [BIN, "shell", `-master=127.0.0.1:${masterPorts[follower]}`, "cluster.status"], { encoding: "utf8", timeout: 20_000 });
+    const r = spawnSync(
+      process.execPath,
+      [BIN, "shell", `-master=127.0.0.1:${masterPorts[follower]}`, "cluster.status"],
+      { encoding: "utf8", timeout: 20_000 },
+    );
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toContain(`current leader master: 127.0.0.1:${masterPorts[leader]}`);
     expect(r.stdout).toMatch(/^All masters: \[.*\]$/m);
-    for (let i = 0; i < 3; i++) expect(r.stdout).toContain(`127.0.0.1:${masterPorts[i]}(${i === leader ? "leader" : "follower"})`);
+    for (let i = 0; i < 3; i++)
+      expect(r.stdout).toContain(`127.0.0.1:${masterPorts[i]}(${i === leader ? "leader" : "follower"})`);
 
-    const ps = spawnSync(process.execPath, [BIN, "shell", `-master=127.0.0.1:${masterPorts[leader]}`], { input: "cluster.raft.ps\n", encoding: "utf8", timeout: 20_000 });
+    const ps = spawnSync(process.execPath, [BIN, "shell", `-master=127.0.0.1:${masterPorts[leader]}`], {
+      input: "cluster.raft.ps\n",
+      encoding: "utf8",
+      timeout: 20_000,
+    });
     expect(ps.status, ps.stderr).toBe(0);
     expect(ps.stdout).toContain("the raft cluster has 3 servers");
     expect(ps.stdout.match(/^\* 127\.0\.0\.1:\d+ (leader|follower) term=\d+ commit=\d+ applied=\d+/gm)?.length).toBe(3);
@@ -163,7 +212,9 @@ describe("three Raft masters", () => {
     const live = [0, 1, 2].filter((i) => i !== old);
     const leader = await agreedLeader(live);
     expect(leader).not.toBe(old);
-    await eventually("volume servers re-registered with the new leader", async () => ((await registeredNodes(leader)) === 2 ? true : undefined));
+    await eventually("volume servers re-registered with the new leader", async () =>
+      (await registeredNodes(leader)) === 2 ? true : undefined,
+    );
     for (const i of live) await submitOk(i);
 
     masters[old] = startMaster(old);
@@ -184,7 +235,12 @@ describe("three Raft masters", () => {
       expect(leader).not.toBe(old);
       // Volume servers notice the hung master by keepalive and move to the new leader.
       const since = Date.now();
-      await eventually("volume servers moved to the new leader", async () => ((await registeredNodes(leader)) === 2 ? true : undefined), 10_000, 50);
+      await eventually(
+        "volume servers moved to the new leader",
+        async () => ((await registeredNodes(leader)) === 2 ? true : undefined),
+        10_000,
+        50,
+      );
       expect(Date.now() - since).toBeLessThan(8_000);
       await submitOk(live[0]!);
     } finally {

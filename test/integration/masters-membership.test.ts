@@ -60,7 +60,15 @@ class Cluster {
   }
 
   start(port: number, peers: string, extra: string[] = []): WeedProcess {
-    const args = ["master", `-mdir=${this.root}/m${port}`, "-ip=127.0.0.1", `-port=${port}`, ...(peers === "" ? [] : [`-peers=${peers}`]), "-logLevel=warn", ...extra];
+    const args = [
+      "master",
+      `-mdir=${this.root}/m${port}`,
+      "-ip=127.0.0.1",
+      `-port=${port}`,
+      ...(peers === "" ? [] : [`-peers=${peers}`]),
+      "-logLevel=warn",
+      ...extra,
+    ];
     const proc = new WeedProcess(args);
     procs.push(proc);
     this.masters.set(this.id(port), { port, proc, args });
@@ -117,8 +125,15 @@ class Cluster {
       `voters ${voters.join(",")}`,
       async () => {
         const l = await this.leader();
-        const have = l.members.filter((m) => m.suffrage === "voter").map((m) => m.id).sort();
-        if (JSON.stringify(have) !== JSON.stringify([...voters].sort()) || l.members.some((m) => m.suffrage === "learner")) return undefined;
+        const have = l.members
+          .filter((m) => m.suffrage === "voter")
+          .map((m) => m.id)
+          .sort();
+        if (
+          JSON.stringify(have) !== JSON.stringify([...voters].sort()) ||
+          l.members.some((m) => m.suffrage === "learner")
+        )
+          return undefined;
         const behind = l.members.some((m) => m.id !== l.id && (m.match ?? 0) < l.commit);
         return behind ? undefined : l;
       },
@@ -129,7 +144,9 @@ class Cluster {
 
 function shell(master: string, ...args: string[]): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, "shell", `-master=${master}`, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [BIN, "shell", `-master=${master}`, ...args], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let out = "";
     let err = "";
     child.stdout.on("data", (b: Buffer) => (out += b.toString()));
@@ -149,14 +166,17 @@ function shell(master: string, ...args: string[]): Promise<{ code: number | null
  */
 async function removeMember(master: string, id: string): Promise<void> {
   for (let attempt = 1; attempt <= 5; attempt++) {
-    const r = await getJson(`http://${master}/cluster/raft/remove?id=${id}`, { method: "POST", headersTimeout: 30_000, bodyTimeout: 30_000 });
+    const r = await getJson(`http://${master}/cluster/raft/remove?id=${id}`, {
+      method: "POST",
+      headersTimeout: 30_000,
+      bodyTimeout: 30_000,
+    });
     if (r.status === 200 || (attempt > 1 && r.status === 404)) return;
     if (r.status !== 503 && r.status !== 504) throw new Error(`remove ${id}: ${r.status} ${JSON.stringify(r.json)}`);
     await new Promise((res) => setTimeout(res, 500));
   }
   throw new Error(`remove ${id}: no answer but "outcome unknown" in 5 attempts`);
 }
-
 
 describe("online membership", () => {
   it("starts with -peers naming one earlier master (the seed's chained form), then transfers, refuses a quorum loss, removes the leader and re-adds it", async () => {
@@ -183,7 +203,6 @@ describe("online membership", () => {
     expect(r.code, r.err).toBe(0);
     expect(r.out).toContain(`leader ${cc}`);
     expect((await c.leader()).id).toBe(cc);
-
 
     // With b hung, removing a would leave {b, c} with only c reachable: refused, nothing changes.
     const hung = c.masters.get(b)!.proc!.pid;
@@ -255,10 +274,20 @@ describe("online membership", () => {
     const [a, b] = [c.id(pa), c.id(pb)];
     c.start(pa, "", ["-raft.snapshotThreshold=4"]);
     await c.settled([a]);
-    const vs = new WeedProcess(["volume", `-dir=${root}/v`, "-ip=127.0.0.1", `-port=${pv}`, `-mserver=${a},${b}`, "-max=20", "-logLevel=warn"]);
+    const vs = new WeedProcess([
+      "volume",
+      `-dir=${root}/v`,
+      "-ip=127.0.0.1",
+      `-port=${pv}`,
+      `-mserver=${a},${b}`,
+      "-max=20",
+      "-logLevel=warn",
+    ]);
     procs.push(vs);
     // Each grown volume is a Raft entry; a threshold of 4 compacts the log several times.
-    await eventually("a volume server", async () => ((await getJson(`http://${a}/dir/status`)).json.Topology?.Max > 0 ? true : undefined));
+    await eventually("a volume server", async () =>
+      (await getJson(`http://${a}/dir/status`)).json.Topology?.Max > 0 ? true : undefined,
+    );
     const grow = await getJson(`http://${a}/vol/grow?count=12`);
     expect(grow.status, JSON.stringify(grow.json)).toBe(200);
     const before = await c.raft(a);
@@ -283,9 +312,19 @@ describe("online membership", () => {
     const pv = all[5]!;
     c.start(masterPorts[0]!, "");
     await c.settled([ids[0]!]);
-    const vs = new WeedProcess(["volume", `-dir=${root}/v`, "-ip=127.0.0.1", `-port=${pv}`, `-mserver=${ids.join(",")}`, "-max=20", "-logLevel=warn"]);
+    const vs = new WeedProcess([
+      "volume",
+      `-dir=${root}/v`,
+      "-ip=127.0.0.1",
+      `-port=${pv}`,
+      `-mserver=${ids.join(",")}`,
+      "-max=20",
+      "-logLevel=warn",
+    ]);
     procs.push(vs);
-    await eventually("a first assign", async () => ((await getJson(`http://${ids[0]}/dir/assign`)).status === 200 ? true : undefined));
+    await eventually("a first assign", async () =>
+      (await getJson(`http://${ids[0]}/dir/assign`)).status === 200 ? true : undefined,
+    );
 
     const writer = new ContinuousWriter({ masters: ids, payloadBytes: 512, concurrency: 2 });
     writer.start();
@@ -311,7 +350,9 @@ describe("online membership", () => {
       }
       const last = await c.settled(ids.filter((id) => id !== leader && id !== follower));
       // The volume server followed every change of leader and reports to the last one.
-      await eventually("the volume server at the last leader", async () => ((await getJson(`http://${last.id}/dir/status`)).json.Topology?.Max > 0 ? true : undefined));
+      await eventually("the volume server at the last leader", async () =>
+        (await getJson(`http://${last.id}/dir/status`)).json.Topology?.Max > 0 ? true : undefined,
+      );
       writer.mark("after");
       await new Promise((r) => setTimeout(r, 300));
     } finally {

@@ -45,7 +45,13 @@ class KvNode {
     await this.exit;
   }
 
-  async status(): Promise<{ role: string; term: number; leader: string | null; commit: number; members: Array<{ id: string; match: number | null }> }> {
+  async status(): Promise<{
+    role: string;
+    term: number;
+    leader: string | null;
+    commit: number;
+    members: Array<{ id: string; match: number | null }>;
+  }> {
     const r = await getJson(`${this.http}/status`, { headersTimeout: 1000, bodyTimeout: 1000 });
     if (r.status !== 200) throw new Error(`status ${r.status}`);
     return r.json;
@@ -67,7 +73,18 @@ async function startCluster(): Promise<Cluster> {
   const nodes = raftPorts.map((p, i) => {
     const id = `127.0.0.1:${p}`;
     const http = `127.0.0.1:${httpPorts[i]}`;
-    return new KvNode(id, `http://${http}`, ["--id", id, "--peers", peers, "--dir", `${dir}/n${i + 1}`, "--http", http, "--log-level", "info"]);
+    return new KvNode(id, `http://${http}`, [
+      "--id",
+      id,
+      "--peers",
+      peers,
+      "--dir",
+      `${dir}/n${i + 1}`,
+      "--http",
+      http,
+      "--log-level",
+      "info",
+    ]);
   });
   for (const n of nodes) n.start();
   cluster = { nodes, dir };
@@ -130,7 +147,12 @@ class Writer {
     for (let attempt = 0; attempt < 50 && !this.stopped; attempt++) {
       const node = this.target;
       try {
-        const r = await getJson(`${node.http}/kv/${key}`, { method: "PUT", body: value, headersTimeout: 6_000, bodyTimeout: 6_000 });
+        const r = await getJson(`${node.http}/kv/${key}`, {
+          method: "PUT",
+          body: value,
+          headersTimeout: 6_000,
+          bodyTimeout: 6_000,
+        });
         if (r.status === 200) {
           this.outcomes.set(key, { value, outcome: "acked" });
           return;

@@ -43,7 +43,8 @@ for (let round = 0; round < 10000; round++, n++) {
 let dir = "";
 
 beforeAll(async () => {
-  if (!existsSync(`${DIST}/runtime/storage.js`)) throw new Error("dist/raft/runtime is missing: build first (npx tsc -p tsconfig.json)");
+  if (!existsSync(`${DIST}/runtime/storage.js`))
+    throw new Error("dist/raft/runtime is missing: build first (npx tsc -p tsconfig.json)");
   dir = await tempDir("raft-crash-");
 });
 
@@ -60,7 +61,9 @@ function tag(e: Entry): { n: number; i: number } {
 /** Run the child until `killAfterOks` Readies are durable plus a random delay, then kill -9 it. */
 function crashRun(startN: number, killAfterMs: number): Promise<number> {
   return new Promise((res, rej) => {
-    const child = spawn(process.execPath, ["--input-type=module", "-e", CHILD, dir, String(GROUP), String(startN)], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, ["--input-type=module", "-e", CHILD, dir, String(GROUP), String(startN)], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let lastOk = startN - 1;
     let err = "";
     let timer: NodeJS.Timeout | null = null;

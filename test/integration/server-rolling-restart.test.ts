@@ -12,7 +12,6 @@ afterAll(async () => {
   if (root !== "") await removeDir(root);
 });
 
-
 describe("weed-ts server x3", () => {
   it("restarts every server process in turn while a client writes through the master list: no failed write, nothing lost", async () => {
     root = await tempDir();
@@ -32,7 +31,11 @@ describe("weed-ts server x3", () => {
     ];
     const servers = [0, 1, 2].map((i) => new WeedProcess(args(i)));
     procs.push(...servers);
-    await eventually("a first assign", async () => ((await getJson(`http://${masters[0]}/dir/assign`)).status === 200 ? true : undefined), 30_000);
+    await eventually(
+      "a first assign",
+      async () => ((await getJson(`http://${masters[0]}/dir/assign`)).status === 200 ? true : undefined),
+      30_000,
+    );
 
     const writer = new ContinuousWriter({ masters, payloadBytes: 700, concurrency: 2 });
     writer.start();
@@ -43,11 +46,20 @@ describe("weed-ts server x3", () => {
         servers[i] = new WeedProcess(args(i));
         procs.push(servers[i]!);
         // Back when its volume server is registered with the leader again.
-        await eventually(`server ${i} back in the topology`, async () => {
-          const status = await getJson(`http://${masters[i]}/dir/status`, { headersTimeout: 2000, bodyTimeout: 2000 });
-          const nodes: string[] = (status.json.Topology?.DataCenters ?? []).flatMap((dc: any) => dc.Racks.flatMap((r: any) => r.DataNodes.map((n: any) => n.Url)));
-          return nodes.includes(`127.0.0.1:${volumePorts[i]}`) ? true : undefined;
-        }, 30_000);
+        await eventually(
+          `server ${i} back in the topology`,
+          async () => {
+            const status = await getJson(`http://${masters[i]}/dir/status`, {
+              headersTimeout: 2000,
+              bodyTimeout: 2000,
+            });
+            const nodes: string[] = (status.json.Topology?.DataCenters ?? []).flatMap((dc: any) =>
+              dc.Racks.flatMap((r: any) => r.DataNodes.map((n: any) => n.Url)),
+            );
+            return nodes.includes(`127.0.0.1:${volumePorts[i]}`) ? true : undefined;
+          },
+          30_000,
+        );
       }
       writer.mark("after");
       await new Promise((r) => setTimeout(r, 300));

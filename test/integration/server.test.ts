@@ -12,7 +12,12 @@ let proc: WeedProcess;
 
 function start(): WeedProcess {
   return new WeedProcess([
-    "server", `-dir=${dir}`, "-ip=127.0.0.1", `-master.port=${masterPort}`, `-volume.port=${volumePort}`, "-logLevel=warn",
+    "server",
+    `-dir=${dir}`,
+    "-ip=127.0.0.1",
+    `-master.port=${masterPort}`,
+    `-volume.port=${volumePort}`,
+    "-logLevel=warn",
   ]);
 }
 
@@ -30,7 +35,11 @@ async function startAndWait(): Promise<void> {
   throw new Error(`volume server never registered\n${proc.logs()}`);
 }
 
-async function submit(content: Buffer, name: string, mime = "application/octet-stream"): Promise<{ status: number; json: any }> {
+async function submit(
+  content: Buffer,
+  name: string,
+  mime = "application/octet-stream",
+): Promise<{ status: number; json: any }> {
   const form = new FormData();
   form.append("file", new Blob([content], { type: mime }), name);
   const r = await request(`http://127.0.0.1:${masterPort}/submit`, { method: "POST", body: form });
@@ -43,11 +52,18 @@ async function assign(): Promise<{ fid: string; url: string; publicUrl: string; 
   return r.json;
 }
 
-async function put(url: string, body: Buffer, headers: Record<string, string> = {}): Promise<{ status: number; json: any; headers: any }> {
+async function put(
+  url: string,
+  body: Buffer,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; json: any; headers: any }> {
   return getJson(url, { method: "PUT", body, headers: { "content-type": "text/plain", ...headers } });
 }
 
-async function get(url: string, headers: Record<string, string> = {}): Promise<{ status: number; body: Buffer; headers: any }> {
+async function get(
+  url: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: Buffer; headers: any }> {
   const r = await request(url, { headers });
   return { status: r.statusCode, body: Buffer.from(await r.body.arrayBuffer()), headers: r.headers };
 }
@@ -112,7 +128,8 @@ describe("weed-ts server", () => {
     const a = await assign();
     await put(`http://${a.url}/${a.fid}`, Buffer.from("x"));
     const [vid, rest] = a.fid.split(",") as [string, string];
-    const wrongCookie = rest.slice(0, -8) + (((Number.parseInt(rest.slice(-8), 16) ^ 1) >>> 0).toString(16).padStart(8, "0"));
+    const wrongCookie =
+      rest.slice(0, -8) + ((Number.parseInt(rest.slice(-8), 16) ^ 1) >>> 0).toString(16).padStart(8, "0");
     const bad = await getJson(`http://${a.url}/${vid},${wrongCookie}`);
     expect(bad.status).toBe(404);
     expect(typeof bad.json.error).toBe("string");

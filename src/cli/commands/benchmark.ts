@@ -15,7 +15,12 @@ const benchmarkFlags: readonly FlagSpec[] = [
   { name: "replication", type: "string", default: "000", usage: "replica placement", check: replicationCheck },
   { name: "writeOnly", type: "bool", default: false, usage: "only write" },
   { name: "readOnly", type: "bool", default: false, usage: "only read the files listed in -list" },
-  { name: "list", type: "string", default: join(tmpdir(), "benchmark_list.txt"), usage: "file that keeps the written file ids" },
+  {
+    name: "list",
+    type: "string",
+    default: join(tmpdir(), "benchmark_list.txt"),
+    usage: "file that keeps the written file ids",
+  },
   { name: "fsync", type: "bool", default: false, usage: "ask the volume servers to fsync each write" },
 ];
 
@@ -25,7 +30,8 @@ export const benchmarkCommand: Command = {
   flags: benchmarkFlags,
   async run(flags, io) {
     const v = flags.values;
-    if (bool(v, "writeOnly") && bool(v, "readOnly")) throw new UsageError("flags -writeOnly and -readOnly exclude each other");
+    if (bool(v, "writeOnly") && bool(v, "readOnly"))
+      throw new UsageError("flags -writeOnly and -readOnly exclude each other");
     const ac = new AbortController();
     const onSignal = (): void => ac.abort();
     process.once("SIGINT", onSignal);

@@ -15,8 +15,11 @@ const masterRaftFlags: readonly FlagSpec[] = [
   // No default: pointing a recovery tool at the wrong directory by omission is worse than asking.
   { name: "mdir", type: "string", default: "", usage: "the stopped master's -mdir (required)" },
   {
-    name: "peers", type: "string", default: "",
-    usage: "rewrite: the new voters, host:port[,...] as the masters' -peers spells them, this master included. " +
+    name: "peers",
+    type: "string",
+    default: "",
+    usage:
+      "rewrite: the new voters, host:port[,...] as the masters' -peers spells them, this master included. " +
       "Unsafe unless every master left out is gone for good: wipe their -mdir and re-add them, never restart them with their old log. " +
       "Rewrite the most up-to-date survivor (compare dump's last index/term first)",
   },
@@ -64,7 +67,10 @@ async function runAction(action: Action, mdir: string, peersText: string, json: 
       const voters = parseAddressList("peers", peersText);
       if (voters.length === 0) throw new UsageError("rewrite needs -peers=host:port[,host:port...]: the new voters");
       const r = await rewriteRaftMembership(mdir, voters);
-      if (r.id === null) io.err.write(`note: ${mdir} records no node id (master.id); make sure this master's -ip:-port is one of ${voters.join(",")}\n`);
+      if (r.id === null)
+        io.err.write(
+          `note: ${mdir} records no node id (master.id); make sure this master's -ip:-port is one of ${voters.join(",")}\n`,
+        );
       io.out.write(
         [
           `rewrote ${mdir}${r.id === null ? "" : ` (node ${r.id})`}:`,
@@ -88,7 +94,8 @@ export const masterRaftCommand: Command = {
   async run(flags, io) {
     const [action, ...extra] = flags.positional;
     if (action === undefined) throw new UsageError(`missing action: expected one of ${ACTIONS.join(", ")}`);
-    if (!(ACTIONS as readonly string[]).includes(action)) throw new UsageError(`unknown action ${JSON.stringify(action)}: expected one of ${ACTIONS.join(", ")}`);
+    if (!(ACTIONS as readonly string[]).includes(action))
+      throw new UsageError(`unknown action ${JSON.stringify(action)}: expected one of ${ACTIONS.join(", ")}`);
     if (extra.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(extra[0])}`);
     const mdir = str(flags.values, "mdir");
     if (mdir.trim() === "") throw new UsageError("flag -mdir is required: the stopped master's directory");

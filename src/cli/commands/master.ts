@@ -4,7 +4,17 @@ import type { LevelWithSilent } from "pino";
 import { MasterServer, type MasterConfig } from "../../master/master-server.js";
 import { serveUntilSignal, type Command } from "../command.js";
 import { logLevelFlag, parseAddressList, replicationCheck } from "../common-flags.js";
-import { int, nonEmptyCheck, optionalPortCheck, portCheck, positiveCheck, str, UsageError, type FlagSpec, type FlagValues } from "../flags.js";
+import {
+  int,
+  nonEmptyCheck,
+  optionalPortCheck,
+  portCheck,
+  positiveCheck,
+  str,
+  UsageError,
+  type FlagSpec,
+  type FlagValues,
+} from "../flags.js";
 import { listenFromFlags } from "../bind-address.js";
 import { masterIdentity } from "../master-peers.js";
 
@@ -13,30 +23,91 @@ const VOLUME_SIZE_LIMIT_MB_MAX = 30 * 1024;
 
 export const masterFlags: readonly FlagSpec[] = [
   { name: "port", type: "int", default: 9333, usage: "HTTP listen port", check: portCheck },
-  { name: "port.grpc", type: "int", default: 0, usage: `gRPC listen port (0 = port+${GRPC_PORT_OFFSET})`, check: optionalPortCheck },
-  { name: "ip", type: "string", default: "127.0.0.1", usage: "address other servers and clients reach this master at (also its identity)", check: nonEmptyCheck },
-  { name: "ip.bind", type: "string", default: "", usage: "address to listen on (default: -ip)" },
-  { name: "mdir", type: "string", default: "./data/master", usage: "directory for the master's state (file-key and volume-id reservations; later the Raft log)", check: nonEmptyCheck },
   {
-    name: "volumeSizeLimitMB", type: "int", default: VOLUME_SIZE_LIMIT_MB_MAX, usage: "a volume at this size stops taking writes",
-    check: (v) => (typeof v === "number" && v > 0 && v <= VOLUME_SIZE_LIMIT_MB_MAX ? undefined : `must be 1-${VOLUME_SIZE_LIMIT_MB_MAX}`),
+    name: "port.grpc",
+    type: "int",
+    default: 0,
+    usage: `gRPC listen port (0 = port+${GRPC_PORT_OFFSET})`,
+    check: optionalPortCheck,
   },
-  { name: "defaultReplication", type: "string", default: "000", usage: 'replica placement when an assign names none ("xyz": other DCs, other racks, same rack)', check: replicationCheck },
-  { name: "peers", type: "string", default: "", usage:
-      "a new cluster: every master host:port, this one included, e.g. localhost:9333,localhost:9334,localhost:9335 (3 or 5); joining a running cluster: any one of its masters (this one left out); empty = a single master. Read on the first start only" },
-  { name: "raft.tickMs", type: "int", default: 50, usage: "Raft tick; heartbeats go out every tick", check: positiveCheck },
-  { name: "raft.electionTicks", type: "int", default: 6, usage: "a follower campaigns after a random [n, 2n) ticks without a leader", check: positiveCheck },
-  { name: "raft.snapshotThreshold", type: "int", default: 8192, usage: "snapshot the state and compact the Raft log every this many entries (etcd's --snapshot-count)", check: positiveCheck },
+  {
+    name: "ip",
+    type: "string",
+    default: "127.0.0.1",
+    usage: "address other servers and clients reach this master at (also its identity)",
+    check: nonEmptyCheck,
+  },
+  { name: "ip.bind", type: "string", default: "", usage: "address to listen on (default: -ip)" },
+  {
+    name: "mdir",
+    type: "string",
+    default: "./data/master",
+    usage: "directory for the master's state (file-key and volume-id reservations; later the Raft log)",
+    check: nonEmptyCheck,
+  },
+  {
+    name: "volumeSizeLimitMB",
+    type: "int",
+    default: VOLUME_SIZE_LIMIT_MB_MAX,
+    usage: "a volume at this size stops taking writes",
+    check: (v) =>
+      typeof v === "number" && v > 0 && v <= VOLUME_SIZE_LIMIT_MB_MAX
+        ? undefined
+        : `must be 1-${VOLUME_SIZE_LIMIT_MB_MAX}`,
+  },
+  {
+    name: "defaultReplication",
+    type: "string",
+    default: "000",
+    usage: 'replica placement when an assign names none ("xyz": other DCs, other racks, same rack)',
+    check: replicationCheck,
+  },
+  {
+    name: "peers",
+    type: "string",
+    default: "",
+    usage:
+      "a new cluster: every master host:port, this one included, e.g. localhost:9333,localhost:9334,localhost:9335 (3 or 5); joining a running cluster: any one of its masters (this one left out); empty = a single master. Read on the first start only",
+  },
+  {
+    name: "raft.tickMs",
+    type: "int",
+    default: 50,
+    usage: "Raft tick; heartbeats go out every tick",
+    check: positiveCheck,
+  },
+  {
+    name: "raft.electionTicks",
+    type: "int",
+    default: 6,
+    usage: "a follower campaigns after a random [n, 2n) ticks without a leader",
+    check: positiveCheck,
+  },
+  {
+    name: "raft.snapshotThreshold",
+    type: "int",
+    default: 8192,
+    usage: "snapshot the state and compact the Raft log every this many entries (etcd's --snapshot-count)",
+    check: positiveCheck,
+  },
   logLevelFlag,
 ];
 
 export function masterConfigFromFlags(v: FlagValues, prefix = ""): Omit<MasterConfig, "logger"> {
   const listen = listenFromFlags(v, prefix);
   const { ip, port } = listen;
-  const { self, peers, join } = masterIdentity(`${prefix}peers`, parseAddressList(`${prefix}peers`, str(v, `${prefix}peers`)), ip, port);
+  const { self, peers, join } = masterIdentity(
+    `${prefix}peers`,
+    parseAddressList(`${prefix}peers`, str(v, `${prefix}peers`)),
+    ip,
+    port,
+  );
   const tickMs = int(v, `${prefix}raft.tickMs`);
   const electionTicks = int(v, `${prefix}raft.electionTicks`);
-  if (electionTicks < 2) throw new UsageError(`invalid value ${electionTicks} for flag -${prefix}raft.electionTicks: must be at least 2 (heartbeats go out every tick)`);
+  if (electionTicks < 2)
+    throw new UsageError(
+      `invalid value ${electionTicks} for flag -${prefix}raft.electionTicks: must be at least 2 (heartbeats go out every tick)`,
+    );
   return {
     self,
     peers,
@@ -58,7 +129,10 @@ export const masterCommand: Command = {
     const config: MasterConfig = { ...masterConfigFromFlags(flags.values), logger };
     const master = new MasterServer(config);
     await master.start();
-    logger.info({ self: master.address, http: master.httpPort, grpc: master.grpcPort, mdir: config.mdir }, "master listening");
+    logger.info(
+      { self: master.address, http: master.httpPort, grpc: master.grpcPort, mdir: config.mdir },
+      "master listening",
+    );
     return serveUntilSignal([master], logger);
   },
 };

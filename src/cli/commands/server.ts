@@ -18,7 +18,12 @@ function prefixed(prefix: string, specs: readonly FlagSpec[], skip: ReadonlySet<
 
 const serverFlags: readonly FlagSpec[] = [
   ...masterFlags.filter((s) => s.name === "ip" || s.name === "ip.bind" || s.name === "logLevel"),
-  { name: "dir", type: "string", default: "./data", usage: "directory for volume files; the master keeps its state in <dir>/master unless -master.dir is given" },
+  {
+    name: "dir",
+    type: "string",
+    default: "./data",
+    usage: "directory for volume files; the master keeps its state in <dir>/master unless -master.dir is given",
+  },
   { name: "dataCenter", type: "string", default: "", usage: "data center name of the volume server" },
   { name: "rack", type: "string", default: "", usage: "rack name of the volume server" },
   { name: "master.dir", type: "string", default: "", usage: "directory for the master's state (default <dir>/master)" },
@@ -43,7 +48,14 @@ export const serverCommand: Command = {
     const volume = new VolumeServer({ ...volumeConfigFromFlags(v, "volume.", masters), logger });
     await master.start();
     await volume.start();
-    logger.info({ master: `${masterCfg.ip}:${master.httpPort}`, volume: `${masterCfg.ip}:${volume.httpPort}`, dir: str(v, "dir") }, "server started");
+    logger.info(
+      {
+        master: `${masterCfg.ip}:${master.httpPort}`,
+        volume: `${masterCfg.ip}:${volume.httpPort}`,
+        dir: str(v, "dir"),
+      },
+      "server started",
+    );
     return serveUntilSignal([master, volume], logger);
   },
 };

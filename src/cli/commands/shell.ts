@@ -13,8 +13,22 @@ const SHELL_CHANGE_TIMEOUT_MS = 40_000;
 /** Commands read from standard input, at most (a script, not a session that never ends). */
 const STDIN_COMMANDS_MAX = 10_000;
 
-interface RaftMember { id: string; suffrage: "voter" | "learner"; match: number | null; lastHeardMs?: number | null }
-interface RaftStatus { id: string; role: string; term: number; leader: string | null; commit: number; applied: number; lastIndex: number; members: RaftMember[] }
+interface RaftMember {
+  id: string;
+  suffrage: "voter" | "learner";
+  match: number | null;
+  lastHeardMs?: number | null;
+}
+interface RaftStatus {
+  id: string;
+  role: string;
+  term: number;
+  leader: string | null;
+  commit: number;
+  applied: number;
+  lastIndex: number;
+  members: RaftMember[];
+}
 
 async function getJson<T>(url: string): Promise<T> {
   const r = await request(url, { headersTimeout: SHELL_REQUEST_TIMEOUT_MS, bodyTimeout: SHELL_REQUEST_TIMEOUT_MS });
@@ -37,7 +51,10 @@ async function clusterStatus(master: string, io: CommandIo): Promise<void> {
 async function raftPs(master: string, io: CommandIo): Promise<void> {
   const asked = await getJson<RaftStatus>(`http://${master}/cluster/raft`);
   // The leader's view has each member's replication (match) and when it last heard from it.
-  const s = asked.leader === null || asked.leader === asked.id ? asked : await getJson<RaftStatus>(`http://${asked.leader}/cluster/raft`).catch(() => asked);
+  const s =
+    asked.leader === null || asked.leader === asked.id
+      ? asked
+      : await getJson<RaftStatus>(`http://${asked.leader}/cluster/raft`).catch(() => asked);
   io.out.write(`the raft cluster has ${s.members.length} servers, leader ${s.leader ?? "(none)"}\n`);
   const rows = await Promise.all(
     s.members.map(async (m) => {
@@ -53,12 +70,27 @@ async function raftPs(master: string, io: CommandIo): Promise<void> {
   io.out.write(rows.join("\n") + "\n");
 }
 
-interface ChangeAnswer { result: string; voters: string[]; learners: string[]; leader: string | null; warning?: string }
+interface ChangeAnswer {
+  result: string;
+  voters: string[];
+  learners: string[];
+  leader: string | null;
+  warning?: string;
+}
 
 /** POST /cluster/raft/<op>; the master's JSON error becomes the thrown message. */
-async function changeMembership(master: string, op: "add" | "remove" | "transfer", id: string, io: CommandIo): Promise<void> {
+async function changeMembership(
+  master: string,
+  op: "add" | "remove" | "transfer",
+  id: string,
+  io: CommandIo,
+): Promise<void> {
   const query = id === "" ? "" : `?id=${encodeURIComponent(id)}`;
-  const r = await request(`http://${master}/cluster/raft/${op}${query}`, { method: "POST", headersTimeout: SHELL_CHANGE_TIMEOUT_MS, bodyTimeout: SHELL_CHANGE_TIMEOUT_MS });
+  const r = await request(`http://${master}/cluster/raft/${op}${query}`, {
+    method: "POST",
+    headersTimeout: SHELL_CHANGE_TIMEOUT_MS,
+    bodyTimeout: SHELL_CHANGE_TIMEOUT_MS,
+  });
   const text = await r.body.text();
   let body: Partial<ChangeAnswer> & { error?: string };
   try {
@@ -67,7 +99,9 @@ async function changeMembership(master: string, op: "add" | "remove" | "transfer
     throw new Error(`${master} answered ${r.statusCode}: ${text.slice(0, 200)}`);
   }
   if (r.statusCode !== 200) throw new Error(body.error ?? `${master} answered ${r.statusCode}`);
-  io.out.write(`${body.result ?? "done"}; leader ${body.leader ?? "(none)"}; voters [${(body.voters ?? []).join(", ")}]`);
+  io.out.write(
+    `${body.result ?? "done"}; leader ${body.leader ?? "(none)"}; voters [${(body.voters ?? []).join(", ")}]`,
+  );
   io.out.write((body.learners ?? []).length > 0 ? `; learners [${(body.learners ?? []).join(", ")}]\n` : "\n");
   if (body.warning !== undefined) io.err.write(`warning: ${body.warning}\n`);
 }
@@ -76,7 +110,9 @@ const idFlag = (required: boolean): FlagSpec => ({
   name: "id",
   type: "string",
   default: "",
-  usage: required ? "the master's host:port, as the cluster names it" : "the master to lead (default: the most up-to-date follower)",
+  usage: required
+    ? "the master's host:port, as the cluster names it"
+    : "the master to lead (default: the most up-to-date follower)",
   ...(required ? { check: nonEmptyCheck } : {}),
 });
 
@@ -90,7 +126,10 @@ interface ShellCommand {
 
 const SHELL_COMMANDS: Record<string, ShellCommand> = {
   "cluster.status": { help: "the leader and every master with its role", run: (m, _f, io) => clusterStatus(m, io) },
-  "cluster.raft.ps": { help: "the Raft members with role, term, commit and applied index", run: (m, _f, io) => raftPs(m, io) },
+  "cluster.raft.ps": {
+    help: "the Raft members with role, term, commit and applied index",
+    run: (m, _f, io) => raftPs(m, io),
+  },
   "cluster.raft.add": {
     help: "-id=host:port  add a started master (learner, then voter once caught up)",
     flags: [idFlag(true)],
@@ -111,7 +150,11 @@ const SHELL_COMMANDS: Record<string, ShellCommand> = {
 };
 
 function shellHelp(): string {
-  return Object.entries(SHELL_COMMANDS).map(([name, c]) => `  ${name.padEnd(28)} ${c.help}`).join("\n") + "\n";
+  return (
+    Object.entries(SHELL_COMMANDS)
+      .map(([name, c]) => `  ${name.padEnd(28)} ${c.help}`)
+      .join("\n") + "\n"
+  );
 }
 
 /** Runs one command line; returns false when it failed. */

@@ -34,7 +34,9 @@ export class RaftTimeoutError extends RaftRuntimeError {
 /** The caller's AbortSignal fired. For a proposal the OUTCOME IS UNKNOWN (it may still commit). */
 export class RaftAbortedError extends RaftRuntimeError {
   constructor(what: string, outcomeUnknown: boolean, reason: unknown) {
-    super(RaftErrorCode.ABORTED, `${what} aborted${outcomeUnknown ? "; outcome unknown: it may still commit" : ""}`, { cause: reason });
+    super(RaftErrorCode.ABORTED, `${what} aborted${outcomeUnknown ? "; outcome unknown: it may still commit" : ""}`, {
+      cause: reason,
+    });
   }
 }
 

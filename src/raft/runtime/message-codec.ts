@@ -164,7 +164,9 @@ export interface WireMessage {
   hintIndex: number;
   hintTerm: number;
   context: string | undefined;
-  snapshot: { index: number; term: number; membership: { voters: string[]; learners: string[] } | null; data: Uint8Array } | undefined;
+  snapshot:
+    | { index: number; term: number; membership: { voters: string[]; learners: string[] } | null; data: Uint8Array }
+    | undefined;
 }
 
 export interface WireEntry {
@@ -202,9 +204,13 @@ function entryFromWire(p: WireEntry): Entry {
 
 function snapshotFromWire(p: WireMessage["snapshot"]): Snapshot {
   if (p === undefined) throw new MessageCodecError("install-snapshot without a snapshot");
-  if (p.index === 0 || p.term === 0) throw new MessageCodecError(`snapshot ${p.index}@${p.term}: index and term must be positive`);
+  if (p.index === 0 || p.term === 0)
+    throw new MessageCodecError(`snapshot ${p.index}@${p.term}: index and term must be positive`);
   const m = p.membership;
-  return { meta: { index: p.index, term: p.term, membership: { voters: m?.voters ?? [], learners: m?.learners ?? [] } }, data: p.data };
+  return {
+    meta: { index: p.index, term: p.term, membership: { voters: m?.voters ?? [], learners: m?.learners ?? [] } },
+    data: p.data,
+  };
 }
 
 function requiredContext(p: WireMessage): string {
@@ -228,12 +234,20 @@ export function fromWire(p: WireMessage): Message {
     case MessageType.APPEND: {
       const entries = p.entries.map(entryFromWire);
       for (let i = 0; i < entries.length; i++) {
-        if ((entries[i] as Entry).index !== p.prevIndex + 1 + i) throw new MessageCodecError(`append: entry ${i} not at index ${p.prevIndex + 1 + i}`);
+        if ((entries[i] as Entry).index !== p.prevIndex + 1 + i)
+          throw new MessageCodecError(`append: entry ${i} not at index ${p.prevIndex + 1 + i}`);
       }
       return { ...base, type: "append", prevIndex: p.prevIndex, prevTerm: p.prevTerm, commit: p.commit, entries };
     }
     case MessageType.APPEND_RESPONSE:
-      return { ...base, type: "append-response", reject: p.reject, index: p.index, hintIndex: p.hintIndex, hintTerm: p.hintTerm };
+      return {
+        ...base,
+        type: "append-response",
+        reject: p.reject,
+        index: p.index,
+        hintIndex: p.hintIndex,
+        hintTerm: p.hintTerm,
+      };
     case MessageType.HEARTBEAT:
       return { ...base, type: "heartbeat", commit: p.commit, context: p.context ?? null };
     case MessageType.HEARTBEAT_RESPONSE:
@@ -252,7 +266,14 @@ export function fromWire(p: WireMessage): Message {
 }
 
 function entryToWire(p: PbEntry): WireEntry {
-  return { index: num(p.index, "entry.index"), term: num(p.term, "entry.term"), type: p.type, data: p.data, changeType: p.changeType, changeNode: p.changeNode };
+  return {
+    index: num(p.index, "entry.index"),
+    term: num(p.term, "entry.term"),
+    type: p.type,
+    data: p.data,
+    changeType: p.changeType,
+    changeNode: p.changeNode,
+  };
 }
 
 /** The reference decoder: a protobuf-es message to a core Message. */
@@ -281,7 +302,8 @@ export function decodeMessage(p: PbMessage): Message {
         : {
             index: num(s.index, "snapshot.index"),
             term: num(s.term, "snapshot.term"),
-            membership: s.membership === undefined ? null : { voters: s.membership.voters, learners: s.membership.learners },
+            membership:
+              s.membership === undefined ? null : { voters: s.membership.voters, learners: s.membership.learners },
             data: s.data,
           },
   });
@@ -299,11 +321,16 @@ export function messageBytes(m: Message): number {
   switch (m.type) {
     case "append": {
       let n = 64;
-      for (const e of m.entries) n += 32 + (e.type === "normal" ? e.data.byteLength : e.type === "conf-change" ? e.change.node.length : 0);
+      for (const e of m.entries)
+        n += 32 + (e.type === "normal" ? e.data.byteLength : e.type === "conf-change" ? e.change.node.length : 0);
       return n;
     }
     case "install-snapshot":
-      return 128 + m.snapshot.data.byteLength + 64 * (m.snapshot.meta.membership.voters.length + m.snapshot.meta.membership.learners.length);
+      return (
+        128 +
+        m.snapshot.data.byteLength +
+        64 * (m.snapshot.meta.membership.voters.length + m.snapshot.meta.membership.learners.length)
+      );
     default:
       return 96;
   }

@@ -30,7 +30,17 @@ import {
   assert,
 } from "../errors.js";
 import { RaftNode, bootstrapState, joiningState } from "../raft-node.js";
-import type { ConfChange, Entry, Membership, Message, NodeId, PersistedState, Ready, ReadState, Role } from "../types.js";
+import type {
+  ConfChange,
+  Entry,
+  Membership,
+  Message,
+  NodeId,
+  PersistedState,
+  Ready,
+  ReadState,
+  Role,
+} from "../types.js";
 import { RaftAbortedError, RaftClosedError, RaftTimeoutError } from "./errors.js";
 import { CORE_LIMITS, RUNTIME_LIMITS, TIMING_DEFAULTS, type RuntimeLimits } from "./limits.js";
 import { silentLogger, type RuntimeLogger } from "./logger.js";
@@ -263,14 +273,18 @@ export class RaftRuntime<R = unknown> extends EventEmitter<RaftRuntimeEvents> {
 
   constructor(opts: RaftRuntimeOptions<R>) {
     super();
-    if (typeof opts.id !== "string" || opts.id.length === 0) throw new InvalidConfigError("id", opts.id, "must be a non-empty string");
-    if (typeof opts.dir !== "string" || opts.dir.length === 0) throw new InvalidConfigError("dir", opts.dir, "must be a directory path");
+    if (typeof opts.id !== "string" || opts.id.length === 0)
+      throw new InvalidConfigError("id", opts.id, "must be a non-empty string");
+    if (typeof opts.dir !== "string" || opts.dir.length === 0)
+      throw new InvalidConfigError("dir", opts.dir, "must be a directory path");
     this.id = opts.id;
     this.dir = opts.dir;
     this.sm = opts.stateMachine;
     if (opts.bootstrap !== undefined) {
-      if (!opts.bootstrap.includes(opts.id)) throw new InvalidConfigError("bootstrap", opts.bootstrap.join(","), `must include this node (${opts.id})`);
-      if (new Set(opts.bootstrap).size !== opts.bootstrap.length) throw new InvalidConfigError("bootstrap", opts.bootstrap.join(","), "has duplicates");
+      if (!opts.bootstrap.includes(opts.id))
+        throw new InvalidConfigError("bootstrap", opts.bootstrap.join(","), `must include this node (${opts.id})`);
+      if (new Set(opts.bootstrap).size !== opts.bootstrap.length)
+        throw new InvalidConfigError("bootstrap", opts.bootstrap.join(","), "has duplicates");
     }
     this.bootstrap = opts.bootstrap === undefined ? null : [...opts.bootstrap].sort();
     this.resolveAddr = opts.resolve ?? ((id) => id);
@@ -278,9 +292,16 @@ export class RaftRuntime<R = unknown> extends EventEmitter<RaftRuntimeEvents> {
     this.electionTicks = positiveInt("electionTicks", opts.electionTicks ?? TIMING_DEFAULTS.electionTicks);
     this.heartbeatTicks = positiveInt("heartbeatTicks", opts.heartbeatTicks ?? TIMING_DEFAULTS.heartbeatTicks);
     if (this.heartbeatTicks >= this.electionTicks) {
-      throw new InvalidConfigError("electionTicks", this.electionTicks, `must exceed heartbeatTicks (${this.heartbeatTicks})`);
+      throw new InvalidConfigError(
+        "electionTicks",
+        this.electionTicks,
+        `must exceed heartbeatTicks (${this.heartbeatTicks})`,
+      );
     }
-    this.snapshotThreshold = positiveInt("snapshotThreshold", opts.snapshotThreshold ?? RUNTIME_LIMITS.snapshotThresholdEntries);
+    this.snapshotThreshold = positiveInt(
+      "snapshotThreshold",
+      opts.snapshotThreshold ?? RUNTIME_LIMITS.snapshotThresholdEntries,
+    );
     const limits: RuntimeLimits = { ...RUNTIME_LIMITS, ...opts.limits };
     for (const [k, v] of Object.entries(limits)) positiveInt(`limits.${k}`, v);
     this.limits = limits;
@@ -316,7 +337,8 @@ export class RaftRuntime<R = unknown> extends EventEmitter<RaftRuntimeEvents> {
    */
   start(): Promise<void> {
     if (this.startDone === null) {
-      this.startDone = this.closeDone !== null ? Promise.reject(new RaftClosedError("start() after close()")) : this.doStart();
+      this.startDone =
+        this.closeDone !== null ? Promise.reject(new RaftClosedError("start() after close()")) : this.doStart();
     }
     return this.startDone;
   }
@@ -332,7 +354,13 @@ export class RaftRuntime<R = unknown> extends EventEmitter<RaftRuntimeEvents> {
       this.applied = this.snapIndex;
       this.compactBase = this.snapIndex;
       this.node = new RaftNode(
-        { ...this.coreOptions, id: this.id, random: this.random, electionTicks: this.electionTicks, heartbeatTicks: this.heartbeatTicks },
+        {
+          ...this.coreOptions,
+          id: this.id,
+          random: this.random,
+          electionTicks: this.electionTicks,
+          heartbeatTicks: this.heartbeatTicks,
+        },
         state,
       );
       const s = this.node.basicStatus();
@@ -356,7 +384,10 @@ export class RaftRuntime<R = unknown> extends EventEmitter<RaftRuntimeEvents> {
     if (loaded !== null) return loaded;
     const state = this.bootstrap === null ? joiningState() : bootstrapState({ voters: this.bootstrap, learners: [] });
     await this.storage.initialize(state);
-    this.log.info({ bootstrap: this.bootstrap }, this.bootstrap === null ? "raft: new node, waiting to be added" : "raft: bootstrapped a new group");
+    this.log.info(
+      { bootstrap: this.bootstrap },
+      this.bootstrap === null ? "raft: new node, waiting to be added" : "raft: bootstrapped a new group",
+    );
     return state;
   }
 
@@ -383,7 +414,11 @@ export class RaftRuntime<R = unknown> extends EventEmitter<RaftRuntimeEvents> {
 
   private async doClose(opts: { transferLeadership?: boolean; timeoutMs?: number }): Promise<void> {
     await this.startDone?.catch(() => {});
-    if (opts.transferLeadership === true && this.lifecycle === "running" && this.node?.basicStatus().role === "leader") {
+    if (
+      opts.transferLeadership === true &&
+      this.lifecycle === "running" &&
+      this.node?.basicStatus().role === "leader"
+    ) {
       try {
         await this.transferLeadership(undefined, { timeoutMs: opts.timeoutMs ?? this.electionTicks * this.tickMs * 2 });
       } catch (err) {
@@ -396,7 +431,10 @@ export class RaftRuntime<R = unknown> extends EventEmitter<RaftRuntimeEvents> {
     this.tickTimer = null;
     this.notify();
     await this.loopDone;
-    this.failAll(() => new RaftClosedError("raft runtime closed before the outcome was known; outcome unknown: it may still commit"));
+    this.failAll(
+      () =>
+        new RaftClosedError("raft runtime closed before the outcome was known; outcome unknown: it may still commit"),
+    );
     await this.transport.close();
     await this.storage.close();
     this.lifecycle = "closed";
@@ -442,7 +480,8 @@ export class RaftRuntime<R = unknown> extends EventEmitter<RaftRuntimeEvents> {
     const node = this.node;
     if (node === null || this.lifecycle !== "running") return;
     // Bounded by the peers that talk to this node; a flood of made-up senders cannot grow it.
-    if (this.lastHeard.size < this.limits.peersMax || this.lastHeard.has(m.from)) this.lastHeard.set(m.from, performance.now());
+    if (this.lastHeard.size < this.limits.peersMax || this.lastHeard.has(m.from))
+      this.lastHeard.set(m.from, performance.now());
     node.step(m);
     this.notify();
   }
@@ -493,7 +532,8 @@ export class RaftRuntime<R = unknown> extends EventEmitter<RaftRuntimeEvents> {
       late = rest;
     }
     // 1. Persist.
-    const wrote = (rd.entries.length > 0 || rd.snapshot !== null || rd.hardState !== null) && (await this.storage.persist(rd));
+    const wrote =
+      (rd.entries.length > 0 || rd.snapshot !== null || rd.hardState !== null) && (await this.storage.persist(rd));
     // 2. Send.
     if (late.length > 0) this.transport.send(late);
     // 3. Apply.
@@ -553,13 +593,21 @@ export class RaftRuntime<R = unknown> extends EventEmitter<RaftRuntimeEvents> {
       if (p === undefined) continue;
       this.pending.delete(e.index);
       if (p.term === e.term) p.resolve(result);
-      else p.reject(new LeadershipLostError(`${p.what} at index ${e.index} (term ${p.term}) was replaced by an entry of term ${e.term}`));
+      else
+        p.reject(
+          new LeadershipLostError(
+            `${p.what} at index ${e.index} (term ${p.term}) was replaced by an entry of term ${e.term}`,
+          ),
+        );
     }
   }
 
   private onConfChangeApplied(change: ConfChange, index: number): ConfChangeResult {
     const membership = (this.node as RaftNode).status().membership;
-    this.log.info({ index, change: change.type, node: change.node, voters: membership.voters, learners: membership.learners }, `raft: membership ${change.type} ${change.node}`);
+    this.log.info(
+      { index, change: change.type, node: change.node, voters: membership.voters, learners: membership.learners },
+      `raft: membership ${change.type} ${change.node}`,
+    );
     if (change.type === "remove" && change.node !== this.id) this.transport.removePeer(change.node);
     this.emit("membership-changed", { membership, index });
     return { index, membership };
@@ -571,7 +619,11 @@ export class RaftRuntime<R = unknown> extends EventEmitter<RaftRuntimeEvents> {
     for (const [i, p] of this.pending) {
       if (leading && p.term === this.term) continue;
       this.pending.delete(i);
-      p.reject(new LeadershipLostError(`${p.what} at index ${i} was appended in term ${p.term}; now term ${this.term}, leader ${this.leader ?? "unknown"}`));
+      p.reject(
+        new LeadershipLostError(
+          `${p.what} at index ${i} was appended in term ${p.term}; now term ${this.term}, leader ${this.leader ?? "unknown"}`,
+        ),
+      );
     }
   }
 
@@ -590,7 +642,10 @@ export class RaftRuntime<R = unknown> extends EventEmitter<RaftRuntimeEvents> {
       this.compactBase = index;
       if (data.byteLength > this.limits.snapshotBytesMax) {
         // It could never be sent to a follower (one gRPC message): keep the log, and say so.
-        this.log.error({ index, bytes: data.byteLength, max: this.limits.snapshotBytesMax }, "raft: snapshot too large to send; not compacting");
+        this.log.error(
+          { index, bytes: data.byteLength, max: this.limits.snapshotBytesMax },
+          "raft: snapshot too large to send; not compacting",
+        );
         return false;
       }
       this.pendingSnapshot = { index, data };
@@ -658,21 +713,33 @@ export class RaftRuntime<R = unknown> extends EventEmitter<RaftRuntimeEvents> {
     for (let attempt = 0; ; attempt++) {
       try {
         const left = Math.max(1, deadline - Date.now());
-        return (await this.submit(`${change.type} ${change.node}`, { ...opts, timeoutMs: left }, (node) => node.proposeConfChange(change))) as ConfChangeResult;
+        return (await this.submit(`${change.type} ${change.node}`, { ...opts, timeoutMs: left }, (node) =>
+          node.proposeConfChange(change),
+        )) as ConfChangeResult;
       } catch (err) {
-        const retry = err instanceof ConfChangeRejectedError && (err.reason === "learner-behind" || err.reason === "in-progress");
+        const retry =
+          err instanceof ConfChangeRejectedError && (err.reason === "learner-behind" || err.reason === "in-progress");
         if (!retry || Date.now() + this.tickMs >= deadline || opts.signal?.aborted === true) throw err;
         await new Promise((resolve) => setTimeout(resolve, this.tickMs));
       }
     }
   }
 
-  private submit(what: string, opts: OpOptions, append: (node: RaftNode) => { index: number; term: number }): Promise<unknown> {
+  private submit(
+    what: string,
+    opts: OpOptions,
+    append: (node: RaftNode) => { index: number; term: number },
+  ): Promise<unknown> {
     const node = this.node;
     if (node === null || this.lifecycle !== "running") return Promise.reject(new RaftClosedError());
     if (opts.signal?.aborted === true) return Promise.reject(new RaftAbortedError(what, false, opts.signal.reason));
     if (this.pending.size >= this.limits.pendingProposalsMax) {
-      return Promise.reject(new ProposalDroppedError("uncommitted-limit", `${this.pending.size} proposals pending here (pendingProposalsMax)`));
+      return Promise.reject(
+        new ProposalDroppedError(
+          "uncommitted-limit",
+          `${this.pending.size} proposals pending here (pendingProposalsMax)`,
+        ),
+      );
     }
     let pos: { index: number; term: number };
     try {
@@ -686,7 +753,11 @@ export class RaftRuntime<R = unknown> extends EventEmitter<RaftRuntimeEvents> {
     const old = this.pending.get(pos.index);
     if (old !== undefined) {
       this.pending.delete(pos.index);
-      old.reject(new LeadershipLostError(`${old.what} at index ${pos.index} (term ${old.term}) was replaced in term ${pos.term}`));
+      old.reject(
+        new LeadershipLostError(
+          `${old.what} at index ${pos.index} (term ${old.term}) was replaced in term ${pos.term}`,
+        ),
+      );
     }
     const timeoutMs = opts.timeoutMs ?? this.limits.proposeTimeoutMsDefault;
     return new Promise<unknown>((resolve, reject) => {
@@ -798,7 +869,9 @@ export class RaftRuntime<R = unknown> extends EventEmitter<RaftRuntimeEvents> {
     if (this.node === null || this.lifecycle !== "running") return Promise.reject(new RaftClosedError());
     if (opts.signal?.aborted === true) return Promise.reject(new RaftAbortedError("read", false, opts.signal.reason));
     if (this.readsWaiting >= this.limits.pendingReadsMax) {
-      return Promise.reject(new ProposalDroppedError("read-queue-full", `${this.readsWaiting} reads waiting here (pendingReadsMax)`));
+      return Promise.reject(
+        new ProposalDroppedError("read-queue-full", `${this.readsWaiting} reads waiting here (pendingReadsMax)`),
+      );
     }
     const timeoutMs = opts.timeoutMs ?? this.limits.readTimeoutMsDefault;
     return new Promise<number>((resolve, reject) => {
@@ -889,7 +962,11 @@ export class RaftRuntime<R = unknown> extends EventEmitter<RaftRuntimeEvents> {
   private failAll(err: () => Error): void {
     for (const p of this.pending.values()) p.reject(err());
     this.pending.clear();
-    const reads = [...this.readQueue, ...(this.inflightRead?.waiters ?? []), ...this.appliedWaits.flatMap((a) => a.waiters)];
+    const reads = [
+      ...this.readQueue,
+      ...(this.inflightRead?.waiters ?? []),
+      ...this.appliedWaits.flatMap((a) => a.waiters),
+    ];
     this.readQueue = [];
     this.inflightRead = null;
     this.appliedWaits = [];
@@ -931,7 +1008,10 @@ export class RaftRuntime<R = unknown> extends EventEmitter<RaftRuntimeEvents> {
       lastIndex: s.lastIndex,
       snapshotIndex: this.snapIndex,
       snapshotsInstalled: this.snapshotsInstalled,
-      members: [...s.membership.voters.map((id) => member(id, "voter")), ...s.membership.learners.map((id) => member(id, "learner"))],
+      members: [
+        ...s.membership.voters.map((id) => member(id, "voter")),
+        ...s.membership.learners.map((id) => member(id, "learner")),
+      ],
       leadTransferee: s.leadTransferee,
       pendingProposals: this.pending.size,
       transport: { ...this.transport.stats },
@@ -954,4 +1034,7 @@ export class RaftRuntime<R = unknown> extends EventEmitter<RaftRuntimeEvents> {
   }
 }
 
-assert(TIMING_DEFAULTS.heartbeatTicks < TIMING_DEFAULTS.electionTicks, "timing defaults: heartbeat must be below election");
+assert(
+  TIMING_DEFAULTS.heartbeatTicks < TIMING_DEFAULTS.electionTicks,
+  "timing defaults: heartbeat must be below election",
+);

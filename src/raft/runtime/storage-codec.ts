@@ -70,7 +70,8 @@ export function entryKey(index: number): Uint8Array {
 
 export function entryKeyIndex(key: Uint8Array): number {
   const buf = Buffer.from(key.buffer, key.byteOffset, key.byteLength);
-  if (buf.length !== 9 || buf[0] !== ENTRY_PREFIX) throw new StorageCorruptError(`bad entry key ${buf.toString("hex")}`);
+  if (buf.length !== 9 || buf[0] !== ENTRY_PREFIX)
+    throw new StorageCorruptError(`bad entry key ${buf.toString("hex")}`);
   return getU64(buf, 1, "entry key");
 }
 

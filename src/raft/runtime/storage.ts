@@ -60,7 +60,11 @@ export class RaftStorage {
 
   async open(): Promise<void> {
     if (this.db !== null) return;
-    const db = new Level<Uint8Array, Uint8Array>(this.dir, { keyEncoding: "view", valueEncoding: "view", createIfMissing: true });
+    const db = new Level<Uint8Array, Uint8Array>(this.dir, {
+      keyEncoding: "view",
+      valueEncoding: "view",
+      createIfMissing: true,
+    });
     await db.open();
     this.db = db;
   }
@@ -82,7 +86,8 @@ export class RaftStorage {
     const fmt = await db.get(KEY_FORMAT);
     if (fmt === undefined) return null;
     const version = decodeFormat(fmt);
-    if (version !== FORMAT_VERSION) throw new StorageCorruptError(`format version ${version}, this build reads ${FORMAT_VERSION}`);
+    if (version !== FORMAT_VERSION)
+      throw new StorageCorruptError(`format version ${version}, this build reads ${FORMAT_VERSION}`);
     const hsValue = await db.get(KEY_HARD_STATE);
     if (hsValue === undefined) throw new StorageCorruptError("format marker without a hard state");
     const hardState = decodeHardState(hsValue);
@@ -100,7 +105,8 @@ export class RaftStorage {
       entries.push(decodeEntry(index, value));
     }
     const lastIndex = snapIndex + entries.length;
-    if (hardState.commit > lastIndex) throw new StorageCorruptError(`commit ${hardState.commit} beyond the last stored entry ${lastIndex}`);
+    if (hardState.commit > lastIndex)
+      throw new StorageCorruptError(`commit ${hardState.commit} beyond the last stored entry ${lastIndex}`);
     this.hardState = hardState;
     this.durableTerm = hardState.term;
     this.durableVote = hardState.vote;
@@ -137,7 +143,10 @@ export class RaftStorage {
    */
   async replaceAll(state: PersistedState): Promise<void> {
     assert(state.entries.length === 0, "storage: replacement state with entries");
-    assert(state.hardState.commit <= (state.snapshot?.meta.index ?? 0), "storage: replacement commit beyond its snapshot");
+    assert(
+      state.hardState.commit <= (state.snapshot?.meta.index ?? 0),
+      "storage: replacement commit beyond its snapshot",
+    );
     const ops: Op[] = [];
     // Deleting the format marker and putting it back in the same batch leaves it as it was.
     for await (const key of this.level.keys()) ops.push({ type: "del", key });
@@ -182,7 +191,10 @@ export class RaftStorage {
     if (rd.hardState !== null) this.hardState = rd.hardState;
     const termOrVote = this.hardState.term !== this.durableTerm || this.hardState.vote !== this.durableVote;
     if (ops.length === 0 && !termOrVote) return false; // Only the commit index moved: it may lag on disk.
-    assert(this.hardState.commit <= lastIndex, `storage: commit ${this.hardState.commit} beyond last index ${lastIndex}`);
+    assert(
+      this.hardState.commit <= lastIndex,
+      `storage: commit ${this.hardState.commit} beyond last index ${lastIndex}`,
+    );
     ops.push({ type: "put", key: KEY_HARD_STATE, value: encodeHardState(this.hardState) });
     await this.write(ops, rd.mustSync);
     this.stats.entriesWritten += rd.entries.length;
@@ -200,7 +212,10 @@ export class RaftStorage {
    */
   async saveSnapshot(snapshot: Snapshot): Promise<void> {
     const s = snapshot.meta.index;
-    assert(s > this.snapIndex && s <= this.lastIndex, `storage: compaction to ${s} outside (${this.snapIndex}, ${this.lastIndex}]`);
+    assert(
+      s > this.snapIndex && s <= this.lastIndex,
+      `storage: compaction to ${s} outside (${this.snapIndex}, ${this.lastIndex}]`,
+    );
     assert(this.hardState.commit >= s, `storage: compaction to ${s} beyond commit ${this.hardState.commit}`);
     const ops: Op[] = [
       { type: "put", key: KEY_SNAPSHOT, value: encodeSnapshot(snapshot) },

@@ -114,7 +114,10 @@ export class GrpcTransport {
   async start(): Promise<number> {
     const shared = this.cfg.server;
     const server = shared ?? new grpc.Server(channelOptions(this.cfg.limits));
-    server.addService({ send: SEND_METHOD as grpc.MethodDefinition<unknown, unknown> }, { send: (call: ServerStream) => this.serve(call) });
+    server.addService(
+      { send: SEND_METHOD as grpc.MethodDefinition<unknown, unknown> },
+      { send: (call: ServerStream) => this.serve(call) },
+    );
     if (shared !== undefined) return this.cfg.listenPort;
     const port = await bindServer(server, this.cfg.listenHost, this.cfg.listenPort);
     this.server = server;
@@ -149,7 +152,8 @@ export class GrpcTransport {
     this.serverCalls.clear();
     const server = this.server;
     this.server = null;
-    if (server !== null && this.cfg.server === undefined) await shutdownServer(server, this.cfg.limits.serverShutdownGraceMs);
+    if (server !== null && this.cfg.server === undefined)
+      await shutdownServer(server, this.cfg.limits.serverShutdownGraceMs);
   }
 
   private peer(id: NodeId): PeerSender {
@@ -257,7 +261,9 @@ class PeerSender {
     }
     const bytes = messageBytes(m);
     const L = this.cfg.limits;
-    const full = this.queue.length >= L.peerQueueMessagesMax || (this.queue.length > 0 && this.queueBytes + bytes > L.peerQueueBytesMax);
+    const full =
+      this.queue.length >= L.peerQueueMessagesMax ||
+      (this.queue.length > 0 && this.queueBytes + bytes > L.peerQueueBytesMax);
     if (this.closed || this.backoffTimer !== null || full) {
       this.stats.droppedMessages++;
       this.unreachable();
@@ -310,7 +316,11 @@ class PeerSender {
       this.client = new grpc.Client(address, grpc.credentials.createInsecure(), channelOptions(this.cfg.limits));
       this.address = address;
     }
-    const call: SendStream = this.client.makeBidiStreamRequest(SEND_METHOD.path, SEND_METHOD.requestSerialize, SEND_METHOD.responseDeserialize);
+    const call: SendStream = this.client.makeBidiStreamRequest(
+      SEND_METHOD.path,
+      SEND_METHOD.requestSerialize,
+      SEND_METHOD.responseDeserialize,
+    );
     this.call = call;
     this.writable = true;
     call.on("data", (node: string) => {
@@ -318,7 +328,10 @@ class PeerSender {
         this.failures = 0;
         return;
       }
-      this.cfg.log.warn({ peer: this.id, answered: node }, "raft: peer address answered with another node id; check the resolver");
+      this.cfg.log.warn(
+        { peer: this.id, answered: node },
+        "raft: peer address answered with another node id; check the resolver",
+      );
       call.cancel();
     });
     call.on("drain", () => {
@@ -337,7 +350,10 @@ class PeerSender {
     call.cancel(); // Free our half too; the resulting CANCELLED error is ignored above.
     if (this.closed) return;
     if (this.failures === 0) {
-      this.cfg.log.info({ peer: this.id, err: err?.details ?? "stream ended" }, "raft: stream to peer broken; reconnecting");
+      this.cfg.log.info(
+        { peer: this.id, err: err?.details ?? "stream ended" },
+        "raft: stream to peer broken; reconnecting",
+      );
     }
     this.backOff();
   }

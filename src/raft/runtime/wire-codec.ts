@@ -104,7 +104,15 @@ interface Sized {
 }
 
 function sizeOf(m: Message): Sized {
-  const s: Sized = { fromLen: Buffer.byteLength(m.from, "utf8"), toLen: Buffer.byteLength(m.to, "utf8"), contextLen: -1, entryBodies: [], membershipBody: 0, snapshotBody: 0, body: 0 };
+  const s: Sized = {
+    fromLen: Buffer.byteLength(m.from, "utf8"),
+    toLen: Buffer.byteLength(m.to, "utf8"),
+    contextLen: -1,
+    entryBodies: [],
+    membershipBody: 0,
+    snapshotBody: 0,
+    body: 0,
+  };
   let n = numField(toWireType(m.type));
   if (s.fromLen > 0) n += lenField(1, s.fromLen);
   if (s.toLen > 0) n += lenField(1, s.toLen);
@@ -141,7 +149,11 @@ function sizeOf(m: Message): Sized {
     case "install-snapshot": {
       const meta = m.snapshot.meta;
       s.membershipBody = idsBody(meta.membership.voters) + idsBody(meta.membership.learners);
-      s.snapshotBody = numField(meta.index) + numField(meta.term) + lenField(1, s.membershipBody) + (m.snapshot.data.byteLength > 0 ? lenField(1, m.snapshot.data.byteLength) : 0);
+      s.snapshotBody =
+        numField(meta.index) +
+        numField(meta.term) +
+        lenField(1, s.membershipBody) +
+        (m.snapshot.data.byteLength > 0 ? lenField(1, m.snapshot.data.byteLength) : 0);
       n += lenField(2, s.snapshotBody);
       break;
     }
@@ -369,13 +381,32 @@ function readEntry(r: Reader): WireEntry {
   while (r.pos < r.end) {
     const { field, wt } = r.tag();
     switch (field) {
-      case 1: expectWt(field, wt, WT_VARINT); e.index = r.varint(); break;
-      case 2: expectWt(field, wt, WT_VARINT); e.term = r.varint(); break;
-      case 3: expectWt(field, wt, WT_VARINT); e.type = r.varint(); break;
-      case 4: expectWt(field, wt, WT_LEN); e.data = r.bytes(); break;
-      case 5: expectWt(field, wt, WT_VARINT); e.changeType = r.varint(); break;
-      case 6: expectWt(field, wt, WT_LEN); e.changeNode = r.str(); break;
-      default: r.skip(wt);
+      case 1:
+        expectWt(field, wt, WT_VARINT);
+        e.index = r.varint();
+        break;
+      case 2:
+        expectWt(field, wt, WT_VARINT);
+        e.term = r.varint();
+        break;
+      case 3:
+        expectWt(field, wt, WT_VARINT);
+        e.type = r.varint();
+        break;
+      case 4:
+        expectWt(field, wt, WT_LEN);
+        e.data = r.bytes();
+        break;
+      case 5:
+        expectWt(field, wt, WT_VARINT);
+        e.changeType = r.varint();
+        break;
+      case 6:
+        expectWt(field, wt, WT_LEN);
+        e.changeNode = r.str();
+        break;
+      default:
+        r.skip(wt);
     }
   }
   return e;
@@ -397,11 +428,24 @@ function readSnapshot(r: Reader): NonNullable<WireMessage["snapshot"]> {
   while (r.pos < r.end) {
     const { field, wt } = r.tag();
     switch (field) {
-      case 1: expectWt(field, wt, WT_VARINT); s.index = r.varint(); break;
-      case 2: expectWt(field, wt, WT_VARINT); s.term = r.varint(); break;
-      case 3: expectWt(field, wt, WT_LEN); s.membership = readMembership(r.sub()); break;
-      case 4: expectWt(field, wt, WT_LEN); s.data = r.bytes(); break;
-      default: r.skip(wt);
+      case 1:
+        expectWt(field, wt, WT_VARINT);
+        s.index = r.varint();
+        break;
+      case 2:
+        expectWt(field, wt, WT_VARINT);
+        s.term = r.varint();
+        break;
+      case 3:
+        expectWt(field, wt, WT_LEN);
+        s.membership = readMembership(r.sub());
+        break;
+      case 4:
+        expectWt(field, wt, WT_LEN);
+        s.data = r.bytes();
+        break;
+      default:
+        r.skip(wt);
     }
   }
   return s;
@@ -409,30 +453,97 @@ function readSnapshot(r: Reader): NonNullable<WireMessage["snapshot"]> {
 
 function readMessage(r: Reader): WireMessage {
   const m: WireMessage = {
-    type: WireMessageType.UNSPECIFIED, from: "", to: "", term: 0, lastIndex: 0, lastTerm: 0, reject: false, transfer: false,
-    prevIndex: 0, prevTerm: 0, entries: [], commit: 0, index: 0, hintIndex: 0, hintTerm: 0, context: undefined, snapshot: undefined,
+    type: WireMessageType.UNSPECIFIED,
+    from: "",
+    to: "",
+    term: 0,
+    lastIndex: 0,
+    lastTerm: 0,
+    reject: false,
+    transfer: false,
+    prevIndex: 0,
+    prevTerm: 0,
+    entries: [],
+    commit: 0,
+    index: 0,
+    hintIndex: 0,
+    hintTerm: 0,
+    context: undefined,
+    snapshot: undefined,
   };
   while (r.pos < r.end) {
     const { field, wt } = r.tag();
     switch (field) {
-      case 1: expectWt(field, wt, WT_VARINT); m.type = r.varint(); break;
-      case 2: expectWt(field, wt, WT_LEN); m.from = r.str(); break;
-      case 3: expectWt(field, wt, WT_LEN); m.to = r.str(); break;
-      case 4: expectWt(field, wt, WT_VARINT); m.term = r.varint(); break;
-      case 5: expectWt(field, wt, WT_VARINT); m.lastIndex = r.varint(); break;
-      case 6: expectWt(field, wt, WT_VARINT); m.lastTerm = r.varint(); break;
-      case 7: expectWt(field, wt, WT_VARINT); m.reject = r.varint() !== 0; break;
-      case 8: expectWt(field, wt, WT_VARINT); m.transfer = r.varint() !== 0; break;
-      case 9: expectWt(field, wt, WT_VARINT); m.prevIndex = r.varint(); break;
-      case 10: expectWt(field, wt, WT_VARINT); m.prevTerm = r.varint(); break;
-      case 11: expectWt(field, wt, WT_LEN); m.entries.push(readEntry(r.sub())); break;
-      case 12: expectWt(field, wt, WT_VARINT); m.commit = r.varint(); break;
-      case 13: expectWt(field, wt, WT_VARINT); m.index = r.varint(); break;
-      case 14: expectWt(field, wt, WT_VARINT); m.hintIndex = r.varint(); break;
-      case 15: expectWt(field, wt, WT_VARINT); m.hintTerm = r.varint(); break;
-      case 16: expectWt(field, wt, WT_LEN); m.context = r.str(); break;
-      case 17: expectWt(field, wt, WT_LEN); m.snapshot = readSnapshot(r.sub()); break;
-      default: r.skip(wt);
+      case 1:
+        expectWt(field, wt, WT_VARINT);
+        m.type = r.varint();
+        break;
+      case 2:
+        expectWt(field, wt, WT_LEN);
+        m.from = r.str();
+        break;
+      case 3:
+        expectWt(field, wt, WT_LEN);
+        m.to = r.str();
+        break;
+      case 4:
+        expectWt(field, wt, WT_VARINT);
+        m.term = r.varint();
+        break;
+      case 5:
+        expectWt(field, wt, WT_VARINT);
+        m.lastIndex = r.varint();
+        break;
+      case 6:
+        expectWt(field, wt, WT_VARINT);
+        m.lastTerm = r.varint();
+        break;
+      case 7:
+        expectWt(field, wt, WT_VARINT);
+        m.reject = r.varint() !== 0;
+        break;
+      case 8:
+        expectWt(field, wt, WT_VARINT);
+        m.transfer = r.varint() !== 0;
+        break;
+      case 9:
+        expectWt(field, wt, WT_VARINT);
+        m.prevIndex = r.varint();
+        break;
+      case 10:
+        expectWt(field, wt, WT_VARINT);
+        m.prevTerm = r.varint();
+        break;
+      case 11:
+        expectWt(field, wt, WT_LEN);
+        m.entries.push(readEntry(r.sub()));
+        break;
+      case 12:
+        expectWt(field, wt, WT_VARINT);
+        m.commit = r.varint();
+        break;
+      case 13:
+        expectWt(field, wt, WT_VARINT);
+        m.index = r.varint();
+        break;
+      case 14:
+        expectWt(field, wt, WT_VARINT);
+        m.hintIndex = r.varint();
+        break;
+      case 15:
+        expectWt(field, wt, WT_VARINT);
+        m.hintTerm = r.varint();
+        break;
+      case 16:
+        expectWt(field, wt, WT_LEN);
+        m.context = r.str();
+        break;
+      case 17:
+        expectWt(field, wt, WT_LEN);
+        m.snapshot = readSnapshot(r.sub());
+        break;
+      default:
+        r.skip(wt);
     }
   }
   return m;

@@ -63,14 +63,16 @@ export class Checkers {
     if (this.applied[index] === undefined && index !== 1) return;
     const want = describeMembership(this.membershipAt(index));
     const got = describeMembership(m);
-    if (want !== got) violation("configuration safety", `${node} has a snapshot at ${index} with ${got}; the log says ${want}`);
+    if (want !== got)
+      violation("configuration safety", `${node} has a snapshot at ${index} with ${got}; the log says ${want}`);
   }
 
   /** Election Safety (§5.2): at most one leader per term. */
   leaderElected(node: NodeId, term: number): void {
     this.checks++;
     const other = this.leaders.get(term);
-    if (other !== undefined && other !== node) violation("election safety", `${other} and ${node} both leader in term ${term}`);
+    if (other !== undefined && other !== node)
+      violation("election safety", `${other} and ${node} both leader in term ${term}`);
     this.leaders.set(term, node);
   }
 
@@ -90,8 +92,13 @@ export class Checkers {
       if (known === undefined) {
         this.stored.set(key, { digest, prevTerm });
       } else {
-        if (known.digest !== digest) violation("log matching", `${node} has ${key} = ${digest}, another node ${known.digest}`);
-        if (known.prevTerm !== prevTerm) violation("log matching", `${node} has ${key} after term ${prevTerm}, another node after term ${known.prevTerm}`);
+        if (known.digest !== digest)
+          violation("log matching", `${node} has ${key} = ${digest}, another node ${known.digest}`);
+        if (known.prevTerm !== prevTerm)
+          violation(
+            "log matching",
+            `${node} has ${key} after term ${prevTerm}, another node after term ${known.prevTerm}`,
+          );
       }
       prevTerm = e.term;
     }
@@ -106,15 +113,23 @@ export class Checkers {
       this.applied[e.index] = { term: e.term, digest, chain, firstNode: node };
       if (e.type === "conf-change") {
         const last = this.memberships[this.memberships.length - 1] as { index: number; membership: Membership };
-        if (e.index <= last.index) violation("configuration safety", `conf change at ${e.index} applied after one at ${last.index}`);
+        if (e.index <= last.index)
+          violation("configuration safety", `conf change at ${e.index} applied after one at ${last.index}`);
         this.memberships.push({ index: e.index, membership: applyConfChange(last.membership, e.change) });
       }
       return;
     }
     if (known.term !== e.term || known.digest !== digest) {
-      violation("state machine safety", `${node} applied ${e.index}@${e.term} ${digest}; ${known.firstNode} applied ${e.index}@${known.term} ${known.digest}`);
+      violation(
+        "state machine safety",
+        `${node} applied ${e.index}@${e.term} ${digest}; ${known.firstNode} applied ${e.index}@${known.term} ${known.digest}`,
+      );
     }
-    if (known.chain !== chain) violation("state machine safety", `${node} reached state ${chain} at ${e.index}; ${known.firstNode} reached ${known.chain}`);
+    if (known.chain !== chain)
+      violation(
+        "state machine safety",
+        `${node} reached state ${chain} at ${e.index}; ${known.firstNode} reached ${known.chain}`,
+      );
   }
 
   /** A node restored a snapshot: its state must be the state every node had at that index. */
@@ -122,8 +137,16 @@ export class Checkers {
     this.checks++;
     const known = this.applied[index];
     if (known === undefined) return; // Only the bootstrap snapshot precedes every application.
-    if (known.term !== term) violation("state machine safety", `${node} restored a snapshot at ${index}@${term}; ${index}@${known.term} was applied`);
-    if (known.chain !== chain) violation("state machine safety", `${node} restored state ${chain} at ${index}; applied state there is ${known.chain}`);
+    if (known.term !== term)
+      violation(
+        "state machine safety",
+        `${node} restored a snapshot at ${index}@${term}; ${index}@${known.term} was applied`,
+      );
+    if (known.chain !== chain)
+      violation(
+        "state machine safety",
+        `${node} restored state ${chain} at ${index}; applied state there is ${known.chain}`,
+      );
   }
 
   /** The leader of `term` advanced its commit index from `from` (exclusive) to `to`. */
@@ -149,15 +172,29 @@ export class Checkers {
    * committed later, in a term above a stale leader's.) Entries below the leader's snapshot are
    * covered by it.
    */
-  leaderComplete(node: NodeId, term: number, firstIndex: number, lastIndex: number, termAt: (index: number) => number | undefined): void {
+  leaderComplete(
+    node: NodeId,
+    term: number,
+    firstIndex: number,
+    lastIndex: number,
+    termAt: (index: number) => number | undefined,
+  ): void {
     for (let i = Math.max(firstIndex, 1); i < this.applied.length; i++) {
       const a = this.applied[i];
       const committedIn = this.commitTerms[i];
       if (a === undefined || committedIn === undefined || committedIn >= term) continue;
       this.checks++;
-      if (i > lastIndex) violation("leader completeness", `leader ${node} of term ${term} ends at ${lastIndex}, but ${i}@${a.term} was applied`);
+      if (i > lastIndex)
+        violation(
+          "leader completeness",
+          `leader ${node} of term ${term} ends at ${lastIndex}, but ${i}@${a.term} was applied`,
+        );
       const t = termAt(i);
-      if (t !== a.term) violation("leader completeness", `leader ${node} of term ${term} has ${i}@${t}, but ${i}@${a.term} was applied`);
+      if (t !== a.term)
+        violation(
+          "leader completeness",
+          `leader ${node} of term ${term} has ${i}@${t}, but ${i}@${a.term} was applied`,
+        );
     }
   }
 }

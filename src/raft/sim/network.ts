@@ -18,7 +18,14 @@ export interface NetworkFaults {
   slowDelayTicksMax: number;
 }
 
-export const RELIABLE_NETWORK: NetworkFaults = { lossRate: 0, duplicateRate: 0, delayTicksMin: 1, delayTicksMax: 1, slowRate: 0, slowDelayTicksMax: 1 };
+export const RELIABLE_NETWORK: NetworkFaults = {
+  lossRate: 0,
+  duplicateRate: 0,
+  delayTicksMin: 1,
+  delayTicksMax: 1,
+  slowRate: 0,
+  slowDelayTicksMax: 1,
+};
 
 /** Messages in flight at most; beyond it new messages are dropped (a full send queue). */
 export const NETWORK_IN_FLIGHT_MAX = 100_000;
@@ -79,7 +86,11 @@ export class SimNetwork {
 
   send(now: number, msg: Message): void {
     this.sent++;
-    if (this.isCut(msg.from, msg.to) || this.prng.chance(this.faults.lossRate) || this.inFlight >= NETWORK_IN_FLIGHT_MAX) {
+    if (
+      this.isCut(msg.from, msg.to) ||
+      this.prng.chance(this.faults.lossRate) ||
+      this.inFlight >= NETWORK_IN_FLIGHT_MAX
+    ) {
       this.dropped++;
       return;
     }
@@ -93,7 +104,8 @@ export class SimNetwork {
   private enqueue(now: number, msg: Message): void {
     const { delayTicksMin, delayTicksMax, slowRate, slowDelayTicksMax } = this.faults;
     const slow = this.prng.chance(slowRate);
-    const due = now + (slow ? this.prng.range(delayTicksMax, slowDelayTicksMax) : this.prng.range(delayTicksMin, delayTicksMax));
+    const due =
+      now + (slow ? this.prng.range(delayTicksMax, slowDelayTicksMax) : this.prng.range(delayTicksMin, delayTicksMax));
     let bucket = this.queue.get(due);
     if (bucket === undefined) {
       bucket = [];

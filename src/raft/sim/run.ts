@@ -17,7 +17,12 @@ export interface BlockResult {
 }
 
 /** Run seeds first..first+count-1, stopping at the first failure. */
-export function runSeeds(first: number, count: number, overrides: Partial<SimOptions> = {}, onResult?: (r: SimResult) => void): BlockResult {
+export function runSeeds(
+  first: number,
+  count: number,
+  overrides: Partial<SimOptions> = {},
+  onResult?: (r: SimResult) => void,
+): BlockResult {
   const started = performance.now();
   let ran = 0;
   let passed = 0;

@@ -198,7 +198,8 @@ export class Simulation {
       this.finalChecks();
       return this.result(true);
     } catch (err) {
-      if (err instanceof SafetyViolation || err instanceof LivenessViolation) return this.result(false, err.property, err.message);
+      if (err instanceof SafetyViolation || err instanceof LivenessViolation)
+        return this.result(false, err.property, err.message);
       if (err instanceof RaftAssertionError) return this.result(false, "core invariant", err.message);
       return this.result(false, "simulator error", err instanceof Error ? (err.stack ?? err.message) : String(err));
     }
@@ -299,7 +300,10 @@ export class Simulation {
       }
       if (!raft.hasReady()) return;
       const rd = raft.ready();
-      if (rd.softState !== null) this.log(`${node.id} role=${rd.softState.role} leader=${rd.softState.leader ?? "-"} term=${raft.basicStatus().term}`);
+      if (rd.softState !== null)
+        this.log(
+          `${node.id} role=${rd.softState.role} leader=${rd.softState.leader ?? "-"} term=${raft.basicStatus().term}`,
+        );
       node.inFlightReady = { rd, due: this.now + node.random.range(0, this.opts.diskLatencyTicksMax) };
       if (this.opts.runtimeBug === "send-before-persist") this.sendAll(rd);
     }
@@ -356,7 +360,11 @@ export class Simulation {
       return;
     }
     // Same index and term as propose() returned: it is our entry (Log Matching).
-    if (reqId !== p.reqId) throw new SafetyViolation("log matching", `${node.id} applied ${reqId} where it proposed ${p.reqId} at ${e.index}@${e.term}`);
+    if (reqId !== p.reqId)
+      throw new SafetyViolation(
+        "log matching",
+        `${node.id} applied ${reqId} where it proposed ${p.reqId} at ${e.index}@${e.term}`,
+      );
     this.acknowledge(p, e.index);
   }
 
@@ -415,7 +423,10 @@ export class Simulation {
       // Linearizability of ReadIndex (§6.4): the read point covers every write acknowledged
       // before the read started.
       if (w.rs.index < w.read.minIndex) {
-        throw new SafetyViolation("linearizable read", `${node.id} served ${w.read.ctx} at index ${w.rs.index}, but index ${w.read.minIndex} was acknowledged before it started`);
+        throw new SafetyViolation(
+          "linearizable read",
+          `${node.id} served ${w.read.ctx} at index ${w.rs.index}, but index ${w.read.minIndex} was acknowledged before it started`,
+        );
       }
       this.stats.readsServed++;
       this.log(`${node.id} served read ${w.read.ctx} at ${w.rs.index}`);
@@ -462,7 +473,9 @@ export class Simulation {
 
   private crash(node: SimNode, downTicks: number): void {
     this.stats.crashes++;
-    this.log(`${node.id} CRASH (lost ${node.inFlightReady === null ? "nothing" : "an unpersisted Ready"}) for ${downTicks} ticks`);
+    this.log(
+      `${node.id} CRASH (lost ${node.inFlightReady === null ? "nothing" : "an unpersisted Ready"}) for ${downTicks} ticks`,
+    );
     node.raft = null;
     node.inFlightReady = null;
     node.proposals.clear();
@@ -535,7 +548,14 @@ export class Simulation {
     this.livenessProgressAt = this.now;
     this.network.heal();
     this.partitionEndsAt = -1;
-    this.network.faults = { lossRate: 0, duplicateRate: 0, delayTicksMin: 1, delayTicksMax: Math.min(2, this.opts.faults.delayTicksMax), slowRate: 0, slowDelayTicksMax: 1 };
+    this.network.faults = {
+      lossRate: 0,
+      duplicateRate: 0,
+      delayTicksMin: 1,
+      delayTicksMax: Math.min(2, this.opts.faults.delayTicksMax),
+      slowRate: 0,
+      slowDelayTicksMax: 1,
+    };
     for (const node of this.nodes.values()) {
       if (node.raft === null && !node.retired) node.restartAt = this.now;
     }
@@ -573,7 +593,14 @@ export class Simulation {
         if (this.phase !== "safety" || !this.prng.chance(this.opts.requestRate)) continue;
         c.seq++;
         const command = { client: c.id, seq: c.seq };
-        c.request = { command, reqId: requestId(command), target: c.leaderHint ?? this.randomNodeId(), nextTryAt: this.now, waiting: null, attempts: 0 };
+        c.request = {
+          command,
+          reqId: requestId(command),
+          target: c.leaderHint ?? this.randomNodeId(),
+          nextTryAt: this.now,
+          waiting: null,
+          attempts: 0,
+        };
         this.issued.add(c.request.reqId);
       }
       this.driveRequest(c, c.request);
@@ -671,7 +698,8 @@ export class Simulation {
   /** A started node that was never a member, or a new one. Null when the run's node budget is spent. */
   private joiner(m: Membership): SimNode | null {
     for (const node of this.nodes.values()) {
-      if (!node.retired && !this.removals.has(node.id) && !isMember(m, node.id) && node.disk.lastIndex() === 0) return node;
+      if (!node.retired && !this.removals.has(node.id) && !isMember(m, node.id) && node.disk.lastIndex() === 0)
+        return node;
     }
     if (this.nodesCreated >= NODES_PER_RUN_FACTOR_MAX * this.opts.clusterSize) return null;
     const id = `n${this.nodesCreated + 1}`;
@@ -719,7 +747,9 @@ export class Simulation {
     }
     const o = this.opts;
     if (this.now - this.livenessProgressAt > o.livenessStallTicksMax) {
-      throw new LivenessViolation(`no node appended or applied anything for ${o.livenessStallTicksMax} ticks after healing: ${this.describeState()}`);
+      throw new LivenessViolation(
+        `no node appended or applied anything for ${o.livenessStallTicksMax} ticks after healing: ${this.describeState()}`,
+      );
     }
     if (this.now - this.livenessStart > o.livenessTicksMax) {
       throw new LivenessViolation(`not converged ${o.livenessTicksMax} ticks after healing: ${this.describeState()}`);
@@ -748,7 +778,11 @@ export class Simulation {
     const effects = leader.sm.effects;
     for (const [reqId, index] of this.acked) {
       // Acknowledged => applied exactly once (de-duplication makes "more than once" a no-op).
-      if (effects.get(reqId) !== 1) throw new SafetyViolation("acknowledged write lost", `${reqId} acknowledged at ${index} but not in ${leader.id}'s state`);
+      if (effects.get(reqId) !== 1)
+        throw new SafetyViolation(
+          "acknowledged write lost",
+          `${reqId} acknowledged at ${index} but not in ${leader.id}'s state`,
+        );
     }
     for (const reqId of effects.keys()) {
       if (!this.issued.has(reqId)) throw new SafetyViolation("integrity", `${reqId} applied but never issued`);
@@ -760,7 +794,11 @@ export class Simulation {
     for (const node of this.nodes.values()) {
       if (node.retired) continue;
       const s = node.raft?.basicStatus();
-      parts.push(s === undefined ? `${node.id}:down` : `${node.id}:${s.role}/t${s.term}/c${s.commit}/a${s.applied}/l${s.lastIndex}/lead=${s.leader ?? "-"}`);
+      parts.push(
+        s === undefined
+          ? `${node.id}:down`
+          : `${node.id}:${s.role}/t${s.term}/c${s.commit}/a${s.applied}/l${s.lastIndex}/lead=${s.leader ?? "-"}`,
+      );
     }
     const pending = this.clients.filter((c) => c.request !== null).map((c) => c.request?.reqId);
     const leader = this.currentLeader()?.raft?.status();

@@ -70,7 +70,9 @@ export class SimStateMachine {
   }
 
   snapshot(): Uint8Array {
-    return new TextEncoder().encode(JSON.stringify({ i: this.appliedIndex, c: this.chain, e: [...this.effects.keys()] }));
+    return new TextEncoder().encode(
+      JSON.stringify({ i: this.appliedIndex, c: this.chain, e: [...this.effects.keys()] }),
+    );
   }
 
   static restore(data: Uint8Array, index: number): SimStateMachine {

@@ -69,7 +69,9 @@ export class GroupCommit {
     const run = this.opts.sync().then(
       () => this.finish(),
       (err: unknown) => {
-        this.failure = new WeedError(ErrorCode.IO, `fsync of ${this.opts.what} failed; it is read-only now`, { cause: err });
+        this.failure = new WeedError(ErrorCode.IO, `fsync of ${this.opts.what} failed; it is read-only now`, {
+          cause: err,
+        });
         this.opts.onFailure(this.failure);
         this.finish();
         throw this.failure;

@@ -47,7 +47,13 @@ export type IdxVisitor = (hi: number, lo: number, offset: number, size: number) 
  * Calls `visit` for entries [fromEntry, toEntry) of an open .idx, reading `chunkBytes` at a time
  * (no syscall per entry: a million entries take 16 reads).
  */
-export function walkIdx(fd: number, fromEntry: number, toEntry: number, visit: IdxVisitor, chunkBytes = idxReadChunkBytes): void {
+export function walkIdx(
+  fd: number,
+  fromEntry: number,
+  toEntry: number,
+  visit: IdxVisitor,
+  chunkBytes = idxReadChunkBytes,
+): void {
   const perChunk = Math.max(1, Math.floor(chunkBytes / IDX_ENTRY_BYTES));
   const buf = Buffer.allocUnsafe(Math.min(perChunk, Math.max(1, toEntry - fromEntry)) * IDX_ENTRY_BYTES);
   let entry = fromEntry;

@@ -36,7 +36,14 @@ const COOKIE_MAX = 0xffffffff;
 
 /** The largest body we can write: data plus every optional field at its maximum. */
 export const NEEDLE_BODY_BYTES_MAX =
-  DATA_SIZE_BYTES + needleDataBytesMax + 1 + (1 + needleNameBytesMax) + (1 + needleMimeBytesMax) + LAST_MODIFIED_BYTES + TTL_BYTES + (2 + needlePairsBytesMax);
+  DATA_SIZE_BYTES +
+  needleDataBytesMax +
+  1 +
+  (1 + needleNameBytesMax) +
+  (1 + needleMimeBytesMax) +
+  LAST_MODIFIED_BYTES +
+  TTL_BYTES +
+  (2 + needlePairsBytesMax);
 
 /** Bytes after the body: CRC, plus AppendAtNs in v3. */
 export function tailLength(version: number): number {
@@ -85,14 +92,20 @@ function checkInput(n: NeedleInput): void {
     throw badInput(`needle cookie ${n.cookie} is not a uint32`);
   }
   if (n.data.length > needleDataBytesMax) {
-    throw new WeedError(ErrorCode.TOO_LARGE, `needle data of ${n.data.length} bytes is over the limit of ${needleDataBytesMax} bytes`);
+    throw new WeedError(
+      ErrorCode.TOO_LARGE,
+      `needle data of ${n.data.length} bytes is over the limit of ${needleDataBytesMax} bytes`,
+    );
   }
   const lm = n.lastModified;
   if (lm !== undefined && (!Number.isInteger(lm) || lm < 0 || lm > needleLastModifiedSecMax)) {
     throw badInput(`needle lastModified ${lm} is not unix seconds in 0..2^40-1`);
   }
   const ttl = n.ttl;
-  if (ttl !== undefined && (!isByte(ttl.count) || !Number.isInteger(ttl.unit) || ttl.unit < 0 || ttl.unit > TTL_UNIT_MAX)) {
+  if (
+    ttl !== undefined &&
+    (!isByte(ttl.count) || !Number.isInteger(ttl.unit) || ttl.unit < 0 || ttl.unit > TTL_UNIT_MAX)
+  ) {
     throw badInput(`needle ttl ${JSON.stringify(ttl)} is not a count 0..255 and unit 0..6`);
   }
 }

@@ -81,9 +81,7 @@ export interface AllocateOptions {
 }
 
 /** Emitted when volumes appear or disappear, so the heartbeat client can send deltas. */
-export type StoreEvent =
-  | { kind: "volume-added"; info: VolumeInfo }
-  | { kind: "volume-deleted"; info: VolumeInfo };
+export type StoreEvent = { kind: "volume-added"; info: VolumeInfo } | { kind: "volume-deleted"; info: VolumeInfo };
 
 export interface StoreApi {
   /** Loads every volume found in the directory (recovering torn tails). Idempotent. */

@@ -55,10 +55,16 @@ export class Store implements StoreApi {
 
   constructor(opts: StoreOptions) {
     if (typeof opts.dir !== "string" || opts.dir === "") {
-      throw new WeedError(ErrorCode.BAD_PARAM, `store option dir must be a non-empty path, got ${JSON.stringify(opts.dir)}`);
+      throw new WeedError(
+        ErrorCode.BAD_PARAM,
+        `store option dir must be a non-empty path, got ${JSON.stringify(opts.dir)}`,
+      );
     }
     if (!Number.isInteger(opts.maxVolumeCount) || opts.maxVolumeCount < 0) {
-      throw new WeedError(ErrorCode.BAD_PARAM, `store option maxVolumeCount must be an integer >= 0, got ${opts.maxVolumeCount}`);
+      throw new WeedError(
+        ErrorCode.BAD_PARAM,
+        `store option maxVolumeCount must be an integer >= 0, got ${opts.maxVolumeCount}`,
+      );
     }
     this.dir = opts.dir;
     this.maxVolumeCount = opts.maxVolumeCount;
@@ -95,7 +101,10 @@ export class Store implements StoreApi {
       this.volumes.set(parsed.id, v);
     }
     if (this.volumes.size > this.maxVolumeCount) {
-      this.log.warn({ volumes: this.volumes.size, max: this.maxVolumeCount }, "more volumes on disk than maxVolumeCount");
+      this.log.warn(
+        { volumes: this.volumes.size, max: this.maxVolumeCount },
+        "more volumes on disk than maxVolumeCount",
+      );
     }
     this.state = "open";
     this.log.info({ dir: this.dir, volumes: this.volumes.size }, "store opened");
@@ -122,7 +131,10 @@ export class Store implements StoreApi {
       throw new WeedError(ErrorCode.VOLUME_EXISTS, `volume ${volumeId} already exists`);
     }
     if (this.volumes.size + this.allocating.size >= this.maxVolumeCount) {
-      throw new WeedError(ErrorCode.NO_FREE_SLOT, `no free volume slot: ${this.volumes.size} of ${this.maxVolumeCount} in use`);
+      throw new WeedError(
+        ErrorCode.NO_FREE_SLOT,
+        `no free volume slot: ${this.volumes.size} of ${this.maxVolumeCount} in use`,
+      );
     }
     const v = new Volume({ dir: this.dir, id: volumeId, collection: opts.collection, logger: this.log });
     this.allocating.add(volumeId);
@@ -235,7 +247,8 @@ export class Store implements StoreApi {
   }
 
   private checkOpen(): void {
-    if (this.state !== "open") throw new WeedError(ErrorCode.CLOSED, `store is ${this.state === "closed" ? "closed" : "not open"}`);
+    if (this.state !== "open")
+      throw new WeedError(ErrorCode.CLOSED, `store is ${this.state === "closed" ? "closed" : "not open"}`);
   }
 
   private volume(volumeId: number): Volume {

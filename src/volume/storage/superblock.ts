@@ -34,7 +34,10 @@ export function superBlockLength(sb: SuperBlock): number {
 
 export function encodeSuperBlock(sb: SuperBlock): Buffer {
   if (sb.extra.length > superBlockExtraBytesMax) {
-    throw new WeedError(ErrorCode.BAD_PARAM, `superblock extra of ${sb.extra.length} bytes is over ${superBlockExtraBytesMax}`);
+    throw new WeedError(
+      ErrorCode.BAD_PARAM,
+      `superblock extra of ${sb.extra.length} bytes is over ${superBlockExtraBytesMax}`,
+    );
   }
   const buf = Buffer.alloc(SUPER_BLOCK_BYTES + sb.extra.length);
   buf[0] = sb.version;
@@ -57,13 +60,20 @@ export function decodeSuperBlockHeader(buf: Buffer, what: string): { sb: SuperBl
   }
   const version = buf[0] ?? 0;
   if (version !== VERSION_2 && version !== VERSION_3) {
-    throw new WeedError(ErrorCode.CORRUPT, `${what}: unsupported needle version ${version} in superblock (only 2 and 3)`);
+    throw new WeedError(
+      ErrorCode.CORRUPT,
+      `${what}: unsupported needle version ${version} in superblock (only 2 and 3)`,
+    );
   }
   const ttlUnit = buf[3] ?? 0;
-  if (ttlUnit > TTL_UNIT_MAX) throw new WeedError(ErrorCode.CORRUPT, `${what}: superblock ttl unit ${ttlUnit} is unknown`);
+  if (ttlUnit > TTL_UNIT_MAX)
+    throw new WeedError(ErrorCode.CORRUPT, `${what}: superblock ttl unit ${ttlUnit} is unknown`);
   const extraLength = buf.readUInt16BE(6);
   if (extraLength > superBlockExtraBytesMax) {
-    throw new WeedError(ErrorCode.CORRUPT, `${what}: superblock extra length ${extraLength} is over ${superBlockExtraBytesMax}`);
+    throw new WeedError(
+      ErrorCode.CORRUPT,
+      `${what}: superblock extra length ${extraLength} is over ${superBlockExtraBytesMax}`,
+    );
   }
   const sb: SuperBlock = {
     version,

@@ -4,7 +4,15 @@
 import fs from "node:fs";
 import { ErrorCode, WeedError } from "../../common/errors.js";
 import type { Logger } from "../../common/logger.js";
-import { IDX_ENTRY_BYTES, TOMBSTONE_FILE_SIZE, isLiveSize, readFully, walkIdx, writeFully, writeIdxEntry } from "./idx.js";
+import {
+  IDX_ENTRY_BYTES,
+  TOMBSTONE_FILE_SIZE,
+  isLiveSize,
+  readFully,
+  walkIdx,
+  writeFully,
+  writeIdxEntry,
+} from "./idx.js";
 import { datScanChunkBytes, idxTailDropEntriesMax, needleAlignBytes } from "./limits.js";
 import {
   NEEDLE_BODY_BYTES_MAX,
@@ -21,7 +29,13 @@ import {
 } from "./needle.js";
 import { NeedleMap } from "./needle-map.js";
 import { keyHex } from "./needle-key.js";
-import { SUPER_BLOCK_BYTES, VERSION_3, decodeSuperBlockHeader, superBlockLength, type SuperBlock } from "./superblock.js";
+import {
+  SUPER_BLOCK_BYTES,
+  VERSION_3,
+  decodeSuperBlockHeader,
+  superBlockLength,
+  type SuperBlock,
+} from "./superblock.js";
 
 /** What a load found and repaired, for logs and tests. */
 export interface LoadReport {
@@ -134,13 +148,23 @@ class VolumeLoader {
       const offset = buf.readUInt32BE(8) * needleAlignBytes;
       const size = buf.readUInt32BE(12);
       if (this.tailEntryIsGood(hi, lo, offset, size, datSize, start)) return k + 1;
-      this.f.log.warn({ entry: k, key: keyHex(hi, lo), offset, size }, "dropping index entry: its record is missing or bad");
+      this.f.log.warn(
+        { entry: k, key: keyHex(hi, lo), offset, size },
+        "dropping index entry: its record is missing or bad",
+      );
     }
     return 0;
   }
 
   /** Also takes the record's AppendAtNs as the latest known. */
-  private tailEntryIsGood(hi: number, lo: number, offset: number, size: number, datSize: number, start: number): boolean {
+  private tailEntryIsGood(
+    hi: number,
+    lo: number,
+    offset: number,
+    size: number,
+    datSize: number,
+    start: number,
+  ): boolean {
     const live = isLiveSize(size);
     if (offset === 0) return !live; // SeaweedFS once wrote deletes with offset 0: nothing to check
     const bodySize = live ? size : 0;

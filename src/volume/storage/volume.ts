@@ -204,7 +204,13 @@ export class Volume {
     }
     let report: LoadReport;
     try {
-      const loaded = loadVolumeFiles({ id: this.id, datPath: this.datPath, datFd: this.datFd, idxFd: this.idxFd, log: this.log });
+      const loaded = loadVolumeFiles({
+        id: this.id,
+        datPath: this.datPath,
+        datFd: this.datFd,
+        idxFd: this.idxFd,
+        log: this.log,
+      });
       report = loaded.report;
       if (report.datBytesTruncated > 0 || report.idxBytesTruncated > 0 || report.recordsRecovered > 0) {
         await Promise.all([fdatasync(this.datFd), fdatasync(this.idxFd)]);
@@ -222,8 +228,12 @@ export class Volume {
     this.modifiedAtSec = Math.floor(fs.fstatSync(this.datFd).mtimeMs / 1000);
     this.state = "open";
     const ms = Math.round(performance.now() - started);
-    const repaired = report.idxEntriesDropped + report.recordsRecovered + report.datBytesTruncated + report.idxBytesTruncated > 0;
-    this.log[repaired ? "warn" : "info"]({ ...report, needles: this.map.count, ms }, repaired ? "volume loaded, tail repaired" : "volume loaded");
+    const repaired =
+      report.idxEntriesDropped + report.recordsRecovered + report.datBytesTruncated + report.idxBytesTruncated > 0;
+    this.log[repaired ? "warn" : "info"](
+      { ...report, needles: this.map.count, ms },
+      repaired ? "volume loaded, tail repaired" : "volume loaded",
+    );
     return report;
   }
 
@@ -305,7 +315,10 @@ export class Volume {
     const lo = keyLo(n.key);
     // Check what crosses the disk boundary (the read path checks it again, with the CRC).
     assert(headerKeyHi(enc.record) === hi && headerKeyLo(enc.record) === lo, "encoded key");
-    assert(headerSize(enc.record) === enc.size && enc.record.length === recordLength(enc.size, sb.version), "encoded size");
+    assert(
+      headerSize(enc.record) === enc.size && enc.record.length === recordLength(enc.size, sb.version),
+      "encoded size",
+    );
     const slot = this.map.find(hi, lo);
     if (slot >= 0 && this.isUnchanged(slot, hi, lo, n.cookie, enc)) {
       if (opts?.fsync === true) await this.commit.sync();
@@ -363,7 +376,11 @@ export class Volume {
    * Finds the live needle `key` and reads the first `bytes(size)` bytes of its record, checked to
    * be that needle's (key and size) and to carry `cookie`: NOT_FOUND, CORRUPT, COOKIE_MISMATCH.
    */
-  private locate(key: bigint, cookie: number, bytes: (size: number) => number): { hi: number; lo: number; size: number; offset: number; record: Buffer } {
+  private locate(
+    key: bigint,
+    cookie: number,
+    bytes: (size: number) => number,
+  ): { hi: number; lo: number; size: number; offset: number; record: Buffer } {
     checkKey(key);
     const hi = keyHi(key);
     const lo = keyLo(key);
@@ -429,7 +446,10 @@ export class Volume {
       throw this.corrupt(`needle ${keyHex(hi, lo)}: record at ${offset} holds key ${found}`, offset);
     }
     if (headerSize(record) !== size) {
-      throw this.corrupt(`needle ${keyHex(hi, lo)}: record at ${offset} has size ${headerSize(record)}, index says ${size}`, offset);
+      throw this.corrupt(
+        `needle ${keyHex(hi, lo)}: record at ${offset} has size ${headerSize(record)}, index says ${size}`,
+        offset,
+      );
     }
   }
 
@@ -443,7 +463,10 @@ export class Volume {
   private appendRecord(record: Buffer): number {
     const at = this.datEnd;
     if (at + record.length > volumeFileBytesMax) {
-      throw new WeedError(ErrorCode.VOLUME_FULL, `Volume Size ${at} Exceeded ${volumeFileBytesMax}: volume ${this.id} is full`);
+      throw new WeedError(
+        ErrorCode.VOLUME_FULL,
+        `Volume Size ${at} Exceeded ${volumeFileBytesMax}: volume ${this.id} is full`,
+      );
     }
     try {
       writeFully(this.datFd, record, at);

@@ -19,10 +19,19 @@ afterEach(async () => {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-
-async function runFor(ms: number, hooks: FakeHooks, masters?: (c: FakeCluster) => string[], concurrency = 2): Promise<ContinuousWriter> {
+async function runFor(
+  ms: number,
+  hooks: FakeHooks,
+  masters?: (c: FakeCluster) => string[],
+  concurrency = 2,
+): Promise<ContinuousWriter> {
   cluster = await startFakeCluster(hooks);
-  writer = new ContinuousWriter({ masters: masters?.(cluster) ?? [cluster.master], payloadBytes: 200, concurrency, requestTimeoutMs: 2_000 });
+  writer = new ContinuousWriter({
+    masters: masters?.(cluster) ?? [cluster.master],
+    payloadBytes: 200,
+    concurrency,
+    requestTimeoutMs: 2_000,
+  });
   writer.start();
   await sleep(ms);
   await writer.stop();
@@ -85,7 +94,9 @@ describe("ContinuousWriter", () => {
     const w = await runFor(300, { failPut: (n) => (n === 3 ? 500 : undefined) });
     const r = w.report();
     expect(r.totals.failed).toBe(1);
-    expect(r.totals.errors).toEqual([{ message: expect.stringMatching(/^upload to 127\.0\.0\.1:\d+: HTTP 500: failed to write/), count: 1 }]);
+    expect(r.totals.errors).toEqual([
+      { message: expect.stringMatching(/^upload to 127\.0\.0\.1:\d+: HTTP 500: failed to write/), count: 1 },
+    ]);
     expect(r.totals.acked).toBe(cluster!.counts.put - 1);
     const v = await w.verify();
     expect(v.checked).toBe(r.totals.acked);
@@ -94,7 +105,8 @@ describe("ContinuousWriter", () => {
 
   it("verify finds a changed blob (wrong) and a missing one (lost)", async () => {
     let tampered = "";
-    const flip = (body: Buffer): Buffer => Buffer.concat([body.subarray(0, 10), Buffer.from([body[10]! ^ 1]), body.subarray(11)]);
+    const flip = (body: Buffer): Buffer =>
+      Buffer.concat([body.subarray(0, 10), Buffer.from([body[10]! ^ 1]), body.subarray(11)]);
     const w = await runFor(200, { tamperGet: (fid, body) => (fid === tampered ? flip(body) : body) });
     const fids = [...cluster!.stored.keys()];
     expect(fids.length).toBeGreaterThan(2);
@@ -120,7 +132,9 @@ describe("ContinuousWriter", () => {
     const r = w.report();
     expect(r.totals.acked).toBe(0);
     expect(r.totals.failed).toBeGreaterThan(0);
-    expect(r.totals.errors[0]?.message).toMatch(/^assign: no master reachable in 2 rounds over 2 \(last 127\.0\.0\.1:\d+: ECONNREFUSED\)$/);
+    expect(r.totals.errors[0]?.message).toMatch(
+      /^assign: no master reachable in 2 rounds over 2 \(last 127\.0\.0\.1:\d+: ECONNREFUSED\)$/,
+    );
     expect(r.steps[0]!.longestStallMs).toBe(r.steps[0]!.durationMs);
     expect(await w.verify()).toEqual({ checked: 0, lost: 0, wrong: 0, errors: [] });
   });
@@ -150,7 +164,13 @@ describe("ContinuousWriter", () => {
       }
       return undefined;
     };
-    for (const o of [{ payloadBytes: 4 }, { concurrency: 0 }, { requestTimeoutMs: 1.5 }, { masters: [] }, { masters: ["http://x:1"] }]) {
+    for (const o of [
+      { payloadBytes: 4 },
+      { concurrency: 0 },
+      { requestTimeoutMs: 1.5 },
+      { masters: [] },
+      { masters: ["http://x:1"] },
+    ]) {
       const err = bad(o);
       expect(err).toBeInstanceOf(WeedError);
       expect((err as WeedError).code).toBe(ErrorCode.BAD_PARAM);

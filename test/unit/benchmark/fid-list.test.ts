@@ -15,7 +15,10 @@ afterEach(async () => {
 describe("fid list file", () => {
   it("keeps every fid in order across many chunked writes", async () => {
     const path = join(dir, "list.txt");
-    const fids = Array.from({ length: 20_000 }, (_, i) => `${1 + (i % 7)},${(i + 1).toString(16).padStart(4, "0")}0badf00d`);
+    const fids = Array.from(
+      { length: 20_000 },
+      (_, i) => `${1 + (i % 7)},${(i + 1).toString(16).padStart(4, "0")}0badf00d`,
+    );
     const w = await FidListWriter.create(path);
     for (const fid of fids) w.add(fid);
     await w.close();

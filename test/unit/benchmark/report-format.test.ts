@@ -89,12 +89,22 @@ describe("report format", () => {
     expect(report.latencyMs.avg).toBeCloseTo(50.5, 9);
     expect(report.latencyMs.std).toBeCloseTo(Math.sqrt((100 * 100 - 1) / 12), 6);
     expect(report.percentilesMs.map((p) => p.percent)).toEqual([50, 66, 75, 80, 90, 95, 98, 99, 100]);
-    for (const { percent, ms } of report.percentilesMs) expect(Math.abs(ms - percent)).toBeLessThanOrEqual(percent / 256);
+    for (const { percent, ms } of report.percentilesMs)
+      expect(Math.abs(ms - percent)).toBeLessThanOrEqual(percent / 256);
   });
 
   it("says when a phase stopped early and prints zeros for an empty one", () => {
     const report = buildPhaseReport(
-      { phase: "read", concurrency: 4, planned: 10, completed: 0, failed: 0, transferredBytes: 0, elapsedMs: 0, aborted: true },
+      {
+        phase: "read",
+        concurrency: 4,
+        planned: 10,
+        completed: 0,
+        failed: 0,
+        transferredBytes: 0,
+        elapsedMs: 0,
+        aborted: true,
+      },
       new LatencyHistogram(),
       [],
     );

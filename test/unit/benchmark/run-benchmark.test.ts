@@ -79,7 +79,9 @@ describe("runBenchmark against a fake master and volume server", () => {
     }
     expect(report.write!.transferredBytes).toBe(bytes);
     expect(report.write!.latencyMs.max).toBeGreaterThan(0);
-    expect(report.write!.percentilesMs.find((p) => p.percent === 99)!.ms).toBeLessThanOrEqual(report.write!.latencyMs.max);
+    expect(report.write!.percentilesMs.find((p) => p.percent === 99)!.ms).toBeLessThanOrEqual(
+      report.write!.latencyMs.max,
+    );
 
     const printed = text();
     expect(printed).toContain("------------ Writing Benchmark ----------");
@@ -96,7 +98,9 @@ describe("runBenchmark against a fake master and volume server", () => {
 
     expect(report.write).toMatchObject({ completed: 160, failed: 40 });
     expect(report.read).toBeUndefined();
-    expect(report.write!.errors).toEqual([{ message: "upload: HTTP 500: failed to write to local disk: boom", count: 40 }]);
+    expect(report.write!.errors).toEqual([
+      { message: "upload: HTTP 500: failed to write to local disk: boom", count: 40 },
+    ]);
     expect((await listLines(opts.list)).length).toBe(160);
     expect(cluster!.counts.get).toBe(0);
     expect(text()).toContain("        40 x upload: HTTP 500: failed to write to local disk: boom");
@@ -152,7 +156,11 @@ describe("runBenchmark against a fake master and volume server", () => {
     const opts = await setup({ putDelayMs: 5 });
     const { out, text } = sink();
     const stopAt = setTimeout(() => controller.abort(), 150);
-    const report = await runBenchmark({ ...opts, n: 10_000, concurrency: 2, progressIntervalMs: 20 }, out, controller.signal);
+    const report = await runBenchmark(
+      { ...opts, n: 10_000, concurrency: 2, progressIntervalMs: 20 },
+      out,
+      controller.signal,
+    );
     clearTimeout(stopAt);
 
     expect(report.aborted).toBe(true);

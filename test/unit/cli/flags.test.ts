@@ -60,6 +60,6 @@ describe("parseFlags", () => {
     const u = formatUsage("master", "Starts a master.", specs);
     for (const s of specs) expect(u).toContain(`-${s.name}`);
     expect(u).toContain("-mserver");
-    expect(u).toContain('(default 9333)');
+    expect(u).toContain("(default 9333)");
   });
 });

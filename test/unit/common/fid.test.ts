@@ -17,9 +17,11 @@ describe("file ids", () => {
   });
 
   it("round-trips every volume id, key and cookie", () => {
-    fc.assert(fc.property(fidArb, (fid) => {
-      expect(parseFid(formatFid(fid))).toEqual({ ...fid });
-    }));
+    fc.assert(
+      fc.property(fidArb, (fid) => {
+        expect(parseFid(formatFid(fid))).toEqual({ ...fid });
+      }),
+    );
   });
 
   it("parses keys of odd length and the _N suffix (key + N)", () => {
@@ -28,8 +30,17 @@ describe("file ids", () => {
   });
 
   it.each([
-    "3", "3,", ",01637037d6", "x,01637037d6", "3,637037d6", "3,zz637037d6", "3,0102030405060708091637037d6",
-    "99999999999,01637037d6", "-1,01637037d6", "3,01637037d6_x", "3,01637037d6_",
+    "3",
+    "3,",
+    ",01637037d6",
+    "x,01637037d6",
+    "3,637037d6",
+    "3,zz637037d6",
+    "3,0102030405060708091637037d6",
+    "99999999999,01637037d6",
+    "-1,01637037d6",
+    "3,01637037d6_x",
+    "3,01637037d6_",
   ])("rejects %j with BAD_FID", (text) => {
     try {
       parseFid(text);

@@ -2,7 +2,11 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { WeedError } from "../../../src/common/errors.js";
 import {
-  copyCount, formatReplicaPlacement, parseReplicaPlacement, replicaPlacementFromByte, replicaPlacementToByte,
+  copyCount,
+  formatReplicaPlacement,
+  parseReplicaPlacement,
+  replicaPlacementFromByte,
+  replicaPlacementToByte,
 } from "../../../src/common/replica-placement.js";
 import { formatServerAddress, grpcAddress, parseServerAddress } from "../../../src/common/server-address.js";
 import { formatTtl, parseTtl, ttlFromUint32, ttlMinutes, ttlToUint32 } from "../../../src/common/ttl.js";
@@ -17,16 +21,22 @@ describe("replica placement", () => {
   });
 
   it("round-trips every valid byte", () => {
-    fc.assert(fc.property(fc.integer({ min: 0, max: 255 }), (b) => {
-      const rp = replicaPlacementFromByte(b);
-      expect(replicaPlacementToByte(rp)).toBe(b);
-      expect(replicaPlacementToByte(parseReplicaPlacement(formatReplicaPlacement(rp)))).toBe(b);
-    }));
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 255 }), (b) => {
+        const rp = replicaPlacementFromByte(b);
+        expect(replicaPlacementToByte(rp)).toBe(b);
+        expect(replicaPlacementToByte(parseReplicaPlacement(formatReplicaPlacement(rp)))).toBe(b);
+      }),
+    );
   });
 
   it.each(["abc", "1234", "0x1", "300", "-01"])("rejects %j with 406", (t) => {
     expect(() => parseReplicaPlacement(t)).toThrow(WeedError);
-    try { parseReplicaPlacement(t); } catch (e) { expect((e as WeedError).httpStatus).toBe(406); }
+    try {
+      parseReplicaPlacement(t);
+    } catch (e) {
+      expect((e as WeedError).httpStatus).toBe(406);
+    }
   });
 });
 
@@ -41,11 +51,13 @@ describe("ttl", () => {
   });
 
   it("round-trips text and the uint32 form", () => {
-    fc.assert(fc.property(fc.integer({ min: 1, max: 255 }), fc.constantFrom("m", "h", "d", "w", "M", "y"), (n, u) => {
-      const ttl = parseTtl(`${n}${u}`);
-      expect(formatTtl(ttl)).toBe(`${n}${u}`);
-      expect(ttlFromUint32(ttlToUint32(ttl))).toEqual(ttl);
-    }));
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 255 }), fc.constantFrom("m", "h", "d", "w", "M", "y"), (n, u) => {
+        const ttl = parseTtl(`${n}${u}`);
+        expect(formatTtl(ttl)).toBe(`${n}${u}`);
+        expect(ttlFromUint32(ttlToUint32(ttl))).toEqual(ttl);
+      }),
+    );
   });
 
   it.each(["3x", "h", "1000d", "-1m", "1.5h"])("rejects %j", (t) => {

@@ -33,16 +33,39 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-const request: AssignRequest = { count: 1, collection: "", replicaPlacement: 0, ttl: 0, prefs: NO_PREFS, writableVolumeCount: 0, preallocate: 0, memoryMapMaxSizeMb: 0, diskType: "" };
+const request: AssignRequest = {
+  count: 1,
+  collection: "",
+  replicaPlacement: 0,
+  ttl: 0,
+  prefs: NO_PREFS,
+  writableVolumeCount: 0,
+  preallocate: 0,
+  memoryMapMaxSizeMb: 0,
+  diskType: "",
+};
 
 /** One volume server with 8 slots, a started sequencer, and an allocator held at its gate. */
-async function setup(): Promise<{ state: LevelClusterState; topology: Topology; sequencer: Sequencer; allocator: GatedAllocator }> {
+async function setup(): Promise<{
+  state: LevelClusterState;
+  topology: Topology;
+  sequencer: Sequencer;
+  allocator: GatedAllocator;
+}> {
   const t = await tempDir();
   const state = new LevelClusterState(join(t.dir, "state"));
   await state.open();
   cleanups.push(t.remove, () => state.close());
   const topology = new Topology(1 << 30);
-  topology.registerNode({ ip: "10.0.0.1", port: 8080, publicUrl: "", grpcPort: 18080, dataCenter: "", rack: "", maxVolumes: 8 });
+  topology.registerNode({
+    ip: "10.0.0.1",
+    port: 8080,
+    publicUrl: "",
+    grpcPort: 18080,
+    dataCenter: "",
+    rack: "",
+    maxVolumes: 8,
+  });
   const sequencer = new Sequencer(state, silentLogger());
   await sequencer.start();
   cleanups.push(() => sequencer.close());
@@ -52,15 +75,26 @@ async function setup(): Promise<{ state: LevelClusterState; topology: Topology; 
 describe("Assigner", () => {
   it("answers 503 + Retry-After while a shared growth runs past the wait, then serves from it", async () => {
     const { state, topology, sequencer, allocator } = await setup();
-    const growth = new VolumeGrowth({ topology, state, allocator, random: Math.random, logger: silentLogger() }, { growthCount: 1 });
-    const assigner = new Assigner({ topology, sequencer, growth, random: Math.random, now: () => performance.now() }, { growthWaitMs: 100 });
+    const growth = new VolumeGrowth(
+      { topology, state, allocator, random: Math.random, logger: silentLogger() },
+      { growthCount: 1 },
+    );
+    const assigner = new Assigner(
+      { topology, sequencer, growth, random: Math.random, now: () => performance.now() },
+      { growthWaitMs: 100 },
+    );
 
     const started = performance.now();
     const results = await Promise.allSettled(Array.from({ length: 5 }, () => assigner.assign(request)));
     expect(performance.now() - started).toBeLessThan(2_000);
     for (const r of results) {
       expect(r.status).toBe("rejected");
-      const err = (r as PromiseRejectedResult).reason as { code: string; retryAfterSec: number; httpStatus: number; message: string };
+      const err = (r as PromiseRejectedResult).reason as {
+        code: string;
+        retryAfterSec: number;
+        httpStatus: number;
+        message: string;
+      };
       expect(err.code).toBe(ErrorCode.NO_WRITABLE_VOLUME);
       expect(err.httpStatus).toBe(503);
       expect(err.retryAfterSec).toBe(1);
@@ -78,7 +112,10 @@ describe("Assigner", () => {
   it("an assign waiting out a warm-up that is called off (nothing to wait for) grows instead of answering 503", async () => {
     const { state, topology, sequencer, allocator } = await setup();
     allocator.open();
-    const growth = new VolumeGrowth({ topology, state, allocator, random: Math.random, logger: silentLogger() }, { growthCount: 1 });
+    const growth = new VolumeGrowth(
+      { topology, state, allocator, random: Math.random, logger: silentLogger() },
+      { growthCount: 1 },
+    );
     const assigner = new Assigner({ topology, sequencer, growth, random: Math.random, now: () => performance.now() });
     assigner.warmUpUntil(performance.now() + 60_000);
     setTimeout(() => assigner.warmUpUntil(0), 100);

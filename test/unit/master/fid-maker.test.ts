@@ -8,11 +8,16 @@ import { CookieSource, formatFidNumber } from "../../../src/master/fid-maker.js"
 describe("formatFidNumber", () => {
   it("matches formatFid and round-trips through parseFid", () => {
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: 0xffffffff }), fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }), fc.integer({ min: 0, max: 0xffffffff }), (vid, key, cookie) => {
-        const text = formatFidNumber(vid, key, cookie);
-        expect(text).toBe(formatFid({ volumeId: vid, key: BigInt(key), cookie }));
-        expect(parseFid(text)).toEqual({ volumeId: vid, key: BigInt(key), cookie });
-      }),
+      fc.property(
+        fc.integer({ min: 0, max: 0xffffffff }),
+        fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }),
+        fc.integer({ min: 0, max: 0xffffffff }),
+        (vid, key, cookie) => {
+          const text = formatFidNumber(vid, key, cookie);
+          expect(text).toBe(formatFid({ volumeId: vid, key: BigInt(key), cookie }));
+          expect(parseFid(text)).toEqual({ volumeId: vid, key: BigInt(key), cookie });
+        },
+      ),
       { numRuns: 2000 },
     );
   });

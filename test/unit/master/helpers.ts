@@ -11,7 +11,13 @@ import { Busboy } from "@fastify/busboy";
 import { crc32c } from "@node-rs/crc32";
 import { create } from "@bufbuild/protobuf";
 import { addService, bindServer, createClient, shutdownServer, type ServiceClient } from "../../../src/grpc/adapter.js";
-import { Seaweed, HeartbeatSchema, type Heartbeat, type HeartbeatResponse, type VolumeInformationMessageSchema } from "../../../src/gen/master_pb.js";
+import {
+  Seaweed,
+  HeartbeatSchema,
+  type Heartbeat,
+  type HeartbeatResponse,
+  type VolumeInformationMessageSchema,
+} from "../../../src/gen/master_pb.js";
 import { VolumeServer, type AllocateVolumeRequest } from "../../../src/gen/volume_server_pb.js";
 import { parseReplicaPlacement, replicaPlacementToByte } from "../../../src/common/replica-placement.js";
 import { parseTtl, ttlToUint32 } from "../../../src/common/ttl.js";
@@ -112,8 +118,25 @@ export class FakeVolumeServer {
         if (this.options.allocateDelayMs) await new Promise((r) => setTimeout(r, this.options.allocateDelayMs));
         if (this.options.failAllocate) throw new Error("disk on fire");
         this.allocations.push(req);
-        this.volumes.set(req.volumeId, { id: req.volumeId, collection: req.collection, replication: req.replication, ttl: req.ttl, size: 0, readOnly: false });
-        this.beat({ newVolumes: [{ id: req.volumeId, collection: req.collection, replicaPlacement: rpByte(req.replication), ttl: ttlU32(req.ttl), version: 3 }] });
+        this.volumes.set(req.volumeId, {
+          id: req.volumeId,
+          collection: req.collection,
+          replication: req.replication,
+          ttl: req.ttl,
+          size: 0,
+          readOnly: false,
+        });
+        this.beat({
+          newVolumes: [
+            {
+              id: req.volumeId,
+              collection: req.collection,
+              replicaPlacement: rpByte(req.replication),
+              ttl: ttlU32(req.ttl),
+              version: 3,
+            },
+          ],
+        });
         return {};
       },
       volumeStatus: async (req) => {
@@ -143,7 +166,12 @@ export class FakeVolumeServer {
           return;
         }
         this.uploads.push(upload);
-        const body = JSON.stringify({ name: upload.fileName, size: upload.data.length, eTag: crc32c(upload.data).toString(16).padStart(8, "0"), mime: upload.mime });
+        const body = JSON.stringify({
+          name: upload.fileName,
+          size: upload.data.length,
+          eTag: crc32c(upload.data).toString(16).padStart(8, "0"),
+          mime: upload.mime,
+        });
         res.writeHead(201, { "Content-Type": "application/json" }).end(body);
       });
       req.pipe(bb);
@@ -161,7 +189,10 @@ export class FakeVolumeServer {
   }
 
   /** Opens the heartbeat stream with a full report; resolves on the master's first answer. */
-  async connect(masterGrpcPort: number, initial: { volumes?: MessageInitShape<typeof VolumeInformationMessageSchema>[]; maxFileKey?: bigint } = {}): Promise<void> {
+  async connect(
+    masterGrpcPort: number,
+    initial: { volumes?: MessageInitShape<typeof VolumeInformationMessageSchema>[]; maxFileKey?: bigint } = {},
+  ): Promise<void> {
     this.client = createClient(Seaweed, `127.0.0.1:${masterGrpcPort}`);
     const stream = this.client.sendHeartbeat();
     this.stream = stream;
@@ -196,7 +227,15 @@ export class FakeVolumeServer {
 
   /** A full report of what this server holds. */
   fullBeat(extra: { maxFileKey?: bigint } = {}): void {
-    const volumes = [...this.volumes.values()].map((v) => volumeMessage(v.id, { collection: v.collection, replication: v.replication, ttl: v.ttl, size: v.size, readOnly: v.readOnly }));
+    const volumes = [...this.volumes.values()].map((v) =>
+      volumeMessage(v.id, {
+        collection: v.collection,
+        replication: v.replication,
+        ttl: v.ttl,
+        size: v.size,
+        readOnly: v.readOnly,
+      }),
+    );
     this.beat({ volumes, hasNoVolumes: volumes.length === 0, ...extra });
   }
 

@@ -55,7 +55,10 @@ describe("LeaderGrpcClients", () => {
         seen.push({ leader: cluster.current, via: opts.metadata["x-weed-forwarded-by"] });
         if (seen.length === 1) {
           setTimeout(() => (cluster.current = "127.0.0.1:9335"), 50);
-          throw new GrpcCallError(GrpcStatus.UNAVAILABLE, "No connection established. Last error: connect ECONNREFUSED 127.0.0.1:19334");
+          throw new GrpcCallError(
+            GrpcStatus.UNAVAILABLE,
+            "No connection established. Last error: connect ECONNREFUSED 127.0.0.1:19334",
+          );
         }
         return "ok";
       },
@@ -90,11 +93,23 @@ describe("LeaderGrpcClients", () => {
   it("refuses a call that already passed the hop limit, and never sends one back where it came from", async () => {
     const { cluster, calls } = setup();
     cluster.current = "127.0.0.1:9334";
-    const hops = await calls.call(async () => "remote", async () => "local", ["a:1", "b:2"]).catch((e: unknown) => e);
+    const hops = await calls
+      .call(
+        async () => "remote",
+        async () => "local",
+        ["a:1", "b:2"],
+      )
+      .catch((e: unknown) => e);
     expect((hops as WeedError).code).toBe(ErrorCode.NOT_LEADER);
     // The only leader known is where the call came from: it waits (leaderWaitMs), then gives up.
     const started = performance.now();
-    const back = await calls.call(async () => "remote", async () => "local", ["127.0.0.1:9334"]).catch((e: unknown) => e);
+    const back = await calls
+      .call(
+        async () => "remote",
+        async () => "local",
+        ["127.0.0.1:9334"],
+      )
+      .catch((e: unknown) => e);
     expect((back as WeedError).code).toBe(ErrorCode.NOT_LEADER);
     expect(performance.now() - started).toBeGreaterThan(2_000);
   }, 10_000);

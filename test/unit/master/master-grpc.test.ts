@@ -15,7 +15,9 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function setup(overrides: Parameters<typeof startMaster>[1] = {}): Promise<{ master: MasterServer; mdir: string }> {
+async function setup(
+  overrides: Parameters<typeof startMaster>[1] = {},
+): Promise<{ master: MasterServer; mdir: string }> {
   const t = await tempDir();
   cleanups.push(t.remove);
   const master = await startMaster(t.dir, overrides);
@@ -23,7 +25,11 @@ async function setup(overrides: Parameters<typeof startMaster>[1] = {}): Promise
   return { master, mdir: t.dir };
 }
 
-async function volumeServer(master: MasterServer, opts: ConstructorParameters<typeof FakeVolumeServer>[0] = {}, initial: Parameters<FakeVolumeServer["connect"]>[1] = {}): Promise<FakeVolumeServer> {
+async function volumeServer(
+  master: MasterServer,
+  opts: ConstructorParameters<typeof FakeVolumeServer>[0] = {},
+  initial: Parameters<FakeVolumeServer["connect"]>[1] = {},
+): Promise<FakeVolumeServer> {
   const s = new FakeVolumeServer(opts);
   cleanups.push(() => s.close());
   await s.start();
@@ -31,10 +37,17 @@ async function volumeServer(master: MasterServer, opts: ConstructorParameters<ty
   return s;
 }
 
-async function http(master: MasterServer, path: string): Promise<{ status: number; body: Record<string, unknown>; headers: Headers }> {
+async function http(
+  master: MasterServer,
+  path: string,
+): Promise<{ status: number; body: Record<string, unknown>; headers: Headers }> {
   const res = await fetch(`http://127.0.0.1:${master.httpPort}${path}`);
   const text = await res.text();
-  return { status: res.status, body: text === "" ? {} : (JSON.parse(text) as Record<string, unknown>), headers: res.headers };
+  return {
+    status: res.status,
+    body: text === "" ? {} : (JSON.parse(text) as Record<string, unknown>),
+    headers: res.headers,
+  };
 }
 
 function grpcClient(master: MasterServer): ReturnType<typeof createClient<typeof Seaweed>> {
@@ -60,7 +73,11 @@ describe("SendHeartbeat", () => {
     const vs = await volumeServer(master, {}, { volumes: [volumeMessage(4)] });
     expect((await http(master, "/dir/lookup?volumeId=4")).status).toBe(200);
     vs.disconnect();
-    await waitForAsync(async () => (await http(master, "/dir/lookup?volumeId=4")).status === 404, 5_000, "volume 4 gone");
+    await waitForAsync(
+      async () => (await http(master, "/dir/lookup?volumeId=4")).status === 404,
+      5_000,
+      "volume 4 gone",
+    );
     const dir = await http(master, "/dir/status");
     expect((dir.body.Topology as { DataCenters: unknown[] }).DataCenters).toEqual([]);
   });
@@ -69,18 +86,32 @@ describe("SendHeartbeat", () => {
     const { master } = await setup();
     const vs = await volumeServer(master, {}, { volumes: [volumeMessage(4)] });
     vs.cancel();
-    await waitForAsync(async () => (await http(master, "/dir/lookup?volumeId=4")).status === 404, 5_000, "volume 4 gone");
+    await waitForAsync(
+      async () => (await http(master, "/dir/lookup?volumeId=4")).status === 404,
+      5_000,
+      "volume 4 gone",
+    );
   });
 
   it("a volume is writable only when all replicas reported; deltas and read-only reports apply", async () => {
     const { master } = await setup();
     const writables = async (): Promise<number[]> => {
-      const layouts = ((await http(master, "/dir/status")).body.Topology as { Layouts: { replication: string; writables: number[] }[] }).Layouts;
+      const layouts = (
+        (await http(master, "/dir/status")).body.Topology as { Layouts: { replication: string; writables: number[] }[] }
+      ).Layouts;
       return layouts.find((l) => l.replication === "001")?.writables ?? [];
     };
-    const a = await volumeServer(master, {}, { volumes: [volumeMessage(5, { replication: "001" }), volumeMessage(6, { replication: "001" })] });
+    const a = await volumeServer(
+      master,
+      {},
+      { volumes: [volumeMessage(5, { replication: "001" }), volumeMessage(6, { replication: "001" })] },
+    );
     expect(await writables()).toEqual([]);
-    const b = await volumeServer(master, {}, { volumes: [volumeMessage(5, { replication: "001" }), volumeMessage(6, { replication: "001", readOnly: true })] });
+    const b = await volumeServer(
+      master,
+      {},
+      { volumes: [volumeMessage(5, { replication: "001" }), volumeMessage(6, { replication: "001", readOnly: true })] },
+    );
     expect(await writables()).toEqual([5]);
     b.beat({ deletedVolumes: [{ id: 5, replicaPlacement: 1, version: 3 }] });
     await waitForAsync(async () => (await writables()).length === 0, 5_000, "volume 5 not writable");
@@ -104,11 +135,23 @@ describe("SendHeartbeat", () => {
 
   it("a newer stream from the same server supersedes the old one", async () => {
     const { master } = await setup();
-    const open = (vid: number): { stream: ReturnType<ReturnType<typeof grpcClient>["sendHeartbeat"]>; status: Promise<{ code: number; details: string }> } => {
+    const open = (
+      vid: number,
+    ): {
+      stream: ReturnType<ReturnType<typeof grpcClient>["sendHeartbeat"]>;
+      status: Promise<{ code: number; details: string }>;
+    } => {
       const stream = grpcClient(master).sendHeartbeat();
       const status = new Promise<{ code: number; details: string }>((resolve) => stream.on("error", resolve));
       stream.on("data", () => undefined);
-      stream.write(create(HeartbeatSchema, { ip: "127.0.0.1", port: 7777, maxVolumeCounts: { "": 8 }, volumes: [volumeMessage(vid)] }));
+      stream.write(
+        create(HeartbeatSchema, {
+          ip: "127.0.0.1",
+          port: 7777,
+          maxVolumeCounts: { "": 8 },
+          volumes: [volumeMessage(vid)],
+        }),
+      );
       return { stream, status };
     };
     const old = open(10);
@@ -117,7 +160,10 @@ describe("SendHeartbeat", () => {
     await waitForAsync(async () => (await http(master, "/dir/lookup?volumeId=11")).status === 200, 5_000, "volume 11");
     expect((await http(master, "/dir/lookup?volumeId=10")).status).toBe(404);
     old.stream.write(create(HeartbeatSchema, { newVolumes: [{ id: 12, version: 3 }] }));
-    expect(await old.status).toMatchObject({ code: GrpcStatus.UNAVAILABLE, details: "heartbeat stream of 127.0.0.1:7777 superseded by a newer one" });
+    expect(await old.status).toMatchObject({
+      code: GrpcStatus.UNAVAILABLE,
+      details: "heartbeat stream of 127.0.0.1:7777 superseded by a newer one",
+    });
     expect((await http(master, "/dir/lookup?volumeId=12")).status).toBe(404);
     expect((await http(master, "/dir/lookup?volumeId=11")).status).toBe(200);
     fresh.stream.end();
@@ -142,7 +188,12 @@ describe("gRPC Assign and LookupVolume", () => {
     const r = await c.assign({ count: 3n });
     expect(r.error).toBe("");
     expect(r.count).toBe(3n);
-    expect(r.location).toMatchObject({ url: vs.url, publicUrl: `localhost:${vs.httpPort}`, grpcPort: vs.grpcPort, dataCenter: "DefaultDataCenter" });
+    expect(r.location).toMatchObject({
+      url: vs.url,
+      publicUrl: `localhost:${vs.httpPort}`,
+      grpcPort: vs.grpcPort,
+      dataCenter: "DefaultDataCenter",
+    });
     expect(r.replicas).toEqual([]);
     const vid = r.fid.split(",")[0]!;
     const l = await c.lookupVolume({ volumeOrFileIds: [vid, r.fid, "999", "x"] });
@@ -170,7 +221,9 @@ describe("gRPC Assign and LookupVolume", () => {
     const vs = await volumeServer(master, { failAllocate: true });
     const r = await http(master, "/dir/assign");
     expect(r.status).toBe(503);
-    expect(r.body.error).toMatch(new RegExp(`allocate volume \\d+ on ${vs.url.replace(/\./g, "\\.")} failed: disk on fire`));
+    expect(r.body.error).toMatch(
+      new RegExp(`allocate volume \\d+ on ${vs.url.replace(/\./g, "\\.")} failed: disk on fire`),
+    );
   });
 });
 
@@ -181,7 +234,10 @@ describe("restart", () => {
     const first = await startMaster(t.dir, { warmUpMs: 0 });
     const vs1 = await volumeServer(first);
     const before = await Promise.all(Array.from({ length: 20 }, () => http(first, "/dir/assign?count=2")));
-    const maxKey = before.reduce((m, r) => (parseFid(r.body.fid as string).key > m ? parseFid(r.body.fid as string).key : m), 0n);
+    const maxKey = before.reduce(
+      (m, r) => (parseFid(r.body.fid as string).key > m ? parseFid(r.body.fid as string).key : m),
+      0n,
+    );
     await first.close();
     await vs1.close();
 

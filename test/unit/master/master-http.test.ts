@@ -35,10 +35,17 @@ function url(path: string): string {
   return `http://127.0.0.1:${master.httpPort}${path}`;
 }
 
-async function getJson(path: string, init?: RequestInit): Promise<{ status: number; body: Record<string, unknown>; headers: Headers }> {
+async function getJson(
+  path: string,
+  init?: RequestInit,
+): Promise<{ status: number; body: Record<string, unknown>; headers: Headers }> {
   const res = await fetch(url(path), init);
   const text = await res.text();
-  return { status: res.status, body: text === "" ? {} : (JSON.parse(text) as Record<string, unknown>), headers: res.headers };
+  return {
+    status: res.status,
+    body: text === "" ? {} : (JSON.parse(text) as Record<string, unknown>),
+    headers: res.headers,
+  };
 }
 
 describe("/dir/assign", () => {
@@ -112,7 +119,11 @@ describe("/dir/assign", () => {
 
   it("reads parameters from an urlencoded POST body", async () => {
     await volumeServer();
-    const r = await getJson("/dir/assign", { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: "count=5" });
+    const r = await getJson("/dir/assign", {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: "count=5",
+    });
     expect(r.status).toBe(200);
     expect(r.body.count).toBe(5);
   });
@@ -130,7 +141,12 @@ describe("/dir/lookup and /<fid>", () => {
     const vid = fid.split(",")[0]!;
     const byVid = await getJson(`/dir/lookup?volumeId=${vid}`);
     expect(byVid.status).toBe(200);
-    expect(byVid.body).toEqual({ volumeOrFileId: vid, locations: [{ url: vs.url, publicUrl: `localhost:${vs.httpPort}`, dataCenter: "DefaultDataCenter", grpcPort: vs.grpcPort }] });
+    expect(byVid.body).toEqual({
+      volumeOrFileId: vid,
+      locations: [
+        { url: vs.url, publicUrl: `localhost:${vs.httpPort}`, dataCenter: "DefaultDataCenter", grpcPort: vs.grpcPort },
+      ],
+    });
     const byFid = await getJson(`/dir/lookup?fileId=${fid}`);
     expect(byFid.body.volumeOrFileId).toBe(fid);
     expect(byFid.body.locations).toHaveLength(1);
@@ -175,14 +191,22 @@ describe("/submit", () => {
     expect(r.body.fileUrl).toBe(`localhost:${vs.httpPort}/${r.body.fid as string}`);
     expect(r.body.eTag).toMatch(/^[0-9a-f]{8}$/);
     expect(vs.uploads).toHaveLength(1);
-    expect(vs.uploads[0]).toMatchObject({ path: `/${r.body.fid as string}`, fileName: "hello.txt", mime: "text/plain" });
+    expect(vs.uploads[0]).toMatchObject({
+      path: `/${r.body.fid as string}`,
+      fileName: "hello.txt",
+      mime: "text/plain",
+    });
     expect(vs.uploads[0]!.data.toString()).toBe("hello weed-ts");
     expect(vs.allocations[0]!.collection).toBe("docs");
   });
 
   it("takes a raw body with its Content-Disposition file name", async () => {
     const vs = await volumeServer();
-    const r = await getJson("/submit", { method: "POST", headers: { "content-type": "image/png", "content-disposition": 'inline; filename="a b.png"' }, body: Buffer.from([1, 2, 3]) });
+    const r = await getJson("/submit", {
+      method: "POST",
+      headers: { "content-type": "image/png", "content-disposition": 'inline; filename="a b.png"' },
+      body: Buffer.from([1, 2, 3]),
+    });
     expect(r.status).toBe(201);
     expect(r.body.fileName).toBe("a b.png");
     expect(vs.uploads[0]).toMatchObject({ fileName: "a b.png", mime: "image/png" });
@@ -229,11 +253,37 @@ describe("status routes", () => {
     expect(dir.body.Topology).toEqual({
       Max: 8,
       Free: 6,
-      DataCenters: [{ Id: "dc1", Racks: [{ Id: "rack1", DataNodes: [{ Url: vs.url, PublicUrl: `localhost:${vs.httpPort}`, Volumes: 2, EcShards: 0, Max: 8, VolumeIds: "1-2" }] }] }],
+      DataCenters: [
+        {
+          Id: "dc1",
+          Racks: [
+            {
+              Id: "rack1",
+              DataNodes: [
+                {
+                  Url: vs.url,
+                  PublicUrl: `localhost:${vs.httpPort}`,
+                  Volumes: 2,
+                  EcShards: 0,
+                  Max: 8,
+                  VolumeIds: "1-2",
+                },
+              ],
+            },
+          ],
+        },
+      ],
       Layouts: [{ replication: "000", ttl: "", writables: [1, 2], collection: "", diskType: "hdd" }],
     });
     const vol = await getJson("/vol/status");
-    const dcs = (vol.body.Volumes as { DataCenters: Record<string, Record<string, Record<string, { Id: number; ReplicaPlacement: object; Ttl: object }[]>>> }).DataCenters;
+    const dcs = (
+      vol.body.Volumes as {
+        DataCenters: Record<
+          string,
+          Record<string, Record<string, { Id: number; ReplicaPlacement: object; Ttl: object }[]>>
+        >;
+      }
+    ).DataCenters;
     const list = dcs["dc1"]!["rack1"]![vs.url]!;
     expect(list.map((v) => v.Id)).toEqual([1, 2]);
     expect(list[0]!.ReplicaPlacement).toEqual({});

@@ -5,7 +5,13 @@ import { mkdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ErrorCode, WeedError } from "../../../src/common/errors.js";
-import { acquireMdirLock, MASTER_ID_FILE, MDIR_LOCK_FILE, readMasterId, readMdirLockHolder } from "../../../src/master/mdir.js";
+import {
+  acquireMdirLock,
+  MASTER_ID_FILE,
+  MDIR_LOCK_FILE,
+  readMasterId,
+  readMdirLockHolder,
+} from "../../../src/master/mdir.js";
 import { tempDir } from "./helpers.js";
 
 let tmp: { dir: string; remove: () => Promise<void> };
@@ -56,7 +62,11 @@ describe("acquireMdirLock", () => {
     expect(onDisk.id).toBe("127.0.0.1:9333");
     expect(Number.isNaN(Date.parse(onDisk.startedAt))).toBe(false);
     expect(await readFile(join(mdir, MASTER_ID_FILE), "utf8")).toBe("127.0.0.1:9333\n");
-    expect(await readMdirLockHolder(mdir)).toEqual({ pid: process.pid, id: "127.0.0.1:9333", startedAt: onDisk.startedAt });
+    expect(await readMdirLockHolder(mdir)).toEqual({
+      pid: process.pid,
+      id: "127.0.0.1:9333",
+      startedAt: onDisk.startedAt,
+    });
     await lock.release();
   });
 

@@ -23,10 +23,18 @@ class ScriptedRuntime implements MembershipRuntime {
   }
 
   status(): RuntimeStatus {
-    return { id: SELF, role: this.role, leader: this.leader, members: this.members.map((m) => ({ ...m })) } as unknown as RuntimeStatus;
+    return {
+      id: SELF,
+      role: this.role,
+      leader: this.leader,
+      members: this.members.map((m) => ({ ...m })),
+    } as unknown as RuntimeStatus;
   }
   private result(): ConfChangeResult {
-    return { index: 1, membership: { voters: this.members.filter((m) => m.suffrage === "voter").map((m) => m.id), learners: [] } };
+    return {
+      index: 1,
+      membership: { voters: this.members.filter((m) => m.suffrage === "voter").map((m) => m.id), learners: [] },
+    };
   }
   async addLearner(id: string): Promise<ConfChangeResult> {
     this.changes.push(`learner ${id}`);
@@ -109,10 +117,16 @@ describe("MembershipManager", () => {
   it("asks a master added by an operator for its cluster id, and refuses one running its own cluster", async () => {
     const rt = new ScriptedRuntime({ [SELF]: null });
     const asked: string[] = [];
-    const m = new MembershipManager(rt, SELF, log, () => "cluster-a", async (id) => {
-      asked.push(id);
-      return id === "h:9" ? "cluster-z" : null;
-    });
+    const m = new MembershipManager(
+      rt,
+      SELF,
+      log,
+      () => "cluster-a",
+      async (id) => {
+        asked.push(id);
+        return id === "h:9" ? "cluster-z" : null;
+      },
+    );
     const err = await failure(m.add("h:9"));
     expect(err.message).toMatch(/another cluster \(cluster-z; this one is cluster-a\).*-peers/);
     // One that does not answer yet is added, and waited for.
@@ -175,6 +189,13 @@ describe("MembershipManager", () => {
     const rt = new ScriptedRuntime({ [SELF]: null });
     const m = manager(rt);
     await Promise.all([m.add("h:2"), m.add("h:3"), m.add("h:4")]);
-    expect(rt.changes).toEqual(["learner h:2", "promote h:2", "learner h:3", "promote h:3", "learner h:4", "promote h:4"]);
+    expect(rt.changes).toEqual([
+      "learner h:2",
+      "promote h:2",
+      "learner h:3",
+      "promote h:3",
+      "learner h:4",
+      "promote h:4",
+    ]);
   });
 });

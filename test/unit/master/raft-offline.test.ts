@@ -31,7 +31,16 @@ afterEach(async () => {
 });
 
 function ready(entries: Entry[], hardState: HardState): Ready {
-  return { softState: null, hardState, entries, snapshot: null, messages: [], committedEntries: [], readStates: [], mustSync: true };
+  return {
+    softState: null,
+    hardState,
+    entries,
+    snapshot: null,
+    messages: [],
+    committedEntries: [],
+    readStates: [],
+    mustSync: true,
+  };
 }
 
 /**
@@ -43,7 +52,12 @@ async function writeHistory(): Promise<void> {
   const s = new RaftStorage(raftDirOf(mdir));
   await s.open();
   await s.initialize(bootstrapState({ voters: [A, B, C], learners: [] }));
-  const normal = (index: number, cmd: Parameters<typeof encodeCommand>[0]): Entry => ({ type: "normal", index, term: 2, data: encodeCommand(cmd) });
+  const normal = (index: number, cmd: Parameters<typeof encodeCommand>[0]): Entry => ({
+    type: "normal",
+    index,
+    term: 2,
+    data: encodeCommand(cmd),
+  });
   const entries: Entry[] = [
     { type: "noop", index: 2, term: 2 },
     normal(3, { op: "topologyId", id: "topo-1" }),
@@ -72,7 +86,10 @@ async function loadRaw(): Promise<NonNullable<Awaited<ReturnType<RaftStorage["lo
 }
 
 async function rejection(p: Promise<unknown>): Promise<WeedError> {
-  const err = await p.then(() => undefined, (e: unknown) => e);
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(err).toBeInstanceOf(WeedError);
   return err as WeedError;
 }
@@ -145,7 +162,14 @@ describe("rewriteRaftMembership", () => {
     // Both reservations and both volume ids, the uncommitted ones included: they may have been used.
     expect(sm.state).toEqual({ topologyId: "topo-1", maxVolumeId: 2, fileKeyCeiling: 20_000 });
     const s = await inspectRaftDir(mdir);
-    expect(s).toMatchObject({ firstIndex: 11, lastIndex: 10, lastTerm: 2, commit: 10, entries: 0, fileKeyCeiling: 20_000 });
+    expect(s).toMatchObject({
+      firstIndex: 11,
+      lastIndex: 10,
+      lastTerm: 2,
+      commit: 10,
+      entries: 0,
+      fileKeyCeiling: 20_000,
+    });
   });
 
   it("leaves a store a lone voter can lead from", async () => {
@@ -173,7 +197,10 @@ describe("rewriteRaftMembership", () => {
 
   it("refuses while master.lock names a live process, naming its pid", async () => {
     await writeHistory();
-    await writeFile(join(mdir, MDIR_LOCK_FILE), JSON.stringify({ pid: process.pid, id: A, startedAt: new Date().toISOString() }));
+    await writeFile(
+      join(mdir, MDIR_LOCK_FILE),
+      JSON.stringify({ pid: process.pid, id: A, startedAt: new Date().toISOString() }),
+    );
     const err = await rejection(rewriteRaftMembership(mdir, [A]));
     expect(err.code).toBe(ErrorCode.CONFLICT);
     expect(err.message).toContain(`pid ${process.pid}`);

@@ -55,7 +55,9 @@ describe("Sequencer", () => {
   it("concurrent takers get disjoint key ranges", async () => {
     const seq = new Sequencer(await state(), silentLogger(), { blockSize: 64, refillThreshold: 16 });
     await seq.start();
-    const results = await Promise.all(Array.from({ length: 400 }, (_, i) => seq.take(1 + (i % 7)).then((k) => [k, 1 + (i % 7)] as const)));
+    const results = await Promise.all(
+      Array.from({ length: 400 }, (_, i) => seq.take(1 + (i % 7)).then((k) => [k, 1 + (i % 7)] as const)),
+    );
     const used = new Set<number>();
     for (const [first, count] of results) {
       for (let k = first; k < first + count; k++) {

@@ -39,7 +39,12 @@ describe("Topology", () => {
     expect(n.publicUrl).toBe("10.0.0.1:8080");
     expect(n.dataCenter.id).toBe("DefaultDataCenter");
     expect(n.rack.id).toBe("DefaultRack");
-    expect(n.location).toEqual({ url: "10.0.0.1:8080", publicUrl: "10.0.0.1:8080", dataCenter: "DefaultDataCenter", grpcPort: 18080 });
+    expect(n.location).toEqual({
+      url: "10.0.0.1:8080",
+      publicUrl: "10.0.0.1:8080",
+      dataCenter: "DefaultDataCenter",
+      grpcPort: 18080,
+    });
     expect(t.maxSlots).toBe(8);
     expect(t.freeSlots).toBe(8);
   });
@@ -135,12 +140,15 @@ describe("VolumeLayout writability", () => {
   it("pick spreads over every writable volume and removal keeps the set consistent", () => {
     const t = new Topology(LIMIT);
     const n = t.registerNode(spec(8080, { maxVolumes: 100 }));
-    t.syncVolumes(n, Array.from({ length: 20 }, (_, i) => replica(i + 1)));
+    t.syncVolumes(
+      n,
+      Array.from({ length: 20 }, (_, i) => replica(i + 1)),
+    );
     const layout = t.findLayout("", 0, 0)!;
     for (const vid of [3, 7, 20, 1]) t.removeVolume(n, vid);
     const seen = new Set<number>();
     let x = 0;
-    const random = (): number => ((x = (x * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const random = (): number => (x = (x * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     for (let i = 0; i < 2000; i++) seen.add(layout.pick(random));
     expect([...seen].sort((p, q) => p - q)).toEqual(layout.writableIds());
     expect(seen.size).toBe(16);

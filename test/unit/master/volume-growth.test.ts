@@ -74,7 +74,12 @@ describe("pickNodesForVolume", () => {
     const t = new Topology(1 << 30);
     node(t, "dc1", "r1");
     node(t, "dc2", "r1");
-    const nodes = pickNodesForVolume(t, parseReplicaPlacement("100"), { dataCenter: "dc2", rack: "", dataNode: "" }, seeded(3));
+    const nodes = pickNodesForVolume(
+      t,
+      parseReplicaPlacement("100"),
+      { dataCenter: "dc2", rack: "", dataNode: "" },
+      seeded(3),
+    );
     expect(nodes.map((n) => n.dataCenter.id)).toEqual(["dc2", "dc1"]);
   });
 
@@ -103,7 +108,9 @@ describe("pickNodesForVolume", () => {
   it("an unknown dataCenter pin is a 400", () => {
     const t = new Topology(1 << 30);
     node(t, "dc1", "r1");
-    expect(() => pickNodesForVolume(t, parseReplicaPlacement("000"), { dataCenter: "nope", rack: "", dataNode: "" }, seeded(1))).toThrow(
+    expect(() =>
+      pickNodesForVolume(t, parseReplicaPlacement("000"), { dataCenter: "nope", rack: "", dataNode: "" }, seeded(1)),
+    ).toThrow(
       expect.objectContaining({ code: ErrorCode.BAD_REQUEST, message: "data center nope not found in topology" }),
     );
   });
@@ -131,19 +138,35 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function setup(): Promise<{ t: Topology; alloc: RecordingAllocator; growth: VolumeGrowth; state: LevelClusterState }> {
+async function setup(): Promise<{
+  t: Topology;
+  alloc: RecordingAllocator;
+  growth: VolumeGrowth;
+  state: LevelClusterState;
+}> {
   const dir = await tempDir();
   const state = new LevelClusterState(join(dir.dir, "state"));
   await state.open();
   cleanups.push(dir.remove, () => state.close());
   const t = new Topology(1 << 30);
   const alloc = new RecordingAllocator();
-  const growth = new VolumeGrowth({ topology: t, state, allocator: alloc, random: seeded(7), logger: silentLogger() }, { growthCount: 3 });
+  const growth = new VolumeGrowth(
+    { topology: t, state, allocator: alloc, random: seeded(7), logger: silentLogger() },
+    { growthCount: 3 },
+  );
   return { t, alloc, growth, state };
 }
 
 function growthSpec(replication: string): GrowthSpec {
-  return { collection: "", replicaPlacement: rpByte(replication), ttl: 0, prefs: NO_PREFS, preallocate: 0, memoryMapMaxSizeMb: 0, diskType: "" };
+  return {
+    collection: "",
+    replicaPlacement: rpByte(replication),
+    ttl: 0,
+    prefs: NO_PREFS,
+    preallocate: 0,
+    memoryMapMaxSizeMb: 0,
+    diskType: "",
+  };
 }
 
 describe("VolumeGrowth", () => {
@@ -178,7 +201,10 @@ describe("VolumeGrowth", () => {
   it("grows as many as fit, and an explicit grow of more than fits creates nothing", async () => {
     const { t, alloc, growth } = await setup();
     node(t, "dc1", "r1", 2);
-    await expect(growth.grow(growthSpec("000"), 3, true)).rejects.toMatchObject({ code: ErrorCode.NO_FREE_SLOT, message: "only 2 volumes left, not enough for 3" });
+    await expect(growth.grow(growthSpec("000"), 3, true)).rejects.toMatchObject({
+      code: ErrorCode.NO_FREE_SLOT,
+      message: "only 2 volumes left, not enough for 3",
+    });
     expect(alloc.calls).toHaveLength(0);
     expect(await growth.growShared(growthSpec("000"))).toHaveLength(2);
     await expect(growth.growShared(growthSpec("000"))).rejects.toMatchObject({ code: ErrorCode.NO_FREE_SLOT });

@@ -97,7 +97,9 @@ export class TestCluster {
 
   /** Wait until every running node has applied at least `index`. */
   async allApplied(index: number): Promise<void> {
-    await eventually(`all nodes applied ${index}`, () => ([...this.nodes.values()].every((n) => n.rt.status().applied >= index) ? true : undefined));
+    await eventually(`all nodes applied ${index}`, () =>
+      [...this.nodes.values()].every((n) => n.rt.status().applied >= index) ? true : undefined,
+    );
   }
 
   async close(): Promise<void> {

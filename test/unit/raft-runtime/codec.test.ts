@@ -6,7 +6,12 @@ import { describe, expect, it } from "vitest";
 import { MessageBatchSchema, MessageSchema, MessageType } from "../../../src/gen/raft_pb.js";
 import { MessageCodecError, StorageCorruptError } from "../../../src/raft/runtime/errors.js";
 import { decodeMessage, encodeBatch, encodeMessage } from "../../../src/raft/runtime/message-codec.js";
-import { decodeAckWire, decodeBatchWire, encodeAckWire, encodeBatchWire } from "../../../src/raft/runtime/wire-codec.js";
+import {
+  decodeAckWire,
+  decodeBatchWire,
+  encodeAckWire,
+  encodeBatchWire,
+} from "../../../src/raft/runtime/wire-codec.js";
 import { AckSchema } from "../../../src/gen/raft_pb.js";
 import {
   decodeEntry as decodeStoredEntry,
@@ -20,11 +25,17 @@ import type { Entry, Message, MessageType as CoreMessageType, Snapshot } from ".
 
 const u53 = fc.maxSafeNat();
 const pos = fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER });
-const nodeId = fc.oneof(fc.constantFrom("127.0.0.1:19333", "[::1]:7000", "n1", "ü-node"), fc.string({ minLength: 1, maxLength: 30 }));
+const nodeId = fc.oneof(
+  fc.constantFrom("127.0.0.1:19333", "[::1]:7000", "n1", "ü-node"),
+  fc.string({ minLength: 1, maxLength: 30 }),
+);
 const bytes = fc.uint8Array({ maxLength: 64 }).map((b) => new Uint8Array(b));
 const context = fc.string({ maxLength: 20 });
 
-const confChange = fc.record({ type: fc.constantFrom("add-learner" as const, "promote" as const, "remove" as const), node: nodeId });
+const confChange = fc.record({
+  type: fc.constantFrom("add-learner" as const, "promote" as const, "remove" as const),
+  node: nodeId,
+});
 
 function entryAt(index: number): fc.Arbitrary<Entry> {
   return fc.oneof(
@@ -40,7 +51,10 @@ const snapshot: fc.Arbitrary<Snapshot> = fc.record({
   meta: fc.record({
     index: pos,
     term: pos,
-    membership: fc.record({ voters: fc.uniqueArray(nodeId, { maxLength: 5 }), learners: fc.uniqueArray(nodeId, { maxLength: 3 }) }),
+    membership: fc.record({
+      voters: fc.uniqueArray(nodeId, { maxLength: 5 }),
+      learners: fc.uniqueArray(nodeId, { maxLength: 3 }),
+    }),
   }),
   data: bytes,
 });
@@ -63,12 +77,34 @@ const appendRequest = fc
 const messageByType: Record<CoreMessageType, fc.Arbitrary<Message>> = {
   "pre-vote": fc.record({ ...base, type: fc.constant("pre-vote" as const), lastIndex: u53, lastTerm: u53 }),
   "pre-vote-response": fc.record({ ...base, type: fc.constant("pre-vote-response" as const), reject: fc.boolean() }),
-  vote: fc.record({ ...base, type: fc.constant("vote" as const), lastIndex: u53, lastTerm: u53, transfer: fc.boolean() }),
+  vote: fc.record({
+    ...base,
+    type: fc.constant("vote" as const),
+    lastIndex: u53,
+    lastTerm: u53,
+    transfer: fc.boolean(),
+  }),
   "vote-response": fc.record({ ...base, type: fc.constant("vote-response" as const), reject: fc.boolean() }),
   append: appendRequest,
-  "append-response": fc.record({ ...base, type: fc.constant("append-response" as const), reject: fc.boolean(), index: u53, hintIndex: u53, hintTerm: u53 }),
-  heartbeat: fc.record({ ...base, type: fc.constant("heartbeat" as const), commit: u53, context: fc.option(context, { nil: null }) }),
-  "heartbeat-response": fc.record({ ...base, type: fc.constant("heartbeat-response" as const), context: fc.option(context, { nil: null }) }),
+  "append-response": fc.record({
+    ...base,
+    type: fc.constant("append-response" as const),
+    reject: fc.boolean(),
+    index: u53,
+    hintIndex: u53,
+    hintTerm: u53,
+  }),
+  heartbeat: fc.record({
+    ...base,
+    type: fc.constant("heartbeat" as const),
+    commit: u53,
+    context: fc.option(context, { nil: null }),
+  }),
+  "heartbeat-response": fc.record({
+    ...base,
+    type: fc.constant("heartbeat-response" as const),
+    context: fc.option(context, { nil: null }),
+  }),
   "install-snapshot": fc.record({ ...base, type: fc.constant("install-snapshot" as const), snapshot }),
   "timeout-now": fc.record({ ...base, type: fc.constant("timeout-now" as const) }),
   "read-index": fc.record({ ...base, type: fc.constant("read-index" as const), context }),
@@ -86,20 +122,33 @@ function viaWire(msgs: Message[]): Message[] {
 describe("message codec", () => {
   for (const [type, arb] of Object.entries(messageByType)) {
     it(`round-trips ${type}`, () => {
-      fc.assert(fc.property(arb, (m) => {
-        expect(viaWire([m])).toEqual([m]);
-      }), { numRuns: 150 });
+      fc.assert(
+        fc.property(arb, (m) => {
+          expect(viaWire([m])).toEqual([m]);
+        }),
+        { numRuns: 150 },
+      );
     });
   }
 
   it("round-trips batches of mixed messages in order", () => {
-    fc.assert(fc.property(fc.array(message, { maxLength: 20 }), (msgs) => {
+    fc.assert(
+      fc.property(fc.array(message, { maxLength: 20 }), (msgs) => {
         expect(viaWire(msgs)).toEqual(msgs);
-      }), { numRuns: 100 });
+      }),
+      { numRuns: 100 },
+    );
   });
 
   it("keeps a null heartbeat context distinct from an empty one", () => {
-    const hb = (context: string | null): Message => ({ type: "heartbeat", from: "a", to: "b", term: 3, commit: 2, context });
+    const hb = (context: string | null): Message => ({
+      type: "heartbeat",
+      from: "a",
+      to: "b",
+      term: 3,
+      commit: 2,
+      context,
+    });
     expect(viaWire([hb(null), hb("")])).toEqual([hb(null), hb("")]);
   });
 
@@ -111,7 +160,14 @@ describe("message codec", () => {
       create(MessageSchema, { ...good, from: "" }),
       create(MessageSchema, { ...good, term: 2n ** 60n }),
       create(MessageSchema, { type: MessageType.INSTALL_SNAPSHOT, from: "a", to: "b", term: 1n }),
-      create(MessageSchema, { type: MessageType.APPEND, from: "a", to: "b", term: 1n, prevIndex: 4n, entries: [{ index: 9n, term: 1n, type: 1 }] }),
+      create(MessageSchema, {
+        type: MessageType.APPEND,
+        from: "a",
+        to: "b",
+        term: 1n,
+        prevIndex: 4n,
+        entries: [{ index: 9n, term: 1n, type: 1 }],
+      }),
     ];
     for (const c of cases) expect(() => decodeMessage(c)).toThrow(MessageCodecError);
   });
@@ -121,7 +177,9 @@ describe("fast wire codec (the transport's) against protobuf-es", () => {
   it("writes exactly the bytes protobuf-es writes, for every message type", () => {
     fc.assert(
       fc.property(fc.array(message, { maxLength: 8 }), (msgs) => {
-        expect(Buffer.from(encodeBatchWire(msgs)).toString("hex")).toBe(Buffer.from(toBinary(MessageBatchSchema, encodeBatch(msgs))).toString("hex"));
+        expect(Buffer.from(encodeBatchWire(msgs)).toString("hex")).toBe(
+          Buffer.from(toBinary(MessageBatchSchema, encodeBatch(msgs))).toString("hex"),
+        );
       }),
       { numRuns: 400 },
     );
@@ -171,9 +229,12 @@ describe("fast wire codec (the transport's) against protobuf-es", () => {
 
 describe("storage codec", () => {
   it("round-trips entries of every type", () => {
-    fc.assert(fc.property(entry, (e) => {
+    fc.assert(
+      fc.property(entry, (e) => {
         expect(decodeStoredEntry(e.index, encodeStoredEntry(e))).toEqual(e);
-      }), { numRuns: 300 });
+      }),
+      { numRuns: 300 },
+    );
   });
 
   it("round-trips hard states and snapshots", () => {
@@ -182,9 +243,11 @@ describe("storage codec", () => {
         expect(decodeHardState(encodeHardState({ term, commit, vote }))).toEqual({ term, commit, vote });
       }),
     );
-    fc.assert(fc.property(snapshot, (s) => {
+    fc.assert(
+      fc.property(snapshot, (s) => {
         expect(decodeSnapshot(encodeSnapshot(s))).toEqual(s);
-      }));
+      }),
+    );
   });
 
   it("detects any single flipped byte (CRC32-C)", () => {

@@ -35,6 +35,11 @@ export function ready(parts: { entries?: Entry[]; hardState?: HardState | null; 
 }
 
 /** Polls `check` until it returns a value, bounded by `timeoutMs`. */
-export function eventually<T>(what: string, check: () => T | undefined | Promise<T | undefined>, timeoutMs = 10_000, intervalMs = 20): Promise<T> {
+export function eventually<T>(
+  what: string,
+  check: () => T | undefined | Promise<T | undefined>,
+  timeoutMs = 10_000,
+  intervalMs = 20,
+): Promise<T> {
   return poll(what, check, timeoutMs, intervalMs);
 }

@@ -1,6 +1,12 @@
 // Three (and more) RaftRuntimes in one process on loopback gRPC, real LevelDB in temp dirs.
 import { afterEach, describe, expect, it } from "vitest";
-import { LeadershipLostError, NotLeaderError, RaftAbortedError, RaftClosedError, RaftTimeoutError } from "../../../src/raft/runtime/errors.js";
+import {
+  LeadershipLostError,
+  NotLeaderError,
+  RaftAbortedError,
+  RaftClosedError,
+  RaftTimeoutError,
+} from "../../../src/raft/runtime/errors.js";
 import { encodePut } from "../../../src/raft/runtime/kv-example/kv-state-machine.js";
 import { TestCluster, text } from "./cluster.js";
 import { eventually } from "./helpers.js";
@@ -26,7 +32,9 @@ describe("RaftRuntime cluster", () => {
     expect(r1.existed).toBe(false);
     expect(r2).toEqual({ index: r1.index + 1, existed: true });
     // Concurrent proposals are group-committed and resolve in log order.
-    const many = await Promise.all(Array.from({ length: 50 }, (_, i) => leader.rt.propose(encodePut(`k${i}`, Buffer.from(String(i))))));
+    const many = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => leader.rt.propose(encodePut(`k${i}`, Buffer.from(String(i))))),
+    );
     expect(many.map((r) => r.index)).toEqual(many.map((_, i) => r2.index + 1 + i));
     await c.allApplied(r2.index + 50);
     for (const n of c.nodes.values()) {
@@ -35,7 +43,11 @@ describe("RaftRuntime cluster", () => {
     }
     const st = leader.rt.status();
     expect(st.role).toBe("leader");
-    expect(st.members.map((m) => [m.id, m.suffrage])).toEqual([["n1", "voter"], ["n2", "voter"], ["n3", "voter"]]);
+    expect(st.members.map((m) => [m.id, m.suffrage])).toEqual([
+      ["n1", "voter"],
+      ["n2", "voter"],
+      ["n3", "voter"],
+    ]);
     expect(st.members.every((m) => (m.match ?? 0) >= r2.index)).toBe(true);
   });
 
@@ -76,7 +88,9 @@ describe("RaftRuntime cluster", () => {
     for (let i = 0; i < 20; i++) await leader.rt.propose(encodePut(`k${i}`, Buffer.from(String(i))));
     const n4 = await c.startNode("n4"); // no bootstrap: waits to be added
     const events: string[] = [];
-    leader.rt.on("membership-changed", ({ membership }) => events.push(`voters=${membership.voters.join(",")} learners=${membership.learners.join(",")}`));
+    leader.rt.on("membership-changed", ({ membership }) =>
+      events.push(`voters=${membership.voters.join(",")} learners=${membership.learners.join(",")}`),
+    );
     const added = await leader.rt.addLearner("n4");
     expect(added.membership.learners).toEqual(["n4"]);
     await eventually("n4 caught up", () => (text(n4.sm.get("k19")) === "19" ? true : undefined));
@@ -87,10 +101,16 @@ describe("RaftRuntime cluster", () => {
     await c.allApplied(r.index);
     const removed = await leader.rt.removeMember("n4");
     expect(removed.membership.voters).toEqual(["n1", "n2", "n3"]);
-    expect(events).toEqual(["voters=n1,n2,n3 learners=n4", "voters=n1,n2,n3,n4 learners=", "voters=n1,n2,n3 learners="]);
+    expect(events).toEqual([
+      "voters=n1,n2,n3 learners=n4",
+      "voters=n1,n2,n3,n4 learners=",
+      "voters=n1,n2,n3 learners=",
+    ]);
     await c.stopNode("n4");
     // The group of three still commits.
-    await expect(leader.rt.propose(encodePut("after-remove", Buffer.from("v")))).resolves.toMatchObject({ existed: false });
+    await expect(leader.rt.propose(encodePut("after-remove", Buffer.from("v")))).resolves.toMatchObject({
+      existed: false,
+    });
   });
 
   it("compacts its log and brings a new member up to date with InstallSnapshot", async () => {
@@ -100,7 +120,11 @@ describe("RaftRuntime cluster", () => {
     for (let i = 0; i < 120; i++) last = (await leader.rt.propose(encodePut(`k${i % 40}`, Buffer.from(`v${i}`)))).index;
     // Concurrent bursts too: followers a few entries behind must not be sent whole snapshots.
     for (let b = 0; b < 4; b++) {
-      const rs = await Promise.all(Array.from({ length: 40 }, (_, i) => leader.rt.propose(encodePut(`k${i}`, Buffer.from(`v${120 + b * 40 + i}`)))));
+      const rs = await Promise.all(
+        Array.from({ length: 40 }, (_, i) =>
+          leader.rt.propose(encodePut(`k${i}`, Buffer.from(`v${120 + b * 40 + i}`))),
+        ),
+      );
       last = rs[rs.length - 1]!.index;
     }
     await c.allApplied(last);
@@ -137,7 +161,8 @@ describe("RaftRuntime cluster", () => {
     const next = await c.leader();
     const readAt = await next.rt.readIndex();
     expect(readAt).toBeGreaterThanOrEqual(last);
-    for (const n of c.nodes.values()) await eventually(`${n.id} replayed`, () => (text(n.sm.get("k44")) === "v44" ? true : undefined));
+    for (const n of c.nodes.values())
+      await eventually(`${n.id} replayed`, () => (text(n.sm.get("k44")) === "v44" ? true : undefined));
     await expect(next.rt.propose(encodePut("k0", Buffer.from("again")))).resolves.toMatchObject({ existed: true });
   });
 
@@ -147,7 +172,9 @@ describe("RaftRuntime cluster", () => {
     await leader.rt.propose(encodePut("a", Buffer.from("1")));
     for (const f of c.followers(leader)) await c.stopNode(f.id);
     // No quorum: the proposal cannot commit; CheckQuorum makes the leader step down.
-    const err = await leader.rt.propose(encodePut("b", Buffer.from("2")), { timeoutMs: 2_000 }).catch((e: unknown) => e);
+    const err = await leader.rt
+      .propose(encodePut("b", Buffer.from("2")), { timeoutMs: 2_000 })
+      .catch((e: unknown) => e);
     expect(err instanceof LeadershipLostError || err instanceof RaftTimeoutError).toBe(true);
     expect((err as Error).message).toMatch(/outcome unknown/);
     await c.stopNode(leader.id);
@@ -174,16 +201,22 @@ describe("RaftRuntime cluster", () => {
     const leader = await c.leader();
     const ac = new AbortController();
     ac.abort(new Error("caller gave up"));
-    await expect(leader.rt.propose(encodePut("a", Buffer.from("1")), { signal: ac.signal })).rejects.toBeInstanceOf(RaftAbortedError);
+    await expect(leader.rt.propose(encodePut("a", Buffer.from("1")), { signal: ac.signal })).rejects.toBeInstanceOf(
+      RaftAbortedError,
+    );
     for (const f of c.followers(leader)) await c.stopNode(f.id);
     // Without a quorum a read index cannot be confirmed: the read times out (safe to retry).
     const err = await leader.rt.readIndex({ timeoutMs: 150 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RaftTimeoutError);
     const ac2 = new AbortController();
-    const pending = leader.rt.propose(encodePut("b", Buffer.from("2")), { signal: ac2.signal }).catch((e: unknown) => e);
+    const pending = leader.rt
+      .propose(encodePut("b", Buffer.from("2")), { signal: ac2.signal })
+      .catch((e: unknown) => e);
     ac2.abort();
     const e2 = await pending;
     // Aborted after the append (outcome unknown), unless the leader already stepped down.
-    expect(e2 instanceof RaftAbortedError || e2 instanceof NotLeaderError || e2 instanceof LeadershipLostError).toBe(true);
+    expect(e2 instanceof RaftAbortedError || e2 instanceof NotLeaderError || e2 instanceof LeadershipLostError).toBe(
+      true,
+    );
   });
 });

@@ -54,7 +54,15 @@ describe("RaftStorage", () => {
   it("keeps entries and hard state across a reopen", async () => {
     await store.initialize(bootstrapState(membership));
     await store.persist(ready({ entries: range(2, 10, 2), hardState: { term: 2, vote: "a", commit: 7 } }));
-    await store.persist(ready({ entries: [{ type: "noop", index: 11, term: 3 }, { type: "conf-change", index: 12, term: 3, change: { type: "add-learner", node: "d" } }], hardState: { term: 3, vote: null, commit: 10 } }));
+    await store.persist(
+      ready({
+        entries: [
+          { type: "noop", index: 11, term: 3 },
+          { type: "conf-change", index: 12, term: 3, change: { type: "add-learner", node: "d" } },
+        ],
+        hardState: { term: 3, vote: null, commit: 10 },
+      }),
+    );
     const loaded = await (await reopen()).load();
     expect(loaded?.hardState).toEqual({ term: 3, vote: null, commit: 10 });
     expect(loaded?.entries.map((e) => `${e.index}@${e.term}:${e.type}`)).toEqual([
@@ -62,14 +70,21 @@ describe("RaftStorage", () => {
       "11@3:noop",
       "12@3:conf-change",
     ]);
-    expect(loaded?.entries[10]).toEqual({ type: "conf-change", index: 12, term: 3, change: { type: "add-learner", node: "d" } });
+    expect(loaded?.entries[10]).toEqual({
+      type: "conf-change",
+      index: 12,
+      term: 3,
+      change: { type: "add-learner", node: "d" },
+    });
     expect(Buffer.from((loaded?.entries[0] as { data: Uint8Array }).data).toString()).toBe("cmd-2");
   });
 
   it("truncates the suffix a new leader replaces (§5.3: delete the conflicting entry and all that follow)", async () => {
     await store.initialize(bootstrapState(membership));
     await store.persist(ready({ entries: range(2, 10, 2), hardState: { term: 2, vote: "a", commit: 4 } }));
-    await store.persist(ready({ entries: [normal(6, 3, "new-6"), normal(7, 3, "new-7")], hardState: { term: 3, vote: null, commit: 4 } }));
+    await store.persist(
+      ready({ entries: [normal(6, 3, "new-6"), normal(7, 3, "new-7")], hardState: { term: 3, vote: null, commit: 4 } }),
+    );
     const loaded = await (await reopen()).load();
     expect(loaded?.entries.map((e) => `${e.index}@${e.term}`)).toEqual(["2@2", "3@2", "4@2", "5@2", "6@3", "7@3"]);
     expect(await storedEntryIndexes()).toEqual([2, 3, 4, 5, 6, 7]);
@@ -91,7 +106,9 @@ describe("RaftStorage", () => {
     await store.initialize(bootstrapState(membership));
     await store.persist(ready({ entries: range(2, 8, 2), hardState: { term: 2, vote: null, commit: 3 } }));
     const snap: Snapshot = { meta: { index: 50, term: 4, membership }, data: new Uint8Array([1, 2, 3]) };
-    await store.persist(ready({ snapshot: snap, entries: [normal(51, 4)], hardState: { term: 4, vote: null, commit: 50 } }));
+    await store.persist(
+      ready({ snapshot: snap, entries: [normal(51, 4)], hardState: { term: 4, vote: null, commit: 50 } }),
+    );
     expect(await storedEntryIndexes()).toEqual([51]);
     const loaded = await (await reopen()).load();
     expect(loaded?.snapshot?.meta.index).toBe(50);

@@ -38,7 +38,14 @@ async function node(id: string, limits: Partial<RuntimeLimits> = {}, port = 0): 
   return n;
 }
 
-const hb = (from: string, to: string, commit: number): Message => ({ type: "heartbeat", from, to, term: 1, commit, context: null });
+const hb = (from: string, to: string, commit: number): Message => ({
+  type: "heartbeat",
+  from,
+  to,
+  term: 1,
+  commit,
+  context: null,
+});
 const app = (from: string, to: string, prevIndex: number, n: number): Message => ({
   type: "append",
   from,
@@ -47,7 +54,12 @@ const app = (from: string, to: string, prevIndex: number, n: number): Message =>
   prevIndex,
   prevTerm: 1,
   commit: prevIndex,
-  entries: Array.from({ length: n }, (_, i) => ({ type: "normal" as const, index: prevIndex + 1 + i, term: 1, data: new Uint8Array([i]) })),
+  entries: Array.from({ length: n }, (_, i) => ({
+    type: "normal" as const,
+    index: prevIndex + 1 + i,
+    term: 1,
+    data: new Uint8Array([i]),
+  })),
 });
 
 describe("GrpcTransport", () => {

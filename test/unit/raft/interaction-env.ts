@@ -47,7 +47,9 @@ export class InteractionEnv {
 
   private dispatch(name: string, args: string[]): string[] {
     const positional = args.filter((a) => !a.includes("="));
-    const options = Object.fromEntries(args.filter((a) => a.includes("=")).map((a) => a.split("=", 2) as [string, string]));
+    const options = Object.fromEntries(
+      args.filter((a) => a.includes("=")).map((a) => a.split("=", 2) as [string, string]),
+    );
     switch (name) {
       case "add-nodes":
         return this.addNodes(Number(positional[0]), options);
@@ -154,7 +156,8 @@ export class InteractionEnv {
   private addNodes(count: number, options: Record<string, string>): string[] {
     const first = this.nodes.size + 1;
     const ids = Array.from({ length: count }, (_, i) => String(first + i));
-    const list = (k: string) => (options[k] === undefined || options[k] === "" ? undefined : (options[k] as string).split(","));
+    const list = (k: string) =>
+      options[k] === undefined || options[k] === "" ? undefined : (options[k] as string).split(",");
     const membership: Membership = { voters: list("voters") ?? ids, learners: list("learners") ?? [] };
     const out: string[] = [];
     for (const id of ids) {
@@ -261,7 +264,9 @@ export class InteractionEnv {
       `  ${describeMembership(s.membership)}${s.leadTransferee === null ? "" : ` transferring-to=${s.leadTransferee}`}`,
     ];
     for (const [peer, p] of s.progress ?? []) {
-      out.push(`  ${peer}: ${p.state} match=${p.match} next=${p.next}${p.learner ? " learner" : ""}${p.inflight > 0 ? ` inflight=${p.inflight}` : ""}`);
+      out.push(
+        `  ${peer}: ${p.state} match=${p.match} next=${p.next}${p.learner ? " learner" : ""}${p.inflight > 0 ? ` inflight=${p.inflight}` : ""}`,
+      );
     }
     return out;
   }
@@ -269,6 +274,8 @@ export class InteractionEnv {
   private log(id: string | undefined): string[] {
     const r = this.raft(id);
     const s = r.status();
-    return [`${s.id}: snapshot=${s.firstIndex - 1}@${r.termAt(s.firstIndex - 1) ?? "?"} ${describeEntries(r.entries(s.firstIndex, s.lastIndex + 1))}`];
+    return [
+      `${s.id}: snapshot=${s.firstIndex - 1}@${r.termAt(s.firstIndex - 1) ?? "?"} ${describeEntries(r.entries(s.firstIndex, s.lastIndex + 1))}`,
+    ];
   }
 }

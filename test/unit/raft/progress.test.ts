@@ -21,25 +21,29 @@ describe("Inflights (bounded window of appends in flight)", () => {
 
   it("matches a plain array model on random operations", () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 6 }), fc.array(fc.tuple(fc.boolean(), fc.nat({ max: 5 })), { maxLength: 60 }), (cap, ops) => {
-        const w = new Inflights(cap);
-        let model: number[] = [];
-        let last = 0;
-        for (const [isAdd, step] of ops) {
-          if (isAdd) {
-            if (model.length === cap) continue;
-            last += step + 1;
-            w.add(last);
-            model.push(last);
-          } else {
-            const upTo = last - step;
-            w.freeLE(upTo);
-            model = model.filter((x) => x > upTo);
+      fc.property(
+        fc.integer({ min: 1, max: 6 }),
+        fc.array(fc.tuple(fc.boolean(), fc.nat({ max: 5 })), { maxLength: 60 }),
+        (cap, ops) => {
+          const w = new Inflights(cap);
+          let model: number[] = [];
+          let last = 0;
+          for (const [isAdd, step] of ops) {
+            if (isAdd) {
+              if (model.length === cap) continue;
+              last += step + 1;
+              w.add(last);
+              model.push(last);
+            } else {
+              const upTo = last - step;
+              w.freeLE(upTo);
+              model = model.filter((x) => x > upTo);
+            }
+            expect(w.size).toBe(model.length);
+            expect(w.full()).toBe(model.length === cap);
           }
-          expect(w.size).toBe(model.length);
-          expect(w.full()).toBe(model.length === cap);
-        }
-      }),
+        },
+      ),
     );
   });
 });

@@ -31,7 +31,11 @@ describe("quorum", () => {
   });
 
   it("committedIndex: the median-like index a majority has (§5.3)", () => {
-    const acked = new Map([["a", 5], ["b", 3], ["c", 9]]);
+    const acked = new Map([
+      ["a", 5],
+      ["b", 3],
+      ["c", 9],
+    ]);
     expect(committedIndex(["a", "b", "c"], (id) => acked.get(id))).toBe(5);
     expect(committedIndex(["a", "b", "c", "d"], (id) => acked.get(id))).toBe(3); // d unknown = 0
     expect(committedIndex([], () => 7)).toBe(0);
@@ -50,28 +54,65 @@ describe("quorum", () => {
 
   it("voteResult agrees with the naive version on random inputs", () => {
     fc.assert(
-      fc.property(fc.array(fc.constantFrom<boolean | undefined>(true, false, undefined), { maxLength: 9 }), (answers) => {
-        const voters = ids(answers.length);
-        const votes = new Map<string, boolean>();
-        answers.forEach((a, i) => {
-          if (a !== undefined) votes.set(voters[i] as string, a);
-        });
-        // Votes from non-voters never count.
-        votes.set("stranger", true);
-        const granted = answers.filter((a) => a === true).length;
-        const rejected = answers.filter((a) => a === false).length;
-        expect(voteResult(voters, votes)).toBe(naiveVoteResult(answers.length, granted, rejected));
-      }),
+      fc.property(
+        fc.array(fc.constantFrom<boolean | undefined>(true, false, undefined), { maxLength: 9 }),
+        (answers) => {
+          const voters = ids(answers.length);
+          const votes = new Map<string, boolean>();
+          answers.forEach((a, i) => {
+            if (a !== undefined) votes.set(voters[i] as string, a);
+          });
+          // Votes from non-voters never count.
+          votes.set("stranger", true);
+          const granted = answers.filter((a) => a === true).length;
+          const rejected = answers.filter((a) => a === false).length;
+          expect(voteResult(voters, votes)).toBe(naiveVoteResult(answers.length, granted, rejected));
+        },
+      ),
       { numRuns: 5000 },
     );
   });
 
   it("a split vote in a 4-node group is lost only once 2 reject", () => {
     const voters = ids(4);
-    expect(voteResult(voters, new Map([["n1", true], ["n2", true]]))).toBe("pending");
-    expect(voteResult(voters, new Map([["n1", true], ["n2", false]]))).toBe("pending");
-    expect(voteResult(voters, new Map([["n1", true], ["n2", false], ["n3", false]]))).toBe("lost");
-    expect(voteResult(voters, new Map([["n1", true], ["n2", true], ["n3", true]]))).toBe("won");
+    expect(
+      voteResult(
+        voters,
+        new Map([
+          ["n1", true],
+          ["n2", true],
+        ]),
+      ),
+    ).toBe("pending");
+    expect(
+      voteResult(
+        voters,
+        new Map([
+          ["n1", true],
+          ["n2", false],
+        ]),
+      ),
+    ).toBe("pending");
+    expect(
+      voteResult(
+        voters,
+        new Map([
+          ["n1", true],
+          ["n2", false],
+          ["n3", false],
+        ]),
+      ),
+    ).toBe("lost");
+    expect(
+      voteResult(
+        voters,
+        new Map([
+          ["n1", true],
+          ["n2", true],
+          ["n3", true],
+        ]),
+      ),
+    ).toBe("won");
   });
 
   it("hasQuorum counts only voters", () => {

@@ -101,7 +101,14 @@ describe("RaftLog", () => {
   it("matches an array model under random appends, truncations and commits", () => {
     fc.assert(
       fc.property(
-        fc.array(fc.record({ at: fc.nat({ max: 12 }), terms: fc.array(fc.integer({ min: 1, max: 4 }), { maxLength: 4 }), commit: fc.nat({ max: 3 }) }), { maxLength: 30 }),
+        fc.array(
+          fc.record({
+            at: fc.nat({ max: 12 }),
+            terms: fc.array(fc.integer({ min: 1, max: 4 }), { maxLength: 4 }),
+            commit: fc.nat({ max: 3 }),
+          }),
+          { maxLength: 30 },
+        ),
         (ops) => {
           const log = new RaftLog(null, [], 0, 0);
           let model: Entry[] = [];

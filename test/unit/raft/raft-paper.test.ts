@@ -3,13 +3,23 @@
 // Method (as in etcd's raft_paper_test.go): build nodes in a known state, step messages or
 // ticks, and check the resulting state and messages.
 import { describe, expect, it } from "vitest";
-import { ConfChangeRejectedError, InvalidConfigError, InvalidStateError, NotLeaderError, ProposalDroppedError, TransferRejectedError } from "../../../src/raft/errors.js";
+import {
+  ConfChangeRejectedError,
+  InvalidConfigError,
+  InvalidStateError,
+  NotLeaderError,
+  ProposalDroppedError,
+  TransferRejectedError,
+} from "../../../src/raft/errors.js";
 import { RaftNode, bootstrapState } from "../../../src/raft/raft-node.js";
 import type { Entry, Message, NodeId, PersistedState } from "../../../src/raft/types.js";
 
 const VOTERS = ["1", "2", "3"];
 
-function node(id: NodeId, opts: { random?: () => number; preVote?: boolean; checkQuorum?: boolean; state?: PersistedState } = {}): RaftNode {
+function node(
+  id: NodeId,
+  opts: { random?: () => number; preVote?: boolean; checkQuorum?: boolean; state?: PersistedState } = {},
+): RaftNode {
   return new RaftNode(
     { id, random: opts.random ?? (() => 0), preVote: opts.preVote ?? false, checkQuorum: opts.checkQuorum ?? false },
     opts.state ?? bootstrapState({ voters: VOTERS, learners: [] }),
@@ -54,7 +64,16 @@ describe("§5.1 terms", () => {
     one.campaign();
     pump(nodes);
     expect(one.status().role).toBe("leader");
-    one.step({ type: "append-response", from: "2", to: "1", term: 9, reject: false, index: 0, hintIndex: 0, hintTerm: 0 });
+    one.step({
+      type: "append-response",
+      from: "2",
+      to: "1",
+      term: 9,
+      reject: false,
+      index: 0,
+      hintIndex: 0,
+      hintTerm: 0,
+    });
     expect(one.status()).toMatchObject({ role: "follower", term: 9, vote: null });
   });
 
@@ -68,7 +87,11 @@ describe("§5.1 terms", () => {
 
 describe("§5.2 leader election", () => {
   it("the election timeout is drawn from [electionTicks, 2*electionTicks) with the injected random", () => {
-    for (const [r, ticks] of [[0, 10], [0.5, 15], [0.999, 19]] as const) {
+    for (const [r, ticks] of [
+      [0, 10],
+      [0.5, 15],
+      [0.999, 19],
+    ] as const) {
       const n = node("1", { random: () => r });
       for (let i = 0; i < ticks - 1; i++) n.tick();
       expect(n.status().role).toBe("follower");
@@ -89,7 +112,10 @@ describe("§5.2 leader election", () => {
     n.step({ type: "vote", from: "1", to: "3", term: 2, lastIndex: 1, lastTerm: 1, transfer: false });
     n.step({ type: "vote", from: "2", to: "3", term: 2, lastIndex: 1, lastTerm: 1, transfer: false });
     const answers = drain(n).map((m) => (m.type === "vote-response" ? [m.to, m.reject] : null));
-    expect(answers).toEqual([["1", false], ["2", true]]);
+    expect(answers).toEqual([
+      ["1", false],
+      ["2", true],
+    ]);
     // The same candidate asking again (a retransmission) is granted again.
     n.step({ type: "vote", from: "1", to: "3", term: 2, lastIndex: 1, lastTerm: 1, transfer: false });
     expect(drain(n)).toMatchObject([{ type: "vote-response", reject: false }]);
@@ -113,7 +139,10 @@ describe("§5.3 log replication", () => {
 
   it("conflicting entries are deleted and replaced by the leader's (Log Matching)", () => {
     const n = node("2", { state: stateWithLog([1, 1, 2], 2) });
-    const entries: Entry[] = [{ type: "noop", index: 4, term: 3 }, { type: "noop", index: 5, term: 3 }];
+    const entries: Entry[] = [
+      { type: "noop", index: 4, term: 3 },
+      { type: "noop", index: 5, term: 3 },
+    ];
     n.step({ type: "append", from: "1", to: "2", term: 3, prevIndex: 3, prevTerm: 1, entries, commit: 1 });
     const rd = n.ready();
     expect(rd.entries.map((e) => `${e.index}@${e.term}`)).toEqual(["4@3", "5@3"]); // replaces 4@2
@@ -198,7 +227,11 @@ describe("dissertation §4.2.3 disruptive servers", () => {
     const requests = drain(three).filter((m) => m.type === "vote");
     expect(requests.length).toBeGreaterThan(0);
     for (const m of requests) nodes.get(m.to)?.step(m);
-    expect(drain(one).concat(drain(two)).filter((m) => m.type === "vote-response")).toEqual([]);
+    expect(
+      drain(one)
+        .concat(drain(two))
+        .filter((m) => m.type === "vote-response"),
+    ).toEqual([]);
     expect(one.status()).toMatchObject({ role: "leader", term: 2 });
     expect(two.status()).toMatchObject({ term: 2, leader: "1" });
   });
@@ -234,8 +267,15 @@ describe("API contract", () => {
 
   it("a leader drops proposals beyond its limits, naming the reason", () => {
     const ids = ["1", "2", "3"];
-    const one = new RaftNode({ id: "1", random: () => 0, maxUncommittedBytes: 100, maxEntryBytes: 60 }, bootstrapState({ voters: ids, learners: [] }));
-    const nodes = new Map<NodeId, RaftNode>([["1", one], ["2", node("2")], ["3", node("3")]]);
+    const one = new RaftNode(
+      { id: "1", random: () => 0, maxUncommittedBytes: 100, maxEntryBytes: 60 },
+      bootstrapState({ voters: ids, learners: [] }),
+    );
+    const nodes = new Map<NodeId, RaftNode>([
+      ["1", one],
+      ["2", node("2")],
+      ["3", node("3")],
+    ]);
     one.campaign();
     pump(nodes);
     expect(() => one.propose(new Uint8Array(61))).toThrow(/entry-too-large/);
@@ -272,8 +312,20 @@ describe("API contract", () => {
   });
 
   it("options are validated eagerly, naming the option", () => {
-    expect(() => new RaftNode({ id: "1", random: () => 0, electionTicks: 2, heartbeatTicks: 2 }, bootstrapState({ voters: ["1"], learners: [] }))).toThrow(InvalidConfigError);
-    expect(() => new RaftNode({ id: "1", random: () => 0, maxInflightAppends: 0 }, bootstrapState({ voters: ["1"], learners: [] }))).toThrow(/maxInflightAppends=0/);
+    expect(
+      () =>
+        new RaftNode(
+          { id: "1", random: () => 0, electionTicks: 2, heartbeatTicks: 2 },
+          bootstrapState({ voters: ["1"], learners: [] }),
+        ),
+    ).toThrow(InvalidConfigError);
+    expect(
+      () =>
+        new RaftNode(
+          { id: "1", random: () => 0, maxInflightAppends: 0 },
+          bootstrapState({ voters: ["1"], learners: [] }),
+        ),
+    ).toThrow(/maxInflightAppends=0/);
   });
 
   it("persisted state is checked when loaded", () => {

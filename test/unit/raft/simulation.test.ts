@@ -24,7 +24,10 @@ describe("raft deterministic simulation", () => {
   it(`passes seeds 1..${SEED_BLOCK} (3- and 5-node groups, faults, membership, transfers)`, () => {
     const block = runSeeds(1, SEED_BLOCK);
     const f = block.failure;
-    const why = f === null ? "" : `seed ${f.seed} at t=${f.tick}: ${f.property}: ${f.message}\nreplay: node scripts/sim.mjs --seed ${f.seed}`;
+    const why =
+      f === null
+        ? ""
+        : `seed ${f.seed} at t=${f.tick}: ${f.property}: ${f.message}\nreplay: node scripts/sim.mjs --seed ${f.seed}`;
     expect(why).toBe("");
     expect(block.passed).toBe(SEED_BLOCK);
   }, 300_000);
@@ -43,7 +46,18 @@ describe("raft deterministic simulation", () => {
   });
 
   it("covers what it claims: elections, snapshots, membership changes, transfers, reads", () => {
-    const totals = { leaders: 0, snapshotsSent: 0, learnersAdded: 0, promoted: 0, removed: 0, transfers: 0, readsServed: 0, crashes: 0, partitions: 0, acked: 0 };
+    const totals = {
+      leaders: 0,
+      snapshotsSent: 0,
+      learnersAdded: 0,
+      promoted: 0,
+      removed: 0,
+      transfers: 0,
+      readsServed: 0,
+      crashes: 0,
+      partitions: 0,
+      acked: 0,
+    };
     const block = runSeeds(1, 20, {}, (r) => {
       for (const k of Object.keys(totals) as Array<keyof typeof totals>) totals[k] += r.stats[k];
     });

@@ -53,7 +53,9 @@ function render(blocks: readonly Block[]): string {
   return `${parts.join("\n\n")}\n`;
 }
 
-const files = readdirSync(TESTDATA).filter((f) => f.endsWith(".txt")).sort();
+const files = readdirSync(TESTDATA)
+  .filter((f) => f.endsWith(".txt"))
+  .sort();
 
 describe("raft transcripts (testdata/*.txt)", () => {
   for (const file of files) {

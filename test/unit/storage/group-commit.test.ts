@@ -82,7 +82,9 @@ describe("Volume fsync writes", () => {
     open.push(v);
     const writers = 64;
     const results = await Promise.all(
-      Array.from({ length: writers }, (_, i) => v.write({ key: BigInt(i + 1), cookie: i, data: blob(i, 1024) }, { fsync: true })),
+      Array.from({ length: writers }, (_, i) =>
+        v.write({ key: BigInt(i + 1), cookie: i, data: blob(i, 1024) }, { fsync: true }),
+      ),
     );
     expect(results.every((r) => !r.unchanged)).toBe(true);
     expect(v.syncCount).toBeGreaterThanOrEqual(1);
@@ -114,7 +116,9 @@ describe("Volume fsync writes", () => {
     expect(v.readOnly).toBe(true);
     expect(v.info().readOnly).toBe(true);
     expect(await asyncCodeOf(v.write({ key: 4n, cookie: 4, data: blob(4) }))).toBe(ErrorCode.VOLUME_READ_ONLY);
-    expect(await asyncCodeOf(v.write({ key: 5n, cookie: 5, data: blob(5) }, { fsync: true }))).toBe(ErrorCode.VOLUME_READ_ONLY);
+    expect(await asyncCodeOf(v.write({ key: 5n, cookie: 5, data: blob(5) }, { fsync: true }))).toBe(
+      ErrorCode.VOLUME_READ_ONLY,
+    );
     expect(() => v.setReadOnly(false)).toThrow(WeedError);
     expect(v.read(1n, 1).data.equals(blob(1))).toBe(true);
   });

@@ -26,7 +26,11 @@ export async function loadVolume(dir: string, id = 1, collection = ""): Promise<
   return (await loadVolumeWithReport(dir, id, collection)).volume;
 }
 
-export async function loadVolumeWithReport(dir: string, id = 1, collection = ""): Promise<{ volume: Volume; report: LoadReport }> {
+export async function loadVolumeWithReport(
+  dir: string,
+  id = 1,
+  collection = "",
+): Promise<{ volume: Volume; report: LoadReport }> {
   const volume = new Volume({ dir, id, collection, logger: silentLogger() });
   const report = await volume.load();
   return { volume, report };

@@ -6,7 +6,14 @@ import fc from "fast-check";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ErrorCode, WeedError } from "../../../src/common/errors.js";
 import { parseReplicaPlacement } from "../../../src/common/replica-placement.js";
-import { IDX_ENTRY_BYTES, TOMBSTONE_FILE_SIZE, isLiveSize, readIdxEntry, walkIdx, writeIdxEntry } from "../../../src/volume/storage/idx.js";
+import {
+  IDX_ENTRY_BYTES,
+  TOMBSTONE_FILE_SIZE,
+  isLiveSize,
+  readIdxEntry,
+  walkIdx,
+  writeIdxEntry,
+} from "../../../src/volume/storage/idx.js";
 import { decodeSuperBlockHeader, encodeSuperBlock } from "../../../src/volume/storage/superblock.js";
 
 describe(".idx entries", () => {
@@ -14,7 +21,9 @@ describe(".idx entries", () => {
     const buf = Buffer.alloc(32);
     writeIdxEntry(buf, 0, 0x01020304, 0x05060708, 0x0a0b0c0d, 0x11);
     writeIdxEntry(buf, 16, 0, 1, 4, TOMBSTONE_FILE_SIZE);
-    expect(buf.toString("hex")).toBe("0102030405060708" + "0a0b0c0d" + "00000011" + "0000000000000001" + "00000004" + "ffffffff");
+    expect(buf.toString("hex")).toBe(
+      "0102030405060708" + "0a0b0c0d" + "00000011" + "0000000000000001" + "00000004" + "ffffffff",
+    );
     expect(isLiveSize(0x11)).toBe(true);
     expect(isLiveSize(TOMBSTONE_FILE_SIZE)).toBe(false);
     expect(isLiveSize(0)).toBe(false); // SeaweedFS's empty needle replays as a delete
@@ -51,12 +60,18 @@ describe(".idx entries", () => {
       const fd = fs.openSync(file, "r");
       try {
         const seen: number[] = [];
-        walkIdx(fd, 0, n, (hi, lo, off, size) => {
-          expect(hi).toBe(lo >>> 3);
-          expect(off).toBe(lo + 1);
-          expect(size).toBe(lo * 2);
-          seen.push(lo);
-        }, 7 * IDX_ENTRY_BYTES); // a chunk that does not divide n
+        walkIdx(
+          fd,
+          0,
+          n,
+          (hi, lo, off, size) => {
+            expect(hi).toBe(lo >>> 3);
+            expect(off).toBe(lo + 1);
+            expect(size).toBe(lo * 2);
+            seen.push(lo);
+          },
+          7 * IDX_ENTRY_BYTES,
+        ); // a chunk that does not divide n
         expect(seen).toEqual(Array.from({ length: n }, (_, i) => i));
         const part: number[] = [];
         walkIdx(fd, 10, 20, (_hi, lo) => part.push(lo), 3 * IDX_ENTRY_BYTES);
@@ -70,21 +85,43 @@ describe(".idx entries", () => {
 
 describe("superblock", () => {
   it("matches SeaweedFS bytes: version, decimal-packed placement, ttl count+unit, revision, extra size", () => {
-    const sb = { version: 3, replicaPlacement: parseReplicaPlacement("001"), ttl: { count: 3, unit: 3 }, compactRevision: 0, extra: Buffer.alloc(0) };
+    const sb = {
+      version: 3,
+      replicaPlacement: parseReplicaPlacement("001"),
+      ttl: { count: 3, unit: 3 },
+      compactRevision: 0,
+      extra: Buffer.alloc(0),
+    };
     expect(encodeSuperBlock(sb).toString("hex")).toBe("0301030300000000");
-    const sb2 = { ...sb, replicaPlacement: parseReplicaPlacement("200"), ttl: { count: 0, unit: 0 }, compactRevision: 0x0102 };
+    const sb2 = {
+      ...sb,
+      replicaPlacement: parseReplicaPlacement("200"),
+      ttl: { count: 0, unit: 0 },
+      compactRevision: 0x0102,
+    };
     expect(encodeSuperBlock(sb2).toString("hex")).toBe("03c8000001020000");
     const sb3 = { ...sb, replicaPlacement: parseReplicaPlacement("010") };
     expect(encodeSuperBlock(sb3)[1]).toBe(10);
   });
 
   it("decodes what it encodes, and reports the extra length", () => {
-    const sb = { version: 3, replicaPlacement: parseReplicaPlacement("110"), ttl: { count: 5, unit: 6 }, compactRevision: 9, extra: Buffer.from([1, 2, 3]) };
+    const sb = {
+      version: 3,
+      replicaPlacement: parseReplicaPlacement("110"),
+      ttl: { count: 5, unit: 6 },
+      compactRevision: 9,
+      extra: Buffer.from([1, 2, 3]),
+    };
     const bytes = encodeSuperBlock(sb);
     expect(bytes.length).toBe(11);
     const { sb: back, extraLength } = decodeSuperBlockHeader(bytes.subarray(0, 8), "t");
     expect(extraLength).toBe(3);
-    expect(back).toMatchObject({ version: 3, replicaPlacement: { diffDataCenter: 1, diffRack: 1, sameRack: 0 }, ttl: { count: 5, unit: 6 }, compactRevision: 9 });
+    expect(back).toMatchObject({
+      version: 3,
+      replicaPlacement: { diffDataCenter: 1, diffRack: 1, sameRack: 0 },
+      ttl: { count: 5, unit: 6 },
+      compactRevision: 9,
+    });
   });
 
   it("refuses versions other than 2 and 3, and short input", () => {

@@ -14,8 +14,23 @@ const keyArb = fc.record({
   lo: fc.oneof(fc.integer({ min: 0, max: 40 }), fc.integer({ min: 0, max: LO_MAX })),
 });
 const opArb: fc.Arbitrary<Op> = fc.oneof(
-  { weight: 3, arbitrary: fc.record({ kind: fc.constant("put" as const), hi: keyArb.map((k) => k.hi), lo: keyArb.map((k) => k.lo), size: fc.integer({ min: 1, max: 1 << 20 }) }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant("remove" as const), hi: keyArb.map((k) => k.hi), lo: keyArb.map((k) => k.lo) }) },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      kind: fc.constant("put" as const),
+      hi: keyArb.map((k) => k.hi),
+      lo: keyArb.map((k) => k.lo),
+      size: fc.integer({ min: 1, max: 1 << 20 }),
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant("remove" as const),
+      hi: keyArb.map((k) => k.hi),
+      lo: keyArb.map((k) => k.lo),
+    }),
+  },
 );
 
 describe("NeedleMap", () => {

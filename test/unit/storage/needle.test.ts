@@ -31,7 +31,14 @@ describe("needle record layout (SeaweedFS v3)", () => {
   it("encodes a needle byte for byte as SeaweedFS lays it out", () => {
     // fid 3,01637037d6: key 0x01, cookie 0x637037d6.
     const enc = encodeNeedle(
-      { key: 1n, cookie: 0x637037d6, data: Buffer.from("hello"), name: "a.txt", mime: "text/plain", lastModified: 1_600_000_000 },
+      {
+        key: 1n,
+        cookie: 0x637037d6,
+        data: Buffer.from("hello"),
+        name: "a.txt",
+        mime: "text/plain",
+        lastModified: 1_600_000_000,
+      },
       3,
       0x0102030405060708n,
       0,
@@ -43,8 +50,10 @@ describe("needle record layout (SeaweedFS v3)", () => {
       "00000005", // DataSize
       "68656c6c6f", // "hello"
       "0e", // flags: name | mime | last-modified
-      "05", "612e747874", // name
-      "0a", "746578742f706c61696e", // mime
+      "05",
+      "612e747874", // name
+      "0a",
+      "746578742f706c61696e", // mime
       "005f5e1000", // 1600000000 in 5 bytes
       "9a71bb4c", // CRC32-C("hello")
       "0102030405060708", // AppendAtNs
@@ -57,7 +66,13 @@ describe("needle record layout (SeaweedFS v3)", () => {
     expect(enc.record.length % 8).toBe(0);
 
     const dec = decodeNeedle(enc.record, 3);
-    expect(dec).toMatchObject({ key: 1n, cookie: 0x637037d6, name: "a.txt", mime: "text/plain", lastModified: 1_600_000_000 });
+    expect(dec).toMatchObject({
+      key: 1n,
+      cookie: 0x637037d6,
+      name: "a.txt",
+      mime: "text/plain",
+      lastModified: 1_600_000_000,
+    });
     expect(dec.appendAtNs).toBe(0x0102030405060708n);
     expect(dec.data.toString()).toBe("hello");
   });
@@ -69,7 +84,16 @@ describe("needle record layout (SeaweedFS v3)", () => {
 
   it("writes gzip, ttl, pairs and chunk-manifest flags where SeaweedFS reads them", () => {
     const enc = encodeNeedle(
-      { key: 0xabn, cookie: 7, data: Buffer.from([1]), gzipped: true, chunkManifest: true, ttl: { count: 3, unit: 3 }, pairs: { a: "b" }, lastModified: 1 },
+      {
+        key: 0xabn,
+        cookie: 7,
+        data: Buffer.from([1]),
+        gzipped: true,
+        chunkManifest: true,
+        ttl: { count: 3, unit: 3 },
+        pairs: { a: "b" },
+        lastModified: 1,
+      },
       3,
       1n,
       0,
@@ -162,25 +186,41 @@ describe("codec round trip (fast-check)", () => {
       {
         numRuns: 300,
         // Once found by a CI run: a pair named "__proto__" must stay a pair.
-        examples: [[{ key: 0n, cookie: 0, data: Buffer.alloc(0), pairs: JSON.parse('{"__proto__":""}') as Record<string, string> }, 0n, 2]],
+        examples: [
+          [
+            {
+              key: 0n,
+              cookie: 0,
+              data: Buffer.alloc(0),
+              pairs: JSON.parse('{"__proto__":""}') as Record<string, string>,
+            },
+            0n,
+            2,
+          ],
+        ],
       },
     );
   });
 
   it("detects any single flipped data byte by CRC (CORRUPT), and differing content in sameContent", () => {
     fc.assert(
-      fc.property(fc.uint8Array({ minLength: 1, maxLength: 512 }), fc.nat(), fc.integer({ min: 1, max: 255 }), (bytes, at, xor) => {
-        const data = Buffer.from(bytes);
-        const enc = encodeNeedle({ key: 9n, cookie: 1, data, lastModified: 1 }, 3, 1n, 0);
-        const i = 20 + (at % data.length); // data starts after header (16) and DataSize (4)
-        const bad = Buffer.from(enc.record);
-        bad[i] = (bad[i] ?? 0) ^ xor;
-        expect(codeOf(() => decodeNeedle(bad, 3))).toBe(ErrorCode.CORRUPT);
-        const changed = Buffer.from(data);
-        changed[at % data.length] = (changed[at % data.length] ?? 0) ^ xor;
-        const other = encodeNeedle({ key: 9n, cookie: 1, data: changed, lastModified: 1 }, 3, 2n, 0);
-        expect(sameContent(enc.record, decodeNeedle(enc.record, 3).lastModifiedAt, other)).toBe(false);
-      }),
+      fc.property(
+        fc.uint8Array({ minLength: 1, maxLength: 512 }),
+        fc.nat(),
+        fc.integer({ min: 1, max: 255 }),
+        (bytes, at, xor) => {
+          const data = Buffer.from(bytes);
+          const enc = encodeNeedle({ key: 9n, cookie: 1, data, lastModified: 1 }, 3, 1n, 0);
+          const i = 20 + (at % data.length); // data starts after header (16) and DataSize (4)
+          const bad = Buffer.from(enc.record);
+          bad[i] = (bad[i] ?? 0) ^ xor;
+          expect(codeOf(() => decodeNeedle(bad, 3))).toBe(ErrorCode.CORRUPT);
+          const changed = Buffer.from(data);
+          changed[at % data.length] = (changed[at % data.length] ?? 0) ^ xor;
+          const other = encodeNeedle({ key: 9n, cookie: 1, data: changed, lastModified: 1 }, 3, 2n, 0);
+          expect(sameContent(enc.record, decodeNeedle(enc.record, 3).lastModifiedAt, other)).toBe(false);
+        },
+      ),
       { numRuns: 200 },
     );
   });
@@ -205,7 +245,10 @@ describe("decode checks and input limits", () => {
   it("drops a name or mime of 256+ bytes (SeaweedFS), keeps 255", () => {
     const n255 = "x".repeat(255);
     const n256 = "y".repeat(256);
-    const d1 = decodeNeedle(encodeNeedle({ key: 1n, cookie: 1, data: Buffer.from("a"), name: n255, mime: n256 }, 3, 1n, 0).record, 3);
+    const d1 = decodeNeedle(
+      encodeNeedle({ key: 1n, cookie: 1, data: Buffer.from("a"), name: n255, mime: n256 }, 3, 1n, 0).record,
+      3,
+    );
     expect(d1.name).toBe(n255);
     expect(d1.mime).toBeUndefined();
   });
@@ -222,9 +265,15 @@ describe("decode checks and input limits", () => {
     expect(codeOf(() => encodeNeedle({ key: 1n, cookie: 1, data: huge }, 3, 1n, 0))).toBe(ErrorCode.TOO_LARGE);
     const small = Buffer.from("a");
     expect(codeOf(() => encodeNeedle({ key: -1n, cookie: 1, data: small }, 3, 1n, 0))).toBe(ErrorCode.BAD_REQUEST);
-    expect(codeOf(() => encodeNeedle({ key: 1n << 64n, cookie: 1, data: small }, 3, 1n, 0))).toBe(ErrorCode.BAD_REQUEST);
+    expect(codeOf(() => encodeNeedle({ key: 1n << 64n, cookie: 1, data: small }, 3, 1n, 0))).toBe(
+      ErrorCode.BAD_REQUEST,
+    );
     expect(codeOf(() => encodeNeedle({ key: 1n, cookie: 2 ** 32, data: small }, 3, 1n, 0))).toBe(ErrorCode.BAD_REQUEST);
-    expect(codeOf(() => encodeNeedle({ key: 1n, cookie: 1, data: small, lastModified: 2 ** 40 }, 3, 1n, 0))).toBe(ErrorCode.BAD_REQUEST);
-    expect(codeOf(() => encodeNeedle({ key: 1n, cookie: 1, data: small, ttl: { count: 1, unit: 7 } }, 3, 1n, 0))).toBe(ErrorCode.BAD_REQUEST);
+    expect(codeOf(() => encodeNeedle({ key: 1n, cookie: 1, data: small, lastModified: 2 ** 40 }, 3, 1n, 0))).toBe(
+      ErrorCode.BAD_REQUEST,
+    );
+    expect(codeOf(() => encodeNeedle({ key: 1n, cookie: 1, data: small, ttl: { count: 1, unit: 7 } }, 3, 1n, 0))).toBe(
+      ErrorCode.BAD_REQUEST,
+    );
   });
 });

@@ -51,14 +51,27 @@ describe("Store", () => {
     expect(fs.readFileSync(path.join(dir, "pics_2024_4.dat")).toString("hex")).toBe("03c8000000000000");
     expect(fs.existsSync(path.join(dir, "3.idx"))).toBe(true);
     expect(fs.existsSync(path.join(dir, "pics_2024_4.idx"))).toBe(true);
-    expect(info).toMatchObject({ id: 3, collection: "", size: 8, fileCount: 0, version: 3, readOnly: false, maxFileKey: 0n });
+    expect(info).toMatchObject({
+      id: 3,
+      collection: "",
+      size: 8,
+      fileCount: 0,
+      version: 3,
+      readOnly: false,
+      maxFileKey: 0n,
+    });
     expect(events.map((e) => [e.kind, e.info.id, e.info.collection])).toEqual([
       ["volume-added", 3, ""],
       ["volume-added", 4, "pics_2024"],
     ]);
     expect(s.hasVolume(4)).toBe(true);
     expect(s.volumeInfo(4)?.replicaPlacement).toEqual({ diffDataCenter: 2, diffRack: 0, sameRack: 0 });
-    expect(s.volumeInfos().map((v) => v.id).sort()).toEqual([3, 4]);
+    expect(
+      s
+        .volumeInfos()
+        .map((v) => v.id)
+        .sort(),
+    ).toEqual([3, 4]);
   });
 
   it("refuses an existing volume (VOLUME_EXISTS) and a full store (NO_FREE_SLOT)", async () => {
@@ -125,7 +138,12 @@ describe("Store", () => {
 
     const s2 = await openStore();
     await s2.open(); // idempotent
-    expect(s2.volumeInfos().map((v) => [v.id, v.collection]).sort()).toEqual([
+    expect(
+      s2
+        .volumeInfos()
+        .map((v) => [v.id, v.collection])
+        .sort(),
+    ).toEqual([
       [1, ""],
       [7, "photos"],
     ]);

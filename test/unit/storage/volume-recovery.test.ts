@@ -55,7 +55,13 @@ describe("torn tail recovery", () => {
     expectNeedles(v, [1, 2, 3, 4], [5]);
     expect(fileSize(datPath)).toBe(datEnds[4]);
     expect(fileSize(idxPath)).toBe(4 * IDX_ENTRY_BYTES);
-    expect(report).toEqual({ idxEntries: 4, idxEntriesDropped: 1, recordsRecovered: 0, datBytesTruncated: 100, idxBytesTruncated: 16 });
+    expect(report).toEqual({
+      idxEntries: 4,
+      idxEntriesDropped: 1,
+      recordsRecovered: 0,
+      datBytesTruncated: 100,
+      idxBytesTruncated: 16,
+    });
     // The next write starts cleanly at the old end and survives another reload.
     await v.write({ key: 6n, cookie: 6, data: blob(6, 200) });
     await v.close();

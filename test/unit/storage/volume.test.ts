@@ -43,7 +43,13 @@ describe("Volume write and read", () => {
     expect(idx.length).toBe(IDX_ENTRY_BYTES);
     expect(readIdxEntry(idx, 0)).toEqual({ keyHi: 0, keyLo: 0x1234, offset: 1, size: 4 + 5 + 1 + 5 });
     expect(fileSize(v.datPath)).toBe(8 + recordLength(15, 3));
-    expect(v.info()).toMatchObject({ size: 8 + recordLength(15, 3), fileCount: 1, deleteCount: 0, maxFileKey: 0x1234n, version: 3 });
+    expect(v.info()).toMatchObject({
+      size: 8 + recordLength(15, 3),
+      fileCount: 1,
+      deleteCount: 0,
+      maxFileKey: 0x1234n,
+      version: 3,
+    });
   });
 
   it("reads back what was written; wrong cookie is COOKIE_MISMATCH, unknown key NOT_FOUND", async () => {

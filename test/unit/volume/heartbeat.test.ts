@@ -193,7 +193,15 @@ describe("heartbeat client across a partition", () => {
     });
     const hb = new HeartbeatClient({
       store,
-      identity: { ip: "127.0.0.1", port: 1, grpcPort: 2, publicUrl: "127.0.0.1:1", dataCenter: "", rack: "", id: "127.0.0.1:1" },
+      identity: {
+        ip: "127.0.0.1",
+        port: 1,
+        grpcPort: 2,
+        publicUrl: "127.0.0.1:1",
+        dataCenter: "",
+        rack: "",
+        id: "127.0.0.1:1",
+      },
       masters: [`127.0.0.1:${relay.port}.${relay.port}`, other.address],
       intervalMs: 60_000,
       logger: silentLogger(),

@@ -7,7 +7,12 @@ import * as grpc from "@grpc/grpc-js";
 import { create } from "@bufbuild/protobuf";
 import { silentLogger } from "../../../src/common/logger.js";
 import { addService, bindServer, createClient, type ServiceClient } from "../../../src/grpc/adapter.js";
-import { HeartbeatResponseSchema, Seaweed, type Heartbeat, type HeartbeatResponse } from "../../../src/gen/master_pb.js";
+import {
+  HeartbeatResponseSchema,
+  Seaweed,
+  type Heartbeat,
+  type HeartbeatResponse,
+} from "../../../src/gen/master_pb.js";
 import { VolumeServer as VolumeServerService } from "../../../src/gen/volume_server_pb.js";
 import { VolumeServer, type VolumeServerConfig } from "../../../src/volume/volume-server.js";
 
@@ -43,7 +48,9 @@ export class FakeMaster {
         this.streams++;
         call.on("data", (hb: Heartbeat) => {
           this.beats.push(hb);
-          call.write(create(HeartbeatResponseSchema, { volumeSizeLimit: 30n * 1024n * 1024n * 1024n, leader: this.leader }));
+          call.write(
+            create(HeartbeatResponseSchema, { volumeSizeLimit: 30n * 1024n * 1024n * 1024n, leader: this.leader }),
+          );
         });
         call.on("end", () => call.end());
         call.on("error", () => {});

@@ -29,7 +29,10 @@ function etag(data: Buffer): string {
   return crc32c(data).toString(16).padStart(8, "0");
 }
 
-function multipart(parts: { headers: Record<string, string>; body: Buffer }[], boundary = "----weedtsBoundary7MA4YWxk"): { body: Buffer; contentType: string } {
+function multipart(
+  parts: { headers: Record<string, string>; body: Buffer }[],
+  boundary = "----weedtsBoundary7MA4YWxk",
+): { body: Buffer; contentType: string } {
   const chunks: Buffer[] = [];
   for (const p of parts) {
     let head = `--${boundary}\r\n`;
@@ -46,10 +49,20 @@ async function get(path: string, headers: Record<string, string> = {}, method: "
   return { status: res.statusCode, headers: res.headers, body };
 }
 
-async function put(path: string, body: Buffer | Readable, headers: Record<string, string> = {}, method: "PUT" | "POST" = "PUT") {
+async function put(
+  path: string,
+  body: Buffer | Readable,
+  headers: Record<string, string> = {},
+  method: "PUT" | "POST" = "PUT",
+) {
   const res = await request(`${s.base}${path}`, { method, headers, body });
   const text = await res.body.text();
-  return { status: res.statusCode, headers: res.headers, text, json: text === "" ? undefined : (JSON.parse(text) as Record<string, unknown>) };
+  return {
+    status: res.statusCode,
+    headers: res.headers,
+    text,
+    json: text === "" ? undefined : (JSON.parse(text) as Record<string, unknown>),
+  };
 }
 
 beforeAll(async () => {
@@ -57,7 +70,9 @@ beforeAll(async () => {
   await master.start();
   s = await startVolumeServer({ masters: [master.address] });
   await s.admin.allocateVolume({ volumeId: VID, collection: "", replication: "000", ttl: "" });
-  await waitFor("the volume in a heartbeat", () => master.beats.some((b) => b.newVolumes.some((v) => v.id === VID) || b.volumes.some((v) => v.id === VID)));
+  await waitFor("the volume in a heartbeat", () =>
+    master.beats.some((b) => b.newVolumes.some((v) => v.id === VID) || b.volumes.some((v) => v.id === VID)),
+  );
 });
 
 afterAll(async () => {
@@ -70,7 +85,10 @@ describe("upload", () => {
     const data = Buffer.from("\x89PNG fake image bytes");
     const fid = newFid();
     const mp = multipart([
-      { headers: { "Content-Disposition": 'form-data; name="file"; filename="dir/a.png"', "Content-Type": "image/png" }, body: data },
+      {
+        headers: { "Content-Disposition": 'form-data; name="file"; filename="dir/a.png"', "Content-Type": "image/png" },
+        body: data,
+      },
     ]);
     const r = await put(`/${fid}?ts=1700000000`, mp.body, { "content-type": mp.contentType }, "POST");
     expect(r.status).toBe(201);
@@ -111,7 +129,14 @@ describe("upload", () => {
     const gz = gzipSync(plain);
     const fid = newFid();
     const mp = multipart([
-      { headers: { "Content-Disposition": 'form-data; name="f"; filename="g.txt"', "Content-Type": "text/plain", "Content-Encoding": "gzip" }, body: gz },
+      {
+        headers: {
+          "Content-Disposition": 'form-data; name="f"; filename="g.txt"',
+          "Content-Type": "text/plain",
+          "Content-Encoding": "gzip",
+        },
+        body: gz,
+      },
     ]);
     const r = await put(`/${fid}`, mp.body, { "content-type": mp.contentType }, "POST");
     expect(r.status).toBe(201);
@@ -129,7 +154,10 @@ describe("upload", () => {
   it("raw PUT takes the name from Content-Disposition and the mime from Content-Type", async () => {
     const data = Buffer.from("raw body text");
     const fid = newFid();
-    const r = await put(`/${fid}`, data, { "content-type": "text/markdown", "content-disposition": 'attachment; filename="read me.md"' });
+    const r = await put(`/${fid}`, data, {
+      "content-type": "text/markdown",
+      "content-disposition": 'attachment; filename="read me.md"',
+    });
     expect(r.status).toBe(201);
     expect(r.json).toEqual({ name: "read me.md", size: data.length, eTag: etag(data), mime: "text/markdown" });
     const g = await get(`/${fid}`);
@@ -162,7 +190,11 @@ describe("upload", () => {
 
   it("stores Seaweed-* headers as pairs and returns them on GET", async () => {
     const fid = newFid();
-    const r = await put(`/${fid}`, Buffer.from("x"), { "seaweed-color": "blue", "Seaweed-Owner-Id": "42", "x-other": "no" });
+    const r = await put(`/${fid}`, Buffer.from("x"), {
+      "seaweed-color": "blue",
+      "Seaweed-Owner-Id": "42",
+      "x-other": "no",
+    });
     expect(r.status).toBe(201);
     const g = await get(`/${fid}`);
     expect(g.headers["color"]).toBe("blue");
@@ -209,7 +241,9 @@ describe("upload", () => {
     expect(chunked.json).toEqual(expected);
 
     const fid3 = newFid();
-    const mp = multipart([{ headers: { "Content-Disposition": 'form-data; name="f"; filename="big.bin"' }, body: big }]);
+    const mp = multipart([
+      { headers: { "Content-Disposition": 'form-data; name="f"; filename="big.bin"' }, body: big },
+    ]);
     const multi = await put(`/${fid3}`, Readable.from([mp.body]), { "content-type": mp.contentType }, "POST");
     expect(multi.status).toBe(400);
     expect(multi.json).toEqual(expected);
@@ -229,7 +263,12 @@ describe("upload", () => {
 
   it("rejects a malformed multipart body with 400", async () => {
     const fid = newFid();
-    const r = await put(`/${fid}`, Buffer.from("--b\r\nContent-Disposition: form-data; name=\"f\"\r\n\r\nno end"), { "content-type": "multipart/form-data; boundary=b" }, "POST");
+    const r = await put(
+      `/${fid}`,
+      Buffer.from('--b\r\nContent-Disposition: form-data; name="f"\r\n\r\nno end'),
+      { "content-type": "multipart/form-data; boundary=b" },
+      "POST",
+    );
     expect(r.status).toBe(400);
     expect((await get(`/${fid}`)).status).toBe(404);
   });
@@ -378,7 +417,13 @@ describe("admin routes", () => {
     const st = JSON.parse(r.body.toString());
     expect(st.Version).toMatch(/weed-ts/);
     const v = st.Volumes.find((x: { Id: number }) => x.Id === VID);
-    expect(v).toMatchObject({ Id: VID, Collection: "", ReadOnly: false, ReplicaPlacement: {}, Ttl: { Count: 0, Unit: 0 } });
+    expect(v).toMatchObject({
+      Id: VID,
+      Collection: "",
+      ReadOnly: false,
+      ReplicaPlacement: {},
+      Ttl: { Count: 0, Unit: 0 },
+    });
     expect(v.FileCount).toBeGreaterThan(0);
     expect(v.Size).toBeGreaterThan(8);
     expect(st.DiskStatuses[0].dir).toBe(s.dir);

@@ -11,7 +11,13 @@ describe("parseRange", () => {
     expect(parseRange("bytes=-3", 10)).toEqual({ kind: "partial", ranges: [{ start: 7, end: 9 }] });
     expect(parseRange("bytes=-30", 10)).toEqual({ kind: "partial", ranges: [{ start: 0, end: 9 }] });
     expect(parseRange("bytes=8-100", 10)).toEqual({ kind: "partial", ranges: [{ start: 8, end: 9 }] });
-    expect(parseRange("bytes=0-1, 4-5", 10)).toEqual({ kind: "partial", ranges: [{ start: 0, end: 1 }, { start: 4, end: 5 }] });
+    expect(parseRange("bytes=0-1, 4-5", 10)).toEqual({
+      kind: "partial",
+      ranges: [
+        { start: 0, end: 1 },
+        { start: 4, end: 5 },
+      ],
+    });
   });
 
   it("is 416 when nothing overlaps, and ignores what it cannot or should not honour", () => {

@@ -126,7 +126,11 @@ describe("gRPC VolumeServer service", () => {
   it("allocates, reports and deletes volumes, mapping errors to gRPC codes", async () => {
     const s = await started({ max: 2 });
     await s.admin.allocateVolume({ volumeId: 1, collection: "c", replication: "010", ttl: "5d", preallocate: 0n });
-    expect(s.vs.store.volumeInfo(1)).toMatchObject({ collection: "c", replicaPlacement: { diffDataCenter: 0, diffRack: 1, sameRack: 0 }, ttl: { count: 5, unit: 3 } });
+    expect(s.vs.store.volumeInfo(1)).toMatchObject({
+      collection: "c",
+      replicaPlacement: { diffDataCenter: 0, diffRack: 1, sameRack: 0 },
+      ttl: { count: 5, unit: 3 },
+    });
 
     const st = await s.admin.volumeStatus({ volumeId: 1 });
     expect(st.isReadOnly).toBe(false);
@@ -134,8 +138,12 @@ describe("gRPC VolumeServer service", () => {
     expect(st.volumeSize).toBeGreaterThanOrEqual(8n);
 
     expect((await grpcError(s.admin.allocateVolume({ volumeId: 1 }))).code).toBe(GrpcStatus.ALREADY_EXISTS);
-    expect((await grpcError(s.admin.allocateVolume({ volumeId: 2, replication: "9x" }))).code).toBe(GrpcStatus.INVALID_ARGUMENT);
-    expect((await grpcError(s.admin.allocateVolume({ volumeId: 2, ttl: "3q" }))).code).toBe(GrpcStatus.INVALID_ARGUMENT);
+    expect((await grpcError(s.admin.allocateVolume({ volumeId: 2, replication: "9x" }))).code).toBe(
+      GrpcStatus.INVALID_ARGUMENT,
+    );
+    expect((await grpcError(s.admin.allocateVolume({ volumeId: 2, ttl: "3q" }))).code).toBe(
+      GrpcStatus.INVALID_ARGUMENT,
+    );
     expect((await grpcError(s.admin.allocateVolume({ volumeId: 0 }))).code).toBe(GrpcStatus.INVALID_ARGUMENT);
     await s.admin.allocateVolume({ volumeId: 2 });
     expect((await grpcError(s.admin.allocateVolume({ volumeId: 3 }))).code).toBe(GrpcStatus.RESOURCE_EXHAUSTED);

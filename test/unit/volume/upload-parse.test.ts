@@ -8,7 +8,9 @@ describe("header parameters", () => {
     expect(dispositionFileName('form-data; name="file"; filename="a b.png"', false)).toBe("a b.png");
     expect(dispositionFileName("attachment; filename=plain.txt", true)).toBe("plain.txt");
     expect(dispositionFileName('attachment; filename="say \\"hi\\".txt"', true)).toBe('say "hi".txt');
-    expect(dispositionFileName("attachment; filename*=UTF-8''%E2%82%AC%20rates.txt; filename=\"x.txt\"", true)).toBe("€ rates.txt");
+    expect(dispositionFileName("attachment; filename*=UTF-8''%E2%82%AC%20rates.txt; filename=\"x.txt\"", true)).toBe(
+      "€ rates.txt",
+    );
     expect(dispositionFileName('form-data; filename="C:\\\\dir\\\\photo.jpg"', false)).toBe("photo.jpg");
     expect(dispositionFileName('form-data; filename="../../etc/passwd"', false)).toBe("passwd");
     // name= counts for a raw body only, as SeaweedFS's parsePut; a multipart field name is not a file name.
@@ -25,10 +27,13 @@ describe("header parameters", () => {
 
   it("round-trips any quoted file name", () => {
     fc.assert(
-      fc.property(fc.string({ maxLength: 40 }).filter((s) => !/[/\\\r\n]/.test(s)), (name) => {
-        const quoted = name.replace(/["\\]/g, (c) => `\\${c}`);
-        expect(headerParams(`form-data; name="f"; filename="${quoted}"`).get("filename")).toBe(name);
-      }),
+      fc.property(
+        fc.string({ maxLength: 40 }).filter((s) => !/[/\\\r\n]/.test(s)),
+        (name) => {
+          const quoted = name.replace(/["\\]/g, (c) => `\\${c}`);
+          expect(headerParams(`form-data; name="f"; filename="${quoted}"`).get("filename")).toBe(name);
+        },
+      ),
       { numRuns: 300 },
     );
   });

@@ -61,11 +61,15 @@ async function main(): Promise<void> {
   const dir = values.dir ?? fail("--dir is required");
   const httpFlag = values.http ?? fail("--http is required");
   if (values.peers === undefined && !values.join) fail("give --peers (a new group) or --join");
-  const peers = values.peers?.split(",").map((s) => s.trim()).filter((s) => s.length > 0);
+  const peers = values.peers
+    ?.split(",")
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
   const httpColon = httpFlag.lastIndexOf(":");
   const httpHost = httpColon < 0 ? "127.0.0.1" : httpFlag.slice(0, httpColon);
   const httpPort = Number(httpColon < 0 ? httpFlag : httpFlag.slice(httpColon + 1));
-  if (!Number.isInteger(httpPort) || httpPort < 0 || httpPort > 65535) fail(`--http: bad port in ${JSON.stringify(httpFlag)}`);
+  if (!Number.isInteger(httpPort) || httpPort < 0 || httpPort > 65535)
+    fail(`--http: bad port in ${JSON.stringify(httpFlag)}`);
 
   const log = pino({ level: values["log-level"], base: { node: id } }, pino.destination(2));
   const sm = new KvStateMachine();

@@ -39,7 +39,8 @@ export function statusOf(err: unknown): ErrorAnswer {
   if (err instanceof NotLeaderError) return { status: 421, body: { ...base, leader: err.leader } };
   if (err instanceof ProposalDroppedError) return { status: 503, body: { ...base, retry: true } };
   if (err instanceof RaftClosedError) return { status: 503, body: { ...base, outcomeUnknown: true } };
-  if (err instanceof ConfChangeRejectedError || err instanceof TransferRejectedError) return { status: 409, body: base };
+  if (err instanceof ConfChangeRejectedError || err instanceof TransferRejectedError)
+    return { status: 409, body: base };
   if (err instanceof LeadershipLostError || err instanceof RaftTimeoutError || err instanceof RaftAbortedError) {
     return { status: 504, body: { ...base, outcomeUnknown: true } };
   }
