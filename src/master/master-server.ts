@@ -10,16 +10,16 @@ import type { Logger } from "../common/logger.js";
 import { parseReplicaPlacement } from "../common/replica-placement.js";
 import { Seaweed } from "../gen/master_pb.js";
 import { addService, bindServer, shutdownServer } from "../grpc/adapter.js";
-import { Assigner } from "./assigner.js";
-import type { ClusterView, MasterMember } from "./cluster-view.js";
-import { LeaderForwarder } from "./leader-forwarder.js";
-import { LeaderGrpcClients } from "./leader-grpc.js";
-import { RaftClusterState } from "./raft-cluster-state.js";
+import { Assigner } from "./topology/assigner.js";
+import type { ClusterView, MasterMember } from "./state/cluster-view.js";
+import { LeaderForwarder } from "./api/leader-forwarder.js";
+import { LeaderGrpcClients } from "./api/leader-grpc.js";
+import { RaftClusterState } from "./state/raft-cluster-state.js";
 import type { RuntimeLogger } from "../raft/runtime/index.js";
 import { grpcAddress, parseServerAddress } from "../common/server-address.js";
-import { seaweedService } from "./grpc-service.js";
-import { HeartbeatService } from "./heartbeat-service.js";
-import { MasterHttpHandlers } from "./http-handlers.js";
+import { seaweedService } from "./api/grpc-service.js";
+import { HeartbeatService } from "./api/heartbeat-service.js";
+import { MasterHttpHandlers } from "./api/http-handlers.js";
 import {
   closeGraceMs,
   grpcCloseGraceMs,
@@ -36,16 +36,16 @@ import {
   volumeSizeLimitMBMax,
   warmUpPollMs,
 } from "./limits.js";
-import { memberHttpAddress, MembershipManager } from "./membership.js";
-import { acquireMdirLock, type MdirLock } from "./mdir.js";
+import { memberHttpAddress, MembershipManager } from "./state/membership.js";
+import { acquireMdirLock, type MdirLock } from "./state/mdir.js";
 import { request } from "undici";
 import { drainHttpServer, sendError } from "../common/http-util.js";
-import { MasterMetrics } from "./metrics.js";
-import { Sequencer } from "./sequencer.js";
-import { Topology } from "./topology.js";
-import { UploadClient } from "./upload-client.js";
-import { GrpcVolumeAllocator } from "./volume-allocator.js";
-import { VolumeGrowth } from "./volume-growth.js";
+import { MasterMetrics } from "./api/metrics.js";
+import { Sequencer } from "./state/sequencer.js";
+import { Topology } from "./topology/topology.js";
+import { UploadClient } from "./api/upload-client.js";
+import { GrpcVolumeAllocator } from "./topology/volume-allocator.js";
+import { VolumeGrowth } from "./topology/volume-growth.js";
 
 export const MASTER_VERSION = "0.1.0";
 

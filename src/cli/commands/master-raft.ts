@@ -1,8 +1,8 @@
 // `weed-ts master.raft -mdir=DIR dump|rewrite`: offline tools for a STOPPED master's Raft state.
 // dump shows what the log holds; rewrite is the last resort when a majority of masters is lost
-// for good (see src/master/raft-offline.ts).
+// for good (see src/master/state/raft-offline.ts).
 import { WeedError } from "../../common/errors.js";
-import { inspectRaftDir, rewriteRaftMembership, type RaftDirSummary } from "../../master/raft-offline.js";
+import { inspectRaftDir, rewriteRaftMembership, type RaftDirSummary } from "../../master/state/raft-offline.js";
 import type { Membership } from "../../raft/index.js";
 import type { Command, CommandIo } from "../command.js";
 import { parseAddressList } from "../common-flags.js";

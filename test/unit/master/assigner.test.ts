@@ -3,14 +3,14 @@
 // volume it makes serves the next assign.
 import { afterEach, describe, expect, it } from "vitest";
 import { join } from "node:path";
-import { Assigner, type AssignRequest } from "../../../src/master/assigner.js";
-import { LevelClusterState } from "../../../src/master/cluster-state.js";
-import { Sequencer } from "../../../src/master/sequencer.js";
-import { Topology } from "../../../src/master/topology.js";
-import { VolumeGrowth } from "../../../src/master/volume-growth.js";
-import { NO_PREFS } from "../../../src/master/placement.js";
-import type { AllocateRequest, VolumeAllocator } from "../../../src/master/volume-allocator.js";
-import type { DataNode } from "../../../src/master/data-node.js";
+import { Assigner, type AssignRequest } from "../../../src/master/topology/assigner.js";
+import { LevelClusterState } from "../../../src/master/state/cluster-state.js";
+import { Sequencer } from "../../../src/master/state/sequencer.js";
+import { Topology } from "../../../src/master/topology/topology.js";
+import { VolumeGrowth } from "../../../src/master/topology/volume-growth.js";
+import { NO_PREFS } from "../../../src/master/topology/placement.js";
+import type { AllocateRequest, VolumeAllocator } from "../../../src/master/topology/volume-allocator.js";
+import type { DataNode } from "../../../src/master/topology/data-node.js";
 import { ErrorCode } from "../../../src/common/errors.js";
 import { silentLogger } from "../../../src/common/logger.js";
 import { tempDir } from "./helpers.js";

@@ -3,7 +3,7 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { formatFid, parseFid } from "../../../src/common/fid.js";
-import { CookieSource, formatFidNumber } from "../../../src/master/fid-maker.js";
+import { CookieSource, formatFidNumber } from "../../../src/master/topology/fid-maker.js";
 
 describe("formatFidNumber", () => {
   it("matches formatFid and round-trips through parseFid", () => {

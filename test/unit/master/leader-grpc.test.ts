@@ -5,8 +5,8 @@ import { status as GrpcStatus } from "@grpc/grpc-js";
 import { afterEach, describe, expect, it } from "vitest";
 import { ErrorCode, WeedError } from "../../../src/common/errors.js";
 import { GrpcCallError } from "../../../src/grpc/adapter.js";
-import type { ClusterView } from "../../../src/master/cluster-view.js";
-import { LeaderGrpcClients } from "../../../src/master/leader-grpc.js";
+import type { ClusterView } from "../../../src/master/state/cluster-view.js";
+import { LeaderGrpcClients } from "../../../src/master/api/leader-grpc.js";
 
 class FakeCluster implements ClusterView {
   readonly self = "127.0.0.1:9333";

@@ -1,4 +1,4 @@
-// The master's directory lock and identity file (src/master/mdir.ts), on a real temp dir with real
+// The master's directory lock and identity file (src/master/state/mdir.ts), on a real temp dir with real
 // processes: a live holder is refused by pid, a dead or garbled one is replaced.
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdir, readFile, stat, writeFile } from "node:fs/promises";
@@ -11,7 +11,7 @@ import {
   MDIR_LOCK_FILE,
   readMasterId,
   readMdirLockHolder,
-} from "../../../src/master/mdir.js";
+} from "../../../src/master/state/mdir.js";
 import { tempDir } from "./helpers.js";
 
 let tmp: { dir: string; remove: () => Promise<void> };

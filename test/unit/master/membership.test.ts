@@ -3,7 +3,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { ErrorCode, WeedError } from "../../../src/common/errors.js";
 import { createLogger } from "../../../src/common/logger.js";
-import { majority, MembershipManager, type MembershipRuntime } from "../../../src/master/membership.js";
+import { majority, MembershipManager, type MembershipRuntime } from "../../../src/master/state/membership.js";
 import type { ConfChangeResult, MemberStatus, RuntimeStatus } from "../../../src/raft/runtime/index.js";
 
 const SELF = "127.0.0.1:9333";

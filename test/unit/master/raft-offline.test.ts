@@ -1,13 +1,13 @@
-// The offline Raft tools (src/master/raft-offline.ts) on real LevelDB stores written with
+// The offline Raft tools (src/master/state/raft-offline.ts) on real LevelDB stores written with
 // RaftStorage, as a master leaves them: a bootstrap snapshot, then noop / master commands /
 // conf changes, part of them not yet committed.
 import { access, mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ErrorCode, WeedError } from "../../../src/common/errors.js";
-import { encodeCommand, MasterStateMachine } from "../../../src/master/master-state-machine.js";
-import { MASTER_ID_FILE, MDIR_LOCK_FILE } from "../../../src/master/mdir.js";
-import { inspectRaftDir, raftDirOf, rewriteRaftMembership } from "../../../src/master/raft-offline.js";
+import { encodeCommand, MasterStateMachine } from "../../../src/master/state/master-state-machine.js";
+import { MASTER_ID_FILE, MDIR_LOCK_FILE } from "../../../src/master/state/mdir.js";
+import { inspectRaftDir, raftDirOf, rewriteRaftMembership } from "../../../src/master/state/raft-offline.js";
 import { bootstrapState, RaftNode, type Entry, type HardState, type Ready } from "../../../src/raft/index.js";
 import { RaftStorage } from "../../../src/raft/runtime/index.js";
 import { tempDir } from "./helpers.js";

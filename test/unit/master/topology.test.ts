@@ -1,8 +1,8 @@
 // Checks the topology tree and the layout writability rules in process (the topology is pure):
 // registering and dropping servers, full and delta volume reports, and when a volume takes writes.
 import { describe, expect, it } from "vitest";
-import { Topology } from "../../../src/master/topology.js";
-import type { NodeSpec, ReplicaInfo } from "../../../src/master/data-node.js";
+import { Topology } from "../../../src/master/topology/topology.js";
+import type { NodeSpec, ReplicaInfo } from "../../../src/master/topology/data-node.js";
 import { rpByte, ttlU32 } from "./helpers.js";
 
 const LIMIT = 1000;

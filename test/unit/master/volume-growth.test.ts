@@ -4,14 +4,14 @@
 // the HTTP tests drive the real gRPC allocator against fake volume servers.
 import { afterEach, describe, expect, it } from "vitest";
 import { join } from "node:path";
-import { Topology } from "../../../src/master/topology.js";
-import type { DataNode, NodeSpec } from "../../../src/master/data-node.js";
-import { pickNodesForVolume, NO_PREFS } from "../../../src/master/placement.js";
+import { Topology } from "../../../src/master/topology/topology.js";
+import type { DataNode, NodeSpec } from "../../../src/master/topology/data-node.js";
+import { pickNodesForVolume, NO_PREFS } from "../../../src/master/topology/placement.js";
 import { parseReplicaPlacement } from "../../../src/common/replica-placement.js";
 import { ErrorCode, WeedError } from "../../../src/common/errors.js";
-import { LevelClusterState } from "../../../src/master/cluster-state.js";
-import { VolumeGrowth, type GrowthSpec } from "../../../src/master/volume-growth.js";
-import type { AllocateRequest, VolumeAllocator } from "../../../src/master/volume-allocator.js";
+import { LevelClusterState } from "../../../src/master/state/cluster-state.js";
+import { VolumeGrowth, type GrowthSpec } from "../../../src/master/topology/volume-growth.js";
+import type { AllocateRequest, VolumeAllocator } from "../../../src/master/topology/volume-allocator.js";
 import { silentLogger } from "../../../src/common/logger.js";
 import { rpByte, tempDir } from "./helpers.js";
 

@@ -7,8 +7,8 @@ import {
   formatReplicaPlacement,
   replicaPlacementFromByte,
   type ReplicaPlacement,
-} from "../common/replica-placement.js";
-import { formatTtl, ttlFromUint32 } from "../common/ttl.js";
+} from "../../common/replica-placement.js";
+import { formatTtl, ttlFromUint32 } from "../../common/ttl.js";
 import type { DataNode } from "./data-node.js";
 
 export type Random = () => number;

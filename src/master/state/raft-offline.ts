@@ -10,10 +10,10 @@
 // on <mdir>/raft is the second guard) and never create a Raft store where there is none.
 import { access } from "node:fs/promises";
 import { join } from "node:path";
-import { ErrorCode, WeedError } from "../common/errors.js";
-import { applyConfChange, isMember } from "../raft/index.js";
-import type { Entry, Membership, PersistedState, Snapshot } from "../raft/index.js";
-import { RaftStorage, StorageCorruptError } from "../raft/runtime/index.js";
+import { ErrorCode, WeedError } from "../../common/errors.js";
+import { applyConfChange, isMember } from "../../raft/index.js";
+import type { Entry, Membership, PersistedState, Snapshot } from "../../raft/index.js";
+import { RaftStorage, StorageCorruptError } from "../../raft/runtime/index.js";
 import { MasterStateMachine, type MasterStateSnapshot } from "./master-state-machine.js";
 import { mdirInUseError, readMasterId, readMdirLockHolder } from "./mdir.js";
 

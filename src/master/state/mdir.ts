@@ -13,7 +13,7 @@
 import { randomBytes } from "node:crypto";
 import { mkdir, open, readFile, rename, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { ErrorCode, WeedError } from "../common/errors.js";
+import { ErrorCode, WeedError } from "../../common/errors.js";
 
 export const MDIR_LOCK_FILE = "master.lock";
 export const MASTER_ID_FILE = "master.id";

@@ -2,8 +2,8 @@
 // y on other racks of the main data center, z on other nodes of the main rack (SeaweedFS
 // weed/topology/volume_growth.go findEmptySlotsForOneVolume). Choices are random, weighted by free
 // slots, so volumes spread over the cluster. Pure: the random source is passed in.
-import { ErrorCode, WeedError } from "../common/errors.js";
-import { formatReplicaPlacement, type ReplicaPlacement } from "../common/replica-placement.js";
+import { ErrorCode, WeedError } from "../../common/errors.js";
+import { formatReplicaPlacement, type ReplicaPlacement } from "../../common/replica-placement.js";
 import type { DataCenter, DataNode, Rack } from "./data-node.js";
 import type { Topology } from "./topology.js";
 import type { Random } from "./volume-layout.js";

@@ -4,16 +4,16 @@
 // its reservations start above everything any earlier leader reserved: no volume id or file key
 // is ever issued twice, whatever the history of leader changes (SeaweedFS #1014, #1503, #6327).
 import { randomUUID } from "node:crypto";
-import { ErrorCode, WeedError } from "../common/errors.js";
+import { ErrorCode, WeedError } from "../../common/errors.js";
 import {
   NotLeaderError,
   ProposalDroppedError,
   RaftError,
   RaftRuntime,
   type RaftRuntimeOptions,
-} from "../raft/runtime/index.js";
+} from "../../raft/runtime/index.js";
 import type { ClusterState, KeyBlock } from "./cluster-state.js";
-import { raftProposeTimeoutMs } from "./limits.js";
+import { raftProposeTimeoutMs } from "../limits.js";
 import {
   encodeCommand,
   MasterStateMachine,

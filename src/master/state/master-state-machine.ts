@@ -1,9 +1,9 @@
 // The master's replicated state machine: cluster (topology) id, max volume id and the file-key
 // ceiling. Every mutation is one committed Raft entry, applied in the same order on every master,
 // so apply() must be deterministic: values it needs (the new cluster id) travel in the command.
-import { ErrorCode, WeedError } from "../common/errors.js";
+import { ErrorCode, WeedError } from "../../common/errors.js";
 import type { KeyBlock } from "./cluster-state.js";
-import { fileKeyMax, volumeIdMax } from "./limits.js";
+import { fileKeyMax, volumeIdMax } from "../limits.js";
 
 export interface MasterStateSnapshot {
   topologyId: string;

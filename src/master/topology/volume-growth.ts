@@ -2,14 +2,13 @@
 // chosen server, then record the replicas in the topology so assigns can use the volume at once
 // (the servers' heartbeats confirm it later). Assigns that find no writable volume in a layout
 // share one growth of that layout instead of each starting their own.
-import { ErrorCode, WeedError } from "../common/errors.js";
-import type { Logger } from "../common/logger.js";
-import { copyCount, formatReplicaPlacement, replicaPlacementFromByte } from "../common/replica-placement.js";
-import { formatTtl, ttlFromUint32 } from "../common/ttl.js";
-import type { ClusterState } from "./cluster-state.js";
+import { ErrorCode, WeedError } from "../../common/errors.js";
+import type { Logger } from "../../common/logger.js";
+import { copyCount, formatReplicaPlacement, replicaPlacementFromByte } from "../../common/replica-placement.js";
+import { formatTtl, ttlFromUint32 } from "../../common/ttl.js";
+import type { ClusterState } from "../state/cluster-state.js";
 import type { DataNode, ReplicaInfo } from "./data-node.js";
-import { allocateVolumeTimeoutMs, defaultGrowthCount, growthCountMax } from "./limits.js";
-import type { MasterMetrics } from "./metrics.js";
+import { allocateVolumeTimeoutMs, defaultGrowthCount, growthCountMax } from "../limits.js";
 import { pickNodesForVolume, type PlacementPrefs } from "./placement.js";
 import type { Topology } from "./topology.js";
 import type { AllocateRequest, VolumeAllocator } from "./volume-allocator.js";
@@ -36,7 +35,8 @@ export interface VolumeGrowthDeps {
   allocator: VolumeAllocator;
   random: Random;
   logger: Logger;
-  metrics?: MasterMetrics;
+  /** Told of every volume allocation and its result (the master's metrics count them). */
+  metrics?: { volumeCreated(ok: boolean): void };
 }
 
 export interface VolumeGrowthOptions {

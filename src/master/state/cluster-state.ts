@@ -10,8 +10,8 @@
 import { mkdir } from "node:fs/promises";
 import { randomUUID } from "node:crypto";
 import { Level } from "level";
-import { ErrorCode, WeedError, assert } from "../common/errors.js";
-import { fileKeyMax, volumeIdMax } from "./limits.js";
+import { ErrorCode, WeedError, assert } from "../../common/errors.js";
+import { fileKeyMax, volumeIdMax } from "../limits.js";
 
 /** Keys [first, end) reserved durably; every key in it may be issued exactly once. */
 export interface KeyBlock {

@@ -3,8 +3,8 @@
 // SeaweedFS_master_* where it has the same metric. Label children of the hot counters are bound
 // once here so the assign path does no label lookups.
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
-import type { Topology } from "./topology.js";
-import type { ClusterState } from "./cluster-state.js";
+import type { Topology } from "../topology/topology.js";
+import type { ClusterState } from "../state/cluster-state.js";
 
 export type HeartbeatKind = "total" | "dataNode" | "Volumes" | "newVolumes" | "deletedVolumes" | "error";
 

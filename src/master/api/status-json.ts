@@ -1,11 +1,11 @@
 // Bodies of /dir/status and /vol/status, in SeaweedFS's JSON shapes (weed/topology/topology_info.go,
 // weed/storage/volume_info.go: Go field names as keys where it has no json tags).
-import { volumeInfoJson } from "../common/volume-info-json.js";
-import { replicaPlacementFromByte } from "../common/replica-placement.js";
-import { ttlFromUint32 } from "../common/ttl.js";
-import type { DataNode, ReplicaInfo } from "./data-node.js";
-import { statusVolumeIdsMax } from "./limits.js";
-import type { Topology } from "./topology.js";
+import { volumeInfoJson } from "../../common/volume-info-json.js";
+import { replicaPlacementFromByte } from "../../common/replica-placement.js";
+import { ttlFromUint32 } from "../../common/ttl.js";
+import type { DataNode, ReplicaInfo } from "../topology/data-node.js";
+import { statusVolumeIdsMax } from "../limits.js";
+import type { Topology } from "../topology/topology.js";
 
 const byId = <T extends { id: string }>(a: T, b: T): number => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 

@@ -1,10 +1,10 @@
 // Assign and grow parameters, validated once at the edge (HTTP form values or the gRPC request)
 // into the typed request the assigner takes. Bad replication, ttl or count is a 406 as SeaweedFS.
-import { ErrorCode, WeedError } from "../common/errors.js";
-import { parseReplicaPlacement, replicaPlacementToByte } from "../common/replica-placement.js";
-import { parseTtl, ttlToUint32 } from "../common/ttl.js";
-import type { AssignRequest } from "./assigner.js";
-import { assignCountMax, growthCountMax } from "./limits.js";
+import { ErrorCode, WeedError } from "../../common/errors.js";
+import { parseReplicaPlacement, replicaPlacementToByte } from "../../common/replica-placement.js";
+import { parseTtl, ttlToUint32 } from "../../common/ttl.js";
+import type { AssignRequest } from "../topology/assigner.js";
+import { assignCountMax, growthCountMax } from "../limits.js";
 
 /** A raw value as it arrives; null, undefined or "" means "not given". */
 type Raw = string | null | undefined;

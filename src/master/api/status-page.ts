@@ -1,6 +1,6 @@
 // The small HTML page at "/": who leads, the masters, the volume servers and their volumes
 // (the same facts as SeaweedFS's master UI, weed/server/master_ui/master.html).
-import type { Topology } from "./topology.js";
+import type { Topology } from "../topology/topology.js";
 import { humanReadableInts } from "./status-json.js";
 
 export interface StatusPageInput {

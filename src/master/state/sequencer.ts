@@ -2,10 +2,10 @@
 // synchronous bump of a number; the next block is reserved in the background once fewer than
 // `refillThreshold` keys remain, so assigns do not wait on the disk. A heartbeat that reports a key
 // above what we would hand out next raises the floor: no key at or below it is ever issued.
-import { ErrorCode, WeedError, assert } from "../common/errors.js";
-import type { Logger } from "../common/logger.js";
+import { ErrorCode, WeedError, assert } from "../../common/errors.js";
+import type { Logger } from "../../common/logger.js";
 import type { ClusterState } from "./cluster-state.js";
-import { fileKeyBlockSize, fileKeyMax, fileKeyRefillThreshold, fileKeyReserveWaitMs } from "./limits.js";
+import { fileKeyBlockSize, fileKeyMax, fileKeyRefillThreshold, fileKeyReserveWaitMs } from "../limits.js";
 
 const TAKE_ROUNDS_MAX = 1_000;
 

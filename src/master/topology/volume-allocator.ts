@@ -1,8 +1,8 @@
 // The master's calls to volume servers during growth: AllocateVolume, and VolumeDelete to undo a
 // half-made volume. One gRPC client per volume server, kept while the server is registered.
-import { createClient, type ServiceClient } from "../grpc/adapter.js";
-import { VolumeServer } from "../gen/volume_server_pb.js";
-import { ErrorCode, WeedError } from "../common/errors.js";
+import { createClient, type ServiceClient } from "../../grpc/adapter.js";
+import { VolumeServer } from "../../gen/volume_server_pb.js";
+import { ErrorCode, WeedError } from "../../common/errors.js";
 import type { DataNode } from "./data-node.js";
 
 export interface AllocateRequest {

@@ -1,12 +1,12 @@
 // Assign: pick a writable volume of the layout, take `count` keys, add a random cookie. The common
 // case is synchronous and allocates only the fid string and the result; growth, waiting for a
 // key block and the warm-up rule are on the slow path.
-import { ErrorCode, WeedError } from "../common/errors.js";
+import { ErrorCode, WeedError } from "../../common/errors.js";
 import type { DataNode } from "./data-node.js";
 import { CookieSource, formatFidNumber } from "./fid-maker.js";
-import { assignGrowthWaitMs, retryAfterSec, warmUpAssignWaitMs, warmUpPollMs } from "./limits.js";
+import { assignGrowthWaitMs, retryAfterSec, warmUpAssignWaitMs, warmUpPollMs } from "../limits.js";
 import type { PlacementPrefs } from "./placement.js";
-import type { Sequencer } from "./sequencer.js";
+import type { Sequencer } from "../state/sequencer.js";
 import type { Topology } from "./topology.js";
 import type { VolumeGrowth, GrowthSpec } from "./volume-growth.js";
 import { describeLayout } from "./volume-growth.js";

@@ -4,9 +4,9 @@
 // is checked against the voters reachable right now: a change that would leave the group without a
 // reachable majority is refused with the reason instead of wedging the cluster, as etcd's
 // --strict-reconfig-check does. A change to an even number of voters is made but warned about.
-import { ErrorCode, WeedError } from "../common/errors.js";
-import type { Logger } from "../common/logger.js";
-import { httpAddress, parseServerAddress } from "../common/server-address.js";
+import { ErrorCode, WeedError } from "../../common/errors.js";
+import type { Logger } from "../../common/logger.js";
+import { httpAddress, parseServerAddress } from "../../common/server-address.js";
 import {
   ConfChangeRejectedError,
   NotLeaderError,
@@ -16,8 +16,8 @@ import {
   type MemberStatus,
   type OpOptions,
   type RuntimeStatus,
-} from "../raft/runtime/index.js";
-import { membershipQueueMax, memberCatchUpTimeoutMs, memberChangeTimeoutMs, quorumCheckWaitMs } from "./limits.js";
+} from "../../raft/runtime/index.js";
+import { membershipQueueMax, memberCatchUpTimeoutMs, memberChangeTimeoutMs, quorumCheckWaitMs } from "../limits.js";
 import { toWeedError } from "./raft-cluster-state.js";
 
 /** What the manager needs of the Raft runtime. */

@@ -2,9 +2,9 @@
 // (no free slots, growth in progress, warming up) in AssignResponse.error and keeps gRPC status
 // errors for malformed requests; LookupVolume reports per id.
 import type * as grpc from "@grpc/grpc-js";
-import type { ServiceImpl } from "../grpc/adapter.js";
+import type { ServiceImpl } from "../../grpc/adapter.js";
 import { FORWARDED_HEADER } from "./leader-forwarder.js";
-import { ErrorCode, WeedError } from "../common/errors.js";
+import { ErrorCode, WeedError } from "../../common/errors.js";
 import type {
   Seaweed,
   AssignRequest as AssignRequestPb,
@@ -12,18 +12,18 @@ import type {
   RaftAddServerRequest,
   RaftLeadershipTransferRequest,
   RaftRemoveServerRequest,
-} from "../gen/master_pb.js";
-import type { Logger } from "../common/logger.js";
+} from "../../gen/master_pb.js";
+import type { Logger } from "../../common/logger.js";
 import { parseAssignParams } from "./assign-params.js";
-import type { Assigner, AssignRequest } from "./assigner.js";
+import type { Assigner, AssignRequest } from "../topology/assigner.js";
 import type { HeartbeatService } from "./heartbeat-service.js";
-import { lookupVolume } from "./lookup.js";
+import { lookupVolume } from "../topology/lookup.js";
 import type { MasterMetrics } from "./metrics.js";
-import type { Topology } from "./topology.js";
-import { assignCountMax } from "./limits.js";
-import type { ClusterView } from "./cluster-view.js";
+import type { Topology } from "../topology/topology.js";
+import { assignCountMax } from "../limits.js";
+import type { ClusterView } from "../state/cluster-view.js";
 import type { LeaderGrpcClients } from "./leader-grpc.js";
-import type { MembershipAnswer, HandedOff, MembershipManager } from "./membership.js";
+import type { MembershipAnswer, HandedOff, MembershipManager } from "../state/membership.js";
 
 export interface SeaweedServiceDeps {
   cluster: ClusterView;

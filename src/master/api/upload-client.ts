@@ -3,8 +3,8 @@
 // volume server keeps the file name and mime type.
 import { Readable } from "node:stream";
 import { Pool } from "undici";
-import { ErrorCode, WeedError } from "../common/errors.js";
-import { submitUploadTimeoutMs, uploadConnectionsPerServer } from "./limits.js";
+import { ErrorCode, WeedError } from "../../common/errors.js";
+import { submitUploadTimeoutMs, uploadConnectionsPerServer } from "../limits.js";
 
 export interface UploadInput {
   /** "ip:port" of the volume server. */

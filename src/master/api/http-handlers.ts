@@ -2,13 +2,13 @@
 // routed by path with node:http. Parameters come from the query string and, for POSTs with an
 // urlencoded body, from the form (SeaweedFS reads both with FormValue; the form wins).
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { ErrorCode, WeedError } from "../common/errors.js";
-import { parseFidPath } from "../common/fid.js";
-import { pathOf, readBody, replayRequest, sendError, sendJson } from "../common/http-util.js";
-import type { Logger } from "../common/logger.js";
+import { ErrorCode, WeedError } from "../../common/errors.js";
+import { parseFidPath } from "../../common/fid.js";
+import { pathOf, readBody, replayRequest, sendError, sendJson } from "../../common/http-util.js";
+import type { Logger } from "../../common/logger.js";
 import { parseAssignParams, rawParamsOf } from "./assign-params.js";
-import type { Assigner, AssignResult } from "./assigner.js";
-import type { ClusterState } from "./cluster-state.js";
+import type { Assigner, AssignResult } from "../topology/assigner.js";
+import type { ClusterState } from "../state/cluster-state.js";
 import {
   formBodyBytesMax,
   forwardAttemptsMax,
@@ -19,17 +19,17 @@ import {
   leaderPollMs,
   leaderWaitMs,
   retryAfterSec,
-} from "./limits.js";
-import { locationsOf, lookupVolume, volumeIdOf } from "./lookup.js";
+} from "../limits.js";
+import { locationsOf, lookupVolume, volumeIdOf } from "../topology/lookup.js";
 import type { MasterMetrics } from "./metrics.js";
 import { renderStatusPage } from "./status-page.js";
 import { dirStatus, volStatus } from "./status-json.js";
 import { readSubmittedFile } from "./submit.js";
-import type { Topology } from "./topology.js";
+import type { Topology } from "../topology/topology.js";
 import type { UploadClient } from "./upload-client.js";
-import type { VolumeGrowth } from "./volume-growth.js";
-import { waitForLeader, type ClusterView } from "./cluster-view.js";
-import type { HandedOff, MembershipAnswer, MembershipManager } from "./membership.js";
+import type { VolumeGrowth } from "../topology/volume-growth.js";
+import { waitForLeader, type ClusterView } from "../state/cluster-view.js";
+import type { HandedOff, MembershipAnswer, MembershipManager } from "../state/membership.js";
 import {
   BodyBudget,
   forwardedBy,

@@ -1,7 +1,7 @@
 // Volume lookup shared by /dir/lookup, /<fid> redirects and gRPC LookupVolume. The input is a
 // bare volume id or a whole fid ("3" or "3,01637037d6"); the text after the comma is ignored.
 import type { DataNode, LocationJson } from "./data-node.js";
-import { volumeIdMax } from "./limits.js";
+import { volumeIdMax } from "../limits.js";
 import type { Topology } from "./topology.js";
 
 export type LookupOutcome = { ok: true; volumeId: number; nodes: readonly DataNode[] } | { ok: false; error: string };

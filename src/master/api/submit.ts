@@ -4,9 +4,9 @@
 // 201 {"fileName","fid","fileUrl","size","eTag"}.
 import type { IncomingMessage } from "node:http";
 import { Busboy, type BusboyFileStream } from "@fastify/busboy";
-import { ErrorCode, WeedError } from "../common/errors.js";
-import { readBody } from "../common/http-util.js";
-import { submitBytesMax, submitFieldsMax } from "./limits.js";
+import { ErrorCode, WeedError } from "../../common/errors.js";
+import { readBody } from "../../common/http-util.js";
+import { submitBytesMax, submitFieldsMax } from "../limits.js";
 
 export interface SubmittedFile {
   fileName: string;

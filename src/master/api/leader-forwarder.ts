@@ -7,8 +7,8 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { pipeline } from "node:stream/promises";
 import { Pool } from "undici";
-import { ErrorCode, WeedError } from "../common/errors.js";
-import { forwardConnectionsMax, forwardTimeoutMs, retryAfterSec } from "./limits.js";
+import { ErrorCode, WeedError } from "../../common/errors.js";
+import { forwardConnectionsMax, forwardTimeoutMs, retryAfterSec } from "../limits.js";
 
 /** Marks a request a follower forwarded; its value is the comma list of forwarding masters. */
 export const FORWARDED_HEADER = "x-weed-forwarded-by";

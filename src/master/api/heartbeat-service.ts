@@ -5,22 +5,22 @@
 // as SeaweedFS does), and it re-registers with a full report when it reconnects.
 import * as grpc from "@grpc/grpc-js";
 import { create } from "@bufbuild/protobuf";
-import { ErrorCode, WeedError, grpcStatusOf } from "../common/errors.js";
-import type { Logger } from "../common/logger.js";
-import { GRPC_PORT_OFFSET } from "../common/server-address.js";
+import { ErrorCode, WeedError, grpcStatusOf } from "../../common/errors.js";
+import type { Logger } from "../../common/logger.js";
+import { GRPC_PORT_OFFSET } from "../../common/server-address.js";
 import {
   HeartbeatResponseSchema,
   type Heartbeat,
   type HeartbeatResponse,
   type VolumeInformationMessage,
   type VolumeShortInformationMessage,
-} from "../gen/master_pb.js";
-import type { ClusterState } from "./cluster-state.js";
-import type { DataNode, NodeSpec, ReplicaInfo } from "./data-node.js";
-import { heartbeatVolumesMax } from "./limits.js";
+} from "../../gen/master_pb.js";
+import type { ClusterState } from "../state/cluster-state.js";
+import type { DataNode, NodeSpec, ReplicaInfo } from "../topology/data-node.js";
+import { heartbeatVolumesMax } from "../limits.js";
 import type { MasterMetrics } from "./metrics.js";
-import type { Sequencer } from "./sequencer.js";
-import type { Topology } from "./topology.js";
+import type { Sequencer } from "../state/sequencer.js";
+import type { Topology } from "../topology/topology.js";
 
 export type HeartbeatCall = grpc.ServerDuplexStream<Heartbeat, HeartbeatResponse>;
 

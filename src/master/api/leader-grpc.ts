@@ -3,10 +3,10 @@
 // leader, serves the call itself if it becomes the leader meanwhile, and sends a call again to the
 // next leader when the last one could not even be connected to.
 import { status as GrpcStatus } from "@grpc/grpc-js";
-import { Seaweed } from "../gen/master_pb.js";
-import { createClient, GrpcCallError, type ServiceClient } from "../grpc/adapter.js";
-import { ErrorCode, WeedError } from "../common/errors.js";
-import { grpcAddress, parseServerAddress } from "../common/server-address.js";
+import { Seaweed } from "../../gen/master_pb.js";
+import { createClient, GrpcCallError, type ServiceClient } from "../../grpc/adapter.js";
+import { ErrorCode, WeedError } from "../../common/errors.js";
+import { grpcAddress, parseServerAddress } from "../../common/server-address.js";
 import {
   forwardAttemptsMax,
   forwardHopsMax,
@@ -14,8 +14,8 @@ import {
   leaderPollMs,
   leaderWaitMs,
   retryAfterSec,
-} from "./limits.js";
-import { waitForLeader, type ClusterView } from "./cluster-view.js";
+} from "../limits.js";
+import { waitForLeader, type ClusterView } from "../state/cluster-view.js";
 import { FORWARDED_HEADER, neverDelivered, noLeaderError } from "./leader-forwarder.js";
 
 /** grpc-js's answer when no connection could be made: the call never reached the leader. */
