@@ -451,8 +451,8 @@ function readSnapshot(r: Reader): NonNullable<WireMessage["snapshot"]> {
   return s;
 }
 
-function readMessage(r: Reader): WireMessage {
-  const m: WireMessage = {
+function emptyWireMessage(): WireMessage {
+  return {
     type: WireMessageType.UNSPECIFIED,
     from: "",
     to: "",
@@ -471,82 +471,90 @@ function readMessage(r: Reader): WireMessage {
     context: undefined,
     snapshot: undefined,
   };
+}
+
+function readMessage(r: Reader): WireMessage {
+  const m = emptyWireMessage();
   while (r.pos < r.end) {
     const { field, wt } = r.tag();
-    switch (field) {
-      case 1:
-        expectWt(field, wt, WT_VARINT);
-        m.type = r.varint();
-        break;
-      case 2:
-        expectWt(field, wt, WT_LEN);
-        m.from = r.str();
-        break;
-      case 3:
-        expectWt(field, wt, WT_LEN);
-        m.to = r.str();
-        break;
-      case 4:
-        expectWt(field, wt, WT_VARINT);
-        m.term = r.varint();
-        break;
-      case 5:
-        expectWt(field, wt, WT_VARINT);
-        m.lastIndex = r.varint();
-        break;
-      case 6:
-        expectWt(field, wt, WT_VARINT);
-        m.lastTerm = r.varint();
-        break;
-      case 7:
-        expectWt(field, wt, WT_VARINT);
-        m.reject = r.varint() !== 0;
-        break;
-      case 8:
-        expectWt(field, wt, WT_VARINT);
-        m.transfer = r.varint() !== 0;
-        break;
-      case 9:
-        expectWt(field, wt, WT_VARINT);
-        m.prevIndex = r.varint();
-        break;
-      case 10:
-        expectWt(field, wt, WT_VARINT);
-        m.prevTerm = r.varint();
-        break;
-      case 11:
-        expectWt(field, wt, WT_LEN);
-        m.entries.push(readEntry(r.sub()));
-        break;
-      case 12:
-        expectWt(field, wt, WT_VARINT);
-        m.commit = r.varint();
-        break;
-      case 13:
-        expectWt(field, wt, WT_VARINT);
-        m.index = r.varint();
-        break;
-      case 14:
-        expectWt(field, wt, WT_VARINT);
-        m.hintIndex = r.varint();
-        break;
-      case 15:
-        expectWt(field, wt, WT_VARINT);
-        m.hintTerm = r.varint();
-        break;
-      case 16:
-        expectWt(field, wt, WT_LEN);
-        m.context = r.str();
-        break;
-      case 17:
-        expectWt(field, wt, WT_LEN);
-        m.snapshot = readSnapshot(r.sub());
-        break;
-      default:
-        r.skip(wt);
-    }
+    readMessageField(r, m, field, wt);
   }
   return m;
+}
+
+function readMessageField(r: Reader, m: WireMessage, field: number, wt: number): void {
+  switch (field) {
+    case 1:
+      expectWt(field, wt, WT_VARINT);
+      m.type = r.varint();
+      break;
+    case 2:
+      expectWt(field, wt, WT_LEN);
+      m.from = r.str();
+      break;
+    case 3:
+      expectWt(field, wt, WT_LEN);
+      m.to = r.str();
+      break;
+    case 4:
+      expectWt(field, wt, WT_VARINT);
+      m.term = r.varint();
+      break;
+    case 5:
+      expectWt(field, wt, WT_VARINT);
+      m.lastIndex = r.varint();
+      break;
+    case 6:
+      expectWt(field, wt, WT_VARINT);
+      m.lastTerm = r.varint();
+      break;
+    case 7:
+      expectWt(field, wt, WT_VARINT);
+      m.reject = r.varint() !== 0;
+      break;
+    case 8:
+      expectWt(field, wt, WT_VARINT);
+      m.transfer = r.varint() !== 0;
+      break;
+    case 9:
+      expectWt(field, wt, WT_VARINT);
+      m.prevIndex = r.varint();
+      break;
+    case 10:
+      expectWt(field, wt, WT_VARINT);
+      m.prevTerm = r.varint();
+      break;
+    case 11:
+      expectWt(field, wt, WT_LEN);
+      m.entries.push(readEntry(r.sub()));
+      break;
+    case 12:
+      expectWt(field, wt, WT_VARINT);
+      m.commit = r.varint();
+      break;
+    case 13:
+      expectWt(field, wt, WT_VARINT);
+      m.index = r.varint();
+      break;
+    case 14:
+      expectWt(field, wt, WT_VARINT);
+      m.hintIndex = r.varint();
+      break;
+    case 15:
+      expectWt(field, wt, WT_VARINT);
+      m.hintTerm = r.varint();
+      break;
+    case 16:
+      expectWt(field, wt, WT_LEN);
+      m.context = r.str();
+      break;
+    case 17:
+      expectWt(field, wt, WT_LEN);
+      m.snapshot = readSnapshot(r.sub());
+      break;
+    default:
+      r.skip(wt);
+  }
 }
 
 /** Decode raft_pb.MessageBatch bytes into core Messages; MessageCodecError on anything malformed. */

@@ -10,7 +10,7 @@
 // Timing: --tick-ms, --election-ticks, --heartbeat-ticks; --snapshot-threshold entries.
 // SIGTERM/SIGINT: a leader hands leadership off first, then the node closes and exits 0.
 import { parseArgs } from "node:util";
-import { pino } from "pino";
+import { pino, type Logger } from "pino";
 import { RaftRuntime } from "../runtime.js";
 import { KvHttpServer } from "./kv-server.js";
 import { KvStateMachine, type KvResult } from "./kv-state-machine.js";
@@ -31,7 +31,21 @@ function intFlag(name: string, v: string | undefined): number | undefined {
   return n;
 }
 
-async function main(): Promise<void> {
+interface NodeFlags {
+  id: string;
+  dir: string;
+  http: { host: string; port: number };
+  /** The initial voters of a new group; undefined with --join. */
+  bootstrap: string[] | undefined;
+  tickMs: number | undefined;
+  electionTicks: number | undefined;
+  heartbeatTicks: number | undefined;
+  snapshotThreshold: number | undefined;
+  logLevel: string;
+}
+
+/** The flags, checked; null when --help asked for the usage only. */
+function parseFlags(): NodeFlags | null {
   let values;
   try {
     ({ values } = parseArgs({
@@ -53,10 +67,7 @@ async function main(): Promise<void> {
   } catch (err) {
     fail((err as Error).message);
   }
-  if (values.help) {
-    process.stdout.write(`${USAGE}\n`);
-    return;
-  }
+  if (values.help) return null;
   const id = values.id ?? fail("--id is required");
   const dir = values.dir ?? fail("--dir is required");
   const httpFlag = values.http ?? fail("--http is required");
@@ -65,38 +76,30 @@ async function main(): Promise<void> {
     ?.split(",")
     .map((s) => s.trim())
     .filter((s) => s.length > 0);
-  const httpColon = httpFlag.lastIndexOf(":");
-  const httpHost = httpColon < 0 ? "127.0.0.1" : httpFlag.slice(0, httpColon);
-  const httpPort = Number(httpColon < 0 ? httpFlag : httpFlag.slice(httpColon + 1));
-  if (!Number.isInteger(httpPort) || httpPort < 0 || httpPort > 65535)
-    fail(`--http: bad port in ${JSON.stringify(httpFlag)}`);
-
-  const log = pino({ level: values["log-level"], base: { node: id } }, pino.destination(2));
-  const sm = new KvStateMachine();
-  const tickMs = intFlag("tick-ms", values["tick-ms"]);
-  const electionTicks = intFlag("election-ticks", values["election-ticks"]);
-  const heartbeatTicks = intFlag("heartbeat-ticks", values["heartbeat-ticks"]);
-  const snapshotThreshold = intFlag("snapshot-threshold", values["snapshot-threshold"]);
-  const runtime = new RaftRuntime<KvResult>({
+  return {
     id,
     dir,
-    stateMachine: sm,
-    ...(peers !== undefined && !values.join ? { bootstrap: peers } : {}),
-    ...(tickMs !== undefined ? { tickMs } : {}),
-    ...(electionTicks !== undefined ? { electionTicks } : {}),
-    ...(heartbeatTicks !== undefined ? { heartbeatTicks } : {}),
-    ...(snapshotThreshold !== undefined ? { snapshotThreshold } : {}),
-    log: log.child({ component: "raft" }),
-  });
-  runtime.on("fatal", (err) => {
-    log.fatal({ err: err.message }, "raft runtime failed; exiting");
-    process.exit(1);
-  });
-  await runtime.start();
-  const http = new KvHttpServer(runtime, sm);
-  const boundHttp = await http.listen(httpHost, httpPort);
-  log.info({ http: `${httpHost}:${boundHttp}`, raft: id }, "kv-node: listening");
+    http: parseHttpFlag(httpFlag),
+    bootstrap: values.join ? undefined : peers,
+    tickMs: intFlag("tick-ms", values["tick-ms"]),
+    electionTicks: intFlag("election-ticks", values["election-ticks"]),
+    heartbeatTicks: intFlag("heartbeat-ticks", values["heartbeat-ticks"]),
+    snapshotThreshold: intFlag("snapshot-threshold", values["snapshot-threshold"]),
+    logLevel: values["log-level"],
+  };
+}
 
+/** "[HOST:]PORT", the host 127.0.0.1 when omitted. */
+function parseHttpFlag(flag: string): { host: string; port: number } {
+  const colon = flag.lastIndexOf(":");
+  const host = colon < 0 ? "127.0.0.1" : flag.slice(0, colon);
+  const port = Number(colon < 0 ? flag : flag.slice(colon + 1));
+  if (!Number.isInteger(port) || port < 0 || port > 65535) fail(`--http: bad port in ${JSON.stringify(flag)}`);
+  return { host, port };
+}
+
+/** SIGTERM/SIGINT: close the runtime (a leader hands off first) and the HTTP server, then exit 0. */
+function stopOnSignals(log: Logger, runtime: RaftRuntime<KvResult>, http: KvHttpServer): void {
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;
@@ -112,6 +115,37 @@ async function main(): Promise<void> {
   };
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGINT", () => stop("SIGINT"));
+}
+
+async function main(): Promise<void> {
+  const flags = parseFlags();
+  if (flags === null) {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  const { id, tickMs, electionTicks, heartbeatTicks, snapshotThreshold } = flags;
+  const log = pino({ level: flags.logLevel, base: { node: id } }, pino.destination(2));
+  const sm = new KvStateMachine();
+  const runtime = new RaftRuntime<KvResult>({
+    id,
+    dir: flags.dir,
+    stateMachine: sm,
+    ...(flags.bootstrap !== undefined ? { bootstrap: flags.bootstrap } : {}),
+    ...(tickMs !== undefined ? { tickMs } : {}),
+    ...(electionTicks !== undefined ? { electionTicks } : {}),
+    ...(heartbeatTicks !== undefined ? { heartbeatTicks } : {}),
+    ...(snapshotThreshold !== undefined ? { snapshotThreshold } : {}),
+    log: log.child({ component: "raft" }),
+  });
+  runtime.on("fatal", (err) => {
+    log.fatal({ err: err.message }, "raft runtime failed; exiting");
+    process.exit(1);
+  });
+  await runtime.start();
+  const http = new KvHttpServer(runtime, sm);
+  const boundHttp = await http.listen(flags.http.host, flags.http.port);
+  log.info({ http: `${flags.http.host}:${boundHttp}`, raft: id }, "kv-node: listening");
+  stopOnSignals(log, runtime, http);
 }
 
 main().catch((err: unknown) => {
