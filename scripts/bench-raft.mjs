@@ -51,7 +51,9 @@ const { values: flags } = parseArgs({
 });
 if (flags.help) {
   console.log(
-    "usage: bench-raft.mjs [--duration-s 5] [--concurrency 1,16,64] [--kills 10] [--steady-s 60] [--steady-concurrency 16] [--tick-ms N] [--election-ticks N] [--heartbeat-ticks N] [--value-bytes 100] [--keep]",
+    "usage: bench-raft.mjs [--duration-s 5] [--concurrency 1,16,64] [--kills 10] [--steady-s 60]\n" +
+      "         [--steady-concurrency 16] [--tick-ms N] [--election-ticks N] [--heartbeat-ticks N]\n" +
+      "         [--value-bytes 100] [--keep]",
   );
   process.exit(0);
 }
@@ -326,15 +328,66 @@ async function steady(nodes, seconds, concurrency) {
 
 // ---------------------------------------------------------------------------------------------
 
-async function main() {
-  const root = await mkdtemp(join(tmpdir(), "bench-raft-"));
+async function throughputPhase(nodes, summary) {
+  console.log("\n== throughput (PUT to the leader, 100 B values) ==");
+  for (const c of concurrencies) {
+    const r = await closedLoop(await waitLeader(nodes), c, durationS * 1000);
+    summary.throughput.push({ concurrency: c, ...r });
+    const latency = `p50 ${fmt(r.p50)} ms  p99 ${fmt(r.p99)} ms`;
+    console.log(
+      `c=${String(c).padStart(3)}  ${r.perSec.toFixed(0).padStart(6)} commits/s  ${latency}  errors ${r.errors}`,
+    );
+  }
+}
+
+async function failoverPhase(nodes, summary) {
+  console.log(`\n== failover: kill -9 the leader, time to the next acknowledged write (${kills} rounds) ==`);
+  const samples = [];
+  for (let round = 1; round <= kills; round++) {
+    const s = await failoverOnce(nodes, round);
+    samples.push(s);
+    const starved = s.maxGap > 200 ? `  (probe starved: ${s.maxGap.toFixed(0)} ms gap)` : "";
+    const terms = `term ${s.termBefore} -> ${s.termAfter}`;
+    console.log(
+      `kill ${String(round).padStart(2)}: ${fmt(s.ms).padStart(6)} ms  ${terms}  new leader ${s.newLeader}${starved}`,
+    );
+  }
+  const sorted = samples.map((s) => s.ms).sort((a, b) => a - b);
+  const f = { samples: samples.map((s) => +s.ms.toFixed(1)), median: pct(sorted, 50), p90: pct(sorted, 90) };
+  summary.failover = { ...f, max: sorted[sorted.length - 1] };
+  console.log(`failover: median ${fmt(f.median)} ms  p90 ${fmt(f.p90)} ms  max ${fmt(summary.failover.max)} ms`);
+}
+
+async function steadyPhase(nodes, summary) {
+  console.log(`\n== steady load: ${steadyConcurrency} writers for ${steadyS} s, watching for leader changes ==`);
+  const s = await steady(nodes, steadyS, steadyConcurrency);
+  summary.steady = {
+    seconds: steadyS,
+    leaderChanges: s.changes,
+    events: s.events,
+    perSec: s.load.perSec,
+    errors: s.load.errors,
+  };
+  const events = s.events.length ? `: ${s.events.join("; ")}` : "";
+  console.log(
+    `steady: ${s.load.perSec.toFixed(0)} commits/s, errors ${s.load.errors}, leader changes ${s.changes}${events}`,
+  );
+}
+
+/** Three nodes on free ports (Raft and HTTP each), data under `root`; not started. */
+async function makeNodes(root) {
   const ports = [];
   while (ports.length < 6) {
     const p = await freePort();
     if (!ports.includes(p)) ports.push(p);
   }
   const peers = [0, 1, 2].map((i) => `127.0.0.1:${ports[i]}`).join(",");
-  const nodes = [0, 1, 2].map((i) => new Node(i, ports[i], ports[3 + i], peers, join(root, `n${i + 1}`)));
+  return [0, 1, 2].map((i) => new Node(i, ports[i], ports[3 + i], peers, join(root, `n${i + 1}`)));
+}
+
+async function main() {
+  const root = await mkdtemp(join(tmpdir(), "bench-raft-"));
+  const nodes = await makeNodes(root);
   const cleanup = async () => {
     for (const n of nodes) await n.kill("SIGKILL").catch(() => {});
     for (const n of nodes) n.closeAgent();
@@ -354,54 +407,12 @@ async function main() {
     for (const n of nodes) n.start();
     const leader = await waitLeader(nodes);
     await closedLoop(leader, 16, 1000); // warm-up
-    console.log("\n== throughput (PUT to the leader, 100 B values) ==");
-    for (const c of concurrencies) {
-      const r = await closedLoop(await waitLeader(nodes), c, durationS * 1000);
-      summary.throughput.push({ concurrency: c, ...r });
-      console.log(
-        `c=${String(c).padStart(3)}  ${r.perSec.toFixed(0).padStart(6)} commits/s  p50 ${fmt(r.p50)} ms  p99 ${fmt(r.p99)} ms  errors ${r.errors}`,
-      );
-    }
-    if (kills > 0) {
-      console.log(`\n== failover: kill -9 the leader, time to the next acknowledged write (${kills} rounds) ==`);
-      const samples = [];
-      for (let round = 1; round <= kills; round++) {
-        const s = await failoverOnce(nodes, round);
-        samples.push(s);
-        const starved = s.maxGap > 200 ? `  (probe starved: ${s.maxGap.toFixed(0)} ms gap)` : "";
-        console.log(
-          `kill ${String(round).padStart(2)}: ${fmt(s.ms).padStart(6)} ms  term ${s.termBefore} -> ${s.termAfter}  new leader ${s.newLeader}${starved}`,
-        );
-      }
-      const sorted = samples.map((s) => s.ms).sort((a, b) => a - b);
-      summary.failover = {
-        samples: samples.map((s) => +s.ms.toFixed(1)),
-        median: pct(sorted, 50),
-        p90: pct(sorted, 90),
-        max: sorted[sorted.length - 1],
-      };
-      console.log(
-        `failover: median ${fmt(summary.failover.median)} ms  p90 ${fmt(summary.failover.p90)} ms  max ${fmt(summary.failover.max)} ms`,
-      );
-    }
-    if (steadyS > 0) {
-      console.log(`\n== steady load: ${steadyConcurrency} writers for ${steadyS} s, watching for leader changes ==`);
-      const s = await steady(nodes, steadyS, steadyConcurrency);
-      summary.steady = {
-        seconds: steadyS,
-        leaderChanges: s.changes,
-        events: s.events,
-        perSec: s.load.perSec,
-        errors: s.load.errors,
-      };
-      console.log(
-        `steady: ${s.load.perSec.toFixed(0)} commits/s, errors ${s.load.errors}, leader changes ${s.changes}${s.events.length ? `: ${s.events.join("; ")}` : ""}`,
-      );
-    }
+    await throughputPhase(nodes, summary);
+    if (kills > 0) await failoverPhase(nodes, summary);
+    if (steadyS > 0) await steadyPhase(nodes, summary);
     summary.loadavgEnd = loadavg().map((x) => +x.toFixed(2));
-    console.log(
-      `\nload average at the end: ${summary.loadavgEnd.join(" ")} (other processes on these 2 cores make the numbers noisy)`,
-    );
+    const noisy = "(other processes on these 2 cores make the numbers noisy)";
+    console.log(`\nload average at the end: ${summary.loadavgEnd.join(" ")} ${noisy}`);
     console.log(`RESULT ${JSON.stringify(summary)}`);
   } catch (err) {
     console.error(`bench-raft: ${err.stack ?? err}`);
