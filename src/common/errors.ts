@@ -23,6 +23,7 @@ export const ErrorCode = {
   TIMEOUT: "WEED_ERR_TIMEOUT",
   CONFLICT: "WEED_ERR_CONFLICT",
   CLOSED: "WEED_ERR_CLOSED",
+  CLIENT_GONE: "WEED_ERR_CLIENT_GONE",
   IO: "WEED_ERR_IO",
   INTERNAL: "WEED_ERR_INTERNAL",
 } as const;
@@ -59,6 +60,8 @@ const STATUS: Record<ErrorCode, StatusRow> = {
   // would lose quorum, a directory another process holds).
   [ErrorCode.CONFLICT]: { http: 409, grpc: GrpcStatus.FAILED_PRECONDITION },
   [ErrorCode.CLOSED]: { http: 503, grpc: GrpcStatus.UNAVAILABLE },
+  // The client went away before its answer (nginx's 499); only logs and metrics ever see it.
+  [ErrorCode.CLIENT_GONE]: { http: 499, grpc: GrpcStatus.CANCELLED },
   [ErrorCode.IO]: { http: 500, grpc: GrpcStatus.INTERNAL },
   [ErrorCode.INTERNAL]: { http: 500, grpc: GrpcStatus.INTERNAL },
 };

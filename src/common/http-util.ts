@@ -22,6 +22,20 @@ export function sendError(res: ServerResponse, err: unknown): void {
   sendJson(res, status, { error: message });
 }
 
+/**
+ * A signal that aborts when the client goes away before its answer is sent, so that what is done
+ * for it (waiting for a growth or a leader, an upload) stops. Made per call: only slow paths ask.
+ */
+export function clientGoneSignal(res: ServerResponse): AbortSignal {
+  const ac = new AbortController();
+  const gone = (): void => {
+    if (!res.writableFinished) ac.abort(new WeedError(ErrorCode.CLIENT_GONE, "the client went away"));
+  };
+  if (res.closed) gone();
+  else res.once("close", gone);
+  return ac.signal;
+}
+
 /** Reads a request body into one Buffer, refusing (413-class error) past `limitBytes`. */
 export async function readBody(req: IncomingMessage, limitBytes: number): Promise<Buffer> {
   const declared = req.headers["content-length"];

@@ -118,13 +118,24 @@ function metadataOf(opts: CallOptions): grpc.Metadata {
   return md;
 }
 
+/**
+ * grpc-js reports "the call never left this process" (no connection could be made) only in the
+ * status details; this is the one place that reads them, so callers branch on a field.
+ */
+function isNeverConnected(code: grpc.status, details: string): boolean {
+  return code === grpc.status.UNAVAILABLE && /No connection established|ECONNREFUSED/.test(details);
+}
+
 /** Errors from a unary call carry the gRPC status code. */
 export class GrpcCallError extends Error {
   readonly code: grpc.status;
+  /** True when no connection to the server was made: the call cannot have taken effect. */
+  readonly neverConnected: boolean;
   constructor(code: grpc.status, details: string, options?: ErrorOptions) {
     super(details, options);
     this.name = "GrpcCallError";
     this.code = code;
+    this.neverConnected = isNeverConnected(code, details);
   }
 }
 

@@ -153,8 +153,12 @@ export const joinRequestTimeoutMs = memberCatchUpTimeoutMs + memberChangeTimeout
  */
 export const leaderWaitMs = 3_000;
 
-/** How often a request waiting for a leader looks again. */
-export const leaderPollMs = 20;
+/**
+ * A request waiting for a leader wakes on the Raft runtime's role and leader events; it also looks
+ * again this often, for the one change without an event: a leader whose loop stalled (a paused
+ * process) counts as leading again once its ticks catch up, within a tick or two.
+ */
+export const leaderRecheckMs = 100;
 
 /** A forwarded request passes at most this many masters (a hand-off mid-forward adds one). */
 export const forwardHopsMax = 2;

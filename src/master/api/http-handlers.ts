@@ -4,7 +4,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { ErrorCode, WeedError } from "../../common/errors.js";
 import { parseFidPath } from "../../common/fid.js";
-import { pathOf, readBody, replayRequest, sendError, sendJson } from "../../common/http-util.js";
+import { clientGoneSignal, pathOf, readBody, replayRequest, sendError, sendJson } from "../../common/http-util.js";
 import type { Logger } from "../../common/logger.js";
 import { parseAssignParams, rawParamsOf } from "./assign-params.js";
 import type { Assigner, AssignResult } from "../topology/assigner.js";
@@ -14,10 +14,7 @@ import {
   forwardAttemptsMax,
   forwardBodyBudgetMax,
   forwardBodyBufferMax,
-  forwardHopsMax,
   growthCountMax,
-  leaderPollMs,
-  leaderWaitMs,
   retryAfterSec,
 } from "../limits.js";
 import { locationsOf, lookupVolume, volumeIdOf } from "../topology/lookup.js";
@@ -28,16 +25,10 @@ import { readSubmittedFile } from "./submit.js";
 import type { Topology } from "../topology/topology.js";
 import type { UploadClient } from "./upload-client.js";
 import type { VolumeGrowth } from "../topology/volume-growth.js";
-import { waitForLeader, type ClusterView } from "../state/cluster-view.js";
+import type { ClusterView } from "../state/cluster-view.js";
 import type { HandedOff, MembershipAnswer, MembershipManager } from "../state/membership.js";
-import {
-  BodyBudget,
-  forwardedBy,
-  hasBody,
-  LeaderForwarder,
-  neverDelivered,
-  noLeaderError,
-} from "./leader-forwarder.js";
+import { BodyBudget, forwardedBy, hasBody, LeaderForwarder, neverDelivered } from "./leader-forwarder.js";
+import { viaLeader } from "./leader-route.js";
 
 /** Answered by every master from its own state, never forwarded and never waiting for a leader. */
 const LOCAL_PATHS: ReadonlySet<string> = new Set([
@@ -183,69 +174,26 @@ export class MasterHttpHandlers {
   }
 
   /**
-   * A follower's part: pass the request to the leader. Through an election or a leadership hand-off
-   * it waits (bounded by leaderWaitMs) for a leader instead of failing at once, and a request
-   * whose forward could not even connect (the leader just stopped) is sent again to the next
-   * leader when its body is in hand (none, or read first within BodyBudget): a restart of any
-   * master then costs clients a stall, not an error.
+   * A follower's part: pass the request to the leader (leader-route.ts). A request whose body is
+   * in hand (none, or a small one read first within BodyBudget) is sent again to the next leader
+   * when the last one could not be connected to: a restart of any master then costs clients a
+   * stall, not an error. A body that streams is sent once.
    */
   private async viaLeader(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
-    const visited = forwardedBy(req);
-    if (visited.length >= forwardHopsMax) throw noLeaderError();
-    // A small body is read first so that the request can be sent again (see BodyBudget).
     const reserved = hasBody(req) ? this.bodies.take(req) : 0;
-    if (reserved < 0) return this.forwardOnce(req, res, path, visited);
     try {
       const body = reserved > 0 ? await readBody(req, reserved) : undefined;
-      await this.forwardRetrying(req, res, path, visited, body);
+      await viaLeader(this.deps.cluster, {
+        visited: forwardedBy(req),
+        signal: clientGoneSignal(res),
+        attemptsMax: reserved < 0 ? 1 : forwardAttemptsMax,
+        local: () => this.serve(req, res, path, body),
+        remote: (leader) => this.deps.forwarder.forward(req, res, leader, body),
+        resendable: (err) => !res.headersSent && neverDelivered(err),
+      });
     } finally {
       this.bodies.give(reserved);
     }
-  }
-
-  private async forwardRetrying(
-    req: IncomingMessage,
-    res: ServerResponse,
-    path: string,
-    visited: readonly string[],
-    body: Buffer | undefined,
-  ): Promise<void> {
-    const { cluster, forwarder } = this.deps;
-    const deadline = performance.now() + leaderWaitMs;
-    let unreachable: string | null = null;
-    for (let attempt = 1; ; attempt++) {
-      const target = await waitForLeader(cluster, {
-        deadline,
-        pollMs: leaderPollMs,
-        avoid: unreachable,
-        visited,
-        onTimeout: noLeaderError,
-      });
-      if (target === cluster.self) return this.serve(req, res, path, body);
-      try {
-        await forwarder.forward(req, res, target, body);
-        return;
-      } catch (err) {
-        const again =
-          !res.headersSent && neverDelivered(err) && attempt < forwardAttemptsMax && performance.now() < deadline;
-        if (!again) throw err;
-        unreachable = target;
-      }
-    }
-  }
-
-  /** A body that streams: sent once, to the leader known once there is one. */
-  private async forwardOnce(
-    req: IncomingMessage,
-    res: ServerResponse,
-    path: string,
-    visited: readonly string[],
-  ): Promise<void> {
-    const { cluster, forwarder } = this.deps;
-    const deadline = performance.now() + leaderWaitMs;
-    const target = await waitForLeader(cluster, { deadline, pollMs: leaderPollMs, visited, onTimeout: noLeaderError });
-    if (target === cluster.self) return this.serve(req, res, path);
-    return forwarder.forward(req, res, target);
   }
 
   private fail(res: ServerResponse, err: unknown): void {
@@ -273,7 +221,7 @@ export class MasterHttpHandlers {
       sendAssign(res, fast, pretty);
       return;
     }
-    return assigner.assign(req).then(
+    return assigner.assign(req, clientGoneSignal(res)).then(
       (r) => {
         metrics.assignDone(true, (performance.now() - started) / 1000);
         sendAssign(res, r, pretty);
@@ -321,9 +269,11 @@ export class MasterHttpHandlers {
     const file = await readSubmittedFile(req);
     for (const [k, v] of file.fields) q.set(k, v);
     const params = parseAssignParams(rawParamsOf(q), this.deps.defaultReplication);
-    const assigned = await this.deps.assigner.assign(params).catch(asSubmitFailure);
+    const signal = clientGoneSignal(res);
+    const assigned = await this.deps.assigner.assign(params, signal).catch(asSubmitFailure);
     const node = assigned.nodes[0]!;
-    const upload = { server: node.url, fid: assigned.fid, fileName: file.fileName, mime: file.mime, data: file.data };
+    const { fileName, mime, data } = file;
+    const upload = { server: node.url, fid: assigned.fid, fileName, mime, data, signal };
     const up = await this.deps.uploads.upload(upload).catch(asSubmitFailure);
     sendJson(
       res,

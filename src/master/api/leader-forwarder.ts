@@ -55,10 +55,6 @@ function forwardHeaders(req: IncomingMessage, self: string): Record<string, stri
   return out;
 }
 
-export function noLeaderError(): WeedError {
-  return new WeedError(ErrorCode.NOT_LEADER, "no leader is elected yet: retry shortly", { retryAfterSec });
-}
-
 export class LeaderForwarder {
   private readonly pools = new Map<string, Pool>();
   private closed = false;

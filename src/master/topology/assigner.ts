@@ -4,7 +4,8 @@
 import { ErrorCode, WeedError } from "../../common/errors.js";
 import type { DataNode } from "./data-node.js";
 import { CookieSource, formatFidNumber } from "./fid-maker.js";
-import { assignGrowthWaitMs, retryAfterSec, warmUpAssignWaitMs, warmUpPollMs } from "../limits.js";
+import { waitUntil, wakeAll, type Wakeups } from "../../common/wait-until.js";
+import { assignGrowthWaitMs, retryAfterSec, warmUpAssignWaitMs } from "../limits.js";
 import type { PlacementPrefs } from "./placement.js";
 import type { Sequencer } from "../state/sequencer.js";
 import type { Topology } from "./topology.js";
@@ -45,11 +46,14 @@ export class Assigner {
   private readonly cookies = new CookieSource();
   private warmUpEnd: number;
   private readonly growthWaitMs: number;
+  /** Assigns waiting out a warm-up: woken by volume reports and by the warm-up ending early. */
+  private readonly wakeups: Wakeups;
 
   constructor(deps: AssignerDeps, options: AssignerOptions = {}) {
     this.deps = deps;
     this.warmUpEnd = options.warmUpUntil ?? 0;
     this.growthWaitMs = options.growthWaitMs ?? assignGrowthWaitMs;
+    this.wakeups = deps.topology.reported;
   }
 
   get warmingUp(): boolean {
@@ -59,6 +63,7 @@ export class Assigner {
   /** Starts a warm-up window ending at `end` (deps.now scale): a new leader's topology is loading. */
   warmUpUntil(end: number): void {
     this.warmUpEnd = end;
+    wakeAll(this.wakeups);
   }
 
   async assign(req: AssignRequest, signal?: AbortSignal): Promise<AssignResult> {
@@ -100,14 +105,24 @@ export class Assigner {
     return layout.pickWhere(random, (nodes) => nodes.some((n) => matches(n, prefs)));
   }
 
+  /**
+   * Waits for a volume server to report a writable volume of the layout, looking again at each
+   * report: -1 once the warm-up ends or is called off, or after warmUpAssignWaitMs.
+   */
   private async waitOutWarmUp(layout: VolumeLayout, prefs: PlacementPrefs, signal?: AbortSignal): Promise<number> {
-    const giveUpAt = this.deps.now() + warmUpAssignWaitMs;
-    while (this.warmingUp && this.deps.now() < giveUpAt && signal?.aborted !== true) {
-      await new Promise((r) => setTimeout(r, warmUpPollMs));
+    const warmUpLeftMs = Math.max(0, this.warmUpEnd - this.deps.now());
+    const timeout = AbortSignal.timeout(Math.min(warmUpAssignWaitMs, warmUpLeftMs));
+    const check = (): number | undefined => {
       const vid = this.pick(layout, prefs);
-      if (vid >= 0) return vid;
+      return vid >= 0 ? vid : this.warmingUp ? undefined : -1;
+    };
+    const wait = signal === undefined ? timeout : AbortSignal.any([timeout, signal]);
+    try {
+      return await waitUntil(check, this.wakeups, wait);
+    } catch (err) {
+      if (timeout.aborted) return -1;
+      throw err;
     }
-    return -1;
   }
 
   private async pickOrGrow(req: AssignRequest, signal?: AbortSignal): Promise<number> {

@@ -11,6 +11,7 @@ import {
   type ReplicaInfo,
 } from "./data-node.js";
 import { VolumeLayout } from "./volume-layout.js";
+import { wakeAll, type Wakeups } from "../../common/wait-until.js";
 
 export interface SyncResult {
   added: number[];
@@ -30,6 +31,8 @@ export class Topology {
   private readonly layouts = new Map<string, Map<number, VolumeLayout>>();
   /** Which layout a volume id belongs to (the first replica to report it decides). */
   private readonly vidLayout = new Map<number, VolumeLayout>();
+  /** Woken after every replica report: an assign waiting out a new leader's warm-up looks again. */
+  readonly reported: Wakeups = new Set();
 
   constructor(volumeSizeLimitBytes: number) {
     this.volumeSizeLimitBytes = volumeSizeLimitBytes;
@@ -129,6 +132,7 @@ export class Topology {
     }
     if (isNew) layout.addReplica(info.id, node);
     else layout.refresh(info.id);
+    if (this.reported.size > 0) wakeAll(this.reported);
     return isNew;
   }
 

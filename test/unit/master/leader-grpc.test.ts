@@ -5,21 +5,32 @@ import { status as GrpcStatus } from "@grpc/grpc-js";
 import { afterEach, describe, expect, it } from "vitest";
 import { ErrorCode, WeedError } from "../../../src/common/errors.js";
 import { GrpcCallError } from "../../../src/grpc/adapter.js";
-import type { ClusterView } from "../../../src/master/state/cluster-view.js";
+import { EventEmitter } from "node:events";
+import type { RaftRuntimeEvents } from "../../../src/raft/runtime/index.js";
+import { RaftClusterView } from "../../../src/master/state/cluster-view.js";
 import { LeaderGrpcClients } from "../../../src/master/api/leader-grpc.js";
 
-class FakeCluster implements ClusterView {
+/** The runtime's side of a cluster view: tests move leadership and the view hears the events. */
+class FakeRuntime extends EventEmitter<RaftRuntimeEvents> {
   readonly self = "127.0.0.1:9333";
-  leading = false;
-  current: string | null = null;
+  private leading = false;
+  private current: string | null = null;
   isLeader(): boolean {
     return this.leading;
   }
-  leader(): string | null {
+  currentLeader(): string | null {
     return this.leading ? this.self : this.current;
   }
-  members() {
-    return [];
+  status() {
+    return { members: [], leader: this.currentLeader() };
+  }
+  lead(): void {
+    this.leading = true;
+    this.emit("role-changed", { role: "leader", term: 2 });
+  }
+  follow(leader: string): void {
+    this.current = leader;
+    this.emit("leader-changed", { leader, term: 2 });
   }
 }
 
@@ -28,9 +39,9 @@ afterEach(() => {
   for (const c of clients.splice(0)) c.close();
 });
 
-function setup(): { cluster: FakeCluster; calls: LeaderGrpcClients } {
-  const cluster = new FakeCluster();
-  const calls = new LeaderGrpcClients(cluster);
+function setup(): { cluster: FakeRuntime; calls: LeaderGrpcClients } {
+  const cluster = new FakeRuntime();
+  const calls = new LeaderGrpcClients(new RaftClusterView(cluster.self, cluster));
   clients.push(calls);
   return { cluster, calls };
 }
@@ -38,7 +49,7 @@ function setup(): { cluster: FakeCluster; calls: LeaderGrpcClients } {
 describe("LeaderGrpcClients", () => {
   it("waits through an election and answers locally when this master wins it", async () => {
     const { cluster, calls } = setup();
-    setTimeout(() => (cluster.leading = true), 100);
+    setTimeout(() => cluster.lead(), 100);
     const r = await calls.call(
       async () => "remote",
       async () => "local",
@@ -48,13 +59,13 @@ describe("LeaderGrpcClients", () => {
 
   it("resends a call that could not connect to the next leader, with the masters it passed", async () => {
     const { cluster, calls } = setup();
-    cluster.current = "127.0.0.1:9334";
+    cluster.follow("127.0.0.1:9334");
     const seen: Array<{ leader: string | null; via: string | undefined }> = [];
     const r = await calls.call(
       async (_c, opts) => {
-        seen.push({ leader: cluster.current, via: opts.metadata["x-weed-forwarded-by"] });
+        seen.push({ leader: cluster.currentLeader(), via: opts.metadata["x-weed-forwarded-by"] });
         if (seen.length === 1) {
-          setTimeout(() => (cluster.current = "127.0.0.1:9335"), 50);
+          setTimeout(() => cluster.follow("127.0.0.1:9335"), 50);
           throw new GrpcCallError(
             GrpcStatus.UNAVAILABLE,
             "No connection established. Last error: connect ECONNREFUSED 127.0.0.1:19334",
@@ -74,7 +85,7 @@ describe("LeaderGrpcClients", () => {
 
   it("does not resend a call the leader may have run, and maps it to UNAVAILABLE", async () => {
     const { cluster, calls } = setup();
-    cluster.current = "127.0.0.1:9334";
+    cluster.follow("127.0.0.1:9334");
     let n = 0;
     const err = await calls
       .call(
@@ -92,7 +103,7 @@ describe("LeaderGrpcClients", () => {
 
   it("refuses a call that already passed the hop limit, and never sends one back where it came from", async () => {
     const { cluster, calls } = setup();
-    cluster.current = "127.0.0.1:9334";
+    cluster.follow("127.0.0.1:9334");
     const hops = await calls
       .call(
         async () => "remote",
