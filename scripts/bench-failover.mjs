@@ -65,10 +65,12 @@ const { values: flags } = parseArgs({
 });
 if (flags.help) {
   console.log(
-    "usage: bench-failover.mjs [--kills 10] [--concurrency 4] [--assign-seconds 5] [--log-level warn] [--trace] [--keep]",
+    "usage: bench-failover.mjs [--kills 10] [--concurrency 4] [--assign-seconds 5] [--log-level warn]\n" +
+      "         [--trace] [--keep]",
   );
   console.log(
-    "  --trace: after each kill, print the survivors' log lines (pino JSON) from the kill to the first ack, with ms since the kill; use with --log-level info",
+    "  --trace: after each kill, print the survivors' log lines (pino JSON) from the kill to the first ack,\n" +
+      "           with ms since the kill; use with --log-level info",
   );
   process.exit(0);
 }
@@ -333,9 +335,8 @@ async function submitWorker(nodes, w) {
         noteFailure(`${r.status}${text ? ` "${text.replace(/[0-9a-f]*[0-9][0-9a-f.:,]*/gi, "#").slice(0, 80)}"` : ""}`);
         // A 5xx without Retry-After is not a "retry soon": note when it came (relative to the last kill).
         if (r.status >= 500 && r.status !== 503 && client.notes.length < 20) {
-          client.notes.push(
-            `${r.status} via ${node.name}, sent ${fmt(t0 - client.lastKillAt)} ms / answered ${fmt(now() - client.lastKillAt)} ms after kill ${client.round}: ${text.slice(0, 160)}`,
-          );
+          const when = `sent ${fmt(t0 - client.lastKillAt)} ms / answered ${fmt(now() - client.lastKillAt)} ms`;
+          client.notes.push(`${r.status} via ${node.name}, ${when} after kill ${client.round}: ${text.slice(0, 160)}`);
         }
       }
     } catch (err) {
@@ -350,6 +351,75 @@ async function submitWorker(nodes, w) {
 // ---------------------------------------------------------------------------------------------
 // One failover round
 
+/**
+ * Until the first submit sent after the kill is acknowledged (and a little longer for the rest):
+ * when do the survivors agree on a new leader, and when does it list the surviving volume servers?
+ */
+async function probeFailover(survivors, killAt, watch) {
+  const p = { electedAt: null, newLeader: null, registeredAt: null, firstVsAt: null };
+  const deadline = killAt + FAILOVER_DEADLINE_MS;
+  for (let k = 0; k < 100_000 && now() < deadline; k++) {
+    if (p.electedAt === null) {
+      const ss = await Promise.all(survivors.map((n) => n.status()));
+      const claim = survivors.filter((_, j) => ss[j]?.IsLeader);
+      if (claim.length === 1 && ss.every((s) => s?.Leader === claim[0].addr)) {
+        p.electedAt = now();
+        p.newLeader = claim[0];
+      }
+    } else if (p.registeredAt === null) {
+      const n = await p.newLeader.dataNodes();
+      if (n >= 1 && p.firstVsAt === null) p.firstVsAt = now();
+      if (n >= 2) p.registeredAt = now();
+    }
+    if (watch.first !== null && p.electedAt !== null && p.registeredAt !== null) break;
+    if (watch.first !== null && now() - watch.first.at > 5_000) break; // probe info is optional
+    await sleep(PROBE_MS);
+  }
+  return p;
+}
+
+/** --trace: the survivors' log lines from just before the kill to just after the first ack. */
+function printTrace(survivors, killEpoch, killAt, first) {
+  const until = killEpoch + (first.at - killAt) + 200;
+  for (const n of survivors) {
+    for (const { at, line } of n.lines) {
+      if (at < killEpoch - 50 || at > until) continue;
+      let t = at;
+      let msg = line;
+      try {
+        const j = JSON.parse(line);
+        if (typeof j.time === "number") t = j.time;
+        const { level: _l, time: _t, pid: _p, hostname: _h, ...rest } = j;
+        msg = JSON.stringify(rest);
+      } catch {
+        // not JSON: print as is
+      }
+      log(`    trace ${n.name} +${String(t - killEpoch).padStart(5)} ms ${msg.slice(0, 240)}`);
+    }
+  }
+}
+
+/**
+ * Restart the killed process with the same flags; it must rejoin as a follower and its volume
+ * server must re-register before the next kill.
+ */
+async function rejoin(nodes, killed, round) {
+  const restartAt = now();
+  killed.start();
+  await until(`${killed.name} /healthz`, REJOIN_DEADLINE_MS, 50, async () => {
+    if (!killed.alive) throw new Error(`${killed.name} exited after restart:\n${killed.logTail.join("").slice(-3000)}`);
+    try {
+      return (await http(`${killed.base}/healthz`)).status === 200;
+    } catch {
+      return false;
+    }
+  });
+  const healthMs = now() - restartAt;
+  const l = await waitHealthy(nodes, REJOIN_DEADLINE_MS);
+  if (l === killed) throw new Error(`round ${round}: the restarted ${killed.name} became leader again`);
+  return { rejoinMs: now() - restartAt, healthMs };
+}
+
 async function failoverRound(nodes, round) {
   const leader = await waitHealthy(nodes, REJOIN_DEADLINE_MS);
   const survivors = nodes.filter((n) => n !== leader);
@@ -363,84 +433,27 @@ async function failoverRound(nodes, round) {
   client.round = round;
   watch.killAt = killAt;
   client.watch = watch;
-  // Probe the survivors: when do they agree on a new leader, when does it list the surviving
-  // volume servers (2), and when does the first submit sent after the kill succeed?
-  let electedAt = null;
-  let newLeader = null;
-  let registeredAt = null;
-  let firstVsAt = null;
-  const deadline = killAt + FAILOVER_DEADLINE_MS;
-  for (let k = 0; k < 100_000 && now() < deadline; k++) {
-    if (electedAt === null) {
-      const ss = await Promise.all(survivors.map((n) => n.status()));
-      const claim = survivors.filter((_, j) => ss[j]?.IsLeader);
-      if (claim.length === 1 && ss.every((s) => s?.Leader === claim[0].addr)) {
-        electedAt = now();
-        newLeader = claim[0];
-      }
-    } else if (registeredAt === null) {
-      const n = await newLeader.dataNodes();
-      if (n >= 1 && firstVsAt === null) firstVsAt = now();
-      if (n >= 2) registeredAt = now();
-    }
-    if (watch.first !== null && electedAt !== null && registeredAt !== null) break;
-    if (watch.first !== null && now() - watch.first.at > 5_000) break; // probe info is optional
-    await sleep(PROBE_MS);
-  }
+  const p = await probeFailover(survivors, killAt, watch);
   client.watch = null;
   await leader.exited;
   if (watch.first === null)
     throw new Error(`round ${round}: no submit acknowledged within ${FAILOVER_DEADLINE_MS} ms of the kill`);
   const first = watch.first;
   client.firsts.push(first.rec);
-  if (flags.trace) {
-    const until = killEpoch + (first.at - killAt) + 200;
-    for (const n of survivors) {
-      for (const { at, line } of n.lines) {
-        if (at < killEpoch - 50 || at > until) continue;
-        let t = at;
-        let msg = line;
-        try {
-          const j = JSON.parse(line);
-          if (typeof j.time === "number") t = j.time;
-          const { level: _l, time: _t, pid: _p, hostname: _h, ...rest } = j;
-          msg = JSON.stringify(rest);
-        } catch {
-          // not JSON: print as is
-        }
-        log(`    trace ${n.name} +${String(t - killEpoch).padStart(5)} ms ${msg.slice(0, 240)}`);
-      }
-    }
-  }
+  if (flags.trace) printTrace(survivors, killEpoch, killAt, first);
   const res = {
     ms: first.at - killAt,
     sentAfterMs: first.sentAt - killAt,
     via: first.via.name,
     killed: leader.name,
-    electedMs: electedAt === null ? NaN : electedAt - killAt,
-    newLeader: newLeader?.name ?? "?",
-    registeredMs: registeredAt === null ? NaN : registeredAt - killAt,
-    firstVsMs: firstVsAt === null ? NaN : firstVsAt - killAt,
+    electedMs: p.electedAt === null ? NaN : p.electedAt - killAt,
+    newLeader: p.newLeader?.name ?? "?",
+    registeredMs: p.registeredAt === null ? NaN : p.registeredAt - killAt,
+    firstVsMs: p.firstVsAt === null ? NaN : p.firstVsAt - killAt,
     ackedDuring: 0,
     failedDuring: 0,
   };
-  // Restart the killed process with the same flags; it must rejoin as a follower and its
-  // volume server must re-register before the next kill.
-  const restartAt = now();
-  leader.start();
-  await until(`${leader.name} /healthz`, REJOIN_DEADLINE_MS, 50, async () => {
-    if (!leader.alive) throw new Error(`${leader.name} exited after restart:\n${leader.logTail.join("").slice(-3000)}`);
-    try {
-      return (await http(`${leader.base}/healthz`)).status === 200;
-    } catch {
-      return false;
-    }
-  });
-  const healthMs = now() - restartAt;
-  const l = await waitHealthy(nodes, REJOIN_DEADLINE_MS);
-  if (l === leader) throw new Error(`round ${round}: the restarted ${leader.name} became leader again`);
-  res.rejoinMs = now() - restartAt;
-  res.healthMs = healthMs;
+  Object.assign(res, await rejoin(nodes, leader, round));
   await sleep(2_000); // let heartbeats settle (volumes of the restarted volume server reported)
   res.ackedDuring = client.acked - ackedBefore;
   res.failedDuring = client.failed - failedBefore;
@@ -475,15 +488,107 @@ async function verify(nodes) {
   return { total: recs.length, ok, bad };
 }
 
-async function main() {
-  const root = await mkdtemp(join(tmpdir(), "bench-failover-"));
+/** Three `weed-ts server` processes on free ports, data under `root`; not started. */
+async function makeNodes(root) {
   const taken = new Set();
   const mPorts = [];
   const vPorts = [];
   for (let i = 0; i < 3; i++) mPorts.push(await freePortPair(taken));
   for (let i = 0; i < 3; i++) vPorts.push(await freePortPair(taken));
   const peers = mPorts.map((p) => `127.0.0.1:${p}`).join(",");
-  const nodes = [0, 1, 2].map((i) => new Node(i, mPorts[i], vPorts[i], peers, join(root, `s${i + 1}`)));
+  return [0, 1, 2].map((i) => new Node(i, mPorts[i], vPorts[i], peers, join(root, `s${i + 1}`)));
+}
+
+async function assignPhase(nodes, leader) {
+  log(`\n== /dir/assign throughput: ${ASSIGN_CONCURRENCY} in flight, ${assignSeconds} s each ==`);
+  await assignLoop(leader, 1); // warm-up
+  const follower = nodes.find((n) => n !== leader);
+  for (const [label, node] of [
+    ["leader", leader],
+    ["follower", follower],
+  ]) {
+    const r = await assignLoop(node, assignSeconds);
+    const rate = `${r.perSec.toFixed(0).padStart(6)} req/s  p50 ${fmt(r.p50)} ms  p99 ${fmt(r.p99)} ms`;
+    log(`via ${label.padEnd(8)} (${node.name}): ${rate}  errors ${r.errors}${r.other ? `  non-200 ${r.other}` : ""}`);
+  }
+}
+
+async function failoverPhase(nodes) {
+  const rounds = [];
+  log(
+    "\n== failover: kill -9 the leader process, time to the first acknowledged /submit sent after the kill " +
+      `(${kills} rounds) ==`,
+  );
+  log(
+    "  first ack (sent at) via | survivors agree on leader; it lists 1st / 2nd surviving volume server | " +
+      "restart -> healthz / follower + 3 VS",
+  );
+  for (let round = 1; round <= kills; round++) {
+    const r = await failoverRound(nodes, round);
+    rounds.push(r);
+    const ack = `${fmt(r.ms).padStart(6)} ms (${fmt(r.sentAfterMs).padStart(5)}) via ${r.via}`;
+    const elected = `elected ${r.newLeader} ${fmt(r.electedMs).padStart(5)} ms`;
+    const registered = `VS 1st ${fmt(r.firstVsMs).padStart(5)} 2nd ${fmt(r.registeredMs).padStart(5)} ms`;
+    log(
+      `kill ${String(round).padStart(2)} (${r.killed}): ${ack} | ${elected}, ${registered} | ` +
+        `${fmt(r.healthMs)} / ${fmt(r.rejoinMs)} ms | round: ${r.ackedDuring} ok, ${r.failedDuring} failed`,
+    );
+  }
+  return rounds;
+}
+
+function sortedDefined(values) {
+  return values.filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
+}
+
+/** Prints the failover distribution against the targets and adds it to `summary`. */
+function summarizeFailovers(rounds, summary) {
+  const sorted = rounds.map((r) => r.ms).sort((a, b) => a - b);
+  const median = pct(sorted, 50);
+  const p90 = pct(sorted, 90);
+  const max = sorted[sorted.length - 1];
+  const el = sortedDefined(rounds.map((r) => r.electedMs));
+  const rg = sortedDefined(rounds.map((r) => r.registeredMs));
+  Object.assign(summary, { samples: rounds.map((r) => +r.ms.toFixed(1)), median, p90, max });
+  log(
+    `\nfailover (kill -> first acknowledged submit): median ${fmt(median)} ms  p90 ${fmt(p90)} ms  max ${fmt(max)} ms`,
+  );
+  log(
+    `  of which: survivors agree on a leader median ${fmt(pct(el, 50))} ms (max ${fmt(el[el.length - 1])}); ` +
+      `new leader lists the 2 surviving volume servers median ${fmt(pct(rg, 50))} ms (max ${fmt(rg[rg.length - 1])})`,
+  );
+  const verdict = (ok) => (ok ? "OK" : "BELOW TARGET");
+  log(`  ${verdict(median <= TARGET_MEDIAN_MS)}: median ${fmt(median)} ms (target <= ${TARGET_MEDIAN_MS} ms)`);
+  log(`  ${verdict(p90 <= TARGET_P90_MS)}: p90 ${fmt(p90)} ms (target <= ${TARGET_P90_MS} ms)`);
+  log(
+    "  for comparison on this machine: etcd median 1,344 ms, ZooKeeper 415 ms; " +
+      "SeaweedFS's default election timeout is 10 s",
+  );
+}
+
+function printSubmitTotals(nodes) {
+  const byMaster = nodes.map((n) => `${n.name} ${client.ackedBy[n.i]}`).join(", ");
+  log(`\nsubmits: ${client.acked} acknowledged (${byMaster}), ${client.failed} failed / outcome unknown`);
+  for (const [k, n] of [...client.failedBy].sort((a, b) => b[1] - a[1]).slice(0, 12))
+    log(`  ${String(n).padStart(6)}  ${k}`);
+  for (const n of client.notes) log(`  note: ${n}`);
+}
+
+/** Reads back the sampled uploads; true when all of them came back byte-identical. */
+async function readBackPhase(nodes, summary) {
+  log("\n== read-back of acknowledged uploads (all 3 processes up) ==");
+  await waitHealthy(nodes, REJOIN_DEADLINE_MS);
+  const v = await verify(nodes);
+  summary.verified = { checked: v.total, ok: v.ok };
+  const what = "acknowledged uploads (random sample + each round's first) read back byte-identical";
+  log(`${v.ok === v.total ? "OK" : "FAILED"}: ${v.ok}/${v.total} ${what}`);
+  for (const b of v.bad.slice(0, 10)) log(`  bad: ${b}`);
+  return v.ok === v.total;
+}
+
+async function main() {
+  const root = await mkdtemp(join(tmpdir(), "bench-failover-"));
+  const nodes = await makeNodes(root);
   let cleaned = false;
   const cleanup = async () => {
     if (cleaned) return;
@@ -497,31 +602,16 @@ async function main() {
 
   const workers = [];
   try {
-    log(
-      `bench-failover: 3 x weed-ts server (master + volume) on 127.0.0.1, data in ${root}; load average ${loadavg()
-        .map((x) => x.toFixed(2))
-        .join(" ")}`,
-    );
+    const load = loadavg()
+      .map((x) => x.toFixed(2))
+      .join(" ");
+    log(`bench-failover: 3 x weed-ts server (master + volume) on 127.0.0.1, data in ${root}; load average ${load}`);
     for (const n of nodes) log(`  ${n.name}: master ${n.addr}  volume ${n.volumeAddr}`);
     const t0 = now();
     for (const n of nodes) n.start();
-    let leader = await waitHealthy(nodes, START_DEADLINE_MS);
+    const leader = await waitHealthy(nodes, START_DEADLINE_MS);
     log(`cluster up in ${fmt(now() - t0)} ms: leader ${leader.name}, 3 volume servers registered`);
-
-    if (assignSeconds > 0) {
-      log(`\n== /dir/assign throughput: ${ASSIGN_CONCURRENCY} in flight, ${assignSeconds} s each ==`);
-      await assignLoop(leader, 1); // warm-up
-      const follower = nodes.find((n) => n !== leader);
-      for (const [label, node] of [
-        ["leader", leader],
-        ["follower", follower],
-      ]) {
-        const r = await assignLoop(node, assignSeconds);
-        log(
-          `via ${label.padEnd(8)} (${node.name}): ${r.perSec.toFixed(0).padStart(6)} req/s  p50 ${fmt(r.p50)} ms  p99 ${fmt(r.p99)} ms  errors ${r.errors}${r.other ? `  non-200 ${r.other}` : ""}`,
-        );
-      }
-    }
+    if (assignSeconds > 0) await assignPhase(nodes, leader);
 
     log(`\n== continuous /submit: ${concurrency} workers rotating over the 3 masters ==`);
     client.running = true;
@@ -529,75 +619,18 @@ async function main() {
     await sleep(2_000);
     log(`warm: ${client.acked} acknowledged, ${client.failed} failed in the first 2 s`);
 
-    const rounds = [];
-    if (kills > 0) {
-      log(
-        `\n== failover: kill -9 the leader process, time to the first acknowledged /submit sent after the kill (${kills} rounds) ==`,
-      );
-      log(
-        "  first ack (sent at) via | survivors agree on leader; it lists 1st / 2nd surviving volume server | restart -> healthz / follower + 3 VS",
-      );
-      for (let round = 1; round <= kills; round++) {
-        const r = await failoverRound(nodes, round);
-        rounds.push(r);
-        log(
-          `kill ${String(round).padStart(2)} (${r.killed}): ${fmt(r.ms).padStart(6)} ms (${fmt(r.sentAfterMs).padStart(5)}) via ${r.via} | ` +
-            `elected ${r.newLeader} ${fmt(r.electedMs).padStart(5)} ms, VS 1st ${fmt(r.firstVsMs).padStart(5)} 2nd ${fmt(r.registeredMs).padStart(5)} ms | ` +
-            `${fmt(r.healthMs)} / ${fmt(r.rejoinMs)} ms | round: ${r.ackedDuring} ok, ${r.failedDuring} failed`,
-        );
-      }
-    }
+    const rounds = kills > 0 ? await failoverPhase(nodes) : [];
     client.running = false;
     await Promise.all(workers);
 
     const summary = { kills: rounds.length, concurrency, acked: client.acked, failed: client.failed };
-    if (rounds.length > 0) {
-      const sorted = rounds.map((r) => r.ms).sort((a, b) => a - b);
-      const median = pct(sorted, 50);
-      const p90 = pct(sorted, 90);
-      const max = sorted[sorted.length - 1];
-      const el = rounds
-        .map((r) => r.electedMs)
-        .filter((x) => !Number.isNaN(x))
-        .sort((a, b) => a - b);
-      const rg = rounds
-        .map((r) => r.registeredMs)
-        .filter((x) => !Number.isNaN(x))
-        .sort((a, b) => a - b);
-      Object.assign(summary, { samples: rounds.map((r) => +r.ms.toFixed(1)), median, p90, max });
-      log(
-        `\nfailover (kill -> first acknowledged submit): median ${fmt(median)} ms  p90 ${fmt(p90)} ms  max ${fmt(max)} ms`,
-      );
-      log(
-        `  of which: survivors agree on a leader median ${fmt(pct(el, 50))} ms (max ${fmt(el[el.length - 1])}); new leader lists the 2 surviving volume servers median ${fmt(pct(rg, 50))} ms (max ${fmt(rg[rg.length - 1])})`,
-      );
-      log(
-        `  ${median <= TARGET_MEDIAN_MS ? "OK" : "BELOW TARGET"}: median ${fmt(median)} ms (target <= ${TARGET_MEDIAN_MS} ms)`,
-      );
-      log(`  ${p90 <= TARGET_P90_MS ? "OK" : "BELOW TARGET"}: p90 ${fmt(p90)} ms (target <= ${TARGET_P90_MS} ms)`);
-      log(
-        "  for comparison on this machine: etcd median 1,344 ms, ZooKeeper 415 ms; SeaweedFS's default election timeout is 10 s",
-      );
-    }
-    log(
-      `\nsubmits: ${client.acked} acknowledged (${nodes.map((n) => `${n.name} ${client.ackedBy[n.i]}`).join(", ")}), ${client.failed} failed / outcome unknown`,
-    );
-    for (const [k, n] of [...client.failedBy].sort((a, b) => b[1] - a[1]).slice(0, 12))
-      log(`  ${String(n).padStart(6)}  ${k}`);
-
-    for (const n of client.notes) log(`  note: ${n}`);
-    log("\n== read-back of acknowledged uploads (all 3 processes up) ==");
-    leader = await waitHealthy(nodes, REJOIN_DEADLINE_MS);
-    const v = await verify(nodes);
-    summary.verified = { checked: v.total, ok: v.ok };
-    log(
-      `${v.ok === v.total ? "OK" : "FAILED"}: ${v.ok}/${v.total} acknowledged uploads (random sample + each round's first) read back byte-identical`,
-    );
-    for (const b of v.bad.slice(0, 10)) log(`  bad: ${b}`);
+    if (rounds.length > 0) summarizeFailovers(rounds, summary);
+    printSubmitTotals(nodes);
+    const readBackOk = await readBackPhase(nodes, summary);
     summary.loadavgEnd = loadavg().map((x) => +x.toFixed(2));
     log(`\nload average at the end: ${summary.loadavgEnd.join(" ")}`);
     log(`RESULT ${JSON.stringify(summary)}`);
-    if (v.ok !== v.total) process.exitCode = 1;
+    if (!readBackOk) process.exitCode = 1;
   } catch (err) {
     console.error(`bench-failover: ${err?.stack ?? err}`);
     for (const n of nodes) console.error(`--- ${n.name} (${n.addr}) log tail ---\n${n.logTail.join("").slice(-3000)}`);
