@@ -17,6 +17,8 @@ afterEach(async () => {
   cluster = undefined;
 });
 
+// The writer runs for wall-clock windows: what it counts in one (acks, failures, stalls, the
+// window's length) is what these tests check, so the sleeps are the scenario, not a wait.
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 async function runFor(

@@ -1,15 +1,17 @@
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { FidListWriter, readFidList } from "../../../src/benchmark/fid-list.js";
+import { tempDir, type TempDir } from "../../helpers.js";
 
+let tmp: TempDir;
 let dir = "";
 beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), "weed-fid-list-"));
+  tmp = await tempDir("weed-fid-list-");
+  dir = tmp.dir;
 });
 afterEach(async () => {
-  await rm(dir, { recursive: true, force: true });
+  await tmp.remove();
 });
 
 describe("fid list file", () => {

@@ -1,5 +1,4 @@
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -9,18 +8,21 @@ import type { BenchmarkOptions } from "../../../src/benchmark/benchmark.js";
 import { ErrorCode, WeedError } from "../../../src/common/errors.js";
 import { startFakeCluster } from "./fake-cluster.js";
 import type { FakeCluster, FakeHooks } from "./fake-cluster.js";
+import { tempDir, type TempDir } from "../../helpers.js";
 
+let tmp: TempDir;
 let dir = "";
 let cluster: FakeCluster | undefined;
 
 beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), "weed-bench-test-"));
+  tmp = await tempDir("weed-bench-test-");
+  dir = tmp.dir;
 });
 
 afterEach(async () => {
   await cluster?.close();
   cluster = undefined;
-  await rm(dir, { recursive: true, force: true });
+  await tmp.remove();
 });
 
 /** Collects what the benchmark prints. */

@@ -13,7 +13,7 @@ import type { AllocateRequest, VolumeAllocator } from "../../../src/master/topol
 import type { DataNode } from "../../../src/master/topology/data-node.js";
 import { ErrorCode } from "../../../src/common/errors.js";
 import { silentLogger } from "../../../src/common/logger.js";
-import { tempDir } from "./helpers.js";
+import { tempDir, waitFor } from "../../helpers.js";
 
 class GatedAllocator implements VolumeAllocator {
   calls: AllocateRequest[] = [];
@@ -102,7 +102,7 @@ describe("Assigner", () => {
     }
     expect(allocator.calls).toHaveLength(1);
     allocator.open();
-    await new Promise((r) => setTimeout(r, 50));
+    await waitFor(() => (topology.findLayout("", 0, 0)?.writableCount ?? 0) > 0, { what: "the grown volume writable" });
     const ok = await assigner.assign(request);
     expect(ok.fid).toMatch(/^1,/);
     expect(assigner.tryAssign(request)?.fid).toMatch(/^1,/);
@@ -118,14 +118,16 @@ describe("Assigner", () => {
     );
     const assigner = new Assigner({ topology, sequencer, growth, random: Math.random, now: () => performance.now() });
     assigner.warmUpUntil(performance.now() + 60_000);
+    // The warm-up is called off while the assign below waits it out.
     setTimeout(() => assigner.warmUpUntil(0), 100);
     const r = await assigner.assign(request);
     expect(r.fid).toMatch(/^1,/);
     expect(allocator.calls).toHaveLength(1);
     // A warm-up that runs on answers 503 without growing.
     assigner.warmUpUntil(performance.now() + 60_000);
-    const err = await assigner.assign({ ...request, collection: "other" }).catch((e: unknown) => e as { code: string });
-    expect(err.code).toBe(ErrorCode.UNAVAILABLE);
+    await expect(assigner.assign({ ...request, collection: "other" })).rejects.toMatchObject({
+      code: ErrorCode.UNAVAILABLE,
+    });
     expect(allocator.calls).toHaveLength(1);
   });
 });

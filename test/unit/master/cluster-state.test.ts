@@ -8,7 +8,7 @@ import { ErrorCode, WeedError } from "../../../src/common/errors.js";
 import { writeFile, mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { Level } from "level";
-import { tempDir } from "./helpers.js";
+import { tempDir } from "../../helpers.js";
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {

@@ -1,11 +1,8 @@
-// Test helpers for the master: temp dirs, bounded polling, and a small fake volume server that
-// talks to the master for real (heartbeat stream over gRPC, VolumeServer service over gRPC, and
-// an HTTP endpoint that accepts /submit uploads).
-import { mkdtemp, rm } from "node:fs/promises";
+// Test helpers for the master: a master on port 0, and a small fake volume server that talks to
+// the master for real (heartbeat stream over gRPC, VolumeServer service over gRPC, and an HTTP
+// endpoint that accepts /submit uploads).
 import { createServer, type Server as HttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import { Busboy } from "@fastify/busboy";
 import { crc32c } from "@node-rs/crc32";
@@ -24,29 +21,7 @@ import { parseTtl, ttlToUint32 } from "../../../src/common/ttl.js";
 import { silentLogger } from "../../../src/common/logger.js";
 import { MasterServer, type MasterConfig } from "../../../src/master/master-server.js";
 import type { MessageInitShape } from "@bufbuild/protobuf";
-
-export async function tempDir(prefix = "weedts-master-"): Promise<{ dir: string; remove: () => Promise<void> }> {
-  const dir = await mkdtemp(join(tmpdir(), prefix));
-  return { dir, remove: () => rm(dir, { recursive: true, force: true }) };
-}
-
-/** Polls `cond` every 10 ms; fails after `timeoutMs`. */
-export async function waitFor(cond: () => boolean, timeoutMs = 5_000, what = "condition"): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
-/** Polls an async `cond` every 20 ms; fails after `timeoutMs`. */
-export async function waitForAsync(cond: () => Promise<boolean>, timeoutMs = 5_000, what = "condition"): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+import { waitFor } from "../../helpers.js";
 
 export function masterConfig(mdir: string, overrides: Partial<MasterConfig> = {}): MasterConfig {
   return {
@@ -218,7 +193,7 @@ export class FakeVolumeServer {
       hasNoVolumes: volumes.length === 0,
       maxFileKey: initial.maxFileKey ?? 0n,
     });
-    await waitFor(() => this.responses.length > before, 5_000, "first heartbeat response");
+    await waitFor(() => this.responses.length > before, { timeoutMs: 5_000, what: "first heartbeat response" });
   }
 
   beat(init: MessageInitShape<typeof HeartbeatSchema>): void {

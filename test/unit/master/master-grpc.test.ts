@@ -8,7 +8,8 @@ import { create } from "@bufbuild/protobuf";
 import { HeartbeatSchema, Seaweed } from "../../../src/gen/master_pb.js";
 import { parseFid } from "../../../src/common/fid.js";
 import type { MasterServer } from "../../../src/master/master-server.js";
-import { FakeVolumeServer, startMaster, tempDir, volumeMessage, waitForAsync } from "./helpers.js";
+import { tempDir, waitFor } from "../../helpers.js";
+import { FakeVolumeServer, startMaster, volumeMessage } from "./helpers.js";
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -61,7 +62,7 @@ describe("SendHeartbeat", () => {
     const { master } = await setup({ volumeSizeLimitMB: 100 });
     const vs = await volumeServer(master);
     vs.fullBeat();
-    await waitForAsync(async () => vs.responses.length >= 2, 5_000, "second response");
+    await waitFor(async () => vs.responses.length >= 2, { timeoutMs: 5_000, what: "second response" });
     for (const r of vs.responses) {
       expect(r.volumeSizeLimit).toBe(100n * 1024n * 1024n);
       expect(r.leader).toBe(`127.0.0.1:${master.httpPort}`);
@@ -73,11 +74,10 @@ describe("SendHeartbeat", () => {
     const vs = await volumeServer(master, {}, { volumes: [volumeMessage(4)] });
     expect((await http(master, "/dir/lookup?volumeId=4")).status).toBe(200);
     vs.disconnect();
-    await waitForAsync(
-      async () => (await http(master, "/dir/lookup?volumeId=4")).status === 404,
-      5_000,
-      "volume 4 gone",
-    );
+    await waitFor(async () => (await http(master, "/dir/lookup?volumeId=4")).status === 404, {
+      timeoutMs: 5_000,
+      what: "volume 4 gone",
+    });
     const dir = await http(master, "/dir/status");
     expect((dir.body.Topology as { DataCenters: unknown[] }).DataCenters).toEqual([]);
   });
@@ -86,11 +86,10 @@ describe("SendHeartbeat", () => {
     const { master } = await setup();
     const vs = await volumeServer(master, {}, { volumes: [volumeMessage(4)] });
     vs.cancel();
-    await waitForAsync(
-      async () => (await http(master, "/dir/lookup?volumeId=4")).status === 404,
-      5_000,
-      "volume 4 gone",
-    );
+    await waitFor(async () => (await http(master, "/dir/lookup?volumeId=4")).status === 404, {
+      timeoutMs: 5_000,
+      what: "volume 4 gone",
+    });
   });
 
   it("a volume is writable only when all replicas reported; deltas and read-only reports apply", async () => {
@@ -114,9 +113,12 @@ describe("SendHeartbeat", () => {
     );
     expect(await writables()).toEqual([5]);
     b.beat({ deletedVolumes: [{ id: 5, replicaPlacement: 1, version: 3 }] });
-    await waitForAsync(async () => (await writables()).length === 0, 5_000, "volume 5 not writable");
+    await waitFor(async () => (await writables()).length === 0, { timeoutMs: 5_000, what: "volume 5 not writable" });
     b.beat({ newVolumes: [{ id: 5, replicaPlacement: 1, version: 3 }] });
-    await waitForAsync(async () => (await writables()).join() === "5", 5_000, "volume 5 writable again");
+    await waitFor(async () => (await writables()).join() === "5", {
+      timeoutMs: 5_000,
+      what: "volume 5 writable again",
+    });
     expect((await http(master, "/dir/lookup?volumeId=6")).body.locations).toHaveLength(2);
     void a;
   });
@@ -155,9 +157,15 @@ describe("SendHeartbeat", () => {
       return { stream, status };
     };
     const old = open(10);
-    await waitForAsync(async () => (await http(master, "/dir/lookup?volumeId=10")).status === 200, 5_000, "volume 10");
+    await waitFor(async () => (await http(master, "/dir/lookup?volumeId=10")).status === 200, {
+      timeoutMs: 5_000,
+      what: "volume 10",
+    });
     const fresh = open(11);
-    await waitForAsync(async () => (await http(master, "/dir/lookup?volumeId=11")).status === 200, 5_000, "volume 11");
+    await waitFor(async () => (await http(master, "/dir/lookup?volumeId=11")).status === 200, {
+      timeoutMs: 5_000,
+      what: "volume 11",
+    });
     expect((await http(master, "/dir/lookup?volumeId=10")).status).toBe(404);
     old.stream.write(create(HeartbeatSchema, { newVolumes: [{ id: 12, version: 3 }] }));
     expect(await old.status).toMatchObject({
@@ -280,6 +288,6 @@ describe("restart", () => {
     const started = Date.now();
     await Promise.all([master.close(), master.close()]);
     expect(Date.now() - started).toBeLessThan(3_000);
-    await waitForAsync(async () => vs.streamEnded, 3_000, "heartbeat stream ended");
+    await waitFor(async () => vs.streamEnded, { timeoutMs: 3_000, what: "heartbeat stream ended" });
   });
 });

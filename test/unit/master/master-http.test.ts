@@ -4,23 +4,23 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { parseFid } from "../../../src/common/fid.js";
 import type { MasterServer } from "../../../src/master/master-server.js";
-import { FakeVolumeServer, startMaster, tempDir, waitFor } from "./helpers.js";
+import { tempDir, type TempDir } from "../../helpers.js";
+import { FakeVolumeServer, startMaster } from "./helpers.js";
 
 let master: MasterServer;
 let servers: FakeVolumeServer[] = [];
-let removeDir: () => Promise<void>;
+let tmp: TempDir;
 
 beforeEach(async () => {
-  const t = await tempDir();
-  removeDir = t.remove;
-  master = await startMaster(t.dir);
+  tmp = await tempDir("weed-ts-master-http-");
+  master = await startMaster(tmp.dir);
 });
 
 afterEach(async () => {
   for (const s of servers) await s.close();
   servers = [];
   await master.close();
-  await removeDir();
+  await tmp.remove();
 });
 
 async function volumeServer(opts: ConstructorParameters<typeof FakeVolumeServer>[0] = {}): Promise<FakeVolumeServer> {

@@ -12,9 +12,9 @@ import {
   readMasterId,
   readMdirLockHolder,
 } from "../../../src/master/state/mdir.js";
-import { tempDir } from "./helpers.js";
+import { tempDir, type TempDir } from "../../helpers.js";
 
-let tmp: { dir: string; remove: () => Promise<void> };
+let tmp: TempDir;
 const children: ChildProcess[] = [];
 
 beforeEach(async () => {

@@ -10,14 +10,14 @@ import { MASTER_ID_FILE, MDIR_LOCK_FILE } from "../../../src/master/state/mdir.j
 import { inspectRaftDir, raftDirOf, rewriteRaftMembership } from "../../../src/master/state/raft-offline.js";
 import { bootstrapState, RaftNode, type Entry, type HardState, type Ready } from "../../../src/raft/index.js";
 import { RaftStorage } from "../../../src/raft/runtime/index.js";
-import { tempDir } from "./helpers.js";
+import { tempDir, type TempDir } from "../../helpers.js";
 
 const A = "127.0.0.1:9333";
 const B = "127.0.0.1:9334";
 const C = "127.0.0.1:9335";
 const D = "127.0.0.1:9336";
 
-let tmp: { dir: string; remove: () => Promise<void> };
+let tmp: TempDir;
 let mdir: string;
 
 beforeEach(async () => {

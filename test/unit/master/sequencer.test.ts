@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { LevelClusterState, type ClusterState, type KeyBlock } from "../../../src/master/state/cluster-state.js";
 import { Sequencer } from "../../../src/master/state/sequencer.js";
 import { silentLogger } from "../../../src/common/logger.js";
-import { tempDir } from "./helpers.js";
+import { tempDir } from "../../helpers.js";
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {

@@ -13,7 +13,8 @@ import { LevelClusterState } from "../../../src/master/state/cluster-state.js";
 import { VolumeGrowth, type GrowthSpec } from "../../../src/master/topology/volume-growth.js";
 import type { AllocateRequest, VolumeAllocator } from "../../../src/master/topology/volume-allocator.js";
 import { silentLogger } from "../../../src/common/logger.js";
-import { rpByte, tempDir } from "./helpers.js";
+import { tempDir } from "../../helpers.js";
+import { rpByte } from "./helpers.js";
 
 function seeded(seed: number): () => number {
   let s = seed >>> 0;

@@ -2,7 +2,7 @@
 // symbolic ("n1"); each node binds port 0 and the shared resolver maps ids to bound addresses.
 import { RaftRuntime, type RaftRuntimeOptions } from "../../../src/raft/runtime/runtime.js";
 import { KvStateMachine, encodePut, type KvResult } from "../../../src/raft/runtime/kv-example/kv-state-machine.js";
-import { eventually, removeDir, tempDir } from "./helpers.js";
+import { eventually, tempDir, waitFor, type TempDir } from "../../helpers.js";
 
 export interface TestNode {
   id: string;
@@ -18,7 +18,7 @@ export class TestCluster {
   readonly nodes = new Map<string, TestNode>();
   private readonly addrs = new Map<string, string>();
   private readonly dirs = new Map<string, string>();
-  private root = "";
+  private root: TempDir | undefined;
 
   constructor(private readonly extra: Partial<RaftRuntimeOptions<KvResult>> = {}) {}
 
@@ -31,8 +31,8 @@ export class TestCluster {
 
   /** Start (or restart, same dir and port) a node. Without bootstrap it waits to be added. */
   async startNode(id: string, opts: { bootstrap?: string[] } = {}): Promise<TestNode> {
-    if (this.root === "") this.root = await tempDir("raft-cluster-");
-    const dir = this.dirs.get(id) ?? `${this.root}/${id}`;
+    this.root ??= await tempDir("raft-cluster-");
+    const dir = this.dirs.get(id) ?? `${this.root.dir}/${id}`;
     this.dirs.set(id, dir);
     const sm = new KvStateMachine();
     const prev = this.addrs.get(id);
@@ -74,15 +74,15 @@ export class TestCluster {
   /** The leader every running node agrees on (and that believes it leads). */
   async leader(timeoutMs = 10_000): Promise<TestNode> {
     return eventually(
-      "a leader",
       () => {
         const running = [...this.nodes.values()];
         const leaders = running.filter((n) => n.rt.isLeader());
-        if (leaders.length !== 1) return undefined;
+        if (leaders.length !== 1) throw new Error(`${leaders.length} nodes lead`);
         const l = leaders[0] as TestNode;
-        return running.every((n) => n.rt.currentLeader() === l.id) ? l : undefined;
+        if (!running.every((n) => n.rt.currentLeader() === l.id)) throw new Error(`not every node follows ${l.id}`);
+        return l;
       },
-      timeoutMs,
+      { timeoutMs, what: "a leader" },
     );
   }
 
@@ -97,15 +97,15 @@ export class TestCluster {
 
   /** Wait until every running node has applied at least `index`. */
   async allApplied(index: number): Promise<void> {
-    await eventually(`all nodes applied ${index}`, () =>
-      [...this.nodes.values()].every((n) => n.rt.status().applied >= index) ? true : undefined,
-    );
+    await waitFor(() => [...this.nodes.values()].every((n) => n.rt.status().applied >= index), {
+      what: `all nodes applied ${index}`,
+    });
   }
 
   async close(): Promise<void> {
     await Promise.all([...this.nodes.values()].map((n) => n.rt.close()));
     this.nodes.clear();
-    if (this.root !== "") await removeDir(this.root);
+    await this.root?.remove();
   }
 }
 

@@ -9,7 +9,7 @@ import {
 } from "../../../src/raft/runtime/errors.js";
 import { encodePut } from "../../../src/raft/runtime/kv-example/kv-state-machine.js";
 import { TestCluster, text } from "./cluster.js";
-import { eventually } from "./helpers.js";
+import { waitFor } from "../../helpers.js";
 
 let cluster: TestCluster | null = null;
 
@@ -93,7 +93,7 @@ describe("RaftRuntime cluster", () => {
     );
     const added = await leader.rt.addLearner("n4");
     expect(added.membership.learners).toEqual(["n4"]);
-    await eventually("n4 caught up", () => (text(n4.sm.get("k19")) === "19" ? true : undefined));
+    await waitFor(() => text(n4.sm.get("k19")) === "19", { what: "n4 caught up" });
     expect(n4.rt.status().role).toBe("follower");
     const promoted = await leader.rt.promote("n4");
     expect(promoted.membership.voters).toEqual(["n1", "n2", "n3", "n4"]);
@@ -128,14 +128,17 @@ describe("RaftRuntime cluster", () => {
       last = rs[rs.length - 1]!.index;
     }
     await c.allApplied(last);
-    await eventually("leader compacted", () => (leader.rt.status().firstIndex > 200 ? true : undefined));
+    await waitFor(() => leader.rt.status().firstIndex > 200, { what: "leader compacted" });
     for (const n of c.nodes.values()) expect(n.rt.status().snapshotsInstalled).toBe(0);
     const n4 = await c.startNode("n4");
     await leader.rt.addLearner("n4");
-    await eventually("n4 restored a snapshot and caught up", () => {
-      const s = n4.rt.status();
-      return s.snapshotIndex > 1 && s.applied >= last ? true : undefined;
-    });
+    await waitFor(
+      () => {
+        const s = n4.rt.status();
+        return s.snapshotIndex > 1 && s.applied >= last;
+      },
+      { what: "n4 restored a snapshot and caught up" },
+    );
     for (let i = 0; i < 40; i++) expect(text(n4.sm.get(`k${i}`))).toBe(`v${240 + i}`);
     expect(n4.rt.status().snapshotsInstalled).toBe(1);
     await leader.rt.promote("n4");
@@ -162,7 +165,7 @@ describe("RaftRuntime cluster", () => {
     const readAt = await next.rt.readIndex();
     expect(readAt).toBeGreaterThanOrEqual(last);
     for (const n of c.nodes.values())
-      await eventually(`${n.id} replayed`, () => (text(n.sm.get("k44")) === "v44" ? true : undefined));
+      await waitFor(() => text(n.sm.get("k44")) === "v44", { what: `${n.id} replayed` });
     await expect(next.rt.propose(encodePut("k0", Buffer.from("again")))).resolves.toMatchObject({ existed: true });
   });
 

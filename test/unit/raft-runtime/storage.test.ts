@@ -6,22 +6,25 @@ import { StorageCorruptError } from "../../../src/raft/runtime/errors.js";
 import { entryKey, KEY_ENTRY_END } from "../../../src/raft/runtime/storage-codec.js";
 import { RaftStorage } from "../../../src/raft/runtime/storage.js";
 import type { Snapshot } from "../../../src/raft/types.js";
-import { normal, range, ready, removeDir, tempDir } from "./helpers.js";
+import { tempDir, type TempDir } from "../../helpers.js";
+import { normal, range, ready } from "./helpers.js";
 
 const membership = { voters: ["a", "b", "c"], learners: [] };
 
+let tmp: TempDir;
 let dir: string;
 let store: RaftStorage;
 
 beforeEach(async () => {
-  dir = await tempDir();
+  tmp = await tempDir("raft-storage-");
+  dir = tmp.dir;
   store = new RaftStorage(dir);
   await store.open();
 });
 
 afterEach(async () => {
   await store.close();
-  await removeDir(dir);
+  await tmp.remove();
 });
 
 async function reopen(): Promise<RaftStorage> {
@@ -130,7 +133,10 @@ describe("RaftStorage", () => {
       const write = b.write.bind(b);
       b.put = ((k: Uint8Array, v: Uint8Array) => (rec.puts++, put(k, v))) as typeof b.put;
       b.del = ((k: Uint8Array) => (rec.dels++, del(k))) as typeof b.del;
-      b.write = ((o?: { sync?: boolean }) => ((rec.sync = o?.sync), write(o))) as typeof b.write;
+      b.write = ((o?: { sync?: boolean }) => (
+        (rec.sync = o?.sync),
+        o === undefined ? write() : write(o)
+      )) as typeof b.write;
       return b;
     }) as unknown as typeof db.batch);
     await store.persist(ready({ entries: range(2, 30, 2), hardState: { term: 2, vote: "b", commit: 1 } }));
@@ -158,7 +164,7 @@ describe("RaftStorage", () => {
     const db = new Level<Uint8Array, Uint8Array>(dir, { keyEncoding: "view", valueEncoding: "view" });
     const v = await db.get(entryKey(3));
     const bad = new Uint8Array(v as Uint8Array);
-    bad[bad.length - 1] ^= 0xff;
+    bad[bad.length - 1]! ^= 0xff;
     await db.put(entryKey(3), bad);
     await db.close();
     store = new RaftStorage(dir);

@@ -5,7 +5,7 @@ import { RUNTIME_LIMITS, type RuntimeLimits } from "../../../src/raft/runtime/li
 import { silentLogger } from "../../../src/raft/runtime/logger.js";
 import { GrpcTransport } from "../../../src/raft/runtime/transport.js";
 import type { Message } from "../../../src/raft/types.js";
-import { eventually } from "./helpers.js";
+import { waitFor } from "../../helpers.js";
 
 const open: GrpcTransport[] = [];
 afterEach(async () => {
@@ -67,7 +67,7 @@ describe("GrpcTransport", () => {
     const a = await node("a");
     const b = await node("b");
     for (let i = 1; i <= 300; i++) a.t.send([hb("a", "b", i)]);
-    await eventually("300 messages", () => (b.got.length === 300 ? true : undefined));
+    await waitFor(() => b.got.length === 300, { what: "300 messages" });
     expect(b.got.map((m) => (m as { commit: number }).commit)).toEqual(Array.from({ length: 300 }, (_, i) => i + 1));
   });
 
@@ -76,7 +76,7 @@ describe("GrpcTransport", () => {
     const a = await node("a");
     addrs.set("c", addrs.get("b") as string); // a resolver mistake: c's address is b's
     a.t.send([hb("a", "c", 1)]);
-    await eventually("rejected", () => (b.t.stats.rejectedMessages === 1 ? true : undefined));
+    await waitFor(() => b.t.stats.rejectedMessages === 1, { what: "rejected" });
     expect(b.got).toEqual([]);
     addrs.delete("c");
   });
@@ -88,7 +88,7 @@ describe("GrpcTransport", () => {
     for (let i = 0; i < 100; i++) a.t.send([hb("a", "dead", i)]);
     expect(a.t.stats.droppedMessages).toBeGreaterThanOrEqual(60);
     expect(a.unreachable.length).toBeGreaterThan(0);
-    await eventually("the failed connection noticed", () => (a.t.stats.reconnects > 0 ? true : undefined));
+    await waitFor(() => a.t.stats.reconnects > 0, { what: "the failed connection noticed" });
     // Everything was either handed to the (failed) stream, at most its small buffer plus one
     // queue's worth, or dropped.
     expect(a.t.stats.sentMessages + a.t.stats.droppedMessages).toBe(100);
@@ -102,18 +102,16 @@ describe("GrpcTransport", () => {
     let b = await node("b");
     const port = Number((addrs.get("b") as string).split(":")[1]);
     a.t.send([hb("a", "b", 1)]);
-    await eventually("first delivery", () => (b.got.length === 1 ? true : undefined));
+    await waitFor(() => b.got.length === 1, { what: "first delivery" });
     await b.t.close();
     a.t.send([hb("a", "b", 2)]); // lost with the stream
     b = await node("b", {}, port);
-    await eventually(
-      "delivery after the restart",
+    await waitFor(
       () => {
         a.t.send([hb("a", "b", 3)]);
-        return b.got.some((m) => (m as { commit: number }).commit === 3) ? true : undefined;
+        return b.got.some((m) => (m as { commit: number }).commit === 3);
       },
-      5_000,
-      50,
+      { timeoutMs: 5_000, intervalMs: 50, what: "delivery after the restart" },
     );
   });
 
@@ -122,10 +120,11 @@ describe("GrpcTransport", () => {
     const b = await node("b");
     a.t.send([app("a", "b", 5, 0)]); // commit-only
     a.t.send([app("a", "b", 5, 2)]); // carries entries and the same commit
-    await eventually("append", () => (b.got.length >= 1 ? true : undefined));
+    await waitFor(() => b.got.length >= 1, { what: "append" });
+    // Past the 50 ms hold: the superseded commit-only append must not turn up late.
     await new Promise((r) => setTimeout(r, 120));
-    expect(b.got.map((m) => (m as { entries: unknown[] }).entries.length)).toEqual([2]);
+    expect(b.got.map((m) => (m.type === "append" ? m.entries.length : m.type))).toEqual([2]);
     a.t.send([app("a", "b", 7, 0)]); // not superseded: delivered after the hold
-    await eventually("held append", () => (b.got.length === 2 ? true : undefined));
+    await waitFor(() => b.got.length === 2, { what: "held append" });
   });
 });

@@ -3,7 +3,8 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ErrorCode, WeedError } from "../../../src/common/errors.js";
 import { GroupCommit } from "../../../src/volume/storage/group-commit.js";
 import type { Volume } from "../../../src/volume/storage/volume.js";
-import { asyncCodeOf, blob, createVolume, loadVolume, removeDir, tempDir } from "./helpers.js";
+import { tempDir, type TempDir } from "../../helpers.js";
+import { asyncCodeOf, blob, createVolume, loadVolume } from "./helpers.js";
 
 /** A sync the test finishes by hand, so it can line writers up while one is in flight. */
 function manualSync(): { sync: () => Promise<void>; started: number; finish: (err?: Error) => void } {
@@ -67,14 +68,16 @@ describe("GroupCommit", () => {
 });
 
 describe("Volume fsync writes", () => {
+  let tmp: TempDir;
   let dir = "";
   const open: Volume[] = [];
   beforeEach(async () => {
-    dir = await tempDir();
+    tmp = await tempDir("weed-group-commit-");
+    dir = tmp.dir;
   });
   afterEach(async () => {
     for (const v of open.splice(0)) await v.close();
-    await removeDir(dir);
+    await tmp.remove();
   });
 
   it("64 concurrent fsync writers all resolve with fewer fdatasyncs than writers", async () => {

@@ -1,20 +1,10 @@
-// Shared helpers for the storage tests: temp dirs on the real disk, volumes, error codes.
+// Shared helpers for the storage tests: volumes on the real disk, error codes.
 import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
 import { WeedError } from "../../../src/common/errors.js";
 import { silentLogger } from "../../../src/common/logger.js";
 import { NO_TTL, type Ttl } from "../../../src/common/ttl.js";
 import { parseReplicaPlacement } from "../../../src/common/replica-placement.js";
 import { Volume, type LoadReport } from "../../../src/volume/storage/volume.js";
-
-export async function tempDir(): Promise<string> {
-  return fs.promises.mkdtemp(path.join(os.tmpdir(), "weed-storage-"));
-}
-
-export async function removeDir(dir: string): Promise<void> {
-  if (dir !== "") await fs.promises.rm(dir, { recursive: true, force: true });
-}
 
 export async function createVolume(dir: string, id = 1, collection = "", ttl: Ttl = NO_TTL): Promise<Volume> {
   const v = new Volume({ dir, id, collection, logger: silentLogger() });

@@ -1,6 +1,5 @@
 // .idx entries and the superblock: byte layout (SeaweedFS) and round trips.
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import fc from "fast-check";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -15,6 +14,7 @@ import {
   writeIdxEntry,
 } from "../../../src/volume/storage/idx.js";
 import { decodeSuperBlockHeader, encodeSuperBlock } from "../../../src/volume/storage/superblock.js";
+import { tempDir, type TempDir } from "../../helpers.js";
 
 describe(".idx entries", () => {
   it("lays out key u64 | offset/8 u32 | size i32 big-endian; a delete is size FFFFFFFF", () => {
@@ -43,12 +43,14 @@ describe(".idx entries", () => {
   });
 
   describe("walkIdx", () => {
+    let tmp: TempDir;
     let dir = "";
     beforeEach(async () => {
-      dir = await fs.promises.mkdtemp(path.join(os.tmpdir(), "weed-idx-"));
+      tmp = await tempDir("weed-idx-");
+      dir = tmp.dir;
     });
     afterEach(async () => {
-      await fs.promises.rm(dir, { recursive: true, force: true });
+      await tmp.remove();
     });
 
     it("visits every entry in order across chunk boundaries, and only the range asked for", () => {

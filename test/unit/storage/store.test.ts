@@ -7,7 +7,10 @@ import { parseReplicaPlacement } from "../../../src/common/replica-placement.js"
 import { NO_TTL } from "../../../src/common/ttl.js";
 import type { AllocateOptions, StoreEvent } from "../../../src/volume/storage/store-api.js";
 import { Store, parseDatFileName } from "../../../src/volume/storage/store.js";
-import { asyncCodeOf, blob, codeOf, removeDir, tempDir } from "./helpers.js";
+import { tempDir, type TempDir } from "../../helpers.js";
+import { asyncCodeOf, blob, codeOf } from "./helpers.js";
+
+let tmp: TempDir;
 
 let dir = "";
 const stores: Store[] = [];
@@ -24,12 +27,13 @@ async function openStore(maxVolumeCount = 8): Promise<Store> {
 }
 
 beforeEach(async () => {
-  dir = await tempDir();
+  tmp = await tempDir("weed-storage-");
+  dir = tmp.dir;
 });
 
 afterEach(async () => {
   for (const s of stores.splice(0)) await s.close();
-  await removeDir(dir);
+  await tmp.remove();
 });
 
 describe("Store", () => {

@@ -6,18 +6,22 @@ import { ErrorCode } from "../../../src/common/errors.js";
 import { IDX_ENTRY_BYTES, writeIdxEntry } from "../../../src/volume/storage/idx.js";
 import type { LoadReport, Volume } from "../../../src/volume/storage/volume.js";
 import { encodeNeedle, encodeTombstone } from "../../../src/volume/storage/needle.js";
-import { blob, codeOf, createVolume, fileSize, loadVolumeWithReport, removeDir, tempDir } from "./helpers.js";
+import { tempDir, type TempDir } from "../../helpers.js";
+import { blob, codeOf, createVolume, fileSize, loadVolumeWithReport } from "./helpers.js";
+
+let tmp: TempDir;
 
 let dir = "";
 const open: Volume[] = [];
 
 beforeEach(async () => {
-  dir = await tempDir();
+  tmp = await tempDir("weed-recovery-");
+  dir = tmp.dir;
 });
 
 afterEach(async () => {
   for (const v of open.splice(0)) await v.close();
-  await removeDir(dir);
+  await tmp.remove();
 });
 
 /** A closed volume holding needles 1..n (data blob(i, 200)), with its file sizes after each write. */

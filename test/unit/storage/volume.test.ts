@@ -5,7 +5,10 @@ import { ErrorCode, WeedError } from "../../../src/common/errors.js";
 import { IDX_ENTRY_BYTES, readIdxEntry, TOMBSTONE_FILE_SIZE, writeIdxEntry } from "../../../src/volume/storage/idx.js";
 import { encodeNeedle, recordLength } from "../../../src/volume/storage/needle.js";
 import type { Volume } from "../../../src/volume/storage/volume.js";
-import { asyncCodeOf, blob, codeOf, createVolume, fileSize, loadVolume, removeDir, tempDir } from "./helpers.js";
+import { tempDir, type TempDir } from "../../helpers.js";
+import { asyncCodeOf, blob, codeOf, createVolume, fileSize, loadVolume } from "./helpers.js";
+
+let tmp: TempDir;
 
 let dir = "";
 const open: Volume[] = [];
@@ -24,12 +27,13 @@ async function reopen(v: Volume): Promise<Volume> {
 }
 
 beforeEach(async () => {
-  dir = await tempDir();
+  tmp = await tempDir("weed-volume-");
+  dir = tmp.dir;
 });
 
 afterEach(async () => {
   for (const v of open.splice(0)) await v.close();
-  await removeDir(dir);
+  await tmp.remove();
 });
 
 describe("Volume write and read", () => {

@@ -1,15 +1,13 @@
 // The heartbeat stream against real in-test gRPC masters: the full first beat, deltas on volume
 // changes, periodic beats, following a leader hint, reconnecting after a master restart.
 import { afterEach, describe, expect, it } from "vitest";
-import { mkdtemp, rm } from "node:fs/promises";
 import { connect, createServer, type AddressInfo, type Socket } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { request } from "undici";
 import { silentLogger } from "../../../src/common/logger.js";
 import { HeartbeatClient } from "../../../src/volume/heartbeat-client.js";
 import { Store } from "../../../src/volume/storage/store.js";
-import { FakeMaster, startVolumeServer, waitFor, type Started } from "./helpers.js";
+import { tempDir, waitFor } from "../../helpers.js";
+import { FakeMaster, startVolumeServer, type Started } from "./helpers.js";
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -39,7 +37,7 @@ describe("heartbeat client", () => {
   it("sends a full heartbeat first: identity, capacity, no volumes", async () => {
     const m = await master();
     const s = await volumeServer([m.address], 60_000);
-    await waitFor("first heartbeat", () => m.beats.length >= 1);
+    await waitFor(() => m.beats.length >= 1, { what: "first heartbeat" });
     const hb = m.beats[0]!;
     expect(hb.ip).toBe("127.0.0.1");
     expect(hb.port).toBe(s.vs.httpPort);
@@ -51,22 +49,25 @@ describe("heartbeat client", () => {
     expect(hb.maxVolumeCounts).toEqual({ "": 8 });
     expect(hb.hasNoVolumes).toBe(true);
     expect(hb.volumes).toEqual([]);
-    await waitFor("connected", () => s.vs.heartbeat?.connected === true);
+    await waitFor(() => s.vs.heartbeat?.connected === true, { what: "connected" });
     expect(await readyz(s)).toBe(200);
   });
 
   it("sends new_volumes and deleted_volumes deltas at once, before the next periodic beat", async () => {
     const m = await master();
     const s = await volumeServer([m.address], 60_000);
-    await waitFor("first heartbeat", () => m.beats.length >= 1);
+    await waitFor(() => m.beats.length >= 1, { what: "first heartbeat" });
     await s.admin.allocateVolume({ volumeId: 5, collection: "pics", replication: "001", ttl: "3d" });
-    await waitFor("new_volumes delta", () => m.beats.some((b) => b.newVolumes.length > 0), 2_000);
+    await waitFor(() => m.beats.some((b) => b.newVolumes.length > 0), { timeoutMs: 2_000, what: "new_volumes delta" });
     const added = m.beats.find((b) => b.newVolumes.length > 0)!;
     expect(added.newVolumes[0]).toMatchObject({ id: 5, collection: "pics", replicaPlacement: 1, ttl: (3 << 8) | 3 });
     expect(added.volumes).toEqual([]);
 
     await s.admin.volumeDelete({ volumeId: 5 });
-    await waitFor("deleted_volumes delta", () => m.beats.some((b) => b.deletedVolumes.length > 0), 2_000);
+    await waitFor(() => m.beats.some((b) => b.deletedVolumes.length > 0), {
+      timeoutMs: 2_000,
+      what: "deleted_volumes delta",
+    });
     expect(m.beats.find((b) => b.deletedVolumes.length > 0)!.deletedVolumes[0]!.id).toBe(5);
     expect(m.beats.length).toBe(3); // full, added, deleted: no periodic beat in between
   });
@@ -78,11 +79,12 @@ describe("heartbeat client", () => {
     const put = await request(`${s.base}/7,ff01020304`, { method: "PUT", body: Buffer.from("x") });
     expect(put.statusCode).toBe(201);
     await put.body.dump();
-    await waitFor("a periodic beat listing volume 7 with one file", () =>
-      m.beats.some((b) => b.volumes.some((v) => v.id === 7 && v.fileCount === 1n) && b.maxFileKey === 0xffn),
+    await waitFor(
+      () => m.beats.some((b) => b.volumes.some((v) => v.id === 7 && v.fileCount === 1n) && b.maxFileKey === 0xffn),
+      { what: "a periodic beat listing volume 7 with one file" },
     );
     const before = m.beats.length;
-    await waitFor("more periodic beats", () => m.beats.length >= before + 3, 3_000);
+    await waitFor(() => m.beats.length >= before + 3, { timeoutMs: 3_000, what: "more periodic beats" });
   });
 
   it("follows a leader hint to the named master and remembers it", async () => {
@@ -90,11 +92,11 @@ describe("heartbeat client", () => {
     const follower = await master();
     follower.leader = leader.address;
     const s = await volumeServer([follower.address], 60_000);
-    await waitFor("a beat at the leader", () => leader.beats.length >= 1, 5_000);
+    await waitFor(() => leader.beats.length >= 1, { timeoutMs: 5_000, what: "a beat at the leader" });
     expect(follower.beats.length).toBeGreaterThanOrEqual(1);
     expect(leader.beats[0]!.volumes).toEqual([]);
     expect(leader.beats[0]!.maxVolumeCounts).toEqual({ "": 8 }); // a full beat on the new stream
-    await waitFor("connected to the leader", () => s.vs.heartbeat?.connected === true);
+    await waitFor(() => s.vs.heartbeat?.connected === true, { what: "connected to the leader" });
     expect(s.vs.heartbeat?.currentMaster).toBe(leader.address);
     expect(s.vs.heartbeat?.masters).toEqual([follower.address, leader.address]);
   });
@@ -103,19 +105,19 @@ describe("heartbeat client", () => {
     const m1 = await master();
     const port = m1.port;
     const s = await volumeServer([m1.address], 100);
-    await waitFor("connected", () => s.vs.heartbeat?.connected === true);
+    await waitFor(() => s.vs.heartbeat?.connected === true, { what: "connected" });
     expect(await readyz(s)).toBe(200);
 
     m1.stop();
-    await waitFor("disconnected", () => s.vs.heartbeat?.connected === false, 3_000);
+    await waitFor(() => s.vs.heartbeat?.connected === false, { timeoutMs: 3_000, what: "disconnected" });
     expect(await readyz(s)).toBe(503);
 
     const started = Date.now();
     const m2 = await master(port);
     // Backoff is capped at 5 s (HEARTBEAT_RECONNECT_MAX_MS), so one full cycle plus slack bounds it.
-    await waitFor("a full beat at the restarted master", () => m2.beats.length >= 1, 8_000);
+    await waitFor(() => m2.beats.length >= 1, { timeoutMs: 8_000, what: "a full beat at the restarted master" });
     expect(m2.beats[0]!.maxVolumeCounts).toEqual({ "": 8 });
-    await waitFor("connected again", () => s.vs.heartbeat?.connected === true, 2_000);
+    await waitFor(() => s.vs.heartbeat?.connected === true, { timeoutMs: 2_000, what: "connected again" });
     expect(Date.now() - started).toBeLessThan(8_000);
     expect(await readyz(s)).toBe(200);
   });
@@ -126,17 +128,18 @@ describe("heartbeat client", () => {
     dead.stop();
     const live = await master();
     const s = await volumeServer([deadAddress, live.address], 60_000);
-    await waitFor("a beat at the live master", () => live.beats.length >= 1, 5_000);
-    await waitFor("connected", () => s.vs.heartbeat?.connected === true);
+    await waitFor(() => live.beats.length >= 1, { timeoutMs: 5_000, what: "a beat at the live master" });
+    await waitFor(() => s.vs.heartbeat?.connected === true, { what: "connected" });
     expect(s.vs.heartbeat?.currentMaster).toBe(live.address);
   });
 
   it("stops on close(): no stream stays open at the master", async () => {
     const m = await master();
     const s = await volumeServer([m.address], 50);
-    await waitFor("connected", () => s.vs.heartbeat?.connected === true);
+    await waitFor(() => s.vs.heartbeat?.connected === true, { what: "connected" });
     await s.vs.close();
     const n = m.beats.length;
+    // Six heartbeat intervals: a stream left open would have beaten in them.
     await new Promise((r) => setTimeout(r, 300));
     expect(m.beats.length).toBe(n);
     expect(s.vs.heartbeat?.connected).toBe(false);
@@ -184,12 +187,12 @@ describe("heartbeat client across a partition", () => {
     const relay = new Relay(behind.port);
     await relay.start();
     cleanups.push(() => relay.close());
-    const dir = await mkdtemp(join(tmpdir(), "weed-ts-hb-"));
+    const { dir, remove } = await tempDir("weed-ts-hb-");
     const store = new Store({ dir, maxVolumeCount: 4 });
     await store.open();
     cleanups.push(async () => {
       await store.close();
-      await rm(dir, { recursive: true, force: true });
+      await remove();
     });
     const hb = new HeartbeatClient({
       store,
@@ -210,10 +213,13 @@ describe("heartbeat client across a partition", () => {
     });
     hb.start();
     cleanups.push(() => hb.close());
-    await waitFor("a beat through the relay", () => behind.beats.length >= 1 && hb.connected);
+    await waitFor(() => behind.beats.length >= 1 && hb.connected, { what: "a beat through the relay" });
 
     relay.blackhole();
-    await waitFor("a beat at the other master", () => other.beats.length >= 1, 5_000);
-    await waitFor("connected to the other master", () => hb.connected && hb.currentMaster === other.address, 2_000);
+    await waitFor(() => other.beats.length >= 1, { timeoutMs: 5_000, what: "a beat at the other master" });
+    await waitFor(() => hb.connected && hb.currentMaster === other.address, {
+      timeoutMs: 2_000,
+      what: "connected to the other master",
+    });
   });
 });

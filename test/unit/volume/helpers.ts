@@ -1,8 +1,5 @@
-// Test fixtures for the volume server: a real in-test gRPC "master" that records heartbeats, a
-// volume server on loopback port 0 with a temp dir, and a bounded wait.
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+// Test fixtures for the volume server: a real in-test gRPC "master" that records heartbeats, and a
+// volume server on loopback port 0 with a temp dir.
 import * as grpc from "@grpc/grpc-js";
 import { create } from "@bufbuild/protobuf";
 import { silentLogger } from "../../../src/common/logger.js";
@@ -15,15 +12,7 @@ import {
 } from "../../../src/gen/master_pb.js";
 import { VolumeServer as VolumeServerService } from "../../../src/gen/volume_server_pb.js";
 import { VolumeServer, type VolumeServerConfig } from "../../../src/volume/volume-server.js";
-
-/** Polls `cond` every 20 ms; throws after `timeoutMs`. */
-export async function waitFor(what: string, cond: () => boolean, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+import { tempDir } from "../../helpers.js";
 
 /** A gRPC master that answers every heartbeat with `leader` (empty = "I am the leader"). */
 export class FakeMaster {
@@ -82,7 +71,7 @@ export interface Started {
 }
 
 export async function startVolumeServer(overrides: Partial<VolumeServerConfig> = {}): Promise<Started> {
-  const dir = await mkdtemp(join(tmpdir(), "weed-ts-volume-"));
+  const { dir, remove } = await tempDir("weed-ts-volume-");
   const vs = new VolumeServer({
     ip: "127.0.0.1",
     bindIp: "127.0.0.1",
@@ -110,7 +99,7 @@ export async function startVolumeServer(overrides: Partial<VolumeServerConfig> =
     async close() {
       admin.close();
       await vs.close();
-      await rm(dir, { recursive: true, force: true });
+      await remove();
     },
   };
 }

@@ -10,7 +10,8 @@ import { gzipSync } from "node:zlib";
 import { request } from "undici";
 import { crc32c } from "@node-rs/crc32";
 import { MULTIPART_PARTS_MAX } from "../../../src/volume/limits.js";
-import { FakeMaster, startVolumeServer, waitFor, type Started } from "./helpers.js";
+import { waitFor } from "../../helpers.js";
+import { FakeMaster, startVolumeServer, type Started } from "./helpers.js";
 
 const VID = 3;
 const LIMIT = 1024 * 1024; // fileSizeLimitMB: 1
@@ -70,8 +71,9 @@ beforeAll(async () => {
   await master.start();
   s = await startVolumeServer({ masters: [master.address] });
   await s.admin.allocateVolume({ volumeId: VID, collection: "", replication: "000", ttl: "" });
-  await waitFor("the volume in a heartbeat", () =>
-    master.beats.some((b) => b.newVolumes.some((v) => v.id === VID) || b.volumes.some((v) => v.id === VID)),
+  await waitFor(
+    () => master.beats.some((b) => b.newVolumes.some((v) => v.id === VID) || b.volumes.some((v) => v.id === VID)),
+    { what: "the volume in a heartbeat" },
   );
 });
 
@@ -293,6 +295,8 @@ describe("hostile uploads", () => {
     const sock = connect(s.vs.httpPort, "127.0.0.1");
     await new Promise<void>((r) => sock.once("connect", () => r()));
     sock.write(`PUT /${fid} HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n` + "a".repeat(1000));
+    // Nothing to observe from outside: time for the server to start on the body, then for it to
+    // see the disconnect, so that the checks below run after both.
     await new Promise((r) => setTimeout(r, 50));
     sock.destroy();
     await new Promise((r) => setTimeout(r, 50));

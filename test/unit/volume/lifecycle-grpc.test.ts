@@ -1,8 +1,7 @@
 // VolumeServer options, start/close lifecycle, and the VolumeServer gRPC service's answers and
 // error codes, over real loopback sockets with the real Store.
 import { afterEach, describe, expect, it } from "vitest";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { status as GrpcStatus } from "@grpc/grpc-js";
 import { request } from "undici";
@@ -10,6 +9,7 @@ import { ErrorCode, WeedError } from "../../../src/common/errors.js";
 import { silentLogger } from "../../../src/common/logger.js";
 import { GrpcCallError } from "../../../src/grpc/adapter.js";
 import { VolumeServer, type VolumeServerConfig } from "../../../src/volume/volume-server.js";
+import { tempDir } from "../../helpers.js";
 import { startVolumeServer, type Started } from "./helpers.js";
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -78,8 +78,8 @@ describe("options", () => {
 describe("lifecycle", () => {
   it("a failed start (HTTP port taken) releases what it bound; close() is idempotent", async () => {
     const a = await started();
-    const dir = await mkdtemp(join(tmpdir(), "weed-ts-volume-"));
-    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    const { dir, remove } = await tempDir("weed-ts-volume-");
+    cleanups.push(remove);
     const b = new VolumeServer(config(dir, { port: a.vs.httpPort }));
     await expect(b.start()).rejects.toThrow(/EADDRINUSE/);
     const grpcPort = b.grpcPort;
@@ -94,8 +94,8 @@ describe("lifecycle", () => {
   });
 
   it("a store dir that is a file fails start() with the cause", async () => {
-    const dir = await mkdtemp(join(tmpdir(), "weed-ts-volume-"));
-    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    const { dir, remove } = await tempDir("weed-ts-volume-");
+    cleanups.push(remove);
     const file = join(dir, "not-a-dir");
     await writeFile(file, "x");
     const vs = new VolumeServer(config(file));
