@@ -71,7 +71,8 @@ const { values: flags } = parseArgs({
 });
 if (flags.help) {
   console.log(
-    "usage: bench-membership.mjs [--payload=1024] [--concurrency=1] [--request-timeout-ms=5000] [--steady-ms=5000] [--log-level=warn] [--keep] [--rolling-only]",
+    "usage: bench-membership.mjs [--payload=1024] [--concurrency=1] [--request-timeout-ms=5000]\n" +
+      "         [--steady-ms=5000] [--log-level=warn] [--keep] [--rolling-only]",
   );
   console.log(
     "  env: BENCH_PAYLOAD, BENCH_CONCURRENCY, BENCH_REQUEST_TIMEOUT_MS, BENCH_STEADY_MS, BENCH_LOG_LEVEL (argv wins)",
@@ -254,8 +255,9 @@ const STEP_NAME_WIDTH = 22;
 
 function stepLine(s, detail) {
   const errs = s.errors.length === 0 ? "" : `  errors: ${s.errors.map((e) => `${e.count}x ${e.message}`).join("; ")}`;
+  const counts = `acked ${String(s.acked).padStart(6)}  failed ${String(s.failed).padStart(4)}`;
   return (
-    `  ${s.step.padEnd(STEP_NAME_WIDTH)} ${fmt(s.durationMs).padStart(6)} ms  acked ${String(s.acked).padStart(6)}  failed ${String(s.failed).padStart(4)}` +
+    `  ${s.step.padEnd(STEP_NAME_WIDTH)} ${fmt(s.durationMs).padStart(6)} ms  ${counts}` +
     `  longest stall ${fmt(s.longestStallMs).padStart(5)} ms${detail ? `  (${detail})` : ""}${errs}`
   );
 }
@@ -275,10 +277,10 @@ class Scenario {
   /** A process the bench did not stop has exited: the scenario cannot go on. */
   assertWanted() {
     for (const p of [...this.masters, this.volume]) {
-      if (p.wanted && !p.alive)
-        throw new Error(
-          `${p.name === "volume" ? "the volume server" : `master ${p.name}`} exited on its own (${p.exitedAs}):\n${p.tail()}`,
-        );
+      if (p.wanted && !p.alive) {
+        const who = p.name === "volume" ? "the volume server" : `master ${p.name}`;
+        throw new Error(`${who} exited on its own (${p.exitedAs}):\n${p.tail()}`);
+      }
     }
   }
 
@@ -359,8 +361,9 @@ class Scenario {
         },
         progress,
       );
+      const killed = stopped.killed ? " (SIGKILL: no exit on SIGTERM)" : "";
       return (
-        `${wasLeader ? "was leader; " : ""}exit ${fmt(stopped.ms)} ms${stopped.killed ? " (SIGKILL: no exit on SIGTERM)" : ""}, ` +
+        `${wasLeader ? "was leader; " : ""}exit ${fmt(stopped.ms)} ms${killed}, ` +
         `status after ${fmt(upMs)} ms, caught up after ${fmt(now() - t0)} ms; leader ${view.id}`
       );
     });
@@ -377,10 +380,10 @@ class Scenario {
         signal: AbortSignal.timeout(STEP_DEADLINE_MS),
         headersTimeout: STEP_DEADLINE_MS,
       });
-      if (r.status !== 200)
-        throw new Error(
-          `POST ${via.addr}/cluster/raft/remove?id=${m.addr}: HTTP ${r.status}: ${r.json?.error ?? r.text.slice(0, 300)}`,
-        );
+      if (r.status !== 200) {
+        const why = r.json?.error ?? r.text.slice(0, 300);
+        throw new Error(`POST ${via.addr}/cluster/raft/remove?id=${m.addr}: HTTP ${r.status}: ${why}`);
+      }
       const answerMs = now() - t0;
       const stopped = await m.stop();
       const expected = this.masters.filter((x) => x.alive).map((x) => x.addr);
@@ -395,7 +398,11 @@ class Scenario {
       );
       const membership = r.json?.membership ?? r.json; // {voters, learners, ...} at either level
       const result = typeof r.json?.result === "string" ? `${r.json.result}, ` : "";
-      return `answered by ${via.name} in ${fmt(answerMs)} ms (${result}voters ${(membership?.voters ?? []).length}), exit ${fmt(stopped.ms)} ms; ${voters(view).length} voters, leader ${view.id}`;
+      const answer = `${result}voters ${(membership?.voters ?? []).length}`;
+      return (
+        `answered by ${via.name} in ${fmt(answerMs)} ms (${answer}), exit ${fmt(stopped.ms)} ms; ` +
+        `${voters(view).length} voters, leader ${view.id}`
+      );
     });
   }
 }
@@ -428,14 +435,16 @@ function printTargets(report, v, addSteps, rollingOnly) {
     report.totals.failed === 0,
     `zero failed writes: ${report.totals.failed} failed of ${report.totals.acked + report.totals.failed}`,
   );
+  const forgotten = report.notRemembered ? `, ${report.notRemembered} acked but not remembered` : "";
   row(
     v.lost === 0 && v.wrong === 0 && report.notRemembered === 0,
-    `nothing lost: ${v.checked} checked, ${v.lost} lost, ${v.wrong} wrong${report.notRemembered ? `, ${report.notRemembered} acked but not remembered` : ""}`,
+    `nothing lost: ${v.checked} checked, ${v.lost} lost, ${v.wrong} wrong${forgotten}`,
   );
   if (!rollingOnly) {
+    const slowest = slowestAdd ? `${slowestAdd.step} ${fmt(slowestAdd.durationMs)} ms` : "-";
     row(
       slowestAdd !== null && slowestAdd.durationMs < TARGET_ADD_MS,
-      `each add under ${TARGET_ADD_MS} ms: slowest ${slowestAdd ? `${slowestAdd.step} ${fmt(slowestAdd.durationMs)} ms` : "-"}`,
+      `each add under ${TARGET_ADD_MS} ms: slowest ${slowest}`,
     );
   }
   row(
@@ -444,8 +453,8 @@ function printTargets(report, v, addSteps, rollingOnly) {
   );
 }
 
-async function main() {
-  const root = await mkdtemp(join(tmpdir(), "bench-membership-"));
+/** The masters (A starts alone unless --rolling-only) and the volume server; none started. */
+async function makeCluster(root) {
   const taken = new Set();
   const names = flags["rolling-only"] ? ["A", "B", "C"] : ["A", "B", "C", "D", "E"];
   const ports = [];
@@ -465,7 +474,110 @@ async function main() {
     "-ip=127.0.0.1",
     `-logLevel=${flags["log-level"]}`,
   ]);
-  const writer = new ContinuousWriter({ masters: addrs, payloadBytes, concurrency, requestTimeoutMs });
+  return { masters, volume, volumePort, addrs };
+}
+
+function loadAverage() {
+  return loadavg()
+    .map((x) => x.toFixed(2))
+    .join(" ");
+}
+
+function printSetup({ masters, volumePort, addrs }, root) {
+  const plan = flags["rolling-only"]
+    ? "3 masters started together, rolling restarts"
+    : "grow 1 -> 5 masters, rolling restarts, shrink to 3";
+  log(`bench-membership: ${plan}; data in ${root}`);
+  const writes = `${concurrency} worker(s), ${payloadBytes}-byte payloads, ${requestTimeoutMs} ms request timeout`;
+  log(`  writer: ${writes}; load average ${loadAverage()}`);
+  for (const m of masters) {
+    const peers = m.args.find((a) => a.startsWith("-peers="));
+    log(`  master ${m.name}: ${m.addr}${peers ? `  ${peers}` : ""}`);
+  }
+  log(`  volume: 127.0.0.1:${volumePort}  -mserver=${addrs.join(",")}`);
+}
+
+/** Starts the first master(s) and the volume server; returns once an assign succeeds. */
+async function startCluster({ masters, volume }) {
+  const t0 = now();
+  const initial = flags["rolling-only"] ? masters : [masters[0]];
+  for (const m of initial) m.start();
+  const leader = await waitLeader(initial, "a leader");
+  volume.start();
+  await waitAssign(masters.find((m) => m.addr === leader.id) ?? masters[0], volume);
+  log(`cluster up in ${fmt(now() - t0)} ms (leader ${leader.id}); writing\n`);
+}
+
+async function runScenario(scenario, masters) {
+  if (!flags["rolling-only"]) {
+    for (let i = 1; i < masters.length; i++) await scenario.add(masters[i], masters[i - 1]);
+  }
+  for (const m of masters) await scenario.restart(m);
+  if (!flags["rolling-only"]) {
+    await scenario.remove(masters[4]);
+    await scenario.remove(masters[3]);
+  }
+  await scenario.step("after the changes", async (progress) => {
+    const end = now() + steadyMs;
+    await until("the end of the steady period", steadyMs + 1_000, async () => now() >= end, progress);
+    return `${scenario.live().length} masters running, every process the bench started still up`;
+  });
+}
+
+/** Totals, read-back, targets, the final membership and the RESULT line. */
+async function printResults(writer, scenario) {
+  const report = writer.report();
+  log("");
+  log(stepLine({ ...report.totals, step: "TOTAL" }, `${report.steps.length} steps`));
+  log("\nreading back every acknowledged write ...");
+  const tv = now();
+  const v = await writer.verify();
+  log(`verify: ${v.checked} checked, ${v.lost} lost, ${v.wrong} wrong (${fmt(now() - tv)} ms)`);
+  for (const e of v.errors) log(`  ${e}`);
+  const addSteps = report.steps.filter((s) => s.step.startsWith("add "));
+  printTargets(report, v, addSteps, flags["rolling-only"]);
+  const final = await leaderView(scenario.live());
+  const membership = final
+    ? `${voters(final).length} voters (${voters(final).join(", ")}), leader ${final.id}`
+    : "no leader";
+  log(`\nfinal membership: ${membership}; load average ${loadAverage()}`);
+  log(
+    `RESULT ${JSON.stringify({
+      payloadBytes,
+      concurrency,
+      steps: report.steps.map((s) => ({
+        step: s.step,
+        ms: Math.round(s.durationMs),
+        acked: s.acked,
+        failed: s.failed,
+        stallMs: Math.round(s.longestStallMs),
+      })),
+      acked: report.totals.acked,
+      failed: report.totals.failed,
+      verify: { checked: v.checked, lost: v.lost, wrong: v.wrong },
+    })}`,
+  );
+}
+
+/** The scenario could not run: the processes' log tails, and what the writes saw until then. */
+async function printFailure(err, { masters, volume }, writer) {
+  console.error(`\nbench-membership: the scenario could not run: ${err?.stack ?? err}`);
+  for (const p of [...masters, volume])
+    if (p.child !== null) console.error(`--- ${p.name} (${p.alive ? "running" : "exited"}) log tail ---\n${p.tail()}`);
+  const r = writer.report();
+  if (r.steps.length > 0) {
+    // What the writes saw up to the failure, and whether what was acked is still readable.
+    await writer.stop();
+    console.error("\nsteps so far:");
+    for (const s of writer.report().steps) console.error(stepLine(s));
+    const v = await writer.verify().catch((e) => ({ checked: 0, lost: 0, wrong: 0, errors: [`verify failed: ${e}`] }));
+    console.error(`verify (so far): ${v.checked} checked, ${v.lost} lost, ${v.wrong} wrong`);
+    for (const e of v.errors) console.error(`  ${e}`);
+  }
+}
+
+/** Stops the writer and every child (also on SIGINT/SIGTERM and at exit); idempotent. */
+function cleanupOnExit({ masters, volume }, writer, root) {
   let cleaned = false;
   const cleanup = async () => {
     if (cleaned) return;
@@ -486,98 +598,26 @@ async function main() {
   process.once("exit", () => {
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
   });
+  return cleanup;
+}
 
+async function main() {
+  const root = await mkdtemp(join(tmpdir(), "bench-membership-"));
+  const cluster = await makeCluster(root);
+  const writer = new ContinuousWriter({ masters: cluster.addrs, payloadBytes, concurrency, requestTimeoutMs });
+  const cleanup = cleanupOnExit(cluster, writer, root);
   try {
-    log(
-      `bench-membership: ${flags["rolling-only"] ? "3 masters started together, rolling restarts" : "grow 1 -> 5 masters, rolling restarts, shrink to 3"}; data in ${root}`,
-    );
-    log(
-      `  writer: ${concurrency} worker(s), ${payloadBytes}-byte payloads, ${requestTimeoutMs} ms request timeout; load average ${loadavg()
-        .map((x) => x.toFixed(2))
-        .join(" ")}`,
-    );
-    for (const m of masters)
-      log(
-        `  master ${m.name}: ${m.addr}${m.args.find((a) => a.startsWith("-peers=")) ? `  ${m.args.find((a) => a.startsWith("-peers="))}` : ""}`,
-      );
-    log(`  volume: 127.0.0.1:${volumePort}  -mserver=${addrs.join(",")}`);
-
-    const t0 = now();
-    const initial = flags["rolling-only"] ? masters : [masters[0]];
-    for (const m of initial) m.start();
-    const leader = await waitLeader(initial, "a leader");
-    volume.start();
-    await waitAssign(masters.find((m) => m.addr === leader.id) ?? masters[0], volume);
-    log(`cluster up in ${fmt(now() - t0)} ms (leader ${leader.id}); writing\n`);
-
-    const scenario = new Scenario(writer, masters, volume);
+    printSetup(cluster, root);
+    await startCluster(cluster);
+    const scenario = new Scenario(writer, cluster.masters, cluster.volume);
     writer.start();
     await sleep(BASELINE_MS);
     log(stepLine(writer.report().steps[0], "baseline before any change"));
-    if (!flags["rolling-only"]) {
-      for (let i = 1; i < masters.length; i++) await scenario.add(masters[i], masters[i - 1]);
-    }
-    for (const m of masters) await scenario.restart(m);
-    if (!flags["rolling-only"]) {
-      await scenario.remove(masters[4]);
-      await scenario.remove(masters[3]);
-    }
-    await scenario.step("after the changes", async (progress) => {
-      const end = now() + steadyMs;
-      await until("the end of the steady period", steadyMs + 1_000, async () => now() >= end, progress);
-      return `${scenario.live().length} masters running, every process the bench started still up`;
-    });
+    await runScenario(scenario, cluster.masters);
     await writer.stop();
-
-    const report = writer.report();
-    log("");
-    log(stepLine({ ...report.totals, step: "TOTAL" }, `${report.steps.length} steps`));
-    log("\nreading back every acknowledged write ...");
-    const tv = now();
-    const v = await writer.verify();
-    log(`verify: ${v.checked} checked, ${v.lost} lost, ${v.wrong} wrong (${fmt(now() - tv)} ms)`);
-    for (const e of v.errors) log(`  ${e}`);
-    const addSteps = report.steps.filter((s) => s.step.startsWith("add "));
-    printTargets(report, v, addSteps, flags["rolling-only"]);
-    const final = await leaderView(scenario.live());
-    log(
-      `\nfinal membership: ${final ? `${voters(final).length} voters (${voters(final).join(", ")}), leader ${final.id}` : "no leader"}; load average ${loadavg()
-        .map((x) => x.toFixed(2))
-        .join(" ")}`,
-    );
-    log(
-      `RESULT ${JSON.stringify({
-        payloadBytes,
-        concurrency,
-        steps: report.steps.map((s) => ({
-          step: s.step,
-          ms: Math.round(s.durationMs),
-          acked: s.acked,
-          failed: s.failed,
-          stallMs: Math.round(s.longestStallMs),
-        })),
-        acked: report.totals.acked,
-        failed: report.totals.failed,
-        verify: { checked: v.checked, lost: v.lost, wrong: v.wrong },
-      })}`,
-    );
+    await printResults(writer, scenario);
   } catch (err) {
-    console.error(`\nbench-membership: the scenario could not run: ${err?.stack ?? err}`);
-    for (const p of [...masters, volume])
-      if (p.child !== null)
-        console.error(`--- ${p.name} (${p.alive ? "running" : "exited"}) log tail ---\n${p.tail()}`);
-    const r = writer.report();
-    if (r.steps.length > 0) {
-      // What the writes saw up to the failure, and whether what was acked is still readable.
-      await writer.stop();
-      console.error("\nsteps so far:");
-      for (const s of writer.report().steps) console.error(stepLine(s));
-      const v = await writer
-        .verify()
-        .catch((e) => ({ checked: 0, lost: 0, wrong: 0, errors: [`verify failed: ${e}`] }));
-      console.error(`verify (so far): ${v.checked} checked, ${v.lost} lost, ${v.wrong} wrong`);
-      for (const e of v.errors) console.error(`  ${e}`);
-    }
+    await printFailure(err, cluster, writer);
     process.exitCode = 1;
   } finally {
     await cleanup();
