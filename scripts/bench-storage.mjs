@@ -113,9 +113,11 @@ async function benchLoad() {
     const loaded = new Volume({ dir, id: 1, collection: "", logger: silentLogger() });
     const rep = await loaded.load();
     const ms = performance.now() - t;
+    const map = `map ${fmt(loaded.mapBytes / MiB, 1)} MiB`;
+    const repaired = `repaired ${rep.recordsRecovered + rep.idxEntriesDropped}`;
     report(
       `load ${fmt(LOAD_N)}-needle volume, run ${run}`,
-      `${fmt(ms)} ms (${fmt(loaded.needleCount)} needles, map ${fmt(loaded.mapBytes / MiB, 1)} MiB, repaired ${rep.recordsRecovered + rep.idxEntriesDropped})`,
+      `${fmt(ms)} ms (${fmt(loaded.needleCount)} needles, ${map}, ${repaired})`,
     );
     await loaded.close();
   }

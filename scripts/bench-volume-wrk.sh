@@ -204,7 +204,10 @@ for c in $CONNS; do
   read -r vrps _ <<<"${RESULT[vol,$c]}"
   read -r brps _ <<<"${RESULT[bare,$c]}"
   verdict=$(awk -v v="$vrps" -v b="$brps" -v t="$TARGET_RATIO" \
-    'BEGIN { r = (b > 0) ? v / b : 0; printf "%.1f%% of bare node (target >= %.0f%%): %s", r * 100, t * 100, (r >= t) ? "OK" : "BELOW TARGET" }')
+    'BEGIN {
+      r = (b > 0) ? v / b : 0
+      printf "%.1f%% of bare node (target >= %.0f%%): %s", r * 100, t * 100, (r >= t) ? "OK" : "BELOW TARGET"
+    }')
   printf '%-6s ratio           %s\n' "$c" "$verdict"
 done
 exit $status

@@ -220,9 +220,8 @@ async function main() {
     log(`weed-ts benchmark ${args.join(" ")}`);
     const { code, text } = await runBenchmarkChild(args, stopAll.signal);
     const phases = parseReport(text);
-    process.stdout.write(
-      `\n${verdict("write", phases.write, TARGET_WRITES_PER_SEC)}\n${verdict("read", phases.read, TARGET_READS_PER_SEC)}\n`,
-    );
+    const writes = verdict("write", phases.write, TARGET_WRITES_PER_SEC);
+    process.stdout.write(`\n${writes}\n${verdict("read", phases.read, TARGET_READS_PER_SEC)}\n`);
     exitCode = code;
   } catch (err) {
     log(`error: ${err instanceof Error ? err.message : String(err)}`);

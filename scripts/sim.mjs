@@ -30,9 +30,12 @@ function int(name, text) {
 function summary(r) {
   const s = r.stats;
   return [
-    `ticks=${s.ticks} (liveness ${s.livenessTicks}) leaders=${s.leaders} commit=${s.commitIndex} acked=${s.acked} reads=${s.readsServed}`,
+    `ticks=${s.ticks} (liveness ${s.livenessTicks}) leaders=${s.leaders} commit=${s.commitIndex} ` +
+      `acked=${s.acked} reads=${s.readsServed}`,
     `msgs=${s.messages} dropped=${s.dropped} dup=${s.duplicated} crashes=${s.crashes} partitions=${s.partitions}`,
-    `snapshots sent=${s.snapshotsSent} taken=${s.snapshotsTaken} conf proposed=${s.confChanges} (+learner ${s.learnersAdded}, promoted ${s.promoted}, removed ${s.removed}) transfers=${s.transfers} checks=${s.checks}`,
+    `snapshots sent=${s.snapshotsSent} taken=${s.snapshotsTaken} conf proposed=${s.confChanges} ` +
+      `(+learner ${s.learnersAdded}, promoted ${s.promoted}, removed ${s.removed}) ` +
+      `transfers=${s.transfers} checks=${s.checks}`,
   ].join("\n");
 }
 
@@ -64,9 +67,8 @@ async function main() {
   const first = values["first-seed"] === undefined ? 1 : int("first-seed", values["first-seed"]);
   const block = run.runSeeds(first, count);
   const perSeed = block.ran === 0 ? 0 : block.elapsedMs / block.ran;
-  console.log(
-    `ran ${block.ran} seeds (${first}..${first + block.ran - 1}), passed ${block.passed}, ${(block.elapsedMs / 1000).toFixed(1)} s (${perSeed.toFixed(0)} ms/seed)`,
-  );
+  const elapsed = `${(block.elapsedMs / 1000).toFixed(1)} s (${perSeed.toFixed(0)} ms/seed)`;
+  console.log(`ran ${block.ran} seeds (${first}..${first + block.ran - 1}), passed ${block.passed}, ${elapsed}`);
   if (block.failure === null) return 0;
   const f = block.failure;
   console.log(`FAIL seed ${f.seed} at t=${f.tick}: ${f.property}: ${f.message}`);
