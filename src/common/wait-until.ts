@@ -13,7 +13,7 @@ export function wakeAll(wakeups: Wakeups): void {
 /**
  * Resolves with `check()`'s first answer other than undefined, asked now and on every wake-up
  * (and every `recheckMs`, for a change that has no wake-up); rejects with the signal's reason
- * when it aborts first.
+ * when it aborts first, and with check's error when it throws.
  */
 export function waitUntil<T>(
   check: () => T | undefined,
@@ -21,27 +21,38 @@ export function waitUntil<T>(
   signal: AbortSignal,
   recheckMs?: number,
 ): Promise<T> {
-  const now = check();
-  if (now !== undefined) return Promise.resolve(now);
-  if (signal.aborted) return Promise.reject(signal.reason as Error);
   return new Promise((resolve, reject) => {
-    const wake = (): void => {
-      const found = check();
-      if (found === undefined) return;
-      done();
-      resolve(found);
-    };
-    const onAbort = (): void => {
-      done();
-      reject(signal.reason as Error);
-    };
-    const timer = recheckMs === undefined ? undefined : setInterval(wake, recheckMs);
-    function done(): void {
+    let settled = false;
+    let timer: NodeJS.Timeout | undefined;
+    const finish = (): void => {
+      settled = true;
       clearInterval(timer);
       wakeups.delete(wake);
       signal.removeEventListener("abort", onAbort);
+    };
+    const onAbort = (): void => {
+      finish();
+      reject(signal.reason as Error);
+    };
+    // It may run from a timer or an event emitter: a throw must end the wait, not escape.
+    function wake(): void {
+      let found: T | undefined;
+      try {
+        found = check();
+      } catch (err) {
+        finish();
+        reject(err as Error);
+        return;
+      }
+      if (found === undefined) return;
+      finish();
+      resolve(found);
     }
+    wake();
+    if (settled) return;
+    if (signal.aborted) return onAbort();
     wakeups.add(wake);
     signal.addEventListener("abort", onAbort, { once: true });
+    if (recheckMs !== undefined) timer = setInterval(wake, recheckMs);
   });
 }

@@ -19,6 +19,7 @@ import {
 } from "../../raft/runtime/index.js";
 import { membershipQueueMax, memberCatchUpTimeoutMs, memberChangeTimeoutMs, quorumCheckWaitMs } from "../limits.js";
 import { toWeedError } from "./raft-cluster-state.js";
+import { waitUntil } from "../../common/wait-until.js";
 
 /** What the manager needs of the Raft runtime. */
 export interface MembershipRuntime {
@@ -178,38 +179,47 @@ export class MembershipManager {
    * at again for a short while before the change is refused.
    */
   private async checkQuorum(voters: readonly string[], what: string, extraAlive = 0): Promise<void> {
-    const deadline = Date.now() + quorumCheckWaitMs;
-    for (;;) {
-      const s = this.leaderStatus();
-      const byId = new Map(s.members.map((m) => [m.id, m]));
-      const reachable = voters.filter((v) => {
+    const need = majority(voters.length);
+    const reachable = (): string[] => {
+      const byId = new Map(this.leaderStatus().members.map((m) => [m.id, m]));
+      return voters.filter((v) => {
         const m = byId.get(v);
         return m !== undefined && this.alive(m);
       });
-      const need = majority(voters.length);
-      if (reachable.length + extraAlive >= need) return;
-      if (Date.now() < deadline) {
-        await new Promise((r) => setTimeout(r, this.runtime.electionTimeoutMs / 6));
-        continue;
-      }
-      const down = voters.filter((v) => !reachable.includes(v));
-      throw new WeedError(
-        ErrorCode.CONFLICT,
-        `refused: ${what} leaves ${voters.length} voters of which ${need} must agree, but only ${reachable.length + extraAlive} are reachable` +
-          ` (not heard from within ${2 * this.runtime.electionTimeoutMs} ms: ${down.join(", ")}); the cluster would lose quorum. Bring those masters back or remove them first`,
-      );
-    }
+    };
+    const enough = (): true | undefined => (reachable().length + extraAlive >= need ? true : undefined);
+    const ok = await this.untilHeard(enough, quorumCheckWaitMs);
+    if (ok) return;
+    const alive = reachable();
+    const down = voters.filter((v) => !alive.includes(v));
+    throw new WeedError(
+      ErrorCode.CONFLICT,
+      `refused: ${what} leaves ${voters.length} voters of which ${need} must agree, ` +
+        `but only ${alive.length + extraAlive} are reachable ` +
+        `(not heard from within ${2 * this.runtime.electionTimeoutMs} ms: ${down.join(", ")}); ` +
+        "the cluster would lose quorum. Bring those masters back or remove them first",
+    );
+  }
+
+  /**
+   * Looks at `check` now and again every sixth of an election timeout (when the leader hears a
+   * member is not an event) until it answers or `ms` pass: false then.
+   */
+  private async untilHeard<T>(check: () => T | undefined, ms: number): Promise<T | false> {
+    const recheckMs = this.runtime.electionTimeoutMs / 6;
+    return waitUntil(check, new Set(), AbortSignal.timeout(ms), recheckMs).catch((err: unknown) => {
+      if (err instanceof DOMException && err.name === "TimeoutError") return false;
+      throw err;
+    });
   }
 
   private async doAdd(id: string, voter: boolean): Promise<MembershipAnswer> {
-    let s = this.leaderStatus();
+    const s = this.leaderStatus();
     const existing = this.find(s, id);
     if (existing?.suffrage === "voter") return this.answer("already a voter");
     if (!voter) {
       if (existing !== undefined) return this.answer("already a learner");
-      await this.call(`add ${id} as a learner`, () =>
-        this.runtime.addLearner(id, { timeoutMs: memberChangeTimeoutMs }),
-      );
+      await this.addLearner(id);
       this.log.info({ member: id }, "membership: added as a learner");
       return this.answer("added as a learner");
     }
@@ -217,32 +227,14 @@ export class MembershipManager {
     // The new voter counts toward the majority only once it answers; assume it will.
     await this.checkQuorum([...voters, id], `adding ${id}`, 1);
     if (existing === undefined) {
-      await this.call(`add ${id} as a learner`, () =>
-        this.runtime.addLearner(id, { timeoutMs: memberChangeTimeoutMs }),
-      );
+      await this.addLearner(id);
       this.log.info({ member: id }, "membership: added as a learner; promoting once it has caught up");
     }
+    const startedAt = performance.now();
     // Promote only a learner that answers: a voter that never does would hold a majority hostage.
-    const deadline = Date.now() + memberCatchUpTimeoutMs;
-    for (;;) {
-      s = this.leaderStatus();
-      const m = s.members.find((x) => x.id === id);
-      if (m === undefined) throw new WeedError(ErrorCode.CONFLICT, `${id} was removed while it was being added`);
-      if (m.suffrage === "voter") return this.answer("added", evenWarning(voters.length + 1));
-      if (this.alive(m)) break;
-      if (Date.now() > deadline) {
-        throw new WeedError(
-          ErrorCode.TIMEOUT,
-          `${id} is a learner but has not answered the leader within ${memberCatchUpTimeoutMs} ms; start it (with -peers naming any member) and add it again`,
-          {
-            retryAfterSec: 1,
-          },
-        );
-      }
-      await new Promise((r) => setTimeout(r, this.runtime.electionTimeoutMs / 6));
-    }
+    if ((await this.learnerAnswers(id)) === "voter") return this.answer("added", evenWarning(voters.length + 1));
     await this.checkQuorum([...voters, id], `promoting ${id}`);
-    const left = Math.max(1_000, deadline - Date.now());
+    const left = Math.max(1_000, memberCatchUpTimeoutMs - (performance.now() - startedAt));
     await this.call(`promote ${id}`, () => this.runtime.promote(id, { timeoutMs: left }));
     const warning = evenWarning(voters.length + 1);
     this.log.info(
@@ -250,6 +242,28 @@ export class MembershipManager {
       "membership: promoted to voter",
     );
     return this.answer("added", warning);
+  }
+
+  private addLearner(id: string): Promise<ConfChangeResult> {
+    return this.call(`add ${id} as a learner`, () => this.runtime.addLearner(id, { timeoutMs: memberChangeTimeoutMs }));
+  }
+
+  /** Waits for the learner `id` to answer the leader: "voter" when it was promoted meanwhile. */
+  private async learnerAnswers(id: string): Promise<"answers" | "voter"> {
+    const state = (): "answers" | "voter" | undefined => {
+      const m = this.leaderStatus().members.find((x) => x.id === id);
+      if (m === undefined) throw new WeedError(ErrorCode.CONFLICT, `${id} was removed while it was being added`);
+      if (m.suffrage === "voter") return "voter";
+      return this.alive(m) ? "answers" : undefined;
+    };
+    const r = await this.untilHeard(state, memberCatchUpTimeoutMs);
+    if (r !== false) return r;
+    throw new WeedError(
+      ErrorCode.TIMEOUT,
+      `${id} is a learner but has not answered the leader within ${memberCatchUpTimeoutMs} ms; ` +
+        "start it (with -peers naming any member) and add it again",
+      { retryAfterSec: 1 },
+    );
   }
 
   private async doRemove(id: string): Promise<MembershipAnswer | HandedOff> {
