@@ -3,31 +3,25 @@
 // and a master that refuses connections is skipped.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ContinuousWriter } from "../../src/benchmark/continuous-writer.js";
-import {
-  deadAddress,
-  eventually,
-  freePortPair,
-  getJson,
-  removeDir,
-  tempDir,
-  waitHttpOk,
-  WeedProcess,
-} from "./harness.js";
+import { tempDir, waitFor, type TempDir } from "../helpers.js";
+import { deadAddress, freePortPair, getJson, PROCESS_WAIT, waitHttpOk, WeedProcess } from "./harness.js";
 
-let dir: string;
+let tmp: TempDir;
 let master: string;
 let proc: WeedProcess;
 
+// The writer runs for wall-clock windows: how much it writes in one, and how long it stalls, is
+// what these tests measure.
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 beforeAll(async () => {
-  dir = await tempDir();
+  tmp = await tempDir("weed-ts-writer-");
   const masterPort = await freePortPair();
   const volumePort = await freePortPair();
   master = `127.0.0.1:${masterPort}`;
   proc = new WeedProcess([
     "server",
-    `-dir=${dir}`,
+    `-dir=${tmp.dir}`,
     "-ip=127.0.0.1",
     `-master.port=${masterPort}`,
     `-volume.port=${volumePort}`,
@@ -35,17 +29,15 @@ beforeAll(async () => {
   ]);
   await waitHttpOk(`http://${master}/cluster/healthz`, proc);
   // The writer counts a 503 as a failed write, so it starts once the cluster takes assigns.
-  await eventually(
-    "an assign to succeed",
-    async () => ((await getJson(`http://${master}/dir/assign`)).status === 200 ? true : undefined),
-    20_000,
-    100,
-  );
+  await waitFor(async () => (await getJson(`http://${master}/dir/assign`)).status === 200, {
+    ...PROCESS_WAIT,
+    what: "an assign to succeed",
+  });
 });
 
 afterAll(async () => {
   await proc?.stop();
-  await removeDir(dir);
+  await tmp?.remove();
 });
 
 describe("ContinuousWriter against weed-ts server", () => {

@@ -1,16 +1,22 @@
 // Starts real weed-ts processes on loopback for integration tests, and stops only those.
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
 import { createServer } from "node:net";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { resolve } from "node:path";
 import { request } from "undici";
+import { eventually, type WaitOptions } from "../helpers.js";
 
 export const BIN = resolve(import.meta.dirname, "../../bin/weed-ts.js");
 
 /** How long a process may take to answer its health check after start. */
 const START_TIMEOUT_MS = 20_000;
 const POLL_INTERVAL_MS = 50;
+
+/**
+ * For eventually/waitFor on what processes reach (a leader, a registered volume server, a caught-up
+ * master): they start, elect and reconnect with backoff on a shared two-core machine, so the bound
+ * is wider than in-process tests need, and the polls (HTTP requests) are spaced out.
+ */
+export const PROCESS_WAIT = { timeoutMs: 20_000, intervalMs: 100 } as const satisfies Omit<WaitOptions, "what">;
 
 /**
  * Ports for processes a test starts. A port is found free, released, and bound later by the child,
@@ -68,14 +74,6 @@ function isFree(port: number): Promise<boolean> {
   });
 }
 
-export async function tempDir(prefix = "weed-ts-it-"): Promise<string> {
-  return mkdtemp(join(tmpdir(), prefix));
-}
-
-export async function removeDir(dir: string): Promise<void> {
-  await rm(dir, { recursive: true, force: true });
-}
-
 export class WeedProcess {
   readonly child: ChildProcess;
   readonly output: string[] = [];
@@ -127,42 +125,27 @@ export class WeedProcess {
 
 /** Polls `url` until it answers 200, the process dies, or the timeout passes. */
 export async function waitHttpOk(url: string, proc?: WeedProcess, timeoutMs = START_TIMEOUT_MS): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let last = "";
-  while (Date.now() < deadline) {
-    if (proc?.exited) throw new Error(`process exited before ${url} answered:\n${proc.logs()}`);
-    try {
-      const r = await request(url, { headersTimeout: 1000, bodyTimeout: 1000 });
-      const body = await r.body.text();
-      if (r.statusCode === 200) return;
-      last = `${r.statusCode} ${body}`;
-    } catch (err) {
-      last = (err as Error).message;
-    }
-    await new Promise((r) => setTimeout(r, POLL_INTERVAL_MS));
+  const exited = new AbortController();
+  const onExit = (): void => exited.abort();
+  if (proc?.exited) onExit();
+  else proc?.child.once("exit", onExit);
+  try {
+    await eventually(
+      async () => {
+        const r = await request(url, { headersTimeout: 1000, bodyTimeout: 1000 });
+        const body = await r.body.text();
+        if (r.statusCode !== 200) throw new Error(`${r.statusCode} ${body}`);
+      },
+      { what: url, timeoutMs, intervalMs: POLL_INTERVAL_MS, signal: exited.signal },
+    );
+  } catch (err) {
+    if (proc === undefined) throw err;
+    // Logs read now, not at the exit: the last of its output arrives after the exit event.
+    const what = exited.signal.aborted ? `process exited before ${url} answered` : (err as Error).message;
+    throw new Error(`${what}:\n${proc.logs()}`, { cause: err });
+  } finally {
+    proc?.child.off("exit", onExit);
   }
-  throw new Error(`timed out waiting for ${url}: ${last}\n${proc?.logs() ?? ""}`);
-}
-
-/** Polls `check` until it returns a value, bounded by `timeoutMs`. */
-export async function eventually<T>(
-  what: string,
-  check: () => T | undefined | Promise<T | undefined>,
-  timeoutMs = 20_000,
-  intervalMs = 100,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastErr: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await check();
-      if (v !== undefined) return v;
-    } catch (err) {
-      lastErr = err;
-    }
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
-  throw new Error(`timed out waiting for ${what}${lastErr ? `: ${(lastErr as Error).message}` : ""}`);
 }
 
 export async function getJson(

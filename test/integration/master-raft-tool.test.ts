@@ -6,15 +6,18 @@ import { randomBytes } from "node:crypto";
 import { access } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FormData, request } from "undici";
-import { BIN, eventually, freePortPair, getJson, removeDir, tempDir, waitHttpOk, WeedProcess } from "./harness.js";
+import { eventually, tempDir, waitFor, type TempDir } from "../helpers.js";
+import { BIN, freePortPair, getJson, PROCESS_WAIT, waitHttpOk, WeedProcess } from "./harness.js";
 
 /** One run of the offline tool: it opens one LevelDB and exits. */
 const TOOL_TIMEOUT_MS = 20_000;
 /** A lone master with a rewritten membership must lead within this long (election: ~0.3-0.6 s). */
 const LEAD_ALONE_BOUND_MS = 10_000;
-/** Assign/submit retries on 503 (no leader yet, warming up, volume server still reporting). */
-const ATTEMPTS_MAX = 60; // 30 s: after all masters were down, volume servers reconnect with backoff
-const RETRY_DELAY_MS = 500;
+/**
+ * Assign/submit are retried (no leader yet, warming up, volume server still reporting) for this
+ * long: after all masters were down, volume servers reconnect with backoff.
+ */
+const WRITABLE_WAIT = { timeoutMs: 30_000, intervalMs: 500 } as const;
 
 interface ToolRun {
   status: number | null;
@@ -65,32 +68,34 @@ function keyOf(fid: string): bigint {
   return BigInt(`0x${kc.slice(0, -8)}`);
 }
 
-async function assignOk(port: number): Promise<string> {
-  for (let attempt = 0; attempt < ATTEMPTS_MAX; attempt++) {
-    const a = await getJson(`http://127.0.0.1:${port}/dir/assign`);
-    if (a.status === 200) return String(a.json.fid);
-    await new Promise((r) => setTimeout(r, RETRY_DELAY_MS));
-  }
-  throw new Error(`no assign from 127.0.0.1:${port} in ${ATTEMPTS_MAX} attempts`);
+function assignOk(port: number): Promise<string> {
+  return eventually(
+    async () => {
+      const a = await getJson(`http://127.0.0.1:${port}/dir/assign`);
+      if (a.status !== 200) throw new Error(`${a.status} ${JSON.stringify(a.json)}`);
+      return String(a.json.fid);
+    },
+    { ...WRITABLE_WAIT, what: `an assign from 127.0.0.1:${port}` },
+  );
 }
 
-async function submitOk(port: number, content: Buffer): Promise<{ fid: string; fileUrl: string }> {
-  let last = "";
-  for (let attempt = 0; attempt < ATTEMPTS_MAX; attempt++) {
-    const form = new FormData();
-    form.append("file", new Blob([content]), "blob.bin");
-    const r = await request(`http://127.0.0.1:${port}/submit`, {
-      method: "POST",
-      body: form,
-      headersTimeout: 10_000,
-      bodyTimeout: 10_000,
-    });
-    const json = (await r.body.json()) as any;
-    if (r.statusCode === 201) return { fid: String(json.fid), fileUrl: String(json.fileUrl) };
-    last = `${r.statusCode} ${JSON.stringify(json)}`;
-    await new Promise((res) => setTimeout(res, RETRY_DELAY_MS));
-  }
-  throw new Error(`no submit through 127.0.0.1:${port} in ${ATTEMPTS_MAX} attempts: ${last}`);
+function submitOk(port: number, content: Buffer): Promise<{ fid: string; fileUrl: string }> {
+  return eventually(
+    async () => {
+      const form = new FormData();
+      form.append("file", new Blob([content]), "blob.bin");
+      const r = await request(`http://127.0.0.1:${port}/submit`, {
+        method: "POST",
+        body: form,
+        headersTimeout: 10_000,
+        bodyTimeout: 10_000,
+      });
+      const json = (await r.body.json()) as any;
+      if (r.statusCode !== 201) throw new Error(`${r.statusCode} ${JSON.stringify(json)}`);
+      return { fid: String(json.fid), fileUrl: String(json.fileUrl) };
+    },
+    { ...WRITABLE_WAIT, what: `a submit through 127.0.0.1:${port}` },
+  );
 }
 
 async function readBack(fileUrl: string): Promise<Buffer> {
@@ -100,6 +105,7 @@ async function readBack(fileUrl: string): Promise<Buffer> {
   return body;
 }
 
+let tmp: TempDir;
 let root: string;
 const started: WeedProcess[] = [];
 
@@ -109,12 +115,13 @@ function track(p: WeedProcess): WeedProcess {
 }
 
 beforeAll(async () => {
-  root = await tempDir("weed-ts-raft-tool-");
+  tmp = await tempDir("weed-ts-raft-tool-");
+  root = tmp.dir;
 });
 
 afterAll(async () => {
   for (const p of started.reverse()) await p.stop();
-  await removeDir(root);
+  await tmp?.remove();
 });
 
 describe("master.raft on a single master", () => {
@@ -242,13 +249,15 @@ describe("master.raft rewrite after losing a majority of three masters", () => {
 
       // Quiesce: every master holds the same log before they go, and master 1 (index 0) stops
       // last, so whatever commits while the others stop is on it too.
-      await eventually("all three masters hold the same log", async () => {
-        const all = await Promise.all(
-          ports.map(async (p) => (await getJson(`http://127.0.0.1:${p}/cluster/raft`)).json),
-        );
-        const same = all.every((s) => s.lastIndex === all[0].lastIndex && s.commit === all[0].lastIndex);
-        return same ? true : undefined;
-      });
+      await waitFor(
+        async () => {
+          const all = await Promise.all(
+            ports.map(async (p) => (await getJson(`http://127.0.0.1:${p}/cluster/raft`)).json),
+          );
+          return all.every((s) => s.lastIndex === all[0].lastIndex && s.commit === all[0].lastIndex);
+        },
+        { ...PROCESS_WAIT, what: "all three masters hold the same log" },
+      );
       for (const i of [1, 2, 0]) await masters[i]!.stop();
 
       // What an operator checks first: the survivor to rewrite holds every entry the others committed.
@@ -279,12 +288,11 @@ describe("master.raft rewrite after losing a majority of three masters", () => {
       // Same flags as before: with Raft state on disk, -peers no longer decides the membership.
       const since = Date.now();
       masters[0] = track(startMaster(mdirs[0]!, ports[0]!, peers));
-      await eventually(
-        "the rewritten master leads alone",
-        async () => ((await statusOf(ports[0]!))?.IsLeader === true ? true : undefined),
-        LEAD_ALONE_BOUND_MS,
-        50,
-      );
+      await waitFor(async () => (await statusOf(ports[0]!))?.IsLeader === true, {
+        timeoutMs: LEAD_ALONE_BOUND_MS,
+        intervalMs: 50,
+        what: "the rewritten master leads alone",
+      });
       expect(Date.now() - since).toBeLessThan(LEAD_ALONE_BOUND_MS);
 
       const newFids: string[] = [];
@@ -299,10 +307,15 @@ describe("master.raft rewrite after losing a majority of three masters", () => {
       for (const b of blobs) expect((await readBack(b.fileUrl)).equals(b.content)).toBe(true);
       expect((await readBack(submitted.fileUrl)).equals(fresh)).toBe(true);
       const vid = blobs[0]!.fid.split(",")[0];
-      const lookup = await eventually("the old volume is known to the lone master", async () => {
-        const l = await getJson(`http://127.0.0.1:${ports[0]}/dir/lookup?volumeId=${vid}`);
-        return l.status === 200 && l.json.locations?.length > 0 ? l.json : undefined;
-      });
+      const lookup = await eventually(
+        async () => {
+          const l = await getJson(`http://127.0.0.1:${ports[0]}/dir/lookup?volumeId=${vid}`);
+          if (!(l.status === 200 && l.json.locations?.length > 0))
+            throw new Error(`${l.status} ${JSON.stringify(l.json)}`);
+          return l.json;
+        },
+        { ...PROCESS_WAIT, what: "the old volume is known to the lone master" },
+      );
       expect(lookup.locations[0].url).toBe(`127.0.0.1:${volumePort}`);
     },
   );

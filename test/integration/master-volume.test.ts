@@ -2,8 +2,10 @@
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { request } from "undici";
-import { eventually, freePortPair, getJson, removeDir, tempDir, waitHttpOk, WeedProcess } from "./harness.js";
+import { tempDir, waitFor, type TempDir } from "../helpers.js";
+import { freePortPair, getJson, PROCESS_WAIT, waitHttpOk, WeedProcess } from "./harness.js";
 
+let tmp: TempDir;
 let root: string;
 let masterPort: number;
 const volumePorts: number[] = [];
@@ -32,22 +34,24 @@ async function registeredNodes(): Promise<string[]> {
 }
 
 beforeAll(async () => {
-  root = await tempDir();
+  tmp = await tempDir("weed-ts-master-volume-");
+  root = tmp.dir;
   masterPort = await freePortPair();
   for (let i = 0; i < 2; i++) volumePorts.push(await freePortPair());
   master = new WeedProcess(["master", `-mdir=${root}/m`, "-ip=127.0.0.1", `-port=${masterPort}`, "-logLevel=warn"]);
   await waitHttpOk(`http://127.0.0.1:${masterPort}/healthz`, master);
   for (let i = 0; i < 2; i++) volumes.push(startVolume(i));
   for (let i = 0; i < 2; i++) await waitHttpOk(`http://127.0.0.1:${volumePorts[i]}/healthz`, volumes[i]);
-  await eventually("both volume servers registered", async () =>
-    (await registeredNodes()).length === 2 ? true : undefined,
-  );
+  await waitFor(async () => (await registeredNodes()).length === 2, {
+    ...PROCESS_WAIT,
+    what: "both volume servers registered",
+  });
 });
 
 afterAll(async () => {
   for (const v of volumes) await v.stop();
   await master?.stop();
-  await removeDir(root);
+  await tmp?.remove();
 });
 
 describe("master + volume servers as separate processes", () => {
@@ -87,11 +91,14 @@ describe("master + volume servers as separate processes", () => {
 
   it("drops a volume server whose heartbeat stream breaks, and takes it back when it returns", async () => {
     await volumes[1]!.kill9();
-    await eventually("dead volume server dropped", async () => {
-      const nodes = await registeredNodes();
-      return nodes.length === 1 && !nodes.includes(`127.0.0.1:${volumePorts[1]}`) ? true : undefined;
-    });
+    await waitFor(
+      async () => {
+        const nodes = await registeredNodes();
+        return nodes.length === 1 && !nodes.includes(`127.0.0.1:${volumePorts[1]}`);
+      },
+      { ...PROCESS_WAIT, what: "dead volume server dropped" },
+    );
     volumes[1] = startVolume(1);
-    await eventually("volume server back", async () => ((await registeredNodes()).length === 2 ? true : undefined));
+    await waitFor(async () => (await registeredNodes()).length === 2, { ...PROCESS_WAIT, what: "volume server back" });
   });
 });

@@ -5,8 +5,10 @@ import { FormData, request } from "undici";
 import { spawnSync } from "node:child_process";
 import { Seaweed } from "../../src/gen/master_pb.js";
 import { createClient } from "../../src/grpc/adapter.js";
-import { BIN, eventually, freePortPair, getJson, removeDir, tempDir, waitHttpOk, WeedProcess } from "./harness.js";
+import { eventually, tempDir, waitFor, type TempDir } from "../helpers.js";
+import { BIN, freePortPair, getJson, PROCESS_WAIT, waitHttpOk, WeedProcess } from "./harness.js";
 
+let tmp: TempDir;
 let root: string;
 const masterPorts: number[] = [];
 const volumePorts: number[] = [];
@@ -59,17 +61,16 @@ async function statusOf(i: number): Promise<ClusterStatus | undefined> {
 /** Waits until every live master names the same leader, and exactly one says it leads. */
 async function agreedLeader(live: number[]): Promise<number> {
   return eventually(
-    "one leader agreed by all",
     async () => {
       const all = await Promise.all(live.map(statusOf));
-      if (all.some((s) => s === undefined)) return undefined;
+      if (all.some((s) => s === undefined)) throw new Error("a master does not answer");
       const leaders = new Set(all.map((s) => s!.Leader));
       const claiming = live.filter((_, k) => all[k]!.IsLeader);
-      if (leaders.size !== 1 || claiming.length !== 1 || [...leaders][0] === "") return undefined;
-      return claiming[0];
+      if (leaders.size !== 1 || claiming.length !== 1 || [...leaders][0] === "")
+        throw new Error(`leaders named: ${[...leaders].join(",")}; claiming: ${claiming.join(",")}`);
+      return claiming[0]!;
     },
-    20_000,
-    50,
+    { ...PROCESS_WAIT, intervalMs: 50, what: "one leader agreed by all" },
   );
 }
 
@@ -110,7 +111,8 @@ async function submitOk(masterIndex: number): Promise<void> {
 }
 
 beforeAll(async () => {
-  root = await tempDir();
+  tmp = await tempDir("weed-ts-masters-ha-");
+  root = tmp.dir;
   for (let i = 0; i < 3; i++) masterPorts.push(await freePortPair());
   for (let i = 0; i < 2; i++) volumePorts.push(await freePortPair());
   peers = masterPorts.map((p) => `127.0.0.1:${p}`).join(",");
@@ -118,14 +120,15 @@ beforeAll(async () => {
   for (let i = 0; i < 3; i++) await waitHttpOk(`http://127.0.0.1:${masterPorts[i]}/healthz`, masters[i]);
   for (let i = 0; i < 2; i++) volumes.push(startVolume(i));
   const leader = await agreedLeader([0, 1, 2]);
-  await eventually("both volume servers registered with the leader", async () =>
-    (await registeredNodes(leader)) === 2 ? true : undefined,
-  );
+  await waitFor(async () => (await registeredNodes(leader)) === 2, {
+    ...PROCESS_WAIT,
+    what: "both volume servers registered with the leader",
+  });
 });
 
 afterAll(async () => {
   for (const p of [...volumes, ...masters]) await p.stop();
-  await removeDir(root);
+  await tmp?.remove();
 });
 
 describe("three Raft masters", () => {
@@ -212,9 +215,10 @@ describe("three Raft masters", () => {
     const live = [0, 1, 2].filter((i) => i !== old);
     const leader = await agreedLeader(live);
     expect(leader).not.toBe(old);
-    await eventually("volume servers re-registered with the new leader", async () =>
-      (await registeredNodes(leader)) === 2 ? true : undefined,
-    );
+    await waitFor(async () => (await registeredNodes(leader)) === 2, {
+      ...PROCESS_WAIT,
+      what: "volume servers re-registered with the new leader",
+    });
     for (const i of live) await submitOk(i);
 
     masters[old] = startMaster(old);
@@ -235,12 +239,11 @@ describe("three Raft masters", () => {
       expect(leader).not.toBe(old);
       // Volume servers notice the hung master by keepalive and move to the new leader.
       const since = Date.now();
-      await eventually(
-        "volume servers moved to the new leader",
-        async () => ((await registeredNodes(leader)) === 2 ? true : undefined),
-        10_000,
-        50,
-      );
+      await waitFor(async () => (await registeredNodes(leader)) === 2, {
+        timeoutMs: 10_000,
+        intervalMs: 50,
+        what: "volume servers moved to the new leader",
+      });
       expect(Date.now() - since).toBeLessThan(8_000);
       await submitOk(live[0]!);
     } finally {

@@ -7,10 +7,11 @@ import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { ContinuousWriter } from "../../src/benchmark/continuous-writer.js";
 import { Seaweed } from "../../src/gen/master_pb.js";
 import { createClient } from "../../src/grpc/adapter.js";
-import { BIN, eventually, freePortPairs, getJson, removeDir, tempDir, WeedProcess } from "./harness.js";
+import { eventually, tempDir, waitFor, type TempDir } from "../helpers.js";
+import { BIN, freePortPairs, getJson, PROCESS_WAIT, WeedProcess } from "./harness.js";
 
 const procs: WeedProcess[] = [];
-const dirs: string[] = [];
+const dirs: TempDir[] = [];
 const stopped: number[] = [];
 
 afterEach(async (ctx) => {
@@ -29,7 +30,7 @@ afterEach(async (ctx) => {
 });
 
 afterAll(async () => {
-  await Promise.all(dirs.splice(0).map(removeDir));
+  await Promise.all(dirs.splice(0).map((d) => d.remove()));
 });
 
 interface Member {
@@ -85,12 +86,15 @@ class Cluster {
     await m.proc?.stop();
     m.proc = new WeedProcess(m.args);
     procs.push(m.proc);
-    await eventually(`${id} back and caught up`, async () => {
-      const own = await this.raft(id);
-      if (own.leader === null) return undefined;
-      const l = await this.raft(own.leader);
-      return own.applied >= l.commit - 1 ? true : undefined;
-    });
+    await waitFor(
+      async () => {
+        const own = await this.raft(id);
+        if (own.leader === null) return false;
+        const l = await this.raft(own.leader);
+        return own.applied >= l.commit - 1;
+      },
+      { ...PROCESS_WAIT, what: `${id} back and caught up` },
+    );
   }
 
   async stop(id: string): Promise<void> {
@@ -107,22 +111,24 @@ class Cluster {
 
   /** The leader's status, once some running master knows a leader that answers as one. */
   async leader(): Promise<RaftStatus> {
-    return eventually("a leader", async () => {
-      for (const [id, m] of this.masters) {
-        if (m.proc === null) continue;
-        const s = await this.raft(id).catch(() => undefined);
-        if (s?.leader == null) continue;
-        const l = await this.raft(s.leader).catch(() => undefined);
-        if (l?.role === "leader") return l;
-      }
-      return undefined;
-    });
+    return eventually(
+      async () => {
+        for (const [id, m] of this.masters) {
+          if (m.proc === null) continue;
+          const s = await this.raft(id).catch(() => undefined);
+          if (s?.leader == null) continue;
+          const l = await this.raft(s.leader).catch(() => undefined);
+          if (l?.role === "leader") return l;
+        }
+        throw new Error("no running master knows a leader that answers as one");
+      },
+      { ...PROCESS_WAIT, what: "a leader" },
+    );
   }
 
   /** Waits until the leader lists exactly `voters` and each has caught up to its commit. */
   async settled(voters: string[], timeoutMs = 20_000): Promise<RaftStatus> {
     return eventually(
-      `voters ${voters.join(",")}`,
       async () => {
         const l = await this.leader();
         const have = l.members
@@ -133,11 +139,12 @@ class Cluster {
           JSON.stringify(have) !== JSON.stringify([...voters].sort()) ||
           l.members.some((m) => m.suffrage === "learner")
         )
-          return undefined;
-        const behind = l.members.some((m) => m.id !== l.id && (m.match ?? 0) < l.commit);
-        return behind ? undefined : l;
+          throw new Error(`members: ${JSON.stringify(l.members)}`);
+        const behind = l.members.filter((m) => m.id !== l.id && (m.match ?? 0) < l.commit);
+        if (behind.length > 0) throw new Error(`behind commit ${l.commit}: ${behind.map((m) => m.id).join(",")}`);
+        return l;
       },
-      timeoutMs,
+      { ...PROCESS_WAIT, timeoutMs, what: `voters ${voters.join(",")}` },
     );
   }
 }
@@ -180,8 +187,9 @@ async function removeMember(master: string, id: string): Promise<void> {
 
 describe("online membership", () => {
   it("starts with -peers naming one earlier master (the seed's chained form), then transfers, refuses a quorum loss, removes the leader and re-adds it", async () => {
-    const root = await tempDir();
-    dirs.push(root);
+    const tmp = await tempDir("weed-ts-membership-");
+    dirs.push(tmp);
+    const root = tmp.dir;
     const c = new Cluster(root);
     const [pa, pb, pc] = (await freePortPairs(3)) as [number, number, number];
     const [a, b, cc] = [c.id(pa), c.id(pb), c.id(pc)];
@@ -208,11 +216,14 @@ describe("online membership", () => {
     const hung = c.masters.get(b)!.proc!.pid;
     process.kill(hung, "SIGSTOP");
     stopped.push(hung);
-    await eventually("the leader to stop hearing b", async () => {
-      const l = await c.leader();
-      const m = (await getJson(`http://${l.id}/cluster/raft`)).json.members.find((x: { id: string }) => x.id === b);
-      return m.lastHeardMs === null || m.lastHeardMs > 1000 ? true : undefined;
-    });
+    await waitFor(
+      async () => {
+        const l = await c.leader();
+        const m = (await getJson(`http://${l.id}/cluster/raft`)).json.members.find((x: { id: string }) => x.id === b);
+        return m.lastHeardMs === null || m.lastHeardMs > 1000;
+      },
+      { ...PROCESS_WAIT, what: "the leader to stop hearing b" },
+    );
     r = await shell(a, "cluster.raft.remove", `-id=${a}`);
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/would lose quorum/);
@@ -233,7 +244,7 @@ describe("online membership", () => {
     // A master started on its own runs a cluster of its own: adding it would mix two histories.
     const [px] = (await freePortPairs(1)) as [number];
     c.start(px, "");
-    await eventually("the lone master", async () => ((await c.raft(c.id(px))).clusterId !== "" ? true : undefined));
+    await waitFor(async () => (await c.raft(c.id(px))).clusterId !== "", { ...PROCESS_WAIT, what: "the lone master" });
     r = await shell(b, "cluster.raft.add", `-id=${c.id(px)}`);
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/holds the state of another cluster/);
@@ -267,8 +278,9 @@ describe("online membership", () => {
   }, 120_000);
 
   it("a learner far behind catches up by snapshot", async () => {
-    const root = await tempDir();
-    dirs.push(root);
+    const tmp = await tempDir("weed-ts-membership-");
+    dirs.push(tmp);
+    const root = tmp.dir;
     const c = new Cluster(root);
     const [pa, pb, pv] = (await freePortPairs(3)) as [number, number, number];
     const [a, b] = [c.id(pa), c.id(pb)];
@@ -285,9 +297,10 @@ describe("online membership", () => {
     ]);
     procs.push(vs);
     // Each grown volume is a Raft entry; a threshold of 4 compacts the log several times.
-    await eventually("a volume server", async () =>
-      (await getJson(`http://${a}/dir/status`)).json.Topology?.Max > 0 ? true : undefined,
-    );
+    await waitFor(async () => (await getJson(`http://${a}/dir/status`)).json.Topology?.Max > 0, {
+      ...PROCESS_WAIT,
+      what: "a volume server",
+    });
     const grow = await getJson(`http://${a}/vol/grow?count=12`);
     expect(grow.status, JSON.stringify(grow.json)).toBe(200);
     const before = await c.raft(a);
@@ -303,8 +316,9 @@ describe("online membership", () => {
   }, 90_000);
 
   it("grows 1 -> 3 -> 5, restarts all five one at a time, shrinks to 3 (leader included) under a writer: no failed write, nothing lost", async () => {
-    const root = await tempDir();
-    dirs.push(root);
+    const tmp = await tempDir("weed-ts-membership-");
+    dirs.push(tmp);
+    const root = tmp.dir;
     const c = new Cluster(root);
     const all = await freePortPairs(6);
     const masterPorts = all.slice(0, 5);
@@ -322,9 +336,10 @@ describe("online membership", () => {
       "-logLevel=warn",
     ]);
     procs.push(vs);
-    await eventually("a first assign", async () =>
-      (await getJson(`http://${ids[0]}/dir/assign`)).status === 200 ? true : undefined,
-    );
+    await waitFor(async () => (await getJson(`http://${ids[0]}/dir/assign`)).status === 200, {
+      ...PROCESS_WAIT,
+      what: "a first assign",
+    });
 
     const writer = new ContinuousWriter({ masters: ids, payloadBytes: 512, concurrency: 2 });
     writer.start();
@@ -350,10 +365,12 @@ describe("online membership", () => {
       }
       const last = await c.settled(ids.filter((id) => id !== leader && id !== follower));
       // The volume server followed every change of leader and reports to the last one.
-      await eventually("the volume server at the last leader", async () =>
-        (await getJson(`http://${last.id}/dir/status`)).json.Topology?.Max > 0 ? true : undefined,
-      );
+      await waitFor(async () => (await getJson(`http://${last.id}/dir/status`)).json.Topology?.Max > 0, {
+        ...PROCESS_WAIT,
+        what: "the volume server at the last leader",
+      });
       writer.mark("after");
+      // A window of writes to the three that are left: they must not fail either.
       await new Promise((r) => setTimeout(r, 300));
     } finally {
       await writer.stop();

@@ -7,7 +7,8 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { eventually, freePort, getJson, removeDir, tempDir } from "./harness.js";
+import { eventually, tempDir, waitFor, type TempDir } from "../helpers.js";
+import { freePort, getJson } from "./harness.js";
 
 const KV_NODE = resolve(import.meta.dirname, "../../dist/raft/runtime/kv-example/kv-node.js");
 /** A new leader must commit within this long after kill -9 (default timeouts: ~0.3-0.6 s). */
@@ -60,13 +61,13 @@ class KvNode {
 
 interface Cluster {
   nodes: KvNode[];
-  dir: string;
+  tmp: TempDir;
 }
 
 let cluster: Cluster | null = null;
 
 async function startCluster(): Promise<Cluster> {
-  const dir = await tempDir("raft-kill-");
+  const tmp = await tempDir("raft-kill-");
   const raftPorts = [await freePort(), await freePort(), await freePort()];
   const httpPorts = [await freePort(), await freePort(), await freePort()];
   const peers = raftPorts.map((p) => `127.0.0.1:${p}`).join(",");
@@ -79,7 +80,7 @@ async function startCluster(): Promise<Cluster> {
       "--peers",
       peers,
       "--dir",
-      `${dir}/n${i + 1}`,
+      `${tmp.dir}/n${i + 1}`,
       "--http",
       http,
       "--log-level",
@@ -87,24 +88,24 @@ async function startCluster(): Promise<Cluster> {
     ]);
   });
   for (const n of nodes) n.start();
-  cluster = { nodes, dir };
+  cluster = { nodes, tmp };
   return cluster;
 }
 
 /** The leader every live node agrees on. */
 async function agreedLeader(c: Cluster, timeoutMs = 10_000): Promise<KvNode> {
   return eventually(
-    "an agreed leader",
     async () => {
       const live = c.nodes.filter((n) => n.alive);
       const ss = await Promise.all(live.map((n) => n.status()));
       const leaders = ss.filter((s) => s.role === "leader");
-      if (leaders.length !== 1) return undefined;
+      if (leaders.length !== 1) throw new Error(`${leaders.length} nodes lead`);
       const id = (ss.find((s) => s.role === "leader") as { leader: string }).leader;
-      return ss.every((s) => s.leader === id) ? c.nodes.find((n) => n.id === id) : undefined;
+      const leader = c.nodes.find((n) => n.id === id);
+      if (leader === undefined || !ss.every((s) => s.leader === id)) throw new Error(`not every node follows ${id}`);
+      return leader;
     },
-    timeoutMs,
-    25,
+    { timeoutMs, intervalMs: 25, what: "an agreed leader" },
   );
 }
 
@@ -139,6 +140,12 @@ class Writer {
 
   stop(): void {
     this.stopped = true;
+  }
+
+  acked(): number {
+    let n = 0;
+    for (const o of this.outcomes.values()) if (o.outcome === "acked") n++;
+    return n;
   }
 
   /** One key, retried on "not leader" / "dropped" (certainly not applied), at most 50 tries. */
@@ -186,7 +193,7 @@ afterEach(async () => {
   cluster = null;
   if (c === null) return;
   for (const n of c.nodes) await n.kill("SIGKILL");
-  await removeDir(c.dir);
+  await c.tmp.remove();
 });
 
 describe("raft kv-node processes", () => {
@@ -203,21 +210,19 @@ describe("raft kv-node processes", () => {
     // Keep writing through the kill.
     const during = new Writer(c, first, "during");
     const load = during.run(8, 100_000);
-    await new Promise((r) => setTimeout(r, 300));
+    await waitFor(() => during.acked() >= 20, { what: "writes acknowledged under load" });
     const killedAt = Date.now();
     await first.kill("SIGKILL");
 
     // A new leader commits a write within the bound.
     const survivors = c.nodes.filter((n) => n !== first);
     const probe = new Writer(c, survivors[0]!, "probe");
-    await eventually(
-      "a write committed by a new leader",
+    await waitFor(
       async () => {
         await probe.run(1, 1);
-        return [...probe.outcomes.values()].some((o) => o.outcome === "acked") ? true : undefined;
+        return probe.acked() > 0;
       },
-      FAILOVER_BOUND_MS,
-      10,
+      { timeoutMs: FAILOVER_BOUND_MS, intervalMs: 10, what: "a write committed by a new leader" },
     );
     const failoverMs = Date.now() - killedAt;
     const second = await agreedLeader(c);
@@ -226,17 +231,17 @@ describe("raft kv-node processes", () => {
 
     // Restart the old leader: it rejoins as a follower and catches up.
     first.start();
-    await eventually(
-      "the old leader back as a caught-up follower",
+    await waitFor(
       async () => {
         const [s, l] = await Promise.all([first.status(), second.status()]);
         const m = l.members.find((x) => x.id === first.id);
-        return s.role === "follower" && s.leader === second.id && (m?.match ?? 0) >= l.commit ? true : undefined;
+        return s.role === "follower" && s.leader === second.id && (m?.match ?? 0) >= l.commit;
       },
-      20_000,
-      50,
+      { timeoutMs: 20_000, intervalMs: 50, what: "the old leader back as a caught-up follower" },
     );
-    await new Promise((r) => setTimeout(r, 300));
+    // Writes that the rejoined follower must replicate too, before the check below reads from it.
+    const ackedAtRejoin = during.acked();
+    await waitFor(() => during.acked() >= ackedAtRejoin + 20, { what: "writes acknowledged after the rejoin" });
     during.stop();
     await load;
 

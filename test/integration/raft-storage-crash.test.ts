@@ -9,7 +9,7 @@ import { resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RaftStorage } from "../../src/raft/runtime/storage.js";
 import type { Entry } from "../../src/raft/types.js";
-import { removeDir, tempDir } from "./harness.js";
+import { tempDir, type TempDir } from "../helpers.js";
 
 const DIST = resolve(import.meta.dirname, "../../dist/raft");
 const GROUP = 100;
@@ -40,16 +40,18 @@ for (let round = 0; round < 10000; round++, n++) {
 }
 `;
 
+let tmp: TempDir | undefined;
 let dir = "";
 
 beforeAll(async () => {
   if (!existsSync(`${DIST}/runtime/storage.js`))
     throw new Error("dist/raft/runtime is missing: build first (npx tsc -p tsconfig.json)");
-  dir = await tempDir("raft-crash-");
+  tmp = await tempDir("raft-crash-");
+  dir = tmp.dir;
 });
 
 afterAll(async () => {
-  if (dir !== "") await removeDir(dir);
+  await tmp?.remove();
 });
 
 function tag(e: Entry): { n: number; i: number } {

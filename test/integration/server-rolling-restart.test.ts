@@ -2,19 +2,21 @@
 // restarted one process at a time under a continuous writer: no failed write, nothing lost.
 import { afterAll, describe, expect, it } from "vitest";
 import { ContinuousWriter } from "../../src/benchmark/continuous-writer.js";
-import { eventually, freePortPairs, getJson, removeDir, tempDir, WeedProcess } from "./harness.js";
+import { tempDir, waitFor, type TempDir } from "../helpers.js";
+import { freePortPairs, getJson, PROCESS_WAIT, WeedProcess } from "./harness.js";
 
 const procs: WeedProcess[] = [];
-let root = "";
+let tmp: TempDir | undefined;
 
 afterAll(async () => {
   await Promise.all(procs.map((p) => p.kill9()));
-  if (root !== "") await removeDir(root);
+  await tmp?.remove();
 });
 
 describe("weed-ts server x3", () => {
   it("restarts every server process in turn while a client writes through the master list: no failed write, nothing lost", async () => {
-    root = await tempDir();
+    tmp = await tempDir("weed-ts-rolling-");
+    const root = tmp.dir;
     const ports = await freePortPairs(6);
     const masterPorts = ports.slice(0, 3);
     const volumePorts = ports.slice(3);
@@ -31,11 +33,11 @@ describe("weed-ts server x3", () => {
     ];
     const servers = [0, 1, 2].map((i) => new WeedProcess(args(i)));
     procs.push(...servers);
-    await eventually(
-      "a first assign",
-      async () => ((await getJson(`http://${masters[0]}/dir/assign`)).status === 200 ? true : undefined),
-      30_000,
-    );
+    await waitFor(async () => (await getJson(`http://${masters[0]}/dir/assign`)).status === 200, {
+      ...PROCESS_WAIT,
+      timeoutMs: 30_000,
+      what: "a first assign",
+    });
 
     const writer = new ContinuousWriter({ masters, payloadBytes: 700, concurrency: 2 });
     writer.start();
@@ -46,8 +48,7 @@ describe("weed-ts server x3", () => {
         servers[i] = new WeedProcess(args(i));
         procs.push(servers[i]!);
         // Back when its volume server is registered with the leader again.
-        await eventually(
-          `server ${i} back in the topology`,
+        await waitFor(
           async () => {
             const status = await getJson(`http://${masters[i]}/dir/status`, {
               headersTimeout: 2000,
@@ -56,12 +57,13 @@ describe("weed-ts server x3", () => {
             const nodes: string[] = (status.json.Topology?.DataCenters ?? []).flatMap((dc: any) =>
               dc.Racks.flatMap((r: any) => r.DataNodes.map((n: any) => n.Url)),
             );
-            return nodes.includes(`127.0.0.1:${volumePorts[i]}`) ? true : undefined;
+            return nodes.includes(`127.0.0.1:${volumePorts[i]}`);
           },
-          30_000,
+          { ...PROCESS_WAIT, timeoutMs: 30_000, what: `server ${i} back in the topology` },
         );
       }
       writer.mark("after");
+      // A window of writes to the cluster as it is after the last restart: they must not fail either.
       await new Promise((r) => setTimeout(r, 300));
     } finally {
       await writer.stop();

@@ -3,9 +3,10 @@
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FormData, request } from "undici";
-import { freePortPair, getJson, removeDir, tempDir, waitHttpOk, WeedProcess } from "./harness.js";
+import { eventually, tempDir, waitFor, type TempDir } from "../helpers.js";
+import { freePortPair, getJson, PROCESS_WAIT, waitHttpOk, WeedProcess } from "./harness.js";
 
-let dir: string;
+let tmp: TempDir;
 let masterPort: number;
 let volumePort: number;
 let proc: WeedProcess;
@@ -13,7 +14,7 @@ let proc: WeedProcess;
 function start(): WeedProcess {
   return new WeedProcess([
     "server",
-    `-dir=${dir}`,
+    `-dir=${tmp.dir}`,
     "-ip=127.0.0.1",
     `-master.port=${masterPort}`,
     `-volume.port=${volumePort}`,
@@ -26,13 +27,15 @@ async function startAndWait(): Promise<void> {
   await waitHttpOk(`http://127.0.0.1:${masterPort}/cluster/healthz`, proc);
   // Writable once the volume server has registered with the master.
   await waitHttpOk(`http://127.0.0.1:${volumePort}/healthz`, proc);
-  const deadline = Date.now() + 20_000;
-  while (Date.now() < deadline) {
-    const s = await getJson(`http://127.0.0.1:${masterPort}/dir/status`);
-    if (JSON.stringify(s.json).includes(`127.0.0.1:${volumePort}`)) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`volume server never registered\n${proc.logs()}`);
+  await waitFor(
+    async () =>
+      JSON.stringify((await getJson(`http://127.0.0.1:${masterPort}/dir/status`)).json).includes(
+        `127.0.0.1:${volumePort}`,
+      ),
+    { ...PROCESS_WAIT, what: "the volume server registered" },
+  ).catch((err: Error) => {
+    throw new Error(`${err.message}\n${proc.logs()}`, { cause: err });
+  });
 }
 
 async function submit(
@@ -69,7 +72,7 @@ async function get(
 }
 
 beforeAll(async () => {
-  dir = await tempDir();
+  tmp = await tempDir("weed-ts-server-");
   masterPort = await freePortPair();
   volumePort = await freePortPair();
   await startAndWait();
@@ -77,7 +80,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await proc?.stop();
-  await removeDir(dir);
+  await tmp?.remove();
 });
 
 describe("weed-ts server", () => {
@@ -197,7 +200,11 @@ describe("weed-ts server", () => {
       }
     };
     const writers = Array.from({ length: WRITERS }, (_, w) => writer(w));
-    await eventuallyCount(() => acked.length, 200);
+    await eventually(() => expect(acked.length).toBeGreaterThanOrEqual(200), {
+      what: "200 acknowledged writes",
+      timeoutMs: 30_000,
+      intervalMs: 10,
+    });
     await proc.kill9();
     stop = true;
     await Promise.all(writers);
@@ -215,11 +222,3 @@ describe("weed-ts server", () => {
     expect(keys.size).toBe(acked.length);
   });
 });
-
-async function eventuallyCount(count: () => number, atLeast: number, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (count() < atLeast) {
-    if (Date.now() > deadline) throw new Error(`only ${count()} of ${atLeast} writes acknowledged in ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
