@@ -82,7 +82,8 @@ export function formatProgressLine(
   const pct = planned > 0 ? (completed * 100) / planned : 0;
   const sec = deltaMs > 0 ? deltaMs / 1000 : 1;
   const mbPerSec = deltaBytes / sec / (1024 * 1024);
-  return `Completed ${completed} of ${planned} requests, ${pct.toFixed(1)}% ${(deltaCompleted / sec).toFixed(1)}/s ${mbPerSec.toFixed(1)}MB/s\n`;
+  const rates = `${(deltaCompleted / sec).toFixed(1)}/s ${mbPerSec.toFixed(1)}MB/s`;
+  return `Completed ${completed} of ${planned} requests, ${pct.toFixed(1)}% ${rates}\n`;
 }
 
 const ms1 = (x: number): string => x.toFixed(1);

@@ -39,7 +39,8 @@ export function masterIdentity(flag: string, peerList: readonly string[], ip: st
   const peers = [...peerList];
   if (peers.length % 2 === 0) {
     throw new UsageError(
-      `flag -${flag}: ${peers.length} masters (${peers.join(",")}): an even number tolerates no more failures than one fewer; use 3 or 5`,
+      `flag -${flag}: ${peers.length} masters (${peers.join(",")}): ` +
+        "an even number tolerates no more failures than one fewer; use 3 or 5",
     );
   }
   return { self, peers, join: [] };

@@ -47,8 +47,10 @@ export function describeMessage(m: Message): string {
     case "pre-vote-response":
     case "vote-response":
       return `${head}${m.reject ? " reject" : " granted"}`;
-    case "append":
-      return `${head} prev=${m.prevIndex}@${m.prevTerm} commit=${m.commit}${m.entries.length > 0 ? ` entries=${describeEntries(m.entries)}` : ""}`;
+    case "append": {
+      const entries = m.entries.length > 0 ? ` entries=${describeEntries(m.entries)}` : "";
+      return `${head} prev=${m.prevIndex}@${m.prevTerm} commit=${m.commit}${entries}`;
+    }
     case "append-response":
       return m.reject
         ? `${head} reject index=${m.index} hint=${m.hintIndex}@${m.hintTerm}`

@@ -137,7 +137,10 @@ export class HeartbeatClient {
     let index = 0;
     let failures = 0;
     let redirects = 0;
-    /** The master we were heartbeating to when its stream broke: during the election that follows, followers still name it. */
+    /**
+     * The master we were heartbeating to when its stream broke: during the election that follows,
+     * followers still name it.
+     */
     let lost: { master: string; at: number } | undefined;
     while (!signal.aborted) {
       const master = this.#masters[index % this.#masters.length]!;

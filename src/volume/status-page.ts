@@ -20,6 +20,13 @@ export interface StatusPageInput {
   volumes: VolumeInfo[];
 }
 
+const STYLE =
+  "body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}" +
+  "td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}";
+const HEADINGS = ["id", "collection", "size", "files", "deleted", "deleted bytes", "replication", "ttl", "read-only"]
+  .map((h) => `<th>${h}</th>`)
+  .join("");
+
 export function renderStatusPage(s: StatusPageInput): string {
   const hb = s.heartbeat;
   const master =
@@ -30,19 +37,20 @@ export function renderStatusPage(s: StatusPageInput): string {
     .map(
       (v) =>
         `<tr><td>${v.id}</td><td>${esc(v.collection)}</td><td>${v.size}</td><td>${v.fileCount}</td>` +
-        `<td>${v.deleteCount}</td><td>${v.deletedByteCount}</td><td>${formatReplicaPlacement(v.replicaPlacement)}</td>` +
+        `<td>${v.deleteCount}</td><td>${v.deletedByteCount}</td>` +
+        `<td>${formatReplicaPlacement(v.replicaPlacement)}</td>` +
         `<td>${esc(formatTtl(v.ttl))}</td><td>${v.readOnly ? "yes" : "no"}</td></tr>`,
     )
     .join("\n");
   return `<!doctype html>
 <html><head><meta charset="utf-8"><title>weed-ts volume ${esc(s.serverId)}</title>
-<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}</style>
+<style>${STYLE}</style>
 </head><body>
 <h1>weed-ts volume server ${esc(s.serverId)}</h1>
 <p>version ${esc(s.version)} &middot; public url ${esc(s.publicUrl)} &middot; dir ${esc(s.dir)}</p>
 <p>master: ${esc(master)}</p>
 <h2>Volumes (${s.volumes.length} of ${s.maxVolumeCount})</h2>
-<table><tr><th>id</th><th>collection</th><th>size</th><th>files</th><th>deleted</th><th>deleted bytes</th><th>replication</th><th>ttl</th><th>read-only</th></tr>
+<table><tr>${HEADINGS}</tr>
 ${rows}
 </table>
 </body></html>

@@ -20,7 +20,8 @@ const masterRaftFlags: readonly FlagSpec[] = [
     default: "",
     usage:
       "rewrite: the new voters, host:port[,...] as the masters' -peers spells them, this master included. " +
-      "Unsafe unless every master left out is gone for good: wipe their -mdir and re-add them, never restart them with their old log. " +
+      "Unsafe unless every master left out is gone for good: wipe their -mdir and re-add them, " +
+      "never restart them with their old log. " +
       "Rewrite the most up-to-date survivor (compare dump's last index/term first)",
   },
   { name: "json", type: "bool", default: false, usage: "dump: print JSON" },
@@ -69,13 +70,15 @@ async function runAction(action: Action, mdir: string, peersText: string, json: 
       const r = await rewriteRaftMembership(mdir, voters);
       if (r.id === null)
         io.err.write(
-          `note: ${mdir} records no node id (master.id); make sure this master's -ip:-port is one of ${voters.join(",")}\n`,
+          `note: ${mdir} records no node id (master.id); ` +
+            `make sure this master's -ip:-port is one of ${voters.join(",")}\n`,
         );
       io.out.write(
         [
           `rewrote ${mdir}${r.id === null ? "" : ` (node ${r.id})`}:`,
           `  membership: ${describeMembership(r.before.membership)} -> ${describeMembership(r.after.membership)}`,
-          `  log: commit ${r.before.commit}, last index ${r.before.lastIndex} -> one snapshot at index ${r.after.snapshotIndex} (uncommitted entries included), no entries`,
+          `  log: commit ${r.before.commit}, last index ${r.before.lastIndex} -> ` +
+            `one snapshot at index ${r.after.snapshotIndex} (uncommitted entries included), no entries`,
           REWRITE_WARNING,
         ].join("\n") + "\n",
       );
@@ -88,7 +91,8 @@ export const masterRaftCommand: Command = {
   name: "master.raft",
   // One line: the top-level command list prints it as is. The details are in the flags' usage.
   summary:
-    "Offline tools for a STOPPED master's Raft state: `-mdir=DIR dump [-json]` shows it; `-mdir=DIR rewrite -peers=...` recovers from the permanent loss of a majority.",
+    "Offline tools for a STOPPED master's Raft state: `-mdir=DIR dump [-json]` shows it; " +
+    "`-mdir=DIR rewrite -peers=...` recovers from the permanent loss of a majority.",
   flags: masterRaftFlags,
   acceptsArguments: true,
   async run(flags, io) {

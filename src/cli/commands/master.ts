@@ -67,7 +67,9 @@ export const masterFlags: readonly FlagSpec[] = [
     type: "string",
     default: "",
     usage:
-      "a new cluster: every master host:port, this one included, e.g. localhost:9333,localhost:9334,localhost:9335 (3 or 5); joining a running cluster: any one of its masters (this one left out); empty = a single master. Read on the first start only",
+      "a new cluster: every master host:port, this one included, e.g. localhost:9333,localhost:9334,localhost:9335 " +
+      "(3 or 5); joining a running cluster: any one of its masters (this one left out); empty = a single master. " +
+      "Read on the first start only",
   },
   {
     name: "raft.tickMs",
@@ -106,7 +108,8 @@ export function masterConfigFromFlags(v: FlagValues, prefix = ""): Omit<MasterCo
   const electionTicks = int(v, `${prefix}raft.electionTicks`);
   if (electionTicks < 2)
     throw new UsageError(
-      `invalid value ${electionTicks} for flag -${prefix}raft.electionTicks: must be at least 2 (heartbeats go out every tick)`,
+      `invalid value ${electionTicks} for flag -${prefix}raft.electionTicks: ` +
+        "must be at least 2 (heartbeats go out every tick)",
     );
   return {
     self,

@@ -61,7 +61,9 @@ async function raftPs(master: string, io: CommandIo): Promise<void> {
       try {
         const own = await getJson<RaftStatus>(`http://${m.id}/cluster/raft`);
         const heard = m.lastHeardMs === undefined || m.lastHeardMs === null ? "" : ` heard=${m.lastHeardMs}ms`;
-        return `* ${m.id} ${own.role} term=${own.term} commit=${own.commit} applied=${own.applied} last=${own.lastIndex}${m.match === null ? "" : ` match=${m.match}`}${heard}`;
+        const match = m.match === null ? "" : ` match=${m.match}`;
+        const log = `commit=${own.commit} applied=${own.applied} last=${own.lastIndex}`;
+        return `* ${m.id} ${own.role} term=${own.term} ${log}${match}${heard}`;
       } catch (err) {
         return `* ${m.id} ${roleOf(m, s.leader)} unreachable: ${(err as Error).message}`;
       }
@@ -193,7 +195,8 @@ const shellFlags: readonly FlagSpec[] = [
 export const shellCommand: Command = {
   name: "shell",
   summary:
-    "Runs cluster commands (cluster.status, cluster.raft.ps, cluster.raft.add/remove/transferLeader; `help` lists them); reads them from standard input when none is given.",
+    "Runs cluster commands (cluster.status, cluster.raft.ps, cluster.raft.add/remove/transferLeader; " +
+    "`help` lists them); reads them from standard input when none is given.",
   flags: shellFlags,
   acceptsArguments: true,
   flagsEndAtArgument: true,

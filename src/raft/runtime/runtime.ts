@@ -619,11 +619,8 @@ export class RaftRuntime<R = unknown> extends EventEmitter<RaftRuntimeEvents> {
     for (const [i, p] of this.pending) {
       if (leading && p.term === this.term) continue;
       this.pending.delete(i);
-      p.reject(
-        new LeadershipLostError(
-          `${p.what} at index ${i} was appended in term ${p.term}; now term ${this.term}, leader ${this.leader ?? "unknown"}`,
-        ),
-      );
+      const since = `now term ${this.term}, leader ${this.leader ?? "unknown"}`;
+      p.reject(new LeadershipLostError(`${p.what} at index ${i} was appended in term ${p.term}; ${since}`));
     }
   }
 

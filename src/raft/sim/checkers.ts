@@ -122,7 +122,8 @@ export class Checkers {
     if (known.term !== e.term || known.digest !== digest) {
       violation(
         "state machine safety",
-        `${node} applied ${e.index}@${e.term} ${digest}; ${known.firstNode} applied ${e.index}@${known.term} ${known.digest}`,
+        `${node} applied ${e.index}@${e.term} ${digest}; ` +
+          `${known.firstNode} applied ${e.index}@${known.term} ${known.digest}`,
       );
     }
     if (known.chain !== chain)

@@ -110,10 +110,16 @@ export function describeOptions(o: SimOptions): string {
   const f = o.faults;
   return [
     `seed=${o.seed} nodes=${o.clusterSize} election=${o.electionTicks} heartbeat=${o.heartbeatTicks}`,
-    `preVote=${o.preVote} checkQuorum=${o.checkQuorum} inflight=${o.maxInflightAppends} perAppend=${o.maxEntriesPerAppend} msgBytes=${o.maxMsgBytes}`,
-    `loss=${f.lossRate.toFixed(3)} dup=${f.duplicateRate.toFixed(3)} delay=${f.delayTicksMin}..${f.delayTicksMax} slow=${f.slowRate.toFixed(3)}..${f.slowDelayTicksMax}`,
-    `crash=${o.crashRate.toFixed(4)} leaderCrash=${o.leaderCrashRate.toFixed(2)} afterWrite=${o.crashAfterWriteRate.toFixed(4)} down<=${o.downTicksMax} partition=${o.partitionRate.toFixed(4)} for<=${o.partitionTicksMax}`,
-    `disk<=${o.diskLatencyTicksMax} compactEvery=${o.compactEveryEntries} clients=${o.clients} req=${o.requestRate.toFixed(2)} read=${o.readRate.toFixed(3)}`,
-    `conf=${o.confChangeRate.toFixed(3)} retireRemoved=${o.retireRemoved} transfer=${o.transferRate.toFixed(4)} safetyTicks=${o.safetyTicks} liveness stall<=${o.livenessStallTicksMax} total<=${o.livenessTicksMax}`,
+    `preVote=${o.preVote} checkQuorum=${o.checkQuorum} inflight=${o.maxInflightAppends} ` +
+      `perAppend=${o.maxEntriesPerAppend} msgBytes=${o.maxMsgBytes}`,
+    `loss=${f.lossRate.toFixed(3)} dup=${f.duplicateRate.toFixed(3)} delay=${f.delayTicksMin}..${f.delayTicksMax} ` +
+      `slow=${f.slowRate.toFixed(3)}..${f.slowDelayTicksMax}`,
+    `crash=${o.crashRate.toFixed(4)} leaderCrash=${o.leaderCrashRate.toFixed(2)} ` +
+      `afterWrite=${o.crashAfterWriteRate.toFixed(4)} down<=${o.downTicksMax} ` +
+      `partition=${o.partitionRate.toFixed(4)} for<=${o.partitionTicksMax}`,
+    `disk<=${o.diskLatencyTicksMax} compactEvery=${o.compactEveryEntries} clients=${o.clients} ` +
+      `req=${o.requestRate.toFixed(2)} read=${o.readRate.toFixed(3)}`,
+    `conf=${o.confChangeRate.toFixed(3)} retireRemoved=${o.retireRemoved} transfer=${o.transferRate.toFixed(4)} ` +
+      `safetyTicks=${o.safetyTicks} liveness stall<=${o.livenessStallTicksMax} total<=${o.livenessTicksMax}`,
   ].join("\n");
 }

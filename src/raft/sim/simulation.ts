@@ -425,7 +425,8 @@ export class Simulation {
       if (w.rs.index < w.read.minIndex) {
         throw new SafetyViolation(
           "linearizable read",
-          `${node.id} served ${w.read.ctx} at index ${w.rs.index}, but index ${w.read.minIndex} was acknowledged before it started`,
+          `${node.id} served ${w.read.ctx} at index ${w.rs.index}, ` +
+            `but index ${w.read.minIndex} was acknowledged before it started`,
         );
       }
       this.stats.readsServed++;
@@ -473,9 +474,8 @@ export class Simulation {
 
   private crash(node: SimNode, downTicks: number): void {
     this.stats.crashes++;
-    this.log(
-      `${node.id} CRASH (lost ${node.inFlightReady === null ? "nothing" : "an unpersisted Ready"}) for ${downTicks} ticks`,
-    );
+    const lost = node.inFlightReady === null ? "nothing" : "an unpersisted Ready";
+    this.log(`${node.id} CRASH (lost ${lost}) for ${downTicks} ticks`);
     node.raft = null;
     node.inFlightReady = null;
     node.proposals.clear();
@@ -748,7 +748,8 @@ export class Simulation {
     const o = this.opts;
     if (this.now - this.livenessProgressAt > o.livenessStallTicksMax) {
       throw new LivenessViolation(
-        `no node appended or applied anything for ${o.livenessStallTicksMax} ticks after healing: ${this.describeState()}`,
+        `no node appended or applied anything for ${o.livenessStallTicksMax} ticks after healing: ` +
+          this.describeState(),
       );
     }
     if (this.now - this.livenessStart > o.livenessTicksMax) {

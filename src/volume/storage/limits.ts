@@ -60,7 +60,10 @@ export const needleMapGrowthFactor = 1.5;
 /** Slots are addressed with 32-bit arithmetic (and 16 bytes each): 2^28 slots = 4 GiB of table. */
 export const needleMapSlotsMax = 2 ** 28;
 
-/** A superblock extra (protobuf SuperBlockExtra) larger than this is rejected as corrupt (SeaweedFS caps it at 65534). */
+/**
+ * A superblock extra (protobuf SuperBlockExtra) larger than this is rejected as corrupt (SeaweedFS
+ * caps it at 65534).
+ */
 export const superBlockExtraBytesMax = 256 * 256 - 2;
 
 assert(needleDataBytesMax < 0xffffffff - 1024 * 1024, "needleDataBytesMax leaves room for the u32 Size field");

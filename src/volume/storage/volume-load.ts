@@ -139,7 +139,8 @@ class VolumeLoader {
       if (entries - 1 - k >= idxTailDropEntriesMax) {
         throw new WeedError(
           ErrorCode.CORRUPT,
-          `volume ${this.f.id}: the last ${idxTailDropEntriesMax} index entries all point at missing or bad records; not dropping more`,
+          `volume ${this.f.id}: the last ${idxTailDropEntriesMax} index entries all point at missing or bad records; ` +
+            "not dropping more",
         );
       }
       readFully(this.f.idxFd, buf, IDX_ENTRY_BYTES, k * IDX_ENTRY_BYTES);
