@@ -1,6 +1,6 @@
 // The master's public surface.
 export { MasterServer, MASTER_VERSION, type MasterConfig } from "./master-server.js";
-export { LevelClusterState, type ClusterState, type KeyBlock } from "./state/cluster-state.js";
+export type { ClusterState, KeyBlock } from "./state/cluster-state.js";
 export { Sequencer, type SequencerOptions } from "./state/sequencer.js";
 export { Topology, type SyncResult } from "./topology/topology.js";
 export {

@@ -4,7 +4,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { join } from "node:path";
 import { Assigner, type AssignRequest } from "../../../src/master/topology/assigner.js";
-import { LevelClusterState } from "../../../src/master/state/cluster-state.js";
+import { LevelClusterState } from "./level-cluster-state.js";
 import { Sequencer } from "../../../src/master/state/sequencer.js";
 import { Topology } from "../../../src/master/topology/topology.js";
 import { VolumeGrowth } from "../../../src/master/topology/volume-growth.js";

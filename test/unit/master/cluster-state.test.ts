@@ -1,7 +1,7 @@
 // Checks that the replicated state survives restarts: file keys and volume ids are never issued
 // twice when the same mdir is closed and reopened, on a real LevelDB in a temp dir.
 import { afterEach, describe, expect, it } from "vitest";
-import { LevelClusterState } from "../../../src/master/state/cluster-state.js";
+import { LevelClusterState } from "./level-cluster-state.js";
 import { Sequencer } from "../../../src/master/state/sequencer.js";
 import { silentLogger } from "../../../src/common/logger.js";
 import { ErrorCode, WeedError } from "../../../src/common/errors.js";

@@ -2,7 +2,8 @@
 // is reserved before the current one runs dry, and heartbeat-reported keys raise the floor.
 import { afterEach, describe, expect, it } from "vitest";
 import { join } from "node:path";
-import { LevelClusterState, type ClusterState, type KeyBlock } from "../../../src/master/state/cluster-state.js";
+import type { ClusterState, KeyBlock } from "../../../src/master/state/cluster-state.js";
+import { LevelClusterState } from "./level-cluster-state.js";
 import { Sequencer } from "../../../src/master/state/sequencer.js";
 import { silentLogger } from "../../../src/common/logger.js";
 import { tempDir } from "../../helpers.js";

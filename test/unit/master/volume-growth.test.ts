@@ -9,7 +9,7 @@ import type { DataNode, NodeSpec } from "../../../src/master/topology/data-node.
 import { pickNodesForVolume, NO_PREFS } from "../../../src/master/topology/placement.js";
 import { parseReplicaPlacement } from "../../../src/common/replica-placement.js";
 import { ErrorCode, WeedError } from "../../../src/common/errors.js";
-import { LevelClusterState } from "../../../src/master/state/cluster-state.js";
+import { LevelClusterState } from "./level-cluster-state.js";
 import { VolumeGrowth, type GrowthSpec } from "../../../src/master/topology/volume-growth.js";
 import type { AllocateRequest, VolumeAllocator } from "../../../src/master/topology/volume-allocator.js";
 import { silentLogger } from "../../../src/common/logger.js";
