@@ -37,6 +37,8 @@ export interface BenchmarkOptions {
   /** -fsync: uploads ask the volume server to fsync before answering. */
   fsync: boolean;
   progressIntervalMs?: number;
+  /** Uniform in [0, 1): which fid each read picks. Default: Math.random. */
+  random?: () => number;
 }
 
 export const BENCHMARK_DEFAULTS = {
@@ -151,7 +153,11 @@ export async function runBenchmark(
         out.write(formatPhaseHeader("read") + `No file ids in ${opts.list}: nothing to read.\n`);
         report.read = emptyReadReport(opts.concurrency, opts.n);
       } else {
-        report.read = await runPhase({ ...phase, phase: "read" }, readRequests({ ...opts, master }, pools, fids));
+        const random = opts.random ?? Math.random;
+        report.read = await runPhase(
+          { ...phase, phase: "read" },
+          readRequests({ ...opts, master, random }, pools, fids),
+        );
         out.write(formatPhaseReport(report.read));
       }
     }

@@ -11,6 +11,8 @@ export interface ReadParams {
   master: string;
   concurrency: number;
   size: number;
+  /** Uniform in [0, 1): which fid each read picks. */
+  random: () => number;
 }
 
 /** Volume id -> volume server "host:port"s, asked of the master once per volume id. */
@@ -70,7 +72,7 @@ export function readRequests(p: ReadParams, pools: HttpPools, fids: readonly str
   for (let w = 0; w < p.concurrency; w++) buffers.push(new ContentBuffer(p.size + FILE_PADDING_SPAN_BYTES));
 
   return async (worker, index) => {
-    const fid = fids[Math.floor(Math.random() * fids.length)]!;
+    const fid = fids[Math.floor(p.random() * fids.length)]!;
     const comma = fid.indexOf(",");
     if (comma <= 0) throw new RequestFailure(`bad fid in list: ${JSON.stringify(fid.slice(0, 40))}`);
     const urls = await locations.get(fid.slice(0, comma));

@@ -28,6 +28,10 @@ const clockAllowlist: Record<string, { uses: readonly Global[]; reason: string }
     uses: ["Math.random"],
     reason: "default of RaftRuntimeOptions.randomSource (reconnect jitter, read ids, election jitter)",
   },
+  "src/raft/runtime/transport.ts": {
+    uses: ["Math.random"],
+    reason: "default of TransportConfig.random for a transport built on its own (the runtime passes its source)",
+  },
   "src/volume/heartbeat-client.ts": {
     uses: ["Math.random"],
     reason: "default of the heartbeat client's `random` option (reconnect jitter)",

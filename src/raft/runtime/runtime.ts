@@ -101,6 +101,11 @@ export interface RaftRuntimeOptions<R = unknown> {
   sendBeforePersist?: boolean;
   /** Random source for the core's election timeouts, in [0, 1). Default: see campaignJitter. */
   random?: () => number;
+  /**
+   * Uniform in [0, 1): the runtime's own random choices (reconnect jitter, read request ids) and,
+   * unless `random` is given, the election timeouts. Default: Math.random; seed it for replays.
+   */
+  randomSource?: () => number;
   log?: RuntimeLogger;
 }
 
@@ -195,9 +200,9 @@ function positiveInt(name: string, v: number): number {
  * by the other survivor, and the candidate waits a whole second timeout. Starting at E + 1 ticks
  * the other survivors are always out of their lease.
  */
-function campaignJitter(electionTicks: number): () => number {
+function campaignJitter(electionTicks: number, uniform: () => number): () => number {
   const lo = 1 / electionTicks;
-  return () => lo + Math.random() * (1 - lo);
+  return () => lo + uniform() * (1 - lo);
 }
 
 /** A message that tells its receiver something this node must not forget (entries, a vote). */
@@ -264,7 +269,8 @@ export class RaftRuntime<R = unknown> extends EventEmitter<RaftRuntimeEvents> {
   private inflightRead: { ctx: string; waiters: ReadWaiter[]; ticks: number } | null = null;
   /** Reads with a known read index, waiting for apply to reach it (index ascending in practice). */
   private appliedWaits: Array<{ index: number; waiters: ReadWaiter[] }> = [];
-  private readonly readNonce = Math.floor(Math.random() * 2 ** 32).toString(36);
+  /** Tells this incarnation's read contexts from those of an earlier one. */
+  private readonly readNonce: string;
   private readSeq = 0;
   private readsWaiting = 0;
   private transfers: TransferWait[] = [];
@@ -307,7 +313,9 @@ export class RaftRuntime<R = unknown> extends EventEmitter<RaftRuntimeEvents> {
     this.limits = limits;
     this.coreOptions = { ...CORE_LIMITS, ...opts.core };
     this.sendFirst = opts.sendBeforePersist ?? true;
-    this.random = opts.random ?? campaignJitter(this.electionTicks);
+    const uniform = opts.randomSource ?? Math.random;
+    this.random = opts.random ?? campaignJitter(this.electionTicks, uniform);
+    this.readNonce = Math.floor(uniform() * 2 ** 32).toString(36);
     this.log = opts.log ?? silentLogger;
     const listen =
       opts.listenHost !== undefined && opts.listenPort !== undefined
@@ -323,6 +331,7 @@ export class RaftRuntime<R = unknown> extends EventEmitter<RaftRuntimeEvents> {
         ...(opts.grpcServer === undefined ? {} : { server: opts.grpcServer }),
         limits,
         log: this.log,
+        random: uniform,
       },
       { onMessage: (m) => this.receive(m), onUnreachable: (peer) => this.node?.reportUnreachable(peer) },
     );
@@ -706,17 +715,17 @@ export class RaftRuntime<R = unknown> extends EventEmitter<RaftRuntimeEvents> {
 
   private async changeMembership(change: ConfChange, opts: OpOptions): Promise<ConfChangeResult> {
     const timeoutMs = opts.timeoutMs ?? this.limits.membershipTimeoutMsDefault;
-    const deadline = Date.now() + timeoutMs;
+    const deadline = performance.now() + timeoutMs;
     for (let attempt = 0; ; attempt++) {
       try {
-        const left = Math.max(1, deadline - Date.now());
+        const left = Math.max(1, deadline - performance.now());
         return (await this.submit(`${change.type} ${change.node}`, { ...opts, timeoutMs: left }, (node) =>
           node.proposeConfChange(change),
         )) as ConfChangeResult;
       } catch (err) {
         const retry =
           err instanceof ConfChangeRejectedError && (err.reason === "learner-behind" || err.reason === "in-progress");
-        if (!retry || Date.now() + this.tickMs >= deadline || opts.signal?.aborted === true) throw err;
+        if (!retry || performance.now() + this.tickMs >= deadline || opts.signal?.aborted === true) throw err;
         await new Promise((resolve) => setTimeout(resolve, this.tickMs));
       }
     }

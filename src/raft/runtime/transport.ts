@@ -46,6 +46,8 @@ export interface TransportConfig {
   server?: grpc.Server;
   limits: RuntimeLimits;
   log: RuntimeLogger;
+  /** Uniform in [0, 1), for the reconnect jitter. Default: Math.random. */
+  random?: () => number;
 }
 
 export interface TransportStats {
@@ -213,6 +215,7 @@ class PeerSender {
   private readonly cfg: TransportConfig;
   private readonly stats: TransportStats;
   private readonly unreachable: () => void;
+  private readonly random: () => number;
   private client: grpc.Client | null = null;
   private address = "";
   private call: SendStream | null = null;
@@ -233,6 +236,7 @@ class PeerSender {
     this.cfg = cfg;
     this.stats = stats;
     this.unreachable = unreachable;
+    this.random = cfg.random ?? Math.random;
   }
 
   /** Hold a commit-only append: it is sent after commitOnlyHoldMs unless a later append replaces it. */
@@ -368,7 +372,7 @@ class PeerSender {
     this.unreachable();
     const L = this.cfg.limits;
     const cap = Math.min(L.reconnectBackoffMaxMs, L.reconnectBackoffBaseMs * 2 ** Math.min(this.failures - 1, 16));
-    const delay = Math.floor(Math.random() * cap); // Full jitter.
+    const delay = Math.floor(this.random() * cap); // Full jitter.
     this.backoffTimer = setTimeout(() => {
       this.backoffTimer = null;
     }, delay);

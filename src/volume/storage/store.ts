@@ -23,6 +23,8 @@ export interface StoreOptions {
   /** The -max flag: volumes this store may hold. */
   maxVolumeCount: number;
   logger?: Logger;
+  /** Passed to each volume (VolumeOptions.wallClockMs). */
+  wallClockMs?: () => number;
 }
 
 /** "<collection>_<vid>.dat" or "<vid>.dat"; the collection is everything before the last "_". */
@@ -43,6 +45,7 @@ export class Store implements StoreApi {
   readonly dir: string;
   readonly maxVolumeCount: number;
   private readonly log: Logger;
+  private readonly wallClockMs: (() => number) | undefined;
   private readonly events = new EventEmitter();
   private readonly volumes = new Map<number, Volume>();
   /** Volume ids being allocated right now (allocation awaits I/O). */
@@ -69,6 +72,7 @@ export class Store implements StoreApi {
     this.dir = opts.dir;
     this.maxVolumeCount = opts.maxVolumeCount;
     this.log = (opts.logger ?? silentLogger()).child({ module: "store" });
+    this.wallClockMs = opts.wallClockMs;
   }
 
   /** Loads every volume in the directory (creating the directory if needed). Idempotent. */
@@ -90,7 +94,7 @@ export class Store implements StoreApi {
         this.log.error({ file: name, loaded: known.datPath }, "two .dat files for one volume id; skipping this one");
         continue;
       }
-      const v = new Volume({ dir: this.dir, id: parsed.id, collection: parsed.collection, logger: this.log });
+      const v = this.newVolume(parsed.id, parsed.collection);
       try {
         await v.load();
       } catch (err) {
@@ -136,7 +140,7 @@ export class Store implements StoreApi {
         `no free volume slot: ${this.volumes.size} of ${this.maxVolumeCount} in use`,
       );
     }
-    const v = new Volume({ dir: this.dir, id: volumeId, collection: opts.collection, logger: this.log });
+    const v = this.newVolume(volumeId, opts.collection);
     this.allocating.add(volumeId);
     try {
       // .dat preallocation (fallocate KEEP_SIZE in SeaweedFS) has no Node API; opts.preallocate is advisory.
@@ -249,6 +253,11 @@ export class Store implements StoreApi {
   private checkOpen(): void {
     if (this.state !== "open")
       throw new WeedError(ErrorCode.CLOSED, `store is ${this.state === "closed" ? "closed" : "not open"}`);
+  }
+
+  private newVolume(id: number, collection: string): Volume {
+    const clock = this.wallClockMs === undefined ? {} : { wallClockMs: this.wallClockMs };
+    return new Volume({ dir: this.dir, id, collection, logger: this.log, ...clock });
   }
 
   private volume(volumeId: number): Volume {

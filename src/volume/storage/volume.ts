@@ -40,6 +40,11 @@ export interface VolumeOptions {
   /** "" for the default collection. */
   collection: string;
   logger: Logger;
+  /**
+   * Milliseconds since the epoch. Needles record wall-clock times (last-modified seconds, append
+   * nanoseconds), as SeaweedFS's do. Default: Date.now.
+   */
+  wallClockMs?: () => number;
 }
 
 type State = "new" | "open" | "closing" | "closed";
@@ -53,17 +58,6 @@ function hex8(v: number): string {
   return v.toString(16).padStart(8, "0");
 }
 
-function nowSec(): number {
-  return Math.floor(Date.now() / 1000);
-}
-
-/** Wall-clock nanoseconds with sub-millisecond resolution: epoch offset taken once, plus the monotonic clock. */
-let epochMinusHrtimeNs: bigint | undefined;
-function wallClockNs(): bigint {
-  epochMinusHrtimeNs ??= BigInt(Date.now()) * 1_000_000n - process.hrtime.bigint();
-  return epochMinusHrtimeNs + process.hrtime.bigint();
-}
-
 function ioError(what: string, err: unknown): WeedError {
   const msg = err instanceof Error ? err.message : String(err);
   return new WeedError(ErrorCode.IO, `${what}: ${msg}`, { cause: err });
@@ -75,6 +69,9 @@ export class Volume {
   readonly datPath: string;
   readonly idxPath: string;
   private readonly log: Logger;
+  private readonly wallClockMs: () => number;
+  /** Wall clock minus the monotonic clock, in ns, taken once: append times then have sub-ms resolution. */
+  private epochMinusHrtimeNs: bigint | undefined;
 
   private state: State = "new";
   private closing: Promise<void> | undefined;
@@ -99,6 +96,7 @@ export class Volume {
     this.datPath = `${base}.dat`;
     this.idxPath = `${base}.idx`;
     this.log = opts.logger.child({ volumeId: opts.id });
+    this.wallClockMs = opts.wallClockMs ?? Date.now;
     this.commit = new GroupCommit({
       what: `volume ${opts.id}`,
       sync: () => this.syncFiles(),
@@ -174,7 +172,7 @@ export class Volume {
     this.datEnd = sbBytes.length;
     this.idxEnd = 0;
     this.map = new NeedleMap();
-    this.modifiedAtSec = nowSec();
+    this.modifiedAtSec = this.nowSec();
     this.state = "open";
     this.log.info({ path: this.datPath }, "volume created");
   }
@@ -310,7 +308,7 @@ export class Volume {
   async write(n: NeedleInput, opts?: WriteOptions): Promise<WriteResult> {
     this.checkWritable();
     const sb = this.superBlock;
-    const enc = encodeNeedle(n, sb.version, this.nextAppendAtNs(), nowSec());
+    const enc = encodeNeedle(n, sb.version, this.nextAppendAtNs(), this.nowSec());
     const hi = keyHi(n.key);
     const lo = keyLo(n.key);
     // Check what crosses the disk boundary (the read path checks it again, with the CRC).
@@ -327,7 +325,7 @@ export class Volume {
     const offset = this.appendRecord(enc.record);
     this.appendIdxEntry(hi, lo, offset, enc.size, enc.record.length);
     this.map.put(hi, lo, offset / needleAlignBytes, enc.size);
-    this.modifiedAtSec = nowSec();
+    this.modifiedAtSec = this.nowSec();
     if (opts?.fsync === true) await this.commit.sync();
     return { size: enc.dataSize, crc: enc.crc, unchanged: false };
   }
@@ -406,7 +404,7 @@ export class Volume {
     const at = this.appendRecord(tomb);
     this.appendIdxEntry(hi, lo, at, TOMBSTONE_FILE_SIZE, tomb.length);
     this.map.remove(hi, lo);
-    this.modifiedAtSec = nowSec();
+    this.modifiedAtSec = this.nowSec();
     if (opts?.fsync === true) await this.commit.sync();
     return dataSize;
   }
@@ -420,8 +418,13 @@ export class Volume {
     if (this.readOnlyFlag) throw new WeedError(ErrorCode.VOLUME_READ_ONLY, `volume ${this.id} is read only`);
   }
 
+  private nowSec(): number {
+    return Math.floor(this.wallClockMs() / 1000);
+  }
+
   private nextAppendAtNs(): bigint {
-    let ns = wallClockNs();
+    this.epochMinusHrtimeNs ??= BigInt(Math.floor(this.wallClockMs())) * 1_000_000n - process.hrtime.bigint();
+    let ns = this.epochMinusHrtimeNs + process.hrtime.bigint();
     if (ns <= this.lastAppendAtNs) ns = this.lastAppendAtNs + 1n;
     this.lastAppendAtNs = ns;
     return ns;
