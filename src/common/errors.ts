@@ -97,11 +97,23 @@ export function grpcStatusOf(err: unknown): { code: GrpcStatus; details: string 
   return { code: GrpcStatus.INTERNAL, details: err instanceof Error ? err.message : String(err) };
 }
 
-/** A programmer error: crash loudly (assertions stay on in production). */
+/**
+ * A programmer error (a broken invariant), never an operating error: nothing catches it to carry
+ * on, and assertions stay on in production. One class for all of src/ (the Raft library's
+ * RaftAssertionError is this class), so a supervisor or the simulator tells a bug from a failure
+ * with one `instanceof`.
+ */
+export class AssertionError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "AssertionError";
+  }
+}
+
 export function assert(cond: unknown, message = "assertion failed"): asserts cond {
-  if (!cond) throw new Error(`assertion failed: ${message}`);
+  if (!cond) throw new AssertionError(`assertion failed: ${message}`);
 }
 
 export function unreachable(x: never): never {
-  throw new Error(`unreachable: ${JSON.stringify(x)}`);
+  throw new AssertionError(`unreachable: ${JSON.stringify(x)}`);
 }

@@ -1,7 +1,9 @@
 // Typed errors of the Raft library. Operating errors (not leader, dropped, ...) are RaftError
 // subclasses with a stable `code`; callers branch on `instanceof` or `code`, never on the message.
-// Programmer errors (a broken invariant) throw RaftAssertionError from `assert`/`unreachable` and
-// are never caught: a Raft node that violated an invariant must not keep running.
+// Programmer errors (a broken invariant) throw AssertionError (src/common/errors.ts, exported here
+// as RaftAssertionError too) from `assert`/`unreachable` and are never caught: a Raft node that
+// violated an invariant must not keep running.
+import { AssertionError } from "../common/errors.js";
 import type { NodeId } from "./types.js";
 
 export const RaftErrorCode = {
@@ -101,17 +103,13 @@ export class InvalidStateError extends RaftError {
   }
 }
 
-export class RaftAssertionError extends Error {
-  constructor(message: string) {
-    super(`raft invariant violated: ${message}`);
-    this.name = "RaftAssertionError";
-  }
-}
+/** The library's name for the one assertion class of src/ (the same class, not a subclass). */
+export { AssertionError as RaftAssertionError };
 
 export function assert(condition: boolean, message: string): asserts condition {
-  if (!condition) throw new RaftAssertionError(message);
+  if (!condition) throw new AssertionError(`raft invariant violated: ${message}`);
 }
 
 export function unreachable(value: never): never {
-  throw new RaftAssertionError(`unreachable: ${JSON.stringify(value)}`);
+  throw new AssertionError(`raft invariant violated: unreachable: ${JSON.stringify(value)}`);
 }

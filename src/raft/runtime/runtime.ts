@@ -17,6 +17,7 @@
 // the next Ready: the group commit that makes concurrent proposals cheap.
 import { EventEmitter } from "node:events";
 import type * as grpc from "@grpc/grpc-js";
+import { AssertionError } from "../../common/errors.js";
 import type { RaftConfigInput } from "../config.js";
 import {
   CompactRejectedError,
@@ -25,7 +26,6 @@ import {
   LeadershipLostError,
   NotLeaderError,
   ProposalDroppedError,
-  RaftAssertionError,
   TransferRejectedError,
   assert,
 } from "../errors.js";
@@ -457,7 +457,7 @@ export class RaftRuntime<R = unknown> extends EventEmitter<RaftRuntimeEvents> {
     this.emit("fatal", error);
     void this.close();
     // A broken invariant is a programmer error: crash loudly rather than run on.
-    if (error instanceof RaftAssertionError) {
+    if (error instanceof AssertionError) {
       process.nextTick(() => {
         throw error;
       });

@@ -9,7 +9,8 @@
 // order. Clients live next to the nodes (no client network): a request is acknowledged when the
 // node it was proposed on applies it at the position propose() returned.
 import { describeEntry, describeMessage } from "../describe.js";
-import { NotLeaderError, ProposalDroppedError, RaftAssertionError, RaftError } from "../errors.js";
+import { AssertionError } from "../../common/errors.js";
+import { NotLeaderError, ProposalDroppedError, RaftError } from "../errors.js";
 import { describeMembership, isMember } from "../membership.js";
 import { RaftNode, bootstrapState, joiningState } from "../raft-node.js";
 import type { Entry, Membership, NodeId, ReadState, Ready } from "../types.js";
@@ -200,7 +201,7 @@ export class Simulation {
     } catch (err) {
       if (err instanceof SafetyViolation || err instanceof LivenessViolation)
         return this.result(false, err.property, err.message);
-      if (err instanceof RaftAssertionError) return this.result(false, "core invariant", err.message);
+      if (err instanceof AssertionError) return this.result(false, "core invariant", err.message);
       return this.result(false, "simulator error", err instanceof Error ? (err.stack ?? err.message) : String(err));
     }
   }
