@@ -1,6 +1,7 @@
 // The public data types of the Raft core (src/raft). Everything here is plain data: the core
 // consumes messages and ticks and produces `Ready` values; the runtime persists, sends and applies
-// them. Nothing in src/raft performs I/O or reads a clock.
+// them. The core (src/raft outside runtime/ and sim/) performs no I/O and reads no clock; the
+// runtime (src/raft/runtime) does both, and the simulator (src/raft/sim) fakes them.
 //
 // Index and term conventions (as in the Raft paper): log indexes start at 1; index 0 / term 0 is
 // the empty prefix that every log matches. A term of 0 never belongs to a real entry.
