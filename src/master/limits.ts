@@ -2,9 +2,9 @@
 import { assert } from "../common/errors.js";
 
 /**
- * Keys reserved durably per LevelDB (later: Raft) write. One sync write costs ~0.2-2 ms here; at
- * the 5,000 assigns/s target a 10,000-key block is one write every ~2 s, and a restart skips at
- * most one block of keys (2^53 keys leave room for ~9e11 restarts).
+ * Keys reserved per committed Raft entry. One commit costs ~1-2 ms here; at the 5,000 assigns/s
+ * target a 10,000-key block is one commit every ~2 s, and a leader change skips at most one block
+ * of keys (2^53 keys leave room for ~9e11 leader changes).
  */
 export const fileKeyBlockSize = 10_000;
 
@@ -46,7 +46,10 @@ export const retryAfterSec = 1;
 /** Deadline of one AllocateVolume / VolumeDelete call to a volume server. */
 export const allocateVolumeTimeoutMs = 10_000;
 
-/** Volumes grown per layout when none is writable, by copy count (SeaweedFS master.toml copy_1=7, copy_2=6, copy_3=3, other=1). */
+/**
+ * Volumes grown per layout when none is writable, by copy count (SeaweedFS master.toml copy_1=7,
+ * copy_2=6, copy_3=3, other=1).
+ */
 export function defaultGrowthCount(copies: number): number {
   if (copies === 1) return 7;
   if (copies === 2) return 6;

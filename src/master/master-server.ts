@@ -42,6 +42,9 @@ import { VolumeGrowth } from "./topology/volume-growth.js";
 
 export { MASTER_VERSION, type MasterConfig } from "./master-config.js";
 
+/** The real randomness and monotonic clock, injected from here into every part of the master. */
+const realWorld = { random: Math.random, now: (): number => performance.now() };
+
 /** The wired parts, present between start() and close(); each is undone in reverse. */
 interface Running {
   httpServer: HttpServer;
@@ -127,7 +130,7 @@ export class MasterServer {
     if (contacts.length > 0) {
       // Also a master that believes it is a voter asks (unless it hears a leader at once): it may
       // have been removed without learning of it, and a removed master started again means "add me back".
-      const o = { self: bound.self, state, contacts, logger: this.log, random: Math.random };
+      const o = { self: bound.self, state, contacts, logger: this.log, random: realWorld.random };
       void joinCluster({ ...o, signal: run.joinAbort.signal });
     } else if (isSoleVoter(state, bound.self)) {
       // Decided by the membership in the log, not the flags: a master started alone may have
@@ -207,6 +210,7 @@ export class MasterServer {
   ): { run: Running; http: MasterHttpHandlers; cluster: RaftClusterView } {
     const c = this.config;
     const { self, grpcServer } = bound;
+    const { random, now } = realWorld;
     // Before anything else listens to the runtime: leading counts from the role event on.
     const cluster = new RaftClusterView(self, state.runtime);
     const topology = new Topology(c.volumeSizeLimitMB * 1024 * 1024);
@@ -218,12 +222,8 @@ export class MasterServer {
     const forwarder = new LeaderForwarder(self);
     const leaderCalls = new LeaderGrpcClients(cluster);
     const growthOptions = c.volumeGrowthCount === undefined ? {} : { growthCount: c.volumeGrowthCount };
-    const growth = new VolumeGrowth(
-      { topology, state, allocator, random: Math.random, logger, metrics },
-      growthOptions,
-    );
-    const now = (): number => performance.now();
-    const assigner = new Assigner({ topology, sequencer, growth, random: Math.random, now });
+    const growth = new VolumeGrowth({ topology, state, allocator, random, logger, metrics }, growthOptions);
+    const assigner = new Assigner({ topology, sequencer, growth, random, now });
     const heartbeats = new HeartbeatService({
       ...{ topology, sequencer, state, logger, metrics },
       leader: () => cluster.leader(),
@@ -246,6 +246,7 @@ export class MasterServer {
       // The cluster id tells a leader asked to add this master whether it runs a cluster of its own.
       raftStatus: () => ({ ...state.runtime.status(), clusterId: state.topologyId }),
       uptimeSec: () => (performance.now() - startedAt) / 1000,
+      random,
     });
     const warmUpMs = c.warmUpMs ?? leaderWarmUpMs;
     const leadership = new LeadershipReactions({

@@ -40,12 +40,13 @@ export function rawParamsOf(q: URLSearchParams): RawAssignParams {
   };
 }
 
-const NAME_MAX = 256;
+/** Characters of a collection name: SeaweedFS puts no bound; file names on most disks stop at 255. */
+const nameCharsMax = 256;
 /** Collections become file name prefixes on volume servers: no separators or control characters. */
 const BAD_NAME = /[/\\\u0000-\u001f]/;
 
 /** Parsed replication/ttl texts: a handful of distinct values arrive, each parsed once. Bounded. */
-const CACHE_MAX = 512;
+const parsedCacheEntriesMax = 512;
 const replicationCache = new Map<string, number>();
 const ttlCache = new Map<string, number>();
 
@@ -53,7 +54,7 @@ function cached(cache: Map<string, number>, text: string, parse: (t: string) => 
   const hit = cache.get(text);
   if (hit !== undefined) return hit;
   const v = parse(text);
-  if (cache.size < CACHE_MAX) cache.set(text, v);
+  if (cache.size < parsedCacheEntriesMax) cache.set(text, v);
   return v;
 }
 
@@ -80,10 +81,11 @@ export function parseUint(name: string, text: Raw, fallback: number, max: number
 
 export function parseName(name: string, text: Raw): string {
   if (text === undefined || text === null) return "";
-  if (text.length > NAME_MAX || BAD_NAME.test(text)) {
+  if (text.length > nameCharsMax || BAD_NAME.test(text)) {
     throw new WeedError(
       ErrorCode.BAD_PARAM,
-      `invalid ${name} ${JSON.stringify(text.slice(0, 64))}: at most ${NAME_MAX} characters, no '/', '\\' or control characters`,
+      `invalid ${name} ${JSON.stringify(text.slice(0, 64))}: ` +
+        `at most ${nameCharsMax} characters, no '/', '\\' or control characters`,
     );
   }
   return text;

@@ -76,8 +76,60 @@ function visitedOf(md: grpc.Metadata): string[] {
     .filter((x) => x !== "");
 }
 
+/** Assign as the leader answers it: "cannot assign now" in the answer's error, as SeaweedFS. */
+function assignHandler(deps: SeaweedServiceDeps) {
+  const { assigner, metrics } = deps;
+  return async (req: AssignRequestPb) => {
+    const started = performance.now();
+    const params = toAssignRequest(req, deps.defaultReplication);
+    try {
+      const r = await assigner.assign(params);
+      metrics.assignDone(true, (performance.now() - started) / 1000);
+      const [first, ...rest] = r.nodes;
+      return { fid: r.fid, count: BigInt(r.count), location: first!.location, replicas: rest.map((n) => n.location) };
+    } catch (err) {
+      metrics.assignDone(false, (performance.now() - started) / 1000);
+      if (err instanceof WeedError && IN_BAND.has(err.code)) return { error: err.message };
+      throw err;
+    }
+  };
+}
+
+/** LookupVolume as the leader answers it (a follower has no topology: never an empty answer). */
+function lookupHandler(topology: Topology) {
+  return async (req: LookupVolumeRequest) => ({
+    volumeIdLocations: req.volumeOrFileIds.map((id) => {
+      const r = lookupVolume(topology, id, req.collection);
+      return r.ok
+        ? { volumeOrFileId: id, locations: r.nodes.map((n) => n.location) }
+        : { volumeOrFileId: id, error: r.error };
+    }),
+  });
+}
+
+/** The Raft membership calls as the leader answers them. */
+function membershipHandlers(deps: SeaweedServiceDeps) {
+  const addServer = async (req: RaftAddServerRequest) => ({
+    warning: (await deps.membership.add(req.id, { voter: req.voter })).warning ?? "",
+  });
+  const removeServer = async (req: RaftRemoveServerRequest): Promise<{ warning: string }> => {
+    const r: MembershipAnswer | HandedOff = await deps.membership.remove(req.id);
+    // The leader removing itself handed over first; the new leader does the removal.
+    if (!("handedOffTo" in r)) return { warning: r.warning ?? "" };
+    return deps.leaderCalls.call(
+      (c, opts) => c.raftRemoveServer(req, opts),
+      () => removeServer(req),
+    );
+  };
+  const transfer = async (req: RaftLeadershipTransferRequest) => {
+    const previousLeader = deps.cluster.self;
+    const r = await deps.membership.transfer(req.targetId);
+    return { previousLeader, newLeader: r.leader ?? "" };
+  };
+  return { addServer, removeServer, transfer };
+}
+
 export function seaweedService(deps: SeaweedServiceDeps): ServiceImpl<typeof Seaweed> {
-  const { assigner, topology, heartbeats, metrics } = deps;
   type Remote = Parameters<LeaderGrpcClients["call"]>[0];
   type Client = Parameters<Remote>[0];
   type Opts = Parameters<Remote>[1];
@@ -92,57 +144,11 @@ export function seaweedService(deps: SeaweedServiceDeps): ServiceImpl<typeof Sea
             () => local(req),
             visitedOf(call.metadata),
           );
-
-  const assign = async (req: AssignRequestPb) => {
-    const started = performance.now();
-    const params = toAssignRequest(req, deps.defaultReplication);
-    try {
-      const r = await assigner.assign(params);
-      metrics.assignDone(true, (performance.now() - started) / 1000);
-      const [first, ...rest] = r.nodes;
-      return { fid: r.fid, count: BigInt(r.count), location: first!.location, replicas: rest.map((n) => n.location) };
-    } catch (err) {
-      metrics.assignDone(false, (performance.now() - started) / 1000);
-      if (err instanceof WeedError && IN_BAND.has(err.code)) return { error: err.message };
-      throw err;
-    }
-  };
-
-  // A follower has no topology: what the leader knows, never an empty answer.
-  const lookup = async (req: LookupVolumeRequest) => ({
-    volumeIdLocations: req.volumeOrFileIds.map((id) => {
-      const r = lookupVolume(topology, id, req.collection);
-      return r.ok
-        ? { volumeOrFileId: id, locations: r.nodes.map((n) => n.location) }
-        : { volumeOrFileId: id, error: r.error };
-    }),
-  });
-
-  const addServer = async (req: RaftAddServerRequest) => ({
-    warning: (await deps.membership.add(req.id, { voter: req.voter })).warning ?? "",
-  });
-
-  const removeServer = async (req: RaftRemoveServerRequest): Promise<{ warning: string }> => {
-    const r: MembershipAnswer | HandedOff = await deps.membership.remove(req.id);
-    // The leader removing itself handed over first; the new leader does the removal.
-    if ("handedOffTo" in r)
-      return deps.leaderCalls.call(
-        (c, opts) => c.raftRemoveServer(req, opts),
-        () => removeServer(req),
-      );
-    return { warning: r.warning ?? "" };
-  };
-
-  const transfer = async (req: RaftLeadershipTransferRequest) => {
-    const previousLeader = deps.cluster.self;
-    const r = await deps.membership.transfer(req.targetId);
-    return { previousLeader, newLeader: r.leader ?? "" };
-  };
-
+  const { addServer, removeServer, transfer } = membershipHandlers(deps);
   return {
-    sendHeartbeat: heartbeats.handle,
-    assign: leaderOnly((c, req, o) => c.assign(req, o), assign),
-    lookupVolume: leaderOnly((c, req, o) => c.lookupVolume(req, o), lookup),
+    sendHeartbeat: deps.heartbeats.handle,
+    assign: leaderOnly((c, req, o) => c.assign(req, o), assignHandler(deps)),
+    lookupVolume: leaderOnly((c, req, o) => c.lookupVolume(req, o), lookupHandler(deps.topology)),
     // Any master answers from its own view of the group.
     async raftListClusterServers() {
       const leader = deps.cluster.leader();

@@ -62,6 +62,8 @@ export interface HttpHandlerDeps {
   raftStatus: () => unknown;
   /** Seconds since start. */
   uptimeSec: () => number;
+  /** Uniform in [0, 1): which replica a /<fid> redirect names. */
+  random: () => number;
 }
 
 type Handler = (req: IncomingMessage, res: ServerResponse, q: URLSearchParams, pretty: boolean) => void | Promise<void>;
@@ -356,7 +358,7 @@ export class MasterHttpHandlers {
     }
     const r = lookupVolume(this.deps.topology, String(vid), q.get("collection") ?? "");
     if (!r.ok) throw new WeedError(ErrorCode.NOT_FOUND, r.error);
-    const node = r.nodes[Math.floor(Math.random() * r.nodes.length)]!;
+    const node = r.nodes[Math.floor(this.deps.random() * r.nodes.length)]!;
     const query = queryString(req.url ?? "");
     res.writeHead(308, {
       Location: normalizeUrl(node.publicUrl) + path + (query === "" ? "" : `?${query}`),

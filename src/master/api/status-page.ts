@@ -26,6 +26,10 @@ function link(addr: string): string {
   return `<a href="http://${esc(addr)}/">${esc(addr)}</a>`;
 }
 
+const STYLE =
+  "body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin-bottom:1.5em}" +
+  "td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}";
+
 export function renderStatusPage(topology: Topology, p: StatusPageInput): string {
   const rows: string[] = [];
   for (const dc of topology.dataCenters()) {
@@ -42,15 +46,17 @@ export function renderStatusPage(topology: Topology, p: StatusPageInput): string
     .filter((l) => l.volumeCount > 0)
     .map(
       (l) =>
-        `<tr><td>${esc(l.collection)}</td><td>${l.replicationText}</td><td>${esc(l.ttlText)}</td><td>${l.volumeCount}</td><td>${esc(humanReadableInts(l.writableIds()))}</td></tr>`,
+        `<tr><td>${esc(l.collection)}</td><td>${l.replicationText}</td><td>${esc(l.ttlText)}</td>` +
+        `<td>${l.volumeCount}</td><td>${esc(humanReadableInts(l.writableIds()))}</td></tr>`,
     );
+  const seeLeader = p.leader === "" || p.leader === "(none)" ? "it once one is elected" : link(p.leader);
   const leaderOnly = (title: string, table: string): string =>
     p.leading
       ? `<h2>${title}</h2>\n${table}`
-      : `<h2>${title}</h2>\n<p>Volume servers report to the leader: see ${p.leader === "" || p.leader === "(none)" ? "it once one is elected" : link(p.leader)}.</p>`;
+      : `<h2>${title}</h2>\n<p>Volume servers report to the leader: see ${seeLeader}.</p>`;
   return `<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>weed-ts master</title>
-<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin-bottom:1.5em}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}</style>
+<style>${STYLE}</style>
 </head><body>
 <h1>weed-ts master</h1><p>${esc(p.version)}</p>
 <h2>Cluster status</h2>

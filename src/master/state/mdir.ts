@@ -23,9 +23,9 @@ export const MASTER_ID_FILE = "master.id";
  * file; a third covers another process replacing the same stale lock at the same moment (it then
  * holds the lock and the next attempt reports it).
  */
-const LOCK_ATTEMPTS_MAX = 3;
+const lockAttemptsMax = 3;
 /** A lock file larger than this is not ours (it holds ~100 bytes): read no more than this. */
-const LOCK_FILE_BYTES_MAX = 4096;
+const lockFileBytesMax = 4096;
 
 export interface MdirLockHolder {
   pid: number;
@@ -96,7 +96,7 @@ async function readLockFile(mdir: string): Promise<MdirLockHolder | "unparsable"
   try {
     const fh = await open(lockPath(mdir), "r");
     try {
-      const buf = Buffer.alloc(LOCK_FILE_BYTES_MAX);
+      const buf = Buffer.alloc(lockFileBytesMax);
       const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
       text = buf.subarray(0, bytesRead).toString("utf8");
     } finally {
@@ -168,7 +168,7 @@ export async function acquireMdirLock(mdir: string, info: { id: string }): Promi
   }
   const holder: MdirLockHolder = { pid: process.pid, id: info.id, startedAt: new Date().toISOString() };
   let replacedStale: MdirLockHolder | "unparsable" | null = null;
-  for (let attempt = 0; attempt < LOCK_ATTEMPTS_MAX; attempt++) {
+  for (let attempt = 0; attempt < lockAttemptsMax; attempt++) {
     if (await tryCreateLock(mdir, holder)) {
       await writeMasterId(mdir, info.id);
       return { mdir, holder, replacedStale, release: releaser(mdir, holder) };
@@ -191,7 +191,8 @@ export async function acquireMdirLock(mdir: string, info: { id: string }): Promi
   }
   throw new WeedError(
     ErrorCode.UNAVAILABLE,
-    `master directory ${mdir}: could not take ${lockPath(mdir)} in ${LOCK_ATTEMPTS_MAX} attempts (another process keeps replacing it)`,
+    `master directory ${mdir}: could not take ${lockPath(mdir)} in ${lockAttemptsMax} attempts ` +
+      "(another process keeps replacing it)",
   );
 }
 

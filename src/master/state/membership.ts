@@ -70,7 +70,10 @@ export function parseMemberId(raw: string | null | undefined): string {
 
 function evenWarning(voters: number): string | undefined {
   if (voters % 2 !== 0) return undefined;
-  return `${voters} voters: an even number tolerates no more failures than ${voters - 1} (a majority is ${majority(voters)}); add or remove one more master`;
+  return (
+    `${voters} voters: an even number tolerates no more failures than ${voters - 1} ` +
+    `(a majority is ${majority(voters)}); add or remove one more master`
+  );
 }
 
 export class MembershipManager {
@@ -105,7 +108,8 @@ export class MembershipManager {
     if (theirs !== "" && ours !== "" && theirs !== ours) {
       throw new WeedError(
         ErrorCode.CONFLICT,
-        `refused: ${id} holds the state of another cluster (${theirs}; this one is ${ours}); stop it, empty its -mdir and start it with -peers naming a member of this cluster`,
+        `refused: ${id} holds the state of another cluster (${theirs}; this one is ${ours}); ` +
+          "stop it, empty its -mdir and start it with -peers naming a member of this cluster",
       );
     }
     return this.serialize(() => this.doAdd(id, opts.voter ?? true));

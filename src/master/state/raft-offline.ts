@@ -185,7 +185,8 @@ export async function rewriteRaftMembership(mdir: string, voters: readonly strin
     if (id === null && !voters.some((v) => isMember(before, v))) {
       throw new WeedError(
         ErrorCode.BAD_PARAM,
-        `none of the new voters ${voters.join(",")} is a member of the old group (${[...before.voters, ...before.learners].join(",")}); this master must be one of them`,
+        `none of the new voters ${voters.join(",")} is a member of the old group ` +
+          `(${[...before.voters, ...before.learners].join(",")}); this master must be one of them`,
       );
     }
     // Committed or not, this node's log is the best record left of what the old group decided:

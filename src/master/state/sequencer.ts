@@ -7,7 +7,8 @@ import type { Logger } from "../../common/logger.js";
 import type { ClusterState } from "./cluster-state.js";
 import { fileKeyBlockSize, fileKeyMax, fileKeyRefillThreshold, fileKeyReserveWaitMs } from "../limits.js";
 
-const TAKE_ROUNDS_MAX = 1_000;
+/** Rounds of "wait for a block, take from it" one take may go through before giving up: bounded. */
+const takeRoundsMax = 1_000;
 
 interface Block {
   next: number;
@@ -83,7 +84,7 @@ export class Sequencer {
     const deadline = performance.now() + this.reserveWaitMs;
     // Each round waits for one reservation; many concurrent takers may need several rounds. The
     // deadline is the real bound, the round cap only guards against a reservation that resolves empty.
-    for (let round = 0; round < TAKE_ROUNDS_MAX; round++) {
+    for (let round = 0; round < takeRoundsMax; round++) {
       const key = this.tryTake(count);
       if (key >= 0) return key;
       if (this.closed) throw new WeedError(ErrorCode.CLOSED, "master is closing");

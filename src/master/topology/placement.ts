@@ -95,7 +95,8 @@ export function pickNodesForVolume(
   if (mainDcs.length === 0) {
     throw noSlots(
       rp,
-      `no data center has ${rp.diffRack + 1} racks with free slots and a rack with ${rp.sameRack + 1} servers with free slots${describePrefs(prefs)}`,
+      `no data center has ${rp.diffRack + 1} racks with free slots ` +
+        `and a rack with ${rp.sameRack + 1} servers with free slots${describePrefs(prefs)}`,
     );
   }
   const mainDc = mainDcs[weightedIndex(mainDcs, freeOf, random)]!;

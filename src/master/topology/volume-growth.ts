@@ -47,7 +47,8 @@ export interface VolumeGrowthOptions {
 
 export function describeLayout(spec: Pick<GrowthSpec, "collection" | "replicaPlacement" | "ttl">): string {
   const rp = formatReplicaPlacement(replicaPlacementFromByte(spec.replicaPlacement));
-  return `collection:${JSON.stringify(spec.collection)} replication:${rp} ttl:${JSON.stringify(formatTtl(ttlFromUint32(spec.ttl)))}`;
+  const ttl = formatTtl(ttlFromUint32(spec.ttl));
+  return `collection:${JSON.stringify(spec.collection)} replication:${rp} ttl:${JSON.stringify(ttl)}`;
 }
 
 export class VolumeGrowth {
@@ -194,7 +195,8 @@ function release(nodes: DataNode[]): void {
 
 function sharedKey(spec: GrowthSpec): string {
   const p = spec.prefs;
-  return `${spec.collection}\u0000${spec.replicaPlacement}\u0000${spec.ttl}\u0000${p.dataCenter}\u0000${p.rack}\u0000${p.dataNode}\u0000${spec.diskType}`;
+  const parts = [spec.collection, spec.replicaPlacement, spec.ttl, p.dataCenter, p.rack, p.dataNode, spec.diskType];
+  return parts.join("\u0000");
 }
 
 function newReplica(volumeId: number, spec: GrowthSpec): ReplicaInfo {
