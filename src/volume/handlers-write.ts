@@ -15,15 +15,8 @@ import { parseTtl } from "../common/ttl.js";
 import type { NeedleInput } from "./storage/store-api.js";
 import { splitUrl, type VolumeHttpContext } from "./http-context.js";
 import { etagOf } from "./handlers-read.js";
-import { GUNZIP_OUTPUT_BYTES_MAX, MULTIPART_OVERHEAD_BYTES_MAX, PAIRS_JSON_BYTES_MAX } from "./limits.js";
-import {
-  checkDeclaredLength,
-  dispositionFileName,
-  multipartBoundary,
-  readMultipartUpload,
-  readRawBody,
-  type ParsedUpload,
-} from "./upload-parse.js";
+import { GUNZIP_OUTPUT_BYTES_MAX, PAIRS_JSON_BYTES_MAX } from "./limits.js";
+import { readVolumeUpload } from "./upload-parse.js";
 
 const OCTET_STREAM = "application/octet-stream";
 const PAIR_PREFIX = "seaweed-";
@@ -67,52 +60,6 @@ export function resolveMime(contentType: string, fileName: string, pathExt: stri
   return m === false ? undefined : m;
 }
 
-function isMultipart(req: IncomingMessage): boolean {
-  if (req.method !== "POST") return false;
-  const ct = req.headers["content-type"];
-  return ct === undefined || ct === "" || ct.includes("form-data");
-}
-
-async function readUpload(req: IncomingMessage, limitBytes: number, path: string): Promise<ParsedUpload> {
-  const contentType = req.headers["content-type"] ?? "";
-  if (isMultipart(req)) {
-    const boundary = multipartBoundary(contentType);
-    if (boundary !== undefined) {
-      checkDeclaredLength(req, limitBytes + MULTIPART_OVERHEAD_BYTES_MAX, limitBytes);
-      return readMultipartUpload(req, boundary, limitBytes);
-    }
-    // A form-data type without a boundary cannot be parsed; an empty type is taken as a raw body.
-    if (contentType !== "")
-      throw new WeedError(
-        ErrorCode.BAD_REQUEST,
-        `multipart upload without a boundary in Content-Type ${JSON.stringify(contentType)}`,
-      );
-  }
-  checkDeclaredLength(req, limitBytes, limitBytes);
-  const data = await readRawBody(req, limitBytes, limitBytes);
-  let fileName = dispositionFileName(req.headers["content-disposition"], true);
-  if (fileName === "") {
-    // SeaweedFS: path.Base(r.URL.Path), so "/3,01637037d6" names the needle "3,01637037d6".
-    const slash = path.lastIndexOf("/");
-    fileName = decodeURIComponentSafe(path.slice(slash + 1));
-  }
-  return {
-    data,
-    fileName,
-    contentType,
-    gzipped: (req.headers["content-encoding"] ?? "").toLowerCase() === "gzip",
-    contentMd5: undefined,
-  };
-}
-
-function decodeURIComponentSafe(s: string): string {
-  try {
-    return decodeURIComponent(s);
-  } catch {
-    return s;
-  }
-}
-
 /** The uncompressed bytes of a gzip upload, or undefined when they do not inflate (then kept as-is). */
 function tryGunzip(data: Buffer): Buffer | undefined {
   try {
@@ -150,7 +97,7 @@ export async function handleWrite(ctx: VolumeHttpContext, req: IncomingMessage, 
     throw new WeedError(ErrorCode.BAD_REQUEST, `Seaweed-* headers are over ${PAIRS_JSON_BYTES_MAX} bytes as JSON`);
   }
 
-  const upload = await readUpload(req, ctx.fileSizeLimitBytes, path);
+  const upload = await readVolumeUpload(req, ctx.fileSizeLimitBytes, path);
 
   const uncompressed = upload.gzipped ? (tryGunzip(upload.data) ?? upload.data) : upload.data;
   const expectedMd5 = upload.contentMd5 ?? req.headers["content-md5"];

@@ -4,17 +4,9 @@
 /** SeaweedFS's -fileSizeLimitMB default: one upload is buffered whole before it is appended. */
 export const FILE_SIZE_LIMIT_MB_DEFAULT = 256;
 
-/**
- * Bytes a multipart body may carry beyond the file limit: boundaries, part headers and small form
- * fields. Past file limit + this the request is refused without parsing further.
- */
-export const MULTIPART_OVERHEAD_BYTES_MAX = 64 * 1024;
-
-/** Parts in one multipart upload; only one is kept, the rest are skipped, but each costs a parser pass. */
-export const MULTIPART_PARTS_MAX = 64;
-
-/** Header lines per multipart part (Node's own limit for a request is 2000; a part needs a handful). */
-export const MULTIPART_PART_HEADER_PAIRS_MAX = 32;
+// Multipart bounds are the upload reader's, shared with the master's /submit so that both give
+// the same answer (src/common/multipart-limits.ts); the parts bound is named here too.
+export { multipartPartsMax as MULTIPART_PARTS_MAX } from "../common/multipart-limits.js";
 
 /**
  * After refusing an upload whose body was not read yet (too large, unknown volume, bad fid), read

@@ -228,18 +228,18 @@ describe("upload", () => {
     expect(again.headers["etag"]).toBe(`"${etag(data)}"`);
   });
 
-  it("refuses over-limit uploads with 400 (declared, streamed, multipart), stores nothing, keeps serving", async () => {
+  it("refuses over-limit uploads with 413 (declared, streamed, multipart), stores nothing, keeps serving", async () => {
     const big = Buffer.alloc(LIMIT + 1, 7);
     const expected = { error: `file over the limited ${LIMIT} bytes` };
     const fid1 = newFid();
     const declared = await put(`/${fid1}`, big);
-    expect(declared.status).toBe(400);
+    expect(declared.status).toBe(413);
     expect(declared.json).toEqual(expected);
 
     // No Content-Length: the limit trips while streaming.
     const fid2 = newFid();
     const chunked = await put(`/${fid2}`, Readable.from([big.subarray(0, LIMIT / 2), big.subarray(LIMIT / 2)]));
-    expect(chunked.status).toBe(400);
+    expect(chunked.status).toBe(413);
     expect(chunked.json).toEqual(expected);
 
     const fid3 = newFid();
@@ -247,13 +247,13 @@ describe("upload", () => {
       { headers: { "Content-Disposition": 'form-data; name="f"; filename="big.bin"' }, body: big },
     ]);
     const multi = await put(`/${fid3}`, Readable.from([mp.body]), { "content-type": mp.contentType }, "POST");
-    expect(multi.status).toBe(400);
+    expect(multi.status).toBe(413);
     expect(multi.json).toEqual(expected);
 
-    // Far over the limit (and over the drain bound): the 400 still arrives, the connection is closed.
+    // Far over the limit (and over the drain bound): the 413 still arrives, the connection is closed.
     const fid5 = newFid();
     const huge = await put(`/${fid5}`, Buffer.alloc(20 * LIMIT));
-    expect(huge.status).toBe(400);
+    expect(huge.status).toBe(413);
     expect(huge.json).toEqual(expected);
 
     for (const f of [fid1, fid2, fid3, fid5]) expect((await get(`/${f}`)).status).toBe(404);
@@ -285,7 +285,7 @@ describe("hostile uploads", () => {
     }));
     const mp = multipart(fields);
     const r = await put(`/${fid}`, mp.body, { "content-type": mp.contentType }, "POST");
-    expect(r.status).toBe(400);
+    expect(r.status).toBe(413);
     expect(String(r.json?.["error"])).toContain("parts");
     expect((await get(`/${fid}`)).status).toBe(404);
   });

@@ -1,0 +1,206 @@
+// Reading an upload's body: the one reader behind the master's /submit and the volume server's
+// POST/PUT /<fid> (SeaweedFS: both call needle.ParseUpload). A POST whose Content-Type says
+// form-data is multipart (multipart-parts.ts picks the file part); anything else is the file
+// itself. Bounded while streaming; every stream (request, parser, each part) has its errors
+// handled, and the promise settles exactly once.
+//
+// Answers: a body over a limit is 413 Payload Too Large naming the limit; a body that is not
+// well-formed multipart, or that stops early, is 400. SeaweedFS answers 400 for a file over the
+// limit too: parseUpload returns "file over the limited %d bytes"
+// (weed/storage/needle/needle_parse_upload.go:177-179, 204-206, 261-263), and both the volume
+// server (weed/server/volume_server_handlers_write.go:45-49) and /submit
+// (weed/server/common.go:149-152) write any parse error as 400; its Rust port does the same
+// (seaweed-volume/src/server/handlers.rs:2219, 2341). We keep those words and take the precise
+// status: SeaweedFS's own uploader retries only transport failures and 5xx
+// (weed/operation/upload_content.go:148), so to it 413 and 400 are the same refusal.
+//
+// On a refusal the rest of the body is left unread and the request paused: each server's edge
+// decides how much of it to discard before the connection is closed.
+import type { IncomingMessage } from "node:http";
+import { Dicer } from "@fastify/busboy";
+import { dispositionFileName, headerText, multipartBoundary } from "./content-disposition.js";
+import { ErrorCode, WeedError } from "./errors.js";
+import {
+  multipartOverheadBytesMax,
+  multipartPartHeaderBytesMax,
+  multipartPartHeaderPairsMax,
+} from "./multipart-limits.js";
+import { fileTooLarge, malformed, PartPicker, type Upload } from "./multipart-parts.js";
+
+export { fileTooLarge, type Upload } from "./multipart-parts.js";
+
+/** SeaweedFS's test (parseUpload): a POST whose Content-Type mentions form-data. */
+export function isMultipartUpload(req: IncomingMessage): boolean {
+  return req.method === "POST" && (req.headers["content-type"] ?? "").includes("form-data");
+}
+
+/**
+ * Reads the upload in `req`'s body, its file at most `fileBytesMax` bytes. Rejects with a
+ * WeedError: TOO_LARGE (413) past a limit, BAD_REQUEST (400) for a malformed or cut-off body.
+ */
+export async function readUpload(req: IncomingMessage, fileBytesMax: number): Promise<Upload> {
+  if (isMultipartUpload(req)) return readMultipart(req, fileBytesMax);
+  refuseDeclaredOver(req, fileBytesMax, () => fileTooLarge(fileBytesMax));
+  const data = await readRawBody(req, fileBytesMax);
+  return {
+    data,
+    fileName: dispositionFileName(headerText(req.headers["content-disposition"] ?? ""), true),
+    contentType: req.headers["content-type"] ?? "",
+    gzipped: (req.headers["content-encoding"] ?? "").toLowerCase() === "gzip",
+    contentMd5: undefined,
+    fields: new Map(),
+  };
+}
+
+/** Refuses before reading a byte when the declared Content-Length alone is over `bytesMax`. */
+function refuseDeclaredOver(req: IncomingMessage, bytesMax: number, tooLarge: () => WeedError): void {
+  const declared = req.headers["content-length"];
+  if (declared !== undefined && Number(declared) > bytesMax) throw tooLarge();
+}
+
+function multipartBodyTooLarge(fileBytesMax: number): WeedError {
+  return new WeedError(
+    ErrorCode.TOO_LARGE,
+    `multipart body over the limit of ${fileBytesMax + multipartOverheadBytesMax} bytes ` +
+      `(file limit ${fileBytesMax} + ${multipartOverheadBytesMax} for boundaries, part headers and fields)`,
+  );
+}
+
+/** Receives the request body from pumpBody; `write` returns false to ask for a pause. */
+interface BodySink {
+  write(chunk: Buffer): boolean;
+  end(): void;
+  fail(err: WeedError): void;
+}
+
+interface BodyPump {
+  /** Goes on after the sink asked for a pause. */
+  resume(): void;
+  /** Detaches from the request and pauses it with the rest unread (the sink is not called). */
+  stop(): void;
+}
+
+/**
+ * Streams `req`'s body into `sink` until it ends, refusing with `tooLarge()` past `bytesMax`. The
+ * sink gets at most one of end() and fail(); after either, the request is no longer listened to.
+ */
+function pumpBody(req: IncomingMessage, bytesMax: number, tooLarge: () => WeedError, sink: BodySink): BodyPump {
+  let received = 0;
+  let detached = false;
+  const detach = (): void => {
+    detached = true;
+    req.off("data", onData);
+    req.off("end", onEnd);
+    req.off("error", onError);
+    req.off("close", onClose);
+  };
+  const stop = (): void => {
+    if (detached) return;
+    detach();
+    req.pause();
+  };
+  const fail = (err: WeedError): void => {
+    if (detached) return;
+    stop();
+    sink.fail(err);
+  };
+  const onData = (chunk: Buffer): void => {
+    received += chunk.length;
+    if (received > bytesMax) fail(tooLarge());
+    else if (!sink.write(chunk)) req.pause();
+  };
+  const onEnd = (): void => {
+    detach();
+    sink.end();
+  };
+  const onError = (err: Error): void =>
+    fail(new WeedError(ErrorCode.BAD_REQUEST, `reading the upload body failed: ${err.message}`, { cause: err }));
+  // A client gone before the end: node:http emits "close" (and "error" only when listened to).
+  const onClose = (): void =>
+    fail(new WeedError(ErrorCode.BAD_REQUEST, "client closed the connection before the upload body ended"));
+  req.on("data", onData);
+  req.on("end", onEnd);
+  req.on("error", onError);
+  req.on("close", onClose);
+  return {
+    resume: () => {
+      if (!detached) req.resume();
+    },
+    stop,
+  };
+}
+
+/** A raw body of at most `bytesMax` bytes. */
+function readRawBody(req: IncomingMessage, bytesMax: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    pumpBody(req, bytesMax, () => fileTooLarge(bytesMax), {
+      write: (chunk) => {
+        chunks.push(chunk);
+        size += chunk.length;
+        return true;
+      },
+      end: () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)),
+      fail: reject,
+    });
+  });
+}
+
+function readMultipart(req: IncomingMessage, fileBytesMax: number): Promise<Upload> {
+  const contentType = req.headers["content-type"] ?? "";
+  const boundary = multipartBoundary(contentType);
+  if (boundary === undefined) {
+    throw new WeedError(
+      ErrorCode.BAD_REQUEST,
+      `multipart upload without a usable boundary in Content-Type ${JSON.stringify(contentType)}`,
+    );
+  }
+  const bodyBytesMax = fileBytesMax + multipartOverheadBytesMax;
+  refuseDeclaredOver(req, bodyBytesMax, () => multipartBodyTooLarge(fileBytesMax));
+  return new Promise((resolve, reject) => {
+    // maxHeaderSize is read by the parser (HeaderParser) but missing from its type.
+    const config: Dicer.Config & { maxHeaderSize: number } = {
+      boundary,
+      maxHeaderPairs: multipartPartHeaderPairsMax,
+      maxHeaderSize: multipartPartHeaderBytesMax,
+    };
+    const parser = new Dicer(config);
+    let settled = false;
+    let bodyEnded = false;
+    let parserFinished = false;
+    const fail = (err: WeedError): void => {
+      if (settled) return;
+      settled = true;
+      body.stop();
+      // Parts still to come are skipped by the parser itself, which gives them an error listener.
+      parser.removeAllListeners("part");
+      reject(err);
+    };
+    const maybeDone = (): void => {
+      if (settled || !bodyEnded || !parserFinished || !picker.idle) return;
+      const r = picker.result();
+      if (r instanceof WeedError) return fail(r);
+      settled = true;
+      resolve(r);
+    };
+    const picker = new PartPicker(fileBytesMax, fail, maybeDone);
+    parser.on("part", (part) => picker.onPart(part));
+    // Never removed: the parser reports a body cut short here, also after a settle.
+    parser.on("error", (err: Error) => fail(malformed(err)));
+    parser.on("finish", () => {
+      parserFinished = true;
+      maybeDone();
+    });
+    const body = pumpBody(req, bodyBytesMax, () => multipartBodyTooLarge(fileBytesMax), {
+      write: (chunk) => parser.write(chunk),
+      end: () => {
+        bodyEnded = true;
+        parser.end();
+        maybeDone();
+      },
+      fail,
+    });
+    parser.on("drain", () => body.resume());
+  });
+}
