@@ -18,7 +18,7 @@ const { NeedleMap } = await lib("needle-map.js");
 const { Volume } = await lib("volume.js");
 const { Store } = await lib("store.js");
 const { encodeNeedle } = await lib("needle.js");
-const { writeIdxEntry, IDX_ENTRY_BYTES } = await lib("idx.js");
+const { writeIdxEntry, idxEntryBytes } = await lib("idx.js");
 const { silentLogger } = await import(path.join(ROOT, "dist", "common", "logger.js"));
 
 const env = (name, dflt) => (process.env[name] === undefined ? dflt : Number(process.env[name]));
@@ -85,12 +85,12 @@ async function benchLoad() {
   for (let start = 1; start <= LOAD_N; start += batch) {
     const count = Math.min(batch, LOAD_N - start + 1);
     const records = [];
-    const idx = Buffer.alloc(count * IDX_ENTRY_BYTES);
+    const idx = Buffer.alloc(count * idxEntryBytes);
     let at = datEnd;
     for (let i = 0; i < count; i++) {
       const key = start + i;
       const enc = encodeNeedle({ key: BigInt(key), cookie: key, data: payload, lastModified: 1 }, 3, ns++, 0);
-      writeIdxEntry(idx, i * IDX_ENTRY_BYTES, 0, key, at / 8, enc.size);
+      writeIdxEntry(idx, i * idxEntryBytes, 0, key, at / 8, enc.size);
       records.push(enc.record);
       at += enc.record.length;
     }

@@ -2,7 +2,7 @@
 // phase (or a later -readOnly run with the same -size) checks them without storing anything.
 // The bytes are pseudo-random so the volume server has nothing to compress (SeaweedFS sends mime
 // image/bench for the same reason).
-import { FILE_PADDING_SPAN_BYTES } from "./limits.js";
+import { filePaddingSpanBytes } from "./limits.js";
 
 /** FNV-1a over the fid's characters (ASCII): a cheap, well-spread 32-bit seed. */
 export function fidSeed(fid: string): number {
@@ -16,7 +16,7 @@ export function fidSeed(fid: string): number {
 
 /** -size plus 0..63 padding bytes, like SeaweedFS, but chosen by the fid instead of at random. */
 export function contentLength(baseSize: number, seed: number): number {
-  return baseSize + (seed % FILE_PADDING_SPAN_BYTES);
+  return baseSize + (seed % filePaddingSpanBytes);
 }
 
 /** xorshift32 must not start at 0. */

@@ -9,7 +9,7 @@ import { ErrorCode, WeedError } from "../common/errors.js";
 import { httpAddress, parseServerAddress } from "../common/server-address.js";
 import { FidListWriter, readFidList } from "./fid-list.js";
 import { HttpPools } from "./http-pools.js";
-import { CONCURRENCY_MAX, FILES_MAX, FILE_SIZE_MAX_BYTES, PROGRESS_INTERVAL_MS_DEFAULT } from "./limits.js";
+import { concurrencyMax, filesMax, fileBytesMax, progressIntervalMsDefault } from "./limits.js";
 import { runPhase } from "./phase-runner.js";
 import { readRequests } from "./read-phase.js";
 import { buildPhaseReport, formatPhaseHeader, formatPhaseReport } from "./report-format.js";
@@ -91,9 +91,9 @@ function checkInt(name: string, value: number, min: number, max: number): void {
 
 /** Validates the options once and returns the master's "host:port". */
 function validate(opts: BenchmarkOptions): string {
-  checkInt("c", opts.concurrency, 1, CONCURRENCY_MAX);
-  checkInt("n", opts.n, 1, FILES_MAX);
-  checkInt("size", opts.size, 0, FILE_SIZE_MAX_BYTES);
+  checkInt("c", opts.concurrency, 1, concurrencyMax);
+  checkInt("n", opts.n, 1, filesMax);
+  checkInt("size", opts.size, 0, fileBytesMax);
   if (opts.progressIntervalMs !== undefined) checkInt("progressIntervalMs", opts.progressIntervalMs, 1, 3_600_000);
   if (opts.writeOnly && opts.readOnly) throw badOption("readOnly", true, "-writeOnly and -readOnly exclude each other");
   if (opts.list === "") throw badOption("list", opts.list, "must name a file");
@@ -130,7 +130,7 @@ export async function runBenchmark(
 ): Promise<BenchmarkReport> {
   const master = validate(opts);
   const stop = signal ?? new AbortController().signal;
-  const progressIntervalMs = opts.progressIntervalMs ?? PROGRESS_INTERVAL_MS_DEFAULT;
+  const progressIntervalMs = opts.progressIntervalMs ?? progressIntervalMsDefault;
   const pools = new HttpPools(opts.concurrency);
   const report: BenchmarkReport = { write: undefined, read: undefined, aborted: false };
   const phase = { concurrency: opts.concurrency, planned: opts.n, progressIntervalMs, out, signal: stop };

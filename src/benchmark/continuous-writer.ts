@@ -7,7 +7,7 @@
 //  - The assign goes to the current master of the list. If it fails at the connection level
 //    (ECONNREFUSED, the connection reset or closed before an answer, a connect timeout) the writer
 //    moves to the next master and asks again: an assign that may have happened costs nothing but an
-//    unused file id. At most ASSIGN_ROUNDS_MAX rounds over the list per write; after that the
+//    unused file id. At most assignRoundsMax rounds over the list per write; after that the
 //    write counts as FAILED.
 //  - Any HTTP error answer from a master (503 included) is a FAILED write, its message recorded:
 //    the cluster was reachable and said no.
@@ -27,39 +27,39 @@ import { RequestFailure, readJsonBody } from "./request-failure.js";
 // ---- Bounds, with the reason for each number ----
 
 /** Two passes over the master list: the first finds a live master, the second rides out a restart. */
-const ASSIGN_ROUNDS_MAX = 2;
+const assignRoundsMax = 2;
 /** Pause between the two rounds, so a master that is restarting has a moment to listen again. */
-const ASSIGN_ROUND_PAUSE_MS = 100;
+const assignRoundPauseMs = 100;
 /** After a failed write: keeps a dead cluster from turning the workers into a busy loop. */
-const FAILED_WRITE_PAUSE_MS = 20;
-const REQUEST_TIMEOUT_MS_DEFAULT = 5_000;
+const failedWritePauseMs = 20;
+const requestTimeoutMsDefault = 5_000;
 /** A connect on loopback is instant; a slower one is a host that is not there. */
-const CONNECT_TIMEOUT_MS_MAX = 2_000;
-const PAYLOAD_BYTES_DEFAULT = 1024;
+const connectTimeoutMsMax = 2_000;
+const payloadBytesDefault = 1024;
 /** The first 8 bytes carry the sequence number and the writer's salt: what makes payloads unique. */
-const PAYLOAD_BYTES_MIN = 8;
+const payloadBytesMin = 8;
 /** Matches the volume server's default -fileSizeLimitMB 256. */
-const PAYLOAD_BYTES_MAX = 256 * 1024 * 1024;
-const CONCURRENCY_MAX = 256;
-const MASTERS_MAX = 64;
+const payloadBytesMax = 256 * 1024 * 1024;
+const concurrencyMax = 256;
+const mastersMax = 64;
 /** Acks remembered for verify() (a fid string and a number each, ~60 B): past this they are only counted. */
-const ACKS_REMEMBERED_MAX = 1_000_000;
+const acksRememberedMax = 1_000_000;
 /** Writes per worker, on top of the time bound: a forgotten writer cannot run up a counter forever. */
-const WRITES_PER_WORKER_MAX = 50_000_000;
+const writesPerWorkerMax = 50_000_000;
 /** A writer left running stops itself after this long. */
-const RUN_DURATION_MS_MAX = 4 * 60 * 60_000;
+const runDurationMsMax = 4 * 60 * 60_000;
 /** Named steps per run (a scenario has tens). */
-const STEPS_MAX = 10_000;
+const stepsMax = 10_000;
 /** Distinct error messages kept per step and for the totals. */
-const STEP_ERROR_KINDS_MAX = 5;
+const stepErrorKindsMax = 5;
 /** Master answers (assign, lookup, error bodies) are tiny JSON. */
-const ANSWER_BYTES_MAX = 64 * 1024;
+const answerBytesMax = 64 * 1024;
 /** verify(): reads in flight, and attempts per fid before it counts as lost. */
-const VERIFY_CONCURRENCY = 8;
-const VERIFY_ATTEMPTS_MAX = 3;
-const VERIFY_RETRY_PAUSE_MS = 200;
+const verifyConcurrency = 8;
+const verifyAttemptsMax = 3;
+const verifyRetryPauseMs = 200;
 /** verify(): reasons kept for lost and wrong fids. */
-const VERIFY_MESSAGES_MAX = 10;
+const verifyMessagesMax = 10;
 
 /** Socket-level failures before an answer: the master is down or restarting, so another one is asked. */
 const CONNECTION_LEVEL_CODES: ReadonlySet<string> = new Set([
@@ -93,7 +93,7 @@ export interface StepReport {
 export interface WriterReport {
   steps: StepReport[];
   totals: StepReport;
-  /** Acked writes beyond ACKS_REMEMBERED_MAX, which verify() cannot check. */
+  /** Acked writes beyond acksRememberedMax, which verify() cannot check. */
   notRemembered: number;
 }
 
@@ -119,7 +119,7 @@ class Window {
   failed = 0;
   longestStallMs = 0;
   endMs: number | null = null;
-  readonly errors = new ErrorTally(STEP_ERROR_KINDS_MAX);
+  readonly errors = new ErrorTally(stepErrorKindsMax);
   private lastAckMs: number;
 
   constructor(
@@ -210,10 +210,10 @@ export class ContinuousWriter {
 
   constructor(options: ContinuousWriterOptions) {
     const masters = [...options.masters];
-    if (masters.length === 0 || masters.length > MASTERS_MAX) {
+    if (masters.length === 0 || masters.length > mastersMax) {
       throw new WeedError(
         ErrorCode.BAD_PARAM,
-        `ContinuousWriter option masters: ${masters.length} masters, want 1..${MASTERS_MAX}`,
+        `ContinuousWriter option masters: ${masters.length} masters, want 1..${mastersMax}`,
       );
     }
     for (const m of masters) {
@@ -226,14 +226,14 @@ export class ContinuousWriter {
     this.masters = masters;
     this.payloadBytes = checkInt(
       "payloadBytes",
-      options.payloadBytes ?? PAYLOAD_BYTES_DEFAULT,
-      PAYLOAD_BYTES_MIN,
-      PAYLOAD_BYTES_MAX,
+      options.payloadBytes ?? payloadBytesDefault,
+      payloadBytesMin,
+      payloadBytesMax,
     );
-    this.concurrency = checkInt("concurrency", options.concurrency ?? 1, 1, CONCURRENCY_MAX);
+    this.concurrency = checkInt("concurrency", options.concurrency ?? 1, 1, concurrencyMax);
     this.requestTimeoutMs = checkInt(
       "requestTimeoutMs",
-      options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS_DEFAULT,
+      options.requestTimeoutMs ?? requestTimeoutMsDefault,
       1,
       10 * 60_000,
     );
@@ -248,7 +248,7 @@ export class ContinuousWriter {
     const now = performance.now();
     this.totals = new Window("total", now);
     this.steps.push(new Window("start", now));
-    this.runDeadlineMs = now + RUN_DURATION_MS_MAX;
+    this.runDeadlineMs = now + runDurationMsMax;
     for (let w = 0; w < this.concurrency; w++) this.workers.push(this.work(this.agent));
   }
 
@@ -256,8 +256,8 @@ export class ContinuousWriter {
   mark(step: string): void {
     if (this.state !== "running")
       throw new WeedError(ErrorCode.CLOSED, `ContinuousWriter: mark(${JSON.stringify(step)}) while ${this.state}`);
-    if (this.steps.length >= STEPS_MAX)
-      throw new WeedError(ErrorCode.BAD_PARAM, `ContinuousWriter: more than ${STEPS_MAX} steps`);
+    if (this.steps.length >= stepsMax)
+      throw new WeedError(ErrorCode.BAD_PARAM, `ContinuousWriter: more than ${stepsMax} steps`);
     const now = performance.now();
     const current = this.steps[this.steps.length - 1];
     if (current !== undefined) current.endMs = now;
@@ -281,9 +281,7 @@ export class ContinuousWriter {
     if (current !== undefined) current.endMs = end;
     if (this.totals !== null) this.totals.endMs = end;
     const worstWriteMs =
-      (ASSIGN_ROUNDS_MAX * this.masters.length + 1) * this.requestTimeoutMs +
-      ASSIGN_ROUND_PAUSE_MS +
-      FAILED_WRITE_PAUSE_MS;
+      (assignRoundsMax * this.masters.length + 1) * this.requestTimeoutMs + assignRoundPauseMs + failedWritePauseMs;
     const all = Promise.allSettled(this.workers);
     const settled = await Promise.race([all.then(() => true), sleep(worstWriteMs, false)]);
     await this.agent?.destroy().catch(() => {});
@@ -314,7 +312,7 @@ export class ContinuousWriter {
   /**
    * Reads back every remembered acknowledged write (lookup through the masters, then GET from the
    * volume server) and compares it byte for byte. Best after stop(); while running it checks the
-   * acks so far. A fid that answers 404, or cannot be read in VERIFY_ATTEMPTS_MAX tries, is lost.
+   * acks so far. A fid that answers 404, or cannot be read in verifyAttemptsMax tries, is lost.
    */
   async verify(): Promise<VerifyResult> {
     const count = this.ackedFids.length;
@@ -323,7 +321,7 @@ export class ContinuousWriter {
     const result: VerifyResult = { checked: 0, lost: 0, wrong: 0, errors: [] };
     let next = 0;
     const note = (msg: string): void => {
-      if (result.errors.length < VERIFY_MESSAGES_MAX) result.errors.push(msg);
+      if (result.errors.length < verifyMessagesMax) result.errors.push(msg);
     };
     const worker = async (): Promise<void> => {
       const buf = new ContentBuffer(this.payloadBytes);
@@ -339,7 +337,7 @@ export class ContinuousWriter {
       }
     };
     try {
-      await Promise.all(Array.from({ length: Math.min(VERIFY_CONCURRENCY, Math.max(1, count)) }, worker));
+      await Promise.all(Array.from({ length: Math.min(verifyConcurrency, Math.max(1, count)) }, worker));
     } finally {
       await agent.destroy().catch(() => {});
     }
@@ -350,9 +348,9 @@ export class ContinuousWriter {
 
   private newAgent(): Agent {
     return new Agent({
-      connections: this.concurrency + VERIFY_CONCURRENCY,
+      connections: this.concurrency + verifyConcurrency,
       pipelining: 1,
-      connect: { timeout: Math.min(CONNECT_TIMEOUT_MS_MAX, this.requestTimeoutMs) },
+      connect: { timeout: Math.min(connectTimeoutMsMax, this.requestTimeoutMs) },
       headersTimeout: this.requestTimeoutMs,
       bodyTimeout: this.requestTimeoutMs,
     });
@@ -368,13 +366,9 @@ export class ContinuousWriter {
 
   private async work(agent: Agent): Promise<void> {
     const buf = new ContentBuffer(this.payloadBytes);
-    for (
-      let n = 0;
-      n < WRITES_PER_WORKER_MAX && this.state === "running" && performance.now() < this.runDeadlineMs;
-      n++
-    ) {
+    for (let n = 0; n < writesPerWorkerMax && this.state === "running" && performance.now() < this.runDeadlineMs; n++) {
       const ok = await this.writeOnce(agent, buf);
-      if (!ok) await sleep(FAILED_WRITE_PAUSE_MS);
+      if (!ok) await sleep(failedWritePauseMs);
     }
   }
 
@@ -393,7 +387,7 @@ export class ContinuousWriter {
         throw new RequestFailure(`upload to ${a.url}: ${describeError(err)}`, { cause: err });
       }
       if (res.statusCode !== 201) {
-        const answer = await readJsonBody(res, ANSWER_BYTES_MAX, "upload");
+        const answer = await readJsonBody(res, answerBytesMax, "upload");
         throw new RequestFailure(`upload to ${a.url}: HTTP ${res.statusCode}: ${String(answer["error"] ?? "")}`);
       }
       await res.body.dump();
@@ -411,7 +405,7 @@ export class ContinuousWriter {
     const now = performance.now();
     this.steps[this.steps.length - 1]?.ack(now);
     this.totals?.ack(now);
-    if (this.ackedFids.length < ACKS_REMEMBERED_MAX) {
+    if (this.ackedFids.length < acksRememberedMax) {
       this.ackedFids.push(fid);
       this.ackedSeqs.push(seq);
     } else {
@@ -424,8 +418,8 @@ export class ContinuousWriter {
     const n = this.masters.length;
     let idx = this.cursor;
     let last = "";
-    for (let attempt = 0; attempt < ASSIGN_ROUNDS_MAX * n; attempt++) {
-      if (attempt > 0 && attempt % n === 0) await sleep(ASSIGN_ROUND_PAUSE_MS);
+    for (let attempt = 0; attempt < assignRoundsMax * n; attempt++) {
+      if (attempt > 0 && attempt % n === 0) await sleep(assignRoundPauseMs);
       const master = this.masters[idx]!;
       let res: Dispatcher.ResponseData;
       try {
@@ -442,7 +436,7 @@ export class ContinuousWriter {
       }
       let body: Record<string, unknown>;
       try {
-        body = await readJsonBody(res, ANSWER_BYTES_MAX, `assign via ${master}`);
+        body = await readJsonBody(res, answerBytesMax, `assign via ${master}`);
       } catch (err) {
         // The headers came: the master answered, so this is not a reason to ask another one.
         throw new RequestFailure(`assign via ${master}: ${describeError(err)}`, { cause: err });
@@ -457,7 +451,7 @@ export class ContinuousWriter {
       const auth = res.headers["authorization"];
       return { fid, url, auth: typeof auth === "string" ? auth : undefined };
     }
-    throw new RequestFailure(`assign: no master reachable in ${ASSIGN_ROUNDS_MAX} rounds over ${n} (last ${last})`);
+    throw new RequestFailure(`assign: no master reachable in ${assignRoundsMax} rounds over ${n} (last ${last})`);
   }
 
   /** What reading one acknowledged fid back found. */
@@ -469,8 +463,8 @@ export class ContinuousWriter {
   ): Promise<ReadBack> {
     const vid = fid.slice(0, Math.max(0, fid.indexOf(",")));
     let last = "";
-    for (let attempt = 0; attempt < VERIFY_ATTEMPTS_MAX; attempt++) {
-      if (attempt > 0) await sleep(VERIFY_RETRY_PAUSE_MS);
+    for (let attempt = 0; attempt < verifyAttemptsMax; attempt++) {
+      if (attempt > 0) await sleep(verifyRetryPauseMs);
       let urls: string[];
       try {
         let found = locations.get(vid);
@@ -492,7 +486,7 @@ export class ContinuousWriter {
             return { kind: "lost", why: `${url} answered 404` };
           }
           if (res.statusCode !== 200) {
-            const answer = await readJsonBody(res, ANSWER_BYTES_MAX, "read");
+            const answer = await readJsonBody(res, answerBytesMax, "read");
             last = `read from ${url}: HTTP ${res.statusCode}: ${String(answer["error"] ?? "")}`;
             continue;
           }
@@ -507,7 +501,7 @@ export class ContinuousWriter {
         }
       }
     }
-    return { kind: "lost", why: `unreadable after ${VERIFY_ATTEMPTS_MAX} attempts (${last})` };
+    return { kind: "lost", why: `unreadable after ${verifyAttemptsMax} attempts (${last})` };
   }
 
   /** The volume server addresses for `vid`, asked of each master in turn until one answers. */
@@ -520,7 +514,7 @@ export class ContinuousWriter {
           method: "GET",
           path: `/dir/lookup?volumeId=${encodeURIComponent(vid)}`,
         });
-        const body = await readJsonBody(res, ANSWER_BYTES_MAX, "lookup");
+        const body = await readJsonBody(res, answerBytesMax, "lookup");
         const urls: string[] = [];
         const locs = body["locations"];
         if (Array.isArray(locs)) {

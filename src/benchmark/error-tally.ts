@@ -1,6 +1,6 @@
 // Failed requests are counted, never thrown; this keeps the first few distinct reasons (with a
 // count each) so the report can say why without printing a million lines.
-import { ERROR_KINDS_MAX } from "./limits.js";
+import { errorKindsMax } from "./limits.js";
 
 export interface ErrorCount {
   message: string;
@@ -11,7 +11,7 @@ export class ErrorTally {
   private readonly kinds = new Map<string, number>();
   private others = 0;
 
-  constructor(private readonly kindsMax = ERROR_KINDS_MAX) {}
+  constructor(private readonly kindsMax = errorKindsMax) {}
 
   add(message: string): void {
     const seen = this.kinds.get(message);

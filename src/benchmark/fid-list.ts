@@ -3,7 +3,7 @@
 import { open, stat } from "node:fs/promises";
 import type { FileHandle } from "node:fs/promises";
 import { ErrorCode, WeedError } from "../common/errors.js";
-import { LIST_FILE_MAX_BYTES, LIST_FLUSH_BYTES } from "./limits.js";
+import { listFileBytesMax, listFlushBytes } from "./limits.js";
 
 /** Appends fids in chunks; writes are chained so only one is in flight and lines never interleave. */
 export class FidListWriter {
@@ -27,7 +27,7 @@ export class FidListWriter {
   add(fid: string): void {
     this.pending += fid + "\n";
     this.written++;
-    if (this.pending.length >= LIST_FLUSH_BYTES) this.flushPending();
+    if (this.pending.length >= listFlushBytes) this.flushPending();
   }
 
   private flushPending(): void {
@@ -56,10 +56,10 @@ export class FidListWriter {
 
 export async function readFidList(path: string): Promise<string[]> {
   const st = await stat(path);
-  if (st.size > LIST_FILE_MAX_BYTES) {
+  if (st.size > listFileBytesMax) {
     throw new WeedError(
       ErrorCode.TOO_LARGE,
-      `fid list ${path} is ${st.size} bytes, over the ${LIST_FILE_MAX_BYTES} byte limit`,
+      `fid list ${path} is ${st.size} bytes, over the ${listFileBytesMax} byte limit`,
     );
   }
   const fh = await open(path, "r");

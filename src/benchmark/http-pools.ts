@@ -1,7 +1,7 @@
 // One keep-alive undici Pool per "host:port", created on first use. A benchmark talks to one
 // master and a handful of volume servers, so the map stays small; close() ends every socket.
 import { Pool } from "undici";
-import { KEEP_ALIVE_TIMEOUT_MS, REQUEST_TIMEOUT_MS } from "./limits.js";
+import { keepAliveTimeoutMs, requestTimeoutMs } from "./limits.js";
 
 export class HttpPools {
   private readonly pools = new Map<string, Pool>();
@@ -19,10 +19,10 @@ export class HttpPools {
       pool = new Pool(origin, {
         connections: this.connectionsPerHost,
         pipelining: 1,
-        keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
-        headersTimeout: REQUEST_TIMEOUT_MS,
-        bodyTimeout: REQUEST_TIMEOUT_MS,
-        connectTimeout: REQUEST_TIMEOUT_MS,
+        keepAliveTimeout: keepAliveTimeoutMs,
+        headersTimeout: requestTimeoutMs,
+        bodyTimeout: requestTimeoutMs,
+        connectTimeout: requestTimeoutMs,
       });
       this.pools.set(hostPort, pool);
     }

@@ -6,28 +6,28 @@
 const SUB_BITS = 7;
 const SUB_COUNT = 1 << SUB_BITS;
 /** Below this many µs each microsecond has its own bucket. */
-const LINEAR_US = SUB_COUNT * 2;
+const linearUs = SUB_COUNT * 2;
 /** Larger samples are clamped into the last bucket (min/max/mean stay exact). */
-const VALUE_MAX_US = 0x7fffffff;
+const valueUsMax = 0x7fffffff;
 const OCTAVES = 31 - (SUB_BITS + 1);
-export const HISTOGRAM_BUCKETS = LINEAR_US + OCTAVES * SUB_COUNT;
+export const HISTOGRAM_BUCKETS = linearUs + OCTAVES * SUB_COUNT;
 
 function bucketOf(us: number): number {
-  if (us < LINEAR_US) return us;
+  if (us < linearUs) return us;
   const exponent = 31 - Math.clz32(us);
   const shift = exponent - SUB_BITS;
-  return LINEAR_US + (shift - 1) * SUB_COUNT + ((us >>> shift) - SUB_COUNT);
+  return linearUs + (shift - 1) * SUB_COUNT + ((us >>> shift) - SUB_COUNT);
 }
 
 /** Lowest µs value in bucket i and the bucket's width in µs. */
 function bucketLowUs(i: number): number {
-  if (i < LINEAR_US) return i;
-  const j = i - LINEAR_US;
+  if (i < linearUs) return i;
+  const j = i - linearUs;
   return (SUB_COUNT + (j & (SUB_COUNT - 1))) * 2 ** ((j >>> SUB_BITS) + 1);
 }
 
 function bucketWidthUs(i: number): number {
-  return i < LINEAR_US ? 1 : 2 ** (((i - LINEAR_US) >>> SUB_BITS) + 1);
+  return i < linearUs ? 1 : 2 ** (((i - linearUs) >>> SUB_BITS) + 1);
 }
 
 /** 1-based rank of the p-th percentile among n sorted samples (nearest-rank definition). */
@@ -50,7 +50,7 @@ export class LatencyHistogram {
 
   record(ms: number): void {
     const v = ms > 0 ? ms : 0;
-    const us = Math.min(VALUE_MAX_US, Math.floor(v * 1000));
+    const us = Math.min(valueUsMax, Math.floor(v * 1000));
     this.counts[bucketOf(us)]!++;
     this.n++;
     if (v < this.minMs) this.minMs = v;

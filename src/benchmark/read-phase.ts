@@ -1,9 +1,9 @@
 // One read request = GET /<fid> of a random fid from the list, on the volume server the master's
 // /dir/lookup names (looked up once per volume id and cached), with the length always checked
-// and the whole content checked on every READ_CONTENT_CHECK_EVERY-th read.
+// and the whole content checked on every readContentCheckEvery-th read.
 import { ContentBuffer, contentLength, fidSeed } from "./bench-content.js";
 import type { HttpPools } from "./http-pools.js";
-import { FILE_PADDING_SPAN_BYTES, LOOKUP_BODY_MAX_BYTES, READ_CONTENT_CHECK_EVERY } from "./limits.js";
+import { filePaddingSpanBytes, lookupBodyBytesMax, readContentCheckEvery } from "./limits.js";
 import { RequestFailure, readJsonBody } from "./request-failure.js";
 import type { RequestFn } from "./phase-runner.js";
 
@@ -38,7 +38,7 @@ class VolumeLocations {
   private async lookup(vid: string): Promise<string[]> {
     const path = `/dir/lookup?volumeId=${encodeURIComponent(vid)}`;
     const res = await this.pools.get(this.master).request({ method: "GET", path });
-    const body = await readJsonBody(res, LOOKUP_BODY_MAX_BYTES, "lookup");
+    const body = await readJsonBody(res, lookupBodyBytesMax, "lookup");
     const locations = body["locations"];
     const urls: string[] = [];
     if (Array.isArray(locations)) {
@@ -59,7 +59,7 @@ class VolumeLocations {
 async function getOnce(pools: HttpPools, url: string, fid: string): Promise<Uint8Array> {
   const res = await pools.get(url).request({ method: "GET", path: `/${fid}` });
   if (res.statusCode !== 200) {
-    const answer = await readJsonBody(res, LOOKUP_BODY_MAX_BYTES, "read");
+    const answer = await readJsonBody(res, lookupBodyBytesMax, "read");
     throw new RequestFailure(`read: HTTP ${res.statusCode}: ${String(answer["error"] ?? "")}`);
   }
   return res.body.bytes();
@@ -69,7 +69,7 @@ async function getOnce(pools: HttpPools, url: string, fid: string): Promise<Uint
 export function readRequests(p: ReadParams, pools: HttpPools, fids: readonly string[]): RequestFn {
   const locations = new VolumeLocations(pools, p.master);
   const buffers: ContentBuffer[] = [];
-  for (let w = 0; w < p.concurrency; w++) buffers.push(new ContentBuffer(p.size + FILE_PADDING_SPAN_BYTES));
+  for (let w = 0; w < p.concurrency; w++) buffers.push(new ContentBuffer(p.size + filePaddingSpanBytes));
 
   return async (worker, index) => {
     const fid = fids[Math.floor(p.random() * fids.length)]!;
@@ -92,7 +92,7 @@ export function readRequests(p: ReadParams, pools: HttpPools, fids: readonly str
     const want = contentLength(p.size, seed);
     if (data.length !== want)
       throw new RequestFailure(`read: got ${data.length} bytes, want ${want} (is -size the one used to write?)`);
-    if (index % READ_CONTENT_CHECK_EVERY === 0 && !buffers[worker]!.matches(seed, data)) {
+    if (index % readContentCheckEvery === 0 && !buffers[worker]!.matches(seed, data)) {
       throw new RequestFailure(`read: content differs from what was written`);
     }
     return data.length;

@@ -10,7 +10,7 @@ export class RequestFailure extends Error {
 }
 
 /** Error text quoted from a non-JSON answer is cut to this many characters. */
-const QUOTE_CHARS_MAX = 200;
+const quoteCharsMax = 200;
 
 /**
  * Reads a small JSON object answer (assign, lookup, error bodies). A body that is not a JSON
@@ -37,5 +37,5 @@ export async function readJsonBody(
   } catch {
     // not JSON: quoted below
   }
-  return { error: text.slice(0, QUOTE_CHARS_MAX) };
+  return { error: text.slice(0, quoteCharsMax) };
 }

@@ -4,12 +4,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { ContentBuffer, contentLength, fidSeed } from "./bench-content.js";
 import type { FidListWriter } from "./fid-list.js";
 import type { HttpPools } from "./http-pools.js";
-import {
-  ASSIGN_RETRIES_MAX,
-  ASSIGN_RETRY_WAIT_MAX_MS,
-  FILE_PADDING_SPAN_BYTES,
-  LOOKUP_BODY_MAX_BYTES,
-} from "./limits.js";
+import { assignRetriesMax, assignRetryWaitMsMax, filePaddingSpanBytes, lookupBodyBytesMax } from "./limits.js";
 import { RequestFailure, readJsonBody } from "./request-failure.js";
 import type { RequestFn } from "./phase-runner.js";
 
@@ -35,14 +30,14 @@ function assignPath(p: WriteParams): string {
 
 function retryWaitMs(retryAfter: string | string[] | undefined): number {
   const sec = Number(Array.isArray(retryAfter) ? retryAfter[0] : retryAfter);
-  return Number.isFinite(sec) && sec >= 0 ? Math.min(sec * 1000, ASSIGN_RETRY_WAIT_MAX_MS) : ASSIGN_RETRY_WAIT_MAX_MS;
+  return Number.isFinite(sec) && sec >= 0 ? Math.min(sec * 1000, assignRetryWaitMsMax) : assignRetryWaitMsMax;
 }
 
 async function assign(pools: HttpPools, master: string, path: string, signal: AbortSignal): Promise<Assignment> {
   for (let attempt = 0; ; attempt++) {
     const res = await pools.get(master).request({ method: "POST", path });
-    const body = await readJsonBody(res, LOOKUP_BODY_MAX_BYTES, "assign");
-    if (res.statusCode === 503 && attempt < ASSIGN_RETRIES_MAX) {
+    const body = await readJsonBody(res, lookupBodyBytesMax, "assign");
+    if (res.statusCode === 503 && attempt < assignRetriesMax) {
       await sleep(retryWaitMs(res.headers["retry-after"]), undefined, { signal });
       continue;
     }
@@ -61,7 +56,7 @@ export function writeRequests(p: WriteParams, pools: HttpPools, list: FidListWri
   const path = assignPath(p);
   const query = p.fsync ? "?fsync=true" : "";
   const buffers: ContentBuffer[] = [];
-  for (let w = 0; w < p.concurrency; w++) buffers.push(new ContentBuffer(p.size + FILE_PADDING_SPAN_BYTES));
+  for (let w = 0; w < p.concurrency; w++) buffers.push(new ContentBuffer(p.size + filePaddingSpanBytes));
 
   return async (worker, _index, signal) => {
     const a = await assign(pools, p.master, path, signal);
@@ -71,7 +66,7 @@ export function writeRequests(p: WriteParams, pools: HttpPools, list: FidListWri
     if (a.auth !== undefined) headers["authorization"] = a.auth;
     const res = await pools.get(a.url).request({ method: "PUT", path: `/${a.fid}${query}`, headers, body });
     if (res.statusCode !== 201 && res.statusCode !== 204) {
-      const answer = await readJsonBody(res, LOOKUP_BODY_MAX_BYTES, "upload");
+      const answer = await readJsonBody(res, lookupBodyBytesMax, "upload");
       throw new RequestFailure(`upload: HTTP ${res.statusCode}: ${String(answer["error"] ?? "")}`);
     }
     await res.body.dump();

@@ -1,5 +1,5 @@
 import { isIP } from "node:net";
-import { GRPC_PORT_OFFSET } from "../common/server-address.js";
+import { grpcPortOffset } from "../common/server-address.js";
 import { int, str, type FlagValues } from "./flags.js";
 
 /**
@@ -25,6 +25,6 @@ export function listenFromFlags(
     ip,
     bindIp: bindAddressFor(ip, str(v, "ip.bind")),
     port,
-    grpcPort: grpc === 0 ? port + GRPC_PORT_OFFSET : grpc,
+    grpcPort: grpc === 0 ? port + grpcPortOffset : grpc,
   };
 }

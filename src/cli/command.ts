@@ -28,7 +28,7 @@ export interface Closable {
 }
 
 /** How long a SIGTERM'd process may take to drain before it exits anyway. */
-const SHUTDOWN_GRACE_MS = 10_000;
+const shutdownGraceMs = 10_000;
 
 /**
  * Keeps the process up until SIGINT/SIGTERM, then closes `parts` in reverse start order.
@@ -45,9 +45,9 @@ export function serveUntilSignal(parts: readonly Closable[], logger: Logger): Pr
       stopping = true;
       logger.info({ signal }, "shutting down");
       const timer = setTimeout(() => {
-        logger.error({ graceMs: SHUTDOWN_GRACE_MS }, "shutdown took too long: exiting");
+        logger.error({ graceMs: shutdownGraceMs }, "shutdown took too long: exiting");
         process.exit(1);
-      }, SHUTDOWN_GRACE_MS);
+      }, shutdownGraceMs);
       timer.unref();
       (async () => {
         for (const p of [...parts].reverse()) {

@@ -12,8 +12,8 @@ export interface FileId {
   cookie: number;
 }
 
-const KEY_MAX = (1n << 64n) - 1n;
-const VOLUME_ID_MAX = 0xffffffff;
+const keyMax = (1n << 64n) - 1n;
+const volumeIdMax = 0xffffffff;
 const HEX = /^[0-9a-fA-F]+$/;
 
 function badFid(text: string, why: string): WeedError {
@@ -23,7 +23,7 @@ function badFid(text: string, why: string): WeedError {
 export function parseVolumeId(text: string): number {
   if (!/^\d{1,10}$/.test(text)) throw new WeedError(ErrorCode.BAD_FID, `invalid volume id ${JSON.stringify(text)}`);
   const vid = Number(text);
-  if (vid > VOLUME_ID_MAX)
+  if (vid > volumeIdMax)
     throw new WeedError(ErrorCode.BAD_FID, `invalid volume id ${JSON.stringify(text)}: over 2^32-1`);
   return vid;
 }
@@ -54,7 +54,7 @@ export function parseFid(text: string): FileId {
     rest = rest.slice(0, us);
   }
   const { key, cookie } = parseKeyCookie(rest, text);
-  if (key + delta > KEY_MAX) throw badFid(text, "key overflows 64 bits");
+  if (key + delta > keyMax) throw badFid(text, "key overflows 64 bits");
   return { volumeId, key: key + delta, cookie };
 }
 

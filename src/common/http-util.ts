@@ -85,7 +85,7 @@ export function pathOf(req: IncomingMessage): string {
 }
 
 /** While a server drains, connections that went idle are closed this often. */
-const IDLE_SWEEP_MS = 20;
+const idleSweepMs = 20;
 
 /**
  * Stops accepting, lets requests in flight finish for `graceMs`, then cuts what is left. A
@@ -96,7 +96,7 @@ export function drainHttpServer(server: Server, graceMs: number): Promise<void> 
   if (!server.listening) return Promise.resolve();
   return new Promise((resolve) => {
     const timer = setTimeout(() => server.closeAllConnections(), graceMs);
-    const sweep = setInterval(() => server.closeIdleConnections(), IDLE_SWEEP_MS);
+    const sweep = setInterval(() => server.closeIdleConnections(), idleSweepMs);
     server.close(() => {
       clearTimeout(timer);
       clearInterval(sweep);

@@ -2,7 +2,7 @@
 // ".grpcPort" suffix the gRPC port is the HTTP port + 10000.
 import { ErrorCode, WeedError } from "./errors.js";
 
-export const GRPC_PORT_OFFSET = 10000;
+export const grpcPortOffset = 10000;
 
 export interface ServerAddress {
   host: string;
@@ -28,7 +28,7 @@ export function parseServerAddress(text: string): ServerAddress {
   const portPart = text.slice(colon + 1);
   const dot = portPart.indexOf(".");
   const port = parsePort(dot >= 0 ? portPart.slice(0, dot) : portPart, text);
-  const grpcPort = dot >= 0 ? parsePort(portPart.slice(dot + 1), text) : port + GRPC_PORT_OFFSET;
+  const grpcPort = dot >= 0 ? parsePort(portPart.slice(dot + 1), text) : port + grpcPortOffset;
   return { host, port, grpcPort };
 }
 
@@ -42,5 +42,5 @@ export function grpcAddress(a: ServerAddress): string {
 
 /** "host:port" plus ".grpcPort" only when it is not the default (port + 10000). */
 export function formatServerAddress(a: ServerAddress): string {
-  return a.grpcPort === a.port + GRPC_PORT_OFFSET ? httpAddress(a) : `${httpAddress(a)}.${a.grpcPort}`;
+  return a.grpcPort === a.port + grpcPortOffset ? httpAddress(a) : `${httpAddress(a)}.${a.grpcPort}`;
 }

@@ -57,17 +57,17 @@ export interface RaftConfig {
 
 export type RaftConfigInput = Pick<RaftConfig, "id" | "random"> & Partial<Omit<RaftConfig, "id" | "random">>;
 
-export const DEFAULT_ELECTION_TICKS = 10;
-export const DEFAULT_HEARTBEAT_TICKS = 1;
+export const electionTicksDefault = 10;
+export const heartbeatTicksDefault = 1;
 
 export function resolveConfig(input: RaftConfigInput): RaftConfig {
-  const electionTicks = input.electionTicks ?? DEFAULT_ELECTION_TICKS;
+  const electionTicks = input.electionTicks ?? electionTicksDefault;
   const maxMsgBytes = input.maxMsgBytes ?? 1024 * 1024;
   const config: RaftConfig = {
     id: input.id,
     random: input.random,
     electionTicks,
-    heartbeatTicks: input.heartbeatTicks ?? DEFAULT_HEARTBEAT_TICKS,
+    heartbeatTicks: input.heartbeatTicks ?? heartbeatTicksDefault,
     preVote: input.preVote ?? true,
     checkQuorum: input.checkQuorum ?? true,
     maxInflightAppends: input.maxInflightAppends ?? 256,

@@ -3,15 +3,15 @@
 import { describeMembership } from "./membership.js";
 import type { Entry, HardState, Message, Ready, Snapshot } from "./types.js";
 
-const PREVIEW_BYTES_MAX = 24;
+const previewBytesMax = 24;
 
 function describeData(data: Uint8Array): string {
-  const text = Buffer.from(data.subarray(0, PREVIEW_BYTES_MAX)).toString("utf8");
+  const text = Buffer.from(data.subarray(0, previewBytesMax)).toString("utf8");
   const printable = /^[\x20-\x7e]*$/.test(text);
   const shown = printable
     ? JSON.stringify(text)
-    : `0x${Buffer.from(data.subarray(0, PREVIEW_BYTES_MAX)).toString("hex")}`;
-  return data.byteLength > PREVIEW_BYTES_MAX ? `${shown}…(${data.byteLength}B)` : shown;
+    : `0x${Buffer.from(data.subarray(0, previewBytesMax)).toString("hex")}`;
+  return data.byteLength > previewBytesMax ? `${shown}…(${data.byteLength}B)` : shown;
 }
 
 export function describeEntry(e: Entry): string {

@@ -3,8 +3,8 @@ export { RaftNode, bootstrapState, joiningState } from "./raft-node.js";
 export {
   type RaftConfig,
   type RaftConfigInput,
-  DEFAULT_ELECTION_TICKS,
-  DEFAULT_HEARTBEAT_TICKS,
+  electionTicksDefault,
+  heartbeatTicksDefault,
   resolveConfig,
 } from "./config.js";
 export {

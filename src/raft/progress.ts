@@ -63,7 +63,7 @@ export class Inflights {
  * Heartbeat answers without progress before the leader assumes appends were lost. Two, so that a
  * heartbeat overtaking an append (reordering) does not cause a retransmission by itself.
  */
-export const STALLED_BEATS_MAX = 2;
+export const stalledBeatsMax = 2;
 
 export type ProgressState = "probe" | "replicate" | "snapshot";
 
@@ -173,7 +173,7 @@ export class Progress {
 
   /**
    * Called on each heartbeat answer. True when appends are in flight in replicate state but
-   * `match` has not moved for STALLED_BEATS_MAX answers: they (or their answers) were lost.
+   * `match` has not moved for stalledBeatsMax answers: they (or their answers) were lost.
    */
   replicationStalled(): boolean {
     if (this.state !== "replicate" || this.inflights.size === 0 || this.match !== this.matchAtLastBeat) {
@@ -181,7 +181,7 @@ export class Progress {
       this.stalledBeats = 0;
       return false;
     }
-    return ++this.stalledBeats >= STALLED_BEATS_MAX;
+    return ++this.stalledBeats >= stalledBeatsMax;
   }
 
   /** Whether the leader must hold back appends to this follower for now. */

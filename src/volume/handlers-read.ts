@@ -38,11 +38,11 @@ export function etagOf(crc: number): string {
 
 // Formatting an HTTP date costs ~0.3 us; needles uploaded together share seconds, so a small
 // direct-mapped cache (slot = second mod size) answers most reads without formatting.
-const DATE_CACHE_SLOTS = 1024;
-const dateCacheSec = new Float64Array(DATE_CACHE_SLOTS).fill(-1);
-const dateCacheText: string[] = new Array<string>(DATE_CACHE_SLOTS).fill("");
+const dateCacheSlots = 1024;
+const dateCacheSec = new Float64Array(dateCacheSlots).fill(-1);
+const dateCacheText: string[] = new Array<string>(dateCacheSlots).fill("");
 function httpDate(sec: number): string {
-  const slot = sec & (DATE_CACHE_SLOTS - 1);
+  const slot = sec & (dateCacheSlots - 1);
   if (dateCacheSec[slot] === sec) return dateCacheText[slot]!;
   const text = new Date(sec * 1000).toUTCString();
   dateCacheSec[slot] = sec;

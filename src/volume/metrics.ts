@@ -10,7 +10,7 @@ import type { StoreApi } from "./storage/store-api.js";
 const METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "OTHER"] as const;
 const METHOD_INDEX: Record<string, number> = Object.fromEntries(METHODS.map((m, i) => [m, i]));
 const OTHER = METHODS.length - 1;
-const STATUS_MAX = 599;
+const statusCodeMax = 599;
 
 /** Latency buckets in seconds: a page-cache read is ~0.1 ms, an fsync'd write ~0.2-5 ms. */
 const LATENCY_BUCKETS_S = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5];
@@ -26,7 +26,7 @@ export interface HeartbeatState {
 
 export class VolumeMetrics {
   readonly registry = new Registry();
-  readonly #requests = new Float64Array(METHODS.length * (STATUS_MAX + 1));
+  readonly #requests = new Float64Array(METHODS.length * (statusCodeMax + 1));
   #readBytes = 0;
   #writtenBytes = 0;
   readonly #latency: Histogram<"method" | "status">;
@@ -43,8 +43,8 @@ export class VolumeMetrics {
         for (let i = 0; i < requests.length; i++) {
           const n = requests[i]!;
           if (n === 0) continue;
-          const method = METHODS[Math.floor(i / (STATUS_MAX + 1))]!;
-          this.inc({ method, status: statusLabel(i % (STATUS_MAX + 1)) }, n);
+          const method = METHODS[Math.floor(i / (statusCodeMax + 1))]!;
+          this.inc({ method, status: statusLabel(i % (statusCodeMax + 1)) }, n);
           requests[i] = 0;
         }
       },
@@ -108,8 +108,8 @@ export class VolumeMetrics {
   /** One answered request; `startMs` from performance.now(). */
   request(method: string | undefined, status: number, startMs: number): void {
     const m = (method !== undefined ? METHOD_INDEX[method] : undefined) ?? OTHER;
-    const s = status > STATUS_MAX || status < 0 ? 0 : status;
-    this.#requests[m * (STATUS_MAX + 1) + s]! += 1;
+    const s = status > statusCodeMax || status < 0 ? 0 : status;
+    this.#requests[m * (statusCodeMax + 1) + s]! += 1;
     this.#latency.observe({ method: METHODS[m]!, status: statusLabel(s) }, (performance.now() - startMs) / 1000);
   }
 

@@ -7,11 +7,11 @@ import type { Command, CommandIo } from "../command.js";
 import { nonEmptyCheck, parseFlags, str, UsageError, type FlagSpec, type FlagValues } from "../flags.js";
 
 /** One HTTP call of the shell; a master that does not answer in this long is reported down. */
-const SHELL_REQUEST_TIMEOUT_MS = 3_000;
+const requestTimeoutMs = 3_000;
 /** A membership change: the leader may wait for a new member to catch up (memberCatchUpTimeoutMs). */
-const SHELL_CHANGE_TIMEOUT_MS = 40_000;
+const changeTimeoutMs = 40_000;
 /** Commands read from standard input, at most (a script, not a session that never ends). */
-const STDIN_COMMANDS_MAX = 10_000;
+const stdinCommandsMax = 10_000;
 
 interface RaftMember {
   id: string;
@@ -31,7 +31,7 @@ interface RaftStatus {
 }
 
 async function getJson<T>(url: string): Promise<T> {
-  const r = await request(url, { headersTimeout: SHELL_REQUEST_TIMEOUT_MS, bodyTimeout: SHELL_REQUEST_TIMEOUT_MS });
+  const r = await request(url, { headersTimeout: requestTimeoutMs, bodyTimeout: requestTimeoutMs });
   const text = await r.body.text();
   if (r.statusCode !== 200) throw new Error(`${url} answered ${r.statusCode}: ${text.slice(0, 200)}`);
   return JSON.parse(text) as T;
@@ -90,8 +90,8 @@ async function changeMembership(
   const query = id === "" ? "" : `?id=${encodeURIComponent(id)}`;
   const r = await request(`http://${master}/cluster/raft/${op}${query}`, {
     method: "POST",
-    headersTimeout: SHELL_CHANGE_TIMEOUT_MS,
-    bodyTimeout: SHELL_CHANGE_TIMEOUT_MS,
+    headersTimeout: changeTimeoutMs,
+    bodyTimeout: changeTimeoutMs,
   });
   const text = await r.body.text();
   let body: Partial<ChangeAnswer> & { error?: string };
@@ -207,7 +207,7 @@ export const shellCommand: Command = {
     let ok = true;
     let n = 0;
     for await (const line of rl) {
-      if (++n > STDIN_COMMANDS_MAX) break;
+      if (++n > stdinCommandsMax) break;
       ok = (await runLine(master, line, io)) && ok;
     }
     return ok ? 0 : 1;

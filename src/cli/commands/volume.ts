@@ -1,6 +1,6 @@
 import type { LevelWithSilent } from "pino";
 import { createLogger } from "../../common/logger.js";
-import { GRPC_PORT_OFFSET } from "../../common/server-address.js";
+import { grpcPortOffset } from "../../common/server-address.js";
 import { VolumeServer, type VolumeServerConfig } from "../../volume/volume-server.js";
 import { listenFromFlags } from "../bind-address.js";
 import { serveUntilSignal, type Command } from "../command.js";
@@ -19,7 +19,7 @@ import {
 } from "../flags.js";
 
 /** SeaweedFS's upload limit default; one needle's data is kept in memory while it is written. */
-const FILE_SIZE_LIMIT_MB_MAX = 4096;
+const fileSizeLimitMBMax = 4096;
 
 export const volumeFlags: readonly FlagSpec[] = [
   { name: "port", type: "int", default: 8080, usage: "HTTP listen port", check: portCheck },
@@ -27,7 +27,7 @@ export const volumeFlags: readonly FlagSpec[] = [
     name: "port.grpc",
     type: "int",
     default: 0,
-    usage: `gRPC listen port (0 = port+${GRPC_PORT_OFFSET})`,
+    usage: `gRPC listen port (0 = port+${grpcPortOffset})`,
     check: optionalPortCheck,
   },
   {
@@ -64,7 +64,7 @@ export const volumeFlags: readonly FlagSpec[] = [
     usage: "largest upload accepted",
     check: (v) =>
       positiveCheck(v) ??
-      (typeof v === "number" && v <= FILE_SIZE_LIMIT_MB_MAX ? undefined : `must be at most ${FILE_SIZE_LIMIT_MB_MAX}`),
+      (typeof v === "number" && v <= fileSizeLimitMBMax ? undefined : `must be at most ${fileSizeLimitMBMax}`),
   },
   {
     name: "fsync",

@@ -7,7 +7,7 @@ import * as grpc from "@grpc/grpc-js";
 import { create } from "@bufbuild/protobuf";
 import { ErrorCode, WeedError, grpcStatusOf } from "../../common/errors.js";
 import type { Logger } from "../../common/logger.js";
-import { GRPC_PORT_OFFSET } from "../../common/server-address.js";
+import { grpcPortOffset } from "../../common/server-address.js";
 import {
   HeartbeatResponseSchema,
   type Heartbeat,
@@ -224,7 +224,7 @@ function nodeSpecOf(call: HeartbeatCall, hb: Heartbeat): NodeSpec {
     ip: hb.ip === "" ? peerHost(call) : hb.ip,
     port: hb.port,
     publicUrl: hb.publicUrl,
-    grpcPort: hb.grpcPort === 0 ? hb.port + GRPC_PORT_OFFSET : hb.grpcPort,
+    grpcPort: hb.grpcPort === 0 ? hb.port + grpcPortOffset : hb.grpcPort,
     dataCenter: hb.dataCenter,
     rack: hb.rack,
     maxVolumes: sumCounts(hb.maxVolumeCounts),

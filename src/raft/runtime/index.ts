@@ -1,6 +1,6 @@
 // The Raft runtime: re-exports only.
 export * from "./errors.js";
-export { CORE_LIMITS, RUNTIME_LIMITS, TIMING_DEFAULTS, type RuntimeLimits } from "./limits.js";
+export { coreLimits, runtimeLimits, timingDefaults, type RuntimeLimits } from "./limits.js";
 export { silentLogger, type RuntimeLogger } from "./logger.js";
 export { decodeMessage, encodeMessage, encodeBatch, messageBytes } from "./message-codec.js";
 export {

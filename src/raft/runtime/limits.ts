@@ -4,7 +4,7 @@
 // what only it owns: timers, queues, sockets and the disk.
 
 /** Defaults of the timing options (see TUNING.md for how to change them and what they cost). */
-export const TIMING_DEFAULTS = {
+export const timingDefaults = {
   /**
    * One core tick. 50 ms keeps timer overhead negligible (20 wake-ups a second, a heartbeat each)
    * while election timeouts in whole ticks still land in the few-hundred-ms range.
@@ -28,7 +28,7 @@ export const TIMING_DEFAULTS = {
  * restated here so that every bound of a running node is in one file). Override per node with
  * RaftRuntimeOptions.core.
  */
-export const CORE_LIMITS = {
+export const coreLimits = {
   /**
    * Payload bytes per append message: 1 MiB. Must stay below batchBytesMax (one append per gRPC
    * write at worst) and is also the largest single proposal (maxEntryBytes).
@@ -50,7 +50,7 @@ export const CORE_LIMITS = {
   maxPendingReads: 4096,
 } as const;
 
-export const RUNTIME_LIMITS = {
+export const runtimeLimits = {
   // --- Proposals and reads waiting in the runtime -----------------------------------------------
   /**
    * Proposals (and conf changes) appended but not yet applied, per node. With ~6k commits/s and a
@@ -136,4 +136,4 @@ export const RUNTIME_LIMITS = {
   serverShutdownGraceMs: 1_000,
 } as const;
 
-export type RuntimeLimits = { -readonly [K in keyof typeof RUNTIME_LIMITS]: number };
+export type RuntimeLimits = { -readonly [K in keyof typeof runtimeLimits]: number };

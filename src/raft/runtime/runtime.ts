@@ -42,7 +42,7 @@ import type {
   Role,
 } from "../types.js";
 import { RaftAbortedError, RaftClosedError, RaftTimeoutError } from "./errors.js";
-import { CORE_LIMITS, RUNTIME_LIMITS, TIMING_DEFAULTS, type RuntimeLimits } from "./limits.js";
+import { coreLimits, runtimeLimits, timingDefaults, type RuntimeLimits } from "./limits.js";
 import { silentLogger, type RuntimeLogger } from "./logger.js";
 import { RaftStorage } from "./storage.js";
 import { GrpcTransport, type TransportStats } from "./transport.js";
@@ -294,9 +294,9 @@ export class RaftRuntime<R = unknown> extends EventEmitter<RaftRuntimeEvents> {
     }
     this.bootstrap = opts.bootstrap === undefined ? null : [...opts.bootstrap].sort();
     this.resolveAddr = opts.resolve ?? ((id) => id);
-    this.tickMs = positiveInt("tickMs", opts.tickMs ?? TIMING_DEFAULTS.tickMs);
-    this.electionTicks = positiveInt("electionTicks", opts.electionTicks ?? TIMING_DEFAULTS.electionTicks);
-    this.heartbeatTicks = positiveInt("heartbeatTicks", opts.heartbeatTicks ?? TIMING_DEFAULTS.heartbeatTicks);
+    this.tickMs = positiveInt("tickMs", opts.tickMs ?? timingDefaults.tickMs);
+    this.electionTicks = positiveInt("electionTicks", opts.electionTicks ?? timingDefaults.electionTicks);
+    this.heartbeatTicks = positiveInt("heartbeatTicks", opts.heartbeatTicks ?? timingDefaults.heartbeatTicks);
     if (this.heartbeatTicks >= this.electionTicks) {
       throw new InvalidConfigError(
         "electionTicks",
@@ -306,12 +306,12 @@ export class RaftRuntime<R = unknown> extends EventEmitter<RaftRuntimeEvents> {
     }
     this.snapshotThreshold = positiveInt(
       "snapshotThreshold",
-      opts.snapshotThreshold ?? RUNTIME_LIMITS.snapshotThresholdEntries,
+      opts.snapshotThreshold ?? runtimeLimits.snapshotThresholdEntries,
     );
-    const limits: RuntimeLimits = { ...RUNTIME_LIMITS, ...opts.limits };
+    const limits: RuntimeLimits = { ...runtimeLimits, ...opts.limits };
     for (const [k, v] of Object.entries(limits)) positiveInt(`limits.${k}`, v);
     this.limits = limits;
-    this.coreOptions = { ...CORE_LIMITS, ...opts.core };
+    this.coreOptions = { ...coreLimits, ...opts.core };
     this.sendFirst = opts.sendBeforePersist ?? true;
     const uniform = opts.randomSource ?? Math.random;
     this.random = opts.random ?? campaignJitter(this.electionTicks, uniform);
@@ -1041,6 +1041,6 @@ export class RaftRuntime<R = unknown> extends EventEmitter<RaftRuntimeEvents> {
 }
 
 assert(
-  TIMING_DEFAULTS.heartbeatTicks < TIMING_DEFAULTS.electionTicks,
+  timingDefaults.heartbeatTicks < timingDefaults.electionTicks,
   "timing defaults: heartbeat must be below election",
 );

@@ -28,7 +28,7 @@ export const RELIABLE_NETWORK: NetworkFaults = {
 };
 
 /** Messages in flight at most; beyond it new messages are dropped (a full send queue). */
-export const NETWORK_IN_FLIGHT_MAX = 100_000;
+export const networkInFlightMax = 100_000;
 
 interface InFlight {
   readonly due: number;
@@ -86,11 +86,7 @@ export class SimNetwork {
 
   send(now: number, msg: Message): void {
     this.sent++;
-    if (
-      this.isCut(msg.from, msg.to) ||
-      this.prng.chance(this.faults.lossRate) ||
-      this.inFlight >= NETWORK_IN_FLIGHT_MAX
-    ) {
+    if (this.isCut(msg.from, msg.to) || this.prng.chance(this.faults.lossRate) || this.inFlight >= networkInFlightMax) {
       this.dropped++;
       return;
     }

@@ -22,11 +22,11 @@ import { Prng } from "./prng.js";
 import { type Command, SimStateMachine, encodeCommand, requestId } from "./state-machine.js";
 
 /** Ready cycles a node may complete within one tick (each one persists, sends and applies). */
-const READY_ROUNDS_PER_TICK_MAX = 4;
+const readyRoundsPerTickMax = 4;
 /** Nodes ever created in one run (initial members plus joiners), so membership churn is bounded. */
-const NODES_PER_RUN_FACTOR_MAX = 3;
+const nodesPerRunFactorMax = 3;
 /** Leader completeness is re-checked on every leader this often, besides at each election. */
-const COMPLETENESS_CHECK_EVERY_TICKS = 50;
+const completenessCheckEveryTicks = 50;
 
 export class LivenessViolation extends Error {
   readonly property = "liveness";
@@ -247,7 +247,7 @@ export class Simulation {
     this.runReads();
     this.runOperator();
     for (const node of this.nodes.values()) this.processReadies(node);
-    if (this.now % COMPLETENESS_CHECK_EVERY_TICKS === 0) {
+    if (this.now % completenessCheckEveryTicks === 0) {
       for (const node of this.nodes.values()) this.checkCompleteness(node);
     }
   }
@@ -287,7 +287,7 @@ export class Simulation {
   // The runtime's loop for one node: persist, send, apply, advance.
 
   private processReadies(node: SimNode): void {
-    for (let round = 0; round < READY_ROUNDS_PER_TICK_MAX; round++) {
+    for (let round = 0; round < readyRoundsPerTickMax; round++) {
       const raft = node.raft;
       if (raft === null) return;
       if (node.inFlightReady !== null) {
@@ -702,7 +702,7 @@ export class Simulation {
       if (!node.retired && !this.removals.has(node.id) && !isMember(m, node.id) && node.disk.lastIndex() === 0)
         return node;
     }
-    if (this.nodesCreated >= NODES_PER_RUN_FACTOR_MAX * this.opts.clusterSize) return null;
+    if (this.nodesCreated >= nodesPerRunFactorMax * this.opts.clusterSize) return null;
     const id = `n${this.nodesCreated + 1}`;
     this.log(`operator: started ${id} (joining)`);
     return this.createNode(id, new SimDisk(joiningState()));

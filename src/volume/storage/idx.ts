@@ -3,7 +3,7 @@
 import fs from "node:fs";
 import { idxReadChunkBytes } from "./limits.js";
 
-export const IDX_ENTRY_BYTES = 16;
+export const idxEntryBytes = 16;
 
 /** Size of a delete entry: -1 as i32 (SeaweedFS TombstoneFileSize). */
 export const TOMBSTONE_FILE_SIZE = 0xffffffff;
@@ -54,14 +54,14 @@ export function walkIdx(
   visit: IdxVisitor,
   chunkBytes = idxReadChunkBytes,
 ): void {
-  const perChunk = Math.max(1, Math.floor(chunkBytes / IDX_ENTRY_BYTES));
-  const buf = Buffer.allocUnsafe(Math.min(perChunk, Math.max(1, toEntry - fromEntry)) * IDX_ENTRY_BYTES);
+  const perChunk = Math.max(1, Math.floor(chunkBytes / idxEntryBytes));
+  const buf = Buffer.allocUnsafe(Math.min(perChunk, Math.max(1, toEntry - fromEntry)) * idxEntryBytes);
   let entry = fromEntry;
   while (entry < toEntry) {
-    const want = Math.min(perChunk, toEntry - entry) * IDX_ENTRY_BYTES;
-    const got = readFully(fd, buf, want, entry * IDX_ENTRY_BYTES);
-    const n = Math.floor(got / IDX_ENTRY_BYTES);
-    for (let i = 0, at = 0; i < n; i++, at += IDX_ENTRY_BYTES) {
+    const want = Math.min(perChunk, toEntry - entry) * idxEntryBytes;
+    const got = readFully(fd, buf, want, entry * idxEntryBytes);
+    const n = Math.floor(got / idxEntryBytes);
+    for (let i = 0, at = 0; i < n; i++, at += idxEntryBytes) {
       visit(buf.readUInt32BE(at), buf.readUInt32BE(at + 4), buf.readUInt32BE(at + 8), buf.readUInt32BE(at + 12));
     }
     if (got < want) return; // the file is shorter than the caller thought

@@ -2,10 +2,10 @@
 // hot paths (map lookups, .idx replay) never touch BigInt. Split once at the edge, join on the way out.
 import { ErrorCode, WeedError } from "../../common/errors.js";
 
-const KEY_MAX = (1n << 64n) - 1n;
+const keyMax = (1n << 64n) - 1n;
 
 export function checkKey(key: bigint): void {
-  if (typeof key !== "bigint" || key < 0n || key > KEY_MAX) {
+  if (typeof key !== "bigint" || key < 0n || key > keyMax) {
     throw new WeedError(ErrorCode.BAD_REQUEST, `needle key ${String(key)} is not a uint64`);
   }
 }

@@ -15,10 +15,10 @@ import { checkKey, joinKey, keyHex, keyHi, keyLo } from "./needle-key.js";
 import type { NeedleInput, NeedleRecord } from "./store-api.js";
 import { VERSION_2, VERSION_3 } from "./superblock.js";
 
-export const NEEDLE_HEADER_BYTES = 16;
-export const NEEDLE_CHECKSUM_BYTES = 4;
-export const NEEDLE_TIMESTAMP_BYTES = 8;
-export const NEEDLE_PADDING_BYTES = 8;
+export const needleHeaderBytes = 16;
+export const needleChecksumBytes = 4;
+export const needleTimestampBytes = 8;
+export const needlePaddingBytes = 8;
 
 export const FLAG_GZIPPED = 0x01;
 export const FLAG_HAS_NAME = 0x02;
@@ -28,36 +28,36 @@ export const FLAG_HAS_TTL = 0x10;
 export const FLAG_HAS_PAIRS = 0x20;
 export const FLAG_CHUNK_MANIFEST = 0x80;
 
-const LAST_MODIFIED_BYTES = 5;
-const TTL_BYTES = 2;
-const DATA_SIZE_BYTES = 4;
-const TTL_UNIT_MAX = 6;
-const COOKIE_MAX = 0xffffffff;
+const lastModifiedBytes = 5;
+const ttlBytes = 2;
+const dataSizeBytes = 4;
+const ttlUnitMax = 6;
+const cookieMax = 0xffffffff;
 
 /** The largest body we can write: data plus every optional field at its maximum. */
-export const NEEDLE_BODY_BYTES_MAX =
-  DATA_SIZE_BYTES +
+export const needleBodyBytesMax =
+  dataSizeBytes +
   needleDataBytesMax +
   1 +
   (1 + needleNameBytesMax) +
   (1 + needleMimeBytesMax) +
-  LAST_MODIFIED_BYTES +
-  TTL_BYTES +
+  lastModifiedBytes +
+  ttlBytes +
   (2 + needlePairsBytesMax);
 
 /** Bytes after the body: CRC, plus AppendAtNs in v3. */
 export function tailLength(version: number): number {
-  return version === VERSION_3 ? NEEDLE_CHECKSUM_BYTES + NEEDLE_TIMESTAMP_BYTES : NEEDLE_CHECKSUM_BYTES;
+  return version === VERSION_3 ? needleChecksumBytes + needleTimestampBytes : needleChecksumBytes;
 }
 
 /** 1..8 bytes, never 0: SeaweedFS adds a full 8 when the record is already aligned. */
 export function paddingLength(size: number, version: number): number {
-  return NEEDLE_PADDING_BYTES - ((NEEDLE_HEADER_BYTES + size + tailLength(version)) % NEEDLE_PADDING_BYTES);
+  return needlePaddingBytes - ((needleHeaderBytes + size + tailLength(version)) % needlePaddingBytes);
 }
 
 /** Bytes the record with body `size` occupies in .dat (SeaweedFS GetActualSize). */
 export function recordLength(size: number, version: number): number {
-  return NEEDLE_HEADER_BYTES + size + tailLength(version) + paddingLength(size, version);
+  return needleHeaderBytes + size + tailLength(version) + paddingLength(size, version);
 }
 
 /** SeaweedFS < 3.09 stored a transformed CRC; readers still accept it. */
@@ -88,7 +88,7 @@ function badInput(message: string): WeedError {
 
 function checkInput(n: NeedleInput): void {
   checkKey(n.key);
-  if (!Number.isInteger(n.cookie) || n.cookie < 0 || n.cookie > COOKIE_MAX) {
+  if (!Number.isInteger(n.cookie) || n.cookie < 0 || n.cookie > cookieMax) {
     throw badInput(`needle cookie ${n.cookie} is not a uint32`);
   }
   if (n.data.length > needleDataBytesMax) {
@@ -104,7 +104,7 @@ function checkInput(n: NeedleInput): void {
   const ttl = n.ttl;
   if (
     ttl !== undefined &&
-    (!isByte(ttl.count) || !Number.isInteger(ttl.unit) || ttl.unit < 0 || ttl.unit > TTL_UNIT_MAX)
+    (!isByte(ttl.count) || !Number.isInteger(ttl.unit) || ttl.unit < 0 || ttl.unit > ttlUnitMax)
   ) {
     throw badInput(`needle ttl ${JSON.stringify(ttl)} is not a count 0..255 and unit 0..6`);
   }
@@ -142,7 +142,7 @@ export function encodeNeedle(n: NeedleInput, version: number, appendAtNs: bigint
   let flags = 0;
   if (n.gzipped === true) flags |= FLAG_GZIPPED;
   if (n.chunkManifest === true) flags |= FLAG_CHUNK_MANIFEST;
-  let size = DATA_SIZE_BYTES + dataSize + 1;
+  let size = dataSizeBytes + dataSize + 1;
   const nameLen = storedLength(n.name, needleNameBytesMax);
   if (nameLen >= 0) {
     flags |= FLAG_HAS_NAME;
@@ -154,10 +154,10 @@ export function encodeNeedle(n: NeedleInput, version: number, appendAtNs: bigint
     size += 1 + mimeLen;
   }
   flags |= FLAG_HAS_LAST_MODIFIED;
-  size += LAST_MODIFIED_BYTES;
+  size += lastModifiedBytes;
   if (hasTtl(n.ttl)) {
     flags |= FLAG_HAS_TTL;
-    size += TTL_BYTES;
+    size += ttlBytes;
   }
   const pairs = pairsJson(n.pairs);
   const pairsLen = storedLength(pairs, needlePairsBytesMax);
@@ -169,9 +169,9 @@ export function encodeNeedle(n: NeedleInput, version: number, appendAtNs: bigint
   const total = recordLength(size, version);
   const buf = Buffer.allocUnsafe(total);
   writeHeader(buf, n.cookie, keyHi(n.key), keyLo(n.key), size);
-  let p = NEEDLE_HEADER_BYTES;
+  let p = needleHeaderBytes;
   buf.writeUInt32BE(dataSize, p);
-  p += DATA_SIZE_BYTES;
+  p += dataSizeBytes;
   p += n.data.copy(buf, p);
   buf[p++] = flags;
   if (nameLen >= 0) {
@@ -184,8 +184,8 @@ export function encodeNeedle(n: NeedleInput, version: number, appendAtNs: bigint
   }
   const lastModifiedAt = p;
   const lm = n.lastModified ?? nowSec;
-  buf.writeUIntBE(lm, p, LAST_MODIFIED_BYTES);
-  p += LAST_MODIFIED_BYTES;
+  buf.writeUIntBE(lm, p, lastModifiedBytes);
+  p += lastModifiedBytes;
   if ((flags & FLAG_HAS_TTL) !== 0) {
     const ttl = n.ttl as Ttl;
     buf[p++] = ttl.count;
@@ -205,7 +205,7 @@ export function encodeNeedle(n: NeedleInput, version: number, appendAtNs: bigint
 export function encodeTombstone(hi: number, lo: number, cookie: number, version: number, appendAtNs: bigint): Buffer {
   const buf = Buffer.allocUnsafe(recordLength(0, version));
   writeHeader(buf, cookie, hi, lo, 0);
-  writeTail(buf, NEEDLE_HEADER_BYTES, 0, version, appendAtNs);
+  writeTail(buf, needleHeaderBytes, 0, version, appendAtNs);
   return buf;
 }
 
@@ -218,10 +218,10 @@ function writeHeader(buf: Buffer, cookie: number, hi: number, lo: number, size: 
 
 function writeTail(buf: Buffer, at: number, crc: number, version: number, appendAtNs: bigint): void {
   buf.writeUInt32BE(crc, at);
-  let p = at + NEEDLE_CHECKSUM_BYTES;
+  let p = at + needleChecksumBytes;
   if (version === VERSION_3) {
     buf.writeBigUInt64BE(appendAtNs, p);
-    p += NEEDLE_TIMESTAMP_BYTES;
+    p += needleTimestampBytes;
   }
   // SeaweedFS pads with whatever its scratch buffer held; we write zeros. Readers never look.
   buf.fill(0, p);
@@ -243,7 +243,7 @@ export function headerSize(record: Buffer): number {
 /** The AppendAtNs of a v3 record (0n for v2). */
 export function recordAppendAtNs(record: Buffer, size: number, version: number): bigint {
   if (version !== VERSION_3) return 0n;
-  return record.readBigUInt64BE(NEEDLE_HEADER_BYTES + size + NEEDLE_CHECKSUM_BYTES);
+  return record.readBigUInt64BE(needleHeaderBytes + size + needleChecksumBytes);
 }
 
 function corrupt(hi: number, lo: number, why: string): WeedError {
@@ -259,7 +259,7 @@ export function decodeNeedle(record: Buffer, version: number): DecodedNeedle {
   if (version !== VERSION_2 && version !== VERSION_3) {
     throw new WeedError(ErrorCode.CORRUPT, `unsupported needle version ${version}`);
   }
-  if (record.length < NEEDLE_HEADER_BYTES) {
+  if (record.length < needleHeaderBytes) {
     throw new WeedError(ErrorCode.CORRUPT, `needle record of ${record.length} bytes is shorter than its header`);
   }
   const hi = headerKeyHi(record);
@@ -285,7 +285,7 @@ export function decodeNeedle(record: Buffer, version: number): DecodedNeedle {
     flags: 0,
     lastModifiedAt: -1,
   };
-  const end = NEEDLE_HEADER_BYTES + size;
+  const end = needleHeaderBytes + size;
   if (size > 0) decodeBody(record, end, out, hi, lo);
   const stored = record.readUInt32BE(end);
   if (out.data.length > 0) {
@@ -305,14 +305,14 @@ function hex8(v: number): string {
 }
 
 function checkFits(p: number, n: number, end: number, hi: number, lo: number, what: string): void {
-  if (p + n > end) throw corrupt(hi, lo, `${what} runs past the body (size ${end - NEEDLE_HEADER_BYTES})`);
+  if (p + n > end) throw corrupt(hi, lo, `${what} runs past the body (size ${end - needleHeaderBytes})`);
 }
 
 function decodeBody(record: Buffer, end: number, out: DecodedNeedle, hi: number, lo: number): void {
-  let p = NEEDLE_HEADER_BYTES;
-  checkFits(p, DATA_SIZE_BYTES, end, hi, lo, "data size");
+  let p = needleHeaderBytes;
+  checkFits(p, dataSizeBytes, end, hi, lo, "data size");
   const dataSize = record.readUInt32BE(p);
-  p += DATA_SIZE_BYTES;
+  p += dataSizeBytes;
   checkFits(p, dataSize, end, hi, lo, "data");
   out.data = record.subarray(p, p + dataSize);
   p += dataSize;
@@ -336,15 +336,15 @@ function decodeBody(record: Buffer, end: number, out: DecodedNeedle, hi: number,
     p += len;
   }
   if ((flags & FLAG_HAS_LAST_MODIFIED) !== 0) {
-    checkFits(p, LAST_MODIFIED_BYTES, end, hi, lo, "last modified");
+    checkFits(p, lastModifiedBytes, end, hi, lo, "last modified");
     out.lastModifiedAt = p;
-    out.lastModified = record.readUIntBE(p, LAST_MODIFIED_BYTES);
-    p += LAST_MODIFIED_BYTES;
+    out.lastModified = record.readUIntBE(p, lastModifiedBytes);
+    p += lastModifiedBytes;
   }
   if ((flags & FLAG_HAS_TTL) !== 0) {
-    checkFits(p, TTL_BYTES, end, hi, lo, "ttl");
+    checkFits(p, ttlBytes, end, hi, lo, "ttl");
     out.ttl = { count: record[p] ?? 0, unit: record[p + 1] ?? 0 };
-    p += TTL_BYTES;
+    p += ttlBytes;
   }
   if ((flags & FLAG_HAS_PAIRS) !== 0) {
     checkFits(p, 2, end, hi, lo, "pairs size");
@@ -380,12 +380,12 @@ export function sameContent(stored: Buffer, storedLmAt: number, fresh: EncodedNe
   const size = fresh.size;
   if (headerSize(stored) !== size || headerCookie(stored) !== headerCookie(fresh.record)) return false;
   if (storedLmAt !== fresh.lastModifiedAt) return false;
-  const end = NEEDLE_HEADER_BYTES + size;
+  const end = needleHeaderBytes + size;
   const a = fresh.record;
-  if (storedLmAt < 0) return a.compare(stored, NEEDLE_HEADER_BYTES, end, NEEDLE_HEADER_BYTES, end) === 0;
-  const lmEnd = storedLmAt + LAST_MODIFIED_BYTES;
+  if (storedLmAt < 0) return a.compare(stored, needleHeaderBytes, end, needleHeaderBytes, end) === 0;
+  const lmEnd = storedLmAt + lastModifiedBytes;
   return (
-    a.compare(stored, NEEDLE_HEADER_BYTES, storedLmAt, NEEDLE_HEADER_BYTES, storedLmAt) === 0 &&
+    a.compare(stored, needleHeaderBytes, storedLmAt, needleHeaderBytes, storedLmAt) === 0 &&
     a.compare(stored, lmEnd, end, lmEnd, end) === 0
   );
 }

@@ -31,13 +31,13 @@ export interface StoreOptions {
 const DAT_NAME = /^(?:(.+)_)?(\d{1,10})\.dat$/;
 /** Collections become file name prefixes: keep them to characters that are safe there. */
 const COLLECTION_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/;
-const VOLUME_ID_MAX = 0xffffffff;
+const volumeIdMax = 0xffffffff;
 
 export function parseDatFileName(name: string): { collection: string; id: number } | undefined {
   const m = DAT_NAME.exec(name);
   if (m === null) return undefined;
   const id = Number(m[2]);
-  if (id > VOLUME_ID_MAX) return undefined;
+  if (id > volumeIdMax) return undefined;
   return { collection: m[1] ?? "", id };
 }
 
@@ -271,7 +271,7 @@ export class Store implements StoreApi {
 }
 
 function checkVolumeId(id: number): void {
-  if (!Number.isInteger(id) || id < 0 || id > VOLUME_ID_MAX) {
+  if (!Number.isInteger(id) || id < 0 || id > volumeIdMax) {
     throw new WeedError(ErrorCode.BAD_PARAM, `volume id ${id} is not a uint32`);
   }
 }

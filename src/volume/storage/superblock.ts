@@ -8,7 +8,7 @@ import {
 import type { Ttl } from "../../common/ttl.js";
 import { superBlockExtraBytesMax } from "./limits.js";
 
-export const SUPER_BLOCK_BYTES = 8;
+export const superBlockBytes = 8;
 
 /** Needle format versions. We write v3; v2 volumes (no AppendAtNs) are read and appended to as v2. */
 export const VERSION_2 = 2;
@@ -16,7 +16,7 @@ export const VERSION_3 = 3;
 export const CURRENT_VERSION = VERSION_3;
 
 /** TTL unit byte values 0..6 (none, m, h, d, w, M, y). */
-const TTL_UNIT_MAX = 6;
+const ttlUnitMax = 6;
 
 export interface SuperBlock {
   version: number;
@@ -29,7 +29,7 @@ export interface SuperBlock {
 
 /** Bytes the superblock occupies in .dat: the first needle starts here. */
 export function superBlockLength(sb: SuperBlock): number {
-  return SUPER_BLOCK_BYTES + sb.extra.length;
+  return superBlockBytes + sb.extra.length;
 }
 
 export function encodeSuperBlock(sb: SuperBlock): Buffer {
@@ -39,14 +39,14 @@ export function encodeSuperBlock(sb: SuperBlock): Buffer {
       `superblock extra of ${sb.extra.length} bytes is over ${superBlockExtraBytesMax}`,
     );
   }
-  const buf = Buffer.alloc(SUPER_BLOCK_BYTES + sb.extra.length);
+  const buf = Buffer.alloc(superBlockBytes + sb.extra.length);
   buf[0] = sb.version;
   buf[1] = replicaPlacementToByte(sb.replicaPlacement);
   buf[2] = sb.ttl.count;
   buf[3] = sb.ttl.unit;
   buf.writeUInt16BE(sb.compactRevision, 4);
   buf.writeUInt16BE(sb.extra.length, 6);
-  sb.extra.copy(buf, SUPER_BLOCK_BYTES);
+  sb.extra.copy(buf, superBlockBytes);
   return buf;
 }
 
@@ -55,8 +55,8 @@ export function encodeSuperBlock(sb: SuperBlock): Buffer {
  * reads and passes to `withExtra`. Throws CORRUPT for versions and values we cannot have written.
  */
 export function decodeSuperBlockHeader(buf: Buffer, what: string): { sb: SuperBlock; extraLength: number } {
-  if (buf.length < SUPER_BLOCK_BYTES) {
-    throw new WeedError(ErrorCode.CORRUPT, `${what}: superblock is ${buf.length} bytes, expected ${SUPER_BLOCK_BYTES}`);
+  if (buf.length < superBlockBytes) {
+    throw new WeedError(ErrorCode.CORRUPT, `${what}: superblock is ${buf.length} bytes, expected ${superBlockBytes}`);
   }
   const version = buf[0] ?? 0;
   if (version !== VERSION_2 && version !== VERSION_3) {
@@ -66,7 +66,7 @@ export function decodeSuperBlockHeader(buf: Buffer, what: string): { sb: SuperBl
     );
   }
   const ttlUnit = buf[3] ?? 0;
-  if (ttlUnit > TTL_UNIT_MAX)
+  if (ttlUnit > ttlUnitMax)
     throw new WeedError(ErrorCode.CORRUPT, `${what}: superblock ttl unit ${ttlUnit} is unknown`);
   const extraLength = buf.readUInt16BE(6);
   if (extraLength > superBlockExtraBytesMax) {

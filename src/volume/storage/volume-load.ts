@@ -5,7 +5,7 @@ import fs from "node:fs";
 import { ErrorCode, WeedError } from "../../common/errors.js";
 import type { Logger } from "../../common/logger.js";
 import {
-  IDX_ENTRY_BYTES,
+  idxEntryBytes,
   TOMBSTONE_FILE_SIZE,
   isLiveSize,
   readFully,
@@ -15,9 +15,9 @@ import {
 } from "./idx.js";
 import { datScanChunkBytes, idxTailDropEntriesMax, needleAlignBytes } from "./limits.js";
 import {
-  NEEDLE_BODY_BYTES_MAX,
-  NEEDLE_CHECKSUM_BYTES,
-  NEEDLE_HEADER_BYTES,
+  needleBodyBytesMax,
+  needleChecksumBytes,
+  needleHeaderBytes,
   decodeNeedle,
   headerCookie,
   headerKeyHi,
@@ -29,13 +29,7 @@ import {
 } from "./needle.js";
 import { NeedleMap } from "./needle-map.js";
 import { keyHex } from "./needle-key.js";
-import {
-  SUPER_BLOCK_BYTES,
-  VERSION_3,
-  decodeSuperBlockHeader,
-  superBlockLength,
-  type SuperBlock,
-} from "./superblock.js";
+import { superBlockBytes, VERSION_3, decodeSuperBlockHeader, superBlockLength, type SuperBlock } from "./superblock.js";
 
 /** What a load found and repaired, for logs and tests. */
 export interface LoadReport {
@@ -91,7 +85,7 @@ class VolumeLoader {
     this.version = sb.version;
     const start = superBlockLength(sb);
     const idxSize = fs.fstatSync(this.f.idxFd).size;
-    const entries = Math.floor(idxSize / IDX_ENTRY_BYTES);
+    const entries = Math.floor(idxSize / idxEntryBytes);
 
     const keep = this.validIdxPrefix(entries, datSize, start);
     const report: LoadReport = {
@@ -99,10 +93,10 @@ class VolumeLoader {
       idxEntriesDropped: entries - keep,
       recordsRecovered: 0,
       datBytesTruncated: 0,
-      idxBytesTruncated: idxSize - keep * IDX_ENTRY_BYTES,
+      idxBytesTruncated: idxSize - keep * idxEntryBytes,
     };
-    if (report.idxBytesTruncated > 0) fs.ftruncateSync(this.f.idxFd, keep * IDX_ENTRY_BYTES);
-    this.idxEnd = keep * IDX_ENTRY_BYTES;
+    if (report.idxBytesTruncated > 0) fs.ftruncateSync(this.f.idxFd, keep * idxEntryBytes);
+    this.idxEnd = keep * idxEntryBytes;
 
     const lastRecordEnd = this.replay(keep, start);
     const end = this.recoverUnindexed(Math.min(lastRecordEnd, datSize), datSize, report);
@@ -115,12 +109,12 @@ class VolumeLoader {
 
   private readSuperBlock(datSize: number): SuperBlock {
     const what = `volume ${this.f.id} (${this.f.datPath})`;
-    const head = Buffer.alloc(SUPER_BLOCK_BYTES);
-    const got = readFully(this.f.datFd, head, SUPER_BLOCK_BYTES, 0);
+    const head = Buffer.alloc(superBlockBytes);
+    const got = readFully(this.f.datFd, head, superBlockBytes, 0);
     const { sb, extraLength } = decodeSuperBlockHeader(head.subarray(0, got), what);
     if (extraLength > 0) {
       const extra = Buffer.alloc(extraLength);
-      if (readFully(this.f.datFd, extra, extraLength, SUPER_BLOCK_BYTES) < extraLength) {
+      if (readFully(this.f.datFd, extra, extraLength, superBlockBytes) < extraLength) {
         throw new WeedError(ErrorCode.CORRUPT, `${what}: superblock extra is cut short`);
       }
       sb.extra = extra;
@@ -134,7 +128,7 @@ class VolumeLoader {
    * record is past the end of .dat or does not decode and CRC-check, until one is good.
    */
   private validIdxPrefix(entries: number, datSize: number, start: number): number {
-    const buf = Buffer.alloc(IDX_ENTRY_BYTES);
+    const buf = Buffer.alloc(idxEntryBytes);
     for (let k = entries - 1; k >= 0; k--) {
       if (entries - 1 - k >= idxTailDropEntriesMax) {
         throw new WeedError(
@@ -143,7 +137,7 @@ class VolumeLoader {
             "not dropping more",
         );
       }
-      readFully(this.f.idxFd, buf, IDX_ENTRY_BYTES, k * IDX_ENTRY_BYTES);
+      readFully(this.f.idxFd, buf, idxEntryBytes, k * idxEntryBytes);
       const hi = buf.readUInt32BE(0);
       const lo = buf.readUInt32BE(4);
       const offset = buf.readUInt32BE(8) * needleAlignBytes;
@@ -211,18 +205,18 @@ class VolumeLoader {
     let window: Buffer = Buffer.alloc(0);
     let windowAt = 0;
     const pending: Buffer[] = [];
-    while (pos + NEEDLE_HEADER_BYTES <= datSize) {
-      if (pos + NEEDLE_HEADER_BYTES > windowAt + window.length) {
+    while (pos + needleHeaderBytes <= datSize) {
+      if (pos + needleHeaderBytes > windowAt + window.length) {
         window = this.read(pos, Math.min(datScanChunkBytes, datSize - pos));
         windowAt = pos;
       }
       const size = window.readUInt32BE(pos - windowAt + 12);
-      if (size > NEEDLE_BODY_BYTES_MAX) break; // we never write such a record: garbage
+      if (size > needleBodyBytesMax) break; // we never write such a record: garbage
       const len = recordLength(size, this.version);
       if (pos + len > datSize) break;
       if (pos + len > windowAt + window.length) {
         // Check the small tail first, so garbage claiming a huge size costs one short read.
-        const tailAt = NEEDLE_HEADER_BYTES + size;
+        const tailAt = needleHeaderBytes + size;
         if (!this.isPlausibleTail(this.read(pos + tailAt, len - tailAt))) break;
         window = this.read(pos, Math.max(len, Math.min(datScanChunkBytes, datSize - pos)));
         windowAt = pos;
@@ -252,17 +246,17 @@ class VolumeLoader {
    */
   private isPlausibleTail(tail: Buffer): boolean {
     if (tail.length <= tailLength(this.version)) return false;
-    return this.version !== VERSION_3 || tail.readBigUInt64BE(NEEDLE_CHECKSUM_BYTES) > this.lastAppendAtNs;
+    return this.version !== VERSION_3 || tail.readBigUInt64BE(needleChecksumBytes) > this.lastAppendAtNs;
   }
 
   /** Checks one unindexed record and, if plausible, applies it to the map and queues its .idx entry. */
   private indexRecovered(record: Buffer, size: number, pos: number, pending: Buffer[]): boolean {
-    if (!this.isPlausibleTail(record.subarray(NEEDLE_HEADER_BYTES + size))) return false;
+    if (!this.isPlausibleTail(record.subarray(needleHeaderBytes + size))) return false;
     const ns = recordAppendAtNs(record, size, this.version);
     const hi = headerKeyHi(record);
     const lo = headerKeyLo(record);
     const offset = pos / needleAlignBytes;
-    const entry = Buffer.allocUnsafe(IDX_ENTRY_BYTES);
+    const entry = Buffer.allocUnsafe(idxEntryBytes);
     if (size === 0) {
       if (!this.isLiveWithCookie(hi, lo, headerCookie(record))) return false;
       this.map.remove(hi, lo);
@@ -281,8 +275,8 @@ class VolumeLoader {
   private isLiveWithCookie(hi: number, lo: number, cookie: number): boolean {
     const slot = this.map.find(hi, lo);
     if (slot < 0) return false;
-    const head = this.read(this.map.offsetAt(slot) * needleAlignBytes, NEEDLE_HEADER_BYTES);
-    return head.length === NEEDLE_HEADER_BYTES && headerCookie(head) === cookie;
+    const head = this.read(this.map.offsetAt(slot) * needleAlignBytes, needleHeaderBytes);
+    return head.length === needleHeaderBytes && headerCookie(head) === cookie;
   }
 }
 

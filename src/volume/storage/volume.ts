@@ -8,10 +8,10 @@ import { promisify } from "node:util";
 import { ErrorCode, WeedError, assert } from "../../common/errors.js";
 import type { Logger } from "../../common/logger.js";
 import { GroupCommit } from "./group-commit.js";
-import { IDX_ENTRY_BYTES, TOMBSTONE_FILE_SIZE, readFully, writeFully, writeIdxEntry } from "./idx.js";
+import { idxEntryBytes, TOMBSTONE_FILE_SIZE, readFully, writeFully, writeIdxEntry } from "./idx.js";
 import { needleAlignBytes, volumeFileBytesMax } from "./limits.js";
 import {
-  NEEDLE_HEADER_BYTES,
+  needleHeaderBytes,
   decodeNeedle,
   encodeNeedle,
   encodeTombstone,
@@ -85,7 +85,7 @@ export class Volume {
   private lastAppendAtNs = 0n;
   private modifiedAtSec = 0;
   private readOnlyFlag = false;
-  private readonly idxEntry = Buffer.alloc(IDX_ENTRY_BYTES);
+  private readonly idxEntry = Buffer.alloc(idxEntryBytes);
   private readonly commit: GroupCommit;
 
   constructor(opts: VolumeOptions) {
@@ -338,7 +338,7 @@ export class Volume {
     const size = this.map.sizeAt(slot);
     const offset = this.map.offsetAt(slot) * needleAlignBytes;
     const sameSize = size === enc.size && !this.isTtlVolume();
-    const stored = this.pread(offset, sameSize ? recordLength(size, this.superBlock.version) : NEEDLE_HEADER_BYTES);
+    const stored = this.pread(offset, sameSize ? recordLength(size, this.superBlock.version) : needleHeaderBytes);
     this.checkHeader(stored, hi, lo, size, offset);
     if (headerCookie(stored) !== cookie) {
       throw new WeedError(ErrorCode.COOKIE_MISMATCH, `mismatching cookie ${hex8(cookie)}`);
@@ -398,8 +398,8 @@ export class Volume {
   async delete(key: bigint, cookie: number, opts?: WriteOptions): Promise<number> {
     this.checkWritable();
     // The header and the DataSize field: enough to check the needle and answer its size.
-    const { hi, lo, size, record: head } = this.locate(key, cookie, () => NEEDLE_HEADER_BYTES + 4);
-    const dataSize = Math.min(head.readUInt32BE(NEEDLE_HEADER_BYTES), size);
+    const { hi, lo, size, record: head } = this.locate(key, cookie, () => needleHeaderBytes + 4);
+    const dataSize = Math.min(head.readUInt32BE(needleHeaderBytes), size);
     const tomb = encodeTombstone(hi, lo, cookie, this.superBlock.version, this.nextAppendAtNs());
     const at = this.appendRecord(tomb);
     this.appendIdxEntry(hi, lo, at, TOMBSTONE_FILE_SIZE, tomb.length);
@@ -493,7 +493,7 @@ export class Volume {
       throw ioError(`writing index of volume ${this.id}`, err);
     }
     assert(this.datEnd === datOffset + recordBytes, "index entry follows its record");
-    this.idxEnd = at + IDX_ENTRY_BYTES;
+    this.idxEnd = at + idxEntryBytes;
   }
 
   private cutBack(fd: number, length: number, what: string): void {

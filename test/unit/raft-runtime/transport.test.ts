@@ -1,7 +1,7 @@
 // The gRPC transport between two nodes on loopback: order, routing checks, bounded queues,
 // reconnects and the commit-only append hold.
 import { afterEach, describe, expect, it } from "vitest";
-import { RUNTIME_LIMITS, type RuntimeLimits } from "../../../src/raft/runtime/limits.js";
+import { runtimeLimits, type RuntimeLimits } from "../../../src/raft/runtime/limits.js";
 import { silentLogger } from "../../../src/raft/runtime/logger.js";
 import { GrpcTransport } from "../../../src/raft/runtime/transport.js";
 import type { Message } from "../../../src/raft/types.js";
@@ -28,7 +28,7 @@ async function node(id: string, limits: Partial<RuntimeLimits> = {}, port = 0): 
       listenHost: "127.0.0.1",
       listenPort: port,
       resolve: (peer) => addrs.get(peer) ?? "127.0.0.1:1",
-      limits: { ...RUNTIME_LIMITS, ...limits },
+      limits: { ...runtimeLimits, ...limits },
       log: silentLogger,
     },
     { onMessage: (m) => n.got.push(m), onUnreachable: (p) => n.unreachable.push(p) },

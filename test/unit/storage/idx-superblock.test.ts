@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ErrorCode, WeedError } from "../../../src/common/errors.js";
 import { parseReplicaPlacement } from "../../../src/common/replica-placement.js";
 import {
-  IDX_ENTRY_BYTES,
+  idxEntryBytes,
   TOMBSTONE_FILE_SIZE,
   isLiveSize,
   readIdxEntry,
@@ -33,7 +33,7 @@ describe(".idx entries", () => {
     const u32 = fc.integer({ min: 0, max: 0xffffffff });
     fc.assert(
       fc.property(u32, u32, u32, u32, (hi, lo, off, size) => {
-        const buf = Buffer.alloc(IDX_ENTRY_BYTES);
+        const buf = Buffer.alloc(idxEntryBytes);
         writeIdxEntry(buf, 0, hi, lo, off, size);
         expect(readIdxEntry(buf, 0)).toEqual({ keyHi: hi, keyLo: lo, offset: off, size });
         expect(buf.readBigUInt64BE(0)).toBe((BigInt(hi) << 32n) | BigInt(lo));
@@ -55,8 +55,8 @@ describe(".idx entries", () => {
 
     it("visits every entry in order across chunk boundaries, and only the range asked for", () => {
       const n = 1000;
-      const buf = Buffer.alloc(n * IDX_ENTRY_BYTES);
-      for (let i = 0; i < n; i++) writeIdxEntry(buf, i * IDX_ENTRY_BYTES, i >>> 3, i, i + 1, i * 2);
+      const buf = Buffer.alloc(n * idxEntryBytes);
+      for (let i = 0; i < n; i++) writeIdxEntry(buf, i * idxEntryBytes, i >>> 3, i, i + 1, i * 2);
       const file = path.join(dir, "1.idx");
       fs.writeFileSync(file, buf);
       const fd = fs.openSync(file, "r");
@@ -72,11 +72,11 @@ describe(".idx entries", () => {
             expect(size).toBe(lo * 2);
             seen.push(lo);
           },
-          7 * IDX_ENTRY_BYTES,
+          7 * idxEntryBytes,
         ); // a chunk that does not divide n
         expect(seen).toEqual(Array.from({ length: n }, (_, i) => i));
         const part: number[] = [];
-        walkIdx(fd, 10, 20, (_hi, lo) => part.push(lo), 3 * IDX_ENTRY_BYTES);
+        walkIdx(fd, 10, 20, (_hi, lo) => part.push(lo), 3 * idxEntryBytes);
         expect(part).toEqual(Array.from({ length: 10 }, (_, i) => i + 10));
       } finally {
         fs.closeSync(fd);

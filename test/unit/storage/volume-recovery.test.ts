@@ -3,7 +3,7 @@
 import fs from "node:fs";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ErrorCode } from "../../../src/common/errors.js";
-import { IDX_ENTRY_BYTES, writeIdxEntry } from "../../../src/volume/storage/idx.js";
+import { idxEntryBytes, writeIdxEntry } from "../../../src/volume/storage/idx.js";
 import type { LoadReport, Volume } from "../../../src/volume/storage/volume.js";
 import { encodeNeedle, encodeTombstone } from "../../../src/volume/storage/needle.js";
 import { tempDir, type TempDir } from "../../helpers.js";
@@ -58,7 +58,7 @@ describe("torn tail recovery", () => {
     const v = await load();
     expectNeedles(v, [1, 2, 3, 4], [5]);
     expect(fileSize(datPath)).toBe(datEnds[4]);
-    expect(fileSize(idxPath)).toBe(4 * IDX_ENTRY_BYTES);
+    expect(fileSize(idxPath)).toBe(4 * idxEntryBytes);
     expect(report).toEqual({
       idxEntries: 4,
       idxEntriesDropped: 1,
@@ -83,13 +83,13 @@ describe("torn tail recovery", () => {
 
   it("idx entries pointing past the end of .dat are dropped and the .idx truncated", async () => {
     const { datPath, idxPath, datEnds } = await volumeWith(3);
-    const extra = Buffer.alloc(2 * IDX_ENTRY_BYTES);
+    const extra = Buffer.alloc(2 * idxEntryBytes);
     writeIdxEntry(extra, 0, 0, 50, ((datEnds[3] ?? 0) + 4096) / 8, 200);
     writeIdxEntry(extra, 16, 0, 51, ((datEnds[3] ?? 0) + 8192) / 8, 200);
     fs.appendFileSync(idxPath, extra);
     const v = await load();
     expectNeedles(v, [1, 2, 3], [50, 51]);
-    expect(fileSize(idxPath)).toBe(3 * IDX_ENTRY_BYTES);
+    expect(fileSize(idxPath)).toBe(3 * idxEntryBytes);
     expect(fileSize(datPath)).toBe(datEnds[3]);
   });
 
@@ -98,7 +98,7 @@ describe("torn tail recovery", () => {
     fs.appendFileSync(idxPath, Buffer.from([1, 2, 3, 4, 5]));
     const v = await load();
     expectNeedles(v, [1, 2], []);
-    expect(fileSize(idxPath)).toBe(2 * IDX_ENTRY_BYTES);
+    expect(fileSize(idxPath)).toBe(2 * idxEntryBytes);
   });
 
   it("records written whose idx entries never made it are re-indexed (nothing acknowledged is lost)", async () => {
@@ -110,11 +110,11 @@ describe("torn tail recovery", () => {
     const datSize = fileSize(v0.datPath);
     await v0.close();
     // Lose the last three entries: put 4, the delete of 2, put 5.
-    fs.truncateSync(idxPath, 3 * IDX_ENTRY_BYTES);
+    fs.truncateSync(idxPath, 3 * idxEntryBytes);
     const v = await load();
     expectNeedles(v, [1, 3, 4, 5], [2]);
     expect(report).toMatchObject({ idxEntries: 3, recordsRecovered: 3, datBytesTruncated: 0 });
-    expect(fileSize(idxPath)).toBe(6 * IDX_ENTRY_BYTES);
+    expect(fileSize(idxPath)).toBe(6 * idxEntryBytes);
     expect(fileSize(v.datPath)).toBe(datSize);
     expect(v.info()).toMatchObject({ deleteCount: 1 });
   });
@@ -124,7 +124,7 @@ describe("torn tail recovery", () => {
     fs.unlinkSync(idxPath);
     const v = await load();
     expectNeedles(v, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10], []);
-    expect(fileSize(idxPath)).toBe(10 * IDX_ENTRY_BYTES);
+    expect(fileSize(idxPath)).toBe(10 * idxEntryBytes);
     expect(fileSize(datPath)).toBe(datEnds[10]);
   });
 
@@ -135,17 +135,17 @@ describe("torn tail recovery", () => {
     fs.closeSync(fd);
     const v = await load();
     expectNeedles(v, [1, 2], [3]);
-    expect(fileSize(idxPath)).toBe(2 * IDX_ENTRY_BYTES);
+    expect(fileSize(idxPath)).toBe(2 * idxEntryBytes);
     expect(fileSize(datPath)).toBe(datEnds[2]);
   });
 
   it("a complete but unindexed record followed by a torn one: the first is kept, the torn one cut", async () => {
     const { datPath, idxPath, datEnds } = await volumeWith(4);
-    fs.truncateSync(idxPath, 2 * IDX_ENTRY_BYTES); // entries of 3 and 4 lost
+    fs.truncateSync(idxPath, 2 * idxEntryBytes); // entries of 3 and 4 lost
     fs.truncateSync(datPath, (datEnds[3] ?? 0) + 50); // needle 4 torn
     const v = await load();
     expectNeedles(v, [1, 2, 3], [4]);
-    expect(fileSize(idxPath)).toBe(3 * IDX_ENTRY_BYTES);
+    expect(fileSize(idxPath)).toBe(3 * idxEntryBytes);
     expect(fileSize(datPath)).toBe(datEnds[3]);
   });
 
@@ -178,7 +178,7 @@ describe("torn tail recovery", () => {
 
   it("replays SeaweedFS-era entries: a delete with offset 0 and an empty needle (size 0) are deletes", async () => {
     const { idxPath, datPath } = await volumeWith(3);
-    const extra = Buffer.alloc(2 * IDX_ENTRY_BYTES);
+    const extra = Buffer.alloc(2 * idxEntryBytes);
     writeIdxEntry(extra, 0, 0, 1, 0, 0xffffffff); // delete of 1, old style: offset 0
     writeIdxEntry(extra, 16, 0, 2, 0, 0); // size 0
     fs.appendFileSync(idxPath, extra);
@@ -201,7 +201,7 @@ describe("torn tail recovery", () => {
 
   it("re-indexes an unindexed record whose padding is not zero (SeaweedFS pads with leftovers)", async () => {
     const { datPath, idxPath, datEnds } = await volumeWith(3);
-    fs.truncateSync(idxPath, 2 * IDX_ENTRY_BYTES);
+    fs.truncateSync(idxPath, 2 * idxEntryBytes);
     const fd = fs.openSync(datPath, "r+");
     fs.writeSync(fd, Buffer.from([0xab, 0xcd]), 0, 2, (datEnds[3] ?? 0) - 2); // last 2 padding bytes of needle 3
     fs.closeSync(fd);

@@ -2,7 +2,7 @@
 import fs from "node:fs";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ErrorCode, WeedError } from "../../../src/common/errors.js";
-import { IDX_ENTRY_BYTES, readIdxEntry, TOMBSTONE_FILE_SIZE, writeIdxEntry } from "../../../src/volume/storage/idx.js";
+import { idxEntryBytes, readIdxEntry, TOMBSTONE_FILE_SIZE, writeIdxEntry } from "../../../src/volume/storage/idx.js";
 import { encodeNeedle, recordLength } from "../../../src/volume/storage/needle.js";
 import type { Volume } from "../../../src/volume/storage/volume.js";
 import { tempDir, type TempDir } from "../../helpers.js";
@@ -44,7 +44,7 @@ describe("Volume write and read", () => {
     const r = await v.write({ key: 0x1234n, cookie: 0xdeadbeef, data: Buffer.from("hello"), lastModified: 5 });
     expect(r).toEqual({ size: 5, crc: 0x9a71bb4c, unchanged: false });
     const idx = fs.readFileSync(v.idxPath);
-    expect(idx.length).toBe(IDX_ENTRY_BYTES);
+    expect(idx.length).toBe(idxEntryBytes);
     expect(readIdxEntry(idx, 0)).toEqual({ keyHi: 0, keyLo: 0x1234, offset: 1, size: 4 + 5 + 1 + 5 });
     expect(fileSize(v.datPath)).toBe(8 + recordLength(15, 3));
     expect(v.info()).toMatchObject({
@@ -83,12 +83,12 @@ describe("Volume write and read", () => {
     const same = await v.write({ key: 3n, cookie: 9, data: blob(3), name: "a", lastModified: 200 });
     expect(same.unchanged).toBe(true);
     expect(fileSize(v.datPath)).toBe(size1);
-    expect(fileSize(v.idxPath)).toBe(IDX_ENTRY_BYTES);
+    expect(fileSize(v.idxPath)).toBe(idxEntryBytes);
     const renamed = await v.write({ key: 3n, cookie: 9, data: blob(3), name: "b", lastModified: 200 });
     expect(renamed.unchanged).toBe(false);
     const changed = await v.write({ key: 3n, cookie: 9, data: blob(4), name: "b" });
     expect(changed.unchanged).toBe(false);
-    expect(fileSize(v.idxPath)).toBe(3 * IDX_ENTRY_BYTES);
+    expect(fileSize(v.idxPath)).toBe(3 * idxEntryBytes);
     expect(v.read(3n, 9).data.equals(blob(4))).toBe(true);
     expect(v.info()).toMatchObject({ fileCount: 3, deleteCount: 2 });
     expect(v.needleCount).toBe(1);
@@ -99,7 +99,7 @@ describe("Volume write and read", () => {
     await v.write({ key: 3n, cookie: 9, data: blob(3) });
     const again = await v.write({ key: 3n, cookie: 9, data: blob(3) });
     expect(again.unchanged).toBe(false);
-    expect(fileSize(v.idxPath)).toBe(2 * IDX_ENTRY_BYTES);
+    expect(fileSize(v.idxPath)).toBe(2 * idxEntryBytes);
   });
 
   it("stores an empty blob that keeps its name and survives reopen", async () => {
@@ -122,7 +122,7 @@ describe("Volume delete", () => {
     expect(await v.delete(5n, 0x55)).toBe(321);
     expect(fileSize(v.datPath)).toBe(datBefore + 32);
     const idx = fs.readFileSync(v.idxPath);
-    const last = readIdxEntry(idx, idx.length - IDX_ENTRY_BYTES);
+    const last = readIdxEntry(idx, idx.length - idxEntryBytes);
     expect(last).toEqual({ keyHi: 0, keyLo: 5, offset: datBefore / 8, size: TOMBSTONE_FILE_SIZE });
     const tomb = fs.readFileSync(v.datPath).subarray(datBefore);
     expect(tomb.readUInt32BE(0)).toBe(0x55);
@@ -224,7 +224,7 @@ describe("lifecycle", () => {
     const sb = Buffer.from("0200000000000000", "hex");
     const a = encodeNeedle({ key: 1n, cookie: 11, data: blob(1), name: "one" }, 2, 0n, 0);
     const b = encodeNeedle({ key: 2n, cookie: 22, data: blob(2) }, 2, 0n, 0);
-    const idx = Buffer.alloc(2 * IDX_ENTRY_BYTES);
+    const idx = Buffer.alloc(2 * idxEntryBytes);
     writeIdxEntry(idx, 0, 0, 1, 1, a.size);
     writeIdxEntry(idx, 16, 0, 2, (8 + a.record.length) / 8, b.size);
     fs.writeFileSync(`${dir}/1.dat`, Buffer.concat([sb, a.record, b.record]));

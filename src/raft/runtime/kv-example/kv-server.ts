@@ -24,9 +24,9 @@ import type { RaftRuntime } from "../runtime.js";
 import { encodeDelete, encodePut, type KvResult, type KvStateMachine } from "./kv-state-machine.js";
 
 /** A value larger than this is refused (413): one entry must fit the core's maxEntryBytes. */
-const VALUE_BYTES_MAX = 512 * 1024;
+const valueBytesMax = 512 * 1024;
 /** Per-request deadline for proposals and reads. */
-const REQUEST_TIMEOUT_MS = 5_000;
+const requestTimeoutMs = 5_000;
 
 interface ErrorAnswer {
   status: number;
@@ -137,10 +137,10 @@ export class KvHttpServer {
   }
 
   private async put(req: IncomingMessage, res: ServerResponse, key: string): Promise<void> {
-    const body = await readBody(req, VALUE_BYTES_MAX);
-    if (body === null) return send(res, 413, { error: `value larger than ${VALUE_BYTES_MAX} bytes` });
+    const body = await readBody(req, valueBytesMax);
+    if (body === null) return send(res, 413, { error: `value larger than ${valueBytesMax} bytes` });
     try {
-      const r = await this.runtime.propose(encodePut(key, body), { timeoutMs: REQUEST_TIMEOUT_MS });
+      const r = await this.runtime.propose(encodePut(key, body), { timeoutMs: requestTimeoutMs });
       send(res, 200, r);
     } catch (err) {
       sendError(res, err);
@@ -149,7 +149,7 @@ export class KvHttpServer {
 
   private async remove(res: ServerResponse, key: string): Promise<void> {
     try {
-      const r = await this.runtime.propose(encodeDelete(key), { timeoutMs: REQUEST_TIMEOUT_MS });
+      const r = await this.runtime.propose(encodeDelete(key), { timeoutMs: requestTimeoutMs });
       send(res, 200, r);
     } catch (err) {
       sendError(res, err);
@@ -159,7 +159,7 @@ export class KvHttpServer {
   private async get(res: ServerResponse, key: string, stale: boolean): Promise<void> {
     let readIndex: number | null = null;
     try {
-      if (!stale) readIndex = await this.runtime.readIndex({ timeoutMs: REQUEST_TIMEOUT_MS });
+      if (!stale) readIndex = await this.runtime.readIndex({ timeoutMs: requestTimeoutMs });
     } catch (err) {
       return sendError(res, err);
     }

@@ -15,11 +15,11 @@ export interface KvResult {
 const OP_PUT = 1;
 const OP_DELETE = 2;
 const SNAPSHOT_VERSION = 1;
-const KEY_BYTES_MAX = 0xffff;
+const keyBytesMax = 0xffff;
 
 export function encodePut(key: string, value: Uint8Array): Uint8Array {
   const k = Buffer.from(key, "utf8");
-  if (k.length === 0 || k.length > KEY_BYTES_MAX) throw new RangeError(`key must be 1..${KEY_BYTES_MAX} bytes`);
+  if (k.length === 0 || k.length > keyBytesMax) throw new RangeError(`key must be 1..${keyBytesMax} bytes`);
   const b = Buffer.allocUnsafe(3 + k.length + value.byteLength);
   b[0] = OP_PUT;
   b.writeUInt16BE(k.length, 1);
@@ -30,7 +30,7 @@ export function encodePut(key: string, value: Uint8Array): Uint8Array {
 
 export function encodeDelete(key: string): Uint8Array {
   const k = Buffer.from(key, "utf8");
-  if (k.length === 0 || k.length > KEY_BYTES_MAX) throw new RangeError(`key must be 1..${KEY_BYTES_MAX} bytes`);
+  if (k.length === 0 || k.length > keyBytesMax) throw new RangeError(`key must be 1..${keyBytesMax} bytes`);
   const b = Buffer.allocUnsafe(3 + k.length);
   b[0] = OP_DELETE;
   b.writeUInt16BE(k.length, 1);
