@@ -1,6 +1,7 @@
-import { GRPC_PORT_OFFSET } from "../../common/server-address.js";
+import { grpcPortOffset } from "../../common/server-address.js";
 import { createLogger } from "../../common/logger.js";
 import type { LevelWithSilent } from "pino";
+import { volumeSizeLimitMBDefault, volumeSizeLimitMBMax } from "../../master/limits.js";
 import { MasterServer, type MasterConfig } from "../../master/master-server.js";
 import { serveUntilSignal, type Command } from "../command.js";
 import { logLevelFlag, parseAddressList, replicationCheck } from "../common-flags.js";
@@ -18,16 +19,13 @@ import {
 import { listenFromFlags } from "../bind-address.js";
 import { masterIdentity } from "../master-peers.js";
 
-/** SeaweedFS refuses limits above 30 GiB: 4-byte idx offsets address at most 32 GiB. */
-const VOLUME_SIZE_LIMIT_MB_MAX = 30 * 1024;
-
 export const masterFlags: readonly FlagSpec[] = [
   { name: "port", type: "int", default: 9333, usage: "HTTP listen port", check: portCheck },
   {
     name: "port.grpc",
     type: "int",
     default: 0,
-    usage: `gRPC listen port (0 = port+${GRPC_PORT_OFFSET})`,
+    usage: `gRPC listen port (0 = port+${grpcPortOffset})`,
     check: optionalPortCheck,
   },
   {
@@ -48,12 +46,10 @@ export const masterFlags: readonly FlagSpec[] = [
   {
     name: "volumeSizeLimitMB",
     type: "int",
-    default: VOLUME_SIZE_LIMIT_MB_MAX,
+    default: volumeSizeLimitMBDefault,
     usage: "a volume at this size stops taking writes",
     check: (v) =>
-      typeof v === "number" && v > 0 && v <= VOLUME_SIZE_LIMIT_MB_MAX
-        ? undefined
-        : `must be 1-${VOLUME_SIZE_LIMIT_MB_MAX}`,
+      typeof v === "number" && v > 0 && v <= volumeSizeLimitMBMax ? undefined : `must be 1-${volumeSizeLimitMBMax}`,
   },
   {
     name: "defaultReplication",

@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import type { LevelWithSilent } from "pino";
 import { createLogger } from "../../common/logger.js";
+import { grpcPortOffset } from "../../common/server-address.js";
 import { MasterServer } from "../../master/master-server.js";
 import { VolumeServer } from "../../volume/volume-server.js";
 import { serveUntilSignal, type Command } from "../command.js";
@@ -40,7 +41,7 @@ export const serverCommand: Command = {
     if (str(v, "master.dir") === "") v["master.dir"] = join(str(v, "dir"), "master");
     const logger = createLogger(str(v, "logLevel") as LevelWithSilent);
     const masterCfg = masterConfigFromFlags(v, "master.");
-    const grpcSuffix = masterCfg.grpcPort === masterCfg.port + 10000 ? "" : `.${masterCfg.grpcPort}`;
+    const grpcSuffix = masterCfg.grpcPort === masterCfg.port + grpcPortOffset ? "" : `.${masterCfg.grpcPort}`;
     // The volume server may heartbeat to any master: a follower names the leader.
     const others = [...(masterCfg.peers ?? []), ...(masterCfg.join ?? [])].filter((p) => p !== masterCfg.self);
     const masters = [`${masterCfg.self ?? `${masterCfg.ip}:${masterCfg.port}`}${grpcSuffix}`, ...others];
