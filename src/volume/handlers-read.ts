@@ -12,7 +12,7 @@ import { sendError } from "../common/http-util.js";
 import type { NeedleRecord } from "./storage/store-api.js";
 import type { VolumeHttpContext } from "./http-context.js";
 import { contentRange, parseRange, type ByteRange } from "./http-range.js";
-import { GUNZIP_OUTPUT_BYTES_MAX } from "./limits.js";
+import { gunzipOutputBytesMax } from "./limits.js";
 
 const OCTET_STREAM = "application/octet-stream";
 
@@ -231,7 +231,7 @@ function ifRangeHolds(req: IncomingMessage, quotedEtag: string, lastModified: st
 
 function gunzipStored(ctx: VolumeHttpContext, n: NeedleRecord, url: string): Buffer {
   try {
-    return gunzipSync(n.data, { maxOutputLength: GUNZIP_OUTPUT_BYTES_MAX });
+    return gunzipSync(n.data, { maxOutputLength: gunzipOutputBytesMax });
   } catch (err) {
     ctx.logger.error({ url, err: (err as Error).message }, "stored gzip needle does not decompress");
     throw new WeedError(

@@ -15,7 +15,8 @@ import { parseTtl } from "../common/ttl.js";
 import type { NeedleInput } from "./storage/store-api.js";
 import { splitUrl, type VolumeHttpContext } from "./http-context.js";
 import { etagOf } from "./handlers-read.js";
-import { GUNZIP_OUTPUT_BYTES_MAX, PAIRS_JSON_BYTES_MAX } from "./limits.js";
+import { gunzipOutputBytesMax } from "./limits.js";
+import { needlePairsBytesMax } from "./storage/limits.js";
 import { readVolumeUpload } from "./upload-parse.js";
 
 const OCTET_STREAM = "application/octet-stream";
@@ -63,7 +64,7 @@ export function resolveMime(contentType: string, fileName: string, pathExt: stri
 /** The uncompressed bytes of a gzip upload, or undefined when they do not inflate (then kept as-is). */
 function tryGunzip(data: Buffer): Buffer | undefined {
   try {
-    return gunzipSync(data, { maxOutputLength: GUNZIP_OUTPUT_BYTES_MAX });
+    return gunzipSync(data, { maxOutputLength: gunzipOutputBytesMax });
   } catch {
     return undefined;
   }
@@ -93,8 +94,8 @@ export async function handleWrite(ctx: VolumeHttpContext, req: IncomingMessage, 
   const params = writeParams(ctx, query);
   const ttl = parseTtl(params.ttlText);
   const pairs = pairsOf(req);
-  if (pairs !== undefined && Buffer.byteLength(JSON.stringify(pairs)) > PAIRS_JSON_BYTES_MAX) {
-    throw new WeedError(ErrorCode.BAD_REQUEST, `Seaweed-* headers are over ${PAIRS_JSON_BYTES_MAX} bytes as JSON`);
+  if (pairs !== undefined && Buffer.byteLength(JSON.stringify(pairs)) > needlePairsBytesMax) {
+    throw new WeedError(ErrorCode.BAD_REQUEST, `Seaweed-* headers are over ${needlePairsBytesMax} bytes as JSON`);
   }
 
   const upload = await readVolumeUpload(req, ctx.fileSizeLimitBytes, path);
@@ -106,7 +107,8 @@ export async function handleWrite(ctx: VolumeHttpContext, req: IncomingMessage, 
     if (actual !== expectedMd5) {
       throw new WeedError(
         ErrorCode.BAD_REQUEST,
-        `Content-MD5 did not match md5 of file data expected [${expectedMd5}] received [${actual}] size ${uncompressed.length}`,
+        `Content-MD5 did not match md5 of file data expected [${expectedMd5}] ` +
+          `received [${actual}] size ${uncompressed.length}`,
       );
     }
   }

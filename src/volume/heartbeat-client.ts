@@ -18,15 +18,15 @@ import { createClient } from "../grpc/adapter.js";
 import { HeartbeatSchema, Seaweed, type Heartbeat, type HeartbeatResponse } from "../gen/master_pb.js";
 import type { StoreApi, StoreEvent } from "./storage/store-api.js";
 import {
-  HEARTBEAT_KEEPALIVE_MS,
-  HEARTBEAT_KEEPALIVE_TIMEOUT_MS,
-  HEARTBEAT_RECONNECT_BASE_MS,
-  HEARTBEAT_RECONNECT_JITTER,
-  HEARTBEAT_ELECTION_POLL_MS,
-  HEARTBEAT_STALE_LEADER_MS,
-  HEARTBEAT_REDIRECTS_AT_ONCE_MAX,
-  HEARTBEAT_RECONNECT_MAX_MS,
-  KNOWN_MASTERS_MAX,
+  heartbeatKeepaliveMs,
+  heartbeatKeepaliveTimeoutMs,
+  heartbeatReconnectBaseMs,
+  heartbeatReconnectJitter,
+  heartbeatElectionPollMs,
+  heartbeatStaleLeaderMs,
+  heartbeatRedirectsAtOnceMax,
+  heartbeatReconnectMsMax,
+  knownMastersMax,
 } from "./limits.js";
 import { volumeInformationMessage, volumeShortInformationMessage } from "./volume-messages.js";
 
@@ -152,7 +152,7 @@ export class HeartbeatClient {
       if (end.kind === "redirect") {
         if (
           lost !== undefined &&
-          performance.now() - lost.at < HEARTBEAT_STALE_LEADER_MS &&
+          performance.now() - lost.at < heartbeatStaleLeaderMs &&
           sameServer(parseServerAddress(end.leader), parseServerAddress(lost.master))
         ) {
           // The election is still under way: ask the next master again shortly, without backing off.
@@ -161,22 +161,22 @@ export class HeartbeatClient {
             "master still names the leader we lost: waiting for the election",
           );
           index = (this.#masters.indexOf(master) + 1) % this.#masters.length;
-          await sleep(this.#jittered(HEARTBEAT_ELECTION_POLL_MS), signal);
+          await sleep(this.#jittered(heartbeatElectionPollMs), signal);
           continue;
         }
         this.#log.info({ master, leader: end.leader }, "master names another leader: reconnecting there");
         index = this.#learn(end.leader);
         // A redirect is not a failure: go at once (a few times in a row at most, in case two
         // masters name each other while leadership moves).
-        if (++redirects <= HEARTBEAT_REDIRECTS_AT_ONCE_MAX) continue;
+        if (++redirects <= heartbeatRedirectsAtOnceMax) continue;
       } else {
         if (end.answered) lost = { master, at: performance.now() };
         this.#log.warn({ master, reason: end.reason }, "heartbeat stream lost");
         index = (this.#masters.indexOf(master) + 1) % this.#masters.length;
       }
       redirects = 0;
-      const electing = end.answered || (lost !== undefined && performance.now() - lost.at < HEARTBEAT_STALE_LEADER_MS);
-      const delay = electing ? this.#jittered(HEARTBEAT_ELECTION_POLL_MS) : this.#backoffMs(failures);
+      const electing = end.answered || (lost !== undefined && performance.now() - lost.at < heartbeatStaleLeaderMs);
+      const delay = electing ? this.#jittered(heartbeatElectionPollMs) : this.#backoffMs(failures);
       failures++;
       await sleep(delay, signal);
     }
@@ -184,15 +184,15 @@ export class HeartbeatClient {
   }
 
   #jittered(ms: number): number {
-    return Math.round(ms * (1 - HEARTBEAT_RECONNECT_JITTER * this.#random()));
+    return Math.round(ms * (1 - heartbeatReconnectJitter * this.#random()));
   }
 
   /** Drawn from [d(1-j), d] with d = base * 2^failures, capped. */
   #backoffMs(failures: number): number {
-    const base = this.#o.reconnectBaseMs ?? HEARTBEAT_RECONNECT_BASE_MS;
-    const max = this.#o.reconnectMaxMs ?? HEARTBEAT_RECONNECT_MAX_MS;
+    const base = this.#o.reconnectBaseMs ?? heartbeatReconnectBaseMs;
+    const max = this.#o.reconnectMaxMs ?? heartbeatReconnectMsMax;
     const d = Math.min(max, base * 2 ** Math.min(failures, 30));
-    return Math.round(d * (1 - HEARTBEAT_RECONNECT_JITTER * this.#random()));
+    return Math.round(d * (1 - heartbeatReconnectJitter * this.#random()));
   }
 
   /** Index of `leader` in the known list, adding it (evicting the oldest learned one) if new. */
@@ -204,7 +204,7 @@ export class HeartbeatClient {
       this.#masters[known] = leader;
       return known;
     }
-    if (this.#masters.length >= KNOWN_MASTERS_MAX && this.#masters.length > this.#seeds)
+    if (this.#masters.length >= knownMastersMax && this.#masters.length > this.#seeds)
       this.#masters.splice(this.#seeds, 1);
     this.#masters.push(leader);
     return this.#masters.length - 1;
@@ -243,8 +243,8 @@ export class HeartbeatClient {
         return resolve({ kind: "failed", reason: (err as Error).message, answered: false });
       }
       const client = createClient(Seaweed, grpcAddress(addr), {
-        "grpc.keepalive_time_ms": this.#o.keepaliveMs ?? HEARTBEAT_KEEPALIVE_MS,
-        "grpc.keepalive_timeout_ms": this.#o.keepaliveTimeoutMs ?? HEARTBEAT_KEEPALIVE_TIMEOUT_MS,
+        "grpc.keepalive_time_ms": this.#o.keepaliveMs ?? heartbeatKeepaliveMs,
+        "grpc.keepalive_timeout_ms": this.#o.keepaliveTimeoutMs ?? heartbeatKeepaliveTimeoutMs,
         "grpc.keepalive_permit_without_calls": 1,
       });
       const call: HeartbeatCall = client.sendHeartbeat();

@@ -2,7 +2,7 @@
 // Semantics follow SeaweedFS (weed/server/common.go ProcessRangeRequest, on top of Go's
 // http.ServeContent): ranges beyond the end are clamped, a header whose ranges sum to more than
 // the body is ignored (no amplification), nothing satisfiable is 416.
-import { RANGES_MAX } from "./limits.js";
+import { rangesMax } from "./limits.js";
 
 export interface ByteRange {
   /** First byte, inclusive. */
@@ -38,7 +38,7 @@ export function parseRange(header: string | undefined, size: number): RangeResul
   // An empty body has no satisfiable range, but refusing it breaks clients that always send one.
   if (size === 0) return FULL;
   const specs = header.slice(6).split(",");
-  if (specs.length > RANGES_MAX) return FULL;
+  if (specs.length > rangesMax) return FULL;
   const ranges: ByteRange[] = [];
   let total = 0;
   for (const raw of specs) {

@@ -9,12 +9,12 @@ import { handleDelete } from "./handlers-delete.js";
 import { handleRead } from "./handlers-read.js";
 import { handleWrite } from "./handlers-write.js";
 import {
-  HTTP_CLOSE_GRACE_MS,
-  HTTP_HEADERS_TIMEOUT_MS,
-  HTTP_KEEP_ALIVE_TIMEOUT_MS,
-  HTTP_REQUEST_TIMEOUT_MS,
-  UPLOAD_DRAIN_BYTES_MAX,
-  UPLOAD_DRAIN_MS_MAX,
+  httpCloseGraceMs,
+  httpHeadersTimeoutMs,
+  httpKeepAliveTimeoutMs,
+  httpRequestTimeoutMs,
+  uploadDrainBytesMax,
+  uploadDrainMsMax,
 } from "./limits.js";
 
 const FID_METHODS = "GET, HEAD, POST, PUT, DELETE, OPTIONS";
@@ -28,18 +28,18 @@ const CHAR_9 = 57;
 function discardUnreadBody(req: IncomingMessage, res: ServerResponse): void {
   if (req.complete || req.readableEnded) return;
   const declared = Number(req.headers["content-length"] ?? "NaN");
-  if (!(declared <= UPLOAD_DRAIN_BYTES_MAX)) {
+  if (!(declared <= uploadDrainBytesMax)) {
     // Unknown or large remainder: tell the client this connection ends with the response.
     res.setHeader("Connection", "close");
   }
   let drained = 0;
   const socket = req.socket;
-  const timer = setTimeout(() => socket.destroy(), UPLOAD_DRAIN_MS_MAX);
+  const timer = setTimeout(() => socket.destroy(), uploadDrainMsMax);
   timer.unref();
   const stop = (): void => clearTimeout(timer);
   const onData = (chunk: Buffer): void => {
     drained += chunk.length;
-    if (drained <= UPLOAD_DRAIN_BYTES_MAX) return;
+    if (drained <= uploadDrainBytesMax) return;
     stop();
     req.off("data", onData);
     req.pause();
@@ -61,10 +61,10 @@ export class VolumeHttpServer {
   constructor(ctx: VolumeHttpContext) {
     this.#ctx = ctx;
     this.#server = createServer(
-      { requestTimeout: HTTP_REQUEST_TIMEOUT_MS, headersTimeout: HTTP_HEADERS_TIMEOUT_MS },
+      { requestTimeout: httpRequestTimeoutMs, headersTimeout: httpHeadersTimeoutMs },
       (req, res) => this.#onRequest(req, res),
     );
-    this.#server.keepAliveTimeout = HTTP_KEEP_ALIVE_TIMEOUT_MS;
+    this.#server.keepAliveTimeout = httpKeepAliveTimeoutMs;
   }
 
   get port(): number {
@@ -86,7 +86,7 @@ export class VolumeHttpServer {
 
   /** Stops accepting, lets in-flight requests finish for a grace period, then cuts the rest. */
   async close(): Promise<void> {
-    await drainHttpServer(this.#server, HTTP_CLOSE_GRACE_MS);
+    await drainHttpServer(this.#server, httpCloseGraceMs);
   }
 
   #onRequest(req: IncomingMessage, res: ServerResponse): void {

@@ -12,7 +12,7 @@ import { addVolumeServerService } from "./grpc-service.js";
 import { HeartbeatClient } from "./heartbeat-client.js";
 import type { HeartbeatView, VolumeHttpContext } from "./http-context.js";
 import { VolumeHttpServer } from "./http-server.js";
-import { DRAIN_LINGER_MS, GRPC_CLOSE_GRACE_MS, HEARTBEAT_INTERVAL_MS_DEFAULT } from "./limits.js";
+import { drainLingerMs, grpcCloseGraceMs, heartbeatIntervalMsDefault } from "./limits.js";
 import { VolumeMetrics } from "./metrics.js";
 
 /** Reported in /status "Version" and the status page. */
@@ -157,7 +157,7 @@ export class VolumeServer {
             id: `${c.ip}:${this.#httpPort}`,
           },
           masters: c.masters,
-          intervalMs: c.heartbeatIntervalMs ?? HEARTBEAT_INTERVAL_MS_DEFAULT,
+          intervalMs: c.heartbeatIntervalMs ?? heartbeatIntervalMsDefault,
           logger: this.#log,
         });
         this.#heartbeat.start();
@@ -186,9 +186,9 @@ export class VolumeServer {
     // for a short linger, then the listeners drain.
     await this.#heartbeat?.close();
     if (this.#heartbeat !== undefined && this.#http !== undefined)
-      await new Promise((r) => setTimeout(r, DRAIN_LINGER_MS));
+      await new Promise((r) => setTimeout(r, drainLingerMs));
     await this.#http?.close();
-    await shutdownServer(this.#grpc, GRPC_CLOSE_GRACE_MS);
+    await shutdownServer(this.#grpc, grpcCloseGraceMs);
     await this.#store.close();
     this.#state = "closed";
     this.#log.info("volume server closed");

@@ -1,6 +1,7 @@
 import type { LevelWithSilent } from "pino";
 import { createLogger } from "../../common/logger.js";
 import { grpcPortOffset } from "../../common/server-address.js";
+import { fileSizeLimitMBDefault } from "../../volume/limits.js";
 import { VolumeServer, type VolumeServerConfig } from "../../volume/volume-server.js";
 import { listenFromFlags } from "../bind-address.js";
 import { serveUntilSignal, type Command } from "../command.js";
@@ -60,7 +61,7 @@ export const volumeFlags: readonly FlagSpec[] = [
   {
     name: "fileSizeLimitMB",
     type: "int",
-    default: 256,
+    default: fileSizeLimitMBDefault,
     usage: "largest upload accepted",
     check: (v) =>
       positiveCheck(v) ??

@@ -114,7 +114,7 @@ describe("heartbeat client", () => {
 
     const started = Date.now();
     const m2 = await master(port);
-    // Backoff is capped at 5 s (HEARTBEAT_RECONNECT_MAX_MS), so one full cycle plus slack bounds it.
+    // Backoff is capped at 5 s (heartbeatReconnectMsMax), so one full cycle plus slack bounds it.
     await waitFor(() => m2.beats.length >= 1, { timeoutMs: 8_000, what: "a full beat at the restarted master" });
     expect(m2.beats[0]!.maxVolumeCounts).toEqual({ "": 8 });
     await waitFor(() => s.vs.heartbeat?.connected === true, { timeoutMs: 2_000, what: "connected again" });
