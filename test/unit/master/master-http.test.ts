@@ -225,6 +225,64 @@ describe("/submit", () => {
     expect(r.status).toBe(500);
     expect(r.body.error).toMatch(/no free volumes left/);
   });
+
+  it("issue 9: a multipart body without its closing boundary answers 400 JSON and the master keeps serving", async () => {
+    const vs = await volumeServer();
+    const headers = { "content-type": "multipart/form-data; boundary=X" };
+    const cut = '--X\r\nContent-Disposition: form-data; name="file"; filename="a"\r\n\r\nabc';
+    // Cut in the file part, and cut in a later part that is skipped (both crashed the master).
+    const skipped = `${cut}\r\n--X\r\nContent-Disposition: form-data; name="g"; filename="b"\r\n\r\nde`;
+    for (const body of [cut, skipped]) {
+      const r = await getJson("/submit", { method: "POST", headers, body });
+      expect(r.status).toBe(400);
+      expect(r.body.error).toMatch(/^malformed multipart body: /);
+    }
+    expect(vs.uploads).toHaveLength(0);
+    const form = new FormData();
+    form.append("file", new Blob(["after"]), "after.txt");
+    const ok = await getJson("/submit", { method: "POST", body: form });
+    expect(ok.status).toBe(201);
+    expect(vs.uploads).toHaveLength(1);
+  });
+
+  it("refuses a body declared over the limit with 413 naming it, before reading it", async () => {
+    const { submitBytesMax } = await import("../../../src/master/limits.js");
+    const { connect } = await import("node:net");
+    const sock = connect(master.httpPort, "127.0.0.1");
+    const text = await new Promise<string>((resolve, reject) => {
+      let got = "";
+      sock.on("data", (d: Buffer) => {
+        got += d.toString();
+        if (got.endsWith("}")) resolve(got);
+      });
+      sock.on("error", reject);
+      sock.write(`POST /submit HTTP/1.1\r\nHost: x\r\nContent-Length: ${submitBytesMax + 1}\r\n\r\n`);
+    });
+    sock.destroy();
+    expect(text).toMatch(/^HTTP\/1\.1 413 /);
+    expect(text.slice(text.indexOf("{"))).toBe(
+      JSON.stringify({ error: `file over the limited ${submitBytesMax} bytes` }),
+    );
+  });
+
+  it("a client that disconnects mid-upload crashes nothing; the next submit succeeds", async () => {
+    const vs = await volumeServer();
+    const { connect } = await import("node:net");
+    const sock = connect(master.httpPort, "127.0.0.1");
+    await new Promise<void>((r) => sock.once("connect", () => r()));
+    sock.write(
+      "POST /submit HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=X\r\n" +
+        'Content-Length: 100000\r\n\r\n--X\r\nContent-Disposition: form-data; name="file"; filename="a"\r\n\r\n' +
+        "a".repeat(1000),
+    );
+    await new Promise((r) => setTimeout(r, 50));
+    sock.destroy();
+    const form = new FormData();
+    form.append("file", new Blob(["after"]), "after.txt");
+    const ok = await getJson("/submit", { method: "POST", body: form });
+    expect(ok.status).toBe(201);
+    expect(vs.uploads).toHaveLength(1);
+  });
 });
 
 describe("/vol/grow", () => {
