@@ -41,7 +41,7 @@ export interface BenchmarkOptions {
   random?: () => number;
 }
 
-export const BENCHMARK_DEFAULTS = {
+export const benchmarkDefaults = {
   master: "localhost:9333",
   concurrency: 16,
   n: 1024 * 1024,
@@ -75,7 +75,7 @@ Flags:
   -replication string  replication type (default "000")
   -writeOnly           only benchmark writes
   -readOnly            only benchmark reads, of the file ids in -list
-  -list string         file of written file ids, one a line (default "${BENCHMARK_DEFAULTS.list}")
+  -list string         file of written file ids, one a line (default "${benchmarkDefaults.list}")
   -fsync               ask the volume server to fsync each upload before answering
 `;
 

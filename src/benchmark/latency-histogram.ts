@@ -3,31 +3,31 @@
 // 3200 counters whatever the sample count; a reported percentile is within half a bucket of the
 // exact one, i.e. within 0.5 µs or 1/256 of the value. min, max, mean and std are exact.
 
-const SUB_BITS = 7;
-const SUB_COUNT = 1 << SUB_BITS;
+const subBits = 7;
+const subCount = 1 << subBits;
 /** Below this many µs each microsecond has its own bucket. */
-const linearUs = SUB_COUNT * 2;
+const linearUs = subCount * 2;
 /** Larger samples are clamped into the last bucket (min/max/mean stay exact). */
 const valueUsMax = 0x7fffffff;
-const OCTAVES = 31 - (SUB_BITS + 1);
-export const HISTOGRAM_BUCKETS = linearUs + OCTAVES * SUB_COUNT;
+const octaves = 31 - (subBits + 1);
+export const histogramBuckets = linearUs + octaves * subCount;
 
 function bucketOf(us: number): number {
   if (us < linearUs) return us;
   const exponent = 31 - Math.clz32(us);
-  const shift = exponent - SUB_BITS;
-  return linearUs + (shift - 1) * SUB_COUNT + ((us >>> shift) - SUB_COUNT);
+  const shift = exponent - subBits;
+  return linearUs + (shift - 1) * subCount + ((us >>> shift) - subCount);
 }
 
 /** Lowest µs value in bucket i and the bucket's width in µs. */
 function bucketLowUs(i: number): number {
   if (i < linearUs) return i;
   const j = i - linearUs;
-  return (SUB_COUNT + (j & (SUB_COUNT - 1))) * 2 ** ((j >>> SUB_BITS) + 1);
+  return (subCount + (j & (subCount - 1))) * 2 ** ((j >>> subBits) + 1);
 }
 
 function bucketWidthUs(i: number): number {
-  return i < linearUs ? 1 : 2 ** (((i - linearUs) >>> SUB_BITS) + 1);
+  return i < linearUs ? 1 : 2 ** (((i - linearUs) >>> subBits) + 1);
 }
 
 /** 1-based rank of the p-th percentile among n sorted samples (nearest-rank definition). */
@@ -36,7 +36,7 @@ export function percentileRank(percent: number, n: number): number {
 }
 
 export class LatencyHistogram {
-  private readonly counts = new Uint32Array(HISTOGRAM_BUCKETS);
+  private readonly counts = new Uint32Array(histogramBuckets);
   private n = 0;
   private minMs = Infinity;
   private maxMs = -Infinity;
@@ -81,7 +81,7 @@ export class LatencyHistogram {
     if (rank === this.n) return this.maxMs;
     if (rank === 1) return this.minMs;
     let seen = 0;
-    for (let i = 0; i < HISTOGRAM_BUCKETS; i++) {
+    for (let i = 0; i < histogramBuckets; i++) {
       seen += this.counts[i]!;
       if (seen >= rank) {
         const midMs = (bucketLowUs(i) + bucketWidthUs(i) / 2) / 1000;

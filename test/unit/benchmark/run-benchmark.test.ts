@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { PassThrough } from "node:stream";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ContentBuffer, contentLength, fidSeed } from "../../../src/benchmark/bench-content.js";
-import { BENCHMARK_DEFAULTS, BENCHMARK_USAGE, runBenchmark } from "../../../src/benchmark/benchmark.js";
+import { benchmarkDefaults, BENCHMARK_USAGE, runBenchmark } from "../../../src/benchmark/benchmark.js";
 import type { BenchmarkOptions } from "../../../src/benchmark/benchmark.js";
 import { ErrorCode, WeedError } from "../../../src/common/errors.js";
 import { startFakeCluster } from "./fake-cluster.js";
@@ -36,7 +36,7 @@ function sink(): { out: PassThrough; text: () => string } {
 async function setup(hooks: FakeHooks = {}): Promise<BenchmarkOptions> {
   cluster = await startFakeCluster(hooks);
   return {
-    ...BENCHMARK_DEFAULTS,
+    ...benchmarkDefaults,
     master: cluster.master,
     concurrency: 4,
     n: 200,
