@@ -274,6 +274,26 @@ describe("upload", () => {
     expect(r.status).toBe(400);
     expect((await get(`/${fid}`)).status).toBe(404);
   });
+
+  it("issue 9: a multipart body without its closing boundary answers 400 JSON and the server keeps serving", async () => {
+    const headers = { "content-type": "multipart/form-data; boundary=X" };
+    const cut = '--X\r\nContent-Disposition: form-data; name="file"; filename="a"\r\n\r\nabc';
+    // Cut in the file part, and cut in a later part that is skipped.
+    const skipped = `${cut}\r\n--X\r\nContent-Disposition: form-data; name="g"; filename="b"\r\n\r\nde`;
+    for (const body of [cut, skipped]) {
+      const fid = newFid();
+      const r = await put(`/${fid}`, Buffer.from(body), headers, "POST");
+      expect(r.status).toBe(400);
+      expect(String(r.json?.["error"])).toMatch(/^malformed multipart body: /);
+      expect((await get(`/${fid}`)).status).toBe(404);
+    }
+    const fid = newFid();
+    const mp = multipart([
+      { headers: { "Content-Disposition": 'form-data; name="file"; filename="a"' }, body: Buffer.from("abc") },
+    ]);
+    expect((await put(`/${fid}`, mp.body, { "content-type": mp.contentType }, "POST")).status).toBe(201);
+    expect((await get(`/${fid}`)).body.toString()).toBe("abc");
+  });
 });
 
 describe("hostile uploads", () => {
@@ -287,6 +307,35 @@ describe("hostile uploads", () => {
     const r = await put(`/${fid}`, mp.body, { "content-type": mp.contentType }, "POST");
     expect(r.status).toBe(413);
     expect(String(r.json?.["error"])).toContain("parts");
+    expect((await get(`/${fid}`)).status).toBe(404);
+  });
+
+  it("refuses more file parts than MULTIPART_PARTS_MAX with 413 naming the bound", async () => {
+    const fid = newFid();
+    const files = Array.from({ length: MULTIPART_PARTS_MAX + 1 }, (_, i) => ({
+      headers: { "Content-Disposition": `form-data; name="f${i}"; filename="${i}.bin"` },
+      body: Buffer.from(`v${i}`),
+    }));
+    const mp = multipart(files);
+    const r = await put(`/${fid}`, mp.body, { "content-type": mp.contentType }, "POST");
+    expect(r.status).toBe(413);
+    expect(r.json).toEqual({ error: `multipart upload has more than ${MULTIPART_PARTS_MAX} parts` });
+    expect((await get(`/${fid}`)).status).toBe(404);
+  });
+
+  it("survives a client that disconnects mid-way through a multipart upload, storing nothing", async () => {
+    const fid = newFid();
+    const sock = connect(s.vs.httpPort, "127.0.0.1");
+    await new Promise<void>((r) => sock.once("connect", () => r()));
+    sock.write(
+      `POST /${fid} HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=X\r\n` +
+        'Content-Length: 100000\r\n\r\n--X\r\nContent-Disposition: form-data; name="file"; filename="a"\r\n\r\n' +
+        "a".repeat(1000),
+    );
+    await new Promise((r) => setTimeout(r, 50));
+    sock.destroy();
+    await new Promise((r) => setTimeout(r, 50));
+    expect((await get("/healthz")).status).toBe(200);
     expect((await get(`/${fid}`)).status).toBe(404);
   });
 
