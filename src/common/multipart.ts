@@ -27,7 +27,7 @@ import {
 } from "./multipart-limits.js";
 import { fileTooLarge, malformed, PartPicker, type Upload } from "./multipart-parts.js";
 
-export { fileTooLarge, type Upload } from "./multipart-parts.js";
+export type { Upload } from "./multipart-parts.js";
 
 /** SeaweedFS's test (parseUpload): a POST whose Content-Type mentions form-data. */
 export function isMultipartUpload(req: IncomingMessage): boolean {
