@@ -26,24 +26,24 @@ export interface RaftConfig {
   readonly checkQuorum: boolean;
   /**
    * Append messages in flight per follower while replicating (pipelining). 256 covers a
-   * 1 Gbit/s, 1 ms RTT link with small entries; in bytes, at most maxInflightAppends * maxMsgBytes.
+   * 1 Gbit/s, 1 ms RTT link with small entries; in bytes, at most inflightAppendsMax * msgBytesMax.
    */
-  readonly maxInflightAppends: number;
+  readonly inflightAppendsMax: number;
   /** Payload bytes per append message (at least one entry is always sent). 1 MiB. */
-  readonly maxMsgBytes: number;
+  readonly msgBytesMax: number;
   /** Entries per append message. Bounds the work a follower does per message. */
-  readonly maxEntriesPerAppend: number;
-  /** A single proposal larger than this is dropped. Equal to maxMsgBytes by default. */
-  readonly maxEntryBytes: number;
+  readonly entriesPerAppendMax: number;
+  /** A single proposal larger than this is dropped. Equal to msgBytesMax by default. */
+  readonly entryBytesMax: number;
   /**
    * Uncommitted payload bytes a leader accepts before dropping proposals, so a leader that cannot
    * commit (lost quorum) does not grow its log without bound. 64 MiB.
    */
-  readonly maxUncommittedBytes: number;
+  readonly uncommittedBytesMax: number;
   /** Payload bytes of committed entries handed out per Ready, so one apply batch stays small. */
-  readonly maxCommittedBytesPerReady: number;
+  readonly committedBytesPerReadyMax: number;
   /** A learner may be promoted only when it is at most this many entries behind the leader. */
-  readonly maxPromoteLagEntries: number;
+  readonly promoteLagEntriesMax: number;
   /**
    * A follower in snapshot state that has not acknowledged the snapshot after this many ticks
    * goes back to probing (the snapshot message or its answer was lost).
@@ -52,7 +52,7 @@ export interface RaftConfig {
   /** A leadership transfer not completed within this many ticks is aborted. */
   readonly transferTimeoutTicks: number;
   /** Pending ReadIndex requests a leader holds; further ones fail with ProposalDroppedError. */
-  readonly maxPendingReads: number;
+  readonly readIndexRequestsMax: number;
 }
 
 export type RaftConfigInput = Pick<RaftConfig, "id" | "random"> & Partial<Omit<RaftConfig, "id" | "random">>;
@@ -62,7 +62,7 @@ export const heartbeatTicksDefault = 1;
 
 export function resolveConfig(input: RaftConfigInput): RaftConfig {
   const electionTicks = input.electionTicks ?? electionTicksDefault;
-  const maxMsgBytes = input.maxMsgBytes ?? 1024 * 1024;
+  const msgBytesMax = input.msgBytesMax ?? 1024 * 1024;
   const config: RaftConfig = {
     id: input.id,
     random: input.random,
@@ -70,16 +70,16 @@ export function resolveConfig(input: RaftConfigInput): RaftConfig {
     heartbeatTicks: input.heartbeatTicks ?? heartbeatTicksDefault,
     preVote: input.preVote ?? true,
     checkQuorum: input.checkQuorum ?? true,
-    maxInflightAppends: input.maxInflightAppends ?? 256,
-    maxMsgBytes,
-    maxEntriesPerAppend: input.maxEntriesPerAppend ?? 4096,
-    maxEntryBytes: input.maxEntryBytes ?? maxMsgBytes,
-    maxUncommittedBytes: input.maxUncommittedBytes ?? 64 * 1024 * 1024,
-    maxCommittedBytesPerReady: input.maxCommittedBytesPerReady ?? 4 * 1024 * 1024,
-    maxPromoteLagEntries: input.maxPromoteLagEntries ?? 64,
+    inflightAppendsMax: input.inflightAppendsMax ?? 256,
+    msgBytesMax,
+    entriesPerAppendMax: input.entriesPerAppendMax ?? 4096,
+    entryBytesMax: input.entryBytesMax ?? msgBytesMax,
+    uncommittedBytesMax: input.uncommittedBytesMax ?? 64 * 1024 * 1024,
+    committedBytesPerReadyMax: input.committedBytesPerReadyMax ?? 4 * 1024 * 1024,
+    promoteLagEntriesMax: input.promoteLagEntriesMax ?? 64,
     snapshotRetryTicks: input.snapshotRetryTicks ?? 2 * electionTicks,
     transferTimeoutTicks: input.transferTimeoutTicks ?? electionTicks,
-    maxPendingReads: input.maxPendingReads ?? 4096,
+    readIndexRequestsMax: input.readIndexRequestsMax ?? 4096,
   };
   validateConfig(config);
   return config;
@@ -100,16 +100,16 @@ export function validateConfig(c: RaftConfig): void {
   if (c.electionTicks <= c.heartbeatTicks) {
     throw new InvalidConfigError("electionTicks", c.electionTicks, `must exceed heartbeatTicks (${c.heartbeatTicks})`);
   }
-  positiveInteger("maxInflightAppends", c.maxInflightAppends);
-  positiveInteger("maxMsgBytes", c.maxMsgBytes);
-  positiveInteger("maxEntriesPerAppend", c.maxEntriesPerAppend);
-  positiveInteger("maxEntryBytes", c.maxEntryBytes);
-  positiveInteger("maxUncommittedBytes", c.maxUncommittedBytes);
-  positiveInteger("maxCommittedBytesPerReady", c.maxCommittedBytesPerReady);
+  positiveInteger("inflightAppendsMax", c.inflightAppendsMax);
+  positiveInteger("msgBytesMax", c.msgBytesMax);
+  positiveInteger("entriesPerAppendMax", c.entriesPerAppendMax);
+  positiveInteger("entryBytesMax", c.entryBytesMax);
+  positiveInteger("uncommittedBytesMax", c.uncommittedBytesMax);
+  positiveInteger("committedBytesPerReadyMax", c.committedBytesPerReadyMax);
   positiveInteger("snapshotRetryTicks", c.snapshotRetryTicks);
   positiveInteger("transferTimeoutTicks", c.transferTimeoutTicks);
-  positiveInteger("maxPendingReads", c.maxPendingReads);
-  if (!Number.isSafeInteger(c.maxPromoteLagEntries) || c.maxPromoteLagEntries < 0) {
-    throw new InvalidConfigError("maxPromoteLagEntries", c.maxPromoteLagEntries, "must be a non-negative integer");
+  positiveInteger("readIndexRequestsMax", c.readIndexRequestsMax);
+  if (!Number.isSafeInteger(c.promoteLagEntriesMax) || c.promoteLagEntriesMax < 0) {
+    throw new InvalidConfigError("promoteLagEntriesMax", c.promoteLagEntriesMax, "must be a non-negative integer");
   }
 }

@@ -74,7 +74,7 @@ export class RaftNode {
   private transferElapsed = 0;
   /** Leader: no new conf change may be proposed until the commit index reaches this. */
   private pendingConfIndex = 0;
-  /** Leader: payload bytes of its own uncommitted entries (RaftConfig.maxUncommittedBytes). */
+  /** Leader: payload bytes of its own uncommitted entries (RaftConfig.uncommittedBytesMax). */
   private uncommittedBytes = 0;
 
   private readonly reads = new ReadIndexQueue();
@@ -251,7 +251,7 @@ export class RaftNode {
       entries,
       snapshot,
       messages: this.msgs,
-      committedEntries: this.log.nextCommittedEntries(this.cfg.maxCommittedBytesPerReady),
+      committedEntries: this.log.nextCommittedEntries(this.cfg.committedBytesPerReadyMax),
       readStates: this.readStates,
       mustSync:
         entries.length > 0 ||
@@ -424,8 +424,8 @@ export class RaftNode {
     this.leader = this.id;
     const m = this.members.membership;
     const next = this.log.lastIndex() + 1;
-    for (const id of m.voters) this.progress.set(id, new Progress(next, this.cfg.maxInflightAppends, false));
-    for (const id of m.learners) this.progress.set(id, new Progress(next, this.cfg.maxInflightAppends, true));
+    for (const id of m.voters) this.progress.set(id, new Progress(next, this.cfg.inflightAppendsMax, false));
+    for (const id of m.learners) this.progress.set(id, new Progress(next, this.cfg.inflightAppendsMax, true));
     const self = this.progress.get(this.id) as Progress;
     self.maybeUpdate(this.log.lastIndex());
     self.becomeReplicate();
@@ -830,7 +830,7 @@ export class RaftNode {
     switch (change.type) {
       case "add-learner":
         if (!this.progress.has(node)) {
-          const pr = new Progress(this.log.lastIndex() + 1, this.cfg.maxInflightAppends, true);
+          const pr = new Progress(this.log.lastIndex() + 1, this.cfg.inflightAppendsMax, true);
           this.progress.set(node, pr);
           this.appendPending = true;
         }
@@ -870,13 +870,13 @@ export class RaftNode {
     if (this.leadTransferee !== null) {
       throw new ProposalDroppedError("transfer-in-progress", `leadership is moving to ${this.leadTransferee}`);
     }
-    if (bytes > this.cfg.maxEntryBytes) {
-      throw new ProposalDroppedError("entry-too-large", `${bytes} bytes > maxEntryBytes ${this.cfg.maxEntryBytes}`);
+    if (bytes > this.cfg.entryBytesMax) {
+      throw new ProposalDroppedError("entry-too-large", `${bytes} bytes > entryBytesMax ${this.cfg.entryBytesMax}`);
     }
-    if (this.uncommittedBytes > 0 && this.uncommittedBytes + bytes > this.cfg.maxUncommittedBytes) {
+    if (this.uncommittedBytes > 0 && this.uncommittedBytes + bytes > this.cfg.uncommittedBytesMax) {
       throw new ProposalDroppedError(
         "uncommitted-limit",
-        `${this.uncommittedBytes} uncommitted bytes; maxUncommittedBytes ${this.cfg.maxUncommittedBytes}`,
+        `${this.uncommittedBytes} uncommitted bytes; uncommittedBytesMax ${this.cfg.uncommittedBytesMax}`,
       );
     }
   }
@@ -898,10 +898,10 @@ export class RaftNode {
         if (!isLearner(m, node)) throw new ConfChangeRejectedError("not-learner", `${node} is not a learner`);
         const match = this.progress.get(node)?.match ?? 0;
         const lag = this.log.lastIndex() - match;
-        if (lag > this.cfg.maxPromoteLagEntries) {
+        if (lag > this.cfg.promoteLagEntriesMax) {
           throw new ConfChangeRejectedError(
             "learner-behind",
-            `${node} is ${lag} entries behind (maxPromoteLagEntries ${this.cfg.maxPromoteLagEntries})`,
+            `${node} is ${lag} entries behind (promoteLagEntriesMax ${this.cfg.promoteLagEntriesMax})`,
           );
         }
         return;
@@ -959,7 +959,7 @@ export class RaftNode {
     const ents =
       prevTerm === undefined
         ? undefined
-        : this.log.slice(pr.next, lastIndex + 1, this.cfg.maxMsgBytes, this.cfg.maxEntriesPerAppend);
+        : this.log.slice(pr.next, lastIndex + 1, this.cfg.msgBytesMax, this.cfg.entriesPerAppendMax);
     if (prevTerm === undefined || ents === undefined) return this.sendSnapshot(to, pr);
     if (ents.length === 0 && !sendIfEmpty) return false;
     this.send({ type: "append", to, term: this.term, prevIndex, prevTerm, entries: ents, commit: this.log.committed });
@@ -1049,9 +1049,9 @@ export class RaftNode {
   }
 
   private leaderReadIndex(context: string, from: NodeId): void {
-    if (this.reads.size + this.readsBeforeCommit.length >= this.cfg.maxPendingReads) {
+    if (this.reads.size + this.readsBeforeCommit.length >= this.cfg.readIndexRequestsMax) {
       if (from === this.id)
-        throw new ProposalDroppedError("read-queue-full", `${this.cfg.maxPendingReads} reads pending`);
+        throw new ProposalDroppedError("read-queue-full", `${this.cfg.readIndexRequestsMax} reads pending`);
       return; // The follower's request times out.
     }
     if (!this.committedInTerm()) {

@@ -31,23 +31,23 @@ export const timingDefaults = {
 export const coreLimits = {
   /**
    * Payload bytes per append message: 1 MiB. Must stay below batchBytesMax (one append per gRPC
-   * write at worst) and is also the largest single proposal (maxEntryBytes).
+   * write at worst) and is also the largest single proposal (entryBytesMax).
    */
-  maxMsgBytes: 1024 * 1024,
+  msgBytesMax: 1024 * 1024,
   /**
    * Append messages in flight per follower: 256. At ~1 ms per round trip on loopback this keeps a
    * follower busy at any rate the leader can produce; in bytes at most 256 MiB, normally a few KiB.
    */
-  maxInflightAppends: 256,
+  inflightAppendsMax: 256,
   /**
    * Uncommitted payload a leader accepts before dropping proposals: 64 MiB, so a leader that lost
    * its quorum stops growing its log (and memory) long before the process is in danger.
    */
-  maxUncommittedBytes: 64 * 1024 * 1024,
+  uncommittedBytesMax: 64 * 1024 * 1024,
   /** Committed payload handed to apply per Ready: 4 MiB keeps one apply batch short. */
-  maxCommittedBytesPerReady: 4 * 1024 * 1024,
+  committedBytesPerReadyMax: 4 * 1024 * 1024,
   /** ReadIndex requests a leader holds at once; the runtime batches reads, so few are needed. */
-  maxPendingReads: 4096,
+  readIndexRequestsMax: 4096,
 } as const;
 
 export const runtimeLimits = {
@@ -56,7 +56,7 @@ export const runtimeLimits = {
    * Proposals (and conf changes) appended but not yet applied, per node. With ~6k commits/s and a
    * few ms of commit latency a few hundred are in flight; 16384 leaves room for bursts while a
    * stuck leader cannot accumulate promises (and their timers) without bound. The core's
-   * maxUncommittedBytes bounds the same backlog in bytes.
+   * uncommittedBytesMax bounds the same backlog in bytes.
    */
   pendingProposalsMax: 16_384,
   /** Linearizable reads waiting for a read index or for apply to catch up, per node. */
@@ -101,7 +101,7 @@ export const runtimeLimits = {
   // --- Transport ----------------------------------------------------------------------------------
   /**
    * Messages queued for one peer and not yet handed to its gRPC stream. The core keeps at most
-   * maxInflightAppends (256) appends outstanding per follower plus one heartbeat per tick, so a
+   * inflightAppendsMax (256) appends outstanding per follower plus one heartbeat per tick, so a
    * healthy peer never gets near 4096; a peer that does is slow or gone: drop and tell the core.
    */
   peerQueueMessagesMax: 4096,

@@ -11,10 +11,10 @@ export interface SimOptions {
   readonly heartbeatTicks: number;
   readonly preVote: boolean;
   readonly checkQuorum: boolean;
-  readonly maxInflightAppends: number;
-  readonly maxEntriesPerAppend: number;
-  readonly maxMsgBytes: number;
-  readonly maxPromoteLagEntries: number;
+  readonly inflightAppendsMax: number;
+  readonly entriesPerAppendMax: number;
+  readonly msgBytesMax: number;
+  readonly promoteLagEntriesMax: number;
   readonly faults: NetworkFaults;
   /** Per live node per tick. */
   readonly crashRate: number;
@@ -71,10 +71,10 @@ export function optionsFromSeed(seed: number, overrides: Partial<SimOptions> = {
     heartbeatTicks: p.range(1, Math.max(1, Math.floor(electionTicks / 4))),
     preVote: p.chance(0.8),
     checkQuorum: p.chance(0.8),
-    maxInflightAppends: p.range(1, 8),
-    maxEntriesPerAppend: p.range(1, 16),
-    maxMsgBytes: p.range(8, 256),
-    maxPromoteLagEntries: p.range(0, 20),
+    inflightAppendsMax: p.range(1, 8),
+    entriesPerAppendMax: p.range(1, 16),
+    msgBytesMax: p.range(8, 256),
+    promoteLagEntriesMax: p.range(0, 20),
     faults: {
       lossRate: calm ? 0 : p.float() * 0.2,
       duplicateRate: calm ? 0 : p.float() * 0.1,
@@ -110,8 +110,8 @@ export function describeOptions(o: SimOptions): string {
   const f = o.faults;
   return [
     `seed=${o.seed} nodes=${o.clusterSize} election=${o.electionTicks} heartbeat=${o.heartbeatTicks}`,
-    `preVote=${o.preVote} checkQuorum=${o.checkQuorum} inflight=${o.maxInflightAppends} ` +
-      `perAppend=${o.maxEntriesPerAppend} msgBytes=${o.maxMsgBytes}`,
+    `preVote=${o.preVote} checkQuorum=${o.checkQuorum} inflight=${o.inflightAppendsMax} ` +
+      `perAppend=${o.entriesPerAppendMax} msgBytes=${o.msgBytesMax}`,
     `loss=${f.lossRate.toFixed(3)} dup=${f.duplicateRate.toFixed(3)} delay=${f.delayTicksMin}..${f.delayTicksMax} ` +
       `slow=${f.slowRate.toFixed(3)}..${f.slowDelayTicksMax}`,
     `crash=${o.crashRate.toFixed(4)} leaderCrash=${o.leaderCrashRate.toFixed(2)} ` +

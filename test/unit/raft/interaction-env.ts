@@ -146,10 +146,10 @@ export class InteractionEnv {
       ...config,
       ...(e === undefined ? {} : { electionTicks: e }),
       ...(h === undefined ? {} : { heartbeatTicks: h }),
-      ...(inflight === undefined ? {} : { maxInflightAppends: inflight }),
-      ...(perAppend === undefined ? {} : { maxEntriesPerAppend: perAppend }),
-      ...(bytes === undefined ? {} : { maxMsgBytes: bytes }),
-      ...(lag === undefined ? {} : { maxPromoteLagEntries: lag }),
+      ...(inflight === undefined ? {} : { inflightAppendsMax: inflight }),
+      ...(perAppend === undefined ? {} : { entriesPerAppendMax: perAppend }),
+      ...(bytes === undefined ? {} : { msgBytesMax: bytes }),
+      ...(lag === undefined ? {} : { promoteLagEntriesMax: lag }),
     };
   }
 

@@ -268,7 +268,7 @@ describe("API contract", () => {
   it("a leader drops proposals beyond its limits, naming the reason", () => {
     const ids = ["1", "2", "3"];
     const one = new RaftNode(
-      { id: "1", random: () => 0, maxUncommittedBytes: 100, maxEntryBytes: 60 },
+      { id: "1", random: () => 0, uncommittedBytesMax: 100, entryBytesMax: 60 },
       bootstrapState({ voters: ids, learners: [] }),
     );
     const nodes = new Map<NodeId, RaftNode>([
@@ -322,10 +322,10 @@ describe("API contract", () => {
     expect(
       () =>
         new RaftNode(
-          { id: "1", random: () => 0, maxInflightAppends: 0 },
+          { id: "1", random: () => 0, inflightAppendsMax: 0 },
           bootstrapState({ voters: ["1"], learners: [] }),
         ),
-    ).toThrow(/maxInflightAppends=0/);
+    ).toThrow(/inflightAppendsMax=0/);
   });
 
   it("persisted state is checked when loaded", () => {

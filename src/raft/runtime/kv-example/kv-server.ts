@@ -23,7 +23,7 @@ import {
 import type { RaftRuntime } from "../runtime.js";
 import { encodeDelete, encodePut, type KvResult, type KvStateMachine } from "./kv-state-machine.js";
 
-/** A value larger than this is refused (413): one entry must fit the core's maxEntryBytes. */
+/** A value larger than this is refused (413): one entry must fit the core's entryBytesMax. */
 const valueBytesMax = 512 * 1024;
 /** Per-request deadline for proposals and reads. */
 const requestTimeoutMs = 5_000;
