@@ -209,7 +209,7 @@ describe("three Raft masters", () => {
     }
   });
 
-  it("kill -9 of the leader: a survivor takes writes, volume servers re-register, the old leader rejoins as follower", async () => {
+  it("kill -9 of the leader: survivors take writes, volume servers re-register, it rejoins as a follower", async () => {
     const old = await agreedLeader([0, 1, 2]);
     await masters[old]!.kill9();
     const live = [0, 1, 2].filter((i) => i !== old);

@@ -186,7 +186,7 @@ async function removeMember(master: string, id: string): Promise<void> {
 }
 
 describe("online membership", () => {
-  it("starts with -peers naming one earlier master (the seed's chained form), then transfers, refuses a quorum loss, removes the leader and re-adds it", async () => {
+  it("chained -peers start, then a transfer, a refused quorum loss, removing the leader and re-adding it", async () => {
     const tmp = await tempDir("weed-ts-membership-");
     dirs.push(tmp);
     const root = tmp.dir;
@@ -315,7 +315,7 @@ describe("online membership", () => {
     expect((await getJson(`http://${b}/cluster/status`)).json.MaxVolumeId).toBe(maxA);
   }, 90_000);
 
-  it("grows 1 -> 3 -> 5, restarts all five one at a time, shrinks to 3 (leader included) under a writer: no failed write, nothing lost", async () => {
+  it("1 -> 3 -> 5, all five restarted, 5 -> 3 (leader included) under a writer: no failed write, no loss", async () => {
     const tmp = await tempDir("weed-ts-membership-");
     dirs.push(tmp);
     const root = tmp.dir;

@@ -197,7 +197,7 @@ afterEach(async () => {
 });
 
 describe("raft kv-node processes", () => {
-  it("survives kill -9 of the leader: a new leader commits, the old one rejoins, no acknowledged write is lost", async () => {
+  it("survives kill -9 of the leader: a new one commits, the old one rejoins, no acked write is lost", async () => {
     const c = await startCluster();
     const first = await agreedLeader(c);
 

@@ -32,10 +32,16 @@ for (let round = 0; round < 10000; round++, n++) {
   let first = last + 1;
   if (round % 4 === 3 && last > 60) { first = last - 49; term++; }   // replace a 50-entry suffix
   const entries = [];
-  for (let i = 0; i < GROUP; i++) entries.push({ type: "normal", index: first + i, term, data: new TextEncoder().encode("b" + n + ":" + i + ":" + payload) });
+  for (let i = 0; i < GROUP; i++) {
+    const data = new TextEncoder().encode("b" + n + ":" + i + ":" + payload);
+    entries.push({ type: "normal", index: first + i, term, data });
+  }
   last = first + GROUP - 1;
   const hardState = { term, vote: null, commit: last };
-  await s.persist({ softState: null, hardState, entries, snapshot: null, messages: [], committedEntries: [], readStates: [], mustSync: true });
+  await s.persist({
+    softState: null, hardState, entries, snapshot: null,
+    messages: [], committedEntries: [], readStates: [], mustSync: true,
+  });
   process.stdout.write("ok " + n + "\\n");
 }
 `;

@@ -14,7 +14,7 @@ afterAll(async () => {
 });
 
 describe("weed-ts server x3", () => {
-  it("restarts every server process in turn while a client writes through the master list: no failed write, nothing lost", async () => {
+  it("restarts each server in turn under a writer using the master list: no failed write, nothing lost", async () => {
     tmp = await tempDir("weed-ts-rolling-");
     const root = tmp.dir;
     const ports = await freePortPairs(6);

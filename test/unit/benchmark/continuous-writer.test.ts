@@ -122,7 +122,7 @@ describe("ContinuousWriter", () => {
     expect(v.errors.join("\n")).toContain(`${fids[1]}: lost:`);
   });
 
-  it("with every master down each write fails after two rounds; a step without acks stalls for its whole window", async () => {
+  it("with every master down a write fails after two rounds; a step without acks stalls its whole window", async () => {
     const masters = [await deadAddress(), await deadAddress()];
     cluster = await startFakeCluster();
     const w = (writer = new ContinuousWriter({ masters, payloadBytes: 64, concurrency: 1, requestTimeoutMs: 1_000 }));

@@ -109,7 +109,7 @@ describe("Assigner", () => {
     expect(allocator.calls).toHaveLength(1);
   });
 
-  it("an assign waiting out a warm-up that is called off (nothing to wait for) grows instead of answering 503", async () => {
+  it("an assign waiting out a warm-up that is called off (nothing to wait for) grows, not answering 503", async () => {
     const { state, topology, sequencer, allocator } = await setup();
     allocator.open();
     const growth = new VolumeGrowth(

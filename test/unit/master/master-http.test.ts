@@ -226,7 +226,7 @@ describe("/submit", () => {
     expect(r.body.error).toMatch(/no free volumes left/);
   });
 
-  it("issue 9: a multipart body without its closing boundary answers 400 JSON and the master keeps serving", async () => {
+  it("issue 9: a multipart body without its closing boundary answers 400 JSON; the master keeps serving", async () => {
     const vs = await volumeServer();
     const headers = { "content-type": "multipart/form-data; boundary=X" };
     const cut = '--X\r\nContent-Disposition: form-data; name="file"; filename="a"\r\n\r\nabc';

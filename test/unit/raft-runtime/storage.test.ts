@@ -82,7 +82,7 @@ describe("RaftStorage", () => {
     expect(Buffer.from((loaded?.entries[0] as { data: Uint8Array }).data).toString()).toBe("cmd-2");
   });
 
-  it("truncates the suffix a new leader replaces (§5.3: delete the conflicting entry and all that follow)", async () => {
+  it("truncates the suffix a new leader replaces (§5.3: the conflicting entry and all that follow)", async () => {
     await store.initialize(bootstrapState(membership));
     await store.persist(ready({ entries: range(2, 10, 2), hardState: { term: 2, vote: "a", commit: 4 } }));
     await store.persist(

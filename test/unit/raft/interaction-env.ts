@@ -259,14 +259,15 @@ export class InteractionEnv {
 
   private status(id: string | undefined): string[] {
     const s = this.raft(id).status();
+    const election = `vote=${s.vote ?? "-"} leader=${s.leader ?? "-"}`;
+    const log = `commit=${s.commit} applied=${s.applied} log=${s.firstIndex}..${s.lastIndex}`;
     const out = [
-      `${s.id}: ${s.role} term=${s.term} vote=${s.vote ?? "-"} leader=${s.leader ?? "-"} commit=${s.commit} applied=${s.applied} log=${s.firstIndex}..${s.lastIndex}`,
+      `${s.id}: ${s.role} term=${s.term} ${election} ${log}`,
       `  ${describeMembership(s.membership)}${s.leadTransferee === null ? "" : ` transferring-to=${s.leadTransferee}`}`,
     ];
     for (const [peer, p] of s.progress ?? []) {
-      out.push(
-        `  ${peer}: ${p.state} match=${p.match} next=${p.next}${p.learner ? " learner" : ""}${p.inflight > 0 ? ` inflight=${p.inflight}` : ""}`,
-      );
+      const flags = `${p.learner ? " learner" : ""}${p.inflight > 0 ? ` inflight=${p.inflight}` : ""}`;
+      out.push(`  ${peer}: ${p.state} match=${p.match} next=${p.next}${flags}`);
     }
     return out;
   }
@@ -274,8 +275,7 @@ export class InteractionEnv {
   private log(id: string | undefined): string[] {
     const r = this.raft(id);
     const s = r.status();
-    return [
-      `${s.id}: snapshot=${s.firstIndex - 1}@${r.termAt(s.firstIndex - 1) ?? "?"} ${describeEntries(r.entries(s.firstIndex, s.lastIndex + 1))}`,
-    ];
+    const snapshot = `${s.firstIndex - 1}@${r.termAt(s.firstIndex - 1) ?? "?"}`;
+    return [`${s.id}: snapshot=${snapshot} ${describeEntries(r.entries(s.firstIndex, s.lastIndex + 1))}`];
   }
 }

@@ -127,7 +127,7 @@ describe("Store", () => {
     expect(await asyncCodeOf(s.delete(9, 1n, 7))).toBe(ErrorCode.VOLUME_NOT_FOUND);
   });
 
-  it("reloads every volume on open, with collections from the file names and maxFileKey including deleted keys", async () => {
+  it("reloads every volume on open: collections from the file names, maxFileKey counting deleted keys", async () => {
     const s1 = await openStore();
     await s1.allocateVolume(1, alloc());
     await s1.allocateVolume(7, alloc("photos"));

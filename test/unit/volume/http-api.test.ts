@@ -111,7 +111,7 @@ describe("upload", () => {
     expect(dl.headers["content-disposition"]).toBe('attachment; filename="a.png"');
   });
 
-  it("multipart with a leading field and no filename on the first part takes the first part with a filename", async () => {
+  it("multipart whose first part is a field without a filename takes the first part with a filename", async () => {
     const data = Buffer.from("the real file");
     const fid = newFid();
     const mp = multipart([
@@ -275,7 +275,7 @@ describe("upload", () => {
     expect((await get(`/${fid}`)).status).toBe(404);
   });
 
-  it("issue 9: a multipart body without its closing boundary answers 400 JSON and the server keeps serving", async () => {
+  it("issue 9: a multipart body without its closing boundary answers 400 JSON; the server keeps serving", async () => {
     const headers = { "content-type": "multipart/form-data; boundary=X" };
     const cut = '--X\r\nContent-Disposition: form-data; name="file"; filename="a"\r\n\r\nabc';
     // Cut in the file part, and cut in a later part that is skipped.
