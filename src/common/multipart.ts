@@ -66,25 +66,19 @@ function multipartBodyTooLarge(fileBytesMax: number): WeedError {
   );
 }
 
-/** Receives the request body from pumpBody; `write` returns false to ask for a pause. */
+/** Receives the request body from pumpBody. */
 interface BodySink {
-  write(chunk: Buffer): boolean;
+  write(chunk: Buffer): void;
   end(): void;
   fail(err: WeedError): void;
-}
-
-interface BodyPump {
-  /** Goes on after the sink asked for a pause. */
-  resume(): void;
-  /** Detaches from the request and pauses it with the rest unread (the sink is not called). */
-  stop(): void;
 }
 
 /**
  * Streams `req`'s body into `sink` until it ends, refusing with `tooLarge()` past `bytesMax`. The
  * sink gets at most one of end() and fail(); after either, the request is no longer listened to.
+ * Returns `stop`: detach and pause the request with the rest unread, without calling the sink.
  */
-function pumpBody(req: IncomingMessage, bytesMax: number, tooLarge: () => WeedError, sink: BodySink): BodyPump {
+function pumpBody(req: IncomingMessage, bytesMax: number, tooLarge: () => WeedError, sink: BodySink): () => void {
   let received = 0;
   let detached = false;
   const detach = (): void => {
@@ -107,7 +101,7 @@ function pumpBody(req: IncomingMessage, bytesMax: number, tooLarge: () => WeedEr
   const onData = (chunk: Buffer): void => {
     received += chunk.length;
     if (received > bytesMax) fail(tooLarge());
-    else if (!sink.write(chunk)) req.pause();
+    else sink.write(chunk);
   };
   const onEnd = (): void => {
     detach();
@@ -122,12 +116,7 @@ function pumpBody(req: IncomingMessage, bytesMax: number, tooLarge: () => WeedEr
   req.on("end", onEnd);
   req.on("error", onError);
   req.on("close", onClose);
-  return {
-    resume: () => {
-      if (!detached) req.resume();
-    },
-    stop,
-  };
+  return stop;
 }
 
 /** A raw body of at most `bytesMax` bytes. */
@@ -139,7 +128,6 @@ function readRawBody(req: IncomingMessage, bytesMax: number): Promise<Buffer> {
       write: (chunk) => {
         chunks.push(chunk);
         size += chunk.length;
-        return true;
       },
       end: () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)),
       fail: reject,
@@ -159,11 +147,16 @@ function readMultipart(req: IncomingMessage, fileBytesMax: number): Promise<Uplo
   const bodyBytesMax = fileBytesMax + multipartOverheadBytesMax;
   refuseDeclaredOver(req, bodyBytesMax, () => multipartBodyTooLarge(fileBytesMax));
   return new Promise((resolve, reject) => {
-    // maxHeaderSize is read by the parser (HeaderParser) but missing from its type.
-    const config: Dicer.Config & { maxHeaderSize: number } = {
+    // maxHeaderSize and partHwm are read by the parser but missing from its type. The parser holds
+    // its write callback while a part's buffer is over partHwm, until that part is read again; a
+    // part that ended meanwhile is never read again, and the upload would hang. A part can never
+    // hold more than the whole body, so with that as partHwm the parser never waits, every write
+    // completes at once, and the request needs no pausing for it.
+    const config: Dicer.Config & { maxHeaderSize: number; partHwm: number } = {
       boundary,
       maxHeaderPairs: multipartPartHeaderPairsMax,
       maxHeaderSize: multipartPartHeaderBytesMax,
+      partHwm: bodyBytesMax,
     };
     const parser = new Dicer(config);
     let settled = false;
@@ -172,7 +165,7 @@ function readMultipart(req: IncomingMessage, fileBytesMax: number): Promise<Uplo
     const fail = (err: WeedError): void => {
       if (settled) return;
       settled = true;
-      body.stop();
+      stopBody();
       // Parts still to come are skipped by the parser itself, which gives them an error listener.
       parser.removeAllListeners("part");
       reject(err);
@@ -192,8 +185,8 @@ function readMultipart(req: IncomingMessage, fileBytesMax: number): Promise<Uplo
       parserFinished = true;
       maybeDone();
     });
-    const body = pumpBody(req, bodyBytesMax, () => multipartBodyTooLarge(fileBytesMax), {
-      write: (chunk) => parser.write(chunk),
+    const stopBody = pumpBody(req, bodyBytesMax, () => multipartBodyTooLarge(fileBytesMax), {
+      write: (chunk) => void parser.write(chunk),
       end: () => {
         bodyEnded = true;
         parser.end();
@@ -201,6 +194,5 @@ function readMultipart(req: IncomingMessage, fileBytesMax: number): Promise<Uplo
       },
       fail,
     });
-    parser.on("drain", () => body.resume());
   });
 }

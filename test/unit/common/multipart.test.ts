@@ -208,6 +208,20 @@ describe("which part is the file", () => {
   });
 });
 
+describe("a part larger than a stream buffer (16 KiB)", () => {
+  it("is read whole when it ends in the same chunk as its boundary, the closing dashes coming later or not", async () => {
+    for (const size of [16 * 1024 - 1, 16 * 1024, 16 * 1024 + 7, 40_000]) {
+      const body = multipartBody([filePart("f", "big.bin", Buffer.alloc(size, 9))]);
+      const tail = "--\r\n".length; // the dashes that close the body, in a chunk of their own
+      for (const chunks of [[body], [body.subarray(0, body.length - tail), body.subarray(body.length - tail)]]) {
+        const r = await post(Readable.from(chunks));
+        expect(r.status).toBe(200);
+        expect(r.outcome.upload?.data.length).toBe(size);
+      }
+    }
+  });
+});
+
 describe("limits: 413 naming the limit", () => {
   it("a file part over the limit is refused in SeaweedFS's words; exactly at the limit is fine", async () => {
     const over = await post(multipartBody([filePart("f", "big.bin", Buffer.alloc(LIMIT + 1, 1))]));
