@@ -209,7 +209,7 @@ describe("which part is the file", () => {
 });
 
 describe("a part larger than a stream buffer (16 KiB)", () => {
-  it("is read whole when it ends in the same chunk as its boundary, the closing dashes coming later or not", async () => {
+  it("is read whole when it ends in the chunk holding its boundary, closing dashes later or not", async () => {
     for (const size of [16 * 1024 - 1, 16 * 1024, 16 * 1024 + 7, 40_000]) {
       const body = multipartBody([filePart("f", "big.bin", Buffer.alloc(size, 9))]);
       const tail = "--\r\n".length; // the dashes that close the body, in a chunk of their own
