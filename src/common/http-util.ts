@@ -3,6 +3,48 @@ import { Readable } from "node:stream";
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import { ErrorCode, WeedError, httpStatusOf } from "./errors.js";
 
+/**
+ * After refusing a request whose body was not read yet (too large, unknown volume, bad fid), read
+ * and discard up to this much of it so the keep-alive connection survives; past it, close the
+ * socket. Go's net/http does the same with 256 KiB.
+ */
+export const unreadBodyDrainBytesMax = 1024 * 1024;
+
+/** The drain above also stops after this long: a client that stalls mid-body loses its socket. */
+export const unreadBodyDrainMsMax = 5_000;
+
+/**
+ * An error answered before the request body was read (refused upload): discard what follows up to
+ * a bound so the keep-alive connection can carry the next request; past the bound, close it.
+ */
+export function discardUnreadBody(req: IncomingMessage, res: ServerResponse): void {
+  if (req.complete || req.readableEnded) return;
+  const declared = Number(req.headers["content-length"] ?? "NaN");
+  if (!(declared <= unreadBodyDrainBytesMax)) {
+    // Unknown or large remainder: tell the client this connection ends with the response.
+    res.setHeader("Connection", "close");
+  }
+  let drained = 0;
+  const socket = req.socket;
+  const timer = setTimeout(() => socket.destroy(), unreadBodyDrainMsMax);
+  timer.unref();
+  const stop = (): void => clearTimeout(timer);
+  const onData = (chunk: Buffer): void => {
+    drained += chunk.length;
+    if (drained <= unreadBodyDrainBytesMax) return;
+    stop();
+    req.off("data", onData);
+    req.pause();
+    // Let the response reach the client before the socket goes.
+    if (res.writableFinished) socket.destroy();
+    else res.once("finish", () => socket.destroy());
+  };
+  req.on("data", onData);
+  req.once("end", stop);
+  req.once("close", stop);
+  req.resume();
+}
+
 export function sendJson(res: ServerResponse, status: number, body: unknown, pretty = false): void {
   const text = pretty ? JSON.stringify(body, null, 2) : JSON.stringify(body);
   res.writeHead(status, {

@@ -66,9 +66,6 @@ export const submitBytesMax = 256 * 1024 * 1024;
 /** Bytes of an urlencoded form body on the small admin/assign routes (parameters only). */
 export const formBodyBytesMax = 64 * 1024;
 
-/** Multipart fields (non-file parts) accepted in /submit: parameters only, a handful at most. */
-export const submitFieldsMax = 32;
-
 /** Deadline of the upload from /submit to the volume server (headers and body each). */
 export const submitUploadTimeoutMs = 30_000;
 

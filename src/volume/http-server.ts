@@ -2,56 +2,17 @@
 // the first byte of the path and the method, with no framework and no URL object on the way.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { ErrorCode, WeedError } from "../common/errors.js";
-import { drainHttpServer, sendError } from "../common/http-util.js";
+import { discardUnreadBody, drainHttpServer, sendError } from "../common/http-util.js";
 import type { VolumeHttpContext } from "./http-context.js";
 import { handleAdmin, handleOptions, isAdminPath, methodNotAllowed } from "./handlers-admin.js";
 import { handleDelete } from "./handlers-delete.js";
 import { handleRead } from "./handlers-read.js";
 import { handleWrite } from "./handlers-write.js";
-import {
-  httpCloseGraceMs,
-  httpHeadersTimeoutMs,
-  httpKeepAliveTimeoutMs,
-  httpRequestTimeoutMs,
-  uploadDrainBytesMax,
-  uploadDrainMsMax,
-} from "./limits.js";
+import { httpCloseGraceMs, httpHeadersTimeoutMs, httpKeepAliveTimeoutMs, httpRequestTimeoutMs } from "./limits.js";
 
 const FID_METHODS = "GET, HEAD, POST, PUT, DELETE, OPTIONS";
 const CHAR_0 = 48;
 const CHAR_9 = 57;
-
-/**
- * An error answered before the request body was read (refused upload): discard what follows up to
- * a bound so the keep-alive connection can carry the next request; past the bound, close it.
- */
-function discardUnreadBody(req: IncomingMessage, res: ServerResponse): void {
-  if (req.complete || req.readableEnded) return;
-  const declared = Number(req.headers["content-length"] ?? "NaN");
-  if (!(declared <= uploadDrainBytesMax)) {
-    // Unknown or large remainder: tell the client this connection ends with the response.
-    res.setHeader("Connection", "close");
-  }
-  let drained = 0;
-  const socket = req.socket;
-  const timer = setTimeout(() => socket.destroy(), uploadDrainMsMax);
-  timer.unref();
-  const stop = (): void => clearTimeout(timer);
-  const onData = (chunk: Buffer): void => {
-    drained += chunk.length;
-    if (drained <= uploadDrainBytesMax) return;
-    stop();
-    req.off("data", onData);
-    req.pause();
-    // Let the response reach the client before the socket goes.
-    if (res.writableFinished) socket.destroy();
-    else res.once("finish", () => socket.destroy());
-  };
-  req.on("data", onData);
-  req.once("end", stop);
-  req.once("close", stop);
-  req.resume();
-}
 
 export class VolumeHttpServer {
   readonly #ctx: VolumeHttpContext;

@@ -5,18 +5,7 @@
 export const fileSizeLimitMBDefault = 256;
 
 // Multipart bounds are the upload reader's, shared with the master's /submit so that both give
-// the same answer (src/common/multipart-limits.ts); the parts bound is named here too.
-export { multipartPartsMax as MULTIPART_PARTS_MAX } from "../common/multipart-limits.js";
-
-/**
- * After refusing an upload whose body was not read yet (too large, unknown volume, bad fid), read
- * and discard up to this much of it so the keep-alive connection survives; past it, close the
- * socket. Go's net/http does the same with 256 KiB.
- */
-export const uploadDrainBytesMax = 1024 * 1024;
-
-/** The drain above also stops after this long: a client that stalls mid-body loses its socket. */
-export const uploadDrainMsMax = 5_000;
+// the same answer (src/common/multipart-limits.ts).
 
 /** Ranges answered in one multipart/byteranges reply; more and the Range header is ignored (200). */
 export const rangesMax = 16;

@@ -3,9 +3,6 @@
 import type { IncomingMessage } from "node:http";
 import { isMultipartUpload, readUpload, type Upload } from "../common/multipart.js";
 
-// Older tests (test/unit/volume/upload-parse.test.ts) reach the header parsers through here.
-export { dispositionFileName, headerParams, multipartBoundary } from "../common/content-disposition.js";
-
 function decodeURIComponentSafe(s: string): string {
   try {
     return decodeURIComponent(s);

@@ -4,7 +4,15 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { ErrorCode, WeedError } from "../../common/errors.js";
 import { parseFidPath } from "../../common/fid.js";
-import { clientGoneSignal, pathOf, readBody, replayRequest, sendError, sendJson } from "../../common/http-util.js";
+import {
+  clientGoneSignal,
+  discardUnreadBody,
+  pathOf,
+  readBody,
+  replayRequest,
+  sendError,
+  sendJson,
+} from "../../common/http-util.js";
 import type { Logger } from "../../common/logger.js";
 import { parseAssignParams, rawParamsOf } from "./assign-params.js";
 import type { Assigner, AssignResult } from "../topology/assigner.js";
@@ -146,10 +154,10 @@ export class MasterHttpHandlers {
     try {
       done = this.dispatch(req, res);
     } catch (err) {
-      this.fail(res, err);
+      this.fail(req, res, err);
       return;
     }
-    if (done !== undefined) done.catch((err: unknown) => this.fail(res, err));
+    if (done !== undefined) done.catch((err: unknown) => this.fail(req, res, err));
   };
 
   private dispatch(req: IncomingMessage, res: ServerResponse): void | Promise<void> {
@@ -198,12 +206,16 @@ export class MasterHttpHandlers {
     }
   }
 
-  private fail(res: ServerResponse, err: unknown): void {
-    if (!(err instanceof WeedError)) this.deps.logger.error({ err }, "HTTP handler failed");
+  private fail(req: IncomingMessage, res: ServerResponse, err: unknown): void {
+    if (!(err instanceof WeedError))
+      this.deps.logger.error({ err, method: req.method, url: req.url }, "HTTP handler failed");
     if (res.headersSent) {
       res.destroy();
       return;
     }
+    // Refused before its body was read (a /submit too large or malformed, no leader): discard the
+    // rest, bounded, so the answer reaches a client still sending and the connection lives on.
+    discardUnreadBody(req, res);
     sendError(res, err);
   }
 

@@ -17,13 +17,7 @@ export interface SubmittedFile {
 
 /** Reads the uploaded file of a /submit request. */
 export async function readSubmittedFile(req: IncomingMessage): Promise<SubmittedFile> {
-  try {
-    const upload = await readUpload(req, submitBytesMax);
-    return { fileName: upload.fileName, mime: upload.contentType, data: upload.data, fields: upload.fields };
-  } catch (err) {
-    // Refused with the rest of the body unread: discard it, as node:http does for a body nobody
-    // read, so that the answer reaches the client and the connection can carry the next request.
-    req.resume();
-    throw err;
-  }
+  // A refusal leaves the rest of the body unread: the error answer discards it, bounded.
+  const upload = await readUpload(req, submitBytesMax);
+  return { fileName: upload.fileName, mime: upload.contentType, data: upload.data, fields: upload.fields };
 }

@@ -9,7 +9,7 @@ import { Readable } from "node:stream";
 import { gzipSync } from "node:zlib";
 import { request } from "undici";
 import { crc32c } from "@node-rs/crc32";
-import { MULTIPART_PARTS_MAX } from "../../../src/volume/limits.js";
+import { multipartPartsMax } from "../../../src/common/multipart-limits.js";
 import { waitFor } from "../../helpers.js";
 import { FakeMaster, startVolumeServer, type Started } from "./helpers.js";
 
@@ -297,9 +297,9 @@ describe("upload", () => {
 });
 
 describe("hostile uploads", () => {
-  it("refuses a multipart body with more parts than MULTIPART_PARTS_MAX", async () => {
+  it("refuses a multipart body with more parts than multipartPartsMax", async () => {
     const fid = newFid();
-    const fields = Array.from({ length: MULTIPART_PARTS_MAX + 1 }, (_, i) => ({
+    const fields = Array.from({ length: multipartPartsMax + 1 }, (_, i) => ({
       headers: { "Content-Disposition": `form-data; name="f${i}"` },
       body: Buffer.from(`v${i}`),
     }));
@@ -310,16 +310,16 @@ describe("hostile uploads", () => {
     expect((await get(`/${fid}`)).status).toBe(404);
   });
 
-  it("refuses more file parts than MULTIPART_PARTS_MAX with 413 naming the bound", async () => {
+  it("refuses more file parts than multipartPartsMax with 413 naming the bound", async () => {
     const fid = newFid();
-    const files = Array.from({ length: MULTIPART_PARTS_MAX + 1 }, (_, i) => ({
+    const files = Array.from({ length: multipartPartsMax + 1 }, (_, i) => ({
       headers: { "Content-Disposition": `form-data; name="f${i}"; filename="${i}.bin"` },
       body: Buffer.from(`v${i}`),
     }));
     const mp = multipart(files);
     const r = await put(`/${fid}`, mp.body, { "content-type": mp.contentType }, "POST");
     expect(r.status).toBe(413);
-    expect(r.json).toEqual({ error: `multipart upload has more than ${MULTIPART_PARTS_MAX} parts` });
+    expect(r.json).toEqual({ error: `multipart upload has more than ${multipartPartsMax} parts` });
     expect((await get(`/${fid}`)).status).toBe(404);
   });
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { dispositionFileName, headerParams, multipartBoundary } from "../../../src/volume/upload-parse.js";
+import { dispositionFileName, headerParams, multipartBoundary } from "../../../src/common/content-disposition.js";
 import { canonicalHeaderKey, resolveMime } from "../../../src/volume/handlers-write.js";
 
 describe("header parameters", () => {
