@@ -9,6 +9,8 @@ import type { Command, CommandIo } from "./command.js";
 import { formatUsage, parseFlags, UsageError } from "./flags.js";
 import { VERSION } from "./version.js";
 import { WeedError } from "../common/errors.js";
+import { GrpcBindError } from "../grpc/adapter.js";
+import * as grpc from "@grpc/grpc-js";
 
 const versionCommand: Command = {
   name: "version",
@@ -50,6 +52,10 @@ export async function main(
   argv: readonly string[],
   io: CommandIo = { out: process.stdout, err: process.stderr },
 ): Promise<number> {
+  // grpc-js prints its own "E ..." lines for what weed-ts reports itself (a bind failure is the
+  // one-line refusal below; failed calls are handled and logged by their callers). GRPC_VERBOSITY
+  // still turns them on for debugging.
+  if (process.env.GRPC_VERBOSITY === undefined) grpc.setLogVerbosity(grpc.logVerbosity.NONE);
   const [name, ...rest] = argv;
   if (name === undefined || name === "-h" || name === "-help" || name === "--help" || name === "help") {
     (name === undefined ? io.err : io.out).write(topUsage());
@@ -78,10 +84,31 @@ export async function main(
       return EXIT_USAGE;
     }
     // An expected refusal (a directory in use, a port taken): its message says it all.
-    if (err instanceof WeedError) {
-      io.err.write(`weed-ts ${cmd.name}: ${err.message}\n`);
+    const refusal = refusalOf(err);
+    if (refusal !== null) {
+      io.err.write(`weed-ts ${cmd.name}: ${refusal}\n`);
       return 1;
     }
     throw err;
   }
+}
+
+/** Operating-system errors a start can meet; their messages name the address or path. */
+const SYSTEM_REFUSALS: ReadonlySet<string> = new Set([
+  "EADDRINUSE",
+  "EADDRNOTAVAIL",
+  "EACCES",
+  "EPERM",
+  "ENOENT",
+  "ENOTDIR",
+  "EROFS",
+  "ENOSPC",
+]);
+
+/** The one line for an error the operator can act on, or null for a bug (which keeps its stack). */
+function refusalOf(err: unknown): string | null {
+  if (err instanceof WeedError || err instanceof GrpcBindError) return err.message;
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  if (err instanceof Error && typeof code === "string" && SYSTEM_REFUSALS.has(code)) return err.message;
+  return null;
 }

@@ -189,10 +189,17 @@ export function createClient<S extends GenService<GenServiceMethods>>(
 }
 
 /** Binds a grpc-js server; resolves with the bound port (useful with port 0 in tests). */
+/** The gRPC port could not be bound (in use, not permitted, no such address). */
+export class GrpcBindError extends Error {
+  override readonly name = "GrpcBindError";
+}
+
 export function bindServer(server: grpc.Server, host: string, port: number): Promise<number> {
   return new Promise((resolve, reject) => {
     server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (err, bound) => {
-      if (err) reject(err);
+      // grpc-js says only "No address added out of total 1 resolved"; the likely cause is named.
+      if (err)
+        reject(new GrpcBindError(`cannot listen on gRPC ${host}:${port} (in use?): ${err.message}`, { cause: err }));
       else resolve(bound);
     });
   });

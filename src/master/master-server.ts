@@ -11,7 +11,7 @@ import { drainHttpServer, sendError } from "../common/http-util.js";
 import { grpcAddress, parseServerAddress } from "../common/server-address.js";
 import { Seaweed } from "../gen/master_pb.js";
 import { addService, bindServer, shutdownServer } from "../grpc/adapter.js";
-import type { RuntimeLogger } from "../raft/runtime/index.js";
+import { StorageEmptyError, type RuntimeLogger } from "../raft/runtime/index.js";
 import { seaweedService } from "./api/grpc-service.js";
 import { HeartbeatService } from "./api/heartbeat-service.js";
 import { MasterHttpHandlers } from "./api/http-handlers.js";
@@ -31,7 +31,15 @@ import {
 import { MASTER_VERSION, validateMasterConfig, type MasterConfig } from "./master-config.js";
 import { RaftClusterView } from "./state/cluster-view.js";
 import { isSoleVoter, joinCluster, probeClusterId } from "./state/join.js";
-import { acquireMdirLock, type MdirLock } from "./state/mdir.js";
+import {
+  acquireMdirLock,
+  mdirLostStateError,
+  mdirOfAnotherMasterError,
+  mdirUnreadableError,
+  readMasterId,
+  recordMasterId,
+  type MdirLock,
+} from "./state/mdir.js";
 import { MembershipManager } from "./state/membership.js";
 import { RaftClusterState } from "./state/raft-cluster-state.js";
 import { Sequencer } from "./state/sequencer.js";
@@ -69,6 +77,8 @@ interface Bound {
   lock: MdirLock;
   grpcServer: grpc.Server;
   self: string;
+  /** The id in mdir/master.id: this directory has held a member's Raft state (null: never). */
+  recordedId: string | null;
 }
 
 export class MasterServer {
@@ -125,7 +135,12 @@ export class MasterServer {
     const state = this.openState(bound, contacts.length > 0 ? null : peers);
     const { run, http, cluster } = this.wire(bound, state);
     this.running = run;
-    await state.open();
+    await state.open().catch((err: unknown) => {
+      if (err instanceof StorageEmptyError && bound.recordedId !== null)
+        throw mdirLostStateError(c.mdir, bound.recordedId);
+      throw err instanceof WeedError ? err : mdirUnreadableError(c.mdir, err);
+    });
+    if (bound.recordedId === null) await recordMasterId(c.mdir, bound.self);
     run.leadership.opened();
     if (contacts.length > 0) {
       // Also a master that believes it is a voter asks (unless it hears a leader at once): it may
@@ -165,6 +180,17 @@ export class MasterServer {
       httpServer.close();
       throw err;
     }
+    // master.id is written once the Raft state exists: a directory that has one has been a member.
+    const recordedId = await readMasterId(c.mdir).catch(async (err: unknown) => {
+      await lock.release();
+      httpServer.close();
+      throw err;
+    });
+    if (recordedId !== null && recordedId !== self) {
+      await lock.release();
+      httpServer.close();
+      throw mdirOfAnotherMasterError(c.mdir, recordedId, self);
+    }
     if (lock.replacedStale !== null) {
       this.log.warn({ mdir: c.mdir, stale: lock.replacedStale }, "replaced the lock of a master that is gone");
     }
@@ -176,7 +202,7 @@ export class MasterServer {
       httpServer.close();
       throw err;
     }
-    return { httpServer, lock, grpcServer, self };
+    return { httpServer, lock, grpcServer, self, recordedId };
   }
 
   /** The Raft-replicated state; `bootstrap`: the first membership, null for a joining master. */
@@ -189,6 +215,8 @@ export class MasterServer {
       dir: join(c.mdir, "raft"),
       // A joining master starts empty and learns the membership from the leader's log.
       ...(bootstrap === null ? {} : { bootstrap }),
+      // A directory that has been a member's never starts empty: its log was lost or damaged.
+      requireState: bound.recordedId !== null,
       // A member's id is its HTTP address; its Raft server is on its gRPC port.
       resolve: (id) => (id === self ? `${c.ip}:${this.boundGrpcPort}` : grpcAddress(parseServerAddress(id))),
       grpcServer,

@@ -20,6 +20,7 @@ export const RaftErrorCode = {
   ABORTED: "WEED_ERR_RAFT_ABORTED",
   CLOSED: "WEED_ERR_RAFT_CLOSED",
   STORAGE_CORRUPT: "WEED_ERR_RAFT_STORAGE_CORRUPT",
+  STORAGE_EMPTY: "WEED_ERR_RAFT_STORAGE_EMPTY",
   CODEC: "WEED_ERR_RAFT_CODEC",
 } as const;
 export type RaftErrorCode = (typeof RaftErrorCode)[keyof typeof RaftErrorCode];

@@ -5,7 +5,9 @@
 //                        touch an mdir whose lock names a live process. LevelDB's own LOCK on
 //                        <mdir>/raft stays as the second guard: it cannot name the holder, this can.
 //   <mdir>/master.id     the master's Raft node id ("host:port" as -peers spells it), one line,
-//                        so offline tools know which member the directory belongs to.
+//                        written once its Raft state exists: offline tools know which member
+//                        the directory belongs to, and a start knows the directory has been a
+//                        member (so a lost Raft log is refused, never replaced by a new cluster).
 //
 // A lock whose pid is dead, or that cannot be parsed (a crash while writing it), is stale and is
 // replaced. A pid that a dead master left behind and the OS has since reused for some other
@@ -129,8 +131,8 @@ export async function readMasterId(mdir: string): Promise<string | null> {
   }
 }
 
-/** Write-then-rename, so a reader never sees half an id. */
-async function writeMasterId(mdir: string, id: string): Promise<void> {
+/** Records `id` in master.id once this master's Raft state exists. Write-then-rename: never half an id. */
+export async function recordMasterId(mdir: string, id: string): Promise<void> {
   const path = join(mdir, MASTER_ID_FILE);
   const tmp = `${path}.${randomBytes(4).toString("hex")}.tmp`;
   await writeFile(tmp, `${id}\n`);
@@ -156,8 +158,8 @@ async function tryCreateLock(mdir: string, holder: MdirLockHolder): Promise<bool
 }
 
 /**
- * Takes `<mdir>` for this process (creating the directory if missing) and records `info.id` in
- * `<mdir>/master.id`. Rejects with an "in use" WeedError naming the pid while another live process
+ * Takes `<mdir>` for this process (creating the directory if missing) for the master `info.id`.
+ * Rejects with an "in use" WeedError naming the pid while another live process
  * holds the lock.
  */
 export async function acquireMdirLock(mdir: string, info: { id: string }): Promise<MdirLock> {
@@ -169,10 +171,7 @@ export async function acquireMdirLock(mdir: string, info: { id: string }): Promi
   const holder: MdirLockHolder = { pid: process.pid, id: info.id, startedAt: new Date().toISOString() };
   let replacedStale: MdirLockHolder | "unparsable" | null = null;
   for (let attempt = 0; attempt < lockAttemptsMax; attempt++) {
-    if (await tryCreateLock(mdir, holder)) {
-      await writeMasterId(mdir, info.id);
-      return { mdir, holder, replacedStale, release: releaser(mdir, holder) };
-    }
+    if (await tryCreateLock(mdir, holder)) return { mdir, holder, replacedStale, release: releaser(mdir, holder) };
     const found = await readLockFile(mdir);
     if (found === null) continue; // Removed between our create and our read: try again.
     if (found !== "unparsable" && found.pid !== process.pid && pidAlive(found.pid))
@@ -210,4 +209,40 @@ function releaser(mdir: string, holder: MdirLockHolder): () => Promise<void> {
     })();
     return released;
   };
+}
+
+/**
+ * A start on a directory recorded as another master's: its Raft log names that master, so under
+ * this id it would never find itself in the membership (and wait for a leader forever).
+ */
+export function mdirOfAnotherMasterError(mdir: string, recorded: string, self: string): WeedError {
+  return new WeedError(
+    ErrorCode.CONFLICT,
+    `master directory ${mdir} belongs to master ${recorded} (${join(mdir, MASTER_ID_FILE)}), not to ${self}: ` +
+      `start it as ${recorded} (the same -ip and -port), or re-address it: remove ${recorded} from the ` +
+      `cluster (cluster.raft.remove), empty ${mdir} and start this master with -peers naming a member`,
+  );
+}
+
+/** A directory recorded as a member's whose Raft log is gone: never start a new cluster over it. */
+export function mdirLostStateError(mdir: string, recorded: string): WeedError {
+  return new WeedError(
+    ErrorCode.CONFLICT,
+    `master directory ${mdir} has no Raft state in ${join(mdir, "raft")}, but ${join(mdir, MASTER_ID_FILE)} ` +
+      `says ${recorded} has been a cluster member: refusing to start a new cluster over a lost log. ` +
+      `Restore ${join(mdir, "raft")} from a backup; or empty ${mdir} and start with -peers naming a running ` +
+      "member to rejoin; or, if the other masters are gone for good, see weed-ts master.raft rewrite",
+  );
+}
+
+/** The Raft store could not be opened or read: the one line names the path and the cause. */
+export function mdirUnreadableError(mdir: string, cause: unknown): WeedError {
+  const why = cause instanceof Error ? cause.message : String(cause);
+  const inner = cause instanceof Error && cause.cause instanceof Error ? `: ${cause.cause.message}` : "";
+  return new WeedError(
+    ErrorCode.CORRUPT,
+    `master directory ${mdir}: the Raft state in ${join(mdir, "raft")} cannot be read (${why}${inner}); ` +
+      `restore it from a backup, or empty ${mdir} and start with -peers naming a running member to rejoin`,
+    { cause },
+  );
 }

@@ -57,6 +57,16 @@ export class StorageCorruptError extends RaftRuntimeError {
   }
 }
 
+/**
+ * The store holds no Raft state, but the node was told it must (it has been a member before):
+ * starting empty would bootstrap a second group or rejoin as a stranger over a lost log.
+ */
+export class StorageEmptyError extends RaftRuntimeError {
+  constructor(detail: string) {
+    super(RaftErrorCode.STORAGE_EMPTY, `raft storage empty: ${detail}`);
+  }
+}
+
 /** A message from the wire could not be decoded into a core Message. */
 export class MessageCodecError extends RaftRuntimeError {
   constructor(detail: string) {

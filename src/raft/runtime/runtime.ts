@@ -41,7 +41,7 @@ import type {
   ReadState,
   Role,
 } from "../types.js";
-import { RaftAbortedError, RaftClosedError, RaftTimeoutError } from "./errors.js";
+import { RaftAbortedError, RaftClosedError, RaftTimeoutError, StorageEmptyError } from "./errors.js";
 import { coreLimits, runtimeLimits, timingDefaults, type RuntimeLimits } from "./limits.js";
 import { silentLogger, type RuntimeLogger } from "./logger.js";
 import { RaftStorage } from "./storage.js";
@@ -76,6 +76,11 @@ export interface RaftRuntimeOptions<R = unknown> {
    * existing group (the leader adds it with addLearner, then promote).
    */
   bootstrap?: readonly NodeId[];
+  /**
+   * The store must already hold state (the node is known to have been a member): an empty store
+   * fails start() with StorageEmptyError instead of bootstrapping or waiting to be added.
+   */
+  requireState?: boolean;
   /** NodeId -> gRPC address "host:port" of that node's Raft server. Default: the id itself. */
   resolve?: (id: NodeId) => string;
   /**
@@ -228,6 +233,7 @@ export class RaftRuntime<R = unknown> extends EventEmitter<RaftRuntimeEvents> {
   readonly dir: string;
   private readonly sm: StateMachine<R>;
   private readonly bootstrap: readonly NodeId[] | null;
+  private readonly requireState: boolean;
   private readonly resolveAddr: (id: NodeId) => string;
   private readonly tickMs: number;
   private readonly electionTicks: number;
@@ -293,6 +299,7 @@ export class RaftRuntime<R = unknown> extends EventEmitter<RaftRuntimeEvents> {
         throw new InvalidConfigError("bootstrap", opts.bootstrap.join(","), "has duplicates");
     }
     this.bootstrap = opts.bootstrap === undefined ? null : [...opts.bootstrap].sort();
+    this.requireState = opts.requireState === true;
     this.resolveAddr = opts.resolve ?? ((id) => id);
     this.tickMs = positiveInt("tickMs", opts.tickMs ?? timingDefaults.tickMs);
     this.electionTicks = positiveInt("electionTicks", opts.electionTicks ?? timingDefaults.electionTicks);
@@ -391,6 +398,7 @@ export class RaftRuntime<R = unknown> extends EventEmitter<RaftRuntimeEvents> {
   private async loadOrInitialize(): Promise<PersistedState> {
     const loaded = await this.storage.load();
     if (loaded !== null) return loaded;
+    if (this.requireState) throw new StorageEmptyError(`node ${this.id} has been a member, but its store is empty`);
     const state = this.bootstrap === null ? joiningState() : bootstrapState({ voters: this.bootstrap, learners: [] });
     await this.storage.initialize(state);
     this.log.info(

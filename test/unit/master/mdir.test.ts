@@ -10,6 +10,7 @@ import {
   MASTER_ID_FILE,
   MDIR_LOCK_FILE,
   readMasterId,
+  recordMasterId,
   readMdirLockHolder,
 } from "../../../src/master/state/mdir.js";
 import { tempDir, type TempDir } from "../../helpers.js";
@@ -53,7 +54,7 @@ async function writeLock(mdir: string, body: string): Promise<void> {
 }
 
 describe("acquireMdirLock", () => {
-  it("creates the directory, the lock file with this pid and master.id", async () => {
+  it("creates the directory and the lock file with this pid, and leaves master.id to the Raft state", async () => {
     const mdir = join(tmp.dir, "m1");
     const lock = await acquireMdirLock(mdir, { id: "127.0.0.1:9333" });
     expect(lock.replacedStale).toBeNull();
@@ -61,7 +62,8 @@ describe("acquireMdirLock", () => {
     expect(onDisk.pid).toBe(process.pid);
     expect(onDisk.id).toBe("127.0.0.1:9333");
     expect(Number.isNaN(Date.parse(onDisk.startedAt))).toBe(false);
-    expect(await readFile(join(mdir, MASTER_ID_FILE), "utf8")).toBe("127.0.0.1:9333\n");
+    // master.id means "this directory has held Raft state": the lock alone does not write it.
+    expect(await readMasterId(mdir)).toBeNull();
     expect(await readMdirLockHolder(mdir)).toEqual({
       pid: process.pid,
       id: "127.0.0.1:9333",
@@ -131,15 +133,13 @@ describe("acquireMdirLock", () => {
 });
 
 describe("master.id", () => {
-  it("round-trips the id written by acquire, and is refreshed by the next acquire", async () => {
+  it("round-trips the recorded id, one line", async () => {
     const mdir = join(tmp.dir, "m6");
+    await mkdir(mdir);
     expect(await readMasterId(mdir)).toBeNull();
-    const first = await acquireMdirLock(mdir, { id: "127.0.0.1:9333" });
+    await recordMasterId(mdir, "127.0.0.1:9333");
     expect(await readMasterId(mdir)).toBe("127.0.0.1:9333");
-    await first.release();
-    const second = await acquireMdirLock(mdir, { id: "localhost:9333" });
-    expect(await readMasterId(mdir)).toBe("localhost:9333");
-    await second.release();
+    expect(await readFile(join(mdir, MASTER_ID_FILE), "utf8")).toBe("127.0.0.1:9333\n");
   });
 
   it("reads an empty file as no id", async () => {
