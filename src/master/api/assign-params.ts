@@ -1,5 +1,6 @@
 // Assign and grow parameters, validated once at the edge (HTTP form values or the gRPC request)
 // into the typed request the assigner takes. Bad replication, ttl or count is a 406 as SeaweedFS.
+import { checkCollectionName } from "../../common/collection.js";
 import { ErrorCode, WeedError } from "../../common/errors.js";
 import { parseReplicaPlacement, replicaPlacementToByte } from "../../common/replica-placement.js";
 import { parseTtl, ttlToUint32 } from "../../common/ttl.js";
@@ -100,7 +101,7 @@ export function parseAssignParams(raw: RawAssignParams, defaultReplication: stri
       : raw.replication;
   return {
     count,
-    collection: parseName("collection", raw.collection),
+    collection: checkCollectionName(parseName("collection", raw.collection)),
     replicaPlacement: parseReplicationByte(replication),
     ttl: raw.ttl === undefined || raw.ttl === null ? 0 : parseTtlUint32(raw.ttl),
     prefs: {

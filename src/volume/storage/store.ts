@@ -1,5 +1,6 @@
 // The store: every volume in one directory, keyed by volume id. Implements the storage contract
 // (store-api.ts) and emits "change" events for the heartbeat client's deltas.
+import { checkCollectionName } from "../../common/collection.js";
 import { EventEmitter } from "node:events";
 import fs from "node:fs";
 import { ErrorCode, WeedError } from "../../common/errors.js";
@@ -29,8 +30,6 @@ export interface StoreOptions {
 
 /** "<collection>_<vid>.dat" or "<vid>.dat"; the collection is everything before the last "_". */
 const DAT_NAME = /^(?:(.+)_)?(\d{1,10})\.dat$/;
-/** Collections become file name prefixes: keep them to characters that are safe there. */
-const COLLECTION_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/;
 const volumeIdMax = 0xffffffff;
 
 export function parseDatFileName(name: string): { collection: string; id: number } | undefined {
@@ -128,9 +127,7 @@ export class Store implements StoreApi {
   async allocateVolume(volumeId: number, opts: AllocateOptions): Promise<VolumeInfo> {
     this.checkOpen();
     checkVolumeId(volumeId);
-    if (opts.collection !== "" && !COLLECTION_NAME.test(opts.collection)) {
-      throw new WeedError(ErrorCode.BAD_PARAM, `invalid collection name ${JSON.stringify(opts.collection)}`);
-    }
+    checkCollectionName(opts.collection);
     if (this.volumes.has(volumeId) || this.allocating.has(volumeId)) {
       throw new WeedError(ErrorCode.VOLUME_EXISTS, `volume ${volumeId} already exists`);
     }
