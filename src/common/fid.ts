@@ -79,6 +79,18 @@ export interface ParsedPath {
 }
 
 /**
+ * A percent-encoded path segment, decoded. An invalid encoding ("%ZZ", a lone "%", bytes that are
+ * not UTF-8) is the client's mistake: BAD_FID (400) naming the path, not the URIError (500).
+ */
+function decodeSegment(segment: string, pathname: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw badFid(pathname, `file name ${JSON.stringify(segment)} is not valid percent-encoded UTF-8`);
+  }
+}
+
+/**
  * The URL path forms a volume server accepts (weed/server/common.go parseURLPath):
  * /3,01637037d6  /3,01637037d6.jpg  /3/01637037d6  /3/01637037d6.jpg  /3/01637037d6/name.jpg
  */
@@ -95,7 +107,7 @@ export function parseFidPath(pathname: string): ParsedPath {
   } else if (parts.length === 2 || parts.length === 3) {
     vidText = parts[0]!;
     fidPart = parts[1]!;
-    if (parts.length === 3) fileName = decodeURIComponent(parts[2]!);
+    if (parts.length === 3) fileName = decodeSegment(parts[2]!, pathname);
   } else {
     throw badFid(pathname, "expected /<vid>,<key><cookie>");
   }

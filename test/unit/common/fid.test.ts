@@ -80,4 +80,36 @@ describe("URL path forms", () => {
   it.each(["/", "/3", "/a/b/c/d", "/3,xyz"])("rejects %s", (path) => {
     expect(() => parseFidPath(path)).toThrow(WeedError);
   });
+
+  // Issue 9 item 6: "/<vid>/<key>/%ZZ" answered 500 "URI malformed" and logged a stack.
+  it.each(["/3/01637037d6/%ZZ", "/3/01637037d6/%", "/3/01637037d6/a%E0%A4", "/3/01637037d6/%ED%A0%80"])(
+    "an invalid percent-encoding in the file name of %s is BAD_FID naming the path",
+    (path) => {
+      try {
+        parseFidPath(path);
+        expect.unreachable(`parsed ${path}`);
+      } catch (err) {
+        expect(err).toBeInstanceOf(WeedError);
+        expect((err as WeedError).code).toBe(ErrorCode.BAD_FID);
+        expect((err as WeedError).message).toContain(JSON.stringify(path));
+      }
+    },
+  );
+
+  it("never throws anything but BAD_FID on arbitrary paths", () => {
+    const segment = fc.oneof(
+      fc.string(),
+      fc.constantFrom("3", "01637037d6", "%", "%ZZ", "%E0%A4", "%ED%A0%80", "..", "%2F", "é"),
+    );
+    fc.assert(
+      fc.property(fc.array(segment, { maxLength: 5 }), (segments) => {
+        try {
+          parseFidPath("/" + segments.join("/"));
+        } catch (err) {
+          expect(err).toBeInstanceOf(WeedError);
+          expect((err as WeedError).code).toBe(ErrorCode.BAD_FID);
+        }
+      }),
+    );
+  });
 });
