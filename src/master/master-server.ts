@@ -251,7 +251,8 @@ export class MasterServer {
     const leaderCalls = new LeaderGrpcClients(cluster);
     const growthOptions = c.volumeGrowthCount === undefined ? {} : { growthCount: c.volumeGrowthCount };
     const growth = new VolumeGrowth({ topology, state, allocator, random, logger, metrics }, growthOptions);
-    const assigner = new Assigner({ topology, sequencer, growth, random, now });
+    const everAllocated = (): boolean => state.maxVolumeId > 0;
+    const assigner = new Assigner({ topology, sequencer, growth, random, now, everAllocated });
     const heartbeats = new HeartbeatService({
       ...{ topology, sequencer, state, logger, metrics },
       leader: () => cluster.leader(),

@@ -33,6 +33,11 @@ export interface AssignerDeps {
   random: Random;
   /** Monotonic milliseconds (performance.now in production). */
   now: () => number;
+  /**
+   * Whether the cluster ever allocated a volume (the replicated max volume id is above 0). With
+   * no volume server reporting yet, such a cluster is waiting for its servers, not out of them.
+   */
+  everAllocated: () => boolean;
 }
 
 export interface AssignerOptions {
@@ -58,6 +63,15 @@ export class Assigner {
 
   get warmingUp(): boolean {
     return this.warmUpEnd > 0 && this.deps.now() < this.warmUpEnd;
+  }
+
+  /**
+   * A new leader's topology is loading: the warm-up runs, or no volume server has reported yet to
+   * a cluster that has volumes (a leader elected a moment before its servers' first heartbeat).
+   * Growth then would allocate volumes that already exist, or fail for want of servers.
+   */
+  private get awaitingServers(): boolean {
+    return this.warmingUp || (this.deps.topology.nodeCount === 0 && this.deps.everAllocated());
   }
 
   /** Starts a warm-up window ending at `end` (deps.now scale): a new leader's topology is loading. */
@@ -107,14 +121,16 @@ export class Assigner {
 
   /**
    * Waits for a volume server to report a writable volume of the layout, looking again at each
-   * report: -1 once the warm-up ends or is called off, or after warmUpAssignWaitMs.
+   * report: -1 once the servers are in (or the warm-up is called off), or after warmUpAssignWaitMs.
    */
-  private async waitOutWarmUp(layout: VolumeLayout, prefs: PlacementPrefs, signal?: AbortSignal): Promise<number> {
+  private async waitForServers(layout: VolumeLayout, prefs: PlacementPrefs, signal?: AbortSignal): Promise<number> {
+    // A warm-up alone ends on time; an empty topology only when a server reports.
+    const onlyWarmUp = this.warmingUp && !(this.deps.topology.nodeCount === 0 && this.deps.everAllocated());
     const warmUpLeftMs = Math.max(0, this.warmUpEnd - this.deps.now());
-    const timeout = AbortSignal.timeout(Math.min(warmUpAssignWaitMs, warmUpLeftMs));
+    const timeout = AbortSignal.timeout(onlyWarmUp ? Math.min(warmUpAssignWaitMs, warmUpLeftMs) : warmUpAssignWaitMs);
     const check = (): number | undefined => {
       const vid = this.pick(layout, prefs);
-      return vid >= 0 ? vid : this.warmingUp ? undefined : -1;
+      return vid >= 0 ? vid : this.awaitingServers ? undefined : -1;
     };
     const wait = signal === undefined ? timeout : AbortSignal.any([timeout, signal]);
     try {
@@ -133,12 +149,12 @@ export class Assigner {
     const layout = topology.layoutFor(req.collection, req.replicaPlacement, req.ttl);
     let vid = this.pick(layout, req.prefs);
     if (vid >= 0) return vid;
-    if (this.warmingUp) {
+    if (this.awaitingServers) {
       // Volume servers are still reporting to this new leader: wait for one, not for growth.
-      vid = await this.waitOutWarmUp(layout, req.prefs, signal);
+      vid = await this.waitForServers(layout, req.prefs, signal);
       if (vid >= 0) return vid;
-      // Still warming up: say so. Ended meanwhile (nothing was there to wait for): grow.
-      if (this.warmingUp)
+      // Still waiting: say so ("retry soon", never "no volume servers"). Ended meanwhile: grow.
+      if (this.awaitingServers)
         throw new WeedError(ErrorCode.UNAVAILABLE, "master is warming up, topology is still loading", {
           retryAfterSec,
         });

@@ -10,7 +10,7 @@ import { Topology } from "../../../src/master/topology/topology.js";
 import { VolumeGrowth } from "../../../src/master/topology/volume-growth.js";
 import { NO_PREFS } from "../../../src/master/topology/placement.js";
 import type { AllocateRequest, VolumeAllocator } from "../../../src/master/topology/volume-allocator.js";
-import type { DataNode } from "../../../src/master/topology/data-node.js";
+import type { DataNode, ReplicaInfo } from "../../../src/master/topology/data-node.js";
 import { ErrorCode } from "../../../src/common/errors.js";
 import { silentLogger } from "../../../src/common/logger.js";
 import { tempDir, waitFor } from "../../helpers.js";
@@ -80,7 +80,7 @@ describe("Assigner", () => {
       { growthCount: 1 },
     );
     const assigner = new Assigner(
-      { topology, sequencer, growth, random: Math.random, now: () => performance.now() },
+      { topology, sequencer, growth, random: Math.random, now: () => performance.now(), everAllocated: () => false },
       { growthWaitMs: 100 },
     );
 
@@ -116,7 +116,10 @@ describe("Assigner", () => {
       { topology, state, allocator, random: Math.random, logger: silentLogger() },
       { growthCount: 1 },
     );
-    const assigner = new Assigner({ topology, sequencer, growth, random: Math.random, now: () => performance.now() });
+    const assigner = new Assigner({
+      ...{ topology, sequencer, growth, random: Math.random },
+      ...{ now: () => performance.now(), everAllocated: () => false },
+    });
     assigner.warmUpUntil(performance.now() + 60_000);
     // The warm-up is called off while the assign below waits it out.
     setTimeout(() => assigner.warmUpUntil(0), 100);
@@ -130,4 +133,48 @@ describe("Assigner", () => {
     });
     expect(allocator.calls).toHaveLength(1);
   });
+
+  // Issue 9 item 7: a leader elected a moment before its volume servers' first heartbeat (after a
+  // hand-off) answered "no free volumes left ... no volume servers" (500 through /submit).
+  it("a leader whose servers have not reported yet waits for them instead of growing or failing", async () => {
+    const { state, sequencer, allocator } = await setup();
+    const topology = new Topology(1 << 30);
+    const growth = new VolumeGrowth({ topology, state, allocator, random: Math.random, logger: silentLogger() });
+    const assigner = new Assigner({
+      ...{ topology, sequencer, growth, random: Math.random },
+      ...{ now: () => performance.now(), everAllocated: () => true },
+    });
+    setTimeout(() => {
+      const node = topology.registerNode({ ...serverSpec, maxVolumes: 8 });
+      topology.upsertVolume(node, reported(3));
+    }, 150);
+    const r = await assigner.assign(request);
+    expect(r.fid).toMatch(/^3,/);
+    expect(allocator.calls).toEqual([]);
+  });
+
+  it("answers 503 + Retry-After, not 'no volume servers', when none reports within the wait", async () => {
+    const { state, sequencer, allocator } = await setup();
+    const topology = new Topology(1 << 30);
+    const growth = new VolumeGrowth({ topology, state, allocator, random: Math.random, logger: silentLogger() });
+    const assigner = new Assigner({
+      ...{ topology, sequencer, growth, random: Math.random },
+      ...{ now: () => performance.now(), everAllocated: () => true },
+    });
+    await expect(assigner.assign(request)).rejects.toMatchObject({
+      code: ErrorCode.UNAVAILABLE,
+      httpStatus: 503,
+      retryAfterSec: 1,
+    });
+    expect(allocator.calls).toEqual([]);
+  });
 });
+
+const serverSpec = { ip: "10.0.0.2", port: 8080, publicUrl: "", grpcPort: 18080, dataCenter: "", rack: "" };
+
+function reported(id: number): ReplicaInfo {
+  return {
+    ...{ id, collection: "", replicaPlacement: 0, ttl: 0, size: 0, fileCount: 0, deleteCount: 0 },
+    ...{ deletedByteCount: 0, readOnly: false, version: 3, compactRevision: 0, modifiedAtSecond: 0, diskType: "" },
+  };
+}
