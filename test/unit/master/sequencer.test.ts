@@ -6,7 +6,7 @@ import type { ClusterState, KeyBlock } from "../../../src/master/state/cluster-s
 import { LevelClusterState } from "./level-cluster-state.js";
 import { Sequencer } from "../../../src/master/state/sequencer.js";
 import { silentLogger } from "../../../src/common/logger.js";
-import { tempDir } from "../../helpers.js";
+import { tempDir, waitFor } from "../../helpers.js";
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -24,6 +24,8 @@ async function state(): Promise<LevelClusterState> {
 /** Counts reservations, to see when the sequencer goes to the store. */
 class CountingState implements ClusterState {
   reservations = 0;
+  /** Reservations started and not yet durable. */
+  inFlight = 0;
   constructor(private readonly inner: ClusterState) {}
   open(): Promise<void> {
     return this.inner.open();
@@ -48,7 +50,8 @@ class CountingState implements ClusterState {
   }
   reserveFileKeys(count: number, floor: number): Promise<KeyBlock> {
     this.reservations++;
-    return this.inner.reserveFileKeys(count, floor);
+    this.inFlight++;
+    return this.inner.reserveFileKeys(count, floor).finally(() => this.inFlight--);
   }
 }
 
@@ -77,8 +80,9 @@ describe("Sequencer", () => {
     let misses = 0;
     for (let i = 0; i < 1000; i++) {
       if (seq.tryTake(1) < 0) misses++;
-      // Give the background reservation a turn every 10 keys (it needs one sync write).
-      if (i % 10 === 9) await new Promise((r) => setTimeout(r, 5));
+      // A steady pace is one slower than a sync write: every 10 keys, the reservation under way
+      // (if any) completes. A sequencer that reserved only once a block ran dry would miss here.
+      if (i % 10 === 9) await waitFor(() => counting.inFlight === 0, { what: "the reservation under way" });
     }
     expect(misses).toBe(0);
     expect(counting.reservations).toBeGreaterThanOrEqual(10);
