@@ -78,24 +78,57 @@ export function clientGoneSignal(res: ServerResponse): AbortSignal {
   return ac.signal;
 }
 
-/** Reads a request body into one Buffer, refusing (413-class error) past `limitBytes`. */
-export async function readBody(req: IncomingMessage, limitBytes: number): Promise<Buffer> {
+/**
+ * Reads a request body into one Buffer, refusing (413-class error) past `limitBytes` with the rest
+ * left unread and the request paused (discardUnreadBody decides what becomes of it). A request
+ * that ends early (the client went away mid-body, the socket reset) is CLIENT_GONE, not a raw
+ * stream error: it is no fault of the server, and the answer goes nowhere.
+ */
+export function readBody(req: IncomingMessage, limitBytes: number): Promise<Buffer> {
   const declared = req.headers["content-length"];
   if (declared !== undefined && Number(declared) > limitBytes) {
-    throw new WeedError(
-      ErrorCode.TOO_LARGE,
-      `request body of ${declared} bytes is over the limit of ${limitBytes} bytes`,
+    return Promise.reject(
+      new WeedError(ErrorCode.TOO_LARGE, `request body of ${declared} bytes is over the limit of ${limitBytes} bytes`),
     );
   }
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    total += chunk.length;
-    if (total > limitBytes)
-      throw new WeedError(ErrorCode.TOO_LARGE, `request body is over the limit of ${limitBytes} bytes`);
-    chunks.push(chunk);
-  }
-  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total);
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    const detach = (): void => {
+      req.off("data", onData);
+      req.off("end", onEnd);
+      req.off("error", onGone);
+      req.off("close", onClose);
+    };
+    const onData = (chunk: Buffer): void => {
+      total += chunk.length;
+      if (total <= limitBytes) {
+        chunks.push(chunk);
+        return;
+      }
+      detach();
+      req.pause();
+      reject(new WeedError(ErrorCode.TOO_LARGE, `request body is over the limit of ${limitBytes} bytes`));
+    };
+    const onEnd = (): void => {
+      detach();
+      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total));
+    };
+    const onGone = (cause?: unknown): void => {
+      detach();
+      reject(new WeedError(ErrorCode.CLIENT_GONE, "the request body ended early: the client went away", { cause }));
+    };
+    const onClose = (): void => {
+      if (!req.complete) onGone();
+    };
+    // Already over before this call: a stream that ended or closed emits neither event again.
+    if (req.readableEnded) return resolve(Buffer.alloc(0));
+    if (req.destroyed) return onGone();
+    req.on("data", onData);
+    req.once("end", onEnd);
+    req.once("error", onGone);
+    req.once("close", onClose);
+  });
 }
 
 /**

@@ -1,0 +1,96 @@
+// readBody (src/common/http-util.ts), the master's reader of urlencoded forms and of bodies it
+// forwards, over real loopback HTTP: a body read whole, one over the bound refused with the rest
+// left unread, and a client that goes away mid-body (found by test/integration/fuzz.test.ts: the
+// raw "aborted" stream error reached the master's handler, which logged it with its stack at error
+// level as a server failure).
+import { createServer, type IncomingMessage, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { connect } from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ErrorCode, WeedError } from "../../../src/common/errors.js";
+import { readBody } from "../../../src/common/http-util.js";
+
+const LIMIT = 1024;
+
+interface Outcome {
+  body?: Buffer;
+  error?: unknown;
+  listenersLeft: number;
+  paused: boolean;
+}
+
+let server: Server;
+let port = 0;
+let next: ((o: Outcome) => void) | undefined;
+
+function listenersOf(req: IncomingMessage): number {
+  return ["data", "end", "error", "close"].reduce((n, e) => n + req.listenerCount(e), 0);
+}
+
+function outcome(): Promise<Outcome> {
+  return new Promise((resolve) => (next = resolve));
+}
+
+beforeAll(async () => {
+  server = createServer((req, res) => {
+    readBody(req, LIMIT).then(
+      (body) => {
+        next?.({ body, listenersLeft: listenersOf(req), paused: req.isPaused() });
+        res.end("ok");
+      },
+      (error: unknown) => {
+        next?.({ error, listenersLeft: listenersOf(req), paused: req.isPaused() });
+        res.destroy();
+      },
+    );
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  port = (server.address() as AddressInfo).port;
+});
+
+afterAll(async () => {
+  server.closeAllConnections();
+  await new Promise((resolve) => server.close(resolve));
+});
+
+/** Writes `text` raw to the server; `end` half-closes after it. */
+function send(text: string, end: boolean): void {
+  const socket = connect(port, "127.0.0.1", () => {
+    socket.write(text);
+    if (end) socket.end();
+  });
+  socket.on("error", () => {});
+  socket.on("data", () => {});
+}
+
+const head = (extra: string): string => `POST /x HTTP/1.1\r\nHost: x\r\n${extra}\r\n`;
+
+describe("readBody", () => {
+  it("reads a body within the bound whole, leaving no listener behind", async () => {
+    const got = outcome();
+    send(head("Content-Length: 5\r\n") + "hello", false);
+    const o = await got;
+    expect(o.body?.toString()).toBe("hello");
+    expect(o.listenersLeft).toBe(0);
+  });
+
+  it("refuses a chunked body past the bound with TOO_LARGE, the rest unread and the request paused", async () => {
+    const got = outcome();
+    const chunk = "a".repeat(600);
+    send(head("Transfer-Encoding: chunked\r\n") + `258\r\n${chunk}\r\n258\r\n${chunk}\r\n258\r\n${chunk}\r\n`, false);
+    const o = await got;
+    expect(o.error).toBeInstanceOf(WeedError);
+    expect((o.error as WeedError).code).toBe(ErrorCode.TOO_LARGE);
+    expect(o.listenersLeft).toBe(0);
+    expect(o.paused).toBe(true);
+  });
+
+  it("a client gone mid-body is CLIENT_GONE, not a raw 'aborted' stream error (found by the fuzz test)", async () => {
+    const got = outcome();
+    send(head("Content-Length: 100\r\nContent-Type: application/x-www-form-urlencoded\r\n") + "count=1", true);
+    const o = await got;
+    expect(o.error).toBeInstanceOf(WeedError);
+    expect((o.error as WeedError).code).toBe(ErrorCode.CLIENT_GONE);
+    expect(o.listenersLeft).toBe(0);
+  });
+});
