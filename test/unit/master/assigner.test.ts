@@ -137,13 +137,7 @@ describe("Assigner", () => {
   // Issue 9 item 7: a leader elected a moment before its volume servers' first heartbeat (after a
   // hand-off) answered "no free volumes left ... no volume servers" (500 through /submit).
   it("a leader whose servers have not reported yet waits for them instead of growing or failing", async () => {
-    const { state, sequencer, allocator } = await setup();
-    const topology = new Topology(1 << 30);
-    const growth = new VolumeGrowth({ topology, state, allocator, random: Math.random, logger: silentLogger() });
-    const assigner = new Assigner({
-      ...{ topology, sequencer, growth, random: Math.random },
-      ...{ now: () => performance.now(), everAllocated: () => true },
-    });
+    const { topology, allocator, assigner } = await leaderBeforeItsServers();
     setTimeout(() => {
       const node = topology.registerNode({ ...serverSpec, maxVolumes: 8 });
       topology.upsertVolume(node, reported(3));
@@ -154,13 +148,7 @@ describe("Assigner", () => {
   });
 
   it("answers 503 + Retry-After, not 'no volume servers', when none reports within the wait", async () => {
-    const { state, sequencer, allocator } = await setup();
-    const topology = new Topology(1 << 30);
-    const growth = new VolumeGrowth({ topology, state, allocator, random: Math.random, logger: silentLogger() });
-    const assigner = new Assigner({
-      ...{ topology, sequencer, growth, random: Math.random },
-      ...{ now: () => performance.now(), everAllocated: () => true },
-    });
+    const { topology, allocator, assigner } = await leaderBeforeItsServers();
     await expect(assigner.assign(request)).rejects.toMatchObject({
       code: ErrorCode.UNAVAILABLE,
       httpStatus: 503,
@@ -169,6 +157,22 @@ describe("Assigner", () => {
     expect(allocator.calls).toEqual([]);
   });
 });
+
+/** A cluster that has volumes, seen by a leader none of whose volume servers has reported yet. */
+async function leaderBeforeItsServers(): Promise<{
+  topology: Topology;
+  allocator: GatedAllocator;
+  assigner: Assigner;
+}> {
+  const { state, sequencer, allocator } = await setup();
+  const topology = new Topology(1 << 30);
+  const growth = new VolumeGrowth({ topology, state, allocator, random: Math.random, logger: silentLogger() });
+  const assigner = new Assigner({
+    ...{ topology, sequencer, growth, random: Math.random },
+    ...{ now: () => performance.now(), everAllocated: () => true },
+  });
+  return { topology, allocator, assigner };
+}
 
 const serverSpec = { ip: "10.0.0.2", port: 8080, publicUrl: "", grpcPort: 18080, dataCenter: "", rack: "" };
 
