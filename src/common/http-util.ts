@@ -45,6 +45,17 @@ export function discardUnreadBody(req: IncomingMessage, res: ServerResponse): vo
   req.resume();
 }
 
+/**
+ * A request asking to switch protocols (Connection: upgrade with Upgrade: websocket, or h2c as
+ * `curl --http2` sends on http://) is answered as plain HTTP/1.1, since neither server takes an
+ * upgrade. But Node's parser stays in upgrade mode after such a request and never reads the next
+ * one on the connection: a client reusing it waits out the keep-alive timeout for nothing. So the
+ * answer says Connection: close, and the client opens a new connection for its next request.
+ */
+export function closeAfterUpgradeRequest(req: IncomingMessage, res: ServerResponse): void {
+  if (req.headers.upgrade !== undefined) res.setHeader("Connection", "close");
+}
+
 export function sendJson(res: ServerResponse, status: number, body: unknown, pretty = false): void {
   const text = pretty ? JSON.stringify(body, null, 2) : JSON.stringify(body);
   res.writeHead(status, {

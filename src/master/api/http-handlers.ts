@@ -6,6 +6,7 @@ import { ErrorCode, WeedError } from "../../common/errors.js";
 import { parseFidPath } from "../../common/fid.js";
 import {
   clientGoneSignal,
+  closeAfterUpgradeRequest,
   discardUnreadBody,
   pathOf,
   readBody,
@@ -150,6 +151,7 @@ export class MasterHttpHandlers {
 
   /** The node:http request listener. */
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
+    closeAfterUpgradeRequest(req, res);
     let done: void | Promise<void>;
     try {
       done = this.dispatch(req, res);

@@ -1,5 +1,5 @@
-// readBody (src/common/http-util.ts), the master's reader of urlencoded forms and of bodies it
-// forwards, over real loopback HTTP: a body read whole, one over the bound refused with the rest
+// Edges of src/common/http-util.ts over real loopback HTTP, found by test/integration/fuzz.test.ts.
+// readBody, the master's reader of urlencoded forms and of bodies it forwards: a body read whole, one over the bound refused with the rest
 // left unread, and a client that goes away mid-body (found by test/integration/fuzz.test.ts: the
 // raw "aborted" stream error reached the master's handler, which logged it with its stack at error
 // level as a server failure).
@@ -8,7 +8,7 @@ import type { AddressInfo } from "node:net";
 import { connect } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ErrorCode, WeedError } from "../../../src/common/errors.js";
-import { readBody } from "../../../src/common/http-util.js";
+import { closeAfterUpgradeRequest, readBody } from "../../../src/common/http-util.js";
 
 const LIMIT = 1024;
 
@@ -33,6 +33,11 @@ function outcome(): Promise<Outcome> {
 
 beforeAll(async () => {
   server = createServer((req, res) => {
+    if (req.url === "/upgrade") {
+      closeAfterUpgradeRequest(req, res);
+      res.end("ok");
+      return;
+    }
     readBody(req, LIMIT).then(
       (body) => {
         next?.({ body, listenersLeft: listenersOf(req), paused: req.isPaused() });
@@ -92,5 +97,42 @@ describe("readBody", () => {
     expect(o.error).toBeInstanceOf(WeedError);
     expect((o.error as WeedError).code).toBe(ErrorCode.CLIENT_GONE);
     expect(o.listenersLeft).toBe(0);
+  });
+});
+
+describe("closeAfterUpgradeRequest", () => {
+  /** Sends `text` and collects everything until the server closes (or `waitMs` pass). */
+  function exchange(text: string, waitMs: number): Promise<{ answer: string; closed: boolean }> {
+    return new Promise((resolve) => {
+      let answer = "";
+      const socket = connect(port, "127.0.0.1", () => socket.write(text));
+      const timer = setTimeout(() => {
+        socket.destroy();
+        resolve({ answer, closed: false });
+      }, waitMs);
+      socket.on("data", (b: Buffer) => (answer += b.toString()));
+      socket.on("close", () => {
+        clearTimeout(timer);
+        resolve({ answer, closed: true });
+      });
+      socket.on("error", () => {});
+    });
+  }
+
+  it("answers an upgrade request with Connection: close and closes, instead of stalling the next request", async () => {
+    // Node's parser would not read the pipelined second request: it stays in upgrade mode.
+    const upgrade = "GET /upgrade HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n\r\n";
+    const next = "GET /upgrade HTTP/1.1\r\nHost: x\r\n\r\n";
+    const r = await exchange(upgrade + next, 2_000);
+    expect(r.closed).toBe(true);
+    expect(r.answer).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    expect(r.answer).toMatch(/\r\nConnection: close\r\n/i);
+  });
+
+  it("leaves an ordinary request's connection alive", async () => {
+    const plain = "GET /upgrade HTTP/1.1\r\nHost: x\r\n\r\n";
+    const r = await exchange(plain + plain, 300);
+    expect(r.answer.match(/HTTP\/1\.1 200 OK/g)?.length).toBe(2);
+    expect(r.closed).toBe(false);
   });
 });
