@@ -5,6 +5,7 @@ import { EventEmitter } from "node:events";
 import fs from "node:fs";
 import { ErrorCode, WeedError } from "../../common/errors.js";
 import { silentLogger, type Logger } from "../../common/logger.js";
+import { describeDisk, diskUsageOf, isDiskLow, type DiskUsage, type MinFreeSpace } from "./disk-space.js";
 import { compareKeys, joinKey } from "./needle-key.js";
 import type {
   AllocateOptions,
@@ -26,6 +27,29 @@ export interface StoreOptions {
   logger?: Logger;
   /** Passed to each volume (VolumeOptions.wallClockMs). */
   wallClockMs?: () => number;
+  /** Watch the disk's free space; without it only an ENOSPC makes a volume read-only for space (for good). */
+  diskSpace?: StoreDiskSpaceOptions;
+  /**
+   * Called when volumes turned read-only or writable because of disk space (not for changes asked
+   * for, such as setReadOnly): the heartbeat reports them at once.
+   */
+  onReadOnlyChange?: () => void;
+}
+
+export interface StoreDiskSpaceOptions {
+  /** Below this the disk is "low": every volume read-only, no new volume (-minFreeSpace). */
+  minFreeSpace: MinFreeSpace;
+  /** statfs this often (and at once after an ENOSPC). */
+  checkIntervalMs: number;
+  /** statfs of the directory; injected by tests. Default: diskUsageOf. */
+  usage?: (dir: string) => Promise<DiskUsage>;
+}
+
+/** A volume an append found the disk full for: read-only until the disk has room for that append. */
+interface NoSpaceEntry {
+  recordBytes: number;
+  /** Free bytes the disk needs before the volume takes writes again, set by the first check after. */
+  freeBytesNeeded: number | undefined;
 }
 
 /** "<collection>_<vid>.dat" or "<vid>.dat"; the collection is everything before the last "_". */
@@ -54,6 +78,14 @@ export class Store implements StoreApi {
   /** Largest key of volumes deleted while running: maxFileKey never goes down. */
   private retiredMaxHi = 0;
   private retiredMaxLo = 0;
+  private readonly diskSpace: StoreDiskSpaceOptions | undefined;
+  private readonly onReadOnlyChange: (() => void) | undefined;
+  /** The last statfs found the disk under -minFreeSpace. */
+  private diskLow = false;
+  private readonly noSpace = new Map<number, NoSpaceEntry>();
+  private diskTimer: NodeJS.Timeout | undefined;
+  private diskCheck: Promise<void> | undefined;
+  private diskRecheck = false;
 
   constructor(opts: StoreOptions) {
     if (typeof opts.dir !== "string" || opts.dir === "") {
@@ -72,6 +104,21 @@ export class Store implements StoreApi {
     this.maxVolumeCount = opts.maxVolumeCount;
     this.log = (opts.logger ?? silentLogger()).child({ module: "store" });
     this.wallClockMs = opts.wallClockMs;
+    this.diskSpace = opts.diskSpace;
+    this.onReadOnlyChange = opts.onReadOnlyChange;
+  }
+
+  /** The last disk check found less free space than -minFreeSpace: every volume is read-only. */
+  get isDiskLow(): boolean {
+    return this.diskLow;
+  }
+
+  /**
+   * The volume count to report to the master: while the disk is low, no more than it holds, so
+   * that the master grows new volumes elsewhere (SeaweedFS reports its used slots then).
+   */
+  reportedMaxVolumeCount(): number {
+    return this.diskLow ? Math.min(this.volumes.size, this.maxVolumeCount) : this.maxVolumeCount;
   }
 
   /** Loads every volume in the directory (creating the directory if needed). Idempotent. */
@@ -111,6 +158,10 @@ export class Store implements StoreApi {
     }
     this.state = "open";
     this.log.info({ dir: this.dir, volumes: this.volumes.size }, "store opened");
+    if (this.diskSpace !== undefined) {
+      await this.checkDiskSpace();
+      this.scheduleDiskCheck(this.diskSpace.checkIntervalMs);
+    }
   }
 
   /** Closes every volume (after their pending syncs). Idempotent. */
@@ -118,6 +169,8 @@ export class Store implements StoreApi {
     if (this.state === "closed") return;
     if (this.opening !== undefined) await this.opening.catch(() => undefined);
     this.state = "closed";
+    clearTimeout(this.diskTimer);
+    await this.diskCheck;
     const all = [...this.volumes.values()];
     this.volumes.clear();
     await Promise.all(all.map((v) => v.close()));
@@ -130,6 +183,12 @@ export class Store implements StoreApi {
     checkCollectionName(opts.collection);
     if (this.volumes.has(volumeId) || this.allocating.has(volumeId)) {
       throw new WeedError(ErrorCode.VOLUME_EXISTS, `volume ${volumeId} already exists`);
+    }
+    if (this.diskLow) {
+      throw new WeedError(
+        ErrorCode.NO_FREE_SLOT,
+        `no free volume slot: the disk of ${this.dir} is short of space (-minFreeSpace)`,
+      );
     }
     if (this.volumes.size + this.allocating.size >= this.maxVolumeCount) {
       throw new WeedError(
@@ -164,6 +223,7 @@ export class Store implements StoreApi {
     }
     const info = v.info();
     this.volumes.delete(volumeId);
+    this.noSpace.delete(volumeId);
     const [hi, lo] = v.maxKeyHalves();
     if (compareKeys(hi, lo, this.retiredMaxHi, this.retiredMaxLo) > 0) {
       this.retiredMaxHi = hi;
@@ -254,7 +314,84 @@ export class Store implements StoreApi {
 
   private newVolume(id: number, collection: string): Volume {
     const clock = this.wallClockMs === undefined ? {} : { wallClockMs: this.wallClockMs };
-    return new Volume({ dir: this.dir, id, collection, logger: this.log, ...clock });
+    const onNoSpace = (recordBytes: number): void => this.volumeOutOfSpace(id, recordBytes);
+    return new Volume({ dir: this.dir, id, collection, logger: this.log, onNoSpace, ...clock });
+  }
+
+  // ---- disk space -------------------------------------------------------------------------
+
+  /** An append of `recordBytes` to volume `id` found the disk full (the volume made itself read-only). */
+  private volumeOutOfSpace(id: number, recordBytes: number): void {
+    this.noSpace.set(id, { recordBytes, freeBytesNeeded: undefined });
+    this.readOnlyChanged();
+    if (this.diskSpace !== undefined) void this.checkDiskSpace();
+  }
+
+  /** statfs now (one at a time: asked for while one runs, another follows it). Never rejects. */
+  checkDiskSpace(): Promise<void> {
+    if (this.diskSpace === undefined) return Promise.resolve();
+    if (this.diskCheck !== undefined) {
+      this.diskRecheck = true;
+      return this.diskCheck;
+    }
+    const usage = this.diskSpace.usage ?? diskUsageOf;
+    const run = async (): Promise<void> => {
+      do {
+        this.diskRecheck = false;
+        try {
+          this.applyDiskUsage(await usage(this.dir));
+        } catch (err) {
+          this.log.error({ err, dir: this.dir }, "disk space check failed");
+        }
+      } while (this.diskRecheck && this.state !== "closed");
+    };
+    this.diskCheck = run().finally(() => (this.diskCheck = undefined));
+    return this.diskCheck;
+  }
+
+  private scheduleDiskCheck(intervalMs: number): void {
+    this.diskTimer = setTimeout(() => {
+      if (this.state === "closed") return;
+      void this.checkDiskSpace().then(() => {
+        if (this.state !== "closed") this.scheduleDiskCheck(intervalMs);
+      });
+    }, intervalMs);
+    this.diskTimer.unref();
+  }
+
+  /** Low disk: every volume read-only for space; otherwise each is writable unless an ENOSPC still holds. */
+  private applyDiskUsage(usage: DiskUsage): void {
+    const rule = this.diskSpace!.minFreeSpace;
+    const low = isDiskLow(rule, usage);
+    if (low !== this.diskLow) {
+      const words = describeDisk(rule, usage);
+      if (low) this.log.warn({ dir: this.dir }, `disk space low, volumes read-only: ${words}`);
+      else this.log.info({ dir: this.dir }, `disk space back, volumes writable: ${words}`);
+      this.diskLow = low;
+    }
+    let changed = false;
+    for (const v of this.volumes.values()) {
+      if (v.setNoSpace(low || this.stillFull(v.id, usage))) changed = true;
+    }
+    if (changed) this.readOnlyChanged();
+  }
+
+  /** Volume `id` had an ENOSPC and the disk has not got room for that append since. */
+  private stillFull(id: number, usage: DiskUsage): boolean {
+    const e = this.noSpace.get(id);
+    if (e === undefined) return false;
+    e.freeBytesNeeded ??= usage.freeBytes + e.recordBytes;
+    if (usage.freeBytes < e.freeBytesNeeded) return true;
+    this.noSpace.delete(id);
+    return false;
+  }
+
+  private readOnlyChanged(): void {
+    try {
+      this.onReadOnlyChange?.();
+    } catch (err) {
+      this.log.error({ err }, "read-only change listener threw");
+    }
   }
 
   private volume(volumeId: number): Volume {
