@@ -19,7 +19,7 @@
 import type { IncomingMessage } from "node:http";
 import { Dicer } from "@fastify/busboy";
 import { dispositionFileName, headerText, multipartBoundary } from "./content-disposition.js";
-import { ErrorCode, WeedError } from "./errors.js";
+import { ErrorCode, WeedError, assert } from "./errors.js";
 import {
   multipartOverheadBytesMax,
   multipartPartHeaderBytesMax,
@@ -29,19 +29,41 @@ import { fileTooLarge, malformed, PartPicker, type Upload } from "./multipart-pa
 
 export type { Upload } from "./multipart-parts.js";
 
+/**
+ * Counts a body's bytes as they arrive against a bound outside the reader (the volume server's
+ * bytes of uploads in flight): `take` returns the refusal when `bytes` more do not fit, and the
+ * body is cut there like one over the file limit.
+ */
+export interface BodyBudget {
+  take(bytes: number): WeedError | undefined;
+}
+
+export interface ReadUploadOptions {
+  /** Each chunk of the body is also taken from this budget. */
+  budget?: BodyBudget | undefined;
+  /** Where a raw body with a Content-Length is read into (default Buffer.allocUnsafe). */
+  allocate?: (bytes: number) => Buffer;
+}
+
 /** SeaweedFS's test (parseUpload): a POST whose Content-Type mentions form-data. */
 export function isMultipartUpload(req: IncomingMessage): boolean {
   return req.method === "POST" && (req.headers["content-type"] ?? "").includes("form-data");
 }
 
 /**
- * Reads the upload in `req`'s body, its file at most `fileBytesMax` bytes. Rejects with a
- * WeedError: TOO_LARGE (413) past a limit, BAD_REQUEST (400) for a malformed or cut-off body.
+ * Reads the upload in `req`'s body, its file at most `fileBytesMax` bytes, each chunk also taken
+ * from `opts.budget` when given. Rejects with a WeedError: TOO_LARGE (413) past a limit,
+ * BAD_REQUEST (400) for a malformed or cut-off body, or the budget's refusal. A body is cut as
+ * soon as it passes a bound: the rest is never read into memory.
  */
-export async function readUpload(req: IncomingMessage, fileBytesMax: number): Promise<Upload> {
-  if (isMultipartUpload(req)) return readMultipart(req, fileBytesMax);
+export async function readUpload(
+  req: IncomingMessage,
+  fileBytesMax: number,
+  opts: ReadUploadOptions = {},
+): Promise<Upload> {
+  if (isMultipartUpload(req)) return readMultipart(req, fileBytesMax, opts.budget);
   refuseDeclaredOver(req, fileBytesMax, () => fileTooLarge(fileBytesMax));
-  const data = await readRawBody(req, fileBytesMax);
+  const data = await readRawBody(req, fileBytesMax, opts);
   return {
     data,
     fileName: dispositionFileName(headerText(req.headers["content-disposition"] ?? ""), true),
@@ -73,12 +95,20 @@ interface BodySink {
   fail(err: WeedError): void;
 }
 
+/** A body's bounds: its size, and what else it is counted against. */
+interface BodyBounds {
+  bytesMax: number;
+  tooLarge: () => WeedError;
+  budget: BodyBudget | undefined;
+}
+
 /**
- * Streams `req`'s body into `sink` until it ends, refusing with `tooLarge()` past `bytesMax`. The
- * sink gets at most one of end() and fail(); after either, the request is no longer listened to.
- * Returns `stop`: detach and pause the request with the rest unread, without calling the sink.
+ * Streams `req`'s body into `sink` until it ends, refusing with `tooLarge()` past `bytesMax` or with
+ * the budget's refusal. The sink gets at most one of end() and fail(); after either, the request is
+ * no longer listened to. Returns `stop`: detach and pause the request with the rest unread, without
+ * calling the sink.
  */
-function pumpBody(req: IncomingMessage, bytesMax: number, tooLarge: () => WeedError, sink: BodySink): () => void {
+function pumpBody(req: IncomingMessage, bounds: BodyBounds, sink: BodySink): () => void {
   let received = 0;
   let detached = false;
   const detach = (): void => {
@@ -100,8 +130,10 @@ function pumpBody(req: IncomingMessage, bytesMax: number, tooLarge: () => WeedEr
   };
   const onData = (chunk: Buffer): void => {
     received += chunk.length;
-    if (received > bytesMax) fail(tooLarge());
-    else sink.write(chunk);
+    if (received > bounds.bytesMax) return fail(bounds.tooLarge());
+    const refused = bounds.budget?.take(chunk.length);
+    if (refused !== undefined) return fail(refused);
+    sink.write(chunk);
   };
   const onEnd = (): void => {
     detach();
@@ -119,23 +151,43 @@ function pumpBody(req: IncomingMessage, bytesMax: number, tooLarge: () => WeedEr
   return stop;
 }
 
-/** A raw body of at most `bytesMax` bytes. */
-function readRawBody(req: IncomingMessage, bytesMax: number): Promise<Buffer> {
+/**
+ * A raw body of at most `bytesMax` bytes. With a Content-Length (already checked against the
+ * bound) the body is copied into one Buffer of that size as it arrives, so a large upload costs
+ * its size once, not twice (the chunks, then their concatenation); without one, the chunks are
+ * joined at the end.
+ */
+function readRawBody(req: IncomingMessage, bytesMax: number, opts: ReadUploadOptions): Promise<Buffer> {
+  const declared = Number(req.headers["content-length"] ?? "NaN");
+  const allocate = opts.allocate ?? Buffer.allocUnsafe;
+  const into = Number.isSafeInteger(declared) && declared > 0 ? allocate(declared) : undefined;
+  const budget = opts.budget;
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    pumpBody(req, bytesMax, () => fileTooLarge(bytesMax), {
-      write: (chunk) => {
-        chunks.push(chunk);
-        size += chunk.length;
+    pumpBody(
+      req,
+      { bytesMax, tooLarge: () => fileTooLarge(bytesMax), budget },
+      {
+        write: (chunk) => {
+          if (into !== undefined) {
+            // node:http never delivers more than the Content-Length it parsed.
+            assert(size + chunk.length <= into.length, "a body is no longer than its Content-Length");
+            chunk.copy(into, size);
+          } else chunks.push(chunk);
+          size += chunk.length;
+        },
+        end: () => {
+          if (into !== undefined) resolve(into.subarray(0, size));
+          else resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+        },
+        fail: reject,
       },
-      end: () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)),
-      fail: reject,
-    });
+    );
   });
 }
 
-function readMultipart(req: IncomingMessage, fileBytesMax: number): Promise<Upload> {
+function readMultipart(req: IncomingMessage, fileBytesMax: number, budget: BodyBudget | undefined): Promise<Upload> {
   const contentType = req.headers["content-type"] ?? "";
   const boundary = multipartBoundary(contentType);
   if (boundary === undefined) {
@@ -185,14 +237,19 @@ function readMultipart(req: IncomingMessage, fileBytesMax: number): Promise<Uplo
       parserFinished = true;
       maybeDone();
     });
-    const stopBody = pumpBody(req, bodyBytesMax, () => multipartBodyTooLarge(fileBytesMax), {
-      write: (chunk) => void parser.write(chunk),
-      end: () => {
-        bodyEnded = true;
-        parser.end();
-        maybeDone();
+    const tooLarge = (): WeedError => multipartBodyTooLarge(fileBytesMax);
+    const stopBody = pumpBody(
+      req,
+      { bytesMax: bodyBytesMax, tooLarge, budget },
+      {
+        write: (chunk) => void parser.write(chunk),
+        end: () => {
+          bodyEnded = true;
+          parser.end();
+          maybeDone();
+        },
+        fail,
       },
-      fail,
-    });
+    );
   });
 }

@@ -115,10 +115,21 @@ function readNeedle(
   }
 }
 
-export function handleRead(ctx: VolumeHttpContext, req: IncomingMessage, res: ServerResponse, head: boolean): void {
+/**
+ * Answers a GET or HEAD. `onRead` is told the bytes of the needle read (held until the response
+ * is sent): -concurrentDownloadLimitMB counts them.
+ */
+export function handleRead(
+  ctx: VolumeHttpContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  head: boolean,
+  onRead?: (bytes: number) => void,
+): void {
   const url = req.url ?? "/";
   const q = url.indexOf("?");
   const { n, pathFileName, pathExt } = readNeedle(ctx, q < 0 ? url : url.slice(0, q));
+  onRead?.(n.data.length);
   const quotedEtag = `"${etagOf(n.crc)}"`;
   const lastModified = n.lastModified !== 0 ? httpDate(n.lastModified) : undefined;
 

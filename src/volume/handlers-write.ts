@@ -4,18 +4,28 @@
 // Bytes are stored exactly as sent. SeaweedFS gzips compressible uploads on its own; we do not:
 // the ETag then stays the CRC of what the client sent, reads need no inflate, and a client that
 // wants compression sends Content-Encoding: gzip (stored flagged, served as SeaweedFS serves it).
+//
+// Memory: the body is one Buffer (multipart.ts reads a declared body straight into it), the record
+// is written around it without a copy (storage/needle-parts.ts), and the bytes of uploads in
+// flight are bounded by -concurrentUploadLimitMB (inflight-limit.ts). Hashing a large body (MD5,
+// CRC32-C) goes a slice at a time, and inflating a gzip one runs on the thread pool, so the event
+// loop keeps answering other requests meanwhile.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { createHash } from "node:crypto";
-import { gunzipSync } from "node:zlib";
+import { createGunzip } from "node:zlib";
 import { lookup as mimeLookup } from "mime-types";
 import { ErrorCode, WeedError } from "../common/errors.js";
 import { parseFidPath } from "../common/fid.js";
-import { sendJson } from "../common/http-util.js";
+import { clientGoneSignal, sendJson } from "../common/http-util.js";
+import type { BodyBudget, Upload } from "../common/multipart.js";
+import { multipartOverheadBytesMax } from "../common/multipart-limits.js";
 import { parseTtl } from "../common/ttl.js";
 import type { NeedleInput } from "./storage/store-api.js";
 import { splitUrl, type VolumeHttpContext } from "./http-context.js";
 import { etagOf } from "./handlers-read.js";
-import { gunzipOutputBytesMax } from "./limits.js";
+import type { InflightLimit, InflightTicket } from "./inflight-limit.js";
+import type { UploadBuffers } from "./upload-buffers.js";
+import { gunzipOutputBytesMax, inflateChunkBytes, md5SliceBytes } from "./limits.js";
 import { needlePairsBytesMax } from "./storage/limits.js";
 import { readVolumeUpload } from "./upload-parse.js";
 
@@ -61,13 +71,77 @@ export function resolveMime(contentType: string, fileName: string, pathExt: stri
   return m === false ? undefined : m;
 }
 
-/** The uncompressed bytes of a gzip upload, or undefined when they do not inflate (then kept as-is). */
-function tryGunzip(data: Buffer): Buffer | undefined {
+const nextTick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/** MD5 (base64) of `data`, a slice at a time with the event loop running in between. */
+async function md5Sliced(data: Buffer): Promise<string> {
+  const hash = createHash("md5");
+  for (let at = 0; at < data.length; at += md5SliceBytes) {
+    if (at > 0) await nextTick();
+    hash.update(data.subarray(at, at + md5SliceBytes));
+  }
+  return hash.digest("base64");
+}
+
+interface Digest {
+  /** Bytes of the uncompressed data. */
+  bytes: number;
+  /** Its MD5 in base64, when asked for. */
+  md5: string | undefined;
+}
+
+/**
+ * Length (and MD5) of a gzip upload's uncompressed bytes, inflated as a stream on the thread pool
+ * and never held whole; undefined when it does not inflate within gunzipOutputBytesMax (then the
+ * bytes count as they are, as before).
+ */
+async function inflatedDigest(data: Buffer, wantMd5: boolean): Promise<Digest | undefined> {
+  const hash = wantMd5 ? createHash("md5") : undefined;
+  let bytes = 0;
+  const gunzip = createGunzip({ chunkSize: inflateChunkBytes });
   try {
-    return gunzipSync(data, { maxOutputLength: gunzipOutputBytesMax });
+    gunzip.end(data);
+    for await (const chunk of gunzip as AsyncIterable<Buffer>) {
+      bytes += chunk.length;
+      if (bytes > gunzipOutputBytesMax) return undefined;
+      hash?.update(chunk);
+    }
   } catch {
     return undefined;
+  } finally {
+    gunzip.destroy();
   }
+  return { bytes, md5: hash?.digest("base64") };
+}
+
+/** Size and MD5 (when asked for) of what the client sent: for a gzip upload, of its uncompressed bytes. */
+async function digestOf(upload: Upload, wantMd5: boolean): Promise<Digest> {
+  const inflated = upload.gzipped ? await inflatedDigest(upload.data, wantMd5) : undefined;
+  if (inflated !== undefined) return inflated;
+  return { bytes: upload.data.length, md5: wantMd5 ? await md5Sliced(upload.data) : undefined };
+}
+
+/**
+ * The upload's place under -concurrentUploadLimitMB, waiting for room when there is none (the
+ * client going away ends the wait). Counted by the declared Content-Length; a body without one is
+ * counted as it arrives (`budget`) and cut once it would pass the bound. No ticket when there is
+ * no limit, or when the declared length alone is over -fileSizeLimitMB (refused before any byte).
+ */
+async function admitUpload(
+  uploads: InflightLimit,
+  req: IncomingMessage,
+  res: ServerResponse,
+  fileBytesMax: number,
+): Promise<{ ticket: InflightTicket | undefined; budget: BodyBudget | undefined }> {
+  const header = req.headers["content-length"];
+  const declared = header === undefined ? 0 : Number(header);
+  if (!uploads.limited || !(declared <= fileBytesMax + multipartOverheadBytesMax)) {
+    return { ticket: undefined, budget: undefined };
+  }
+  const ticket = uploads.tryAcquire(declared) ?? (await uploads.acquire(declared, clientGoneSignal(res)));
+  if (header !== undefined) return { ticket, budget: undefined };
+  const why = "a body without Content-Length is counted as it arrives";
+  return { ticket, budget: { take: (n) => (ticket.grow(n) ? undefined : uploads.refusal(n, why)) } };
 }
 
 interface WriteParams {
@@ -85,7 +159,18 @@ function writeParams(ctx: VolumeHttpContext, query: string): WriteParams {
   return { ttlText: p.get("ttl") ?? "", ts: ts === 0 ? undefined : ts, fsync: ctx.fsync || p.get("fsync") === "true" };
 }
 
-export async function handleWrite(ctx: VolumeHttpContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+/** What uploads share: the bound on their bytes in flight, and the buffers bodies are read into. */
+export interface UploadResources {
+  limit: InflightLimit;
+  buffers: UploadBuffers;
+}
+
+export async function handleWrite(
+  ctx: VolumeHttpContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  uploads: UploadResources,
+): Promise<void> {
   const { path, query } = splitUrl(req.url ?? "/");
   const { fid, ext: pathExt } = parseFidPath(path);
   if (!ctx.store.hasVolume(fid.volumeId)) {
@@ -97,22 +182,47 @@ export async function handleWrite(ctx: VolumeHttpContext, req: IncomingMessage, 
   if (pairs !== undefined && Buffer.byteLength(JSON.stringify(pairs)) > needlePairsBytesMax) {
     throw new WeedError(ErrorCode.BAD_REQUEST, `Seaweed-* headers are over ${needlePairsBytesMax} bytes as JSON`);
   }
-
-  const upload = await readVolumeUpload(req, ctx.fileSizeLimitBytes, path);
-
-  const uncompressed = upload.gzipped ? (tryGunzip(upload.data) ?? upload.data) : upload.data;
-  const expectedMd5 = upload.contentMd5 ?? req.headers["content-md5"];
-  if (expectedMd5 !== undefined && expectedMd5 !== "") {
-    const actual = createHash("md5").update(uncompressed).digest("base64");
-    if (actual !== expectedMd5) {
-      throw new WeedError(
-        ErrorCode.BAD_REQUEST,
-        `Content-MD5 did not match md5 of file data expected [${expectedMd5}] ` +
-          `received [${actual}] size ${uncompressed.length}`,
-      );
+  const { ticket, budget } = await admitUpload(uploads.limit, req, res, ctx.fileSizeLimitBytes);
+  try {
+    const allocate = (bytes: number): Buffer => uploads.buffers.take(bytes);
+    const upload = await readVolumeUpload(req, ctx.fileSizeLimitBytes, path, { budget, allocate });
+    try {
+      await storeUpload(ctx, req, res, upload, { fid, pathExt, params, ttl, pairs });
+    } finally {
+      uploads.buffers.give(upload.data); // written, or refused: nothing holds it any more
     }
+  } finally {
+    ticket?.release();
   }
+}
 
+interface WriteTarget {
+  fid: ReturnType<typeof parseFidPath>["fid"];
+  pathExt: string;
+  params: WriteParams;
+  ttl: ReturnType<typeof parseTtl>;
+  pairs: Record<string, string> | undefined;
+}
+
+/** Checks Content-MD5, appends the needle and answers. */
+async function storeUpload(
+  ctx: VolumeHttpContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  upload: Upload,
+  t: WriteTarget,
+): Promise<void> {
+  const { fid, pathExt, params, ttl, pairs } = t;
+  const expectedMd5 = upload.contentMd5 ?? req.headers["content-md5"];
+  const wantMd5 = expectedMd5 !== undefined && expectedMd5 !== "";
+  const digest = await digestOf(upload, wantMd5);
+  if (wantMd5 && digest.md5 !== expectedMd5) {
+    throw new WeedError(
+      ErrorCode.BAD_REQUEST,
+      `Content-MD5 did not match md5 of file data expected [${expectedMd5}] ` +
+        `received [${digest.md5}] size ${digest.bytes}`,
+    );
+  }
   const mime = resolveMime(upload.contentType, upload.fileName, pathExt);
   const needle: NeedleInput = { key: fid.key, cookie: fid.cookie, data: upload.data, gzipped: upload.gzipped };
   if (upload.fileName !== "") needle.name = upload.fileName;
@@ -120,8 +230,17 @@ export async function handleWrite(ctx: VolumeHttpContext, req: IncomingMessage, 
   if (params.ts !== undefined) needle.lastModified = params.ts;
   if (ttl.count !== 0) needle.ttl = ttl;
   if (pairs !== undefined) needle.pairs = pairs;
-
   const result = await ctx.store.write(fid.volumeId, needle, { fsync: params.fsync });
+  answerWrite(ctx, res, result, { fileName: upload.fileName, bytes: digest.bytes, mime, md5: expectedMd5 });
+}
+
+/** 201 with operation.UploadResult (omitempty fields left out when empty), or 204 when unchanged. */
+function answerWrite(
+  ctx: VolumeHttpContext,
+  res: ServerResponse,
+  result: { crc: number; size: number; unchanged: boolean },
+  u: { fileName: string; bytes: number; mime: string | undefined; md5: string | undefined },
+): void {
   const etag = etagOf(result.crc);
   if (result.unchanged) {
     res.writeHead(204, { ETag: `"${etag}"` });
@@ -129,16 +248,15 @@ export async function handleWrite(ctx: VolumeHttpContext, req: IncomingMessage, 
     return;
   }
   ctx.metrics.bytesWritten(result.size);
-  // operation.UploadResult, omitempty fields left out when empty.
   const body: Record<string, string | number> = {};
-  if (upload.fileName !== "") body["name"] = upload.fileName;
-  body["size"] = uncompressed.length;
+  if (u.fileName !== "") body["name"] = u.fileName;
+  body["size"] = u.bytes;
   body["eTag"] = etag;
-  if (mime !== undefined) body["mime"] = mime;
+  if (u.mime !== undefined) body["mime"] = u.mime;
   res.setHeader("ETag", `"${etag}"`);
-  if (expectedMd5 !== undefined && expectedMd5 !== "") {
-    body["contentMd5"] = expectedMd5;
-    res.setHeader("Content-MD5", expectedMd5);
+  if (u.md5 !== undefined && u.md5 !== "") {
+    body["contentMd5"] = u.md5;
+    res.setHeader("Content-MD5", u.md5);
   }
   sendJson(res, 201, body);
 }

@@ -54,6 +54,8 @@ export interface HeartbeatClientOptions {
   keepaliveTimeoutMs?: number;
   /** Injected for jitter; Math.random by default. */
   random?: () => number;
+  /** The volume count to report (lowered while the disk is short of space). Default: store.maxVolumeCount. */
+  maxVolumeCount?: () => number;
 }
 
 type SessionEnd =
@@ -93,6 +95,8 @@ export class HeartbeatClient {
   #connected = false;
   #current: string | undefined;
   #volumeSizeLimit = 0n;
+  /** Sends a full beat on the open stream; undefined between streams. */
+  #sendFullBeat: (() => void) | undefined;
 
   constructor(o: HeartbeatClientOptions) {
     assert(o.masters.length > 0, "heartbeat client needs at least one master");
@@ -118,6 +122,14 @@ export class HeartbeatClient {
   /** Last volume_size_limit the leader sent (bytes), 0 before any. */
   get volumeSizeLimit(): bigint {
     return this.#volumeSizeLimit;
+  }
+
+  /**
+   * A full beat now, on the stream open (if any): volumes turned read-only or writable again
+   * (disk space) reach the master at once, not at the next interval.
+   */
+  beatNow(): void {
+    this.#sendFullBeat?.();
   }
 
   start(): void {
@@ -215,7 +227,7 @@ export class HeartbeatClient {
     const infos = store.volumeInfos();
     return create(HeartbeatSchema, {
       ...identityFields(id),
-      maxVolumeCounts: { "": store.maxVolumeCount },
+      maxVolumeCounts: { "": this.#o.maxVolumeCount?.() ?? store.maxVolumeCount },
       maxFileKey: store.maxFileKey(),
       volumes: infos.map(volumeInformationMessage),
       hasNoVolumes: infos.length === 0,
@@ -261,10 +273,13 @@ export class HeartbeatClient {
         }
       };
       const onChange = (e: StoreEvent): void => send(this.#deltaBeat(e));
-      const timer = setInterval(() => send(this.#fullBeat()), this.#o.intervalMs);
+      const sendFull = (): void => send(this.#fullBeat());
+      const timer = setInterval(sendFull, this.#o.intervalMs);
+      this.#sendFullBeat = sendFull;
       const finish = (end: SessionEnd): void => {
         if (settled) return;
         settled = true;
+        if (this.#sendFullBeat === sendFull) this.#sendFullBeat = undefined;
         clearInterval(timer);
         this.#o.store.off("change", onChange);
         signal.removeEventListener("abort", onAbort);

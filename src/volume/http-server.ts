@@ -2,25 +2,36 @@
 // the first byte of the path and the method, with no framework and no URL object on the way.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { ErrorCode, WeedError } from "../common/errors.js";
-import { discardUnreadBody, drainHttpServer, sendError } from "../common/http-util.js";
+import { clientGoneSignal, discardUnreadBody, drainHttpServer, sendError } from "../common/http-util.js";
 import type { VolumeHttpContext } from "./http-context.js";
 import { handleAdmin, handleOptions, isAdminPath, methodNotAllowed } from "./handlers-admin.js";
 import { handleDelete } from "./handlers-delete.js";
 import { handleRead } from "./handlers-read.js";
 import { handleWrite } from "./handlers-write.js";
+import type { InflightLimit, InflightTicket } from "./inflight-limit.js";
+import type { UploadBuffers } from "./upload-buffers.js";
 import { httpCloseGraceMs, httpHeadersTimeoutMs, httpKeepAliveTimeoutMs, httpRequestTimeoutMs } from "./limits.js";
 
 const FID_METHODS = "GET, HEAD, POST, PUT, DELETE, OPTIONS";
 const CHAR_0 = 48;
 const CHAR_9 = 57;
 
+/** The bounds on bytes in flight (-concurrentUploadLimitMB, -concurrentDownloadLimitMB) and the upload buffers. */
+export interface VolumeHttpLimits {
+  uploads: InflightLimit;
+  downloads: InflightLimit;
+  uploadBuffers: UploadBuffers;
+}
+
 export class VolumeHttpServer {
   readonly #ctx: VolumeHttpContext;
+  readonly #limits: VolumeHttpLimits;
   readonly #server: Server;
   #port = 0;
 
-  constructor(ctx: VolumeHttpContext) {
+  constructor(ctx: VolumeHttpContext, limits: VolumeHttpLimits) {
     this.#ctx = ctx;
+    this.#limits = limits;
     this.#server = createServer(
       { requestTimeout: httpRequestTimeoutMs, headersTimeout: httpHeadersTimeoutMs },
       (req, res) => this.#onRequest(req, res),
@@ -48,6 +59,7 @@ export class VolumeHttpServer {
   /** Stops accepting, lets in-flight requests finish for a grace period, then cuts the rest. */
   async close(): Promise<void> {
     await drainHttpServer(this.#server, httpCloseGraceMs);
+    this.#limits.uploadBuffers.close();
   }
 
   #onRequest(req: IncomingMessage, res: ServerResponse): void {
@@ -87,12 +99,12 @@ export class VolumeHttpServer {
     }
     switch (req.method) {
       case "GET":
-        return handleRead(this.#ctx, req, res, false);
+        return this.#read(req, res);
       case "HEAD":
         return handleRead(this.#ctx, req, res, true);
       case "POST":
       case "PUT":
-        return handleWrite(this.#ctx, req, res);
+        return handleWrite(this.#ctx, req, res, { limit: this.#limits.uploads, buffers: this.#limits.uploadBuffers });
       case "DELETE":
         return handleDelete(this.#ctx, req, res);
       case "OPTIONS":
@@ -101,6 +113,24 @@ export class VolumeHttpServer {
         res.setHeader("Allow", FID_METHODS);
         throw methodNotAllowed(req.method, url, FID_METHODS);
     }
+  }
+
+  /**
+   * GET under -concurrentDownloadLimitMB, as SeaweedFS counts it: admitted while the bytes in
+   * flight are at most the limit (else it waits), then its needle's size is added until the
+   * response is done. Synchronous when there is room.
+   */
+  #read(req: IncomingMessage, res: ServerResponse): void | Promise<void> {
+    const downloads = this.#limits.downloads;
+    if (!downloads.limited) return handleRead(this.#ctx, req, res, false);
+    const ticket = downloads.tryAcquire(0);
+    if (ticket !== undefined) return this.#readHolding(ticket, req, res);
+    return downloads.acquire(0, clientGoneSignal(res)).then((t) => this.#readHolding(t, req, res));
+  }
+
+  #readHolding(ticket: InflightTicket, req: IncomingMessage, res: ServerResponse): void {
+    res.once("close", () => ticket.release());
+    handleRead(this.#ctx, req, res, false, (bytes) => ticket.add(bytes));
   }
 
   #fail(req: IncomingMessage, res: ServerResponse, err: unknown): void {

@@ -4,6 +4,49 @@
 /** SeaweedFS's -fileSizeLimitMB default: one upload is buffered whole before it is appended. */
 export const fileSizeLimitMBDefault = 256;
 
+/**
+ * -concurrentUploadLimitMB: bytes of uploads in flight (each buffered whole) at most. SeaweedFS
+ * had 256 until 4.x made it unlimited (0, #7712); an upload here is held in memory until written,
+ * so the default keeps a volume server's memory bounded: with it, 12 concurrent 250 MB uploads
+ * run one after another instead of needing 3 GB at once.
+ */
+export const concurrentUploadLimitMBDefault = 256;
+/** -concurrentDownloadLimitMB: bytes of responses in flight (a needle is read whole), as uploads. */
+export const concurrentDownloadLimitMBDefault = 256;
+/** -inflightUploadDataTimeout: how long an upload waits for room (SeaweedFS's default, 60 s). */
+export const inflightUploadDataTimeoutMsDefault = 60_000;
+/** -inflightDownloadDataTimeout: the same for downloads (SeaweedFS's default, 60 s). */
+export const inflightDownloadDataTimeoutMsDefault = 60_000;
+/**
+ * Requests waiting for room at once (each direction); more are refused at once. A waiter holds a
+ * socket and what its kernel buffers (~100 KiB), never its body: 1024 waiters cost ~100 MB at worst.
+ */
+export const inflightWaitersMax = 1024;
+/** Retry-After (seconds) on a refusal for room: an upload of 256 MB on a LAN takes about that long. */
+export const inflightRetryAfterSec = 2;
+
+/**
+ * Bodies of at least this many bytes are read into pooled buffers (upload-buffers.ts), whose
+ * pages are mapped already; smaller ones come from Node's allocator as before.
+ */
+export const uploadBufferPooledBytesMin = 1024 * 1024;
+/** The upload buffer pool is emptied after this long without a large upload. */
+export const uploadBufferIdleMs = 5_000;
+
+/** Content-MD5 of a large upload is hashed this much at a time (~1.5 ms), the event loop running between. */
+export const md5SliceBytes = 1024 * 1024;
+/** Output chunk of inflating a gzip upload to measure and hash it (zlib's default is 16 KiB). */
+export const inflateChunkBytes = 1024 * 1024;
+
+/** -minFreeSpacePercent default (SeaweedFS's): below 1 % free, the disk's volumes turn read-only. */
+export const minFreeSpacePercentDefault = "1";
+/**
+ * Free space is checked this often (and at once after a write found the disk full). SeaweedFS
+ * checks every minute; a statfs costs microseconds, and at 1 GB/s of writes a 1 TB disk's 1 %
+ * goes in 10 s, so more often. Also how soon volumes are writable again once space returns.
+ */
+export const diskSpaceCheckIntervalMsDefault = 5_000;
+
 // Multipart bounds are the upload reader's, shared with the master's /submit so that both give
 // the same answer (src/common/multipart-limits.ts).
 

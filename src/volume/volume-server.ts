@@ -11,8 +11,25 @@ import { Store } from "./storage/store.js";
 import { addVolumeServerService } from "./grpc-service.js";
 import { HeartbeatClient } from "./heartbeat-client.js";
 import type { HeartbeatView, VolumeHttpContext } from "./http-context.js";
-import { VolumeHttpServer } from "./http-server.js";
-import { drainLingerMs, grpcCloseGraceMs, heartbeatIntervalMsDefault } from "./limits.js";
+import { VolumeHttpServer, type VolumeHttpLimits } from "./http-server.js";
+import { InflightLimit } from "./inflight-limit.js";
+import { UploadBuffers } from "./upload-buffers.js";
+import {
+  concurrentDownloadLimitMBDefault,
+  concurrentUploadLimitMBDefault,
+  diskSpaceCheckIntervalMsDefault,
+  drainLingerMs,
+  grpcCloseGraceMs,
+  heartbeatIntervalMsDefault,
+  inflightDownloadDataTimeoutMsDefault,
+  inflightRetryAfterSec,
+  inflightUploadDataTimeoutMsDefault,
+  inflightWaitersMax,
+  minFreeSpacePercentDefault,
+  uploadBufferIdleMs,
+  uploadBufferPooledBytesMin,
+} from "./limits.js";
+import { parseMinFreeSpace, type MinFreeSpace } from "./storage/disk-space.js";
 import { VolumeMetrics } from "./metrics.js";
 
 /** Reported in /status "Version" and the status page. */
@@ -37,6 +54,18 @@ export interface VolumeServerConfig {
   fileSizeLimitMB: number;
   /** -fsync: every write fsync'd before the 201. */
   fsync: boolean;
+  /** -concurrentUploadLimitMB: bytes of uploads in flight at most, 0 = no limit. Default 256. */
+  concurrentUploadLimitMB?: number;
+  /** -concurrentDownloadLimitMB: bytes of downloads in flight at most, 0 = no limit. Default 256. */
+  concurrentDownloadLimitMB?: number;
+  /** -inflightUploadDataTimeout: how long an upload waits for room. Default 60 s. */
+  inflightUploadDataTimeoutMs?: number;
+  /** -inflightDownloadDataTimeout: how long a download waits for room. Default 60 s. */
+  inflightDownloadDataTimeoutMs?: number;
+  /** -minFreeSpace / -minFreeSpacePercent: below it the disk's volumes are read-only. Default 1 %. */
+  minFreeSpace?: MinFreeSpace;
+  /** How often free disk space is checked. Default 5 s. */
+  diskSpaceCheckIntervalMs?: number;
   /** Default 5000. */
   heartbeatIntervalMs?: number;
   logger: Logger;
@@ -61,9 +90,18 @@ function validate(c: VolumeServerConfig): void {
   // Buffers are bounded by Node's Buffer size; SeaweedFS's hard needle limit is 4 GiB.
   if (c.fileSizeLimitMB * 1024 * 1024 > 2 ** 32 - 1)
     throw badConfig("fileSizeLimitMB", c.fileSizeLimitMB, "over 4096 (needle data size is a u32)");
-  const hb = c.heartbeatIntervalMs;
-  if (hb !== undefined && (!Number.isInteger(hb) || hb <= 0))
-    throw badConfig("heartbeatIntervalMs", hb, "expected a positive integer");
+  const positive = (name: string, v: number | undefined): void => {
+    if (v !== undefined && (!Number.isInteger(v) || v <= 0)) throw badConfig(name, v, "expected a positive integer");
+  };
+  const nonNegative = (name: string, v: number | undefined): void => {
+    if (v !== undefined && (!Number.isInteger(v) || v < 0)) throw badConfig(name, v, "expected a whole number >= 0");
+  };
+  positive("heartbeatIntervalMs", c.heartbeatIntervalMs);
+  nonNegative("concurrentUploadLimitMB", c.concurrentUploadLimitMB);
+  nonNegative("concurrentDownloadLimitMB", c.concurrentDownloadLimitMB);
+  positive("inflightUploadDataTimeoutMs", c.inflightUploadDataTimeoutMs);
+  positive("inflightDownloadDataTimeoutMs", c.inflightDownloadDataTimeoutMs);
+  positive("diskSpaceCheckIntervalMs", c.diskSpaceCheckIntervalMs);
   for (const m of c.masters) {
     try {
       parseServerAddress(m);
@@ -74,6 +112,47 @@ function validate(c: VolumeServerConfig): void {
 }
 
 type State = "new" | "starting" | "running" | "closing" | "closed";
+
+const mebibyte = 1024 * 1024;
+
+/** "60s", "1500ms": a wait as the -inflight*DataTimeout flags spell it. */
+function durationText(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
+}
+
+/** The bounds on bytes in flight, each refusal naming its flag, and the upload buffers. */
+function inflightLimits(c: VolumeServerConfig): VolumeHttpLimits {
+  const uploadMB = c.concurrentUploadLimitMB ?? concurrentUploadLimitMBDefault;
+  const downloadMB = c.concurrentDownloadLimitMB ?? concurrentDownloadLimitMBDefault;
+  const uploadWaitMs = c.inflightUploadDataTimeoutMs ?? inflightUploadDataTimeoutMsDefault;
+  const downloadWaitMs = c.inflightDownloadDataTimeoutMs ?? inflightDownloadDataTimeoutMsDefault;
+  const common = { waitersMax: inflightWaitersMax, retryAfterSec: inflightRetryAfterSec };
+  const uploadBuffers = new UploadBuffers({
+    // As many bytes as may be in flight: in steady state every upload reads into mapped pages.
+    pooledBytesMax: uploadMB > 0 ? uploadMB * mebibyte : c.fileSizeLimitMB * mebibyte,
+    pooledBytesMin: uploadBufferPooledBytesMin,
+    idleMs: uploadBufferIdleMs,
+  });
+  return {
+    uploadBuffers,
+    uploads: new InflightLimit({
+      ...common,
+      limitBytes: uploadMB * mebibyte,
+      waitMs: uploadWaitMs,
+      what: "upload",
+      flag: `-concurrentUploadLimitMB=${uploadMB}`,
+      waitFlag: `-inflightUploadDataTimeout=${durationText(uploadWaitMs)}`,
+    }),
+    downloads: new InflightLimit({
+      ...common,
+      limitBytes: downloadMB * mebibyte,
+      waitMs: downloadWaitMs,
+      what: "download",
+      flag: `-concurrentDownloadLimitMB=${downloadMB}`,
+      waitFlag: `-inflightDownloadDataTimeout=${durationText(downloadWaitMs)}`,
+    }),
+  };
+}
 
 export class VolumeServer {
   readonly #c: VolumeServerConfig;
@@ -92,7 +171,16 @@ export class VolumeServer {
     validate(c);
     this.#c = c;
     this.#log = c.logger.child({ component: "volume" });
-    this.#store = new Store({ dir: c.dir, maxVolumeCount: c.max, logger: this.#log });
+    this.#store = new Store({
+      dir: c.dir,
+      maxVolumeCount: c.max,
+      logger: this.#log,
+      diskSpace: {
+        minFreeSpace: c.minFreeSpace ?? parseMinFreeSpace(minFreeSpacePercentDefault),
+        checkIntervalMs: c.diskSpaceCheckIntervalMs ?? diskSpaceCheckIntervalMsDefault,
+      },
+      onReadOnlyChange: () => this.#heartbeat?.beatNow(),
+    });
     this.#metrics = new VolumeMetrics(this.#store, () => this.#heartbeat);
     this.#grpc = new grpc.Server();
     addVolumeServerService(this.#grpc, this.#store, this.#log);
@@ -142,7 +230,7 @@ export class VolumeServer {
         heartbeat: () => this.#heartbeat,
         running: () => this.#state === "running",
       };
-      this.#http = new VolumeHttpServer(ctx);
+      this.#http = new VolumeHttpServer(ctx, inflightLimits(c));
       this.#httpPort = await this.#http.listen(c.bindIp, c.port);
       if (c.masters.length > 0) {
         this.#heartbeat = new HeartbeatClient({
@@ -158,6 +246,7 @@ export class VolumeServer {
           },
           masters: c.masters,
           intervalMs: c.heartbeatIntervalMs ?? heartbeatIntervalMsDefault,
+          maxVolumeCount: () => this.#store.reportedMaxVolumeCount(),
           logger: this.#log,
         });
         this.#heartbeat.start();

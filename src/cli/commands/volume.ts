@@ -1,7 +1,16 @@
 import type { LevelWithSilent } from "pino";
 import { createLogger } from "../../common/logger.js";
 import { grpcPortOffset } from "../../common/server-address.js";
-import { fileSizeLimitMBDefault } from "../../volume/limits.js";
+import { WeedError } from "../../common/errors.js";
+import {
+  concurrentDownloadLimitMBDefault,
+  concurrentUploadLimitMBDefault,
+  fileSizeLimitMBDefault,
+  inflightDownloadDataTimeoutMsDefault,
+  inflightUploadDataTimeoutMsDefault,
+  minFreeSpacePercentDefault,
+} from "../../volume/limits.js";
+import { parseMinFreeSpace, type MinFreeSpace } from "../../volume/storage/disk-space.js";
 import { VolumeServer, type VolumeServerConfig } from "../../volume/volume-server.js";
 import { listenFromFlags } from "../bind-address.js";
 import { serveUntilSignal, type Command } from "../command.js";
@@ -10,6 +19,7 @@ import {
   bool,
   int,
   nonEmptyCheck,
+  nonNegativeCheck,
   optionalPortCheck,
   portCheck,
   positiveCheck,
@@ -21,6 +31,41 @@ import {
 
 /** SeaweedFS's upload limit default; one needle's data is kept in memory while it is written. */
 const fileSizeLimitMBMax = 4096;
+
+const DURATION_UNIT_MS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+/** A wait longer than a day is a mistake, not a bound. */
+const waitMsMax = 86_400_000;
+
+/** A Go duration as SeaweedFS's -inflight*DataTimeout flags take it: "60s", "1m30s", "500ms". */
+export function parseDurationMs(text: string): number | undefined {
+  if (!/^(?:\d+(?:\.\d+)?(?:ms|s|m|h))+$/.test(text)) return undefined;
+  let ms = 0;
+  for (const m of text.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)) ms += Number(m[1]) * DURATION_UNIT_MS[m[2]!]!;
+  return Math.round(ms);
+}
+
+const waitCheck = (v: string | number | boolean): string | undefined => {
+  const ms = typeof v === "string" ? parseDurationMs(v) : undefined;
+  if (ms === undefined) return "expected a duration like 60s, 1m30s or 500ms";
+  return ms > 0 && ms <= waitMsMax ? undefined : "must be more than 0 and at most 24h";
+};
+
+const minFreeSpaceCheck = (v: string | number | boolean): string | undefined => {
+  if (v === "") return undefined;
+  try {
+    parseMinFreeSpace(String(v));
+    return undefined;
+  } catch (err) {
+    if (err instanceof WeedError) return err.message;
+    throw err;
+  }
+};
+
+/** -minFreeSpace when given, else -minFreeSpacePercent (SeaweedFS's util.MustParseMinFreeSpace). */
+function minFreeSpaceFromFlags(v: FlagValues, prefix: string): MinFreeSpace {
+  const given = str(v, `${prefix}minFreeSpace`);
+  return parseMinFreeSpace(given !== "" ? given : str(v, `${prefix}minFreeSpacePercent`));
+}
 
 export const volumeFlags: readonly FlagSpec[] = [
   { name: "port", type: "int", default: 8080, usage: "HTTP listen port", check: portCheck },
@@ -73,6 +118,50 @@ export const volumeFlags: readonly FlagSpec[] = [
     default: false,
     usage: "fsync every write before answering (concurrent writes share one fsync)",
   },
+  {
+    name: "concurrentUploadLimitMB",
+    type: "int",
+    default: concurrentUploadLimitMBDefault,
+    usage: "limit total concurrent upload size (each upload is held in memory until written), 0 means unlimited",
+    check: nonNegativeCheck,
+  },
+  {
+    name: "concurrentDownloadLimitMB",
+    type: "int",
+    default: concurrentDownloadLimitMBDefault,
+    usage: "limit total concurrent download size, 0 means unlimited",
+    check: nonNegativeCheck,
+  },
+  {
+    name: "inflightUploadDataTimeout",
+    type: "string",
+    default: `${inflightUploadDataTimeoutMsDefault / 1000}s`,
+    usage: "how long an upload waits for room under -concurrentUploadLimitMB before 503",
+    check: waitCheck,
+  },
+  {
+    name: "inflightDownloadDataTimeout",
+    type: "string",
+    default: `${inflightDownloadDataTimeoutMsDefault / 1000}s`,
+    usage: "how long a download waits for room under -concurrentDownloadLimitMB before 503",
+    check: waitCheck,
+  },
+  {
+    name: "minFreeSpacePercent",
+    type: "string",
+    default: minFreeSpacePercentDefault,
+    usage: "minimum free disk space in percent; below it all volumes are read-only (deprecated, use -minFreeSpace)",
+    check: (v) => (v === "" ? "must not be empty" : minFreeSpaceCheck(v)),
+  },
+  {
+    name: "minFreeSpace",
+    type: "string",
+    default: "",
+    usage:
+      "minimum free disk space: a percentage like 1 or 1%, or bytes like 10GiB or 500MB; below it all " +
+      "volumes are read-only until space returns (default: -minFreeSpacePercent)",
+    check: minFreeSpaceCheck,
+  },
   logLevelFlag,
 ];
 
@@ -92,6 +181,11 @@ export function volumeConfigFromFlags(
     rack: str(v, "rack"),
     fileSizeLimitMB: int(v, `${prefix}fileSizeLimitMB`),
     fsync: bool(v, `${prefix}fsync`),
+    concurrentUploadLimitMB: int(v, `${prefix}concurrentUploadLimitMB`),
+    concurrentDownloadLimitMB: int(v, `${prefix}concurrentDownloadLimitMB`),
+    inflightUploadDataTimeoutMs: parseDurationMs(str(v, `${prefix}inflightUploadDataTimeout`))!,
+    inflightDownloadDataTimeoutMs: parseDurationMs(str(v, `${prefix}inflightDownloadDataTimeout`))!,
+    minFreeSpace: minFreeSpaceFromFlags(v, prefix),
   };
 }
 
