@@ -1,6 +1,7 @@
 // The needle record codec (SeaweedFS v2/v3 layout, big-endian). FORMAT.md has the byte tables.
 // Encoding builds one Buffer per record so a write is one pwrite; decoding checks the header,
 // every length against the record, and the CRC32-C of the data before anything is returned.
+import { isUtf8 } from "node:buffer";
 import { crc32c } from "@node-rs/crc32";
 import { ErrorCode, WeedError } from "../../common/errors.js";
 import type { Ttl } from "../../common/ttl.js";
@@ -27,6 +28,15 @@ export const FLAG_HAS_LAST_MODIFIED = 0x08;
 export const FLAG_HAS_TTL = 0x10;
 export const FLAG_HAS_PAIRS = 0x20;
 export const FLAG_CHUNK_MANIFEST = 0x80;
+/** Every flag SeaweedFS defines (needle.go); 0x40 is unused, so a record carrying it is damaged. */
+const flagsKnown =
+  FLAG_GZIPPED |
+  FLAG_HAS_NAME |
+  FLAG_HAS_MIME |
+  FLAG_HAS_LAST_MODIFIED |
+  FLAG_HAS_TTL |
+  FLAG_HAS_PAIRS |
+  FLAG_CHUNK_MANIFEST;
 
 const lastModifiedBytes = 5;
 const ttlBytes = 2;
@@ -34,16 +44,12 @@ const dataSizeBytes = 4;
 const ttlUnitMax = 6;
 const cookieMax = 0xffffffff;
 
+/** The most a body holds besides DataSize and data: flags and every optional field at its maximum. */
+export const needleFieldsBytesMax =
+  1 + (1 + needleNameBytesMax) + (1 + needleMimeBytesMax) + lastModifiedBytes + ttlBytes + (2 + needlePairsBytesMax);
+
 /** The largest body we can write: data plus every optional field at its maximum. */
-export const needleBodyBytesMax =
-  dataSizeBytes +
-  needleDataBytesMax +
-  1 +
-  (1 + needleNameBytesMax) +
-  (1 + needleMimeBytesMax) +
-  lastModifiedBytes +
-  ttlBytes +
-  (2 + needlePairsBytesMax);
+export const needleBodyBytesMax = dataSizeBytes + needleDataBytesMax + needleFieldsBytesMax;
 
 /** Bytes after the body: CRC, plus AppendAtNs in v3. */
 export function tailLength(version: number): number {
@@ -288,7 +294,8 @@ export function decodeNeedle(record: Buffer, version: number): DecodedNeedle {
   const end = needleHeaderBytes + size;
   if (size > 0) decodeBody(record, end, out, hi, lo);
   const stored = record.readUInt32BE(end);
-  if (out.data.length > 0) {
+  // Empty data has a CRC too (0, or its legacy form): checked, so a flip there is not served either.
+  if (size > 0) {
     const crc = crc32c(out.data);
     if (stored !== crc && stored !== legacyCrc(crc)) {
       throw corrupt(hi, lo, `invalid CRC (stored ${hex8(stored)}, data has ${hex8(crc)}): data on disk corrupted`);
@@ -300,6 +307,17 @@ export function decodeNeedle(record: Buffer, version: number): DecodedNeedle {
   return out;
 }
 
+/** Why a record does not decode and check (decodeNeedle's CORRUPT message), or undefined when it does. */
+export function whyNotDecoded(record: Buffer, version: number): string | undefined {
+  try {
+    decodeNeedle(record, version);
+    return undefined;
+  } catch (err) {
+    if (err instanceof WeedError) return err.message;
+    throw err;
+  }
+}
+
 function hex8(v: number): string {
   return v.toString(16).padStart(8, "0");
 }
@@ -308,6 +326,14 @@ function checkFits(p: number, n: number, end: number, hi: number, lo: number, wh
   if (p + n > end) throw corrupt(hi, lo, `${what} runs past the body (size ${end - needleHeaderBytes})`);
 }
 
+/**
+ * Parses the body and checks what the CRC (data only) leaves out: known flag bits, every length
+ * inside the body, the fields filling it exactly (SeaweedFS writes no slack, so bytes left over
+ * mean a length or flag changed), name, mime and pairs valid UTF-8 (we only ever write UTF-8), a TTL
+ * unit that exists, pairs a JSON object of strings. A flip that keeps all of these (an ASCII letter
+ * turned into another, a LastModified or TTL count byte, the gzip or manifest flag) cannot be seen
+ * without a checksum the format does not have (FORMAT.md "What is checked on read").
+ */
 function decodeBody(record: Buffer, end: number, out: DecodedNeedle, hi: number, lo: number): void {
   let p = needleHeaderBytes;
   checkFits(p, dataSizeBytes, end, hi, lo, "data size");
@@ -316,24 +342,17 @@ function decodeBody(record: Buffer, end: number, out: DecodedNeedle, hi: number,
   checkFits(p, dataSize, end, hi, lo, "data");
   out.data = record.subarray(p, p + dataSize);
   p += dataSize;
-  if (p >= end) return; // SeaweedFS readers tolerate a body that stops after the data
+  if (p === end) return; // SeaweedFS readers tolerate a body that stops after the data
   const flags = record[p++] ?? 0;
+  if ((flags & ~flagsKnown) !== 0) throw corrupt(hi, lo, `unknown flag bits in 0x${flags.toString(16)}`);
   out.flags = flags;
   out.gzipped = (flags & FLAG_GZIPPED) !== 0;
   out.chunkManifest = (flags & FLAG_CHUNK_MANIFEST) !== 0;
   if ((flags & FLAG_HAS_NAME) !== 0) {
-    checkFits(p, 1, end, hi, lo, "name size");
-    const len = record[p++] ?? 0;
-    checkFits(p, len, end, hi, lo, "name");
-    out.name = record.toString("utf8", p, p + len);
-    p += len;
+    [out.name, p] = shortText(record, p, end, hi, lo, "name");
   }
   if ((flags & FLAG_HAS_MIME) !== 0) {
-    checkFits(p, 1, end, hi, lo, "mime size");
-    const len = record[p++] ?? 0;
-    checkFits(p, len, end, hi, lo, "mime");
-    out.mime = record.toString("utf8", p, p + len);
-    p += len;
+    [out.mime, p] = shortText(record, p, end, hi, lo, "mime");
   }
   if ((flags & FLAG_HAS_LAST_MODIFIED) !== 0) {
     checkFits(p, lastModifiedBytes, end, hi, lo, "last modified");
@@ -344,6 +363,7 @@ function decodeBody(record: Buffer, end: number, out: DecodedNeedle, hi: number,
   if ((flags & FLAG_HAS_TTL) !== 0) {
     checkFits(p, ttlBytes, end, hi, lo, "ttl");
     out.ttl = { count: record[p] ?? 0, unit: record[p + 1] ?? 0 };
+    if (out.ttl.unit > ttlUnitMax) throw corrupt(hi, lo, `ttl unit ${out.ttl.unit} does not exist`);
     p += ttlBytes;
   }
   if ((flags & FLAG_HAS_PAIRS) !== 0) {
@@ -351,8 +371,23 @@ function decodeBody(record: Buffer, end: number, out: DecodedNeedle, hi: number,
     const len = record.readUInt16BE(p);
     p += 2;
     checkFits(p, len, end, hi, lo, "pairs");
-    out.pairs = parsePairs(record.toString("utf8", p, p + len), hi, lo);
+    const json = record.subarray(p, p + len);
+    if (!isUtf8(json)) throw corrupt(hi, lo, "pairs are not UTF-8");
+    out.pairs = parsePairs(json.toString("utf8"), hi, lo);
+    p += len;
   }
+  if (p !== end)
+    throw corrupt(hi, lo, `${end - p} bytes left over after the last field (size ${end - needleHeaderBytes})`);
+}
+
+/** The u8-length-prefixed name or mime at `p`, checked to fit and to be UTF-8, and where the next field starts. */
+function shortText(record: Buffer, p: number, end: number, hi: number, lo: number, what: string): [string, number] {
+  checkFits(p, 1, end, hi, lo, `${what} size`);
+  const len = record[p] ?? 0;
+  checkFits(p + 1, len, end, hi, lo, what);
+  const bytes = record.subarray(p + 1, p + 1 + len);
+  if (!isUtf8(bytes)) throw corrupt(hi, lo, `${what} is not UTF-8`);
+  return [bytes.toString("utf8"), p + 1 + len];
 }
 
 function parsePairs(json: string, hi: number, lo: number): Record<string, string> {
