@@ -1,54 +1,46 @@
 // Loading a volume: read the superblock, check the .idx tail against .dat, replay the .idx into a
-// needle map, re-index complete records the .idx missed, and cut a torn tail off both files.
+// needle map, re-index complete records the .idx missed (skipping damaged ones: dat-scan.ts), and
+// cut what holds no record off both files, each cut copied to a quarantine file first.
 // The rules are written down in FORMAT.md ("Recovery"); this is the only code that repairs files.
 import fs from "node:fs";
 import { ErrorCode, WeedError } from "../../common/errors.js";
 import type { Logger } from "../../common/logger.js";
-import {
-  idxEntryBytes,
-  TOMBSTONE_FILE_SIZE,
-  isLiveSize,
-  readFully,
-  walkIdx,
-  writeFully,
-  writeIdxEntry,
-} from "./idx.js";
-import { datScanChunkBytes, idxTailDropEntriesMax, needleAlignBytes } from "./limits.js";
-import {
-  needleBodyBytesMax,
-  needleChecksumBytes,
-  needleHeaderBytes,
-  decodeNeedle,
-  headerCookie,
-  headerKeyHi,
-  headerKeyLo,
-  headerSize,
-  recordAppendAtNs,
-  recordLength,
-  tailLength,
-} from "./needle.js";
+import { idxEntryBytes, isLiveSize, readFully, walkIdx, writeFully } from "./idx.js";
+import { idxTailDropEntriesMax, needleAlignBytes } from "./limits.js";
+import { scanDat } from "./dat-scan.js";
+import { headerKeyHi, headerKeyLo, headerSize, recordAppendAtNs, recordLength, whyNotDecoded } from "./needle.js";
 import { NeedleMap } from "./needle-map.js";
 import { keyHex } from "./needle-key.js";
+import { truncateWithCopy } from "./quarantine.js";
 import { superBlockBytes, VERSION_3, decodeSuperBlockHeader, superBlockLength, type SuperBlock } from "./superblock.js";
 
-/** What a load found and repaired, for logs and tests. */
+/** What a load found and repaired, for logs, metrics and tests. */
 export interface LoadReport {
   idxEntries: number;
-  /** Trailing .idx entries dropped (pointing past .dat or at a record that does not check). */
+  /** Trailing .idx entries dropped (pointing past .dat or at bytes that are not their record). */
   idxEntriesDropped: number;
   /** Records found after the last indexed one and indexed now (written, but the .idx entry was lost). */
   recordsRecovered: number;
-  /** Bytes cut off the end of .dat (a torn or garbage tail). */
+  /**
+   * Complete records that fail their checks (CRC, fields, header): skipped in the middle of the
+   * scan, moved to quarantine at the very end, or the last indexed one (kept: reads say CORRUPT).
+   */
+  damagedRecords: number;
+  /** Bytes cut off the end of .dat (a torn or garbage tail), after copying them to quarantine. */
   datBytesTruncated: number;
-  /** Bytes cut off the end of .idx (a torn entry or dropped entries). */
+  /** Bytes cut off the end of .idx (a torn entry or dropped entries), after copying them to quarantine. */
   idxBytesTruncated: number;
+  /** The quarantine files written by this load (full paths). */
+  quarantineFiles: string[];
 }
 
 export interface VolumeFiles {
   id: number;
   datPath: string;
+  idxPath: string;
   datFd: number;
   idxFd: number;
+  /** A child logger carrying volumeId. */
   log: Logger;
 }
 
@@ -58,7 +50,7 @@ export interface LoadedVolume {
   /** End of the last good record: where the next one is appended. */
   datEnd: number;
   idxEnd: number;
-  /** AppendAtNs of the last record (0n if unknown): new records must be later. */
+  /** The latest AppendAtNs seen (0n if unknown): new records must be later. */
   lastAppendAtNs: bigint;
   report: LoadReport;
 }
@@ -68,17 +60,28 @@ export function loadVolumeFiles(files: VolumeFiles): LoadedVolume {
   return new VolumeLoader(files).run();
 }
 
+/** The record an .idx entry points at: its AppendAtNs and, when it fails its checks, why. */
+interface EntryRecord {
+  ns: bigint;
+  /** True for a delete with offset 0 (SeaweedFS once wrote those): there is no record. */
+  none: boolean;
+  damage: string | undefined;
+}
+
 class VolumeLoader {
   private readonly f: VolumeFiles;
   private version = VERSION_3;
   private map = new NeedleMap();
+  /** AppendAtNs a record found after the indexed ones must exceed (see trustedFloor). */
+  private floorNs = 0n;
   private lastAppendAtNs = 0n;
-  private idxEnd = 0;
+  private damagedIndexed = 0;
 
   constructor(files: VolumeFiles) {
     this.f = files;
   }
 
+  /** Everything is read and decided first; files change only once nothing can make the load refuse. */
   run(): LoadedVolume {
     const datSize = fs.fstatSync(this.f.datFd).size;
     const sb = this.readSuperBlock(datSize);
@@ -88,23 +91,50 @@ class VolumeLoader {
     const entries = Math.floor(idxSize / idxEntryBytes);
 
     const keep = this.validIdxPrefix(entries, datSize, start);
+    const lastRecordEnd = this.replay(keep, start);
+    const from = Math.min(lastRecordEnd, datSize);
+    const scan = scanDat(
+      {
+        id: this.f.id,
+        datFd: this.f.datFd,
+        datSize,
+        version: this.version,
+        map: this.map,
+        floorNs: this.floorNs,
+        log: this.f.log,
+      },
+      from,
+    );
+    if (scan.maxAppendAtNs > this.lastAppendAtNs) this.lastAppendAtNs = scan.maxAppendAtNs;
     const report: LoadReport = {
       idxEntries: keep,
       idxEntriesDropped: entries - keep,
-      recordsRecovered: 0,
-      datBytesTruncated: 0,
+      recordsRecovered: scan.recordsRecovered,
+      damagedRecords: this.damagedIndexed + scan.damagedRecords,
+      datBytesTruncated: datSize - scan.end,
       idxBytesTruncated: idxSize - keep * idxEntryBytes,
+      quarantineFiles: [],
     };
-    if (report.idxBytesTruncated > 0) fs.ftruncateSync(this.f.idxFd, keep * idxEntryBytes);
-    this.idxEnd = keep * idxEntryBytes;
+    const idxEnd = this.repair(report, keep * idxEntryBytes, idxSize, scan.entries, scan.end, datSize);
+    return { sb, map: this.map, datEnd: scan.end, idxEnd, lastAppendAtNs: this.lastAppendAtNs, report };
+  }
 
-    const lastRecordEnd = this.replay(keep, start);
-    const end = this.recoverUnindexed(Math.min(lastRecordEnd, datSize), datSize, report);
-    if (end < datSize) {
-      fs.ftruncateSync(this.f.datFd, end);
-      report.datBytesTruncated = datSize - end;
+  /**
+   * Applies the load's findings: cut .idx to the kept entries, append the scan's entries, cut the
+   * .dat tail; each cut is copied to a quarantine file first. Synced when anything changed (a
+   * crash part way leaves files the next load repairs the same way). Returns the .idx end.
+   */
+  private repair(report: LoadReport, idxKeep: number, idxSize: number, add: Buffer, datEnd: number, datSize: number) {
+    const q = report.quarantineFiles;
+    if (idxKeep < idxSize) q.push(truncateWithCopy(this.f.idxFd, this.f.idxPath, idxKeep, idxSize));
+    if (add.length > 0) writeFully(this.f.idxFd, add, idxKeep);
+    if (datEnd < datSize) q.push(truncateWithCopy(this.f.datFd, this.f.datPath, datEnd, datSize));
+    if (q.length > 0 || add.length > 0) {
+      fs.fdatasyncSync(this.f.datFd);
+      fs.fdatasyncSync(this.f.idxFd);
     }
-    return { sb, map: this.map, datEnd: end, idxEnd: this.idxEnd, lastAppendAtNs: this.lastAppendAtNs, report };
+    for (const file of q) this.f.log.warn({ file }, "bytes cut from the volume are kept in a quarantine file");
+    return idxKeep + add.length;
   }
 
   private readSuperBlock(datSize: number): SuperBlock {
@@ -125,10 +155,11 @@ class VolumeLoader {
 
   /**
    * How many leading .idx entries to keep: walking back from the last one, drop entries whose
-   * record is past the end of .dat or does not decode and CRC-check, until one is good.
+   * record is missing (past the end of .dat) or is not theirs (another key or size: bytes that
+   * never reached the disk), until one is found. That one is kept even when its record fails its
+   * checks: it is complete, so it is damage, not a torn append, and reads of it answer CORRUPT.
    */
   private validIdxPrefix(entries: number, datSize: number, start: number): number {
-    const buf = Buffer.alloc(idxEntryBytes);
     for (let k = entries - 1; k >= 0; k--) {
       if (entries - 1 - k >= idxTailDropEntriesMax) {
         throw new WeedError(
@@ -137,40 +168,58 @@ class VolumeLoader {
             "not dropping more",
         );
       }
-      readFully(this.f.idxFd, buf, idxEntryBytes, k * idxEntryBytes);
-      const hi = buf.readUInt32BE(0);
-      const lo = buf.readUInt32BE(4);
-      const offset = buf.readUInt32BE(8) * needleAlignBytes;
-      const size = buf.readUInt32BE(12);
-      if (this.tailEntryIsGood(hi, lo, offset, size, datSize, start)) return k + 1;
-      this.f.log.warn(
-        { entry: k, key: keyHex(hi, lo), offset, size },
-        "dropping index entry: its record is missing or bad",
-      );
+      const found = this.entryRecord(k, datSize, start);
+      if (found !== undefined) {
+        if (found.damage !== undefined) this.reportIndexedDamage(k, found.damage);
+        this.takeAppendTimes(k, found, datSize, start);
+        return k + 1;
+      }
+      const [hi, lo, offset, size] = this.readEntry(k);
+      this.f.log.warn({ entry: k, key: keyHex(hi, lo), offset, size }, "dropping index entry: its record is missing");
     }
     return 0;
   }
 
-  /** Also takes the record's AppendAtNs as the latest known. */
-  private tailEntryIsGood(
-    hi: number,
-    lo: number,
-    offset: number,
-    size: number,
-    datSize: number,
-    start: number,
-  ): boolean {
+  private readEntry(k: number): [hi: number, lo: number, offset: number, size: number] {
+    const buf = Buffer.alloc(idxEntryBytes);
+    readFully(this.f.idxFd, buf, idxEntryBytes, k * idxEntryBytes);
+    return [buf.readUInt32BE(0), buf.readUInt32BE(4), buf.readUInt32BE(8) * needleAlignBytes, buf.readUInt32BE(12)];
+  }
+
+  /** The record entry k points at, or undefined when it is missing or is not that entry's record. */
+  private entryRecord(k: number, datSize: number, start: number): EntryRecord | undefined {
+    const [hi, lo, offset, size] = this.readEntry(k);
     const live = isLiveSize(size);
-    if (offset === 0) return !live; // SeaweedFS once wrote deletes with offset 0: nothing to check
+    if (offset === 0) return live ? undefined : { ns: 0n, none: true, damage: undefined };
     const bodySize = live ? size : 0;
     const len = recordLength(bodySize, this.version);
-    if (offset < start || offset + len > datSize) return false;
+    if (offset < start || offset + len > datSize) return undefined;
     const record = Buffer.allocUnsafe(len);
-    if (readFully(this.f.datFd, record, len, offset) < len) return false;
-    if (headerKeyHi(record) !== hi || headerKeyLo(record) !== lo || headerSize(record) !== bodySize) return false;
-    if (live && !decodes(record, this.version)) return false;
-    this.lastAppendAtNs = recordAppendAtNs(record, bodySize, this.version);
-    return true;
+    if (readFully(this.f.datFd, record, len, offset) < len) return undefined;
+    if (headerKeyHi(record) !== hi || headerKeyLo(record) !== lo || headerSize(record) !== bodySize) return undefined;
+    const ns = recordAppendAtNs(record, bodySize, this.version);
+    return { ns, none: false, damage: live ? whyNotDecoded(record, this.version) : undefined };
+  }
+
+  private reportIndexedDamage(k: number, reason: string): void {
+    this.damagedIndexed++;
+    const [hi, lo, offset, size] = this.readEntry(k);
+    this.f.log.error(
+      { entry: k, key: keyHex(hi, lo), offset, size: recordLength(size, this.version), reason },
+      "the last indexed record is damaged: kept in place, reads of it answer CORRUPT",
+    );
+  }
+
+  /**
+   * The floor for records found after the index is the smaller AppendAtNs of the last two indexed
+   * records: AppendAtNs is outside every checksum, and one flipped high byte in the last record's
+   * must not make every later record look stale. New appends go after the larger one.
+   */
+  private takeAppendTimes(k: number, last: EntryRecord, datSize: number, start: number): void {
+    const prev = k > 0 && !last.none ? this.entryRecord(k - 1, datSize, start) : undefined;
+    const prevNs = prev === undefined || prev.none ? last.ns : prev.ns;
+    this.floorNs = last.ns < prevNs ? last.ns : prevNs;
+    this.lastAppendAtNs = last.ns > prevNs ? last.ns : prevNs;
   }
 
   /** Replays entries [0, count) into the map; returns the end of the last entry's record. */
@@ -192,99 +241,5 @@ class VolumeLoader {
     if (unusable > 0) this.f.log.error({ entries: unusable }, "index entries with offset 0 ignored");
     this.map = map;
     return lastRecordEnd;
-  }
-
-  /**
-   * Scans .dat from the end of the last indexed record and indexes every complete record found
-   * there (written, but the process died before its .idx entry). Stops at the first bytes that
-   * are not a plausible record (isPlausibleTail, indexRecovered). Returns where valid data ends.
-   */
-  private recoverUnindexed(from: number, datSize: number, report: LoadReport): number {
-    let pos = from;
-    if (pos % needleAlignBytes !== 0) return pos;
-    let window: Buffer = Buffer.alloc(0);
-    let windowAt = 0;
-    const pending: Buffer[] = [];
-    while (pos + needleHeaderBytes <= datSize) {
-      if (pos + needleHeaderBytes > windowAt + window.length) {
-        window = this.read(pos, Math.min(datScanChunkBytes, datSize - pos));
-        windowAt = pos;
-      }
-      const size = window.readUInt32BE(pos - windowAt + 12);
-      if (size > needleBodyBytesMax) break; // we never write such a record: garbage
-      const len = recordLength(size, this.version);
-      if (pos + len > datSize) break;
-      if (pos + len > windowAt + window.length) {
-        // Check the small tail first, so garbage claiming a huge size costs one short read.
-        const tailAt = needleHeaderBytes + size;
-        if (!this.isPlausibleTail(this.read(pos + tailAt, len - tailAt))) break;
-        window = this.read(pos, Math.max(len, Math.min(datScanChunkBytes, datSize - pos)));
-        windowAt = pos;
-      }
-      const record = window.subarray(pos - windowAt, pos - windowAt + len);
-      if (!this.indexRecovered(record, size, pos, pending)) break;
-      pos += len;
-      report.recordsRecovered++;
-    }
-    if (pending.length > 0) {
-      const entries = Buffer.concat(pending);
-      writeFully(this.f.idxFd, entries, this.idxEnd);
-      this.idxEnd += entries.length;
-    }
-    return pos;
-  }
-
-  private read(at: number, length: number): Buffer {
-    const buf = Buffer.allocUnsafe(length);
-    return buf.subarray(0, readFully(this.f.datFd, buf, length, at));
-  }
-
-  /**
-   * `tail` = CRC, AppendAtNs (v3) and padding of a candidate record. AppendAtNs is strictly
-   * increasing within a volume (SeaweedFS enforces it too), so an older or equal one is not a
-   * record written after the last indexed one. Padding is not checked: SeaweedFS's is arbitrary.
-   */
-  private isPlausibleTail(tail: Buffer): boolean {
-    if (tail.length <= tailLength(this.version)) return false;
-    return this.version !== VERSION_3 || tail.readBigUInt64BE(needleChecksumBytes) > this.lastAppendAtNs;
-  }
-
-  /** Checks one unindexed record and, if plausible, applies it to the map and queues its .idx entry. */
-  private indexRecovered(record: Buffer, size: number, pos: number, pending: Buffer[]): boolean {
-    if (!this.isPlausibleTail(record.subarray(needleHeaderBytes + size))) return false;
-    const ns = recordAppendAtNs(record, size, this.version);
-    const hi = headerKeyHi(record);
-    const lo = headerKeyLo(record);
-    const offset = pos / needleAlignBytes;
-    const entry = Buffer.allocUnsafe(idxEntryBytes);
-    if (size === 0) {
-      if (!this.isLiveWithCookie(hi, lo, headerCookie(record))) return false;
-      this.map.remove(hi, lo);
-      writeIdxEntry(entry, 0, hi, lo, offset, TOMBSTONE_FILE_SIZE);
-    } else {
-      if (!decodes(record, this.version)) return false;
-      this.map.put(hi, lo, offset, size);
-      writeIdxEntry(entry, 0, hi, lo, offset, size);
-    }
-    this.lastAppendAtNs = ns;
-    pending.push(entry);
-    this.f.log.warn({ key: keyHex(hi, lo), offset: pos, size }, "indexed a record the index had missed");
-    return true;
-  }
-
-  private isLiveWithCookie(hi: number, lo: number, cookie: number): boolean {
-    const slot = this.map.find(hi, lo);
-    if (slot < 0) return false;
-    const head = this.read(this.map.offsetAt(slot) * needleAlignBytes, needleHeaderBytes);
-    return head.length === needleHeaderBytes && headerCookie(head) === cookie;
-  }
-}
-
-function decodes(record: Buffer, version: number): boolean {
-  try {
-    decodeNeedle(record, version);
-    return true;
-  } catch {
-    return false;
   }
 }

@@ -250,6 +250,7 @@ export class Volume {
       const loaded = loadVolumeFiles({
         id: this.id,
         datPath: this.datPath,
+        idxPath: this.idxPath,
         datFd: this.datFd,
         idxFd: this.idxFd,
         log: this.log,

@@ -63,8 +63,10 @@ describe("torn tail recovery", () => {
       idxEntries: 4,
       idxEntriesDropped: 1,
       recordsRecovered: 0,
+      damagedRecords: 0,
       datBytesTruncated: 100,
       idxBytesTruncated: 16,
+      quarantineFiles: [`${idxPath}.quarantine-${4 * idxEntryBytes}`, `${datPath}.quarantine-${datEnds[4]}`],
     });
     // The next write starts cleanly at the old end and survives another reload.
     await v.write({ key: 6n, cookie: 6, data: blob(6, 200) });
@@ -128,15 +130,17 @@ describe("torn tail recovery", () => {
     expect(fileSize(datPath)).toBe(datEnds[10]);
   });
 
-  it("a last record whose CRC fails is dropped with its entry, earlier ones stay", async () => {
+  it("a last record failing its CRC is complete: damage, not a torn tail: kept, read as CORRUPT", async () => {
     const { datPath, idxPath, datEnds } = await volumeWith(3);
     const fd = fs.openSync(datPath, "r+");
     fs.writeSync(fd, Buffer.from([0xff, 0xee]), 0, 2, (datEnds[2] ?? 0) + 40); // inside needle 3's data
     fs.closeSync(fd);
     const v = await load();
-    expectNeedles(v, [1, 2], [3]);
-    expect(fileSize(idxPath)).toBe(2 * idxEntryBytes);
-    expect(fileSize(datPath)).toBe(datEnds[2]);
+    expectNeedles(v, [1, 2], []);
+    expect(codeOf(() => v.read(3n, 3))).toBe(ErrorCode.CORRUPT);
+    expect(report).toMatchObject({ damagedRecords: 1, idxEntriesDropped: 0, datBytesTruncated: 0 });
+    expect(fileSize(idxPath)).toBe(3 * idxEntryBytes);
+    expect(fileSize(datPath)).toBe(datEnds[3]);
   });
 
   it("a complete but unindexed record followed by a torn one: the first is kept, the torn one cut", async () => {
