@@ -95,6 +95,7 @@ export class VolumeMetrics {
         this.set(store.maxVolumeCount);
       },
     });
+    damagedRecordsCounter(store, registers);
     new Gauge({
       name: "weedts_volume_heartbeat_connected",
       help: "1 while a heartbeat stream to the master leader is up",
@@ -128,4 +129,21 @@ export class VolumeMetrics {
   get contentType(): string {
     return this.registry.contentType;
   }
+}
+
+/** Damaged records the store's volume loads found: a counter fed from the store's running sum. */
+function damagedRecordsCounter(store: StoreApi, registers: Registry[]): void {
+  let seen = 0;
+  new Counter({
+    name: "weedts_volume_damaged_records_total",
+    help:
+      "Damaged needle records found while loading volumes: skipped and left in place, moved to quarantine, " +
+      "or kept and answered as corrupt (FORMAT.md Recovery)",
+    registers,
+    collect() {
+      const n = store.damagedRecordsLoaded();
+      if (n > seen) this.inc(n - seen);
+      seen = n;
+    },
+  });
 }

@@ -100,6 +100,11 @@ export interface StoreApi {
   readonly maxVolumeCount: number;
   /** Largest key over all volumes, for the heartbeat's max_file_key. */
   maxFileKey(): bigint;
+  /**
+   * Damaged needle records the volume loads found since open() (the sum of their
+   * LoadReport.damagedRecords; FORMAT.md "Recovery"): only grows, a counter for metrics.
+   */
+  damagedRecordsLoaded(): number;
 
   /**
    * Appends a needle. Resolves only once the needle and its .idx entry are written to the files

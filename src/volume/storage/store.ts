@@ -78,6 +78,8 @@ export class Store implements StoreApi {
   /** Largest key of volumes deleted while running: maxFileKey never goes down. */
   private retiredMaxHi = 0;
   private retiredMaxLo = 0;
+  /** Sum of the volume loads' LoadReport.damagedRecords (damagedRecordsLoaded). */
+  private damagedRecords = 0;
   private readonly diskSpace: StoreDiskSpaceOptions | undefined;
   private readonly onReadOnlyChange: (() => void) | undefined;
   /** The last statfs found the disk under -minFreeSpace. */
@@ -142,7 +144,7 @@ export class Store implements StoreApi {
       }
       const v = this.newVolume(parsed.id, parsed.collection);
       try {
-        await v.load();
+        this.damagedRecords += (await v.load()).damagedRecords;
       } catch (err) {
         // One bad volume must not keep the others offline; its files stay for an operator.
         this.log.error({ err, file: name }, "volume not loaded");
@@ -243,6 +245,10 @@ export class Store implements StoreApi {
 
   volumeInfos(): VolumeInfo[] {
     return [...this.volumes.values()].map((v) => v.info());
+  }
+
+  damagedRecordsLoaded(): number {
+    return this.damagedRecords;
   }
 
   maxFileKey(): bigint {
