@@ -1,8 +1,9 @@
 // Large upload bodies are read into buffers that are used again by later uploads. A fresh buffer
 // costs a page fault per 4 KiB page on first touch, on the event loop while the body is copied
 // in: ~0.7 s for 250 MB on a small VM (~12 us a fault), against ~15 ms into pages already mapped.
-// A buffer comes back only once its upload is written (nothing holds it then), and the pool is
-// bounded in bytes and emptied when uploads stop, so memory afterwards falls back (at the next GC).
+// A buffer comes back only once its upload is written (nothing holds it then). The pool is bounded
+// in bytes, let go of when no idle buffer fits the next body, and emptied when uploads stop, so
+// memory afterwards falls back (at the next GC).
 import { assert } from "../common/errors.js";
 
 export interface UploadBuffersOptions {
@@ -50,6 +51,8 @@ export class UploadBuffers {
       if (best < 0 || size < this.#pool[best]!.byteLength) best = i;
     }
     if (best < 0) {
+      // None fits: the idle ones go, so that idle plus in-use memory stays within what is in flight.
+      this.#drop();
       const fresh = Buffer.allocUnsafeSlow(bytes);
       this.#ours.add(fresh.buffer as ArrayBuffer);
       return fresh;
