@@ -159,7 +159,8 @@ function isQuietLogLine(line: string): boolean {
 
 type Server = "master" | "volume";
 
-type VidSpec = { known: number } | string;
+/** A known fid's volume id, the volume id of the fid the key names ("same"), or text. */
+type VidSpec = { known: number } | { same: true } | string;
 type KeyCookieSpec = { known: number; cookie: "ok" | "wrong" } | string;
 type PathSpec =
   | { kind: "route"; path: string }
@@ -325,21 +326,23 @@ function queryPart(text: string, raw: boolean): string {
   return raw ? text : encodeURIComponent(text);
 }
 
-/** One pair in eight sent raw: most requests should get past the HTTP parser to a handler. */
-const rawArb = fc.nat(7).map((n) => n === 0);
+/** One query in 16 sent raw: most requests should get past the HTTP parser to a handler. */
+const rawArb = fc.nat(15).map((n) => n === 0);
+
+const pairsArb = fc.array(fc.tuple(fc.oneof(fc.constantFrom(...QUERY_KEYS), textArb), textArb, fc.nat(9)), {
+  minLength: 1,
+  maxLength: 5,
+});
 
 const queryArb: fc.Arbitrary<string> = fc.oneof(
   { weight: 1, arbitrary: fc.constant("") },
   {
     weight: 4,
     arbitrary: fc
-      .array(fc.tuple(fc.oneof(fc.constantFrom(...QUERY_KEYS), textArb), textArb, rawArb, fc.nat(9)), {
-        minLength: 1,
-        maxLength: 5,
-      })
-      .map((pairs) =>
+      .tuple(pairsArb, rawArb)
+      .map(([pairs, raw]) =>
         pairs
-          .map(([k, v, raw, shape]) =>
+          .map(([k, v, shape]) =>
             shape === 0 ? queryPart(k, raw) : `${queryPart(k, raw)}=${queryPart(v, raw || shape === 1)}`,
           )
           .join("&"),
@@ -349,11 +352,15 @@ const queryArb: fc.Arbitrary<string> = fc.oneof(
 );
 
 const vidArb: fc.Arbitrary<VidSpec> = fc.oneof(
-  { weight: 3, arbitrary: fc.record({ known: fc.nat(9) }) },
+  { weight: 4, arbitrary: fc.constant({ same: true as const }) },
+  { weight: 1, arbitrary: fc.record({ known: fc.nat(9) }) },
   { weight: 1, arbitrary: fc.constantFrom("0", "1", "7", "4294967295", "4294967296", "99999999999", "-1", "", "a") },
 );
 const keyCookieArb: fc.Arbitrary<KeyCookieSpec> = fc.oneof(
-  { weight: 3, arbitrary: fc.record({ known: fc.nat(9), cookie: fc.constantFrom("ok" as const, "wrong" as const) }) },
+  {
+    weight: 3,
+    arbitrary: fc.record({ known: fc.nat(9), cookie: fc.constantFrom<"ok" | "wrong">("ok", "ok", "wrong") }),
+  },
   {
     weight: 1,
     arbitrary: fc.oneof(
@@ -391,13 +398,14 @@ function routesOf(server: Server): string[] {
 }
 
 const methodArb = fc.oneof(
-  { weight: 12, arbitrary: fc.constantFrom("GET", "HEAD", "POST", "PUT", "DELETE") },
+  { weight: 24, arbitrary: fc.constantFrom("GET", "HEAD", "POST", "PUT", "DELETE") },
   { weight: 2, arbitrary: fc.constantFrom("OPTIONS", "PATCH", "TRACE", "PROPFIND", "SEARCH") },
   { weight: 1, arbitrary: fc.constantFrom("CONNECT", "get", "G@T", "FOO") },
 );
 
 const bigHeaderCharsArb = fc.constantFrom(100, 4_000, 15_000, 17_000, 70_000);
-const headerArb: fc.Arbitrary<[string, string]> = fc.oneof(
+/** The headers that steer a read: ranges, validators, encodings. */
+const readHeaderArb: fc.Arbitrary<[string, string]> = fc.oneof(
   fc.tuple(
     fc.constant("Range"),
     fc.constantFrom("bytes=0-0", "bytes=-1", "bytes=5-", "bytes=0-1,3-4", "bytes=1-0", "bytes=abc", "items=0-1", ""),
@@ -409,6 +417,20 @@ const headerArb: fc.Arbitrary<[string, string]> = fc.oneof(
     fc.constantFrom("Thu, 01 Jan 1970 00:00:00 GMT", "Sat, 01 Jan 2050 00:00:00 GMT", "garbage", "-1"),
   ),
   fc.tuple(fc.constant("Accept-Encoding"), fc.constantFrom("gzip", "identity", "*", "gzip;q=0", "br")),
+);
+
+/** Headers Node's parser refuses or that make the head too large: a few, most requests get past. */
+const breakingHeaderArb: fc.Arbitrary<[string, string]> = fc.oneof(
+  fc.tuple(
+    fc.constant("X-Big"),
+    bigHeaderCharsArb.map((n) => "a".repeat(n)),
+  ),
+  fc.tuple(fc.constant("X-Control"), fc.constantFrom("a\u0001b", "a\u007fb", "é")),
+  fc.tuple(fc.constant("Content-Length"), fc.constantFrom("abc", "-1", "1")),
+  fc.tuple(fc.constant("Transfer-Encoding"), fc.constantFrom("gzip", "chunked, chunked", "identity")),
+);
+
+const otherHeaderArb: fc.Arbitrary<[string, string]> = fc.oneof(
   fc.tuple(fc.constant("Content-Encoding"), fc.constantFrom("gzip", "GZIP", "br", "")),
   fc.tuple(fc.constant("Content-MD5"), fc.constantFrom("", "xyz", "1B2M2Y8AsgTpgAmY7PhCfg==")),
   fc.tuple(
@@ -446,15 +468,14 @@ const headerArb: fc.Arbitrary<[string, string]> = fc.oneof(
   fc.tuple(fc.constant("Expect"), fc.constantFrom("100-continue", "200-ok")),
   fc.tuple(fc.constant("Connection"), fc.constantFrom("keep-alive", "close", "upgrade")),
   fc.tuple(fc.constant("Upgrade"), fc.constantFrom("websocket", "h2c")),
-  fc.tuple(
-    fc.constant("X-Big"),
-    bigHeaderCharsArb.map((n) => "a".repeat(n)),
-  ),
-  fc.tuple(fc.constant("X-Control"), fc.constantFrom("a\u0001b", "a\u007fb", "é")),
   fc.tuple(fc.constant("X-Weed-Forwarded-By"), fc.constantFrom("127.0.0.1:1", "", ",,,")),
-  fc.tuple(fc.constant("Content-Length"), fc.constantFrom("abc", "-1", "1")),
-  fc.tuple(fc.constant("Transfer-Encoding"), fc.constantFrom("gzip", "chunked, chunked", "identity")),
   fc.tuple(fc.constant("Host"), fc.constantFrom("", "evil:99999")),
+);
+
+const headerArb: fc.Arbitrary<[string, string]> = fc.oneof(
+  { weight: 4, arbitrary: readHeaderArb },
+  { weight: 8, arbitrary: otherHeaderArb },
+  { weight: 1, arbitrary: breakingHeaderArb },
 );
 
 const boundaryArb = fc.constantFrom("fuzzboundary", "----WebKitFormBoundary7MA4YWxkTrZu0gW", "b".repeat(190), "a b");
@@ -489,7 +510,7 @@ const framingArb: fc.Arbitrary<Framing> = fc.oneof(
   { weight: 1, arbitrary: fc.constantFrom("both" as const, "huge" as const) },
 );
 
-const caseArb: fc.Arbitrary<FuzzCase> = fc.constantFrom("master" as const, "volume" as const).chain((server) =>
+const anyCaseArb: fc.Arbitrary<FuzzCase> = fc.constantFrom("master" as const, "volume" as const).chain((server) =>
   fc.record({
     server: fc.constant(server),
     method: methodArb,
@@ -500,6 +521,55 @@ const caseArb: fc.Arbitrary<FuzzCase> = fc.constantFrom("master" as const, "volu
     framing: framingArb,
     probe: fc.boolean(),
   }),
+);
+
+/** A stored needle (its right cookie), in any path form: most random fids name nothing. */
+const storedFidArb: fc.Arbitrary<PathSpec> = fc.record({
+  kind: fc.constant("fid" as const),
+  vid: fc.constant({ same: true as const }),
+  kc: fc.record({ known: fc.nat(9), cookie: fc.constant("ok" as const) }),
+  form: fc.constantFrom("comma" as const, "slash" as const, "name" as const),
+  ext: fc.constantFrom("", ".jpg", ".txt"),
+  name: nameArb,
+});
+
+/** Requests that reach deep: reads of stored needles, writes over them, uploads through /submit. */
+const deepCaseArb: fc.Arbitrary<FuzzCase> = fc.oneof(
+  fc.record({
+    server: fc.constant("volume" as const),
+    method: fc.constantFrom("GET", "HEAD"),
+    path: storedFidArb,
+    query: fc.oneof(fc.constant(""), fc.constantFrom("dl=true", "dl=0", "dl=%ZZ"), queryArb),
+    headers: fc.array(readHeaderArb, { maxLength: 3 }),
+    body: fc.constant({ kind: "none" as const }),
+    framing: fc.constant("length" as const),
+    probe: fc.boolean(),
+  }),
+  fc.record({
+    server: fc.constant("volume" as const),
+    method: fc.constantFrom("PUT", "POST", "DELETE"),
+    path: storedFidArb,
+    query: fc.oneof(fc.constantFrom("", "fsync=true", "ttl=3m", "ttl=9x", "ts=1700000000", "ts=-1"), queryArb),
+    headers: fc.array(headerArb, { maxLength: 2 }),
+    body: bodyArb,
+    framing: framingArb,
+    probe: fc.boolean(),
+  }),
+  fc.record({
+    server: fc.constant("master" as const),
+    method: fc.constant("POST"),
+    path: fc.constant({ kind: "route" as const, path: "/submit" }),
+    query: queryArb,
+    headers: fc.array(headerArb, { maxLength: 2 }),
+    body: bodyArb,
+    framing: framingArb,
+    probe: fc.boolean(),
+  }),
+);
+
+const caseArb: fc.Arbitrary<FuzzCase> = fc.oneof(
+  { weight: 3, arbitrary: anyCaseArb },
+  { weight: 1, arbitrary: deepCaseArb },
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -517,9 +587,15 @@ function knownFid(i: number): { vid: string; keyCookie: string } {
   return { vid: fid.slice(0, comma), keyCookie: fid.slice(comma + 1) };
 }
 
+function vidText(vid: VidSpec, kc: KeyCookieSpec): string {
+  if (typeof vid === "string") return vid;
+  if ("known" in vid) return knownFid(vid.known).vid;
+  return typeof kc === "string" ? "1" : knownFid(kc.known).vid;
+}
+
 function pathText(p: PathSpec): string {
   if (p.kind !== "fid") return p.path;
-  const vid = typeof p.vid === "string" ? p.vid : knownFid(p.vid.known).vid;
+  const vid = vidText(p.vid, p.kc);
   let kc: string;
   if (typeof p.kc === "string") kc = p.kc;
   else {
@@ -864,7 +940,7 @@ async function sendCase(c: FuzzCase): Promise<Sent> {
   const key = `${c.server} ${outcome.kind === "answered" ? outcome.response.status : outcome.kind} ${verdict.shape}`;
   tally.set(key, (tally.get(key) ?? 0) + 1);
   slowestAnswerMs = Math.max(slowestAnswerMs, outcome.ms);
-  if (showShape !== undefined && key.includes(showShape)) console.log(`${key} <- ${describeCase(c)}`);
+  if (showShape !== undefined && key.includes(showShape)) console.log(`${key} <- ${describeCase(c)} ${wire.notHttp}`);
   return { c, problems: verdict.problems };
 }
 

@@ -1,8 +1,9 @@
 // Edges of src/common/http-util.ts over real loopback HTTP, found by test/integration/fuzz.test.ts.
-// readBody, the master's reader of urlencoded forms and of bodies it forwards: a body read whole, one over the bound refused with the rest
-// left unread, and a client that goes away mid-body (found by test/integration/fuzz.test.ts: the
+// readBody, the master's reader of urlencoded forms and of bodies it forwards: a body read whole,
+// one over the bound refused with the rest left unread, and a client that goes away mid-body (the
 // raw "aborted" stream error reached the master's handler, which logged it with its stack at error
-// level as a server failure).
+// level as a server failure). closeAfterUpgradeRequest: an Upgrade request must not stall the next
+// request on its connection.
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { connect } from "node:net";
