@@ -23,7 +23,10 @@ const fuzzRuns = Number(process.env.FUZZ_RUNS ?? fuzzRunsDefault);
 const batchRequestsMax = 8;
 /** A batch takes ~50 ms (2.5 s for the default runs); a failure's shrinking sends many more. */
 const fuzzTestTimeoutMs = 60_000 + fuzzRuns * 1_000;
-/** FUZZ_SHOW=<text>: print every request whose "<server> <status> <shape>" contains it (exploring). */
+/**
+ * FUZZ_SHOW=<text>: print every request whose "<server> <status> <shape>" contains it, or with
+ * FUZZ_SHOW=slow every one answered after more than a second (exploring).
+ */
 const showShape = process.env.FUZZ_SHOW;
 /**
  * No answer within this is a hang. The slowest legitimate answers wait for a volume to be grown
@@ -48,12 +51,17 @@ const drainBytesMax = 1024 * 1024;
 // The server under test and what it holds.
 
 let tmp: TempDir;
+let followerTmp: TempDir;
 let masterPort: number;
 let volumePort: number;
+let followerPort: number;
+/** `weed-ts server`: the leading master and the volume server. */
 let proc: WeedProcess;
+/** A second master (`weed-ts master` joined to the first): it passes leader-only requests on. */
+let follower: WeedProcess;
 /** Fids stored before the fuzzing starts, so that reads and deletes reach real needles. */
 const known: { fids: string[] } = { fids: [] };
-let rssMaxSeen = 0;
+const rssMaxSeen = { server: 0, follower: 0 };
 const deaths: string[] = [];
 
 function start(): WeedProcess {
@@ -71,7 +79,7 @@ function start(): WeedProcess {
 
 async function startAndWait(): Promise<void> {
   proc = start();
-  logs = watchLogs(proc);
+  logs.server = watchLogs(proc);
   await waitHttpOk(`http://127.0.0.1:${masterPort}/cluster/healthz`, proc);
   await waitHttpOk(`http://127.0.0.1:${volumePort}/healthz`, proc);
   await waitFor(
@@ -81,6 +89,20 @@ async function startAndWait(): Promise<void> {
       ),
     { ...PROCESS_WAIT, what: "the volume server registered" },
   );
+}
+
+async function startFollower(): Promise<void> {
+  follower = new WeedProcess([
+    "master",
+    `-port=${followerPort}`,
+    `-mdir=${followerTmp.dir}`,
+    "-ip=127.0.0.1",
+    `-peers=127.0.0.1:${masterPort}`,
+    "-logLevel=warn",
+  ]);
+  logs.follower = watchLogs(follower);
+  // Healthy once it knows the leader: it has joined the cluster.
+  await waitHttpOk(`http://127.0.0.1:${followerPort}/cluster/healthz`, follower);
 }
 
 /** Needles of each kind a read can meet: plain, stored gzipped, with Seaweed-* pairs and a name. */
@@ -105,6 +127,8 @@ async function storeFixtures(): Promise<void> {
   }
 }
 
+const mib = (bytes: number): string => (bytes / 1024 / 1024).toFixed(0);
+
 function rssBytes(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
   return m === null ? 0 : Number(m[1]) * 1024;
@@ -118,7 +142,7 @@ interface LogWatch {
   /** Lines that break the rule since the last call. */
   take(): string[];
 }
-let logs: LogWatch;
+const logs: Record<"server" | "follower", LogWatch> = { server: { take: () => [] }, follower: { take: () => [] } };
 
 function watchLogs(p: WeedProcess): LogWatch {
   let pending = "";
@@ -157,7 +181,8 @@ function isQuietLogLine(line: string): boolean {
 // What is drawn. A case is data (small to print, replayable when pinned); `serialize` turns it
 // into bytes. Fids named by index ({ known: i }) are resolved against `known` when sent.
 
-type Server = "master" | "volume";
+/** Whom a request goes to: the leading master, the volume server, or the follower master. */
+type Server = "master" | "volume" | "follower";
 
 /** A known fid's volume id, the volume id of the fid the key names ("same"), or text. */
 type VidSpec = { known: number } | { same: true } | string;
@@ -394,7 +419,7 @@ const pathArb = (server: Server): fc.Arbitrary<PathSpec> =>
   );
 
 function routesOf(server: Server): string[] {
-  return server === "master" ? MASTER_ROUTES : VOLUME_ROUTES;
+  return server === "volume" ? VOLUME_ROUTES : MASTER_ROUTES;
 }
 
 const methodArb = fc.oneof(
@@ -510,7 +535,8 @@ const framingArb: fc.Arbitrary<Framing> = fc.oneof(
   { weight: 1, arbitrary: fc.constantFrom("both" as const, "huge" as const) },
 );
 
-const anyCaseArb: fc.Arbitrary<FuzzCase> = fc.constantFrom("master" as const, "volume" as const).chain((server) =>
+const serverArb = fc.constantFrom<Server>("master", "master", "volume", "volume", "follower");
+const anyCaseArb: fc.Arbitrary<FuzzCase> = serverArb.chain((server) =>
   fc.record({
     server: fc.constant(server),
     method: methodArb,
@@ -782,9 +808,22 @@ function volumeUpgrade(c: FuzzCase): boolean {
   return c.server === "volume" && c.headers.some(([k]) => k === "Upgrade");
 }
 
+/**
+ * Found by this test, left to the owner of src/master/api/leader-forwarder.ts (see the report of
+ * issue 9): a follower streams a body of unknown length (chunked) to the leader; when the leader
+ * answers before it has all of it (a route that does not read it, an early refusal), the follower
+ * passes the answer on but leaves the rest of the client's body unread, so the next request on that
+ * keep-alive connection is never read: after ~6 s the connection is closed. Until forward() drains
+ * or closes, no probe follows a chunked body sent to the follower.
+ */
+function followerStream(c: FuzzCase): boolean {
+  return c.server === "follower" && c.framing === "chunked";
+}
+
 /** A probe follows only a request whose end the server can tell: its next bytes are the probe's. */
 function probes(c: FuzzCase): boolean {
-  return c.probe && (c.framing === "length" || c.framing === "chunked") && !volumeUpgrade(c);
+  const known = !volumeUpgrade(c) && !followerStream(c);
+  return c.probe && (c.framing === "length" || c.framing === "chunked") && known;
 }
 
 const PROBE = Buffer.from("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
@@ -882,9 +921,13 @@ function serverMayClose(c: FuzzCase, wire: Wire): boolean {
   return c.framing === "chunked" || wire.bodyBytes > drainBytesMax;
 }
 
+/** The client cut its request short, sent CONNECT (Node drops it), or sent bytes that are not HTTP. */
+function cutByClient(c: FuzzCase, wire: Wire): boolean {
+  return wire.halfClose || c.method === "CONNECT" || wire.notHttp !== "";
+}
+
 function mayBeCut(c: FuzzCase, wire: Wire): boolean {
-  if (wire.halfClose || c.method === "CONNECT" || wire.notHttp !== "") return true;
-  return serverMayClose(c, wire) && wire.bodyBytes > lingerBytesMin;
+  return cutByClient(c, wire) || (serverMayClose(c, wire) && wire.bodyBytes > lingerBytesMin);
 }
 
 interface Verdict {
@@ -905,8 +948,8 @@ function judge(c: FuzzCase, wire: Wire, outcome: RawOutcome): Verdict {
   const probe = outcome.probe;
   if (probe !== undefined && probe !== "closed" && probe.status !== 200)
     problems.push(`the keep-alive probe after it got ${probe.status}`);
-  // A connection the server keeps (no Connection: close) must carry the next request.
-  if (probe === "closed" && header(outcome.response, "connection") !== "close" && !mayBeCut(c, wire))
+  // A connection the server keeps (its answer did not say Connection: close) carries the next request.
+  if (probe === "closed" && header(outcome.response, "connection") !== "close" && !cutByClient(c, wire))
     problems.push("the connection was dropped after an answer that kept it alive");
   return { shape: "shape" in s ? s.shape : "-", problems };
 }
@@ -915,7 +958,7 @@ function judge(c: FuzzCase, wire: Wire, outcome: RawOutcome): Verdict {
 // Sending a batch and checking the process.
 
 function portOf(server: Server): number {
-  return server === "master" ? masterPort : volumePort;
+  return server === "master" ? masterPort : server === "volume" ? volumePort : followerPort;
 }
 
 interface Sent {
@@ -940,7 +983,8 @@ async function sendCase(c: FuzzCase): Promise<Sent> {
   const key = `${c.server} ${outcome.kind === "answered" ? outcome.response.status : outcome.kind} ${verdict.shape}`;
   tally.set(key, (tally.get(key) ?? 0) + 1);
   slowestAnswerMs = Math.max(slowestAnswerMs, outcome.ms);
-  if (showShape !== undefined && key.includes(showShape)) console.log(`${key} <- ${describeCase(c)} ${wire.notHttp}`);
+  const shown = showShape !== undefined && (key.includes(showShape) || (showShape === "slow" && outcome.ms > 1000));
+  if (shown) console.log(`${key} ${outcome.ms.toFixed(0)} ms <- ${describeCase(c)} ${wire.notHttp}`);
   return { c, problems: verdict.problems };
 }
 
@@ -949,23 +993,34 @@ const logSettleMs = 30;
 
 /** Sends `cases` at once; throws naming every problem, the request it came from, and the logs. */
 async function runBatch(cases: readonly FuzzCase[]): Promise<void> {
-  if (proc.exited) await startAndWait(); // a previous (failed) run killed it: shrinking goes on
+  // A previous (failed) run killed one: it is started again, so that shrinking goes on.
+  if (proc.exited) await startAndWait();
+  if (follower.exited) await startFollower();
   const results = await Promise.all(cases.map(sendCase));
   await new Promise((r) => setTimeout(r, logSettleMs));
   const problems = results.flatMap((r) => r.problems.map((p) => `${describeCase(r.c)} -> ${p}`));
-  const badLogs = logs.take();
-  if (badLogs.length > 0) problems.push(`log lines at error level, with a stack, or not JSON:\n${badLogs.join("\n")}`);
-  if (proc.exited) {
-    deaths.push(cases.map(describeCase).join(" | "));
-    problems.push(
-      `the server died (exit ${proc.child.exitCode ?? proc.child.signalCode}):\n${proc.logs().slice(-3000)}`,
-    );
-  } else {
-    const rss = rssBytes(proc.pid);
-    rssMaxSeen = Math.max(rssMaxSeen, rss);
-    if (rss > rssBytesMax) problems.push(`RSS ${rss} bytes is over the bound of ${rssBytesMax}`);
+  for (const [name, p] of [
+    ["server", proc],
+    ["follower", follower],
+  ] as const) {
+    const badLogs = logs[name].take();
+    if (badLogs.length > 0)
+      problems.push(`${name} logged at error level, a stack, or not JSON:\n${badLogs.join("\n")}`);
+    problems.push(...checkAlive(name, p, cases));
   }
   if (problems.length > 0) throw new Error(problems.join("\n"));
+}
+
+/** The process lives and its RSS is within the bound. */
+function checkAlive(name: "server" | "follower", p: WeedProcess, cases: readonly FuzzCase[]): string[] {
+  if (p.exited) {
+    deaths.push(`${name}: ${cases.map(describeCase).join(" | ")}`);
+    const exit = p.child.exitCode ?? p.child.signalCode;
+    return [`the ${name} died (exit ${exit}):\n${p.logs().slice(-3000)}`];
+  }
+  const rss = rssBytes(p.pid);
+  rssMaxSeen[name] = Math.max(rssMaxSeen[name], rss);
+  return rss > rssBytesMax ? [`${name} RSS ${rss} bytes is over the bound of ${rssBytesMax}`] : [];
 }
 
 function describeCase(c: FuzzCase): string {
@@ -1023,6 +1078,18 @@ const PINNED: Array<[string, FuzzCase[]]> = [
     [{ ...get("volume", knownFidPath("comma")), headers: upgradeHeaders, probe: true }],
   ],
   [
+    // Not fixed: no probe follows a chunked body sent to the follower (followerStream above).
+    "a follower left a chunked body the leader did not read unread: the next request on the connection stalled 6 s",
+    [
+      {
+        ...get("follower", { kind: "route", path: "/dir/status" }),
+        body: { kind: "raw", bytes: fileSizeLimitBytes },
+        framing: "chunked",
+        probe: true,
+      },
+    ],
+  ],
+  [
     // Not fixed: the body is gzipped before it is sent (gzipClaimed above), so the read is 200.
     "a raw upload saying Content-Encoding: gzip that is not gzip is stored, and its reads are 500 and error logs",
     [
@@ -1039,20 +1106,26 @@ const PINNED: Array<[string, FuzzCase[]]> = [
 
 beforeAll(async () => {
   tmp = await tempDir("weed-ts-fuzz-");
+  followerTmp = await tempDir("weed-ts-fuzz-follower-");
   masterPort = await freePortPair();
   volumePort = await freePortPair();
+  followerPort = await freePortPair();
   await startAndWait();
+  await startFollower();
   await storeFixtures();
-  logs.take();
+  logs.server.take();
+  logs.follower.take();
 });
 
 afterAll(async () => {
+  await follower?.stop();
   await proc?.stop();
   await tmp?.remove();
+  await followerTmp?.remove();
   const seen = [...tally].sort(([a], [b]) => a.localeCompare(b)).map(([k, n]) => `  ${k}: ${n}`);
   console.log(
     `fuzz: ${[...tally.values()].reduce((a, b) => a + b, 0)} requests, slowest answer ` +
-      `${slowestAnswerMs.toFixed(0)} ms, server RSS at most ${(rssMaxSeen / 1024 / 1024).toFixed(0)} MiB, ` +
+      `${slowestAnswerMs.toFixed(0)} ms, RSS at most ${mib(rssMaxSeen.server)} MiB (server), ${mib(rssMaxSeen.follower)} MiB (follower), ` +
       `deaths ${deaths.length}\n${seen.join("\n")}`,
   );
 });
