@@ -19,13 +19,20 @@ export const unreadBodyDrainMsMax = 5_000;
  */
 export function discardUnreadBody(req: IncomingMessage, res: ServerResponse): void {
   if (req.complete || req.readableEnded) return;
+  // Destroyed already, nothing can be read from it: the connection ends with the answer. undici,
+  // giving up a request it was streaming as a body (a follower's forward cut short by the leader),
+  // destroys it and sets its socket to null: the timer below would then crash the process.
+  const socket = req.socket as IncomingMessage["socket"] | null;
+  if (req.destroyed || socket === null) {
+    res.setHeader("Connection", "close");
+    return;
+  }
   const declared = Number(req.headers["content-length"] ?? "NaN");
   if (!(declared <= unreadBodyDrainBytesMax)) {
     // Unknown or large remainder: tell the client this connection ends with the response.
     res.setHeader("Connection", "close");
   }
   let drained = 0;
-  const socket = req.socket;
   const timer = setTimeout(() => socket.destroy(), unreadBodyDrainMsMax);
   timer.unref();
   const stop = (): void => clearTimeout(timer);

@@ -7,9 +7,15 @@
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { connect } from "node:net";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { ErrorCode, WeedError } from "../../../src/common/errors.js";
-import { closeAfterUpgradeRequest, readBody } from "../../../src/common/http-util.js";
+import {
+  closeAfterUpgradeRequest,
+  discardUnreadBody,
+  readBody,
+  sendError,
+  unreadBodyDrainMsMax,
+} from "../../../src/common/http-util.js";
 
 const LIMIT = 1024;
 
@@ -34,6 +40,14 @@ function outcome(): Promise<Outcome> {
 
 beforeAll(async () => {
   server = createServer((req, res) => {
+    if (req.url === "/destroyed") {
+      // What undici does to a request it was streaming as a body and gave up (util.destroy).
+      (req as unknown as { socket: null }).socket = null;
+      req.destroy();
+      discardUnreadBody(req, res);
+      sendError(res, new WeedError(ErrorCode.UNAVAILABLE, "forwarding to the leader failed"));
+      return;
+    }
     if (req.url === "/upgrade") {
       closeAfterUpgradeRequest(req, res);
       res.end("ok");
@@ -69,6 +83,24 @@ function send(text: string, end: boolean): void {
   socket.on("data", () => {});
 }
 
+/** Sends `text` and collects everything until the server closes (or `waitMs` pass). */
+function exchange(text: string, waitMs: number): Promise<{ answer: string; closed: boolean }> {
+  return new Promise((resolve) => {
+    let answer = "";
+    const socket = connect(port, "127.0.0.1", () => socket.write(text));
+    const timer = setTimeout(() => {
+      socket.destroy();
+      resolve({ answer, closed: false });
+    }, waitMs);
+    socket.on("data", (b: Buffer) => (answer += b.toString()));
+    socket.on("close", () => {
+      clearTimeout(timer);
+      resolve({ answer, closed: true });
+    });
+    socket.on("error", () => {});
+  });
+}
+
 const head = (extra: string): string => `POST /x HTTP/1.1\r\nHost: x\r\n${extra}\r\n`;
 
 describe("readBody", () => {
@@ -102,24 +134,6 @@ describe("readBody", () => {
 });
 
 describe("closeAfterUpgradeRequest", () => {
-  /** Sends `text` and collects everything until the server closes (or `waitMs` pass). */
-  function exchange(text: string, waitMs: number): Promise<{ answer: string; closed: boolean }> {
-    return new Promise((resolve) => {
-      let answer = "";
-      const socket = connect(port, "127.0.0.1", () => socket.write(text));
-      const timer = setTimeout(() => {
-        socket.destroy();
-        resolve({ answer, closed: false });
-      }, waitMs);
-      socket.on("data", (b: Buffer) => (answer += b.toString()));
-      socket.on("close", () => {
-        clearTimeout(timer);
-        resolve({ answer, closed: true });
-      });
-      socket.on("error", () => {});
-    });
-  }
-
   it("answers an upgrade request with Connection: close and closes, instead of stalling the next request", async () => {
     // Node's parser would not read the pipelined second request: it stays in upgrade mode.
     const upgrade = "GET /upgrade HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n\r\n";
@@ -135,5 +149,22 @@ describe("closeAfterUpgradeRequest", () => {
     const r = await exchange(plain + plain, 300);
     expect(r.answer.match(/HTTP\/1\.1 200 OK/g)?.length).toBe(2);
     expect(r.closed).toBe(false);
+  });
+});
+
+describe("discardUnreadBody", () => {
+  it("answers a request undici destroyed (socket set to null) with Connection: close, and nothing fires later", async () => {
+    // Found by the fuzz test: the drain timer called socket.destroy() on null 5 s after a follower's
+    // failed forward, and the uncaught TypeError killed the master.
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"], shouldAdvanceTime: true });
+    try {
+      const r = await exchange("POST /destroyed HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc", 2_000);
+      expect(r.answer).toMatch(/^HTTP\/1\.1 503 /);
+      expect(r.answer).toMatch(/\r\nConnection: close\r\n/i);
+      expect(r.closed).toBe(true);
+      vi.advanceTimersByTime(unreadBodyDrainMsMax + 1);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
