@@ -13,6 +13,7 @@ import { gzipSync } from "node:zlib";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FormData, request } from "undici";
+import { unreadBodyDrainBytesMax, unreadBodyDrainMsMax } from "../../src/common/http-util.js";
 import { tempDir, waitFor, type TempDir } from "../helpers.js";
 import { freePortPair, getJson, PROCESS_WAIT, waitHttpOk, WeedProcess } from "./harness.js";
 import { firstWriteBytes, sendRaw, type RawOutcome, type RawResponse } from "./raw-http.js";
@@ -44,8 +45,8 @@ const rssBytesMax = 400 * 1024 * 1024;
 /** -volume.fileSizeLimitMB of the server under test: oversized uploads stay cheap to send. */
 const fileSizeLimitMB = 1;
 const fileSizeLimitBytes = fileSizeLimitMB * 1024 * 1024;
-/** What the volume server discards of an unread body before closing (http-util's unreadBodyDrainBytesMax). */
-const drainBytesMax = 1024 * 1024;
+/** What a server discards of a refused body before it closes the connection. */
+const drainBytesMax = unreadBodyDrainBytesMax;
 
 // ---------------------------------------------------------------------------------------------
 // The server under test and what it holds.
@@ -970,7 +971,20 @@ interface Sent {
 const tally = new Map<string, number>();
 let slowestAnswerMs = 0;
 
-async function sendCase(c: FuzzCase): Promise<Sent> {
+/**
+ * Found by this test, left to the owner of src/master/api/leader-forwarder.ts (see the report of
+ * issue 9): when the client of a follower goes away before the leader's answer has been streamed
+ * back to it (here: bytes after the request that Node's parser refuses, so it destroys the socket;
+ * as well a client that times out), pipeline(answer.body, res) rejects with the raw
+ * ERR_STREAM_PREMATURE_CLOSE, and the master logs it with its stack at error level ("HTTP handler
+ * failed"). Until forward() answers that as CLIENT_GONE, the follower gets no garbage after a request.
+ */
+function awayFromKnownBugs(c: FuzzCase): FuzzCase {
+  return c.server === "follower" && c.framing === "long" ? { ...c, framing: "length" } : c;
+}
+
+async function sendCase(drawn: FuzzCase): Promise<Sent> {
+  const c = awayFromKnownBugs(drawn);
   const wire = serialize(c);
   const outcome = await sendRaw(portOf(c.server), {
     pieces: wire.pieces,
@@ -992,10 +1006,10 @@ async function sendCase(c: FuzzCase): Promise<Sent> {
 const logSettleMs = 30;
 
 /** Sends `cases` at once; throws naming every problem, the request it came from, and the logs. */
-async function runBatch(cases: readonly FuzzCase[]): Promise<void> {
+async function runBatch(cases: readonly FuzzCase[], revive = true): Promise<void> {
   // A previous (failed) run killed one: it is started again, so that shrinking goes on.
-  if (proc.exited) await startAndWait();
-  if (follower.exited) await startFollower();
+  if (revive && proc.exited) await startAndWait();
+  if (revive && follower.exited) await startFollower();
   const results = await Promise.all(cases.map(sendCase));
   await new Promise((r) => setTimeout(r, logSettleMs));
   const problems = results.flatMap((r) => r.problems.map((p) => `${describeCase(r.c)} -> ${p}`));
@@ -1058,8 +1072,11 @@ const upgradeHeaders: Array<[string, string]> = [
   ["Upgrade", "websocket"],
 ];
 
-/** Each pinned example is one or more requests, sent one after the other. */
-const PINNED: Array<[string, FuzzCase[]]> = [
+/**
+ * Each pinned example: requests sent one after the other, optionally the whole sequence `times`
+ * times (a race), then after `settleMs` the processes are checked once more (a late crash).
+ */
+const PINNED: Array<[string, FuzzCase[], number?, number?]> = [
   [
     "issue 9 item 6: an invalid percent-encoding in the file name answered 500 URI malformed and logged a stack",
     [get("volume", knownFidPath("name", "%ZZ"))],
@@ -1088,6 +1105,26 @@ const PINNED: Array<[string, FuzzCase[]]> = [
         probe: true,
       },
     ],
+  ],
+  [
+    // Fixed in discardUnreadBody; the follower died 5 s later, so the check waits that long.
+    "a follower's forward the leader cut short left a request with a null socket: the drain timer killed the master",
+    [
+      {
+        ...get("follower", { kind: "route", path: "/vol/grow" }),
+        method: "PUT",
+        query: "count=abc",
+        body: { kind: "raw", bytes: 3 * drainBytesMax },
+        framing: "chunked",
+      },
+    ],
+    3,
+    unreadBodyDrainMsMax + 500,
+  ],
+  [
+    // Not fixed: the follower gets no garbage after a request (awayFromKnownBugs above).
+    "a follower's client gone before the leader's answer streamed back: 'Premature close' logged with a stack",
+    [{ ...get("follower", knownFidPath("comma")), framing: "long" }],
   ],
   [
     // Not fixed: the body is gzipped before it is sent (gzipClaimed above), so the read is 200.
@@ -1131,8 +1168,11 @@ afterAll(async () => {
 });
 
 describe("no request kills a server (issue 9)", () => {
-  it.each(PINNED)("%s", async (_name, cases) => {
-    for (const c of cases) await runBatch([c]);
+  it.each(PINNED)("%s", async (_name, cases, times = 1, settleMs = 0) => {
+    for (let i = 0; i < times; i++) for (const c of cases) await runBatch([c]);
+    if (settleMs === 0) return;
+    await new Promise((r) => setTimeout(r, settleMs));
+    await runBatch([get("master", { kind: "route", path: "/healthz" })], false);
   });
 
   it(
