@@ -1,13 +1,17 @@
 // Issue 9: no request kills a server. fast-check draws requests for every route of a real
-// `weed-ts server` (master and volume server in one process): methods, paths in every fid form
-// and many broken ones, query strings, headers, bodies (raw, form, multipart whole / cut / with
-// the wrong boundary / oversized, chunked, lying about their length). Each is sent as raw bytes
-// and the answer judged: the process lives, its RSS stays bounded, it logs nothing at error
-// level, the answer comes within a bound and has one of the shapes listed in `judge` below.
+// `weed-ts server` (master and volume server in one process) and of a second master joined to it
+// (which forwards to the leader): methods, paths in every fid form and many broken ones, query
+// strings, headers, bodies (raw, form, multipart whole / cut / with the wrong boundary / oversized,
+// chunked, lying about their length, half-closed). Each is sent as raw bytes (raw-http.ts) and
+// judged: the processes live, their RSS stays bounded, they log nothing at error level, the answer
+// comes within a bound and has one of the shapes listed above `shapeOf`, and a keep-alive
+// connection carries the next request.
 //
 // `npm test` runs FUZZ_RUNS batches (default below) from the fixed seed; explore with
-//   FC_SEED=random FUZZ_RUNS=400 npx vitest run test/integration/fuzz.test.ts
-// and pin what it finds in PINNED, named after what it broke.
+//   FC_SEED=random FUZZ_RUNS=300 npx vitest run test/integration/fuzz.test.ts
+// (FUZZ_SHOW below prints chosen requests) and pin what it finds in PINNED, named after what it
+// broke. What it found and was left to other files' owners is kept away from the generator by
+// the functions that name each bug: volumeUpgrade, followerStream, gzipClaimed, awayFromKnownBugs.
 import { readFileSync } from "node:fs";
 import { gzipSync } from "node:zlib";
 import fc from "fast-check";
@@ -22,7 +26,7 @@ import { firstWriteBytes, sendRaw, type RawOutcome, type RawResponse } from "./r
 const fuzzRunsDefault = 60;
 const fuzzRuns = Number(process.env.FUZZ_RUNS ?? fuzzRunsDefault);
 const batchRequestsMax = 8;
-/** A batch takes ~50 ms (2.5 s for the default runs); a failure's shrinking sends many more. */
+/** A batch takes ~50 ms (3 s for the default runs); a failure's shrinking sends many more. */
 const fuzzTestTimeoutMs = 60_000 + fuzzRuns * 1_000;
 /**
  * FUZZ_SHOW=<text>: print every request whose "<server> <status> <shape>" contains it, or with
@@ -36,12 +40,14 @@ const showShape = process.env.FUZZ_SHOW;
  */
 const answerMsMax = 10_000;
 /**
- * VmRSS bound of the server process. It starts near 100 MB (Node, pino, grpc-js, the needle map)
- * and each request holds at most one upload of -volume.fileSizeLimitMB (1 MiB here) plus the
- * multipart overhead, a few at once; 400 MB leaves room for V8 to grow its heap lazily and still
- * catches a leak or an unbounded buffer (one gigantic header or body kept per request).
+ * VmRSS bound of each process. Both start near 110 MiB (Node, pino, grpc-js, LevelDB, the needle
+ * maps) and peaked at 115-152 MiB over runs of ~1300 requests: a request holds at most one upload
+ * of -volume.fileSizeLimitMB (1 MiB here) plus the 64 KiB multipart overhead, at most
+ * batchRequestsMax at once. 300 MiB is twice the highest peak seen, room for V8 to grow its heap
+ * lazily, and still low enough that keeping 1 MiB per request (a leaked body or upload buffer)
+ * crosses it within the ~250 requests of `npm test`.
  */
-const rssBytesMax = 400 * 1024 * 1024;
+const rssBytesMax = 300 * 1024 * 1024;
 /** -volume.fileSizeLimitMB of the server under test: oversized uploads stay cheap to send. */
 const fileSizeLimitMB = 1;
 const fileSizeLimitBytes = fileSizeLimitMB * 1024 * 1024;
@@ -56,9 +62,9 @@ let followerTmp: TempDir;
 let masterPort: number;
 let volumePort: number;
 let followerPort: number;
-/** `weed-ts server`: the leading master and the volume server. */
+/** `weed-ts server`: a master (leading at first) and the volume server. */
 let proc: WeedProcess;
-/** A second master (`weed-ts master` joined to the first): it passes leader-only requests on. */
+/** A second master (`weed-ts master` joined to the first): a follower passes leader-only requests on. */
 let follower: WeedProcess;
 /** Fids stored before the fuzzing starts, so that reads and deletes reach real needles. */
 const known: { fids: string[] } = { fids: [] };
@@ -182,7 +188,7 @@ function isQuietLogLine(line: string): boolean {
 // What is drawn. A case is data (small to print, replayable when pinned); `serialize` turns it
 // into bytes. Fids named by index ({ known: i }) are resolved against `known` when sent.
 
-/** Whom a request goes to: the leading master, the volume server, or the follower master. */
+/** Whom a request goes to: the server's master (leading at first), its volume server, or the other master. */
 type Server = "master" | "volume" | "follower";
 
 /** A known fid's volume id, the volume id of the fid the key names ("same"), or text. */
@@ -992,14 +998,27 @@ let slowestAnswerMs = 0;
  * Found by this test, left to the owner of src/master/api/leader-forwarder.ts (see the report of
  * issue 9): when the client of a follower goes away before the leader's answer has been streamed
  * back to it (here: bytes after the request that Node's parser refuses, so it destroys the socket,
- * or a body cut short by a half-close; as well a client that times out), pipeline(answer.body, res) rejects with the raw
- * ERR_STREAM_PREMATURE_CLOSE, and the master logs it with its stack at error level ("HTTP handler
- * failed"). Until forward() answers that as CLIENT_GONE, a follower gets no garbage after a request
- * and no body cut short.
+ * or a body cut short by a half-close; as well a client that times out), pipeline(answer.body,
+ * res) rejects with the raw ERR_STREAM_PREMATURE_CLOSE, and the master logs it with its stack at
+ * error level ("HTTP handler failed"). Until forward() answers that as CLIENT_GONE, a follower gets
+ * no garbage after a request and no body cut short.
  */
-function awayFromKnownBugs(c: FuzzCase): FuzzCase {
-  const clientGoes = c.framing === "long" || c.framing === "short" || c.framing === "huge";
-  return following.has(c.server) && clientGoes ? { ...c, framing: "length" } : c;
+function awayFromKnownBugs(drawn: FuzzCase): FuzzCase {
+  const clientGoes = drawn.framing === "long" || drawn.framing === "short" || drawn.framing === "huge";
+  const c: FuzzCase = following.has(drawn.server) && clientGoes ? { ...drawn, framing: "length" } : drawn;
+  return addsMember(c) ? { ...c, query: "id=not-an-address" } : c;
+}
+
+/**
+ * Not a bug, but no request for the fuzzer: POST /cluster/raft/add?id=<host:port nobody serves>
+ * adds a learner and waits memberCatchUpTimeoutMs (20 s, over answerMsMax) for it to catch up
+ * before it answers, as documented, and the learner stays a member. Its parsing is fuzzed: an id
+ * that is not an address is still sent.
+ */
+function addsMember(c: FuzzCase): boolean {
+  if (c.method !== "POST" || pathText(c.path) !== "/cluster/raft/add") return false;
+  const params = new URLSearchParams(c.query);
+  return params.getAll("id").some((id) => /^[^:]*:\d{1,5}$/.test(id.trim()));
 }
 
 async function sendCase(drawn: FuzzCase): Promise<Sent> {
@@ -1182,7 +1201,8 @@ afterAll(async () => {
   const seen = [...tally].sort(([a], [b]) => a.localeCompare(b)).map(([k, n]) => `  ${k}: ${n}`);
   console.log(
     `fuzz: ${[...tally.values()].reduce((a, b) => a + b, 0)} requests, slowest answer ` +
-      `${slowestAnswerMs.toFixed(0)} ms, RSS at most ${mib(rssMaxSeen.server)} MiB (server), ${mib(rssMaxSeen.follower)} MiB (follower), ` +
+      `${slowestAnswerMs.toFixed(0)} ms, RSS at most ${mib(rssMaxSeen.server)} MiB (server), ` +
+      `${mib(rssMaxSeen.follower)} MiB (follower), ` +
       `deaths ${deaths.length}\n${seen.join("\n")}`,
   );
 });

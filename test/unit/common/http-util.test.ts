@@ -153,7 +153,7 @@ describe("closeAfterUpgradeRequest", () => {
 });
 
 describe("discardUnreadBody", () => {
-  it("answers a request undici destroyed (socket set to null) with Connection: close, and nothing fires later", async () => {
+  it("answers a request undici destroyed (socket nulled) with Connection: close, and nothing fires later", async () => {
     // Found by the fuzz test: the drain timer called socket.destroy() on null 5 s after a follower's
     // failed forward, and the uncaught TypeError killed the master.
     vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"], shouldAdvanceTime: true });
