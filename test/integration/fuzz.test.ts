@@ -542,6 +542,19 @@ const framingArb: fc.Arbitrary<Framing> = fc.oneof(
   { weight: 1, arbitrary: fc.constantFrom("both" as const, "huge" as const) },
 );
 
+/** A few headers, or many (Seaweed-* pairs by the hundred, or the same header repeated). */
+const headersArb: fc.Arbitrary<Array<[string, string]>> = fc.oneof(
+  { weight: 19, arbitrary: fc.array(headerArb, { maxLength: 3 }) },
+  {
+    weight: 1,
+    arbitrary: fc
+      .tuple(fc.integer({ min: 30, max: 300 }), fc.boolean())
+      .map(([n, same]) =>
+        Array.from({ length: n }, (_, i): [string, string] => [same ? "Seaweed-K" : `Seaweed-K${i}`, "v".repeat(20)]),
+      ),
+  },
+);
+
 const serverArb = fc.constantFrom<Server>("master", "master", "volume", "volume", "follower");
 const anyCaseArb: fc.Arbitrary<FuzzCase> = serverArb.chain((server) =>
   fc.record({
@@ -549,7 +562,7 @@ const anyCaseArb: fc.Arbitrary<FuzzCase> = serverArb.chain((server) =>
     method: methodArb,
     path: pathArb(server),
     query: queryArb,
-    headers: fc.array(headerArb, { maxLength: 3 }),
+    headers: headersArb,
     body: bodyArb,
     framing: framingArb,
     probe: fc.boolean(),
@@ -1078,7 +1091,10 @@ function checkAlive(name: "server" | "follower", p: WeedProcess, cases: readonly
 
 function describeCase(c: FuzzCase): string {
   const target = pathText(c.path) + (c.query === "" ? "" : `?${c.query}`);
-  const headers = c.headers.map(([k, v]) => `${k}: ${v.length > 40 ? `${v.slice(0, 20)}...(${v.length})` : v}`);
+  const headers = c.headers
+    .slice(0, 6)
+    .map(([k, v]) => `${k}: ${v.length > 40 ? `${v.slice(0, 20)}...(${v.length})` : v}`);
+  if (c.headers.length > 6) headers.push(`...${c.headers.length - 6} more`);
   return `${c.server} ${c.method} ${JSON.stringify(target.slice(0, 200))} [${headers.join("; ")}] body=${JSON.stringify(
     c.body.kind === "multipart" ? { ...c.body, fields: c.body.fields.length } : c.body,
   ).slice(0, 200)} framing=${c.framing}${probes(c) ? " +probe" : ""}`;
