@@ -231,8 +231,11 @@ interface FuzzCase {
   headers: Array<[string, string]>;
   body: BodySpec;
   framing: Framing;
-  /** Keep the connection and send GET /healthz after the answer: it must be answered too. */
-  probe: boolean;
+  /**
+   * Keep the connection and send GET /healthz after the answer ("after") or right behind the
+   * request ("pipelined"): it must be answered too, unless the first answer said Connection: close.
+   */
+  probe: "none" | "after" | "pipelined";
 }
 
 const MASTER_ROUTES = [
@@ -555,6 +558,8 @@ const headersArb: fc.Arbitrary<Array<[string, string]>> = fc.oneof(
   },
 );
 
+const probeArb = fc.constantFrom<FuzzCase["probe"]>("none", "none", "after", "pipelined");
+
 const serverArb = fc.constantFrom<Server>("master", "master", "volume", "volume", "follower");
 const anyCaseArb: fc.Arbitrary<FuzzCase> = serverArb.chain((server) =>
   fc.record({
@@ -565,7 +570,7 @@ const anyCaseArb: fc.Arbitrary<FuzzCase> = serverArb.chain((server) =>
     headers: headersArb,
     body: bodyArb,
     framing: framingArb,
-    probe: fc.boolean(),
+    probe: probeArb,
   }),
 );
 
@@ -589,7 +594,7 @@ const deepCaseArb: fc.Arbitrary<FuzzCase> = fc.oneof(
     headers: fc.array(readHeaderArb, { maxLength: 3 }),
     body: fc.constant({ kind: "none" as const }),
     framing: fc.constant("length" as const),
-    probe: fc.boolean(),
+    probe: probeArb,
   }),
   fc.record({
     server: fc.constant("volume" as const),
@@ -599,7 +604,7 @@ const deepCaseArb: fc.Arbitrary<FuzzCase> = fc.oneof(
     headers: fc.array(headerArb, { maxLength: 2 }),
     body: bodyArb,
     framing: framingArb,
-    probe: fc.boolean(),
+    probe: probeArb,
   }),
   fc.record({
     server: fc.constant("master" as const),
@@ -609,7 +614,7 @@ const deepCaseArb: fc.Arbitrary<FuzzCase> = fc.oneof(
     headers: fc.array(headerArb, { maxLength: 2 }),
     body: bodyArb,
     framing: framingArb,
-    probe: fc.boolean(),
+    probe: probeArb,
   }),
 );
 
@@ -818,11 +823,13 @@ function asksClose(c: FuzzCase): boolean {
 
 /**
  * Found by this test, left to the owner of src/volume/http-server.ts (see the report of issue 9):
- * after a request with Connection: upgrade and an Upgrade header, which it answers as plain HTTP
- * with Connection: keep-alive, the volume server never reads the next request on the connection
- * (Node's parser stays in upgrade mode) until its 30 s keep-alive timeout closes it. The master
- * answers such a request with Connection: close (closeAfterUpgradeRequest in common/http-util.ts);
- * the volume server's #onRequest needs the same call. Until then no probe follows one.
+ * a request with Connection: upgrade and an Upgrade header is answered as plain HTTP with
+ * Connection: keep-alive, but Node's parser stops at its end (upgrade mode) and hands what follows
+ * in the same read to the 'upgrade' event, which nobody listens to: a request pipelined behind it
+ * (or arriving with the tail of its body) is never answered, and the connection sits until the
+ * 30 s keep-alive timeout closes it. The master answers such a request with Connection: close
+ * (closeAfterUpgradeRequest in common/http-util.ts); the volume server's #onRequest needs the same
+ * call. Until then no probe follows one.
  */
 function volumeUpgrade(c: FuzzCase): boolean {
   return c.server === "volume" && c.headers.some(([k]) => k === "Upgrade");
@@ -860,7 +867,7 @@ async function askWhoFollows(): Promise<void> {
 /** A probe follows only a request whose end the server can tell: its next bytes are the probe's. */
 function probes(c: FuzzCase): boolean {
   const known = !volumeUpgrade(c) && !followerStream(c);
-  return c.probe && (c.framing === "length" || c.framing === "chunked") && known;
+  return c.probe !== "none" && (c.framing === "length" || c.framing === "chunked") && known;
 }
 
 const PROBE = Buffer.from("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
@@ -1042,6 +1049,7 @@ async function sendCase(drawn: FuzzCase): Promise<Sent> {
     head: c.method === "HEAD",
     halfClose: wire.halfClose,
     probe: probes(c) ? PROBE : undefined,
+    pipelined: c.probe === "pipelined",
     timeoutMs: answerMsMax,
   });
   const verdict = judge(c, wire, outcome);
@@ -1097,7 +1105,7 @@ function describeCase(c: FuzzCase): string {
   if (c.headers.length > 6) headers.push(`...${c.headers.length - 6} more`);
   return `${c.server} ${c.method} ${JSON.stringify(target.slice(0, 200))} [${headers.join("; ")}] body=${JSON.stringify(
     c.body.kind === "multipart" ? { ...c.body, fields: c.body.fields.length } : c.body,
-  ).slice(0, 200)} framing=${c.framing}${probes(c) ? " +probe" : ""}`;
+  ).slice(0, 200)} framing=${c.framing}${probes(c) ? ` +probe ${c.probe}` : ""}`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1111,7 +1119,7 @@ const get = (server: Server, path: PathSpec, query = ""): FuzzCase => ({
   headers: [],
   body: { kind: "none" },
   framing: "length",
-  probe: false,
+  probe: "none",
 });
 
 const knownFidPath = (form: "comma" | "name", name = ""): PathSpec => ({
@@ -1141,13 +1149,13 @@ const PINNED: Array<[string, FuzzCase[], number?, number?]> = [
     [{ ...get("master", knownFidPath("comma")), method: "DELETE", body: { kind: "text", text: "" }, framing: "short" }],
   ],
   [
-    "after an Upgrade request the master never read the next request on the connection (stalled 5 s)",
-    [{ ...get("master", { kind: "route", path: "/dir/status" }), headers: upgradeHeaders, probe: true }],
+    "a request pipelined behind an Upgrade request was never read by the master (the connection sat 5 s)",
+    [{ ...get("master", { kind: "route", path: "/dir/status" }), headers: upgradeHeaders, probe: "pipelined" }],
   ],
   [
     // Not fixed: the volume server stalls the same way (volumeUpgrade above), so no probe is sent.
-    "after an Upgrade request the volume server never reads the next request on the connection (stalls 30 s)",
-    [{ ...get("volume", knownFidPath("comma")), headers: upgradeHeaders, probe: true }],
+    "a request pipelined behind an Upgrade request is never read by the volume server (the connection sits 30 s)",
+    [{ ...get("volume", knownFidPath("comma")), headers: upgradeHeaders, probe: "pipelined" }],
   ],
   [
     // Not fixed: no probe follows a chunked body sent to the follower (followerStream above).
@@ -1157,7 +1165,7 @@ const PINNED: Array<[string, FuzzCase[], number?, number?]> = [
         ...get("follower", { kind: "route", path: "/dir/status" }),
         body: { kind: "raw", bytes: fileSizeLimitBytes },
         framing: "chunked",
-        probe: true,
+        probe: "after",
       },
     ],
   ],

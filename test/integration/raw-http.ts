@@ -27,6 +27,8 @@ export interface RawSendOptions {
   halfClose: boolean;
   /** After the answer, send this request on the same connection and read its answer too. */
   probe: Buffer | undefined;
+  /** Send the probe right behind the request (HTTP/1.1 pipelining), not once the answer is in. */
+  pipelined: boolean;
   timeoutMs: number;
 }
 
@@ -134,8 +136,8 @@ function writable(socket: Socket): Promise<void> {
  * drain between them, stopping as soon as an answer begins (a server refusing an upload answers
  * before reading it all; curl stops sending then too). True when everything was written.
  */
-async function writeAll(socket: Socket, opts: RawSendOptions, received: () => Buffer): Promise<boolean> {
-  const bytes = Buffer.concat(opts.pieces);
+async function writeAll(socket: Socket, pieces: readonly Buffer[], received: () => Buffer): Promise<boolean> {
+  const bytes = Buffer.concat(pieces);
   let at = Math.min(bytes.length, firstWriteBytes);
   if (!socket.write(bytes.subarray(0, at))) await writable(socket);
   while (at < bytes.length) {
@@ -176,8 +178,9 @@ export function sendRaw(port: number, opts: RawSendOptions): Promise<RawOutcome>
     };
     const timer = setTimeout(() => finish({ kind: "timeout", partial: partial(), ms: ms() }), opts.timeoutMs);
     let written: Promise<boolean> = Promise.resolve(false);
+    const pieces = opts.pipelined && opts.probe !== undefined ? [...opts.pieces, opts.probe] : opts.pieces;
     socket.once("connect", () => {
-      written = writeAll(socket, opts, () => buf).then((whole) => {
+      written = writeAll(socket, pieces, () => buf).then((whole) => {
         if (opts.halfClose && whole && socket.writable) socket.end();
         return whole;
       });
@@ -189,7 +192,7 @@ export function sendRaw(port: number, opts: RawSendOptions): Promise<RawOutcome>
       void written.then((whole) => {
         if (!whole) return finish({ kind: "answered", response, ms: ms() });
         probing = true;
-        if (socket.writable) socket.write(opts.probe!);
+        if (!opts.pipelined && socket.writable) socket.write(opts.probe!);
         step();
       });
     };
