@@ -6,10 +6,12 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { VolumeMetrics } from "../../../src/volume/metrics.js";
 import { Store } from "../../../src/volume/storage/store.js";
 import { tempDir, type TempDir } from "../../helpers.js";
-import { blob, createVolume, fileSize } from "./helpers.js";
+import { variedBlob, flipByte, volumeWith as volumeWithNeedles } from "./helpers.js";
 
 let tmp: TempDir;
 let dir = "";
+const dataOf = variedBlob;
+const volumeWith = (n: number) => volumeWithNeedles(dir, n, dataOf);
 
 beforeEach(async () => {
   tmp = await tempDir("weed-damage-metric-");
@@ -19,30 +21,6 @@ beforeEach(async () => {
 afterEach(async () => {
   await tmp.remove();
 });
-
-function dataOf(i: number): Buffer {
-  return blob(i, 100 + ((i * 977) % 3000));
-}
-
-async function volumeWith(n: number): Promise<{ datPath: string; idxPath: string; datEnds: number[] }> {
-  const v = await createVolume(dir);
-  const datEnds = [fileSize(v.datPath)];
-  for (let i = 1; i <= n; i++) {
-    await v.write({ key: BigInt(i), cookie: i, data: dataOf(i) });
-    datEnds.push(fileSize(v.datPath));
-  }
-  await v.close();
-  return { datPath: v.datPath, idxPath: v.idxPath, datEnds };
-}
-
-function flipByte(file: string, at: number): void {
-  const fd = fs.openSync(file, "r+");
-  const b = Buffer.alloc(1);
-  fs.readSync(fd, b, 0, 1, at);
-  b[0] = (b[0] ?? 0) ^ 0xff;
-  fs.writeSync(fd, b, 0, 1, at);
-  fs.closeSync(fd);
-}
 
 describe("damage is reported: a log line and a metric", () => {
   it("logs volume id, offset, size and reason, and counts it in weedts_volume_damaged_records_total", async () => {

@@ -55,3 +55,39 @@ export function blob(i: number, bytes = 100): Buffer {
 export function fileSize(file: string): number {
   return fs.statSync(file).size;
 }
+
+/** Needle data whose length varies with i (100-3099 bytes), so records are not all one length. */
+export function variedBlob(i: number): Buffer {
+  return blob(i, 100 + ((i * 977) % 3000));
+}
+
+/** XORs the byte at `at` of `file` with `xor` (0xff: every bit flipped). */
+export function flipByte(file: string, at: number, xor = 0xff): void {
+  const fd = fs.openSync(file, "r+");
+  const b = Buffer.alloc(1);
+  fs.readSync(fd, b, 0, 1, at);
+  b[0] = (b[0] ?? 0) ^ xor;
+  fs.writeSync(fd, b, 0, 1, at);
+  fs.closeSync(fd);
+}
+
+/**
+ * A closed volume in `dir` holding needles 1..n (data `dataOf(i)`, named `file-i.txt` when
+ * `named`); datEnds[i] is the end of needle i's record (datEnds[0]: the superblock).
+ */
+export async function volumeWith(
+  dir: string,
+  n: number,
+  dataOf: (i: number) => Buffer,
+  named = false,
+): Promise<{ datPath: string; idxPath: string; datEnds: number[] }> {
+  const v = await createVolume(dir);
+  const datEnds = [fileSize(v.datPath)];
+  for (let i = 1; i <= n; i++) {
+    const meta = named ? { name: `file-${i}.txt`, mime: "text/plain" } : {};
+    await v.write({ key: BigInt(i), cookie: i, data: dataOf(i), ...meta });
+    datEnds.push(fileSize(v.datPath));
+  }
+  await v.close();
+  return { datPath: v.datPath, idxPath: v.idxPath, datEnds };
+}

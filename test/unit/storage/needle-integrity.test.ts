@@ -1,16 +1,16 @@
 // Issue 9 item 8b: SeaweedFS's CRC covers the data only. A flipped byte in a needle's name, mime,
 // flags or lengths was served as is; now a read checks what the format allows (FORMAT.md "What is
 // checked on read") and answers CORRUPT (HTTP 500 JSON), like a CRC mismatch.
-import fs from "node:fs";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ErrorCode } from "../../../src/common/errors.js";
 import type { Volume } from "../../../src/volume/storage/volume.js";
 import { tempDir, type TempDir } from "../../helpers.js";
-import { blob, codeOf, createVolume, fileSize, loadVolume } from "./helpers.js";
+import { codeOf, createVolume, fileSize, loadVolume, variedBlob, flipByte } from "./helpers.js";
 
 let tmp: TempDir;
 let dir = "";
 const open: Volume[] = [];
+const dataOf = variedBlob;
 
 beforeEach(async () => {
   tmp = await tempDir("weed-integrity-");
@@ -26,19 +26,6 @@ async function load(): Promise<Volume> {
   const v = await loadVolume(dir);
   open.push(v);
   return v;
-}
-
-function dataOf(i: number): Buffer {
-  return blob(i, 100 + ((i * 977) % 3000));
-}
-
-function flipByte(file: string, at: number, xor: number): void {
-  const fd = fs.openSync(file, "r+");
-  const b = Buffer.alloc(1);
-  fs.readSync(fd, b, 0, 1, at);
-  b[0] = (b[0] ?? 0) ^ xor;
-  fs.writeSync(fd, b, 0, 1, at);
-  fs.closeSync(fd);
 }
 
 describe("what the CRC leaves out is checked on read (issue 9 item 8b)", () => {

@@ -8,11 +8,22 @@ import { ErrorCode } from "../../../src/common/errors.js";
 import { idxEntryBytes } from "../../../src/volume/storage/idx.js";
 import type { LoadReport, Volume } from "../../../src/volume/storage/volume.js";
 import { tempDir, type TempDir } from "../../helpers.js";
-import { blob, codeOf, createVolume, fileSize, loadVolumeWithReport } from "./helpers.js";
+import {
+  blob,
+  codeOf,
+  createVolume,
+  fileSize,
+  loadVolumeWithReport,
+  variedBlob,
+  flipByte,
+  volumeWith as volumeWithNeedles,
+} from "./helpers.js";
 
 let tmp: TempDir;
 let dir = "";
 const open: Volume[] = [];
+const dataOf = variedBlob;
+const volumeWith = (n: number) => volumeWithNeedles(dir, n, dataOf, true);
 let report: LoadReport | undefined;
 
 beforeEach(async () => {
@@ -25,37 +36,11 @@ afterEach(async () => {
   await tmp.remove();
 });
 
-/** Data of needle i: sizes vary so records are not all one length. */
-function dataOf(i: number): Buffer {
-  return blob(i, 100 + ((i * 977) % 3000));
-}
-
-/** A closed volume holding needles 1..n; datEnds[i] is the end of needle i's record (datEnds[0]: superblock). */
-async function volumeWith(n: number): Promise<{ datPath: string; idxPath: string; datEnds: number[] }> {
-  const v = await createVolume(dir);
-  const datEnds = [fileSize(v.datPath)];
-  for (let i = 1; i <= n; i++) {
-    await v.write({ key: BigInt(i), cookie: i, data: dataOf(i), name: `file-${i}.txt`, mime: "text/plain" });
-    datEnds.push(fileSize(v.datPath));
-  }
-  await v.close();
-  return { datPath: v.datPath, idxPath: v.idxPath, datEnds };
-}
-
 async function load(): Promise<Volume> {
   const r = await loadVolumeWithReport(dir);
   open.push(r.volume);
   report = r.report;
   return r.volume;
-}
-
-function flipByte(file: string, at: number, xor = 0xff): void {
-  const fd = fs.openSync(file, "r+");
-  const b = Buffer.alloc(1);
-  fs.readSync(fd, b, 0, 1, at);
-  b[0] = (b[0] ?? 0) ^ xor;
-  fs.writeSync(fd, b, 0, 1, at);
-  fs.closeSync(fd);
 }
 
 function expectServed(v: Volume, keys: number[]): void {

@@ -7,12 +7,20 @@ import { idxEntryBytes, writeIdxEntry } from "../../../src/volume/storage/idx.js
 import type { LoadReport, Volume } from "../../../src/volume/storage/volume.js";
 import { encodeNeedle, encodeTombstone } from "../../../src/volume/storage/needle.js";
 import { tempDir, type TempDir } from "../../helpers.js";
-import { blob, codeOf, createVolume, fileSize, loadVolumeWithReport } from "./helpers.js";
+import {
+  blob,
+  codeOf,
+  createVolume,
+  fileSize,
+  loadVolumeWithReport,
+  volumeWith as volumeWithNeedles,
+} from "./helpers.js";
 
 let tmp: TempDir;
 
 let dir = "";
 const open: Volume[] = [];
+const volumeWith = (n: number) => volumeWithNeedles(dir, n, (i) => blob(i, 200));
 
 beforeEach(async () => {
   tmp = await tempDir("weed-recovery-");
@@ -23,18 +31,6 @@ afterEach(async () => {
   for (const v of open.splice(0)) await v.close();
   await tmp.remove();
 });
-
-/** A closed volume holding needles 1..n (data blob(i, 200)), with its file sizes after each write. */
-async function volumeWith(n: number): Promise<{ datPath: string; idxPath: string; datEnds: number[] }> {
-  const v = await createVolume(dir);
-  const datEnds = [fileSize(v.datPath)];
-  for (let i = 1; i <= n; i++) {
-    await v.write({ key: BigInt(i), cookie: i, data: blob(i, 200) });
-    datEnds.push(fileSize(v.datPath));
-  }
-  await v.close();
-  return { datPath: v.datPath, idxPath: v.idxPath, datEnds };
-}
 
 let report: LoadReport | undefined;
 
