@@ -123,10 +123,21 @@ export const runtimeLimits = {
   /** First reconnect delay after a stream to a peer broke; doubles per failure, with full jitter. */
   reconnectBackoffBaseMs: 20,
   /**
-   * Reconnect delay cap. A restarted peer is reached again within ~1 s; the core keeps probing it
-   * with heartbeats every tick meanwhile, and each one dropped is cheap.
+   * Reconnect delay cap. With peerLivenessMs this bounds how long a healed link stays unused: a
+   * down peer is tried every peerLivenessMs + U(0, 500) ms, so a heal or a restarted peer is seen
+   * within ~0.9 s. Each attempt is one SYN; the core's heartbeats dropped meanwhile are cheap.
    */
-  reconnectBackoffMaxMs: 1_000,
+  reconnectBackoffMaxMs: 500,
+  /**
+   * How long a peer may stay silent before its connection is given up: a stream whose open the
+   * peer has not answered (with its id) by then, or a connection whose HTTP/2 keepalive ping (sent
+   * every peerLivenessMs) is not answered within it, is cancelled and reopened on a new socket.
+   * About one election timeout (6 ticks × 50 ms = 300 ms, campaigns at 350-550 ms), with margin
+   * for a busy event loop. Without it a peer behind a lossy cut is noticed only when TCP gives up
+   * (minutes), and a healed link is used only at TCP's next retransmission, which backs off to
+   * tens of seconds: a follower cut for 30 s needed ~25 s after the heal to follow again.
+   */
+  peerLivenessMs: 400,
   /**
    * Senders whose last message time a node tracks (status().members[].lastHeardMs). A group has
    * a handful of members; the bound only stops a flood of made-up sender ids from growing it.

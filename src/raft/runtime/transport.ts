@@ -7,6 +7,12 @@
 // (reportUnreachable), which makes it stop pipelining and probe. Raft tolerates any loss.
 // A broken stream is reopened after a capped exponential backoff with full jitter.
 //
+// A silent peer is given up, not waited for: a stream the peer has not answered (with its id)
+// within peerLivenessMs, or a connection whose keepalive ping goes unanswered that long, is
+// cancelled, and the next attempt opens a new channel with a new socket. TCP alone would notice a
+// lossy cut only after minutes and use a healed link only at its next retransmission, which backs
+// off to tens of seconds; this way a heal is seen within about a second.
+//
 // Commit-only appends are held briefly: when the commit index moves, the core sends every
 // follower an append without entries just to carry it. Such a message is held for up to
 // commitOnlyHoldMs and dropped if a later append to the same peer (whose commit is at least as
@@ -79,14 +85,35 @@ const SEND_METHOD: grpc.MethodDefinition<readonly Message[], string> = {
 type SendStream = grpc.ClientDuplexStream<readonly Message[], string>;
 type ServerStream = grpc.ServerDuplexStream<Buffer, string>;
 
-function channelOptions(limits: RuntimeLimits): grpc.ChannelOptions {
+function serverOptions(limits: RuntimeLimits): grpc.ServerOptions {
   return {
     "grpc.max_receive_message_length": limits.grpcMessageBytesMax,
     "grpc.max_send_message_length": limits.grpcMessageBytesMax,
+  };
+}
+
+/** A server of its own (no shared one given) also pings its clients, to shed streams of dead peers. */
+function ownServerOptions(limits: RuntimeLimits): grpc.ServerOptions {
+  return {
+    ...serverOptions(limits),
+    "grpc.keepalive_time_ms": limits.peerLivenessMs,
+    "grpc.keepalive_timeout_ms": limits.peerLivenessMs,
+  };
+}
+
+function channelOptions(limits: RuntimeLimits): grpc.ChannelOptions {
+  return {
+    ...serverOptions(limits),
     "grpc.initial_reconnect_backoff_ms": limits.reconnectBackoffBaseMs,
     "grpc.max_reconnect_backoff_ms": limits.reconnectBackoffMaxMs,
     // Retries would buffer every streamed message until the call commits; Raft resends itself.
     "grpc.enable_retries": 0,
+    "grpc.keepalive_time_ms": limits.peerLivenessMs,
+    "grpc.keepalive_timeout_ms": limits.peerLivenessMs,
+    "grpc.keepalive_permit_without_calls": 1,
+    // A channel of its own per peer, not grpc-js's process-wide shared connection: closing it
+    // must abandon a connect stuck behind a cut, so that the next attempt sends a fresh SYN.
+    "grpc.use_local_subchannel_pool": 1,
   };
 }
 
@@ -115,7 +142,7 @@ export class GrpcTransport {
   /** Binds the server; resolves with the bound port. */
   async start(): Promise<number> {
     const shared = this.cfg.server;
-    const server = shared ?? new grpc.Server(channelOptions(this.cfg.limits));
+    const server = shared ?? new grpc.Server(ownServerOptions(this.cfg.limits));
     server.addService(
       { send: SEND_METHOD as grpc.MethodDefinition<unknown, unknown> },
       { send: (call: ServerStream) => this.serve(call) },
@@ -226,6 +253,8 @@ class PeerSender {
   /** Consecutive failed streams (no Ack received); drives the backoff. */
   private failures = 0;
   private backoffTimer: NodeJS.Timeout | null = null;
+  /** Runs while the open stream waits for the peer's id (see the file comment). */
+  private answerTimer: NodeJS.Timeout | null = null;
   /** A commit-only append waiting to be superseded or sent (see the file comment). */
   private held: Message | null = null;
   private holdTimer: NodeJS.Timeout | null = null;
@@ -327,7 +356,12 @@ class PeerSender {
     );
     this.call = call;
     this.writable = true;
+    this.answerTimer = setTimeout(() => {
+      this.answerTimer = null;
+      this.broken(call, null, "peer did not answer the stream's open in time");
+    }, this.cfg.limits.peerLivenessMs);
     call.on("data", (node: string) => {
+      this.clearAnswerTimer();
       if (node === this.id) {
         this.failures = 0;
         return;
@@ -348,18 +382,28 @@ class PeerSender {
     return call;
   }
 
-  private broken(call: SendStream, err: grpc.ServiceError | null): void {
+  private broken(call: SendStream, err: grpc.ServiceError | null, why?: string): void {
     if (this.call !== call) return;
     this.call = null;
+    this.clearAnswerTimer();
     call.cancel(); // Free our half too; the resulting CANCELLED error is ignored above.
+    // The connection behind a broken stream is suspect (a keepalive timeout, a connect stuck
+    // behind a cut): the next stream starts on a new one.
+    this.client?.close();
+    this.client = null;
     if (this.closed) return;
     if (this.failures === 0) {
       this.cfg.log.info(
-        { peer: this.id, err: err?.details ?? "stream ended" },
+        { peer: this.id, err: why ?? err?.details ?? "stream ended" },
         "raft: stream to peer broken; reconnecting",
       );
     }
     this.backOff();
+  }
+
+  private clearAnswerTimer(): void {
+    if (this.answerTimer !== null) clearTimeout(this.answerTimer);
+    this.answerTimer = null;
   }
 
   /** Drop what is queued, tell the core, and wait a jittered, capped, growing delay. */
@@ -381,6 +425,7 @@ class PeerSender {
 
   close(): void {
     this.closed = true;
+    this.clearAnswerTimer();
     if (this.backoffTimer !== null) clearTimeout(this.backoffTimer);
     this.backoffTimer = null;
     if (this.holdTimer !== null) clearTimeout(this.holdTimer);

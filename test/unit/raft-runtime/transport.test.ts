@@ -1,5 +1,6 @@
 // The gRPC transport between two nodes on loopback: order, routing checks, bounded queues,
 // reconnects and the commit-only append hold.
+import { createServer, connect, type Server, type Socket } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { runtimeLimits, type RuntimeLimits } from "../../../src/raft/runtime/limits.js";
 import { silentLogger } from "../../../src/raft/runtime/logger.js";
@@ -8,9 +9,55 @@ import type { Message } from "../../../src/raft/types.js";
 import { waitFor } from "../../helpers.js";
 
 const open: GrpcTransport[] = [];
+const proxies: FreezableProxy[] = [];
 afterEach(async () => {
   await Promise.all(open.splice(0).map((t) => t.close()));
+  await Promise.all(proxies.splice(0).map((p) => p.close()));
 });
+
+/**
+ * A TCP relay to `target` that can be frozen: while frozen it keeps every socket open (and accepts
+ * new ones) but passes no byte either way, as a link that drops every packet does. Bytes that
+ * arrive meanwhile are thrown away, as the network would.
+ */
+class FreezableProxy {
+  frozen = false;
+  private readonly sockets = new Set<Socket>();
+  private constructor(private readonly server: Server) {}
+
+  static async start(target: string): Promise<{ proxy: FreezableProxy; address: string }> {
+    const [host, port] = target.split(":") as [string, string];
+    const server = createServer();
+    const proxy = new FreezableProxy(server);
+    server.on("connection", (inbound) => {
+      const outbound = connect(Number(port), host);
+      for (const [from, to] of [
+        [inbound, outbound],
+        [outbound, inbound],
+      ] as const) {
+        proxy.sockets.add(from);
+        from.on("data", (chunk: Buffer) => {
+          if (!proxy.frozen) to.write(chunk);
+        });
+        from.on("error", () => to.destroy());
+        from.on("close", () => {
+          proxy.sockets.delete(from);
+          to.destroy();
+        });
+      }
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const bound = server.address();
+    if (bound === null || typeof bound === "string") throw new Error("proxy has no port");
+    proxies.push(proxy);
+    return { proxy, address: `127.0.0.1:${bound.port}` };
+  }
+
+  close(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+}
 
 const addrs = new Map<string, string>();
 
@@ -126,5 +173,38 @@ describe("GrpcTransport", () => {
     expect(b.got.map((m) => (m.type === "append" ? m.entries.length : m.type))).toEqual([2]);
     a.t.send([app("a", "b", 7, 0)]); // not superseded: delivered after the hold
     await waitFor(() => b.got.length === 2, { what: "held append" });
+  });
+
+  it("gives up a link that went silent and uses it again within a second of the heal", async () => {
+    const a = await node("a");
+    const b = await node("b");
+    const { proxy, address } = await FreezableProxy.start(addrs.get("b") as string);
+    addrs.set("b", address);
+    a.t.send([hb("a", "b", 1)]);
+    await waitFor(() => b.got.length === 1, { what: "delivery through the relay" });
+    proxy.frozen = true;
+    // Nothing is refused or reset: only the missing keepalive answer and the unanswered stream
+    // opens can tell the sender that the link is gone.
+    const reconnectsBefore = a.t.stats.reconnects;
+    await waitFor(
+      () => {
+        a.t.send([hb("a", "b", 2)]);
+        return a.t.stats.reconnects >= reconnectsBefore + 2;
+      },
+      { timeoutMs: 5_000, intervalMs: 50, what: "the silent link given up, and a reopened stream given up too" },
+    );
+    expect(a.unreachable).toContain("b");
+    proxy.frozen = false;
+    const healedAt = performance.now();
+    await waitFor(
+      () => {
+        a.t.send([hb("a", "b", 3)]);
+        return b.got.some((m) => (m as { commit: number }).commit === 3);
+      },
+      { timeoutMs: 5_000, intervalMs: 20, what: "delivery after the heal" },
+    );
+    // The bound (see peerLivenessMs, reconnectBackoffMaxMs) is ~0.9 s; 2.5 s leaves room for a
+    // busy machine while still failing if a stream waited for TCP's own retransmission backoff.
+    expect(performance.now() - healedAt).toBeLessThan(2_500);
   });
 });
