@@ -4,6 +4,16 @@ export { coreLimits, runtimeLimits, timingDefaults, type RuntimeLimits } from ".
 export { silentLogger, type RuntimeLogger } from "./logger.js";
 export { decodeMessage, encodeMessage, encodeBatch, messageBytes } from "./message-codec.js";
 export {
+  realClock,
+  type RaftStore,
+  type RaftTransport,
+  type RuntimeClock,
+  type TimerHandle,
+  type TransportCounters,
+  type TransportFactory,
+  type TransportHandlers,
+} from "./ports.js";
+export {
   RaftRuntime,
   type ConfChangeResult,
   type CoreOptions,

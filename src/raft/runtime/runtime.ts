@@ -1,5 +1,5 @@
-// The Raft runtime: drives the pure core (../raft-node.ts) with a timer, a LevelDB store and a gRPC
-// transport, and gives the application a small API in the spirit of hashicorp/raft:
+// The Raft runtime: drives the pure core (../raft-node.ts) with a clock, a store and a transport
+// (ports.ts; in production Node's timers, LevelDB and gRPC, in the simulator ../sim's), and gives the application a small API in the spirit of hashicorp/raft:
 //   propose(cmd) -> the state machine's answer | NotLeader (hint) | Dropped | LeadershipLost
 //   (outcome unknown) | Timeout (outcome unknown) | Aborted | Closed
 //   readIndex(), transferLeadership(), addLearner/promote/removeMember, status(), events.
@@ -44,8 +44,17 @@ import type {
 import { RaftAbortedError, RaftClosedError, RaftTimeoutError, StorageEmptyError } from "./errors.js";
 import { coreLimits, runtimeLimits, timingDefaults, type RuntimeLimits } from "./limits.js";
 import { silentLogger, type RuntimeLogger } from "./logger.js";
+import {
+  realClock,
+  type RaftStore,
+  type RaftTransport,
+  type RuntimeClock,
+  type TimerHandle,
+  type TransportCounters,
+  type TransportFactory,
+} from "./ports.js";
 import { RaftStorage } from "./storage.js";
-import { GrpcTransport, type TransportStats } from "./transport.js";
+import { GrpcTransport } from "./transport.js";
 
 /** The application's replicated state machine. It must be deterministic. */
 export interface StateMachine<R = unknown> {
@@ -67,8 +76,8 @@ export type CoreOptions = Partial<Omit<RaftConfigInput, "id" | "random" | "elect
 export interface RaftRuntimeOptions<R = unknown> {
   /** This node's id, "host:port" of its Raft gRPC server (see `resolve`). */
   id: NodeId;
-  /** The node's directory: one LevelDB holding log, hard state and snapshot. */
-  dir: string;
+  /** The node's directory: one LevelDB holding log, hard state and snapshot. Not used with `storage`. */
+  dir?: string;
   stateMachine: StateMachine<R>;
   /**
    * The voters of a brand-new group, this node included; used only when `dir` holds no Raft
@@ -112,6 +121,21 @@ export interface RaftRuntimeOptions<R = unknown> {
    */
   randomSource?: () => number;
   log?: RuntimeLogger;
+  /** Where the Raft state lives. Default: LevelDB in `dir` (storage.ts). */
+  storage?: RaftStore;
+  /**
+   * Builds the transport. Default: gRPC (transport.ts) bound as `listenHost`/`listenPort`/
+   * `grpcServer` say; with a factory those options and `resolve`'s addresses are not used.
+   */
+  transport?: TransportFactory;
+  /** Ticks, timeouts and the monotonic clock. Default: Node's timers (ports.ts, realClock). */
+  clock?: RuntimeClock;
+  /**
+   * Default true: a broken invariant (AssertionError) also crashes the process after 'fatal'.
+   * false: only this runtime stops ('fatal'); for the simulator, which runs many runtimes in one
+   * process and reports the broken invariant as the run's failure.
+   */
+  crashOnAssertion?: boolean;
 }
 
 export interface OpOptions {
@@ -151,7 +175,7 @@ export interface RuntimeStatus {
   members: MemberStatus[];
   leadTransferee: NodeId | null;
   pendingProposals: number;
-  transport: TransportStats;
+  transport: TransportCounters;
 }
 
 export interface ConfChangeResult {
@@ -165,6 +189,12 @@ export interface RaftRuntimeEvents {
   "membership-changed": [{ membership: Membership; index: number }];
   /** The runtime stopped on an error it cannot continue from (disk failure, state machine throw). */
   fatal: [Error];
+  /**
+   * A committed entry of any type (normal, no-op, membership change) was applied here, in index
+   * order, after the state machine's apply and before the matching proposal resolves. For
+   * observers such as the simulator's checkers; a listener must not throw.
+   */
+  "entry-applied": [Entry];
 }
 
 type Lifecycle = "new" | "starting" | "running" | "closing" | "closed";
@@ -228,8 +258,34 @@ function splitHostPort(addr: string, option: string): { host: string; port: numb
   return { host: addr.slice(0, i).replace(/^\[(.*)\]$/, "$1"), port };
 }
 
+/** The production transport: gRPC, bound where the options say (validated here, eagerly). */
+function grpcTransportFactory(
+  opts: RaftRuntimeOptions<unknown>,
+  resolve: (id: NodeId) => string,
+  limits: RuntimeLimits,
+  log: RuntimeLogger,
+  random: () => number,
+): TransportFactory {
+  const listen =
+    opts.listenHost !== undefined && opts.listenPort !== undefined
+      ? { host: opts.listenHost, port: opts.listenPort }
+      : splitHostPort(resolve(opts.id), "resolve(id)");
+  const config = {
+    id: opts.id,
+    listenHost: listen.host,
+    listenPort: listen.port,
+    resolve,
+    ...(opts.grpcServer === undefined ? {} : { server: opts.grpcServer }),
+    limits,
+    log,
+    random,
+  };
+  return (handlers) => new GrpcTransport(config, handlers);
+}
+
 export class RaftRuntime<R = unknown> extends EventEmitter<RaftRuntimeEvents> {
   readonly id: NodeId;
+  /** The store's directory ("" with an injected store). */
   readonly dir: string;
   private readonly sm: StateMachine<R>;
   private readonly bootstrap: readonly NodeId[] | null;
@@ -244,8 +300,10 @@ export class RaftRuntime<R = unknown> extends EventEmitter<RaftRuntimeEvents> {
   private readonly sendFirst: boolean;
   private readonly random: () => number;
   private readonly log: RuntimeLogger;
-  private readonly storage: RaftStorage;
-  private readonly transport: GrpcTransport;
+  private readonly storage: RaftStore;
+  private readonly transport: RaftTransport;
+  private readonly clock: RuntimeClock;
+  private readonly crashOnAssertion: boolean;
 
   private lifecycle: Lifecycle = "new";
   private node: RaftNode | null = null;
@@ -253,10 +311,10 @@ export class RaftRuntime<R = unknown> extends EventEmitter<RaftRuntimeEvents> {
   private startDone: Promise<void> | null = null;
   private closeDone: Promise<void> | null = null;
   private wake: (() => void) | null = null;
-  private tickTimer: NodeJS.Timeout | null = null;
+  private tickTimer: TimerHandle | null = null;
   private boundPort = 0;
-  /** performance.now() of the last tick callback (0 before the first). */
-  private lastTickAt = 0;
+  /** clock.now() of the last tick callback (null before the first). */
+  private lastTickAt: number | null = null;
 
   // What the last handled Ready said (the runtime's view; the core may be ahead).
   private role: Role = "follower";
@@ -280,17 +338,17 @@ export class RaftRuntime<R = unknown> extends EventEmitter<RaftRuntimeEvents> {
   private readSeq = 0;
   private readsWaiting = 0;
   private transfers: TransferWait[] = [];
-  /** performance.now() of the last message received from each peer. */
+  /** clock.now() of the last message received from each peer. */
   private readonly lastHeard = new Map<NodeId, number>();
 
   constructor(opts: RaftRuntimeOptions<R>) {
     super();
     if (typeof opts.id !== "string" || opts.id.length === 0)
       throw new InvalidConfigError("id", opts.id, "must be a non-empty string");
-    if (typeof opts.dir !== "string" || opts.dir.length === 0)
+    if (opts.storage === undefined && (typeof opts.dir !== "string" || opts.dir.length === 0))
       throw new InvalidConfigError("dir", opts.dir, "must be a directory path");
     this.id = opts.id;
-    this.dir = opts.dir;
+    this.dir = opts.storage === undefined ? (opts.dir as string) : "";
     this.sm = opts.stateMachine;
     if (opts.bootstrap !== undefined) {
       if (!opts.bootstrap.includes(opts.id))
@@ -324,24 +382,22 @@ export class RaftRuntime<R = unknown> extends EventEmitter<RaftRuntimeEvents> {
     this.random = opts.random ?? campaignJitter(this.electionTicks, uniform);
     this.readNonce = Math.floor(uniform() * 2 ** 32).toString(36);
     this.log = opts.log ?? silentLogger;
-    const listen =
-      opts.listenHost !== undefined && opts.listenPort !== undefined
-        ? { host: opts.listenHost, port: opts.listenPort }
-        : splitHostPort(this.resolveAddr(this.id), "resolve(id)");
-    this.storage = new RaftStorage(opts.dir);
-    this.transport = new GrpcTransport(
-      {
-        id: this.id,
-        listenHost: opts.listenHost ?? listen.host,
-        listenPort: opts.listenPort ?? listen.port,
-        resolve: this.resolveAddr,
-        ...(opts.grpcServer === undefined ? {} : { server: opts.grpcServer }),
-        limits,
-        log: this.log,
-        random: uniform,
-      },
-      { onMessage: (m) => this.receive(m), onUnreachable: (peer) => this.node?.reportUnreachable(peer) },
-    );
+    this.clock = opts.clock ?? realClock;
+    this.crashOnAssertion = opts.crashOnAssertion ?? true;
+    this.storage = opts.storage ?? new RaftStorage(this.dir);
+    const makeTransport = opts.transport ?? grpcTransportFactory(opts, this.resolveAddr, limits, this.log, uniform);
+    this.transport = makeTransport({
+      onMessage: (m) => this.receive(m),
+      onUnreachable: (peer) => this.node?.reportUnreachable(peer),
+    });
+  }
+
+  /**
+   * The core, for reading only: the simulator's checkers look at its role, commit and log after
+   * every step. Calling its mutating methods would bypass the runtime's loop. Null until started.
+   */
+  get core(): Pick<RaftNode, "basicStatus" | "status" | "termAt"> | null {
+    return this.node;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -391,7 +447,7 @@ export class RaftRuntime<R = unknown> extends EventEmitter<RaftRuntimeEvents> {
     if (this.closeDone !== null) return; // close() was called while starting; it cleans up.
     this.lifecycle = "running";
     this.log.info({ term: this.term, snapshot: this.snapIndex, port: this.boundPort }, "raft: started");
-    this.tickTimer = setInterval(() => this.onTick(), this.tickMs);
+    this.tickTimer = this.clock.setInterval(() => this.onTick(), this.tickMs);
     this.loopDone = this.run().catch((err: unknown) => this.fail(err));
   }
 
@@ -444,7 +500,7 @@ export class RaftRuntime<R = unknown> extends EventEmitter<RaftRuntimeEvents> {
     }
     const wasRunning = this.lifecycle === "running";
     this.lifecycle = "closing";
-    if (this.tickTimer !== null) clearInterval(this.tickTimer);
+    if (this.tickTimer !== null) this.clock.clearInterval(this.tickTimer);
     this.tickTimer = null;
     this.notify();
     await this.loopDone;
@@ -465,7 +521,7 @@ export class RaftRuntime<R = unknown> extends EventEmitter<RaftRuntimeEvents> {
     this.emit("fatal", error);
     void this.close();
     // A broken invariant is a programmer error: crash loudly rather than run on.
-    if (error instanceof AssertionError) {
+    if (error instanceof AssertionError && this.crashOnAssertion) {
       process.nextTick(() => {
         throw error;
       });
@@ -481,8 +537,8 @@ export class RaftRuntime<R = unknown> extends EventEmitter<RaftRuntimeEvents> {
     // Ticks measure time: when the process was stopped (SIGSTOP) or the loop stalled, a timer
     // callback stands for many ticks. Replaying them (bounded) lets CheckQuorum notice at once
     // that a leader has not heard from a quorum, instead of one tick later per stall.
-    const now = performance.now();
-    const elapsedTicks = this.lastTickAt === 0 ? 1 : Math.floor((now - this.lastTickAt) / this.tickMs);
+    const now = this.clock.now();
+    const elapsedTicks = this.lastTickAt === null ? 1 : Math.floor((now - this.lastTickAt) / this.tickMs);
     this.lastTickAt = now;
     const ticks = Math.min(Math.max(elapsedTicks, 1), this.electionTicks * 2);
     for (let i = 0; i < ticks; i++) node.tick();
@@ -498,7 +554,7 @@ export class RaftRuntime<R = unknown> extends EventEmitter<RaftRuntimeEvents> {
     if (node === null || this.lifecycle !== "running") return;
     // Bounded by the peers that talk to this node; a flood of made-up senders cannot grow it.
     if (this.lastHeard.size < this.limits.peersMax || this.lastHeard.has(m.from))
-      this.lastHeard.set(m.from, performance.now());
+      this.lastHeard.set(m.from, this.clock.now());
     node.step(m);
     this.notify();
   }
@@ -528,7 +584,7 @@ export class RaftRuntime<R = unknown> extends EventEmitter<RaftRuntimeEvents> {
       if (wrote) rounds = 0;
       else if (++rounds >= this.limits.readyRoundsBeforeYield) {
         rounds = 0;
-        await new Promise<void>((resolve) => setImmediate(resolve));
+        await this.clock.yieldTurn();
       }
     }
   }
@@ -606,6 +662,7 @@ export class RaftRuntime<R = unknown> extends EventEmitter<RaftRuntimeEvents> {
       }
       this.applied = e.index;
       if (e.type === "conf-change") result = this.onConfChangeApplied(e.change, e.index);
+      this.emit("entry-applied", e);
       const p = this.pending.get(e.index);
       if (p === undefined) continue;
       this.pending.delete(e.index);
@@ -723,18 +780,18 @@ export class RaftRuntime<R = unknown> extends EventEmitter<RaftRuntimeEvents> {
 
   private async changeMembership(change: ConfChange, opts: OpOptions): Promise<ConfChangeResult> {
     const timeoutMs = opts.timeoutMs ?? this.limits.membershipTimeoutMsDefault;
-    const deadline = performance.now() + timeoutMs;
+    const deadline = this.clock.now() + timeoutMs;
     for (let attempt = 0; ; attempt++) {
       try {
-        const left = Math.max(1, deadline - performance.now());
+        const left = Math.max(1, deadline - this.clock.now());
         return (await this.submit(`${change.type} ${change.node}`, { ...opts, timeoutMs: left }, (node) =>
           node.proposeConfChange(change),
         )) as ConfChangeResult;
       } catch (err) {
         const retry =
           err instanceof ConfChangeRejectedError && (err.reason === "learner-behind" || err.reason === "in-progress");
-        if (!retry || performance.now() + this.tickMs >= deadline || opts.signal?.aborted === true) throw err;
-        await new Promise((resolve) => setTimeout(resolve, this.tickMs));
+        if (!retry || this.clock.now() + this.tickMs >= deadline || opts.signal?.aborted === true) throw err;
+        await new Promise<void>((resolve) => this.clock.setTimeout(resolve, this.tickMs));
       }
     }
   }
@@ -783,7 +840,7 @@ export class RaftRuntime<R = unknown> extends EventEmitter<RaftRuntimeEvents> {
         forget();
         p.reject(new RaftAbortedError(what, true, signal?.reason));
       };
-      const timer = setTimeout(() => {
+      const timer = this.clock.setTimeout(() => {
         forget();
         p.reject(new RaftTimeoutError(what, timeoutMs, true));
       }, timeoutMs);
@@ -799,7 +856,7 @@ export class RaftRuntime<R = unknown> extends EventEmitter<RaftRuntimeEvents> {
           reject(err);
         },
         done: () => {
-          clearTimeout(timer);
+          this.clock.clearTimeout(timer);
           signal?.removeEventListener("abort", onAbort);
         },
       };
@@ -827,11 +884,11 @@ export class RaftRuntime<R = unknown> extends EventEmitter<RaftRuntimeEvents> {
     this.notify();
     const timeoutMs = opts.timeoutMs ?? 4 * this.electionTicks * this.tickMs;
     return new Promise<NodeId>((resolve, reject) => {
-      const timer = setTimeout(() => {
+      const timer = this.clock.setTimeout(() => {
         this.transfers = this.transfers.filter((t) => t !== w);
         reject(new RaftTimeoutError(`leadership transfer to ${target}`, timeoutMs, false));
       }, timeoutMs);
-      const w: TransferWait = { target, resolve, reject, done: () => clearTimeout(timer) };
+      const w: TransferWait = { target, resolve, reject, done: () => this.clock.clearTimeout(timer) };
       this.transfers.push(w);
     });
   }
@@ -891,7 +948,10 @@ export class RaftRuntime<R = unknown> extends EventEmitter<RaftRuntimeEvents> {
     return new Promise<number>((resolve, reject) => {
       const signal = opts.signal;
       const onAbort = (): void => w.reject(new RaftAbortedError("read", false, signal?.reason));
-      const timer = setTimeout(() => w.reject(new RaftTimeoutError("linearizable read", timeoutMs, false)), timeoutMs);
+      const timer = this.clock.setTimeout(
+        () => w.reject(new RaftTimeoutError("linearizable read", timeoutMs, false)),
+        timeoutMs,
+      );
       const w: ReadWaiter = {
         settled: false,
         resolve: (index) => {
@@ -907,7 +967,7 @@ export class RaftRuntime<R = unknown> extends EventEmitter<RaftRuntimeEvents> {
         done: () => {
           w.settled = true;
           this.readsWaiting--;
-          clearTimeout(timer);
+          this.clock.clearTimeout(timer);
           signal?.removeEventListener("abort", onAbort);
         },
       };
@@ -997,7 +1057,7 @@ export class RaftRuntime<R = unknown> extends EventEmitter<RaftRuntimeEvents> {
     const node = this.node;
     if (node === null) throw new RaftClosedError("raft runtime not started");
     const s = node.status();
-    const now = performance.now();
+    const now = this.clock.now();
     const member = (id: NodeId, suffrage: "voter" | "learner"): MemberStatus => {
       const pr = s.progress?.get(id);
       const heard = id === this.id ? undefined : this.lastHeard.get(id);
@@ -1039,7 +1099,7 @@ export class RaftRuntime<R = unknown> extends EventEmitter<RaftRuntimeEvents> {
    */
   isLeader(): boolean {
     if (this.node?.currentRole() !== "leader") return false;
-    return performance.now() - this.lastTickAt < this.electionTicks * this.tickMs;
+    return this.lastTickAt !== null && this.clock.now() - this.lastTickAt < this.electionTicks * this.tickMs;
   }
 
   /** The leader this node knows of, or null. */
