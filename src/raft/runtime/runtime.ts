@@ -1,5 +1,6 @@
 // The Raft runtime: drives the pure core (../raft-node.ts) with a clock, a store and a transport
-// (ports.ts; in production Node's timers, LevelDB and gRPC, in the simulator ../sim's), and gives the application a small API in the spirit of hashicorp/raft:
+// (ports.ts; in production Node's timers, LevelDB and gRPC, in the simulator ../sim's), and gives
+// the application a small API in the spirit of hashicorp/raft:
 //   propose(cmd) -> the state machine's answer | NotLeader (hint) | Dropped | LeadershipLost
 //   (outcome unknown) | Timeout (outcome unknown) | Aborted | Closed
 //   readIndex(), transferLeadership(), addLearner/promote/removeMember, status(), events.
