@@ -5,6 +5,7 @@
 import type { Logger } from "../common/logger.js";
 import type { HeartbeatService } from "./api/heartbeat-service.js";
 import type { LeaderForwarder } from "./api/leader-forwarder.js";
+import type { LeaderGrpcClients } from "./api/leader-grpc.js";
 import type { RaftClusterState } from "./state/raft-cluster-state.js";
 import type { Sequencer } from "./state/sequencer.js";
 import type { Assigner } from "./topology/assigner.js";
@@ -16,6 +17,7 @@ export interface LeadershipDeps {
   sequencer: Sequencer;
   heartbeats: HeartbeatService;
   forwarder: LeaderForwarder;
+  leaderCalls: LeaderGrpcClients;
   logger: Logger;
   /** How long after winning an election growth waits for volume servers to report (ms). */
   warmUpMs: number;
@@ -24,8 +26,6 @@ export interface LeadershipDeps {
 export class LeadershipReactions {
   private readonly runtime: RaftClusterState["runtime"];
   private leading = false;
-  /** Ends the volume servers' streams when no new leader was named in time. */
-  private endTimer: NodeJS.Timeout | undefined;
   private previousLeader: string | null = null;
   private wasMember = false;
 
@@ -47,14 +47,8 @@ export class LeadershipReactions {
     this.wasMember = this.runtime.status().members.some((m) => m.id === this.d.self);
   }
 
-  close(): void {
-    clearTimeout(this.endTimer);
-    this.endTimer = undefined;
-  }
-
   private becameLeader(): void {
     const { assigner, state, sequencer, logger, warmUpMs } = this.d;
-    this.close();
     // The topology is soft state: volume servers report to the new leader within a beat or two.
     // Until then growth would allocate volumes that already exist elsewhere. A cluster that never
     // allocated a volume has nothing to wait for, but a new leader may not have applied its whole
@@ -80,31 +74,25 @@ export class LeadershipReactions {
   }
 
   /**
-   * A master that stops leading sends its volume servers on to the new leader: with its name, so
-   * they move at once instead of backing off and searching. Right after a step-down the new
-   * leader is often not known yet; the streams are ended when it is, or after a bound.
+   * A master that stops leading ends its volume servers' streams at once, naming the new leader
+   * when it knows one. Right after a step-down it usually does not (an isolated leader never
+   * does): the volume servers then ask the other masters, every ~100 ms, until one names the
+   * new leader. Waiting here for a name would hold the new leader's first assigns back, since
+   * they wait for volume servers to report.
    */
   private sendVolumeServersOn(): void {
-    const leader = this.runtime.currentLeader();
-    if (leader === this.d.self) {
-      // Elected after all (a candidate's role changes pass through here): keep the streams.
-      this.close();
-    } else if (leader !== null) {
-      this.close();
-      this.d.heartbeats.endAll();
-    } else {
-      this.endTimer ??= setTimeout(() => {
-        this.endTimer = undefined;
-        this.d.heartbeats.endAll();
-      }, this.runtime.electionTimeoutMs * 3);
-    }
+    // Elected after all (a candidate's role changes pass through here): keep the streams.
+    if (this.runtime.currentLeader() === this.d.self) return;
+    this.d.heartbeats.endAll();
   }
 
   private leaderChanged(leader: string | null): void {
     const previous = this.previousLeader;
-    if (previous !== null && previous !== this.d.self && previous !== leader) this.d.forwarder.forget(previous);
+    if (previous !== null && previous !== this.d.self && previous !== leader) {
+      this.d.forwarder.forget(previous);
+      this.d.leaderCalls.forget(previous);
+    }
     this.previousLeader = leader;
-    if (this.endTimer !== undefined) this.sendVolumeServersOn();
   }
 
   private membershipChanged(member: boolean): void {

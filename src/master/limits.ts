@@ -84,6 +84,29 @@ export const statusVolumeIdsMax = 100;
  */
 export const heartbeatVolumesMax = 100_000;
 
+/**
+ * Default -pulseSeconds: how often volume servers send a full heartbeat (SeaweedFS's default too).
+ * The volume server's own -pulseSeconds must not exceed the master's (as in SeaweedFS).
+ */
+export const pulseSecondsDefault = 5;
+
+/**
+ * A volume server whose stream has carried no beat for this many pulses is dropped from the
+ * topology (and its volumes stop being assigned), even if the stream never errors: a peer hung in
+ * user space (SIGSTOP, a wedged event loop) keeps its TCP connection alive. Three pulses forgive a
+ * beat delayed by a slow disk scan or a GC pause; a silent network is noticed sooner by keepalive.
+ */
+export const silentPulsesMax = 3;
+
+/**
+ * gRPC keepalive on the master's server (heartbeats and the Raft transport share it): a ping after
+ * this much quiet, and the connection is closed if the ping is unanswered as long again. A volume
+ * server behind a lossy cut is thus dropped within ~2 s instead of when TCP gives up (minutes).
+ * Longer than the Raft transport's own liveness (peers ping from their side every 400 ms), so it
+ * never cuts a Raft stream first; one second tolerates a volume server's busy event loop.
+ */
+export const grpcKeepaliveMs = 1_000;
+
 /** Default -volumeSizeLimitMB (SeaweedFS since #10761) and the hard ceiling of 4-byte offsets. */
 export const volumeSizeLimitMBDefault = 30 * 1024;
 export const volumeSizeLimitMBMax = 30 * 1024;

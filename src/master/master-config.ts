@@ -19,6 +19,11 @@ export interface MasterConfig {
   mdir: string;
   /** A volume at or over this size is full (not writable). Default in SeaweedFS: 30720. */
   volumeSizeLimitMB: number;
+  /**
+   * Volume servers' heartbeat interval in seconds (-pulseSeconds, default 5): one silent for
+   * silentPulsesMax pulses is dropped.
+   */
+  pulseSeconds?: number;
   /** Replication when an assign gives none, e.g. "000". */
   defaultReplication: string;
   /** Volumes grown per layout when none is writable; default by copy count (7, 6, 3, 1). */
@@ -67,6 +72,8 @@ export function validateMasterConfig(c: MasterConfig): void {
   const g = c.volumeGrowthCount;
   if (g !== undefined && (!Number.isInteger(g) || g < 1 || g > growthCountMax))
     throw badConfig("volumeGrowthCount", g, `expected 1-${growthCountMax}`);
+  if (c.pulseSeconds !== undefined && (!Number.isInteger(c.pulseSeconds) || c.pulseSeconds < 1))
+    throw badConfig("pulseSeconds", c.pulseSeconds, "expected a whole number of seconds >= 1");
   if (c.warmUpMs !== undefined && (!Number.isInteger(c.warmUpMs) || c.warmUpMs < 0))
     throw badConfig("warmUpMs", c.warmUpMs, "expected >= 0");
 }

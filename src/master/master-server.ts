@@ -23,9 +23,11 @@ import { LeadershipReactions } from "./leadership.js";
 import {
   closeGraceMs,
   grpcCloseGraceMs,
+  grpcKeepaliveMs,
   handOffTimeoutMs,
   leaderWaitMs,
   leaderWarmUpMs,
+  pulseSecondsDefault,
   soloElectionWaitMs,
 } from "./limits.js";
 import { MASTER_VERSION, validateMasterConfig, type MasterConfig } from "./master-config.js";
@@ -194,7 +196,11 @@ export class MasterServer {
     if (lock.replacedStale !== null) {
       this.log.warn({ mdir: c.mdir, stale: lock.replacedStale }, "replaced the lock of a master that is gone");
     }
-    const grpcServer = new grpc.Server();
+    // Keepalive: a volume server behind a lossy cut is dropped in ~2 s, not when TCP gives up.
+    const grpcServer = new grpc.Server({
+      "grpc.keepalive_time_ms": grpcKeepaliveMs,
+      "grpc.keepalive_timeout_ms": grpcKeepaliveMs,
+    });
     try {
       this.boundGrpcPort = await bindServer(grpcServer, c.bindIp, c.grpcPort);
     } catch (err) {
@@ -257,10 +263,11 @@ export class MasterServer {
       ...{ topology, sequencer, state, logger, metrics },
       leader: () => cluster.leader(),
       isLeader: () => cluster.isLeader(),
-      onNodeLeft: (node) => {
+      onNodeLeft: (node, vanished) => {
         allocator.forget(node);
-        uploads.forget(node.url);
+        uploads.forget(node.url, vanished);
       },
+      pulseMs: (c.pulseSeconds ?? pulseSecondsDefault) * 1000,
     });
     const membership = new MembershipManager(state.runtime, self, logger, () => state.topologyId, probeClusterId);
     const { defaultReplication } = c;
@@ -285,6 +292,7 @@ export class MasterServer {
       sequencer,
       heartbeats,
       forwarder,
+      leaderCalls,
       logger,
       warmUpMs,
     });
@@ -324,7 +332,6 @@ export class MasterServer {
     if (run === undefined) return;
     this.running = undefined;
     run.joinAbort.abort();
-    run.leadership.close();
     try {
       const to = await run.state.handOff(handOffTimeoutMs);
       if (to !== null) this.log.info({ leader: to }, "handed leadership over before stopping");

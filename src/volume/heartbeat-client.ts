@@ -18,6 +18,7 @@ import { createClient } from "../grpc/adapter.js";
 import { HeartbeatSchema, Seaweed, type Heartbeat, type HeartbeatResponse } from "../gen/master_pb.js";
 import type { StoreApi, StoreEvent } from "./storage/store-api.js";
 import {
+  heartbeatAnswerTimeoutMs,
   heartbeatKeepaliveMs,
   heartbeatKeepaliveTimeoutMs,
   heartbeatReconnectBaseMs,
@@ -52,6 +53,8 @@ export interface HeartbeatClientOptions {
   reconnectMaxMs?: number;
   keepaliveMs?: number;
   keepaliveTimeoutMs?: number;
+  /** A master that has not answered a stream's first beat within this is given up. */
+  answerTimeoutMs?: number;
   /** Injected for jitter; Math.random by default. */
   random?: () => number;
   /** The volume count to report (lowered while the disk is short of space). Default: store.maxVolumeCount. */
@@ -258,6 +261,8 @@ export class HeartbeatClient {
         "grpc.keepalive_time_ms": this.#o.keepaliveMs ?? heartbeatKeepaliveMs,
         "grpc.keepalive_timeout_ms": this.#o.keepaliveTimeoutMs ?? heartbeatKeepaliveTimeoutMs,
         "grpc.keepalive_permit_without_calls": 1,
+        // A connection of this session's own: closing it must abandon a connect stuck behind a cut.
+        "grpc.use_local_subchannel_pool": 1,
       });
       const call: HeartbeatCall = client.sendHeartbeat();
       let answered = false;
@@ -275,12 +280,17 @@ export class HeartbeatClient {
       const onChange = (e: StoreEvent): void => send(this.#deltaBeat(e));
       const sendFull = (): void => send(this.#fullBeat());
       const timer = setInterval(sendFull, this.#o.intervalMs);
+      const answerTimeoutMs = this.#o.answerTimeoutMs ?? heartbeatAnswerTimeoutMs;
+      const unanswered = setTimeout(() => {
+        if (!answered) finish({ kind: "failed", reason: `no answer within ${answerTimeoutMs} ms`, answered });
+      }, answerTimeoutMs);
       this.#sendFullBeat = sendFull;
       const finish = (end: SessionEnd): void => {
         if (settled) return;
         settled = true;
         if (this.#sendFullBeat === sendFull) this.#sendFullBeat = undefined;
         clearInterval(timer);
+        clearTimeout(unanswered);
         this.#o.store.off("change", onChange);
         signal.removeEventListener("abort", onAbort);
         call.cancel();

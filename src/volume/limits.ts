@@ -108,6 +108,12 @@ export const heartbeatKeepaliveMs = 1_000;
  */
 export const heartbeatKeepaliveTimeoutMs = 1_000;
 /**
+ * A master that has not answered a new stream's first beat within this is given up and the next
+ * one asked, on a new connection. A connect stuck behind a cut otherwise waits for TCP's SYN
+ * retransmissions (1, 3, 7, 15 s...), so a volume server would re-register long after a heal.
+ */
+export const heartbeatAnswerTimeoutMs = 2_000;
+/**
  * The known-master list grows from leader hints (so -mserver may name a single master); learned
  * entries past this count evict the oldest learned one. Raft groups are 3 or 5 masters.
  */

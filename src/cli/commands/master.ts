@@ -1,7 +1,7 @@
 import { grpcPortOffset } from "../../common/server-address.js";
 import { createLogger } from "../../common/logger.js";
 import type { LevelWithSilent } from "pino";
-import { volumeSizeLimitMBDefault, volumeSizeLimitMBMax } from "../../master/limits.js";
+import { pulseSecondsDefault, volumeSizeLimitMBDefault, volumeSizeLimitMBMax } from "../../master/limits.js";
 import { MasterServer, type MasterConfig } from "../../master/master-server.js";
 import { serveUntilSignal, type Command } from "../command.js";
 import { logLevelFlag, parseAddressList, replicationCheck } from "../common-flags.js";
@@ -50,6 +50,15 @@ export const masterFlags: readonly FlagSpec[] = [
     usage: "a volume at this size stops taking writes",
     check: (v) =>
       typeof v === "number" && v > 0 && v <= volumeSizeLimitMBMax ? undefined : `must be 1-${volumeSizeLimitMBMax}`,
+  },
+  {
+    name: "pulseSeconds",
+    type: "int",
+    default: pulseSecondsDefault,
+    usage:
+      "volume servers heartbeat this often; one silent for 3 pulses is dropped " +
+      "(a volume server's -pulseSeconds must not be higher)",
+    check: positiveCheck,
   },
   {
     name: "defaultReplication",
@@ -115,6 +124,7 @@ export function masterConfigFromFlags(v: FlagValues, prefix = ""): Omit<MasterCo
     ...listen,
     mdir: str(v, prefix === "" ? "mdir" : `${prefix}dir`),
     volumeSizeLimitMB: int(v, `${prefix}volumeSizeLimitMB`),
+    pulseSeconds: int(v, `${prefix}pulseSeconds`),
     defaultReplication: str(v, `${prefix}defaultReplication`),
   };
 }

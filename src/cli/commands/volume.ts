@@ -9,6 +9,7 @@ import {
   inflightDownloadDataTimeoutMsDefault,
   inflightUploadDataTimeoutMsDefault,
   minFreeSpacePercentDefault,
+  heartbeatIntervalMsDefault,
 } from "../../volume/limits.js";
 import { parseMinFreeSpace, type MinFreeSpace } from "../../volume/storage/disk-space.js";
 import { VolumeServer, type VolumeServerConfig } from "../../volume/volume-server.js";
@@ -101,6 +102,13 @@ export const volumeFlags: readonly FlagSpec[] = [
     usage: "comma list of masters host:port",
     check: nonEmptyCheck,
   },
+  {
+    name: "pulseSeconds",
+    type: "int",
+    default: heartbeatIntervalMsDefault / 1000,
+    usage: "seconds between heartbeats to the master; must not be more than the master's -pulseSeconds",
+    check: positiveCheck,
+  },
   { name: "dataCenter", type: "string", default: "", usage: "data center name, for replica placement" },
   { name: "rack", type: "string", default: "", usage: "rack name, for replica placement" },
   {
@@ -179,6 +187,7 @@ export function volumeConfigFromFlags(
     masters,
     dataCenter: str(v, "dataCenter"),
     rack: str(v, "rack"),
+    heartbeatIntervalMs: int(v, `${prefix}pulseSeconds`) * 1000,
     fileSizeLimitMB: int(v, `${prefix}fileSizeLimitMB`),
     fsync: bool(v, `${prefix}fsync`),
     concurrentUploadLimitMB: int(v, `${prefix}concurrentUploadLimitMB`),

@@ -1,8 +1,10 @@
 // Seaweed.SendHeartbeat: one bidi stream per volume server. The first message registers the
 // server; a message with `volumes` (or has_no_volumes) replaces its replica set; new_volumes and
 // deleted_volumes are deltas. Every message is answered with the size limit and the leader. When
-// the stream ends or breaks the server is dropped with its volumes at once (no timeout eviction,
-// as SeaweedFS does), and it re-registers with a full report when it reconnects.
+// the stream ends or breaks the server is dropped with its volumes at once, and it re-registers
+// with a full report when it reconnects. A stream can also go silent without breaking (a hung
+// process keeps its TCP connection; a lossy cut is noticed by keepalive, a hung peer is not): a
+// server that sent no beat for silentPulsesMax pulses is dropped too, and its stream failed.
 import * as grpc from "@grpc/grpc-js";
 import { create } from "@bufbuild/protobuf";
 import { ErrorCode, WeedError, grpcStatusOf } from "../../common/errors.js";
@@ -17,7 +19,7 @@ import {
 } from "../../gen/master_pb.js";
 import type { ClusterState } from "../state/cluster-state.js";
 import type { DataNode, NodeSpec, ReplicaInfo } from "../topology/data-node.js";
-import { heartbeatVolumesMax } from "../limits.js";
+import { heartbeatVolumesMax, silentPulsesMax } from "../limits.js";
 import type { MasterMetrics } from "./metrics.js";
 import type { Sequencer } from "../state/sequencer.js";
 import type { Topology } from "../topology/topology.js";
@@ -34,25 +36,64 @@ export interface HeartbeatServiceDeps {
   leader: () => string | null;
   /** False on a follower: it answers the first beat with the leader and ends the stream. */
   isLeader: () => boolean;
-  /** Called once a server is dropped, to release what was kept for it (gRPC clients, HTTP pools). */
-  onNodeLeft?: (node: DataNode) => void;
+  /**
+   * Called once a server is dropped, to release what was kept for it (gRPC clients, HTTP pools).
+   * `vanished`: it went silent or its connection broke, so requests in flight to it will not be
+   * answered and are failed now; false when its stream ended in order.
+   */
+  onNodeLeft?: (node: DataNode, vanished: boolean) => void;
+  /** Volume servers' full-beat interval (ms), -pulseSeconds. */
+  pulseMs: number;
+  /** Monotonic milliseconds; performance.now by default. */
+  now?: () => number;
+}
+
+/** A leader's stream from one volume server. */
+interface LiveStream {
+  lastBeatAt: number;
+  /** This master ended the stream (it stopped leading or is closing): the server is not gone. */
+  sentOn: boolean;
+  /** Drops the server and fails the stream: it stayed quiet for `quietMs`. */
+  silenced(quietMs: number): void;
 }
 
 export class HeartbeatService {
   private readonly deps: HeartbeatServiceDeps;
-  private readonly streams = new Set<HeartbeatCall>();
+  private readonly streams = new Map<HeartbeatCall, LiveStream>();
+  private readonly now: () => number;
+  private sweepTimer: NodeJS.Timeout | undefined;
   private response: HeartbeatResponse | undefined;
   private responseLeader = "";
   private closed = false;
 
   constructor(deps: HeartbeatServiceDeps) {
     this.deps = deps;
+    this.now = deps.now ?? (() => performance.now());
   }
 
   /** Ends every stream (volume servers reconnect elsewhere or to us after a restart). */
   close(): void {
     this.closed = true;
+    clearInterval(this.sweepTimer);
+    this.sweepTimer = undefined;
     this.endAll();
+  }
+
+  /** Drops every server whose stream carried no beat for silentPulsesMax pulses. */
+  sweep(): void {
+    const limit = silentPulsesMax * this.deps.pulseMs;
+    const now = this.now();
+    for (const s of [...this.streams.values()]) {
+      const quiet = now - s.lastBeatAt;
+      if (quiet > limit) s.silenced(quiet);
+    }
+  }
+
+  private armSweep(): void {
+    if (this.sweepTimer !== undefined || this.closed) return;
+    // Half a pulse: a silent server goes between 3 and 3.5 pulses after its last beat.
+    this.sweepTimer = setInterval(() => this.sweep(), Math.max(1, this.deps.pulseMs / 2));
+    this.sweepTimer.unref();
   }
 
   /**
@@ -60,7 +101,8 @@ export class HeartbeatService {
    * volume servers move to the new leader at once and the soft topology here empties.
    */
   endAll(): void {
-    for (const call of [...this.streams]) {
+    for (const [call, live] of [...this.streams]) {
+      live.sentOn = true;
       try {
         call.write(this.reply());
       } catch {
@@ -89,35 +131,54 @@ export class HeartbeatService {
       call.on("error", () => undefined);
       return;
     }
-    this.streams.add(call);
+    this.serveLeading(call);
+  };
+
+  /** A volume server's stream to this leader, until it ends, breaks, goes silent or turns bad. */
+  private serveLeading(call: HeartbeatCall): void {
     let node: DataNode | undefined;
     let done = false;
-    const finish = (why: string): void => {
+    /** `abrupt`: the server vanished (rather than ended its stream or was sent on by us). */
+    const finish = (why: string, abrupt: boolean): void => {
       if (done) return;
       done = true;
       this.streams.delete(call);
-      if (node !== undefined) this.dropNode(node, why);
+      if (node !== undefined) this.dropNode(node, why, abrupt && !live.sentOn);
     };
+    const live: LiveStream = {
+      lastBeatAt: this.now(),
+      sentOn: false,
+      silenced: (quietMs) => {
+        const quiet = `${(quietMs / 1000).toFixed(1)} s`;
+        this.deps.metrics.heartbeat("silent");
+        this.deps.logger.warn({ node: node?.id, peer: call.getPeer(), quiet }, "volume server silent; dropping it");
+        finish(`no heartbeat for ${quiet}`, true);
+        failStream(call, new WeedError(ErrorCode.UNAVAILABLE, `no heartbeat for ${quiet}`));
+      },
+    };
+    this.streams.set(call, live);
+    this.armSweep();
     call.on("data", (hb: Heartbeat) => {
       if (done) return;
+      live.lastBeatAt = this.now();
       try {
         node = this.beat(call, node, hb);
         call.write(this.reply());
       } catch (err) {
         this.deps.metrics.heartbeat("error");
         this.deps.logger.warn({ err, peer: call.getPeer() }, "bad heartbeat; closing the stream");
-        finish("bad heartbeat");
+        finish("bad heartbeat", false);
         failStream(call, err);
       }
     });
     call.on("end", () => {
-      finish("stream ended");
+      finish("stream ended", false);
       call.end();
     });
-    call.on("error", () => finish("stream error"));
-    call.on("cancelled", () => finish("stream cancelled"));
-    call.on("close", () => finish("stream closed"));
-  };
+    call.on("error", () => finish("stream error", true));
+    call.on("cancelled", () => finish("stream cancelled", true));
+    call.on("close", () => finish("stream closed", true));
+  }
 
   private reply(): HeartbeatResponse {
     // Same for every beat of every server until the leader changes: built once, serialized per write.
@@ -179,9 +240,9 @@ export class HeartbeatService {
     return node;
   }
 
-  private dropNode(node: DataNode, why: string): void {
+  private dropNode(node: DataNode, why: string, vanished: boolean): void {
     if (!this.deps.topology.unregisterNode(node)) return;
-    this.deps.onNodeLeft?.(node);
+    this.deps.onNodeLeft?.(node, vanished);
     this.deps.logger.info({ node: node.id, why }, "volume server left");
   }
 

@@ -3,12 +3,14 @@
 // The forwarding header lists the masters a request passed through: a request is never forwarded to
 // a master it already visited (during an election two masters could otherwise bounce it between
 // them) and at most forwardHopsMax times. A forward that could not connect (the leader just stopped)
-// is retried by the caller once a leader is known again.
+// is retried by the caller once a leader is known again. One still waiting for the leader's answer
+// when the leader changes is failed at once as "outcome unknown" (leader-in-flight.ts).
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { pipeline } from "node:stream/promises";
 import { Pool } from "undici";
 import { ErrorCode, WeedError } from "../../common/errors.js";
 import { forwardConnectionsMax, forwardTimeoutMs, retryAfterSec } from "../limits.js";
+import { LeaderInFlight } from "./leader-in-flight.js";
 
 /** Marks a request a follower forwarded; its value is the comma list of forwarding masters. */
 export const FORWARDED_HEADER = "x-weed-forwarded-by";
@@ -57,6 +59,7 @@ function forwardHeaders(req: IncomingMessage, self: string): Record<string, stri
 
 export class LeaderForwarder {
   private readonly pools = new Map<string, Pool>();
+  private readonly inFlight = new LeaderInFlight();
   private closed = false;
 
   constructor(private readonly self: string) {}
@@ -68,6 +71,7 @@ export class LeaderForwarder {
   async forward(req: IncomingMessage, res: ServerResponse, leader: string, body?: Buffer): Promise<void> {
     if (this.closed) throw new WeedError(ErrorCode.CLOSED, "master is closing");
     const method = req.method ?? "GET";
+    const ticket = this.inFlight.track(leader);
     let answer;
     try {
       answer = await this.pool(leader).request({
@@ -77,13 +81,18 @@ export class LeaderForwarder {
         body: body ?? (hasBody(req) ? req : null),
         headersTimeout: forwardTimeoutMs,
         bodyTimeout: forwardTimeoutMs,
+        signal: ticket.signal,
       });
     } catch (err) {
+      if (ticket.signal.aborted) throw ticket.signal.reason as WeedError;
       throw new WeedError(
         ErrorCode.UNAVAILABLE,
         `forwarding to the leader ${leader} failed: ${(err as Error).message}`,
         { cause: err, retryAfterSec },
       );
+    } finally {
+      // Once the answer has begun it is the leader's (it acted): its body streams to the end.
+      ticket.release();
     }
     const headers: Record<string, string | string[]> = {};
     for (const [k, v] of Object.entries(answer.headers)) if (v !== undefined && !HOP_BY_HOP.has(k)) headers[k] = v;
@@ -91,8 +100,12 @@ export class LeaderForwarder {
     await pipeline(answer.body, res);
   }
 
-  /** Drops the pool of a master that is no longer the leader. */
+  /**
+   * Drops the pool of a master that is no longer the leader, and fails the forwards still waiting
+   * for its answer (outcome unknown) instead of leaving them to forwardTimeoutMs.
+   */
   forget(leader: string): void {
+    this.inFlight.abandon(leader);
     const p = this.pools.get(leader);
     if (p === undefined) return;
     this.pools.delete(leader);

@@ -7,11 +7,12 @@ import { grpcAddress, parseServerAddress } from "../../common/server-address.js"
 import { forwardAttemptsMax, forwardTimeoutMs, retryAfterSec } from "../limits.js";
 import type { ClusterView } from "../state/cluster-view.js";
 import { FORWARDED_HEADER, neverDelivered } from "./leader-forwarder.js";
+import { LeaderInFlight } from "./leader-in-flight.js";
 import { viaLeader } from "./leader-route.js";
 
 type RemoteCall<T> = (
   c: ServiceClient<typeof Seaweed>,
-  opts: { timeoutMs: number; metadata: Record<string, string> },
+  opts: { timeoutMs: number; metadata: Record<string, string>; signal: AbortSignal },
 ) => Promise<T>;
 
 /** A call that no connection carried: it can be sent to the next leader. */
@@ -21,6 +22,7 @@ function neverConnected(err: unknown): boolean {
 
 export class LeaderGrpcClients {
   private readonly clients = new Map<string, ServiceClient<typeof Seaweed>>();
+  private readonly inFlight = new LeaderInFlight();
 
   constructor(private readonly cluster: ClusterView) {}
 
@@ -35,13 +37,27 @@ export class LeaderGrpcClients {
       visited,
       attemptsMax: forwardAttemptsMax,
       local,
-      remote: (leader) =>
-        remote(this.client(leader), { timeoutMs: forwardTimeoutMs, metadata }).catch((err: unknown) => {
-          const why = `forwarding to the leader ${leader} failed: ${(err as Error).message}`;
-          throw new WeedError(ErrorCode.UNAVAILABLE, why, { cause: err, retryAfterSec });
-        }),
+      remote: (leader) => this.remote(leader, remote, metadata),
       resendable: (err) => neverConnected((err as Error).cause),
     });
+  }
+
+  /** Fails the calls still waiting for `leader`'s answer: it is no longer the leader. */
+  forget(leader: string): void {
+    this.inFlight.abandon(leader);
+  }
+
+  private async remote<T>(leader: string, remote: RemoteCall<T>, metadata: Record<string, string>): Promise<T> {
+    const ticket = this.inFlight.track(leader);
+    try {
+      return await remote(this.client(leader), { timeoutMs: forwardTimeoutMs, metadata, signal: ticket.signal });
+    } catch (err) {
+      if (ticket.signal.aborted) throw ticket.signal.reason as WeedError;
+      const why = `forwarding to the leader ${leader} failed: ${(err as Error).message}`;
+      throw new WeedError(ErrorCode.UNAVAILABLE, why, { cause: err, retryAfterSec });
+    } finally {
+      ticket.release();
+    }
   }
 
   close(): void {

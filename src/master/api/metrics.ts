@@ -6,7 +6,7 @@ import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { Topology } from "../topology/topology.js";
 import type { ClusterState } from "../state/cluster-state.js";
 
-export type HeartbeatKind = "total" | "dataNode" | "Volumes" | "newVolumes" | "deletedVolumes" | "error";
+export type HeartbeatKind = "total" | "dataNode" | "Volumes" | "newVolumes" | "deletedVolumes" | "error" | "silent";
 
 export class MasterMetrics {
   readonly registry = new Registry();

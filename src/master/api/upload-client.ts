@@ -70,11 +70,21 @@ export class UploadClient {
     return parseUploadResult(text, input);
   }
 
-  forget(server: string): void {
+  /**
+   * Drops the pool of a server that left the topology. `vanished` (it went silent or its
+   * connection broke): uploads in flight to it are failed now, as outcome unknown, rather than
+   * left to hang until submitUploadTimeoutMs; otherwise they finish first.
+   */
+  forget(server: string, vanished = false): void {
     const p = this.pools.get(server);
     if (p === undefined) return;
     this.pools.delete(server);
-    p.close().catch(() => undefined);
+    if (!vanished) {
+      p.close().catch(() => undefined);
+      return;
+    }
+    const why = `volume server ${server} went silent during the upload: outcome unknown, check before retrying`;
+    p.destroy(new WeedError(ErrorCode.UNAVAILABLE, why)).catch(() => undefined);
   }
 
   async close(): Promise<void> {

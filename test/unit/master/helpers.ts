@@ -52,6 +52,8 @@ export interface FakeVolumeOptions {
   failAllocate?: boolean;
   /** Delay before answering AllocateVolume (ms). */
   allocateDelayMs?: number;
+  /** Read uploads but never answer them, as a server that hung mid-request. */
+  hangUploads?: boolean;
 }
 
 interface FakeVolume {
@@ -126,6 +128,10 @@ export class FakeVolumeServer {
       },
     });
     this.http = createServer((req, res) => {
+      if (this.options.hangUploads === true) {
+        req.resume();
+        return;
+      }
       const bb = Busboy({ headers: req.headers as { "content-type": string } });
       let upload: ReceivedUpload | undefined;
       bb.on("file", (_f, stream, fileName, _e, mime) => {

@@ -92,6 +92,35 @@ describe("SendHeartbeat", () => {
     });
   });
 
+  it("a server whose stream stays open but silent is dropped after three pulses, and its stream failed", async () => {
+    const { master } = await setup({ pulseSeconds: 1 });
+    const vs = await volumeServer(master, {}, { volumes: [volumeMessage(4)] });
+    // Nothing more is sent, but the stream and its connection stay healthy (keepalive is
+    // answered): only the missing beats tell the master that the server is gone.
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect((await http(master, "/dir/lookup?volumeId=4")).status).toBe(200);
+    await waitFor(async () => (await http(master, "/dir/lookup?volumeId=4")).status === 404, {
+      timeoutMs: 10_000,
+      what: "volume 4 gone with its silent server",
+    });
+    await waitFor(() => vs.streamEnded, { timeoutMs: 5_000, what: "the silent server's stream failed" });
+  });
+
+  it("a /submit whose upload hangs on a server that went silent fails when the server is dropped", async () => {
+    const { master } = await setup({ pulseSeconds: 1 });
+    await volumeServer(master, { hangUploads: true });
+    const form = new FormData();
+    form.append("file", new Blob([Buffer.from("lost in the cut")]), "x.txt");
+    const started = performance.now();
+    const res = await fetch(`http://127.0.0.1:${master.httpPort}/submit`, { method: "POST", body: form });
+    const body = (await res.json()) as { error?: string };
+    // Failed with the server (3-3.5 pulses), not after the 30 s upload timeout; and said to be
+    // of unknown outcome, since the server may still have written it.
+    expect(performance.now() - started).toBeLessThan(15_000);
+    expect(res.status).toBeGreaterThanOrEqual(500);
+    expect(body.error).toMatch(/outcome unknown/);
+  });
+
   it("a volume is writable only when all replicas reported; deltas and read-only reports apply", async () => {
     const { master } = await setup();
     const writables = async (): Promise<number[]> => {

@@ -1,0 +1,54 @@
+// Requests a follower has passed to the leader and not yet had answered, by leader. When the
+// leader changes they are failed at once: the old leader may be gone or cut off, and without this
+// each would wait out its whole timeout (30 s) although the new leader is known within a second.
+// They fail as "outcome unknown": the old leader may have acted on them before it went quiet.
+import { ErrorCode, WeedError } from "../../common/errors.js";
+import { retryAfterSec } from "../limits.js";
+
+export interface InFlightTicket {
+  /** Aborted, with a WeedError as its reason, when the leader it went to is forgotten. */
+  readonly signal: AbortSignal;
+  /** The request was answered (or failed on its own): stop tracking it. */
+  release(): void;
+}
+
+export class LeaderInFlight {
+  private readonly byLeader = new Map<string, Set<AbortController>>();
+
+  track(leader: string): InFlightTicket {
+    let set = this.byLeader.get(leader);
+    if (set === undefined) {
+      set = new Set();
+      this.byLeader.set(leader, set);
+    }
+    const controller = new AbortController();
+    set.add(controller);
+    const owner = set;
+    return {
+      signal: controller.signal,
+      release: () => {
+        owner.delete(controller);
+        if (owner.size === 0 && this.byLeader.get(leader) === owner) this.byLeader.delete(leader);
+      },
+    };
+  }
+
+  /** Fails every request in flight to `leader`. */
+  abandon(leader: string): number {
+    const set = this.byLeader.get(leader);
+    if (set === undefined) return 0;
+    this.byLeader.delete(leader);
+    const reason = leaderChangedError(leader);
+    for (const c of set) c.abort(reason);
+    return set.size;
+  }
+}
+
+export function leaderChangedError(leader: string): WeedError {
+  return new WeedError(
+    ErrorCode.UNAVAILABLE,
+    `the leader ${leader} stepped down or went silent while the request was with it: outcome unknown, ` +
+      "check before retrying a write",
+    { retryAfterSec },
+  );
+}
