@@ -79,8 +79,12 @@ export class WeedProcess {
   readonly output: string[] = [];
   private exitPromise: Promise<number | null>;
 
-  constructor(readonly args: string[]) {
-    this.child = spawn(process.execPath, [BIN, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  /** `as`: run as this uid/gid (the partition tests give each host its own user; needs root). */
+  constructor(
+    readonly args: string[],
+    as: { uid: number; gid: number } | Record<string, never> = {},
+  ) {
+    this.child = spawn(process.execPath, [BIN, ...args], { stdio: ["ignore", "pipe", "pipe"], ...as });
     const keep = (b: Buffer): void => {
       // Keep only the tail: logs of a long test must not grow without bound.
       this.output.push(b.toString());
