@@ -54,7 +54,7 @@ async function main() {
   if (values.seed !== undefined) {
     const seed = int("seed", values.seed);
     const trace = values.quiet ? null : (line) => process.stdout.write(`${line}\n`);
-    const r = run.runSeed(seed, {}, trace);
+    const r = await run.runSeed(seed, {}, trace);
     console.log(`seed ${seed}: ${r.ok ? "PASS" : `FAIL ${r.property}: ${r.message}`} at t=${r.tick}`);
     console.log(summary(r));
     return r.ok ? 0 : 1;
@@ -65,7 +65,7 @@ async function main() {
   }
   const count = int("seeds", values.seeds);
   const first = values["first-seed"] === undefined ? 1 : int("first-seed", values["first-seed"]);
-  const block = run.runSeeds(first, count);
+  const block = await run.runSeeds(first, count);
   const perSeed = block.ran === 0 ? 0 : block.elapsedMs / block.ran;
   const elapsed = `${(block.elapsedMs / 1000).toFixed(1)} s (${perSeed.toFixed(0)} ms/seed)`;
   console.log(`ran ${block.ran} seeds (${first}..${first + block.ran - 1}), passed ${block.passed}, ${elapsed}`);

@@ -167,6 +167,11 @@ export class Checkers {
     return this.applied[index]?.term;
   }
 
+  /** The state (chain) every node must have after applying `index`, if anyone applied it. */
+  appliedChain(index: number): number | undefined {
+    return this.applied[index]?.chain;
+  }
+
   /**
    * Leader Completeness (§5.4): an entry committed in term U (by the leader of U) is in the log of
    * every leader of a term above U. (Not "every entry of a term below T": an old entry may be

@@ -2,6 +2,10 @@
 // own cluster size, fault rates and limits, so the seeds together cover many combinations).
 import type { NetworkFaults } from "./network.js";
 import { Prng } from "./prng.js";
+import type { StorageBug } from "./storage.js";
+
+/** Simulated milliseconds per tick: the runtimes' tickMs, and the unit of every delay below. */
+export const simTickMs = 10;
 
 export interface SimOptions {
   readonly seed: number;
@@ -20,6 +24,8 @@ export interface SimOptions {
   readonly crashRate: number;
   /** Per finished Ready: crash right after the write (stresses what must have been persisted). */
   readonly crashAfterWriteRate: number;
+  /** Per crash: the machine lost power, so writes since the last fsync are gone too. */
+  readonly powerLossRate: number;
   /** Per new leader: crash it within two election timeouts (churns terms with divergent logs). */
   readonly leaderCrashRate: number;
   readonly downTicksMax: number;
@@ -43,10 +49,13 @@ export interface SimOptions {
    */
   readonly retireRemoved: boolean;
   /**
-   * A deliberately broken runtime, to check that the checkers notice: "send-before-persist" sends
-   * a Ready's messages before writing it (so a crash can forget a vote or an acknowledged entry).
+   * Per node incarnation: the chance that its runtime runs with sendBeforePersist (production's
+   * default: messages that promise nothing about the write go out before it). The others persist
+   * first. Between 0 and 1 both orders run in one group.
    */
-  readonly runtimeBug: "none" | "send-before-persist";
+  readonly sendBeforePersistRate: number;
+  /** A deliberately broken store (sim/storage.ts), to check that the checkers notice. */
+  readonly storageBug: StorageBug;
   /** Ticks with faults on. */
   readonly safetyTicks: number;
   /**
@@ -85,6 +94,7 @@ export function optionsFromSeed(seed: number, overrides: Partial<SimOptions> = {
     },
     leaderCrashRate: calm ? 0 : p.float() * 0.3,
     crashAfterWriteRate: calm ? 0 : p.float() * 0.01,
+    powerLossRate: p.float() * 0.5,
     crashRate: calm ? 0.0002 : p.float() * 0.004,
     downTicksMax: p.range(5, 6 * electionTicks),
     partitionRate: calm ? 0.001 : p.float() * 0.02,
@@ -97,7 +107,8 @@ export function optionsFromSeed(seed: number, overrides: Partial<SimOptions> = {
     confChangeRate: p.float() * 0.02,
     transferRate: p.float() * 0.005,
     retireRemoved: p.chance(0.5),
-    runtimeBug: "none",
+    sendBeforePersistRate: p.pick([0.5, 0.5, 0.8, 0.2]),
+    storageBug: "none",
     safetyTicks: 2500,
     livenessStallTicksMax: 30 * electionTicks,
     livenessTicksMax: 400 * electionTicks,
@@ -115,9 +126,11 @@ export function describeOptions(o: SimOptions): string {
     `loss=${f.lossRate.toFixed(3)} dup=${f.duplicateRate.toFixed(3)} delay=${f.delayTicksMin}..${f.delayTicksMax} ` +
       `slow=${f.slowRate.toFixed(3)}..${f.slowDelayTicksMax}`,
     `crash=${o.crashRate.toFixed(4)} leaderCrash=${o.leaderCrashRate.toFixed(2)} ` +
-      `afterWrite=${o.crashAfterWriteRate.toFixed(4)} down<=${o.downTicksMax} ` +
+      `afterWrite=${o.crashAfterWriteRate.toFixed(4)} powerLoss=${o.powerLossRate.toFixed(2)} ` +
+      `down<=${o.downTicksMax} ` +
       `partition=${o.partitionRate.toFixed(4)} for<=${o.partitionTicksMax}`,
-    `disk<=${o.diskLatencyTicksMax} compactEvery=${o.compactEveryEntries} clients=${o.clients} ` +
+    `disk<=${o.diskLatencyTicksMax} sendFirst=${o.sendBeforePersistRate} storageBug=${o.storageBug} ` +
+      `compactEvery=${o.compactEveryEntries} clients=${o.clients} ` +
       `req=${o.requestRate.toFixed(2)} read=${o.readRate.toFixed(3)}`,
     `conf=${o.confChangeRate.toFixed(3)} retireRemoved=${o.retireRemoved} transfer=${o.transferRate.toFixed(4)} ` +
       `safetyTicks=${o.safetyTicks} liveness stall<=${o.livenessStallTicksMax} total<=${o.livenessTicksMax}`,

@@ -1,9 +1,14 @@
 // Entry points for running simulations: one seed, or a block of seeds (scripts/sim.mjs and the
-// vitest block both call these).
+// vitest block both call these). A run is asynchronous (the runtimes' promise chains run between
+// simulated instants) but depends on its seed alone.
 import { describeOptions, optionsFromSeed, type SimOptions } from "./options.js";
 import { type SimResult, Simulation, type TraceSink } from "./simulation.js";
 
-export function runSeed(seed: number, overrides: Partial<SimOptions> = {}, trace: TraceSink | null = null): SimResult {
+export async function runSeed(
+  seed: number,
+  overrides: Partial<SimOptions> = {},
+  trace: TraceSink | null = null,
+): Promise<SimResult> {
   const opts = optionsFromSeed(seed, overrides);
   if (trace !== null) for (const line of describeOptions(opts).split("\n")) trace(`# ${line}`);
   return new Simulation(opts, trace).run();
@@ -17,17 +22,17 @@ export interface BlockResult {
 }
 
 /** Run seeds first..first+count-1, stopping at the first failure. */
-export function runSeeds(
+export async function runSeeds(
   first: number,
   count: number,
   overrides: Partial<SimOptions> = {},
   onResult?: (r: SimResult) => void,
-): BlockResult {
+): Promise<BlockResult> {
   const started = performance.now();
   let ran = 0;
   let passed = 0;
   for (let seed = first; seed < first + count; seed++) {
-    const r = runSeed(seed, overrides);
+    const r = await runSeed(seed, overrides);
     ran++;
     onResult?.(r);
     if (!r.ok) return { ran, passed, failure: r, elapsedMs: performance.now() - started };

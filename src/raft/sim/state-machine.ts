@@ -1,7 +1,8 @@
-// The simulator's state machine: a counter of client requests with de-duplication by request id
-// (a client retries with the same id after an unknown outcome, so a request may be in the log
-// more than once but must take effect exactly once). `chain` is a running hash over every entry
-// applied, so two nodes that applied the same prefix have the same chain at every index.
+// The simulator's state machine: a set of client requests with de-duplication by request id (a
+// client retries with the same id after an unknown outcome, so a request may be in the log more
+// than once but must take effect exactly once). The chain (chainAfter) is a running hash over
+// every entry applied, kept per node by the simulation, so two nodes that applied the same prefix
+// have the same chain at every index.
 import { assert } from "../errors.js";
 import type { Entry } from "../types.js";
 
@@ -47,40 +48,66 @@ function fnv1a(h: number, s: string): number {
 
 export const CHAIN_SEED = 0x811c9dc5;
 
+/** The chain after applying `e`: a running hash over every entry applied, of any type. */
+export function chainAfter(chain: number, e: Entry): number {
+  return fnv1a(chain, `${e.index}|${e.term}|${entryDigest(e)}`);
+}
+
+/** Where a node's application stands: its last applied entry and the chain up to it. */
+export interface AppliedPosition {
+  readonly index: number;
+  readonly term: number;
+  readonly chain: number;
+}
+
+/** How the state machine tells the simulation where it stands (the chain is kept per node by it). */
+export interface PositionHooks {
+  position(): AppliedPosition;
+  /** The state machine was restored from a snapshot taken at `p` (checked against every node). */
+  restored(p: AppliedPosition): void;
+}
+
+/** A request applied: its id and the index it was applied at (the client's acknowledgement). */
+export interface SimAnswer {
+  readonly reqId: string;
+  readonly index: number;
+}
+
+/**
+ * The runtime's state machine in the simulation: applies client commands, de-duplicated. Its
+ * snapshot carries the applied position, so a node restoring it can be checked against the state
+ * every other node had at that index.
+ */
 export class SimStateMachine {
-  appliedIndex: number;
-  chain: number;
   /** Request id -> number of times it took effect (must never exceed 1). */
   readonly effects = new Map<string, number>();
+  private readonly hooks: PositionHooks;
 
-  constructor(appliedIndex = 0, chain = CHAIN_SEED) {
-    this.appliedIndex = appliedIndex;
-    this.chain = chain;
+  constructor(hooks: PositionHooks) {
+    this.hooks = hooks;
   }
 
-  /** Apply one committed entry; returns the request id it carried, if any. */
-  apply(e: Entry): string | null {
-    assert(e.index === this.appliedIndex + 1, `state machine: applying ${e.index} after ${this.appliedIndex}`);
-    this.appliedIndex = e.index;
-    this.chain = fnv1a(this.chain, `${e.index}|${e.term}|${entryDigest(e)}`);
-    if (e.type !== "normal") return null;
-    const id = requestId(decodeCommand(e.data));
-    if (!this.effects.has(id)) this.effects.set(id, 1);
-    return id;
+  apply(data: Uint8Array, index: number): SimAnswer {
+    const reqId = requestId(decodeCommand(data));
+    if (!this.effects.has(reqId)) this.effects.set(reqId, 1);
+    return { reqId, index };
   }
 
   snapshot(): Uint8Array {
-    return new TextEncoder().encode(
-      JSON.stringify({ i: this.appliedIndex, c: this.chain, e: [...this.effects.keys()] }),
-    );
+    const p = this.hooks.position();
+    return new TextEncoder().encode(JSON.stringify({ i: p.index, t: p.term, c: p.chain, e: [...this.effects.keys()] }));
   }
 
-  static restore(data: Uint8Array, index: number): SimStateMachine {
-    if (data.byteLength === 0) return new SimStateMachine(index, CHAIN_SEED); // a bootstrap snapshot
-    const parsed = JSON.parse(new TextDecoder().decode(data)) as { i: number; c: number; e: string[] };
-    assert(parsed.i === index, `state machine: snapshot data at ${parsed.i} but meta says ${index}`);
-    const sm = new SimStateMachine(parsed.i, parsed.c);
-    for (const id of parsed.e) sm.effects.set(id, 1);
-    return sm;
+  restore(data: Uint8Array): void {
+    this.effects.clear();
+    if (data.byteLength === 0) {
+      // The bootstrap snapshot (raft-node.ts bootstrapState) is the only empty one: index 1, term 1.
+      this.hooks.restored({ index: 1, term: 1, chain: CHAIN_SEED });
+      return;
+    }
+    const parsed = JSON.parse(new TextDecoder().decode(data)) as { i: number; t: number; c: number; e: string[] };
+    assert(Number.isSafeInteger(parsed.i) && Number.isSafeInteger(parsed.t), "state machine: bad snapshot");
+    for (const id of parsed.e) this.effects.set(id, 1);
+    this.hooks.restored({ index: parsed.i, term: parsed.t, chain: parsed.c });
   }
 }

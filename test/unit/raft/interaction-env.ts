@@ -17,7 +17,7 @@ import { RaftError } from "../../../src/raft/errors.js";
 import { describeMembership } from "../../../src/raft/membership.js";
 import { RaftNode, bootstrapState, joiningState } from "../../../src/raft/raft-node.js";
 import { SimDisk } from "../../../src/raft/sim/disk.js";
-import type { ConfChange, Membership, Message, NodeId } from "../../../src/raft/types.js";
+import type { ConfChange, Membership, Message, NodeId, PersistedState } from "../../../src/raft/types.js";
 
 interface EnvNode {
   readonly id: NodeId;
@@ -162,8 +162,9 @@ export class InteractionEnv {
     const out: string[] = [];
     for (const id of ids) {
       const state = options["join"] === "true" ? joiningState() : bootstrapState(membership);
-      const node: EnvNode = { id, disk: new SimDisk(state), raft: null, options };
-      node.raft = new RaftNode(this.configFor(node), node.disk.load());
+      const node: EnvNode = { id, disk: new SimDisk(), raft: null, options };
+      node.disk.initialize(state);
+      node.raft = new RaftNode(this.configFor(node), node.disk.load() as PersistedState);
       this.nodes.set(id, node);
       const s = node.raft.status();
       out.push(`${id}: term=${s.term} commit=${s.commit} last=${s.lastIndex} ${describeMembership(s.membership)}`);
@@ -184,7 +185,7 @@ export class InteractionEnv {
       if (r === null || !r.hasReady()) continue;
       const rd = r.ready();
       out.push(`${n.id} ready:`, ...describeReady(rd));
-      n.disk.persist(rd);
+      n.disk.persist(rd, true);
       for (const m of rd.messages) {
         // A partition drops messages when they are sent (and when they are delivered).
         if (this.crossesPartition(m)) out.push(`dropped ${describeMessage(m)}`);
@@ -252,7 +253,7 @@ export class InteractionEnv {
 
   private restart(id: string | undefined): string[] {
     const n = this.node(id);
-    n.raft = new RaftNode(this.configFor(n), n.disk.load());
+    n.raft = new RaftNode(this.configFor(n), n.disk.load() as PersistedState);
     const s = n.raft.status();
     return [`${n.id} restarted: term=${s.term} vote=${s.vote ?? "-"} commit=${s.commit} last=${s.lastIndex}`];
   }

@@ -1,18 +1,22 @@
-// The deterministic simulator (src/raft/sim) as a test: a fixed block of seeds must pass every
-// checker (election safety, log matching, leader completeness, state-machine safety, linearizable
-// ReadIndex, acknowledged writes applied exactly once, liveness after healing). A failure names
-// the seed; replay it with `node scripts/sim.mjs --seed S` for a trace.
+// The deterministic simulator (src/raft/sim) as a test: real RaftRuntimes on a simulated clock,
+// network and disks; a fixed block of seeds must pass every checker (election safety, log
+// matching, leader completeness, state-machine safety, linearizable ReadIndex, acknowledged writes
+// applied exactly once, liveness after healing). A failure names the seed; replay it with
+// `npm run sim -- --seed S` for a trace.
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { runSeed, runSeeds } from "../../../src/raft/sim/run.js";
 
-/** Seeds 1..SEED_BLOCK run on every `npm test` (about 25 ms each on the 2-core dev machine). */
-const SEED_BLOCK = 400;
+/**
+ * Seeds 1..SEED_BLOCK run on every `npm test` (~100-250 ms each on the 2-core dev machine: each is
+ * a few thousand ticks of 3-5 real runtimes).
+ */
+const SEED_BLOCK = 120;
 
-function traceDigest(seed: number): { digest: string; lines: number } {
+async function traceDigest(seed: number): Promise<{ digest: string; lines: number }> {
   const hash = createHash("sha256");
   let lines = 0;
-  runSeed(seed, {}, (line) => {
+  await runSeed(seed, {}, (line) => {
     hash.update(line);
     hash.update("\n");
     lines++;
@@ -20,32 +24,49 @@ function traceDigest(seed: number): { digest: string; lines: number } {
   return { digest: hash.digest("hex"), lines };
 }
 
-describe("raft deterministic simulation", () => {
-  it(`passes seeds 1..${SEED_BLOCK} (3- and 5-node groups, faults, membership, transfers)`, () => {
-    const block = runSeeds(1, SEED_BLOCK);
-    const f = block.failure;
-    const why =
-      f === null
-        ? ""
-        : `seed ${f.seed} at t=${f.tick}: ${f.property}: ${f.message}\nreplay: node scripts/sim.mjs --seed ${f.seed}`;
-    expect(why).toBe("");
+function why(f: { seed: number; tick: number; property?: string; message?: string } | null): string {
+  if (f === null) return "";
+  return `seed ${f.seed} at t=${f.tick}: ${f.property}: ${f.message}\nreplay: npm run sim -- --seed ${f.seed}`;
+}
+
+describe("raft deterministic simulation (real runtimes)", () => {
+  it(`passes seeds 1..${SEED_BLOCK} (3- and 5-node groups, faults, membership, transfers)`, async () => {
+    const block = await runSeeds(1, SEED_BLOCK);
+    expect(why(block.failure)).toBe("");
     expect(block.passed).toBe(SEED_BLOCK);
   }, 300_000);
 
-  it("replays a seed exactly: the same seed gives the same trace, line for line", () => {
-    const a = traceDigest(7);
-    const b = traceDigest(7);
+  it("replays a seed exactly: the same seed gives the same trace, line for line", async () => {
+    const a = await traceDigest(7);
+    const b = await traceDigest(7);
     expect(a.lines).toBeGreaterThan(1000);
     expect(b).toEqual(a);
-    expect(traceDigest(8).digest).not.toBe(a.digest);
-  });
+    expect((await traceDigest(8)).digest).not.toBe(a.digest);
+  }, 60_000);
 
-  it("its checkers catch a runtime that sends before persisting", () => {
-    const block = runSeeds(1, 50, { runtimeBug: "send-before-persist" });
+  it("runs both write orders under the checkers: send-before-persist (the default) and persist-first", async () => {
+    const totals = { sendFirstRuntimes: 0, persistFirstRuntimes: 0, sentBeforePersist: 0 };
+    const block = await runSeeds(1, 10, {}, (r) => {
+      for (const k of Object.keys(totals) as Array<keyof typeof totals>) totals[k] += r.stats[k];
+    });
+    expect(why(block.failure)).toBe("");
+    for (const [k, v] of Object.entries(totals)) expect(v, k).toBeGreaterThan(0);
+    // Every runtime in production's order, and every runtime persisting first, pass too.
+    expect(why((await runSeeds(200, 10, { sendBeforePersistRate: 1 })).failure)).toBe("");
+    expect(why((await runSeeds(300, 10, { sendBeforePersistRate: 0 })).failure)).toBe("");
+  }, 120_000);
+
+  it("catches a store that acknowledges a write before it is durable (a crash in between forgets it)", async () => {
+    const block = await runSeeds(1, 50, { storageBug: "ack-before-durable" });
     expect(block.failure).not.toBeNull();
-  });
+  }, 60_000);
 
-  it("covers what it claims: elections, snapshots, membership changes, transfers, reads", () => {
+  it("catches a store that never fsyncs, once the machines lose power", async () => {
+    const block = await runSeeds(1, 50, { storageBug: "skip-fsync", powerLossRate: 1 });
+    expect(block.failure).not.toBeNull();
+  }, 60_000);
+
+  it("covers what it claims: elections, snapshots, membership changes, transfers, reads, power losses", async () => {
     const totals = {
       leaders: 0,
       snapshotsSent: 0,
@@ -55,13 +76,15 @@ describe("raft deterministic simulation", () => {
       transfers: 0,
       readsServed: 0,
       crashes: 0,
+      powerLosses: 0,
+      lostWrites: 0,
       partitions: 0,
       acked: 0,
     };
-    const block = runSeeds(1, 20, {}, (r) => {
+    const block = await runSeeds(1, 20, {}, (r) => {
       for (const k of Object.keys(totals) as Array<keyof typeof totals>) totals[k] += r.stats[k];
     });
     expect(block.failure).toBeNull();
     for (const [k, v] of Object.entries(totals)) expect(v, k).toBeGreaterThan(0);
-  });
+  }, 120_000);
 });
