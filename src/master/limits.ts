@@ -123,6 +123,14 @@ export const raftProposeTimeoutMs = 5_000;
 /** A forwarded request may take as long as a /submit upload (it may be one). */
 export const forwardTimeoutMs = submitUploadTimeoutMs;
 
+/**
+ * After the leader changes, a request forwarded to the old one that is still unanswered this much
+ * later is failed (outcome unknown) instead of waiting out forwardTimeoutMs. A live old leader
+ * answers well within it (one that removed itself or handed over replies as soon as that
+ * commits); a cut-off or hung one never does.
+ */
+export const leaderChangeGraceMs = 1_000;
+
 /** Keep-alive connections from a follower to the leader, for forwarded HTTP requests. */
 export const forwardConnectionsMax = 32;
 

@@ -1,9 +1,11 @@
 // Requests a follower has passed to the leader and not yet had answered, by leader. When the
-// leader changes they are failed at once: the old leader may be gone or cut off, and without this
-// each would wait out its whole timeout (30 s) although the new leader is known within a second.
-// They fail as "outcome unknown": the old leader may have acted on them before it went quiet.
+// leader changes, those still unanswered after a short grace are failed: the old leader may be gone
+// or cut off, and without this each would wait out its whole timeout (30 s) although the new
+// leader is known within a second. The grace lets a live old leader answer what it was doing when
+// it handed over or removed itself. They fail as "outcome unknown": the old leader may have acted
+// on them before it went quiet.
 import { ErrorCode, WeedError } from "../../common/errors.js";
-import { retryAfterSec } from "../limits.js";
+import { leaderChangeGraceMs, retryAfterSec } from "../limits.js";
 
 export interface InFlightTicket {
   /** Aborted, with a WeedError as its reason, when the leader it went to is forgotten. */
@@ -33,14 +35,16 @@ export class LeaderInFlight {
     };
   }
 
-  /** Fails every request in flight to `leader`. */
-  abandon(leader: string): number {
+  /** Fails every request to `leader` still unanswered after `graceMs`. */
+  abandon(leader: string, graceMs = leaderChangeGraceMs): void {
     const set = this.byLeader.get(leader);
-    if (set === undefined) return 0;
+    if (set === undefined) return;
     this.byLeader.delete(leader);
-    const reason = leaderChangedError(leader);
-    for (const c of set) c.abort(reason);
-    return set.size;
+    const timer = setTimeout(() => {
+      const reason = leaderChangedError(leader);
+      for (const c of set) c.abort(reason);
+    }, graceMs);
+    timer.unref();
   }
 }
 
