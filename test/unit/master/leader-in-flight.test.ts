@@ -128,7 +128,7 @@ describe("requests in flight to a leader that changed", () => {
     let settled = false;
     const call = calls
       .call(
-        (c, opts) => c.assign(create(AssignRequestSchema, { count: 1 }), opts),
+        (c, opts) => c.assign(create(AssignRequestSchema, { count: 1n }), opts),
         async () => {
           throw new Error("this master does not lead");
         },
