@@ -100,13 +100,15 @@ export const heartbeatReconnectJitter = 0.5;
  * partition (packets dropped, no RST) never fails the stream otherwise, and the volume server
  * would keep reporting to a leader nobody follows. grpc-js servers accept pings at any rate.
  */
-export const heartbeatKeepaliveMs = 1_000;
+export const heartbeatKeepaliveMs = 200;
 /**
- * ...and the stream is declared dead when the ping is not answered within this. Together about
- * 2 s: a leader that hangs (SIGSTOP, a stalled disk) is replaced by Raft in under a second, and
- * volume servers must follow within "a second or two" for assigns to find writable volumes.
+ * ...and the stream is declared dead when the ping is not answered within this: a leader cut off
+ * or hung is left within 0.4-0.6 s, about when Raft has elected its successor (0.4-0.6 s), so the
+ * new leader hears from its volume servers, and takes writes, within a second of losing the old
+ * one. A master whose event loop stalls this long costs a reconnect (the volume server re-registers
+ * within a beat), which is cheaper than assigns failing for seconds after every failover.
  */
-export const heartbeatKeepaliveTimeoutMs = 1_000;
+export const heartbeatKeepaliveTimeoutMs = 400;
 /**
  * A master that has not answered a new stream's first beat within this is given up and the next
  * one asked, on a new connection. A connect stuck behind a cut otherwise waits for TCP's SYN
