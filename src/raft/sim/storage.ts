@@ -17,7 +17,7 @@ export type StorageBug = "none" | "ack-before-durable" | "skip-fsync";
 export interface StorageObserver {
   /** The latency of the next write, in ms. */
   writeLatencyMs(): number;
-  /** A load at start: what the node restarts from. */
+  /** A load at start, or the initialization of a new node: what the node starts from. */
   loaded(state: PersistedState | null): void;
   /** A Ready's write landed on the disk. */
   written(rd: Ready): void;
@@ -65,6 +65,7 @@ export class SimStorage implements RaftStore {
 
   async initialize(state: PersistedState): Promise<void> {
     this.disk.initialize(state);
+    this.observer.loaded(state);
   }
 
   persist(rd: Ready): Promise<boolean> {
