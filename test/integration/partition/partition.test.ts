@@ -175,6 +175,8 @@ describe.skipIf(unsupported !== undefined)("partitions between hosts (iptables, 
     logDir = await mkdtemp(join(tmpdir(), "weed-ts-partition-logs-"));
     cluster = await Cluster.create({ pulseSeconds: 1 });
     links = await Links.open(cluster.all(), cluster.port);
+    const wall = new Date(Date.now() - (performance.now() - t0)).toISOString();
+    note(`t = 0 at ${wall} (the processes' log times are wall-clock)`);
     note(`cluster on port ${cluster.port}, pulse ${cluster.pulseSeconds} s, uids ${cluster.hosts.m1.uid}+`);
     sampler = new Sampler(cluster);
   }, 90_000);
