@@ -19,7 +19,8 @@ import {
 } from "../../raft/runtime/index.js";
 import { membershipQueueMax, memberCatchUpTimeoutMs, memberChangeTimeoutMs, quorumCheckWaitMs } from "../limits.js";
 import { toWeedError } from "./raft-cluster-state.js";
-import { waitUntil } from "../../common/wait-until.js";
+import { type Wakeups, wakeAll, waitUntil } from "../../common/wait-until.js";
+import { type MasterClock, realMasterClock, timeoutSignal } from "./sequencer.js";
 
 /** What the manager needs of the Raft runtime. */
 export interface MembershipRuntime {
@@ -76,9 +77,24 @@ function evenWarning(voters: number): string | undefined {
   );
 }
 
+/** Time limits and the clock they run on; production uses limits.ts and Node's timers. */
+export interface MembershipOptions {
+  clock?: MasterClock;
+  /** One Raft change (add learner, promote, remove, transfer). */
+  changeTimeoutMs?: number;
+  /** A learner answering the leader, and its promotion. */
+  catchUpTimeoutMs?: number;
+  /** Looking again at a failing quorum check before the change is refused. */
+  quorumCheckWaitMs?: number;
+}
+
 export class MembershipManager {
   private tail: Promise<unknown> = Promise.resolve();
   private queued = 0;
+  private readonly clock: MasterClock;
+  private readonly changeTimeoutMs: number;
+  private readonly catchUpTimeoutMs: number;
+  private readonly quorumCheckWaitMs: number;
 
   constructor(
     private readonly runtime: MembershipRuntime,
@@ -88,7 +104,13 @@ export class MembershipManager {
     private readonly clusterId: () => string = () => "",
     /** Asks a master for its cluster id ("" none yet, null: it did not answer). */
     private readonly probe: (id: string) => Promise<string | null> = async () => null,
-  ) {}
+    options: MembershipOptions = {},
+  ) {
+    this.clock = options.clock ?? realMasterClock;
+    this.changeTimeoutMs = options.changeTimeoutMs ?? memberChangeTimeoutMs;
+    this.catchUpTimeoutMs = options.catchUpTimeoutMs ?? memberCatchUpTimeoutMs;
+    this.quorumCheckWaitMs = options.quorumCheckWaitMs ?? quorumCheckWaitMs;
+  }
 
   /**
    * Adds `id` as a voter: learner first, promoted once caught up (or only a learner, with
@@ -192,7 +214,7 @@ export class MembershipManager {
       });
     };
     const enough = (): true | undefined => (reachable().length + extraAlive >= need ? true : undefined);
-    const ok = await this.untilHeard(enough, quorumCheckWaitMs);
+    const ok = await this.untilHeard(enough, this.quorumCheckWaitMs);
     if (ok) return;
     const alive = reachable();
     const down = voters.filter((v) => !alive.includes(v));
@@ -211,10 +233,16 @@ export class MembershipManager {
    */
   private async untilHeard<T>(check: () => T | undefined, ms: number): Promise<T | false> {
     const recheckMs = this.runtime.electionTimeoutMs / 6;
-    return waitUntil(check, new Set(), AbortSignal.timeout(ms), recheckMs).catch((err: unknown) => {
+    const wakeups: Wakeups = new Set();
+    const recheck = this.clock.setInterval(() => wakeAll(wakeups), recheckMs);
+    try {
+      return await waitUntil(check, wakeups, timeoutSignal(this.clock, ms));
+    } catch (err) {
       if (err instanceof DOMException && err.name === "TimeoutError") return false;
       throw err;
-    });
+    } finally {
+      this.clock.clearInterval(recheck);
+    }
   }
 
   private async doAdd(id: string, voter: boolean): Promise<MembershipAnswer> {
@@ -234,11 +262,14 @@ export class MembershipManager {
       await this.addLearner(id);
       this.log.info({ member: id }, "membership: added as a learner; promoting once it has caught up");
     }
-    const startedAt = performance.now();
+    const startedAt = this.clock.now();
     // Promote only a learner that answers: a voter that never does would hold a majority hostage.
     if ((await this.learnerAnswers(id)) === "voter") return this.answer("added", evenWarning(voters.length + 1));
     await this.checkQuorum([...voters, id], `promoting ${id}`);
-    const left = Math.max(1_000, memberCatchUpTimeoutMs - (performance.now() - startedAt));
+    const left = Math.max(
+      Math.min(1_000, this.catchUpTimeoutMs),
+      this.catchUpTimeoutMs - (this.clock.now() - startedAt),
+    );
     await this.call(`promote ${id}`, () => this.runtime.promote(id, { timeoutMs: left }));
     const warning = evenWarning(voters.length + 1);
     this.log.info(
@@ -249,7 +280,7 @@ export class MembershipManager {
   }
 
   private addLearner(id: string): Promise<ConfChangeResult> {
-    return this.call(`add ${id} as a learner`, () => this.runtime.addLearner(id, { timeoutMs: memberChangeTimeoutMs }));
+    return this.call(`add ${id} as a learner`, () => this.runtime.addLearner(id, { timeoutMs: this.changeTimeoutMs }));
   }
 
   /** Waits for the learner `id` to answer the leader: "voter" when it was promoted meanwhile. */
@@ -260,11 +291,11 @@ export class MembershipManager {
       if (m.suffrage === "voter") return "voter";
       return this.alive(m) ? "answers" : undefined;
     };
-    const r = await this.untilHeard(state, memberCatchUpTimeoutMs);
+    const r = await this.untilHeard(state, this.catchUpTimeoutMs);
     if (r !== false) return r;
     throw new WeedError(
       ErrorCode.TIMEOUT,
-      `${id} is a learner but has not answered the leader within ${memberCatchUpTimeoutMs} ms; ` +
+      `${id} is a learner but has not answered the leader within ${this.catchUpTimeoutMs} ms; ` +
         "start it (with -peers naming any member) and add it again",
       { retryAfterSec: 1 },
     );
@@ -289,13 +320,13 @@ export class MembershipManager {
         // Removing the leader itself would leave the group leaderless for an election timeout;
         // a transfer first makes it a hand-over of a few round trips.
         const next = await this.call("leadership transfer", () =>
-          this.runtime.transferLeadership(undefined, { timeoutMs: memberChangeTimeoutMs }),
+          this.runtime.transferLeadership(undefined, { timeoutMs: this.changeTimeoutMs }),
         );
         this.log.info({ leader: next }, "membership: handed leadership over before removing this master");
         return { handedOffTo: next };
       }
     }
-    await this.call(`remove ${id}`, () => this.runtime.removeMember(id, { timeoutMs: memberChangeTimeoutMs }));
+    await this.call(`remove ${id}`, () => this.runtime.removeMember(id, { timeoutMs: this.changeTimeoutMs }));
     const left = m.suffrage === "voter" ? voters.length - 1 : voters.length;
     const warning = m.suffrage === "voter" ? evenWarning(left) : undefined;
     this.log.info({ member: id, voters: left, ...(warning === undefined ? {} : { warning }) }, "membership: removed");
@@ -311,7 +342,7 @@ export class MembershipManager {
       if (to === this.self) return this.answer(`${to} is already the leader`);
     }
     const leader = await this.call("leadership transfer", () =>
-      this.runtime.transferLeadership(to, { timeoutMs: memberChangeTimeoutMs }),
+      this.runtime.transferLeadership(to, { timeoutMs: this.changeTimeoutMs }),
     );
     this.log.info({ leader }, "membership: leadership transferred");
     return { ...this.answer("leadership transferred"), leader };

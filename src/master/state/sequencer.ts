@@ -5,6 +5,7 @@
 import { ErrorCode, WeedError, assert } from "../../common/errors.js";
 import type { Logger } from "../../common/logger.js";
 import type { ClusterState } from "./cluster-state.js";
+import { realClock, type RuntimeClock } from "../../raft/runtime/ports.js";
 import { fileKeyBlockSize, fileKeyMax, fileKeyRefillThreshold, fileKeyReserveWaitMs } from "../limits.js";
 
 /** Rounds of "wait for a block, take from it" one take may go through before giving up: bounded. */
@@ -15,10 +16,32 @@ interface Block {
   end: number;
 }
 
+/**
+ * The time the master's waits run on: Node's timers and performance.now in production
+ * (raft's realClock), the simulator's clock under test/sim. The state and topology wings take it
+ * from here (topology may not import raft).
+ */
+export type MasterClock = Pick<RuntimeClock, "now" | "setTimeout" | "clearTimeout" | "setInterval" | "clearInterval">;
+
+export const realMasterClock: MasterClock = realClock;
+
+/**
+ * An AbortSignal that aborts with a "TimeoutError" DOMException after `ms`, as AbortSignal.timeout
+ * does: exactly that on Node's timers (no clock given), otherwise a timer on `clock`.
+ */
+export function timeoutSignal(clock: MasterClock | undefined, ms: number): AbortSignal {
+  if (clock === undefined || clock === realMasterClock) return AbortSignal.timeout(ms);
+  const ac = new AbortController();
+  clock.setTimeout(() => ac.abort(new DOMException("The operation timed out", "TimeoutError")), ms);
+  return ac.signal;
+}
+
 export interface SequencerOptions {
   blockSize?: number;
   refillThreshold?: number;
   reserveWaitMs?: number;
+  /** What take() waits on (default: Node's timers). */
+  clock?: MasterClock;
 }
 
 export class Sequencer {
@@ -27,6 +50,7 @@ export class Sequencer {
   private readonly blockSize: number;
   private readonly refillThreshold: number;
   private readonly reserveWaitMs: number;
+  private readonly clock: MasterClock;
   /** In hand, in key order; at most two (the current one and the one reserved ahead). */
   private readonly blocks: Block[] = [];
   /** Every key <= floor is taken (issued by us or seen on a volume server). */
@@ -40,6 +64,7 @@ export class Sequencer {
     this.blockSize = options.blockSize ?? fileKeyBlockSize;
     this.refillThreshold = options.refillThreshold ?? fileKeyRefillThreshold;
     this.reserveWaitMs = options.reserveWaitMs ?? fileKeyReserveWaitMs;
+    this.clock = options.clock ?? realMasterClock;
     assert(this.refillThreshold > 0 && this.refillThreshold < this.blockSize, "refill threshold inside a block");
   }
 
@@ -81,7 +106,7 @@ export class Sequencer {
   /** Like tryTake, waiting (bounded) for a block reservation when none is in hand. */
   async take(count: number, signal?: AbortSignal): Promise<number> {
     assert(Number.isSafeInteger(count) && count > 0 && count <= this.blockSize, `key count ${count}`);
-    const deadline = performance.now() + this.reserveWaitMs;
+    const deadline = this.clock.now() + this.reserveWaitMs;
     // Each round waits for one reservation; many concurrent takers may need several rounds. The
     // deadline is the real bound, the round cap only guards against a reservation that resolves empty.
     for (let round = 0; round < takeRoundsMax; round++) {
@@ -89,9 +114,9 @@ export class Sequencer {
       if (key >= 0) return key;
       if (this.closed) throw new WeedError(ErrorCode.CLOSED, "master is closing");
       signal?.throwIfAborted();
-      const left = deadline - performance.now();
+      const left = deadline - this.clock.now();
       if (left <= 0) break;
-      await waitBounded(this.pending, left, signal);
+      await waitBounded(this.clock, this.pending, left, signal);
     }
     throw new WeedError(ErrorCode.UNAVAILABLE, `no file keys reserved within ${this.reserveWaitMs} ms`);
   }
@@ -141,12 +166,17 @@ export class Sequencer {
 }
 
 /** Waits for `p` (its rejection is rethrown) but no longer than `ms` or the signal. */
-async function waitBounded(p: Promise<void> | undefined, ms: number, signal?: AbortSignal): Promise<void> {
+async function waitBounded(
+  clock: MasterClock,
+  p: Promise<void> | undefined,
+  ms: number,
+  signal?: AbortSignal,
+): Promise<void> {
   if (p === undefined) return;
-  let timer: NodeJS.Timeout | undefined;
+  let timer: unknown;
   let onAbort: (() => void) | undefined;
   const stop = new Promise<void>((resolve, reject) => {
-    timer = setTimeout(resolve, ms);
+    timer = clock.setTimeout(resolve, ms);
     if (signal !== undefined) {
       onAbort = () => reject(signal.reason);
       signal.addEventListener("abort", onAbort, { once: true });
@@ -155,7 +185,7 @@ async function waitBounded(p: Promise<void> | undefined, ms: number, signal?: Ab
   try {
     await Promise.race([p, stop]);
   } finally {
-    clearTimeout(timer);
+    if (timer !== undefined) clock.clearTimeout(timer);
     if (onAbort !== undefined) signal?.removeEventListener("abort", onAbort);
   }
 }

@@ -7,7 +7,7 @@ import { CookieSource, formatFidNumber } from "./fid-maker.js";
 import { waitUntil, wakeAll, type Wakeups } from "../../common/wait-until.js";
 import { assignGrowthWaitMs, retryAfterSec, warmUpAssignWaitMs } from "../limits.js";
 import type { PlacementPrefs } from "./placement.js";
-import type { Sequencer } from "../state/sequencer.js";
+import { type MasterClock, realMasterClock, type Sequencer, timeoutSignal } from "../state/sequencer.js";
 import type { Topology } from "./topology.js";
 import type { VolumeGrowth, GrowthSpec } from "./volume-growth.js";
 import { describeLayout } from "./volume-growth.js";
@@ -33,6 +33,11 @@ export interface AssignerDeps {
   random: Random;
   /** Monotonic milliseconds (performance.now in production). */
   now: () => number;
+  /**
+   * The timers the slow path waits on (growth, warm-up); Node's when absent. Give one whose now()
+   * agrees with `now` (the simulator's clock for both).
+   */
+  clock?: MasterClock;
   /**
    * Whether the cluster ever allocated a volume (the replicated max volume id is above 0). With
    * no volume server reporting yet, such a cluster is waiting for its servers, not out of them.
@@ -127,7 +132,8 @@ export class Assigner {
     // A warm-up alone ends on time; an empty topology only when a server reports.
     const onlyWarmUp = this.warmingUp && !(this.deps.topology.nodeCount === 0 && this.deps.everAllocated());
     const warmUpLeftMs = Math.max(0, this.warmUpEnd - this.deps.now());
-    const timeout = AbortSignal.timeout(onlyWarmUp ? Math.min(warmUpAssignWaitMs, warmUpLeftMs) : warmUpAssignWaitMs);
+    const timeoutMs = onlyWarmUp ? Math.min(warmUpAssignWaitMs, warmUpLeftMs) : warmUpAssignWaitMs;
+    const timeout = timeoutSignal(this.deps.clock, timeoutMs);
     const check = (): number | undefined => {
       const vid = this.pick(layout, prefs);
       return vid >= 0 ? vid : this.awaitingServers ? undefined : -1;
@@ -160,7 +166,7 @@ export class Assigner {
         });
     }
     const grown = growth.growShared(req, req.writableVolumeCount);
-    await waitAtMost(grown, this.growthWaitMs, signal, () => this.growthPending(req));
+    await waitAtMost(this.deps.clock, grown, this.growthWaitMs, signal, () => this.growthPending(req));
     vid = this.pick(layout, req.prefs);
     if (vid >= 0) return vid;
     throw new WeedError(ErrorCode.NO_WRITABLE_VOLUME, `no writable volumes for ${describeLayout(req)}`, {
@@ -189,15 +195,17 @@ function matches(n: DataNode, prefs: PlacementPrefs): boolean {
 
 /** Awaits `p`; after `ms`, or on abort, rejects with `onTimeout()` / the abort reason instead. */
 async function waitAtMost<T>(
+  clock: MasterClock | undefined,
   p: Promise<T>,
   ms: number,
   signal: AbortSignal | undefined,
   onTimeout: () => Error,
 ): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
+  const timers = clock ?? realMasterClock;
+  let timer: unknown;
   let onAbort: (() => void) | undefined;
   const limit = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(onTimeout()), ms);
+    timer = timers.setTimeout(() => reject(onTimeout()), ms);
     if (signal !== undefined) {
       onAbort = () => reject(signal.reason);
       signal.addEventListener("abort", onAbort, { once: true });
@@ -206,7 +214,7 @@ async function waitAtMost<T>(
   try {
     return await Promise.race([p, limit]);
   } finally {
-    clearTimeout(timer);
+    timers.clearTimeout(timer);
     if (onAbort !== undefined) signal?.removeEventListener("abort", onAbort);
   }
 }

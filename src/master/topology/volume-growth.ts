@@ -7,6 +7,7 @@ import type { Logger } from "../../common/logger.js";
 import { copyCount, formatReplicaPlacement, replicaPlacementFromByte } from "../../common/replica-placement.js";
 import { formatTtl, ttlFromUint32 } from "../../common/ttl.js";
 import type { ClusterState } from "../state/cluster-state.js";
+import { type MasterClock, timeoutSignal } from "../state/sequencer.js";
 import type { DataNode, ReplicaInfo } from "./data-node.js";
 import { allocateVolumeTimeoutMs, defaultGrowthCount, growthCountMax } from "../limits.js";
 import { pickNodesForVolume, type PlacementPrefs } from "./placement.js";
@@ -37,6 +38,8 @@ export interface VolumeGrowthDeps {
   logger: Logger;
   /** Told of every volume allocation and its result (the master's metrics count them). */
   metrics?: { volumeCreated(ok: boolean): void };
+  /** What the allocation timeouts run on (default: Node's timers). */
+  clock?: MasterClock;
 }
 
 export interface VolumeGrowthOptions {
@@ -155,7 +158,7 @@ export class VolumeGrowth {
         memoryMapMaxSizeMb: spec.memoryMapMaxSizeMb,
         diskType: spec.diskType,
       };
-      const signal = AbortSignal.any([this.abort.signal, AbortSignal.timeout(this.allocateTimeoutMs)]);
+      const signal = AbortSignal.any([this.abort.signal, timeoutSignal(this.deps.clock, this.allocateTimeoutMs)]);
       const settled = await Promise.allSettled(nodes.map((n) => allocator.allocate(n, req, signal)));
       const failed = settled.findIndex((s) => s.status === "rejected");
       if (failed >= 0) {
@@ -180,7 +183,7 @@ export class VolumeGrowth {
 
   /** Best effort: deletes the replicas that were made, so a half-made volume does not linger. */
   private async undo(nodes: DataNode[], settled: PromiseSettledResult<void>[], volumeId: number): Promise<void> {
-    const signal = AbortSignal.any([this.abort.signal, AbortSignal.timeout(this.allocateTimeoutMs)]);
+    const signal = AbortSignal.any([this.abort.signal, timeoutSignal(this.deps.clock, this.allocateTimeoutMs)]);
     const made = nodes.filter((_, i) => settled[i]!.status === "fulfilled");
     const results = await Promise.allSettled(made.map((n) => this.deps.allocator.remove(n, volumeId, signal)));
     for (const r of results)
