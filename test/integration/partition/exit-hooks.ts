@@ -1,5 +1,6 @@
 // Synchronous cleanups (iptables chains, child processes) that must run however this process ends:
-// a normal exit, a failed test, Ctrl-C or a SIGTERM from the runner. Each hook runs at most once.
+// a normal exit, a failed test, Ctrl-C or a SIGTERM from the runner, or the runner itself gone.
+// Each hook runs at most once.
 type Hook = () => void;
 
 const hooks = new Set<Hook>();
@@ -30,6 +31,9 @@ export function onExitSync(hook: Hook): () => void {
     process.on("exit", runAll);
     process.on("SIGINT", onSignal);
     process.on("SIGTERM", onSignal);
+    // A test runner's worker whose parent died (its IPC channel closes) may run on as an orphan:
+    // its hosts and iptables rules must not outlive the run that wanted them.
+    process.on("disconnect", runAll);
   }
   hooks.add(hook);
   return () => hooks.delete(hook);

@@ -3,6 +3,7 @@
 // each process running as its own unix uid so that links.ts can tell their packets apart. Needs
 // root (setuid children, iptables); `partitionSupport()` says why not when it cannot run.
 import { spawnSync } from "node:child_process";
+import { rmSync } from "node:fs";
 import { chmod, chown, mkdir, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { join } from "node:path";
@@ -278,11 +279,12 @@ export class Cluster {
     await this.tmp.remove();
   }
 
-  /** For process exit (a failed run, Ctrl-C): SIGKILL to our own children only. */
+  /** For process exit (a failed run, Ctrl-C): SIGKILL to our own children only, then their data goes. */
   killAllSync(): void {
     for (const h of this.all()) {
       if (h.proc !== undefined && !h.proc.exited) h.proc.child.kill("SIGKILL");
     }
+    rmSync(this.tmp.dir, { recursive: true, force: true, maxRetries: 3 });
   }
 }
 

@@ -11,7 +11,7 @@
 // Needs root and iptables (CI has both: .ci/run installs iptables); elsewhere the file is skipped
 // with the reason printed. PARTITION_REPORT=1 (npm run bench:partition) prints the timings table.
 // On a failure the processes' logs and the run's timeline are kept under /tmp (the path is printed).
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -58,7 +58,6 @@ interface Row {
 let cluster: Cluster;
 let links: Links;
 let sampler: Sampler;
-let logDir: string;
 let failed = false;
 const rows: Row[] = [];
 const timeline: string[] = [];
@@ -172,7 +171,6 @@ function keepLogsOnFailure(): void {
 
 describe.skipIf(unsupported !== undefined)("partitions between hosts (iptables, own uids; issue 10)", () => {
   beforeAll(async () => {
-    logDir = await mkdtemp(join(tmpdir(), "weed-ts-partition-logs-"));
     cluster = await Cluster.create({ pulseSeconds: 1 });
     links = await Links.open(cluster.all(), cluster.port);
     const wall = new Date(Date.now() - (performance.now() - t0)).toISOString();
@@ -186,11 +184,10 @@ describe.skipIf(unsupported !== undefined)("partitions between hosts (iptables, 
     await links?.close();
     if (report) printReport();
     if (failed && cluster !== undefined) {
+      const logDir = await mkdtemp(join(tmpdir(), "weed-ts-partition-logs-"));
       await cluster.saveLogs(logDir);
       await writeFile(join(logDir, "timeline.txt"), [...timeline, "", ...transitions()].join("\n") + "\n");
       console.warn(`partition tests: processes' logs and the timeline kept in ${logDir}`);
-    } else if (logDir !== undefined) {
-      await rm(logDir, { recursive: true, force: true });
     }
     await cluster?.close();
   }, 60_000);
