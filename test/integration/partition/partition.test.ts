@@ -20,7 +20,7 @@ import { Cluster, partitionSupport, type HostName, type MasterName } from "./hos
 import { Links } from "./links.js";
 import { probeLinks } from "./probe.js";
 import { leadersSeen, maxTerm, Sampler, termsWithTwoLeaders } from "./sampler.js";
-import { duplicateAcks, duplicateAssigns, readBack, Writer, type WriteRecord } from "./writer.js";
+import { duplicateAcks, duplicateAssigns, landedAfterFailure, readBack, Writer, type WriteRecord } from "./writer.js";
 
 /** Issue 10: "writes resume through the majority within 1 s of the leader's isolation". */
 const WRITES_RESUME_MAX_MS = 1_000;
@@ -152,6 +152,10 @@ async function commonChecks(scenario: string, writer: Writer, from: number): Pro
   const writes = writer.records;
   const acks = writes.filter((w) => w.outcome === "ack").length;
   note(`${scenario}: ${writes.length} writes, ${acks} acknowledged, ${writes.length - acks} outcome unknown`);
+  const late = await landedAfterFailure(writes);
+  note(`${scenario}: of ${late.known} failed writes with a known fid, ${late.landed} are stored all the same`);
+  record(scenario, "writes acknowledged (count)", acks);
+  record(scenario, "writes outcome unknown (count)", writes.length - acks);
   const top = longestRequests(writes, 5);
   const longest = top[0] ?? { ms: 0, what: "none" };
   for (const r of top) note(`${scenario}: took ${r.ms.toFixed(0)} ms: ${r.what}`);
@@ -314,6 +318,7 @@ describe.skipIf(unsupported !== undefined)("partitions between hosts (iptables, 
       note(
         `${S}: fids assigned to ${vol.name} after the cut: ${toVolDuringCut}, after the drop: ${assignedAfter.length}`,
       );
+      record(S, "assigns to it after the drop (count)", assignedAfter.length, 0);
       await links.healAll();
       const tHeal = performance.now();
       note(`${S}: healed`);

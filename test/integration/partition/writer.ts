@@ -211,8 +211,21 @@ export function duplicateAssigns(records: readonly WriteRecord[]): string[] {
 }
 
 /** Reads every acknowledged blob back from its volume server; returns what is missing or differs. */
-export async function readBack(records: readonly WriteRecord[], concurrency = 16): Promise<string[]> {
-  const acks = records.filter((r) => r.outcome === "ack");
+export function readBack(records: readonly WriteRecord[]): Promise<string[]> {
+  return readEach(records.filter((r) => r.outcome === "ack"));
+}
+
+/**
+ * Writes that failed ("outcome unknown") after their fid was known, and whose bytes are stored all
+ * the same: allowed, but worth counting (an upload that went on after its client was told it failed).
+ */
+export async function landedAfterFailure(records: readonly WriteRecord[]): Promise<{ known: number; landed: number }> {
+  const known = records.filter((r) => r.outcome === "failed" && r.fid !== undefined && r.volume !== undefined);
+  const problems = await readEach(known);
+  return { known: known.length, landed: known.length - problems.length };
+}
+
+async function readEach(acks: readonly WriteRecord[], concurrency = 16): Promise<string[]> {
   const problems: string[] = [];
   let next = 0;
   const agent = new Agent({ keepAliveTimeout: 4_000 });
