@@ -131,6 +131,20 @@ export const forwardTimeoutMs = submitUploadTimeoutMs;
  */
 export const leaderChangeGraceMs = 1_000;
 
+/**
+ * A follower's connect to the leader for a forward gives up after this (undici's default is 10 s).
+ * The masters are on one LAN: a connect that takes longer is to a leader cut off, and a forward
+ * that never connected is sent again to the next leader (nothing reached the old one).
+ */
+export const forwardConnectTimeoutMs = 1_000;
+
+/**
+ * After a volume server leaves the topology (its stream ended or broke), uploads still in flight
+ * to it this much later are failed as outcome unknown: a stopping volume server takes requests for
+ * 0.5 s after its heartbeat ends and finishes them within 2 s (its drainLingerMs, httpCloseGraceMs).
+ */
+export const uploadDrainGraceMs = 3_000;
+
 /** Keep-alive connections from a follower to the leader, for forwarded HTTP requests. */
 export const forwardConnectionsMax = 32;
 

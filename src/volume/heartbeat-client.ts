@@ -175,7 +175,7 @@ export class HeartbeatClient {
             { master, leader: end.leader },
             "master still names the leader we lost: waiting for the election",
           );
-          index = (this.#masters.indexOf(master) + 1) % this.#masters.length;
+          index = this.#nextAfter(master, lost);
           await sleep(this.#jittered(heartbeatElectionPollMs), signal);
           continue;
         }
@@ -187,7 +187,7 @@ export class HeartbeatClient {
       } else {
         if (end.answered) lost = { master, at: performance.now() };
         this.#log.warn({ master, reason: end.reason }, "heartbeat stream lost");
-        index = (this.#masters.indexOf(master) + 1) % this.#masters.length;
+        index = this.#nextAfter(master, lost);
       }
       redirects = 0;
       const electing = end.answered || (lost !== undefined && performance.now() - lost.at < heartbeatStaleLeaderMs);
@@ -196,6 +196,20 @@ export class HeartbeatClient {
       await sleep(delay, signal);
     }
     this.#connected = false;
+  }
+
+  /**
+   * The master to ask after `master`. The leader we just lost is skipped while its successor is
+   * being elected (heartbeatStaleLeaderMs): the others answer "no leader yet" for a moment, and
+   * going back to the lost one, cut off or hung, would cost a whole answer timeout. A follower
+   * that names it leader again still sends us there.
+   */
+  #nextAfter(master: string, lost: { master: string; at: number } | undefined): number {
+    const n = this.#masters.length;
+    const i = (this.#masters.indexOf(master) + 1) % n;
+    const electing = lost !== undefined && performance.now() - lost.at < heartbeatStaleLeaderMs;
+    // Entries are distinct servers (#learn), so at most one is the lost leader.
+    return n > 1 && electing && this.#masters[i] === lost.master ? (i + 1) % n : i;
   }
 
   #jittered(ms: number): number {

@@ -9,8 +9,8 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { pipeline } from "node:stream/promises";
 import { Pool } from "undici";
 import { ErrorCode, WeedError } from "../../common/errors.js";
-import { forwardConnectionsMax, forwardTimeoutMs, retryAfterSec } from "../limits.js";
-import { LeaderInFlight } from "./leader-in-flight.js";
+import { forwardConnectionsMax, forwardConnectTimeoutMs, forwardTimeoutMs, retryAfterSec } from "../limits.js";
+import { LeaderInFlight, leaderChangedError } from "./leader-in-flight.js";
 
 /** Marks a request a follower forwarded; its value is the comma list of forwarding masters. */
 export const FORWARDED_HEADER = "x-weed-forwarded-by";
@@ -105,11 +105,12 @@ export class LeaderForwarder {
    * for its answer (outcome unknown) instead of leaving them to forwardTimeoutMs.
    */
   forget(leader: string): void {
-    this.inFlight.abandon(leader);
     const p = this.pools.get(leader);
-    if (p === undefined) return;
     this.pools.delete(leader);
-    void p.close().catch(() => undefined);
+    // undici acts on an abort only once a connect in progress ends (its connect timeout): the
+    // pool is destroyed with the aborts, which fails such a request at once.
+    this.inFlight.abandon(leader, () => void p?.destroy(leaderChangedError(leader)).catch(() => undefined));
+    void p?.close().catch(() => undefined);
   }
 
   async close(): Promise<void> {
@@ -122,7 +123,11 @@ export class LeaderForwarder {
   private pool(leader: string): Pool {
     let p = this.pools.get(leader);
     if (p === undefined) {
-      p = new Pool(`http://${leader}`, { connections: forwardConnectionsMax, pipelining: 1 });
+      p = new Pool(`http://${leader}`, {
+        connections: forwardConnectionsMax,
+        pipelining: 1,
+        connect: { timeout: forwardConnectTimeoutMs },
+      });
       this.pools.set(leader, p);
     }
     return p;

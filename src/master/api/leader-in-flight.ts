@@ -35,14 +35,17 @@ export class LeaderInFlight {
     };
   }
 
-  /** Fails every request to `leader` still unanswered after `graceMs`. */
-  abandon(leader: string, graceMs = leaderChangeGraceMs): void {
-    const set = this.byLeader.get(leader);
-    if (set === undefined) return;
+  /**
+   * Fails every request to `leader` still unanswered after `graceMs`, then calls `after` (to
+   * destroy the connections: a client may not act on an abort while its connect is in progress).
+   */
+  abandon(leader: string, after?: () => void, graceMs = leaderChangeGraceMs): void {
+    const set = this.byLeader.get(leader) ?? new Set();
     this.byLeader.delete(leader);
     const timer = setTimeout(() => {
       const reason = leaderChangedError(leader);
       for (const c of set) c.abort(reason);
+      after?.();
     }, graceMs);
     timer.unref();
   }

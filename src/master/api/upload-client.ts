@@ -4,7 +4,7 @@
 import { Readable } from "node:stream";
 import { Pool } from "undici";
 import { ErrorCode, WeedError } from "../../common/errors.js";
-import { submitUploadTimeoutMs, uploadConnectionsPerServer } from "../limits.js";
+import { submitUploadTimeoutMs, uploadConnectionsPerServer, uploadDrainGraceMs } from "../limits.js";
 
 export interface UploadInput {
   /** "ip:port" of the volume server. */
@@ -71,20 +71,23 @@ export class UploadClient {
   }
 
   /**
-   * Drops the pool of a server that left the topology. `vanished` (it went silent or its
-   * connection broke): uploads in flight to it are failed now, as outcome unknown, rather than
-   * left to hang until submitUploadTimeoutMs; otherwise they finish first.
+   * Drops the pool of a server that left the topology. Uploads in flight to it are failed, as
+   * outcome unknown, rather than left to hang until submitUploadTimeoutMs: at once when it
+   * `vanished` (went silent, its connection broke), else those still running after
+   * uploadDrainGraceMs (a server that is stopping answers them within it; one cut off, whose
+   * stream may look ended, does not).
    */
   forget(server: string, vanished = false): void {
     const p = this.pools.get(server);
     if (p === undefined) return;
     this.pools.delete(server);
-    if (!vanished) {
-      p.close().catch(() => undefined);
-      return;
-    }
-    const why = `volume server ${server} went silent during the upload: outcome unknown, check before retrying`;
-    p.destroy(new WeedError(ErrorCode.UNAVAILABLE, why)).catch(() => undefined);
+    const fail = (): void => {
+      const why = `volume server ${server} left during the upload: outcome unknown, check before retrying`;
+      p.destroy(new WeedError(ErrorCode.UNAVAILABLE, why)).catch(() => undefined);
+    };
+    if (vanished) return fail();
+    p.close().catch(() => undefined);
+    setTimeout(fail, uploadDrainGraceMs).unref();
   }
 
   async close(): Promise<void> {

@@ -18,6 +18,8 @@ import { tempDir } from "../../helpers.js";
 export class FakeMaster {
   readonly beats: Heartbeat[] = [];
   leader = "";
+  /** Answer the first beat as a follower during an election does: UNAVAILABLE, no leader yet. */
+  electing = false;
   streams = 0;
   #server: grpc.Server | undefined;
   #port = 0;
@@ -36,6 +38,10 @@ export class FakeMaster {
       sendHeartbeat: (call: grpc.ServerDuplexStream<Heartbeat, HeartbeatResponse>) => {
         this.streams++;
         call.on("data", (hb: Heartbeat) => {
+          if (this.electing) {
+            call.emit("error", { code: grpc.status.UNAVAILABLE, details: "no leader is elected yet" });
+            return;
+          }
           this.beats.push(hb);
           call.write(
             create(HeartbeatResponseSchema, { volumeSizeLimit: 30n * 1024n * 1024n * 1024n, leader: this.leader }),
