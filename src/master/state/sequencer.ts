@@ -30,7 +30,9 @@ export const realMasterClock: MasterClock = realClock;
  * does: exactly that on Node's timers (no clock given), otherwise a timer on `clock`.
  */
 export function timeoutSignal(clock: MasterClock | undefined, ms: number): AbortSignal {
-  if (clock === undefined || clock === realMasterClock) return AbortSignal.timeout(ms);
+  // AbortSignal.timeout throws on a fractional delay, and waits left over from performance.now()
+  // (the warm-up's) are fractional: a 500 on an assign in a warm-up's last 1.5 s, before this.
+  if (clock === undefined || clock === realMasterClock) return AbortSignal.timeout(Math.max(0, Math.ceil(ms)));
   const ac = new AbortController();
   clock.setTimeout(() => ac.abort(new DOMException("The operation timed out", "TimeoutError")), ms);
   return ac.signal;

@@ -158,6 +158,24 @@ describe("Assigner", () => {
   });
 });
 
+describe("Assigner in a warm-up's last moments", () => {
+  it("waits out a fractional rest of the warm-up, then grows (not a 500 from the timer)", async () => {
+    // A server has reported (so the warm-up alone decides the wait), but no writable volume yet.
+    const { state, topology, sequencer, allocator } = await setup();
+    const growth = new VolumeGrowth({ topology, state, allocator, random: Math.random, logger: silentLogger() });
+    const assigner = new Assigner({
+      ...{ topology, sequencer, growth, random: Math.random },
+      ...{ now: () => performance.now(), everAllocated: () => true },
+    });
+    allocator.open();
+    assigner.warmUpUntil(performance.now() + 200.37);
+    // Waits out the warm-up's rest, then grows (the server reported no volume) and assigns.
+    const r = await assigner.assign(request);
+    expect(r.fid).toMatch(/^[1-7],/);
+    expect(allocator.calls.length).toBeGreaterThan(0);
+  });
+});
+
 /** A cluster that has volumes, seen by a leader none of whose volume servers has reported yet. */
 async function leaderBeforeItsServers(): Promise<{
   topology: Topology;
