@@ -40,6 +40,7 @@ export interface TransportCounters {
   droppedMessages: number;
   receivedMessages: number;
   receivedBatches: number;
+  /** Messages addressed to another node or undecodable; never stepped. */
   rejectedMessages: number;
   reconnects: number;
 }

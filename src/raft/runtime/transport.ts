@@ -27,6 +27,7 @@ import type { Message, NodeId } from "../types.js";
 import { MessageCodecError } from "./errors.js";
 import type { RuntimeLimits } from "./limits.js";
 import type { RuntimeLogger } from "./logger.js";
+import type { TransportCounters } from "./ports.js";
 import { messageBytes } from "./message-codec.js";
 import { decodeAckWire, decodeBatchWire, encodeAckWire, encodeBatchWire } from "./wire-codec.js";
 
@@ -56,16 +57,8 @@ export interface TransportConfig {
   random?: () => number;
 }
 
-export interface TransportStats {
-  sentMessages: number;
-  sentBatches: number;
-  droppedMessages: number;
-  receivedMessages: number;
-  receivedBatches: number;
-  /** Messages addressed to another node or undecodable; never stepped. */
-  rejectedMessages: number;
-  reconnects: number;
-}
+/** The transport's counters (ports.ts defines what every transport counts). */
+export type TransportStats = TransportCounters;
 
 /**
  * raft_pb.Raft/Send with the fast codec (wire-codec.ts) instead of src/grpc/adapter.ts's generic
