@@ -217,15 +217,9 @@ describe.skipIf(unsupported !== undefined)("partitions between hosts (iptables, 
   it(
     "follower isolated 30 s: leader and term unchanged; it follows again within 1 s of the heal",
     async () => {
-      keepLogsOnFailure();
       const S = "follower isolated 30 s";
-      const leader = await healthyLeader(S);
+      const { leader, writer, from, termBefore } = await openScenario(S);
       const follower = followersOf(leader)[0]!;
-      const writer = new Writer(cluster);
-      const from = performance.now();
-      writer.start(cluster.masters().map((m) => m.name as MasterName));
-      await sleep(1_000);
-      const termBefore = (await cluster.raftStatus(leader))!.term;
       await links.isolate(follower, othersOf(follower));
       const tCut = performance.now();
       note(`${S}: ${follower} cut from all (leader ${leader}, term ${termBefore})`);
@@ -256,15 +250,9 @@ describe.skipIf(unsupported !== undefined)("partitions between hosts (iptables, 
   it(
     "leader cut from one follower only: no leader change",
     async () => {
-      keepLogsOnFailure();
       const S = "leader cut from one follower";
-      const leader = await healthyLeader(S);
+      const { leader, writer, from, termBefore } = await openScenario(S);
       const follower = followersOf(leader)[0]!;
-      const writer = new Writer(cluster);
-      const from = performance.now();
-      writer.start(cluster.masters().map((m) => m.name as MasterName));
-      await sleep(1_000);
-      const termBefore = (await cluster.raftStatus(leader))!.term;
       await links.cut(leader, follower);
       const tCut = performance.now();
       note(`${S}: ${leader} <-> ${follower} cut (term ${termBefore})`);
@@ -295,17 +283,12 @@ describe.skipIf(unsupported !== undefined)("partitions between hosts (iptables, 
   it(
     "volume server cut from the leader only: dropped within ~3 pulses, no assign to it after, re-registers",
     async () => {
-      keepLogsOnFailure();
       const S = "volume server cut from leader";
-      const leader = await healthyLeader(S);
+      const { leader, writer, from } = await openScenario(S);
       const vol = cluster.hosts.v1;
       const pulseMs = cluster.pulseSeconds * 1000;
       const dropBound = SILENT_PULSES_MAX * pulseMs + DROP_SLACK_MS;
       sampler.watchTopology(() => leader);
-      const writer = new Writer(cluster);
-      const from = performance.now();
-      writer.start(cluster.masters().map((m) => m.name as MasterName));
-      await sleep(1_000);
       await links.cut(leader, vol.name);
       const tCut = performance.now();
       note(`${S}: ${leader} <-> ${vol.name} cut (pulse ${cluster.pulseSeconds} s)`);
@@ -344,14 +327,9 @@ describe.skipIf(unsupported !== undefined)("partitions between hosts (iptables, 
   it(
     "flapping link (leader <-> follower cut and healed every 500 ms for 20 s): no election storm, writes go on",
     async () => {
-      keepLogsOnFailure();
       const S = "flapping link";
-      const leader = await healthyLeader(S);
+      const { leader, writer, from } = await openScenario(S);
       const follower = followersOf(leader)[0]!;
-      const writer = new Writer(cluster);
-      const from = performance.now();
-      writer.start(cluster.masters().map((m) => m.name as MasterName));
-      await sleep(1_000);
       const tStart = performance.now();
       note(`${S}: flapping ${leader} <-> ${follower}`);
       for (let i = 0; i < 40; i++) {
@@ -377,19 +355,31 @@ describe.skipIf(unsupported !== undefined)("partitions between hosts (iptables, 
 });
 
 /**
+ * Every scenario's opening: keep the logs if it fails, a healthy leader, a writer running for a
+ * second through `through` (default every master), and the term before anything is cut.
+ */
+async function openScenario(
+  S: string,
+  through?: (leader: MasterName) => MasterName[],
+): Promise<{ leader: MasterName; writer: Writer; from: number; termBefore: number }> {
+  keepLogsOnFailure();
+  const leader = await healthyLeader(S);
+  const writer = new Writer(cluster);
+  const from = performance.now();
+  writer.start(through?.(leader) ?? cluster.masters().map((m) => m.name as MasterName));
+  await sleep(1_000);
+  const termBefore = (await cluster.raftStatus(leader))!.term;
+  return { leader, writer, from, termBefore };
+}
+
+/**
  * The leader is cut from `cutFrom(leader)`; writes go through the two others. It must step down,
  * they elect, writes through them resume within WRITES_RESUME_MAX_MS of the cut, and after the heal
  * the old leader follows with no term bump (PreVote, Raft thesis §9.6).
  */
 async function leaderIsolated(S: string, cutFrom: (leader: MasterName) => HostName[]): Promise<void> {
-  keepLogsOnFailure();
-  const leader = await healthyLeader(S);
+  const { leader, writer, from, termBefore } = await openScenario(S, followersOf);
   const followers = followersOf(leader);
-  const writer = new Writer(cluster);
-  const from = performance.now();
-  writer.start(followers);
-  await sleep(1_000);
-  const termBefore = (await cluster.raftStatus(leader))!.term;
   for (const o of cutFrom(leader)) await links.cut(leader, o);
   const tCut = performance.now();
   note(`${S}: ${leader} cut from ${cutFrom(leader).join(", ")} (term ${termBefore})`);
