@@ -1,6 +1,7 @@
 // One volume: <base>.dat (superblock + needle records) and <base>.idx (16-byte entries), plus the
 // in-memory needle map. Writes are synchronous pwrites at tracked end offsets (record, then index
-// entry, then map), so a write that returned survives kill -9; fsync is group-committed.
+// entry, then map), so a write that returned survives kill -9; fsync is group-committed, in rounds
+// shared with the store's other volumes (group-commit.ts).
 // Load replays the .idx and repairs the tail (FORMAT.md, "Recovery").
 import fs from "node:fs";
 import path from "node:path";
@@ -8,7 +9,7 @@ import { promisify } from "node:util";
 import { ErrorCode, WeedError, assert } from "../../common/errors.js";
 import type { Logger } from "../../common/logger.js";
 import { crc32c } from "@node-rs/crc32";
-import { GroupCommit } from "./group-commit.js";
+import { GroupCommit, type SyncRounds } from "./group-commit.js";
 import { idxEntryBytes, TOMBSTONE_FILE_SIZE, readFully, writeFully, writeIdxEntry } from "./idx.js";
 import { needleAlignBytes, volumeFileBytesMax } from "./limits.js";
 import { isNoSpaceError } from "./disk-space.js";
@@ -65,6 +66,10 @@ export interface VolumeOptions {
    * is read-only "for space" from then on, until setNoSpace(false). `recordBytes` did not fit.
    */
   onNoSpace?: (recordBytes: number) => void;
+  /** The store's shared fsync rounds. Default: rounds of this volume's own. */
+  syncRounds?: SyncRounds;
+  /** fdatasync of one descriptor; injected by tests (count or fail syncs). Default: fs.fdatasync. */
+  fdatasync?: (fd: number) => Promise<void>;
 }
 
 type State = "new" | "open" | "closing" | "closed";
@@ -112,6 +117,7 @@ export class Volume {
   private readonly onNoSpace: ((recordBytes: number) => void) | undefined;
   private readonly idxEntry = Buffer.alloc(idxEntryBytes);
   private readonly commit: GroupCommit;
+  private readonly fdatasync: (fd: number) => Promise<void>;
 
   constructor(opts: VolumeOptions) {
     assert(Number.isInteger(opts.id) && opts.id >= 0 && opts.id <= 0xffffffff, `volume id ${opts.id} is a uint32`);
@@ -123,8 +129,10 @@ export class Volume {
     this.log = opts.logger.child({ volumeId: opts.id });
     this.wallClockMs = opts.wallClockMs ?? Date.now;
     this.onNoSpace = opts.onNoSpace;
+    this.fdatasync = opts.fdatasync ?? fdatasync;
     this.commit = new GroupCommit({
       what: `volume ${opts.id}`,
+      ...(opts.syncRounds === undefined ? {} : { rounds: opts.syncRounds }),
       sync: () => this.syncFiles(),
       onFailure: (err) => {
         this.readOnlyFlag = true;
@@ -133,7 +141,7 @@ export class Volume {
     });
   }
 
-  /** Syncs started by group commit (for tests: fewer than the writers that asked). */
+  /** Sync rounds that synced this volume (for tests: fewer than the writers that asked). */
   get syncCount(): number {
     return this.commit.syncCount;
   }
@@ -207,7 +215,7 @@ export class Volume {
     }
     try {
       writeFully(this.datFd, sbBytes, 0);
-      await Promise.all([fdatasync(this.datFd), fdatasync(this.idxFd)]);
+      await this.syncFiles();
       await syncDir(path.dirname(this.datPath));
     } catch (err) {
       this.closeFds();
@@ -257,7 +265,7 @@ export class Volume {
       });
       report = loaded.report;
       if (report.datBytesTruncated > 0 || report.idxBytesTruncated > 0 || report.recordsRecovered > 0) {
-        await Promise.all([fdatasync(this.datFd), fdatasync(this.idxFd)]);
+        await this.syncFiles();
       }
       this.sb = loaded.sb;
       this.map = loaded.map;
@@ -295,7 +303,7 @@ export class Volume {
     await this.commit.drain();
     if (this.commit.failed === undefined) {
       try {
-        await Promise.all([fdatasync(this.datFd), fdatasync(this.idxFd)]);
+        await this.syncFiles();
       } catch (err) {
         this.log.error({ err }, "final fsync failed while closing");
       }
@@ -630,7 +638,7 @@ export class Volume {
   }
 
   private async syncFiles(): Promise<void> {
-    await Promise.all([fdatasync(this.datFd), fdatasync(this.idxFd)]);
+    await Promise.all([this.fdatasync(this.datFd), this.fdatasync(this.idxFd)]);
   }
 }
 
