@@ -13,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file volume_server.proto.
  */
 export const file_volume_server: GenFile = /*@__PURE__*/
-  fileDesc("ChN2b2x1bWVfc2VydmVyLnByb3RvEhB2b2x1bWVfc2VydmVyX3BiIrkBChVBbGxvY2F0ZVZvbHVtZVJlcXVlc3QSEQoJdm9sdW1lX2lkGAEgASgNEhIKCmNvbGxlY3Rpb24YAiABKAkSEwoLcHJlYWxsb2NhdGUYAyABKAMSEwoLcmVwbGljYXRpb24YBCABKAkSCwoDdHRsGAUgASgJEh4KFm1lbW9yeV9tYXBfbWF4X3NpemVfbWIYBiABKA0SEQoJZGlza190eXBlGAcgASgJEg8KB3ZlcnNpb24YCCABKA0iGAoWQWxsb2NhdGVWb2x1bWVSZXNwb25zZSIoChNWb2x1bWVTdGF0dXNSZXF1ZXN0EhEKCXZvbHVtZV9pZBgBIAEoDSJxChRWb2x1bWVTdGF0dXNSZXNwb25zZRIUCgxpc19yZWFkX29ubHkYASABKAgSEwoLdm9sdW1lX3NpemUYAiABKAQSEgoKZmlsZV9jb3VudBgDIAEoBBIaChJmaWxlX2RlbGV0ZWRfY291bnQYBCABKAQiPAoTVm9sdW1lRGVsZXRlUmVxdWVzdBIRCgl2b2x1bWVfaWQYASABKA0SEgoKb25seV9lbXB0eRgCIAEoCCIWChRWb2x1bWVEZWxldGVSZXNwb25zZTKxAgoMVm9sdW1lU2VydmVyEmMKDkFsbG9jYXRlVm9sdW1lEicudm9sdW1lX3NlcnZlcl9wYi5BbGxvY2F0ZVZvbHVtZVJlcXVlc3QaKC52b2x1bWVfc2VydmVyX3BiLkFsbG9jYXRlVm9sdW1lUmVzcG9uc2USXQoMVm9sdW1lU3RhdHVzEiUudm9sdW1lX3NlcnZlcl9wYi5Wb2x1bWVTdGF0dXNSZXF1ZXN0GiYudm9sdW1lX3NlcnZlcl9wYi5Wb2x1bWVTdGF0dXNSZXNwb25zZRJdCgxWb2x1bWVEZWxldGUSJS52b2x1bWVfc2VydmVyX3BiLlZvbHVtZURlbGV0ZVJlcXVlc3QaJi52b2x1bWVfc2VydmVyX3BiLlZvbHVtZURlbGV0ZVJlc3BvbnNlYgZwcm90bzM");
+  fileDesc("ChN2b2x1bWVfc2VydmVyLnByb3RvEhB2b2x1bWVfc2VydmVyX3BiIrkBChVBbGxvY2F0ZVZvbHVtZVJlcXVlc3QSEQoJdm9sdW1lX2lkGAEgASgNEhIKCmNvbGxlY3Rpb24YAiABKAkSEwoLcHJlYWxsb2NhdGUYAyABKAMSEwoLcmVwbGljYXRpb24YBCABKAkSCwoDdHRsGAUgASgJEh4KFm1lbW9yeV9tYXBfbWF4X3NpemVfbWIYBiABKA0SEQoJZGlza190eXBlGAcgASgJEg8KB3ZlcnNpb24YCCABKA0iGAoWQWxsb2NhdGVWb2x1bWVSZXNwb25zZSIoChNWb2x1bWVTdGF0dXNSZXF1ZXN0EhEKCXZvbHVtZV9pZBgBIAEoDSJxChRWb2x1bWVTdGF0dXNSZXNwb25zZRIUCgxpc19yZWFkX29ubHkYASABKAgSEwoLdm9sdW1lX3NpemUYAiABKAQSEgoKZmlsZV9jb3VudBgDIAEoBBIaChJmaWxlX2RlbGV0ZWRfY291bnQYBCABKAQiPAoTVm9sdW1lRGVsZXRlUmVxdWVzdBIRCgl2b2x1bWVfaWQYASABKA0SEgoKb25seV9lbXB0eRgCIAEoCCIWChRWb2x1bWVEZWxldGVSZXNwb25zZSKlAQoRVm9sdW1lQ29weVJlcXVlc3QSEQoJdm9sdW1lX2lkGAEgASgNEhIKCmNvbGxlY3Rpb24YAiABKAkSEwoLcmVwbGljYXRpb24YAyABKAkSCwoDdHRsGAQgASgJEhgKEHNvdXJjZV9kYXRhX25vZGUYBSABKAkSEQoJZGlza190eXBlGAYgASgJEhoKEmlvX2J5dGVfcGVyX3NlY29uZBgHIAEoAyJhChJWb2x1bWVDb3B5UmVzcG9uc2USGQoRbGFzdF9hcHBlbmRfYXRfbnMYASABKAQSFwoPcHJvY2Vzc2VkX2J5dGVzGAIgASgDEhcKD2NhdGNoX3VwX3JvdW5kcxhkIAEoDSIwChtSZWFkVm9sdW1lRmlsZVN0YXR1c1JlcXVlc3QSEQoJdm9sdW1lX2lkGAEgASgNIpACChxSZWFkVm9sdW1lRmlsZVN0YXR1c1Jlc3BvbnNlEhEKCXZvbHVtZV9pZBgBIAEoDRIiChppZHhfZmlsZV90aW1lc3RhbXBfc2Vjb25kcxgCIAEoBBIVCg1pZHhfZmlsZV9zaXplGAMgASgEEiIKGmRhdF9maWxlX3RpbWVzdGFtcF9zZWNvbmRzGAQgASgEEhUKDWRhdF9maWxlX3NpemUYBSABKAQSEgoKZmlsZV9jb3VudBgGIAEoBBIbChNjb21wYWN0aW9uX3JldmlzaW9uGAcgASgNEhIKCmNvbGxlY3Rpb24YCCABKAkSEQoJZGlza190eXBlGAkgASgJEg8KB3ZlcnNpb24YCyABKA0iyQEKD0NvcHlGaWxlUmVxdWVzdBIRCgl2b2x1bWVfaWQYASABKA0SCwoDZXh0GAIgASgJEhsKE2NvbXBhY3Rpb25fcmV2aXNpb24YAyABKA0SEwoLc3RvcF9vZmZzZXQYBCABKAQSEgoKY29sbGVjdGlvbhgFIAEoCRIUCgxpc19lY192b2x1bWUYBiABKAgSJAocaWdub3JlX3NvdXJjZV9maWxlX25vdF9mb3VuZBgHIAEoCBIUCgxzdGFydF9vZmZzZXQYZCABKAQiQAoQQ29weUZpbGVSZXNwb25zZRIUCgxmaWxlX2NvbnRlbnQYASABKAwSFgoObW9kaWZpZWRfdHNfbnMYAiABKAMy2AQKDFZvbHVtZVNlcnZlchJjCg5BbGxvY2F0ZVZvbHVtZRInLnZvbHVtZV9zZXJ2ZXJfcGIuQWxsb2NhdGVWb2x1bWVSZXF1ZXN0Gigudm9sdW1lX3NlcnZlcl9wYi5BbGxvY2F0ZVZvbHVtZVJlc3BvbnNlEl0KDFZvbHVtZVN0YXR1cxIlLnZvbHVtZV9zZXJ2ZXJfcGIuVm9sdW1lU3RhdHVzUmVxdWVzdBomLnZvbHVtZV9zZXJ2ZXJfcGIuVm9sdW1lU3RhdHVzUmVzcG9uc2USXQoMVm9sdW1lRGVsZXRlEiUudm9sdW1lX3NlcnZlcl9wYi5Wb2x1bWVEZWxldGVSZXF1ZXN0GiYudm9sdW1lX3NlcnZlcl9wYi5Wb2x1bWVEZWxldGVSZXNwb25zZRJZCgpWb2x1bWVDb3B5EiMudm9sdW1lX3NlcnZlcl9wYi5Wb2x1bWVDb3B5UmVxdWVzdBokLnZvbHVtZV9zZXJ2ZXJfcGIuVm9sdW1lQ29weVJlc3BvbnNlMAESdQoUUmVhZFZvbHVtZUZpbGVTdGF0dXMSLS52b2x1bWVfc2VydmVyX3BiLlJlYWRWb2x1bWVGaWxlU3RhdHVzUmVxdWVzdBouLnZvbHVtZV9zZXJ2ZXJfcGIuUmVhZFZvbHVtZUZpbGVTdGF0dXNSZXNwb25zZRJTCghDb3B5RmlsZRIhLnZvbHVtZV9zZXJ2ZXJfcGIuQ29weUZpbGVSZXF1ZXN0GiIudm9sdW1lX3NlcnZlcl9wYi5Db3B5RmlsZVJlc3BvbnNlMAFiBnByb3RvMw");
 
 /**
  * @generated from message volume_server_pb.AllocateVolumeRequest
@@ -165,6 +165,246 @@ export const VolumeDeleteResponseSchema: GenMessage<VolumeDeleteResponse> = /*@_
   messageDesc(file_volume_server, 5);
 
 /**
+ * @generated from message volume_server_pb.VolumeCopyRequest
+ */
+export type VolumeCopyRequest = Message<"volume_server_pb.VolumeCopyRequest"> & {
+  /**
+   * @generated from field: uint32 volume_id = 1;
+   */
+  volumeId: number;
+
+  /**
+   * @generated from field: string collection = 2;
+   */
+  collection: string;
+
+  /**
+   * @generated from field: string replication = 3;
+   */
+  replication: string;
+
+  /**
+   * @generated from field: string ttl = 4;
+   */
+  ttl: string;
+
+  /**
+   * The source volume server's gRPC address, host:port.
+   *
+   * @generated from field: string source_data_node = 5;
+   */
+  sourceDataNode: string;
+
+  /**
+   * @generated from field: string disk_type = 6;
+   */
+  diskType: string;
+
+  /**
+   * @generated from field: int64 io_byte_per_second = 7;
+   */
+  ioBytePerSecond: bigint;
+};
+
+/**
+ * Describes the message volume_server_pb.VolumeCopyRequest.
+ * Use `create(VolumeCopyRequestSchema)` to create a new message.
+ */
+export const VolumeCopyRequestSchema: GenMessage<VolumeCopyRequest> = /*@__PURE__*/
+  messageDesc(file_volume_server, 6);
+
+/**
+ * @generated from message volume_server_pb.VolumeCopyResponse
+ */
+export type VolumeCopyResponse = Message<"volume_server_pb.VolumeCopyResponse"> & {
+  /**
+   * @generated from field: uint64 last_append_at_ns = 1;
+   */
+  lastAppendAtNs: bigint;
+
+  /**
+   * @generated from field: int64 processed_bytes = 2;
+   */
+  processedBytes: bigint;
+
+  /**
+   * Ours: catch-up rounds run after the first pass (writes that arrived during the copy).
+   *
+   * @generated from field: uint32 catch_up_rounds = 100;
+   */
+  catchUpRounds: number;
+};
+
+/**
+ * Describes the message volume_server_pb.VolumeCopyResponse.
+ * Use `create(VolumeCopyResponseSchema)` to create a new message.
+ */
+export const VolumeCopyResponseSchema: GenMessage<VolumeCopyResponse> = /*@__PURE__*/
+  messageDesc(file_volume_server, 7);
+
+/**
+ * @generated from message volume_server_pb.ReadVolumeFileStatusRequest
+ */
+export type ReadVolumeFileStatusRequest = Message<"volume_server_pb.ReadVolumeFileStatusRequest"> & {
+  /**
+   * @generated from field: uint32 volume_id = 1;
+   */
+  volumeId: number;
+};
+
+/**
+ * Describes the message volume_server_pb.ReadVolumeFileStatusRequest.
+ * Use `create(ReadVolumeFileStatusRequestSchema)` to create a new message.
+ */
+export const ReadVolumeFileStatusRequestSchema: GenMessage<ReadVolumeFileStatusRequest> = /*@__PURE__*/
+  messageDesc(file_volume_server, 8);
+
+/**
+ * idx_file_size and dat_file_size are taken together: every .idx entry below idx_file_size points
+ * at a record that ends at or below dat_file_size, and dat_file_size ends on a whole record.
+ *
+ * @generated from message volume_server_pb.ReadVolumeFileStatusResponse
+ */
+export type ReadVolumeFileStatusResponse = Message<"volume_server_pb.ReadVolumeFileStatusResponse"> & {
+  /**
+   * @generated from field: uint32 volume_id = 1;
+   */
+  volumeId: number;
+
+  /**
+   * @generated from field: uint64 idx_file_timestamp_seconds = 2;
+   */
+  idxFileTimestampSeconds: bigint;
+
+  /**
+   * @generated from field: uint64 idx_file_size = 3;
+   */
+  idxFileSize: bigint;
+
+  /**
+   * @generated from field: uint64 dat_file_timestamp_seconds = 4;
+   */
+  datFileTimestampSeconds: bigint;
+
+  /**
+   * @generated from field: uint64 dat_file_size = 5;
+   */
+  datFileSize: bigint;
+
+  /**
+   * @generated from field: uint64 file_count = 6;
+   */
+  fileCount: bigint;
+
+  /**
+   * @generated from field: uint32 compaction_revision = 7;
+   */
+  compactionRevision: number;
+
+  /**
+   * @generated from field: string collection = 8;
+   */
+  collection: string;
+
+  /**
+   * @generated from field: string disk_type = 9;
+   */
+  diskType: string;
+
+  /**
+   * @generated from field: uint32 version = 11;
+   */
+  version: number;
+};
+
+/**
+ * Describes the message volume_server_pb.ReadVolumeFileStatusResponse.
+ * Use `create(ReadVolumeFileStatusResponseSchema)` to create a new message.
+ */
+export const ReadVolumeFileStatusResponseSchema: GenMessage<ReadVolumeFileStatusResponse> = /*@__PURE__*/
+  messageDesc(file_volume_server, 9);
+
+/**
+ * @generated from message volume_server_pb.CopyFileRequest
+ */
+export type CopyFileRequest = Message<"volume_server_pb.CopyFileRequest"> & {
+  /**
+   * @generated from field: uint32 volume_id = 1;
+   */
+  volumeId: number;
+
+  /**
+   * ".dat" or ".idx".
+   *
+   * @generated from field: string ext = 2;
+   */
+  ext: string;
+
+  /**
+   * @generated from field: uint32 compaction_revision = 3;
+   */
+  compactionRevision: number;
+
+  /**
+   * Bytes [start_offset, stop_offset) are sent; the file must hold them all.
+   *
+   * @generated from field: uint64 stop_offset = 4;
+   */
+  stopOffset: bigint;
+
+  /**
+   * @generated from field: string collection = 5;
+   */
+  collection: string;
+
+  /**
+   * @generated from field: bool is_ec_volume = 6;
+   */
+  isEcVolume: boolean;
+
+  /**
+   * @generated from field: bool ignore_source_file_not_found = 7;
+   */
+  ignoreSourceFileNotFound: boolean;
+
+  /**
+   * Ours: resume from this offset (catch-up after a first pass).
+   *
+   * @generated from field: uint64 start_offset = 100;
+   */
+  startOffset: bigint;
+};
+
+/**
+ * Describes the message volume_server_pb.CopyFileRequest.
+ * Use `create(CopyFileRequestSchema)` to create a new message.
+ */
+export const CopyFileRequestSchema: GenMessage<CopyFileRequest> = /*@__PURE__*/
+  messageDesc(file_volume_server, 10);
+
+/**
+ * @generated from message volume_server_pb.CopyFileResponse
+ */
+export type CopyFileResponse = Message<"volume_server_pb.CopyFileResponse"> & {
+  /**
+   * @generated from field: bytes file_content = 1;
+   */
+  fileContent: Uint8Array;
+
+  /**
+   * @generated from field: int64 modified_ts_ns = 2;
+   */
+  modifiedTsNs: bigint;
+};
+
+/**
+ * Describes the message volume_server_pb.CopyFileResponse.
+ * Use `create(CopyFileResponseSchema)` to create a new message.
+ */
+export const CopyFileResponseSchema: GenMessage<CopyFileResponse> = /*@__PURE__*/
+  messageDesc(file_volume_server, 11);
+
+/**
  * @generated from service volume_server_pb.VolumeServer
  */
 export const VolumeServer: GenService<{
@@ -191,6 +431,33 @@ export const VolumeServer: GenService<{
     methodKind: "unary";
     input: typeof VolumeDeleteRequestSchema;
     output: typeof VolumeDeleteResponseSchema;
+  },
+  /**
+   * Copy a volume (volume.fix.replication): the target is asked, and pulls from the source with
+   * ReadVolumeFileStatus and CopyFile. Progress and the end are streamed back.
+   *
+   * @generated from rpc volume_server_pb.VolumeServer.VolumeCopy
+   */
+  volumeCopy: {
+    methodKind: "server_streaming";
+    input: typeof VolumeCopyRequestSchema;
+    output: typeof VolumeCopyResponseSchema;
+  },
+  /**
+   * @generated from rpc volume_server_pb.VolumeServer.ReadVolumeFileStatus
+   */
+  readVolumeFileStatus: {
+    methodKind: "unary";
+    input: typeof ReadVolumeFileStatusRequestSchema;
+    output: typeof ReadVolumeFileStatusResponseSchema;
+  },
+  /**
+   * @generated from rpc volume_server_pb.VolumeServer.CopyFile
+   */
+  copyFile: {
+    methodKind: "server_streaming";
+    input: typeof CopyFileRequestSchema;
+    output: typeof CopyFileResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_volume_server, 0);

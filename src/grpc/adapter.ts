@@ -101,7 +101,12 @@ export type ServiceClient<S extends GenService<GenServiceMethods>> = {
       ? (
           opts?: CallOptions,
         ) => grpc.ClientDuplexStream<MessageShape<In<Methods<S>[K]>>, MessageShape<Out<Methods<S>[K]>>>
-      : never;
+      : Methods<S>[K] extends { methodKind: "server_streaming" }
+        ? (
+            req: MessageInitShape<In<Methods<S>[K]>>,
+            opts?: CallOptions,
+          ) => grpc.ClientReadableStream<MessageShape<Out<Methods<S>[K]>>>
+        : never;
 } & { close(): void };
 
 export interface CallOptions {
@@ -177,6 +182,21 @@ export function createClient<S extends GenService<GenServiceMethods>>(
           path,
           def.requestSerialize,
           def.responseDeserialize,
+          metadataOf(opts),
+          callOpts,
+        );
+        opts.signal?.addEventListener("abort", () => call.cancel(), { once: true });
+        return call;
+      };
+    } else if (m.methodKind === "server_streaming") {
+      out[m.localName] = (req: MessageInitShape<DescMessage>, opts: CallOptions = {}) => {
+        const callOpts: grpc.CallOptions = {};
+        if (opts.timeoutMs !== undefined) callOpts.deadline = Date.now() + opts.timeoutMs;
+        const call = client.makeServerStreamRequest(
+          path,
+          def.requestSerialize,
+          def.responseDeserialize,
+          create(m.input, req),
           metadataOf(opts),
           callOpts,
         );

@@ -6,7 +6,6 @@ import fs from "node:fs";
 import { ErrorCode, WeedError } from "../../common/errors.js";
 import { silentLogger, type Logger } from "../../common/logger.js";
 import { describeDisk, diskUsageOf, isDiskLow, type DiskUsage, type MinFreeSpace } from "./disk-space.js";
-import { SyncRounds, type SyncRoundsOptions } from "./group-commit.js";
 import { compareKeys, joinKey } from "./needle-key.js";
 import type {
   AllocateOptions,
@@ -35,10 +34,6 @@ export interface StoreOptions {
    * for, such as setReadOnly): the heartbeat reports them at once.
    */
   onReadOnlyChange?: () => void;
-  /** Limits of the fsync rounds all volumes share (tests). Default: limits.ts. */
-  syncRounds?: SyncRoundsOptions;
-  /** Passed to each volume (VolumeOptions.fdatasync); tests count or fail syncs with it. */
-  fdatasync?: (fd: number) => Promise<void>;
 }
 
 export interface StoreDiskSpaceOptions {
@@ -93,9 +88,6 @@ export class Store implements StoreApi {
   private diskTimer: NodeJS.Timeout | undefined;
   private diskCheck: Promise<void> | undefined;
   private diskRecheck = false;
-  /** One fsync round at a time for every volume: writers of all volumes share its fdatasyncs. */
-  private readonly syncRounds: SyncRounds;
-  private readonly fdatasync: ((fd: number) => Promise<void>) | undefined;
 
   constructor(opts: StoreOptions) {
     if (typeof opts.dir !== "string" || opts.dir === "") {
@@ -116,8 +108,6 @@ export class Store implements StoreApi {
     this.wallClockMs = opts.wallClockMs;
     this.diskSpace = opts.diskSpace;
     this.onReadOnlyChange = opts.onReadOnlyChange;
-    this.syncRounds = new SyncRounds(opts.syncRounds);
-    this.fdatasync = opts.fdatasync;
   }
 
   /** The last disk check found less free space than -minFreeSpace: every volume is read-only. */
@@ -227,6 +217,36 @@ export class Store implements StoreApi {
     return info;
   }
 
+  /**
+   * Loads a volume whose complete files were just renamed into the directory (VolumeCopy), and
+   * announces it like an allocation. Throws VOLUME_EXISTS, NO_FREE_SLOT, or the load's error.
+   */
+  async mountVolume(volumeId: number, collection: string): Promise<VolumeInfo> {
+    this.checkOpen();
+    checkVolumeId(volumeId);
+    if (this.volumes.has(volumeId) || this.allocating.has(volumeId)) {
+      throw new WeedError(ErrorCode.VOLUME_EXISTS, `volume ${volumeId} already exists`);
+    }
+    if (this.volumes.size + this.allocating.size >= this.maxVolumeCount) {
+      throw new WeedError(ErrorCode.NO_FREE_SLOT, `no free volume slot: ${this.volumes.size} in use`);
+    }
+    const v = this.newVolume(volumeId, collection);
+    this.allocating.add(volumeId);
+    try {
+      this.damagedRecords += (await v.load()).damagedRecords;
+    } finally {
+      this.allocating.delete(volumeId);
+    }
+    if (this.state !== "open") {
+      await v.close();
+      throw new WeedError(ErrorCode.CLOSED, "store closed while mounting");
+    }
+    this.volumes.set(volumeId, v);
+    const info = v.info();
+    this.emit({ kind: "volume-added", info });
+    return info;
+  }
+
   async deleteVolume(volumeId: number, onlyEmpty = false): Promise<void> {
     this.checkOpen();
     const v = this.volume(volumeId);
@@ -281,14 +301,9 @@ export class Store implements StoreApi {
     return v.info();
   }
 
-  /** Sync rounds that synced a volume (for tests and metrics). */
+  /** Syncs started by a volume's group commit (for tests and metrics). */
   syncCount(volumeId: number): number {
     return this.volume(volumeId).syncCount;
-  }
-
-  /** Sync rounds started so far, over all volumes (for tests and metrics). */
-  syncRoundCount(): number {
-    return this.syncRounds.roundCount;
   }
 
   write(volumeId: number, needle: NeedleInput, opts?: WriteOptions): Promise<WriteResult> {
@@ -335,10 +350,8 @@ export class Store implements StoreApi {
 
   private newVolume(id: number, collection: string): Volume {
     const clock = this.wallClockMs === undefined ? {} : { wallClockMs: this.wallClockMs };
-    const sync = this.fdatasync === undefined ? {} : { fdatasync: this.fdatasync };
     const onNoSpace = (recordBytes: number): void => this.volumeOutOfSpace(id, recordBytes);
-    const syncRounds = this.syncRounds;
-    return new Volume({ dir: this.dir, id, collection, logger: this.log, onNoSpace, syncRounds, ...clock, ...sync });
+    return new Volume({ dir: this.dir, id, collection, logger: this.log, onNoSpace, ...clock });
   }
 
   // ---- disk space -------------------------------------------------------------------------

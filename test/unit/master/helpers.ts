@@ -126,6 +126,12 @@ export class FakeVolumeServer {
         this.volumes.delete(req.volumeId);
         return {};
       },
+      // Volume copies are not the master's business: a fake volume server has none.
+      readVolumeFileStatus: async () => {
+        throw new Error("not implemented by the fake volume server");
+      },
+      copyFile: (call) => call.emit("error", { code: grpc.status.UNIMPLEMENTED, details: "fake volume server" }),
+      volumeCopy: (call) => call.emit("error", { code: grpc.status.UNIMPLEMENTED, details: "fake volume server" }),
     });
     this.http = createServer((req, res) => {
       if (this.options.hangUploads === true) {
