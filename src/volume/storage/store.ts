@@ -6,6 +6,7 @@ import fs from "node:fs";
 import { ErrorCode, WeedError } from "../../common/errors.js";
 import { silentLogger, type Logger } from "../../common/logger.js";
 import { describeDisk, diskUsageOf, isDiskLow, type DiskUsage, type MinFreeSpace } from "./disk-space.js";
+import { SyncRounds, type SyncRoundsOptions } from "./group-commit.js";
 import { compareKeys, joinKey } from "./needle-key.js";
 import type {
   AllocateOptions,
@@ -34,6 +35,10 @@ export interface StoreOptions {
    * for, such as setReadOnly): the heartbeat reports them at once.
    */
   onReadOnlyChange?: () => void;
+  /** Limits of the fsync rounds all volumes share (tests). Default: limits.ts. */
+  syncRounds?: SyncRoundsOptions;
+  /** Passed to each volume (VolumeOptions.fdatasync); tests count or fail syncs with it. */
+  fdatasync?: (fd: number) => Promise<void>;
 }
 
 export interface StoreDiskSpaceOptions {
@@ -88,6 +93,9 @@ export class Store implements StoreApi {
   private diskTimer: NodeJS.Timeout | undefined;
   private diskCheck: Promise<void> | undefined;
   private diskRecheck = false;
+  /** One fsync round at a time for every volume: writers of all volumes share its fdatasyncs. */
+  private readonly syncRounds: SyncRounds;
+  private readonly fdatasync: ((fd: number) => Promise<void>) | undefined;
 
   constructor(opts: StoreOptions) {
     if (typeof opts.dir !== "string" || opts.dir === "") {
@@ -108,6 +116,8 @@ export class Store implements StoreApi {
     this.wallClockMs = opts.wallClockMs;
     this.diskSpace = opts.diskSpace;
     this.onReadOnlyChange = opts.onReadOnlyChange;
+    this.syncRounds = new SyncRounds(opts.syncRounds);
+    this.fdatasync = opts.fdatasync;
   }
 
   /** The last disk check found less free space than -minFreeSpace: every volume is read-only. */
@@ -301,9 +311,14 @@ export class Store implements StoreApi {
     return v.info();
   }
 
-  /** Syncs started by a volume's group commit (for tests and metrics). */
+  /** Sync rounds that synced a volume (for tests and metrics). */
   syncCount(volumeId: number): number {
     return this.volume(volumeId).syncCount;
+  }
+
+  /** Sync rounds started so far, over all volumes (for tests and metrics). */
+  syncRoundCount(): number {
+    return this.syncRounds.roundCount;
   }
 
   write(volumeId: number, needle: NeedleInput, opts?: WriteOptions): Promise<WriteResult> {
@@ -350,8 +365,10 @@ export class Store implements StoreApi {
 
   private newVolume(id: number, collection: string): Volume {
     const clock = this.wallClockMs === undefined ? {} : { wallClockMs: this.wallClockMs };
+    const sync = this.fdatasync === undefined ? {} : { fdatasync: this.fdatasync };
     const onNoSpace = (recordBytes: number): void => this.volumeOutOfSpace(id, recordBytes);
-    return new Volume({ dir: this.dir, id, collection, logger: this.log, onNoSpace, ...clock });
+    const syncRounds = this.syncRounds;
+    return new Volume({ dir: this.dir, id, collection, logger: this.log, onNoSpace, syncRounds, ...clock, ...sync });
   }
 
   // ---- disk space -------------------------------------------------------------------------
