@@ -4,7 +4,10 @@
 import { createInterface } from "node:readline";
 import { request } from "undici";
 import type { Command, CommandIo } from "../command.js";
-import { nonEmptyCheck, parseFlags, str, UsageError, type FlagSpec, type FlagValues } from "../flags.js";
+import { bool, nonEmptyCheck, parseFlags, str, UsageError, type FlagSpec, type FlagValues } from "../flags.js";
+import { readCluster } from "../shell/cluster-topology.js";
+import { fixReplication } from "../shell/fix-replication.js";
+import { formatVolumeList } from "../shell/volume-list.js";
 
 /** One HTTP call of the shell; a master that does not answer in this long is reported down. */
 const requestTimeoutMs = 3_000;
@@ -149,6 +152,35 @@ const SHELL_COMMANDS: Record<string, ShellCommand> = {
     flags: [idFlag(false)],
     run: (m, f, io) => changeMembership(m, "transfer", str(f, "id"), io),
   },
+  "volume.list": {
+    help: "data centers, racks, servers and their volumes (size, files, deleted, placement, under-replicated)",
+    run: async (m, _f, io) => void io.out.write(formatVolumeList(await readCluster(m))),
+  },
+  "volume.fix.replication": {
+    help: "[-apply] [-collectionPattern=p]  copy missing replicas, trim extra ones (dry run unless -apply)",
+    flags: [
+      {
+        name: "apply",
+        type: "bool",
+        default: false,
+        usage: "copy and delete replicas (default: only list what it would do)",
+      },
+      {
+        name: "collectionPattern",
+        type: "string",
+        default: "",
+        usage: "only collections matching this pattern (* and ? wildcards; default all)",
+      },
+    ],
+    run: async (m, f, io) => {
+      const ok = await fixReplication(
+        m,
+        { apply: bool(f, "apply"), collectionPattern: str(f, "collectionPattern") },
+        io,
+      );
+      if (!ok) throw new Error("some volumes could not be fixed (see above)");
+    },
+  },
 };
 
 function shellHelp(): string {
@@ -195,7 +227,8 @@ const shellFlags: readonly FlagSpec[] = [
 export const shellCommand: Command = {
   name: "shell",
   summary:
-    "Runs cluster commands (cluster.status, cluster.raft.ps, cluster.raft.add/remove/transferLeader; " +
+    "Runs cluster commands (cluster.status, cluster.raft.ps, cluster.raft.add/remove/transferLeader, " +
+    "volume.list, volume.fix.replication; " +
     "`help` lists them); reads them from standard input when none is given.",
   flags: shellFlags,
   acceptsArguments: true,

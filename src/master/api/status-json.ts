@@ -33,6 +33,8 @@ function dataNodeInfo(n: DataNode): object {
     EcShards: 0,
     Max: n.maxVolumes,
     VolumeIds: humanReadableInts([...n.volumes.keys()]),
+    // Ours (SeaweedFS has it in the gRPC TopologyInfo): the shell reaches volume servers by gRPC.
+    GrpcPort: n.grpcPort,
   };
 }
 

@@ -325,6 +325,7 @@ describe("status routes", () => {
                   EcShards: 0,
                   Max: 8,
                   VolumeIds: "1-2",
+                  GrpcPort: vs.grpcPort,
                 },
               ],
             },

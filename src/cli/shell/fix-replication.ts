@@ -1,0 +1,171 @@
+// `volume.fix.replication [-apply] [-collectionPattern=...]` (SeaweedFS
+// weed/shell/command_volume_fix_replication.go): a volume with fewer copies than its placement
+// asks for gets one more, copied (VolumeCopy on the target, which pulls from a holder) to the
+// server with the most free slots that keeps the placement; a volume with more loses one
+// (VolumeDelete). Dry run unless -apply. Unlike SeaweedFS, misplaced-but-complete replica sets
+// are left alone, and one pass fixes one copy per volume (run it again for a second).
+import { copyCount, formatReplicaPlacement } from "../../common/replica-placement.js";
+import { createClient } from "../../grpc/adapter.js";
+import { VolumeServer } from "../../gen/volume_server_pb.js";
+import type { CommandIo } from "../command.js";
+import {
+  getJson,
+  readCluster,
+  volumesOf,
+  type ClusterView,
+  type NodeView,
+  type VolumeReplicas,
+} from "./cluster-topology.js";
+import { satisfiesPlacement, type Place } from "./replica-placement-check.js";
+
+/** A whole volume copy: 30 GiB at ~100 MB/s is 5 minutes; twice that before it is given up. */
+const volumeCopyTimeoutMs = 10 * 60_000;
+/** VolumeDelete of one replica. */
+const volumeDeleteTimeoutMs = 30_000;
+/** After a copy, how long the master may take to list the new location (heartbeat delta). */
+const locationWaitMs = 15_000;
+const locationPollMs = 200;
+
+export interface FixOptions {
+  apply: boolean;
+  collectionPattern: string;
+}
+
+/** SeaweedFS's wildcard match: `*` any run, `?` one character; "" matches every collection. */
+export function collectionMatcher(pattern: string): (collection: string) => boolean {
+  if (pattern === "") return () => true;
+  const re = new RegExp(
+    "^" +
+      pattern
+        .split("")
+        .map((ch) => (ch === "*" ? ".*" : ch === "?" ? "." : ch.replace(/[.+^${}()|[\]\\]/g, "\\$&")))
+        .join("") +
+      "$",
+  );
+  return (c) => re.test(c);
+}
+
+const placeOf = (n: NodeView): Place => ({ dataCenter: n.dataCenter, rack: n.rack, node: n.url });
+
+/** The server with the most free slots (reserved ones counted) that keeps the placement. */
+function pickTarget(c: ClusterView, v: VolumeReplicas, reserved: Map<string, number>): NodeView | undefined {
+  const places = v.holders.map((h) => placeOf(h.node));
+  const free = (n: NodeView): number => n.maxVolumes - n.volumes.length - (reserved.get(n.url) ?? 0);
+  return c.nodes
+    .filter((n) => free(n) > 0 && n.grpcAddress.split(":")[1] !== "0")
+    .filter((n) => satisfiesPlacement(v.placement, places, placeOf(n)))
+    .sort((a, b) => free(b) - free(a) || a.url.localeCompare(b.url))[0];
+}
+
+/** The fullest replica (most files, then largest) is the one to copy from. */
+function pickSource(v: VolumeReplicas): NodeView {
+  const best = [...v.holders].sort(
+    (a, b) => b.replica.fileCount - a.replica.fileCount || b.replica.size - a.replica.size,
+  )[0];
+  return best!.node;
+}
+
+/** The emptiest replica (fewest files, then smallest) is the one to trim. */
+function pickToDelete(v: VolumeReplicas): NodeView {
+  const worst = [...v.holders].sort(
+    (a, b) => a.replica.fileCount - b.replica.fileCount || a.replica.size - b.replica.size,
+  )[0];
+  return worst!.node;
+}
+
+async function copyReplica(master: string, vid: number, src: NodeView, dst: NodeView, io: CommandIo): Promise<void> {
+  const client = createClient(VolumeServer, dst.grpcAddress);
+  try {
+    const call = client.volumeCopy(
+      { volumeId: vid, sourceDataNode: src.grpcAddress },
+      { timeoutMs: volumeCopyTimeoutMs },
+    );
+    let rounds = 0;
+    for await (const msg of call as AsyncIterable<{ processedBytes: bigint; catchUpRounds: number }>) {
+      rounds = msg.catchUpRounds;
+      io.out.write(`  volume ${vid}: ${msg.processedBytes} bytes copied\n`);
+    }
+    io.out.write(`  volume ${vid} copied to ${dst.url} (${rounds} catch-up rounds)\n`);
+  } finally {
+    client.close();
+  }
+  await waitForLocation(master, vid, dst.url);
+}
+
+async function waitForLocation(master: string, vid: number, url: string): Promise<void> {
+  const deadline = performance.now() + locationWaitMs;
+  for (;;) {
+    const r = await getJson<{ locations?: { url: string }[] }>(`http://${master}/dir/lookup?volumeId=${vid}`).catch(
+      () => ({ locations: [] }),
+    );
+    if ((r.locations ?? []).some((l) => l.url === url)) return;
+    if (performance.now() > deadline) throw new Error(`the master does not list ${url} for volume ${vid} yet`);
+    await new Promise((resolve) => setTimeout(resolve, locationPollMs));
+  }
+}
+
+async function deleteReplica(vid: number, node: NodeView): Promise<void> {
+  const client = createClient(VolumeServer, node.grpcAddress);
+  try {
+    await client.volumeDelete({ volumeId: vid, onlyEmpty: false }, { timeoutMs: volumeDeleteTimeoutMs });
+  } finally {
+    client.close();
+  }
+}
+
+/** One volume's fix: returns false when it could not be done (no room, or a failed call). */
+async function fixOne(
+  master: string,
+  c: ClusterView,
+  v: VolumeReplicas,
+  o: FixOptions,
+  reserved: Map<string, number>,
+  io: CommandIo,
+): Promise<boolean> {
+  const rp = formatReplicaPlacement(v.placement);
+  const have = v.holders.length;
+  const want = copyCount(v.placement);
+  if (have > want) {
+    const victim = pickToDelete(v);
+    io.out.write(`volume ${v.id} replication ${rp}, but over replicated ${have}/${want}: `);
+    io.out.write(`deleting the replica on ${victim.url}\n`);
+    if (o.apply) await deleteReplica(v.id, victim);
+    return true;
+  }
+  io.out.write(`volume ${v.id} replication ${rp}, but under replicated ${have}/${want}\n`);
+  const dst = pickTarget(c, v, reserved);
+  if (dst === undefined) {
+    io.out.write(
+      `failed to place volume ${v.id} replica as ${rp}: no server with a free slot fits, existing:${have}\n`,
+    );
+    return false;
+  }
+  const src = pickSource(v);
+  reserved.set(dst.url, (reserved.get(dst.url) ?? 0) + 1);
+  io.out.write(`replicating volume ${v.id} ${rp} from ${src.url} to dataNode ${dst.url} ...\n`);
+  if (o.apply) await copyReplica(master, v.id, src, dst, io);
+  return true;
+}
+
+/** Runs the command; resolves false when some volume could not be fixed. */
+export async function fixReplication(master: string, o: FixOptions, io: CommandIo): Promise<boolean> {
+  if (!o.apply) io.out.write("dry run: nothing is changed; add -apply to copy and delete replicas\n");
+  const c = await readCluster(master);
+  if (c.nodes.length === 0) throw new Error("no volume servers in the topology");
+  const matches = collectionMatcher(o.collectionPattern);
+  const todo = [...volumesOf(c).values()]
+    .filter((v) => matches(v.collection) && v.holders.length !== copyCount(v.placement))
+    .sort((a, b) => a.id - b.id);
+  const reserved = new Map<string, number>();
+  let ok = true;
+  for (const v of todo) {
+    try {
+      ok = (await fixOne(master, c, v, o, reserved, io)) && ok;
+    } catch (err) {
+      io.err.write(`volume ${v.id}: ${(err as Error).message}\n`);
+      ok = false;
+    }
+  }
+  if (todo.length === 0) io.out.write("every volume has the copies its placement asks for\n");
+  return ok;
+}
