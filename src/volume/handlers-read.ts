@@ -117,7 +117,8 @@ function readNeedle(
 
 /**
  * Answers a GET or HEAD. `onRead` is told the bytes of the needle read (held until the response
- * is sent): -concurrentDownloadLimitMB counts them.
+ * is sent): -concurrentDownloadLimitMB counts them. Synchronous for a volume held here; a volume
+ * held elsewhere is answered by -readMode (replication/remote-read.ts), asynchronously.
  */
 export function handleRead(
   ctx: VolumeHttpContext,
@@ -125,10 +126,18 @@ export function handleRead(
   res: ServerResponse,
   head: boolean,
   onRead?: (bytes: number) => void,
-): void {
+): void | Promise<void> {
   const url = req.url ?? "/";
   const q = url.indexOf("?");
-  const { n, pathFileName, pathExt } = readNeedle(ctx, q < 0 ? url : url.slice(0, q));
+  let found: ReturnType<typeof readNeedle>;
+  try {
+    found = readNeedle(ctx, q < 0 ? url : url.slice(0, q));
+  } catch (err) {
+    if (!(err instanceof WeedError && err.code === ErrorCode.VOLUME_NOT_FOUND)) throw err;
+    const { fid } = parseFidPath(q < 0 ? url : url.slice(0, q));
+    return ctx.remoteReads.serve(req, res, fid.volumeId, head);
+  }
+  const { n, pathFileName, pathExt } = found;
   onRead?.(n.data.length);
   const quotedEtag = `"${etagOf(n.crc)}"`;
   const lastModified = n.lastModified !== 0 ? httpDate(n.lastModified) : undefined;

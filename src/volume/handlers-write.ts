@@ -14,10 +14,10 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { createHash } from "node:crypto";
 import { createGunzip } from "node:zlib";
 import { lookup as mimeLookup } from "mime-types";
-import { ErrorCode, WeedError } from "../common/errors.js";
+import { assert, ErrorCode, WeedError } from "../common/errors.js";
 import { parseFidPath } from "../common/fid.js";
 import { clientGoneSignal, sendJson } from "../common/http-util.js";
-import type { BodyBudget, Upload } from "../common/multipart.js";
+import { readUpload, type BodyBudget, type ReadUploadOptions, type Upload } from "../common/multipart.js";
 import { multipartOverheadBytesMax } from "../common/multipart-limits.js";
 import { parseTtl } from "../common/ttl.js";
 import type { NeedleInput } from "./storage/store-api.js";
@@ -28,6 +28,8 @@ import type { UploadBuffers } from "./upload-buffers.js";
 import { gunzipOutputBytesMax, inflateChunkBytes, md5SliceBytes } from "./limits.js";
 import { needlePairsBytesMax } from "./storage/limits.js";
 import { readVolumeUpload } from "./upload-parse.js";
+import type { PeerAnswer, VolumeLocation } from "./replication/replica-client.js";
+import { ReplicaOutcomeUnknown } from "./replication/replicator.js";
 
 const OCTET_STREAM = "application/octet-stream";
 const PAIR_PREFIX = "seaweed-";
@@ -148,21 +150,41 @@ interface WriteParams {
   ttlText: string;
   ts: number | undefined;
   fsync: boolean;
+  /** `type=replicate`: another replica's copy of a write, stored here only (never sent on). */
+  replicate: boolean;
 }
 
 function writeParams(ctx: VolumeHttpContext, query: string): WriteParams {
-  if (query === "") return { ttlText: "", ts: undefined, fsync: ctx.fsync };
+  if (query === "") return { ttlText: "", ts: undefined, fsync: ctx.fsync, replicate: false };
   const p = new URLSearchParams(query);
   const tsText = p.get("ts") ?? "";
   // SeaweedFS ignores a ts that does not parse (strconv.ParseUint error dropped).
   const ts = /^\d{1,12}$/.test(tsText) ? Number(tsText) : undefined;
-  return { ttlText: p.get("ttl") ?? "", ts: ts === 0 ? undefined : ts, fsync: ctx.fsync || p.get("fsync") === "true" };
+  return {
+    ttlText: p.get("ttl") ?? "",
+    ts: ts === 0 ? undefined : ts,
+    fsync: ctx.fsync || p.get("fsync") === "true",
+    replicate: p.get("type") === "replicate",
+  };
 }
 
 /** What uploads share: the bound on their bytes in flight, and the buffers bodies are read into. */
 export interface UploadResources {
   limit: InflightLimit;
   buffers: UploadBuffers;
+}
+
+/**
+ * A replica's copy of a write is stored exactly as sent: its name is the Content-Disposition's
+ * (none is none, not the fid), its mime the Content-Type's, as the first server stored them.
+ */
+function readReplicaUpload(
+  req: IncomingMessage,
+  fileBytesMax: number,
+  _path: string,
+  opts: ReadUploadOptions,
+): Promise<Upload> {
+  return readUpload(req, fileBytesMax, opts);
 }
 
 export async function handleWrite(
@@ -173,23 +195,36 @@ export async function handleWrite(
 ): Promise<void> {
   const { path, query } = splitUrl(req.url ?? "/");
   const { fid, ext: pathExt } = parseFidPath(path);
-  if (!ctx.store.hasVolume(fid.volumeId)) {
+  const params = writeParams(ctx, query);
+  const held = ctx.store.hasVolume(fid.volumeId);
+  if (!held && params.replicate) {
     throw new WeedError(ErrorCode.VOLUME_NOT_FOUND, `volume ${fid.volumeId} not found on ${ctx.serverId}`);
   }
-  const params = writeParams(ctx, query);
   const ttl = parseTtl(params.ttlText);
   const pairs = pairsOf(req);
   if (pairs !== undefined && Buffer.byteLength(JSON.stringify(pairs)) > needlePairsBytesMax) {
     throw new WeedError(ErrorCode.BAD_REQUEST, `Seaweed-* headers are over ${needlePairsBytesMax} bytes as JSON`);
   }
-  const { ticket, budget } = await admitUpload(uploads.limit, req, res, ctx.fileSizeLimitBytes);
+  // Before a byte is read or written: the other replicas, or a refusal when too few are live.
+  const to = params.replicate ? [] : await ctx.replicator.plan(fid.volumeId, "write");
+  // A replica's copy is not held back by -concurrentUploadLimitMB (as SeaweedFS): the first server
+  // holds room for it already, and two servers replicating to each other must not wait on each other.
+  const { ticket, budget } = params.replicate
+    ? { ticket: undefined, budget: undefined }
+    : await admitUpload(uploads.limit, req, res, ctx.fileSizeLimitBytes);
   try {
     const allocate = (bytes: number): Buffer => uploads.buffers.take(bytes);
-    const upload = await readVolumeUpload(req, ctx.fileSizeLimitBytes, path, { budget, allocate });
+    const read = params.replicate ? readReplicaUpload : readVolumeUpload;
+    const upload = await read(req, ctx.fileSizeLimitBytes, path, { budget, allocate });
+    let reusable = true;
     try {
-      await storeUpload(ctx, req, res, upload, { fid, pathExt, params, ttl, pairs });
+      await storeUpload(ctx, req, res, upload, { fid, path, pathExt, params, ttl, pairs, held, to });
+    } catch (err) {
+      // A replica request cut short by a timeout may still be sending from it: never reused.
+      if (err instanceof ReplicaOutcomeUnknown) reusable = false;
+      throw err;
     } finally {
-      uploads.buffers.give(upload.data); // written, or refused: nothing holds it any more
+      if (reusable) uploads.buffers.give(upload.data); // written, or refused: nothing holds it any more
     }
   } finally {
     ticket?.release();
@@ -198,13 +233,19 @@ export async function handleWrite(
 
 interface WriteTarget {
   fid: ReturnType<typeof parseFidPath>["fid"];
+  /** The fid path as the client sent it: replicas get the same. */
+  path: string;
   pathExt: string;
   params: WriteParams;
   ttl: ReturnType<typeof parseTtl>;
   pairs: Record<string, string> | undefined;
+  /** The volume is held here: written locally first. */
+  held: boolean;
+  /** The other replicas, [] when there are none (or this is a replica's copy). */
+  to: VolumeLocation[];
 }
 
-/** Checks Content-MD5, appends the needle and answers. */
+/** Checks Content-MD5, then appends the needle here and on every other replica, and answers. */
 async function storeUpload(
   ctx: VolumeHttpContext,
   req: IncomingMessage,
@@ -223,15 +264,52 @@ async function storeUpload(
         `received [${digest.md5}] size ${digest.bytes}`,
     );
   }
-  const mime = resolveMime(upload.contentType, upload.fileName, pathExt);
+  const mime = params.replicate
+    ? upload.contentType === ""
+      ? undefined
+      : upload.contentType
+    : resolveMime(upload.contentType, upload.fileName, pathExt);
   const needle: NeedleInput = { key: fid.key, cookie: fid.cookie, data: upload.data, gzipped: upload.gzipped };
   if (upload.fileName !== "") needle.name = upload.fileName;
   if (mime !== undefined) needle.mime = mime;
-  if (params.ts !== undefined) needle.lastModified = params.ts;
+  // Every replica stores the same second, so each answers the same Last-Modified.
+  const lastModified = params.ts ?? (t.to.length > 0 ? ctx.nowSec() : undefined);
+  if (lastModified !== undefined) needle.lastModified = lastModified;
   if (ttl.count !== 0) needle.ttl = ttl;
   if (pairs !== undefined) needle.pairs = pairs;
-  const result = await ctx.store.write(fid.volumeId, needle, { fsync: params.fsync });
-  answerWrite(ctx, res, result, { fileName: upload.fileName, bytes: digest.bytes, mime, md5: expectedMd5 });
+  const result = t.held ? await ctx.store.write(fid.volumeId, needle, { fsync: params.fsync }) : undefined;
+  const summary = { fileName: upload.fileName, bytes: digest.bytes, mime, md5: expectedMd5 };
+  if (t.to.length === 0) {
+    assert(result !== undefined, "a write with no other replica is to a volume held here (plan refused it else)");
+    return answerWrite(ctx, res, result, summary);
+  }
+  const answers = await ctx.replicator.write(t.path, fid.volumeId, t.to, {
+    data: upload.data,
+    name: upload.fileName,
+    mime,
+    pairs,
+    lastModified: lastModified!,
+    ttlText: params.ttlText,
+    gzipped: upload.gzipped,
+    fsync: params.fsync,
+    contentMd5: wantMd5 ? expectedMd5 : undefined,
+    etagExpected: result === undefined ? undefined : etagOf(result.crc),
+  });
+  if (result !== undefined) return answerWrite(ctx, res, result, summary);
+  answerForwarded(res, answers[0]!);
+}
+
+/** A write this server forwarded (it does not hold the volume): the first replica's answer. */
+function answerForwarded(res: ServerResponse, a: PeerAnswer): void {
+  const etag = a.headers["etag"];
+  if (typeof etag === "string") res.setHeader("ETag", etag);
+  if (a.status === 204) {
+    res.writeHead(204);
+    res.end();
+    return;
+  }
+  res.writeHead(a.status, { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(a.text) });
+  res.end(a.text);
 }
 
 /** 201 with operation.UploadResult (omitempty fields left out when empty), or 204 when unchanged. */

@@ -3,6 +3,8 @@
 import type { Logger } from "../common/logger.js";
 import type { StoreApi } from "./storage/store-api.js";
 import type { VolumeMetrics } from "./metrics.js";
+import type { RemoteReads } from "./replication/remote-read.js";
+import type { Replicator } from "./replication/replicator.js";
 
 export interface HeartbeatView {
   readonly connected: boolean;
@@ -23,6 +25,12 @@ export interface VolumeHttpContext {
   /** "ip:port" this server is known by (heartbeat id, status page). */
   readonly serverId: string;
   readonly publicUrl: string;
+  /** Writes and deletes of replicated volumes reach every replica through it. */
+  readonly replicator: Replicator;
+  /** Reads of volumes not held here (-readMode). */
+  readonly remoteReads: RemoteReads;
+  /** Wall-clock Unix seconds: the Last-Modified a replicated write gives every replica. */
+  nowSec(): number;
   /** undefined when no master is configured (standalone). */
   heartbeat(): HeartbeatView | undefined;
   /** False once close() began: /healthz and /readyz answer 503. */

@@ -128,9 +128,9 @@ export class VolumeHttpServer {
     return downloads.acquire(0, clientGoneSignal(res)).then((t) => this.#readHolding(t, req, res));
   }
 
-  #readHolding(ticket: InflightTicket, req: IncomingMessage, res: ServerResponse): void {
+  #readHolding(ticket: InflightTicket, req: IncomingMessage, res: ServerResponse): void | Promise<void> {
     res.once("close", () => ticket.release());
-    handleRead(this.#ctx, req, res, false, (bytes) => ticket.add(bytes));
+    return handleRead(this.#ctx, req, res, false, (bytes) => ticket.add(bytes));
   }
 
   #fail(req: IncomingMessage, res: ServerResponse, err: unknown): void {

@@ -120,3 +120,52 @@ export const heartbeatAnswerTimeoutMs = 2_000;
  * entries past this count evict the oldest learned one. Raft groups are 3 or 5 masters.
  */
 export const knownMastersMax = 16;
+
+// Replicated writes and deletes (src/volume/replication). A write is answered only when every
+// replica confirmed, so each bound below is a bound on how long a client waits for an answer
+// when a replica is dead, cut off or stopped (SIGSTOP): the sum stays under 10 s for a small blob.
+
+/**
+ * A replica's TCP connect. Loopback and LAN connects take well under a millisecond; a peer that
+ * drops SYNs (cut off, powered down) would otherwise hold the write for the kernel's retries.
+ */
+export const replicaConnectTimeoutMs = 1_000;
+/**
+ * From the request sent to the replica's answer headers: its append, and an fsync when asked
+ * (a few ms, up to ~1 s on a busy disk). A stopped replica that accepted the connection is
+ * noticed here.
+ */
+export const replicaHeadersTimeoutMs = 5_000;
+/** Between chunks of a replica's answer body (a few bytes of JSON, sent with the headers). */
+export const replicaBodyTimeoutMs = 2_000;
+/**
+ * The whole replica request, body included, for a small blob: undici's header timer does not run
+ * while the request body is still being written (a stopped replica whose socket buffers filled),
+ * so this bounds that case too. 8 s + the master lookup (replicaLookupTimeoutMs) stays under 10 s.
+ */
+export const replicaRequestBaseMs = 8_000;
+/**
+ * ...plus the time to send the body at this rate at the least (10 MB/s, a hundredth of a 1 GbE
+ * link): a 256 MB blob gets 8 s + 27 s, a 64 KiB one 8 s.
+ */
+export const replicaSendBytesPerMsMin = 10_000;
+/** Connections kept to each replica: as many writes to one replica run at once. */
+export const replicaConnectionsPerServer = 64;
+/** Idle replica connections are closed after this (below the peers' 30 s keep-alive). */
+export const replicaKeepAliveMs = 10_000;
+
+/**
+ * The master's answer to a volume lookup (the replica locations of a write, the holders of a
+ * read this server does not hold). The leader answers from memory; 2 s covers a leader change.
+ */
+export const replicaLookupTimeoutMs = 2_000;
+/** A lookup answer this large at most (a volume has a handful of locations). */
+export const replicaLookupBodyBytesMax = 64 * 1024;
+/**
+ * A cached lookup is used this long, then asked again: a replica added by a repair, or a server
+ * that left without a failed write noticing, is seen within it. Dropped at once on a replica error
+ * or a refusal for too few locations. SeaweedFS's client cache keeps entries 10 minutes.
+ */
+export const replicaLookupTtlMs = 10_000;
+/** Volumes whose locations are cached at once; the oldest entry goes first (a server holds ~100s). */
+export const replicaLookupEntriesMax = 4_096;

@@ -6,6 +6,7 @@
 // histogram, whose buckets prom-client must own.
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { StoreApi } from "./storage/store-api.js";
+import type { ReplicaOp } from "./replication/replicator.js";
 
 const METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "OTHER"] as const;
 const METHOD_INDEX: Record<string, number> = Object.fromEntries(METHODS.map((m, i) => [m, i]));
@@ -29,6 +30,10 @@ export class VolumeMetrics {
   readonly #requests = new Float64Array(METHODS.length * (statusCodeMax + 1));
   #readBytes = 0;
   #writtenBytes = 0;
+  readonly #replication: { failed: Record<ReplicaOp, number>; refused: Record<ReplicaOp, number> } = {
+    failed: { write: 0, delete: 0 },
+    refused: { write: 0, delete: 0 },
+  };
   readonly #latency: Histogram<"method" | "status">;
 
   constructor(store: StoreApi, heartbeat: () => HeartbeatState | undefined) {
@@ -96,6 +101,7 @@ export class VolumeMetrics {
       },
     });
     damagedRecordsCounter(store, registers);
+    replicationCounters(this.#replication, registers);
     new Gauge({
       name: "weedts_volume_heartbeat_connected",
       help: "1 while a heartbeat stream to the master leader is up",
@@ -122,6 +128,16 @@ export class VolumeMetrics {
     this.#writtenBytes += n;
   }
 
+  /** A replica failed after the write or delete reached some copy: outcome unknown, the volume needs a check. */
+  replicaFailed(op: ReplicaOp): void {
+    this.#replication.failed[op] += 1;
+  }
+
+  /** A replicated write or delete refused before anything was done: fewer locations than copies. */
+  replicaRefused(op: ReplicaOp): void {
+    this.#replication.refused[op] += 1;
+  }
+
   metrics(): Promise<string> {
     return this.registry.metrics();
   }
@@ -146,4 +162,36 @@ function damagedRecordsCounter(store: StoreApi, registers: Registry[]): void {
       seen = n;
     },
   });
+}
+
+/** The replication counters, fed from plain numbers bumped on the request path. */
+function replicationCounters(
+  counts: { failed: Record<ReplicaOp, number>; refused: Record<ReplicaOp, number> },
+  registers: Registry[],
+): void {
+  const fed = (what: "failed" | "refused", name: string, help: string): void => {
+    new Counter({
+      name,
+      help,
+      labelNames: ["op"],
+      registers,
+      collect() {
+        for (const op of ["write", "delete"] as const) {
+          this.inc({ op }, counts[what][op]);
+          counts[what][op] = 0;
+        }
+      },
+    });
+  };
+  fed(
+    "failed",
+    "weedts_volume_replica_failures_total",
+    "Replicated writes and deletes a replica failed after some copy took them: answered 5xx, outcome unknown; " +
+      "the volume's replicas may differ until repaired",
+  );
+  fed(
+    "refused",
+    "weedts_volume_replica_refusals_total",
+    "Replicated writes and deletes refused before anything was done: the master listed fewer locations than copies",
+  );
 }

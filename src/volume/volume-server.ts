@@ -26,11 +26,17 @@ import {
   inflightUploadDataTimeoutMsDefault,
   inflightWaitersMax,
   minFreeSpacePercentDefault,
+  replicaLookupEntriesMax,
+  replicaLookupTtlMs,
   uploadBufferIdleMs,
   uploadBufferPooledBytesMin,
 } from "./limits.js";
 import { parseMinFreeSpace, type MinFreeSpace } from "./storage/disk-space.js";
 import { VolumeMetrics } from "./metrics.js";
+import { ReplicaClient } from "./replication/replica-client.js";
+import { ReplicaLocations } from "./replication/replica-locations.js";
+import { isReadMode, READ_MODES, RemoteReads, type ReadMode } from "./replication/remote-read.js";
+import { Replicator } from "./replication/replicator.js";
 
 /** Reported in /status "Version" and the status page. */
 export const VOLUME_SERVER_VERSION = "weed-ts 0.1.0";
@@ -68,6 +74,12 @@ export interface VolumeServerConfig {
   diskSpaceCheckIntervalMs?: number;
   /** Default 5000. */
   heartbeatIntervalMs?: number;
+  /** -readMode: how a read of a volume not held here is answered. Default "redirect". */
+  readMode?: ReadMode;
+  /** Wall-clock milliseconds (Last-Modified of replicated writes). Default Date.now. */
+  wallClockMs?: () => number;
+  /** Uniform in [0, 1) (which holder a redirected or proxied read goes to). Default Math.random. */
+  random?: () => number;
   logger: Logger;
 }
 
@@ -102,6 +114,8 @@ function validate(c: VolumeServerConfig): void {
   positive("inflightUploadDataTimeoutMs", c.inflightUploadDataTimeoutMs);
   positive("inflightDownloadDataTimeoutMs", c.inflightDownloadDataTimeoutMs);
   positive("diskSpaceCheckIntervalMs", c.diskSpaceCheckIntervalMs);
+  if (c.readMode !== undefined && !isReadMode(c.readMode))
+    throw badConfig("readMode", c.readMode, `expected one of ${READ_MODES.join(", ")}`);
   for (const m of c.masters) {
     try {
       parseServerAddress(m);
@@ -160,6 +174,7 @@ export class VolumeServer {
   readonly #store: Store;
   readonly #metrics: VolumeMetrics;
   readonly #grpc: grpc.Server;
+  readonly #peers = new ReplicaClient();
   #http: VolumeHttpServer | undefined;
   #heartbeat: HeartbeatClient | undefined;
   #httpPort = 0;
@@ -214,6 +229,7 @@ export class VolumeServer {
       const server = this;
       const publicUrl = (): string => (c.publicUrl !== "" ? c.publicUrl : `${c.ip}:${this.#httpPort}`);
       const ctx: VolumeHttpContext = {
+        ...this.#replication(),
         store: this.#store,
         logger: this.#log,
         metrics: this.#metrics,
@@ -262,6 +278,35 @@ export class VolumeServer {
     }
   }
 
+  /** The replicated data plane: writes and deletes to every replica, reads of volumes held elsewhere. */
+  #replication(): Pick<VolumeHttpContext, "replicator" | "remoteReads" | "nowSec"> {
+    const c = this.#c;
+    const self = (): string => `${c.ip}:${this.#httpPort}`;
+    const locations = new ReplicaLocations({
+      master: () => this.#heartbeat?.currentMaster ?? this.#heartbeat?.masters[0],
+      lookup: (master, volumeId) => this.#peers.lookup(master, volumeId),
+      ttlMs: replicaLookupTtlMs,
+      entriesMax: replicaLookupEntriesMax,
+      nowMs: () => performance.now(),
+    });
+    const logger = this.#log;
+    const metrics = this.#metrics;
+    const replicator = new Replicator({
+      store: this.#store,
+      client: this.#peers,
+      locations,
+      self,
+      clustered: c.masters.length > 0,
+      logger,
+      events: { failed: (op) => metrics.replicaFailed(op), refused: (op) => metrics.replicaRefused(op) },
+    });
+    const random = c.random ?? Math.random;
+    const mode = c.readMode ?? "redirect";
+    const remoteReads = new RemoteReads({ mode, client: this.#peers, locations, self, random, logger });
+    const wallClockMs = c.wallClockMs ?? Date.now;
+    return { replicator, remoteReads, nowSec: () => Math.floor(wallClockMs() / 1000) };
+  }
+
   /** Idempotent; safe after a failed start(). */
   close(): Promise<void> {
     this.#closing ??= this.#doClose();
@@ -277,6 +322,7 @@ export class VolumeServer {
     if (this.#heartbeat !== undefined && this.#http !== undefined)
       await new Promise((r) => setTimeout(r, drainLingerMs));
     await this.#http?.close();
+    await this.#peers.close();
     await shutdownServer(this.#grpc, grpcCloseGraceMs);
     await this.#store.close();
     this.#state = "closed";

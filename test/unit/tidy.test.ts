@@ -40,6 +40,12 @@ const clockAllowlist: Record<string, { uses: readonly Global[]; reason: string }
     uses: ["Date.now"],
     reason: "default of VolumeOptions.wallClockMs: needles record wall-clock times on disk",
   },
+  "src/volume/volume-server.ts": {
+    uses: ["Math.random", "Date.now"],
+    reason:
+      "defaults of VolumeServerConfig.random (which holder a read is sent to) and wallClockMs (the Last-Modified " +
+      "a replicated write gives every replica)",
+  },
   "src/master/master-server.ts": {
     uses: ["Math.random"],
     reason: "the master's composition root passes the real randomness to every part it wires",

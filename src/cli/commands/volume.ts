@@ -13,6 +13,7 @@ import {
 } from "../../volume/limits.js";
 import { parseMinFreeSpace, type MinFreeSpace } from "../../volume/storage/disk-space.js";
 import { VolumeServer, type VolumeServerConfig } from "../../volume/volume-server.js";
+import { isReadMode, READ_MODES, type ReadMode } from "../../volume/replication/remote-read.js";
 import { listenFromFlags } from "../bind-address.js";
 import { serveUntilSignal, type Command } from "../command.js";
 import { logLevelFlag, parseAddressList } from "../common-flags.js";
@@ -170,6 +171,15 @@ export const volumeFlags: readonly FlagSpec[] = [
       "volumes are read-only until space returns (default: -minFreeSpacePercent)",
     check: minFreeSpaceCheck,
   },
+  {
+    name: "readMode",
+    type: "string",
+    default: "redirect",
+    usage:
+      "how a read of a volume this server does not hold is answered: redirect (301 to a server holding it), " +
+      "proxy (fetch it from one and stream it back), local (404)",
+    check: (v) => (isReadMode(String(v)) ? undefined : `expected one of ${READ_MODES.join(", ")}`),
+  },
   logLevelFlag,
 ];
 
@@ -195,6 +205,7 @@ export function volumeConfigFromFlags(
     inflightUploadDataTimeoutMs: parseDurationMs(str(v, `${prefix}inflightUploadDataTimeout`))!,
     inflightDownloadDataTimeoutMs: parseDurationMs(str(v, `${prefix}inflightDownloadDataTimeout`))!,
     minFreeSpace: minFreeSpaceFromFlags(v, prefix),
+    readMode: str(v, `${prefix}readMode`) as ReadMode,
   };
 }
 
