@@ -1,5 +1,5 @@
-// One read request = GET /<fid> of a random fid from the list, on the volume server the master's
-// /dir/lookup names (looked up once per volume id and cached), with the length always checked
+// One read request = GET /<fid> of a random fid from the list, on a random one of the volume servers
+// the master's /dir/lookup names (looked up once per volume id and cached), with the length always checked
 // and the whole content checked on every readContentCheckEvery-th read.
 import { ContentBuffer, contentLength, fidSeed } from "./bench-content.js";
 import type { HttpPools } from "./http-pools.js";
@@ -76,10 +76,13 @@ export function readRequests(p: ReadParams, pools: HttpPools, fids: readonly str
     const comma = fid.indexOf(",");
     if (comma <= 0) throw new RequestFailure(`bad fid in list: ${JSON.stringify(fid.slice(0, 40))}`);
     const urls = await locations.get(fid.slice(0, comma));
-    // Like SeaweedFS: try each replica in turn, the request fails only if all of them do.
+    // Like SeaweedFS's clients: start at a random location of the lookup (reads spread over the
+    // replicas), then try the others in turn; the request fails only if all of them do.
     let data: Uint8Array | undefined;
     let lastError: unknown;
-    for (const url of urls) {
+    const first = Math.floor(p.random() * urls.length);
+    for (let i = 0; i < urls.length; i++) {
+      const url = urls[(first + i) % urls.length]!;
       try {
         data = await getOnce(pools, url, fid);
         break;

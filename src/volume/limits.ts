@@ -141,12 +141,13 @@ export const replicaBodyTimeoutMs = 2_000;
 /**
  * The whole replica request, body included, for a small blob: undici's header timer does not run
  * while the request body is still being written (a stopped replica whose socket buffers filled),
- * so this bounds that case too. 8 s + the master lookup (replicaLookupTimeoutMs) stays under 10 s.
+ * so this bounds that case too. 7.5 s + the master lookup (replicaLookupTimeoutMs) + the body's
+ * allowance for a blob of up to ~5 MB stays under 10 s.
  */
-export const replicaRequestBaseMs = 8_000;
+export const replicaRequestBaseMs = 7_500;
 /**
  * ...plus the time to send the body at this rate at the least (10 MB/s, a hundredth of a 1 GbE
- * link): a 256 MB blob gets 8 s + 27 s, a 64 KiB one 8 s.
+ * link): a 256 MB blob gets 7.5 s + 27 s, a 64 KiB one 7.5 s.
  */
 export const replicaSendBytesPerMsMin = 10_000;
 /** Connections kept to each replica: as many writes to one replica run at once. */

@@ -12,7 +12,7 @@ import { VolumeServer } from "../../src/gen/volume_server_pb.js";
 import { eventually, tempDir, waitFor, type TempDir } from "../helpers.js";
 import { freePortPair, getJson, PROCESS_WAIT, waitHttpOk, WeedProcess } from "./harness.js";
 
-/** replicaRequestBaseMs + replicaLookupTimeoutMs (src/volume/limits.ts): a write's bound with a stopped replica. */
+/** replicaRequestTimeoutMs(small) + replicaLookupTimeoutMs (src/volume/limits.ts): a write's bound, replica stopped. */
 const STOPPED_REPLICA_BOUND_MS = 10_000;
 const SLACK_MS = 1_500;
 
