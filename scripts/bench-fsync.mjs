@@ -3,10 +3,14 @@
 //   1. bare Node (the disk anchor of ../shared/anchors/perf/disk-ceiling.sh, same code): 4 KB
 //      appends with writeSync, one fdatasyncSync per 16 appends, for ANCHOR_S seconds; latency per
 //      commit. The anchor recorded 52k appends/s on this machine.
-//   2. weed-ts: scripts/bench.mjs starts one `weed-ts server` (master + volume server) in a temp dir,
+//   2. the Store in process (no HTTP): BENCH_C writers, 1 KB needles over BENCH_GROW volumes,
+//      fsync=true, for ANCHOR_S seconds; latency per write. What the storage can do on this disk.
+//   3. weed-ts: scripts/bench.mjs starts one `weed-ts server` (master + volume server) in a temp dir,
 //      pre-grows BENCH_GROW volumes and runs `weed-ts benchmark -fsync -writeOnly -c 64 -size 1024`
-//      (assign + upload, every upload fsynced before its 201); latency per write.
-// Prints writes/s, p50/p99 of each and the ratio, and the issue's target (>= 12,000 writes/s).
+//      (assign + upload, every upload fsynced before its 201); latency per write. Then the same
+//      without -fsync: on 2 cores shared by client, master and volume server, that is the ceiling
+//      of the HTTP path in this run, and the ratio of the two is what fsync costs.
+// Prints writes/s, p50/p99 of each and the ratios, and the issue's target (>= 12,000 writes/s).
 //
 // Env: BENCH_N (weed-ts writes, default 100000), BENCH_C (default 64), BENCH_GROW (volumes, default
 // 7: issue 2 measured 16 writers over 7 volumes), ANCHOR_S (default 5), BENCH_DIR (parent of the
@@ -82,8 +86,54 @@ async function anchor() {
   }
 }
 
-async function weedTs() {
-  const args = [path.join(ROOT, "scripts", "bench.mjs"), `-c=${C}`, `-n=${N}`, "-size=1024", "-fsync", "-writeOnly"];
+// The Store in process: C writers over GROW volumes, 1 KB needles with fsync, ANCHOR_S seconds.
+const STORE_JS = `
+const [root, dir, volumes, writers, secs] = process.argv.slice(1);
+const { Store } = await import(root + "/dist/volume/storage/store.js");
+const { parseReplicaPlacement } = await import(root + "/dist/common/replica-placement.js");
+const V = Number(volumes);
+const s = new Store({ dir, maxVolumeCount: V });
+await s.open();
+const rp = parseReplicaPlacement("000");
+for (let v = 1; v <= V; v++) {
+  await s.allocateVolume(v, { collection: "", replicaPlacement: rp, ttl: { count: 0, unit: 0 }, preallocate: 0 });
+}
+const data = Buffer.alloc(1024, 0x61);
+const lat = [];
+let key = 0;
+const t0 = performance.now();
+const end = t0 + Number(secs) * 1000;
+const writer = async () => {
+  for (let t = performance.now(); t < end; t = performance.now()) {
+    key++;
+    await s.write((key % V) + 1, { key: BigInt(key), cookie: 1, data }, { fsync: true });
+    lat.push(performance.now() - t);
+  }
+};
+await Promise.all(Array.from({ length: Number(writers) }, writer));
+const el = (performance.now() - t0) / 1000;
+const rounds = s.syncRoundCount?.();
+await s.close();
+lat.sort((a, b) => a - b);
+const q = (p) => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))];
+console.log(JSON.stringify({ perSec: lat.length / el, p50: q(0.5), p99: q(0.99), rounds }));
+`;
+
+async function store() {
+  const dir = fs.mkdtempSync(path.join(env("BENCH_DIR", os.tmpdir()), "weed-bench-fsync-store-"));
+  try {
+    log(`Store in process: ${C} writers, ${GROW} volumes, 1 KB, fsync, ${ANCHOR_S} s`);
+    const args = ["--input-type=module", "-e", STORE_JS, ROOT, dir, String(GROW), String(C), String(ANCHOR_S)];
+    const out = await runNode(args);
+    return JSON.parse(out.trim().split("\n").pop());
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function weedTs(fsync) {
+  const args = [path.join(ROOT, "scripts", "bench.mjs"), `-c=${C}`, `-n=${N}`, "-size=1024", "-writeOnly"];
+  if (fsync) args.push("-fsync");
   log(`weed-ts: node ${args.map((a) => path.relative(ROOT, a) || a).join(" ")} (BENCH_GROW=${GROW})`);
   const text = await runNode(args, { BENCH_GROW: String(GROW) });
   process.stderr.write(text.replace(/^/gm, "  | "));
@@ -103,27 +153,26 @@ async function weedTs() {
 
 const fmt = (n) => Math.round(n).toLocaleString("en-US");
 const a = await anchor();
-const w = await weedTs();
+const st = await store();
+const w = await weedTs(true);
+const plain = await weedTs(false);
+const row = (what, r, digits) => [what, fmt(r.perSec), r.p50.toFixed(digits), r.p99.toFixed(digits)];
 const rows = [
   ["what", "per second", "p50 ms", "p99 ms"],
-  [
-    `weed-ts benchmark -fsync -writeOnly -c ${C}, 1 KB, ${GROW} volumes (writes)`,
-    fmt(w.perSec),
-    w.p50.toFixed(1),
-    w.p99.toFixed(1),
-  ],
-  [
-    `bare Node: 4 KB appends, fdatasync per 16 (appends; latency per commit)`,
-    fmt(a.perSec),
-    a.p50.toFixed(3),
-    a.p99.toFixed(3),
-  ],
+  row(`weed-ts benchmark -fsync -writeOnly -c ${C}, 1 KB, ${GROW} volumes (writes)`, w, 1),
+  row(`weed-ts benchmark -writeOnly -c ${C}, no fsync, same setup (writes)`, plain, 1),
+  row(`Store in process, ${C} writers, ${GROW} volumes, 1 KB, fsync (writes)`, st, 3),
+  row("bare Node: 4 KB appends, fdatasync per 16 (appends; latency per commit)", a, 3),
 ];
 const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
 console.log("");
 for (const r of rows) console.log(r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  "));
 console.log("");
-console.log(`ratio weed-ts / bare Node: ${((100 * w.perSec) / a.perSec).toFixed(1)}%`);
+const pct = (x, y) => `${((100 * x) / y).toFixed(1)}%`;
+if (st.rounds !== undefined) console.log(`Store in process: ${fmt(st.rounds)} sync rounds`);
+console.log(`ratio weed-ts -fsync / bare Node: ${pct(w.perSec, a.perSec)}`);
+console.log(`ratio Store in process fsync / bare Node: ${pct(st.perSec, a.perSec)}`);
+console.log(`ratio weed-ts -fsync / weed-ts without fsync (same run): ${pct(w.perSec, plain.perSec)}`);
 const ok = w.perSec >= TARGET_WRITES_PER_SEC && w.failed === 0;
 console.log(
   `weed-ts -fsync writes: ${fmt(w.perSec)}/s, ${w.failed} failed (target >= ${fmt(TARGET_WRITES_PER_SEC)}/s): ` +
