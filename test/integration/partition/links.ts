@@ -90,6 +90,12 @@ export class Links {
     removeChainsSync(process.pid); // a previous Links of this same process not closed
     await ipt(["-N", l.out]);
     await ipt(["-N", l.inp]);
+    // A connection attempt starts with no host bits: conntrack may reuse the entry of an earlier
+    // connection with the same addresses and ports (in TIME_WAIT for two minutes) and its marks,
+    // which once cut a new connection between the test's writer (no uid bit) and a host.
+    let all = 0;
+    for (const b of l.bits.values()) all |= b;
+    await ipt(["-A", l.out, "-p", "tcp", "--syn", "-j", "CONNMARK", "--set-xmark", `0x0/${hex(all)}`]);
     for (const h of hosts) {
       const bit = hex(l.bits.get(h.name)!);
       await ipt(["-A", l.out, "-m", "owner", "--uid-owner", String(h.uid), "-j", "CONNMARK", "--or-mark", bit]);
