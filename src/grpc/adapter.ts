@@ -144,6 +144,11 @@ export class GrpcCallError extends Error {
   }
 }
 
+/** grpc-js's call options for ours: a deadline from timeoutMs. */
+function callOptionsOf(opts: CallOptions): grpc.CallOptions {
+  return opts.timeoutMs === undefined ? {} : { deadline: Date.now() + opts.timeoutMs };
+}
+
 export function createClient<S extends GenService<GenServiceMethods>>(
   svc: S,
   address: string,
@@ -158,15 +163,13 @@ export function createClient<S extends GenService<GenServiceMethods>>(
     if (m.methodKind === "unary") {
       out[m.localName] = (req: MessageInitShape<DescMessage>, opts: CallOptions = {}) =>
         new Promise((resolve, reject) => {
-          const callOpts: grpc.CallOptions = {};
-          if (opts.timeoutMs !== undefined) callOpts.deadline = Date.now() + opts.timeoutMs;
           const call = client.makeUnaryRequest(
             path,
             def.requestSerialize,
             def.responseDeserialize,
             create(m.input, req),
             metadataOf(opts),
-            callOpts,
+            callOptionsOf(opts),
             (err: grpc.ServiceError | null, res?: unknown) => {
               if (err) reject(new GrpcCallError(err.code, err.details || err.message, { cause: err }));
               else resolve(res);
@@ -176,29 +179,25 @@ export function createClient<S extends GenService<GenServiceMethods>>(
         });
     } else if (m.methodKind === "bidi_streaming") {
       out[m.localName] = (opts: CallOptions = {}) => {
-        const callOpts: grpc.CallOptions = {};
-        if (opts.timeoutMs !== undefined) callOpts.deadline = Date.now() + opts.timeoutMs;
         const call = client.makeBidiStreamRequest(
           path,
           def.requestSerialize,
           def.responseDeserialize,
           metadataOf(opts),
-          callOpts,
+          callOptionsOf(opts),
         );
         opts.signal?.addEventListener("abort", () => call.cancel(), { once: true });
         return call;
       };
     } else if (m.methodKind === "server_streaming") {
       out[m.localName] = (req: MessageInitShape<DescMessage>, opts: CallOptions = {}) => {
-        const callOpts: grpc.CallOptions = {};
-        if (opts.timeoutMs !== undefined) callOpts.deadline = Date.now() + opts.timeoutMs;
         const call = client.makeServerStreamRequest(
           path,
           def.requestSerialize,
           def.responseDeserialize,
           create(m.input, req),
           metadataOf(opts),
-          callOpts,
+          callOptionsOf(opts),
         );
         opts.signal?.addEventListener("abort", () => call.cancel(), { once: true });
         return call;
