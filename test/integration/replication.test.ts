@@ -29,7 +29,9 @@ const indexOf = (url: string): number => servers.findIndex((s) => `127.0.0.1:${s
 function startVolume(i: number): WeedProcess {
   const s = servers[i]!;
   const args = ["volume", `-dir=${tmp.dir}/${s.name}`, "-ip=127.0.0.1", `-port=${s.port}`];
-  args.push(`-mserver=127.0.0.1:${masterPort}`, "-max=10", `-rack=${s.name}`, "-logLevel=warn");
+  // Room for the master's growth (6 volumes × 2 copies for the first assign, spread unevenly) and
+  // every volume the tests allocate by hand on top: with -max=10 server 0 once ran out of slots.
+  args.push(`-mserver=127.0.0.1:${masterPort}`, "-max=30", `-rack=${s.name}`, "-logLevel=warn");
   if (s.readMode !== "") args.push(`-readMode=${s.readMode}`);
   return new WeedProcess(args);
 }
