@@ -17,6 +17,8 @@ export interface VolumeInfoFields {
   compactRevision: number;
   modifiedAtSecond: number;
   diskType: string;
+  /** weed-ts: a replicated write or delete failed part way; the replicas may differ until checked. */
+  needsCheck: boolean;
 }
 
 /** Go's super_block.ReplicaPlacement: json tags node/rack/dc with omitempty ("000" prints as {}). */
@@ -42,6 +44,8 @@ export interface VolumeInfoJson {
   ModifiedAtSecond: number;
   RemoteStorageName: string;
   RemoteStorageKey: string;
+  /** weed-ts, present (true) only on a volume that needs a replica check: SeaweedFS's shape otherwise. */
+  NeedsCheck?: true;
 }
 
 export function volumeInfoJson(v: VolumeInfoFields): VolumeInfoJson {
@@ -49,7 +53,7 @@ export function volumeInfoJson(v: VolumeInfoFields): VolumeInfoJson {
   if (v.replicaPlacement.sameRack !== 0) rp.node = v.replicaPlacement.sameRack;
   if (v.replicaPlacement.diffRack !== 0) rp.rack = v.replicaPlacement.diffRack;
   if (v.replicaPlacement.diffDataCenter !== 0) rp.dc = v.replicaPlacement.diffDataCenter;
-  return {
+  const out: VolumeInfoJson = {
     Id: v.id,
     Size: v.size,
     ReplicaPlacement: rp,
@@ -66,4 +70,6 @@ export function volumeInfoJson(v: VolumeInfoFields): VolumeInfoJson {
     RemoteStorageName: "",
     RemoteStorageKey: "",
   };
+  if (v.needsCheck) out.NeedsCheck = true;
+  return out;
 }

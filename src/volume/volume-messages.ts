@@ -27,6 +27,7 @@ export function volumeInformationMessage(v: VolumeInfo): VolumeInformationMessag
     compactRevision: v.compactRevision,
     modifiedAtSecond: BigInt(v.modifiedAtSecond),
     diskType: "",
+    needsCheck: v.needsCheck,
   });
 }
 

@@ -130,6 +130,7 @@ function replica(req: AllocateRequest): ReplicaInfo {
     compactRevision: 0,
     modifiedAtSecond: 0,
     diskType: req.diskType,
+    needsCheck: false,
   };
 }
 

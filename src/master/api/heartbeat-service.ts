@@ -307,6 +307,7 @@ function fromVolumeInfo(v: VolumeInformationMessage): ReplicaInfo {
     compactRevision: v.compactRevision,
     modifiedAtSecond: Number(v.modifiedAtSecond),
     diskType: v.diskType,
+    needsCheck: v.needsCheck,
   };
 }
 
@@ -325,5 +326,6 @@ function fromShortInfo(v: VolumeShortInformationMessage): ReplicaInfo {
     compactRevision: 0,
     modifiedAtSecond: 0,
     diskType: v.diskType,
+    needsCheck: false,
   };
 }

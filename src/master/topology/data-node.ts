@@ -18,6 +18,8 @@ export interface ReplicaInfo {
   compactRevision: number;
   modifiedAtSecond: number;
   diskType: string;
+  /** This replica's server reported a replicated write or delete that failed part way: not writable until checked. */
+  needsCheck: boolean;
 }
 
 /** What a heartbeat says about the server itself. */

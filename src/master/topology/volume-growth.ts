@@ -217,5 +217,6 @@ function newReplica(volumeId: number, spec: GrowthSpec): ReplicaInfo {
     compactRevision: 0,
     modifiedAtSecond: 0,
     diskType: spec.diskType,
+    needsCheck: false,
   };
 }

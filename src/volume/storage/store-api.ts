@@ -70,6 +70,8 @@ export interface VolumeInfo {
   modifiedAtSecond: number;
   /** Largest needle key ever written to this volume (0 if none). */
   maxFileKey: bigint;
+  /** A replicated write or delete failed after reaching some replica: the replicas may differ until checked. */
+  needsCheck: boolean;
 }
 
 export interface AllocateOptions {

@@ -350,6 +350,7 @@ export class Volume {
       compactRevision: sb.compactRevision,
       modifiedAtSecond: this.modifiedAtSec,
       maxFileKey: joinKey(this.map.maxKeyHi, this.map.maxKeyLo),
+      needsCheck: false,
     };
   }
 

@@ -198,5 +198,6 @@ function reported(id: number): ReplicaInfo {
   return {
     ...{ id, collection: "", replicaPlacement: 0, ttl: 0, size: 0, fileCount: 0, deleteCount: 0 },
     ...{ deletedByteCount: 0, readOnly: false, version: 3, compactRevision: 0, modifiedAtSecond: 0, diskType: "" },
+    needsCheck: false,
   };
 }

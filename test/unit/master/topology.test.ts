@@ -27,6 +27,7 @@ function replica(id: number, o: Partial<ReplicaInfo> & { replication?: string } 
     compactRevision: 0,
     modifiedAtSecond: 0,
     diskType: "",
+    needsCheck: false,
     ...rest,
   };
 }
