@@ -34,7 +34,9 @@ const ALLOWED: Record<string, readonly string[]> = {
   "master/state": [...BASE, "raft", "master/limits"],
   "master/topology": [...BASE, "master/limits", "master/state"],
   "master/api": [...BASE, "raft", "master/limits", "master/state", "master/topology"],
-  master: [...BASE, "raft", "master/limits", "master/state", "master/topology", "master/api"],
+  // Replica repair (check, copy, trim): run by the leader in the background and by the shell.
+  "master/repair": [...BASE, "master/limits", "master/topology"],
+  master: [...BASE, "raft", "master/limits", "master/state", "master/topology", "master/api", "master/repair"],
   cli: ["*"],
   ".": ["*"],
 };
