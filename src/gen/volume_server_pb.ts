@@ -13,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file volume_server.proto.
  */
 export const file_volume_server: GenFile = /*@__PURE__*/
-  fileDesc("ChN2b2x1bWVfc2VydmVyLnByb3RvEhB2b2x1bWVfc2VydmVyX3BiIrkBChVBbGxvY2F0ZVZvbHVtZVJlcXVlc3QSEQoJdm9sdW1lX2lkGAEgASgNEhIKCmNvbGxlY3Rpb24YAiABKAkSEwoLcHJlYWxsb2NhdGUYAyABKAMSEwoLcmVwbGljYXRpb24YBCABKAkSCwoDdHRsGAUgASgJEh4KFm1lbW9yeV9tYXBfbWF4X3NpemVfbWIYBiABKA0SEQoJZGlza190eXBlGAcgASgJEg8KB3ZlcnNpb24YCCABKA0iGAoWQWxsb2NhdGVWb2x1bWVSZXNwb25zZSIoChNWb2x1bWVTdGF0dXNSZXF1ZXN0EhEKCXZvbHVtZV9pZBgBIAEoDSJxChRWb2x1bWVTdGF0dXNSZXNwb25zZRIUCgxpc19yZWFkX29ubHkYASABKAgSEwoLdm9sdW1lX3NpemUYAiABKAQSEgoKZmlsZV9jb3VudBgDIAEoBBIaChJmaWxlX2RlbGV0ZWRfY291bnQYBCABKAQiPAoTVm9sdW1lRGVsZXRlUmVxdWVzdBIRCgl2b2x1bWVfaWQYASABKA0SEgoKb25seV9lbXB0eRgCIAEoCCIWChRWb2x1bWVEZWxldGVSZXNwb25zZSKlAQoRVm9sdW1lQ29weVJlcXVlc3QSEQoJdm9sdW1lX2lkGAEgASgNEhIKCmNvbGxlY3Rpb24YAiABKAkSEwoLcmVwbGljYXRpb24YAyABKAkSCwoDdHRsGAQgASgJEhgKEHNvdXJjZV9kYXRhX25vZGUYBSABKAkSEQoJZGlza190eXBlGAYgASgJEhoKEmlvX2J5dGVfcGVyX3NlY29uZBgHIAEoAyJhChJWb2x1bWVDb3B5UmVzcG9uc2USGQoRbGFzdF9hcHBlbmRfYXRfbnMYASABKAQSFwoPcHJvY2Vzc2VkX2J5dGVzGAIgASgDEhcKD2NhdGNoX3VwX3JvdW5kcxhkIAEoDSIwChtSZWFkVm9sdW1lRmlsZVN0YXR1c1JlcXVlc3QSEQoJdm9sdW1lX2lkGAEgASgNIpACChxSZWFkVm9sdW1lRmlsZVN0YXR1c1Jlc3BvbnNlEhEKCXZvbHVtZV9pZBgBIAEoDRIiChppZHhfZmlsZV90aW1lc3RhbXBfc2Vjb25kcxgCIAEoBBIVCg1pZHhfZmlsZV9zaXplGAMgASgEEiIKGmRhdF9maWxlX3RpbWVzdGFtcF9zZWNvbmRzGAQgASgEEhUKDWRhdF9maWxlX3NpemUYBSABKAQSEgoKZmlsZV9jb3VudBgGIAEoBBIbChNjb21wYWN0aW9uX3JldmlzaW9uGAcgASgNEhIKCmNvbGxlY3Rpb24YCCABKAkSEQoJZGlza190eXBlGAkgASgJEg8KB3ZlcnNpb24YCyABKA0iyQEKD0NvcHlGaWxlUmVxdWVzdBIRCgl2b2x1bWVfaWQYASABKA0SCwoDZXh0GAIgASgJEhsKE2NvbXBhY3Rpb25fcmV2aXNpb24YAyABKA0SEwoLc3RvcF9vZmZzZXQYBCABKAQSEgoKY29sbGVjdGlvbhgFIAEoCRIUCgxpc19lY192b2x1bWUYBiABKAgSJAocaWdub3JlX3NvdXJjZV9maWxlX25vdF9mb3VuZBgHIAEoCBIUCgxzdGFydF9vZmZzZXQYZCABKAQiQAoQQ29weUZpbGVSZXNwb25zZRIUCgxmaWxlX2NvbnRlbnQYASABKAwSFgoObW9kaWZpZWRfdHNfbnMYAiABKAMy2AQKDFZvbHVtZVNlcnZlchJjCg5BbGxvY2F0ZVZvbHVtZRInLnZvbHVtZV9zZXJ2ZXJfcGIuQWxsb2NhdGVWb2x1bWVSZXF1ZXN0Gigudm9sdW1lX3NlcnZlcl9wYi5BbGxvY2F0ZVZvbHVtZVJlc3BvbnNlEl0KDFZvbHVtZVN0YXR1cxIlLnZvbHVtZV9zZXJ2ZXJfcGIuVm9sdW1lU3RhdHVzUmVxdWVzdBomLnZvbHVtZV9zZXJ2ZXJfcGIuVm9sdW1lU3RhdHVzUmVzcG9uc2USXQoMVm9sdW1lRGVsZXRlEiUudm9sdW1lX3NlcnZlcl9wYi5Wb2x1bWVEZWxldGVSZXF1ZXN0GiYudm9sdW1lX3NlcnZlcl9wYi5Wb2x1bWVEZWxldGVSZXNwb25zZRJZCgpWb2x1bWVDb3B5EiMudm9sdW1lX3NlcnZlcl9wYi5Wb2x1bWVDb3B5UmVxdWVzdBokLnZvbHVtZV9zZXJ2ZXJfcGIuVm9sdW1lQ29weVJlc3BvbnNlMAESdQoUUmVhZFZvbHVtZUZpbGVTdGF0dXMSLS52b2x1bWVfc2VydmVyX3BiLlJlYWRWb2x1bWVGaWxlU3RhdHVzUmVxdWVzdBouLnZvbHVtZV9zZXJ2ZXJfcGIuUmVhZFZvbHVtZUZpbGVTdGF0dXNSZXNwb25zZRJTCghDb3B5RmlsZRIhLnZvbHVtZV9zZXJ2ZXJfcGIuQ29weUZpbGVSZXF1ZXN0GiIudm9sdW1lX3NlcnZlcl9wYi5Db3B5RmlsZVJlc3BvbnNlMAFiBnByb3RvMw");
+  fileDesc("ChN2b2x1bWVfc2VydmVyLnByb3RvEhB2b2x1bWVfc2VydmVyX3BiIrkBChVBbGxvY2F0ZVZvbHVtZVJlcXVlc3QSEQoJdm9sdW1lX2lkGAEgASgNEhIKCmNvbGxlY3Rpb24YAiABKAkSEwoLcHJlYWxsb2NhdGUYAyABKAMSEwoLcmVwbGljYXRpb24YBCABKAkSCwoDdHRsGAUgASgJEh4KFm1lbW9yeV9tYXBfbWF4X3NpemVfbWIYBiABKA0SEQoJZGlza190eXBlGAcgASgJEg8KB3ZlcnNpb24YCCABKA0iGAoWQWxsb2NhdGVWb2x1bWVSZXNwb25zZSIoChNWb2x1bWVTdGF0dXNSZXF1ZXN0EhEKCXZvbHVtZV9pZBgBIAEoDSJxChRWb2x1bWVTdGF0dXNSZXNwb25zZRIUCgxpc19yZWFkX29ubHkYASABKAgSEwoLdm9sdW1lX3NpemUYAiABKAQSEgoKZmlsZV9jb3VudBgDIAEoBBIaChJmaWxlX2RlbGV0ZWRfY291bnQYBCABKAQiPAoTVm9sdW1lRGVsZXRlUmVxdWVzdBIRCgl2b2x1bWVfaWQYASABKA0SEgoKb25seV9lbXB0eRgCIAEoCCIWChRWb2x1bWVEZWxldGVSZXNwb25zZSKlAQoRVm9sdW1lQ29weVJlcXVlc3QSEQoJdm9sdW1lX2lkGAEgASgNEhIKCmNvbGxlY3Rpb24YAiABKAkSEwoLcmVwbGljYXRpb24YAyABKAkSCwoDdHRsGAQgASgJEhgKEHNvdXJjZV9kYXRhX25vZGUYBSABKAkSEQoJZGlza190eXBlGAYgASgJEhoKEmlvX2J5dGVfcGVyX3NlY29uZBgHIAEoAyJhChJWb2x1bWVDb3B5UmVzcG9uc2USGQoRbGFzdF9hcHBlbmRfYXRfbnMYASABKAQSFwoPcHJvY2Vzc2VkX2J5dGVzGAIgASgDEhcKD2NhdGNoX3VwX3JvdW5kcxhkIAEoDSIwChtSZWFkVm9sdW1lRmlsZVN0YXR1c1JlcXVlc3QSEQoJdm9sdW1lX2lkGAEgASgNIpACChxSZWFkVm9sdW1lRmlsZVN0YXR1c1Jlc3BvbnNlEhEKCXZvbHVtZV9pZBgBIAEoDRIiChppZHhfZmlsZV90aW1lc3RhbXBfc2Vjb25kcxgCIAEoBBIVCg1pZHhfZmlsZV9zaXplGAMgASgEEiIKGmRhdF9maWxlX3RpbWVzdGFtcF9zZWNvbmRzGAQgASgEEhUKDWRhdF9maWxlX3NpemUYBSABKAQSEgoKZmlsZV9jb3VudBgGIAEoBBIbChNjb21wYWN0aW9uX3JldmlzaW9uGAcgASgNEhIKCmNvbGxlY3Rpb24YCCABKAkSEQoJZGlza190eXBlGAkgASgJEg8KB3ZlcnNpb24YCyABKA0iyQEKD0NvcHlGaWxlUmVxdWVzdBIRCgl2b2x1bWVfaWQYASABKA0SCwoDZXh0GAIgASgJEhsKE2NvbXBhY3Rpb25fcmV2aXNpb24YAyABKA0SEwoLc3RvcF9vZmZzZXQYBCABKAQSEgoKY29sbGVjdGlvbhgFIAEoCRIUCgxpc19lY192b2x1bWUYBiABKAgSJAocaWdub3JlX3NvdXJjZV9maWxlX25vdF9mb3VuZBgHIAEoCBIUCgxzdGFydF9vZmZzZXQYZCABKAQiQAoQQ29weUZpbGVSZXNwb25zZRIUCgxmaWxlX2NvbnRlbnQYASABKAwSFgoObW9kaWZpZWRfdHNfbnMYAiABKAMiSAoVUmVhZE5lZWRsZUJsb2JSZXF1ZXN0EhEKCXZvbHVtZV9pZBgBIAEoDRIOCgZvZmZzZXQYAyABKAMSDAoEc2l6ZRgEIAEoBSItChZSZWFkTmVlZGxlQmxvYlJlc3BvbnNlEhMKC25lZWRsZV9ibG9iGAEgASgMImEKFldyaXRlTmVlZGxlQmxvYlJlcXVlc3QSEQoJdm9sdW1lX2lkGAEgASgNEhEKCW5lZWRsZV9pZBgCIAEoBBIMCgRzaXplGAMgASgFEhMKC25lZWRsZV9ibG9iGAQgASgMIhkKF1dyaXRlTmVlZGxlQmxvYlJlc3BvbnNlIiwKF1ZvbHVtZU5lZWRsZUxpc3RSZXF1ZXN0EhEKCXZvbHVtZV9pZBgBIAEoDSKGAQoPTmVlZGxlTGlzdEVudHJ5EhEKCW5lZWRsZV9pZBgBIAEoBBIOCgZjb29raWUYAiABKA0SDgoGb2Zmc2V0GAMgASgDEgwKBHNpemUYBCABKAUSDwoHZGVsZXRlZBgFIAEoCBILCgNjcmMYBiABKA0SFAoMYXBwZW5kX2F0X25zGAcgASgEIk4KGFZvbHVtZU5lZWRsZUxpc3RSZXNwb25zZRIyCgduZWVkbGVzGAEgAygLMiEudm9sdW1lX3NlcnZlcl9wYi5OZWVkbGVMaXN0RW50cnkiLAoXVm9sdW1lQ2hlY2tTdGF0ZVJlcXVlc3QSEQoJdm9sdW1lX2lkGAEgASgNIkMKGFZvbHVtZUNoZWNrU3RhdGVSZXNwb25zZRITCgtuZWVkc19jaGVjaxgBIAEoCBISCgpnZW5lcmF0aW9uGAIgASgEIj8KFlZvbHVtZUNoZWNrRG9uZVJlcXVlc3QSEQoJdm9sdW1lX2lkGAEgASgNEhIKCmdlbmVyYXRpb24YAiABKAQiUwoXVm9sdW1lQ2hlY2tEb25lUmVzcG9uc2USDwoHY2xlYXJlZBgBIAEoCBITCgtuZWVkc19jaGVjaxgCIAEoCBISCgpnZW5lcmF0aW9uGAMgASgEMuUICgxWb2x1bWVTZXJ2ZXISYwoOQWxsb2NhdGVWb2x1bWUSJy52b2x1bWVfc2VydmVyX3BiLkFsbG9jYXRlVm9sdW1lUmVxdWVzdBooLnZvbHVtZV9zZXJ2ZXJfcGIuQWxsb2NhdGVWb2x1bWVSZXNwb25zZRJdCgxWb2x1bWVTdGF0dXMSJS52b2x1bWVfc2VydmVyX3BiLlZvbHVtZVN0YXR1c1JlcXVlc3QaJi52b2x1bWVfc2VydmVyX3BiLlZvbHVtZVN0YXR1c1Jlc3BvbnNlEl0KDFZvbHVtZURlbGV0ZRIlLnZvbHVtZV9zZXJ2ZXJfcGIuVm9sdW1lRGVsZXRlUmVxdWVzdBomLnZvbHVtZV9zZXJ2ZXJfcGIuVm9sdW1lRGVsZXRlUmVzcG9uc2USWQoKVm9sdW1lQ29weRIjLnZvbHVtZV9zZXJ2ZXJfcGIuVm9sdW1lQ29weVJlcXVlc3QaJC52b2x1bWVfc2VydmVyX3BiLlZvbHVtZUNvcHlSZXNwb25zZTABEnUKFFJlYWRWb2x1bWVGaWxlU3RhdHVzEi0udm9sdW1lX3NlcnZlcl9wYi5SZWFkVm9sdW1lRmlsZVN0YXR1c1JlcXVlc3QaLi52b2x1bWVfc2VydmVyX3BiLlJlYWRWb2x1bWVGaWxlU3RhdHVzUmVzcG9uc2USUwoIQ29weUZpbGUSIS52b2x1bWVfc2VydmVyX3BiLkNvcHlGaWxlUmVxdWVzdBoiLnZvbHVtZV9zZXJ2ZXJfcGIuQ29weUZpbGVSZXNwb25zZTABEmMKDlJlYWROZWVkbGVCbG9iEicudm9sdW1lX3NlcnZlcl9wYi5SZWFkTmVlZGxlQmxvYlJlcXVlc3QaKC52b2x1bWVfc2VydmVyX3BiLlJlYWROZWVkbGVCbG9iUmVzcG9uc2USZgoPV3JpdGVOZWVkbGVCbG9iEigudm9sdW1lX3NlcnZlcl9wYi5Xcml0ZU5lZWRsZUJsb2JSZXF1ZXN0Gikudm9sdW1lX3NlcnZlcl9wYi5Xcml0ZU5lZWRsZUJsb2JSZXNwb25zZRJrChBWb2x1bWVOZWVkbGVMaXN0Eikudm9sdW1lX3NlcnZlcl9wYi5Wb2x1bWVOZWVkbGVMaXN0UmVxdWVzdBoqLnZvbHVtZV9zZXJ2ZXJfcGIuVm9sdW1lTmVlZGxlTGlzdFJlc3BvbnNlMAESaQoQVm9sdW1lQ2hlY2tTdGF0ZRIpLnZvbHVtZV9zZXJ2ZXJfcGIuVm9sdW1lQ2hlY2tTdGF0ZVJlcXVlc3QaKi52b2x1bWVfc2VydmVyX3BiLlZvbHVtZUNoZWNrU3RhdGVSZXNwb25zZRJmCg9Wb2x1bWVDaGVja0RvbmUSKC52b2x1bWVfc2VydmVyX3BiLlZvbHVtZUNoZWNrRG9uZVJlcXVlc3QaKS52b2x1bWVfc2VydmVyX3BiLlZvbHVtZUNoZWNrRG9uZVJlc3BvbnNlYgZwcm90bzM");
 
 /**
  * @generated from message volume_server_pb.AllocateVolumeRequest
@@ -405,6 +405,280 @@ export const CopyFileResponseSchema: GenMessage<CopyFileResponse> = /*@__PURE__*
   messageDesc(file_volume_server, 11);
 
 /**
+ * @generated from message volume_server_pb.ReadNeedleBlobRequest
+ */
+export type ReadNeedleBlobRequest = Message<"volume_server_pb.ReadNeedleBlobRequest"> & {
+  /**
+   * @generated from field: uint32 volume_id = 1;
+   */
+  volumeId: number;
+
+  /**
+   * The record's byte offset in .dat.
+   *
+   * @generated from field: int64 offset = 3;
+   */
+  offset: bigint;
+
+  /**
+   * The record's Size (body length), as its .idx entry has it.
+   *
+   * @generated from field: int32 size = 4;
+   */
+  size: number;
+};
+
+/**
+ * Describes the message volume_server_pb.ReadNeedleBlobRequest.
+ * Use `create(ReadNeedleBlobRequestSchema)` to create a new message.
+ */
+export const ReadNeedleBlobRequestSchema: GenMessage<ReadNeedleBlobRequest> = /*@__PURE__*/
+  messageDesc(file_volume_server, 12);
+
+/**
+ * @generated from message volume_server_pb.ReadNeedleBlobResponse
+ */
+export type ReadNeedleBlobResponse = Message<"volume_server_pb.ReadNeedleBlobResponse"> & {
+  /**
+   * @generated from field: bytes needle_blob = 1;
+   */
+  needleBlob: Uint8Array;
+};
+
+/**
+ * Describes the message volume_server_pb.ReadNeedleBlobResponse.
+ * Use `create(ReadNeedleBlobResponseSchema)` to create a new message.
+ */
+export const ReadNeedleBlobResponseSchema: GenMessage<ReadNeedleBlobResponse> = /*@__PURE__*/
+  messageDesc(file_volume_server, 13);
+
+/**
+ * @generated from message volume_server_pb.WriteNeedleBlobRequest
+ */
+export type WriteNeedleBlobRequest = Message<"volume_server_pb.WriteNeedleBlobRequest"> & {
+  /**
+   * @generated from field: uint32 volume_id = 1;
+   */
+  volumeId: number;
+
+  /**
+   * @generated from field: uint64 needle_id = 2;
+   */
+  needleId: bigint;
+
+  /**
+   * @generated from field: int32 size = 3;
+   */
+  size: number;
+
+  /**
+   * The whole record (header, body, CRC, AppendAtNs, padding) as ReadNeedleBlob returned it.
+   *
+   * @generated from field: bytes needle_blob = 4;
+   */
+  needleBlob: Uint8Array;
+};
+
+/**
+ * Describes the message volume_server_pb.WriteNeedleBlobRequest.
+ * Use `create(WriteNeedleBlobRequestSchema)` to create a new message.
+ */
+export const WriteNeedleBlobRequestSchema: GenMessage<WriteNeedleBlobRequest> = /*@__PURE__*/
+  messageDesc(file_volume_server, 14);
+
+/**
+ * @generated from message volume_server_pb.WriteNeedleBlobResponse
+ */
+export type WriteNeedleBlobResponse = Message<"volume_server_pb.WriteNeedleBlobResponse"> & {
+};
+
+/**
+ * Describes the message volume_server_pb.WriteNeedleBlobResponse.
+ * Use `create(WriteNeedleBlobResponseSchema)` to create a new message.
+ */
+export const WriteNeedleBlobResponseSchema: GenMessage<WriteNeedleBlobResponse> = /*@__PURE__*/
+  messageDesc(file_volume_server, 15);
+
+/**
+ * @generated from message volume_server_pb.VolumeNeedleListRequest
+ */
+export type VolumeNeedleListRequest = Message<"volume_server_pb.VolumeNeedleListRequest"> & {
+  /**
+   * @generated from field: uint32 volume_id = 1;
+   */
+  volumeId: number;
+};
+
+/**
+ * Describes the message volume_server_pb.VolumeNeedleListRequest.
+ * Use `create(VolumeNeedleListRequestSchema)` to create a new message.
+ */
+export const VolumeNeedleListRequestSchema: GenMessage<VolumeNeedleListRequest> = /*@__PURE__*/
+  messageDesc(file_volume_server, 16);
+
+/**
+ * @generated from message volume_server_pb.NeedleListEntry
+ */
+export type NeedleListEntry = Message<"volume_server_pb.NeedleListEntry"> & {
+  /**
+   * @generated from field: uint64 needle_id = 1;
+   */
+  needleId: bigint;
+
+  /**
+   * @generated from field: uint32 cookie = 2;
+   */
+  cookie: number;
+
+  /**
+   * The record's byte offset in .dat (0 for a delete entry without a tombstone record).
+   *
+   * @generated from field: int64 offset = 3;
+   */
+  offset: bigint;
+
+  /**
+   * The record's Size; 0 for a tombstone.
+   *
+   * @generated from field: int32 size = 4;
+   */
+  size: number;
+
+  /**
+   * @generated from field: bool deleted = 5;
+   */
+  deleted: boolean;
+
+  /**
+   * @generated from field: uint32 crc = 6;
+   */
+  crc: number;
+
+  /**
+   * @generated from field: uint64 append_at_ns = 7;
+   */
+  appendAtNs: bigint;
+};
+
+/**
+ * Describes the message volume_server_pb.NeedleListEntry.
+ * Use `create(NeedleListEntrySchema)` to create a new message.
+ */
+export const NeedleListEntrySchema: GenMessage<NeedleListEntry> = /*@__PURE__*/
+  messageDesc(file_volume_server, 17);
+
+/**
+ * @generated from message volume_server_pb.VolumeNeedleListResponse
+ */
+export type VolumeNeedleListResponse = Message<"volume_server_pb.VolumeNeedleListResponse"> & {
+  /**
+   * @generated from field: repeated volume_server_pb.NeedleListEntry needles = 1;
+   */
+  needles: NeedleListEntry[];
+};
+
+/**
+ * Describes the message volume_server_pb.VolumeNeedleListResponse.
+ * Use `create(VolumeNeedleListResponseSchema)` to create a new message.
+ */
+export const VolumeNeedleListResponseSchema: GenMessage<VolumeNeedleListResponse> = /*@__PURE__*/
+  messageDesc(file_volume_server, 18);
+
+/**
+ * @generated from message volume_server_pb.VolumeCheckStateRequest
+ */
+export type VolumeCheckStateRequest = Message<"volume_server_pb.VolumeCheckStateRequest"> & {
+  /**
+   * @generated from field: uint32 volume_id = 1;
+   */
+  volumeId: number;
+};
+
+/**
+ * Describes the message volume_server_pb.VolumeCheckStateRequest.
+ * Use `create(VolumeCheckStateRequestSchema)` to create a new message.
+ */
+export const VolumeCheckStateRequestSchema: GenMessage<VolumeCheckStateRequest> = /*@__PURE__*/
+  messageDesc(file_volume_server, 19);
+
+/**
+ * @generated from message volume_server_pb.VolumeCheckStateResponse
+ */
+export type VolumeCheckStateResponse = Message<"volume_server_pb.VolumeCheckStateResponse"> & {
+  /**
+   * @generated from field: bool needs_check = 1;
+   */
+  needsCheck: boolean;
+
+  /**
+   * Grows with every failure that sets the flag (also across restarts).
+   *
+   * @generated from field: uint64 generation = 2;
+   */
+  generation: bigint;
+};
+
+/**
+ * Describes the message volume_server_pb.VolumeCheckStateResponse.
+ * Use `create(VolumeCheckStateResponseSchema)` to create a new message.
+ */
+export const VolumeCheckStateResponseSchema: GenMessage<VolumeCheckStateResponse> = /*@__PURE__*/
+  messageDesc(file_volume_server, 20);
+
+/**
+ * @generated from message volume_server_pb.VolumeCheckDoneRequest
+ */
+export type VolumeCheckDoneRequest = Message<"volume_server_pb.VolumeCheckDoneRequest"> & {
+  /**
+   * @generated from field: uint32 volume_id = 1;
+   */
+  volumeId: number;
+
+  /**
+   * The generation VolumeCheckState answered when the check started.
+   *
+   * @generated from field: uint64 generation = 2;
+   */
+  generation: bigint;
+};
+
+/**
+ * Describes the message volume_server_pb.VolumeCheckDoneRequest.
+ * Use `create(VolumeCheckDoneRequestSchema)` to create a new message.
+ */
+export const VolumeCheckDoneRequestSchema: GenMessage<VolumeCheckDoneRequest> = /*@__PURE__*/
+  messageDesc(file_volume_server, 21);
+
+/**
+ * @generated from message volume_server_pb.VolumeCheckDoneResponse
+ */
+export type VolumeCheckDoneResponse = Message<"volume_server_pb.VolumeCheckDoneResponse"> & {
+  /**
+   * False when a newer failure set the flag again since (the flag stays).
+   *
+   * @generated from field: bool cleared = 1;
+   */
+  cleared: boolean;
+
+  /**
+   * @generated from field: bool needs_check = 2;
+   */
+  needsCheck: boolean;
+
+  /**
+   * @generated from field: uint64 generation = 3;
+   */
+  generation: bigint;
+};
+
+/**
+ * Describes the message volume_server_pb.VolumeCheckDoneResponse.
+ * Use `create(VolumeCheckDoneResponseSchema)` to create a new message.
+ */
+export const VolumeCheckDoneResponseSchema: GenMessage<VolumeCheckDoneResponse> = /*@__PURE__*/
+  messageDesc(file_volume_server, 22);
+
+/**
  * @generated from service volume_server_pb.VolumeServer
  */
 export const VolumeServer: GenService<{
@@ -458,6 +732,55 @@ export const VolumeServer: GenService<{
     methodKind: "server_streaming";
     input: typeof CopyFileRequestSchema;
     output: typeof CopyFileResponseSchema;
+  },
+  /**
+   * volume.check.disk (replicas that diverged converge). ReadNeedleBlob and WriteNeedleBlob are
+   * SeaweedFS's: one needle record as stored, and appending one as-is (CRC and key checked).
+   *
+   * @generated from rpc volume_server_pb.VolumeServer.ReadNeedleBlob
+   */
+  readNeedleBlob: {
+    methodKind: "unary";
+    input: typeof ReadNeedleBlobRequestSchema;
+    output: typeof ReadNeedleBlobResponseSchema;
+  },
+  /**
+   * @generated from rpc volume_server_pb.VolumeServer.WriteNeedleBlob
+   */
+  writeNeedleBlob: {
+    methodKind: "unary";
+    input: typeof WriteNeedleBlobRequestSchema;
+    output: typeof WriteNeedleBlobResponseSchema;
+  },
+  /**
+   * Ours: the volume's needle set as its .idx says now (the last entry per key), tombstones
+   * included, with each record's cookie, CRC and AppendAtNs, in batches.
+   *
+   * @generated from rpc volume_server_pb.VolumeServer.VolumeNeedleList
+   */
+  volumeNeedleList: {
+    methodKind: "server_streaming";
+    input: typeof VolumeNeedleListRequestSchema;
+    output: typeof VolumeNeedleListResponseSchema;
+  },
+  /**
+   * Ours: the "needs check" flag a replicated write that failed part way sets, and clearing it
+   * only if no newer failure came since the check started (same generation).
+   *
+   * @generated from rpc volume_server_pb.VolumeServer.VolumeCheckState
+   */
+  volumeCheckState: {
+    methodKind: "unary";
+    input: typeof VolumeCheckStateRequestSchema;
+    output: typeof VolumeCheckStateResponseSchema;
+  },
+  /**
+   * @generated from rpc volume_server_pb.VolumeServer.VolumeCheckDone
+   */
+  volumeCheckDone: {
+    methodKind: "unary";
+    input: typeof VolumeCheckDoneRequestSchema;
+    output: typeof VolumeCheckDoneResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_volume_server, 0);

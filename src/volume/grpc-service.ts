@@ -1,17 +1,41 @@
 // The VolumeServer gRPC service (master and shell -> volume server): allocate, inspect, delete and
-// copy volumes. SeaweedFS: weed/server/volume_grpc_admin.go, volume_grpc_copy.go.
+// copy volumes, and the calls volume.check.disk makes replicas converge with. SeaweedFS:
+// weed/server/volume_grpc_admin.go, volume_grpc_copy.go, volume_grpc_read_write.go.
 import * as grpc from "@grpc/grpc-js";
 import { ErrorCode, WeedError, grpcStatusOf } from "../common/errors.js";
 import { parseReplicaPlacement } from "../common/replica-placement.js";
 import { parseTtl } from "../common/ttl.js";
 import { addService, type ServiceImpl } from "../grpc/adapter.js";
 import { VolumeServer as VolumeServerService } from "../gen/volume_server_pb.js";
-import { VolumeCopyResponseSchema, type VolumeCopyRequest, type VolumeCopyResponse } from "../gen/volume_server_pb.js";
-import { create } from "@bufbuild/protobuf";
+import {
+  VolumeCopyResponseSchema,
+  VolumeNeedleListResponseSchema,
+  type NeedleListEntrySchema,
+  type VolumeCopyRequest,
+  type VolumeCopyResponse,
+  type VolumeNeedleListRequest,
+  type VolumeNeedleListResponse,
+} from "../gen/volume_server_pb.js";
+import type { NeedleListEntry } from "./storage/store-api.js";
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import type { Logger } from "../common/logger.js";
 import { type CopyStore, sendVolumeFile, volumeFileStatus } from "./copy/copy-source.js";
 import { copiesInFlightMax, copyProgressBytes } from "./copy/limits.js";
 import { copyVolume } from "./copy/volume-copy.js";
+
+/**
+ * The largest needle record ReadNeedleBlob sends and WriteNeedleBlob takes: one unary message under
+ * grpc-js's default 4 MiB receive limit, which this server's gRPC listener keeps (1 KiB is left for
+ * the other fields and framing). Larger needles are refused with TOO_LARGE, never half-copied.
+ */
+export const needleBlobBytesMax = 4 * 1024 * 1024 - 1024;
+/** Keys per VolumeNeedleList message: ~45 bytes each, so ~46 KB messages, well under any limit. */
+export const needleListBatchEntries = 1024;
+/**
+ * Listings at once on one server: each holds the volume's keys in memory (up to ~400 MB for the
+ * largest .idx a listing takes), so a second shell or repair waits its turn instead.
+ */
+export const needleListsInFlightMax = 2;
 
 function volumeNotFound(id: number): WeedError {
   return new WeedError(ErrorCode.VOLUME_NOT_FOUND, `volume ${id} not found`);
@@ -91,6 +115,106 @@ async function runVolumeCopy(
   }
 }
 
+/** Resolves when the stream can take more (or the call ended: the caller checks). */
+function writable(call: grpc.ServerWritableStream<unknown, unknown>): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      call.off("drain", done);
+      call.off("cancelled", done);
+      call.off("close", done);
+      resolve();
+    };
+    call.on("drain", done);
+    call.on("cancelled", done);
+    call.on("close", done);
+  });
+}
+
+function entryMessage(e: NeedleListEntry): MessageInitShape<typeof NeedleListEntrySchema> {
+  return {
+    needleId: e.key,
+    cookie: e.cookie,
+    offset: BigInt(e.offset),
+    size: e.size,
+    deleted: e.deleted,
+    crc: e.crc,
+    appendAtNs: e.appendAtNs,
+  };
+}
+
+/** VolumeNeedleList: the volume's keys in batches, each sent once the stream drained the last. */
+async function sendNeedleList(
+  store: CopyStore,
+  inFlight: { n: number },
+  call: grpc.ServerWritableStream<VolumeNeedleListRequest, VolumeNeedleListResponse>,
+): Promise<void> {
+  if (inFlight.n >= needleListsInFlightMax) {
+    throw new WeedError(ErrorCode.UNAVAILABLE, `${inFlight.n} needle listings under way here; try again later`);
+  }
+  inFlight.n++;
+  const ac = new AbortController();
+  call.on("cancelled", () => ac.abort());
+  try {
+    await store.listNeedles(
+      call.request.volumeId,
+      needleListBatchEntries,
+      async (entries) => {
+        if (call.cancelled || call.destroyed) ac.abort();
+        const msg = create(VolumeNeedleListResponseSchema, { needles: entries.map(entryMessage) });
+        if (!call.write(msg)) await writable(call);
+      },
+      ac.signal,
+    );
+  } finally {
+    inFlight.n--;
+  }
+  call.end();
+}
+
+/** The calls of volume.check.disk: needle blobs, the needle set, the needs-check flag. */
+function replicaCheckImpl(
+  store: CopyStore,
+  logger: Logger,
+): Pick<
+  ServiceImpl<typeof VolumeServerService>,
+  "readNeedleBlob" | "writeNeedleBlob" | "volumeNeedleList" | "volumeCheckState" | "volumeCheckDone"
+> {
+  const listings = { n: 0 };
+  return {
+    async readNeedleBlob(req) {
+      if (req.size > 0 && req.size > needleBlobBytesMax) {
+        throw new WeedError(ErrorCode.TOO_LARGE, `needle of size ${req.size}: over ${needleBlobBytesMax} bytes`);
+      }
+      return { needleBlob: store.readNeedleBlob(req.volumeId, Number(req.offset), req.size) };
+    },
+    async writeNeedleBlob(req) {
+      if (req.needleBlob.length > needleBlobBytesMax) {
+        throw new WeedError(
+          ErrorCode.TOO_LARGE,
+          `needle blob of ${req.needleBlob.length} bytes: over ${needleBlobBytesMax}`,
+        );
+      }
+      // Synced whatever -fsync says: a repair append restores a needle a client was told about (or
+      // told the outcome was unknown), repairs are few, and they share the store's fsync rounds.
+      await store.writeNeedleBlob(req.volumeId, req.needleId, req.size, Buffer.from(req.needleBlob), { fsync: true });
+      return {};
+    },
+    volumeNeedleList(call) {
+      sendNeedleList(store, listings, call).catch((err: unknown) => failStream(call, err));
+    },
+    async volumeCheckState(req) {
+      const s = store.checkState(req.volumeId);
+      return { needsCheck: s.needsCheck, generation: BigInt(s.generation) };
+    },
+    async volumeCheckDone(req) {
+      const cleared = store.checkDone(req.volumeId, Number(req.generation));
+      const s = store.checkState(req.volumeId);
+      logger.info({ volumeId: req.volumeId, generation: req.generation, cleared }, "volume check done");
+      return { cleared, needsCheck: s.needsCheck, generation: BigInt(s.generation) };
+    },
+  };
+}
+
 export function volumeServerImpl(store: CopyStore, logger: Logger): ServiceImpl<typeof VolumeServerService> {
   const inFlight = new CopiesInFlight();
   return {
@@ -141,6 +265,7 @@ export function volumeServerImpl(store: CopyStore, logger: Logger): ServiceImpl<
         failStream(call, err);
       });
     },
+    ...replicaCheckImpl(store, logger),
   };
 }
 

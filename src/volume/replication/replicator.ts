@@ -214,6 +214,9 @@ export class Replicator {
     const fid = path.slice(1);
     this.#o.locations.drop(volumeId);
     this.#o.events.failed(op);
+    // The replicas may differ now: the volume is reported as needing a check (heartbeat), and
+    // volume.check.disk or the master's repair makes them converge and clears the flag.
+    this.#o.store.markNeedsCheck(volumeId);
     this.#log.warn({ volumeId, fid, op, failures }, "replica failed: outcome unknown, the volume needs a check");
     const held = this.#o.store.hasVolume(volumeId) ? `done on ${this.#o.self()}, ` : "";
     return new ReplicaOutcomeUnknown(

@@ -82,6 +82,28 @@ export interface AllocateOptions {
   preallocate: number;
 }
 
+/** One key of a volume as its .idx says now (the last entry for the key), for volume.check.disk. */
+export interface NeedleListEntry {
+  key: bigint;
+  /** The record's cookie (0 for a delete entry without a tombstone record). */
+  cookie: number;
+  /** The record's byte offset in .dat (0 for a delete entry without a tombstone record). */
+  offset: number;
+  /** The record's Size (body length); 0 for a tombstone. */
+  size: number;
+  deleted: boolean;
+  /** CRC32-C of the data as stored (0 for a tombstone): with size, tells two versions apart. */
+  crc: number;
+  /** When the record was appended (unix ns; 0 in v2 volumes and for a delete entry without a record). */
+  appendAtNs: bigint;
+}
+
+/** The needs-check flag of a volume and its generation (grows with every failure that sets it). */
+export interface CheckState {
+  needsCheck: boolean;
+  generation: number;
+}
+
 /** Emitted when volumes appear or disappear, so the heartbeat client can send deltas. */
 export type StoreEvent = { kind: "volume-added"; info: VolumeInfo } | { kind: "volume-deleted"; info: VolumeInfo };
 
@@ -122,6 +144,36 @@ export interface StoreApi {
   read(volumeId: number, key: bigint, cookie: number): NeedleRecord;
   /** Appends a tombstone. Resolves with the deleted data size. Throws as read does (not CORRUPT). */
   delete(volumeId: number, key: bigint, cookie: number, opts?: WriteOptions): Promise<number>;
+
+  /**
+   * A replicated write or delete of the volume failed after reaching some replica: sets its
+   * needs-check flag (persisted, reported at once by the heartbeat). No-op for a volume not held.
+   */
+  markNeedsCheck(volumeId: number): void;
+  /** Throws VOLUME_NOT_FOUND. */
+  checkState(volumeId: number): CheckState;
+  /** Clears the flag if its generation is still `generation`; returns whether it did. Throws VOLUME_NOT_FOUND. */
+  checkDone(volumeId: number, generation: number): boolean;
+  /**
+   * The record at `offset` with body `size`, as stored, after checking its header and CRC (CORRUPT
+   * otherwise; BAD_PARAM for an offset or size that cannot be a record of this volume).
+   */
+  readNeedleBlob(volumeId: number, offset: number, size: number): Buffer;
+  /**
+   * Appends a record read by readNeedleBlob from another replica as-is (its AppendAtNs too), after
+   * checking its key, size and CRC; the .idx and the needle map point at it. Throws as write does.
+   */
+  writeNeedleBlob(volumeId: number, key: bigint, size: number, blob: Buffer, opts?: WriteOptions): Promise<void>;
+  /**
+   * Every key of the volume's .idx as of the call (last entry per key, tombstones included), in
+   * batches of at most `batchEntries`; each batch is awaited before the next is read.
+   */
+  listNeedles(
+    volumeId: number,
+    batchEntries: number,
+    onBatch: (entries: NeedleListEntry[]) => Promise<void>,
+    signal?: AbortSignal,
+  ): Promise<void>;
 
   on(event: "change", listener: (e: StoreEvent) => void): void;
   off(event: "change", listener: (e: StoreEvent) => void): void;

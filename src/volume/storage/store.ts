@@ -10,7 +10,9 @@ import { SyncRounds, type SyncRoundsOptions } from "./group-commit.js";
 import { compareKeys, joinKey } from "./needle-key.js";
 import type {
   AllocateOptions,
+  CheckState,
   NeedleInput,
+  NeedleListEntry,
   NeedleRecord,
   StoreApi,
   StoreEvent,
@@ -32,7 +34,8 @@ export interface StoreOptions {
   diskSpace?: StoreDiskSpaceOptions;
   /**
    * Called when volumes turned read-only or writable because of disk space (not for changes asked
-   * for, such as setReadOnly): the heartbeat reports them at once.
+   * for, such as setReadOnly), and when a volume's needs-check flag was set or cleared: the
+   * heartbeat reports them at once (a full beat).
    */
   onReadOnlyChange?: () => void;
   /** Limits of the fsync rounds all volumes share (tests). Default: limits.ts. */
@@ -336,6 +339,59 @@ export class Store implements StoreApi {
   delete(volumeId: number, key: bigint, cookie: number, opts?: WriteOptions): Promise<number> {
     try {
       return this.volume(volumeId).delete(key, cookie, opts);
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
+  }
+
+  // ---- replica checks (volume.check.disk) --------------------------------------------------
+
+  markNeedsCheck(volumeId: number): void {
+    const v = this.volumes.get(volumeId);
+    if (v === undefined) return;
+    if (v.markNeedsCheck()) {
+      this.log.warn({ volumeId, generation: v.checkState.generation }, "volume needs a check");
+      this.readOnlyChanged();
+    }
+  }
+
+  checkState(volumeId: number): CheckState {
+    return this.volume(volumeId).checkState;
+  }
+
+  checkDone(volumeId: number, generation: number): boolean {
+    const v = this.volume(volumeId);
+    if (!v.checkDone(generation)) return false;
+    this.log.info({ volumeId, generation }, "volume checked: needs-check flag cleared");
+    this.readOnlyChanged();
+    return true;
+  }
+
+  /** Resolves once the volume's needs-check marker on disk matches its flag (tests). */
+  checkFlagSettled(volumeId: number): Promise<void> {
+    return this.volume(volumeId).checkFlagSettled();
+  }
+
+  readNeedleBlob(volumeId: number, offset: number, size: number): Buffer {
+    return this.volume(volumeId).readNeedleBlob(offset, size);
+  }
+
+  writeNeedleBlob(volumeId: number, key: bigint, size: number, blob: Buffer, opts?: WriteOptions): Promise<void> {
+    try {
+      return this.volume(volumeId).writeNeedleBlob(key, size, blob, opts);
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
+  }
+
+  listNeedles(
+    volumeId: number,
+    batchEntries: number,
+    onBatch: (entries: NeedleListEntry[]) => Promise<void>,
+    signal?: AbortSignal,
+  ): Promise<void> {
+    try {
+      return this.volume(volumeId).listNeedles(batchEntries, onBatch, signal);
     } catch (err) {
       return Promise.reject(err as Error);
     }

@@ -21,6 +21,7 @@ import {
   headerKeyHi,
   headerKeyLo,
   headerSize,
+  recordAppendAtNs,
   recordLength,
   type DecodedNeedle,
 } from "./needle.js";
@@ -35,7 +36,19 @@ import {
 } from "./needle-parts.js";
 import { NeedleMap } from "./needle-map.js";
 import { checkKey, joinKey, keyHex, keyHi, keyLo } from "./needle-key.js";
-import type { AllocateOptions, NeedleInput, NeedleRecord, VolumeInfo, WriteOptions, WriteResult } from "./store-api.js";
+import type {
+  AllocateOptions,
+  CheckState,
+  NeedleInput,
+  NeedleListEntry,
+  NeedleRecord,
+  VolumeInfo,
+  WriteOptions,
+  WriteResult,
+} from "./store-api.js";
+import { blobLength, checkNeedleBlob } from "./needle-blob.js";
+import { listNeedles } from "./needle-list.js";
+import { NeedsCheckFlag } from "./needs-check.js";
 import { CURRENT_VERSION, encodeSuperBlock, type SuperBlock } from "./superblock.js";
 import { loadVolumeFiles, type LoadReport } from "./volume-load.js";
 
@@ -93,6 +106,8 @@ export class Volume {
   readonly collection: string;
   readonly datPath: string;
   readonly idxPath: string;
+  /** The needs-check flag and its marker file, <base>.chk. */
+  private readonly checkFlag: NeedsCheckFlag;
   private readonly log: Logger;
   private readonly wallClockMs: () => number;
   /** Wall clock minus the monotonic clock, in ns, taken once: append times then have sub-ms resolution. */
@@ -130,6 +145,7 @@ export class Volume {
     this.wallClockMs = opts.wallClockMs ?? Date.now;
     this.onNoSpace = opts.onNoSpace;
     this.fdatasync = opts.fdatasync ?? fdatasync;
+    this.checkFlag = new NeedsCheckFlag(`${base}.chk`, this.log, this.wallClockMs);
     this.commit = new GroupCommit({
       what: `volume ${opts.id}`,
       ...(opts.syncRounds === undefined ? {} : { rounds: opts.syncRounds }),
@@ -207,6 +223,13 @@ export class Volume {
     const sbBytes = encodeSuperBlock(sb);
     this.datFd = this.openExclusive(this.datPath);
     try {
+      this.checkFlag.discardStale();
+    } catch (err) {
+      fs.closeSync(this.datFd);
+      fs.unlinkSync(this.datPath);
+      throw ioError(`removing ${this.checkFlag.path}`, err);
+    }
+    try {
       this.idxFd = this.openExclusive(this.idxPath);
     } catch (err) {
       fs.closeSync(this.datFd);
@@ -272,6 +295,7 @@ export class Volume {
       this.datEnd = loaded.datEnd;
       this.idxEnd = loaded.idxEnd;
       this.lastAppendAtNs = loaded.lastAppendAtNs;
+      this.checkFlag.load();
     } catch (err) {
       this.closeFds();
       if (err instanceof WeedError) throw err;
@@ -308,6 +332,7 @@ export class Volume {
         this.log.error({ err }, "final fsync failed while closing");
       }
     }
+    await this.checkFlag.settled();
     this.closeFds();
     this.state = "closed";
   }
@@ -315,7 +340,7 @@ export class Volume {
   /** Closes and removes the .dat and .idx. */
   async destroy(): Promise<void> {
     await this.close();
-    for (const file of [this.datPath, this.idxPath]) {
+    for (const file of [this.datPath, this.idxPath, this.checkFlag.path]) {
       try {
         fs.unlinkSync(file);
       } catch (err) {
@@ -350,8 +375,85 @@ export class Volume {
       compactRevision: sb.compactRevision,
       modifiedAtSecond: this.modifiedAtSec,
       maxFileKey: joinKey(this.map.maxKeyHi, this.map.maxKeyLo),
-      needsCheck: false,
+      needsCheck: this.checkFlag.state.needsCheck,
     };
+  }
+
+  // ---- replica checks (volume.check.disk) --------------------------------------------------
+
+  /** Sets the needs-check flag (a new generation); true when it was clear before. */
+  markNeedsCheck(): boolean {
+    return this.checkFlag.mark();
+  }
+
+  get checkState(): CheckState {
+    return this.checkFlag.state;
+  }
+
+  /** Clears the flag if `generation` is still current; true when it did. */
+  checkDone(generation: number): boolean {
+    return this.checkFlag.clear(generation);
+  }
+
+  /** Resolves once the needs-check marker on disk matches the flag (tests). */
+  checkFlagSettled(): Promise<void> {
+    return this.checkFlag.settled();
+  }
+
+  /** The record at `offset` with body `size`, as stored, checked (header: key and size; CRC). */
+  readNeedleBlob(offset: number, size: number): Buffer {
+    this.checkReadable();
+    const version = this.superBlock.version;
+    const blob = this.pread(offset, blobLength(offset, size, version, this.datEnd));
+    if (headerSize(blob) !== size) {
+      throw this.corrupt(`record at ${offset} has size ${headerSize(blob)}, asked for ${size}`, offset);
+    }
+    try {
+      decodeNeedle(blob, version);
+    } catch (err) {
+      throw this.corrupt(err instanceof Error ? err.message : String(err), offset, err);
+    }
+    return blob;
+  }
+
+  /**
+   * Appends another replica's record as-is (AppendAtNs included: it says when the needle was
+   * written, which volume.check.disk compares with tombstones), then its .idx entry and the map.
+   * Later appends here stay after it in time (lastAppendAtNs is raised to it).
+   */
+  async writeNeedleBlob(key: bigint, size: number, blob: Buffer, opts?: WriteOptions): Promise<void> {
+    this.checkWritable();
+    checkKey(key);
+    const version = this.superBlock.version;
+    checkNeedleBlob(blob, key, size, version);
+    if (this.appending !== undefined) await this.appendsDone();
+    this.checkWritable();
+    const hi = keyHi(key);
+    const lo = keyLo(key);
+    const at = this.appendRecord({ buffers: [blob], length: blob.length });
+    this.appendIdxEntry(hi, lo, at, size, blob.length);
+    this.map.put(hi, lo, at / needleAlignBytes, size);
+    this.modifiedAtSec = this.nowSec();
+    const appendAtNs = recordAppendAtNs(blob, size, version);
+    if (appendAtNs > this.lastAppendAtNs) this.lastAppendAtNs = appendAtNs;
+    if (opts?.fsync === true) await this.commit.sync();
+  }
+
+  /** Every key of the .idx as of now, tombstones included (needle-list.ts). */
+  listNeedles(
+    batchEntries: number,
+    onBatch: (entries: NeedleListEntry[]) => Promise<void>,
+    signal?: AbortSignal,
+  ): Promise<void> {
+    this.checkReadable();
+    const src = {
+      idxFd: this.idxFd,
+      datFd: this.datFd,
+      idxEntries: this.idxEnd / idxEntryBytes,
+      version: this.superBlock.version,
+      isOpen: () => this.state === "open",
+    };
+    return listNeedles(src, batchEntries, onBatch, signal);
   }
 
   /** Largest key ever written, as two u32 halves (no BigInt for the store's max over volumes). */

@@ -132,6 +132,17 @@ export class FakeVolumeServer {
       },
       copyFile: (call) => call.emit("error", { code: grpc.status.UNIMPLEMENTED, details: "fake volume server" }),
       volumeCopy: (call) => call.emit("error", { code: grpc.status.UNIMPLEMENTED, details: "fake volume server" }),
+      // Nor are replica checks (volume.check.disk talks to volume servers directly).
+      readNeedleBlob: async () => {
+        throw new Error("not implemented by the fake volume server");
+      },
+      writeNeedleBlob: async () => {
+        throw new Error("not implemented by the fake volume server");
+      },
+      volumeNeedleList: (call) =>
+        call.emit("error", { code: grpc.status.UNIMPLEMENTED, details: "fake volume server" }),
+      volumeCheckState: async () => ({ needsCheck: false, generation: 0n }),
+      volumeCheckDone: async () => ({ cleared: false, needsCheck: false, generation: 0n }),
     });
     this.http = createServer((req, res) => {
       if (this.options.hangUploads === true) {
