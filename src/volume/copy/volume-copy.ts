@@ -13,7 +13,13 @@ import { VolumeServer, type ReadVolumeFileStatusResponse } from "../../gen/volum
 import type { VolumeInfo } from "../storage/store-api.js";
 import { type CopyStore, volumeFilePath } from "./copy-source.js";
 import { verifyCopiedVolume } from "./copy-verify.js";
-import { copyCatchUpRoundsMax, copyIdleTimeoutMs, copyStatusTimeoutMs } from "./limits.js";
+import {
+  copyCatchUpRoundsMax,
+  copyChunkBytes,
+  copyFlowControlWindowBytes,
+  copyIdleTimeoutMs,
+  copyStatusTimeoutMs,
+} from "./limits.js";
 
 export interface CopyVolumeOptions {
   store: CopyStore;
@@ -58,7 +64,11 @@ export async function copyVolume(o: CopyVolumeOptions): Promise<CopyVolumeResult
   if (o.store.hasVolume(o.volumeId)) {
     throw new WeedError(ErrorCode.VOLUME_EXISTS, `volume ${o.volumeId} already exists on this server`);
   }
-  const client = createClient(VolumeServer, o.source);
+  const client = createClient(VolumeServer, o.source, {
+    "grpc-node.flow_control_window": copyFlowControlWindowBytes,
+    // A chunk and its framing, with room to spare: grpc-js refuses messages over 4 MiB by default.
+    "grpc.max_receive_message_length": 4 * copyChunkBytes,
+  });
   try {
     const first = await status(client, o);
     const t = targetPaths(o.store, first.collection, o.volumeId);
@@ -67,8 +77,11 @@ export async function copyVolume(o: CopyVolumeOptions): Promise<CopyVolumeResult
     }
     // A lone .idx is what a crash between the two renames below leaves: it is ours to remove.
     removeQuietly(t.datTmp, t.idxTmp, t.idx);
+    const t0 = performance.now();
     const copied = await pullAll(client, o, first, t);
+    const t1 = performance.now();
     await installCopied(o, first, t, copied);
+    const t2 = performance.now();
     let info: VolumeInfo;
     try {
       info = await o.store.mountVolume(o.volumeId, first.collection);
@@ -76,7 +89,15 @@ export async function copyVolume(o: CopyVolumeOptions): Promise<CopyVolumeResult
       if (!o.store.hasVolume(o.volumeId)) removeQuietly(t.dat, t.idx);
       throw err;
     }
-    o.log.info({ volumeId: o.volumeId, source: o.source, bytes: copied.bytes, rounds: copied.rounds }, "volume copied");
+    const ms = {
+      pullMs: Math.round(t1 - t0),
+      verifyMs: Math.round(t2 - t1),
+      mountMs: Math.round(performance.now() - t2),
+    };
+    o.log.info(
+      { volumeId: o.volumeId, source: o.source, bytes: copied.bytes, rounds: copied.rounds, ...ms },
+      "volume copied",
+    );
     return { info, bytes: copied.bytes, catchUpRounds: copied.rounds, records: copied.records };
   } finally {
     client.close();
