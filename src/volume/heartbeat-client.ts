@@ -4,6 +4,7 @@
 //   store change -> a delta at once (new_volumes / deleted_volumes)
 //   every intervalMs -> a full beat again (sizes and counts move; the master diffs the list)
 //   response names another leader -> reconnect there (and remember it)
+//   response lists volume_locations_changed -> onLocationsChanged(ids) (cached lookups are stale)
 //   stream error or end -> reconnect after a capped, jittered exponential backoff, next master
 //
 // "connected" means the master answered on this stream without pointing elsewhere: only then
@@ -59,6 +60,11 @@ export interface HeartbeatClientOptions {
   random?: () => number;
   /** The volume count to report (lowered while the disk is short of space). Default: store.maxVolumeCount. */
   maxVolumeCount?: () => number;
+  /**
+   * The leader says these volumes' locations changed; "all" when a stream to a leader starts (what
+   * changed while there was none was not heard).
+   */
+  onLocationsChanged?: (volumeIds: readonly number[] | "all") => void;
 }
 
 type SessionEnd =
@@ -329,7 +335,9 @@ export class HeartbeatClient {
           answered = true;
           this.#connected = true;
           this.#log.info({ master }, "heartbeating to master");
+          this.#o.onLocationsChanged?.("all");
         }
+        if (resp.volumeLocationsChanged.length > 0) this.#o.onLocationsChanged?.(resp.volumeLocationsChanged);
       });
       call.on("error", (err: Error) => finish({ kind: "failed", reason: err.message, answered }));
       call.on("end", () => finish({ kind: "failed", reason: "master ended the stream", answered }));

@@ -177,6 +177,8 @@ export class VolumeServer {
   readonly #peers = new ReplicaClient();
   #http: VolumeHttpServer | undefined;
   #heartbeat: HeartbeatClient | undefined;
+  /** Cached lookups of replica locations, dropped as the leader reports changes. */
+  #locations: ReplicaLocations | undefined;
   #httpPort = 0;
   #grpcPort = 0;
   #state: State = "new";
@@ -263,6 +265,7 @@ export class VolumeServer {
           masters: c.masters,
           intervalMs: c.heartbeatIntervalMs ?? heartbeatIntervalMsDefault,
           maxVolumeCount: () => this.#store.reportedMaxVolumeCount(),
+          onLocationsChanged: (volumeIds) => this.#locations?.forget(volumeIds),
           logger: this.#log,
         });
         this.#heartbeat.start();
@@ -289,6 +292,7 @@ export class VolumeServer {
       entriesMax: replicaLookupEntriesMax,
       nowMs: () => performance.now(),
     });
+    this.#locations = locations;
     const logger = this.#log;
     const metrics = this.#metrics;
     const replicator = new Replicator({

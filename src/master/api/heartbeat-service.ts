@@ -5,6 +5,10 @@
 // with a full report when it reconnects. A stream can also go silent without breaking (a hung
 // process keeps its TCP connection; a lossy cut is noticed by keepalive, a hung peer is not): a
 // server that sent no beat for silentPulsesMax pulses is dropped too, and its stream failed.
+// Whenever the set of locations of a volume changes here (a server joins or leaves with volumes, a
+// volume is added or deleted), every open stream is sent the volume's id in
+// volume_locations_changed (coalesced and bounded: location-push.ts), so volume servers drop their
+// cached lookups of it and replicate the next write to the new set of locations.
 import * as grpc from "@grpc/grpc-js";
 import { create } from "@bufbuild/protobuf";
 import { ErrorCode, WeedError, grpcStatusOf } from "../../common/errors.js";
@@ -20,6 +24,7 @@ import {
 import type { ClusterState } from "../state/cluster-state.js";
 import type { DataNode, NodeSpec, ReplicaInfo } from "../topology/data-node.js";
 import { heartbeatVolumesMax, silentPulsesMax } from "../limits.js";
+import { LocationPush } from "./location-push.js";
 import type { MasterMetrics } from "./metrics.js";
 import type { Sequencer } from "../state/sequencer.js";
 import type { Topology } from "../topology/topology.js";
@@ -65,10 +70,14 @@ export class HeartbeatService {
   private response: HeartbeatResponse | undefined;
   private responseLeader = "";
   private closed = false;
+  private readonly locationPush: LocationPush;
+  private readonly unwatchLocations: () => void;
 
   constructor(deps: HeartbeatServiceDeps) {
     this.deps = deps;
     this.now = deps.now ?? (() => performance.now());
+    this.locationPush = new LocationPush({ send: (ids) => this.pushLocations(ids) });
+    this.unwatchLocations = deps.topology.watchLocations((vid) => this.locationPush.changed(vid));
   }
 
   /** Ends every stream (volume servers reconnect elsewhere or to us after a restart). */
@@ -76,7 +85,28 @@ export class HeartbeatService {
     this.closed = true;
     clearInterval(this.sweepTimer);
     this.sweepTimer = undefined;
+    this.unwatchLocations();
+    this.locationPush.close();
     this.endAll();
+  }
+
+  /** Tells every open stream that these volumes' locations changed (one message). */
+  private pushLocations(volumeIds: number[]): void {
+    if (this.streams.size === 0) return;
+    const msg = create(HeartbeatResponseSchema, {
+      volumeSizeLimit: BigInt(this.deps.topology.volumeSizeLimitBytes),
+      leader: this.deps.leader() ?? "",
+      volumeLocationsChanged: volumeIds,
+    });
+    for (const [call, live] of this.streams) {
+      if (live.sentOn) continue;
+      try {
+        call.write(msg);
+      } catch {
+        // A broken stream is cleaned up by its own error handler; the others still get the message.
+      }
+    }
+    this.deps.metrics.locationsPushed(volumeIds.length);
   }
 
   /** Drops every server whose stream carried no beat for silentPulsesMax pulses. */
@@ -214,7 +244,8 @@ export class HeartbeatService {
       metrics.heartbeat("Volumes");
       const infos = hb.volumes.map(fromVolumeInfo);
       for (const v of infos) maxVid = Math.max(maxVid, v.id);
-      topology.syncVolumes(node, infos);
+      const { flagged } = topology.syncVolumes(node, infos);
+      for (const v of flagged) this.logFlags(node, v);
     }
     for (const v of hb.newVolumes) {
       metrics.heartbeat("newVolumes");
@@ -227,6 +258,13 @@ export class HeartbeatService {
     }
     this.raiseFloors(maxVid, hb.maxFileKey);
     return node;
+  }
+
+  /** A replica's read-only or needs-check flag changed: the volume went off or back on the writable list. */
+  private logFlags(node: DataNode, v: ReplicaInfo): void {
+    const fields = { node: node.id, volumeId: v.id, readOnly: v.readOnly, needsCheck: v.needsCheck };
+    if (v.needsCheck) this.deps.logger.warn(fields, "volume replica needs a check; not writable until checked");
+    else this.deps.logger.info(fields, "volume replica flags changed");
   }
 
   private register(call: HeartbeatCall, hb: Heartbeat): DataNode {

@@ -4,6 +4,12 @@
 // once here so the assign path does no label lookups.
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { Topology } from "../topology/topology.js";
+import {
+  HEALTH_NEEDS_CHECK,
+  HEALTH_READ_ONLY,
+  HEALTH_UNDER_REPLICATED,
+  type VolumeLayout,
+} from "../topology/volume-layout.js";
 import type { ClusterState } from "../state/cluster-state.js";
 
 export type HeartbeatKind = "total" | "dataNode" | "Volumes" | "newVolumes" | "deletedVolumes" | "error" | "silent";
@@ -15,6 +21,7 @@ export class MasterMetrics {
   private readonly assignSeconds: Histogram;
   private readonly heartbeats: Counter<"type">;
   private readonly volumeCreation: Counter<"result">;
+  private readonly locationPushes: Counter;
 
   constructor(topology: Topology, state: ClusterState) {
     const registers = [this.registry];
@@ -44,6 +51,11 @@ export class MasterMetrics {
       labelNames: ["result"],
       registers,
     });
+    this.locationPushes = new Counter({
+      name: "SeaweedFS_master_volume_location_changes_pushed_total",
+      help: "Volume ids sent to volume servers in volume_locations_changed (once per message, not per stream).",
+      registers,
+    });
     new Gauge({ name: "SeaweedFS_master_is_leader", help: "1 when this master is the leader.", registers }).set(1);
     new Gauge({
       name: "SeaweedFS_master_volume_servers",
@@ -61,17 +73,12 @@ export class MasterMetrics {
         this.set(topology.volumeCount);
       },
     });
-    new Gauge({
+    layoutGauge(topology, registers, {
       name: "SeaweedFS_master_volume_layout_writable",
       help: "Writable volumes per layout.",
-      labelNames: ["collection", "rp", "ttl"],
-      registers,
-      collect() {
-        this.reset();
-        for (const l of topology.allLayouts())
-          this.set({ collection: l.collection, rp: l.replicationText, ttl: l.ttlText }, l.writableCount);
-      },
+      value: (l) => l.writableCount,
     });
+    replicaHealthGauges(topology, registers);
     new Gauge({
       name: "SeaweedFS_master_max_volume_id",
       help: "Largest volume id allocated or seen.",
@@ -99,7 +106,50 @@ export class MasterMetrics {
     this.heartbeats.inc({ type: kind }, n);
   }
 
+  locationsPushed(n: number): void {
+    this.locationPushes.inc(n);
+  }
+
   volumeCreated(ok: boolean): void {
     this.volumeCreation.inc({ result: ok ? "success" : "failure" });
   }
+}
+
+/** A gauge with one child per layout, read from the topology at each scrape. */
+function layoutGauge(
+  topology: Topology,
+  registers: Registry[],
+  g: { name: string; help: string; value: (l: VolumeLayout) => number },
+): void {
+  new Gauge({
+    name: g.name,
+    help: g.help,
+    labelNames: ["collection", "rp", "ttl"],
+    registers,
+    collect() {
+      this.reset();
+      for (const l of topology.allLayouts())
+        this.set({ collection: l.collection, rp: l.replicationText, ttl: l.ttlText }, g.value(l));
+    },
+  });
+}
+
+/** Volumes whose replicas are not healthy, per layout, by why. */
+function replicaHealthGauges(topology: Topology, registers: Registry[]): void {
+  layoutGauge(topology, registers, {
+    // SeaweedFS's name and meaning (weed/stats/metrics.go MasterUnderReplicatedVolumes).
+    name: "SeaweedFS_master_under_replicated_volumes",
+    help: "Volumes with fewer live replicas than their placement asks for, per layout. 0 = healthy.",
+    value: (l) => l.countWith(HEALTH_UNDER_REPLICATED),
+  });
+  layoutGauge(topology, registers, {
+    name: "SeaweedFS_master_read_only_volumes",
+    help: "Volumes with a replica that reports read-only, per layout.",
+    value: (l) => l.countWith(HEALTH_READ_ONLY),
+  });
+  layoutGauge(topology, registers, {
+    name: "SeaweedFS_master_needs_check_volumes",
+    help: "Volumes with a replica where a replicated write failed part way (replicas may differ), per layout.",
+    value: (l) => l.countWith(HEALTH_NEEDS_CHECK),
+  });
 }

@@ -6,6 +6,7 @@ import { ttlFromUint32 } from "../../common/ttl.js";
 import type { DataNode, ReplicaInfo } from "../topology/data-node.js";
 import { statusVolumeIdsMax } from "../limits.js";
 import type { Topology } from "../topology/topology.js";
+import { HEALTH_NEEDS_CHECK, HEALTH_READ_ONLY, HEALTH_UNDER_REPLICATED } from "../topology/volume-layout.js";
 
 const byId = <T extends { id: string }>(a: T, b: T): number => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 
@@ -54,6 +55,11 @@ export function topologyInfo(topology: Topology): object {
       writables: l.writableIds(),
       collection: l.collection,
       diskType: "hdd",
+      // Ours, beside SeaweedFS's writables: why the layout's other volumes take no writes (a
+      // volume may be in several lists; a full volume is in none).
+      underReplicated: l.idsWith(HEALTH_UNDER_REPLICATED),
+      readOnly: l.idsWith(HEALTH_READ_ONLY),
+      needsCheck: l.idsWith(HEALTH_NEEDS_CHECK),
     }));
   return { Max: topology.maxSlots, Free: topology.freeSlots, DataCenters: dcs, Layouts: layouts };
 }

@@ -1,6 +1,8 @@
 // The small HTML page at "/": who leads, the masters, the volume servers and their volumes
 // (the same facts as SeaweedFS's master UI, weed/server/master_ui/master.html).
-import type { Topology } from "../topology/topology.js";
+import { formatReplicaPlacement, replicaPlacementFromByte } from "../../common/replica-placement.js";
+import { statusVolumeIdsMax } from "../limits.js";
+import type { Topology, VolumeReplicaHealth } from "../topology/topology.js";
 import { humanReadableInts } from "./status-json.js";
 
 export interface StatusPageInput {
@@ -29,6 +31,31 @@ function link(addr: string): string {
 const STYLE =
   "body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin-bottom:1.5em}" +
   "td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}";
+
+function healthStates(v: VolumeReplicaHealth): string {
+  const states: string[] = [];
+  if (v.underReplicated) states.push("under-replicated");
+  if (v.overReplicated) states.push("over-replicated");
+  if (v.readOnly) states.push("read-only");
+  if (v.needsCheck) states.push("needs check");
+  return states.join(", ");
+}
+
+/** Rows of the volumes whose replicas are not healthy, at most statusVolumeIdsMax of them. */
+function unhealthyRows(topology: Topology): string[] {
+  const all = topology.replicaHealth();
+  const rows = all.slice(0, statusVolumeIdsMax).map((v) => {
+    const rp = formatReplicaPlacement(replicaPlacementFromByte(v.replicaPlacement));
+    const where = v.holders.map((n) => link(n.publicUrl)).join("<br>") || "none";
+    return (
+      `<tr><td>${v.id}</td><td>${esc(v.collection)}</td><td>${rp}</td>` +
+      `<td>${v.holders.length} / ${v.copiesWanted}</td><td>${healthStates(v)}</td><td>${where}</td></tr>`
+    );
+  });
+  if (all.length > rows.length)
+    rows.push(`<tr><td colspan="6">... and ${all.length - rows.length} more (see /dir/status)</td></tr>`);
+  return rows;
+}
 
 export function renderStatusPage(topology: Topology, p: StatusPageInput): string {
   const rows: string[] = [];
@@ -80,6 +107,12 @@ ${leaderOnly(
   "Layouts",
   `<table><tr><th>Collection</th><th>Replication</th><th>TTL</th><th>#Volumes</th><th>Writable</th></tr>
 ${layouts.join("\n") || '<tr><td colspan="5">no volumes</td></tr>'}
+</table>`,
+)}
+${leaderOnly(
+  "Volumes needing attention",
+  `<table><tr><th>Volume</th><th>Collection</th><th>Replication</th><th>Copies</th><th>State</th><th>Locations</th></tr>
+${unhealthyRows(topology).join("\n") || '<tr><td colspan="6">none</td></tr>'}
 </table>`,
 )}
 </body></html>

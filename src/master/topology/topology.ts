@@ -10,13 +10,47 @@ import {
   type NodeSpec,
   type ReplicaInfo,
 } from "./data-node.js";
-import { VolumeLayout } from "./volume-layout.js";
+import {
+  HEALTH_NEEDS_CHECK,
+  HEALTH_OVER_REPLICATED,
+  HEALTH_READ_ONLY,
+  HEALTH_UNDER_REPLICATED,
+  VolumeLayout,
+} from "./volume-layout.js";
 import { wakeAll, type Wakeups } from "../../common/wait-until.js";
 
 export interface SyncResult {
   added: number[];
   removed: number[];
+  /** Replicas already known whose read-only or needs-check flag changed with this report. */
+  flagged: ReplicaInfo[];
 }
+
+/**
+ * A volume whose replicas are not healthy, as Topology.replicaHealth() lists it: fewer or more
+ * live replicas than its placement asks for, or a replica that is read-only or needs a check.
+ */
+export interface VolumeReplicaHealth {
+  id: number;
+  collection: string;
+  /** Decimal-packed placement byte, e.g. 10 for "010". */
+  replicaPlacement: number;
+  /** count<<8 | unit. */
+  ttl: number;
+  /** The live servers holding a replica (a dropped server's replicas are gone from the topology). */
+  holders: readonly DataNode[];
+  /** Copies the placement asks for. */
+  copiesWanted: number;
+  underReplicated: boolean;
+  overReplicated: boolean;
+  /** Some replica reports read-only. */
+  readOnly: boolean;
+  /** Some replica reports that a replicated write or delete failed part way there. */
+  needsCheck: boolean;
+}
+
+/** Told the id of every volume whose set of locations changed (a replica added or removed). */
+export type LocationWatcher = (volumeId: number) => void;
 
 /** ttl (16 bits) and placement byte in one number: the inner key of the layout map. */
 function layoutKey(replicaPlacement: number, ttl: number): number {
@@ -33,6 +67,7 @@ export class Topology {
   private readonly vidLayout = new Map<number, VolumeLayout>();
   /** Woken after every replica report: an assign waiting out a new leader's warm-up looks again. */
   readonly reported: Wakeups = new Set();
+  private readonly locationWatchers = new Set<LocationWatcher>();
 
   constructor(volumeSizeLimitBytes: number) {
     this.volumeSizeLimitBytes = volumeSizeLimitBytes;
@@ -103,13 +138,27 @@ export class Topology {
     return true;
   }
 
+  /** Calls `watcher` with each volume whose locations change, until the returned function is called. */
+  watchLocations(watcher: LocationWatcher): () => void {
+    this.locationWatchers.add(watcher);
+    return () => this.locationWatchers.delete(watcher);
+  }
+
+  private locationsChanged(vid: number): void {
+    for (const w of this.locationWatchers) w(vid);
+  }
+
   /** Replaces the node's replica set with a full report. */
   syncVolumes(node: DataNode, infos: readonly ReplicaInfo[]): SyncResult {
     const added: number[] = [];
     const removed: number[] = [];
+    const flagged: ReplicaInfo[] = [];
     const seen = new Set<number>();
     for (const info of infos) {
       seen.add(info.id);
+      const before = node.volumes.get(info.id);
+      if (before !== undefined && (before.readOnly !== info.readOnly || before.needsCheck !== info.needsCheck))
+        flagged.push(info);
       if (this.upsertVolume(node, info)) added.push(info.id);
     }
     for (const vid of [...node.volumes.keys()]) {
@@ -118,10 +167,14 @@ export class Topology {
         removed.push(vid);
       }
     }
-    return { added, removed };
+    return { added, removed, flagged };
   }
 
-  /** Records or updates one replica; returns true when it is new on this node. */
+  /**
+   * Records or updates one replica; returns true when it is new on this node. The layout
+   * re-evaluates the volume either way, so a changed size, read-only or needs-check flag moves it
+   * on or off the writable list at once.
+   */
   upsertVolume(node: DataNode, info: ReplicaInfo): boolean {
     const isNew = !node.volumes.has(info.id);
     node.volumes.set(info.id, info);
@@ -133,6 +186,7 @@ export class Topology {
     if (isNew) layout.addReplica(info.id, node);
     else layout.refresh(info.id);
     if (this.reported.size > 0) wakeAll(this.reported);
+    if (isNew) this.locationsChanged(info.id);
     return isNew;
   }
 
@@ -141,7 +195,34 @@ export class Topology {
     if (!node.volumes.delete(vid)) return false;
     const layout = this.vidLayout.get(vid);
     if (layout !== undefined && layout.removeReplica(vid, node)) this.vidLayout.delete(vid);
+    this.locationsChanged(vid);
     return true;
+  }
+
+  /**
+   * Every volume whose replicas are not healthy, by id. Costs O(unhealthy volumes), not O(all):
+   * the layouts keep them apart as heartbeats change them, so a repair loop may call it every few
+   * seconds.
+   */
+  replicaHealth(): VolumeReplicaHealth[] {
+    const out: VolumeReplicaHealth[] = [];
+    for (const layout of this.allLayouts()) {
+      for (const [vid, health] of layout.unhealthyVolumes()) {
+        out.push({
+          id: vid,
+          collection: layout.collection,
+          replicaPlacement: layout.replicaPlacement,
+          ttl: layout.ttl,
+          holders: [...(layout.lookup(vid) ?? [])],
+          copiesWanted: layout.copyCount,
+          underReplicated: (health & HEALTH_UNDER_REPLICATED) !== 0,
+          overReplicated: (health & HEALTH_OVER_REPLICATED) !== 0,
+          readOnly: (health & HEALTH_READ_ONLY) !== 0,
+          needsCheck: (health & HEALTH_NEEDS_CHECK) !== 0,
+        });
+      }
+    }
+    return out.sort((a, b) => a.id - b.id);
   }
 
   lookup(vid: number): readonly DataNode[] | undefined {

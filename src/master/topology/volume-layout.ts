@@ -1,7 +1,10 @@
 // The volumes of one (collection, replication, ttl) and which of them take writes. A volume is
 // writable when every replica its placement asks for has reported it (copy count from "xyz"),
-// none of them is read-only and none is at or over the size limit. The writable set is an array
-// plus an index map, so picking one at random and dropping one are O(1).
+// none of them is read-only, none needs a check (a replicated write failed part way there, so the
+// replicas may differ) and none is at or over the size limit. The writable set is an array plus an
+// index map, so picking one at random and dropping one are O(1). Volumes whose replicas are not
+// healthy (too few or too many, read-only, needing a check) are kept apart as they change, so the
+// status pages, metrics and the leader's repair read them without walking every volume.
 import {
   copyCount,
   formatReplicaPlacement,
@@ -12,6 +15,14 @@ import { formatTtl, ttlFromUint32 } from "../../common/ttl.js";
 import type { DataNode } from "./data-node.js";
 
 export type Random = () => number;
+
+/** Why a volume's replicas are not healthy: bits of VolumeLayout.healthOf. */
+export const HEALTH_UNDER_REPLICATED = 1;
+export const HEALTH_OVER_REPLICATED = 2;
+export const HEALTH_READ_ONLY = 4;
+export const HEALTH_NEEDS_CHECK = 8;
+/** The health bits that take a volume off the writable list. */
+const HEALTH_UNWRITABLE = HEALTH_UNDER_REPLICATED | HEALTH_READ_ONLY | HEALTH_NEEDS_CHECK;
 
 export class VolumeLayout {
   readonly collection: string;
@@ -27,6 +38,8 @@ export class VolumeLayout {
   private readonly locations = new Map<number, DataNode[]>();
   private readonly writables: number[] = [];
   private readonly writableAt = new Map<number, number>();
+  /** Volumes whose replicas are not healthy -> their HEALTH_* bits (never 0). */
+  private readonly unhealthy = new Map<number, number>();
 
   constructor(collection: string, replicaPlacement: number, ttl: number, sizeLimitBytes: number) {
     this.collection = collection;
@@ -73,6 +86,7 @@ export class VolumeLayout {
     if (i >= 0) nodes.splice(i, 1);
     if (nodes.length === 0) {
       this.locations.delete(vid);
+      this.unhealthy.delete(vid);
       this.setWritable(vid, false);
       return true;
     }
@@ -80,9 +94,36 @@ export class VolumeLayout {
     return false;
   }
 
-  /** Re-evaluates writability after a replica's size or read-only flag changed. */
+  /** Re-evaluates writability and health after a replica's size or flags changed. */
   refresh(vid: number): void {
-    this.setWritable(vid, this.computeWritable(vid));
+    const health = this.computeHealth(vid);
+    if (health === 0) this.unhealthy.delete(vid);
+    else this.unhealthy.set(vid, health);
+    this.setWritable(vid, (health & HEALTH_UNWRITABLE) === 0 && !this.anyFull(vid));
+  }
+
+  /** HEALTH_* bits of the volume: 0 when healthy (or unknown here). */
+  healthOf(vid: number): number {
+    return this.unhealthy.get(vid) ?? 0;
+  }
+
+  /** Volumes that are not healthy, with their HEALTH_* bits; live view, do not mutate while iterating. */
+  unhealthyVolumes(): ReadonlyMap<number, number> {
+    return this.unhealthy;
+  }
+
+  /** Sorted ids of the volumes with any of the `bits`. */
+  idsWith(bits: number): number[] {
+    const out: number[] = [];
+    for (const [vid, h] of this.unhealthy) if ((h & bits) !== 0) out.push(vid);
+    return out.sort((a, b) => a - b);
+  }
+
+  /** Volumes with any of the `bits`. */
+  countWith(bits: number): number {
+    let n = 0;
+    for (const h of this.unhealthy.values()) if ((h & bits) !== 0) n++;
+    return n;
   }
 
   /** A writable volume id at random, or -1. */
@@ -111,14 +152,33 @@ export class VolumeLayout {
     return [...this.locations.keys()].sort((a, b) => a - b);
   }
 
-  private computeWritable(vid: number): boolean {
+  /**
+   * Too few replicas is not writable (a write could not reach every copy the placement asks for:
+   * SeaweedFS VolumeLayout.SetVolumeUnavailable); too many still is (every location gets the write,
+   * and the extra copy is trimmed by repair).
+   */
+  private computeHealth(vid: number): number {
     const nodes = this.locations.get(vid);
-    if (nodes === undefined || nodes.length < this.copyCount) return false;
+    if (nodes === undefined) return 0;
+    let health = 0;
+    if (nodes.length < this.copyCount) health |= HEALTH_UNDER_REPLICATED;
+    else if (nodes.length > this.copyCount) health |= HEALTH_OVER_REPLICATED;
     for (const node of nodes) {
       const info = node.volumes.get(vid);
-      if (info === undefined || info.readOnly || info.size >= this.sizeLimitBytes) return false;
+      if (info === undefined) continue;
+      if (info.readOnly) health |= HEALTH_READ_ONLY;
+      if (info.needsCheck) health |= HEALTH_NEEDS_CHECK;
     }
-    return true;
+    return health;
+  }
+
+  /** Whether any replica is at or over the size limit (full: healthy, but takes no more writes). */
+  private anyFull(vid: number): boolean {
+    for (const node of this.locations.get(vid) ?? []) {
+      const info = node.volumes.get(vid);
+      if (info === undefined || info.size >= this.sizeLimitBytes) return true;
+    }
+    return false;
   }
 
   private setWritable(vid: number, writable: boolean): void {

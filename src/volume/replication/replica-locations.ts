@@ -1,7 +1,10 @@
 // Where a volume's replicas are, as the master says: a small cache of /dir/lookup answers asked
 // of the master the heartbeat stream goes to (a follower forwards the lookup to its leader). An
 // entry lives replicaLookupTtlMs, is dropped at once when a replica failed or a write was refused
-// for too few locations, and the oldest entry goes when there are replicaLookupEntriesMax.
+// for too few locations or the master says the volume's locations changed (a replica copied in or
+// lost: HeartbeatResponse.volume_locations_changed), and the oldest entry goes when there are
+// replicaLookupEntriesMax. All are dropped when the heartbeat stream starts anew (changes sent
+// while there was none were missed).
 // Concurrent writes to one volume share one lookup in flight. SeaweedFS: operation.LookupVolumeId
 // and its vid cache (weed/operation/lookup_vid_cache.go).
 import { ErrorCode, WeedError } from "../../common/errors.js";
@@ -56,6 +59,12 @@ export class ReplicaLocations {
   /** Forgets what is known of the volume: the next request asks the master. */
   drop(volumeId: number): void {
     this.#entries.delete(volumeId);
+  }
+
+  /** Forgets the given volumes, or every volume ("all"): their locations changed or may have. */
+  forget(volumeIds: readonly number[] | "all"): void {
+    if (volumeIds === "all") this.#entries.clear();
+    else for (const vid of volumeIds) this.#entries.delete(vid);
   }
 
   get size(): number {

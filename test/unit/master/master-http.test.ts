@@ -332,7 +332,12 @@ describe("status routes", () => {
           ],
         },
       ],
-      Layouts: [{ replication: "000", ttl: "", writables: [1, 2], collection: "", diskType: "hdd" }],
+      Layouts: [
+        {
+          ...{ replication: "000", ttl: "", writables: [1, 2], collection: "", diskType: "hdd" },
+          ...{ underReplicated: [], readOnly: [], needsCheck: [] },
+        },
+      ],
     });
     const vol = await getJson("/vol/status");
     const dcs = (

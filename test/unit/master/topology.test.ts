@@ -80,8 +80,8 @@ describe("Topology", () => {
   it("full reports replace the set; deltas add and remove", () => {
     const t = new Topology(LIMIT);
     const n = t.registerNode(spec(8080));
-    expect(t.syncVolumes(n, [replica(1), replica(2)])).toEqual({ added: [1, 2], removed: [] });
-    expect(t.syncVolumes(n, [replica(2), replica(3)])).toEqual({ added: [3], removed: [1] });
+    expect(t.syncVolumes(n, [replica(1), replica(2)])).toEqual({ added: [1, 2], removed: [], flagged: [] });
+    expect(t.syncVolumes(n, [replica(2), replica(3)])).toEqual({ added: [3], removed: [1], flagged: [] });
     expect(n.freeSlots).toBe(6);
     t.upsertVolume(n, replica(9));
     expect(t.removeVolume(n, 2)).toBe(true);

@@ -4,7 +4,9 @@ import { afterEach, describe, expect, it } from "vitest";
 import { connect, createServer, type AddressInfo, type Socket } from "node:net";
 import { request } from "undici";
 import { silentLogger } from "../../../src/common/logger.js";
-import { HeartbeatClient } from "../../../src/volume/heartbeat-client.js";
+import { HeartbeatClient, type HeartbeatClientOptions } from "../../../src/volume/heartbeat-client.js";
+import { ReplicaLocations } from "../../../src/volume/replication/replica-locations.js";
+import { FakeVolumeServer, startMaster, volumeMessage } from "../master/helpers.js";
 import { Store } from "../../../src/volume/storage/store.js";
 import { tempDir, waitFor } from "../../helpers.js";
 import { FakeMaster, startVolumeServer, type Started } from "./helpers.js";
@@ -183,7 +185,7 @@ class Relay {
   }
 }
 
-async function clientOf(masters: string[]): Promise<HeartbeatClient> {
+async function clientOf(masters: string[], extra: Partial<HeartbeatClientOptions> = {}): Promise<HeartbeatClient> {
   const { dir, remove } = await tempDir("weed-ts-hb-");
   const store = new Store({ dir, maxVolumeCount: 4 });
   await store.open();
@@ -207,6 +209,7 @@ async function clientOf(masters: string[]): Promise<HeartbeatClient> {
     logger: silentLogger(),
     keepaliveMs: 200,
     keepaliveTimeoutMs: 200,
+    ...extra,
   });
   hb.start();
   cleanups.push(() => hb.close());
@@ -249,5 +252,49 @@ describe("heartbeat client across a partition", () => {
       timeoutMs: 2_000,
       what: "connected to the other master",
     });
+  });
+});
+
+describe("volume_locations_changed", () => {
+  it("the leader's pushes reach onLocationsChanged and drop those cached lookups; a new stream drops all", async () => {
+    const t = await tempDir("weed-ts-hb-master-");
+    const m = await startMaster(t.dir);
+    cleanups.push(async () => {
+      await m.close();
+      await t.remove();
+    });
+    let asked = 0;
+    // A cache whose lookups are counted: get() asks again only once an entry was dropped.
+    const cached = new ReplicaLocations({
+      master: () => "127.0.0.1:1",
+      lookup: async () => {
+        asked++;
+        return [];
+      },
+      ttlMs: 60_000,
+      entriesMax: 10,
+      nowMs: () => performance.now(),
+    });
+    const heard: (number[] | "all")[] = [];
+    const hb = await clientOf([`127.0.0.1:${m.httpPort}.${m.grpcPort}`], {
+      onLocationsChanged: (ids) => {
+        heard.push(ids === "all" ? "all" : [...ids]);
+        cached.forget(ids);
+      },
+    });
+    await waitFor(() => hb.connected, { what: "connected to the master" });
+    expect(heard[0]).toBe("all");
+    await cached.get(9);
+    await cached.get(4);
+    expect(asked).toBe(2);
+
+    const other = new FakeVolumeServer({ rack: "r2" });
+    cleanups.push(() => other.close());
+    await other.start();
+    await other.connect(m.grpcPort, { volumes: [volumeMessage(9)] });
+    await waitFor(() => heard.some((h) => h !== "all" && h.includes(9)), { what: "told of volume 9" });
+    await cached.get(9); // dropped: asks the master again
+    await cached.get(4); // still cached
+    expect(asked).toBe(3);
   });
 });
