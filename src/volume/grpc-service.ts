@@ -185,7 +185,14 @@ function replicaCheckImpl(
       if (req.size > 0 && req.size > needleBlobBytesMax) {
         throw new WeedError(ErrorCode.TOO_LARGE, `needle of size ${req.size}: over ${needleBlobBytesMax} bytes`);
       }
-      return { needleBlob: store.readNeedleBlob(req.volumeId, Number(req.offset), req.size) };
+      const needleBlob = store.readNeedleBlob(req.volumeId, Number(req.offset), req.size);
+      if (needleBlob.length > needleBlobBytesMax) {
+        throw new WeedError(
+          ErrorCode.TOO_LARGE,
+          `needle record of ${needleBlob.length} bytes: over ${needleBlobBytesMax}`,
+        );
+      }
+      return { needleBlob };
     },
     async writeNeedleBlob(req) {
       if (req.needleBlob.length > needleBlobBytesMax) {

@@ -4,7 +4,19 @@
 import { createInterface } from "node:readline";
 import { request } from "undici";
 import type { Command, CommandIo } from "../command.js";
-import { bool, nonEmptyCheck, parseFlags, str, UsageError, type FlagSpec, type FlagValues } from "../flags.js";
+import {
+  bool,
+  formatUsage,
+  int,
+  nonEmptyCheck,
+  nonNegativeCheck,
+  parseFlags,
+  str,
+  UsageError,
+  type FlagSpec,
+  type FlagValues,
+} from "../flags.js";
+import { checkDisk } from "../shell/check-disk.js";
 import { readCluster } from "../shell/cluster-topology.js";
 import { fixReplication } from "../shell/fix-replication.js";
 import { formatVolumeList } from "../shell/volume-list.js";
@@ -181,6 +193,36 @@ const SHELL_COMMANDS: Record<string, ShellCommand> = {
       if (!ok) throw new Error("some volumes could not be fixed (see above)");
     },
   },
+  "volume.check.disk": {
+    help:
+      "[-apply] [-volumeId=N] [-collection=name] [-syncDeleted=true]  compare the needle sets of each " +
+      "volume's replicas and copy or delete what differs (dry run unless -apply)",
+    flags: [
+      {
+        name: "apply",
+        type: "bool",
+        default: false,
+        usage: "copy and delete needles (default: only report the differences)",
+      },
+      { name: "volumeId", type: "int", default: 0, usage: "only this volume (0: all)", check: nonNegativeCheck },
+      { name: "collection", type: "string", default: "", usage: "only volumes of this collection (default all)" },
+      {
+        name: "syncDeleted",
+        type: "bool",
+        default: true,
+        usage: "delete a needle on replicas where it is live when another holds a newer tombstone",
+      },
+    ],
+    run: async (m, f, io) => {
+      const o = {
+        apply: bool(f, "apply"),
+        volumeId: int(f, "volumeId"),
+        collection: str(f, "collection"),
+        syncDeleted: bool(f, "syncDeleted"),
+      };
+      if (!(await checkDisk(m, o, io))) throw new Error("some volumes could not be checked or fixed (see above)");
+    },
+  },
 };
 
 function shellHelp(): string {
@@ -207,7 +249,9 @@ async function runLine(master: string, line: string, io: CommandIo): Promise<boo
   try {
     const flags = parseFlags(cmd.flags ?? [], args);
     if (flags.help) {
-      io.out.write(`${name} ${cmd.help}\n`);
+      io.out.write(
+        cmd.flags === undefined ? `${name} ${cmd.help}\n` : formatUsage(`shell ${name}`, cmd.help, cmd.flags),
+      );
       return true;
     }
     if (flags.positional.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(flags.positional[0])}`);
@@ -228,7 +272,7 @@ export const shellCommand: Command = {
   name: "shell",
   summary:
     "Runs cluster commands (cluster.status, cluster.raft.ps, cluster.raft.add/remove/transferLeader, " +
-    "volume.list, volume.fix.replication; " +
+    "volume.list, volume.fix.replication, volume.check.disk; " +
     "`help` lists them); reads them from standard input when none is given.",
   flags: shellFlags,
   acceptsArguments: true,
