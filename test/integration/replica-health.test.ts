@@ -185,7 +185,7 @@ describe("replica health and location pushes (replication=010 over racks r1, r2,
     for (const name of ["s1", "s2", "s3"]) expect((await get(name, fid)) as Buffer).toEqual(body);
   });
 
-  it("kill -9 a replica: listed under-replicated, never assigned; fix.replication's copy gets the next write", async () => {
+  it("kill -9 a replica: under-replicated, never assigned; the next write reaches the fixed copy", async () => {
     expect((await getJson(`${masterUrl()}/dir/assign?replication=010`)).status).toBe(200); // grows 6 volumes
     const vid = 601;
     await allocate("s1", vid);
@@ -233,7 +233,7 @@ describe("replica health and location pushes (replication=010 over racks r1, r2,
     });
   }, 60_000);
 
-  it("a replicated write that failed part way: the volume needs a check and takes no writes until checked", async () => {
+  it("a write that failed part way: the volume needs a check and takes no writes until checked", async () => {
     const vid = 701;
     await allocate("s1", vid);
     await allocate("s3", vid);
