@@ -160,6 +160,7 @@ async function sendNeedleList(
       needleListBatchEntries,
       async (entries) => {
         if (call.cancelled || call.destroyed) ac.abort();
+        ac.signal.throwIfAborted();
         const msg = create(VolumeNeedleListResponseSchema, { needles: entries.map(entryMessage) });
         if (!call.write(msg)) await writable(call);
       },
