@@ -1,5 +1,6 @@
 // What a master does when it starts or stops leading, in one place: a new leader arms the
-// warm-up, fixes the cluster id and reserves file keys; a master that stops leading sends its
+// warm-up, fixes the cluster id, reserves file keys and starts repairing replicas; a master that
+// stops leading stops repairing and sends its
 // volume servers on to the new leader; a leader change drops the pool to the old leader; a
 // master removed from the group says so.
 import type { Logger } from "../common/logger.js";
@@ -21,6 +22,8 @@ export interface LeadershipDeps {
   logger: Logger;
   /** How long after winning an election growth waits for volume servers to report (ms). */
   warmUpMs: number;
+  /** The background replica repair, run while leading; absent when turned off. */
+  repairer?: { lead(): void; stepDown(): Promise<void> };
 }
 
 export class LeadershipReactions {
@@ -34,7 +37,10 @@ export class LeadershipReactions {
     this.runtime.on("role-changed", ({ role }) => {
       this.leading = role === "leader";
       if (this.leading) this.becameLeader();
-      else this.sendVolumeServersOn();
+      else {
+        void d.repairer?.stepDown();
+        this.sendVolumeServersOn();
+      }
     });
     this.runtime.on("leader-changed", ({ leader }) => this.leaderChanged(leader));
     this.runtime.on("membership-changed", ({ membership }) =>
@@ -71,6 +77,9 @@ export class LeadershipReactions {
       .catch((err: unknown) =>
         logger.warn({ err: (err as Error).message }, "reserving file keys failed; retried on demand"),
       );
+    // Scans only once the warm-up is over (it asks the assigner), so it copies nothing that a
+    // server still reporting holds.
+    this.d.repairer?.lead();
   }
 
   /**

@@ -232,3 +232,14 @@ export const forwardBodyBudgetMax = 64 * 1024 * 1024;
 
 /** A leader asked to add a master asks it for its cluster id first; it must answer this fast. */
 export const memberProbeTimeoutMs = 2_000;
+
+/**
+ * How long a volume stays short of the copies its placement asks for before the leader copies it
+ * by itself (-repairGraceSeconds). A volume server restarted for an upgrade, or one whose host
+ * reboots, is back with its volumes within a minute or two; three minutes leaves it that, so a
+ * restart copies nothing, while a lost disk is still rebuilt minutes after. 0 turns the leader's
+ * own repair off (volume.fix.replication then does it).
+ */
+export const repairGraceSecondsDefault = 180;
+/** A week: a volume left with fewer copies for longer is better said with 0 (off). */
+export const repairGraceSecondsMax = 7 * 24 * 3600;

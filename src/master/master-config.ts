@@ -2,7 +2,7 @@
 import { ErrorCode, WeedError } from "../common/errors.js";
 import type { Logger } from "../common/logger.js";
 import { parseReplicaPlacement } from "../common/replica-placement.js";
-import { growthCountMax, volumeSizeLimitMBMax } from "./limits.js";
+import { growthCountMax, repairGraceSecondsMax, volumeSizeLimitMBMax } from "./limits.js";
 
 export const MASTER_VERSION = "0.1.0";
 
@@ -28,6 +28,12 @@ export interface MasterConfig {
   defaultReplication: string;
   /** Volumes grown per layout when none is writable; default by copy count (7, 6, 3, 1). */
   volumeGrowthCount?: number;
+  /**
+   * A volume under-replicated this long (seconds) is copied by the leader in the background
+   * (-repairGraceSeconds); 0: never, only volume.fix.replication repairs. Default
+   * repairGraceSecondsDefault.
+   */
+  repairGraceSeconds?: number;
   /** After this master becomes leader, growth is refused this long (ms) while volume servers report. */
   warmUpMs?: number;
   /**
@@ -74,6 +80,13 @@ export function validateMasterConfig(c: MasterConfig): void {
     throw badConfig("volumeGrowthCount", g, `expected 1-${growthCountMax}`);
   if (c.pulseSeconds !== undefined && (!Number.isInteger(c.pulseSeconds) || c.pulseSeconds < 1))
     throw badConfig("pulseSeconds", c.pulseSeconds, "expected a whole number of seconds >= 1");
+  const grace = c.repairGraceSeconds;
+  if (grace !== undefined && (!Number.isInteger(grace) || grace < 0 || grace > repairGraceSecondsMax))
+    throw badConfig(
+      "repairGraceSeconds",
+      grace,
+      `expected 0 (off) or a whole number of seconds up to ${repairGraceSecondsMax}`,
+    );
   if (c.warmUpMs !== undefined && (!Number.isInteger(c.warmUpMs) || c.warmUpMs < 0))
     throw badConfig("warmUpMs", c.warmUpMs, "expected >= 0");
 }

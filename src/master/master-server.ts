@@ -28,6 +28,7 @@ import {
   leaderWaitMs,
   leaderWarmUpMs,
   pulseSecondsDefault,
+  repairGraceSecondsDefault,
   soloElectionWaitMs,
 } from "./limits.js";
 import { MASTER_VERSION, validateMasterConfig, type MasterConfig } from "./master-config.js";
@@ -45,6 +46,9 @@ import {
 import { MembershipManager } from "./state/membership.js";
 import { RaftClusterState } from "./state/raft-cluster-state.js";
 import { Sequencer } from "./state/sequencer.js";
+import { snapshotOf } from "./repair/cluster-snapshot.js";
+import { runCopyJob } from "./repair/repair-jobs.js";
+import { realRepairClock, Repairer } from "./repair/repairer.js";
 import { Assigner } from "./topology/assigner.js";
 import { Topology } from "./topology/topology.js";
 import { GrpcVolumeAllocator } from "./topology/volume-allocator.js";
@@ -69,6 +73,8 @@ interface Running {
   allocator: GrpcVolumeAllocator;
   uploads: UploadClient;
   leadership: LeadershipReactions;
+  /** The leader's background replica repair; undefined with -repairGraceSeconds=0. */
+  repairer: Repairer | undefined;
   /** Stops the admission loop of a joining master. */
   joinAbort: AbortController;
 }
@@ -285,7 +291,9 @@ export class MasterServer {
       random,
     });
     const warmUpMs = c.warmUpMs ?? leaderWarmUpMs;
+    const repairer = this.repairerOf(topology, assigner);
     const leadership = new LeadershipReactions({
+      ...(repairer === undefined ? {} : { repairer }),
       self,
       state,
       assigner,
@@ -297,8 +305,26 @@ export class MasterServer {
       warmUpMs,
     });
     const joinAbort = new AbortController();
-    const parts = { forwarder, leaderCalls, sequencer, heartbeats, growth, allocator, uploads, leadership, joinAbort };
-    return { run: { ...bound, state, ...parts }, http, cluster };
+    const parts = { forwarder, leaderCalls, sequencer, heartbeats, growth, allocator, uploads, leadership };
+    return { run: { ...bound, state, ...parts, repairer, joinAbort }, http, cluster };
+  }
+
+  /**
+   * The leader's background repair over this master's topology, scanning once the assigner's
+   * warm-up is over; none with -repairGraceSeconds=0.
+   */
+  private repairerOf(topology: Topology, assigner: Assigner): Repairer | undefined {
+    const graceSec = this.config.repairGraceSeconds ?? repairGraceSecondsDefault;
+    if (graceSec === 0) return undefined;
+    const deps = {
+      snapshot: () => snapshotOf(topology),
+      ready: () => !assigner.warmingUp,
+      copy: runCopyJob,
+      clock: realRepairClock,
+      random: realWorld.random,
+      logger: this.log,
+    };
+    return new Repairer(deps, { graceMs: graceSec * 1000 });
   }
 
   /**
@@ -332,6 +358,8 @@ export class MasterServer {
     if (run === undefined) return;
     this.running = undefined;
     run.joinAbort.abort();
+    // Copies under way are cancelled before the hand-off: the next leader restarts them after its grace.
+    await run.repairer?.close();
     try {
       const to = await run.state.handOff(handOffTimeoutMs);
       if (to !== null) this.log.info({ leader: to }, "handed leadership over before stopping");

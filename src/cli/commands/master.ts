@@ -1,7 +1,13 @@
 import { grpcPortOffset } from "../../common/server-address.js";
 import { createLogger } from "../../common/logger.js";
 import type { LevelWithSilent } from "pino";
-import { pulseSecondsDefault, volumeSizeLimitMBDefault, volumeSizeLimitMBMax } from "../../master/limits.js";
+import {
+  pulseSecondsDefault,
+  repairGraceSecondsDefault,
+  repairGraceSecondsMax,
+  volumeSizeLimitMBDefault,
+  volumeSizeLimitMBMax,
+} from "../../master/limits.js";
 import { MasterServer, type MasterConfig } from "../../master/master-server.js";
 import { serveUntilSignal, type Command } from "../command.js";
 import { logLevelFlag, parseAddressList, replicationCheck } from "../common-flags.js";
@@ -59,6 +65,18 @@ export const masterFlags: readonly FlagSpec[] = [
       "volume servers heartbeat this often; one silent for 3 pulses is dropped " +
       "(a volume server's -pulseSeconds must not be higher)",
     check: positiveCheck,
+  },
+  {
+    name: "repairGraceSeconds",
+    type: "int",
+    default: repairGraceSecondsDefault,
+    usage:
+      "the leader copies a volume that has had fewer copies than its replication asks for this long, " +
+      "so a restarting volume server is not copied for nothing; 0 = never (volume.fix.replication only)",
+    check: (v) =>
+      typeof v === "number" && v >= 0 && v <= repairGraceSecondsMax
+        ? undefined
+        : `must be 0 (off) or 1-${repairGraceSecondsMax} seconds`,
   },
   {
     name: "defaultReplication",
@@ -125,6 +143,7 @@ export function masterConfigFromFlags(v: FlagValues, prefix = ""): Omit<MasterCo
     mdir: str(v, prefix === "" ? "mdir" : `${prefix}dir`),
     volumeSizeLimitMB: int(v, `${prefix}volumeSizeLimitMB`),
     pulseSeconds: int(v, `${prefix}pulseSeconds`),
+    repairGraceSeconds: int(v, `${prefix}repairGraceSeconds`),
     defaultReplication: str(v, `${prefix}defaultReplication`),
   };
 }

@@ -5,8 +5,9 @@
 // (VolumeDelete). Dry run unless -apply. Unlike SeaweedFS, misplaced-but-complete replica sets
 // are left alone, and one pass fixes one copy per volume (run it again for a second).
 import { copyCount, formatReplicaPlacement } from "../../common/replica-placement.js";
-import { createClient } from "../../grpc/adapter.js";
-import { VolumeServer } from "../../gen/volume_server_pb.js";
+import { pickSource, pickTarget, pickToTrim, type Place } from "../../master/repair/plan.js";
+import { copyReplica, deleteReplica } from "../../master/repair/replica-calls.js";
+import { replicaCopyTimeoutMs } from "../../master/repair/limits.js";
 import type { CommandIo } from "../command.js";
 import {
   getJson,
@@ -16,12 +17,7 @@ import {
   type NodeView,
   type VolumeReplicas,
 } from "./cluster-topology.js";
-import { satisfiesPlacement, type Place } from "./replica-placement-check.js";
 
-/** A whole volume copy: 30 GiB at ~100 MB/s is 5 minutes; twice that before it is given up. */
-const volumeCopyTimeoutMs = 10 * 60_000;
-/** VolumeDelete of one replica. */
-const volumeDeleteTimeoutMs = 30_000;
 /** After a copy, how long the master may take to list the new location (heartbeat delta). */
 const locationWaitMs = 15_000;
 const locationPollMs = 200;
@@ -47,48 +43,29 @@ export function collectionMatcher(pattern: string): (collection: string) => bool
 
 const placeOf = (n: NodeView): Place => ({ dataCenter: n.dataCenter, rack: n.rack, node: n.url });
 
+/** The planner's view of a holder: its place and what it holds. */
+function holdersOf(v: VolumeReplicas): (Place & { fileCount: number; size: number; view: NodeView })[] {
+  return v.holders.map((h) => ({
+    ...placeOf(h.node),
+    fileCount: h.replica.fileCount,
+    size: h.replica.size,
+    view: h.node,
+  }));
+}
+
 /** The server with the most free slots (reserved ones counted) that keeps the placement. */
-function pickTarget(c: ClusterView, v: VolumeReplicas, reserved: Map<string, number>): NodeView | undefined {
-  const places = v.holders.map((h) => placeOf(h.node));
+function pickTargetNode(c: ClusterView, v: VolumeReplicas, reserved: Map<string, number>): NodeView | undefined {
   const free = (n: NodeView): number => n.maxVolumes - n.volumes.length - (reserved.get(n.url) ?? 0);
-  return c.nodes
-    .filter((n) => free(n) > 0 && n.grpcAddress.split(":")[1] !== "0")
-    .filter((n) => satisfiesPlacement(v.placement, places, placeOf(n)))
-    .sort((a, b) => free(b) - free(a) || a.url.localeCompare(b.url))[0];
+  const candidates = c.nodes
+    .filter((n) => n.grpcAddress.split(":")[1] !== "0")
+    .map((n) => ({ ...placeOf(n), freeSlots: free(n), view: n }));
+  return pickTarget(v.placement, holdersOf(v), candidates)?.view;
 }
 
-/** The fullest replica (most files, then largest) is the one to copy from. */
-function pickSource(v: VolumeReplicas): NodeView {
-  const best = [...v.holders].sort(
-    (a, b) => b.replica.fileCount - a.replica.fileCount || b.replica.size - a.replica.size,
-  )[0];
-  return best!.node;
-}
-
-/** The emptiest replica (fewest files, then smallest) is the one to trim. */
-function pickToDelete(v: VolumeReplicas): NodeView {
-  const worst = [...v.holders].sort(
-    (a, b) => a.replica.fileCount - b.replica.fileCount || a.replica.size - b.replica.size,
-  )[0];
-  return worst!.node;
-}
-
-async function copyReplica(master: string, vid: number, src: NodeView, dst: NodeView, io: CommandIo): Promise<void> {
-  const client = createClient(VolumeServer, dst.grpcAddress);
-  try {
-    const call = client.volumeCopy(
-      { volumeId: vid, sourceDataNode: src.grpcAddress },
-      { timeoutMs: volumeCopyTimeoutMs },
-    );
-    let rounds = 0;
-    for await (const msg of call as AsyncIterable<{ processedBytes: bigint; catchUpRounds: number }>) {
-      rounds = msg.catchUpRounds;
-      io.out.write(`  volume ${vid}: ${msg.processedBytes} bytes copied\n`);
-    }
-    io.out.write(`  volume ${vid} copied to ${dst.url} (${rounds} catch-up rounds)\n`);
-  } finally {
-    client.close();
-  }
+async function copyTo(master: string, vid: number, src: NodeView, dst: NodeView, io: CommandIo): Promise<void> {
+  const onProgress = (bytes: number): void => void io.out.write(`  volume ${vid}: ${bytes} bytes copied\n`);
+  const r = await copyReplica(vid, src.grpcAddress, dst.grpcAddress, { timeoutMs: replicaCopyTimeoutMs, onProgress });
+  io.out.write(`  volume ${vid} copied to ${dst.url} (${r.catchUpRounds} catch-up rounds)\n`);
   await waitForLocation(master, vid, dst.url);
 }
 
@@ -101,15 +78,6 @@ async function waitForLocation(master: string, vid: number, url: string): Promis
     if ((r.locations ?? []).some((l) => l.url === url)) return;
     if (performance.now() > deadline) throw new Error(`the master does not list ${url} for volume ${vid} yet`);
     await new Promise((resolve) => setTimeout(resolve, locationPollMs));
-  }
-}
-
-async function deleteReplica(vid: number, node: NodeView): Promise<void> {
-  const client = createClient(VolumeServer, node.grpcAddress);
-  try {
-    await client.volumeDelete({ volumeId: vid, onlyEmpty: false }, { timeoutMs: volumeDeleteTimeoutMs });
-  } finally {
-    client.close();
   }
 }
 
@@ -126,24 +94,24 @@ async function fixOne(
   const have = v.holders.length;
   const want = copyCount(v.placement);
   if (have > want) {
-    const victim = pickToDelete(v);
+    const victim = pickToTrim(holdersOf(v))!.view;
     io.out.write(`volume ${v.id} replication ${rp}, but over replicated ${have}/${want}: `);
     io.out.write(`deleting the replica on ${victim.url}\n`);
-    if (o.apply) await deleteReplica(v.id, victim);
+    if (o.apply) await deleteReplica(v.id, victim.grpcAddress);
     return true;
   }
   io.out.write(`volume ${v.id} replication ${rp}, but under replicated ${have}/${want}\n`);
-  const dst = pickTarget(c, v, reserved);
+  const dst = pickTargetNode(c, v, reserved);
   if (dst === undefined) {
     io.out.write(
       `failed to place volume ${v.id} replica as ${rp}: no server with a free slot fits, existing:${have}\n`,
     );
     return false;
   }
-  const src = pickSource(v);
+  const src = pickSource(holdersOf(v))!.view;
   reserved.set(dst.url, (reserved.get(dst.url) ?? 0) + 1);
   io.out.write(`replicating volume ${v.id} ${rp} from ${src.url} to dataNode ${dst.url} ...\n`);
-  if (o.apply) await copyReplica(master, v.id, src, dst, io);
+  if (o.apply) await copyTo(master, v.id, src, dst, io);
   return true;
 }
 

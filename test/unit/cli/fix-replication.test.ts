@@ -1,8 +1,8 @@
-// The placement check and pattern match behind volume.fix.replication.
+// The placement check (the shared planner, src/master/repair/plan.ts) and pattern match of volume.fix.replication.
 import { describe, expect, it } from "vitest";
 import { parseReplicaPlacement } from "../../../src/common/replica-placement.js";
 import { collectionMatcher } from "../../../src/cli/shell/fix-replication.js";
-import { satisfiesPlacement, type Place } from "../../../src/cli/shell/replica-placement-check.js";
+import { satisfiesPlacement, type Place } from "../../../src/master/repair/plan.js";
 
 const p = (dataCenter: string, rack: string, node: string): Place => ({ dataCenter, rack, node });
 

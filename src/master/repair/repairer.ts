@@ -1,0 +1,176 @@
+// The leader's background repair: while this master leads (and once its warm-up is over, so the
+// topology holds what the volume servers report), every scanIntervalMs it takes a snapshot of
+// the topology, asks the schedule (repair-schedule.ts) which repairs to start, and runs them:
+// a VolumeCopy for a volume short of copies past the grace, a replica check for a volume a
+// holder reports as needing one. Stepping down or closing aborts the loop and the jobs under way
+// (a cancelled copy leaves nothing loadable on its target); the next leader starts over from its
+// own topology, with a fresh grace.
+import { setTimeout as sleep } from "node:timers/promises";
+import { assert } from "../../common/errors.js";
+import type { Logger } from "../../common/logger.js";
+import type { ClusterSnapshot } from "./cluster-snapshot.js";
+import { repairJobsMax, repairRetryBaseMs, repairRetryMaxMs, repairScanIntervalMs, repairSettleMs } from "./limits.js";
+import { RepairSchedule, type CheckJob, type CopyJob, type RepairJob } from "./repair-schedule.js";
+
+/** Monotonic milliseconds and a cancellable wait on the same scale. */
+export interface RepairClock {
+  now(): number;
+  /** Resolves after `ms`, or rejects once `signal` aborts. */
+  sleep(ms: number, signal: AbortSignal): Promise<void>;
+}
+
+export const realRepairClock: RepairClock = {
+  now: () => performance.now(),
+  sleep: (ms, signal) => sleep(ms, undefined, { signal }),
+};
+
+export interface CopyDone {
+  bytes: number;
+}
+export interface CheckDone {
+  converged: boolean;
+  copied: number;
+  deleted: number;
+}
+
+export interface RepairerDeps {
+  /** The topology now. */
+  snapshot: () => ClusterSnapshot;
+  /** False while a new leader's topology is loading (its warm-up): no scan then. */
+  ready: () => boolean;
+  /** Runs a copy with its own deadline; rejects on failure. */
+  copy: (job: CopyJob, signal: AbortSignal) => Promise<CopyDone>;
+  /** Reconciles the replicas of a volume; rejects on failure. Absent: volumes needing a check are left alone. */
+  check?: (job: CheckJob, signal: AbortSignal) => Promise<CheckDone>;
+  clock: RepairClock;
+  random: () => number;
+  logger: Logger;
+}
+
+export interface RepairerOptions {
+  /** How long a volume stays under-replicated before it is copied (ms). */
+  graceMs: number;
+  scanIntervalMs?: number;
+  jobsMax?: number;
+  settleMs?: number;
+  retryBaseMs?: number;
+  retryMaxMs?: number;
+}
+
+/** One term of leadership: its schedule, the loop's signal, and the jobs it started. */
+interface Term {
+  schedule: RepairSchedule;
+  abort: AbortController;
+  jobs: Set<Promise<void>>;
+  loop: Promise<void>;
+}
+
+export class Repairer {
+  private term: Term | undefined;
+  private closed = false;
+  private readonly log: Logger;
+
+  constructor(
+    private readonly d: RepairerDeps,
+    private readonly o: RepairerOptions,
+  ) {
+    this.log = d.logger.child({ module: "repair" });
+  }
+
+  /** This master leads: start scanning (again no-op while a term runs). */
+  lead(): void {
+    if (this.closed || this.term !== undefined) return;
+    const o = this.o;
+    const schedule = new RepairSchedule({
+      graceMs: o.graceMs,
+      jobsMax: o.jobsMax ?? repairJobsMax,
+      settleMs: o.settleMs ?? repairSettleMs,
+      retryBaseMs: o.retryBaseMs ?? repairRetryBaseMs,
+      retryMaxMs: o.retryMaxMs ?? repairRetryMaxMs,
+      random: this.d.random,
+      checks: this.d.check !== undefined,
+    });
+    const term: Term = { schedule, abort: new AbortController(), jobs: new Set(), loop: Promise.resolve() };
+    this.term = term;
+    this.log.info({ graceSec: o.graceMs / 1000 }, "repair started: leading");
+    term.loop = this.loop(term);
+  }
+
+  /** This master no longer leads: stop scanning and cancel the jobs under way. */
+  stepDown(): Promise<void> {
+    const term = this.term;
+    if (term === undefined) return Promise.resolve();
+    this.term = undefined;
+    term.abort.abort();
+    this.log.info({ running: term.jobs.size }, "repair stopped: not leading");
+    return Promise.allSettled([term.loop, ...term.jobs]).then(() => undefined);
+  }
+
+  /** Idempotent; resolves once the loop and its jobs have ended. */
+  close(): Promise<void> {
+    this.closed = true;
+    return this.stepDown();
+  }
+
+  /** Resolves when the jobs running now have ended (tests). */
+  async settled(): Promise<void> {
+    while (this.term !== undefined && this.term.jobs.size > 0) await Promise.allSettled([...this.term.jobs]);
+  }
+
+  private async loop(term: Term): Promise<void> {
+    const signal = term.abort.signal;
+    const interval = this.o.scanIntervalMs ?? repairScanIntervalMs;
+    while (!signal.aborted) {
+      if (this.d.ready()) this.scan(term);
+      try {
+        await this.d.clock.sleep(interval, signal);
+      } catch {
+        return; // aborted
+      }
+    }
+  }
+
+  private scan(term: Term): void {
+    const now = this.d.clock.now();
+    const { start, noRoom } = term.schedule.plan(this.d.snapshot(), now);
+    for (const { volumeId, retryInMs } of noRoom)
+      this.log.warn(
+        { volumeId, retryInSec: retryInMs / 1000 },
+        "repair: no server with a free slot keeps the placement of an under-replicated volume",
+      );
+    for (const job of start) {
+      const p = this.run(term, job);
+      term.jobs.add(p);
+      void p.finally(() => term.jobs.delete(p));
+    }
+  }
+
+  private async run(term: Term, job: RepairJob): Promise<void> {
+    const started = this.d.clock.now();
+    const signal = term.abort.signal;
+    const log = this.log.child({ volumeId: job.volumeId, job: job.kind });
+    if (job.kind === "copy") log.info({ from: job.source.node, to: job.target.node }, "repair started");
+    else log.info({ replicas: job.replicas.map((r) => r.node) }, "repair started");
+    let ok = false;
+    try {
+      const seconds = (): number => (this.d.clock.now() - started) / 1000;
+      if (job.kind === "copy") {
+        const { bytes } = await this.d.copy(job, signal);
+        log.info({ from: job.source.node, to: job.target.node, bytes, seconds: seconds() }, "repair finished");
+        ok = true;
+      } else {
+        assert(this.d.check !== undefined, "a check is planned only with a checker");
+        const r = await this.d.check(job, signal);
+        ok = r.converged;
+        const fields = { copied: r.copied, deleted: r.deleted, converged: r.converged, seconds: seconds() };
+        log.info(fields, "repair finished");
+      }
+    } catch (err) {
+      if (signal.aborted) return; // the term ended: its schedule is dropped with it
+      log.warn({ err: (err as Error).message, seconds: (this.d.clock.now() - started) / 1000 }, "repair failed");
+    }
+    if (signal.aborted) return;
+    const retryInMs = term.schedule.finished(job, ok, this.d.clock.now());
+    if (!ok) log.info({ retryInSec: retryInMs / 1000 }, "repair will be retried");
+  }
+}
