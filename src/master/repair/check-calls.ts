@@ -62,11 +62,14 @@ export class ReplicaCalls {
     }
   }
 
-  /** Clears the replica's flag if `generation` is still its generation; resolves with whether it did. */
-  async checkDone(volumeId: number, generation: bigint): Promise<boolean> {
+  /**
+   * Clears the replica's flag if `generation` is still its generation; resolves with whether the
+   * flag is still set afterwards (a newer failure came during the check).
+   */
+  async checkDone(volumeId: number, generation: bigint): Promise<{ stillNeedsCheck: boolean }> {
     try {
       const r = await this.#client.volumeCheckDone({ volumeId, generation }, opts(checkCallTimeoutMs, this.#signal));
-      return r.cleared;
+      return { stillNeedsCheck: r.needsCheck };
     } catch (err) {
       throw failed(`VolumeCheckDone of volume ${volumeId}`, this.endpoint, err);
     }

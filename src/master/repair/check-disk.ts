@@ -142,8 +142,8 @@ async function applyActions(c: Check, actions: readonly CheckAction[]): Promise<
 async function clearFlags(c: Check, generations: readonly bigint[]): Promise<void> {
   await Promise.all(
     c.calls.map(async (call, i) => {
-      const cleared = await call.checkDone(c.volumeId, generations[i]!);
-      if (!cleared && generations[i]! > 0n) {
+      const { stillNeedsCheck } = await call.checkDone(c.volumeId, generations[i]!);
+      if (stillNeedsCheck) {
         c.say(`volume ${c.volumeId} on ${call.endpoint.url}: a replicated write failed again during the check`);
       }
     }),
