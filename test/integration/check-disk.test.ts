@@ -195,7 +195,7 @@ describe("volume.check.disk (replication 010 over racks r1, r2)", () => {
     expect(help.out).toMatch(/-syncDeleted/);
   }, 60_000);
 
-  it("writes and deletes in flight during an -apply are not harmed: acknowledged ones end the same on both", async () => {
+  it("writes and deletes in flight during -apply: acknowledged ones end the same on both", async () => {
     // Work for the check: needles that reached r1 only, so it copies while the writer runs.
     for (let n = 0; n < 150; n++) await put(0, newFid(), randomBytes(2000), true);
     const acked = new Map<string, Buffer | "deleted">();
