@@ -166,6 +166,25 @@ async function volumeCopy(target, source, vid, collection) {
   }
 }
 
+/** CPU seconds [user, system] (all threads) a child has used so far, from /proc (Linux); NaN elsewhere. */
+function cpuSeconds(child) {
+  try {
+    const fields = fs.readFileSync(`/proc/${child.pid}/stat`, "utf8").split(") ")[1].split(" ");
+    return [Number(fields[11]) / 100, Number(fields[12]) / 100]; // utime, stime in clock ticks (USER_HZ 100)
+  } catch {
+    return [NaN, NaN];
+  }
+}
+
+/** "user+system" CPU seconds between two cpuSeconds readings. */
+function cpuSpent(before, after) {
+  return {
+    user: after[0] - before[0],
+    sys: after[1] - before[1],
+    text: `${(after[0] - before[0]).toFixed(2)}+${(after[1] - before[1]).toFixed(2)}`,
+  };
+}
+
 async function startCluster(dir) {
   const taken = new Set();
   const masterPort = await freePortPair(taken);
@@ -178,8 +197,13 @@ async function startCluster(dir) {
     const prof =
       PROF_DIR === "" ? [] : ["--cpu-prof", `--cpu-prof-dir=${PROF_DIR}`, `--cpu-prof-name=volume-${name}.cpuprofile`];
     const args = [...prof, WEED, "volume", `-dir=${dir}/${name}`, "-ip=127.0.0.1", `-port=${port}`];
-    startNode([...args, `-mserver=${master}`, "-max=20", `-logLevel=${LOG_LEVEL}`]);
-    servers.push({ http: `127.0.0.1:${port}`, grpc: `127.0.0.1:${port + GRPC_PORT_OFFSET}`, dir: `${dir}/${name}` });
+    const child = startNode([...args, `-mserver=${master}`, "-max=20", `-logLevel=${LOG_LEVEL}`]);
+    servers.push({
+      child,
+      http: `127.0.0.1:${port}`,
+      grpc: `127.0.0.1:${port + GRPC_PORT_OFFSET}`,
+      dir: `${dir}/${name}`,
+    });
   }
   await waitUntil("two volume servers", async () => {
     const s = (await json(`http://${master}/dir/status`)).body;
@@ -209,9 +233,19 @@ async function main() {
     const rounds = [];
     for (let round = 1; round <= ROUNDS; round++) {
       const c = await tcpCeiling(datFile, target.dir);
+      const cpu0 = [cpuSeconds(source.child), cpuSeconds(target.child)];
       const v = await volumeCopy(target.grpc, source.grpc, vid, collection);
-      const r = { ceiling: fs.statSync(datFile).size / 1e6 / c, copy: bytes / 1e6 / v };
-      log(`round ${round}/${ROUNDS}: ceiling ${r.ceiling.toFixed(0)} MB/s, VolumeCopy ${r.copy.toFixed(0)} MB/s`);
+      const [s, d] = [cpuSpent(cpu0[0], cpuSeconds(source.child)), cpuSpent(cpu0[1], cpuSeconds(target.child))];
+      const r = {
+        ceiling: fs.statSync(datFile).size / 1e6 / c,
+        copy: bytes / 1e6 / v,
+        src: s.user + s.sys,
+        dst: d.user + d.sys,
+      };
+      log(
+        `round ${round}/${ROUNDS}: ceiling ${r.ceiling.toFixed(0)} MB/s, VolumeCopy ${r.copy.toFixed(0)} MB/s ` +
+          `in ${v.toFixed(2)} s (CPU s user+sys: source ${s.text}, target ${d.text})`,
+      );
       rounds.push(r);
     }
     report(bytes, rounds);
@@ -231,6 +265,10 @@ function report(bytes, rounds) {
   );
   console.log(`  gRPC VolumeCopy (pull, verify, mount):                           ${best("copy").toFixed(0)} MB/s`);
   console.log(`ratio VolumeCopy / ceiling: ${(100 * ratio).toFixed(1)}%`);
+  const least = (k) => Math.min(...rounds.map((r) => r[k]));
+  console.log(
+    `CPU seconds per copy (least, user+sys, all threads): source ${least("src").toFixed(2)}, target ${least("dst").toFixed(2)}`,
+  );
   const ok = best("copy") >= TARGET_MB_PER_SEC;
   console.log(
     `VolumeCopy: ${best("copy").toFixed(0)} MB/s (target >= ${TARGET_MB_PER_SEC} MB/s): ${ok ? "OK" : "BELOW TARGET"}`,

@@ -8,7 +8,9 @@
 // unreplicated, reads >= 90%).
 //
 // Env: BENCH_N (files per run, default 20000), BENCH_C (default 16), BENCH_SIZE (default 1024),
-// BENCH_ROUNDS (default 2), BENCH_LOG_LEVEL (default warn). Needs a build (npm run build).
+// BENCH_ROUNDS (default 2), BENCH_LOG_LEVEL (default warn), BENCH_PROF_DIR (when set, the volume
+// servers run with --cpu-prof into it), BENCH_ONLY (000 or 010: run that one only, e.g. to profile
+// it). Needs a build (npm run build).
 // Stops only the processes it started, by pid, and removes its temp dir.
 import { spawn } from "node:child_process";
 import fs from "node:fs";
@@ -26,6 +28,8 @@ const C = Number(env("BENCH_C", 16));
 const SIZE = Number(env("BENCH_SIZE", 1024));
 const ROUNDS = Number(env("BENCH_ROUNDS", 2));
 const LOG_LEVEL = env("BENCH_LOG_LEVEL", "warn");
+const PROF_DIR = env("BENCH_PROF_DIR", "");
+const ONLY = env("BENCH_ONLY", "");
 const START_DEADLINE_MS = 30_000;
 const TARGET_WRITE_RATIO = 0.5;
 const TARGET_READ_RATIO = 0.9;
@@ -35,8 +39,8 @@ function log(msg) {
 }
 
 const children = [];
-function startWeed(args) {
-  const child = spawn(process.execPath, [WEED, ...args], { stdio: ["ignore", "ignore", "inherit"] });
+function startWeed(args, nodeArgs = []) {
+  const child = spawn(process.execPath, [...nodeArgs, WEED, ...args], { stdio: ["ignore", "ignore", "inherit"] });
   children.push(child);
   return child;
 }
@@ -111,7 +115,9 @@ async function main() {
     for (const rack of ["r1", "r2", "r3"]) {
       const port = await freePortPair(taken);
       const args = ["volume", `-dir=${dir}/${rack}`, "-ip=127.0.0.1", `-port=${port}`, `-mserver=${master}`];
-      startWeed([...args, `-rack=${rack}`, "-max=30", `-logLevel=${LOG_LEVEL}`]);
+      const prof =
+        PROF_DIR === "" ? [] : ["--cpu-prof", `--cpu-prof-dir=${PROF_DIR}`, `--cpu-prof-name=${rack}.cpuprofile`];
+      startWeed([...args, `-rack=${rack}`, "-max=30", `-logLevel=${LOG_LEVEL}`], prof);
     }
     await waitUntil("three volume servers", async () => {
       const s = (await json(`http://${master}/dir/status`)).body;
@@ -120,7 +126,7 @@ async function main() {
     });
     const runs = { "000": [], "010": [] };
     for (let round = 1; round <= ROUNDS; round++) {
-      for (const rep of ["000", "010"]) {
+      for (const rep of ["000", "010"].filter((r) => ONLY === "" || r === ONLY)) {
         log(`round ${round}/${ROUNDS}: benchmark -replication=${rep} -n=${N} -c=${C} -size=${SIZE}`);
         runs[rep].push(await benchmark(master, rep, path.join(dir, `list-${rep}-${round}.txt`)));
       }
@@ -133,6 +139,7 @@ async function main() {
 }
 
 function report(runs) {
+  if (ONLY !== "") return console.log(JSON.stringify(runs[ONLY]));
   const best = (rep, key) => Math.max(...runs[rep].map((r) => r[key]));
   const failed = (rep) => runs[rep].reduce((n, r) => n + r.failed, 0);
   const fmt = (n) => Math.round(n).toLocaleString("en-US");

@@ -84,6 +84,23 @@ function writable(call: grpc.ServerWritableStream<CopyFileRequest, CopyFileRespo
   });
 }
 
+/** Bytes [pos, min(pos + copyChunkBytes, stop)) of the file; throws IO when it ends before. */
+async function readChunk(fh: fs.promises.FileHandle, pos: number, stop: number, req: CopyFileRequest): Promise<Buffer> {
+  const buf = Buffer.allocUnsafe(Math.min(copyChunkBytes, stop - pos));
+  const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
+  if (bytesRead === 0) {
+    throw new WeedError(ErrorCode.IO, `volume ${req.volumeId}${req.ext} ends at ${pos}, before ${stop}`);
+  }
+  return buf.subarray(0, bytesRead);
+}
+
+/** readChunk started now and awaited later: a failure meanwhile is not an unhandled rejection. */
+function readAhead(fh: fs.promises.FileHandle, pos: number, stop: number, req: CopyFileRequest): Promise<Buffer> {
+  const p = readChunk(fh, pos, stop, req);
+  p.catch(() => undefined);
+  return p;
+}
+
 /** Streams bytes [start, stop) of the volume's .dat or .idx; ends the call. */
 export async function sendVolumeFile(
   store: CopyStore,
@@ -104,20 +121,20 @@ export async function sendVolumeFile(
   }
   const { start, stop } = checkRange(req);
   const fh = await fs.promises.open(volumeFilePath(store.dir, info.collection, req.volumeId, req.ext), "r");
+  // Double buffered: the next chunk is read on the thread pool while this one is encoded and sent.
+  let next: Promise<Buffer> | undefined;
   try {
     let pos = start;
-    while (pos < stop) {
+    next = readAhead(fh, pos, stop, req);
+    while (next !== undefined) {
+      const chunk = await next;
+      pos += chunk.length;
+      next = pos < stop ? readAhead(fh, pos, stop, req) : undefined;
       if (call.cancelled || call.destroyed) return;
-      const buf = Buffer.allocUnsafe(Math.min(copyChunkBytes, stop - pos));
-      const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
-      if (bytesRead === 0) {
-        throw new WeedError(ErrorCode.IO, `volume ${req.volumeId}${req.ext} ends at ${pos}, before ${stop}`);
-      }
-      pos += bytesRead;
-      if (!call.write(create(CopyFileResponseSchema, { fileContent: buf.subarray(0, bytesRead) })))
-        await writable(call);
+      if (!call.write(create(CopyFileResponseSchema, { fileContent: chunk }))) await writable(call);
     }
   } finally {
+    await next?.catch(() => undefined); // a read still running when the call ended: let it finish
     await fh.close();
   }
   call.end();
