@@ -430,12 +430,16 @@ export class Volume {
     this.checkWritable();
     const hi = keyHi(key);
     const lo = keyLo(key);
-    const at = this.appendRecord({ buffers: [blob], length: blob.length });
-    this.appendIdxEntry(hi, lo, at, size, blob.length);
-    this.map.put(hi, lo, at / needleAlignBytes, size);
-    this.modifiedAtSec = this.nowSec();
-    const appendAtNs = recordAppendAtNs(blob, size, version);
-    if (appendAtNs > this.lastAppendAtNs) this.lastAppendAtNs = appendAtNs;
+    const rec = { buffers: [blob], length: blob.length };
+    const index = (at: number): void => {
+      this.appendIdxEntry(hi, lo, at, size, blob.length);
+      this.map.put(hi, lo, at / needleAlignBytes, size);
+      this.modifiedAtSec = this.nowSec();
+      const appendAtNs = recordAppendAtNs(blob, size, version);
+      if (appendAtNs > this.lastAppendAtNs) this.lastAppendAtNs = appendAtNs;
+    };
+    if (blob.length <= appendSyncBytesMax) index(this.appendRecord(rec));
+    else await this.holdingAppends(async () => index(await this.appendLarge(rec)));
     if (opts?.fsync === true) await this.commit.sync();
   }
 
@@ -686,7 +690,7 @@ export class Volume {
   }
 
   /** appendRecord on the thread pool; only ever run inside holdingAppends. */
-  private async appendLarge(rec: NeedleParts): Promise<number> {
+  private async appendLarge(rec: { buffers: readonly Buffer[]; length: number }): Promise<number> {
     const at = this.appendOffset(rec.length);
     try {
       await writevFully(this.datFd, rec.buffers, at, rec.length);

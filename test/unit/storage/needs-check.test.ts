@@ -179,6 +179,22 @@ describe("needle blobs and listings", () => {
     expect(again.read(7, 5n, 0x55).data).toEqual(want.data);
   });
 
+  it("a blob over 1 MiB is appended on the thread pool, in file order with other appends", async () => {
+    const a = await allocated(path.join(tmp.dir, "a"));
+    const b = await allocated(path.join(tmp.dir, "b"));
+    const big = blob(8, 2 * 1024 * 1024 + 3);
+    await a.write(7, { key: 8n, cookie: 0x88, data: big });
+    const [e] = await listAll(a, 7);
+    const raw = a.readNeedleBlob(7, e!.offset, e!.size);
+    const small = b.write(7, { key: 9n, cookie: 0x99, data: blob(9) });
+    await Promise.all([b.writeNeedleBlob(7, 8n, e!.size, raw), small]);
+    expect(b.read(7, 8n, 0x88).data.equals(big)).toBe(true);
+    expect(b.read(7, 9n, 0x99).data.equals(blob(9))).toBe(true);
+    await closeAll();
+    const again = await openStore(path.join(tmp.dir, "b"));
+    expect(again.read(7, 8n, 0x88).data.equals(big)).toBe(true);
+  });
+
   it("refuses blobs that are not one whole, checked record of that key", async () => {
     const a = await allocated(tmp.dir);
     await a.write(7, { key: 5n, cookie: 0x55, data: blob(5) });
