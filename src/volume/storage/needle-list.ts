@@ -23,6 +23,12 @@ import { VERSION_3 } from "./superblock.js";
  */
 export const needleListIdxEntriesMax = 4 * 1024 * 1024;
 
+/**
+ * .idx entries replayed between yields to the event loop: 64 Ki entries (1 MiB, one read) take a
+ * few ms, so a listing of the largest .idx never holds up requests for longer than that.
+ */
+export const needleListReplayChunkEntries = 64 * 1024;
+
 export interface NeedleListSource {
   idxFd: number;
   datFd: number;
@@ -40,7 +46,12 @@ interface LastEntries {
   sizes: Uint32Array;
 }
 
-function replayIdx(src: NeedleListSource): LastEntries {
+function checkOpen(src: NeedleListSource, signal: AbortSignal | undefined): void {
+  signal?.throwIfAborted();
+  if (!src.isOpen()) throw new WeedError(ErrorCode.CLOSED, "volume closed while listing its needles");
+}
+
+async function replayIdx(src: NeedleListSource, signal: AbortSignal | undefined): Promise<LastEntries> {
   if (src.idxEntries > needleListIdxEntriesMax) {
     throw new WeedError(
       ErrorCode.TOO_LARGE,
@@ -51,7 +62,7 @@ function replayIdx(src: NeedleListSource): LastEntries {
   const offsets = new Uint32Array(src.idxEntries);
   const sizes = new Uint32Array(src.idxEntries);
   let n = 0;
-  walkIdx(src.idxFd, 0, src.idxEntries, (hi, lo, offset, size) => {
+  const visit = (hi: number, lo: number, offset: number, size: number): void => {
     const key = joinKey(hi, lo);
     let at = keys.get(key);
     if (at === undefined) {
@@ -60,7 +71,12 @@ function replayIdx(src: NeedleListSource): LastEntries {
     }
     offsets[at] = offset;
     sizes[at] = size;
-  });
+  };
+  for (let from = 0; from < src.idxEntries; from += needleListReplayChunkEntries) {
+    if (from > 0) await new Promise((resolve) => setImmediate(resolve));
+    checkOpen(src, signal);
+    walkIdx(src.idxFd, from, Math.min(src.idxEntries, from + needleListReplayChunkEntries), visit);
+  }
   return { keys, offsets, sizes };
 }
 
@@ -96,13 +112,10 @@ export async function listNeedles(
   onBatch: (entries: NeedleListEntry[]) => Promise<void>,
   signal?: AbortSignal,
 ): Promise<void> {
-  const last = replayIdx(src);
+  const last = await replayIdx(src, signal);
   let batch: NeedleListEntry[] = [];
   for (const [key, at] of last.keys) {
-    if (batch.length === 0) {
-      signal?.throwIfAborted();
-      if (!src.isOpen()) throw new WeedError(ErrorCode.CLOSED, "volume closed while listing its needles");
-    }
+    if (batch.length === 0) checkOpen(src, signal);
     batch.push(entryOf(src, key, last.offsets[at]!, last.sizes[at]!));
     if (batch.length >= batchEntries) {
       await onBatch(batch);

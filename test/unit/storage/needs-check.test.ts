@@ -8,6 +8,7 @@ import { ErrorCode } from "../../../src/common/errors.js";
 import { parseReplicaPlacement } from "../../../src/common/replica-placement.js";
 import { NO_TTL } from "../../../src/common/ttl.js";
 import type { NeedleListEntry } from "../../../src/volume/storage/store-api.js";
+import { needleListReplayChunkEntries } from "../../../src/volume/storage/needle-list.js";
 import { Store } from "../../../src/volume/storage/store.js";
 import { tempDir, type TempDir } from "../../helpers.js";
 import { asyncCodeOf, blob, codeOf } from "./helpers.js";
@@ -151,6 +152,18 @@ describe("needle blobs and listings", () => {
     expect(list[1]!.appendAtNs).toBeGreaterThan(list[0]!.appendAtNs);
     expect(list[2]!.appendAtNs).toBeGreaterThan(list[1]!.appendAtNs);
   });
+
+  it("lists an .idx longer than one replay chunk, each key once with its last entry", async () => {
+    const s = await allocated(tmp.dir);
+    const n = needleListReplayChunkEntries + 500;
+    const data = Buffer.from("x");
+    for (let k = 1; k <= n; k++) await s.write(7, { key: BigInt(k), cookie: 1, data });
+    await s.delete(7, 1n, 1); // the last entry of key 1, in the second chunk
+    const list = await listAll(s, 7, 4096);
+    expect(list.length).toBe(n);
+    expect(list[0]).toMatchObject({ key: 1n, deleted: true });
+    expect(list.filter((e) => e.deleted).length).toBe(1);
+  }, 30_000);
 
   it("a blob read from one volume appends as-is to another: same bytes, ETag and append time", async () => {
     const a = await allocated(path.join(tmp.dir, "a"));
