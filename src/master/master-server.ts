@@ -47,7 +47,7 @@ import { MembershipManager } from "./state/membership.js";
 import { RaftClusterState } from "./state/raft-cluster-state.js";
 import { Sequencer } from "./state/sequencer.js";
 import { snapshotOf } from "./repair/cluster-snapshot.js";
-import { runCopyJob } from "./repair/repair-jobs.js";
+import { runCheckJob, runCopyJob } from "./repair/repair-jobs.js";
 import { realRepairClock, Repairer } from "./repair/repairer.js";
 import { Assigner } from "./topology/assigner.js";
 import { Topology } from "./topology/topology.js";
@@ -320,6 +320,7 @@ export class MasterServer {
       snapshot: () => snapshotOf(topology),
       ready: () => !assigner.warmingUp,
       copy: runCopyJob,
+      check: runCheckJob,
       clock: realRepairClock,
       random: realWorld.random,
       logger: this.log,

@@ -1,6 +1,6 @@
 // What the leader's repair needs of its topology, copied out in one pass: every server with its
-// free slots, every volume with its placement and holders (and whether a holder reported that a
-// replicated write failed part way). Plain data, so the schedule that reads it stays pure.
+// free slots, every unhealthy volume with its placement and holders (and whether a holder
+// reported that a replicated write failed part way). Plain data, so the schedule stays pure.
 import { replicaPlacementFromByte, type ReplicaPlacement } from "../../common/replica-placement.js";
 import type { DataNode } from "../topology/data-node.js";
 import type { Topology } from "../topology/topology.js";
@@ -28,7 +28,7 @@ export interface RepairVolume {
 
 export interface ClusterSnapshot {
   nodes: RepairNode[];
-  /** By ascending id. */
+  /** The volumes short of copies or needing a check (healthy ones are left out), by ascending id. */
   volumes: RepairVolume[];
 }
 
@@ -38,28 +38,26 @@ function nodeOf(n: DataNode): RepairNode {
 }
 
 /**
- * The topology as repair sees it. A server that has not told its gRPC port (0) can be neither a
- * source nor a target of a copy: it is left out of the candidates, and a volume it holds keeps it
- * as a holder (the copy count is what its heartbeat says).
+ * The topology as repair sees it: every server, and the volumes that are short of copies or need
+ * a check (Topology.replicaHealth keeps those apart, so a scan costs O(servers + unhealthy
+ * volumes)). A server that has not told its gRPC port (0) can be neither a source nor a target of
+ * a copy: it is left out of the candidates, and stays a holder of what it reports.
  */
 export function snapshotOf(topology: Topology): ClusterSnapshot {
   const nodes: RepairNode[] = [];
-  const volumes = new Map<number, RepairVolume>();
-  for (const n of topology.allNodes()) {
-    const node = nodeOf(n);
-    if (n.grpcPort !== 0) nodes.push(node);
-    for (const r of n.volumes.values()) {
-      let v = volumes.get(r.id);
-      if (v === undefined) {
-        const placement = replicaPlacementFromByte(r.replicaPlacement);
-        v = { id: r.id, collection: r.collection, placement, holders: [] };
-        volumes.set(r.id, v);
-      }
-      const { dataCenter, rack } = node;
-      const grpcAddress = n.grpcPort === 0 ? "" : node.grpcAddress;
+  for (const n of topology.allNodes()) if (n.grpcPort !== 0) nodes.push(nodeOf(n));
+  const volumes: RepairVolume[] = [];
+  for (const h of topology.replicaHealth()) {
+    if (!h.underReplicated && !h.needsCheck) continue;
+    const placement = replicaPlacementFromByte(h.replicaPlacement);
+    const holders = h.holders.flatMap((n) => {
+      const r = n.volumes.get(h.id);
+      if (r === undefined) return [];
       const { fileCount, size, needsCheck } = r;
-      v.holders.push({ dataCenter, rack, node: n.id, grpcAddress, fileCount, size, needsCheck });
-    }
+      const grpcAddress = n.grpcPort === 0 ? "" : n.grpcAddress;
+      return [{ dataCenter: n.dataCenter.id, rack: n.rack.id, node: n.id, grpcAddress, fileCount, size, needsCheck }];
+    });
+    volumes.push({ id: h.id, collection: h.collection, placement, holders });
   }
-  return { nodes, volumes: [...volumes.values()].sort((a, b) => a.id - b.id) };
+  return { nodes, volumes };
 }

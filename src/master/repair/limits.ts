@@ -8,8 +8,9 @@ export const replicaCopyTimeoutMs = 10 * 60_000;
 export const replicaDeleteTimeoutMs = 30_000;
 
 /**
- * How often the leader looks for volumes to repair. A scan walks every replica in the topology
- * (~100k at most, a few ms), so once a second costs nothing and adds at most a second to the grace.
+ * How often the leader looks for volumes to repair. A scan lists the servers and the unhealthy
+ * volumes only (the layouts keep those apart), so once a second costs next to nothing and adds at
+ * most a second to the grace.
  */
 export const repairScanIntervalMs = 1_000;
 

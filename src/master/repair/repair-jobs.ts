@@ -1,10 +1,23 @@
-// The leader's repair jobs done for real: the gRPC copy shared with the shell, with its deadline.
-import { replicaCopyTimeoutMs } from "./limits.js";
+// The leader's repair jobs done for real: the gRPC copy shared with the shell, and the replica
+// check shared with volume.check.disk, each with its deadline.
+import { checkVolumeReplicas } from "./check-disk.js";
+import { replicaCheckTimeoutMs, replicaCopyTimeoutMs } from "./limits.js";
 import { copyReplica } from "./replica-calls.js";
-import type { CopyDone } from "./repairer.js";
-import type { CopyJob } from "./repair-schedule.js";
+import type { CheckDone, CopyDone } from "./repairer.js";
+import type { CheckJob, CopyJob } from "./repair-schedule.js";
 
 export function runCopyJob(job: CopyJob, signal: AbortSignal): Promise<CopyDone> {
   const o = { timeoutMs: replicaCopyTimeoutMs, signal };
   return copyReplica(job.volumeId, job.source.grpcAddress, job.target.grpcAddress, o);
+}
+
+/** Reconciles the replicas both ways, deletes included (the leader acts: apply). */
+export function runCheckJob(job: CheckJob, signal: AbortSignal): Promise<CheckDone> {
+  const replicas = job.replicas.map((r) => ({ url: r.node, grpcAddress: r.grpcAddress }));
+  const o = {
+    apply: true,
+    syncDeletes: true,
+    signal: AbortSignal.any([signal, AbortSignal.timeout(replicaCheckTimeoutMs)]),
+  };
+  return checkVolumeReplicas(job.volumeId, replicas, o);
 }

@@ -108,7 +108,8 @@ export class RepairSchedule {
         if (!this.shortSince.has(v.id)) this.shortSince.set(v.id, now);
       } else this.shortSince.delete(v.id);
     }
-    // A volume no server reports any more has nothing to copy from: forget it (not its running job).
+    // A volume the snapshot leaves out is healthy again (or no server reports it any more, and
+    // there is nothing to copy from): forget it, but not a job of its under way.
     for (const m of [this.shortSince, this.notBefore, this.failures, this.promised] as Map<number, unknown>[])
       for (const vid of [...m.keys()]) if (!present.has(vid) && !this.running.has(vid)) m.delete(vid);
   }

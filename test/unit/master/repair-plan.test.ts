@@ -59,7 +59,7 @@ function replica(id: number, over: Partial<ReplicaInfo> = {}): ReplicaInfo {
 }
 
 describe("snapshotOf", () => {
-  it("lists servers with their free slots and gRPC address, and volumes with their holders by id", () => {
+  it("lists servers with their free slots and gRPC address, and unhealthy volumes with their holders", () => {
     const t = new Topology(1 << 30);
     const spec = { publicUrl: "", dataCenter: "dc1", maxVolumes: 4 };
     const a = t.registerNode({ ...spec, ip: "127.0.0.1", port: 8080, grpcPort: 18080, rack: "r1" });
@@ -67,6 +67,7 @@ describe("snapshotOf", () => {
     t.upsertVolume(a, replica(7, { fileCount: 3 }));
     t.upsertVolume(a, replica(2));
     t.upsertVolume(b, replica(7, { needsCheck: true }));
+    t.upsertVolume(b, replica(9, { replicaPlacement: 0 })); // healthy: left out
     const s = snapshotOf(t);
     // b has not told its gRPC port: no candidate for copies, but still a holder of 7.
     expect(s.nodes).toEqual([
