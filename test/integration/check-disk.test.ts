@@ -87,7 +87,17 @@ async function put(i: number, fid: string, body: Buffer, replicateOnly = false):
 beforeAll(async () => {
   tmp = await tempDir("weed-ts-check-disk-");
   masterPort = await freePortPair();
-  master = new WeedProcess(["master", `-mdir=${tmp.dir}/m`, "-ip=127.0.0.1", `-port=${masterPort}`, "-logLevel=warn"]);
+  // No automatic repair (-repairGraceSeconds=0): the leader would otherwise check the flagged volume
+  // itself, and this test is of the shell command.
+  const noRepair = "-repairGraceSeconds=0";
+  master = new WeedProcess([
+    "master",
+    `-mdir=${tmp.dir}/m`,
+    "-ip=127.0.0.1",
+    `-port=${masterPort}`,
+    noRepair,
+    "-logLevel=warn",
+  ]);
   await waitHttpOk(`http://127.0.0.1:${masterPort}/healthz`, master);
   for (let i = 0; i < 2; i++) servers.push({ name: `r${i + 1}`, port: await freePortPair(), proc: undefined! });
   for (let i = 0; i < 2; i++) servers[i]!.proc = startVolume(i);
