@@ -267,7 +267,8 @@ function report(bytes, rounds) {
   console.log(`ratio VolumeCopy / ceiling: ${(100 * ratio).toFixed(1)}%`);
   const least = (k) => Math.min(...rounds.map((r) => r[k]));
   console.log(
-    `CPU seconds per copy (least, user+sys, all threads): source ${least("src").toFixed(2)}, target ${least("dst").toFixed(2)}`,
+    `CPU seconds per copy (least, user+sys, all threads): ` +
+      `source ${least("src").toFixed(2)}, target ${least("dst").toFixed(2)}`,
   );
   const ok = best("copy") >= TARGET_MB_PER_SEC;
   console.log(

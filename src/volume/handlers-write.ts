@@ -27,9 +27,13 @@ import type { InflightLimit, InflightTicket } from "./inflight-limit.js";
 import type { UploadBuffers } from "./upload-buffers.js";
 import { gunzipOutputBytesMax, inflateChunkBytes, md5SliceBytes } from "./limits.js";
 import { needlePairsBytesMax } from "./storage/limits.js";
+import { crc32c } from "@node-rs/crc32";
+import { crc32cSliced, crcSliceBytes } from "./storage/needle-parts.js";
+import { appendSyncBytesMax } from "./storage/volume.js";
+import type { WriteResult } from "./storage/store-api.js";
 import { readVolumeUpload } from "./upload-parse.js";
 import type { PeerAnswer, VolumeLocation } from "./replication/replica-client.js";
-import { ReplicaOutcomeUnknown } from "./replication/replicator.js";
+import { ReplicaOutcomeUnknown, type ReplicaNeedle } from "./replication/replicator.js";
 
 const OCTET_STREAM = "application/octet-stream";
 const PAIR_PREFIX = "seaweed-";
@@ -277,13 +281,12 @@ async function storeUpload(
   if (lastModified !== undefined) needle.lastModified = lastModified;
   if (ttl.count !== 0) needle.ttl = ttl;
   if (pairs !== undefined) needle.pairs = pairs;
-  const result = t.held ? await ctx.store.write(fid.volumeId, needle, { fsync: params.fsync }) : undefined;
   const summary = { fileName: upload.fileName, bytes: digest.bytes, mime, md5: expectedMd5 };
   if (t.to.length === 0) {
-    assert(result !== undefined, "a write with no other replica is to a volume held here (plan refused it else)");
-    return answerWrite(ctx, res, result, summary);
+    assert(t.held, "a write with no other replica is to a volume held here (plan refused it else)");
+    return answerWrite(ctx, res, await ctx.store.write(fid.volumeId, needle, { fsync: params.fsync }), summary);
   }
-  const answers = await ctx.replicator.write(t.path, fid.volumeId, t.to, {
+  const replica: ReplicaNeedle = {
     data: upload.data,
     name: upload.fileName,
     mime,
@@ -293,10 +296,90 @@ async function storeUpload(
     gzipped: upload.gzipped,
     fsync: params.fsync,
     contentMd5: wantMd5 ? expectedMd5 : undefined,
-    etagExpected: result === undefined ? undefined : etagOf(result.crc),
-  });
-  if (result !== undefined) return answerWrite(ctx, res, result, summary);
-  answerForwarded(res, answers[0]!);
+    etagExpected: undefined,
+  };
+  if (!t.held) {
+    const answers = await ctx.replicator.write(t.path, fid.volumeId, t.to, replica);
+    return answerForwarded(res, answers[0]!);
+  }
+  const result = writesInParallel(ctx, fid.volumeId, params.fsync, upload.data.length)
+    ? await writeAlongside(ctx, t, needle, replica)
+    : await writeThenReplicate(ctx, t, needle, replica);
+  answerWrite(ctx, res, result, summary);
+}
+
+/**
+ * Records at least this large are appended on the thread pool (Volume's appendSyncBytesMax): the
+ * local write then takes as long as a replica's round trip, worth running alongside it.
+ */
+const parallelWriteBytesMin = appendSyncBytesMax;
+
+/**
+ * Whether the local write and the replicas' run at once: only when the local one has latency worth
+ * hiding (an fsync, or a record written on the thread pool) and the volume takes writes. Else one
+ * after the other, as before: a small write without fsync is appended in microseconds, and a write
+ * this server refuses (read-only volume, wrong cookie) is refused before any replica got it.
+ */
+function writesInParallel(ctx: VolumeHttpContext, volumeId: number, fsync: boolean, bytes: number): boolean {
+  if (!fsync && bytes < parallelWriteBytesMin) return false;
+  return ctx.store.volumeInfo(volumeId)?.readOnly === false;
+}
+
+/** Writes here, then to every other replica (checked against the ETag stored here). */
+async function writeThenReplicate(
+  ctx: VolumeHttpContext,
+  t: WriteTarget,
+  needle: NeedleInput,
+  replica: ReplicaNeedle,
+): Promise<WriteResult> {
+  const result = await ctx.store.write(t.fid.volumeId, needle, { fsync: t.params.fsync });
+  await ctx.replicator.write(t.path, t.fid.volumeId, t.to, { ...replica, etagExpected: etagOf(result.crc) });
+  return result;
+}
+
+/**
+ * Writes here and to every other replica at once: the client waits for the slower of the two, not
+ * their sum. The ETag every replica must store is the CRC32-C of the data, computed first (the
+ * local write computes it again; a small cost next to the round trip it saves). Both are waited for:
+ * a replica failure is outcome unknown (the replicator says so and marks the volume), and so is a
+ * failed local write once any replica may have stored the needle.
+ */
+async function writeAlongside(
+  ctx: VolumeHttpContext,
+  t: WriteTarget,
+  needle: NeedleInput,
+  replica: ReplicaNeedle,
+): Promise<WriteResult> {
+  const data = replica.data;
+  const crc = data.length > crcSliceBytes ? await crc32cSliced(data) : crc32c(data);
+  const local = ctx.store.write(t.fid.volumeId, needle, { fsync: t.params.fsync });
+  const remote = ctx.replicator.write(t.path, t.fid.volumeId, t.to, { ...replica, etagExpected: etagOf(crc) });
+  const [here, there] = await Promise.allSettled([local, remote]);
+  if (there.status === "rejected") throw there.reason;
+  if (here.status === "fulfilled") return here.value;
+  throw localFailedAfterReplicas(ctx, t, here.reason);
+}
+
+/**
+ * The replicas stored the needle and this server did not: they differ now. Marked for a check
+ * (volume.check.disk or the master's repair converges them), counted and logged as a replica
+ * failure, and answered as outcome unknown, never as the local error's clean refusal.
+ */
+function localFailedAfterReplicas(ctx: VolumeHttpContext, t: WriteTarget, err: unknown): ReplicaOutcomeUnknown {
+  const volumeId = t.fid.volumeId;
+  const fid = t.path.slice(1);
+  const why = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+  ctx.store.markNeedsCheck(volumeId);
+  ctx.metrics.replicaFailed("write");
+  ctx.logger.warn(
+    { volumeId, fid, replicas: t.to.map((l) => l.url), err: why },
+    "local write failed after the replicas stored it: outcome unknown, the volume needs a check",
+  );
+  return new ReplicaOutcomeUnknown(
+    `failed to write volume ${volumeId} on ${ctx.serverId} after its replicas (${t.to.map((l) => l.url).join(", ")}) ` +
+      `stored it: outcome unknown, the write of ${fid} took effect on some replicas and not others (${why})`,
+    { cause: err },
+  );
 }
 
 /** A write this server forwarded (it does not hold the volume): the first replica's answer. */
