@@ -10,7 +10,7 @@
 //   has its copies gets its replicas reconciled; an under-replicated one is copied first.
 // - At most one job per server (as source, target or checked replica) and jobsMax in all.
 // - A failed job is retried after a capped, jittered exponential backoff; a finished copy leaves
-//   the volume alone for settleMs while the target's heartbeat reports the new replica.
+//   the volume alone until the target's heartbeat reports the new replica (settleMs at most).
 // - Over-replication is never trimmed here: only an operator (volume.fix.replication) does that.
 import { missingCopies, pickSource, pickTarget } from "./plan.js";
 import type { ClusterSnapshot, RepairNode, RepairReplica, RepairVolume } from "./cluster-snapshot.js";
@@ -125,7 +125,11 @@ export class RepairSchedule {
     const slots = new Map(snap.nodes.map((n) => [n.node, n.freeSlots]));
     const holders = new Map(snap.volumes.map((v) => [v.id, v.holders]));
     for (const [vid, p] of this.promised) {
-      if (now >= p.until || holders.get(vid)?.some((h) => h.node === p.target)) this.promised.delete(vid);
+      if (holders.get(vid)?.some((h) => h.node === p.target)) {
+        // Reported: the settle is over early (a check of the volume, if it needs one, may start).
+        this.promised.delete(vid);
+        this.notBefore.delete(vid);
+      } else if (now >= p.until) this.promised.delete(vid);
       else slots.set(p.target, (slots.get(p.target) ?? 0) - 1);
     }
     return slots;

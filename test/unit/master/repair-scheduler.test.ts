@@ -293,4 +293,23 @@ describe("leader repair: checks", () => {
       await h.repairer.close();
     }
   });
+
+  it("checks a copied volume as soon as the new replica is reported, not after the whole settle", async () => {
+    const h = harness({ graceMs: 0, settleMs: 10_000 }, true);
+    const short = cluster({ 1: ["a"] }, { c: 9 });
+    short.volumes[0]!.holders[0]!.needsCheck = true; // a write failed part way when b died
+    h.snap = short;
+    h.repairer.lead();
+    await settle();
+    expect(copied(h)).toEqual(["1:a->c"]);
+    h.copies[0]!.resolve({ bytes: 10 });
+    await h.clock.advanceTo(1_000);
+    expect(h.checks).toEqual([]); // not reported yet: settling
+    const copiedSnap = cluster({ 1: ["a", "c"] });
+    copiedSnap.volumes[0]!.holders[0]!.needsCheck = true;
+    h.snap = copiedSnap;
+    await h.clock.advanceTo(2_000);
+    expect(h.checks.map((c) => c.job.replicas.map((r) => r.node))).toEqual([["a", "c"]]);
+    await h.repairer.close();
+  });
 });
