@@ -67,6 +67,8 @@ interface Term {
 
 export class Repairer {
   private term: Term | undefined;
+  /** The previous term's loop and jobs ending: a new term scans only after, so no server has two jobs. */
+  private draining: Promise<void> = Promise.resolve();
   private closed = false;
   private readonly log: Logger;
 
@@ -93,17 +95,18 @@ export class Repairer {
     const term: Term = { schedule, abort: new AbortController(), jobs: new Set(), loop: Promise.resolve() };
     this.term = term;
     this.log.info({ graceSec: o.graceMs / 1000 }, "repair started: leading");
-    term.loop = this.loop(term);
+    term.loop = this.draining.then(() => this.loop(term));
   }
 
   /** This master no longer leads: stop scanning and cancel the jobs under way. */
   stepDown(): Promise<void> {
     const term = this.term;
-    if (term === undefined) return Promise.resolve();
+    if (term === undefined) return this.draining;
     this.term = undefined;
     term.abort.abort();
     this.log.info({ running: term.jobs.size }, "repair stopped: not leading");
-    return Promise.allSettled([term.loop, ...term.jobs]).then(() => undefined);
+    this.draining = Promise.allSettled([term.loop, ...term.jobs]).then(() => undefined);
+    return this.draining;
   }
 
   /** Idempotent; resolves once the loop and its jobs have ended. */

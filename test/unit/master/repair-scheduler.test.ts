@@ -93,6 +93,8 @@ function harness(opts: Partial<RepairerOptions> = {}, withChecks = false) {
     snap: cluster({}),
     ready: true,
     scans: 0,
+    /** A copy that ends only when the test ends it, cancelled or not (a slow cancel). */
+    slowCancel: false,
     copies: [] as Pending<CopyJob>[],
     checks: [] as Pending<CheckJob>[],
     repairer: undefined as unknown as Repairer,
@@ -106,7 +108,7 @@ function harness(opts: Partial<RepairerOptions> = {}, withChecks = false) {
     copy: (job: CopyJob, signal: AbortSignal) =>
       new Promise<CopyDone>((resolve, reject) => {
         h.copies.push({ job, signal, resolve: resolve as (v: unknown) => void, reject });
-        signal.addEventListener("abort", () => reject(new Error("cancelled")));
+        if (!h.slowCancel) signal.addEventListener("abort", () => reject(new Error("cancelled")));
       }),
     ...(withChecks
       ? {
@@ -273,6 +275,27 @@ describe("leader repair: failures", () => {
     await h.clock.advanceTo(10_000);
     expect(h.scans).toBe(scans);
     expect(h.copies).toHaveLength(1);
+  });
+});
+
+describe("leader repair: terms", () => {
+  it("a master elected again scans only once the jobs of its previous term have ended", async () => {
+    const h = harness({ graceMs: 0 });
+    h.slowCancel = true;
+    h.snap = cluster({ 1: ["a"] }, { c: 9 });
+    h.repairer.lead();
+    await settle();
+    expect(copied(h)).toEqual(["1:a->c"]);
+    void h.repairer.stepDown();
+    h.repairer.lead();
+    const scans = h.scans;
+    await h.clock.advanceTo(5_000);
+    expect(h.scans).toBe(scans); // the cancelled copy still runs: no scan, no second copy onto c
+    h.slowCancel = false;
+    h.copies[0]!.reject(new Error("cancelled"));
+    await h.clock.advanceTo(6_000);
+    expect(copied(h)).toEqual(["1:a->c", "1:a->c"]);
+    await h.repairer.close();
   });
 });
 
