@@ -94,7 +94,7 @@ export class Repairer {
     });
     const term: Term = { schedule, abort: new AbortController(), jobs: new Set(), loop: Promise.resolve() };
     this.term = term;
-    this.log.info({ graceSec: o.graceMs / 1000 }, "repair started: leading");
+    this.log.info({ graceSec: o.graceMs / 1000 }, "repair loop running: leading");
     term.loop = this.draining.then(() => this.loop(term));
   }
 
@@ -104,7 +104,7 @@ export class Repairer {
     if (term === undefined) return this.draining;
     this.term = undefined;
     term.abort.abort();
-    this.log.info({ running: term.jobs.size }, "repair stopped: not leading");
+    this.log.info({ running: term.jobs.size }, "repair loop stopped: not leading");
     this.draining = Promise.allSettled([term.loop, ...term.jobs]).then(() => undefined);
     return this.draining;
   }
@@ -113,11 +113,6 @@ export class Repairer {
   close(): Promise<void> {
     this.closed = true;
     return this.stepDown();
-  }
-
-  /** Resolves when the jobs running now have ended (tests). */
-  async settled(): Promise<void> {
-    while (this.term !== undefined && this.term.jobs.size > 0) await Promise.allSettled([...this.term.jobs]);
   }
 
   private async loop(term: Term): Promise<void> {
@@ -148,32 +143,47 @@ export class Repairer {
     }
   }
 
+  /**
+   * One job, logged as it starts and ends (bytes and seconds for a copy). A job of a term that
+   * ended is not reported to the schedule: that schedule is dropped.
+   */
   private async run(term: Term, job: RepairJob): Promise<void> {
     const started = this.d.clock.now();
     const signal = term.abort.signal;
     const log = this.log.child({ volumeId: job.volumeId, job: job.kind });
-    if (job.kind === "copy") log.info({ from: job.source.node, to: job.target.node }, "repair started");
-    else log.info({ replicas: job.replicas.map((r) => r.node) }, "repair started");
-    let ok = false;
+    const what =
+      job.kind === "copy"
+        ? { from: job.source.node, to: job.target.node }
+        : { replicas: job.replicas.map((r) => r.node) };
+    log.info(what, "repair started");
+    // A signal of its own, tied to the term's while it runs: the gRPC call's abort listener then
+    // goes with the job instead of piling up on the term's signal, one per job of the term.
+    const own = new AbortController();
+    const cancel = (): void => own.abort();
+    signal.addEventListener("abort", cancel, { once: true });
+    let result: { ok: boolean; fields: object };
     try {
-      const seconds = (): number => (this.d.clock.now() - started) / 1000;
-      if (job.kind === "copy") {
-        const { bytes } = await this.d.copy(job, signal);
-        log.info({ from: job.source.node, to: job.target.node, bytes, seconds: seconds() }, "repair finished");
-        ok = true;
-      } else {
-        assert(this.d.check !== undefined, "a check is planned only with a checker");
-        const r = await this.d.check(job, signal);
-        ok = r.converged;
-        const fields = { copied: r.copied, deleted: r.deleted, converged: r.converged, seconds: seconds() };
-        log.info(fields, "repair finished");
-      }
+      result = await this.perform(job, own.signal);
     } catch (err) {
-      if (signal.aborted) return; // the term ended: its schedule is dropped with it
-      log.warn({ err: (err as Error).message, seconds: (this.d.clock.now() - started) / 1000 }, "repair failed");
+      result = { ok: false, fields: { err: (err as Error).message, cancelled: signal.aborted } };
+    } finally {
+      signal.removeEventListener("abort", cancel);
     }
-    if (signal.aborted) return;
-    const retryInMs = term.schedule.finished(job, ok, this.d.clock.now());
-    if (!ok) log.info({ retryInSec: retryInMs / 1000 }, "repair will be retried");
+    const now = this.d.clock.now();
+    const fields = { ...what, ...result.fields, seconds: (now - started) / 1000 };
+    const retryInMs = signal.aborted ? undefined : term.schedule.finished(job, result.ok, now);
+    if (result.ok) log.info(fields, "repair finished");
+    else log.warn({ ...fields, ...(retryInMs === undefined ? {} : { retryInSec: retryInMs / 1000 }) }, "repair failed");
+  }
+
+  private async perform(job: RepairJob, signal: AbortSignal): Promise<{ ok: boolean; fields: object }> {
+    if (job.kind === "copy") {
+      const { bytes } = await this.d.copy(job, signal);
+      return { ok: true, fields: { bytes } };
+    }
+    assert(this.d.check !== undefined, "a check is planned only with a checker");
+    const r = await this.d.check(job, signal);
+    // Not converged (a replica kept changing, or one could not be reached): retried like a failure.
+    return { ok: r.converged, fields: { copied: r.copied, deleted: r.deleted, converged: r.converged } };
   }
 }

@@ -3,6 +3,7 @@
 // backoff after a failure, the settle after a copy, checks, and stopping on step-down. No timer
 // here depends on wall time: the fake clock's sleeps end only when the test advances it.
 import { setImmediate as macrotask } from "node:timers/promises";
+import { pino } from "pino";
 import { describe, expect, it } from "vitest";
 import { parseReplicaPlacement } from "../../../src/common/replica-placement.js";
 import { silentLogger } from "../../../src/common/logger.js";
@@ -24,12 +25,19 @@ class FakeClock implements RepairClock {
   }
   sleep(ms: number, signal: AbortSignal): Promise<void> {
     return new Promise((resolve, reject) => {
-      const s = { at: this.t + ms, wake: resolve };
-      this.sleepers.push(s);
-      signal.addEventListener("abort", () => {
+      const onAbort = (): void => {
         this.sleepers = this.sleepers.filter((x) => x !== s);
         reject(signal.reason);
-      });
+      };
+      const s = {
+        at: this.t + ms,
+        wake: () => {
+          signal.removeEventListener("abort", onAbort);
+          resolve();
+        },
+      };
+      this.sleepers.push(s);
+      signal.addEventListener("abort", onAbort, { once: true });
     });
   }
   /** Moves time to `to`, waking every sleep due on the way in order and letting it run. */
@@ -86,7 +94,7 @@ function cluster(volumes: Record<number, string[]>, free: Record<string, number>
   };
 }
 
-function harness(opts: Partial<RepairerOptions> = {}, withChecks = false) {
+function harness(opts: Partial<RepairerOptions> = {}, withChecks = false, withLog = false) {
   const clock = new FakeClock();
   const h = {
     clock,
@@ -95,6 +103,8 @@ function harness(opts: Partial<RepairerOptions> = {}, withChecks = false) {
     scans: 0,
     /** A copy that ends only when the test ends it, cancelled or not (a slow cancel). */
     slowCancel: false,
+    /** The repairer's log lines, when the test reads them. */
+    logLines: withLog ? ([] as Record<string, unknown>[]) : undefined,
     copies: [] as Pending<CopyJob>[],
     checks: [] as Pending<CheckJob>[],
     repairer: undefined as unknown as Repairer,
@@ -121,7 +131,10 @@ function harness(opts: Partial<RepairerOptions> = {}, withChecks = false) {
       : {}),
     clock,
     random: () => 0, // the shortest jitter: half the backoff
-    logger: silentLogger(),
+    logger:
+      h.logLines === undefined
+        ? silentLogger()
+        : pino({ level: "info" }, { write: (l: string) => h.logLines!.push(JSON.parse(l)) }),
   };
   h.repairer = new Repairer(deps, {
     ...{ graceMs: 2_000, scanIntervalMs: 1_000, jobsMax: 4, settleMs: 3_000 },
@@ -275,6 +288,40 @@ describe("leader repair: failures", () => {
     await h.clock.advanceTo(10_000);
     expect(h.scans).toBe(scans);
     expect(h.copies).toHaveLength(1);
+  });
+});
+
+describe("leader repair: log", () => {
+  it("logs each repair as it starts and ends: bytes and seconds, or the error and the retry", async () => {
+    const h = harness({ graceMs: 0 }, false, true);
+    h.snap = cluster({ 1: ["a"], 2: ["b"] }, { c: 9, d: 8 });
+    h.repairer.lead();
+    await settle();
+    await h.clock.advanceTo(1_500);
+    h.copies[0]!.resolve({ bytes: 4096 });
+    h.copies[1]!.reject(new Error("source gone"));
+    await h.clock.advanceTo(1_600);
+    const lines = h.logLines!.filter((l) => l.volumeId !== undefined);
+    const pick = (l: Record<string, unknown>) => {
+      const { msg, volumeId, job, from, to, bytes, seconds, err, retryInSec } = l;
+      return { msg, volumeId, job, from, to, bytes, seconds, err, retryInSec };
+    };
+    expect(lines.map(pick)).toEqual([
+      { msg: "repair started", volumeId: 1, job: "copy", from: "a", to: "c" },
+      { msg: "repair started", volumeId: 2, job: "copy", from: "b", to: "d" },
+      { msg: "repair finished", volumeId: 1, job: "copy", from: "a", to: "c", bytes: 4096, seconds: 1.5 },
+      {
+        msg: "repair failed",
+        volumeId: 2,
+        job: "copy",
+        from: "b",
+        to: "d",
+        seconds: 1.5,
+        err: "source gone",
+        retryInSec: 2,
+      },
+    ]);
+    await h.repairer.close();
   });
 });
 
