@@ -5,13 +5,14 @@
 // two live servers at once (never a 201 with one copy); failed writes are "outcome unknown" and
 // need not exist. Then the copies come back, byte-identical on every location lookup lists:
 // (i) by `volume.fix.replication -apply` with the leader's repair off (-repairGraceSeconds=0),
-// (ii) by the leader by itself with a 2 s grace, within a bounded time.
+// (ii) by the leader by itself with a 2 s grace, within a bounded time, (iii) by a new leader
+// (three masters) when the old one dies within the grace.
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { promisify } from "node:util";
 import { afterEach, describe, expect, it } from "vitest";
 import { request } from "undici";
-import { tempDir, waitFor, type TempDir } from "../helpers.js";
+import { eventually, tempDir, waitFor, type TempDir } from "../helpers.js";
 import { BIN, freePortPair, getJson, PROCESS_WAIT, waitHttpOk, WeedProcess } from "./harness.js";
 
 const run = promisify(execFile);
@@ -26,6 +27,11 @@ const KILL_AFTER_ACKS = 60;
 const REQUEST_TIMEOUT_MS = 15_000;
 /** The leader's own repair: grace 2 s + a scan + small copies + heartbeats, on a shared machine. */
 const AUTO_REPAIR_BOUND_MS = 30_000;
+/**
+ * After a leader change: an election, the volume servers moving over, the 3 s warm-up, the 5 s
+ * grace counted from the new leader's first scan, the copies and checks, on a shared machine.
+ */
+const NEW_LEADER_REPAIR_BOUND_MS = 45_000;
 
 interface Written {
   fid: string;
@@ -36,8 +42,11 @@ interface Written {
 
 interface Cluster {
   tmp: TempDir;
+  /** The master the test asks (any live one: a follower answers from the leader). */
   masterPort: number;
   master: WeedProcess;
+  /** All masters, `master` included. */
+  masters: { port: number; proc: WeedProcess }[];
   volumes: { port: number; proc: WeedProcess }[];
 }
 
@@ -48,25 +57,30 @@ afterEach(async () => {
   current = undefined;
   if (c === undefined) return;
   for (const v of c.volumes) await v.proc.stop();
-  await c.master.stop();
+  for (const m of c.masters) await m.proc.stop();
   await c.tmp.remove();
 });
 
-async function startCluster(graceSeconds: number): Promise<Cluster> {
+/** `masters` masters (one group, -peers) and four volume servers on racks r1-r4. */
+async function startCluster(graceSeconds: number, masters = 1): Promise<Cluster> {
   const tmp = await tempDir("weed-ts-replica-repair-");
-  const masterPort = await freePortPair();
-  const master = new WeedProcess([
-    ...["master", `-mdir=${tmp.dir}/m`, "-ip=127.0.0.1", `-port=${masterPort}`, "-pulseSeconds=1"],
-    ...[`-repairGraceSeconds=${graceSeconds}`, "-logLevel=info"],
-  ]);
-  const c: Cluster = { tmp, masterPort, master, volumes: [] };
+  const ports: number[] = [];
+  for (let i = 0; i < masters; i++) ports.push(await freePortPair());
+  const peers = ports.map((p) => `127.0.0.1:${p}`).join(",");
+  const started = ports.map((port, i) => {
+    const args = ["master", `-mdir=${tmp.dir}/m${i}`, "-ip=127.0.0.1", `-port=${port}`, "-pulseSeconds=1"];
+    if (masters > 1) args.push(`-peers=${peers}`);
+    args.push(`-repairGraceSeconds=${graceSeconds}`, "-logLevel=info");
+    return { port, proc: new WeedProcess(args) };
+  });
+  const c: Cluster = { tmp, masterPort: ports[0]!, master: started[0]!.proc, masters: started, volumes: [] };
   current = c;
-  await waitHttpOk(`http://127.0.0.1:${masterPort}/healthz`, master);
+  for (const m of started) await waitHttpOk(`http://127.0.0.1:${m.port}/healthz`, m.proc);
   for (let i = 0; i < 4; i++) {
     const port = await freePortPair();
     // Room for two growths of six 010 volumes (12 slots each) over three or four servers, and copies.
     const args = ["volume", `-dir=${tmp.dir}/v${i}`, "-ip=127.0.0.1", `-port=${port}`, "-max=20"];
-    args.push(`-mserver=127.0.0.1:${masterPort}`, "-pulseSeconds=1", `-rack=r${i + 1}`, "-logLevel=warn");
+    args.push(`-mserver=${peers}`, "-pulseSeconds=1", `-rack=r${i + 1}`, "-logLevel=warn");
     c.volumes.push({ port, proc: new WeedProcess(args) });
   }
   for (const v of c.volumes) await waitHttpOk(`http://127.0.0.1:${v.port}/healthz`, v.proc);
@@ -195,9 +209,7 @@ describe("replica repair after a server is killed (-9) under a writer", () => {
   it("the leader repairs by itself once the grace has passed, within a bounded time", async () => {
     const c = await startCluster(2);
     const acked = await killMidWriter(c);
-    // Copied, and then checked where a write failed part way when the server died (the replicas
-    // converge and take writes again).
-    await waitFor(async () => (await unhealthy(c)).length === 0, {
+    await waitFor(() => repaired(c, acked), {
       timeoutMs: AUTO_REPAIR_BOUND_MS,
       intervalMs: 250,
       what: "every volume with two copies again, none needing a check",
@@ -218,7 +230,61 @@ describe("replica repair after a server is killed (-9) under a writer", () => {
       expect(f.from).not.toBe(f.to);
     }
   }, 150_000);
+
+  it("a new leader picks the repair up after its warm-up when the old one died within the grace", async () => {
+    const c = await startCluster(5, 3);
+    const acked: Written[] = [];
+    for (let i = 0; i < 40; i++) {
+      const body = randomBytes(2_000 + i * 301);
+      const fid = await writeOne(c, body);
+      if (fid !== undefined) acked.push({ fid, body, afterKill: false });
+    }
+    expect(acked.length).toBeGreaterThan(30);
+    const old = await leaderIndex(c);
+    c.masterPort = c.masters[(old + 1) % 3]!.port; // one that stays
+    await c.volumes[1]!.proc.kill9();
+    await waitFor(async () => (await nodeCount(c)) === 3, { ...PROCESS_WAIT, what: "the killed server dropped" });
+    const short = await shortVolumes(c);
+    expect(short.length).toBeGreaterThan(0);
+    await c.masters[old]!.proc.kill9(); // well within its 5 s grace: it copied nothing
+    expect(c.masters[old]!.proc.logs()).not.toMatch(/"job":"copy".*"msg":"repair started"/);
+    await waitFor(() => repaired(c, acked), {
+      timeoutMs: NEW_LEADER_REPAIR_BOUND_MS,
+      intervalMs: 250,
+      what: "every volume with two copies again, under the new leader",
+    });
+    await expectCopies(c, acked, 2);
+    const leader = c.masters[await leaderIndex(c)]!.proc;
+    for (const vid of short)
+      expect(leader.logs()).toMatch(new RegExp(`"volumeId":${vid},"job":"copy".*"repair finished"`));
+  }, 150_000);
 });
+
+/** Index in c.masters of the master that says it leads, among those still running. */
+async function leaderIndex(c: Cluster): Promise<number> {
+  return eventually(
+    async () => {
+      for (const [i, m] of c.masters.entries()) {
+        if (m.proc.exited) continue;
+        const s = await getJson(`http://127.0.0.1:${m.port}/cluster/status`).catch(() => undefined);
+        if (s?.json?.IsLeader === true) return i;
+      }
+      throw new Error("no master says it leads");
+    },
+    { ...PROCESS_WAIT, what: "a leader" },
+  );
+}
+
+/**
+ * Every volume written to has two locations, and none is listed as short or needing a check:
+ * copied, then checked where a write failed part way when the server died (the replicas converge
+ * and take writes again). By lookups, since a new leader's topology is empty at first.
+ */
+async function repaired(c: Cluster, acked: readonly Written[]): Promise<boolean> {
+  for (const vid of new Set(acked.map((w) => w.fid.split(",")[0]!)))
+    if ((await locations(c, `${vid},0`)).length < 2) return false;
+  return (await unhealthy(c)).length === 0;
+}
 
 /** Volume ids the leader lists as under-replicated or needing a check. */
 async function unhealthy(c: Cluster): Promise<number[]> {
