@@ -2,15 +2,17 @@
 // `npm run bench:replication`: replicated writes and reads next to unreplicated ones, in one run.
 // One master and three volume servers (racks r1, r2, r3) on loopback in a temp dir; then
 // `weed-ts benchmark -replication=000` and `weed-ts benchmark -replication=010` (each its own
-// collection and -list file) against the same cluster, alternating BENCH_ROUNDS times so both see
-// the same machine. Reads go to a random location of the lookup, as clients do. Prints writes/s
-// and reads/s of both and the ratios against the issue's targets (replicated writes >= 50% of
-// unreplicated, reads >= 90%).
+// collection and -list file; -writeOnly, then -readOnly of that list) against the same cluster,
+// alternating BENCH_ROUNDS times so both see the same machine. Reads go to a random location of
+// the lookup, as clients do. Prints writes/s and reads/s of both and the ratios against the
+// issue's targets (replicated writes >= 50% of unreplicated, reads >= 90%), and the CPU seconds
+// every process of the run (client, master, volume servers) spent per request: on a shared
+// machine the throughput ratio swings with others' load, the CPU per request much less.
 //
 // Env: BENCH_N (files per run, default 20000), BENCH_C (default 16), BENCH_SIZE (default 1024),
-// BENCH_ROUNDS (default 2), BENCH_LOG_LEVEL (default warn), BENCH_PROF_DIR (when set, the volume
-// servers run with --cpu-prof into it), BENCH_ONLY (000 or 010: run that one only, e.g. to profile
-// it). Needs a build (npm run build).
+// BENCH_ROUNDS (default 2), BENCH_LOG_LEVEL (default warn), BENCH_FSYNC (1: every write with
+// -fsync), BENCH_PROF_DIR (when set, the volume servers run with --cpu-prof into it), BENCH_ONLY
+// (000 or 010: run that one only, e.g. to profile it). Needs a build (npm run build).
 // Stops only the processes it started, by pid, and removes its temp dir.
 import { spawn } from "node:child_process";
 import fs from "node:fs";
@@ -30,6 +32,7 @@ const ROUNDS = Number(env("BENCH_ROUNDS", 2));
 const LOG_LEVEL = env("BENCH_LOG_LEVEL", "warn");
 const PROF_DIR = env("BENCH_PROF_DIR", "");
 const ONLY = env("BENCH_ONLY", "");
+const FSYNC = env("BENCH_FSYNC", "") === "1";
 const START_DEADLINE_MS = 30_000;
 const TARGET_WRITE_RATIO = 0.5;
 const TARGET_READ_RATIO = 0.9;
@@ -81,10 +84,31 @@ async function json(url) {
   return { status: r.statusCode, body: text === "" ? undefined : JSON.parse(text) };
 }
 
-/** Runs `weed-ts benchmark`; resolves with writes/s, reads/s and failures parsed from its report. */
-function benchmark(master, replication, list) {
+/** CPU seconds (user + system) of every process this script started so far, reaped ones included. */
+function cpuSeconds() {
+  const stat = (pid) => fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+  try {
+    const self = stat("self"); // cutime, cstime: children waited for (the benchmark runs)
+    let ticks = Number(self[13]) + Number(self[14]);
+    for (const c of children) {
+      if (c.exitCode === null && c.signalCode === null) ticks += Number(stat(c.pid)[11]) + Number(stat(c.pid)[12]);
+    }
+    return ticks / 100; // USER_HZ
+  } catch {
+    return NaN; // not Linux
+  }
+}
+
+/**
+ * Runs one phase of `weed-ts benchmark` (-writeOnly, then -readOnly of the same -list); resolves
+ * with its requests/s, failures, and the CPU seconds all processes (client, master, volume
+ * servers) spent on it: on a machine shared with other work, CPU per request is the steadier
+ * measure, and on a CPU-bound box the ratio of throughputs follows its inverse.
+ */
+function benchmark(master, replication, list, phase) {
   const args = [WEED, "benchmark", `-master=${master}`, `-replication=${replication}`, `-collection=r${replication}`];
-  args.push(`-n=${N}`, `-c=${C}`, `-size=${SIZE}`, `-list=${list}`);
+  args.push(`-n=${N}`, `-c=${C}`, `-size=${SIZE}`, `-list=${list}`, `-${phase}`, ...(FSYNC ? ["-fsync"] : []));
+  const cpu0 = cpuSeconds();
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"] });
     let text = "";
@@ -92,12 +116,11 @@ function benchmark(master, replication, list) {
     child.once("error", reject);
     child.once("close", (code) => {
       if (code !== 0) return reject(new Error(`benchmark -replication=${replication} exited with ${code}`));
-      const [, write = "", read = ""] = text.split(/-+ (?:Writing|Randomly Reading) Benchmark -+/);
-      const num = (part, re) => Number(re.exec(part)?.[1] ?? NaN);
+      const num = (re) => Number(re.exec(text)?.[1] ?? NaN);
       resolve({
-        writes: num(write, /Requests per second:\s+([\d.]+)/),
-        reads: num(read, /Requests per second:\s+([\d.]+)/),
-        failed: num(write, /Failed requests:\s+(\d+)/) + num(read, /Failed requests:\s+(\d+)/),
+        perSec: num(/Requests per second:\s+([\d.]+)/),
+        failed: num(/Failed requests:\s+(\d+)/),
+        cpuMs: (1000 * (cpuSeconds() - cpu0)) / N,
       });
     });
   });
@@ -128,7 +151,16 @@ async function main() {
     for (let round = 1; round <= ROUNDS; round++) {
       for (const rep of ["000", "010"].filter((r) => ONLY === "" || r === ONLY)) {
         log(`round ${round}/${ROUNDS}: benchmark -replication=${rep} -n=${N} -c=${C} -size=${SIZE}`);
-        runs[rep].push(await benchmark(master, rep, path.join(dir, `list-${rep}-${round}.txt`)));
+        const list = path.join(dir, `list-${rep}-${round}.txt`);
+        const w = await benchmark(master, rep, list, "writeOnly");
+        const r = await benchmark(master, rep, list, "readOnly");
+        runs[rep].push({
+          writes: w.perSec,
+          reads: r.perSec,
+          failed: w.failed + r.failed,
+          wCpu: w.cpuMs,
+          rCpu: r.cpuMs,
+        });
       }
     }
     report(runs);
@@ -141,14 +173,17 @@ async function main() {
 function report(runs) {
   if (ONLY !== "") return console.log(JSON.stringify(runs[ONLY]));
   const best = (rep, key) => Math.max(...runs[rep].map((r) => r[key]));
+  const least = (rep, key) => Math.min(...runs[rep].map((r) => r[key]));
   const failed = (rep) => runs[rep].reduce((n, r) => n + r.failed, 0);
   const fmt = (n) => Math.round(n).toLocaleString("en-US");
+  const flags = `-n=${N} -c=${C} -size=${SIZE}${FSYNC ? " -fsync" : ""}`;
   console.log("");
-  console.log(`weed-ts benchmark, 3 volume servers on racks r1-r3, -n=${N} -c=${C} -size=${SIZE}, best of ${ROUNDS}`);
-  console.log("replication  writes/s   reads/s  failed");
+  console.log(`weed-ts benchmark, 3 volume servers on racks r1-r3, ${flags}, best of ${ROUNDS}`);
+  console.log("replication  writes/s   reads/s  failed  CPU ms/write  CPU ms/read (all processes, least)");
   for (const rep of ["000", "010"]) {
     const row = [rep.padEnd(11), fmt(best(rep, "writes")).padStart(9), fmt(best(rep, "reads")).padStart(9)];
-    console.log(`${row.join(" ")}  ${String(failed(rep)).padStart(6)}`);
+    const cpu = [least(rep, "wCpu").toFixed(3).padStart(12), least(rep, "rCpu").toFixed(3).padStart(12)];
+    console.log(`${row.join(" ")}  ${String(failed(rep)).padStart(6)}  ${cpu.join(" ")}`);
   }
   const w = best("010", "writes") / best("000", "writes");
   const r = best("010", "reads") / best("000", "reads");
@@ -159,6 +194,12 @@ function report(runs) {
   console.log(
     `replicated / unreplicated reads:  ${(100 * r).toFixed(1)}% (target >= 90%): ${verdict(r, TARGET_READ_RATIO)}`,
   );
+  const cw = least("000", "wCpu") / least("010", "wCpu");
+  const cr = least("000", "rCpu") / least("010", "rCpu");
+  console.log(
+    `CPU per write, unreplicated / replicated: ${(100 * cw).toFixed(1)}% (the writes/s ratio on a CPU-bound box)`,
+  );
+  console.log(`CPU per read, unreplicated / replicated:  ${(100 * cr).toFixed(1)}%`);
 }
 
 await main();

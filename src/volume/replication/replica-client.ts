@@ -48,19 +48,92 @@ export function replicaRequestTimeoutMs(bytes: number): number {
   return replicaRequestBaseMs + Math.ceil(bytes / replicaSendBytesPerMsMin);
 }
 
-/** Reads at most `bytesMax` of a body as text; more fails the request. */
-async function boundedText(body: Dispatcher.ResponseData["body"], bytesMax: number, what: string): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > bytesMax) {
-      body.destroy();
-      throw new WeedError(ErrorCode.IO, `${what}: answer over ${bytesMax} bytes`);
-    }
-    chunks.push(chunk);
+/** What an exchange that ran out of time rejects with: named as AbortSignal.timeout names it. */
+function timeoutError(what: string, timeoutMs: number): Error {
+  const err = new WeedError(ErrorCode.TIMEOUT, `${what}: no whole answer within ${timeoutMs} ms`);
+  err.name = "TimeoutError";
+  return err;
+}
+
+/**
+ * One exchange's undici handler: gathers status, headers and at most `bodyBytesMax` of body, and
+ * settles its promise once: on the answer's end, a transport error, or abort() (the timer, the
+ * caller's signal, an oversized answer), which also cuts the request if it is under way. An abort
+ * before undici started the request (still queued for a connection) cuts it when it starts.
+ */
+class Exchange implements Dispatcher.DispatchHandler {
+  timer: NodeJS.Timeout | undefined;
+  #controller: Dispatcher.DispatchController | undefined;
+  #aborted: Error | undefined;
+  #settled = false;
+  #status = 0;
+  #headers: Record<string, string | string[] | undefined> = {};
+  readonly #chunks: Buffer[] = [];
+  #size = 0;
+  #signal: AbortSignal | undefined;
+  readonly #onSignal = (): void =>
+    this.abort(this.#signal!.reason instanceof Error ? this.#signal!.reason : new Error("aborted"));
+
+  constructor(
+    readonly what: string,
+    readonly bodyBytesMax: number,
+    readonly resolve: (a: PeerAnswer) => void,
+    readonly reject: (err: Error) => void,
+  ) {}
+
+  follow(signal: AbortSignal): void {
+    this.#signal = signal;
+    if (signal.aborted) this.#onSignal();
+    else signal.addEventListener("abort", this.#onSignal, { once: true });
   }
-  return Buffer.concat(chunks, size).toString("utf8");
+
+  abort(err: Error): void {
+    if (this.#settled) return;
+    this.#aborted = err;
+    this.#controller?.abort(err);
+    this.#settle(err);
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.#controller = controller;
+    if (this.#aborted !== undefined) controller.abort(this.#aborted);
+  }
+
+  onResponseStart(
+    _c: Dispatcher.DispatchController,
+    status: number,
+    headers: Record<string, string | string[] | undefined>,
+  ): void {
+    this.#status = status;
+    this.#headers = headers;
+  }
+
+  onResponseData(_c: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.#size += chunk.length;
+    if (this.#size > this.bodyBytesMax) {
+      this.abort(new WeedError(ErrorCode.IO, `${this.what}: answer over ${this.bodyBytesMax} bytes`));
+      return;
+    }
+    this.#chunks.push(chunk);
+  }
+
+  onResponseEnd(): void {
+    const text = Buffer.concat(this.#chunks, this.#size).toString("utf8");
+    this.#settle(undefined, { status: this.#status, headers: this.#headers, text });
+  }
+
+  onResponseError(_c: Dispatcher.DispatchController, err: Error): void {
+    this.#settle(this.#aborted ?? err);
+  }
+
+  #settle(err: Error | undefined, answer?: PeerAnswer): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    clearTimeout(this.timer);
+    this.#signal?.removeEventListener("abort", this.#onSignal);
+    if (err !== undefined) this.reject(err);
+    else this.resolve(answer!);
+  }
 }
 
 export class ReplicaClient {
@@ -74,22 +147,31 @@ export class ReplicaClient {
 
   /**
    * Sends a request with a small answer (a replica write or delete, a lookup) and reads the answer
-   * whole, within `timeoutMs` for all of it. Transport failures and timeouts reject (as they come
-   * from undici); any status resolves.
+   * whole, within `timeoutMs` for all of it. Transport failures and timeouts reject (a timeout as a
+   * TimeoutError, an abort by `r.signal` with its reason); any status resolves.
+   *
+   * Dispatched with a handler of our own rather than undici's request(): every replicated write
+   * makes one of these, and request() builds a Readable body, an async iterator over it and an
+   * AbortSignal.timeout (a weak timer with a finalizer) for a few bytes of JSON. One plain timer
+   * per request, cleared when it ends, is the whole-request bound here.
    */
-  async exchange(r: PeerRequest, timeoutMs: number, bodyBytesMax = replicaLookupBodyBytesMax): Promise<PeerAnswer> {
-    const deadline = AbortSignal.timeout(timeoutMs);
-    const signal = r.signal === undefined ? deadline : AbortSignal.any([deadline, r.signal]);
-    const res = await this.#agent.request({
-      origin: `http://${r.server}`,
-      path: r.path,
-      method: r.method,
-      headers: r.headers ?? {},
-      body: r.body ?? null,
-      signal,
+  exchange(r: PeerRequest, timeoutMs: number, bodyBytesMax = replicaLookupBodyBytesMax): Promise<PeerAnswer> {
+    return new Promise((resolve, reject) => {
+      const what = `${r.method} ${r.server}${r.path}`;
+      const x = new Exchange(what, bodyBytesMax, resolve, reject);
+      x.timer = setTimeout(() => x.abort(timeoutError(what, timeoutMs)), timeoutMs);
+      if (r.signal !== undefined) x.follow(r.signal);
+      this.#agent.dispatch(
+        {
+          origin: `http://${r.server}`,
+          path: r.path,
+          method: r.method,
+          headers: r.headers ?? {},
+          body: r.body ?? null,
+        },
+        x,
+      );
     });
-    const text = await boundedText(res.body, bodyBytesMax, `${r.method} ${r.server}${r.path}`);
-    return { status: res.statusCode, headers: res.headers, text };
   }
 
   /**
