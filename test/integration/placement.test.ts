@@ -94,7 +94,7 @@ describe("placement xyz over dc1/r1 ×2, dc1/r2, dc2/r1", () => {
     expect(p101.map(key).sort()).toEqual(["dc1/r1", "dc1/r1", "dc2/r1"]);
   }, 60_000);
 
-  it("placements this cluster cannot meet (200, 020, 002, 012) are a 406 with a JSON error; nothing allocated", async () => {
+  it("placements this cluster cannot meet (200, 020, 002, 012) are a 406 JSON error; nothing allocated", async () => {
     const before = await volumeCount();
     for (const replication of ["200", "020", "002", "012"]) {
       const a = await getJson(`${masterUrl()}/dir/assign?replication=${replication}`);

@@ -426,7 +426,7 @@ export class Volume {
     checkKey(key);
     const version = this.superBlock.version;
     checkNeedleBlob(blob, key, size, version);
-    if (this.appending !== undefined) await this.appendsDone();
+    while (this.appending !== undefined) await this.appending.catch(() => undefined); // as in write()
     this.checkWritable();
     const hi = keyHi(key);
     const lo = keyLo(key);
@@ -475,7 +475,9 @@ export class Volume {
   async write(n: NeedleInput, opts?: WriteOptions): Promise<WriteResult> {
     this.checkWritable();
     const crc = n.data.length > crcSliceBytes ? await crc32cSliced(n.data) : crc32c(n.data);
-    if (this.appending !== undefined) await this.appendsDone();
+    // The wait loops here, not in an awaited helper: an extra await between the last check and the
+    // append would let two waiters both see the way clear and take the same offset.
+    while (this.appending !== undefined) await this.appending.catch(() => undefined);
     this.checkWritable(); // closed or made read-only meanwhile
     const sb = this.superBlock;
     const enc = encodeNeedleParts(n, crc, sb.version, this.nextAppendAtNs(), this.nowSec());
@@ -517,7 +519,7 @@ export class Volume {
     }
   }
 
-  /** Resolves once no append runs on the thread pool (the next one may start at once). */
+  /** Resolves once no append runs on the thread pool (for close; appends wait inline, see write()). */
   private async appendsDone(): Promise<void> {
     while (this.appending !== undefined) await this.appending.catch(() => undefined);
   }
@@ -590,7 +592,7 @@ export class Volume {
   async delete(key: bigint, cookie: number, opts?: WriteOptions): Promise<number> {
     this.checkWritable();
     if (this.appending !== undefined) {
-      await this.appendsDone();
+      while (this.appending !== undefined) await this.appending.catch(() => undefined); // as in write()
       this.checkWritable();
     }
     // The header and the DataSize field: enough to check the needle and answer its size.

@@ -74,6 +74,21 @@ describe("large appends on the thread pool", () => {
     expect(() => again.read(1n, 1)).toThrow(WeedError);
   });
 
+  it("eight large writes at once (and their rewrites) each get their own place in the file", async () => {
+    const v = await create(tmp.dir);
+    const keys = [1, 2, 3, 4, 5, 6, 7, 8];
+    const data = (k: number, round: number): Buffer => blob(k * 10 + round, appendSyncBytesMax + k * 4096);
+    for (const round of [0, 1]) {
+      await Promise.all(keys.map((k) => v.write({ key: BigInt(k), cookie: k, data: data(k, round) })));
+      const offsets = idxOffsets(v);
+      expect(new Set(offsets).size).toBe(offsets.length);
+      for (const k of keys) expect(v.read(BigInt(k), k).data.equals(data(k, round))).toBe(true);
+    }
+    const again = await reload(v, tmp.dir);
+    expect(again.needleCount).toBe(keys.length);
+    for (const k of keys) expect(again.read(BigInt(k), k).data.equals(data(k, 1))).toBe(true);
+  });
+
   it("close() while a large write runs: the write completes or fails CLOSED, and the files stay whole", async () => {
     for (let ticks = 0; ticks < 6; ticks++) {
       const dir = `${tmp.dir}/t${ticks}`;
