@@ -24,11 +24,14 @@ import { copiesInFlightMax, copyProgressBytes } from "./copy/limits.js";
 import { copyVolume } from "./copy/volume-copy.js";
 
 /**
- * The largest needle record ReadNeedleBlob sends and WriteNeedleBlob takes: one unary message under
- * grpc-js's default 4 MiB receive limit, which this server's gRPC listener keeps (1 KiB is left for
- * the other fields and framing). Larger needles are refused with TOO_LARGE, never half-copied.
+ * The largest needle record ReadNeedleBlob sends and WriteNeedleBlob takes: an upload of the
+ * default -fileSizeLimitMB (256 MiB) with its name, mime and pairs (1 MiB left for those), so
+ * volume.check.disk can copy any needle a default server accepted. It is one unary message, held
+ * whole in memory while it moves; larger needles are refused with TOO_LARGE, never half-copied.
  */
-export const needleBlobBytesMax = 4 * 1024 * 1024 - 1024;
+export const needleBlobBytesMax = (256 + 1) * 1024 * 1024;
+/** This server's gRPC receive limit: one WriteNeedleBlob of needleBlobBytesMax and its other fields. */
+export const grpcReceiveBytesMax = needleBlobBytesMax + 64 * 1024;
 /** Keys per VolumeNeedleList message: ~45 bytes each, so ~46 KB messages, well under any limit. */
 export const needleListBatchEntries = 1024;
 /**

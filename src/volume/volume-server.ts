@@ -8,7 +8,7 @@ import { parseServerAddress } from "../common/server-address.js";
 import { bindServer, shutdownServer } from "../grpc/adapter.js";
 import type { StoreApi } from "./storage/store-api.js";
 import { Store } from "./storage/store.js";
-import { addVolumeServerService } from "./grpc-service.js";
+import { addVolumeServerService, grpcReceiveBytesMax } from "./grpc-service.js";
 import { HeartbeatClient } from "./heartbeat-client.js";
 import type { HeartbeatView, VolumeHttpContext } from "./http-context.js";
 import { VolumeHttpServer, type VolumeHttpLimits } from "./http-server.js";
@@ -199,7 +199,7 @@ export class VolumeServer {
       onReadOnlyChange: () => this.#heartbeat?.beatNow(),
     });
     this.#metrics = new VolumeMetrics(this.#store, () => this.#heartbeat);
-    this.#grpc = new grpc.Server();
+    this.#grpc = new grpc.Server({ "grpc.max_receive_message_length": grpcReceiveBytesMax });
     addVolumeServerService(this.#grpc, this.#store, this.#log);
   }
 

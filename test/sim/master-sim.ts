@@ -95,7 +95,7 @@ export interface MasterSimOptions {
 }
 
 /** Assigner's warm-up wait (limits.ts warmUpAssignWaitMs, not an option): part of an assign's bound. */
-const warmUpAssignWaitTicks = 150;
+const warmUpAssignWaitTicks = 250;
 
 export function masterOptionsFromSeed(seed: number, overrides: Partial<MasterSimOptions> = {}): MasterSimOptions {
   const p = new Prng(seed ^ 0x3a57e6);

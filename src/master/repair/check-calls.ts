@@ -12,6 +12,7 @@ import {
   checkCallTimeoutMs,
   checkListEntriesMax,
   checkListTimeoutMs,
+  checkReceiveBytesMax,
   checkWriteTimeoutMs,
 } from "./check-limits.js";
 
@@ -46,7 +47,9 @@ export class ReplicaCalls {
 
   constructor(endpoint: ReplicaEndpoint, signal: AbortSignal | undefined) {
     this.endpoint = endpoint;
-    this.#client = createClient(VolumeServer, endpoint.grpcAddress);
+    this.#client = createClient(VolumeServer, endpoint.grpcAddress, {
+      "grpc.max_receive_message_length": checkReceiveBytesMax,
+    });
     this.#signal = signal;
   }
 

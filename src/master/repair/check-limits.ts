@@ -18,10 +18,12 @@ export const checkListTimeoutMs = 5 * 60_000;
  */
 export const checkListEntriesMax = 4 * 1024 * 1024;
 /**
- * Largest record copied between replicas: the volume server's needleBlobBytesMax (one unary gRPC
- * message under grpc-js's 4 MiB default). A larger needle is reported as not copied.
+ * Largest record copied between replicas: the volume server's needleBlobBytesMax (a default 256 MiB
+ * upload and its fields, in one unary gRPC message). A larger needle is reported as not copied.
  */
-export const checkBlobBytesMax = 4 * 1024 * 1024 - 1024;
+export const checkBlobBytesMax = (256 + 1) * 1024 * 1024;
+/** The checker's gRPC receive limit: one ReadNeedleBlob answer of checkBlobBytesMax and framing. */
+export const checkReceiveBytesMax = checkBlobBytesMax + 64 * 1024;
 /**
  * Passes of list-compare-fix per volume: the first fixes, the next verifies. Writes that land
  * while a pass lists can look like differences; they settle within one replicated write's time,

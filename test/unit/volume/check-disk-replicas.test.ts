@@ -14,10 +14,10 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function twoReplicas(): Promise<[Started, Started]> {
+async function twoReplicas(fileSizeLimitMB = 1): Promise<[Started, Started]> {
   const out: Started[] = [];
   for (let i = 0; i < 2; i++) {
-    const s = await startVolumeServer();
+    const s = await startVolumeServer({ fileSizeLimitMB });
     cleanups.push(() => s.close());
     await s.admin.allocateVolume({ volumeId: VID, replication: "010" });
     out.push(s);
@@ -96,6 +96,19 @@ describe("checkVolumeReplicas", () => {
     const r = await checkVolumeReplicas(VID, [endpoint(a), endpoint(b)], { apply: true, syncDeletes: false });
     expect(r).toEqual({ volumeId: VID, differences: 3, copied: 2, deleted: 0, converged: false });
     expect((await http(b, "GET", `${VID},03cafe0003`)).status).toBe(200);
+  });
+
+  it("copies a needle larger than grpc-js's default 4 MiB message (a 6 MiB upload), byte-identical", async () => {
+    const [a, b] = await twoReplicas(8);
+    const big = Buffer.alloc(6 * 1024 * 1024);
+    for (let i = 0; i < big.length; i += 4096) big.writeUInt32BE(i, i);
+    const put = await request(`${a.base}/${VID},04cafe0004`, { method: "PUT", body: big });
+    expect([put.statusCode, await put.body.text()]).toEqual([201, expect.any(String)]);
+    const fix = await checkVolumeReplicas(VID, [endpoint(a), endpoint(b)], { apply: true, syncDeletes: true });
+    expect(fix).toEqual({ volumeId: VID, differences: 1, copied: 1, deleted: 0, converged: true });
+    const got = await request(`${b.base}/${VID},04cafe0004`);
+    expect(got.statusCode).toBe(200);
+    expect(Buffer.from(await got.body.arrayBuffer()).equals(big)).toBe(true);
   });
 
   it("a replica that cannot be reached fails the check with CheckCallError", async () => {
