@@ -1,6 +1,7 @@
 // A master's configuration, validated once when the server is constructed.
 import { ErrorCode, WeedError } from "../common/errors.js";
 import type { Logger } from "../common/logger.js";
+import type { SecurityConfig } from "../common/security/config.js";
 import { parseReplicaPlacement } from "../common/replica-placement.js";
 import { growthCountMax, repairGraceSecondsMax, volumeSizeLimitMBMax } from "./limits.js";
 
@@ -51,6 +52,8 @@ export interface MasterConfig {
   join?: readonly string[];
   /** Raft timing (see src/raft/runtime/TUNING.md); defaults suit a LAN or loopback. */
   raft?: { tickMs?: number; electionTicks?: number; heartbeatTicks?: number; snapshotThreshold?: number };
+  /** security.toml and -whiteList (src/common/security); absent = an open cluster. */
+  security?: SecurityConfig;
   logger: Logger;
 }
 

@@ -3,6 +3,7 @@
 // gRPC then HTTP, then starts heartbeating; close() undoes it in reverse order.
 import * as grpc from "@grpc/grpc-js";
 import type { Logger } from "../common/logger.js";
+import type { SecurityConfig } from "../common/security/config.js";
 import { ErrorCode, WeedError } from "../common/errors.js";
 import { parseServerAddress } from "../common/server-address.js";
 import { bindServer, shutdownServer } from "../grpc/adapter.js";
@@ -80,6 +81,8 @@ export interface VolumeServerConfig {
   wallClockMs?: () => number;
   /** Uniform in [0, 1) (which holder a redirected or proxied read goes to). Default Math.random. */
   random?: () => number;
+  /** security.toml and -whiteList (src/common/security); absent = an open cluster. */
+  security?: SecurityConfig;
   logger: Logger;
 }
 
