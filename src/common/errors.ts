@@ -23,6 +23,7 @@ export const ErrorCode = {
   TIMEOUT: "WEED_ERR_TIMEOUT",
   CONFLICT: "WEED_ERR_CONFLICT",
   CLOSED: "WEED_ERR_CLOSED",
+  UNAUTHORIZED: "WEED_ERR_UNAUTHORIZED",
   CLIENT_GONE: "WEED_ERR_CLIENT_GONE",
   IO: "WEED_ERR_IO",
   INTERNAL: "WEED_ERR_INTERNAL",
@@ -60,6 +61,8 @@ const STATUS: Record<ErrorCode, StatusRow> = {
   // would lose quorum, a directory another process holds).
   [ErrorCode.CONFLICT]: { http: 409, grpc: GrpcStatus.FAILED_PRECONDITION },
   [ErrorCode.CLOSED]: { http: 503, grpc: GrpcStatus.UNAVAILABLE },
+  // No credential, or one that does not hold (a JWT missing, expired, for another fid, forged).
+  [ErrorCode.UNAUTHORIZED]: { http: 401, grpc: GrpcStatus.UNAUTHENTICATED },
   // The client went away before its answer (nginx's 499); only logs and metrics ever see it.
   [ErrorCode.CLIENT_GONE]: { http: 499, grpc: GrpcStatus.CANCELLED },
   [ErrorCode.IO]: { http: 500, grpc: GrpcStatus.INTERNAL },
