@@ -16,6 +16,7 @@ import { buildPhaseReport, formatPhaseHeader, formatPhaseReport } from "./report
 import type { BenchmarkReport, PhaseReport } from "./report-format.js";
 import { LatencyHistogram } from "./latency-histogram.js";
 import { writeRequests } from "./write-phase.js";
+import type { SecurityConfig } from "../common/security/config.js";
 
 export type { BenchmarkReport, PhaseReport } from "./report-format.js";
 
@@ -39,6 +40,8 @@ export interface BenchmarkOptions {
   progressIntervalMs?: number;
   /** Uniform in [0, 1): which fid each read picks. Default: Math.random. */
   random?: () => number;
+  /** security.toml as loaded by the CLI (-security); absent = an open cluster. */
+  security?: SecurityConfig;
 }
 
 export const benchmarkDefaults = {

@@ -5,6 +5,7 @@ import type { BenchmarkReport } from "../../benchmark/report-format.js";
 import type { Command } from "../command.js";
 import { replicationCheck } from "../common-flags.js";
 import { bool, int, nonEmptyCheck, positiveCheck, str, UsageError, type FlagSpec } from "../flags.js";
+import { securityFlag, securityFromFlags } from "../security-flags.js";
 
 const benchmarkFlags: readonly FlagSpec[] = [
   { name: "master", type: "string", default: "localhost:9333", usage: "master host:port", check: nonEmptyCheck },
@@ -22,6 +23,7 @@ const benchmarkFlags: readonly FlagSpec[] = [
     usage: "file that keeps the written file ids",
   },
   { name: "fsync", type: "bool", default: false, usage: "ask the volume servers to fsync each write" },
+  securityFlag,
 ];
 
 export const benchmarkCommand: Command = {
@@ -32,6 +34,7 @@ export const benchmarkCommand: Command = {
     const v = flags.values;
     if (bool(v, "writeOnly") && bool(v, "readOnly"))
       throw new UsageError("flags -writeOnly and -readOnly exclude each other");
+    const security = securityFromFlags(v, (w) => io.err.write(`warning: ${w}\n`));
     const ac = new AbortController();
     const onSignal = (): void => ac.abort();
     process.once("SIGINT", onSignal);
@@ -49,6 +52,7 @@ export const benchmarkCommand: Command = {
           readOnly: bool(v, "readOnly"),
           list: str(v, "list"),
           fsync: bool(v, "fsync"),
+          security,
         },
         io.out,
         ac.signal,

@@ -24,6 +24,7 @@ import {
 } from "../flags.js";
 import { listenFromFlags } from "../bind-address.js";
 import { masterIdentity } from "../master-peers.js";
+import { corsFlag, securityFlag, securityFromFlags, whiteListFlag } from "../security-flags.js";
 
 export const masterFlags: readonly FlagSpec[] = [
   { name: "port", type: "int", default: 9333, usage: "HTTP listen port", check: portCheck },
@@ -115,6 +116,9 @@ export const masterFlags: readonly FlagSpec[] = [
     usage: "snapshot the state and compact the Raft log every this many entries (etcd's --snapshot-count)",
     check: positiveCheck,
   },
+  securityFlag,
+  whiteListFlag,
+  corsFlag,
   logLevelFlag,
 ];
 
@@ -154,7 +158,8 @@ export const masterCommand: Command = {
   flags: masterFlags,
   async run(flags) {
     const logger = createLogger(str(flags.values, "logLevel") as LevelWithSilent);
-    const config: MasterConfig = { ...masterConfigFromFlags(flags.values), logger };
+    const security = securityFromFlags(flags.values, (w) => logger.warn(w));
+    const config: MasterConfig = { ...masterConfigFromFlags(flags.values), logger, security };
     const master = new MasterServer(config);
     await master.start();
     logger.info(

@@ -6,10 +6,14 @@ import { MasterServer } from "../../master/master-server.js";
 import { VolumeServer } from "../../volume/volume-server.js";
 import { serveUntilSignal, type Command } from "../command.js";
 import { str, type FlagSpec } from "../flags.js";
+import { securityFromFlags } from "../security-flags.js";
 import { masterConfigFromFlags, masterFlags } from "./master.js";
 import { volumeConfigFromFlags, volumeFlags } from "./volume.js";
 
-const SHARED = new Set(["ip", "ip.bind", "dir", "dataCenter", "rack", "logLevel"]);
+// One security.toml, white list and CORS list for both servers of the process, as SeaweedFS's
+// `weed server -whiteList`.
+const SECURITY = ["security", "whiteList", "cors.allowedOrigins"];
+const SHARED = new Set(["ip", "ip.bind", "dir", "dataCenter", "rack", "logLevel", ...SECURITY]);
 
 function prefixed(prefix: string, specs: readonly FlagSpec[], skip: ReadonlySet<string>): FlagSpec[] {
   return specs
@@ -18,7 +22,7 @@ function prefixed(prefix: string, specs: readonly FlagSpec[], skip: ReadonlySet<
 }
 
 const serverFlags: readonly FlagSpec[] = [
-  ...masterFlags.filter((s) => s.name === "ip" || s.name === "ip.bind" || s.name === "logLevel"),
+  ...masterFlags.filter((s) => ["ip", "ip.bind", "logLevel", ...SECURITY].includes(s.name)),
   {
     name: "dir",
     type: "string",
@@ -40,13 +44,14 @@ export const serverCommand: Command = {
     const v = { ...flags.values };
     if (str(v, "master.dir") === "") v["master.dir"] = join(str(v, "dir"), "master");
     const logger = createLogger(str(v, "logLevel") as LevelWithSilent);
+    const security = securityFromFlags(v, (w) => logger.warn(w));
     const masterCfg = masterConfigFromFlags(v, "master.");
     const grpcSuffix = masterCfg.grpcPort === masterCfg.port + grpcPortOffset ? "" : `.${masterCfg.grpcPort}`;
     // The volume server may heartbeat to any master: a follower names the leader.
     const others = [...(masterCfg.peers ?? []), ...(masterCfg.join ?? [])].filter((p) => p !== masterCfg.self);
     const masters = [`${masterCfg.self ?? `${masterCfg.ip}:${masterCfg.port}`}${grpcSuffix}`, ...others];
-    const master = new MasterServer({ ...masterCfg, logger });
-    const volume = new VolumeServer({ ...volumeConfigFromFlags(v, "volume.", masters), logger });
+    const master = new MasterServer({ ...masterCfg, logger, security });
+    const volume = new VolumeServer({ ...volumeConfigFromFlags(v, "volume.", masters), logger, security });
     await master.start();
     await volume.start();
     logger.info(

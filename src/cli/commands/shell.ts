@@ -20,6 +20,8 @@ import { checkDisk } from "../shell/check-disk.js";
 import { readCluster } from "../shell/cluster-topology.js";
 import { fixReplication } from "../shell/fix-replication.js";
 import { formatVolumeList } from "../shell/volume-list.js";
+import type { ShellContext } from "../shell/context.js";
+import { securityFlag, securityFromFlags } from "../security-flags.js";
 
 /** One HTTP call of the shell; a master that does not answer in this long is reported down. */
 const requestTimeoutMs = 3_000;
@@ -138,35 +140,38 @@ interface ShellCommand {
   flags?: readonly FlagSpec[];
   /** Flags that must be given. */
   required?: readonly string[];
-  run: (master: string, flags: FlagValues, io: CommandIo) => Promise<void>;
+  run: (ctx: ShellContext, flags: FlagValues, io: CommandIo) => Promise<void>;
 }
 
 const SHELL_COMMANDS: Record<string, ShellCommand> = {
-  "cluster.status": { help: "the leader and every master with its role", run: (m, _f, io) => clusterStatus(m, io) },
+  "cluster.status": {
+    help: "the leader and every master with its role",
+    run: (c, _f, io) => clusterStatus(c.master, io),
+  },
   "cluster.raft.ps": {
     help: "the Raft members with role, term, commit and applied index",
-    run: (m, _f, io) => raftPs(m, io),
+    run: (c, _f, io) => raftPs(c.master, io),
   },
   "cluster.raft.add": {
     help: "-id=host:port  add a started master (learner, then voter once caught up)",
     flags: [idFlag(true)],
     required: ["id"],
-    run: (m, f, io) => changeMembership(m, "add", str(f, "id"), io),
+    run: (c, f, io) => changeMembership(c.master, "add", str(f, "id"), io),
   },
   "cluster.raft.remove": {
     help: "-id=host:port  remove a master (the leader hands over first); refused if it would lose quorum",
     flags: [idFlag(true)],
     required: ["id"],
-    run: (m, f, io) => changeMembership(m, "remove", str(f, "id"), io),
+    run: (c, f, io) => changeMembership(c.master, "remove", str(f, "id"), io),
   },
   "cluster.raft.transferLeader": {
     help: "[-id=host:port]  hand leadership to that master, or to the most up-to-date one",
     flags: [idFlag(false)],
-    run: (m, f, io) => changeMembership(m, "transfer", str(f, "id"), io),
+    run: (c, f, io) => changeMembership(c.master, "transfer", str(f, "id"), io),
   },
   "volume.list": {
     help: "data centers, racks, servers and their volumes (size, files, deleted, placement, under-replicated)",
-    run: async (m, _f, io) => void io.out.write(formatVolumeList(await readCluster(m))),
+    run: async (c, _f, io) => void io.out.write(formatVolumeList(await readCluster(c.master))),
   },
   "volume.fix.replication": {
     help: "[-apply] [-collectionPattern=p]  copy missing replicas, trim extra ones (dry run unless -apply)",
@@ -184,9 +189,9 @@ const SHELL_COMMANDS: Record<string, ShellCommand> = {
         usage: "only collections matching this pattern (* and ? wildcards; default all)",
       },
     ],
-    run: async (m, f, io) => {
+    run: async (c, f, io) => {
       const ok = await fixReplication(
-        m,
+        c.master,
         { apply: bool(f, "apply"), collectionPattern: str(f, "collectionPattern") },
         io,
       );
@@ -213,14 +218,15 @@ const SHELL_COMMANDS: Record<string, ShellCommand> = {
         usage: "delete a needle on replicas where it is live when another holds a newer tombstone",
       },
     ],
-    run: async (m, f, io) => {
+    run: async (c, f, io) => {
       const o = {
         apply: bool(f, "apply"),
         volumeId: int(f, "volumeId"),
         collection: str(f, "collection"),
         syncDeleted: bool(f, "syncDeleted"),
       };
-      if (!(await checkDisk(m, o, io))) throw new Error("some volumes could not be checked or fixed (see above)");
+      if (!(await checkDisk(c.master, o, io)))
+        throw new Error("some volumes could not be checked or fixed (see above)");
     },
   },
 };
@@ -234,7 +240,7 @@ function shellHelp(): string {
 }
 
 /** Runs one command line; returns false when it failed. */
-async function runLine(master: string, line: string, io: CommandIo): Promise<boolean> {
+async function runLine(ctx: ShellContext, line: string, io: CommandIo): Promise<boolean> {
   const [name = "", ...args] = line.trim().split(/\s+/);
   if (name === "" || name.startsWith("#")) return true;
   if (name === "help") {
@@ -256,7 +262,7 @@ async function runLine(master: string, line: string, io: CommandIo): Promise<boo
     }
     if (flags.positional.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(flags.positional[0])}`);
     for (const r of cmd.required ?? []) if (!flags.set.has(r)) throw new UsageError(`flag -${r} is required`);
-    await cmd.run(master, flags.values, io);
+    await cmd.run(ctx, flags.values, io);
     return true;
   } catch (err) {
     io.err.write(`${name}: ${(err as Error).message}\n`);
@@ -266,6 +272,7 @@ async function runLine(master: string, line: string, io: CommandIo): Promise<boo
 
 const shellFlags: readonly FlagSpec[] = [
   { name: "master", type: "string", default: "localhost:9333", usage: "any master's host:port", check: nonEmptyCheck },
+  securityFlag,
 ];
 
 export const shellCommand: Command = {
@@ -278,14 +285,15 @@ export const shellCommand: Command = {
   acceptsArguments: true,
   flagsEndAtArgument: true,
   async run(flags, io) {
-    const master = str(flags.values, "master");
-    if (flags.positional.length > 0) return (await runLine(master, flags.positional.join(" "), io)) ? 0 : 1;
+    const security = securityFromFlags(flags.values, (w) => io.err.write(`warning: ${w}\n`));
+    const ctx: ShellContext = { master: str(flags.values, "master"), security };
+    if (flags.positional.length > 0) return (await runLine(ctx, flags.positional.join(" "), io)) ? 0 : 1;
     const rl = createInterface({ input: process.stdin, terminal: false });
     let ok = true;
     let n = 0;
     for await (const line of rl) {
       if (++n > stdinCommandsMax) break;
-      ok = (await runLine(master, line, io)) && ok;
+      ok = (await runLine(ctx, line, io)) && ok;
     }
     return ok ? 0 : 1;
   },

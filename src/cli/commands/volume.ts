@@ -30,6 +30,7 @@ import {
   type FlagSpec,
   type FlagValues,
 } from "../flags.js";
+import { corsFlag, securityFlag, securityFromFlags, whiteListFlag } from "../security-flags.js";
 
 /** SeaweedFS's upload limit default; one needle's data is kept in memory while it is written. */
 const fileSizeLimitMBMax = 4096;
@@ -180,6 +181,9 @@ export const volumeFlags: readonly FlagSpec[] = [
       "proxy (fetch it from one and stream it back), local (404)",
     check: (v) => (isReadMode(String(v)) ? undefined : `expected one of ${READ_MODES.join(", ")}`),
   },
+  securityFlag,
+  whiteListFlag,
+  corsFlag,
   logLevelFlag,
 ];
 
@@ -216,7 +220,8 @@ export const volumeCommand: Command = {
   async run(flags) {
     const logger = createLogger(str(flags.values, "logLevel") as LevelWithSilent);
     const masters = parseAddressList("master", str(flags.values, "master"));
-    const config: VolumeServerConfig = { ...volumeConfigFromFlags(flags.values, "", masters), logger };
+    const security = securityFromFlags(flags.values, (w) => logger.warn(w));
+    const config: VolumeServerConfig = { ...volumeConfigFromFlags(flags.values, "", masters), logger, security };
     const server = new VolumeServer(config);
     await server.start();
     logger.info(

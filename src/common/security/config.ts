@@ -62,6 +62,11 @@ export interface SecurityConfig {
   httpsClient?: HttpsClientConfig;
   /** `[guard] white_list` plus `-whiteList`: IPs and CIDRs allowed to write, delete and administer. */
   whiteList: readonly string[];
+  /**
+   * weed-ts: `-cors.allowedOrigins`: origins a browser may POST/PUT/DELETE from (exact match, or
+   * `*`); absent or empty = cross-origin reads only. Not a protection of its own (a browser rule).
+   */
+  corsAllowedOrigins?: readonly string[];
 }
 
 /** An open cluster: no file, no checks. */
