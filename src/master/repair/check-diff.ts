@@ -103,3 +103,39 @@ export function countByReplica(
   }
   return out;
 }
+
+/** The newest AppendAtNs in any of the sets: what the replicas held when they were listed. */
+export function newestAppendAtNs(sets: readonly NeedleSet[]): bigint {
+  let newest = 0n;
+  for (const set of sets) for (const n of set.values()) if (n.appendAtNs > newest) newest = n.appendAtNs;
+  return newest;
+}
+
+/** The record an action makes every replica agree on. */
+function truthOf(a: CheckAction, sets: readonly NeedleSet[]): NeedleMeta | undefined {
+  return a.kind === "copy" ? a.source : sets[a.tombstoneOn]!.get(a.key);
+}
+
+/**
+ * Splits a later pass's actions: `inFlight` are keys whose newest record was appended after the
+ * first listing (newer than `listedUpTo`) and that this check has not written itself: writes and
+ * deletes that began during the check, whose replication may still be on its way. Their writers
+ * answer for them (a failure marks the volume again, with a newer generation), so the check leaves
+ * them alone instead of chasing a moving target. A key the check copied or deleted is always
+ * settled: its own copy may be the stale one.
+ */
+export function splitInFlight(
+  actions: readonly CheckAction[],
+  sets: readonly NeedleSet[],
+  listedUpTo: bigint,
+  touched: ReadonlySet<bigint>,
+): { settle: CheckAction[]; inFlight: CheckAction[] } {
+  const settle: CheckAction[] = [];
+  const inFlight: CheckAction[] = [];
+  for (const a of actions) {
+    const truth = truthOf(a, sets);
+    const fresh = truth !== undefined && truth.appendAtNs > listedUpTo && !touched.has(a.key);
+    (fresh ? inFlight : settle).push(a);
+  }
+  return { settle, inFlight };
+}

@@ -30,9 +30,20 @@
 //     repairs it; that is why an apply is always followed by another pass.
 //   - A write that fails part way during the check marks the volume again with a newer
 //     generation, so step 3 does not clear it; the next check looks again.
+//   - Under a steady writer every listing catches some replicated writes half way. After the
+//     first pass, a difference whose newest record is newer than anything the first listing saw,
+//     on a key the check did not write itself, is such a write: left to its writer (above), not
+//     chased until the passes run out (check-diff.ts splitInFlight).
 // The replicas are never left worse than found: a copy only adds the newest record of a key, a
 // delete only follows a newer tombstone.
-import { countByReplica, diffNeedleSets, type CheckAction, type NeedleSet } from "./check-diff.js";
+import {
+  countByReplica,
+  diffNeedleSets,
+  newestAppendAtNs,
+  splitInFlight,
+  type CheckAction,
+  type NeedleSet,
+} from "./check-diff.js";
 import { ReplicaCalls, tooLargeToCopy, type ReplicaEndpoint } from "./check-calls.js";
 import { checkActionLinesMax, checkActionsInParallel, checkPassesMax } from "./check-limits.js";
 
@@ -54,8 +65,10 @@ export interface CheckDiskResult {
   differences: number;
   copied: number;
   deleted: number;
-  /** The last pass found the replicas' needle sets equal. */
+  /** The last pass found the replicas' needle sets equal, but for writes made during the check. */
   converged: boolean;
+  /** Differences the last pass left to writes and deletes made during the check (check-diff.ts splitInFlight). */
+  inFlight: number;
 }
 
 interface Check {
@@ -152,15 +165,20 @@ async function clearFlags(c: Check, generations: readonly bigint[]): Promise<voi
 
 async function runCheck(c: Check): Promise<CheckDiskResult> {
   const v = c.volumeId;
-  const result: CheckDiskResult = { volumeId: v, differences: 0, copied: 0, deleted: 0, converged: false };
+  const result: CheckDiskResult = { volumeId: v, differences: 0, copied: 0, deleted: 0, converged: false, inFlight: 0 };
   if (c.calls.length < 2) {
     c.say(`volume ${v}: ${c.calls.length} replica(s) to compare, nothing to check`);
     return result;
   }
   const generations = await Promise.all(c.calls.map(async (call) => (await call.checkState(v)).generation));
+  let listedUpTo = 0n;
+  const touched = new Set<bigint>();
   for (let pass = 1; pass <= checkPassesMax; pass++) {
     const sets = await Promise.all(c.calls.map((call) => call.needles(v)));
-    const actions = diffNeedleSets(sets);
+    const found = diffNeedleSets(sets);
+    if (pass === 1) listedUpTo = newestAppendAtNs(sets);
+    const { settle: actions, inFlight } = splitInFlight(found, sets, listedUpTo, touched);
+    result.inFlight = inFlight.length;
     if (pass === 1) {
       result.differences = actions.length;
       reportDifferences(c, sets, actions);
@@ -174,11 +192,14 @@ async function runCheck(c: Check): Promise<CheckDiskResult> {
     printActions(c, actions);
     const todo = c.o.apply && pass < checkPassesMax ? runnable(c, actions) : [];
     if (todo.length === 0) break;
+    for (const a of todo) touched.add(a.key);
     const done = await applyActions(c, todo);
     result.copied += done.copied;
     result.deleted += done.deleted;
     c.say(`volume ${v}: copied ${done.copied} and deleted ${done.deleted} needles`);
   }
+  if (result.inFlight > 0)
+    c.say(`volume ${v}: ${result.inFlight} writes or deletes made during the check left to them`);
   if (c.o.apply && result.converged) await clearFlags(c, generations);
   if (!result.converged && c.o.apply) c.say(`volume ${v}: the replicas still differ`);
   return result;

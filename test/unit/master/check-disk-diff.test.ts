@@ -3,6 +3,8 @@ import { describe, expect, it } from "vitest";
 import {
   countByReplica,
   diffNeedleSets,
+  newestAppendAtNs,
+  splitInFlight,
   type CheckAction,
   type NeedleMeta,
   type NeedleSet,
@@ -104,5 +106,29 @@ describe("diffNeedleSets", () => {
     const b = set(tomb(1n, 400n));
     const c = set(live(1n, 100n, 0xaa));
     expect(text(diffNeedleSets([a, b, c]))).toEqual(["copy 1 0->1", "copy 1 0->2"]);
+  });
+});
+
+describe("splitInFlight", () => {
+  it("leaves writes and deletes newer than the first listing to their writers, unless the check wrote the key", () => {
+    const first = [set(live(1n, 100n), live(2n, 150n)), set(live(1n, 100n))];
+    const listedUpTo = newestAppendAtNs(first);
+    expect(listedUpTo).toBe(150n);
+    // Later listing: 2 still missing on B (old: settle), 3 written on A during the check (in flight),
+    // 4 deleted on A during the check (in flight), 5 copied by the check and then rewritten on A (settle).
+    const a = set(live(1n, 100n), live(2n, 150n), live(3n, 200n), tomb(4n, 210n), live(5n, 220n, 0xcc));
+    const b = set(live(1n, 100n), live(4n, 90n), live(5n, 120n));
+    const actions = diffNeedleSets([a, b]);
+    const { settle, inFlight } = splitInFlight(actions, [a, b], listedUpTo, new Set([5n]));
+    expect(text(settle)).toEqual(["copy 2 0->1", "copy 5 0->1"]);
+    expect(text(inFlight)).toEqual(["copy 3 0->1", "delete 4 @1 (tombstone 0)"]);
+  });
+
+  it("settles everything when nothing is newer than the first listing", () => {
+    const a = set(live(1n, 100n), tomb(2n, 120n));
+    const b = set(live(2n, 110n));
+    const actions = diffNeedleSets([a, b]);
+    const { settle, inFlight } = splitInFlight(actions, [a, b], newestAppendAtNs([a, b]), new Set());
+    expect([settle.length, inFlight]).toEqual([2, []]);
   });
 });

@@ -54,13 +54,13 @@ describe("checkVolumeReplicas", () => {
       syncDeletes: true,
       say: (l) => lines.push(l),
     });
-    expect(dry).toEqual({ volumeId: VID, differences: 3, copied: 0, deleted: 0, converged: false });
+    expect(dry).toEqual({ volumeId: VID, differences: 3, copied: 0, deleted: 0, converged: false, inFlight: 0 });
     expect(lines.join("\n")).toMatch(/missed 1 and partially deleted 1/);
     expect((await http(b, "GET", `${VID},01cafe0001`)).status).toBe(404);
     expect(a.vs.store.volumeInfo(VID)!.needsCheck).toBe(true);
 
     const fix = await checkVolumeReplicas(VID, [endpoint(a), endpoint(b)], { apply: true, syncDeletes: true });
-    expect(fix).toEqual({ volumeId: VID, differences: 3, copied: 2, deleted: 1, converged: true });
+    expect(fix).toEqual({ volumeId: VID, differences: 3, copied: 2, deleted: 1, converged: true, inFlight: 0 });
     for (const fid of [`${VID},01cafe0001`, `${VID},02cafe0002`]) {
       const [x, y] = [await http(a, "GET", fid), await http(b, "GET", fid)];
       expect([x.status, y.status, x.text === y.text, x.etag === y.etag]).toEqual([200, 200, true, true]);
@@ -86,7 +86,7 @@ describe("checkVolumeReplicas", () => {
     expect(r.converged).toBe(true);
     expect(a.vs.store.volumeInfo(VID)!.needsCheck).toBe(true);
     const next = await checkVolumeReplicas(VID, [endpoint(a), endpoint(b)], { apply: true, syncDeletes: true });
-    expect(next).toMatchObject({ differences: 0, converged: true });
+    expect(next).toMatchObject({ differences: 0, converged: true, inFlight: 0 });
     expect(a.vs.store.volumeInfo(VID)!.needsCheck).toBe(false);
   });
 
@@ -94,7 +94,7 @@ describe("checkVolumeReplicas", () => {
     const [a, b] = await twoReplicas();
     await diverge(a, b);
     const r = await checkVolumeReplicas(VID, [endpoint(a), endpoint(b)], { apply: true, syncDeletes: false });
-    expect(r).toEqual({ volumeId: VID, differences: 3, copied: 2, deleted: 0, converged: false });
+    expect(r).toEqual({ volumeId: VID, differences: 3, copied: 2, deleted: 0, converged: false, inFlight: 0 });
     expect((await http(b, "GET", `${VID},03cafe0003`)).status).toBe(200);
   });
 
@@ -105,7 +105,7 @@ describe("checkVolumeReplicas", () => {
     const put = await request(`${a.base}/${VID},04cafe0004`, { method: "PUT", body: big });
     expect([put.statusCode, await put.body.text()]).toEqual([201, expect.any(String)]);
     const fix = await checkVolumeReplicas(VID, [endpoint(a), endpoint(b)], { apply: true, syncDeletes: true });
-    expect(fix).toEqual({ volumeId: VID, differences: 1, copied: 1, deleted: 0, converged: true });
+    expect(fix).toEqual({ volumeId: VID, differences: 1, copied: 1, deleted: 0, converged: true, inFlight: 0 });
     const got = await request(`${b.base}/${VID},04cafe0004`);
     expect(got.statusCode).toBe(200);
     expect(Buffer.from(await got.body.arrayBuffer()).equals(big)).toBe(true);
