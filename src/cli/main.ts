@@ -2,6 +2,7 @@
 import { benchmarkCommand } from "./commands/benchmark.js";
 import { masterRaftCommand } from "./commands/master-raft.js";
 import { masterCommand } from "./commands/master.js";
+import { scaffoldCommand } from "./commands/scaffold.js";
 import { serverCommand } from "./commands/server.js";
 import { shellCommand } from "./commands/shell.js";
 import { volumeCommand } from "./commands/volume.js";
@@ -29,6 +30,7 @@ const COMMANDS: readonly Command[] = [
   serverCommand,
   shellCommand,
   benchmarkCommand,
+  scaffoldCommand,
   versionCommand,
 ];
 
@@ -101,6 +103,7 @@ const SYSTEM_REFUSALS: ReadonlySet<string> = new Set([
   "EPERM",
   "ENOENT",
   "ENOTDIR",
+  "EEXIST",
   "EROFS",
   "ENOSPC",
 ]);
