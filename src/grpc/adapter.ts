@@ -7,6 +7,7 @@ import * as grpc from "@grpc/grpc-js";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import type { DescMessage, DescMethod, MessageInitShape, MessageShape } from "@bufbuild/protobuf";
 import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
+import { processChannelCredentials, serverCredentialsOf } from "./tls.js";
 
 type Methods<S> = S extends GenService<infer M> ? M : never;
 type In<M> = M extends { input: infer I extends DescMessage } ? I : never;
@@ -157,13 +158,18 @@ function callOptionsOf(opts: CallOptions): grpc.CallOptions {
   return opts.timeoutMs === undefined ? {} : { deadline: Date.now() + opts.timeoutMs };
 }
 
+/**
+ * A typed client of `svc` at `address`. `credentials`: by default the process's (./tls.ts: mutual
+ * TLS once security.toml's [grpc] is configured, insecure otherwise).
+ */
 export function createClient<S extends GenService<GenServiceMethods>>(
   svc: S,
   address: string,
   channelOptions: grpc.ChannelOptions = {},
+  credentials: grpc.ChannelCredentials = processChannelCredentials(),
 ): ServiceClient<S> {
   const Ctor = grpc.makeGenericClientConstructor(serviceDefinition(svc), svc.typeName);
-  const client = new Ctor(address, grpc.credentials.createInsecure(), channelOptions);
+  const client = new Ctor(address, credentials, channelOptions);
   const out: Record<string, unknown> = { close: () => client.close() };
   for (const m of svc.methods) {
     const path = methodPath(svc, m);
@@ -215,15 +221,18 @@ export function createClient<S extends GenService<GenServiceMethods>>(
   return out as ServiceClient<S>;
 }
 
-/** Binds a grpc-js server; resolves with the bound port (useful with port 0 in tests). */
 /** The gRPC port could not be bound (in use, not permitted, no such address). */
 export class GrpcBindError extends Error {
   override readonly name = "GrpcBindError";
 }
 
+/**
+ * Binds a grpc-js server; resolves with the bound port (useful with port 0 in tests). A server
+ * made by newGrpcServer (./tls.ts) with [grpc] configured is bound with its mutual TLS.
+ */
 export function bindServer(server: grpc.Server, host: string, port: number): Promise<number> {
   return new Promise((resolve, reject) => {
-    server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (err, bound) => {
+    server.bindAsync(`${host}:${port}`, serverCredentialsOf(server), (err, bound) => {
       // grpc-js says only "No address added out of total 1 resolved"; the likely cause is named.
       if (err)
         reject(new GrpcBindError(`cannot listen on gRPC ${host}:${port} (in use?): ${err.message}`, { cause: err }));

@@ -11,6 +11,7 @@ import { drainHttpServer, sendError } from "../common/http-util.js";
 import { grpcAddress, parseServerAddress } from "../common/server-address.js";
 import { Seaweed } from "../gen/master_pb.js";
 import { addService, bindServer, shutdownServer } from "../grpc/adapter.js";
+import { newGrpcServer } from "../grpc/tls.js";
 import { StorageEmptyError, type RuntimeLogger } from "../raft/runtime/index.js";
 import { seaweedService } from "./api/grpc-service.js";
 import { HeartbeatService } from "./api/heartbeat-service.js";
@@ -203,10 +204,12 @@ export class MasterServer {
       this.log.warn({ mdir: c.mdir, stale: lock.replacedStale }, "replaced the lock of a master that is gone");
     }
     // Keepalive: a volume server behind a lossy cut is dropped in ~2 s, not when TCP gives up.
-    const grpcServer = new grpc.Server({
-      "grpc.keepalive_time_ms": grpcKeepaliveMs,
-      "grpc.keepalive_timeout_ms": grpcKeepaliveMs,
-    });
+    // With security.toml's [grpc]: mutual TLS with [grpc.master]'s certificate (Raft included).
+    const grpcServer = newGrpcServer(
+      { "grpc.keepalive_time_ms": grpcKeepaliveMs, "grpc.keepalive_timeout_ms": grpcKeepaliveMs },
+      c.security,
+      "master",
+    );
     try {
       this.boundGrpcPort = await bindServer(grpcServer, c.bindIp, c.grpcPort);
     } catch (err) {

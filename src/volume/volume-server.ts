@@ -7,6 +7,7 @@ import type { SecurityConfig } from "../common/security/config.js";
 import { ErrorCode, WeedError } from "../common/errors.js";
 import { parseServerAddress } from "../common/server-address.js";
 import { bindServer, shutdownServer } from "../grpc/adapter.js";
+import { newGrpcServer } from "../grpc/tls.js";
 import type { StoreApi } from "./storage/store-api.js";
 import { Store } from "./storage/store.js";
 import { addVolumeServerService, grpcReceiveBytesMax } from "./grpc-service.js";
@@ -202,7 +203,7 @@ export class VolumeServer {
       onReadOnlyChange: () => this.#heartbeat?.beatNow(),
     });
     this.#metrics = new VolumeMetrics(this.#store, () => this.#heartbeat);
-    this.#grpc = new grpc.Server({ "grpc.max_receive_message_length": grpcReceiveBytesMax });
+    this.#grpc = newGrpcServer({ "grpc.max_receive_message_length": grpcReceiveBytesMax }, c.security, "volume");
     addVolumeServerService(this.#grpc, this.#store, this.#log);
   }
 

@@ -23,6 +23,7 @@
 import * as grpc from "@grpc/grpc-js";
 import { Raft } from "../../gen/raft_pb.js";
 import { bindServer, shutdownServer } from "../../grpc/adapter.js";
+import { processChannelCredentials } from "../../grpc/tls.js";
 import type { Message, NodeId } from "../types.js";
 import { MessageCodecError } from "./errors.js";
 import type { RuntimeLimits } from "./limits.js";
@@ -339,7 +340,7 @@ class PeerSender {
       this.client = null;
     }
     if (this.client === null) {
-      this.client = new grpc.Client(address, grpc.credentials.createInsecure(), channelOptions(this.cfg.limits));
+      this.client = new grpc.Client(address, processChannelCredentials(), channelOptions(this.cfg.limits));
       this.address = address;
     }
     const call: SendStream = this.client.makeBidiStreamRequest(
