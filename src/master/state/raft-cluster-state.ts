@@ -32,6 +32,9 @@ export class RaftClusterState implements ClusterState {
   constructor(opts: RaftClusterStateOptions) {
     const sm = this.sm;
     this.runtime = new RaftRuntime<MasterApplyResult>({
+      // The replicated topologyId is the cluster id at the Raft door: a master of another cluster
+      // is refused before its messages are decoded ("" until the first leader fixes it).
+      clusterId: () => sm.state.topologyId,
       ...opts,
       stateMachine: {
         apply: (data) => sm.apply(data),

@@ -148,3 +148,15 @@ export const runtimeLimits = {
 } as const;
 
 export type RuntimeLimits = { -readonly [K in keyof typeof runtimeLimits]: number };
+
+/**
+ * A refused Raft stream is logged once per remote host per this interval: a refused peer retries
+ * every few hundred ms (reconnectBackoffMaxMs), and a line per attempt would bury the log; once a
+ * minute still shows an operator that it goes on.
+ */
+export const doorLogIntervalMs = 60_000;
+/**
+ * Remote hosts whose last refusal log time is kept: many more than a real deployment's peers, and
+ * a bound on the memory a flood of connections from many addresses can take.
+ */
+export const doorLogAddressesMax = 1024;

@@ -105,6 +105,11 @@ export interface RaftRuntimeOptions<R = unknown> {
    * be the port it is bound to). Its owner starts and shuts it down.
    */
   grpcServer?: grpc.Server;
+  /**
+   * The group's cluster id, "" while this node does not know it: sent with every stream this node
+   * opens, and a stream of another cluster is refused (door.ts). Asked once per stream. Default: "".
+   */
+  clusterId?: () => string;
   tickMs?: number;
   electionTicks?: number;
   heartbeatTicks?: number;
@@ -263,6 +268,7 @@ function splitHostPort(addr: string, option: string): { host: string; port: numb
 function grpcTransportFactory(
   opts: RaftRuntimeOptions<unknown>,
   resolve: (id: NodeId) => string,
+  admit: (from: NodeId) => boolean,
   limits: RuntimeLimits,
   log: RuntimeLogger,
   random: () => number,
@@ -277,6 +283,8 @@ function grpcTransportFactory(
     listenPort: listen.port,
     resolve,
     ...(opts.grpcServer === undefined ? {} : { server: opts.grpcServer }),
+    ...(opts.clusterId === undefined ? {} : { clusterId: opts.clusterId }),
+    admit,
     limits,
     log,
     random,
@@ -386,11 +394,26 @@ export class RaftRuntime<R = unknown> extends EventEmitter<RaftRuntimeEvents> {
     this.clock = opts.clock ?? realClock;
     this.crashOnAssertion = opts.crashOnAssertion ?? true;
     this.storage = opts.storage ?? new RaftStorage(this.dir);
-    const makeTransport = opts.transport ?? grpcTransportFactory(opts, this.resolveAddr, limits, this.log, uniform);
+    const admit = (from: NodeId): boolean => this.admits(from);
+    const makeTransport =
+      opts.transport ?? grpcTransportFactory(opts, this.resolveAddr, admit, limits, this.log, uniform);
     this.transport = makeTransport({
       onMessage: (m) => this.receive(m),
       onUnreachable: (peer) => this.node?.reportUnreachable(peer),
     });
+  }
+
+  /**
+   * The transport's door (door.ts): a member, voter or learner, as this node knows the group; or
+   * anyone while it knows no members (an empty store waiting to be added: the leader adding it
+   * is not in its membership until the leader's first messages arrive). Asked once per stream.
+   */
+  private admits(from: NodeId): boolean {
+    const node = this.node;
+    if (node === null) return false;
+    const m = node.status().membership;
+    if (m.voters.length === 0 && m.learners.length === 0) return true;
+    return m.voters.includes(from) || m.learners.includes(from);
   }
 
   /**

@@ -25,6 +25,7 @@ import { Raft } from "../../gen/raft_pb.js";
 import { bindServer, shutdownServer } from "../../grpc/adapter.js";
 import { processChannelCredentials } from "../../grpc/tls.js";
 import type { Message, NodeId } from "../types.js";
+import { checkDoor, doorMetadata, LogOncePer, remoteHost, type DoorConfig } from "./door.js";
 import { MessageCodecError } from "./errors.js";
 import type { RuntimeLimits } from "./limits.js";
 import type { RuntimeLogger } from "./logger.js";
@@ -39,7 +40,7 @@ export interface TransportHandlers {
   onUnreachable(peer: NodeId): void;
 }
 
-export interface TransportConfig {
+export interface TransportConfig extends DoorConfig {
   id: NodeId;
   /** Where the gRPC server binds. */
   listenHost: string;
@@ -58,8 +59,8 @@ export interface TransportConfig {
   random?: () => number;
 }
 
-/** The transport's counters (ports.ts defines what every transport counts). */
-export type TransportStats = TransportCounters;
+/** The transport's counters (ports.ts defines what every transport counts), and streams refused at the door. */
+export type TransportStats = TransportCounters & { refusedStreams: number };
 
 /**
  * raft_pb.Raft/Send with the fast codec (wire-codec.ts) instead of src/grpc/adapter.ts's generic
@@ -118,6 +119,7 @@ export class GrpcTransport {
   private readonly serverCalls = new Set<ServerStream>();
   private readonly peers = new Map<NodeId, PeerSender>();
   private closed = false;
+  private readonly refusedLog = new LogOncePer();
   readonly stats: TransportStats = {
     sentMessages: 0,
     sentBatches: 0,
@@ -126,6 +128,7 @@ export class GrpcTransport {
     receivedBatches: 0,
     rejectedMessages: 0,
     reconnects: 0,
+    refusedStreams: 0,
   };
 
   constructor(cfg: TransportConfig, handlers: TransportHandlers) {
@@ -193,9 +196,17 @@ export class GrpcTransport {
       call.emit("error", { code: grpc.status.UNAVAILABLE, details: "raft transport closed" });
       return;
     }
+    // The door (door.ts): checked on the stream's metadata, before any data is read; a refused
+    // stream is not told this node's id.
+    const door = checkDoor(call.metadata, this.cfg);
+    if (!door.ok) {
+      this.refused(call, door.code, door.why);
+      return;
+    }
+    const from = door.from;
     this.serverCalls.add(call);
     call.write(this.cfg.id);
-    call.on("data", (batch: Buffer) => this.receive(call, batch));
+    call.on("data", (batch: Buffer) => this.receive(call, from, batch));
     call.on("error", () => this.serverCalls.delete(call)); // The client went away.
     call.on("end", () => {
       this.serverCalls.delete(call);
@@ -203,7 +214,16 @@ export class GrpcTransport {
     });
   }
 
-  private receive(call: ServerStream, batch: Buffer): void {
+  private refused(call: ServerStream, code: grpc.status, why: string): void {
+    this.stats.refusedStreams++;
+    const peer = call.getPeer();
+    if (this.refusedLog.shouldLog(remoteHost(peer)))
+      this.cfg.log.warn({ peer, why }, "raft: refused a stream at the door (logged once a minute per host)");
+    call.on("error", () => undefined);
+    call.emit("error", { code, details: "raft: refused: not a member of this cluster" });
+  }
+
+  private receive(call: ServerStream, from: NodeId, batch: Buffer): void {
     if (this.closed) return;
     this.stats.receivedBatches++;
     let msgs: Message[];
@@ -218,9 +238,10 @@ export class GrpcTransport {
       return;
     }
     for (const m of msgs) {
-      if (m.to !== this.cfg.id) {
+      if (m.to !== this.cfg.id || m.from !== from) {
         // Misrouted (e.g. a resolver that maps an id to the wrong port): never reaches the core,
-        // whose step() asserts the address.
+        // whose step() asserts the address. Nor does a message in another sender's name than the
+        // one the stream was admitted for.
         this.stats.rejectedMessages++;
         continue;
       }
@@ -347,6 +368,7 @@ class PeerSender {
       SEND_METHOD.path,
       SEND_METHOD.requestSerialize,
       SEND_METHOD.responseDeserialize,
+      doorMetadata(this.cfg.id, this.cfg.clusterId?.() ?? ""),
     );
     this.call = call;
     this.writable = true;
@@ -386,7 +408,12 @@ class PeerSender {
     this.client?.close();
     this.client = null;
     if (this.closed) return;
-    if (this.failures === 0) {
+    if (this.failures === 0 && err?.code === grpc.status.PERMISSION_DENIED) {
+      this.cfg.log.warn(
+        { peer: this.id, err: err.details },
+        "raft: peer refused our stream (it belongs to another cluster, or does not count us a member)",
+      );
+    } else if (this.failures === 0) {
       this.cfg.log.info(
         { peer: this.id, err: why ?? err?.details ?? "stream ended" },
         "raft: stream to peer broken; reconnecting",
