@@ -19,7 +19,7 @@ import {
 import type { NeedleListEntry } from "./storage/store-api.js";
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import type { Logger } from "../common/logger.js";
-import { type CopyStore, sendVolumeFile, volumeFileStatus } from "./copy/copy-source.js";
+import { type CopyStore, sendVolumeFile, volumeFileStatus, writable } from "./copy/copy-source.js";
 import { copiesInFlightMax, copyProgressBytes } from "./copy/limits.js";
 import { copyVolume } from "./copy/volume-copy.js";
 
@@ -116,21 +116,6 @@ async function runVolumeCopy(
   } finally {
     inFlight.release(req.volumeId);
   }
-}
-
-/** Resolves when the stream can take more (or the call ended: the caller checks). */
-function writable(call: grpc.ServerWritableStream<unknown, unknown>): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      call.off("drain", done);
-      call.off("cancelled", done);
-      call.off("close", done);
-      resolve();
-    };
-    call.on("drain", done);
-    call.on("cancelled", done);
-    call.on("close", done);
-  });
 }
 
 function entryMessage(e: NeedleListEntry): MessageInitShape<typeof NeedleListEntrySchema> {

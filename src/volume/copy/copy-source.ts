@@ -70,7 +70,7 @@ function checkRange(req: CopyFileRequest): { start: number; stop: number } {
 }
 
 /** Resolves when the stream can take more (or the call ended: the caller checks). */
-function writable(call: grpc.ServerWritableStream<CopyFileRequest, CopyFileResponse>): Promise<void> {
+export function writable<Req, Res>(call: grpc.ServerWritableStream<Req, Res>): Promise<void> {
   return new Promise((resolve) => {
     const done = (): void => {
       call.off("drain", done);
