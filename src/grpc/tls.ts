@@ -11,14 +11,15 @@
 //
 // Servers get their credentials explicitly (newGrpcServer, from the SecurityConfig their
 // constructor received, with the role they serve). Clients use one process-wide identity, set
-// when the process makes its first TLS gRPC server (or by installProcessGrpcTls, for the shell):
-// SeaweedFS also reads one security.toml per process, and the dozen call sites that dial (leader
+// when the process makes a TLS gRPC server (or by installProcessGrpcTls, for the shell): SeaweedFS
+// also reads one security.toml per process, and the dozen call sites that dial (leader
 // forwarding, heartbeats, the Raft transport, repair, copies) then need no credentials threaded
 // through them. Which certificate a client presents is SeaweedFS's choice too: a master dials with
 // [grpc.master]'s, a volume server with [grpc.volume]'s, the shell with [grpc.client]'s; a
-// `weed-ts server` process, which starts its master first, dials with the master's. A process that
-// never configures [grpc] (every in-process test but the TLS ones) stays insecure, and a test can
-// still pass explicit credentials to createClient or reset the process identity.
+// `weed-ts server` process dials with the master's (a master's server outranks a volume server's,
+// whichever is made first; an explicit install outranks both). A process that never configures
+// [grpc] (every in-process test but the TLS ones) stays insecure, and a test can still pass
+// explicit credentials to createClient or reset the process identity.
 import { readFileSync } from "node:fs";
 import type { PeerCertificate } from "node:tls";
 import * as grpc from "@grpc/grpc-js";
@@ -152,8 +153,8 @@ export function serverCredentialsOf(server: grpc.Server): grpc.ServerCredentials
 
 /**
  * A gRPC server for `role`: with `security.grpc`, bound (by bindServer) with mutual TLS and
- * refusing client names outside the role's allowed_commonNames; the first such server in the
- * process also sets the process's client identity (the role's certificate). Without it, a plain
+ * refusing client names outside the role's allowed_commonNames; it also sets the process's client
+ * identity (the role's certificate; see the top of this file). Without it, a plain
  * insecure server, as before security.toml.
  */
 export function newGrpcServer(
@@ -164,7 +165,9 @@ export function newGrpcServer(
   const cfg = security?.grpc;
   if (cfg === undefined) return new grpc.Server(options);
   const material = loadGrpcTls(cfg);
-  if (processIdentity === null) installProcessGrpcTls(cfg, role);
+  if (processIdentity === null || (processIdentity.rank < roleRank[role] && processIdentity.rank !== explicitRank)) {
+    setIdentity(cfg, role, roleRank[role]);
+  }
   const allowed = material[role]?.allowedCommonNames ?? [];
   const interceptors = allowed.length === 0 ? [] : [commonNameInterceptor(allowed)];
   const server = new grpc.Server({ ...options, interceptors: [...(options.interceptors ?? []), ...interceptors] });
@@ -172,14 +175,22 @@ export function newGrpcServer(
   return server;
 }
 
-let processIdentity: { who: GrpcClientIdentity; credentials: grpc.ChannelCredentials } | null = null;
+/** Which server's certificate a process running both presents: the master's (SeaweedFS's `weed server`). */
+const roleRank: Record<GrpcServerRole, number> = { volume: 1, master: 2 };
+const explicitRank = 3;
+
+let processIdentity: { who: GrpcClientIdentity; rank: number; credentials: grpc.ChannelCredentials } | null = null;
+
+function setIdentity(cfg: GrpcTlsConfig, who: GrpcClientIdentity, rank: number): void {
+  processIdentity = { who, rank, credentials: channelCredentialsFor(loadGrpcTls(cfg), who) };
+}
 
 /**
  * Sets what every client in this process dials with. The shell and other client-only commands
  * call it with "client" once at start; servers get it from newGrpcServer.
  */
 export function installProcessGrpcTls(cfg: GrpcTlsConfig, who: GrpcClientIdentity): void {
-  processIdentity = { who, credentials: channelCredentialsFor(loadGrpcTls(cfg), who) };
+  setIdentity(cfg, who, explicitRank);
 }
 
 /** Back to an insecure process (tests that run TLS and open clusters in one process). */

@@ -8,6 +8,7 @@ import type { SecurityConfig } from "../../../src/common/security/config.js";
 import { Seaweed } from "../../../src/gen/master_pb.js";
 import { addService, bindServer, createClient, GrpcCallError, type ServiceImpl } from "../../../src/grpc/adapter.js";
 import {
+  installProcessGrpcTls,
   loadGrpcTls,
   newGrpcServer,
   processChannelCredentials,
@@ -166,6 +167,18 @@ describe("gRPC mutual TLS", () => {
     }
     resetProcessGrpcTls();
     expect(await refusal(lookup(address, processChannelCredentials()))).toBe(grpc.status.UNAVAILABLE);
+  });
+
+  it("a process running a volume server and a master dials as the master; an explicit install outranks both", () => {
+    servers.push(newGrpcServer({}, securityOf(), "volume"));
+    expect(processGrpcIdentity()).toBe("volume");
+    servers.push(newGrpcServer({}, securityOf(), "master"));
+    expect(processGrpcIdentity()).toBe("master");
+    servers.push(newGrpcServer({}, securityOf(), "volume"));
+    expect(processGrpcIdentity()).toBe("master");
+    installProcessGrpcTls(grpcConfigOf(certs), "client");
+    servers.push(newGrpcServer({}, securityOf(), "master"));
+    expect(processGrpcIdentity()).toBe("client");
   });
 
   it("without [grpc] a server and its clients stay insecure, side by side with a TLS server", async () => {
