@@ -48,7 +48,8 @@ import { MembershipManager } from "./state/membership.js";
 import { RaftClusterState } from "./state/raft-cluster-state.js";
 import { Sequencer } from "./state/sequencer.js";
 import { snapshotOf } from "./repair/cluster-snapshot.js";
-import { runCheckJob, runCopyJob } from "./repair/repair-jobs.js";
+import { fidTokensOf } from "../common/security/jwt.js";
+import { checkJobRunner, runCopyJob } from "./repair/repair-jobs.js";
 import { realRepairClock, Repairer } from "./repair/repairer.js";
 import { Assigner } from "./topology/assigner.js";
 import { Topology } from "./topology/topology.js";
@@ -281,10 +282,12 @@ export class MasterServer {
     const membership = new MembershipManager(state.runtime, self, logger, () => state.topologyId, probeClusterId);
     const { defaultReplication } = c;
     const service = { assigner, topology, heartbeats, metrics, logger, defaultReplication, cluster, leaderCalls };
-    addService(grpcServer, Seaweed, seaweedService({ ...service, membership }), grpcStatusOf);
+    const fidTokens = fidTokensOf(c.security); // [jwt.signing]: tokens from assign, lookup and /submit
+    addService(grpcServer, Seaweed, seaweedService({ ...service, membership, fidTokens }), grpcStatusOf);
     const startedAt = performance.now();
     const http = new MasterHttpHandlers({
       ...{ assigner, topology, growth, state, metrics, uploads, logger, defaultReplication, cluster, forwarder },
+      fidTokens,
       version: `${formatSizeLimit(c.volumeSizeLimitMB)} weed-ts ${MASTER_VERSION}`,
       volumeSizeLimitMB: c.volumeSizeLimitMB,
       membership,
@@ -323,7 +326,7 @@ export class MasterServer {
       snapshot: () => snapshotOf(topology),
       ready: () => !assigner.warmingUp,
       copy: runCopyJob,
-      check: runCheckJob,
+      check: checkJobRunner(this.config.security?.jwtSigning),
       clock: realRepairClock,
       random: realWorld.random,
       logger: this.log,

@@ -225,8 +225,7 @@ const SHELL_COMMANDS: Record<string, ShellCommand> = {
         collection: str(f, "collection"),
         syncDeleted: bool(f, "syncDeleted"),
       };
-      if (!(await checkDisk(c.master, o, io)))
-        throw new Error("some volumes could not be checked or fixed (see above)");
+      if (!(await checkDisk(c, o, io))) throw new Error("some volumes could not be checked or fixed (see above)");
     },
   },
 };

@@ -4,6 +4,8 @@
 // a volume that converged has its needs-check flag cleared. Dry run unless -apply.
 import { checkVolumeReplicas, type CheckDiskResult } from "../../master/repair/check-disk.js";
 import type { CommandIo } from "../command.js";
+import type { JwtSigning } from "../../common/security/config.js";
+import type { ShellContext } from "./context.js";
 import { readCluster, volumesOf, type VolumeReplicas } from "./cluster-topology.js";
 
 export interface CheckDiskShellOptions {
@@ -24,17 +26,25 @@ export function volumesToCheck(all: Iterable<VolumeReplicas>, o: CheckDiskShellO
     .sort((a, b) => a.id - b.id);
 }
 
-async function checkOne(v: VolumeReplicas, o: CheckDiskShellOptions, io: CommandIo): Promise<CheckDiskResult> {
+async function checkOne(
+  v: VolumeReplicas,
+  o: CheckDiskShellOptions,
+  io: CommandIo,
+  jwtSigning: JwtSigning | undefined,
+): Promise<CheckDiskResult> {
   const replicas = v.holders.map((h) => ({ url: h.node.url, grpcAddress: h.node.grpcAddress }));
   return checkVolumeReplicas(v.id, replicas, {
     apply: o.apply,
     syncDeletes: o.syncDeleted,
     say: (line) => io.out.write(line + "\n"),
+    jwtSigning,
   });
 }
 
 /** Runs the command; resolves false when some volume could not be checked or made to converge. */
-export async function checkDisk(master: string, o: CheckDiskShellOptions, io: CommandIo): Promise<boolean> {
+/** `ctx.security`'s [jwt.signing] key signs the deletes a secured cluster's volume servers check. */
+export async function checkDisk(ctx: ShellContext, o: CheckDiskShellOptions, io: CommandIo): Promise<boolean> {
+  const master = ctx.master;
   if (!o.apply) io.out.write("dry run: nothing is changed; add -apply to copy and delete needles\n");
   const all = volumesOf(await readCluster(master));
   if (o.volumeId !== 0 && !all.has(o.volumeId)) throw new Error(`volume ${o.volumeId} not found`);
@@ -43,7 +53,7 @@ export async function checkDisk(master: string, o: CheckDiskShellOptions, io: Co
   let differing = 0;
   for (const v of todo) {
     try {
-      const r = await checkOne(v, o, io);
+      const r = await checkOne(v, o, io, ctx.security.jwtSigning);
       if (r.differences > 0) differing++;
       if (o.apply && !r.converged) ok = false;
     } catch (err) {

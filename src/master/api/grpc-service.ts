@@ -24,6 +24,7 @@ import { assignCountMax } from "../limits.js";
 import type { ClusterView } from "../state/cluster-view.js";
 import type { LeaderGrpcClients } from "./leader-grpc.js";
 import type { MembershipAnswer, HandedOff, MembershipManager } from "../state/membership.js";
+import type { FidTokens } from "../../common/security/jwt.js";
 
 export interface SeaweedServiceDeps {
   cluster: ClusterView;
@@ -36,6 +37,8 @@ export interface SeaweedServiceDeps {
   logger: Logger;
   defaultReplication: string;
   membership: MembershipManager;
+  /** security.toml's [jwt.signing]: Assign and LookupVolume of a fid answer a write token in `auth`. */
+  fidTokens?: FidTokens;
 }
 
 /** Errors that mean "not now" rather than "bad request": answered in AssignResponse.error. */
@@ -86,7 +89,10 @@ function assignHandler(deps: SeaweedServiceDeps) {
       const r = await assigner.assign(params);
       metrics.assignDone(true, (performance.now() - started) / 1000);
       const [first, ...rest] = r.nodes;
-      return { fid: r.fid, count: BigInt(r.count), location: first!.location, replicas: rest.map((n) => n.location) };
+      // With count > 1 the token is for the first fid, as SeaweedFS (it covers fid_1, fid_2...).
+      const auth = (await deps.fidTokens?.write?.sign(r.fid)) ?? "";
+      const replicas = rest.map((n) => n.location);
+      return { fid: r.fid, count: BigInt(r.count), location: first!.location, replicas, auth };
     } catch (err) {
       metrics.assignDone(false, (performance.now() - started) / 1000);
       if (err instanceof WeedError && IN_BAND.has(err.code)) return { error: err.message };
@@ -95,15 +101,22 @@ function assignHandler(deps: SeaweedServiceDeps) {
   };
 }
 
-/** LookupVolume as the leader answers it (a follower has no topology: never an empty answer). */
-function lookupHandler(topology: Topology) {
+/**
+ * LookupVolume as the leader answers it (a follower has no topology: never an empty answer). A
+ * file id found gets a write token in `auth` when [jwt.signing] is set (SeaweedFS: the write key
+ * always here; a read token comes from HTTP /dir/lookup?read=yes).
+ */
+function lookupHandler(topology: Topology, fidTokens: FidTokens | undefined) {
+  const key = fidTokens?.write;
   return async (req: LookupVolumeRequest) => ({
-    volumeIdLocations: req.volumeOrFileIds.map((id) => {
-      const r = lookupVolume(topology, id, req.collection);
-      return r.ok
-        ? { volumeOrFileId: id, locations: r.nodes.map((n) => n.location) }
-        : { volumeOrFileId: id, error: r.error };
-    }),
+    volumeIdLocations: await Promise.all(
+      req.volumeOrFileIds.map(async (id) => {
+        const r = lookupVolume(topology, id, req.collection);
+        if (!r.ok) return { volumeOrFileId: id, error: r.error };
+        const auth = key !== undefined && id.includes(",") ? await key.sign(id) : "";
+        return { volumeOrFileId: id, locations: r.nodes.map((n) => n.location), auth };
+      }),
+    ),
   });
 }
 
@@ -148,7 +161,7 @@ export function seaweedService(deps: SeaweedServiceDeps): ServiceImpl<typeof Sea
   return {
     sendHeartbeat: deps.heartbeats.handle,
     assign: leaderOnly((c, req, o) => c.assign(req, o), assignHandler(deps)),
-    lookupVolume: leaderOnly((c, req, o) => c.lookupVolume(req, o), lookupHandler(deps.topology)),
+    lookupVolume: leaderOnly((c, req, o) => c.lookupVolume(req, o), lookupHandler(deps.topology, deps.fidTokens)),
     // Any master answers from its own view of the group.
     async raftListClusterServers() {
       const leader = deps.cluster.leader();

@@ -37,6 +37,7 @@ import type { VolumeGrowth } from "../topology/volume-growth.js";
 import type { ClusterView } from "../state/cluster-view.js";
 import type { HandedOff, MembershipAnswer, MembershipManager } from "../state/membership.js";
 import { BodyBudget, forwardedBy, hasBody, LeaderForwarder, neverDelivered } from "./leader-forwarder.js";
+import { bearer, type FidTokenKey, type FidTokens } from "../../common/security/jwt.js";
 import { viaLeader } from "./leader-route.js";
 
 /** Answered by every master from its own state, never forwarded and never waiting for a leader. */
@@ -73,6 +74,8 @@ export interface HttpHandlerDeps {
   uptimeSec: () => number;
   /** Uniform in [0, 1): which replica a /<fid> redirect names. */
   random: () => number;
+  /** security.toml's [jwt.signing] / [jwt.signing.read]: assign and lookup hand out fid tokens. */
+  fidTokens?: FidTokens;
 }
 
 type Handler = (req: IncomingMessage, res: ServerResponse, q: URLSearchParams, pretty: boolean) => void | Promise<void>;
@@ -234,13 +237,12 @@ export class MasterHttpHandlers {
     const fast = assigner.tryAssign(req);
     if (fast !== undefined) {
       metrics.assignDone(true, (performance.now() - started) / 1000);
-      sendAssign(res, fast, pretty);
-      return;
+      return this.answerAssign(res, fast, pretty);
     }
     return assigner.assign(req, clientGoneSignal(res)).then(
       (r) => {
         metrics.assignDone(true, (performance.now() - started) / 1000);
-        sendAssign(res, r, pretty);
+        return this.answerAssign(res, r, pretty);
       },
       (err: unknown) => {
         metrics.assignDone(false, (performance.now() - started) / 1000);
@@ -249,12 +251,39 @@ export class MasterHttpHandlers {
     );
   }
 
-  private lookup(res: ServerResponse, q: URLSearchParams, pretty: boolean): void {
+  /**
+   * The answer to an assign, with a write token for its fid when [jwt.signing] is set: in `auth`
+   * (as gRPC's AssignResponse and SeaweedFS's AssignResult name it) and in an `Authorization:
+   * Bearer` header (where SeaweedFS's HTTP handler puts it). With count > 1 the token is for the
+   * first fid only, as SeaweedFS: volume servers accept it for fid_1, fid_2... (`_N` suffixes).
+   */
+  private answerAssign(res: ServerResponse, r: AssignResult, pretty: boolean): void | Promise<void> {
+    const key = this.deps.fidTokens?.write;
+    if (key === undefined) return sendAssign(res, r, pretty, undefined);
+    return key.sign(r.fid).then((auth) => sendAssign(res, r, pretty, auth));
+  }
+
+  /**
+   * The key a lookup of `fileId` signs with (SeaweedFS dirLookupHandler): the write key, or with
+   * read=yes the read key (none when [jwt.signing.read] is absent: reads need no token then).
+   */
+  private lookupKey(fileId: string, q: URLSearchParams): FidTokenKey | undefined {
+    if (fileId === "" || this.deps.fidTokens === undefined) return undefined;
+    return q.get("read") === "yes" ? this.deps.fidTokens.read : this.deps.fidTokens.write;
+  }
+
+  private lookup(res: ServerResponse, q: URLSearchParams, pretty: boolean): void | Promise<void> {
     const fileId = q.get("fileId") ?? "";
     const id = fileId !== "" ? fileId : (q.get("volumeId") ?? "");
     const r = lookupVolume(this.deps.topology, id, q.get("collection") ?? "");
     if (r.ok) {
-      sendJson(res, 200, { volumeOrFileId: id, locations: locationsOf(r.nodes) }, pretty);
+      const body = { volumeOrFileId: id, locations: locationsOf(r.nodes) };
+      const key = this.lookupKey(fileId, q);
+      if (key === undefined) return sendJson(res, 200, body, pretty);
+      return key.sign(fileId).then((auth) => {
+        res.setHeader("Authorization", bearer(auth));
+        sendJson(res, 200, { ...body, auth }, pretty);
+      });
     } else if (this.deps.assigner.warmingUp && volumeIdOf(id) >= 0) {
       // Its servers may not have reported yet: "retry soon" rather than "does not exist".
       res.setHeader("Retry-After", String(retryAfterSec));
@@ -289,7 +318,9 @@ export class MasterHttpHandlers {
     const assigned = await this.deps.assigner.assign(params, signal).catch(asSubmitFailure);
     const node = assigned.nodes[0]!;
     const { fileName, mime, data } = file;
-    const upload = { server: node.url, fid: assigned.fid, fileName, mime, data, signal };
+    // Secured volume servers want the write token the assign would have handed a client.
+    const auth = await this.deps.fidTokens?.write?.sign(assigned.fid);
+    const upload = { server: node.url, fid: assigned.fid, fileName, mime, data, signal, auth };
     const up = await this.deps.uploads.upload(upload).catch(asSubmitFailure);
     sendJson(
       res,
@@ -391,7 +422,10 @@ function asSubmitFailure(err: unknown): never {
   throw new WeedError(ErrorCode.INTERNAL, err instanceof Error ? err.message : String(err), { cause: err });
 }
 
-function sendAssign(res: ServerResponse, r: AssignResult, pretty: boolean): void {
+function sendAssign(res: ServerResponse, r: AssignResult, pretty: boolean, auth: string | undefined): void {
   const node = r.nodes[0]!;
-  sendJson(res, 200, { fid: r.fid, url: node.url, publicUrl: node.publicUrl, count: r.count }, pretty);
+  const body = { fid: r.fid, url: node.url, publicUrl: node.publicUrl, count: r.count };
+  if (auth === undefined) return sendJson(res, 200, body, pretty);
+  res.setHeader("Authorization", bearer(auth));
+  sendJson(res, 200, { ...body, auth }, pretty);
 }

@@ -4,6 +4,7 @@
 import { Readable } from "node:stream";
 import { Pool } from "undici";
 import { ErrorCode, WeedError } from "../../common/errors.js";
+import { bearer } from "../../common/security/jwt.js";
 import { submitUploadTimeoutMs, uploadConnectionsPerServer, uploadDrainGraceMs } from "../limits.js";
 
 export interface UploadInput {
@@ -14,6 +15,8 @@ export interface UploadInput {
   mime: string;
   data: Buffer;
   signal?: AbortSignal;
+  /** A write token for the fid (security.toml's [jwt.signing]), sent as `Authorization: Bearer`. */
+  auth?: string | undefined;
 }
 
 /** The volume server's 201 body (operation.UploadResult). */
@@ -47,6 +50,7 @@ export class UploadClient {
         headers: {
           "content-type": `multipart/form-data; boundary=${boundary}`,
           "content-length": String(head.length + input.data.length + tail.length),
+          ...(input.auth === undefined ? {} : { authorization: bearer(input.auth) }),
         },
         body: Readable.from([head, input.data, tail], { objectMode: false }),
         headersTimeout: submitUploadTimeoutMs,

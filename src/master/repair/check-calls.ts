@@ -4,6 +4,7 @@
 import { request } from "undici";
 import { ErrorCode, WeedError } from "../../common/errors.js";
 import { formatKeyCookie } from "../../common/fid.js";
+import { bearer, type FidTokenKey } from "../../common/security/jwt.js";
 import { VolumeServer, type VolumeNeedleListResponse } from "../../gen/volume_server_pb.js";
 import { createClient, type CallOptions, type ServiceClient } from "../../grpc/adapter.js";
 import type { NeedleMeta } from "./check-diff.js";
@@ -44,13 +45,16 @@ export class ReplicaCalls {
   readonly endpoint: ReplicaEndpoint;
   readonly #client: ServiceClient<typeof VolumeServer>;
   readonly #signal: AbortSignal | undefined;
+  readonly #tokens: FidTokenKey | undefined;
 
-  constructor(endpoint: ReplicaEndpoint, signal: AbortSignal | undefined) {
+  /** `tokens`: the [jwt.signing] key a secured cluster's volume servers want deletes signed with. */
+  constructor(endpoint: ReplicaEndpoint, signal: AbortSignal | undefined, tokens?: FidTokenKey) {
     this.endpoint = endpoint;
     this.#client = createClient(VolumeServer, endpoint.grpcAddress, {
       "grpc.max_receive_message_length": checkReceiveBytesMax,
     });
     this.#signal = signal;
+    this.#tokens = tokens;
   }
 
   close(): void {
@@ -135,8 +139,10 @@ export class ReplicaCalls {
     let status: number;
     let text: string;
     try {
+      const auth = this.#tokens === undefined ? undefined : await this.#tokens.sign(fid);
       const r = await request(`http://${this.endpoint.url}/${fid}?type=replicate`, {
         method: "DELETE",
+        ...(auth === undefined ? {} : { headers: { authorization: bearer(auth) } }),
         headersTimeout: checkCallTimeoutMs,
         bodyTimeout: checkCallTimeoutMs,
         ...(this.#signal === undefined ? {} : { signal: this.#signal }),

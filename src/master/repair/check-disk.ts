@@ -44,6 +44,8 @@ import {
   type CheckAction,
   type NeedleSet,
 } from "./check-diff.js";
+import type { JwtSigning } from "../../common/security/config.js";
+import { FidTokenKey } from "../../common/security/jwt.js";
 import { ReplicaCalls, tooLargeToCopy, type ReplicaEndpoint } from "./check-calls.js";
 import { checkActionLinesMax, checkActionsInParallel, checkPassesMax } from "./check-limits.js";
 
@@ -57,6 +59,8 @@ export interface CheckDiskOptions {
   signal?: AbortSignal;
   /** One line of the report at a time (no newline). */
   say?: (line: string) => void;
+  /** security.toml's [jwt.signing]: each local delete carries a write token for its fid, minted here. */
+  jwtSigning?: JwtSigning | undefined;
 }
 
 export interface CheckDiskResult {
@@ -216,7 +220,8 @@ export async function checkVolumeReplicas(
   replicas: readonly ReplicaEndpoint[],
   o: CheckDiskOptions,
 ): Promise<CheckDiskResult> {
-  const calls = replicas.map((r) => new ReplicaCalls(r, o.signal));
+  const tokens = o.jwtSigning === undefined ? undefined : new FidTokenKey(o.jwtSigning);
+  const calls = replicas.map((r) => new ReplicaCalls(r, o.signal, tokens));
   try {
     return await runCheck({ volumeId, calls, o, say: o.say ?? (() => undefined) });
   } finally {
