@@ -21,7 +21,7 @@
 // [grpc] (every in-process test but the TLS ones) stays insecure, and a test can still pass
 // explicit credentials to createClient or reset the process identity.
 import { readFileSync } from "node:fs";
-import type { PeerCertificate } from "node:tls";
+import { connect as tlsConnect, type PeerCertificate } from "node:tls";
 import * as grpc from "@grpc/grpc-js";
 import { ErrorCode, WeedError } from "../common/errors.js";
 import type { CertKeyFiles, GrpcTlsConfig, SecurityConfig } from "../common/security/config.js";
@@ -179,10 +179,16 @@ export function newGrpcServer(
 const roleRank: Record<GrpcServerRole, number> = { volume: 1, master: 2 };
 const explicitRank = 3;
 
-let processIdentity: { who: GrpcClientIdentity; rank: number; credentials: grpc.ChannelCredentials } | null = null;
+let processIdentity: {
+  who: GrpcClientIdentity;
+  rank: number;
+  material: GrpcTlsMaterial;
+  credentials: grpc.ChannelCredentials;
+} | null = null;
 
 function setIdentity(cfg: GrpcTlsConfig, who: GrpcClientIdentity, rank: number): void {
-  processIdentity = { who, rank, credentials: channelCredentialsFor(loadGrpcTls(cfg), who) };
+  const material = loadGrpcTls(cfg);
+  processIdentity = { who, rank, material, credentials: channelCredentialsFor(material, who) };
 }
 
 /**
@@ -206,4 +212,45 @@ export function processGrpcIdentity(): GrpcClientIdentity | null {
 /** What a client in this process dials with: the installed identity's TLS, else insecure. */
 export function processChannelCredentials(): grpc.ChannelCredentials {
   return processIdentity?.credentials ?? grpc.credentials.createInsecure();
+}
+
+/** What a TLS handshake with a would-be peer's gRPC port showed. */
+export type PeerCertificateCheck = "member" | "stranger" | "unreachable";
+
+/**
+ * A master's membership changes travel over HTTP; with [grpc] configured, the leader asks this
+ * before adding a master: does its gRPC port present a certificate our CA signed? "stranger": it
+ * answered with another certificate (another CA's, or none) and must not be added, or it would
+ * sit in the membership as a learner that can never be reached. "unreachable": nothing answered
+ * (not started yet: an operator may add a master before starting it). Without a process identity
+ * (no [grpc]) every peer is a "member": an open cluster checks nothing.
+ */
+export function checkPeerCertificate(address: string, timeoutMs: number): Promise<PeerCertificateCheck> {
+  const id = processIdentity;
+  if (id === null) return Promise.resolve("member");
+  const colon = address.lastIndexOf(":");
+  const own = id.material[id.who];
+  return new Promise((resolve) => {
+    const socket = tlsConnect({
+      host: address.slice(0, colon),
+      port: Number(address.slice(colon + 1)),
+      ca: id.material.ca,
+      ...(own === undefined ? {} : { cert: own.cert, key: own.key }),
+      ALPNProtocols: ["h2"],
+      // Only the chain matters here, as for every gRPC call (see the top of this file).
+      rejectUnauthorized: false,
+      checkServerIdentity: acceptAnyHostName,
+    });
+    const done = (v: PeerCertificateCheck): void => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(v);
+    };
+    const timer = setTimeout(() => done("unreachable"), timeoutMs);
+    socket.once("secureConnect", () => done(socket.authorized ? "member" : "stranger"));
+    // Refused or reset before any handshake: nobody there; a torn handshake: not one of ours.
+    socket.once("error", (err: NodeJS.ErrnoException) =>
+      done(err.code === "ECONNREFUSED" || err.code === "EHOSTUNREACH" ? "unreachable" : "stranger"),
+    );
+  });
 }

@@ -8,6 +8,7 @@ import type { SecurityConfig } from "../../../src/common/security/config.js";
 import { Seaweed } from "../../../src/gen/master_pb.js";
 import { addService, bindServer, createClient, GrpcCallError, type ServiceImpl } from "../../../src/grpc/adapter.js";
 import {
+  checkPeerCertificate,
   installProcessGrpcTls,
   loadGrpcTls,
   newGrpcServer,
@@ -188,6 +189,28 @@ describe("gRPC mutual TLS", () => {
     expect(processGrpcIdentity()).toBeNull();
     expect(await lookup(open, grpc.credentials.createInsecure())).toBe("echo");
     expect(await lookup(tlsAddress, tlsAs(certs.client))).toBe("echo");
+  });
+
+  it("checkPeerCertificate: member (our CA), stranger (another CA, no TLS), unreachable (nobody)", async () => {
+    const ours = await startServer(securityOf());
+    const other: SecurityConfig = {
+      whiteList: [],
+      grpc: { ca: certs.otherCa.cert, master: { ...certs.otherMaster, allowedCommonNames: [] } },
+    };
+    const foreign = await startServer(other);
+    resetProcessGrpcTls();
+    const open = await startServer({ whiteList: [] });
+    const dead = newGrpcServer({}, undefined, "master");
+    const deadPort = await bindServer(dead, "127.0.0.1", 0);
+    dead.forceShutdown();
+    const nobody = `127.0.0.1:${deadPort}`;
+    // An open process checks nothing.
+    expect(await checkPeerCertificate(foreign, callTimeoutMs)).toBe("member");
+    installProcessGrpcTls(grpcConfigOf(certs), "master");
+    expect(await checkPeerCertificate(ours, callTimeoutMs)).toBe("member");
+    expect(await checkPeerCertificate(foreign, callTimeoutMs)).toBe("stranger");
+    expect(await checkPeerCertificate(open, callTimeoutMs)).toBe("stranger");
+    expect(await checkPeerCertificate(nobody, callTimeoutMs)).toBe("unreachable");
   });
 
   it("a certificate file that cannot be read stops the start with BAD_PARAM", () => {
