@@ -55,6 +55,8 @@ import { Assigner } from "./topology/assigner.js";
 import { Topology } from "./topology/topology.js";
 import { GrpcVolumeAllocator } from "./topology/volume-allocator.js";
 import { VolumeGrowth } from "./topology/volume-growth.js";
+import { describeSecurity, securitySummary } from "../common/security/summary.js";
+import type { SecurityConfig } from "../common/security/config.js";
 
 export { MASTER_VERSION, type MasterConfig } from "./master-config.js";
 
@@ -171,6 +173,7 @@ export class MasterServer {
     for (const wake of this.openWaiters) wake();
     const ports = { http: this.boundHttpPort, grpc: this.boundGrpcPort, raft: state.runtime.port };
     this.log.info({ self: bound.self, peers, ...ports, mdir: c.mdir }, "master started");
+    logSecurity(this.log, c.security);
   }
 
   /**
@@ -288,6 +291,7 @@ export class MasterServer {
     const http = new MasterHttpHandlers({
       ...{ assigner, topology, growth, state, metrics, uploads, logger, defaultReplication, cluster, forwarder },
       fidTokens,
+      ...(c.security === undefined ? {} : { security: c.security }),
       version: `${formatSizeLimit(c.volumeSizeLimitMB)} weed-ts ${MASTER_VERSION}`,
       volumeSizeLimitMB: c.volumeSizeLimitMB,
       membership,
@@ -406,4 +410,17 @@ function listen(server: HttpServer, host: string, port: number): Promise<number>
       resolve((server.address() as AddressInfo).port);
     });
   });
+}
+
+/** Once at start: an open cluster is said loudly; a secured one says what is on (no keys, no paths). */
+function logSecurity(log: Logger, security: SecurityConfig | undefined): void {
+  const s = securitySummary(security);
+  if (!s.Enabled) {
+    log.warn("security is off: anyone who can reach these ports can write, delete and change the cluster");
+    return;
+  }
+  const { JwtWrite, JwtRead, JwtAdmin, GrpcTls, HttpsMaster, HttpsVolume, WhiteList } = s;
+  const jwt = { jwtWrite: JwtWrite, jwtRead: JwtRead, jwtAdmin: JwtAdmin };
+  const tls = { grpcTls: GrpcTls, httpsMaster: HttpsMaster, httpsVolume: HttpsVolume };
+  log.info({ ...jwt, ...tls, whiteList: WhiteList, file: security?.source }, `security ${describeSecurity(s)}`);
 }

@@ -21,6 +21,7 @@ import { readCluster } from "../shell/cluster-topology.js";
 import { fixReplication } from "../shell/fix-replication.js";
 import { formatVolumeList } from "../shell/volume-list.js";
 import type { ShellContext } from "../shell/context.js";
+import { describeSecurity, type SecuritySummary } from "../../common/security/summary.js";
 import { securityFlag, securityFromFlags } from "../security-flags.js";
 
 /** One HTTP call of the shell; a master that does not answer in this long is reported down. */
@@ -63,6 +64,8 @@ async function clusterStatus(master: string, io: CommandIo): Promise<void> {
   const s = await getJson<RaftStatus>(`http://${master}/cluster/raft`);
   io.out.write(`current leader master: ${s.leader ?? "(none: an election is under way)"}\n`);
   io.out.write(`All masters: [${s.members.map((m) => `${m.id}(${roleOf(m, s.leader)})`).join(", ")}]\n`);
+  const status = await getJson<{ Security?: SecuritySummary }>(`http://${master}/cluster/status`);
+  if (status.Security !== undefined) io.out.write(`security: ${describeSecurity(status.Security)}\n`);
 }
 
 async function raftPs(master: string, io: CommandIo): Promise<void> {

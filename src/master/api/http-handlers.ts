@@ -39,6 +39,9 @@ import type { HandedOff, MembershipAnswer, MembershipManager } from "../state/me
 import { BodyBudget, forwardedBy, hasBody, LeaderForwarder, neverDelivered } from "./leader-forwarder.js";
 import { bearer, type FidTokenKey, type FidTokens } from "../../common/security/jwt.js";
 import { viaLeader } from "./leader-route.js";
+import { MasterHttpAccess } from "./http-access.js";
+import type { SecurityConfig } from "../../common/security/config.js";
+import { securitySummary } from "../../common/security/summary.js";
 
 /** Answered by every master from its own state, never forwarded and never waiting for a leader. */
 const LOCAL_PATHS: ReadonlySet<string> = new Set([
@@ -76,6 +79,8 @@ export interface HttpHandlerDeps {
   random: () => number;
   /** security.toml's [jwt.signing] / [jwt.signing.read]: assign and lookup hand out fid tokens. */
   fidTokens?: FidTokens;
+  /** security.toml and flags: the white list and CORS (http-access.ts); absent = open. */
+  security?: SecurityConfig;
 }
 
 type Handler = (req: IncomingMessage, res: ServerResponse, q: URLSearchParams, pretty: boolean) => void | Promise<void>;
@@ -113,9 +118,11 @@ export class MasterHttpHandlers {
   private readonly deps: HttpHandlerDeps;
   private readonly routes: ReadonlyMap<string, Handler>;
   private readonly bodies = new BodyBudget(forwardBodyBufferMax, forwardBodyBudgetMax);
+  private readonly access: MasterHttpAccess;
 
   constructor(deps: HttpHandlerDeps) {
     this.deps = deps;
+    this.access = new MasterHttpAccess(deps.security, deps.cluster);
     this.routes = new Map<string, Handler>([
       ["/dir/assign", (_req, res, q, pretty) => this.assign(res, q, pretty)],
       ["/dir/lookup", (_req, res, q, pretty) => this.lookup(res, q, pretty)],
@@ -165,8 +172,15 @@ export class MasterHttpHandlers {
     if (done !== undefined) done.catch((err: unknown) => this.fail(req, res, err));
   };
 
+  /** CORS and the white list first, on the master the client reached (http-access.ts). */
   private dispatch(req: IncomingMessage, res: ServerResponse): void | Promise<void> {
     const path = pathOf(req);
+    const admitted = this.access.admit(req, res, path);
+    if (admitted === true) return this.route(req, res, path);
+    if (admitted !== false) return admitted.then((ok) => (ok ? this.route(req, res, path) : undefined));
+  }
+
+  private route(req: IncomingMessage, res: ServerResponse, path: string): void | Promise<void> {
     if (!LOCAL_PATHS.has(path) && !this.deps.cluster.isLeader()) return this.viaLeader(req, res, path);
     return this.serve(req, res, path);
   }
@@ -368,6 +382,7 @@ export class MasterHttpHandlers {
       Leader: cluster.leader() ?? "",
       Peers: peers,
       MaxVolumeId: state.maxVolumeId,
+      Security: securitySummary(this.deps.security),
     };
     sendJson(res, 200, body, pretty);
   }
@@ -389,6 +404,7 @@ export class MasterHttpHandlers {
       maxVolumeId: d.state.maxVolumeId,
       topologyId: d.state.topologyId,
       uptimeSec: d.uptimeSec(),
+      security: securitySummary(d.security),
     });
     sendText(res, 200, "text/html; charset=utf-8", html);
   }

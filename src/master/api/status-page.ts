@@ -4,6 +4,7 @@ import { formatReplicaPlacement, replicaPlacementFromByte } from "../../common/r
 import { statusVolumeIdsMax } from "../limits.js";
 import type { Topology, VolumeReplicaHealth } from "../topology/topology.js";
 import { humanReadableInts } from "./status-json.js";
+import { describeSecurity, type SecuritySummary } from "../../common/security/summary.js";
 
 export interface StatusPageInput {
   version: string;
@@ -17,6 +18,8 @@ export interface StatusPageInput {
   maxVolumeId: number;
   topologyId: string;
   uptimeSec: number;
+  /** Which protections are on (security.toml, -whiteList); absent = none. */
+  security?: SecuritySummary;
 }
 
 const ESC: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
@@ -57,6 +60,12 @@ function unhealthyRows(topology: Topology): string[] {
   return rows;
 }
 
+function securityLine(s: SecuritySummary | undefined): string {
+  if (s === undefined || !s.Enabled)
+    return "off: anyone who can reach these ports can write, delete and change the cluster";
+  return describeSecurity(s);
+}
+
 export function renderStatusPage(topology: Topology, p: StatusPageInput): string {
   const rows: string[] = [];
   for (const dc of topology.dataCenters()) {
@@ -95,6 +104,7 @@ export function renderStatusPage(topology: Topology, p: StatusPageInput): string
 ${p.leading ? `<tr><th>Free / Max volume slots</th><td>${topology.freeSlots} / ${topology.maxSlots}</td></tr>` : ""}
 <tr><th>Max Volume Id</th><td>${p.maxVolumeId}</td></tr>
 <tr><th>Topology Id</th><td>${esc(p.topologyId)}</td></tr>
+<tr><th>Security</th><td>${esc(securityLine(p.security))}</td></tr>
 <tr><th>Up Time</th><td>${Math.floor(p.uptimeSec)} s</td></tr>
 </table>
 ${leaderOnly(

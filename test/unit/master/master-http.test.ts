@@ -353,7 +353,14 @@ describe("status routes", () => {
     expect(list[0]!.ReplicaPlacement).toEqual({});
     expect(list[0]!.Ttl).toEqual({ Count: 0, Unit: 0 });
     const cluster = await getJson("/cluster/status");
-    expect(cluster.body).toEqual({ IsLeader: true, Leader: `127.0.0.1:${master.httpPort}`, Peers: [], MaxVolumeId: 2 });
+    expect(cluster.body).toMatchObject({
+      IsLeader: true,
+      Leader: `127.0.0.1:${master.httpPort}`,
+      Peers: [],
+      MaxVolumeId: 2,
+    });
+    // No security.toml: every protection off (issue 12).
+    expect((cluster.body as { Security: { Enabled: boolean } }).Security.Enabled).toBe(false);
   });
 
   it("?pretty indents; health routes answer 200; / is an HTML page; /metrics has our counters", async () => {
