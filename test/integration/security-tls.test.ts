@@ -199,7 +199,7 @@ describe("mutual TLS on the gRPC ports", () => {
     }
   });
 
-  it("gRPC calls: refused without TLS and with an unlisted CN, answered with the cluster's client certificate", async () => {
+  it("gRPC: refused without TLS, PERMISSION_DENIED for an unlisted CN, answered with [grpc.client]", async () => {
     const leader = await leaderPort();
     const address = `127.0.0.1:${leader + 10_000}`;
     const call = async (creds: grpc.ChannelCredentials): Promise<grpc.status | "ok"> => {
