@@ -6,6 +6,8 @@
 //   node scripts/bench-failover.mjs [--kills 10] [--concurrency 4] [--assign-seconds 5] [--keep]
 //        [--log-level warn] [--trace]   (--log-level info --trace: the survivors' heartbeat/raft log
 //                                        lines of each failover, in ms since the kill)
+//   BENCH_TLS=1: mutual TLS on every gRPC port (Raft, heartbeats, leader forwarding): a CA and
+//   certificates made with openssl in the temp dir, a security.toml with [grpc] passed as -security.
 //
 // 1. Start the cluster in a temp dir; wait for one agreed leader and 3 registered volume servers.
 // 2. /dir/assign throughput through the leader and through a follower: 16 requests in flight
@@ -23,9 +25,9 @@
 // Missed targets print BELOW TARGET and still exit 0; the exit code is 1 only if the bench failed
 // (cluster not up, no failover within 20 s, a process not rejoining) or a read-back differed.
 // Listens on 127.0.0.1 only, kills only the processes it started (by pid), removes its temp dir.
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { freePortPair } from "./bench-ports.mjs";
 import { loadavg, tmpdir } from "node:os";
@@ -128,6 +130,53 @@ async function getJson(url) {
 // ---------------------------------------------------------------------------------------------
 // Ports and processes
 
+/** BENCH_TLS=1: the security.toml every server is started with (set in main), else null. */
+let securityToml = null;
+
+function openssl(args) {
+  execFileSync("openssl", args, { stdio: ["ignore", "ignore", "pipe"] });
+}
+
+/**
+ * A CA and one certificate per role (CNs master1, volume1, client1; SAN 127.0.0.1) in `dir`, and
+ * a security.toml whose [grpc] sections use them, each server admitting the three names.
+ */
+function writeTlsConfig(dir) {
+  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+  const ca = { cert: join(dir, "ca.crt"), key: join(dir, "ca.key") };
+  openssl(["req", "-x509", ...ec, "-keyout", ca.key, "-out", ca.cert, "-subj", "/CN=bench-ca", "-days", "1"]);
+  const ext = join(dir, "leaf.ext");
+  writeFileSync(ext, "extendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n");
+  const leaf = (cn) => {
+    const f = { cert: join(dir, `${cn}.crt`), key: join(dir, `${cn}.key`), csr: join(dir, `${cn}.csr`) };
+    openssl(["req", ...ec, "-keyout", f.key, "-out", f.csr, "-subj", `/CN=${cn}`]);
+    openssl(
+      ["x509", "-req", "-in", f.csr, "-CA", ca.cert, "-CAkey", ca.key, "-CAcreateserial"].concat([
+        "-out",
+        f.cert,
+        "-days",
+        "1",
+        "-extfile",
+        ext,
+      ]),
+    );
+    return f;
+  };
+  const allowed = `allowed_commonNames = "master1,volume1,client1"`;
+  const section = (name, f, extra) => [`[grpc.${name}]`, `cert = "${f.cert}"`, `key = "${f.key}"`, ...extra, ""];
+  const toml = [
+    "[grpc]",
+    `ca = "${ca.cert}"`,
+    "",
+    ...section("master", leaf("master1"), [allowed]),
+    ...section("volume", leaf("volume1"), [allowed]),
+    ...section("client", leaf("client1"), []),
+  ].join("\n");
+  const path = join(dir, "security.toml");
+  writeFileSync(path, toml);
+  return path;
+}
+
 class Node {
   constructor(i, masterPort, volumePort, peers, dir) {
     this.i = i;
@@ -144,6 +193,7 @@ class Node {
       `-volume.port=${volumePort}`,
       `-master.peers=${peers}`,
       `-logLevel=${flags["log-level"]}`,
+      ...(securityToml === null ? [] : [`-security=${securityToml}`]),
     ];
     this.child = null;
     this.logTail = [];
@@ -588,6 +638,7 @@ async function readBackPhase(nodes, summary) {
 
 async function main() {
   const root = await mkdtemp(join(tmpdir(), "bench-failover-"));
+  if (process.env.BENCH_TLS === "1") securityToml = writeTlsConfig(root);
   const nodes = await makeNodes(root);
   let cleaned = false;
   const cleanup = async () => {
@@ -606,6 +657,7 @@ async function main() {
       .map((x) => x.toFixed(2))
       .join(" ");
     log(`bench-failover: 3 x weed-ts server (master + volume) on 127.0.0.1, data in ${root}; load average ${load}`);
+    log(`gRPC: ${securityToml === null ? "insecure" : `mutual TLS (BENCH_TLS=1, ${securityToml})`}`);
     for (const n of nodes) log(`  ${n.name}: master ${n.addr}  volume ${n.volumeAddr}`);
     const t0 = now();
     for (const n of nodes) n.start();
@@ -623,7 +675,13 @@ async function main() {
     client.running = false;
     await Promise.all(workers);
 
-    const summary = { kills: rounds.length, concurrency, acked: client.acked, failed: client.failed };
+    const summary = {
+      kills: rounds.length,
+      concurrency,
+      tls: securityToml !== null,
+      acked: client.acked,
+      failed: client.failed,
+    };
     if (rounds.length > 0) summarizeFailovers(rounds, summary);
     printSubmitTotals(nodes);
     const readBackOk = await readBackPhase(nodes, summary);
