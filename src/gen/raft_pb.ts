@@ -428,6 +428,9 @@ export const Raft: GenService<{
    * core produced them. The server answers with one Ack when the stream opens (so the client can
    * check it reached the node it meant) and ends the stream with an error status on a bad batch.
    * Raft's own answers travel on the reverse stream (the receiver's stream to the sender).
+   * The stream's metadata names its sender ("x-raft-from") and cluster ("x-raft-cluster-id", absent
+   * while the sender knows none): the server refuses another cluster or a non-member with
+   * PERMISSION_DENIED before reading any batch, and without an Ack (src/raft/runtime/door.ts).
    *
    * @generated from rpc raft_pb.Raft.Send
    */

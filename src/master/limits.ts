@@ -245,3 +245,28 @@ export const memberProbeTimeoutMs = 2_000;
 export const repairGraceSecondsDefault = 180;
 /** A week: a volume left with fewer copies for longer is better said with 0 (off). */
 export const repairGraceSecondsMax = 7 * 24 * 3600;
+
+/**
+ * How far above the replicated MaxVolumeId a heartbeat may report a volume id. The leader reserves
+ * an id through the Raft log before any volume server creates it, so a volume of this cluster is
+ * normally at or below the maximum; ids above it come from volumes made by hand ahead of the
+ * counter (AllocateVolume by an operator or a test: the integration tests use up to 701) and from
+ * servers re-reporting after the masters lost their state, which then re-registers in steps of
+ * this size per beat. A volume farther ahead is refused and never raises the maximum: a fake or
+ * broken heartbeat can no longer push the counter to near 2^32 in one message.
+ */
+export const heartbeatVolumeIdAheadMax = 1_000;
+
+/**
+ * Volumes a heartbeat may list beyond the max_volume_counts it reports itself: a server whose
+ * -max was lowered below what it holds, or whose disk ran low (it then reports what it has), lists
+ * a few more than its count; one listing hundreds more is broken or lying and nothing it says is
+ * applied.
+ */
+export const heartbeatVolumesOverCountMax = 256;
+
+/**
+ * Largest volume size a heartbeat may report: 32 GiB, what 4-byte offsets in 8-byte units can
+ * address (the -volumeSizeLimitMB ceiling is 30 GiB); a bigger size is nonsense.
+ */
+export const heartbeatVolumeBytesMax = 32 * 1024 * 1024 * 1024;

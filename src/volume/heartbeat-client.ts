@@ -31,6 +31,7 @@ import {
   knownMastersMax,
 } from "./limits.js";
 import { volumeInformationMessage, volumeShortInformationMessage } from "./volume-messages.js";
+import { clusterIdFileIn, readClusterId, validClusterId, writeClusterId } from "./cluster-id-file.js";
 
 export interface HeartbeatIdentity {
   ip: string;
@@ -65,6 +66,11 @@ export interface HeartbeatClientOptions {
    * changed while there was none was not heard).
    */
   onLocationsChanged?: (volumeIds: readonly number[] | "all") => void;
+  /**
+   * Where the cluster id of this server's -dir is kept (cluster-id-file.ts). Default:
+   * <dir>/cluster.id when the store has a directory; without either it is kept in memory only.
+   */
+  clusterIdFile?: string;
 }
 
 type SessionEnd =
@@ -73,6 +79,12 @@ type SessionEnd =
   | { kind: "aborted" };
 
 type HeartbeatCall = ClientDuplexStream<Heartbeat, HeartbeatResponse>;
+
+/** The store's directory, when it has one (the real Store does; StoreApi does not promise it). */
+function storeDir(store: StoreApi): string | undefined {
+  const dir = (store as { dir?: unknown }).dir;
+  return typeof dir === "string" && dir !== "" ? dir : undefined;
+}
 
 function sameServer(a: ServerAddress, b: ServerAddress): boolean {
   return a.host === b.host && a.port === b.port;
@@ -104,6 +116,9 @@ export class HeartbeatClient {
   #connected = false;
   #current: string | undefined;
   #volumeSizeLimit = 0n;
+  readonly #clusterIdFile: string | undefined;
+  /** The cluster this server belongs to ("" until a master told it): sent with every beat. */
+  #clusterId: string;
   /** Sends a full beat on the open stream; undefined between streams. */
   #sendFullBeat: (() => void) | undefined;
 
@@ -116,6 +131,43 @@ export class HeartbeatClient {
     this.#masters = [...new Set(o.masters)];
     this.#seeds = this.#masters.length;
     this.#random = o.random ?? Math.random;
+    const dir = storeDir(o.store);
+    this.#clusterIdFile = o.clusterIdFile ?? (dir === undefined ? undefined : clusterIdFileIn(dir));
+    this.#clusterId = this.#clusterIdFile === undefined ? "" : readClusterId(this.#clusterIdFile);
+  }
+
+  /** The cluster id this server belongs to, "" before any master told it. */
+  get clusterId(): string {
+    return this.#clusterId;
+  }
+
+  /**
+   * A master's answer names its cluster: a server without one joins it (and keeps it on disk); a
+   * server of another cluster says so and returns false (the master refuses it too).
+   */
+  #checkCluster(master: string, theirs: string): boolean {
+    if (theirs === "" || theirs === this.#clusterId) return true;
+    if (this.#clusterId !== "") {
+      this.#log.error(
+        { master, ours: this.#clusterId, theirs, file: this.#clusterIdFile },
+        "master belongs to another cluster than this volume server's -dir: not joining it",
+      );
+      return false;
+    }
+    if (!validClusterId(theirs)) {
+      this.#log.warn({ master, theirs }, "master sent a malformed cluster id: ignored");
+      return true;
+    }
+    this.#clusterId = theirs;
+    if (this.#clusterIdFile !== undefined) {
+      try {
+        writeClusterId(this.#clusterIdFile, theirs);
+      } catch (err) {
+        this.#log.warn({ err, file: this.#clusterIdFile }, "cannot keep the cluster id on disk; kept in memory");
+      }
+    }
+    this.#log.info({ master, clusterId: theirs, file: this.#clusterIdFile }, "joined cluster");
+    return true;
   }
 
   get connected(): boolean {
@@ -254,6 +306,7 @@ export class HeartbeatClient {
       maxFileKey: store.maxFileKey(),
       volumes: infos.map(volumeInformationMessage),
       hasNoVolumes: infos.length === 0,
+      clusterId: this.#clusterId,
     });
   }
 
@@ -264,6 +317,7 @@ export class HeartbeatClient {
       ...identityFields(id),
       maxFileKey: this.#o.store.maxFileKey(),
       ...(e.kind === "volume-added" ? { newVolumes: short } : { deletedVolumes: short }),
+      clusterId: this.#clusterId,
     });
   }
 
@@ -320,6 +374,8 @@ export class HeartbeatClient {
       const onAbort = (): void => finish({ kind: "aborted" });
 
       call.on("data", (resp: HeartbeatResponse) => {
+        if (!this.#checkCluster(master, resp.clusterId))
+          return finish({ kind: "failed", reason: `master is of another cluster (${resp.clusterId})`, answered });
         if (resp.leader !== "") {
           let leader: ServerAddress | undefined;
           try {

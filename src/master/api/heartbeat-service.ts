@@ -24,6 +24,7 @@ import {
 import type { ClusterState } from "../state/cluster-state.js";
 import type { DataNode, NodeSpec, ReplicaInfo } from "../topology/data-node.js";
 import { heartbeatVolumesMax, silentPulsesMax } from "../limits.js";
+import { checkHeartbeatCluster, checkVolumeCount, saneVolumes } from "./heartbeat-bounds.js";
 import { LocationPush } from "./location-push.js";
 import type { MasterMetrics } from "./metrics.js";
 import type { Sequencer } from "../state/sequencer.js";
@@ -60,6 +61,8 @@ interface LiveStream {
   sentOn: boolean;
   /** Drops the server and fails the stream: it stayed quiet for `quietMs`. */
   silenced(quietMs: number): void;
+  /** Volumes of this stream were refused as insane (logged once per stream, not per beat). */
+  refusedLogged: boolean;
 }
 
 export class HeartbeatService {
@@ -69,6 +72,7 @@ export class HeartbeatService {
   private sweepTimer: NodeJS.Timeout | undefined;
   private response: HeartbeatResponse | undefined;
   private responseLeader = "";
+  private responseCluster = "";
   private closed = false;
   private readonly locationPush: LocationPush;
   private readonly unwatchLocations: () => void;
@@ -149,7 +153,14 @@ export class HeartbeatService {
     }
     if (!this.deps.isLeader()) {
       // A follower has no topology: it names the leader, and the volume server reconnects there.
-      call.once("data", () => {
+      call.once("data", (hb: Heartbeat) => {
+        try {
+          checkHeartbeatCluster(hb.clusterId, this.deps.state.topologyId);
+        } catch (err) {
+          this.deps.logger.warn({ err, peer: call.getPeer() }, "heartbeat of another cluster refused");
+          failStream(call, err);
+          return;
+        }
         if (this.deps.leader() === null) {
           // No leader yet: a status, not an answer, so the volume server asks again shortly.
           failStream(call, new WeedError(ErrorCode.NOT_LEADER, "no leader is elected yet"));
@@ -178,6 +189,7 @@ export class HeartbeatService {
     const live: LiveStream = {
       lastBeatAt: this.now(),
       sentOn: false,
+      refusedLogged: false,
       silenced: (quietMs) => {
         const quiet = `${(quietMs / 1000).toFixed(1)} s`;
         this.deps.metrics.heartbeat("silent");
@@ -192,11 +204,15 @@ export class HeartbeatService {
       if (done) return;
       live.lastBeatAt = this.now();
       try {
-        node = this.beat(call, node, hb);
+        node = this.beat(call, live, node, hb);
         call.write(this.reply());
       } catch (err) {
         this.deps.metrics.heartbeat("error");
-        this.deps.logger.warn({ err, peer: call.getPeer() }, "bad heartbeat; closing the stream");
+        const otherCluster = err instanceof WeedError && err.code === ErrorCode.CONFLICT;
+        this.deps.logger.warn(
+          { err, peer: call.getPeer() },
+          otherCluster ? "heartbeat of another cluster refused" : "bad heartbeat; closing the stream",
+        );
         finish("bad heartbeat", false);
         failStream(call, err);
       }
@@ -213,41 +229,51 @@ export class HeartbeatService {
   private reply(): HeartbeatResponse {
     // Same for every beat of every server until the leader changes: built once, serialized per write.
     const leader = this.deps.leader() ?? "";
-    if (this.response === undefined || this.responseLeader !== leader) {
+    const clusterId = this.deps.state.topologyId;
+    if (this.response === undefined || this.responseLeader !== leader || this.responseCluster !== clusterId) {
       this.response = create(HeartbeatResponseSchema, {
         volumeSizeLimit: BigInt(this.deps.topology.volumeSizeLimitBytes),
         leader,
+        clusterId,
       });
       this.responseLeader = leader;
+      this.responseCluster = clusterId;
     }
     return this.response;
   }
 
-  private beat(call: HeartbeatCall, known: DataNode | undefined, hb: Heartbeat): DataNode {
-    const { topology, metrics } = this.deps;
+  private beat(call: HeartbeatCall, live: LiveStream, known: DataNode | undefined, hb: Heartbeat): DataNode {
+    const { topology, metrics, state } = this.deps;
     metrics.heartbeat("total");
     if (known !== undefined && topology.node(known.id) !== known) {
       // The same server opened a newer stream (it reconnected before this one broke): that one owns the node now.
       throw new WeedError(ErrorCode.UNAVAILABLE, `heartbeat stream of ${known.id} superseded by a newer one`);
     }
-    const node = known ?? this.register(call, hb);
-    if (known !== undefined && Object.keys(hb.maxVolumeCounts).length > 0)
-      node.maxVolumes = sumCounts(hb.maxVolumeCounts);
+    // Nothing is applied before these (heartbeat-bounds.ts): another cluster's stream, or a list of
+    // volumes no server of its size holds, is refused whole.
+    checkHeartbeatCluster(hb.clusterId, state.topologyId);
     if (hb.volumes.length > heartbeatVolumesMax) {
       throw new WeedError(
         ErrorCode.BAD_REQUEST,
         `heartbeat lists ${hb.volumes.length} volumes, over the limit of ${heartbeatVolumesMax}`,
       );
     }
+    const hasCounts = Object.keys(hb.maxVolumeCounts).length > 0;
+    checkVolumeCount(hb.volumes.length, hasCounts ? sumCounts(hb.maxVolumeCounts) : (known?.maxVolumes ?? 0));
+    const volumes = saneVolumes(hb.volumes, state.maxVolumeId);
+    const newVolumes = saneVolumes(hb.newVolumes, state.maxVolumeId);
+    this.logRefused(call, live, known?.id ?? `${hb.ip}:${hb.port}`, [...volumes.refused, ...newVolumes.refused]);
+    const node = known ?? this.register(call, hb);
+    if (known !== undefined && hasCounts) node.maxVolumes = sumCounts(hb.maxVolumeCounts);
     let maxVid = 0;
     if (hb.volumes.length > 0 || hb.hasNoVolumes) {
       metrics.heartbeat("Volumes");
-      const infos = hb.volumes.map(fromVolumeInfo);
+      const infos = volumes.sane.map(fromVolumeInfo);
       for (const v of infos) maxVid = Math.max(maxVid, v.id);
       const { flagged } = topology.syncVolumes(node, infos);
       for (const v of flagged) this.logFlags(node, v);
     }
-    for (const v of hb.newVolumes) {
+    for (const v of newVolumes.sane) {
       metrics.heartbeat("newVolumes");
       maxVid = Math.max(maxVid, v.id);
       if (!node.volumes.has(v.id)) topology.upsertVolume(node, fromShortInfo(v));
@@ -258,6 +284,16 @@ export class HeartbeatService {
     }
     this.raiseFloors(maxVid, hb.maxFileKey);
     return node;
+  }
+
+  /** Insane volumes are left out of every beat; said once per stream, with the first few reasons. */
+  private logRefused(call: HeartbeatCall, live: LiveStream, node: string, refused: string[]): void {
+    if (refused.length === 0 || live.refusedLogged) return;
+    live.refusedLogged = true;
+    this.deps.logger.warn(
+      { node, peer: call.getPeer(), refused: refused.length, first: refused.slice(0, 5) },
+      "heartbeat claims volumes beyond sane bounds: left out, not applied (said once per stream)",
+    );
   }
 
   /** A replica's read-only or needs-check flag changed: the volume went off or back on the writable list. */
