@@ -2,7 +2,10 @@
 // the first byte of the path and the method, with no framework and no URL object on the way.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { ErrorCode, WeedError } from "../common/errors.js";
-import { clientGoneSignal, discardUnreadBody, drainHttpServer, sendError } from "../common/http-util.js";
+import { clientGoneSignal, discardUnreadBody, drainHttpServer, sendError, sendJson } from "../common/http-util.js";
+import type { SecurityConfig } from "../common/security/config.js";
+import { CorsPolicy } from "../common/security/cors.js";
+import { normalizeAddress, WhiteListGuard } from "../common/security/guard.js";
 import type { VolumeHttpContext } from "./http-context.js";
 import { handleAdmin, handleOptions, isAdminPath, methodNotAllowed } from "./handlers-admin.js";
 import { handleDelete } from "./handlers-delete.js";
@@ -27,11 +30,17 @@ export class VolumeHttpServer {
   readonly #ctx: VolumeHttpContext;
   readonly #limits: VolumeHttpLimits;
   readonly #server: Server;
+  /** [guard] white_list and -whiteList: who may write and delete (reads stay open). */
+  readonly #guard: WhiteListGuard;
+  readonly #cors: CorsPolicy;
   #port = 0;
 
-  constructor(ctx: VolumeHttpContext, limits: VolumeHttpLimits) {
+  /** `security`: the white list and -cors.allowedOrigins; absent = open, as before issue 12. */
+  constructor(ctx: VolumeHttpContext, limits: VolumeHttpLimits, security?: SecurityConfig) {
     this.#ctx = ctx;
     this.#limits = limits;
+    this.#guard = new WhiteListGuard(security?.whiteList ?? []);
+    this.#cors = new CorsPolicy(security?.corsAllowedOrigins ?? []);
     this.#server = createServer(
       { requestTimeout: httpRequestTimeoutMs, headersTimeout: httpHeadersTimeoutMs },
       (req, res) => this.#onRequest(req, res),
@@ -64,9 +73,9 @@ export class VolumeHttpServer {
 
   #onRequest(req: IncomingMessage, res: ServerResponse): void {
     const t0 = performance.now();
-    if (req.headers.origin !== undefined) {
-      res.setHeader("Access-Control-Allow-Origin", "*");
-      res.setHeader("Access-Control-Allow-Credentials", "true");
+    if (this.#cors.handle(req, res) || !this.#admitted(req, res)) {
+      this.#ctx.metrics.request(req.method, res.statusCode, t0);
+      return;
     }
     let pending: void | Promise<void>;
     try {
@@ -87,6 +96,22 @@ export class VolumeHttpServer {
         this.#ctx.metrics.request(req.method, res.statusCode, t0);
       },
     );
+  }
+
+  /**
+   * Writes and deletes only from the white list (the peer's own address: replicated writes come
+   * from the other volume servers, so the list must hold the cluster's hosts, as in SeaweedFS).
+   * Every admin route is a GET/HEAD and stays open, as reads do.
+   */
+  #admitted(req: IncomingMessage, res: ServerResponse): boolean {
+    const m = req.method;
+    if (m === "GET" || m === "HEAD" || m === "OPTIONS") return true;
+    const peer = req.socket.remoteAddress;
+    if (this.#guard.allows(peer)) return true;
+    const who = peer === undefined ? "an unknown address" : normalizeAddress(peer);
+    discardUnreadBody(req, res);
+    sendJson(res, 403, { error: `${who} is not on the white list ([guard] white_list, -whiteList)` });
+    return false;
   }
 
   #route(req: IncomingMessage, res: ServerResponse): void | Promise<void> {

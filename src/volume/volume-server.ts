@@ -252,7 +252,7 @@ export class VolumeServer {
         heartbeat: () => this.#heartbeat,
         running: () => this.#state === "running",
       };
-      this.#http = new VolumeHttpServer(ctx, inflightLimits(c));
+      this.#http = new VolumeHttpServer(ctx, inflightLimits(c), c.security);
       this.#httpPort = await this.#http.listen(c.bindIp, c.port);
       if (c.masters.length > 0) {
         this.#heartbeat = new HeartbeatClient({

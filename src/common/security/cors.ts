@@ -6,7 +6,7 @@
 // happen and only hide the answer. Requests without an Origin header (every non-browser client)
 // are not concerned.
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { sendJson } from "../http-util.js";
+import { discardUnreadBody, sendJson } from "../http-util.js";
 
 const READ_METHODS = "GET, HEAD, OPTIONS";
 const ALL_METHODS = "GET, HEAD, POST, PUT, DELETE, OPTIONS";
@@ -43,6 +43,8 @@ export class CorsPolicy {
       return false;
     }
     if (!this.allowsWrites(origin)) {
+      // Its body is not read: drained (bounded) so the answer reaches a client still sending.
+      discardUnreadBody(req, res);
       sendJson(res, 403, {
         error: `cross-origin ${req.method ?? "?"} from ${origin} is not allowed (-cors.allowedOrigins)`,
       });

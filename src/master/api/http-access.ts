@@ -10,7 +10,7 @@
 import { lookup } from "node:dns/promises";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { isIP } from "node:net";
-import { sendJson } from "../../common/http-util.js";
+import { discardUnreadBody, sendJson } from "../../common/http-util.js";
 import { CorsPolicy } from "../../common/security/cors.js";
 import { normalizeAddress, WhiteListGuard } from "../../common/security/guard.js";
 import type { SecurityConfig } from "../../common/security/config.js";
@@ -56,8 +56,8 @@ export class MasterHttpAccess {
     if (this.guard.size === 0 || !this.#guarded(req, path)) return true;
     const peer = req.socket.remoteAddress;
     if (this.guard.allows(peer)) return true;
-    if (forwardedBy(req).length === 0) return this.#refuse(res, peer);
-    return this.#fromMember(peer).then((member) => member || this.#refuse(res, peer));
+    if (forwardedBy(req).length === 0) return this.#refuse(req, res, peer);
+    return this.#fromMember(peer).then((member) => member || this.#refuse(req, res, peer));
   }
 
   #guarded(req: IncomingMessage, path: string): boolean {
@@ -65,8 +65,10 @@ export class MasterHttpAccess {
     return GUARDED_PATHS.has(path) || (m !== "GET" && m !== "HEAD" && m !== "OPTIONS");
   }
 
-  #refuse(res: ServerResponse, peer: string | undefined): false {
+  #refuse(req: IncomingMessage, res: ServerResponse, peer: string | undefined): false {
     const who = peer === undefined ? "an unknown address" : normalizeAddress(peer);
+    // Its body is not read: drained (bounded) so the answer reaches a client still sending.
+    discardUnreadBody(req, res);
     sendJson(res, 403, { error: `${who} is not on the white list ([guard] white_list, -whiteList)` });
     return false;
   }
