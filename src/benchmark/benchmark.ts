@@ -157,9 +157,10 @@ export async function runBenchmark(
         report.read = emptyReadReport(opts.concurrency, opts.n);
       } else {
         const random = opts.random ?? Math.random;
+        const signedReads = opts.security?.jwtSigningRead !== undefined;
         report.read = await runPhase(
           { ...phase, phase: "read" },
-          readRequests({ ...opts, master, random }, pools, fids),
+          readRequests({ ...opts, master, random, signedReads }, pools, fids),
         );
         out.write(formatPhaseReport(report.read));
       }

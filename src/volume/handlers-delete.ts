@@ -13,6 +13,7 @@ import { parseFidPath } from "../common/fid.js";
 import { sendJson } from "../common/http-util.js";
 import { splitUrl, type VolumeHttpContext } from "./http-context.js";
 import type { PeerAnswer } from "./replication/replica-client.js";
+import { authorizeFid } from "./fid-auth.js";
 
 type LocalDelete = { status: 202; size: number } | { status: 404 } | { status: 400 };
 
@@ -44,6 +45,8 @@ function deletedSize(a: PeerAnswer): number | undefined {
 export async function handleDelete(ctx: VolumeHttpContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const { path, query } = splitUrl(req.url ?? "/");
   const { fid } = parseFidPath(path);
+  const key = ctx.fidTokens?.write;
+  const auth = key === undefined ? undefined : await authorizeFid(key, req, path, query);
   const p = query === "" ? undefined : new URLSearchParams(query);
   const fsync = ctx.fsync || p?.get("fsync") === "true";
   const replicate = p?.get("type") === "replicate";
@@ -55,7 +58,7 @@ export async function handleDelete(ctx: VolumeHttpContext, req: IncomingMessage,
   const here: LocalDelete = held ? await deleteHere(ctx, fid, fsync) : { status: 404 };
   // A wrong cookie here is the client's mistake: no replica is asked to act on it.
   if (here.status === 400) return sendJson(res, 400, { error: "File Random Cookie does not match." });
-  const there = to.length === 0 ? [] : await ctx.replicator.delete(path, fid.volumeId, to, fsync);
+  const there = to.length === 0 ? [] : await ctx.replicator.delete(path, fid.volumeId, to, fsync, auth);
   if (here.status === 202) return sendJson(res, 202, { size: here.size });
   const sizes = there.map(deletedSize).filter((s): s is number => s !== undefined);
   if (sizes.length > 0) return sendJson(res, 202, { size: Math.max(...sizes) });

@@ -10,7 +10,8 @@ import { ErrorCode, WeedError } from "../common/errors.js";
 import { formatFid, parseFidPath } from "../common/fid.js";
 import { sendError } from "../common/http-util.js";
 import type { NeedleRecord } from "./storage/store-api.js";
-import type { VolumeHttpContext } from "./http-context.js";
+import { splitUrl, type VolumeHttpContext } from "./http-context.js";
+import { authorizeFid } from "./fid-auth.js";
 import { contentRange, parseRange, type ByteRange } from "./http-range.js";
 import { gunzipOutputBytesMax } from "./limits.js";
 
@@ -127,6 +128,22 @@ export function handleRead(
   head: boolean,
   onRead?: (bytes: number) => void,
 ): void | Promise<void> {
+  const key = ctx.fidTokens?.read;
+  if (key === undefined) return serveRead(ctx, req, res, head, onRead);
+  // [jwt.signing.read]: a read token for the fid first (a proxied read hands it on to the holder).
+  const { path, query } = splitUrl(req.url ?? "/");
+  return authorizeFid(key, req, path, query).then((token) => serveRead(ctx, req, res, head, onRead, token));
+}
+
+/** `token`: the client's read token, when reads are signed (a read of a volume held elsewhere hands it on). */
+function serveRead(
+  ctx: VolumeHttpContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  head: boolean,
+  onRead?: (bytes: number) => void,
+  token?: string,
+): void | Promise<void> {
   const url = req.url ?? "/";
   const q = url.indexOf("?");
   let found: ReturnType<typeof readNeedle>;
@@ -135,7 +152,7 @@ export function handleRead(
   } catch (err) {
     if (!(err instanceof WeedError && err.code === ErrorCode.VOLUME_NOT_FOUND)) throw err;
     const { fid } = parseFidPath(q < 0 ? url : url.slice(0, q));
-    return ctx.remoteReads.serve(req, res, fid.volumeId, head);
+    return ctx.remoteReads.serve(req, res, fid.volumeId, head, token);
   }
   const { n, pathFileName, pathExt } = found;
   onRead?.(n.data.length);

@@ -32,6 +32,7 @@ import { crc32cSliced, crcSliceBytes } from "./storage/needle-parts.js";
 import { appendSyncBytesMax } from "./storage/volume.js";
 import type { WriteResult } from "./storage/store-api.js";
 import { readVolumeUpload } from "./upload-parse.js";
+import { authorizeFid } from "./fid-auth.js";
 import type { PeerAnswer, VolumeLocation } from "./replication/replica-client.js";
 import { ReplicaOutcomeUnknown, type ReplicaNeedle } from "./replication/replicator.js";
 
@@ -199,6 +200,9 @@ export async function handleWrite(
 ): Promise<void> {
   const { path, query } = splitUrl(req.url ?? "/");
   const { fid, ext: pathExt } = parseFidPath(path);
+  // Before anything is read or written: a secured cluster's token for this fid (replicas get it too).
+  const key = ctx.fidTokens?.write;
+  const auth = key === undefined ? undefined : await authorizeFid(key, req, path, query);
   const params = writeParams(ctx, query);
   const held = ctx.store.hasVolume(fid.volumeId);
   if (!held && params.replicate) {
@@ -222,7 +226,7 @@ export async function handleWrite(
     const upload = await read(req, ctx.fileSizeLimitBytes, path, { budget, allocate });
     let reusable = true;
     try {
-      await storeUpload(ctx, req, res, upload, { fid, path, pathExt, params, ttl, pairs, held, to });
+      await storeUpload(ctx, req, res, upload, { fid, path, pathExt, params, ttl, pairs, held, to, auth });
     } catch (err) {
       // A replica request cut short by a timeout may still be sending from it: never reused.
       if (err instanceof ReplicaOutcomeUnknown) reusable = false;
@@ -247,6 +251,8 @@ interface WriteTarget {
   held: boolean;
   /** The other replicas, [] when there are none (or this is a replica's copy). */
   to: VolumeLocation[];
+  /** The client's write token ([jwt.signing]), sent on with the replicas' copies. */
+  auth: string | undefined;
 }
 
 /** Checks Content-MD5, then appends the needle here and on every other replica, and answers. */
@@ -297,6 +303,7 @@ async function storeUpload(
     fsync: params.fsync,
     contentMd5: wantMd5 ? expectedMd5 : undefined,
     etagExpected: undefined,
+    auth: t.auth,
   };
   if (!t.held) {
     const answers = await ctx.replicator.write(t.path, fid.volumeId, t.to, replica);

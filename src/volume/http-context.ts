@@ -1,6 +1,7 @@
 // What the HTTP handlers of a volume server share: the store, limits and hooks into the process
 // (heartbeat state for /readyz and the status page). Built once by VolumeServer.start().
 import type { Logger } from "../common/logger.js";
+import type { FidTokens } from "../common/security/jwt.js";
 import type { StoreApi } from "./storage/store-api.js";
 import type { VolumeMetrics } from "./metrics.js";
 import type { RemoteReads } from "./replication/remote-read.js";
@@ -29,6 +30,8 @@ export interface VolumeHttpContext {
   readonly replicator: Replicator;
   /** Reads of volumes not held here (-readMode). */
   readonly remoteReads: RemoteReads;
+  /** [jwt.signing] (writes, deletes) and [jwt.signing.read] (reads) of security.toml: checked when set. */
+  readonly fidTokens?: FidTokens | undefined;
   /** Wall-clock Unix seconds: the Last-Modified a replicated write gives every replica. */
   nowSec(): number;
   /** undefined when no master is configured (standalone). */

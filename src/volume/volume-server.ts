@@ -4,6 +4,7 @@
 import * as grpc from "@grpc/grpc-js";
 import type { Logger } from "../common/logger.js";
 import type { SecurityConfig } from "../common/security/config.js";
+import { fidTokensOf } from "../common/security/jwt.js";
 import { ErrorCode, WeedError } from "../common/errors.js";
 import { parseServerAddress } from "../common/server-address.js";
 import { bindServer, shutdownServer } from "../grpc/adapter.js";
@@ -251,8 +252,9 @@ export class VolumeServer {
         },
         heartbeat: () => this.#heartbeat,
         running: () => this.#state === "running",
+        fidTokens: fidTokensOf(c.security),
       };
-      this.#http = new VolumeHttpServer(ctx, inflightLimits(c), c.security);
+      this.#http = new VolumeHttpServer(ctx, inflightLimits(c));
       this.#httpPort = await this.#http.listen(c.bindIp, c.port);
       if (c.masters.length > 0) {
         this.#heartbeat = new HeartbeatClient({

@@ -79,7 +79,10 @@ export class FidTokenKey {
   /** A token for `fid` ("3,01637037d6", as the master hands it out), valid expiresAfterSeconds. */
   async sign(fid: string): Promise<string> {
     const jwt = new SignJWT({ fid }).setProtectedHeader({ alg: ALGORITHM, typ: "JWT" });
-    if (this.expiresAfterSeconds > 0) jwt.setExpirationTime(`${this.expiresAfterSeconds}s`);
+    // exp is whole seconds: jose (as SeaweedFS) puts floor(now) + lifetime there, so a 1 s token
+    // signed at x.999 s would be expired 1 ms later. One second more makes the lifetime at least
+    // expires_after_seconds (and under one second more), never next to nothing.
+    if (this.expiresAfterSeconds > 0) jwt.setExpirationTime(`${this.expiresAfterSeconds + 1}s`);
     return jwt.sign(await this.#cryptoKey());
   }
 

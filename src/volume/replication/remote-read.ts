@@ -12,6 +12,7 @@ import { pipeline } from "node:stream/promises";
 import { ErrorCode, WeedError, unreachable } from "../../common/errors.js";
 import { clientGoneSignal } from "../../common/http-util.js";
 import type { Logger } from "../../common/logger.js";
+import { bearer, jwtQueryParam } from "../../common/security/jwt.js";
 import type { ReplicaClient, VolumeLocation } from "./replica-client.js";
 import type { ReplicaLocations } from "./replica-locations.js";
 
@@ -53,8 +54,17 @@ export class RemoteReads {
     return this.#o.mode;
   }
 
-  /** Answers a read of `volumeId` (not held here) as -readMode says; throws VOLUME_NOT_FOUND when it cannot. */
-  async serve(req: IncomingMessage, res: ServerResponse, volumeId: number, head: boolean): Promise<void> {
+  /**
+   * Answers a read of `volumeId` (not held here) as -readMode says; throws VOLUME_NOT_FOUND when it
+   * cannot. `token`: the client's read token ([jwt.signing.read], checked here already), handed on.
+   */
+  async serve(
+    req: IncomingMessage,
+    res: ServerResponse,
+    volumeId: number,
+    head: boolean,
+    token?: string,
+  ): Promise<void> {
     const url = req.url ?? "/";
     const q = url.indexOf("?");
     const path = q < 0 ? url : url.slice(0, q);
@@ -63,6 +73,9 @@ export class RemoteReads {
     if (query.get("proxied") === "true") throw notHere(volumeId, "the request was sent here by another server");
     const holder = await this.#pick(volumeId);
     query.set("proxied", "true");
+    // A read token sent in a header or cookie does not follow a redirect to another host: in the
+    // URL it does (SeaweedFS reads `?jwt=` first).
+    if (token !== undefined && this.#o.mode === "redirect") query.set(jwtQueryParam, token);
     const target = `${path}?${query.toString()}`;
     switch (this.#o.mode) {
       case "redirect":
@@ -70,7 +83,7 @@ export class RemoteReads {
         res.end();
         return;
       case "proxy":
-        return this.#proxy(req, res, { volumeId, holder, target }, head);
+        return this.#proxy(req, res, { volumeId, holder, target, token }, head);
       default:
         unreachable(this.#o.mode);
     }
@@ -94,7 +107,7 @@ export class RemoteReads {
   async #proxy(
     req: IncomingMessage,
     res: ServerResponse,
-    to: { volumeId: number; holder: VolumeLocation; target: string },
+    to: { volumeId: number; holder: VolumeLocation; target: string; token: string | undefined },
     head: boolean,
   ): Promise<void> {
     const { volumeId, holder, target } = to;
@@ -103,6 +116,8 @@ export class RemoteReads {
       const v = req.headers[name];
       if (typeof v === "string") headers[name] = v;
     }
+    // The holder checks the client's read token too.
+    if (to.token !== undefined) headers["authorization"] = bearer(to.token);
     const method = head ? "HEAD" : "GET";
     let answer;
     try {

@@ -13,6 +13,7 @@
 import { ErrorCode, WeedError } from "../../common/errors.js";
 import type { Logger } from "../../common/logger.js";
 import { copyCount } from "../../common/replica-placement.js";
+import { bearer } from "../../common/security/jwt.js";
 import type { StoreApi } from "../storage/store-api.js";
 import { replicaRequestTimeoutMs, type PeerAnswer, type ReplicaClient, type VolumeLocation } from "./replica-client.js";
 import type { ReplicaLocations } from "./replica-locations.js";
@@ -51,6 +52,8 @@ export interface ReplicaNeedle {
   contentMd5: string | undefined;
   /** The ETag this server stored (every replica must store the same); undefined when not held here. */
   etagExpected: string | undefined;
+  /** The client's write token ([jwt.signing]): each replica checks it as this server did. */
+  auth?: string | undefined;
 }
 
 export type ReplicaOp = "write" | "delete";
@@ -116,6 +119,7 @@ function replicaHeaders(n: ReplicaNeedle): Record<string, string> {
   if (n.gzipped) h["content-encoding"] = "gzip";
   if (n.contentMd5 !== undefined && n.contentMd5 !== "") h["content-md5"] = n.contentMd5;
   if (n.pairs !== undefined) for (const [k, v] of Object.entries(n.pairs)) h[`seaweed-${k}`] = v;
+  if (n.auth !== undefined) h["authorization"] = bearer(n.auth);
   return h;
 }
 
@@ -190,12 +194,19 @@ export class Replicator {
    * Sends the delete to every location in `to`, in parallel. Resolves with each answer once all
    * confirmed (202, 200, or 404: absent there already); otherwise throws ReplicaOutcomeUnknown.
    */
-  async delete(path: string, volumeId: number, to: readonly VolumeLocation[], fsync: boolean): Promise<PeerAnswer[]> {
+  async delete(
+    path: string,
+    volumeId: number,
+    to: readonly VolumeLocation[],
+    fsync: boolean,
+    auth?: string,
+  ): Promise<PeerAnswer[]> {
     const target = `${path}?type=replicate${fsync ? "&fsync=true" : ""}`;
     const timeoutMs = replicaRequestTimeoutMs(0);
+    const headers = auth === undefined ? {} : { authorization: bearer(auth) };
     const sent = await Promise.all(
       to.map((l) =>
-        this.#o.client.exchange({ method: "DELETE", path: target, server: l.url }, timeoutMs).then(
+        this.#o.client.exchange({ method: "DELETE", path: target, server: l.url, headers }, timeoutMs).then(
           (answer): Sent => ({ server: l.url, answer }),
           (err: unknown): Sent => ({ server: l.url, error: describe(err) }),
         ),
