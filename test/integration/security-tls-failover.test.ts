@@ -11,9 +11,9 @@ import { grpcConfigOf, grpcSecurityToml, makeClusterCerts } from "../unit/grpc/t
 import { freePortPair, getJson, PROCESS_WAIT, waitHttpOk, WeedProcess } from "./harness.js";
 
 /**
- * Kill to acknowledged write. The benchmark measures ~0.5 s without TLS on an idle machine; the
- * bound is generous because the machine is shared with other runs (the issue's target, 1 s, is
- * what bench:failover reports, not what a loaded CI can promise).
+ * Kill to acknowledged write. bench:failover measured a median of 0.5-0.6 s and a p90 under 1 s
+ * with and without TLS (load average 7); the bound is generous because the machine is shared with
+ * other runs (the issue's target, 1 s, is what bench:failover reports, not what CI can promise).
  */
 const failoverBoundMs = 10_000;
 /** One submit attempt; a survivor answers in milliseconds, a dead or electing one is moved on from. */

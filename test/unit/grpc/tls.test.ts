@@ -98,7 +98,10 @@ async function refusal(p: Promise<unknown>): Promise<grpc.status> {
     (e: unknown) => e,
   );
   expect(err).toBeInstanceOf(GrpcCallError);
-  return (err as GrpcCallError).code;
+  const e = err as GrpcCallError;
+  // A refused handshake is a call that never left: callers may retry it elsewhere safely.
+  if (e.code === grpc.status.UNAVAILABLE) expect(e.neverConnected).toBe(true);
+  return e.code;
 }
 
 function rawPing(address: string, creds: grpc.ChannelCredentials): Promise<Buffer> {
