@@ -3,12 +3,13 @@
 // membership changes, uploads, overwrites and deletes are refused with 403 naming its address,
 // and nothing changes; its reads (lookup, status, blobs) are answered. A replicated write between
 // the two servers (which are on the list, as the cluster's own hosts must be) works.
+import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { request as httpRequest } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { request } from "undici";
 import { tempDir, waitFor, type TempDir } from "../helpers.js";
-import { freePortPair, getJson, PROCESS_WAIT, waitHttpOk, WeedProcess } from "./harness.js";
+import { BIN, freePortPair, getJson, PROCESS_WAIT, waitHttpOk, WeedProcess } from "./harness.js";
 
 const STRANGER = "127.0.0.2";
 let tmp: TempDir;
@@ -94,6 +95,12 @@ describe("white list (-whiteList=127.0.0.1)", () => {
     const s = await getJson(`${masterUrl()}/cluster/status`);
     expect(s.json.Security).toMatchObject({ Enabled: true, WhiteList: 1, JwtWrite: false });
     expect(master.logs()).not.toContain("security is off");
+    const shell = spawnSync(process.execPath, [BIN, "shell", `-master=127.0.0.1:${masterPort}`, "cluster.status"], {
+      encoding: "utf8",
+      timeout: 20_000,
+    });
+    expect(shell.status, shell.stderr).toBe(0);
+    expect(shell.stdout).toContain("security: on: white list (1)");
   });
 
   it("a replicated write from an allowed client reaches both servers (they are on the list)", async () => {
