@@ -150,6 +150,21 @@ describe("gRPC mutual TLS", () => {
     expect((await rawPing(address, tlsAs(certs.master))).toString()).toBe("hi");
   });
 
+  it("a bidi stream (the heartbeat's kind) from an unlisted CN ends with PERMISSION_DENIED", async () => {
+    const address = await startServer(securityOf());
+    const c = createClient(Seaweed, address, {}, tlsAs(certs.intruder));
+    try {
+      const stream = c.sendHeartbeat();
+      const code = await new Promise<grpc.status>((resolve) => {
+        stream.on("error", (e: grpc.ServiceError) => resolve(e.code));
+        stream.on("data", () => resolve(grpc.status.OK));
+      });
+      expect(code).toBe(grpc.status.PERMISSION_DENIED);
+    } finally {
+      c.close();
+    }
+  });
+
   it("with allowed_commonNames empty admits any certificate the CA signed", async () => {
     const address = await startServer(securityOf([]), "volume");
     expect(await lookup(address, tlsAs(certs.intruder))).toBe("echo");
