@@ -4,11 +4,15 @@
 // server is stopped and the temp dir removed. Prints the benchmark's report and the targets.
 //
 // Overrides: env BENCH_N, BENCH_C, BENCH_SIZE, BENCH_GROW (volumes to pre-grow, default 4),
-// BENCH_TIMEOUT_S (whole run, default 900), or arguments: npm run bench -- -n=20000 -c=32 -fsync
+// BENCH_TIMEOUT_S (whole run, default 900), BENCH_JWT=1 (a security.toml with [jwt.signing] given
+// to the server and the benchmark with -security: every upload carries the token its assign
+// minted, checked by the volume server; BENCH_JWT=read adds [jwt.signing.read]: every read asks
+// the master for a read token first, as SeaweedFS's clients do), or arguments: npm run bench -- -n=20000 -c=32 -fsync
 // (any other -flag is passed to `weed-ts benchmark` as is). Needs a build (npm run build).
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdtemp, open, readFile, rm } from "node:fs/promises";
+import { randomBytes } from "node:crypto";
+import { mkdtemp, open, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -165,8 +169,29 @@ function verdict(name, phase, target) {
   return `${name}: ${phase.rps.toFixed(0)} files/s (target >= ${target}): ${ok}; failed requests: ${phase.failed}`;
 }
 
+/** BENCH_JWT: "" or "0" off, "1" write tokens, "read" write and read tokens. */
+function jwtMode() {
+  const v = process.env.BENCH_JWT ?? "";
+  if (v === "" || v === "0") return "off";
+  if (v === "1") return "write";
+  if (v === "read") return "read";
+  throw new Error(`BENCH_JWT=${v}: expected 0, 1 or read`);
+}
+
+/** A security.toml in `dir` with fresh keys, or undefined when JWT is off. Lifetimes: SeaweedFS's defaults. */
+async function securityFile(dir, mode) {
+  if (mode === "off") return undefined;
+  let toml = `[jwt.signing]\nkey = "${randomBytes(32).toString("base64")}"\nexpires_after_seconds = 10\n`;
+  if (mode === "read")
+    toml += `[jwt.signing.read]\nkey = "${randomBytes(32).toString("base64")}"\nexpires_after_seconds = 60\n`;
+  const path = join(dir, "security.toml");
+  await writeFile(path, toml);
+  return path;
+}
+
 async function main() {
   const flags = benchmarkFlags(process.argv.slice(2));
+  const jwt = jwtMode();
   const grow = envInt("BENCH_GROW", 4);
   const timeoutMs = envInt("BENCH_TIMEOUT_S", 900) * 1000;
   if (!existsSync(join(ROOT, "dist", "cli", "main.js"))) throw new Error("dist/ is missing: run `npm run build` first");
@@ -189,7 +214,9 @@ async function main() {
     const master = `127.0.0.1:${masterPort}`;
     const volume = `127.0.0.1:${volumePort}`;
     serverLog = await open(join(dir, "server.log"), "w");
-    log(`starting weed-ts server: master ${master}, volume ${volume}, dir ${dir}`);
+    const security = await securityFile(dir, jwt);
+    const securityArgs = security === undefined ? [] : [`-security=${security}`];
+    log(`starting weed-ts server: master ${master}, volume ${volume}, dir ${dir}, JWT ${jwt}`);
     server = spawn(
       process.execPath,
       [
@@ -200,6 +227,7 @@ async function main() {
         `-master.port=${masterPort}`,
         `-volume.port=${volumePort}`,
         "-volume.max=16",
+        ...securityArgs,
       ],
       { stdio: ["ignore", serverLog.fd, serverLog.fd] },
     );
@@ -215,13 +243,13 @@ async function main() {
       stopAll.signal,
     );
 
-    const args = [`-master=${master}`, `-list=${join(dir, "benchmark_list.txt")}`];
+    const args = [`-master=${master}`, `-list=${join(dir, "benchmark_list.txt")}`, ...securityArgs];
     for (const [k, v] of flags) args.push(v === "true" ? `-${k}` : `-${k}=${v}`);
     log(`weed-ts benchmark ${args.join(" ")}`);
     const { code, text } = await runBenchmarkChild(args, stopAll.signal);
     const phases = parseReport(text);
     const writes = verdict("write", phases.write, TARGET_WRITES_PER_SEC);
-    process.stdout.write(`\n${writes}\n${verdict("read", phases.read, TARGET_READS_PER_SEC)}\n`);
+    process.stdout.write(`\nJWT: ${jwt}\n${writes}\n${verdict("read", phases.read, TARGET_READS_PER_SEC)}\n`);
     exitCode = code;
   } catch (err) {
     log(`error: ${err instanceof Error ? err.message : String(err)}`);

@@ -235,8 +235,9 @@ export class VolumeServer {
       this.#grpcPort = await bindServer(this.#grpc, c.bindIp, c.grpcPort);
       const server = this;
       const publicUrl = (): string => (c.publicUrl !== "" ? c.publicUrl : `${c.ip}:${this.#httpPort}`);
+      const replication = this.#replication();
       const ctx: VolumeHttpContext = {
-        ...this.#replication(),
+        ...replication,
         store: this.#store,
         logger: this.#log,
         metrics: this.#metrics,
@@ -252,7 +253,8 @@ export class VolumeServer {
         },
         heartbeat: () => this.#heartbeat,
         running: () => this.#state === "running",
-        fidTokens: fidTokensOf(c.security),
+        // The wall clock makes token checks synchronous HMACs (jwt.ts FidTokenKey).
+        fidTokens: fidTokensOf(c.security, replication.nowSec),
       };
       this.#http = new VolumeHttpServer(ctx, inflightLimits(c));
       this.#httpPort = await this.#http.listen(c.bindIp, c.port);

@@ -1,7 +1,8 @@
 // Fid tokens (src/common/security/jwt.ts): SeaweedFS's claims and algorithm, every refusal typed,
 // and the three places a request carries one.
 import type { IncomingMessage } from "node:http";
-import { SignJWT, UnsecuredJWT, decodeJwt, decodeProtectedHeader, jwtVerify } from "jose";
+import { createHmac } from "node:crypto";
+import { SignJWT, UnsecuredJWT, decodeJwt, decodeProtectedHeader, jwtVerify, type JWTPayload } from "jose";
 import { describe, expect, it } from "vitest";
 import { ErrorCode } from "../../../src/common/errors.js";
 import { parseFid } from "../../../src/common/fid.js";
@@ -16,7 +17,6 @@ import {
 
 const SECRET = "test-signing-key";
 const FID = "3,01637037d6";
-const key = new FidTokenKey({ key: SECRET, expiresAfterSeconds: 10 });
 const secretBytes = new TextEncoder().encode(SECRET);
 
 async function refusal(p: Promise<unknown>): Promise<TokenRefusal> {
@@ -35,7 +35,14 @@ function request(headers: Record<string, string>): IncomingMessage {
   return { headers } as unknown as IncomingMessage;
 }
 
-describe("FidTokenKey", () => {
+const wallClockSec = (): number => Date.now() / 1000;
+
+// Without a clock jose does everything; with one, standard-header tokens are node:crypto HMACs.
+describe.each([
+  ["jose only", undefined],
+  ["HMAC fast path", wallClockSec],
+])("FidTokenKey (%s)", (_name, clock) => {
+  const key = new FidTokenKey({ key: SECRET, expiresAfterSeconds: 10 }, clock);
   it("signs SeaweedFS's SeaweedFileIdClaims with HS256 and verifies its own token", async () => {
     const t = await key.sign(FID);
     expect(decodeProtectedHeader(t)).toEqual({ alg: "HS256", typ: "JWT" });
@@ -56,7 +63,7 @@ describe("FidTokenKey", () => {
   it("accepts a token made elsewhere with the same key, and one without exp (expires_after_seconds = 0)", async () => {
     const foreign = await new SignJWT({ fid: FID }).setProtectedHeader({ alg: "HS256" }).sign(secretBytes);
     await key.verify(foreign, parseFid(FID));
-    const forever = new FidTokenKey({ key: SECRET, expiresAfterSeconds: 0 });
+    const forever = new FidTokenKey({ key: SECRET, expiresAfterSeconds: 0 }, clock);
     const t = await forever.sign(FID);
     expect(decodeJwt(t).exp).toBeUndefined();
     await key.verify(t, parseFid(FID));
@@ -83,7 +90,7 @@ describe("FidTokenKey", () => {
     expect(await refusal(key.verify(`${h}.${otherPayload}.${s}`, fid))).toBe("signature");
     const flipped = (s[0] === "A" ? "B" : "A") + s.slice(1);
     expect(await refusal(key.verify(`${h}.${p}.${flipped}`, fid))).toBe("signature");
-    const otherKey = new FidTokenKey({ key: "another-key", expiresAfterSeconds: 10 });
+    const otherKey = new FidTokenKey({ key: "another-key", expiresAfterSeconds: 10 }, clock);
     expect(await refusal(key.verify(await otherKey.sign(FID), fid))).toBe("signature");
     const none = new UnsecuredJWT({ fid: FID }).encode();
     expect(await refusal(key.verify(none, fid))).toBe("algorithm");
@@ -91,6 +98,32 @@ describe("FidTokenKey", () => {
     expect(await refusal(key.verify(hs512, fid))).toBe("algorithm");
     expect(await refusal(key.verify("not-a-jwt", fid))).toBe("malformed");
     expect(await refusal(key.verify("a.b.c", fid))).toBe("malformed");
+    // A standard header over a payload that is not a claims object, correctly signed.
+    for (const claims of ["[1]", "null", "{"]) {
+      const signed = `${h}.${Buffer.from(claims).toString("base64url")}`;
+      const sig = createHmac("sha256", SECRET).update(signed).digest("base64url");
+      expect(await refusal(key.verify(`${signed}.${sig}`, fid))).toBe("malformed");
+    }
+    const stringExp = await new SignJWT({ fid: FID, exp: "never" } as unknown as JWTPayload)
+      .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+      .sign(secretBytes);
+    expect(await refusal(key.verify(stringExp, fid))).toBe("claims");
+  });
+
+  it("a token expires when its exp second comes, by the clock it is given", async () => {
+    let now = 1_000_000.5;
+    const clocked = new FidTokenKey(
+      { key: SECRET, expiresAfterSeconds: 1 },
+      clock === undefined ? undefined : () => now,
+    );
+    if (clock === undefined) return; // jose's own clock: the expired cases above cover it
+    const t = await clocked.sign(FID);
+    expect(decodeJwt(t).exp).toBe(1_000_002);
+    await clocked.verify(t, parseFid(FID));
+    now = 1_000_001.99;
+    await clocked.verify(t, parseFid(FID));
+    now = 1_000_002;
+    expect(await refusal(clocked.verify(t, parseFid(FID)))).toBe("expired");
   });
 
   it("refuses a token not yet valid (nbf in the future)", async () => {
@@ -103,6 +136,7 @@ describe("FidTokenKey", () => {
   });
 
   it("keys come from the security config: none when a section is absent", () => {
+    expect(fidTokensOf({ whiteList: [] })).toEqual({ write: undefined, read: undefined });
     expect(fidTokensOf(undefined)).toEqual({ write: undefined, read: undefined });
     const both = fidTokensOf({
       whiteList: [],
