@@ -165,9 +165,7 @@ export function newGrpcServer(
   const cfg = security?.grpc;
   if (cfg === undefined) return new grpc.Server(options);
   const material = loadGrpcTls(cfg);
-  if (processIdentity === null || (processIdentity.rank < roleRank[role] && processIdentity.rank !== explicitRank)) {
-    setIdentity(cfg, role, roleRank[role]);
-  }
+  if (processIdentity === null || processIdentity.rank < roleRank[role]) setIdentity(cfg, role, roleRank[role]);
   const allowed = material[role]?.allowedCommonNames ?? [];
   const interceptors = allowed.length === 0 ? [] : [commonNameInterceptor(allowed)];
   const server = new grpc.Server({ ...options, interceptors: [...(options.interceptors ?? []), ...interceptors] });
@@ -175,7 +173,10 @@ export function newGrpcServer(
   return server;
 }
 
-/** Which server's certificate a process running both presents: the master's (SeaweedFS's `weed server`). */
+/**
+ * Whose certificate wins when a process sets several: a process running a master and a volume
+ * server presents the master's (as SeaweedFS's `weed server` master does); an explicit install wins.
+ */
 const roleRank: Record<GrpcServerRole, number> = { volume: 1, master: 2 };
 const explicitRank = 3;
 
