@@ -151,7 +151,7 @@ async function fakeHeartbeat(
 }
 
 describe("the cluster's door", () => {
-  it("(a) a fake heartbeat cannot register absurd volumes, raise MaxVolumeId, or join from another cluster", async () => {
+  it("(a) a fake heartbeat cannot claim absurd volumes, raise MaxVolumeId, or join from another cluster", async () => {
     const { leader } = await agreed();
     const lp = leaderPort(leader);
     const before = await maxVolumeId(lp);
@@ -174,7 +174,7 @@ describe("the cluster's door", () => {
     expect(logs).toMatch(/beyond sane bounds/);
   });
 
-  it("(b) a stranger's Raft stream is refused before decoding, without the node id; leader and term unchanged", async () => {
+  it("(b) a stranger's Raft stream is refused before decoding, without the node id; leader unchanged", async () => {
     const before = await agreed();
     const member = ports.map(id).find((m) => m !== before.leader)!;
     // A vote request with a huge term: stepped, it would depose the leader.
