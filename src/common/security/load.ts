@@ -51,6 +51,8 @@ export interface LoadSecurityOptions {
   search?: SecuritySearch;
   /** Replaces securitySearchPaths(search) (tests). */
   searchPaths?: readonly string[];
+  /** WEED_* overrides (envName); default process.env. */
+  env?: NodeJS.ProcessEnv;
 }
 
 function isFile(path: string): boolean {
@@ -75,14 +77,64 @@ export function findSecurityFile(o: LoadSecurityOptions = {}): string | undefine
 /** Finds, reads and checks security.toml; no file found = an open config. */
 export function loadSecurity(o: LoadSecurityOptions = {}): LoadedSecurity {
   const file = findSecurityFile(o);
-  if (file === undefined) return { config: { whiteList: [] }, warnings: [] };
+  const env = o.env ?? process.env;
+  if (file === undefined) {
+    // SeaweedFS reads WEED_* without any file too (secrets injected by the environment only).
+    if (envOverrides(env).size === 0) return { config: { whiteList: [] }, warnings: [] };
+    return parseSecurityToml("", "environment (WEED_*)", env);
+  }
   let text: string;
   try {
     text = readFileSync(file, "utf8");
   } catch (err) {
     throw new SecurityConfigError(`security file ${file}: cannot read: ${(err as Error).message}`, { cause: err });
   }
-  return parseSecurityToml(text, file);
+  return parseSecurityToml(text, file, env);
+}
+
+/**
+ * SeaweedFS's environment names (viper's AutomaticEnv with prefix WEED): the key with dots as
+ * underscores, upper case: `jwt.signing.read` `key` is WEED_JWT_SIGNING_READ_KEY. A set one wins
+ * over the file.
+ */
+export function envName(section: string, key: string): string {
+  return `WEED_${section}_${key}`.toUpperCase().replace(/\./g, "_");
+}
+
+/** The WEED_* variables set for keys weed-ts reads: "section.key" -> its value, typed by kind. */
+function envOverrides(env: NodeJS.ProcessEnv): Map<string, unknown> {
+  const out = new Map<string, unknown>();
+  for (const [section, keys] of Object.entries(OURS))
+    for (const [key, kind] of Object.entries(keys)) {
+      const raw = env[envName(section, key)];
+      if (raw === undefined || kind === "ignored") continue;
+      out.set(`${section}.${key}`, fromEnvText(raw, kind));
+    }
+  return out;
+}
+
+/** As viper casts a variable: numbers and booleans from text; anything else stays text (and is refused). */
+function fromEnvText(raw: string, kind: KeyKind): unknown {
+  const t = raw.trim().toLowerCase();
+  if (kind === "seconds" && /^-?\d+$/.test(t)) return Number(t);
+  if (kind === "bool" && ["true", "1", "t"].includes(t)) return true;
+  if (kind === "bool" && ["false", "0", "f"].includes(t)) return false;
+  return raw;
+}
+
+/** Puts the overrides into the parsed file's tables (sections made as needed). */
+function applyEnv(root: Table, overrides: ReadonlyMap<string, unknown>): void {
+  for (const [full, value] of overrides) {
+    const parts = full.split(".");
+    const key = parts.pop()!;
+    let t = root;
+    for (const part of parts) {
+      const next = t[part];
+      if (!isTable(next)) t[part] = {};
+      t = t[part] as Table;
+    }
+    t[key] = value;
+  }
 }
 
 type Table = Record<string, unknown>;
@@ -160,10 +212,13 @@ class Reader {
   constructor(
     private readonly root: Table,
     readonly file: string,
+    /** "section.key"s whose value came from a WEED_* variable. */
+    private readonly fromEnv: ReadonlySet<string>,
   ) {}
 
   fail(section: string, key: string, why: string): never {
-    throw new SecurityConfigError(`${this.file}: ${section}.${key} ${why}`);
+    const where = this.fromEnv.has(`${section}.${key}`) ? `environment ${envName(section, key)}` : this.file;
+    throw new SecurityConfigError(`${where}: ${section}.${key} ${why}`);
   }
 
   section(path: string): Table | undefined {
@@ -299,8 +354,11 @@ function whiteListOf(r: Reader): string[] {
   return list;
 }
 
-/** Parses and checks the text of a security.toml; `file` names it in warnings and errors. */
-export function parseSecurityToml(text: string, file: string): LoadedSecurity {
+/**
+ * Parses and checks the text of a security.toml; `file` names it in warnings and errors. WEED_*
+ * variables of `env` win over the file's values, as in SeaweedFS.
+ */
+export function parseSecurityToml(text: string, file: string, env: NodeJS.ProcessEnv = {}): LoadedSecurity {
   let root: Table;
   try {
     root = parseToml(text) as Table;
@@ -310,7 +368,9 @@ export function parseSecurityToml(text: string, file: string): LoadedSecurity {
   }
   const warnings: string[] = [];
   unknownKeys(root, "", file, warnings);
-  const r = new Reader(root, file);
+  const overrides = envOverrides(env);
+  applyEnv(root, overrides);
+  const r = new Reader(root, file, new Set(overrides.keys()));
   const jwtSigning = jwtOf(r, "jwt.signing", writeTokenSecondsDefault);
   const jwtSigningRead = jwtOf(r, "jwt.signing.read", readTokenSecondsDefault);
   const adminKey = r.string("jwt.admin", "key");

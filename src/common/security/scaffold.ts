@@ -9,6 +9,9 @@ export const securityTemplate = `# security.toml for weed-ts (SeaweedFS's keys; 
 #    /usr/local/etc/seaweedfs/security.toml
 #    /etc/seaweedfs/security.toml
 # or name it with -security=PATH (then it must exist).
+# Any value weed-ts reads can also come from an environment variable, which wins over this file
+# (as in SeaweedFS): WEED_ + the section and key, dots as underscores, upper case, e.g.
+# WEED_JWT_SIGNING_KEY, WEED_JWT_SIGNING_READ_KEY, WEED_GUARD_WHITE_LIST.
 # Every protection below is off as printed: an empty key or path leaves it off. With none on, the
 # master logs at start that anyone who can reach the ports can write, delete and change the cluster.
 # Sections of SeaweedFS for parts weed-ts does not have (filer, s3, admin UI, ...) are accepted and

@@ -205,6 +205,35 @@ kek = ""
   });
 });
 
+describe("WEED_* environment variables (SeaweedFS's viper names)", () => {
+  it("win over the file, key by key", () => {
+    const env = { WEED_JWT_SIGNING_KEY: "from-env", WEED_JWT_SIGNING_READ_EXPIRES_AFTER_SECONDS: "7" };
+    const text = '[jwt.signing]\nkey = "from-file"\nexpires_after_seconds = 3\n[jwt.signing.read]\nkey = "r"\n';
+    const { config } = parseSecurityToml(text, "f", env);
+    expect(config.jwtSigning).toEqual({ key: "from-env", expiresAfterSeconds: 3 });
+    expect(config.jwtSigningRead).toEqual({ key: "r", expiresAfterSeconds: 7 });
+  });
+
+  it("apply with no file at all; lists and booleans are cast", () => {
+    const env = { WEED_GUARD_WHITE_LIST: "127.0.0.1, ::1", WEED_HTTPS_CLIENT_ENABLED: "true", WEED_JWT_ADMIN_KEY: "a" };
+    const loaded = loadSecurity({ searchPaths: [join(dir, "none.toml")], env });
+    expect(loaded.config).toEqual({
+      source: "environment (WEED_*)",
+      whiteList: ["127.0.0.1", "::1"],
+      httpsClient: { enabled: true },
+      jwtAdmin: { key: "a" },
+    });
+    expect(loadSecurity({ searchPaths: [join(dir, "none.toml")], env: {} }).config).toEqual({ whiteList: [] });
+  });
+
+  it("a bad value is named by its variable", () => {
+    const env = { WEED_JWT_SIGNING_EXPIRES_AFTER_SECONDS: "soon" };
+    expect(() => parseSecurityToml("", "f", env)).toThrow(
+      "environment WEED_JWT_SIGNING_EXPIRES_AFTER_SECONDS: jwt.signing.expires_after_seconds must be",
+    );
+  });
+});
+
 describe("security.toml bad values: one line naming the key and the file", () => {
   const F = "/etc/x/security.toml";
   const cases: [string, string, string][] = [
