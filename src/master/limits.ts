@@ -248,14 +248,23 @@ export const repairGraceSecondsMax = 7 * 24 * 3600;
 
 /**
  * How far above the replicated MaxVolumeId a heartbeat may report a volume id. The leader reserves
- * an id through the Raft log before any volume server creates it, so a volume of this cluster is
- * normally at or below the maximum; ids above it come from volumes made by hand ahead of the
- * counter (AllocateVolume by an operator or a test: the integration tests use up to 701) and from
- * servers re-reporting after the masters lost their state, which then re-registers in steps of
- * this size per beat. A volume farther ahead is refused and never raises the maximum: a fake or
- * broken heartbeat can no longer push the counter to near 2^32 in one message.
+ * an id through the Raft log before any volume server creates it, so a volume is normally at or
+ * below the maximum on the leader; what is left is growth in flight across a leader change (a new
+ * leader applying the last reservations a moment late: a few ids) plus a wide margin. A volume
+ * farther ahead is left out and never raises the maximum: a fake heartbeat can no longer push the
+ * counter up (the issue's attack raised it from 8 to 500 in one message). This bound is for a
+ * server that names no cluster (it has never been admitted by one); after the masters lost their
+ * state, such servers re-register in steps of this size per beat, each raising the maximum.
  */
-export const heartbeatVolumeIdAheadMax = 1_000;
+export const heartbeatVolumeIdAheadMax = 64;
+
+/**
+ * The same bound for a server whose beat carries this cluster's id (a master told it): volumes
+ * made by hand ahead of the counter (AllocateVolume by an operator, or a test: the integration
+ * tests use ids up to 701) must still register. The id is not a secret (/cluster/raft shows it),
+ * so this is a bound on mistakes, not on forgers; mutual TLS keeps those off the port.
+ */
+export const heartbeatMemberVolumeIdAheadMax = 1_000;
 
 /**
  * Volumes a heartbeat may list beyond the max_volume_counts it reports itself: a server whose

@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HeartbeatSchema, Seaweed, type HeartbeatResponse } from "../../src/gen/master_pb.js";
 import { Raft } from "../../src/gen/raft_pb.js";
 import { createClient } from "../../src/grpc/adapter.js";
-import { heartbeatVolumeIdAheadMax } from "../../src/master/limits.js";
+import { heartbeatMemberVolumeIdAheadMax } from "../../src/master/limits.js";
 import { doorMetadata } from "../../src/raft/runtime/door.js";
 import { encodeBatchWire } from "../../src/raft/runtime/wire-codec.js";
 import { eventually, tempDir, waitFor, type TempDir } from "../helpers.js";
@@ -152,22 +152,33 @@ async function fakeHeartbeat(
 
 describe("the cluster's door", () => {
   it("(a) a fake heartbeat cannot claim absurd volumes, raise MaxVolumeId, or join from another cluster", async () => {
-    const { leader } = await agreed();
+    const { leader, clusterId } = await agreed();
     const lp = leaderPort(leader);
     const before = await maxVolumeId(lp);
-    const far = before + heartbeatVolumeIdAheadMax + 1;
+    expect(before).toBeLessThan(500 - 64);
+    const far = before + heartbeatMemberVolumeIdAheadMax + 1;
     const attacker = { ip: "127.0.0.1", port: 1, maxVolumeCounts: { "": 8 } };
 
     const other = await fakeHeartbeat(lp, { ...attacker, clusterId: "not-this-cluster", volumes: [{ id: 3 }] });
     expect(other.error?.code).toBe(grpc.status.FAILED_PRECONDITION);
     other.cancel();
 
-    const absurd = await fakeHeartbeat(lp, { ...attacker, volumes: [{ id: far }, { id: 4_000_000_000 }] });
+    // The issue's attack: volume 500 from a server that names no cluster.
+    const issue = await fakeHeartbeat(lp, { ...attacker, volumes: [{ id: 500 }] });
+    expect(issue.error).toBeNull();
+    // Even naming this cluster (the id is no secret), a volume far ahead is left out.
+    const absurd = await fakeHeartbeat(lp, {
+      ...attacker,
+      port: 2,
+      clusterId,
+      volumes: [{ id: far }, { id: 4_000_000_000 }],
+    });
     expect(absurd.error).toBeNull();
     // Several beats' worth of time: nothing of it is applied, nothing raises the maximum.
     await new Promise((r) => setTimeout(r, 1_000));
-    for (const vid of [far, 4_000_000_000]) expect(await lookup(lp, vid)).toEqual([]);
+    for (const vid of [500, far, 4_000_000_000]) expect(await lookup(lp, vid)).toEqual([]);
     for (const p of ports) expect(await maxVolumeId(p)).toBe(before);
+    issue.cancel();
     absurd.cancel();
     const logs = procs.find((p) => p.args.includes(`-port=${lp}`))!.logs();
     expect(logs).toMatch(/heartbeat of another cluster refused/);

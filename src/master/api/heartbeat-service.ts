@@ -24,7 +24,7 @@ import {
 import type { ClusterState } from "../state/cluster-state.js";
 import type { DataNode, NodeSpec, ReplicaInfo } from "../topology/data-node.js";
 import { heartbeatVolumesMax, silentPulsesMax } from "../limits.js";
-import { checkHeartbeatCluster, checkVolumeCount, saneVolumes } from "./heartbeat-bounds.js";
+import { checkHeartbeatCluster, checkVolumeCount, saneVolumes, volumeIdAheadMax } from "./heartbeat-bounds.js";
 import { LocationPush } from "./location-push.js";
 import type { MasterMetrics } from "./metrics.js";
 import type { Sequencer } from "../state/sequencer.js";
@@ -260,8 +260,9 @@ export class HeartbeatService {
     }
     const hasCounts = Object.keys(hb.maxVolumeCounts).length > 0;
     checkVolumeCount(hb.volumes.length, hasCounts ? sumCounts(hb.maxVolumeCounts) : (known?.maxVolumes ?? 0));
-    const volumes = saneVolumes(hb.volumes, state.maxVolumeId);
-    const newVolumes = saneVolumes(hb.newVolumes, state.maxVolumeId);
+    const ahead = volumeIdAheadMax(hb.clusterId, state.topologyId);
+    const volumes = saneVolumes(hb.volumes, state.maxVolumeId, ahead);
+    const newVolumes = saneVolumes(hb.newVolumes, state.maxVolumeId, ahead);
     this.logRefused(call, live, known?.id ?? `${hb.ip}:${hb.port}`, [...volumes.refused, ...newVolumes.refused]);
     const node = known ?? this.register(call, hb);
     if (known !== undefined && hasCounts) node.maxVolumes = sumCounts(hb.maxVolumeCounts);

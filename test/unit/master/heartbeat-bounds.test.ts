@@ -18,8 +18,13 @@ import {
   checkVolumeCount,
   insaneVolume,
   saneVolumes,
+  volumeIdAheadMax,
 } from "../../../src/master/api/heartbeat-bounds.js";
-import { heartbeatVolumeIdAheadMax, heartbeatVolumesOverCountMax } from "../../../src/master/limits.js";
+import {
+  heartbeatMemberVolumeIdAheadMax,
+  heartbeatVolumeIdAheadMax,
+  heartbeatVolumesOverCountMax,
+} from "../../../src/master/limits.js";
 import type { MasterServer } from "../../../src/master/master-server.js";
 import { HeartbeatClient } from "../../../src/volume/heartbeat-client.js";
 import { Store } from "../../../src/volume/storage/store.js";
@@ -48,6 +53,13 @@ describe("heartbeat bounds", () => {
     expect((err as WeedError).code).toBe(ErrorCode.CONFLICT);
   });
 
+  it("gives a server naming this cluster the wider bound, one naming none or another the narrow one", () => {
+    expect(volumeIdAheadMax("A", "A")).toBe(heartbeatMemberVolumeIdAheadMax);
+    expect(volumeIdAheadMax("", "A")).toBe(heartbeatVolumeIdAheadMax);
+    expect(volumeIdAheadMax("", "")).toBe(heartbeatVolumeIdAheadMax);
+    expect(heartbeatVolumeIdAheadMax).toBeLessThan(heartbeatMemberVolumeIdAheadMax);
+  });
+
   it("bounds the volumes one server may list by its own capacity plus a margin", () => {
     expect(() => checkVolumeCount(8 + heartbeatVolumesOverCountMax, 8)).not.toThrow();
     expect(() => checkVolumeCount(9 + heartbeatVolumesOverCountMax, 8)).toThrow(WeedError);
@@ -59,6 +71,7 @@ describe("heartbeat bounds", () => {
     expect(insaneVolume(11 + heartbeatVolumeIdAheadMax, 0n, 10)).toMatch(/above the cluster's maximum 10/);
     expect(insaneVolume(3, 33n * 1024n ** 3n, 10)).toMatch(/claims/);
     expect(insaneVolume(3, 30n * 1024n ** 3n, 10)).toBeNull();
+    expect(insaneVolume(11 + heartbeatVolumeIdAheadMax, 0n, 10, heartbeatMemberVolumeIdAheadMax)).toBeNull();
     const r = saneVolumes([{ id: 1 }, { id: 0 }, { id: 5_000_000 }, { id: 2, size: 1n }], 8);
     expect(r.sane.map((v) => v.id)).toEqual([1, 2]);
     expect(r.refused.length).toBe(2);
@@ -149,6 +162,28 @@ describe("heartbeats at a real master", () => {
     expect(await lookup(c.http, far)).toEqual([]);
     expect(await lookup(c.http, 3)).toEqual([]);
     expect(await maxVolumeId(c.http)).toBe(Math.max(before, 2));
+    r.end();
+  });
+
+  it("a server naming this cluster may report volumes made by hand further ahead, within the wider bound", async () => {
+    const root = await tempDir("hb-bounds-");
+    cleanups.push(() => root.remove());
+    const c = await master(root);
+    const ours = await clusterId(c.http);
+    const before = await maxVolumeId(c.http);
+    const byHand = before + heartbeatVolumeIdAheadMax + 100;
+    const far = before + heartbeatMemberVolumeIdAheadMax + 1;
+    const r = await rawBeat(c, {
+      ip: "127.0.0.1",
+      port: 1,
+      clusterId: ours,
+      maxVolumeCounts: { "": 8 },
+      volumes: [volumeMessage(byHand), volumeMessage(far)],
+    });
+    expect(r.error).toBeNull();
+    await waitFor(async () => (await lookup(c.http, byHand)).length === 1, { what: "the hand-made volume" });
+    expect(await lookup(c.http, far)).toEqual([]);
+    await waitFor(async () => (await maxVolumeId(c.http)) === byHand, { what: "the maximum raised to it" });
     r.end();
   });
 
