@@ -23,6 +23,7 @@ import { formatVolumeList } from "../shell/volume-list.js";
 import type { ShellContext } from "../shell/context.js";
 import { describeSecurity, type SecuritySummary } from "../../common/security/summary.js";
 import { securityFlag, securityFromFlags } from "../security-flags.js";
+import { installProcessGrpcTls } from "../../grpc/tls.js";
 
 /** One HTTP call of the shell; a master that does not answer in this long is reported down. */
 const requestTimeoutMs = 3_000;
@@ -288,6 +289,8 @@ export const shellCommand: Command = {
   flagsEndAtArgument: true,
   async run(flags, io) {
     const security = securityFromFlags(flags.values, (w) => io.err.write(`warning: ${w}\n`));
+    // The shell serves no gRPC port: it dials (check.disk, fix.replication) with [grpc.client]'s certificate.
+    if (security.grpc !== undefined) installProcessGrpcTls(security.grpc, "client");
     const ctx: ShellContext = { master: str(flags.values, "master"), security };
     if (flags.positional.length > 0) return (await runLine(ctx, flags.positional.join(" "), io)) ? 0 : 1;
     const rl = createInterface({ input: process.stdin, terminal: false });

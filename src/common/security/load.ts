@@ -157,7 +157,8 @@ const OURS: Record<string, Record<string, KeyKind>> = {
 };
 
 function grpcServerKeys(): Record<string, KeyKind> {
-  // client_cert/client_key: SeaweedFS's separate dialing certificate; weed-ts dials with [grpc.client].
+  // client_cert/client_key: read, ignored: a server dials with its role's own certificate (as SeaweedFS's
+  // LoadClientTLS), the shell with [grpc.client]'s (src/grpc/tls.ts).
   return { cert: "string", key: "string", allowed_commonNames: "list", client_cert: "ignored", client_key: "ignored" };
 }
 

@@ -6,7 +6,8 @@
 // --strict-reconfig-check does. A change to an even number of voters is made but warned about.
 import { ErrorCode, WeedError } from "../../common/errors.js";
 import type { Logger } from "../../common/logger.js";
-import { httpAddress, parseServerAddress } from "../../common/server-address.js";
+import { grpcAddress, httpAddress, parseServerAddress } from "../../common/server-address.js";
+import { checkPeerCertificate } from "../../grpc/tls.js";
 import {
   ConfChangeRejectedError,
   NotLeaderError,
@@ -17,7 +18,13 @@ import {
   type OpOptions,
   type RuntimeStatus,
 } from "../../raft/runtime/index.js";
-import { membershipQueueMax, memberCatchUpTimeoutMs, memberChangeTimeoutMs, quorumCheckWaitMs } from "../limits.js";
+import {
+  membershipQueueMax,
+  memberCatchUpTimeoutMs,
+  memberChangeTimeoutMs,
+  memberProbeTimeoutMs,
+  quorumCheckWaitMs,
+} from "../limits.js";
 import { toWeedError } from "./raft-cluster-state.js";
 import { type Wakeups, wakeAll, waitUntil } from "../../common/wait-until.js";
 import { type MasterClock, realMasterClock, timeoutSignal } from "./sequencer.js";
@@ -132,6 +139,15 @@ export class MembershipManager {
         ErrorCode.CONFLICT,
         `refused: ${id} holds the state of another cluster (${theirs}; this one is ${ours}); ` +
           "stop it, empty its -mdir and start it with -peers naming a member of this cluster",
+      );
+    }
+    // With [grpc] mTLS, a master whose gRPC port shows another CA's certificate (or none) would
+    // sit in the membership as a learner Raft can never reach: refused before it is added.
+    const cert = await checkPeerCertificate(grpcAddress(parseServerAddress(id)), memberProbeTimeoutMs);
+    if (cert === "stranger") {
+      throw new WeedError(
+        ErrorCode.UNAUTHORIZED,
+        `refused: ${id}'s gRPC port does not present a certificate signed by this cluster's [grpc] ca`,
       );
     }
     return this.serialize(() => this.doAdd(id, opts.voter ?? true));
