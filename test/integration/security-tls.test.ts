@@ -180,7 +180,7 @@ describe("mutual TLS on the gRPC ports", () => {
     }
   });
 
-  it("a master with another CA's certificate cannot join: never a voter, never hears a leader", async () => {
+  it("a master with another CA's certificate cannot join: not a member, never hears a leader", async () => {
     const leader = await leaderPort();
     const before = votersOf(await raftOf(leader));
     expect(before).toEqual(masterPorts.map((p) => `127.0.0.1:${p}`).sort());
@@ -189,10 +189,13 @@ describe("mutual TLS on the gRPC ports", () => {
     others.push(rogue);
     const until = performance.now() + refusedWatchMs;
     while (performance.now() < until) {
-      // Its join request travels over HTTP and may leave it listed as a learner (see
-      // checkPeerCertificate in src/grpc/tls.ts); Raft over TLS never reaches it, so it is never
-      // promoted, never counts, and never learns who leads.
-      for (const p of masterPorts) expect(votersOf(await raftOf(p))).toEqual(before);
+      // Its join request travels over HTTP; the leader probes its gRPC port's certificate first
+      // (checkPeerCertificate) and refuses it, so it is not even listed as a learner.
+      for (const p of masterPorts) {
+        const s = await raftOf(p);
+        expect(votersOf(s)).toEqual(before);
+        if (s !== undefined) expect(s.members).toHaveLength(3);
+      }
       const own = rogue.exited ? undefined : await raftOf(port);
       expect(own?.leader ?? null).toBeNull();
       await new Promise((res) => setTimeout(res, POLL_MS));
