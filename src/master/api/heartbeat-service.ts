@@ -26,6 +26,7 @@ import type { DataNode, NodeSpec, ReplicaInfo } from "../topology/data-node.js";
 import { heartbeatVolumesMax, silentPulsesMax } from "../limits.js";
 import { checkHeartbeatCluster, checkVolumeCount, saneVolumes, volumeIdAheadMax } from "./heartbeat-bounds.js";
 import { LocationPush } from "./location-push.js";
+import { LogOncePer, remoteHost } from "../../raft/runtime/index.js";
 import type { MasterMetrics } from "./metrics.js";
 import type { Sequencer } from "../state/sequencer.js";
 import type { Topology } from "../topology/topology.js";
@@ -73,6 +74,7 @@ export class HeartbeatService {
   private response: HeartbeatResponse | undefined;
   private responseLeader = "";
   private responseCluster = "";
+  private readonly otherClusterLog = new LogOncePer();
   private closed = false;
   private readonly locationPush: LocationPush;
   private readonly unwatchLocations: () => void;
@@ -157,7 +159,7 @@ export class HeartbeatService {
         try {
           checkHeartbeatCluster(hb.clusterId, this.deps.state.topologyId);
         } catch (err) {
-          this.deps.logger.warn({ err, peer: call.getPeer() }, "heartbeat of another cluster refused");
+          this.logOtherCluster(call, err);
           failStream(call, err);
           return;
         }
@@ -208,11 +210,8 @@ export class HeartbeatService {
         call.write(this.reply());
       } catch (err) {
         this.deps.metrics.heartbeat("error");
-        const otherCluster = err instanceof WeedError && err.code === ErrorCode.CONFLICT;
-        this.deps.logger.warn(
-          { err, peer: call.getPeer() },
-          otherCluster ? "heartbeat of another cluster refused" : "bad heartbeat; closing the stream",
-        );
+        if (err instanceof WeedError && err.code === ErrorCode.CONFLICT) this.logOtherCluster(call, err);
+        else this.deps.logger.warn({ err, peer: call.getPeer() }, "bad heartbeat; closing the stream");
         finish("bad heartbeat", false);
         failStream(call, err);
       }
@@ -285,6 +284,13 @@ export class HeartbeatService {
     }
     this.raiseFloors(maxVid, hb.maxFileKey);
     return node;
+  }
+
+  /** Once a minute per host: a refused volume server retries every few seconds for as long as it runs. */
+  private logOtherCluster(call: HeartbeatCall, err: unknown): void {
+    const peer = call.getPeer();
+    if (this.otherClusterLog.shouldLog(remoteHost(peer)))
+      this.deps.logger.warn({ err, peer }, "heartbeat of another cluster refused (said once a minute per host)");
   }
 
   /** Insane volumes are left out of every beat; said once per stream, with the first few reasons. */

@@ -1,5 +1,6 @@
 // The Raft runtime: re-exports only.
 export * from "./errors.js";
+export { LogOncePer, remoteHost } from "./door.js";
 export { coreLimits, runtimeLimits, timingDefaults, type RuntimeLimits } from "./limits.js";
 export { silentLogger, type RuntimeLogger } from "./logger.js";
 export { decodeMessage, encodeMessage, encodeBatch, messageBytes } from "./message-codec.js";
