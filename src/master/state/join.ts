@@ -84,6 +84,11 @@ export async function joinCluster(o: JoinOptions): Promise<void> {
 
 /** One request to `contact`: null once admitted, else what went wrong. */
 async function askToJoin(o: JoinOptions, contact: string): Promise<string | null> {
+  if (o.state.topologyId === "") {
+    // Know which cluster's leader to let in before it adds us (raft-cluster-state.ts).
+    const theirs = await probeClusterId(contact);
+    if (theirs !== null && theirs !== "") o.state.expectClusterId(theirs);
+  }
   try {
     const query = new URLSearchParams({ id: o.self, clusterId: o.state.topologyId });
     const r = await request(`http://${memberHttpAddress(contact)}/cluster/raft/add?${query.toString()}`, {

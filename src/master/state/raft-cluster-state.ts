@@ -26,6 +26,8 @@ export type RaftClusterStateOptions = Omit<RaftRuntimeOptions<MasterApplyResult>
 export class RaftClusterState implements ClusterState {
   readonly runtime: RaftRuntime<MasterApplyResult>;
   private readonly sm = new MasterStateMachine();
+  /** A joining master's cluster as its contacts named it, until its own log says (see expectClusterId). */
+  private expectedClusterId = "";
   private opened = false;
   private closed = false;
 
@@ -34,7 +36,7 @@ export class RaftClusterState implements ClusterState {
     this.runtime = new RaftRuntime<MasterApplyResult>({
       // The replicated topologyId is the cluster id at the Raft door: a master of another cluster
       // is refused before its messages are decoded ("" until the first leader fixes it).
-      clusterId: () => sm.state.topologyId,
+      clusterId: () => (sm.state.topologyId !== "" ? sm.state.topologyId : this.expectedClusterId),
       ...opts,
       stateMachine: {
         apply: (data) => sm.apply(data),
@@ -75,6 +77,15 @@ export class RaftClusterState implements ClusterState {
     if (this.closed) return;
     this.closed = true;
     if (this.opened) await this.runtime.close({ transferLeadership: true });
+  }
+
+  /**
+   * A master with an empty store, joining: the cluster its contacts belong to. Until its own log
+   * names its cluster, the Raft door takes this one (a node knowing no members otherwise lets in any
+   * cluster's leader), so only the cluster it asked to join can reach it.
+   */
+  expectClusterId(id: string): void {
+    if (this.sm.state.topologyId === "") this.expectedClusterId = id;
   }
 
   /** Fixes the cluster id once (the first leader's proposal wins); a no-op when already set. */
