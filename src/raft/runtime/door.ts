@@ -6,8 +6,9 @@
 //
 // Two nodes must be let in without the full proof, or a group could never form or grow:
 // - A node that does not know its cluster id yet (a brand-new group before its first leader fixed
-//   one, a joining master with an empty store) accepts any cluster id; it learns its own from the
-//   leader's log.
+//   one, a joining node with an empty store) accepts any cluster id; it learns its own from the
+//   leader's log. (A joining master gives its contacts' cluster id as its own meanwhile: only the
+//   cluster it asked to join reaches it; see src/master/state/join.ts.)
 // - A node that knows no members (a joining learner, empty store) accepts any sender: the leader
 //   adding it is not in its membership until the leader's first messages arrive.
 // A stream that names no cluster id is accepted from a member: a member that has not learned the
