@@ -169,6 +169,21 @@ function verdict(name, phase, target) {
   return `${name}: ${phase.rps.toFixed(0)} files/s (target >= ${target}): ${ok}; failed requests: ${phase.failed}`;
 }
 
+/**
+ * user+sys CPU seconds of a process so far (Linux /proc; NaN elsewhere): on a shared machine the
+ * server's CPU per request is a steadier measure of a cost than requests per second.
+ */
+async function cpuSec(pid) {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    // utime and stime are fields 14 and 15 of stat(5), in clock ticks (USER_HZ, 100 on Linux).
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return Number.NaN;
+  }
+}
+
 /** BENCH_JWT: "" or "0" off, "1" write tokens, "read" write and read tokens. */
 function jwtMode() {
   const v = process.env.BENCH_JWT ?? "";
@@ -187,6 +202,16 @@ async function securityFile(dir, mode) {
   const path = join(dir, "security.toml");
   await writeFile(path, toml);
   return path;
+}
+
+/** The verdicts, the JWT mode and the server's CPU per request. */
+function printSummary(text, { jwt, serverCpuSec, n }) {
+  const phases = parseReport(text);
+  const writes = verdict("write", phases.write, TARGET_WRITES_PER_SEC);
+  process.stdout.write(`\nJWT: ${jwt}\n${writes}\n${verdict("read", phases.read, TARGET_READS_PER_SEC)}\n`);
+  const requests = (phases.write ? n : 0) + (phases.read ? n : 0);
+  const perRequest = requests > 0 ? `, ${((serverCpuSec * 1e6) / requests).toFixed(0)} us per request` : "";
+  process.stdout.write(`server CPU (user+sys): ${serverCpuSec.toFixed(2)} s${perRequest}\n`);
 }
 
 async function main() {
@@ -246,10 +271,10 @@ async function main() {
     const args = [`-master=${master}`, `-list=${join(dir, "benchmark_list.txt")}`, ...securityArgs];
     for (const [k, v] of flags) args.push(v === "true" ? `-${k}` : `-${k}=${v}`);
     log(`weed-ts benchmark ${args.join(" ")}`);
+    const cpuBefore = await cpuSec(server.pid);
     const { code, text } = await runBenchmarkChild(args, stopAll.signal);
-    const phases = parseReport(text);
-    const writes = verdict("write", phases.write, TARGET_WRITES_PER_SEC);
-    process.stdout.write(`\nJWT: ${jwt}\n${writes}\n${verdict("read", phases.read, TARGET_READS_PER_SEC)}\n`);
+    const serverCpuSec = (await cpuSec(server.pid)) - cpuBefore;
+    printSummary(text, { jwt, serverCpuSec, n: Number(flags.get("n")) });
     exitCode = code;
   } catch (err) {
     log(`error: ${err instanceof Error ? err.message : String(err)}`);

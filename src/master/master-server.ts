@@ -285,7 +285,9 @@ export class MasterServer {
     const membership = new MembershipManager(state.runtime, self, logger, () => state.topologyId, probeClusterId);
     const { defaultReplication } = c;
     const service = { assigner, topology, heartbeats, metrics, logger, defaultReplication, cluster, leaderCalls };
-    const fidTokens = fidTokensOf(c.security); // [jwt.signing]: tokens from assign, lookup and /submit
+    // [jwt.signing]: tokens from assign, lookup and /submit, signed as synchronous HMACs on the wall
+    // clock as this process's monotonic clock tracks it from its start (exp is whole seconds, ~10 s ahead).
+    const fidTokens = fidTokensOf(c.security, () => (performance.timeOrigin + now()) / 1000);
     addService(grpcServer, Seaweed, seaweedService({ ...service, membership, fidTokens }), grpcStatusOf);
     const startedAt = performance.now();
     const http = new MasterHttpHandlers({
