@@ -8,6 +8,8 @@ import { writeFile } from "node:fs/promises";
 import { SignJWT } from "jose";
 import { request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Seaweed } from "../../src/gen/master_pb.js";
+import { createClient } from "../../src/grpc/adapter.js";
 import { tempDir, waitFor, type TempDir } from "../helpers.js";
 import { freePortPair, getJson, PROCESS_WAIT, waitHttpOk, WeedProcess } from "./harness.js";
 
@@ -173,6 +175,42 @@ describe("[jwt.signing]: writes and deletes need the fid's token", () => {
     const d = await send(`http://${a.url}/${a.fid}`, { method: "DELETE", headers: bearer(l.auth) });
     expect(d.status, d.text).toBe(202);
     for (const u of l.urls) expect((await send(`http://${u}/${a.fid}`)).status).toBe(404);
+  });
+
+  it("count=2: the first fid's token also covers fid_1 (SeaweedFS's convention), not another key", async () => {
+    const a = await getJson(`http://${c.masterUrl}/dir/assign?count=2`);
+    expect(a.status).toBe(200);
+    const { fid, url, auth } = a.json as { fid: string; url: string; auth: string };
+    for (const f of [fid, `${fid}_1`]) {
+      const w = await send(`http://${url}/${f}`, { method: "PUT", body: randomBytes(50), headers: bearer(auth) });
+      expect(w.status, w.text).toBe(201);
+    }
+    const [vid, keyCookie] = fid.split(",") as [string, string];
+    const nextKey = (BigInt(`0x${keyCookie.slice(0, -8)}`) + 2n).toString(16).padStart(2, "0");
+    const w = await send(`http://${url}/${vid},${nextKey}${keyCookie.slice(-8)}`, {
+      method: "PUT",
+      body: randomBytes(50),
+      headers: bearer(auth),
+    });
+    expect(w.status, w.text).toBe(401);
+  });
+
+  it("gRPC Assign and LookupVolume of a fid answer a write token in auth", async () => {
+    const port = Number(c.masterUrl.split(":")[1]) + 10_000;
+    const g = createClient(Seaweed, `127.0.0.1:${port}`);
+    try {
+      const a = await g.assign({ count: 1n }, { timeoutMs: 10_000 });
+      expect(a.error).toBe("");
+      const body = randomBytes(64);
+      const url = `http://${a.location!.url}/${a.fid}`;
+      expect((await send(url, { method: "PUT", body, headers: bearer(a.auth) })).status).toBe(201);
+      const l = await g.lookupVolume({ volumeOrFileIds: [a.fid, a.fid.split(",")[0]!] }, { timeoutMs: 10_000 });
+      const [byFid, byVolume] = l.volumeIdLocations;
+      expect(byVolume!.auth).toBe("");
+      expect((await send(url, { method: "DELETE", headers: bearer(byFid!.auth) })).status).toBe(202);
+    } finally {
+      g.close();
+    }
   });
 
   it("/submit uploads with the token the master minted", async () => {
