@@ -104,18 +104,33 @@ export class FidTokenKey {
 
   /** A token for `fid` ("3,01637037d6", as the master hands it out), valid expiresAfterSeconds. */
   async sign(fid: string): Promise<string> {
-    // exp is whole seconds: jose (as SeaweedFS) puts floor(now) + lifetime there, so a 1 s token
-    // signed at x.999 s would be expired 1 ms later. One second more makes the lifetime at least
-    // expires_after_seconds (and under one second more), never next to nothing.
-    const lifetimeSec = this.expiresAfterSeconds > 0 ? this.expiresAfterSeconds + 1 : undefined;
-    if (this.#nowSec !== undefined) {
-      const claims = lifetimeSec === undefined ? { fid } : { fid, exp: Math.floor(this.#nowSec()) + lifetimeSec };
-      const signed = `${STANDARD_HEADER}.${Buffer.from(JSON.stringify(claims)).toString("base64url")}`;
-      return `${signed}.${this.#hmac(signed).toString("base64url")}`;
-    }
+    const now = this.signNow(fid);
+    if (now !== undefined) return now;
     const jwt = new SignJWT({ fid }).setProtectedHeader({ alg: ALGORITHM, typ: "JWT" });
+    const lifetimeSec = this.#lifetimeSec();
     if (lifetimeSec !== undefined) jwt.setExpirationTime(`${lifetimeSec}s`);
     return jwt.sign(await this.#cryptoKey());
+  }
+
+  /**
+   * sign(), synchronously, when this key has a wall clock (undefined when not): an answer that
+   * needs nothing else stays on the synchronous path, with no promise turn before it is written.
+   */
+  signNow(fid: string): string | undefined {
+    if (this.#nowSec === undefined) return undefined;
+    const lifetimeSec = this.#lifetimeSec();
+    const claims = lifetimeSec === undefined ? { fid } : { fid, exp: Math.floor(this.#nowSec()) + lifetimeSec };
+    const signed = `${STANDARD_HEADER}.${Buffer.from(JSON.stringify(claims)).toString("base64url")}`;
+    return `${signed}.${this.#hmac(signed).toString("base64url")}`;
+  }
+
+  /**
+   * exp is whole seconds: jose (as SeaweedFS) puts floor(now) + lifetime there, so a 1 s token
+   * signed at x.999 s would be expired 1 ms later. One second more makes the lifetime at least
+   * expires_after_seconds (and under one second more), never next to nothing.
+   */
+  #lifetimeSec(): number | undefined {
+    return this.expiresAfterSeconds > 0 ? this.expiresAfterSeconds + 1 : undefined;
   }
 
   /**

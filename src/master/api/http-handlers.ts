@@ -274,6 +274,8 @@ export class MasterHttpHandlers {
   private answerAssign(res: ServerResponse, r: AssignResult, pretty: boolean): void | Promise<void> {
     const key = this.deps.fidTokens?.write;
     if (key === undefined) return sendAssign(res, r, pretty, undefined);
+    const now = key.signNow(r.fid);
+    if (now !== undefined) return sendAssign(res, r, pretty, now);
     return key.sign(r.fid).then((auth) => sendAssign(res, r, pretty, auth));
   }
 
