@@ -31,7 +31,7 @@ import {
   knownMastersMax,
 } from "./limits.js";
 import { volumeInformationMessage, volumeShortInformationMessage } from "./volume-messages.js";
-import { clusterIdFileIn, readClusterId, validClusterId, writeClusterId } from "./cluster-id-file.js";
+import { readClusterId, validClusterId, writeClusterId } from "./cluster-id-file.js";
 
 export interface HeartbeatIdentity {
   ip: string;
@@ -67,8 +67,8 @@ export interface HeartbeatClientOptions {
    */
   onLocationsChanged?: (volumeIds: readonly number[] | "all") => void;
   /**
-   * Where the cluster id of this server's -dir is kept (cluster-id-file.ts). Default:
-   * <dir>/cluster.id when the store has a directory; without either it is kept in memory only.
+   * Where the cluster id of this server's -dir is kept (cluster-id-file.ts; the volume server
+   * passes <dir>/cluster.id). Absent: kept in memory only (tests with a store of their own).
    */
   clusterIdFile?: string;
 }
@@ -79,12 +79,6 @@ type SessionEnd =
   | { kind: "aborted" };
 
 type HeartbeatCall = ClientDuplexStream<Heartbeat, HeartbeatResponse>;
-
-/** The store's directory, when it has one (the real Store does; StoreApi does not promise it). */
-function storeDir(store: StoreApi): string | undefined {
-  const dir = (store as { dir?: unknown }).dir;
-  return typeof dir === "string" && dir !== "" ? dir : undefined;
-}
 
 function sameServer(a: ServerAddress, b: ServerAddress): boolean {
   return a.host === b.host && a.port === b.port;
@@ -131,8 +125,7 @@ export class HeartbeatClient {
     this.#masters = [...new Set(o.masters)];
     this.#seeds = this.#masters.length;
     this.#random = o.random ?? Math.random;
-    const dir = storeDir(o.store);
-    this.#clusterIdFile = o.clusterIdFile ?? (dir === undefined ? undefined : clusterIdFileIn(dir));
+    this.#clusterIdFile = o.clusterIdFile;
     this.#clusterId = this.#clusterIdFile === undefined ? "" : readClusterId(this.#clusterIdFile);
   }
 

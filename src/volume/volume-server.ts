@@ -12,6 +12,7 @@ import { newGrpcServer } from "../grpc/tls.js";
 import type { StoreApi } from "./storage/store-api.js";
 import { Store } from "./storage/store.js";
 import { addVolumeServerService, grpcReceiveBytesMax } from "./grpc-service.js";
+import { clusterIdFileIn } from "./cluster-id-file.js";
 import { HeartbeatClient } from "./heartbeat-client.js";
 import type { HeartbeatView, VolumeHttpContext } from "./http-context.js";
 import { VolumeHttpServer, type VolumeHttpLimits } from "./http-server.js";
@@ -256,11 +257,12 @@ export class VolumeServer {
         // The wall clock makes token checks synchronous HMACs (jwt.ts FidTokenKey).
         fidTokens: fidTokensOf(c.security, replication.nowSec),
       };
-      this.#http = new VolumeHttpServer(ctx, inflightLimits(c));
+      this.#http = new VolumeHttpServer(ctx, inflightLimits(c), c.security);
       this.#httpPort = await this.#http.listen(c.bindIp, c.port);
       if (c.masters.length > 0) {
         this.#heartbeat = new HeartbeatClient({
           store: this.#store,
+          clusterIdFile: clusterIdFileIn(c.dir),
           identity: {
             ip: c.ip,
             port: this.#httpPort,

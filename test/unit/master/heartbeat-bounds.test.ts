@@ -27,6 +27,7 @@ import {
 } from "../../../src/master/limits.js";
 import type { MasterServer } from "../../../src/master/master-server.js";
 import { HeartbeatClient } from "../../../src/volume/heartbeat-client.js";
+import { clusterIdFileIn } from "../../../src/volume/cluster-id-file.js";
 import { Store } from "../../../src/volume/storage/store.js";
 import { pino } from "pino";
 import { silentLogger, type Logger } from "../../../src/common/logger.js";
@@ -226,6 +227,7 @@ async function heartbeatClient(dir: string, c: Cluster, lines: Line[]): Promise<
   cleanups.push(() => store.close());
   const hc = new HeartbeatClient({
     store,
+    clusterIdFile: clusterIdFileIn(dir),
     identity: { ip: "127.0.0.1", port: 1, grpcPort: 2, publicUrl: "", dataCenter: "", rack: "", id: "127.0.0.1:1" },
     masters: [`127.0.0.1:${c.m.httpPort}.${c.m.grpcPort}`],
     intervalMs: 100,
