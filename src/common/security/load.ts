@@ -74,8 +74,31 @@ export function findSecurityFile(o: LoadSecurityOptions = {}): string | undefine
   return paths.find(isFile);
 }
 
+/**
+ * Sections weed-ts reads and checks but does not act on yet. Running with one would let an operator
+ * believe in a protection that is not there (plain HTTP where HTTPS was asked for, administration
+ * open where an admin key was set), so start is refused instead, naming what to change.
+ */
+export function refuseNotYetBuilt(loaded: LoadedSecurity): LoadedSecurity {
+  const c = loaded.config;
+  const where = c.source ?? "security.toml";
+  const notYet = (what: string, advice: string): never => {
+    throw new SecurityConfigError(`${where}: ${what} is set, but weed-ts does not support it yet: ${advice}`);
+  };
+  const https = "remove it and terminate TLS in front of the HTTP ports (a proxy), or keep them on a trusted network";
+  if (c.httpsMaster !== undefined) notYet("[https.master]", https);
+  if (c.httpsVolume !== undefined) notYet("[https.volume]", https);
+  if (c.httpsClient !== undefined) notYet("[https.client] enabled", "set enabled = false");
+  if (c.jwtAdmin !== undefined) notYet("[jwt.admin] key", "remove it and keep administration to a white list");
+  return loaded;
+}
+
 /** Finds, reads and checks security.toml; no file found = an open config. */
 export function loadSecurity(o: LoadSecurityOptions = {}): LoadedSecurity {
+  return refuseNotYetBuilt(loadSecurityParts(o));
+}
+
+function loadSecurityParts(o: LoadSecurityOptions): LoadedSecurity {
   const file = findSecurityFile(o);
   const env = o.env ?? process.env;
   if (file === undefined) {

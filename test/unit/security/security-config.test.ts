@@ -215,15 +215,30 @@ describe("WEED_* environment variables (SeaweedFS's viper names)", () => {
   });
 
   it("apply with no file at all; lists and booleans are cast", () => {
-    const env = { WEED_GUARD_WHITE_LIST: "127.0.0.1, ::1", WEED_HTTPS_CLIENT_ENABLED: "true", WEED_JWT_ADMIN_KEY: "a" };
+    const env = {
+      WEED_GUARD_WHITE_LIST: "127.0.0.1, ::1",
+      WEED_HTTPS_CLIENT_ENABLED: "false",
+      WEED_JWT_SIGNING_KEY: "w",
+    };
     const loaded = loadSecurity({ searchPaths: [join(dir, "none.toml")], env });
     expect(loaded.config).toEqual({
       source: "environment (WEED_*)",
       whiteList: ["127.0.0.1", "::1"],
-      httpsClient: { enabled: true },
-      jwtAdmin: { key: "a" },
+      jwtSigning: { key: "w", expiresAfterSeconds: 10 },
     });
     expect(loadSecurity({ searchPaths: [join(dir, "none.toml")], env: {} }).config).toEqual({ whiteList: [] });
+  });
+
+  it("sections read but not built yet stop the start, naming what to change", () => {
+    const env = (extra: NodeJS.ProcessEnv) => loadSecurity({ searchPaths: [join(dir, "none.toml")], env: extra });
+    expect(() => env({ WEED_JWT_ADMIN_KEY: "a" })).toThrow(
+      /\[jwt.admin\] key is set, but weed-ts does not support it yet/,
+    );
+    expect(() => env({ WEED_HTTPS_CLIENT_ENABLED: "true" })).toThrow(/\[https.client\] enabled is set/);
+    const cert = write("c.pem", "x");
+    const key = write("k.pem", "x");
+    const file = write("https.toml", `[https.master]\ncert = "${cert}"\nkey = "${key}"\n`);
+    expect(() => loadSecurity({ explicitPath: file, env: {} })).toThrow(/https.toml: \[https.master\] is set/);
   });
 
   it("a bad value is named by its variable", () => {
