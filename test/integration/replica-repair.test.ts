@@ -217,13 +217,17 @@ describe("replica repair after a server is killed (-9) under a writer", () => {
     expect(await shortVolumes(c)).toEqual([]);
     await expectCopies(c, acked, 2);
     type Finished = { job: string; bytes: number; seconds: number; from: string; to: string };
-    const finished = c.master
-      .logs()
-      .split("\n")
-      .filter((l) => l.includes('"repair finished"'))
-      .map((l) => JSON.parse(l) as Finished);
-    const copies = finished.filter((f) => f.job === "copy");
-    expect(copies.length).toBeGreaterThan(0);
+    const copiesLogged = (): Finished[] =>
+      c.master
+        .logs()
+        .split("\n")
+        .filter((l) => l.includes('"repair finished"'))
+        .map((l) => JSON.parse(l) as Finished)
+        .filter((f) => f.job === "copy");
+    // The new replica can be seen (the target's heartbeat) a moment before the copy call returns
+    // to the leader and its log line reaches our pipe.
+    await waitFor(() => copiesLogged().length > 0, { timeoutMs: 10_000, what: "'repair finished' logged for a copy" });
+    const copies = copiesLogged();
     for (const f of copies) {
       expect(f.bytes).toBeGreaterThan(0);
       expect(f.seconds).toBeGreaterThanOrEqual(0);
