@@ -8,6 +8,7 @@ import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import type { DescMessage, DescMethod, MessageInitShape, MessageShape } from "@bufbuild/protobuf";
 import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
 import { processChannelCredentials, serverCredentialsOf } from "./tls.js";
+import { adminCallInterceptor } from "./admin-call.js";
 
 type Methods<S> = S extends GenService<infer M> ? M : never;
 type In<M> = M extends { input: infer I extends DescMessage } ? I : never;
@@ -169,7 +170,8 @@ export function createClient<S extends GenService<GenServiceMethods>>(
   credentials: grpc.ChannelCredentials = processChannelCredentials(),
 ): ServiceClient<S> {
   const Ctor = grpc.makeGenericClientConstructor(serviceDefinition(svc), svc.typeName);
-  const client = new Ctor(address, credentials, channelOptions);
+  // The process's admin key (admin-call.ts) signs the calls that need one.
+  const client = new Ctor(address, credentials, { ...channelOptions, interceptors: [adminCallInterceptor] });
   const out: Record<string, unknown> = { close: () => client.close() };
   for (const m of svc.methods) {
     const path = methodPath(svc, m);

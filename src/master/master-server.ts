@@ -49,6 +49,8 @@ import { RaftClusterState } from "./state/raft-cluster-state.js";
 import { Sequencer } from "./state/sequencer.js";
 import { snapshotOf } from "./repair/cluster-snapshot.js";
 import { fidTokensOf } from "../common/security/jwt.js";
+import { adminKeyOf } from "../common/security/admin-token.js";
+import { installProcessAdminKey } from "../grpc/admin-call.js";
 import { checkJobRunner, runCopyJob } from "./repair/repair-jobs.js";
 import { realRepairClock, Repairer } from "./repair/repairer.js";
 import { Assigner } from "./topology/assigner.js";
@@ -141,6 +143,9 @@ export class MasterServer {
 
   private async doStart(): Promise<void> {
     const c = this.config;
+    const adminKey = adminKeyOf(c.security);
+    // The leader's allocation and repair call the volume servers' admin methods (admin-call.ts).
+    if (adminKey !== undefined) installProcessAdminKey(adminKey);
     const bound = await this.bind();
     const peers = c.peers !== undefined && c.peers.length > 0 ? [...c.peers] : [bound.self];
     const contacts = c.join ?? [];
@@ -158,7 +163,7 @@ export class MasterServer {
       // Also a master that believes it is a voter asks (unless it hears a leader at once): it may
       // have been removed without learning of it, and a removed master started again means "add me back".
       const o = { self: bound.self, state, contacts, logger: this.log, random: realWorld.random };
-      void joinCluster({ ...o, signal: run.joinAbort.signal });
+      void joinCluster({ ...o, adminKey, signal: run.joinAbort.signal });
     } else if (isSoleVoter(state, bound.self)) {
       // Decided by the membership in the log, not the flags: a master started alone may have
       // been joined by others since. start() returns once it leads.

@@ -6,6 +6,8 @@ import { ErrorCode, WeedError, grpcStatusOf } from "../common/errors.js";
 import { parseReplicaPlacement } from "../common/replica-placement.js";
 import { parseTtl } from "../common/ttl.js";
 import { addService, type ServiceImpl } from "../grpc/adapter.js";
+import { adminVolumeMethods, checkAdminCall } from "../grpc/admin-call.js";
+import type { AdminTokenKey } from "../common/security/admin-token.js";
 import { VolumeServer as VolumeServerService } from "../gen/volume_server_pb.js";
 import {
   VolumeCopyResponseSchema,
@@ -265,6 +267,44 @@ export function volumeServerImpl(store: CopyStore, logger: Logger): ServiceImpl<
   };
 }
 
-export function addVolumeServerService(server: grpc.Server, store: CopyStore, logger: Logger): void {
-  addService(server, VolumeServerService, volumeServerImpl(store, logger), grpcStatusOf);
+/**
+ * `impl` with admin-call.ts's adminVolumeMethods behind `admin` (the [jwt.admin] key): a call
+ * without a valid admin token ends UNAUTHENTICATED before the method runs.
+ */
+function withAdminCheck(
+  impl: ServiceImpl<typeof VolumeServerService>,
+  admin: AdminTokenKey,
+): ServiceImpl<typeof VolumeServerService> {
+  const out = { ...impl } as Record<string, (...args: never[]) => unknown>;
+  for (const m of VolumeServerService.methods) {
+    if (!adminVolumeMethods.has(m.name)) continue;
+    const fn = out[m.localName]! as (...args: unknown[]) => unknown;
+    if (m.methodKind === "unary") {
+      out[m.localName] = async (req: unknown, call: grpc.ServerUnaryCall<unknown, unknown>) => {
+        await checkAdminCall(admin, call.metadata);
+        return fn(req, call);
+      };
+    } else if (m.methodKind === "server_streaming") {
+      out[m.localName] = (call: grpc.ServerWritableStream<unknown, unknown>) => {
+        checkAdminCall(admin, call.metadata).then(
+          () => fn(call),
+          (err: unknown) => failStream(call, err),
+        );
+      };
+    } else {
+      throw new Error(`VolumeServer.${m.name}: no admin check for a ${m.methodKind} method`);
+    }
+  }
+  return out as unknown as ServiceImpl<typeof VolumeServerService>;
+}
+
+/** `admin`: the [jwt.admin] key; undefined = administrative methods need no token. */
+export function addVolumeServerService(
+  server: grpc.Server,
+  store: CopyStore,
+  logger: Logger,
+  admin?: AdminTokenKey,
+): void {
+  const impl = volumeServerImpl(store, logger);
+  addService(server, VolumeServerService, admin === undefined ? impl : withAdminCheck(impl, admin), grpcStatusOf);
 }

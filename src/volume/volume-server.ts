@@ -5,6 +5,7 @@ import * as grpc from "@grpc/grpc-js";
 import type { Logger } from "../common/logger.js";
 import type { SecurityConfig } from "../common/security/config.js";
 import { fidTokensOf } from "../common/security/jwt.js";
+import { adminKeyOf } from "../common/security/admin-token.js";
 import { ErrorCode, WeedError } from "../common/errors.js";
 import { parseServerAddress } from "../common/server-address.js";
 import { bindServer, shutdownServer } from "../grpc/adapter.js";
@@ -206,7 +207,7 @@ export class VolumeServer {
     });
     this.#metrics = new VolumeMetrics(this.#store, () => this.#heartbeat);
     this.#grpc = newGrpcServer({ "grpc.max_receive_message_length": grpcReceiveBytesMax }, c.security, "volume");
-    addVolumeServerService(this.#grpc, this.#store, this.#log);
+    addVolumeServerService(this.#grpc, this.#store, this.#log, adminKeyOf(c.security));
   }
 
   get httpPort(): number {

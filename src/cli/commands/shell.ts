@@ -24,6 +24,8 @@ import type { ShellContext } from "../shell/context.js";
 import { describeSecurity, type SecuritySummary } from "../../common/security/summary.js";
 import { securityFlag, securityFromFlags } from "../security-flags.js";
 import { installProcessGrpcTls } from "../../grpc/tls.js";
+import { adminKeyOf } from "../../common/security/admin-token.js";
+import { installProcessAdminKey } from "../../grpc/admin-call.js";
 
 /** One HTTP call of the shell; a master that does not answer in this long is reported down. */
 const requestTimeoutMs = 3_000;
@@ -101,16 +103,22 @@ interface ChangeAnswer {
   warning?: string;
 }
 
-/** POST /cluster/raft/<op>; the master's JSON error becomes the thrown message. */
+/**
+ * POST /cluster/raft/<op>, with an admin token when the shell's security.toml has [jwt.admin] key;
+ * the master's JSON error becomes the thrown message.
+ */
 async function changeMembership(
-  master: string,
+  ctx: ShellContext,
   op: "add" | "remove" | "transfer",
   id: string,
   io: CommandIo,
 ): Promise<void> {
+  const { master } = ctx;
   const query = id === "" ? "" : `?id=${encodeURIComponent(id)}`;
+  const admin = adminKeyOf(ctx.security);
   const r = await request(`http://${master}/cluster/raft/${op}${query}`, {
     method: "POST",
+    headers: admin === undefined ? {} : { authorization: await admin.authorization() },
     headersTimeout: changeTimeoutMs,
     bodyTimeout: changeTimeoutMs,
   });
@@ -160,18 +168,18 @@ const SHELL_COMMANDS: Record<string, ShellCommand> = {
     help: "-id=host:port  add a started master (learner, then voter once caught up)",
     flags: [idFlag(true)],
     required: ["id"],
-    run: (c, f, io) => changeMembership(c.master, "add", str(f, "id"), io),
+    run: (c, f, io) => changeMembership(c, "add", str(f, "id"), io),
   },
   "cluster.raft.remove": {
     help: "-id=host:port  remove a master (the leader hands over first); refused if it would lose quorum",
     flags: [idFlag(true)],
     required: ["id"],
-    run: (c, f, io) => changeMembership(c.master, "remove", str(f, "id"), io),
+    run: (c, f, io) => changeMembership(c, "remove", str(f, "id"), io),
   },
   "cluster.raft.transferLeader": {
     help: "[-id=host:port]  hand leadership to that master, or to the most up-to-date one",
     flags: [idFlag(false)],
-    run: (c, f, io) => changeMembership(c.master, "transfer", str(f, "id"), io),
+    run: (c, f, io) => changeMembership(c, "transfer", str(f, "id"), io),
   },
   "volume.list": {
     help: "data centers, racks, servers and their volumes (size, files, deleted, placement, under-replicated)",
@@ -291,6 +299,8 @@ export const shellCommand: Command = {
     const security = securityFromFlags(flags.values, (w) => io.err.write(`warning: ${w}\n`));
     // The shell serves no gRPC port: it dials (check.disk, fix.replication) with [grpc.client]'s certificate.
     if (security.grpc !== undefined) installProcessGrpcTls(security.grpc, "client");
+    const admin = adminKeyOf(security);
+    if (admin !== undefined) installProcessAdminKey(admin);
     const ctx: ShellContext = { master: str(flags.values, "master"), security };
     if (flags.positional.length > 0) return (await runLine(ctx, flags.positional.join(" "), io)) ? 0 : 1;
     const rl = createInterface({ input: process.stdin, terminal: false });

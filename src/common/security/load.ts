@@ -76,8 +76,8 @@ export function findSecurityFile(o: LoadSecurityOptions = {}): string | undefine
 
 /**
  * Sections weed-ts reads and checks but does not act on yet. Running with one would let an operator
- * believe in a protection that is not there (plain HTTP where HTTPS was asked for, administration
- * open where an admin key was set), so start is refused instead, naming what to change.
+ * believe in a protection that is not there (plain HTTP where HTTPS was asked for), so start is
+ * refused instead, naming what to change. ([jwt.admin] key is built: admin-token.ts.)
  */
 export function refuseNotYetBuilt(loaded: LoadedSecurity): LoadedSecurity {
   const c = loaded.config;
@@ -89,7 +89,6 @@ export function refuseNotYetBuilt(loaded: LoadedSecurity): LoadedSecurity {
   if (c.httpsMaster !== undefined) notYet("[https.master]", https);
   if (c.httpsVolume !== undefined) notYet("[https.volume]", https);
   if (c.httpsClient !== undefined) notYet("[https.client] enabled", "set enabled = false");
-  if (c.jwtAdmin !== undefined) notYet("[jwt.admin] key", "remove it and keep administration to a white list");
   return loaded;
 }
 

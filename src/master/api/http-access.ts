@@ -7,10 +7,16 @@
 // forwarding header AND comes from the address of one of the cluster's masters, even when that
 // master's host is not on the white list (forwarding is the cluster's own traffic). The header
 // alone is not trusted: a stranger sending it is checked against the white list like anyone.
+//
+// With [jwt.admin] key, the administrative routes also need an admin token (admin-token.ts) in
+// `Authorization: Bearer`, checked on the master the client reached and again on the leader (the
+// forwarder passes the header on): the white list says where from, the token says who.
 import { lookup } from "node:dns/promises";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { isIP } from "node:net";
 import { discardUnreadBody, sendJson } from "../../common/http-util.js";
+import { adminKeyOf, bearerTokenOf, type AdminTokenKey } from "../../common/security/admin-token.js";
+import { TokenRefused } from "../../common/security/jwt.js";
 import { CorsPolicy } from "../../common/security/cors.js";
 import { normalizeAddress, WhiteListGuard } from "../../common/security/guard.js";
 import type { SecurityConfig } from "../../common/security/config.js";
@@ -21,6 +27,16 @@ import { forwardedBy } from "./leader-forwarder.js";
 const GUARDED_PATHS: ReadonlySet<string> = new Set([
   "/dir/assign",
   "/submit",
+  "/vol/grow",
+  "/vol/vacuum",
+  "/col/delete",
+  "/cluster/raft/add",
+  "/cluster/raft/remove",
+  "/cluster/raft/transfer",
+]);
+
+/** Routes that change the cluster's shape or delete data: an admin token when [jwt.admin] is set. */
+const ADMIN_PATHS: ReadonlySet<string> = new Set([
   "/vol/grow",
   "/vol/vacuum",
   "/col/delete",
@@ -42,17 +58,27 @@ export class MasterHttpAccess {
   readonly guard: WhiteListGuard;
   readonly cors: CorsPolicy;
   readonly #cluster: ClusterView;
+  readonly #admin: AdminTokenKey | undefined;
   readonly #resolved = new Map<string, { addresses: readonly string[]; atMs: number }>();
 
   constructor(security: SecurityConfig | undefined, cluster: ClusterView) {
     this.guard = new WhiteListGuard(security?.whiteList ?? []);
     this.cors = new CorsPolicy(security?.corsAllowedOrigins ?? []);
     this.#cluster = cluster;
+    this.#admin = adminKeyOf(security);
   }
 
-  /** True when the request may go on; otherwise it has been answered (403 or a preflight). */
+  /** True when the request may go on; otherwise it has been answered (403, 401 or a preflight). */
   admit(req: IncomingMessage, res: ServerResponse, path: string): boolean | Promise<boolean> {
     if (this.cors.handle(req, res)) return false;
+    const listed = this.#listed(req, res, path);
+    const admin = this.#admin;
+    if (admin === undefined || !ADMIN_PATHS.has(path)) return listed;
+    return Promise.resolve(listed).then((ok) => ok && this.#adminAdmits(admin, req, res));
+  }
+
+  /** The white list's answer (403 sent when refused). */
+  #listed(req: IncomingMessage, res: ServerResponse, path: string): boolean | Promise<boolean> {
     if (this.guard.size === 0 || !this.#guarded(req, path)) return true;
     const peer = req.socket.remoteAddress;
     if (this.guard.allows(peer)) return true;
@@ -71,6 +97,21 @@ export class MasterHttpAccess {
     discardUnreadBody(req, res);
     sendJson(res, 403, { error: `${who} is not on the white list ([guard] white_list, -whiteList)` });
     return false;
+  }
+
+  /** Whether the request's admin token holds; answered 401 saying why when not. */
+  async #adminAdmits(admin: AdminTokenKey, req: IncomingMessage, res: ServerResponse): Promise<boolean> {
+    try {
+      await admin.verify(bearerTokenOf(req.headers.authorization));
+      return true;
+    } catch (err) {
+      if (!(err instanceof TokenRefused)) throw err;
+      discardUnreadBody(req, res);
+      sendJson(res, 401, {
+        error: `${err.message} ([jwt.admin] key is set: send Authorization: Bearer <admin token>)`,
+      });
+      return false;
+    }
   }
 
   /** Whether `peer` is the address of one of the cluster's masters (ids resolved, cached). */

@@ -172,7 +172,7 @@ export class MasterHttpHandlers {
     if (done !== undefined) done.catch((err: unknown) => this.fail(req, res, err));
   };
 
-  /** CORS and the white list first, on the master the client reached (http-access.ts). */
+  /** CORS, the white list and the admin token first, on the master the client reached (http-access.ts). */
   private dispatch(req: IncomingMessage, res: ServerResponse): void | Promise<void> {
     const path = pathOf(req);
     const admitted = this.access.admit(req, res, path);

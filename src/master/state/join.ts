@@ -3,6 +3,7 @@
 // the log (a lone voter, a voter) and the probe a leader makes of a master it is asked to add.
 import { request } from "undici";
 import type { Logger } from "../../common/logger.js";
+import type { AdminTokenKey } from "../../common/security/admin-token.js";
 import {
   joinLogEveryMs,
   joinRequestTimeoutMs,
@@ -47,6 +48,8 @@ export interface JoinOptions {
   /** Injected jitter source for the retry backoff. */
   random: () => number;
   signal: AbortSignal;
+  /** [jwt.admin] key: /cluster/raft/add is administrative, so each request carries a fresh admin token. */
+  adminKey?: AdminTokenKey | undefined;
 }
 
 /**
@@ -91,8 +94,10 @@ async function askToJoin(o: JoinOptions, contact: string): Promise<string | null
   }
   try {
     const query = new URLSearchParams({ id: o.self, clusterId: o.state.topologyId });
+    const headers = o.adminKey === undefined ? {} : { authorization: await o.adminKey.authorization() };
     const r = await request(`http://${memberHttpAddress(contact)}/cluster/raft/add?${query.toString()}`, {
       method: "POST",
+      headers,
       headersTimeout: joinRequestTimeoutMs,
       bodyTimeout: joinRequestTimeoutMs,
       signal: o.signal,

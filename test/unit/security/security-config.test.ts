@@ -231,9 +231,8 @@ describe("WEED_* environment variables (SeaweedFS's viper names)", () => {
 
   it("sections read but not built yet stop the start, naming what to change", () => {
     const env = (extra: NodeJS.ProcessEnv) => loadSecurity({ searchPaths: [join(dir, "none.toml")], env: extra });
-    expect(() => env({ WEED_JWT_ADMIN_KEY: "a" })).toThrow(
-      /\[jwt.admin\] key is set, but weed-ts does not support it yet/,
-    );
+    // [jwt.admin] key is built (admin-token.ts): it loads.
+    expect(env({ WEED_JWT_ADMIN_KEY: "a" }).config.jwtAdmin).toEqual({ key: "a" });
     expect(() => env({ WEED_HTTPS_CLIENT_ENABLED: "true" })).toThrow(/\[https.client\] enabled is set/);
     const cert = write("c.pem", "x");
     const key = write("k.pem", "x");
