@@ -5,7 +5,7 @@
 // VolumeDelete/AllocateVolume answer UNAUTHENTICATED, with nothing changed; with a token minted
 // here they work, and the leader's own AllocateVolume calls carry one. The shell with -security
 // transfers the leadership; without it, it is refused.
-import { spawn } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import * as grpc from "@grpc/grpc-js";
@@ -59,22 +59,12 @@ async function post(url: string, authorization?: string): Promise<{ status: numb
   return { status: r.statusCode, json: text === "" ? undefined : JSON.parse(text) };
 }
 
-function shell(master: string, ...args: string[]): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, "shell", `-master=${master}`, ...args], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let out = "";
-    let err = "";
-    child.stdout.on("data", (b: Buffer) => (out += b.toString()));
-    child.stderr.on("data", (b: Buffer) => (err += b.toString()));
-    const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
-    child.once("error", reject);
-    child.once("exit", (code) => {
-      clearTimeout(timer);
-      resolve({ code, out, err });
-    });
+function shell(master: string, ...args: string[]): { code: number | null; out: string; err: string } {
+  const r = spawnSync(process.execPath, [BIN, "shell", `-master=${master}`, ...args], {
+    encoding: "utf8",
+    timeout: 60_000,
   });
+  return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
 const datFiles = (): string[] => readdirSync(volume!.dir).filter((f) => f.endsWith(".dat"));
@@ -195,11 +185,11 @@ describe("[jwt.admin] key", () => {
   it("the shell with -security transfers the leadership; without it, it is refused", async () => {
     const l = await leader();
     const target = masters.find((m) => m.id !== l.id)!.id;
-    const without = await shell(l.id, "cluster.raft.transferLeader", `-id=${target}`);
+    const without = shell(l.id, "cluster.raft.transferLeader", `-id=${target}`);
     expect(without.code).not.toBe(0);
     expect(without.err).toMatch(/missing admin token/);
     expect((await leader()).id).toBe(l.id);
-    const r = await shell(target, `-security=${securityFile}`, "cluster.raft.transferLeader", `-id=${target}`);
+    const r = shell(target, `-security=${securityFile}`, "cluster.raft.transferLeader", `-id=${target}`);
     expect(r.code, r.err).toBe(0);
     expect(r.out).toContain(`leader ${target}`);
     expect((await leader()).id).toBe(target);

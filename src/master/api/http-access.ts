@@ -23,18 +23,6 @@ import type { SecurityConfig } from "../../common/security/config.js";
 import type { ClusterView } from "../state/cluster-view.js";
 import { forwardedBy } from "./leader-forwarder.js";
 
-/** Routes that write or change the cluster whatever their method (an assign via GET reserves ids). */
-const GUARDED_PATHS: ReadonlySet<string> = new Set([
-  "/dir/assign",
-  "/submit",
-  "/vol/grow",
-  "/vol/vacuum",
-  "/col/delete",
-  "/cluster/raft/add",
-  "/cluster/raft/remove",
-  "/cluster/raft/transfer",
-]);
-
 /** Routes that change the cluster's shape or delete data: an admin token when [jwt.admin] is set. */
 const ADMIN_PATHS: ReadonlySet<string> = new Set([
   "/vol/grow",
@@ -44,6 +32,9 @@ const ADMIN_PATHS: ReadonlySet<string> = new Set([
   "/cluster/raft/remove",
   "/cluster/raft/transfer",
 ]);
+
+/** Routes that write or change the cluster whatever their method (an assign via GET reserves ids). */
+const GUARDED_PATHS: ReadonlySet<string> = new Set(["/dir/assign", "/submit", ...ADMIN_PATHS]);
 
 /** How long a master host name's resolved addresses are reused: a re-addressed host is seen within it. */
 const memberAddressTtlMs = 30_000;
