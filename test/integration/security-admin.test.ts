@@ -4,7 +4,8 @@
 // valid admin token, /vol/grow and membership changes answer 401 (at a follower too) and gRPC
 // VolumeDelete/AllocateVolume answer UNAUTHENTICATED, with nothing changed; with a token minted
 // here they work, and the leader's own AllocateVolume calls carry one. The shell with -security
-// transfers the leadership; without it, it is refused.
+// restores a lost replica (volume.fix.replication -apply: its VolumeCopy, a server stream, carries
+// the token) and transfers the leadership; without -security both are refused.
 import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
@@ -23,6 +24,7 @@ let tmp: TempDir;
 let securityFile = "";
 const masters: { id: string; proc: WeedProcess }[] = [];
 let volume: { url: string; grpc: string; dir: string; proc: WeedProcess } | undefined;
+let second: WeedProcess | undefined;
 
 interface RaftStatus {
   id: string;
@@ -67,7 +69,7 @@ function shell(master: string, ...args: string[]): { code: number | null; out: s
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
-const datFiles = (): string[] => readdirSync(volume!.dir).filter((f) => f.endsWith(".dat"));
+const datFiles = (dir = volume!.dir): string[] => readdirSync(dir).filter((f) => f.endsWith(".dat"));
 const maxVolumeId = async (): Promise<number> =>
   (await getJson(`http://${(await leader()).id}/cluster/status`)).json.MaxVolumeId as number;
 
@@ -105,6 +107,7 @@ beforeAll(async () => {
 }, 90_000);
 
 afterAll(async () => {
+  await second?.stop();
   await volume?.proc.stop();
   for (const m of masters) await m.proc.stop();
   await tmp?.remove();
@@ -180,6 +183,45 @@ describe("[jwt.admin] key", () => {
     } finally {
       client.close();
     }
+  });
+
+  it("the shell with -security restores a lost replica (volume.fix.replication -apply); without, nothing", async () => {
+    const port = (await freePortPairs(1))[0]!;
+    const dir = `${tmp.dir}/v2`;
+    const mserver = masters.map((m) => m.id).join(",");
+    const args = ["volume", `-dir=${dir}`, "-ip=127.0.0.1", `-port=${port}`, `-mserver=${mserver}`, "-max=20"];
+    second = new WeedProcess([...args, `-security=${securityFile}`, "-logLevel=warn"]);
+    await waitHttpOk(`http://127.0.0.1:${port}/healthz`, second);
+    const l = (await leader()).id;
+    const locations = async (vid: number): Promise<number> =>
+      ((await getJson(`http://${l}/dir/lookup?volumeId=${vid}`)).json?.locations ?? []).length;
+    const grown = await eventually(
+      async () => {
+        const g = await post(`http://${l}/vol/grow?count=1&replication=001`, await admin.authorization());
+        if (g.status !== 200) throw new Error(`grow: ${g.status} ${JSON.stringify(g.json)}`);
+        return datFiles(dir);
+      },
+      { ...PROCESS_WAIT, what: "a 001 volume on both servers" },
+    );
+    const dat = grown.find((f) => datFiles().includes(f))!;
+    const vid = Number(/(\d+)\.dat$/.exec(dat)![1]);
+    const client = createClient(VolumeServer, `127.0.0.1:${port + 10000}`);
+    try {
+      const authorization = await admin.authorization();
+      await client.volumeDelete({ volumeId: vid, onlyEmpty: false }, { timeoutMs: 5000, metadata: { authorization } });
+    } finally {
+      client.close();
+    }
+    await waitFor(async () => (await locations(vid)) === 1, { ...PROCESS_WAIT, what: `volume ${vid} down to 1 copy` });
+    const without = shell(l, "volume.fix.replication", "-apply");
+    expect(without.code).not.toBe(0);
+    expect(without.err).toMatch(/missing admin token/);
+    expect(existsSync(`${dir}/${dat}`)).toBe(false);
+    const r = shell(l, `-security=${securityFile}`, "volume.fix.replication", "-apply");
+    expect(r.code, r.out + r.err).toBe(0);
+    expect(r.out).toContain(`volume ${vid} replication 001, but under replicated 1/2`);
+    expect(existsSync(`${dir}/${dat}`)).toBe(true);
+    await waitFor(async () => (await locations(vid)) === 2, { ...PROCESS_WAIT, what: `volume ${vid} on 2 servers` });
   });
 
   it("the shell with -security transfers the leadership; without it, it is refused", async () => {
