@@ -1,10 +1,12 @@
 // The admin credential on gRPC ([jwt.admin] key, admin-token.ts): the volume server's methods that
-// create, delete or overwrite data need `authorization: Bearer <admin token>` metadata, else
-// UNAUTHENTICATED. Callers (the leader's allocation and repair, the shell) get it from one
-// process-wide key installed at start, as tls.ts's process identity: the call sites that dial
-// need nothing threaded through them, and a fresh token is minted per admin call (they are rare;
-// a 60 s token is never near expiry when it arrives). Heartbeats and Raft carry none: they are the
-// cluster's own traffic, and mutual TLS is what keeps strangers off them.
+// create, delete or overwrite data, and the master's membership changes, need `authorization:
+// Bearer <admin token>` metadata, else UNAUTHENTICATED (a follower passing a membership change on
+// to the leader signs its own call with the same key). Callers (the leader's allocation and
+// repair, the shell) get it from one process-wide key installed at start, as tls.ts's process
+// identity: the call sites that dial need nothing threaded through them, and a fresh token is
+// minted per admin call (they are rare; a 60 s token is never near expiry when it arrives).
+// Heartbeats and Raft carry none: they are the cluster's own traffic, and mutual TLS is what
+// keeps strangers off them.
 import type * as grpc from "@grpc/grpc-js";
 import { InterceptingCall } from "@grpc/grpc-js";
 import { bearerTokenOf, type AdminTokenKey } from "../common/security/admin-token.js";
@@ -27,7 +29,20 @@ export const adminVolumeMethods: ReadonlySet<string> = new Set([
   "VolumeCheckDone",
 ]);
 
-const adminPaths: ReadonlySet<string> = new Set([...adminVolumeMethods].map((m) => `/${volumeServerServiceName}/${m}`));
+/** The master's gRPC service (master.proto's package and service). */
+export const masterServiceName = "master_pb.Seaweed";
+
+/** The master's membership changes: the same as /cluster/raft/add, remove and transfer on HTTP. */
+export const adminMasterMethods: ReadonlySet<string> = new Set([
+  "RaftAddServer",
+  "RaftRemoveServer",
+  "RaftLeadershipTransfer",
+]);
+
+const adminPaths: ReadonlySet<string> = new Set([
+  ...[...adminVolumeMethods].map((m) => `/${volumeServerServiceName}/${m}`),
+  ...[...adminMasterMethods].map((m) => `/${masterServiceName}/${m}`),
+]);
 
 const AUTHORIZATION = "authorization";
 

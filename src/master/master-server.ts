@@ -293,7 +293,8 @@ export class MasterServer {
     // [jwt.signing]: tokens from assign, lookup and /submit, signed as synchronous HMACs on the wall
     // clock as this process's monotonic clock tracks it from its start (exp is whole seconds, ~10 s ahead).
     const fidTokens = fidTokensOf(c.security, () => (performance.timeOrigin + now()) / 1000);
-    addService(grpcServer, Seaweed, seaweedService({ ...service, membership, fidTokens }), grpcStatusOf);
+    const adminKey = adminKeyOf(c.security);
+    addService(grpcServer, Seaweed, seaweedService({ ...service, membership, fidTokens, adminKey }), grpcStatusOf);
     const startedAt = performance.now();
     const http = new MasterHttpHandlers({
       ...{ assigner, topology, growth, state, metrics, uploads, logger, defaultReplication, cluster, forwarder },

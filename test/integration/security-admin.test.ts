@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { request } from "undici";
 import { AdminTokenKey } from "../../src/common/security/admin-token.js";
 import { VolumeServer } from "../../src/gen/volume_server_pb.js";
+import { Seaweed } from "../../src/gen/master_pb.js";
 import { createClient, GrpcCallError } from "../../src/grpc/adapter.js";
 import { eventually, tempDir, waitFor, type TempDir } from "../helpers.js";
 import { BIN, freePortPairs, getJson, PROCESS_WAIT, waitHttpOk, WeedProcess } from "./harness.js";
@@ -180,6 +181,34 @@ describe("[jwt.admin] key", () => {
       const authorization = await admin.authorization();
       await client.volumeDelete({ volumeId: vid, onlyEmpty: false }, { timeoutMs: 5000, metadata: { authorization } });
       expect(existsSync(`${volume!.dir}/${dat}`)).toBe(false);
+    } finally {
+      client.close();
+    }
+  });
+
+  it("gRPC membership changes need the token too; a follower passes a signed one on", async () => {
+    const l = await leader();
+    const [follower, other] = masters.filter((m) => m.id !== l.id).map((m) => m.id) as [string, string];
+    const grpcOf = (id: string): string => `127.0.0.1:${Number(id.split(":")[1]) + 10000}`;
+    const client = createClient(Seaweed, grpcOf(follower));
+    try {
+      const codeOf = (call: Promise<unknown>): Promise<unknown> =>
+        call.then(
+          () => "ok",
+          (e: unknown) => (e instanceof GrpcCallError ? e.code : e),
+        );
+      const o = { timeoutMs: 10_000 };
+      expect(await codeOf(client.raftRemoveServer({ id: other }, o))).toBe(grpc.status.UNAUTHENTICATED);
+      expect(await codeOf(client.raftLeadershipTransfer({ targetId: other }, o))).toBe(grpc.status.UNAUTHENTICATED);
+      expect(await codeOf(client.raftAddServer({ id: "127.0.0.1:1", voter: true }, o))).toBe(
+        grpc.status.UNAUTHENTICATED,
+      );
+      const after = await leader();
+      expect([after.id, voters(after)]).toEqual([l.id, voters(l)]);
+      const metadata = { authorization: await admin.authorization() };
+      const r = await client.raftLeadershipTransfer({ targetId: other }, { ...o, metadata });
+      expect(r.newLeader).toBe(other);
+      expect((await leader()).id).toBe(other);
     } finally {
       client.close();
     }

@@ -25,6 +25,8 @@ import type { ClusterView } from "../state/cluster-view.js";
 import type { LeaderGrpcClients } from "./leader-grpc.js";
 import type { MembershipAnswer, HandedOff, MembershipManager } from "../state/membership.js";
 import type { FidTokens } from "../../common/security/jwt.js";
+import type { AdminTokenKey } from "../../common/security/admin-token.js";
+import { checkAdminCall } from "../../grpc/admin-call.js";
 
 export interface SeaweedServiceDeps {
   cluster: ClusterView;
@@ -39,6 +41,8 @@ export interface SeaweedServiceDeps {
   membership: MembershipManager;
   /** security.toml's [jwt.signing]: Assign and LookupVolume of a fid answer a write token in `auth`. */
   fidTokens?: FidTokens;
+  /** [jwt.admin] key: membership changes need an admin token in the call's metadata. */
+  adminKey?: AdminTokenKey | undefined;
 }
 
 /** Errors that mean "not now" rather than "bad request": answered in AssignResponse.error. */
@@ -158,6 +162,13 @@ export function seaweedService(deps: SeaweedServiceDeps): ServiceImpl<typeof Sea
             visitedOf(call.metadata),
           );
   const { addServer, removeServer, transfer } = membershipHandlers(deps);
+  /** Checked at the master the client reached (admin-call.ts); a forwarded call is signed anew. */
+  const adminOnly =
+    <Req, Res>(fn: (req: Req, call: { metadata: grpc.Metadata }) => Promise<Res>) =>
+    async (req: Req, call: { metadata: grpc.Metadata }): Promise<Res> => {
+      if (deps.adminKey !== undefined) await checkAdminCall(deps.adminKey, call.metadata);
+      return fn(req, call);
+    };
   return {
     sendHeartbeat: deps.heartbeats.handle,
     assign: leaderOnly((c, req, o) => c.assign(req, o), assignHandler(deps)),
@@ -174,8 +185,8 @@ export function seaweedService(deps: SeaweedServiceDeps): ServiceImpl<typeof Sea
         })),
       };
     },
-    raftAddServer: leaderOnly((c, req, o) => c.raftAddServer(req, o), addServer),
-    raftRemoveServer: leaderOnly((c, req, o) => c.raftRemoveServer(req, o), removeServer),
-    raftLeadershipTransfer: leaderOnly((c, req, o) => c.raftLeadershipTransfer(req, o), transfer),
+    raftAddServer: adminOnly(leaderOnly((c, req, o) => c.raftAddServer(req, o), addServer)),
+    raftRemoveServer: adminOnly(leaderOnly((c, req, o) => c.raftRemoveServer(req, o), removeServer)),
+    raftLeadershipTransfer: adminOnly(leaderOnly((c, req, o) => c.raftLeadershipTransfer(req, o), transfer)),
   };
 }
