@@ -281,6 +281,7 @@ export class MasterServer {
       ...{ topology, sequencer, state, logger, metrics },
       leader: () => cluster.leader(),
       isLeader: () => cluster.isLeader(),
+      self,
       onNodeLeft: (node, vanished) => {
         allocator.forget(node);
         uploads.forget(node.url, vanished);

@@ -44,6 +44,11 @@ export interface HeartbeatServiceDeps {
   /** False on a follower: it answers the first beat with the leader and ends the stream. */
   isLeader: () => boolean;
   /**
+   * This master's "ip:port" (HTTP), as `leader` names it: a stream taken on the follower path never
+   * gets an answer naming this master (see handle()).
+   */
+  self?: string;
+  /**
    * Called once a server is dropped, to release what was kept for it (gRPC clients, HTTP pools).
    * `vanished`: it went silent or its connection broke, so requests in flight to it will not be
    * answered and are failed now; false when its stream ended in order.
@@ -163,9 +168,20 @@ export class HeartbeatService {
           failStream(call, err);
           return;
         }
-        if (this.deps.leader() === null) {
+        const leader = this.deps.leader();
+        if (leader === null) {
           // No leader yet: a status, not an answer, so the volume server asks again shortly.
           failStream(call, new WeedError(ErrorCode.NOT_LEADER, "no leader is elected yet"));
+          return;
+        }
+        if (leader === this.deps.self) {
+          // This master leads now but took this stream as a follower: it was opened while this master
+          // was still a candidate (volume servers poll every master during an election), or while its
+          // loop stalled past an election timeout. An answer naming this master reads as a leader's, and
+          // the stream ending at once as that leader lost: the volume server would avoid the new leader
+          // for heartbeatStaleLeaderMs (5 s) while its first assigns wait for volume servers. Refused
+          // instead, the volume server asks again ~100 ms later and lands on the leading path.
+          failStream(call, new WeedError(ErrorCode.NOT_LEADER, "the leader is not serving yet"));
           return;
         }
         call.write(this.reply());
