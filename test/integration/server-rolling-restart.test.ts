@@ -33,6 +33,14 @@ describe("weed-ts server x3", () => {
     ];
     const servers = [0, 1, 2].map((i) => new WeedProcess(args(i)));
     procs.push(...servers);
+    // A settled cluster: all three volume servers registered before the first assign grows volumes.
+    // Else growth may put every volume on the first server to report, and restarting it leaves the
+    // new leader nothing writable and, in its warm-up, nothing it may grow (a 503 no client avoids).
+    await waitFor(async () => (await dataNodes(masters[0]!)).length === 3, {
+      ...PROCESS_WAIT,
+      timeoutMs: 30_000,
+      what: "three volume servers registered",
+    });
     await waitFor(async () => (await getJson(`http://${masters[0]}/dir/assign`)).status === 200, {
       ...PROCESS_WAIT,
       timeoutMs: 30_000,
@@ -50,14 +58,7 @@ describe("weed-ts server x3", () => {
         // Back when its volume server is registered with the leader again.
         await waitFor(
           async () => {
-            const status = await getJson(`http://${masters[i]}/dir/status`, {
-              headersTimeout: 2000,
-              bodyTimeout: 2000,
-            });
-            const nodes: string[] = (status.json.Topology?.DataCenters ?? []).flatMap((dc: any) =>
-              dc.Racks.flatMap((r: any) => r.DataNodes.map((n: any) => n.Url)),
-            );
-            return nodes.includes(`127.0.0.1:${volumePorts[i]}`);
+            return (await dataNodes(masters[i]!)).includes(`127.0.0.1:${volumePorts[i]}`);
           },
           { ...PROCESS_WAIT, timeoutMs: 30_000, what: `server ${i} back in the topology` },
         );
@@ -76,3 +77,11 @@ describe("weed-ts server x3", () => {
     expect(v.lost + v.wrong).toBe(0);
   }, 120_000);
 });
+
+/** The volume servers in the leader's topology, as `master` (forwarding to the leader) shows it. */
+async function dataNodes(master: string): Promise<string[]> {
+  const status = await getJson(`http://${master}/dir/status`, { headersTimeout: 2000, bodyTimeout: 2000 });
+  return (status.json.Topology?.DataCenters ?? []).flatMap((dc: any) =>
+    dc.Racks.flatMap((r: any) => r.DataNodes.map((n: any) => n.Url)),
+  );
+}
