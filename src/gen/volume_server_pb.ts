@@ -13,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file volume_server.proto.
  */
 export const file_volume_server: GenFile = /*@__PURE__*/
-  fileDesc("ChN2b2x1bWVfc2VydmVyLnByb3RvEhB2b2x1bWVfc2VydmVyX3BiIrkBChVBbGxvY2F0ZVZvbHVtZVJlcXVlc3QSEQoJdm9sdW1lX2lkGAEgASgNEhIKCmNvbGxlY3Rpb24YAiABKAkSEwoLcHJlYWxsb2NhdGUYAyABKAMSEwoLcmVwbGljYXRpb24YBCABKAkSCwoDdHRsGAUgASgJEh4KFm1lbW9yeV9tYXBfbWF4X3NpemVfbWIYBiABKA0SEQoJZGlza190eXBlGAcgASgJEg8KB3ZlcnNpb24YCCABKA0iGAoWQWxsb2NhdGVWb2x1bWVSZXNwb25zZSIoChNWb2x1bWVTdGF0dXNSZXF1ZXN0EhEKCXZvbHVtZV9pZBgBIAEoDSJxChRWb2x1bWVTdGF0dXNSZXNwb25zZRIUCgxpc19yZWFkX29ubHkYASABKAgSEwoLdm9sdW1lX3NpemUYAiABKAQSEgoKZmlsZV9jb3VudBgDIAEoBBIaChJmaWxlX2RlbGV0ZWRfY291bnQYBCABKAQiPAoTVm9sdW1lRGVsZXRlUmVxdWVzdBIRCgl2b2x1bWVfaWQYASABKA0SEgoKb25seV9lbXB0eRgCIAEoCCIWChRWb2x1bWVEZWxldGVSZXNwb25zZSKlAQoRVm9sdW1lQ29weVJlcXVlc3QSEQoJdm9sdW1lX2lkGAEgASgNEhIKCmNvbGxlY3Rpb24YAiABKAkSEwoLcmVwbGljYXRpb24YAyABKAkSCwoDdHRsGAQgASgJEhgKEHNvdXJjZV9kYXRhX25vZGUYBSABKAkSEQoJZGlza190eXBlGAYgASgJEhoKEmlvX2J5dGVfcGVyX3NlY29uZBgHIAEoAyJhChJWb2x1bWVDb3B5UmVzcG9uc2USGQoRbGFzdF9hcHBlbmRfYXRfbnMYASABKAQSFwoPcHJvY2Vzc2VkX2J5dGVzGAIgASgDEhcKD2NhdGNoX3VwX3JvdW5kcxhkIAEoDSIwChtSZWFkVm9sdW1lRmlsZVN0YXR1c1JlcXVlc3QSEQoJdm9sdW1lX2lkGAEgASgNIpACChxSZWFkVm9sdW1lRmlsZVN0YXR1c1Jlc3BvbnNlEhEKCXZvbHVtZV9pZBgBIAEoDRIiChppZHhfZmlsZV90aW1lc3RhbXBfc2Vjb25kcxgCIAEoBBIVCg1pZHhfZmlsZV9zaXplGAMgASgEEiIKGmRhdF9maWxlX3RpbWVzdGFtcF9zZWNvbmRzGAQgASgEEhUKDWRhdF9maWxlX3NpemUYBSABKAQSEgoKZmlsZV9jb3VudBgGIAEoBBIbChNjb21wYWN0aW9uX3JldmlzaW9uGAcgASgNEhIKCmNvbGxlY3Rpb24YCCABKAkSEQoJZGlza190eXBlGAkgASgJEg8KB3ZlcnNpb24YCyABKA0iyQEKD0NvcHlGaWxlUmVxdWVzdBIRCgl2b2x1bWVfaWQYASABKA0SCwoDZXh0GAIgASgJEhsKE2NvbXBhY3Rpb25fcmV2aXNpb24YAyABKA0SEwoLc3RvcF9vZmZzZXQYBCABKAQSEgoKY29sbGVjdGlvbhgFIAEoCRIUCgxpc19lY192b2x1bWUYBiABKAgSJAocaWdub3JlX3NvdXJjZV9maWxlX25vdF9mb3VuZBgHIAEoCBIUCgxzdGFydF9vZmZzZXQYZCABKAQiQAoQQ29weUZpbGVSZXNwb25zZRIUCgxmaWxlX2NvbnRlbnQYASABKAwSFgoObW9kaWZpZWRfdHNfbnMYAiABKAMiSAoVUmVhZE5lZWRsZUJsb2JSZXF1ZXN0EhEKCXZvbHVtZV9pZBgBIAEoDRIOCgZvZmZzZXQYAyABKAMSDAoEc2l6ZRgEIAEoBSItChZSZWFkTmVlZGxlQmxvYlJlc3BvbnNlEhMKC25lZWRsZV9ibG9iGAEgASgMImEKFldyaXRlTmVlZGxlQmxvYlJlcXVlc3QSEQoJdm9sdW1lX2lkGAEgASgNEhEKCW5lZWRsZV9pZBgCIAEoBBIMCgRzaXplGAMgASgFEhMKC25lZWRsZV9ibG9iGAQgASgMIhkKF1dyaXRlTmVlZGxlQmxvYlJlc3BvbnNlIiwKF1ZvbHVtZU5lZWRsZUxpc3RSZXF1ZXN0EhEKCXZvbHVtZV9pZBgBIAEoDSKGAQoPTmVlZGxlTGlzdEVudHJ5EhEKCW5lZWRsZV9pZBgBIAEoBBIOCgZjb29raWUYAiABKA0SDgoGb2Zmc2V0GAMgASgDEgwKBHNpemUYBCABKAUSDwoHZGVsZXRlZBgFIAEoCBILCgNjcmMYBiABKA0SFAoMYXBwZW5kX2F0X25zGAcgASgEIk4KGFZvbHVtZU5lZWRsZUxpc3RSZXNwb25zZRIyCgduZWVkbGVzGAEgAygLMiEudm9sdW1lX3NlcnZlcl9wYi5OZWVkbGVMaXN0RW50cnkiLAoXVm9sdW1lQ2hlY2tTdGF0ZVJlcXVlc3QSEQoJdm9sdW1lX2lkGAEgASgNIkMKGFZvbHVtZUNoZWNrU3RhdGVSZXNwb25zZRITCgtuZWVkc19jaGVjaxgBIAEoCBISCgpnZW5lcmF0aW9uGAIgASgEIj8KFlZvbHVtZUNoZWNrRG9uZVJlcXVlc3QSEQoJdm9sdW1lX2lkGAEgASgNEhIKCmdlbmVyYXRpb24YAiABKAQiUwoXVm9sdW1lQ2hlY2tEb25lUmVzcG9uc2USDwoHY2xlYXJlZBgBIAEoCBITCgtuZWVkc19jaGVjaxgCIAEoCBISCgpnZW5lcmF0aW9uGAMgASgEMuUICgxWb2x1bWVTZXJ2ZXISYwoOQWxsb2NhdGVWb2x1bWUSJy52b2x1bWVfc2VydmVyX3BiLkFsbG9jYXRlVm9sdW1lUmVxdWVzdBooLnZvbHVtZV9zZXJ2ZXJfcGIuQWxsb2NhdGVWb2x1bWVSZXNwb25zZRJdCgxWb2x1bWVTdGF0dXMSJS52b2x1bWVfc2VydmVyX3BiLlZvbHVtZVN0YXR1c1JlcXVlc3QaJi52b2x1bWVfc2VydmVyX3BiLlZvbHVtZVN0YXR1c1Jlc3BvbnNlEl0KDFZvbHVtZURlbGV0ZRIlLnZvbHVtZV9zZXJ2ZXJfcGIuVm9sdW1lRGVsZXRlUmVxdWVzdBomLnZvbHVtZV9zZXJ2ZXJfcGIuVm9sdW1lRGVsZXRlUmVzcG9uc2USWQoKVm9sdW1lQ29weRIjLnZvbHVtZV9zZXJ2ZXJfcGIuVm9sdW1lQ29weVJlcXVlc3QaJC52b2x1bWVfc2VydmVyX3BiLlZvbHVtZUNvcHlSZXNwb25zZTABEnUKFFJlYWRWb2x1bWVGaWxlU3RhdHVzEi0udm9sdW1lX3NlcnZlcl9wYi5SZWFkVm9sdW1lRmlsZVN0YXR1c1JlcXVlc3QaLi52b2x1bWVfc2VydmVyX3BiLlJlYWRWb2x1bWVGaWxlU3RhdHVzUmVzcG9uc2USUwoIQ29weUZpbGUSIS52b2x1bWVfc2VydmVyX3BiLkNvcHlGaWxlUmVxdWVzdBoiLnZvbHVtZV9zZXJ2ZXJfcGIuQ29weUZpbGVSZXNwb25zZTABEmMKDlJlYWROZWVkbGVCbG9iEicudm9sdW1lX3NlcnZlcl9wYi5SZWFkTmVlZGxlQmxvYlJlcXVlc3QaKC52b2x1bWVfc2VydmVyX3BiLlJlYWROZWVkbGVCbG9iUmVzcG9uc2USZgoPV3JpdGVOZWVkbGVCbG9iEigudm9sdW1lX3NlcnZlcl9wYi5Xcml0ZU5lZWRsZUJsb2JSZXF1ZXN0Gikudm9sdW1lX3NlcnZlcl9wYi5Xcml0ZU5lZWRsZUJsb2JSZXNwb25zZRJrChBWb2x1bWVOZWVkbGVMaXN0Eikudm9sdW1lX3NlcnZlcl9wYi5Wb2x1bWVOZWVkbGVMaXN0UmVxdWVzdBoqLnZvbHVtZV9zZXJ2ZXJfcGIuVm9sdW1lTmVlZGxlTGlzdFJlc3BvbnNlMAESaQoQVm9sdW1lQ2hlY2tTdGF0ZRIpLnZvbHVtZV9zZXJ2ZXJfcGIuVm9sdW1lQ2hlY2tTdGF0ZVJlcXVlc3QaKi52b2x1bWVfc2VydmVyX3BiLlZvbHVtZUNoZWNrU3RhdGVSZXNwb25zZRJmCg9Wb2x1bWVDaGVja0RvbmUSKC52b2x1bWVfc2VydmVyX3BiLlZvbHVtZUNoZWNrRG9uZVJlcXVlc3QaKS52b2x1bWVfc2VydmVyX3BiLlZvbHVtZUNoZWNrRG9uZVJlc3BvbnNlYgZwcm90bzM");
+  fileDesc("ChN2b2x1bWVfc2VydmVyLnByb3RvEhB2b2x1bWVfc2VydmVyX3BiIrkBChVBbGxvY2F0ZVZvbHVtZVJlcXVlc3QSEQoJdm9sdW1lX2lkGAEgASgNEhIKCmNvbGxlY3Rpb24YAiABKAkSEwoLcHJlYWxsb2NhdGUYAyABKAMSEwoLcmVwbGljYXRpb24YBCABKAkSCwoDdHRsGAUgASgJEh4KFm1lbW9yeV9tYXBfbWF4X3NpemVfbWIYBiABKA0SEQoJZGlza190eXBlGAcgASgJEg8KB3ZlcnNpb24YCCABKA0iGAoWQWxsb2NhdGVWb2x1bWVSZXNwb25zZSIoChNWb2x1bWVTdGF0dXNSZXF1ZXN0EhEKCXZvbHVtZV9pZBgBIAEoDSJxChRWb2x1bWVTdGF0dXNSZXNwb25zZRIUCgxpc19yZWFkX29ubHkYASABKAgSEwoLdm9sdW1lX3NpemUYAiABKAQSEgoKZmlsZV9jb3VudBgDIAEoBBIaChJmaWxlX2RlbGV0ZWRfY291bnQYBCABKAQiPAoTVm9sdW1lRGVsZXRlUmVxdWVzdBIRCgl2b2x1bWVfaWQYASABKA0SEgoKb25seV9lbXB0eRgCIAEoCCIWChRWb2x1bWVEZWxldGVSZXNwb25zZSKlAQoRVm9sdW1lQ29weVJlcXVlc3QSEQoJdm9sdW1lX2lkGAEgASgNEhIKCmNvbGxlY3Rpb24YAiABKAkSEwoLcmVwbGljYXRpb24YAyABKAkSCwoDdHRsGAQgASgJEhgKEHNvdXJjZV9kYXRhX25vZGUYBSABKAkSEQoJZGlza190eXBlGAYgASgJEhoKEmlvX2J5dGVfcGVyX3NlY29uZBgHIAEoAyJhChJWb2x1bWVDb3B5UmVzcG9uc2USGQoRbGFzdF9hcHBlbmRfYXRfbnMYASABKAQSFwoPcHJvY2Vzc2VkX2J5dGVzGAIgASgDEhcKD2NhdGNoX3VwX3JvdW5kcxhkIAEoDSIwChtSZWFkVm9sdW1lRmlsZVN0YXR1c1JlcXVlc3QSEQoJdm9sdW1lX2lkGAEgASgNIpACChxSZWFkVm9sdW1lRmlsZVN0YXR1c1Jlc3BvbnNlEhEKCXZvbHVtZV9pZBgBIAEoDRIiChppZHhfZmlsZV90aW1lc3RhbXBfc2Vjb25kcxgCIAEoBBIVCg1pZHhfZmlsZV9zaXplGAMgASgEEiIKGmRhdF9maWxlX3RpbWVzdGFtcF9zZWNvbmRzGAQgASgEEhUKDWRhdF9maWxlX3NpemUYBSABKAQSEgoKZmlsZV9jb3VudBgGIAEoBBIbChNjb21wYWN0aW9uX3JldmlzaW9uGAcgASgNEhIKCmNvbGxlY3Rpb24YCCABKAkSEQoJZGlza190eXBlGAkgASgJEg8KB3ZlcnNpb24YCyABKA0iyQEKD0NvcHlGaWxlUmVxdWVzdBIRCgl2b2x1bWVfaWQYASABKA0SCwoDZXh0GAIgASgJEhsKE2NvbXBhY3Rpb25fcmV2aXNpb24YAyABKA0SEwoLc3RvcF9vZmZzZXQYBCABKAQSEgoKY29sbGVjdGlvbhgFIAEoCRIUCgxpc19lY192b2x1bWUYBiABKAgSJAocaWdub3JlX3NvdXJjZV9maWxlX25vdF9mb3VuZBgHIAEoCBIUCgxzdGFydF9vZmZzZXQYZCABKAQiQAoQQ29weUZpbGVSZXNwb25zZRIUCgxmaWxlX2NvbnRlbnQYASABKAwSFgoObW9kaWZpZWRfdHNfbnMYAiABKAMiSAoVUmVhZE5lZWRsZUJsb2JSZXF1ZXN0EhEKCXZvbHVtZV9pZBgBIAEoDRIOCgZvZmZzZXQYAyABKAMSDAoEc2l6ZRgEIAEoBSItChZSZWFkTmVlZGxlQmxvYlJlc3BvbnNlEhMKC25lZWRsZV9ibG9iGAEgASgMImEKFldyaXRlTmVlZGxlQmxvYlJlcXVlc3QSEQoJdm9sdW1lX2lkGAEgASgNEhEKCW5lZWRsZV9pZBgCIAEoBBIMCgRzaXplGAMgASgFEhMKC25lZWRsZV9ibG9iGAQgASgMIhkKF1dyaXRlTmVlZGxlQmxvYlJlc3BvbnNlIiwKF1ZvbHVtZU5lZWRsZUxpc3RSZXF1ZXN0EhEKCXZvbHVtZV9pZBgBIAEoDSKGAQoPTmVlZGxlTGlzdEVudHJ5EhEKCW5lZWRsZV9pZBgBIAEoBBIOCgZjb29raWUYAiABKA0SDgoGb2Zmc2V0GAMgASgDEgwKBHNpemUYBCABKAUSDwoHZGVsZXRlZBgFIAEoCBILCgNjcmMYBiABKA0SFAoMYXBwZW5kX2F0X25zGAcgASgEIk4KGFZvbHVtZU5lZWRsZUxpc3RSZXNwb25zZRIyCgduZWVkbGVzGAEgAygLMiEudm9sdW1lX3NlcnZlcl9wYi5OZWVkbGVMaXN0RW50cnkiLAoXVm9sdW1lQ2hlY2tTdGF0ZVJlcXVlc3QSEQoJdm9sdW1lX2lkGAEgASgNIkMKGFZvbHVtZUNoZWNrU3RhdGVSZXNwb25zZRITCgtuZWVkc19jaGVjaxgBIAEoCBISCgpnZW5lcmF0aW9uGAIgASgEIj8KFlZvbHVtZUNoZWNrRG9uZVJlcXVlc3QSEQoJdm9sdW1lX2lkGAEgASgNEhIKCmdlbmVyYXRpb24YAiABKAQiUwoXVm9sdW1lQ2hlY2tEb25lUmVzcG9uc2USDwoHY2xlYXJlZBgBIAEoCBITCgtuZWVkc19jaGVjaxgCIAEoCBISCgpnZW5lcmF0aW9uGAMgASgEIi0KGFZhY3V1bVZvbHVtZUNoZWNrUmVxdWVzdBIRCgl2b2x1bWVfaWQYASABKA0iMgoZVmFjdXVtVm9sdW1lQ2hlY2tSZXNwb25zZRIVCg1nYXJiYWdlX3JhdGlvGAEgASgBIkQKGlZhY3V1bVZvbHVtZUNvbXBhY3RSZXF1ZXN0EhEKCXZvbHVtZV9pZBgBIAEoDRITCgtwcmVhbGxvY2F0ZRgCIAEoAyJLChtWYWN1dW1Wb2x1bWVDb21wYWN0UmVzcG9uc2USFwoPcHJvY2Vzc2VkX2J5dGVzGAEgASgDEhMKC2xvYWRfYXZnXzFtGAIgASgCIi4KGVZhY3V1bVZvbHVtZUNvbW1pdFJlcXVlc3QSEQoJdm9sdW1lX2lkGAEgASgNIkcKGlZhY3V1bVZvbHVtZUNvbW1pdFJlc3BvbnNlEhQKDGlzX3JlYWRfb25seRgBIAEoCBITCgt2b2x1bWVfc2l6ZRgCIAEoBCIvChpWYWN1dW1Wb2x1bWVDbGVhbnVwUmVxdWVzdBIRCgl2b2x1bWVfaWQYASABKA0iHQobVmFjdXVtVm9sdW1lQ2xlYW51cFJlc3BvbnNlIj8KGVZvbHVtZU1hcmtSZWFkb25seVJlcXVlc3QSEQoJdm9sdW1lX2lkGAEgASgNEg8KB3BlcnNpc3QYAiABKAgiHAoaVm9sdW1lTWFya1JlYWRvbmx5UmVzcG9uc2UiLgoZVm9sdW1lTWFya1dyaXRhYmxlUmVxdWVzdBIRCgl2b2x1bWVfaWQYASABKA0iHAoaVm9sdW1lTWFya1dyaXRhYmxlUmVzcG9uc2UiLQoXRGVsZXRlQ29sbGVjdGlvblJlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCSIaChhEZWxldGVDb2xsZWN0aW9uUmVzcG9uc2Uy+w4KDFZvbHVtZVNlcnZlchJjCg5BbGxvY2F0ZVZvbHVtZRInLnZvbHVtZV9zZXJ2ZXJfcGIuQWxsb2NhdGVWb2x1bWVSZXF1ZXN0Gigudm9sdW1lX3NlcnZlcl9wYi5BbGxvY2F0ZVZvbHVtZVJlc3BvbnNlEl0KDFZvbHVtZVN0YXR1cxIlLnZvbHVtZV9zZXJ2ZXJfcGIuVm9sdW1lU3RhdHVzUmVxdWVzdBomLnZvbHVtZV9zZXJ2ZXJfcGIuVm9sdW1lU3RhdHVzUmVzcG9uc2USXQoMVm9sdW1lRGVsZXRlEiUudm9sdW1lX3NlcnZlcl9wYi5Wb2x1bWVEZWxldGVSZXF1ZXN0GiYudm9sdW1lX3NlcnZlcl9wYi5Wb2x1bWVEZWxldGVSZXNwb25zZRJZCgpWb2x1bWVDb3B5EiMudm9sdW1lX3NlcnZlcl9wYi5Wb2x1bWVDb3B5UmVxdWVzdBokLnZvbHVtZV9zZXJ2ZXJfcGIuVm9sdW1lQ29weVJlc3BvbnNlMAESdQoUUmVhZFZvbHVtZUZpbGVTdGF0dXMSLS52b2x1bWVfc2VydmVyX3BiLlJlYWRWb2x1bWVGaWxlU3RhdHVzUmVxdWVzdBouLnZvbHVtZV9zZXJ2ZXJfcGIuUmVhZFZvbHVtZUZpbGVTdGF0dXNSZXNwb25zZRJTCghDb3B5RmlsZRIhLnZvbHVtZV9zZXJ2ZXJfcGIuQ29weUZpbGVSZXF1ZXN0GiIudm9sdW1lX3NlcnZlcl9wYi5Db3B5RmlsZVJlc3BvbnNlMAESYwoOUmVhZE5lZWRsZUJsb2ISJy52b2x1bWVfc2VydmVyX3BiLlJlYWROZWVkbGVCbG9iUmVxdWVzdBooLnZvbHVtZV9zZXJ2ZXJfcGIuUmVhZE5lZWRsZUJsb2JSZXNwb25zZRJmCg9Xcml0ZU5lZWRsZUJsb2ISKC52b2x1bWVfc2VydmVyX3BiLldyaXRlTmVlZGxlQmxvYlJlcXVlc3QaKS52b2x1bWVfc2VydmVyX3BiLldyaXRlTmVlZGxlQmxvYlJlc3BvbnNlEmsKEFZvbHVtZU5lZWRsZUxpc3QSKS52b2x1bWVfc2VydmVyX3BiLlZvbHVtZU5lZWRsZUxpc3RSZXF1ZXN0Gioudm9sdW1lX3NlcnZlcl9wYi5Wb2x1bWVOZWVkbGVMaXN0UmVzcG9uc2UwARJpChBWb2x1bWVDaGVja1N0YXRlEikudm9sdW1lX3NlcnZlcl9wYi5Wb2x1bWVDaGVja1N0YXRlUmVxdWVzdBoqLnZvbHVtZV9zZXJ2ZXJfcGIuVm9sdW1lQ2hlY2tTdGF0ZVJlc3BvbnNlEmYKD1ZvbHVtZUNoZWNrRG9uZRIoLnZvbHVtZV9zZXJ2ZXJfcGIuVm9sdW1lQ2hlY2tEb25lUmVxdWVzdBopLnZvbHVtZV9zZXJ2ZXJfcGIuVm9sdW1lQ2hlY2tEb25lUmVzcG9uc2USbAoRVmFjdXVtVm9sdW1lQ2hlY2sSKi52b2x1bWVfc2VydmVyX3BiLlZhY3V1bVZvbHVtZUNoZWNrUmVxdWVzdBorLnZvbHVtZV9zZXJ2ZXJfcGIuVmFjdXVtVm9sdW1lQ2hlY2tSZXNwb25zZRJ0ChNWYWN1dW1Wb2x1bWVDb21wYWN0Eiwudm9sdW1lX3NlcnZlcl9wYi5WYWN1dW1Wb2x1bWVDb21wYWN0UmVxdWVzdBotLnZvbHVtZV9zZXJ2ZXJfcGIuVmFjdXVtVm9sdW1lQ29tcGFjdFJlc3BvbnNlMAESbwoSVmFjdXVtVm9sdW1lQ29tbWl0Eisudm9sdW1lX3NlcnZlcl9wYi5WYWN1dW1Wb2x1bWVDb21taXRSZXF1ZXN0Giwudm9sdW1lX3NlcnZlcl9wYi5WYWN1dW1Wb2x1bWVDb21taXRSZXNwb25zZRJyChNWYWN1dW1Wb2x1bWVDbGVhbnVwEiwudm9sdW1lX3NlcnZlcl9wYi5WYWN1dW1Wb2x1bWVDbGVhbnVwUmVxdWVzdBotLnZvbHVtZV9zZXJ2ZXJfcGIuVmFjdXVtVm9sdW1lQ2xlYW51cFJlc3BvbnNlEm8KElZvbHVtZU1hcmtSZWFkb25seRIrLnZvbHVtZV9zZXJ2ZXJfcGIuVm9sdW1lTWFya1JlYWRvbmx5UmVxdWVzdBosLnZvbHVtZV9zZXJ2ZXJfcGIuVm9sdW1lTWFya1JlYWRvbmx5UmVzcG9uc2USbwoSVm9sdW1lTWFya1dyaXRhYmxlEisudm9sdW1lX3NlcnZlcl9wYi5Wb2x1bWVNYXJrV3JpdGFibGVSZXF1ZXN0Giwudm9sdW1lX3NlcnZlcl9wYi5Wb2x1bWVNYXJrV3JpdGFibGVSZXNwb25zZRJpChBEZWxldGVDb2xsZWN0aW9uEikudm9sdW1lX3NlcnZlcl9wYi5EZWxldGVDb2xsZWN0aW9uUmVxdWVzdBoqLnZvbHVtZV9zZXJ2ZXJfcGIuRGVsZXRlQ29sbGVjdGlvblJlc3BvbnNlYgZwcm90bzM");
 
 /**
  * @generated from message volume_server_pb.AllocateVolumeRequest
@@ -679,6 +679,248 @@ export const VolumeCheckDoneResponseSchema: GenMessage<VolumeCheckDoneResponse> 
   messageDesc(file_volume_server, 22);
 
 /**
+ * @generated from message volume_server_pb.VacuumVolumeCheckRequest
+ */
+export type VacuumVolumeCheckRequest = Message<"volume_server_pb.VacuumVolumeCheckRequest"> & {
+  /**
+   * @generated from field: uint32 volume_id = 1;
+   */
+  volumeId: number;
+};
+
+/**
+ * Describes the message volume_server_pb.VacuumVolumeCheckRequest.
+ * Use `create(VacuumVolumeCheckRequestSchema)` to create a new message.
+ */
+export const VacuumVolumeCheckRequestSchema: GenMessage<VacuumVolumeCheckRequest> = /*@__PURE__*/
+  messageDesc(file_volume_server, 23);
+
+/**
+ * @generated from message volume_server_pb.VacuumVolumeCheckResponse
+ */
+export type VacuumVolumeCheckResponse = Message<"volume_server_pb.VacuumVolumeCheckResponse"> & {
+  /**
+   * @generated from field: double garbage_ratio = 1;
+   */
+  garbageRatio: number;
+};
+
+/**
+ * Describes the message volume_server_pb.VacuumVolumeCheckResponse.
+ * Use `create(VacuumVolumeCheckResponseSchema)` to create a new message.
+ */
+export const VacuumVolumeCheckResponseSchema: GenMessage<VacuumVolumeCheckResponse> = /*@__PURE__*/
+  messageDesc(file_volume_server, 24);
+
+/**
+ * @generated from message volume_server_pb.VacuumVolumeCompactRequest
+ */
+export type VacuumVolumeCompactRequest = Message<"volume_server_pb.VacuumVolumeCompactRequest"> & {
+  /**
+   * @generated from field: uint32 volume_id = 1;
+   */
+  volumeId: number;
+
+  /**
+   * @generated from field: int64 preallocate = 2;
+   */
+  preallocate: bigint;
+};
+
+/**
+ * Describes the message volume_server_pb.VacuumVolumeCompactRequest.
+ * Use `create(VacuumVolumeCompactRequestSchema)` to create a new message.
+ */
+export const VacuumVolumeCompactRequestSchema: GenMessage<VacuumVolumeCompactRequest> = /*@__PURE__*/
+  messageDesc(file_volume_server, 25);
+
+/**
+ * @generated from message volume_server_pb.VacuumVolumeCompactResponse
+ */
+export type VacuumVolumeCompactResponse = Message<"volume_server_pb.VacuumVolumeCompactResponse"> & {
+  /**
+   * @generated from field: int64 processed_bytes = 1;
+   */
+  processedBytes: bigint;
+
+  /**
+   * @generated from field: float load_avg_1m = 2;
+   */
+  loadAvg1m: number;
+};
+
+/**
+ * Describes the message volume_server_pb.VacuumVolumeCompactResponse.
+ * Use `create(VacuumVolumeCompactResponseSchema)` to create a new message.
+ */
+export const VacuumVolumeCompactResponseSchema: GenMessage<VacuumVolumeCompactResponse> = /*@__PURE__*/
+  messageDesc(file_volume_server, 26);
+
+/**
+ * @generated from message volume_server_pb.VacuumVolumeCommitRequest
+ */
+export type VacuumVolumeCommitRequest = Message<"volume_server_pb.VacuumVolumeCommitRequest"> & {
+  /**
+   * @generated from field: uint32 volume_id = 1;
+   */
+  volumeId: number;
+};
+
+/**
+ * Describes the message volume_server_pb.VacuumVolumeCommitRequest.
+ * Use `create(VacuumVolumeCommitRequestSchema)` to create a new message.
+ */
+export const VacuumVolumeCommitRequestSchema: GenMessage<VacuumVolumeCommitRequest> = /*@__PURE__*/
+  messageDesc(file_volume_server, 27);
+
+/**
+ * @generated from message volume_server_pb.VacuumVolumeCommitResponse
+ */
+export type VacuumVolumeCommitResponse = Message<"volume_server_pb.VacuumVolumeCommitResponse"> & {
+  /**
+   * @generated from field: bool is_read_only = 1;
+   */
+  isReadOnly: boolean;
+
+  /**
+   * @generated from field: uint64 volume_size = 2;
+   */
+  volumeSize: bigint;
+};
+
+/**
+ * Describes the message volume_server_pb.VacuumVolumeCommitResponse.
+ * Use `create(VacuumVolumeCommitResponseSchema)` to create a new message.
+ */
+export const VacuumVolumeCommitResponseSchema: GenMessage<VacuumVolumeCommitResponse> = /*@__PURE__*/
+  messageDesc(file_volume_server, 28);
+
+/**
+ * @generated from message volume_server_pb.VacuumVolumeCleanupRequest
+ */
+export type VacuumVolumeCleanupRequest = Message<"volume_server_pb.VacuumVolumeCleanupRequest"> & {
+  /**
+   * @generated from field: uint32 volume_id = 1;
+   */
+  volumeId: number;
+};
+
+/**
+ * Describes the message volume_server_pb.VacuumVolumeCleanupRequest.
+ * Use `create(VacuumVolumeCleanupRequestSchema)` to create a new message.
+ */
+export const VacuumVolumeCleanupRequestSchema: GenMessage<VacuumVolumeCleanupRequest> = /*@__PURE__*/
+  messageDesc(file_volume_server, 29);
+
+/**
+ * @generated from message volume_server_pb.VacuumVolumeCleanupResponse
+ */
+export type VacuumVolumeCleanupResponse = Message<"volume_server_pb.VacuumVolumeCleanupResponse"> & {
+};
+
+/**
+ * Describes the message volume_server_pb.VacuumVolumeCleanupResponse.
+ * Use `create(VacuumVolumeCleanupResponseSchema)` to create a new message.
+ */
+export const VacuumVolumeCleanupResponseSchema: GenMessage<VacuumVolumeCleanupResponse> = /*@__PURE__*/
+  messageDesc(file_volume_server, 30);
+
+/**
+ * @generated from message volume_server_pb.VolumeMarkReadonlyRequest
+ */
+export type VolumeMarkReadonlyRequest = Message<"volume_server_pb.VolumeMarkReadonlyRequest"> & {
+  /**
+   * @generated from field: uint32 volume_id = 1;
+   */
+  volumeId: number;
+
+  /**
+   * @generated from field: bool persist = 2;
+   */
+  persist: boolean;
+};
+
+/**
+ * Describes the message volume_server_pb.VolumeMarkReadonlyRequest.
+ * Use `create(VolumeMarkReadonlyRequestSchema)` to create a new message.
+ */
+export const VolumeMarkReadonlyRequestSchema: GenMessage<VolumeMarkReadonlyRequest> = /*@__PURE__*/
+  messageDesc(file_volume_server, 31);
+
+/**
+ * @generated from message volume_server_pb.VolumeMarkReadonlyResponse
+ */
+export type VolumeMarkReadonlyResponse = Message<"volume_server_pb.VolumeMarkReadonlyResponse"> & {
+};
+
+/**
+ * Describes the message volume_server_pb.VolumeMarkReadonlyResponse.
+ * Use `create(VolumeMarkReadonlyResponseSchema)` to create a new message.
+ */
+export const VolumeMarkReadonlyResponseSchema: GenMessage<VolumeMarkReadonlyResponse> = /*@__PURE__*/
+  messageDesc(file_volume_server, 32);
+
+/**
+ * @generated from message volume_server_pb.VolumeMarkWritableRequest
+ */
+export type VolumeMarkWritableRequest = Message<"volume_server_pb.VolumeMarkWritableRequest"> & {
+  /**
+   * @generated from field: uint32 volume_id = 1;
+   */
+  volumeId: number;
+};
+
+/**
+ * Describes the message volume_server_pb.VolumeMarkWritableRequest.
+ * Use `create(VolumeMarkWritableRequestSchema)` to create a new message.
+ */
+export const VolumeMarkWritableRequestSchema: GenMessage<VolumeMarkWritableRequest> = /*@__PURE__*/
+  messageDesc(file_volume_server, 33);
+
+/**
+ * @generated from message volume_server_pb.VolumeMarkWritableResponse
+ */
+export type VolumeMarkWritableResponse = Message<"volume_server_pb.VolumeMarkWritableResponse"> & {
+};
+
+/**
+ * Describes the message volume_server_pb.VolumeMarkWritableResponse.
+ * Use `create(VolumeMarkWritableResponseSchema)` to create a new message.
+ */
+export const VolumeMarkWritableResponseSchema: GenMessage<VolumeMarkWritableResponse> = /*@__PURE__*/
+  messageDesc(file_volume_server, 34);
+
+/**
+ * @generated from message volume_server_pb.DeleteCollectionRequest
+ */
+export type DeleteCollectionRequest = Message<"volume_server_pb.DeleteCollectionRequest"> & {
+  /**
+   * @generated from field: string collection = 1;
+   */
+  collection: string;
+};
+
+/**
+ * Describes the message volume_server_pb.DeleteCollectionRequest.
+ * Use `create(DeleteCollectionRequestSchema)` to create a new message.
+ */
+export const DeleteCollectionRequestSchema: GenMessage<DeleteCollectionRequest> = /*@__PURE__*/
+  messageDesc(file_volume_server, 35);
+
+/**
+ * @generated from message volume_server_pb.DeleteCollectionResponse
+ */
+export type DeleteCollectionResponse = Message<"volume_server_pb.DeleteCollectionResponse"> & {
+};
+
+/**
+ * Describes the message volume_server_pb.DeleteCollectionResponse.
+ * Use `create(DeleteCollectionResponseSchema)` to create a new message.
+ */
+export const DeleteCollectionResponseSchema: GenMessage<DeleteCollectionResponse> = /*@__PURE__*/
+  messageDesc(file_volume_server, 36);
+
+/**
  * @generated from service volume_server_pb.VolumeServer
  */
 export const VolumeServer: GenService<{
@@ -781,6 +1023,67 @@ export const VolumeServer: GenService<{
     methodKind: "unary";
     input: typeof VolumeCheckDoneRequestSchema;
     output: typeof VolumeCheckDoneResponseSchema;
+  },
+  /**
+   * Vacuum (SeaweedFS's): the garbage ratio; compact live needles into .cpd/.cpx (progress
+   * streamed); commit (replay what arrived meanwhile, swap in); cleanup (drop an uncommitted copy).
+   *
+   * @generated from rpc volume_server_pb.VolumeServer.VacuumVolumeCheck
+   */
+  vacuumVolumeCheck: {
+    methodKind: "unary";
+    input: typeof VacuumVolumeCheckRequestSchema;
+    output: typeof VacuumVolumeCheckResponseSchema;
+  },
+  /**
+   * @generated from rpc volume_server_pb.VolumeServer.VacuumVolumeCompact
+   */
+  vacuumVolumeCompact: {
+    methodKind: "server_streaming";
+    input: typeof VacuumVolumeCompactRequestSchema;
+    output: typeof VacuumVolumeCompactResponseSchema;
+  },
+  /**
+   * @generated from rpc volume_server_pb.VolumeServer.VacuumVolumeCommit
+   */
+  vacuumVolumeCommit: {
+    methodKind: "unary";
+    input: typeof VacuumVolumeCommitRequestSchema;
+    output: typeof VacuumVolumeCommitResponseSchema;
+  },
+  /**
+   * @generated from rpc volume_server_pb.VolumeServer.VacuumVolumeCleanup
+   */
+  vacuumVolumeCleanup: {
+    methodKind: "unary";
+    input: typeof VacuumVolumeCleanupRequestSchema;
+    output: typeof VacuumVolumeCleanupResponseSchema;
+  },
+  /**
+   * volume.mark, /col/delete (SeaweedFS's).
+   *
+   * @generated from rpc volume_server_pb.VolumeServer.VolumeMarkReadonly
+   */
+  volumeMarkReadonly: {
+    methodKind: "unary";
+    input: typeof VolumeMarkReadonlyRequestSchema;
+    output: typeof VolumeMarkReadonlyResponseSchema;
+  },
+  /**
+   * @generated from rpc volume_server_pb.VolumeServer.VolumeMarkWritable
+   */
+  volumeMarkWritable: {
+    methodKind: "unary";
+    input: typeof VolumeMarkWritableRequestSchema;
+    output: typeof VolumeMarkWritableResponseSchema;
+  },
+  /**
+   * @generated from rpc volume_server_pb.VolumeServer.DeleteCollection
+   */
+  deleteCollection: {
+    methodKind: "unary";
+    input: typeof DeleteCollectionRequestSchema;
+    output: typeof DeleteCollectionResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_volume_server, 0);

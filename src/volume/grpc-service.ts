@@ -264,6 +264,44 @@ export function volumeServerImpl(store: CopyStore, logger: Logger): ServiceImpl<
       });
     },
     ...replicaCheckImpl(store, logger),
+    ...lifecycleImpl(),
+  };
+}
+
+/** Vacuum, volume.mark and /col/delete (issue 13): refused until their volume side is built. */
+function lifecycleImpl(): Pick<
+  ServiceImpl<typeof VolumeServerService>,
+  | "vacuumVolumeCheck"
+  | "vacuumVolumeCompact"
+  | "vacuumVolumeCommit"
+  | "vacuumVolumeCleanup"
+  | "volumeMarkReadonly"
+  | "volumeMarkWritable"
+  | "deleteCollection"
+> {
+  const notYet = (what: string): WeedError => new WeedError(ErrorCode.METHOD_NOT_ALLOWED, `${what}: not built yet`);
+  return {
+    async vacuumVolumeCheck() {
+      throw notYet("VacuumVolumeCheck");
+    },
+    vacuumVolumeCompact(call) {
+      failStream(call, notYet("VacuumVolumeCompact"));
+    },
+    async vacuumVolumeCommit() {
+      throw notYet("VacuumVolumeCommit");
+    },
+    async vacuumVolumeCleanup() {
+      throw notYet("VacuumVolumeCleanup");
+    },
+    async volumeMarkReadonly() {
+      throw notYet("VolumeMarkReadonly");
+    },
+    async volumeMarkWritable() {
+      throw notYet("VolumeMarkWritable");
+    },
+    async deleteCollection() {
+      throw notYet("DeleteCollection");
+    },
   };
 }
 
