@@ -24,6 +24,9 @@ import type { Logger } from "../common/logger.js";
 import { type CopyStore, sendVolumeFile, volumeFileStatus, writable } from "./copy/copy-source.js";
 import { copiesInFlightMax, copyProgressBytes } from "./copy/limits.js";
 import { copyVolume } from "./copy/volume-copy.js";
+import { vacuumImpl } from "./vacuum-grpc.js";
+import { failStream } from "./grpc-stream.js";
+import { markAndCollectionImpl } from "./lifecycle-grpc.js";
 
 /**
  * The largest needle record ReadNeedleBlob sends and WriteNeedleBlob takes: an upload of the
@@ -44,12 +47,6 @@ export const needleListsInFlightMax = 2;
 
 function volumeNotFound(id: number): WeedError {
   return new WeedError(ErrorCode.VOLUME_NOT_FOUND, `volume ${id} not found`);
-}
-
-/** Ends a server stream with the error's status. */
-function failStream(call: grpc.ServerWritableStream<unknown, unknown>, err: unknown): void {
-  const { code, details } = grpcStatusOf(err);
-  call.emit("error", Object.assign(new Error(details), { code, details }));
 }
 
 /** Volume copies into this server under way: at most copiesInFlightMax, one per volume id. */
@@ -264,44 +261,8 @@ export function volumeServerImpl(store: CopyStore, logger: Logger): ServiceImpl<
       });
     },
     ...replicaCheckImpl(store, logger),
-    ...lifecycleImpl(),
-  };
-}
-
-/** Vacuum, volume.mark and /col/delete (issue 13): refused until their volume side is built. */
-function lifecycleImpl(): Pick<
-  ServiceImpl<typeof VolumeServerService>,
-  | "vacuumVolumeCheck"
-  | "vacuumVolumeCompact"
-  | "vacuumVolumeCommit"
-  | "vacuumVolumeCleanup"
-  | "volumeMarkReadonly"
-  | "volumeMarkWritable"
-  | "deleteCollection"
-> {
-  const notYet = (what: string): WeedError => new WeedError(ErrorCode.METHOD_NOT_ALLOWED, `${what}: not built yet`);
-  return {
-    async vacuumVolumeCheck() {
-      throw notYet("VacuumVolumeCheck");
-    },
-    vacuumVolumeCompact(call) {
-      failStream(call, notYet("VacuumVolumeCompact"));
-    },
-    async vacuumVolumeCommit() {
-      throw notYet("VacuumVolumeCommit");
-    },
-    async vacuumVolumeCleanup() {
-      throw notYet("VacuumVolumeCleanup");
-    },
-    async volumeMarkReadonly() {
-      throw notYet("VolumeMarkReadonly");
-    },
-    async volumeMarkWritable() {
-      throw notYet("VolumeMarkWritable");
-    },
-    async deleteCollection() {
-      throw notYet("DeleteCollection");
-    },
+    ...vacuumImpl(store, logger),
+    ...markAndCollectionImpl(store, logger),
   };
 }
 
