@@ -16,7 +16,8 @@ export const volumeServerServiceName = "volume_server_pb.VolumeServer";
 
 /**
  * Methods that change what a volume server holds: allocate, delete, copy a volume in, write a
- * needle record, clear the "needs check" flag, vacuum, mark read-only/writable, delete a collection. The others stay open: they change nothing, and
+ * needle record, clear the "needs check" flag, vacuum, mark read-only/writable, delete a
+ * collection. The others stay open: they change nothing, and
  * CopyFile and ReadVolumeFileStatus are what a copying volume server (which holds no admin key)
  * reads its source with; on a network where reads must be closed too, [grpc] mutual TLS closes
  * the whole port to strangers.
