@@ -23,6 +23,7 @@ import { ErrorCode, WeedError } from "../common/errors.js";
 import { ContentBuffer } from "./bench-content.js";
 import { ErrorTally, describeError, type ErrorCount } from "./error-tally.js";
 import { RequestFailure, readJsonBody } from "./request-failure.js";
+import { httpConnectOptions, httpOrigin } from "../common/security/https.js";
 
 // ---- Bounds, with the reason for each number ----
 
@@ -350,7 +351,7 @@ export class ContinuousWriter {
     return new Agent({
       connections: this.concurrency + verifyConcurrency,
       pipelining: 1,
-      connect: { timeout: Math.min(connectTimeoutMsMax, this.requestTimeoutMs) },
+      connect: httpConnectOptions({ timeout: Math.min(connectTimeoutMsMax, this.requestTimeoutMs) }),
       headersTimeout: this.requestTimeoutMs,
       bodyTimeout: this.requestTimeoutMs,
     });
@@ -361,7 +362,7 @@ export class ContinuousWriter {
     hostPort: string,
     opts: Omit<Dispatcher.RequestOptions, "origin">,
   ): Promise<Dispatcher.ResponseData> {
-    return agent.request({ ...opts, origin: `http://${hostPort}`, signal: AbortSignal.timeout(this.requestTimeoutMs) });
+    return agent.request({ ...opts, origin: httpOrigin(hostPort), signal: AbortSignal.timeout(this.requestTimeoutMs) });
   }
 
   private async work(agent: Agent): Promise<void> {

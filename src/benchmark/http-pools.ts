@@ -2,6 +2,7 @@
 // master and a handful of volume servers, so the map stays small; close() ends every socket.
 import { Pool } from "undici";
 import { keepAliveTimeoutMs, requestTimeoutMs } from "./limits.js";
+import { httpConnectOptions, httpOrigin } from "../common/security/https.js";
 
 export class HttpPools {
   private readonly pools = new Map<string, Pool>();
@@ -10,19 +11,19 @@ export class HttpPools {
   /** @param connectionsPerHost one socket per worker: no worker waits for another's socket. */
   constructor(private readonly connectionsPerHost: number) {}
 
-  /** The pool for "host:port" (an "http://" prefix is accepted and ignored). */
+  /** The pool for "host:port" (an "http://" or "https://" prefix is accepted and ignored). */
   get(hostPort: string): Pool {
     let pool = this.pools.get(hostPort);
     if (pool === undefined) {
       if (this.closed) throw new Error("HttpPools is closed");
-      const origin = hostPort.startsWith("http://") ? hostPort : `http://${hostPort}`;
+      const origin = /^https?:\/\//.test(hostPort) ? hostPort : httpOrigin(hostPort);
       pool = new Pool(origin, {
         connections: this.connectionsPerHost,
         pipelining: 1,
         keepAliveTimeout: keepAliveTimeoutMs,
         headersTimeout: requestTimeoutMs,
         bodyTimeout: requestTimeoutMs,
-        connectTimeout: requestTimeoutMs,
+        connect: httpConnectOptions({ timeout: requestTimeoutMs }),
       });
       this.pools.set(hostPort, pool);
     }

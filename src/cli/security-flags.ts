@@ -3,6 +3,7 @@
 import type { SecurityConfig } from "../common/security/config.js";
 import { checkWhiteList, splitCommaList, WhiteListEntryError } from "../common/security/guard.js";
 import { loadSecurity } from "../common/security/load.js";
+import { installHttpsClient } from "../common/security/https.js";
 import { str, type FlagSpec, type FlagValues } from "./flags.js";
 
 export const securityFlag: FlagSpec = {
@@ -46,11 +47,13 @@ export type WarnSink = (warning: string) => void;
 
 /**
  * Loads security.toml (-security, else the search path), adds -whiteList and
- * -cors.allowedOrigins when the command has them. Throws SecurityConfigError (one line) on a bad file.
+ * -cors.allowedOrigins when the command has them, and installs [https.client]. Throws SecurityConfigError (one line) on a bad file.
  */
 export function securityFromFlags(v: FlagValues, warn: WarnSink): SecurityConfig {
   const { config, warnings } = loadSecurity({ explicitPath: str(v, "security") });
   for (const w of warnings) warn(w);
+  // Every HTTP call this process makes (shell, benchmark, upload, servers) is https:// with it.
+  installHttpsClient(config.httpsClient);
   const extraWhite = "whiteList" in v ? splitCommaList(str(v, "whiteList")) : [];
   const cors = "cors.allowedOrigins" in v ? splitCommaList(str(v, "cors.allowedOrigins")) : [];
   return {

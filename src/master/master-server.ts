@@ -1,7 +1,7 @@
 // The master's composition root: binds its ports, opens the Raft-replicated state, wires the
 // topology, assigner, heartbeats, gRPC service and HTTP API, and undoes it in reverse on close().
 // The constructor validates the config and does no I/O.
-import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from "node:http";
+import { type IncomingMessage, type Server as HttpServer, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
@@ -51,6 +51,7 @@ import { snapshotOf } from "./repair/cluster-snapshot.js";
 import { fidTokensOf } from "../common/security/jwt.js";
 import { adminKeyOf } from "../common/security/admin-token.js";
 import { installProcessAdminKey } from "../grpc/admin-call.js";
+import { createWebServer, installHttpsClient } from "../common/security/https.js";
 import { checkJobRunner, runCopyJob } from "./repair/repair-jobs.js";
 import { realRepairClock, Repairer } from "./repair/repairer.js";
 import { Assigner } from "./topology/assigner.js";
@@ -146,6 +147,8 @@ export class MasterServer {
     const adminKey = adminKeyOf(c.security);
     // The leader's allocation and repair call the volume servers' admin methods (admin-call.ts).
     if (adminKey !== undefined) installProcessAdminKey(adminKey);
+    // Forwarding, joins and the repair's needle calls dial https:// with [https.client].
+    installHttpsClient(c.security?.httpsClient);
     const bound = await this.bind();
     const peers = c.peers !== undefined && c.peers.length > 0 ? [...c.peers] : [bound.self];
     const contacts = c.join ?? [];
@@ -187,7 +190,12 @@ export class MasterServer {
    */
   private async bind(): Promise<Bound> {
     const c = this.config;
-    const httpServer = createServer((req, res) => this.onHttp(req, res));
+    const https = c.security?.httpsMaster;
+    const httpServer = createWebServer(
+      {},
+      (req, res) => this.onHttp(req, res),
+      https === undefined ? undefined : { config: https, section: "https.master" },
+    );
     this.boundHttpPort = await listen(httpServer, c.bindIp, c.port);
     const self = c.self ?? `${c.ip}:${this.boundHttpPort}`;
     this.selfId = self;

@@ -1,6 +1,7 @@
 // The volume server's HTTP listener on node:http directly: one request handler that routes by
 // the first byte of the path and the method, with no framework and no URL object on the way.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
+import { createWebServer } from "../common/security/https.js";
 import { ErrorCode, WeedError } from "../common/errors.js";
 import { clientGoneSignal, discardUnreadBody, drainHttpServer, sendError, sendJson } from "../common/http-util.js";
 import type { SecurityConfig } from "../common/security/config.js";
@@ -41,9 +42,11 @@ export class VolumeHttpServer {
     this.#limits = limits;
     this.#guard = new WhiteListGuard(security?.whiteList ?? []);
     this.#cors = new CorsPolicy(security?.corsAllowedOrigins ?? []);
-    this.#server = createServer(
+    const https = security?.httpsVolume;
+    this.#server = createWebServer(
       { requestTimeout: httpRequestTimeoutMs, headersTimeout: httpHeadersTimeoutMs },
       (req, res) => this.#onRequest(req, res),
+      https === undefined ? undefined : { config: https, section: "https.volume" },
     );
     this.#server.keepAliveTimeout = httpKeepAliveTimeoutMs;
   }

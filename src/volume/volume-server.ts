@@ -6,6 +6,7 @@ import type { Logger } from "../common/logger.js";
 import type { SecurityConfig } from "../common/security/config.js";
 import { fidTokensOf } from "../common/security/jwt.js";
 import { adminKeyOf } from "../common/security/admin-token.js";
+import { installHttpsClient } from "../common/security/https.js";
 import { ErrorCode, WeedError } from "../common/errors.js";
 import { parseServerAddress } from "../common/server-address.js";
 import { bindServer, shutdownServer } from "../grpc/adapter.js";
@@ -206,6 +207,8 @@ export class VolumeServer {
       onReadOnlyChange: () => this.#heartbeat?.beatNow(),
     });
     this.#metrics = new VolumeMetrics(this.#store, () => this.#heartbeat);
+    // Replicated writes and remote reads dial https:// with [https.client].
+    installHttpsClient(c.security?.httpsClient);
     this.#grpc = newGrpcServer({ "grpc.max_receive_message_length": grpcReceiveBytesMax }, c.security, "volume");
     addVolumeServerService(this.#grpc, this.#store, this.#log, adminKeyOf(c.security));
   }

@@ -26,6 +26,7 @@ import { securityFlag, securityFromFlags } from "../security-flags.js";
 import { installProcessGrpcTls } from "../../grpc/tls.js";
 import { adminKeyOf } from "../../common/security/admin-token.js";
 import { installProcessAdminKey } from "../../grpc/admin-call.js";
+import { httpOrigin } from "../../common/security/https.js";
 
 /** One HTTP call of the shell; a master that does not answer in this long is reported down. */
 const requestTimeoutMs = 3_000;
@@ -64,25 +65,25 @@ function roleOf(m: RaftMember, leader: string | null): string {
 }
 
 async function clusterStatus(master: string, io: CommandIo): Promise<void> {
-  const s = await getJson<RaftStatus>(`http://${master}/cluster/raft`);
+  const s = await getJson<RaftStatus>(`${httpOrigin(master)}/cluster/raft`);
   io.out.write(`current leader master: ${s.leader ?? "(none: an election is under way)"}\n`);
   io.out.write(`All masters: [${s.members.map((m) => `${m.id}(${roleOf(m, s.leader)})`).join(", ")}]\n`);
-  const status = await getJson<{ Security?: SecuritySummary }>(`http://${master}/cluster/status`);
+  const status = await getJson<{ Security?: SecuritySummary }>(`${httpOrigin(master)}/cluster/status`);
   if (status.Security !== undefined) io.out.write(`security: ${describeSecurity(status.Security)}\n`);
 }
 
 async function raftPs(master: string, io: CommandIo): Promise<void> {
-  const asked = await getJson<RaftStatus>(`http://${master}/cluster/raft`);
+  const asked = await getJson<RaftStatus>(`${httpOrigin(master)}/cluster/raft`);
   // The leader's view has each member's replication (match) and when it last heard from it.
   const s =
     asked.leader === null || asked.leader === asked.id
       ? asked
-      : await getJson<RaftStatus>(`http://${asked.leader}/cluster/raft`).catch(() => asked);
+      : await getJson<RaftStatus>(`${httpOrigin(asked.leader)}/cluster/raft`).catch(() => asked);
   io.out.write(`the raft cluster has ${s.members.length} servers, leader ${s.leader ?? "(none)"}\n`);
   const rows = await Promise.all(
     s.members.map(async (m) => {
       try {
-        const own = await getJson<RaftStatus>(`http://${m.id}/cluster/raft`);
+        const own = await getJson<RaftStatus>(`${httpOrigin(m.id)}/cluster/raft`);
         const heard = m.lastHeardMs === undefined || m.lastHeardMs === null ? "" : ` heard=${m.lastHeardMs}ms`;
         const match = m.match === null ? "" : ` match=${m.match}`;
         const log = `commit=${own.commit} applied=${own.applied} last=${own.lastIndex}`;
@@ -116,7 +117,7 @@ async function changeMembership(
   const { master } = ctx;
   const query = id === "" ? "" : `?id=${encodeURIComponent(id)}`;
   const admin = adminKeyOf(ctx.security);
-  const r = await request(`http://${master}/cluster/raft/${op}${query}`, {
+  const r = await request(`${httpOrigin(master)}/cluster/raft/${op}${query}`, {
     method: "POST",
     headers: admin === undefined ? {} : { authorization: await admin.authorization() },
     headersTimeout: changeTimeoutMs,

@@ -2,6 +2,7 @@
 // and gRPC addresses (the master's /dir/status) and every replica of every volume (/vol/status).
 import { request } from "undici";
 import { copyCount, replicaPlacementFromByte, type ReplicaPlacement } from "../../common/replica-placement.js";
+import { httpOrigin } from "../../common/security/https.js";
 
 /** One HTTP call to the master; a master that does not answer in this long is reported down. */
 const masterRequestTimeoutMs = 5_000;
@@ -95,8 +96,8 @@ function hostOf(url: string): string {
 /** Reads the topology from the master (the leader's view: a follower passes these on). */
 export async function readCluster(master: string): Promise<ClusterView> {
   const [dir, vol] = await Promise.all([
-    getJson<DirStatus>(`http://${master}/dir/status`),
-    getJson<VolStatus>(`http://${master}/vol/status`),
+    getJson<DirStatus>(`${httpOrigin(master)}/dir/status`),
+    getJson<VolStatus>(`${httpOrigin(master)}/vol/status`),
   ]);
   const nodes: NodeView[] = [];
   for (const dc of dir.Topology.DataCenters) {

@@ -17,6 +17,7 @@ import {
   type NodeView,
   type VolumeReplicas,
 } from "./cluster-topology.js";
+import { httpOrigin } from "../../common/security/https.js";
 
 /** After a copy, how long the master may take to list the new location (heartbeat delta). */
 const locationWaitMs = 15_000;
@@ -72,9 +73,9 @@ async function copyTo(master: string, vid: number, src: NodeView, dst: NodeView,
 async function waitForLocation(master: string, vid: number, url: string): Promise<void> {
   const deadline = performance.now() + locationWaitMs;
   for (;;) {
-    const r = await getJson<{ locations?: { url: string }[] }>(`http://${master}/dir/lookup?volumeId=${vid}`).catch(
-      () => ({ locations: [] }),
-    );
+    const r = await getJson<{ locations?: { url: string }[] }>(
+      `${httpOrigin(master)}/dir/lookup?volumeId=${vid}`,
+    ).catch(() => ({ locations: [] }));
     if ((r.locations ?? []).some((l) => l.url === url)) return;
     if (performance.now() > deadline) throw new Error(`the master does not list ${url} for volume ${vid} yet`);
     await new Promise((resolve) => setTimeout(resolve, locationPollMs));

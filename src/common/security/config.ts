@@ -45,6 +45,8 @@ export interface HttpsClientConfig {
   cert?: string;
   key?: string;
   ca?: string;
+  /** `insecure_skip_verify`: accept any server certificate (testing only; logged at start). */
+  insecureSkipVerify?: boolean;
 }
 
 export interface SecurityConfig {

@@ -75,26 +75,29 @@ export function findSecurityFile(o: LoadSecurityOptions = {}): string | undefine
 }
 
 /**
- * Sections weed-ts reads and checks but does not act on yet. Running with one would let an operator
- * believe in a protection that is not there (plain HTTP where HTTPS was asked for), so start is
- * refused instead, naming what to change. ([jwt.admin] key is built: admin-token.ts.)
+ * HTTPS is all or nothing: a process's calls are https:// or http:// to every peer alike
+ * (https.ts), so a cluster whose masters serve HTTPS and whose volume servers do not (or whose
+ * clients dial plain HTTP) would fail at its first forwarded request. Refused at start instead,
+ * naming what to add.
  */
-export function refuseNotYetBuilt(loaded: LoadedSecurity): LoadedSecurity {
+export function checkHttpsComplete(loaded: LoadedSecurity): LoadedSecurity {
   const c = loaded.config;
   const where = c.source ?? "security.toml";
-  const notYet = (what: string, advice: string): never => {
-    throw new SecurityConfigError(`${where}: ${what} is set, but weed-ts does not support it yet: ${advice}`);
+  const refuse = (what: string): never => {
+    throw new SecurityConfigError(`${where}: ${what} (HTTPS must cover every HTTP port of the cluster)`);
   };
-  const https = "remove it and terminate TLS in front of the HTTP ports (a proxy), or keep them on a trusted network";
-  if (c.httpsMaster !== undefined) notYet("[https.master]", https);
-  if (c.httpsVolume !== undefined) notYet("[https.volume]", https);
-  if (c.httpsClient !== undefined) notYet("[https.client] enabled", "set enabled = false");
+  const servers = (c.httpsMaster === undefined ? 0 : 1) + (c.httpsVolume === undefined ? 0 : 1);
+  const client = c.httpsClient?.enabled === true;
+  if (servers === 0 && client) refuse("[https.client] enabled is set but neither [https.master] nor [https.volume]");
+  if (servers > 0 && !client) refuse("[https.master] or [https.volume] is set but [https.client] enabled is not");
+  if (servers === 1 && c.httpsMaster === undefined) refuse("[https.volume] is set but [https.master] is not");
+  if (servers === 1 && c.httpsVolume === undefined) refuse("[https.master] is set but [https.volume] is not");
   return loaded;
 }
 
 /** Finds, reads and checks security.toml; no file found = an open config. */
 export function loadSecurity(o: LoadSecurityOptions = {}): LoadedSecurity {
-  return refuseNotYetBuilt(loadSecurityParts(o));
+  return checkHttpsComplete(loadSecurityParts(o));
 }
 
 function loadSecurityParts(o: LoadSecurityOptions): LoadedSecurity {
@@ -172,7 +175,7 @@ const OURS: Record<string, Record<string, KeyKind>> = {
   "grpc.master": grpcServerKeys(),
   "grpc.volume": grpcServerKeys(),
   "grpc.client": { cert: "string", key: "string" },
-  "https.client": { enabled: "bool", cert: "string", key: "string", ca: "string", insecure_skip_verify: "ignored" },
+  "https.client": { enabled: "bool", cert: "string", key: "string", ca: "string", insecure_skip_verify: "bool" },
   "https.master": { cert: "string", key: "string", ca: "string" },
   "https.volume": { cert: "string", key: "string", ca: "string" },
   guard: { white_list: "list" },
@@ -362,8 +365,15 @@ function httpsClientOf(r: Reader): SecurityConfig["httpsClient"] {
   const cert = r.path("https.client", "cert");
   const key = r.path("https.client", "key");
   const ca = r.path("https.client", "ca");
+  const skip = r.bool("https.client", "insecure_skip_verify");
   if (!enabled) return undefined;
-  return { enabled, ...(cert === "" ? {} : { cert }), ...(key === "" ? {} : { key }), ...(ca === "" ? {} : { ca }) };
+  return {
+    enabled,
+    ...(cert === "" ? {} : { cert }),
+    ...(key === "" ? {} : { key }),
+    ...(ca === "" ? {} : { ca }),
+    ...(skip ? { insecureSkipVerify: true } : {}),
+  };
 }
 
 function whiteListOf(r: Reader): string[] {

@@ -60,13 +60,15 @@ allowed_commonNames = ""    # comma-separated SSL certificate common names (empt
 cert = ""
 key = ""
 
-# HTTPS client configuration for outgoing HTTP connections.
-# If [https.volume] or [https.master] are enabled on servers, clients must set enabled = true.
+# HTTPS client configuration for outgoing HTTP connections (every process: masters forwarding
+# and joining, volume servers replicating, the shell, the benchmark). HTTPS is all or nothing in
+# weed-ts: set [https.master], [https.volume] and enabled = true together.
 [https.client]
 enabled = false
-cert = ""        # client certificate for mTLS (optional if the server does not require one)
+cert = ""        # client certificate for mTLS (required when the servers set ca)
 key = ""
-ca = ""          # CA certificate to verify server certificates
+ca = ""          # CA certificate to verify server certificates (chain checked, not host names)
+insecure_skip_verify = false  # accept any server certificate (testing only)
 
 # Volume server HTTPS options (server side); with ca set, clients must present a certificate.
 [https.volume]
@@ -74,7 +76,7 @@ cert = ""
 key = ""
 ca = ""
 
-# Master server HTTPS options (server side).
+# Master server HTTPS options (server side); with ca set, clients must present a certificate.
 [https.master]
 cert = ""
 key = ""

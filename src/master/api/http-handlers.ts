@@ -42,6 +42,7 @@ import { viaLeader } from "./leader-route.js";
 import { MasterHttpAccess } from "./http-access.js";
 import type { SecurityConfig } from "../../common/security/config.js";
 import { securitySummary } from "../../common/security/summary.js";
+import { httpOrigin } from "../../common/security/https.js";
 
 /** Answered by every master from its own state, never forwarded and never waiting for a leader. */
 const LOCAL_PATHS: ReadonlySet<string> = new Set([
@@ -111,7 +112,7 @@ function sendText(res: ServerResponse, status: number, type: string, text: strin
 }
 
 function normalizeUrl(url: string): string {
-  return url.startsWith("http://") || url.startsWith("https://") ? url : `http://${url}`;
+  return url.startsWith("http://") || url.startsWith("https://") ? url : httpOrigin(url);
 }
 
 export class MasterHttpHandlers {

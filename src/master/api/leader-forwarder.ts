@@ -11,6 +11,7 @@ import { Pool } from "undici";
 import { ErrorCode, WeedError } from "../../common/errors.js";
 import { forwardConnectionsMax, forwardConnectTimeoutMs, forwardTimeoutMs, retryAfterSec } from "../limits.js";
 import { LeaderInFlight, leaderChangedError } from "./leader-in-flight.js";
+import { httpConnectOptions, httpOrigin } from "../../common/security/https.js";
 
 /** Marks a request a follower forwarded; its value is the comma list of forwarding masters. */
 export const FORWARDED_HEADER = "x-weed-forwarded-by";
@@ -123,10 +124,10 @@ export class LeaderForwarder {
   private pool(leader: string): Pool {
     let p = this.pools.get(leader);
     if (p === undefined) {
-      p = new Pool(`http://${leader}`, {
+      p = new Pool(httpOrigin(leader), {
         connections: forwardConnectionsMax,
         pipelining: 1,
-        connect: { timeout: forwardConnectTimeoutMs },
+        connect: httpConnectOptions({ timeout: forwardConnectTimeoutMs }),
       });
       this.pools.set(leader, p);
     }

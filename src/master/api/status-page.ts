@@ -5,6 +5,7 @@ import { statusVolumeIdsMax } from "../limits.js";
 import type { Topology, VolumeReplicaHealth } from "../topology/topology.js";
 import { humanReadableInts } from "./status-json.js";
 import { describeSecurity, type SecuritySummary } from "../../common/security/summary.js";
+import { httpOrigin } from "../../common/security/https.js";
 
 export interface StatusPageInput {
   version: string;
@@ -28,7 +29,7 @@ function esc(s: string | number): string {
 }
 
 function link(addr: string): string {
-  return `<a href="http://${esc(addr)}/">${esc(addr)}</a>`;
+  return `<a href="${esc(httpOrigin(addr))}/">${esc(addr)}</a>`;
 }
 
 const STYLE =

@@ -6,6 +6,7 @@ import { Pool } from "undici";
 import { ErrorCode, WeedError } from "../../common/errors.js";
 import { bearer } from "../../common/security/jwt.js";
 import { submitUploadTimeoutMs, uploadConnectionsPerServer, uploadDrainGraceMs } from "../limits.js";
+import { httpConnectOptions, httpOrigin } from "../../common/security/https.js";
 
 export interface UploadInput {
   /** "ip:port" of the volume server. */
@@ -103,7 +104,7 @@ export class UploadClient {
   private pool(server: string): Pool {
     let p = this.pools.get(server);
     if (p === undefined) {
-      p = new Pool(`http://${server}`, { connections: uploadConnectionsPerServer });
+      p = new Pool(httpOrigin(server), { connections: uploadConnectionsPerServer, connect: httpConnectOptions({}) });
       this.pools.set(server, p);
     }
     return p;

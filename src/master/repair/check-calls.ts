@@ -16,6 +16,7 @@ import {
   checkReceiveBytesMax,
   checkWriteTimeoutMs,
 } from "./check-limits.js";
+import { httpOrigin } from "../../common/security/https.js";
 
 /** A replica of the volume being checked: its HTTP address (ip:port) and its gRPC address (host:grpcPort). */
 export interface ReplicaEndpoint {
@@ -140,7 +141,7 @@ export class ReplicaCalls {
     let text: string;
     try {
       const auth = this.#tokens === undefined ? undefined : await this.#tokens.sign(fid);
-      const r = await request(`http://${this.endpoint.url}/${fid}?type=replicate`, {
+      const r = await request(`${httpOrigin(this.endpoint.url)}/${fid}?type=replicate`, {
         method: "DELETE",
         ...(auth === undefined ? {} : { headers: { authorization: bearer(auth) } }),
         headersTimeout: checkCallTimeoutMs,

@@ -13,6 +13,7 @@ import {
 } from "../limits.js";
 import { memberHttpAddress } from "./membership.js";
 import type { RaftClusterState } from "./raft-cluster-state.js";
+import { httpOrigin } from "../../common/security/https.js";
 
 export function isSoleVoter(state: RaftClusterState, id: string): boolean {
   const voters = state.runtime.status().members.filter((m) => m.suffrage === "voter");
@@ -26,7 +27,7 @@ export function isVoter(state: RaftClusterState, id: string): boolean {
 /** The cluster id a master reports on /cluster/raft ("" for none yet), or null when it does not answer. */
 export async function probeClusterId(id: string): Promise<string | null> {
   try {
-    const r = await request(`http://${memberHttpAddress(id)}/cluster/raft`, {
+    const r = await request(`${httpOrigin(memberHttpAddress(id))}/cluster/raft`, {
       headersTimeout: memberProbeTimeoutMs,
       bodyTimeout: memberProbeTimeoutMs,
     });
@@ -95,7 +96,7 @@ async function askToJoin(o: JoinOptions, contact: string): Promise<string | null
   try {
     const query = new URLSearchParams({ id: o.self, clusterId: o.state.topologyId });
     const headers = o.adminKey === undefined ? {} : { authorization: await o.adminKey.authorization() };
-    const r = await request(`http://${memberHttpAddress(contact)}/cluster/raft/add?${query.toString()}`, {
+    const r = await request(`${httpOrigin(memberHttpAddress(contact))}/cluster/raft/add?${query.toString()}`, {
       method: "POST",
       headers,
       headersTimeout: joinRequestTimeoutMs,

@@ -15,6 +15,7 @@ import type { Logger } from "../../common/logger.js";
 import { bearer, jwtQueryParam } from "../../common/security/jwt.js";
 import type { ReplicaClient, VolumeLocation } from "./replica-client.js";
 import type { ReplicaLocations } from "./replica-locations.js";
+import { httpOrigin } from "../../common/security/https.js";
 
 export const READ_MODES = ["redirect", "proxy", "local"] as const;
 export type ReadMode = (typeof READ_MODES)[number];
@@ -79,7 +80,7 @@ export class RemoteReads {
     const target = `${path}?${query.toString()}`;
     switch (this.#o.mode) {
       case "redirect":
-        res.writeHead(301, { Location: `http://${holder.publicUrl}${target}`, "Content-Length": 0 });
+        res.writeHead(301, { Location: `${httpOrigin(holder.publicUrl)}${target}`, "Content-Length": 0 });
         res.end();
         return;
       case "proxy":

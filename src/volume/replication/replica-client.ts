@@ -16,6 +16,7 @@ import {
   replicaRequestBaseMs,
   replicaSendBytesPerMsMin,
 } from "../limits.js";
+import { httpConnectOptions, httpOrigin } from "../../common/security/https.js";
 
 /** A volume's location as the master's /dir/lookup lists it. */
 export interface VolumeLocation {
@@ -138,7 +139,7 @@ class Exchange implements Dispatcher.DispatchHandler {
 
 export class ReplicaClient {
   readonly #agent = new Agent({
-    connect: { timeout: replicaConnectTimeoutMs },
+    connect: httpConnectOptions({ timeout: replicaConnectTimeoutMs }),
     connections: replicaConnectionsPerServer,
     keepAliveTimeout: replicaKeepAliveMs,
     headersTimeout: replicaHeadersTimeoutMs,
@@ -163,7 +164,7 @@ export class ReplicaClient {
       if (r.signal !== undefined) x.follow(r.signal);
       this.#agent.dispatch(
         {
-          origin: `http://${r.server}`,
+          origin: httpOrigin(r.server),
           path: r.path,
           method: r.method,
           headers: r.headers ?? {},
@@ -180,7 +181,7 @@ export class ReplicaClient {
    */
   async stream(r: PeerRequest): Promise<Dispatcher.ResponseData> {
     return this.#agent.request({
-      origin: `http://${r.server}`,
+      origin: httpOrigin(r.server),
       path: r.path,
       method: r.method,
       headers: r.headers ?? {},

@@ -143,6 +143,27 @@ export class FakeVolumeServer {
         call.emit("error", { code: grpc.status.UNIMPLEMENTED, details: "fake volume server" }),
       volumeCheckState: async () => ({ needsCheck: false, generation: 0n }),
       volumeCheckDone: async () => ({ cleared: false, needsCheck: false, generation: 0n }),
+      // Vacuum, volume.mark and /col/delete are tested against real volume servers.
+      vacuumVolumeCheck: async () => {
+        throw new Error("not implemented by the fake volume server");
+      },
+      vacuumVolumeCompact: (call) =>
+        call.emit("error", { code: grpc.status.UNIMPLEMENTED, details: "fake volume server" }),
+      vacuumVolumeCommit: async () => {
+        throw new Error("not implemented by the fake volume server");
+      },
+      vacuumVolumeCleanup: async () => {
+        throw new Error("not implemented by the fake volume server");
+      },
+      volumeMarkReadonly: async () => {
+        throw new Error("not implemented by the fake volume server");
+      },
+      volumeMarkWritable: async () => {
+        throw new Error("not implemented by the fake volume server");
+      },
+      deleteCollection: async () => {
+        throw new Error("not implemented by the fake volume server");
+      },
     });
     this.http = createServer((req, res) => {
       if (this.options.hangUploads === true) {

@@ -229,15 +229,24 @@ describe("WEED_* environment variables (SeaweedFS's viper names)", () => {
     expect(loadSecurity({ searchPaths: [join(dir, "none.toml")], env: {} }).config).toEqual({ whiteList: [] });
   });
 
-  it("sections read but not built yet stop the start, naming what to change", () => {
+  it("HTTPS on some HTTP ports and not others stops the start, naming what to add", () => {
     const env = (extra: NodeJS.ProcessEnv) => loadSecurity({ searchPaths: [join(dir, "none.toml")], env: extra });
-    // [jwt.admin] key is built (admin-token.ts): it loads.
     expect(env({ WEED_JWT_ADMIN_KEY: "a" }).config.jwtAdmin).toEqual({ key: "a" });
-    expect(() => env({ WEED_HTTPS_CLIENT_ENABLED: "true" })).toThrow(/\[https.client\] enabled is set/);
+    expect(() => env({ WEED_HTTPS_CLIENT_ENABLED: "true" })).toThrow(/\[https.client\] enabled is set but neither/);
     const cert = write("c.pem", "x");
     const key = write("k.pem", "x");
-    const file = write("https.toml", `[https.master]\ncert = "${cert}"\nkey = "${key}"\n`);
-    expect(() => loadSecurity({ explicitPath: file, env: {} })).toThrow(/https.toml: \[https.master\] is set/);
+    const load = (text: string) => () => loadSecurity({ explicitPath: write("https.toml", text), env: {} });
+    const master = `[https.master]\ncert = "${cert}"\nkey = "${key}"\n`;
+    const volume = `[https.volume]\ncert = "${cert}"\nkey = "${key}"\n`;
+    const client = `[https.client]\nenabled = true\ninsecure_skip_verify = true\n`;
+    expect(load(master)).toThrow(/https.toml: \[https.master\] or \[https.volume\] is set but \[https.client\]/);
+    expect(load(master + client)).toThrow(/\[https.master\] is set but \[https.volume\] is not/);
+    expect(load(volume + client)).toThrow(/\[https.volume\] is set but \[https.master\] is not/);
+    expect(load(master + volume + client)().config).toMatchObject({
+      httpsMaster: { cert, key },
+      httpsVolume: { cert, key },
+      httpsClient: { enabled: true, insecureSkipVerify: true },
+    });
   });
 
   it("a bad value is named by its variable", () => {
