@@ -9,7 +9,9 @@
 // keeps strangers off them.
 import type * as grpc from "@grpc/grpc-js";
 import { InterceptingCall } from "@grpc/grpc-js";
-import { bearerTokenOf, type AdminTokenKey } from "../common/security/admin-token.js";
+import type { AdminTokenKey } from "../common/security/admin-token.js";
+import type { AdminCredential } from "../common/security/admin-credential.js";
+import { peerCommonName, type PeerAuthContext } from "./tls.js";
 
 /** The volume server's gRPC service (volume_server.proto's package and service). */
 export const volumeServerServiceName = "volume_server_pb.VolumeServer";
@@ -80,8 +82,20 @@ export const adminCallInterceptor: grpc.Interceptor = (options, nextCall) => {
   });
 };
 
-/** Resolves when the call's metadata carries a valid admin token; throws TokenRefused otherwise. */
-export function checkAdminCall(key: AdminTokenKey, metadata: grpc.Metadata): Promise<void> {
-  const v = metadata.get(AUTHORIZATION)[0];
-  return key.verify(bearerTokenOf(typeof v === "string" ? v : undefined));
+/** A server call as far as the admin check reads it. */
+export interface AdminCheckedCall {
+  metadata: grpc.Metadata;
+  getAuthContext(): PeerAuthContext | null;
+}
+
+/**
+ * Resolves when the call holds the admin credential: a client certificate with an admin name, or a
+ * valid admin token in its metadata; throws TokenRefused otherwise.
+ */
+export function checkAdminCall(admin: AdminCredential, call: AdminCheckedCall): Promise<void> {
+  const v = call.metadata.get(AUTHORIZATION)[0];
+  return admin.check({
+    authorization: typeof v === "string" ? v : undefined,
+    commonName: peerCommonName(call.getAuthContext()),
+  });
 }

@@ -50,6 +50,7 @@ import { Sequencer } from "./state/sequencer.js";
 import { snapshotOf } from "./repair/cluster-snapshot.js";
 import { fidTokensOf } from "../common/security/jwt.js";
 import { adminKeyOf } from "../common/security/admin-token.js";
+import { adminCredentialOf } from "../common/security/admin-credential.js";
 import { installProcessAdminKey } from "../grpc/admin-call.js";
 import { createWebServer, installHttpsClient } from "../common/security/https.js";
 import { checkJobRunner, runCopyJob } from "./repair/repair-jobs.js";
@@ -302,8 +303,8 @@ export class MasterServer {
     // [jwt.signing]: tokens from assign, lookup and /submit, signed as synchronous HMACs on the wall
     // clock as this process's monotonic clock tracks it from its start (exp is whole seconds, ~10 s ahead).
     const fidTokens = fidTokensOf(c.security, () => (performance.timeOrigin + now()) / 1000);
-    const adminKey = adminKeyOf(c.security);
-    addService(grpcServer, Seaweed, seaweedService({ ...service, membership, fidTokens, adminKey }), grpcStatusOf);
+    const admin = adminCredentialOf(c.security);
+    addService(grpcServer, Seaweed, seaweedService({ ...service, membership, fidTokens, admin }), grpcStatusOf);
     const startedAt = performance.now();
     const http = new MasterHttpHandlers({
       ...{ assigner, topology, growth, state, metrics, uploads, logger, defaultReplication, cluster, forwarder },

@@ -7,7 +7,7 @@ import { parseReplicaPlacement } from "../common/replica-placement.js";
 import { parseTtl } from "../common/ttl.js";
 import { addService, type ServiceImpl } from "../grpc/adapter.js";
 import { adminVolumeMethods, checkAdminCall } from "../grpc/admin-call.js";
-import type { AdminTokenKey } from "../common/security/admin-token.js";
+import type { AdminCredential } from "../common/security/admin-credential.js";
 import { VolumeServer as VolumeServerService } from "../gen/volume_server_pb.js";
 import {
   VolumeCopyResponseSchema,
@@ -272,7 +272,7 @@ export function volumeServerImpl(store: CopyStore, logger: Logger): ServiceImpl<
  */
 function withAdminCheck(
   impl: ServiceImpl<typeof VolumeServerService>,
-  admin: AdminTokenKey,
+  admin: AdminCredential,
 ): ServiceImpl<typeof VolumeServerService> {
   const out = { ...impl } as Record<string, (...args: never[]) => unknown>;
   for (const m of VolumeServerService.methods) {
@@ -280,12 +280,12 @@ function withAdminCheck(
     const fn = out[m.localName]! as (...args: unknown[]) => unknown;
     if (m.methodKind === "unary") {
       out[m.localName] = async (req: unknown, call: grpc.ServerUnaryCall<unknown, unknown>) => {
-        await checkAdminCall(admin, call.metadata);
+        await checkAdminCall(admin, call);
         return fn(req, call);
       };
     } else if (m.methodKind === "server_streaming") {
       out[m.localName] = (call: grpc.ServerWritableStream<unknown, unknown>) => {
-        checkAdminCall(admin, call.metadata).then(
+        checkAdminCall(admin, call).then(
           () => fn(call),
           (err: unknown) => failStream(call, err),
         );
@@ -302,7 +302,7 @@ export function addVolumeServerService(
   server: grpc.Server,
   store: CopyStore,
   logger: Logger,
-  admin?: AdminTokenKey,
+  admin?: AdminCredential,
 ): void {
   const impl = volumeServerImpl(store, logger);
   addService(server, VolumeServerService, admin === undefined ? impl : withAdminCheck(impl, admin), grpcStatusOf);

@@ -5,7 +5,7 @@ import * as grpc from "@grpc/grpc-js";
 import type { Logger } from "../common/logger.js";
 import type { SecurityConfig } from "../common/security/config.js";
 import { fidTokensOf } from "../common/security/jwt.js";
-import { adminKeyOf } from "../common/security/admin-token.js";
+import { adminCredentialOf } from "../common/security/admin-credential.js";
 import { installHttpsClient } from "../common/security/https.js";
 import { ErrorCode, WeedError } from "../common/errors.js";
 import { parseServerAddress } from "../common/server-address.js";
@@ -210,7 +210,7 @@ export class VolumeServer {
     // Replicated writes and remote reads dial https:// with [https.client].
     installHttpsClient(c.security?.httpsClient);
     this.#grpc = newGrpcServer({ "grpc.max_receive_message_length": grpcReceiveBytesMax }, c.security, "volume");
-    addVolumeServerService(this.#grpc, this.#store, this.#log, adminKeyOf(c.security));
+    addVolumeServerService(this.#grpc, this.#store, this.#log, adminCredentialOf(c.security));
   }
 
   get httpPort(): number {

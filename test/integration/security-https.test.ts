@@ -43,6 +43,12 @@ function httpsToml(c: ClusterCerts): string {
     `cert = ${q(c.client.cert)}`,
     `key = ${q(c.client.key)}`,
     `ca = ${q(c.ca.cert)}`,
+    // The admin credential over HTTPS: the client certificate's name (the masters' calls to the
+    // volume servers' gRPC, plain here, show the admin token instead).
+    "[guard]",
+    'admin_commonNames = "client1"',
+    "[jwt.admin]",
+    'key = "https-test-admin-key"',
     "",
   ].join("\n");
 }
@@ -201,6 +207,28 @@ describe("HTTPS on every HTTP port ([https.master], [https.volume], [https.clien
     expect(sub.status, sub.text).toBe(201);
     const read = await getJsonTls(`https://${(sub.json as { fileUrl: string }).fileUrl}`);
     expect(read.text).toBe("hello over tls");
+  });
+
+  it("an admin route admits a client certificate named in admin_commonNames, refuses another name", async () => {
+    const follower = await followerPort();
+    const url = `https://127.0.0.1:${follower}/vol/grow?count=1&replication=001`;
+    const intruder = new Agent({
+      connect: {
+        ca: readFileSync(certs.ca.cert),
+        cert: readFileSync(certs.intruder.cert),
+        key: readFileSync(certs.intruder.key),
+        checkServerIdentity: () => undefined,
+      },
+    });
+    const refused = await request(url, { dispatcher: intruder, headersTimeout: REQUEST_MS });
+    const refusal = await refused.body.text();
+    await intruder.close();
+    expect(refused.statusCode, refusal).toBe(401);
+    expect(refusal).toContain("missing admin token (a client certificate named in [guard] admin_commonNames");
+    // client1 is admitted at the follower and again at the leader (the follower's own
+    // [https.client] certificate is client1 too).
+    const grown = await getJsonTls(url);
+    expect(grown.status, grown.text).toBe(200);
   });
 
   it("the status page links peers with https://, and the shell reads the cluster over HTTPS", async () => {

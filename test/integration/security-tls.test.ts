@@ -107,7 +107,9 @@ beforeAll(async () => {
   tmp = await tempDir("weed-ts-security-tls-");
   certs = makeClusterCerts(tmp.dir);
   secured = join(tmp.dir, "security.toml");
-  writeFileSync(secured, grpcSecurityToml(grpcConfigOf(certs)));
+  // The admin credential is a certificate name here (no [jwt.admin] key): the masters' own
+  // (their AllocateVolume calls grow volumes) and the operators' client certificate.
+  writeFileSync(secured, grpcSecurityToml(grpcConfigOf(certs)) + '\n[guard]\nadmin_commonNames = "master1,client1"\n');
   otherCa = join(tmp.dir, "other-ca-security.toml");
   writeFileSync(
     otherCa,
@@ -222,5 +224,31 @@ describe("mutual TLS on the gRPC ports", () => {
     expect(await call(channelCredentialsFor(material, "client"))).toBe("ok");
     const intruder = loadGrpcTls({ ...grpcConfigOf(certs), client: certs.intruder });
     expect(await call(channelCredentialsFor(intruder, "client"))).toBe(grpc.status.PERMISSION_DENIED);
+  });
+
+  it("admin methods need a certificate named in [guard] admin_commonNames: volume1 is refused, client1 admitted", async () => {
+    const leader = await leaderPort();
+    const address = `127.0.0.1:${leader + 10_000}`;
+    const before = await raftOf(leader);
+    const remove = async (who: "volume" | "client"): Promise<grpc.status | "ok"> => {
+      const material = loadGrpcTls(grpcConfigOf(certs));
+      const creds = channelCredentialsFor(material, who);
+      const c = createClient(Seaweed, address, {}, creds);
+      try {
+        // Not a member: an admitted caller gets an error about the id, never about credentials.
+        await c.raftRemoveServer({ id: "127.0.0.1:1", force: false }, { timeoutMs: 10_000 });
+        return "ok";
+      } catch (err) {
+        if (err instanceof GrpcCallError) return err.code;
+        throw err;
+      } finally {
+        c.close();
+      }
+    };
+    expect(await remove("volume")).toBe(grpc.status.UNAUTHENTICATED);
+    const admitted = await remove("client");
+    expect(admitted).not.toBe(grpc.status.UNAUTHENTICATED);
+    expect(admitted).not.toBe(grpc.status.PERMISSION_DENIED);
+    expect(votersOf(await raftOf(leader))).toEqual(votersOf(before));
   });
 });

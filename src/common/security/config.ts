@@ -58,6 +58,11 @@ export interface SecurityConfig {
   jwtSigningRead?: JwtSigning;
   /** weed-ts: `[jwt.admin] key`: administrative operations need a token signed with it. */
   jwtAdmin?: { key: string };
+  /**
+   * weed-ts: `[guard] admin_commonNames`: client-certificate common names (gRPC mutual TLS, or
+   * HTTPS with a `ca`) that hold the admin credential, as an admin token does.
+   */
+  adminCommonNames?: readonly string[];
   grpc?: GrpcTlsConfig;
   httpsMaster?: HttpsServerConfig;
   httpsVolume?: HttpsServerConfig;
@@ -82,6 +87,7 @@ export function securityEnabled(s: SecurityConfig): boolean {
     s.jwtSigning !== undefined ||
     s.jwtSigningRead !== undefined ||
     s.jwtAdmin !== undefined ||
+    (s.adminCommonNames?.length ?? 0) > 0 ||
     s.grpc !== undefined ||
     s.httpsMaster !== undefined ||
     s.httpsVolume !== undefined ||

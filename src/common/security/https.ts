@@ -15,7 +15,8 @@
 import { readFileSync } from "node:fs";
 import { createServer as createPlainServer, type RequestListener, type Server, type ServerOptions } from "node:http";
 import { createServer as createTlsServer, type ServerOptions as HttpsServerOptions } from "node:https";
-import type { ConnectionOptions } from "node:tls";
+import type { Socket } from "node:net";
+import type { ConnectionOptions, TLSSocket } from "node:tls";
 import { Agent, setGlobalDispatcher } from "undici";
 import { ErrorCode, WeedError } from "../errors.js";
 import type { HttpsClientConfig, HttpsServerConfig } from "./config.js";
@@ -92,4 +93,16 @@ export function createWebServer(
 ): Server {
   if (https === undefined) return createPlainServer(options, listener);
   return createTlsServer({ ...options, ...httpsServerOptions(https.config, https.section) }, listener) as Server;
+}
+
+/**
+ * The common name of the client certificate an HTTPS request came with, when the handshake
+ * verified it against the server's `ca`; undefined over plain HTTP or without a certificate.
+ */
+export function tlsPeerCommonName(socket: Socket): string | undefined {
+  const tls = socket as Partial<TLSSocket>;
+  if (tls.encrypted !== true || tls.authorized !== true || tls.getPeerCertificate === undefined) return undefined;
+  const cn = tls.getPeerCertificate().subject?.CN;
+  // An array when the subject repeats the attribute: joined, so it matches no single listed name.
+  return Array.isArray(cn) ? cn.join(",") : cn;
 }

@@ -178,7 +178,7 @@ const OURS: Record<string, Record<string, KeyKind>> = {
   "https.client": { enabled: "bool", cert: "string", key: "string", ca: "string", insecure_skip_verify: "bool" },
   "https.master": { cert: "string", key: "string", ca: "string" },
   "https.volume": { cert: "string", key: "string", ca: "string" },
-  guard: { white_list: "list" },
+  guard: { white_list: "list", admin_commonNames: "list" },
 };
 
 function grpcServerKeys(): Record<string, KeyKind> {
@@ -376,6 +376,18 @@ function httpsClientOf(r: Reader): SecurityConfig["httpsClient"] {
   };
 }
 
+/**
+ * `grpcShowsIt`: the masters' admin calls to volume servers (gRPC) can show the credential: their
+ * [grpc] certificate, or an admin token. Names alone over plain gRPC would lock the cluster's own
+ * volume allocation out.
+ */
+function adminNamesOf(r: Reader, grpcShowsIt: boolean): Pick<SecurityConfig, "adminCommonNames"> {
+  const names = r.list("guard", "admin_commonNames");
+  if (names.length > 0 && !grpcShowsIt)
+    r.fail("guard", "admin_commonNames", "is set but neither [grpc] mutual TLS nor [jwt.admin] key is");
+  return names.length === 0 ? {} : { adminCommonNames: names };
+}
+
 function whiteListOf(r: Reader): string[] {
   const list = r.list("guard", "white_list");
   try {
@@ -421,6 +433,7 @@ export function parseSecurityToml(text: string, file: string, env: NodeJS.Proces
     ...(httpsVolume === undefined ? {} : { httpsVolume }),
     ...(httpsClient === undefined ? {} : { httpsClient }),
     whiteList: whiteListOf(r),
+    ...adminNamesOf(r, grpc !== undefined || adminKey !== ""),
   };
   return { config, warnings };
 }

@@ -25,8 +25,8 @@ import type { ClusterView } from "../state/cluster-view.js";
 import type { LeaderGrpcClients } from "./leader-grpc.js";
 import type { MembershipAnswer, HandedOff, MembershipManager } from "../state/membership.js";
 import type { FidTokens } from "../../common/security/jwt.js";
-import type { AdminTokenKey } from "../../common/security/admin-token.js";
-import { checkAdminCall } from "../../grpc/admin-call.js";
+import type { AdminCredential } from "../../common/security/admin-credential.js";
+import { checkAdminCall, type AdminCheckedCall } from "../../grpc/admin-call.js";
 
 export interface SeaweedServiceDeps {
   cluster: ClusterView;
@@ -42,7 +42,7 @@ export interface SeaweedServiceDeps {
   /** security.toml's [jwt.signing]: Assign and LookupVolume of a fid answer a write token in `auth`. */
   fidTokens?: FidTokens;
   /** [jwt.admin] key: membership changes need an admin token in the call's metadata. */
-  adminKey?: AdminTokenKey | undefined;
+  admin?: AdminCredential | undefined;
 }
 
 /** Errors that mean "not now" rather than "bad request": answered in AssignResponse.error. */
@@ -165,8 +165,8 @@ export function seaweedService(deps: SeaweedServiceDeps): ServiceImpl<typeof Sea
   /** Checked at the master the client reached (admin-call.ts); a forwarded call is signed anew. */
   const adminOnly =
     <Req, Res>(fn: (req: Req, call: { metadata: grpc.Metadata }) => Promise<Res>) =>
-    async (req: Req, call: { metadata: grpc.Metadata }): Promise<Res> => {
-      if (deps.adminKey !== undefined) await checkAdminCall(deps.adminKey, call.metadata);
+    async (req: Req, call: AdminCheckedCall): Promise<Res> => {
+      if (deps.admin !== undefined) await checkAdminCall(deps.admin, call);
       return fn(req, call);
     };
   return {

@@ -15,7 +15,8 @@ import { lookup } from "node:dns/promises";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { isIP } from "node:net";
 import { discardUnreadBody, sendJson } from "../../common/http-util.js";
-import { adminKeyOf, bearerTokenOf, type AdminTokenKey } from "../../common/security/admin-token.js";
+import { adminCredentialOf, type AdminCredential } from "../../common/security/admin-credential.js";
+import { tlsPeerCommonName } from "../../common/security/https.js";
 import { TokenRefused } from "../../common/security/jwt.js";
 import { CorsPolicy } from "../../common/security/cors.js";
 import { normalizeAddress, WhiteListGuard } from "../../common/security/guard.js";
@@ -49,14 +50,14 @@ export class MasterHttpAccess {
   readonly guard: WhiteListGuard;
   readonly cors: CorsPolicy;
   readonly #cluster: ClusterView;
-  readonly #admin: AdminTokenKey | undefined;
+  readonly #admin: AdminCredential | undefined;
   readonly #resolved = new Map<string, { addresses: readonly string[]; atMs: number }>();
 
   constructor(security: SecurityConfig | undefined, cluster: ClusterView) {
     this.guard = new WhiteListGuard(security?.whiteList ?? []);
     this.cors = new CorsPolicy(security?.corsAllowedOrigins ?? []);
     this.#cluster = cluster;
-    this.#admin = adminKeyOf(security);
+    this.#admin = adminCredentialOf(security);
   }
 
   /** True when the request may go on; otherwise it has been answered (403, 401 or a preflight). */
@@ -90,16 +91,16 @@ export class MasterHttpAccess {
     return false;
   }
 
-  /** Whether the request's admin token holds; answered 401 saying why when not. */
-  async #adminAdmits(admin: AdminTokenKey, req: IncomingMessage, res: ServerResponse): Promise<boolean> {
+  /** Whether the request holds the admin credential (certificate or token); answered 401 saying why when not. */
+  async #adminAdmits(admin: AdminCredential, req: IncomingMessage, res: ServerResponse): Promise<boolean> {
     try {
-      await admin.verify(bearerTokenOf(req.headers.authorization));
+      await admin.check({ authorization: req.headers.authorization, commonName: tlsPeerCommonName(req.socket) });
       return true;
     } catch (err) {
       if (!(err instanceof TokenRefused)) throw err;
       discardUnreadBody(req, res);
       sendJson(res, 401, {
-        error: `${err.message} ([jwt.admin] key is set: send Authorization: Bearer <admin token>)`,
+        error: `${err.message} (${admin.advice})`,
       });
       return false;
     }
