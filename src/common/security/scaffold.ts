@@ -87,6 +87,11 @@ ca = ""
 # servers replicate writes to each other. The -whiteList flag adds to it.
 [guard]
 white_list = ""
+# weed-ts: client-certificate common names (comma-separated) that hold the admin credential, as
+# an admin token does: checked on gRPC ([grpc] mutual TLS) and on the masters' HTTPS admin routes
+# ([https.master] ca). Needs [grpc] mutual TLS or [jwt.admin] key; with names and no key, list the
+# name of the certificate the masters dial with (they allocate volumes and repair).
+admin_commonNames = ""
 `;
 
 /** The -config values `weed-ts scaffold` knows. */
