@@ -40,6 +40,8 @@ export class VolumeLayout {
   private readonly writableAt = new Map<number, number>();
   /** Volumes whose replicas are not healthy -> their HEALTH_* bits (never 0). */
   private readonly unhealthy = new Map<number, number>();
+  /** Volumes held off the writable list while they are vacuumed (however healthy). */
+  private readonly held = new Set<number>();
 
   constructor(collection: string, replicaPlacement: number, ttl: number, sizeLimitBytes: number) {
     this.collection = collection;
@@ -87,6 +89,7 @@ export class VolumeLayout {
     if (nodes.length === 0) {
       this.locations.delete(vid);
       this.unhealthy.delete(vid);
+      this.held.delete(vid);
       this.setWritable(vid, false);
       return true;
     }
@@ -99,7 +102,22 @@ export class VolumeLayout {
     const health = this.computeHealth(vid);
     if (health === 0) this.unhealthy.delete(vid);
     else this.unhealthy.set(vid, health);
-    this.setWritable(vid, (health & HEALTH_UNWRITABLE) === 0 && !this.anyFull(vid));
+    this.setWritable(vid, (health & HEALTH_UNWRITABLE) === 0 && !this.anyFull(vid) && !this.held.has(vid));
+  }
+
+  /**
+   * Takes the volume off the writable list until release (SeaweedFS's DrainAndRemoveFromWritable
+   * for a vacuum): new assigns go elsewhere, so the vacuum's commit has little to replay.
+   */
+  holdOffWritable(vid: number): void {
+    this.held.add(vid);
+    this.refresh(vid);
+  }
+
+  /** Ends holdOffWritable: writable again if its replicas are healthy and not full. */
+  releaseWritable(vid: number): void {
+    if (!this.held.delete(vid)) return;
+    this.refresh(vid);
   }
 
   /** HEALTH_* bits of the volume: 0 when healthy (or unknown here). */
