@@ -88,3 +88,43 @@ assert(idxReadChunkBytes % 16 === 0, "idxReadChunkBytes holds whole .idx entries
 assert(needleMapLoadMax > 0 && needleMapLoadMax < 1, "needleMapLoadMax leaves empty slots for probing to stop at");
 assert(needleMapGrowthFactor > 1, "needleMapGrowthFactor grows the table");
 assert(syncRoundVolumesParallelMax >= 1 && syncRoundTimeoutMs > 0, "sync rounds make progress");
+
+// ---- vacuum (compact.ts, vacuum-commit.ts) -------------------------------------------------
+
+/**
+ * Bytes of the old .dat compaction reads at once: one read covers several live records and the
+ * garbage between them. 4 MiB keeps a read well above the per-call cost (~30 us on the thread pool,
+ * so >100 GB/s of call overhead) while a volume's compaction holds only a few such buffers.
+ */
+export const compactReadChunkBytes = 4 * 1024 * 1024;
+
+/** Bytes of live records gathered before one write to the .cpd: as for reads, 4 MiB a call. */
+export const compactWriteChunkBytes = 4 * 1024 * 1024;
+
+/** .cpx entries gathered before one write: 64 Ki entries (1 MiB), as idxReadChunkBytes reads them back. */
+export const compactIdxChunkBytes = 1024 * 1024;
+
+/**
+ * Live needles are copied in file order, bucket by bucket of this many bytes of the old .dat: each
+ * bucket's entries are sorted on their own (a 1 M-needle volume is never sorted in one blocking
+ * step of ~0.2 s), and reads within a bucket move forward only. A 32 GiB volume has 512 buckets.
+ */
+export const compactBucketBytes = 64 * 1024 * 1024;
+
+/**
+ * Old .idx entries replayed into the compacted files between yields to the event loop while
+ * appends still run (commit's catch-up): 4096 small records take ~10-20 ms of synchronous I/O.
+ */
+export const commitReplayChunkEntries = 4096;
+
+/**
+ * Commit replays the writes made during compaction in rounds while appends still run, and holds
+ * appends only for the last round. It stops catching up when fewer entries than this remain (the
+ * held replay then copies ~1 ms of records) or after commitCatchUpRoundsMax rounds, so a writer
+ * faster than the replay cannot keep the commit from ever finishing.
+ */
+export const commitHeldEntriesMax = 256;
+export const commitCatchUpRoundsMax = 16;
+
+assert(compactIdxChunkBytes % 16 === 0, "compactIdxChunkBytes holds whole .idx entries");
+assert(compactBucketBytes % needleAlignBytes === 0, "compactBucketBytes is whole 8-byte units");

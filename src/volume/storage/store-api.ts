@@ -98,6 +98,38 @@ export interface NeedleListEntry {
   appendAtNs: bigint;
 }
 
+export interface CompactOptions {
+  /** Told the bytes of the old .dat passed so far, after every read (needles go in file order). */
+  onProgress?: (processedBytes: number) => void;
+  /** Stops the compaction (its files are removed). */
+  signal?: AbortSignal;
+}
+
+/** What a compaction did; the compacted files wait for commitCompaction or cleanupCompaction. */
+export interface CompactReport {
+  /** The old .dat's size when compaction started. */
+  processedBytes: number;
+  liveNeedles: number;
+  /** Needles past their TTL, left behind. */
+  expiredNeedles: number;
+  /** Needles whose record failed its checks (CRC, fields, header), left behind and logged. */
+  damagedNeedles: number;
+  /** Size of the compacted .dat (before the writes made meanwhile are replayed by the commit). */
+  compactedBytes: number;
+  /** Bytes of the old .dat read. */
+  bytesRead: number;
+  ms: number;
+}
+
+export interface CommitReport {
+  /** The volume as committed (size, counts, compactRevision + 1). */
+  info: VolumeInfo;
+  /** How long appends to the volume were held back (the commit's last replay, syncs, marker, renames). */
+  pauseMs: number;
+  /** .idx entries written during compaction and replayed by the commit. */
+  replayedEntries: number;
+}
+
 /** The needs-check flag of a volume and its generation (grows with every failure that sets it). */
 export interface CheckState {
   needsCheck: boolean;
@@ -174,6 +206,20 @@ export interface StoreApi {
     onBatch: (entries: NeedleListEntry[]) => Promise<void>,
     signal?: AbortSignal,
   ): Promise<void>;
+
+  /**
+   * Vacuum (SeaweedFS volume_vacuum.go). garbageRatio: deleted bytes / content bytes, 0 for a
+   * volume never written to. compactVolume copies the live needles into <base>.cpd/.cpx while
+   * reads and writes go on; commitCompaction replays the writes made meanwhile and swaps the files
+   * in (appends held only briefly), the heartbeat then reports the new size; cleanupCompaction
+   * drops an uncommitted compaction (stopping one that runs). All throw VOLUME_NOT_FOUND; compact
+   * and commit throw CONFLICT while another compaction or commit of the volume runs, commit also
+   * when nothing was compacted.
+   */
+  garbageRatio(volumeId: number): number;
+  compactVolume(volumeId: number, opts?: CompactOptions): Promise<CompactReport>;
+  commitCompaction(volumeId: number): Promise<CommitReport>;
+  cleanupCompaction(volumeId: number): Promise<void>;
 
   on(event: "change", listener: (e: StoreEvent) => void): void;
   off(event: "change", listener: (e: StoreEvent) => void): void;

@@ -11,6 +11,9 @@ import { compareKeys, joinKey } from "./needle-key.js";
 import type {
   AllocateOptions,
   CheckState,
+  CommitReport,
+  CompactOptions,
+  CompactReport,
   NeedleInput,
   NeedleListEntry,
   NeedleRecord,
@@ -34,8 +37,9 @@ export interface StoreOptions {
   diskSpace?: StoreDiskSpaceOptions;
   /**
    * Called when volumes turned read-only or writable because of disk space (not for changes asked
-   * for, such as setReadOnly), and when a volume's needs-check flag was set or cleared: the
-   * heartbeat reports them at once (a full beat).
+   * for, such as setReadOnly), when a volume's needs-check flag was set or cleared, and when a
+   * vacuum commit changed a volume's size and counts: the heartbeat reports them at once (a full
+   * beat).
    */
   onReadOnlyChange?: () => void;
   /** Limits of the fsync rounds all volumes share (tests). Default: limits.ts. */
@@ -392,6 +396,35 @@ export class Store implements StoreApi {
   ): Promise<void> {
     try {
       return this.volume(volumeId).listNeedles(batchEntries, onBatch, signal);
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
+  }
+
+  // ---- vacuum -------------------------------------------------------------------------------
+
+  garbageRatio(volumeId: number): number {
+    return this.volume(volumeId).garbageRatio();
+  }
+
+  compactVolume(volumeId: number, opts?: CompactOptions): Promise<CompactReport> {
+    try {
+      return this.volume(volumeId).compact(opts);
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
+  }
+
+  /** Commits, then has the heartbeat report the volume's new size at once (a full beat). */
+  async commitCompaction(volumeId: number): Promise<CommitReport> {
+    const report = await this.volume(volumeId).commitCompaction();
+    this.readOnlyChanged();
+    return report;
+  }
+
+  cleanupCompaction(volumeId: number): Promise<void> {
+    try {
+      return this.volume(volumeId).cleanupCompaction();
     } catch (err) {
       return Promise.reject(err as Error);
     }

@@ -51,6 +51,22 @@ import { listNeedles } from "./needle-list.js";
 import { NeedsCheckFlag } from "./needs-check.js";
 import { CURRENT_VERSION, encodeSuperBlock, type SuperBlock } from "./superblock.js";
 import { loadVolumeFiles, type LoadReport } from "./volume-load.js";
+import { compactFiles, discardCompacted, snapshotLive, type CompactedFiles } from "./compact.js";
+import { crashPoint } from "./crash-points.js";
+import { isExpired } from "./ttl-expiry.js";
+import { commitCatchUpRoundsMax, commitHeldEntriesMax } from "./limits.js";
+import {
+  removeCommitMarker,
+  removeUncommitted,
+  renameCompacted,
+  replayEntries,
+  settleCompaction,
+  syncDir,
+  vacuumPaths,
+  writeCommitMarker,
+  type VacuumPaths,
+} from "./vacuum-commit.js";
+import type { CommitReport, CompactOptions, CompactReport } from "./store-api.js";
 
 export type { LoadReport } from "./volume-load.js";
 
@@ -86,6 +102,18 @@ export interface VolumeOptions {
 }
 
 type State = "new" | "open" | "closing" | "closed";
+
+/** A vacuum of this volume under way, or compacted and waiting for its commit. */
+interface Vacuum {
+  phase: "compacting" | "compacted" | "committing";
+  abort: AbortController;
+  /** The compaction or commit running now (settles, never rejects). */
+  running: Promise<void>;
+  /** Once compacted. */
+  files: CompactedFiles | undefined;
+  /** Old .idx entries the compacted files reflect: [0, replayedTo). */
+  replayedTo: number;
+}
 
 /** The file name without extension: "<collection>_<id>" or "<id>" (SeaweedFS volume.FileName). */
 export function volumeBaseName(collection: string, id: number): string {
@@ -133,6 +161,12 @@ export class Volume {
   private readonly idxEntry = Buffer.alloc(idxEntryBytes);
   private readonly commit: GroupCommit;
   private readonly fdatasync: (fd: number) => Promise<void>;
+  private readonly vacuumFiles: VacuumPaths;
+  private vacuum: Vacuum | undefined;
+  /** needle listings running (they read the descriptors they started with). */
+  private readonly listings = new Set<Promise<void>>();
+  /** The old files' descriptors after a commit, closed once no sync or listing uses them. */
+  private retiring: Promise<void> = Promise.resolve();
 
   constructor(opts: VolumeOptions) {
     assert(Number.isInteger(opts.id) && opts.id >= 0 && opts.id <= 0xffffffff, `volume id ${opts.id} is a uint32`);
@@ -146,6 +180,7 @@ export class Volume {
     this.onNoSpace = opts.onNoSpace;
     this.fdatasync = opts.fdatasync ?? fdatasync;
     this.checkFlag = new NeedsCheckFlag(`${base}.chk`, this.log, this.wallClockMs);
+    this.vacuumFiles = vacuumPaths(this.datPath, this.idxPath);
     this.commit = new GroupCommit({
       what: `volume ${opts.id}`,
       ...(opts.syncRounds === undefined ? {} : { rounds: opts.syncRounds }),
@@ -224,6 +259,7 @@ export class Volume {
     this.datFd = this.openExclusive(this.datPath);
     try {
       this.checkFlag.discardStale();
+      this.discardStaleVacuumFiles();
     } catch (err) {
       fs.closeSync(this.datFd);
       fs.unlinkSync(this.datPath);
@@ -268,6 +304,12 @@ export class Volume {
   async load(): Promise<LoadReport> {
     assert(this.state === "new", "load() on a fresh Volume");
     const started = performance.now();
+    try {
+      settleCompaction(this.vacuumFiles, this.log);
+    } catch (err) {
+      if (err instanceof WeedError) throw err;
+      throw ioError(`finishing or discarding a vacuum of volume ${this.id}`, err);
+    }
     try {
       this.datFd = fs.openSync(this.datPath, "r+");
       // A missing .idx is rebuilt from .dat by the tail scan below.
@@ -323,6 +365,7 @@ export class Volume {
 
   private async closeOpen(): Promise<void> {
     this.state = "closing";
+    await this.stopVacuum();
     await this.appendsDone();
     await this.commit.drain();
     if (this.commit.failed === undefined) {
@@ -333,6 +376,7 @@ export class Volume {
       }
     }
     await this.checkFlag.settled();
+    await this.retiring;
     this.closeFds();
     this.state = "closed";
   }
@@ -340,7 +384,8 @@ export class Volume {
   /** Closes and removes the .dat and .idx. */
   async destroy(): Promise<void> {
     await this.close();
-    for (const file of [this.datPath, this.idxPath, this.checkFlag.path]) {
+    const v = this.vacuumFiles;
+    for (const file of [this.datPath, this.idxPath, this.checkFlag.path, v.cpd, v.cpx, v.cpc]) {
       try {
         fs.unlinkSync(file);
       } catch (err) {
@@ -457,7 +502,11 @@ export class Volume {
       version: this.superBlock.version,
       isOpen: () => this.state === "open",
     };
-    return listNeedles(src, batchEntries, onBatch, signal);
+    const running = listNeedles(src, batchEntries, onBatch, signal);
+    const settled = running.catch(() => undefined);
+    this.listings.add(settled);
+    void settled.then(() => this.listings.delete(settled));
+    return running;
   }
 
   /** Largest key ever written, as two u32 halves (no BigInt for the store's max over volumes). */
@@ -557,11 +606,16 @@ export class Volume {
     this.checkReadable();
     const version = this.superBlock.version;
     const { record, offset } = this.locate(key, cookie, (size) => recordLength(size, version));
+    let n: DecodedNeedle;
     try {
-      return decodeNeedle(record, version);
+      n = decodeNeedle(record, version);
     } catch (err) {
       throw this.corrupt(err instanceof Error ? err.message : String(err), offset, err);
     }
+    if (isExpired(n, this.superBlock.ttl, this.wallClockMs())) {
+      throw new WeedError(ErrorCode.NOT_FOUND, `needle ${keyHex(keyHi(key), keyLo(key))} has expired (TTL)`);
+    }
+    return n;
   }
 
   /**
@@ -749,14 +803,225 @@ export class Volume {
   private async syncFiles(): Promise<void> {
     await Promise.all([this.fdatasync(this.datFd), this.fdatasync(this.idxFd)]);
   }
-}
 
-/** fsync a directory so a created or removed file name survives a crash. */
-async function syncDir(dir: string): Promise<void> {
-  const fd = fs.openSync(dir, "r");
-  try {
-    await promisify(fs.fsync)(fd);
-  } finally {
-    fs.closeSync(fd);
+  // ---- vacuum (compact.ts, vacuum-commit.ts) ----------------------------------------------
+
+  /** Deleted bytes / content bytes (SeaweedFS garbageLevel); 0 for a volume never written to. */
+  garbageRatio(): number {
+    this.checkReadable();
+    return this.map.fileBytes === 0 ? 0 : this.map.deletedBytes / this.map.fileBytes;
+  }
+
+  /** Old .idx entries not yet in the compacted files (0 when no compaction waits for its commit). */
+  get vacuumLag(): number {
+    const v = this.vacuum;
+    return v?.files === undefined ? 0 : this.idxEnd / idxEntryBytes - v.replayedTo;
+  }
+
+  /**
+   * Copies the live needles into <base>.cpd/.cpx (compact.ts) while reads and writes go on.
+   * CONFLICT while another compaction or a commit of this volume runs; a compaction that waits
+   * for its commit is replaced.
+   */
+  async compact(opts: CompactOptions = {}): Promise<CompactReport> {
+    this.checkReadable();
+    this.refuseVacuumUnder("compact");
+    if (this.vacuum !== undefined) this.dropCompacted();
+    const abort = new AbortController();
+    const signal = opts.signal === undefined ? abort.signal : AbortSignal.any([abort.signal, opts.signal]);
+    // One synchronous step: the snapshot is the map exactly as the first `replayedTo` entries built it.
+    const live = snapshotLive(this.map);
+    const replayedTo = this.idxEnd / idxEntryBytes;
+    const started = performance.now();
+    const task = compactFiles({
+      id: this.id,
+      datFd: this.datFd,
+      sb: this.superBlock,
+      live,
+      cpdPath: this.vacuumFiles.cpd,
+      cpxPath: this.vacuumFiles.cpx,
+      nowMs: this.wallClockMs(),
+      log: this.log,
+      signal,
+      ...(opts.onProgress === undefined ? {} : { onProgress: opts.onProgress }),
+      fdatasync: this.fdatasync,
+    });
+    const v: Vacuum = { phase: "compacting", abort, running: task.then(noop, noop), files: undefined, replayedTo };
+    this.vacuum = v;
+    let files: CompactedFiles;
+    try {
+      files = await task;
+    } catch (err) {
+      if (this.vacuum === v) this.vacuum = undefined;
+      throw err;
+    }
+    v.phase = "compacted";
+    v.files = files;
+    const ms = Math.round(performance.now() - started);
+    const report: CompactReport = {
+      processedBytes: this.datEnd,
+      liveNeedles: files.copied,
+      expiredNeedles: files.expired,
+      damagedNeedles: files.damaged,
+      compactedBytes: files.cpdEnd,
+      bytesRead: files.bytesRead,
+      ms,
+    };
+    this.log.info({ ...report, revision: files.sb.compactRevision }, "volume compacted, waiting for commit");
+    crashPoint("vacuum.compact.done");
+    return report;
+  }
+
+  /**
+   * Swaps the compacted files in (vacuum-commit.ts): the writes made since compaction started are
+   * replayed into them, mostly while appends still run; appends are held only for the last few
+   * entries, the syncs, the marker and the renames. CONFLICT when nothing waits to be committed.
+   */
+  async commitCompaction(): Promise<CommitReport> {
+    this.checkReadable();
+    this.refuseVacuumUnder("commit");
+    const v = this.vacuum;
+    if (v?.files === undefined) {
+      throw new WeedError(ErrorCode.CONFLICT, `volume ${this.id}: no compaction to commit (run compact first)`);
+    }
+    v.phase = "committing";
+    const task = this.runCommit(v, v.files);
+    v.running = task.then(noop, noop);
+    return task;
+  }
+
+  /** Drops a compaction (stopping one that runs) and its files. CONFLICT during a commit. */
+  async cleanupCompaction(): Promise<void> {
+    this.checkReadable();
+    const v = this.vacuum;
+    if (v?.phase === "committing") {
+      throw new WeedError(ErrorCode.CONFLICT, `volume ${this.id} is committing its compaction; not cleaning up`);
+    }
+    if (v?.phase === "compacting") {
+      v.abort.abort(new WeedError(ErrorCode.CONFLICT, "compaction cleaned up"));
+      await v.running;
+    }
+    this.dropCompacted();
+    removeUncommitted(this.vacuumFiles);
+  }
+
+  private refuseVacuumUnder(what: string): void {
+    const phase = this.vacuum?.phase;
+    if (phase === "compacting" || phase === "committing") {
+      throw new WeedError(ErrorCode.CONFLICT, `volume ${this.id} is ${phase} already; ${what} refused`);
+    }
+  }
+
+  private dropCompacted(): void {
+    const files = this.vacuum?.files;
+    this.vacuum = undefined;
+    if (files !== undefined) discardCompacted(files, this.vacuumFiles.cpd, this.vacuumFiles.cpx);
+  }
+
+  /** close(): a compaction is stopped (its files removed), a commit is let finish. */
+  private async stopVacuum(): Promise<void> {
+    const v = this.vacuum;
+    if (v === undefined) return;
+    if (v.phase === "compacting") v.abort.abort(new WeedError(ErrorCode.CLOSED, `volume ${this.id} is closing`));
+    await v.running;
+    if (this.vacuum?.phase === "compacted") this.dropCompacted();
+  }
+
+  private discardStaleVacuumFiles(): void {
+    const v = this.vacuumFiles;
+    for (const file of [v.cpd, v.cpx, v.cpc]) fs.rmSync(file, { force: true });
+  }
+
+  private async runCommit(v: Vacuum, files: CompactedFiles): Promise<CommitReport> {
+    const src = { idxFd: this.idxFd, datFd: this.datFd, version: this.superBlock.version };
+    const catchUpFrom = v.replayedTo;
+    let decided = false;
+    let pauseMs = 0;
+    try {
+      for (let round = 0; round < commitCatchUpRoundsMax && this.vacuumLag > commitHeldEntriesMax; round++) {
+        const to = this.idxEnd / idxEntryBytes;
+        await replayEntries(src, files, v.replayedTo, to, true);
+        v.replayedTo = to;
+      }
+      crashPoint("vacuum.commit.afterCatchUp");
+      await Promise.all([this.fdatasync(files.cpdFd), this.fdatasync(files.cpxFd)]);
+      pauseMs = await this.withAppendsHeld(async () => {
+        const to = this.idxEnd / idxEntryBytes;
+        await replayEntries(src, files, v.replayedTo, to, false);
+        v.replayedTo = to;
+        await Promise.all([this.fdatasync(files.cpdFd), this.fdatasync(files.cpxFd)]);
+        crashPoint("vacuum.commit.beforeMarker");
+        await writeCommitMarker(this.vacuumFiles, files.sb.compactRevision);
+        decided = true;
+        try {
+          crashPoint("vacuum.commit.afterMarker");
+          await renameCompacted(this.vacuumFiles);
+        } catch (err) {
+          // Before the held appends resume: not one of them may reach the old files now.
+          this.readOnlyFlag = true;
+          throw err;
+        }
+        this.switchToCompacted(files);
+      });
+    } catch (err) {
+      this.commitFailed(err, decided);
+      throw err;
+    }
+    this.vacuum = undefined;
+    crashPoint("vacuum.commit.afterSwap");
+    await removeCommitMarker(this.vacuumFiles);
+    const report: CommitReport = {
+      info: this.info(),
+      pauseMs,
+      replayedEntries: v.replayedTo - catchUpFrom,
+    };
+    this.log.info(
+      { pauseMs: Math.round(pauseMs * 100) / 100, replayed: report.replayedEntries, size: this.datEnd },
+      "vacuum committed: the volume is its compacted files now",
+    );
+    return report;
+  }
+
+  /**
+   * A commit failed. Before the marker the old files are still the volume: the compacted ones are
+   * dropped. After it the swap is decided on disk but not in memory: nothing more may be appended
+   * to the old files, so the volume turns read-only and the next start-up finishes the commit.
+   */
+  private commitFailed(err: unknown, decided: boolean): void {
+    if (!decided) {
+      this.dropCompacted();
+      this.log.warn({ err }, "vacuum commit failed before its marker; compaction dropped, the volume is as before");
+      return;
+    }
+    this.vacuum = undefined;
+    this.readOnlyFlag = true;
+    this.log.error({ err }, "vacuum commit failed after its marker: volume read-only until a restart finishes it");
+  }
+
+  /** The in-memory half of the swap (appends held): the compacted files are the volume from now on. */
+  private switchToCompacted(files: CompactedFiles): void {
+    files.map.noteKey(this.map.maxKeyHi, this.map.maxKeyLo); // keys are never handed out twice
+    const old = [this.datFd, this.idxFd];
+    this.datFd = files.cpdFd;
+    this.idxFd = files.cpxFd;
+    this.datEnd = files.cpdEnd;
+    this.idxEnd = files.cpxEnd;
+    this.map = files.map;
+    this.sb = files.sb;
+    // A sync round or a needle listing may still use the old descriptors: close them after those.
+    const users = [this.commit.drain(), ...this.listings, this.retiring];
+    this.retiring = Promise.all(users).then(() => {
+      for (const fd of old) fs.closeSync(fd);
+    });
+  }
+
+  /** Runs `fn` with every append held back (after the one on the thread pool, if any); resolves with the ms held. */
+  private async withAppendsHeld(fn: () => Promise<void>): Promise<number> {
+    while (this.appending !== undefined) await this.appending.catch(() => undefined);
+    const started = performance.now();
+    await this.holdingAppends(fn);
+    return performance.now() - started;
   }
 }
+
+function noop(): void {}
