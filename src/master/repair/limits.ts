@@ -42,3 +42,31 @@ export const repairRetryMaxMs = 5 * 60_000;
  * and copies the needles one lacks: far less than a whole copy, but bounded the same way.
  */
 export const replicaCheckTimeoutMs = replicaCopyTimeoutMs;
+
+// --- Vacuum ---------------------------------------------------------------------------------
+
+/** SeaweedFS's -garbageThreshold default: a volume a third garbage is worth rewriting. */
+export const garbageThresholdDefault = 0.3;
+
+/** SeaweedFS vacuums every 15 minutes: often enough to give space back the same hour. */
+export const vacuumPeriodMsDefault = 15 * 60_000;
+
+/** A garbage ratio is read from the volume's counters: a second; ten for a loaded server. */
+export const vacuumCheckTimeoutMs = 10_000;
+
+/**
+ * A compaction rewrites the live part of the volume: SeaweedFS allows 3 minutes per GB (its
+ * batchVacuumVolumeCompact), at least one minute for a small volume on a busy disk.
+ */
+export function vacuumCompactTimeoutMs(sizeBytes: number): number {
+  return 60_000 + Math.ceil(sizeBytes / 1e9) * 3 * 60_000;
+}
+
+/**
+ * A commit replays what arrived during the compaction (little: the volume is off the writable
+ * list), fsyncs and renames: seconds; a minute for a slow disk before it counts as failed.
+ */
+export const vacuumCommitTimeoutMs = 60_000;
+
+/** Cleanup unlinks two files. */
+export const vacuumCleanupTimeoutMs = 10_000;
