@@ -47,7 +47,8 @@ export type WarnSink = (warning: string) => void;
 
 /**
  * Loads security.toml (-security, else the search path), adds -whiteList and
- * -cors.allowedOrigins when the command has them, and installs [https.client]. Throws SecurityConfigError (one line) on a bad file.
+ * -cors.allowedOrigins when the command has them, and installs [https.client]. Throws
+ * SecurityConfigError (one line) on a bad file.
  */
 export function securityFromFlags(v: FlagValues, warn: WarnSink): SecurityConfig {
   const { config, warnings } = loadSecurity({ explicitPath: str(v, "security") });

@@ -226,7 +226,7 @@ describe("mutual TLS on the gRPC ports", () => {
     expect(await call(channelCredentialsFor(intruder, "client"))).toBe(grpc.status.PERMISSION_DENIED);
   });
 
-  it("admin methods need a certificate named in [guard] admin_commonNames: volume1 is refused, client1 admitted", async () => {
+  it("admin methods need a certificate named in [guard] admin_commonNames: volume1 refused, client1 not", async () => {
     const leader = await leaderPort();
     const address = `127.0.0.1:${leader + 10_000}`;
     const before = await raftOf(leader);
