@@ -24,6 +24,8 @@ export interface LeadershipDeps {
   warmUpMs: number;
   /** The background replica repair, run while leading; absent when turned off. */
   repairer?: { lead(): void; stepDown(): Promise<void> };
+  /** The automatic vacuum passes, run while leading. */
+  vacuumer?: { lead(): void; stepDown(): Promise<void> };
 }
 
 export class LeadershipReactions {
@@ -39,6 +41,7 @@ export class LeadershipReactions {
       if (this.leading) this.becameLeader();
       else {
         void d.repairer?.stepDown();
+        void d.vacuumer?.stepDown();
         this.sendVolumeServersOn();
       }
     });
@@ -80,6 +83,8 @@ export class LeadershipReactions {
     // Scans only once the warm-up is over (it asks the assigner), so it copies nothing that a
     // server still reporting holds.
     this.d.repairer?.lead();
+    // Its first pass comes a period later: the topology has long settled by then.
+    this.d.vacuumer?.lead();
   }
 
   /**

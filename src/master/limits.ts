@@ -246,6 +246,16 @@ export const repairGraceSecondsDefault = 180;
 /** A week: a volume left with fewer copies for longer is better said with 0 (off). */
 export const repairGraceSecondsMax = 7 * 24 * 3600;
 
+/** SeaweedFS's -garbageThreshold default: a volume a third garbage is worth rewriting. */
+export const garbageThresholdDefault = 0.3;
+
+/** SeaweedFS vacuums every 15 minutes: often enough to give space back the same hour. */
+export const vacuumPeriodMsDefault = 15 * 60_000;
+/** A pass every few seconds would only re-check ratios that cannot have moved much. */
+export const vacuumPeriodMsMin = 10_000;
+/** A day: rarer than that, turn it off (0) and vacuum by hand. */
+export const vacuumPeriodMsMax = 24 * 3_600_000;
+
 /**
  * How far above the replicated MaxVolumeId a heartbeat may report a volume id. The leader reserves
  * an id through the Raft log before any volume server creates it, so a volume is normally at or

@@ -3,7 +3,13 @@ import { ErrorCode, WeedError } from "../common/errors.js";
 import type { Logger } from "../common/logger.js";
 import type { SecurityConfig } from "../common/security/config.js";
 import { parseReplicaPlacement } from "../common/replica-placement.js";
-import { growthCountMax, repairGraceSecondsMax, volumeSizeLimitMBMax } from "./limits.js";
+import {
+  growthCountMax,
+  repairGraceSecondsMax,
+  vacuumPeriodMsMax,
+  vacuumPeriodMsMin,
+  volumeSizeLimitMBMax,
+} from "./limits.js";
 
 export const MASTER_VERSION = "0.1.0";
 
@@ -35,6 +41,10 @@ export interface MasterConfig {
    * repairGraceSecondsDefault.
    */
   repairGraceSeconds?: number;
+  /** -garbageThreshold: automatic vacuum passes compact volumes at least this much garbage. Default 0.3. */
+  garbageThreshold?: number;
+  /** -vacuumPeriod: between the leader's automatic vacuum passes (ms); 0: none. Default 15 min. */
+  vacuumPeriodMs?: number;
   /** After this master becomes leader, growth is refused this long (ms) while volume servers report. */
   warmUpMs?: number;
   /**
@@ -92,4 +102,14 @@ export function validateMasterConfig(c: MasterConfig): void {
     );
   if (c.warmUpMs !== undefined && (!Number.isInteger(c.warmUpMs) || c.warmUpMs < 0))
     throw badConfig("warmUpMs", c.warmUpMs, "expected >= 0");
+  validateVacuum(c);
+}
+
+function validateVacuum(c: MasterConfig): void {
+  const t = c.garbageThreshold;
+  if (t !== undefined && !(Number.isFinite(t) && t > 0 && t <= 1))
+    throw badConfig("garbageThreshold", t, "expected a number in (0, 1]");
+  const p = c.vacuumPeriodMs;
+  if (p !== undefined && p !== 0 && !(Number.isInteger(p) && p >= vacuumPeriodMsMin && p <= vacuumPeriodMsMax))
+    throw badConfig("vacuumPeriodMs", p, `expected 0 (off) or ${vacuumPeriodMsMin}-${vacuumPeriodMsMax} ms`);
 }

@@ -30,6 +30,8 @@ import {
   leaderWarmUpMs,
   pulseSecondsDefault,
   repairGraceSecondsDefault,
+  garbageThresholdDefault,
+  vacuumPeriodMsDefault,
   soloElectionWaitMs,
 } from "./limits.js";
 import { MASTER_VERSION, validateMasterConfig, type MasterConfig } from "./master-config.js";
@@ -55,6 +57,8 @@ import { installProcessAdminKey } from "../grpc/admin-call.js";
 import { createWebServer, installHttpsClient } from "../common/security/https.js";
 import { checkJobRunner, runCopyJob } from "./repair/repair-jobs.js";
 import { realRepairClock, Repairer } from "./repair/repairer.js";
+import { Vacuumer } from "./repair/vacuum.js";
+import { grpcVacuumCalls } from "./repair/vacuum-calls.js";
 import { Assigner } from "./topology/assigner.js";
 import { Topology } from "./topology/topology.js";
 import { GrpcVolumeAllocator } from "./topology/volume-allocator.js";
@@ -83,6 +87,8 @@ interface Running {
   leadership: LeadershipReactions;
   /** The leader's background replica repair; undefined with -repairGraceSeconds=0. */
   repairer: Repairer | undefined;
+  /** The leader's vacuum: automatic passes and /vol/vacuum. */
+  vacuumer: Vacuumer;
   /** Stops the admission loop of a joining master. */
   joinAbort: AbortController;
 }
@@ -320,8 +326,16 @@ export class MasterServer {
     });
     const warmUpMs = c.warmUpMs ?? leaderWarmUpMs;
     const repairer = this.repairerOf(topology, assigner);
+    const vacuumer = new Vacuumer(
+      { topology, calls: grpcVacuumCalls, ready: () => !assigner.warmingUp, clock: realRepairClock, logger },
+      {
+        garbageThreshold: c.garbageThreshold ?? garbageThresholdDefault,
+        periodMs: c.vacuumPeriodMs ?? vacuumPeriodMsDefault,
+      },
+    );
     const leadership = new LeadershipReactions({
       ...(repairer === undefined ? {} : { repairer }),
+      vacuumer,
       self,
       state,
       assigner,
@@ -334,7 +348,7 @@ export class MasterServer {
     });
     const joinAbort = new AbortController();
     const parts = { forwarder, leaderCalls, sequencer, heartbeats, growth, allocator, uploads, leadership };
-    return { run: { ...bound, state, ...parts, repairer, joinAbort }, http, cluster };
+    return { run: { ...bound, state, ...parts, repairer, vacuumer, joinAbort }, http, cluster };
   }
 
   /**
@@ -389,6 +403,7 @@ export class MasterServer {
     run.joinAbort.abort();
     // Copies under way are cancelled before the hand-off: the next leader restarts them after its grace.
     await run.repairer?.close();
+    await run.vacuumer.close();
     try {
       const to = await run.state.handOff(handOffTimeoutMs);
       if (to !== null) this.log.info({ leader: to }, "handed leadership over before stopping");

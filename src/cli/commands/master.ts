@@ -5,11 +5,15 @@ import {
   pulseSecondsDefault,
   repairGraceSecondsDefault,
   repairGraceSecondsMax,
+  garbageThresholdDefault,
+  vacuumPeriodMsMax,
+  vacuumPeriodMsMin,
   volumeSizeLimitMBDefault,
   volumeSizeLimitMBMax,
 } from "../../master/limits.js";
 import { MasterServer, type MasterConfig } from "../../master/master-server.js";
 import { serveUntilSignal, type Command } from "../command.js";
+import { durationCheck, parseDurationMs } from "../duration.js";
 import { logLevelFlag, parseAddressList, replicationCheck } from "../common-flags.js";
 import {
   int,
@@ -80,6 +84,20 @@ export const masterFlags: readonly FlagSpec[] = [
         : `must be 0 (off) or 1-${repairGraceSecondsMax} seconds`,
   },
   {
+    name: "garbageThreshold",
+    type: "float",
+    default: garbageThresholdDefault,
+    usage: "the leader's automatic vacuum compacts volumes with at least this share of deleted bytes (0-1]",
+    check: (v) => (typeof v === "number" && v > 0 && v <= 1 ? undefined : "must be a number in (0, 1]"),
+  },
+  {
+    name: "vacuumPeriod",
+    type: "string",
+    default: "15m",
+    usage: "between the leader's automatic vacuum passes (e.g. 15m, 1h); 0 = none (/vol/vacuum, volume.vacuum only)",
+    check: durationCheck(vacuumPeriodMsMin, vacuumPeriodMsMax, true),
+  },
+  {
     name: "defaultReplication",
     type: "string",
     default: "000",
@@ -148,6 +166,8 @@ export function masterConfigFromFlags(v: FlagValues, prefix = ""): Omit<MasterCo
     volumeSizeLimitMB: int(v, `${prefix}volumeSizeLimitMB`),
     pulseSeconds: int(v, `${prefix}pulseSeconds`),
     repairGraceSeconds: int(v, `${prefix}repairGraceSeconds`),
+    garbageThreshold: Number(v[`${prefix}garbageThreshold`]),
+    vacuumPeriodMs: parseDurationMs(str(v, `${prefix}vacuumPeriod`))!,
     defaultReplication: str(v, `${prefix}defaultReplication`),
   };
 }

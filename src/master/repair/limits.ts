@@ -45,12 +45,6 @@ export const replicaCheckTimeoutMs = replicaCopyTimeoutMs;
 
 // --- Vacuum ---------------------------------------------------------------------------------
 
-/** SeaweedFS's -garbageThreshold default: a volume a third garbage is worth rewriting. */
-export const garbageThresholdDefault = 0.3;
-
-/** SeaweedFS vacuums every 15 minutes: often enough to give space back the same hour. */
-export const vacuumPeriodMsDefault = 15 * 60_000;
-
 /** A garbage ratio is read from the volume's counters: a second; ten for a loaded server. */
 export const vacuumCheckTimeoutMs = 10_000;
 
