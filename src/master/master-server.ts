@@ -311,6 +311,13 @@ export class MasterServer {
     const fidTokens = fidTokensOf(c.security, () => (performance.timeOrigin + now()) / 1000);
     const admin = adminCredentialOf(c.security);
     addService(grpcServer, Seaweed, seaweedService({ ...service, membership, fidTokens, admin }), grpcStatusOf);
+    const vacuumer = new Vacuumer(
+      { topology, calls: grpcVacuumCalls, ready: () => !assigner.warmingUp, clock: realRepairClock, logger },
+      {
+        garbageThreshold: c.garbageThreshold ?? garbageThresholdDefault,
+        periodMs: c.vacuumPeriodMs ?? vacuumPeriodMsDefault,
+      },
+    );
     const startedAt = performance.now();
     const http = new MasterHttpHandlers({
       ...{ assigner, topology, growth, state, metrics, uploads, logger, defaultReplication, cluster, forwarder },
@@ -323,16 +330,10 @@ export class MasterServer {
       raftStatus: () => ({ ...state.runtime.status(), clusterId: state.topologyId }),
       uptimeSec: () => (performance.now() - startedAt) / 1000,
       random,
+      vacuum: { control: vacuumer, defaultThreshold: c.garbageThreshold ?? garbageThresholdDefault },
     });
     const warmUpMs = c.warmUpMs ?? leaderWarmUpMs;
     const repairer = this.repairerOf(topology, assigner);
-    const vacuumer = new Vacuumer(
-      { topology, calls: grpcVacuumCalls, ready: () => !assigner.warmingUp, clock: realRepairClock, logger },
-      {
-        garbageThreshold: c.garbageThreshold ?? garbageThresholdDefault,
-        periodMs: c.vacuumPeriodMs ?? vacuumPeriodMsDefault,
-      },
-    );
     const leadership = new LeadershipReactions({
       ...(repairer === undefined ? {} : { repairer }),
       vacuumer,

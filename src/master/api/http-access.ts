@@ -28,6 +28,8 @@ import { forwardedBy } from "./leader-forwarder.js";
 const ADMIN_PATHS: ReadonlySet<string> = new Set([
   "/vol/grow",
   "/vol/vacuum",
+  "/vol/vacuum/disable",
+  "/vol/vacuum/enable",
   "/col/delete",
   "/cluster/raft/add",
   "/cluster/raft/remove",

@@ -43,6 +43,7 @@ import { MasterHttpAccess } from "./http-access.js";
 import type { SecurityConfig } from "../../common/security/config.js";
 import { securitySummary } from "../../common/security/summary.js";
 import { httpOrigin } from "../../common/security/https.js";
+import { vacuumRoutes, type VacuumControl } from "./vacuum-routes.js";
 
 /** Answered by every master from its own state, never forwarded and never waiting for a leader. */
 const LOCAL_PATHS: ReadonlySet<string> = new Set([
@@ -82,6 +83,8 @@ export interface HttpHandlerDeps {
   fidTokens?: FidTokens;
   /** security.toml and flags: the white list and CORS (http-access.ts); absent = open. */
   security?: SecurityConfig;
+  /** The leader's vacuum behind /vol/vacuum (vacuum-routes.ts), with -garbageThreshold. */
+  vacuum?: { control: VacuumControl; defaultThreshold: number };
 }
 
 type Handler = (req: IncomingMessage, res: ServerResponse, q: URLSearchParams, pretty: boolean) => void | Promise<void>;
@@ -157,6 +160,12 @@ export class MasterHttpHandlers {
       ["/readyz", (_req, res) => sendEmpty(res, deps.cluster.leader() === null ? 503 : 200)],
       ["/metrics", (_req, res) => this.metricsText(res)],
       ["/", (_req, res) => this.statusPage(res)],
+      ...(deps.vacuum === undefined
+        ? []
+        : vacuumRoutes(deps.vacuum.control, {
+            defaultThreshold: deps.vacuum.defaultThreshold,
+            status: () => dirStatus(deps.topology, deps.version, deps.state.topologyId),
+          })),
     ]);
   }
 
