@@ -3,6 +3,7 @@
 //   connect    -> a full Heartbeat (identity, capacity, every volume, max_file_key)
 //   store change -> a delta at once (new_volumes / deleted_volumes)
 //   every intervalMs -> a full beat again (sizes and counts move; the master diffs the list)
+//   a volume turned full, crowded, read-only or writable -> a full beat at once (volume-state-watch.ts)
 //   response names another leader -> reconnect there (and remember it)
 //   response lists volume_locations_changed -> onLocationsChanged(ids) (cached lookups are stale)
 //   stream error or end -> reconnect after a capped, jittered exponential backoff, next master
@@ -17,7 +18,7 @@ import { assert } from "../common/errors.js";
 import { grpcAddress, parseServerAddress, type ServerAddress } from "../common/server-address.js";
 import { createClient } from "../grpc/adapter.js";
 import { HeartbeatSchema, Seaweed, type Heartbeat, type HeartbeatResponse } from "../gen/master_pb.js";
-import type { StoreApi, StoreEvent } from "./storage/store-api.js";
+import type { StoreApi, StoreEvent, VolumeInfo } from "./storage/store-api.js";
 import {
   heartbeatAnswerTimeoutMs,
   heartbeatKeepaliveMs,
@@ -32,6 +33,7 @@ import {
 } from "./limits.js";
 import { volumeInformationMessage, volumeShortInformationMessage } from "./volume-messages.js";
 import { readClusterId, validClusterId, writeClusterId } from "./cluster-id-file.js";
+import { VolumeStateWatch, volumeStateCheckIntervalMs } from "./volume-state-watch.js";
 
 export interface HeartbeatIdentity {
   ip: string;
@@ -71,6 +73,13 @@ export interface HeartbeatClientOptions {
    * passes <dir>/cluster.id). Absent: kept in memory only (tests with a store of their own).
    */
   clusterIdFile?: string;
+  /** How often volume states are compared with the last beat's. Default volumeStateCheckIntervalMs. */
+  stateCheckIntervalMs?: number;
+  /**
+   * Volumes left out of full beats (SeaweedFS stops reporting an expired TTL volume before its
+   * server deletes it): the master drops them. Default: none.
+   */
+  unreported?: (info: VolumeInfo) => boolean;
 }
 
 type SessionEnd =
@@ -115,6 +124,7 @@ export class HeartbeatClient {
   #clusterId: string;
   /** Sends a full beat on the open stream; undefined between streams. */
   #sendFullBeat: (() => void) | undefined;
+  readonly #states = new VolumeStateWatch();
 
   constructor(o: HeartbeatClientOptions) {
     assert(o.masters.length > 0, "heartbeat client needs at least one master");
@@ -290,9 +300,22 @@ export class HeartbeatClient {
     return this.#masters.length - 1;
   }
 
+  /** The volumes a full beat reports. */
+  #reportedVolumes(): VolumeInfo[] {
+    const infos = this.#o.store.volumeInfos();
+    const unreported = this.#o.unreported;
+    return unreported === undefined ? infos : infos.filter((v) => !unreported(v));
+  }
+
+  /** Some volume turned full, crowded, read-only or writable since the last beat. */
+  #statesChanged(): boolean {
+    return this.#states.changed(this.#reportedVolumes(), Number(this.#volumeSizeLimit));
+  }
+
   #fullBeat(): Heartbeat {
     const { store, identity: id } = this.#o;
-    const infos = store.volumeInfos();
+    const infos = this.#reportedVolumes();
+    this.#states.changed(infos, Number(this.#volumeSizeLimit));
     return create(HeartbeatSchema, {
       ...identityFields(id),
       maxVolumeCounts: { "": this.#o.maxVolumeCount?.() ?? store.maxVolumeCount },
@@ -312,6 +335,22 @@ export class HeartbeatClient {
       ...(e.kind === "volume-added" ? { newVolumes: short } : { deletedVolumes: short }),
       clusterId: this.#clusterId,
     });
+  }
+
+  /**
+   * A full beat every intervalMs, and at once when a volume turned full, crowded, read-only or
+   * writable (once the master answered); returns what stops both.
+   */
+  #beatTimers(sendFull: () => void, answered: () => boolean): () => void {
+    const every = setInterval(sendFull, this.#o.intervalMs);
+    const states = setInterval(
+      () => answered() && this.#statesChanged() && sendFull(),
+      this.#o.stateCheckIntervalMs ?? volumeStateCheckIntervalMs,
+    );
+    return () => {
+      clearInterval(every);
+      clearInterval(states);
+    };
   }
 
   /** One stream to `master`, until it fails, redirects, or `signal` aborts. Never throws. */
@@ -346,7 +385,7 @@ export class HeartbeatClient {
       };
       const onChange = (e: StoreEvent): void => send(this.#deltaBeat(e));
       const sendFull = (): void => send(this.#fullBeat());
-      const timer = setInterval(sendFull, this.#o.intervalMs);
+      const stopTimers = this.#beatTimers(sendFull, () => answered);
       const answerTimeoutMs = this.#o.answerTimeoutMs ?? heartbeatAnswerTimeoutMs;
       const unanswered = setTimeout(() => {
         if (!answered) finish({ kind: "failed", reason: `no answer within ${answerTimeoutMs} ms`, answered });
@@ -356,7 +395,7 @@ export class HeartbeatClient {
         if (settled) return;
         settled = true;
         if (this.#sendFullBeat === sendFull) this.#sendFullBeat = undefined;
-        clearInterval(timer);
+        stopTimers();
         clearTimeout(unanswered);
         this.#o.store.off("change", onChange);
         signal.removeEventListener("abort", onAbort);

@@ -36,6 +36,8 @@ export interface NodeView {
 
 export interface ClusterView {
   nodes: NodeView[];
+  /** Volumes the master found at or over -volumeSizeLimitMB: taken off the writable list, still readable. */
+  full: ReadonlySet<number>;
 }
 
 interface DirStatus {
@@ -44,6 +46,7 @@ interface DirStatus {
       Id: string;
       Racks: { Id: string; DataNodes: { Url: string; Max: number; GrpcPort?: number }[] }[];
     }[];
+    Layouts?: { full?: number[] }[];
   };
 }
 interface VolumeJson {
@@ -115,7 +118,8 @@ export async function readCluster(master: string): Promise<ClusterView> {
       }
     }
   }
-  return { nodes };
+  const full = new Set((dir.Topology.Layouts ?? []).flatMap((l) => l.full ?? []));
+  return { nodes, full };
 }
 
 export interface VolumeReplicas {

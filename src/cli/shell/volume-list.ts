@@ -1,7 +1,8 @@
 // `volume.list`: the topology tree with every volume replica, in SeaweedFS's shape
 // (weed/shell/command_volume_list.go at -v 5: Topology / DataCenter / Rack / DataNode / Disk /
 // volume lines, each level closed by its totals). Ours: a volume with fewer copies than its
-// placement asks for is marked `under_replicated:<have>/<want>`.
+// placement asks for is marked `under_replicated:<have>/<want>`, one the master found at or over
+// -volumeSizeLimitMB `full:true` (off the writable list, still readable).
 import { copyCount, replicaPlacementToByte } from "../../common/replica-placement.js";
 import { type ClusterView, type NodeView, type ReplicaView, volumesOf } from "./cluster-topology.js";
 
@@ -34,7 +35,7 @@ function slotsText(nodes: readonly NodeView[]): string {
   return `hdd(volume:${used}/${max} active:${used} free:${max - used} remote:0)`;
 }
 
-function volumeLine(r: ReplicaView, holders: number): string {
+function volumeLine(r: ReplicaView, holders: number, full: boolean): string {
   const want = copyCount(r.placement);
   const under = holders < want ? ` under_replicated:${holders}/${want}` : "";
   const collection = r.collection === "" ? "" : ` collection:${JSON.stringify(r.collection)}`;
@@ -42,7 +43,8 @@ function volumeLine(r: ReplicaView, holders: number): string {
   const rp = replicaPlacementToByte(r.placement);
   return (
     `volume id:${r.id} size:${r.size}${collection} file_count:${r.fileCount}${del} replica_placement:${rp}` +
-    ` version:${r.version}${r.readOnly ? " read_only:true" : ""} modified_at_second:${r.modifiedAtSecond}${under}`
+    ` version:${r.version}${r.readOnly ? " read_only:true" : ""}${full ? " full:true" : ""}` +
+    ` modified_at_second:${r.modifiedAtSecond}${under}`
   );
 }
 
@@ -68,7 +70,7 @@ export function formatVolumeList(c: ClusterView): string {
       for (const n of [...rackNodes].sort((a, b) => a.url.localeCompare(b.url))) {
         lines.push(`      DataNode ${n.url} ${slotsText([n])}`);
         lines.push(`        Disk hdd(${slotsText([n]).slice(4, -1)}) id:0`);
-        for (const r of n.volumes) lines.push(`          ${volumeLine(r, holders.get(r.id) ?? 0)}`);
+        for (const r of n.volumes) lines.push(`          ${volumeLine(r, holders.get(r.id) ?? 0, c.full.has(r.id))}`);
         lines.push(`        Disk hdd ${totalsText(totalsOf(n.volumes))}`);
         lines.push(`      DataNode ${n.url} ${totalsText(totalsOf(n.volumes))}`);
       }

@@ -56,10 +56,12 @@ export function topologyInfo(topology: Topology): object {
       collection: l.collection,
       diskType: "hdd",
       // Ours, beside SeaweedFS's writables: why the layout's other volumes take no writes (a
-      // volume may be in several lists; a full volume is in none).
+      // volume may be in several lists), and which writable ones are crowded (over 90% of the limit).
       underReplicated: l.idsWith(HEALTH_UNDER_REPLICATED),
       readOnly: l.idsWith(HEALTH_READ_ONLY),
       needsCheck: l.idsWith(HEALTH_NEEDS_CHECK),
+      full: l.fullIds(),
+      crowded: l.crowdedIds(),
     }));
   return { Max: topology.maxSlots, Free: topology.freeSlots, DataCenters: dcs, Layouts: layouts };
 }

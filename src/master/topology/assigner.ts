@@ -13,6 +13,13 @@ import type { VolumeGrowth, GrowthSpec } from "./volume-growth.js";
 import { describeLayout } from "./volume-growth.js";
 import type { Random, VolumeLayout } from "./volume-layout.js";
 
+/**
+ * Between two growths ahead of crowded volumes of one layout: the growth itself takes a few ms, and
+ * the servers' next report (at most a heartbeat away) shows the new volumes; retrying sooner would
+ * only repeat a growth that failed for want of slots on every assign.
+ */
+const growAheadRetryMs = 1_000;
+
 export interface AssignRequest extends GrowthSpec {
   count: number;
   /** Volumes to grow if growth is needed (0 = the configured default). */
@@ -58,6 +65,8 @@ export class Assigner {
   private readonly growthWaitMs: number;
   /** Assigns waiting out a warm-up: woken by volume reports and by the warm-up ending early. */
   private readonly wakeups: Wakeups;
+  /** When each layout last grew ahead of its crowded volumes (deps.now scale). */
+  private readonly grewAheadAt = new WeakMap<VolumeLayout, number>();
 
   constructor(deps: AssignerDeps, options: AssignerOptions = {}) {
     this.deps = deps;
@@ -101,7 +110,22 @@ export class Assigner {
     if (vid < 0) return undefined;
     const key = this.deps.sequencer.tryTake(req.count);
     if (key < 0) return undefined;
+    if (layout.shouldGrow) this.growAhead(layout, req);
     return this.result(vid, key, req.count, req.prefs);
+  }
+
+  /**
+   * Every writable volume of the layout is crowded: grow it now, in the background, so that it
+   * has fresh volumes before those fill (SeaweedFS grows on ShouldGrowVolumes). Once per
+   * growAheadRetryMs per layout at most: with no free slot left, each attempt only fails.
+   */
+  private growAhead(layout: VolumeLayout, req: AssignRequest): void {
+    if (this.awaitingServers || this.deps.growth.isGrowing(req)) return;
+    const now = this.deps.now();
+    if (now - (this.grewAheadAt.get(layout) ?? -Infinity) < growAheadRetryMs) return;
+    this.grewAheadAt.set(layout, now);
+    // growShared handles its own rejection: a failed growth here leaves the assigns as they were.
+    void this.deps.growth.growShared(req, req.writableVolumeCount);
   }
 
   private result(vid: number, key: number, count: number, prefs: PlacementPrefs): AssignResult {
@@ -154,7 +178,10 @@ export class Assigner {
     }
     const layout = topology.layoutFor(req.collection, req.replicaPlacement, req.ttl);
     let vid = this.pick(layout, req.prefs);
-    if (vid >= 0) return vid;
+    if (vid >= 0) {
+      if (layout.shouldGrow) this.growAhead(layout, req);
+      return vid;
+    }
     if (this.awaitingServers) {
       // Volume servers are still reporting to this new leader: wait for one, not for growth.
       vid = await this.waitForServers(layout, req.prefs, signal);

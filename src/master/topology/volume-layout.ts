@@ -5,6 +5,11 @@
 // index map, so picking one at random and dropping one are O(1). Volumes whose replicas are not
 // healthy (too few or too many, read-only, needing a check) are kept apart as they change, so the
 // status pages, metrics and the leader's repair read them without walking every volume.
+//
+// Full and crowded (SeaweedFS volume_layout.go): a volume any replica of which reports a size at or
+// over the limit is full, off the writable list (still readable); one over crowdedFraction of the
+// limit is crowded, still writable. When every writable volume is crowded (ShouldGrowVolumes:
+// writable <= crowded), the assigner grows the layout before the writable ones run out.
 import {
   copyCount,
   formatReplicaPlacement,
@@ -24,6 +29,12 @@ export const HEALTH_NEEDS_CHECK = 8;
 /** The health bits that take a volume off the writable list. */
 const HEALTH_UNWRITABLE = HEALTH_UNDER_REPLICATED | HEALTH_READ_ONLY | HEALTH_NEEDS_CHECK;
 
+/**
+ * A volume over this fraction of the size limit is crowded (SeaweedFS VolumeGrowStrategy.Threshold,
+ * 0.9): growth starts while the crowded ones still take the writes of the next heartbeat or two.
+ */
+export const crowdedFraction = 0.9;
+
 export class VolumeLayout {
   readonly collection: string;
   /** Decimal-packed placement byte. */
@@ -35,11 +46,16 @@ export class VolumeLayout {
   readonly replicationText: string;
   readonly ttlText: string;
   private readonly sizeLimitBytes: number;
+  private readonly crowdedBytes: number;
   private readonly locations = new Map<number, DataNode[]>();
   private readonly writables: number[] = [];
   private readonly writableAt = new Map<number, number>();
   /** Volumes whose replicas are not healthy -> their HEALTH_* bits (never 0). */
   private readonly unhealthy = new Map<number, number>();
+  /** Volumes at or over the size limit (off the writable list for that alone or with other reasons). */
+  private readonly full = new Set<number>();
+  /** Writable volumes over crowdedFraction of the limit. */
+  private readonly crowded = new Set<number>();
   /** Volumes held off the writable list while they are vacuumed (however healthy). */
   private readonly held = new Set<number>();
 
@@ -52,6 +68,7 @@ export class VolumeLayout {
     this.replicationText = formatReplicaPlacement(this.placement);
     this.ttlText = formatTtl(ttlFromUint32(ttl));
     this.sizeLimitBytes = sizeLimitBytes;
+    this.crowdedBytes = Math.floor(sizeLimitBytes * crowdedFraction);
   }
 
   get volumeCount(): number {
@@ -90,6 +107,8 @@ export class VolumeLayout {
       this.locations.delete(vid);
       this.unhealthy.delete(vid);
       this.held.delete(vid);
+      this.full.delete(vid);
+      this.crowded.delete(vid);
       this.setWritable(vid, false);
       return true;
     }
@@ -102,7 +121,32 @@ export class VolumeLayout {
     const health = this.computeHealth(vid);
     if (health === 0) this.unhealthy.delete(vid);
     else this.unhealthy.set(vid, health);
-    this.setWritable(vid, (health & HEALTH_UNWRITABLE) === 0 && !this.anyFull(vid) && !this.held.has(vid));
+    const largest = this.largestReplicaBytes(vid);
+    const full = largest >= this.sizeLimitBytes;
+    if (full) this.full.add(vid);
+    else this.full.delete(vid);
+    const writable = (health & HEALTH_UNWRITABLE) === 0 && !full && !this.held.has(vid);
+    if (writable && largest > this.crowdedBytes) this.crowded.add(vid);
+    else this.crowded.delete(vid);
+    this.setWritable(vid, writable);
+  }
+
+  /** Sorted ids of the volumes at or over the size limit. */
+  fullIds(): number[] {
+    return [...this.full].sort((a, b) => a - b);
+  }
+
+  /** Sorted ids of the writable volumes over crowdedFraction of the limit. */
+  crowdedIds(): number[] {
+    return [...this.crowded].sort((a, b) => a - b);
+  }
+
+  /**
+   * Every writable volume is crowded (or none is left): grow now, before they fill (SeaweedFS
+   * ShouldGrowVolumes). A layout that never had a volume is grown by the assign that finds none.
+   */
+  get shouldGrow(): boolean {
+    return this.locations.size > 0 && this.writables.length <= this.crowded.size;
   }
 
   /**
@@ -190,13 +234,18 @@ export class VolumeLayout {
     return health;
   }
 
-  /** Whether any replica is at or over the size limit (full: healthy, but takes no more writes). */
-  private anyFull(vid: number): boolean {
+  /**
+   * The largest size a replica reports (full or crowded go by the fullest copy: every write goes
+   * to all of them). A replica not reported yet counts as full, as before: unknown is not writable.
+   */
+  private largestReplicaBytes(vid: number): number {
+    let largest = 0;
     for (const node of this.locations.get(vid) ?? []) {
       const info = node.volumes.get(vid);
-      if (info === undefined || info.size >= this.sizeLimitBytes) return true;
+      if (info === undefined) return Infinity;
+      if (info.size > largest) largest = info.size;
     }
-    return false;
+    return largest;
   }
 
   private setWritable(vid: number, writable: boolean): void {

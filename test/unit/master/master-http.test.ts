@@ -335,7 +335,7 @@ describe("status routes", () => {
       Layouts: [
         {
           ...{ replication: "000", ttl: "", writables: [1, 2], collection: "", diskType: "hdd" },
-          ...{ underReplicated: [], readOnly: [], needsCheck: [] },
+          ...{ underReplicated: [], readOnly: [], needsCheck: [], full: [], crowded: [] },
         },
       ],
     });

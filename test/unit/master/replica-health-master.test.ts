@@ -62,7 +62,7 @@ describe("replica health on /metrics, /dir/status and /", () => {
     expect(status.Topology.Layouts).toEqual([
       {
         ...{ replication: "010", ttl: "", writables: [3], collection: "", diskType: "hdd" },
-        ...{ underReplicated: [4], readOnly: [2], needsCheck: [1] },
+        ...{ underReplicated: [4], readOnly: [2], needsCheck: [1], full: [], crowded: [] },
       },
     ]);
 

@@ -1,0 +1,159 @@
+// Volume lifecycle on real processes (issue 13): a master with -volumeSizeLimitMB=1 and two volume
+// servers. Volumes fill up under a writer (no write fails, full ones are off the writable list and
+// still read back); volume.mark turns a volume read-only and writable again; volume.delete removes
+// one replica; /col/delete removes a collection's files on every server; a TTL volume whose newest
+// needle expired is deleted by its server and dropped by the master.
+import { spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { readdirSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { request } from "undici";
+import { tempDir, waitFor, type TempDir } from "../helpers.js";
+import { BIN, freePortPair, getJson, PROCESS_WAIT, waitHttpOk, WeedProcess } from "./harness.js";
+
+const LIMIT_BYTES = 1024 * 1024;
+/** ~20 KB blobs, enough of them to fill the first growth's volumes (7 of 1 MiB) and more. */
+const BLOB_BYTES = 20_000;
+const FILL_WRITES = 500;
+const FILL_WRITERS = 4;
+
+let tmp: TempDir;
+let masterPort = 0;
+let master: WeedProcess | undefined;
+const servers: { port: number; dir: string; proc: WeedProcess }[] = [];
+
+const masterUrl = (): string => `http://127.0.0.1:${masterPort}`;
+const urlOf = (i: number): string => `127.0.0.1:${servers[i]!.port}`;
+
+function startVolume(i: number): WeedProcess {
+  const s = servers[i]!;
+  const args = ["volume", `-dir=${s.dir}`, "-ip=127.0.0.1", `-port=${s.port}`, `-mserver=127.0.0.1:${masterPort}`];
+  return new WeedProcess([...args, "-max=60", "-pulseSeconds=1", "-logLevel=warn"]);
+}
+
+async function send(url: string, init: Parameters<typeof request>[1] = {}) {
+  const r = await request(url, { headersTimeout: 30_000, bodyTimeout: 30_000, ...init });
+  const body = Buffer.from(await r.body.arrayBuffer());
+  return { status: r.statusCode, body, text: body.toString("utf8") };
+}
+
+export function shell(...args: string[]): { code: number | null; out: string; err: string } {
+  const r = spawnSync(process.execPath, [BIN, "shell", `-master=127.0.0.1:${masterPort}`, ...args], {
+    encoding: "utf8",
+    timeout: 60_000,
+  });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+interface Layout {
+  collection: string;
+  ttl: string;
+  writables: number[];
+  readOnly: number[];
+  full: number[];
+  crowded: number[];
+}
+
+async function layouts(): Promise<Layout[]> {
+  return (await getJson(`${masterUrl()}/dir/status`)).json.Topology.Layouts as Layout[];
+}
+
+/** Volume id -> size, per server url, from /vol/status. */
+async function volumeSizes(): Promise<Map<number, number>> {
+  const s = (await getJson(`${masterUrl()}/vol/status`)).json.Volumes.DataCenters;
+  const out = new Map<number, number>();
+  for (const racks of Object.values(s) as Record<string, Record<string, { Id: number; Size: number }[]>>[])
+    for (const nodes of Object.values(racks))
+      for (const vols of Object.values(nodes))
+        for (const v of vols) out.set(v.Id, Math.max(out.get(v.Id) ?? 0, v.Size));
+  return out;
+}
+
+async function write(collection: string, body: Buffer, extra = ""): Promise<{ fid: string; url: string }> {
+  const a = await getJson(`${masterUrl()}/dir/assign?collection=${collection}${extra}`);
+  if (a.status !== 200) throw new Error(`assign answered ${a.status}: ${JSON.stringify(a.json)}`);
+  const w = await send(`http://${a.json.url}/${a.json.fid}`, { method: "PUT", body });
+  if (w.status !== 201) throw new Error(`write of ${a.json.fid} answered ${w.status}: ${w.text}`);
+  return { fid: a.json.fid as string, url: a.json.url as string };
+}
+
+const datFiles = (i: number): string[] => readdirSync(servers[i]!.dir).filter((f) => f.endsWith(".dat"));
+
+beforeAll(async () => {
+  tmp = await tempDir("weed-ts-volume-lifecycle-");
+  masterPort = await freePortPair();
+  const margs = ["master", `-mdir=${tmp.dir}/m`, "-ip=127.0.0.1", `-port=${masterPort}`, "-volumeSizeLimitMB=1"];
+  master = new WeedProcess([...margs, "-pulseSeconds=1", "-logLevel=warn"]);
+  await waitHttpOk(`${masterUrl()}/healthz`, master);
+  for (let i = 0; i < 2; i++) {
+    servers.push({ port: await freePortPair(), dir: `${tmp.dir}/v${i}`, proc: undefined! });
+    servers[i]!.proc = startVolume(i);
+  }
+  for (let i = 0; i < 2; i++) await waitHttpOk(`http://${urlOf(i)}/healthz`, servers[i]!.proc);
+  await waitFor(async () => (await getJson(`${masterUrl()}/dir/status`)).json.Topology.Free >= 120, {
+    ...PROCESS_WAIT,
+    what: "both volume servers registered",
+  });
+}, 60_000);
+
+afterAll(async () => {
+  for (const s of servers) await s.proc?.stop();
+  await master?.stop();
+  await tmp?.remove();
+});
+
+describe("volumes filling up (-volumeSizeLimitMB=1)", () => {
+  it("a writer filling volumes sees no failed write; full ones leave the writable list and read back", async () => {
+    const written: { fid: string; url: string; body: Buffer }[] = [];
+    const failures: string[] = [];
+    let next = 0;
+    const writer = async (): Promise<void> => {
+      while (next < FILL_WRITES) {
+        next++;
+        const body = randomBytes(BLOB_BYTES);
+        try {
+          written.push({ ...(await write("fill", body)), body });
+        } catch (err) {
+          failures.push((err as Error).message);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: FILL_WRITERS }, writer));
+    expect(failures).toEqual([]);
+    expect(written.length).toBe(FILL_WRITES);
+
+    // The last writes' sizes reach the master within a heartbeat or two.
+    let fill: Layout | undefined;
+    await waitFor(
+      async () => {
+        fill = (await layouts()).find((l) => l.collection === "fill");
+        const sizes = await volumeSizes();
+        return fill !== undefined && [...sizes].every(([vid, size]) => size < LIMIT_BYTES || fill!.full.includes(vid));
+      },
+      { ...PROCESS_WAIT, what: "every volume over the limit listed full" },
+    );
+    const sizes = await volumeSizes();
+    const fullIds = fill!.full;
+    expect(fullIds.length).toBeGreaterThanOrEqual(3);
+    for (const vid of fullIds) {
+      expect(sizes.get(vid)).toBeGreaterThanOrEqual(LIMIT_BYTES);
+      expect(fill!.writables).not.toContain(vid);
+    }
+    const largest = Math.max(...fullIds.map((v) => sizes.get(v)!));
+    console.log(`fill: ${fullIds.length} full volumes, largest ${largest} bytes (limit ${LIMIT_BYTES})`);
+
+    const list = shell("volume.list");
+    expect(list.code, list.err).toBe(0);
+    for (const vid of fullIds)
+      expect(list.out).toMatch(new RegExp(`volume id:${vid} size:\\d+ collection:"fill".* full:true`));
+
+    // A write to a full volume now goes elsewhere; every blob reads back.
+    const fresh = await write("fill", randomBytes(BLOB_BYTES));
+    expect(fullIds).not.toContain(Number(fresh.fid.split(",")[0]));
+    for (const w of written) {
+      const r = await send(`http://${w.url}/${w.fid}`);
+      expect(r.status, w.fid).toBe(200);
+      expect(r.body.equals(w.body), w.fid).toBe(true);
+    }
+  }, 120_000);
+});
