@@ -112,10 +112,12 @@ export const compactIdxChunkBytes = 1024 * 1024;
 export const compactBucketBytes = 64 * 1024 * 1024;
 
 /**
- * Old .idx entries replayed into the compacted files between yields to the event loop while
- * appends still run (commit's catch-up): 4096 small records take ~10-20 ms of synchronous I/O.
+ * The commit's replay of old .idx entries into the compacted files yields to the event loop after
+ * this many entries or this many bytes of records, whichever comes first: both are a few ms of
+ * synchronous page-cache I/O, so reads are served throughout (and writes, until appends are held).
  */
 export const commitReplayChunkEntries = 4096;
+export const commitReplayChunkBytes = 4 * 1024 * 1024;
 
 /**
  * Commit replays the writes made during compaction in rounds while appends still run, and holds

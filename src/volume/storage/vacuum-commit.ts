@@ -22,7 +22,7 @@ import {
   writeFully,
   writeIdxEntry,
 } from "./idx.js";
-import { commitReplayChunkEntries, needleAlignBytes } from "./limits.js";
+import { commitReplayChunkBytes, commitReplayChunkEntries, needleAlignBytes } from "./limits.js";
 import { headerKeyHi, headerKeyLo, headerSize, recordLength } from "./needle.js";
 import { keyHex } from "./needle-key.js";
 
@@ -59,16 +59,12 @@ export interface ReplaySource {
 /**
  * Copies old .idx entries [from, to) into the compacted files: each put's record and each
  * tombstone is appended to the .cpd, its entry (with the new offset) to the .cpx, and the map
- * follows, so the result is what a load of the .cpx builds. With `yieldEvery`, yields to the event
- * loop between chunks of commitReplayChunkEntries (the catch-up, while appends run).
+ * follows, so the result is what a load of the .cpx builds. Yields to the event loop after every
+ * commitReplayChunkEntries entries or commitReplayChunkBytes of records (reads go on meanwhile,
+ * also while the commit holds appends).
  */
-export async function replayEntries(
-  src: ReplaySource,
-  out: CompactedFiles,
-  from: number,
-  to: number,
-  yieldEvery: boolean,
-): Promise<void> {
+export async function replayEntries(src: ReplaySource, out: CompactedFiles, from: number, to: number): Promise<void> {
+  let copied = 0;
   for (let chunk = from; chunk < to; chunk += commitReplayChunkEntries) {
     const end = Math.min(to, chunk + commitReplayChunkEntries);
     const entries: [number, number, number, number][] = [];
@@ -76,26 +72,37 @@ export async function replayEntries(
     if (entries.length !== end - chunk) {
       throw new WeedError(ErrorCode.CORRUPT, `the .idx ends at entry ${chunk + entries.length}, before ${end}`);
     }
-    for (const [hi, lo, offset, size] of entries) await replayOne(src, out, hi, lo, offset, size);
-    if (yieldEvery) await new Promise((resolve) => setImmediate(resolve));
+    for (const [hi, lo, offset, size] of entries) {
+      copied += await replayOne(src, out, hi, lo, offset, size);
+      if (copied >= commitReplayChunkBytes) {
+        copied = 0;
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    }
+    await new Promise((resolve) => setImmediate(resolve));
   }
 }
 
-async function replayOne(src: ReplaySource, out: CompactedFiles, hi: number, lo: number, offset: number, size: number) {
+/** Replays one entry; returns the bytes of record copied. */
+async function replayOne(
+  src: ReplaySource,
+  out: CompactedFiles,
+  hi: number,
+  lo: number,
+  offset: number,
+  size: number,
+): Promise<number> {
   const live = isLiveSize(size);
-  if (live && offset === 0) return; // a put at the superblock: the load ignores it too
+  if (live && offset === 0) return 0; // a put at the superblock: the load ignores it too
   let newOffset = 0;
+  let len = 0;
   if (offset !== 0) {
-    const len = recordLength(live ? size : 0, src.version);
+    len = recordLength(live ? size : 0, src.version);
     const record = Buffer.allocUnsafe(len);
     const at = offset * needleAlignBytes;
     const got = len <= replaySyncBytesMax ? readFully(src.datFd, record, len, at) : await readAsync(src, record, at);
-    if (
-      got < len ||
-      headerKeyHi(record) !== hi ||
-      headerKeyLo(record) !== lo ||
-      headerSize(record) !== (live ? size : 0)
-    ) {
+    const bodySize = live ? size : 0;
+    if (got < len || headerKeyHi(record) !== hi || headerKeyLo(record) !== lo || headerSize(record) !== bodySize) {
       throw new WeedError(
         ErrorCode.CORRUPT,
         `replaying ${keyHex(hi, lo)}: the record at ${at} is not the one its .idx entry names; commit abandoned`,
@@ -112,6 +119,7 @@ async function replayOne(src: ReplaySource, out: CompactedFiles, hi: number, lo:
   out.cpxEnd += idxEntryBytes;
   if (live) out.map.put(hi, lo, newOffset / needleAlignBytes, size);
   else out.map.remove(hi, lo);
+  return len;
 }
 
 async function readAsync(src: ReplaySource, buf: Buffer, at: number): Promise<number> {

@@ -53,7 +53,7 @@ import { CURRENT_VERSION, encodeSuperBlock, type SuperBlock } from "./superblock
 import { loadVolumeFiles, type LoadReport } from "./volume-load.js";
 import { compactFiles, discardCompacted, snapshotLive, type CompactedFiles } from "./compact.js";
 import { crashPoint } from "./crash-points.js";
-import { isExpired } from "./ttl-expiry.js";
+import { needleExpiresAtMs } from "./ttl-expiry.js";
 import { commitCatchUpRoundsMax, commitHeldEntriesMax } from "./limits.js";
 import {
   removeCommitMarker,
@@ -612,7 +612,8 @@ export class Volume {
     } catch (err) {
       throw this.corrupt(err instanceof Error ? err.message : String(err), offset, err);
     }
-    if (isExpired(n, this.superBlock.ttl, this.wallClockMs())) {
+    const expiresAtMs = needleExpiresAtMs(n, this.superBlock.ttl);
+    if (expiresAtMs !== undefined && this.wallClockMs() >= expiresAtMs) {
       throw new WeedError(ErrorCode.NOT_FOUND, `needle ${keyHex(keyHi(key), keyLo(key))} has expired (TTL)`);
     }
     return n;
@@ -940,14 +941,14 @@ export class Volume {
     try {
       for (let round = 0; round < commitCatchUpRoundsMax && this.vacuumLag > commitHeldEntriesMax; round++) {
         const to = this.idxEnd / idxEntryBytes;
-        await replayEntries(src, files, v.replayedTo, to, true);
+        await replayEntries(src, files, v.replayedTo, to);
         v.replayedTo = to;
       }
       crashPoint("vacuum.commit.afterCatchUp");
       await Promise.all([this.fdatasync(files.cpdFd), this.fdatasync(files.cpxFd)]);
       pauseMs = await this.withAppendsHeld(async () => {
         const to = this.idxEnd / idxEntryBytes;
-        await replayEntries(src, files, v.replayedTo, to, false);
+        await replayEntries(src, files, v.replayedTo, to);
         v.replayedTo = to;
         await Promise.all([this.fdatasync(files.cpdFd), this.fdatasync(files.cpxFd)]);
         crashPoint("vacuum.commit.beforeMarker");

@@ -10,6 +10,7 @@ import { parseReplicaPlacement } from "../../../src/common/replica-placement.js"
 import { NO_TTL, parseTtl, type Ttl } from "../../../src/common/ttl.js";
 import { crashPointNames, setCrashHook, type CrashPoint } from "../../../src/volume/storage/crash-points.js";
 import { recordLength } from "../../../src/volume/storage/needle.js";
+import { Store } from "../../../src/volume/storage/store.js";
 import { Volume } from "../../../src/volume/storage/volume.js";
 import { tempDir, type TempDir } from "../../helpers.js";
 import { asyncCodeOf, codeOf, createVolume, fileSize, loadVolume, variedBlob } from "./helpers.js";
@@ -321,6 +322,55 @@ describe("TTL", () => {
     for (let i = 1; i <= 20; i++) {
       if (i % 2 === 0) expect(codeOf(() => v.read(BigInt(i), i))).toBe(ErrorCode.NOT_FOUND);
       else expect(v.read(BigInt(i), i).data.equals(variedBlob(i))).toBe(true);
+    }
+  });
+});
+
+describe("Store", () => {
+  it("vacuums by volume id and has the heartbeat report the committed size at once", async () => {
+    let beats = 0;
+    const store = new Store({ dir: tmp.dir, maxVolumeCount: 2, onReadOnlyChange: () => beats++ });
+    await store.open();
+    try {
+      const alloc = { collection: "", replicaPlacement: parseReplicaPlacement("000"), ttl: NO_TTL, preallocate: 0 };
+      await store.allocateVolume(3, alloc);
+      for (let i = 1; i <= 20; i++) await store.write(3, { key: BigInt(i), cookie: i, data: variedBlob(i) });
+      for (let i = 1; i <= 20; i += 2) await store.delete(3, BigInt(i), i);
+      expect(store.garbageRatio(3)).toBeGreaterThan(0.3);
+      const before = store.volumeInfo(3)!.size;
+      await store.compactVolume(3);
+      const seen = beats;
+      const { info } = await store.commitCompaction(3);
+      expect(beats).toBe(seen + 1);
+      expect(info.size).toBeLessThan(before);
+      expect(store.volumeInfo(3)).toMatchObject({ size: info.size, compactRevision: 1, fileCount: 10 });
+      expect(store.garbageRatio(3)).toBe(0);
+      expect(codeOf(() => store.garbageRatio(9))).toBe(ErrorCode.VOLUME_NOT_FOUND);
+      expect(await asyncCodeOf(store.compactVolume(9))).toBe(ErrorCode.VOLUME_NOT_FOUND);
+      expect(await asyncCodeOf(store.commitCompaction(9))).toBe(ErrorCode.VOLUME_NOT_FOUND);
+      expect(await asyncCodeOf(store.cleanupCompaction(9))).toBe(ErrorCode.VOLUME_NOT_FOUND);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("a volume deleted during its compaction leaves no compaction file", async () => {
+    const store = new Store({ dir: tmp.dir, maxVolumeCount: 2 });
+    await store.open();
+    try {
+      await store.allocateVolume(4, {
+        collection: "c",
+        replicaPlacement: parseReplicaPlacement("000"),
+        ttl: NO_TTL,
+        preallocate: 0,
+      });
+      for (let i = 1; i <= 50; i++) await store.write(4, { key: BigInt(i), cookie: i, data: variedBlob(i) });
+      const running = asyncCodeOf(store.compactVolume(4));
+      await store.deleteVolume(4);
+      expect(await running).toBe(ErrorCode.CLOSED);
+      expect(fs.readdirSync(tmp.dir)).toEqual([]);
+    } finally {
+      await store.close();
     }
   });
 });
