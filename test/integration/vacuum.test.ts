@@ -3,13 +3,14 @@
 // deleter keep going. Afterwards every blob whose write was acknowledged and not deleted reads
 // back byte-identical from both replicas, every acknowledged delete is 404 on both, both replicas
 // hold the same needles, and the .dat files shrank by about the deleted bytes.
+import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FormData, request } from "undici";
 import { tempDir, waitFor, type TempDir } from "../helpers.js";
-import { freePortPair, getJson, PROCESS_WAIT, waitHttpOk, WeedProcess } from "./harness.js";
+import { BIN, freePortPair, getJson, PROCESS_WAIT, waitHttpOk, WeedProcess } from "./harness.js";
 
 const COLLECTION = "vac";
 const BLOBS = 240;
@@ -23,6 +24,14 @@ let master: WeedProcess;
 const volumes: { port: number; proc: WeedProcess; dir: string }[] = [];
 
 const masterUrl = (): string => `http://127.0.0.1:${masterPort}`;
+
+function shell(...args: string[]): { code: number | null; out: string; err: string } {
+  const r = spawnSync(process.execPath, [BIN, "shell", `-master=127.0.0.1:${masterPort}`, ...args], {
+    encoding: "utf8",
+    timeout: 60_000,
+  });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
 
 async function send(url: string, init: Parameters<typeof request>[1] = {}) {
   const r = await request(url, { headersTimeout: 60_000, bodyTimeout: 60_000, ...init });
@@ -157,6 +166,23 @@ describe("vacuum", () => {
       expect(before[i]! + addedMax - after, what).toBeGreaterThan(deletedBytes * 0.8);
     });
   }, 180_000);
+
+  it("the shell: volume.vacuum reports what it did; volume.vacuum.disable and enable flip the switch", async () => {
+    const written: { fid: string; url: string }[] = [];
+    for (let i = 0; i < 30; i++) written.push((await write(randomBytes(BLOB_BYTES)))!);
+    for (const b of written.slice(0, 25)) expect(await remove(b)).toBe(true);
+    const vid = written[0]!.fid.split(",")[0]!;
+    const r = shell("volume.vacuum", "-garbageThreshold=0.2", `-volumeId=${vid}`);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(new RegExp(`volume ${vid} \\(vac\\): vacuumed, garbage \\d+\\.\\d%, .* -> `));
+    const none = shell("volume.vacuum", "-garbageThreshold=0.9", `-volumeId=${vid}`);
+    expect(none.out).toContain("no volume at or over garbage threshold 0.9");
+    expect(shell("volume.vacuum.disable").out).toBe("automatic vacuum disabled\n");
+    expect(shell("volume.vacuum.enable").out).toBe("automatic vacuum enabled\n");
+    const bad = shell("volume.vacuum", "-garbageThreshold=2");
+    expect(bad.code).not.toBe(0);
+    expect(bad.err).toContain("garbageThreshold");
+  });
 
   it("answers 406 for a threshold outside (0, 1]", async () => {
     for (const t of ["0", "1.5", "abc"]) {

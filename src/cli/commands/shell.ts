@@ -20,6 +20,7 @@ import { checkDisk } from "../shell/check-disk.js";
 import { readCluster } from "../shell/cluster-topology.js";
 import { fixReplication } from "../shell/fix-replication.js";
 import { formatVolumeList } from "../shell/volume-list.js";
+import { deleteVolume, markVolume } from "../shell/volume-admin.js";
 import type { ShellContext } from "../shell/context.js";
 import { describeSecurity, type SecuritySummary } from "../../common/security/summary.js";
 import { securityFlag, securityFromFlags } from "../security-flags.js";
@@ -27,6 +28,8 @@ import { installProcessGrpcTls } from "../../grpc/tls.js";
 import { adminKeyOf } from "../../common/security/admin-token.js";
 import { installProcessAdminKey } from "../../grpc/admin-call.js";
 import { httpOrigin } from "../../common/security/https.js";
+import { adminPost } from "../shell/admin-http.js";
+import { setVacuumEnabled, vacuumVolumes } from "../shell/vacuum.js";
 
 /** One HTTP call of the shell; a master that does not answer in this long is reported down. */
 const requestTimeoutMs = 3_000;
@@ -104,33 +107,15 @@ interface ChangeAnswer {
   warning?: string;
 }
 
-/**
- * POST /cluster/raft/<op>, with an admin token when the shell's security.toml has [jwt.admin] key;
- * the master's JSON error becomes the thrown message.
- */
+/** POST /cluster/raft/<op> (admin-http.ts: with the admin token when the shell has the key). */
 async function changeMembership(
   ctx: ShellContext,
   op: "add" | "remove" | "transfer",
   id: string,
   io: CommandIo,
 ): Promise<void> {
-  const { master } = ctx;
   const query = id === "" ? "" : `?id=${encodeURIComponent(id)}`;
-  const admin = adminKeyOf(ctx.security);
-  const r = await request(`${httpOrigin(master)}/cluster/raft/${op}${query}`, {
-    method: "POST",
-    headers: admin === undefined ? {} : { authorization: await admin.authorization() },
-    headersTimeout: changeTimeoutMs,
-    bodyTimeout: changeTimeoutMs,
-  });
-  const text = await r.body.text();
-  let body: Partial<ChangeAnswer> & { error?: string };
-  try {
-    body = JSON.parse(text) as typeof body;
-  } catch {
-    throw new Error(`${master} answered ${r.statusCode}: ${text.slice(0, 200)}`);
-  }
-  if (r.statusCode !== 200) throw new Error(body.error ?? `${master} answered ${r.statusCode}`);
+  const body = await adminPost<Partial<ChangeAnswer>>(ctx, `/cluster/raft/${op}${query}`, changeTimeoutMs);
   io.out.write(
     `${body.result ?? "done"}; leader ${body.leader ?? "(none)"}; voters [${(body.voters ?? []).join(", ")}]`,
   );
@@ -186,6 +171,30 @@ const SHELL_COMMANDS: Record<string, ShellCommand> = {
     help: "data centers, racks, servers and their volumes (size, files, deleted, placement, under-replicated)",
     run: async (c, _f, io) => void io.out.write(formatVolumeList(await readCluster(c.master))),
   },
+  "volume.mark": {
+    help: "-volumeId=N -readonly|-writable [-node=host:port]  mark a volume's replicas (or the one on -node)",
+    flags: [
+      { name: "volumeId", type: "int", default: 0, usage: "the volume", check: nonNegativeCheck },
+      { name: "readonly", type: "bool", default: false, usage: "refuse writes to it (reads go on)" },
+      { name: "writable", type: "bool", default: false, usage: "take writes again" },
+      { name: "node", type: "string", default: "", usage: "only the replica on this volume server (default all)" },
+    ],
+    required: ["volumeId"],
+    run: async (c, f, io) => {
+      if (bool(f, "readonly") === bool(f, "writable")) throw new UsageError("use exactly one of -readonly, -writable");
+      const o = { volumeId: int(f, "volumeId"), readOnly: bool(f, "readonly"), node: str(f, "node") };
+      if (!(await markVolume(c.master, o, io))) throw new Error("some replicas could not be marked (see above)");
+    },
+  },
+  "volume.delete": {
+    help: "-volumeId=N -node=host:port  delete the volume's replica on that volume server",
+    flags: [
+      { name: "volumeId", type: "int", default: 0, usage: "the volume", check: nonNegativeCheck },
+      { name: "node", type: "string", default: "", usage: "the volume server host:port", check: nonEmptyCheck },
+    ],
+    required: ["volumeId", "node"],
+    run: (c, f, io) => deleteVolume(c.master, int(f, "volumeId"), str(f, "node"), io),
+  },
   "volume.fix.replication": {
     help: "[-apply] [-collectionPattern=p]  copy missing replicas, trim extra ones (dry run unless -apply)",
     flags: [
@@ -210,6 +219,35 @@ const SHELL_COMMANDS: Record<string, ShellCommand> = {
       );
       if (!ok) throw new Error("some volumes could not be fixed (see above)");
     },
+  },
+  "volume.vacuum": {
+    help: "[-garbageThreshold=0.3] [-collection=name] [-volumeId=N]  compact volumes with that share of deleted bytes",
+    flags: [
+      {
+        name: "garbageThreshold",
+        type: "float",
+        default: 0.3,
+        usage: "vacuum volumes with at least this share of deleted bytes on a replica (0-1]",
+      },
+      { name: "collection", type: "string", default: "", usage: "only volumes of this collection (default all)" },
+      { name: "volumeId", type: "int", default: 0, usage: "only this volume (0: all)", check: nonNegativeCheck },
+    ],
+    run: async (c, f, io) => {
+      const o = {
+        garbageThreshold: Number(f["garbageThreshold"]),
+        ...(str(f, "collection") === "" ? {} : { collection: str(f, "collection") }),
+        ...(int(f, "volumeId") === 0 ? {} : { volumeId: int(f, "volumeId") }),
+      };
+      if (!(await vacuumVolumes(c, o, io))) throw new Error("some volumes could not be vacuumed (see above)");
+    },
+  },
+  "volume.vacuum.disable": {
+    help: "stop the leader's automatic vacuum passes (volume.vacuum still runs)",
+    run: (c, _f, io) => setVacuumEnabled(c, false, io),
+  },
+  "volume.vacuum.enable": {
+    help: "resume the leader's automatic vacuum passes",
+    run: (c, _f, io) => setVacuumEnabled(c, true, io),
   },
   "volume.check.disk": {
     help:
@@ -291,7 +329,7 @@ export const shellCommand: Command = {
   name: "shell",
   summary:
     "Runs cluster commands (cluster.status, cluster.raft.ps, cluster.raft.add/remove/transferLeader, " +
-    "volume.list, volume.fix.replication, volume.check.disk; " +
+    "volume.list, volume.fix.replication, volume.check.disk, volume.vacuum[.disable|.enable]; " +
     "`help` lists them); reads them from standard input when none is given.",
   flags: shellFlags,
   acceptsArguments: true,
