@@ -12,6 +12,7 @@ import { realRepairClock } from "../../../src/master/repair/repairer.js";
 import { silentLogger } from "../../../src/common/logger.js";
 import { ErrorCode, WeedError } from "../../../src/common/errors.js";
 import { rpByte } from "./helpers.js";
+import { waitFor } from "../../helpers.js";
 
 const LIMIT = 1 << 30;
 const RP010 = rpByte("010");
@@ -160,6 +161,29 @@ describe("Vacuumer", () => {
     const lastCommitOfFirst = commits[3]![1];
     const checks = s.log.map((l, i) => [l, i] as const).filter(([l]) => l.startsWith("check"));
     expect(checks[4]![1]).toBeGreaterThan(lastCommitOfFirst);
+  });
+
+  it("automatic passes every period while leading and enabled; none when disabled or after stepDown", async () => {
+    const ratios = { 1: [0.9, 0.9] };
+    const { t, nodes } = setup(ratios);
+    const s = new Script(ratios, nodes, t);
+    const deps = { topology: t, calls: s, ready: () => true, clock: realRepairClock, logger: silentLogger() };
+    const v = new Vacuumer(deps, { garbageThreshold: 0.3, periodMs: 20 });
+    const checks = (): number => s.log.filter((l) => l.startsWith("check")).length;
+    v.lead();
+    await waitFor(() => checks() >= 4, { what: "two automatic passes", timeoutMs: 5_000 });
+    v.setEnabled(false);
+    await new Promise((r) => setTimeout(r, 60)); // a pass under way ends
+    const whileDisabled = checks();
+    await new Promise((r) => setTimeout(r, 100));
+    expect(checks()).toBe(whileDisabled);
+    v.setEnabled(true);
+    await waitFor(() => checks() > whileDisabled, { what: "passes again once enabled", timeoutMs: 5_000 });
+    await v.stepDown();
+    const after = checks();
+    await new Promise((r) => setTimeout(r, 100));
+    expect(checks()).toBe(after);
+    await v.close();
   });
 
   it("garbageThreshold must be in (0, 1]", () => {
