@@ -828,6 +828,11 @@ export class Volume {
     this.checkReadable();
     this.refuseVacuumUnder("compact");
     if (this.vacuum !== undefined) this.dropCompacted();
+    // A marker left by a commit that could not remove it would make a start-up take the new .cpd
+    // for a decided commit: gone (and synced) before one is written.
+    if (fs.existsSync(this.vacuumFiles.cpc)) await removeCommitMarker(this.vacuumFiles);
+    this.checkReadable();
+    this.refuseVacuumUnder("compact");
     const abort = new AbortController();
     const signal = opts.signal === undefined ? abort.signal : AbortSignal.any([abort.signal, opts.signal]);
     // One synchronous step: the snapshot is the map exactly as the first `replayedTo` entries built it.
@@ -854,7 +859,7 @@ export class Volume {
       files = await task;
     } catch (err) {
       if (this.vacuum === v) this.vacuum = undefined;
-      throw err;
+      throw err instanceof WeedError ? err : ioError(`compacting volume ${this.id}`, err);
     }
     v.phase = "compacted";
     v.files = files;
@@ -966,11 +971,16 @@ export class Volume {
       });
     } catch (err) {
       this.commitFailed(err, decided);
-      throw err;
+      throw err instanceof WeedError ? err : ioError(`committing the compaction of volume ${this.id}`, err);
     }
     this.vacuum = undefined;
     crashPoint("vacuum.commit.afterSwap");
-    await removeCommitMarker(this.vacuumFiles);
+    try {
+      await removeCommitMarker(this.vacuumFiles);
+    } catch (err) {
+      // Committed all the same; the next compaction removes it before writing a .cpd (see compact()).
+      this.log.warn({ err, file: this.vacuumFiles.cpc }, "vacuum: could not remove the commit marker");
+    }
     const report: CommitReport = {
       info: this.info(),
       pauseMs,
