@@ -20,6 +20,7 @@ import type { HeartbeatView, VolumeHttpContext } from "./http-context.js";
 import { VolumeHttpServer, type VolumeHttpLimits } from "./http-server.js";
 import { InflightLimit } from "./inflight-limit.js";
 import { UploadBuffers } from "./upload-buffers.js";
+import { applyReadOnlyMarks, persistReadOnly } from "./readonly-marks.js";
 import {
   concurrentDownloadLimitMBDefault,
   concurrentUploadLimitMBDefault,
@@ -207,6 +208,14 @@ export class VolumeServer {
       onReadOnlyChange: () => this.#heartbeat?.beatNow(),
     });
     this.#metrics = new VolumeMetrics(this.#store, () => this.#heartbeat);
+    this.#store.on("change", (e) => {
+      if (e.kind !== "volume-deleted") return;
+      try {
+        persistReadOnly(c.dir, e.info, false);
+      } catch (err) {
+        this.#log.warn({ err, volumeId: e.info.id }, "cannot remove the deleted volume's read-only mark");
+      }
+    });
     // Replicated writes and remote reads dial https:// with [https.client].
     installHttpsClient(c.security?.httpsClient);
     this.#grpc = newGrpcServer({ "grpc.max_receive_message_length": grpcReceiveBytesMax }, c.security, "volume");
@@ -237,6 +246,7 @@ export class VolumeServer {
     const c = this.#c;
     try {
       await this.#store.open();
+      applyReadOnlyMarks(this.#store, this.#log);
       this.#grpcPort = await bindServer(this.#grpc, c.bindIp, c.grpcPort);
       const server = this;
       const publicUrl = (): string => (c.publicUrl !== "" ? c.publicUrl : `${c.ip}:${this.#httpPort}`);

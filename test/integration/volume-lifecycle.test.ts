@@ -157,3 +157,83 @@ describe("volumes filling up (-volumeSizeLimitMB=1)", () => {
     }
   }, 120_000);
 });
+
+let nextKey = 0x7000;
+/** A fid of volume `vid` that was never written (a new key). */
+const newFidIn = (vid: number): string => `${vid},${(nextKey++).toString(16)}5eed0001`;
+
+async function layoutOf(collection: string): Promise<Layout> {
+  const l = (await layouts()).find((x) => x.collection === collection);
+  if (l === undefined) throw new Error(`no layout of collection ${collection}`);
+  return l;
+}
+
+async function restart(i: number): Promise<void> {
+  await servers[i]!.proc.stop();
+  servers[i]!.proc = startVolume(i);
+  await waitHttpOk(`http://${urlOf(i)}/healthz`, servers[i]!.proc);
+}
+
+/** The master lists volume `vid` on server `i` (again). */
+async function listedOn(vid: number, i: number): Promise<boolean> {
+  const l = await getJson(`${masterUrl()}/dir/lookup?volumeId=${vid}`);
+  return ((l.json?.locations ?? []) as { url: string }[]).some((x) => x.url === urlOf(i));
+}
+
+describe("volume.mark and volume.delete", () => {
+  it("volume.mark -readonly refuses writes, keeps reads and survives a restart; -writable undoes it", async () => {
+    const first = await write("mark", randomBytes(1000));
+    const vid = Number(first.fid.split(",")[0]);
+    const holder = servers.findIndex((_, i) => urlOf(i) === first.url);
+    const ro = shell("volume.mark", `-volumeId=${vid}`, "-readonly");
+    expect(ro.code, ro.err).toBe(0);
+    expect(ro.out).toContain(`volume ${vid} on ${first.url} marked readonly`);
+    const put = (): Promise<{ status: number }> =>
+      send(`http://${first.url}/${newFidIn(vid)}`, { method: "PUT", body: randomBytes(100) });
+    expect((await put()).status).toBe(409);
+    expect((await send(`http://${first.url}/${first.fid}`)).status).toBe(200);
+    await waitFor(
+      async () => {
+        const l = await layoutOf("mark");
+        return l.readOnly.includes(vid) && !l.writables.includes(vid);
+      },
+      { ...PROCESS_WAIT, what: "the master listing the volume read-only" },
+    );
+
+    await restart(holder);
+    expect((await put()).status).toBe(409);
+    await waitFor(() => listedOn(vid, holder), { ...PROCESS_WAIT, what: "the restarted server reporting" });
+    expect((await layoutOf("mark")).readOnly).toContain(vid);
+
+    const rw = shell("volume.mark", `-volumeId=${vid}`, "-writable");
+    expect(rw.code, rw.err).toBe(0);
+    expect((await put()).status).toBe(201);
+    await waitFor(async () => (await layoutOf("mark")).writables.includes(vid), {
+      ...PROCESS_WAIT,
+      what: "the master listing the volume writable again",
+    });
+    await restart(holder);
+    expect((await put()).status).toBe(201);
+
+    const bad = shell("volume.mark", `-volumeId=${vid}`);
+    expect(bad.code).not.toBe(0);
+    expect(bad.err).toContain("use exactly one of -readonly, -writable");
+  }, 90_000);
+
+  it("volume.delete removes the replica's files; the master drops the volume", async () => {
+    const w = await write("del", randomBytes(1000));
+    const vid = Number(w.fid.split(",")[0]);
+    const holder = servers.findIndex((_, i) => urlOf(i) === w.url);
+    await waitFor(() => listedOn(vid, holder), { ...PROCESS_WAIT, what: "the volume listed" });
+    expect(datFiles(holder)).toContain(`del_${vid}.dat`);
+    const r = shell("volume.delete", `-volumeId=${vid}`, `-node=${w.url}`);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toContain(`volume ${vid} deleted from ${w.url}`);
+    expect(datFiles(holder)).not.toContain(`del_${vid}.dat`);
+    await waitFor(async () => !(await listedOn(vid, holder)), { ...PROCESS_WAIT, what: "the master dropping it" });
+    expect((await send(`http://${w.url}/${w.fid}`)).status).toBe(404);
+    const again = shell("volume.delete", `-volumeId=${vid}`, `-node=${w.url}`);
+    expect(again.code).not.toBe(0);
+    expect(again.err).toContain(`volume ${vid} not found`);
+  }, 60_000);
+});

@@ -21,6 +21,7 @@ import { readCluster } from "../shell/cluster-topology.js";
 import { fixReplication } from "../shell/fix-replication.js";
 import { formatVolumeList } from "../shell/volume-list.js";
 import { deleteVolume, markVolume } from "../shell/volume-admin.js";
+import { deleteVolume, markVolume } from "../shell/volume-admin.js";
 import type { ShellContext } from "../shell/context.js";
 import { describeSecurity, type SecuritySummary } from "../../common/security/summary.js";
 import { securityFlag, securityFromFlags } from "../security-flags.js";
@@ -170,6 +171,30 @@ const SHELL_COMMANDS: Record<string, ShellCommand> = {
   "volume.list": {
     help: "data centers, racks, servers and their volumes (size, files, deleted, placement, under-replicated)",
     run: async (c, _f, io) => void io.out.write(formatVolumeList(await readCluster(c.master))),
+  },
+  "volume.mark": {
+    help: "-volumeId=N -readonly|-writable [-node=host:port]  mark a volume's replicas (or the one on -node)",
+    flags: [
+      { name: "volumeId", type: "int", default: 0, usage: "the volume", check: nonNegativeCheck },
+      { name: "readonly", type: "bool", default: false, usage: "refuse writes to it (reads go on)" },
+      { name: "writable", type: "bool", default: false, usage: "take writes again" },
+      { name: "node", type: "string", default: "", usage: "only the replica on this volume server (default all)" },
+    ],
+    required: ["volumeId"],
+    run: async (c, f, io) => {
+      if (bool(f, "readonly") === bool(f, "writable")) throw new UsageError("use exactly one of -readonly, -writable");
+      const o = { volumeId: int(f, "volumeId"), readOnly: bool(f, "readonly"), node: str(f, "node") };
+      if (!(await markVolume(c.master, o, io))) throw new Error("some replicas could not be marked (see above)");
+    },
+  },
+  "volume.delete": {
+    help: "-volumeId=N -node=host:port  delete the volume's replica on that volume server",
+    flags: [
+      { name: "volumeId", type: "int", default: 0, usage: "the volume", check: nonNegativeCheck },
+      { name: "node", type: "string", default: "", usage: "the volume server host:port", check: nonEmptyCheck },
+    ],
+    required: ["volumeId", "node"],
+    run: (c, f, io) => deleteVolume(c.master, int(f, "volumeId"), str(f, "node"), io),
   },
   "volume.mark": {
     help: "-volumeId=N -readonly|-writable [-node=host:port]  mark a volume's replicas (or the one on -node)",
