@@ -117,11 +117,15 @@ export class Vacuumer {
     await this.passes.catch(() => undefined);
   }
 
-  /** One pass over the volumes `req` names, after any pass under way; resolves with what happened to each. */
+  /**
+   * One pass over the volumes `req` names, after any pass under way; resolves with what happened
+   * to each. `signal`: the automatic loop's term (aborted at stepDown too); absent, stepDown aborts it.
+   */
   run(req: VacuumRequest, signal?: AbortSignal): Promise<VacuumOutcome[]> {
     checkGarbageThreshold(req.garbageThreshold);
-    const signals = [this.stepDownAbort.signal, ...(signal === undefined ? [] : [signal])];
-    const pass = this.passes.catch(() => undefined).then(() => this.pass(req, AbortSignal.any(signals)));
+    // The automatic loop's own signal ends with its term; a request's pass ends with stepDownAbort.
+    const until = signal ?? this.stepDownAbort.signal;
+    const pass = this.passes.catch(() => undefined).then(() => this.pass(req, until));
     this.passes = pass;
     return pass;
   }
