@@ -1019,11 +1019,12 @@ export class Volume {
     this.idxEnd = files.cpxEnd;
     this.map = files.map;
     this.sb = files.sb;
-    // A sync round or a needle listing may still use the old descriptors: close them after those.
+    // A sync round or a needle listing may still use the old descriptors: close them after those,
+    // on the thread pool: the last close of the old .dat frees its blocks (~0.1 s for 1 GiB on ext4).
     const users = [this.commit.drain(), ...this.listings, this.retiring];
-    this.retiring = Promise.all(users).then(() => {
-      for (const fd of old) fs.closeSync(fd);
-    });
+    this.retiring = Promise.all(users)
+      .then(() => Promise.all(old.map((fd) => closeFd(fd))))
+      .then(noop, (err: unknown) => this.log.warn({ err }, "vacuum: closing the old files failed"));
   }
 
   /** Runs `fn` with every append held back (after the one on the thread pool, if any); resolves with the ms held. */
@@ -1036,3 +1037,5 @@ export class Volume {
 }
 
 function noop(): void {}
+
+const closeFd = promisify(fs.close);
