@@ -226,6 +226,39 @@ describe("compact and commit", () => {
   });
 });
 
+describe("during a commit", () => {
+  it("a needle listing that started before the commit finishes on the old files (kept open until it ends)", async () => {
+    const v = await fresh();
+    const e = await filled(v, 3000);
+    await v.compact();
+    const listed: bigint[] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let batches = 0;
+    const listing = v.listNeedles(256, async (entries) => {
+      for (const x of entries) if (!x.deleted) listed.push(x.key);
+      if (++batches === 1) await gate; // held here until the commit is done
+    });
+    await v.commitCompaction();
+    release();
+    await listing;
+    expect(listed.length).toBe(e.live.size);
+    checkAll(v, e);
+  });
+
+  it("a start-up refuses a marker with a .cpd but no .cpx rather than pair a new .dat with the old .idx", async () => {
+    const v = await fresh();
+    await filled(v, 50);
+    await v.close();
+    const base = v.datPath.replace(/\.dat$/, "");
+    fs.writeFileSync(`${base}.cpc`, "compaction revision 1\n");
+    fs.copyFileSync(v.datPath, `${base}.cpd`);
+    const again = new Volume({ dir: tmp.dir, id: 1, collection: "", logger: silentLogger() });
+    expect(await asyncCodeOf(again.load())).toBe(ErrorCode.CORRUPT);
+    expect(fs.existsSync(`${base}.cpd`)).toBe(true);
+  });
+});
+
 describe("crash points (the hook throws where a real crash would stop the process)", () => {
   class Crash extends Error {}
 
