@@ -160,6 +160,17 @@ function callOptionsOf(opts: CallOptions): grpc.CallOptions {
 }
 
 /**
+ * Cancels `call` when `signal` aborts, and forgets the signal once the call ends: a signal that
+ * outlives many calls (a leader's term, a vacuum pass) must not collect a listener per call.
+ */
+function cancelOnAbort(call: grpc.Call, signal: AbortSignal | undefined): void {
+  if (signal === undefined) return;
+  const cancel = (): void => call.cancel();
+  signal.addEventListener("abort", cancel, { once: true });
+  call.once("status", () => signal.removeEventListener("abort", cancel));
+}
+
+/**
  * A typed client of `svc` at `address`. `credentials`: by default the process's (./tls.ts: mutual
  * TLS once security.toml's [grpc] is configured, insecure otherwise).
  */
@@ -191,7 +202,7 @@ export function createClient<S extends GenService<GenServiceMethods>>(
               else resolve(res);
             },
           );
-          opts.signal?.addEventListener("abort", () => call.cancel(), { once: true });
+          cancelOnAbort(call, opts.signal);
         });
     } else if (m.methodKind === "bidi_streaming") {
       out[m.localName] = (opts: CallOptions = {}) => {
@@ -202,7 +213,7 @@ export function createClient<S extends GenService<GenServiceMethods>>(
           metadataOf(opts),
           callOptionsOf(opts),
         );
-        opts.signal?.addEventListener("abort", () => call.cancel(), { once: true });
+        cancelOnAbort(call, opts.signal);
         return call;
       };
     } else if (m.methodKind === "server_streaming") {
@@ -215,7 +226,7 @@ export function createClient<S extends GenService<GenServiceMethods>>(
           metadataOf(opts),
           callOptionsOf(opts),
         );
-        opts.signal?.addEventListener("abort", () => call.cancel(), { once: true });
+        cancelOnAbort(call, opts.signal);
         return call;
       };
     }
