@@ -237,3 +237,42 @@ describe("volume.mark and volume.delete", () => {
     expect(again.err).toContain(`volume ${vid} not found`);
   }, 60_000);
 });
+
+describe("collections", () => {
+  it("/col/delete removes the collection's volumes on every server and from /dir/status and volume.list", async () => {
+    const kept = await write("kept", randomBytes(500));
+    const grow = await getJson(`${masterUrl()}/vol/grow?collection=gone&count=4`);
+    expect(grow.status, JSON.stringify(grow.json)).toBe(200);
+    const blobs: { fid: string; url: string }[] = [];
+    for (let i = 0; i < 8; i++) blobs.push(await write("gone", randomBytes(500)));
+    const goneFiles = (i: number): string[] => datFiles(i).filter((f) => f.startsWith("gone_"));
+    expect(goneFiles(0).length + goneFiles(1).length).toBe(4);
+    // The writes' counts reach the master with the next beat.
+    await waitFor(
+      () => /^Collection "gone" volumes:4 replicas:4 total size:\d+ file_count:8$/m.test(shell("volume.list").out),
+      {
+        ...PROCESS_WAIT,
+        what: "volume.list's line of collection gone",
+      },
+    );
+    expect(shell("volume.list").out).toMatch(/^Collection "kept" volumes:\d+ /m);
+
+    const del = await send(`${masterUrl()}/col/delete?collection=gone`, { method: "POST" });
+    expect(del.status, del.text).toBe(204);
+    expect(goneFiles(0)).toEqual([]);
+    expect(goneFiles(1)).toEqual([]);
+    expect((await layouts()).map((l) => l.collection)).not.toContain("gone");
+    for (const b of blobs) expect((await send(`http://${b.url}/${b.fid}`)).status).toBe(404);
+    // The servers' next beats agree: nothing of it comes back.
+    await new Promise((r) => setTimeout(r, 2_500));
+    expect((await layouts()).map((l) => l.collection)).not.toContain("gone");
+    expect(shell("volume.list").out).not.toContain('Collection "gone"');
+    expect(shell("volume.list").out).toContain('Collection "kept"');
+    expect((await send(`http://${kept.url}/${kept.fid}`)).status).toBe(200);
+
+    const again = await send(`${masterUrl()}/col/delete?collection=gone`, { method: "POST" });
+    expect(again.status).toBe(400);
+    expect(again.text).toContain("collection gone does not exist");
+    expect((await send(`${masterUrl()}/col/delete`, { method: "POST" })).status).toBe(400);
+  }, 60_000);
+});

@@ -2,7 +2,8 @@
 // (weed/shell/command_volume_list.go at -v 5: Topology / DataCenter / Rack / DataNode / Disk /
 // volume lines, each level closed by its totals). Ours: a volume with fewer copies than its
 // placement asks for is marked `under_replicated:<have>/<want>`, one the master found at or over
-// -volumeSizeLimitMB `full:true` (off the writable list, still readable).
+// -volumeSizeLimitMB `full:true` (off the writable list, still readable); after the tree, one line
+// per collection: its volumes, replicas and totals (what /col/delete would remove).
 import { copyCount, replicaPlacementToByte } from "../../common/replica-placement.js";
 import { type ClusterView, type NodeView, type ReplicaView, volumesOf } from "./cluster-topology.js";
 
@@ -79,5 +80,18 @@ export function formatVolumeList(c: ClusterView): string {
     lines.push(`  DataCenter ${dc} ${totalsText(totalsOf(dcNodes.flatMap((n) => n.volumes)))}`);
   }
   lines.push(totalsText(totalsOf(all)));
+  lines.push(...collectionLines(all));
   return lines.join("\n") + "\n";
+}
+
+/** "Collection <name> volumes:N replicas:M total size:..." per collection ("" is the default one). */
+function collectionLines(replicas: readonly ReplicaView[]): string[] {
+  const lines: string[] = [];
+  for (const [name, of] of groupBy(replicas, (r) => r.collection)) {
+    const volumes = new Set(of.map((r) => r.id)).size;
+    lines.push(
+      `Collection ${JSON.stringify(name)} volumes:${volumes} replicas:${of.length} ${totalsText(totalsOf(of))}`,
+    );
+  }
+  return lines;
 }

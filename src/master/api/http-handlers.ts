@@ -39,6 +39,7 @@ import type { HandedOff, MembershipAnswer, MembershipManager } from "../state/me
 import { BodyBudget, forwardedBy, hasBody, LeaderForwarder, neverDelivered } from "./leader-forwarder.js";
 import { bearer, type FidTokenKey, type FidTokens } from "../../common/security/jwt.js";
 import { viaLeader } from "./leader-route.js";
+import { deleteCollection, grpcDeleteCollection, type DeleteCollectionCall } from "../topology/collection-delete.js";
 import { MasterHttpAccess } from "./http-access.js";
 import type { SecurityConfig } from "../../common/security/config.js";
 import { securitySummary } from "../../common/security/summary.js";
@@ -85,6 +86,8 @@ export interface HttpHandlerDeps {
   security?: SecurityConfig;
   /** The leader's vacuum behind /vol/vacuum (vacuum-routes.ts), with -garbageThreshold. */
   vacuum?: { control: VacuumControl; defaultThreshold: number };
+  /** /col/delete's call to each volume server; DeleteCollection over gRPC by default. */
+  deleteCollectionCall?: DeleteCollectionCall;
 }
 
 type Handler = (req: IncomingMessage, res: ServerResponse, q: URLSearchParams, pretty: boolean) => void | Promise<void>;
@@ -137,6 +140,7 @@ export class MasterHttpHandlers {
       ],
       ["/vol/status", (_req, res, _q, pretty) => sendJson(res, 200, volStatus(deps.topology, deps.version), pretty)],
       ["/vol/grow", (_req, res, q, pretty) => this.grow(res, q, pretty)],
+      ["/col/delete", (_req, res, q) => this.deleteCollection(res, q)],
       ["/submit", (req, res, q, pretty) => this.submit(req, res, q, pretty)],
       ["/cluster/status", (_req, res, _q, pretty) => this.clusterStatus(res, pretty)],
       ["/cluster/healthz", (_req, res) => sendEmpty(res, deps.cluster.leader() === null ? 503 : 200)],
@@ -333,6 +337,14 @@ export class MasterHttpHandlers {
     const spec = parseAssignParams({ ...rawParamsOf(q), count: undefined }, this.deps.defaultReplication);
     const vids = await this.deps.growth.grow(spec, count, true);
     sendJson(res, 200, { count: vids.length }, pretty);
+  }
+
+  /** 204 once every server holding the collection deleted it (SeaweedFS), 400 for an unknown one. */
+  private async deleteCollection(res: ServerResponse, q: URLSearchParams): Promise<void> {
+    const { topology, logger } = this.deps;
+    const call = this.deps.deleteCollectionCall ?? grpcDeleteCollection;
+    await deleteCollection(topology, q.get("collection") ?? "", call, logger);
+    sendEmpty(res, 204);
   }
 
   private async submit(req: IncomingMessage, res: ServerResponse, q: URLSearchParams, pretty: boolean): Promise<void> {

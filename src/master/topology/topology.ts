@@ -199,6 +199,45 @@ export class Topology {
     return true;
   }
 
+  /** Collections with at least one volume, sorted. */
+  collections(): string[] {
+    const out: string[] = [];
+    for (const [name, byKey] of this.layouts) {
+      for (const l of byKey.values()) {
+        if (l.volumeCount === 0) continue;
+        out.push(name);
+        break;
+      }
+    }
+    return out.sort();
+  }
+
+  /** The servers holding some volume of the collection. */
+  collectionNodes(collection: string): DataNode[] {
+    const nodes = new Set<DataNode>();
+    for (const layout of this.layouts.get(collection)?.values() ?? [])
+      for (const vid of layout.volumeIds()) for (const n of layout.lookup(vid) ?? []) nodes.add(n);
+    return [...nodes];
+  }
+
+  /**
+   * Drops every volume of the collection and its layouts (its servers deleted them: /col/delete);
+   * returns the volume ids. A server's beat sent before its deletion may list them once more.
+   */
+  dropCollection(collection: string): number[] {
+    const byKey = this.layouts.get(collection);
+    if (byKey === undefined) return [];
+    const ids: number[] = [];
+    for (const layout of byKey.values()) {
+      for (const vid of layout.volumeIds()) {
+        for (const node of [...(layout.lookup(vid) ?? [])]) this.removeVolume(node, vid);
+        ids.push(vid);
+      }
+    }
+    this.layouts.delete(collection);
+    return ids.sort((a, b) => a - b);
+  }
+
   /**
    * Every volume whose replicas are not healthy, by id. Costs O(unhealthy volumes), not O(all):
    * the layouts keep them apart as heartbeats change them, so a repair loop may call it every few
