@@ -76,7 +76,7 @@ async function filled(v: Volume, n: number): Promise<Expected> {
 }
 
 /**
- * A writer (new keys from `firstKey`) and a deleter (keys of `e.live` below `firstKey`) running
+ * A writer (new keys from `firstKey`), a deleter (keys of `e.live` below `firstKey`) and a reader running
  * until stop() is awaited; every write and delete they finish is recorded in `e`.
  */
 function churn(v: Volume, e: Expected, firstKey: number): { stop: () => Promise<number> } {
@@ -103,10 +103,27 @@ function churn(v: Volume, e: Expected, firstKey: number): { stop: () => Promise<
       await new Promise((r) => setImmediate(r));
     }
   })();
+  // And a reader: every needle it picks reads back whole while the vacuum runs.
+  const reader = (async () => {
+    let keys = [...e.live.keys()];
+    for (let i = 0; !stopped && i < 100_000; i++) {
+      if (i % 256 === 255) keys = [...e.live.keys()];
+      const k = keys[(i * 7919) % keys.length]!;
+      const want = e.live.get(k)!;
+      let got: Buffer | undefined;
+      try {
+        got = v.read(BigInt(k), k).data;
+      } catch {
+        got = undefined; // deleted meanwhile, or the volume closed: the checks after the vacuum decide
+      }
+      if (got !== undefined && e.live.get(k) === want && !got.equals(want)) throw new Error(`needle ${k} read wrong`);
+      await new Promise((r) => setImmediate(r));
+    }
+  })();
   return {
     stop: async () => {
       stopped = true;
-      await Promise.all([writer, deleter]);
+      await Promise.all([writer, deleter, reader]);
       return ops;
     },
   };
