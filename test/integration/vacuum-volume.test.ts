@@ -15,7 +15,7 @@ import { VolumeServer } from "../../src/gen/volume_server_pb.js";
 import { crashAtEnvName, crashPointNames, type CrashPoint } from "../../src/volume/storage/crash-points.js";
 import { encodeNeedle } from "../../src/volume/storage/needle.js";
 import { tempDir, waitFor, type TempDir } from "../helpers.js";
-import { BIN, freePortPair, getJson, waitHttpOk, WeedProcess } from "./harness.js";
+import { BIN, freePortPair, getJson, PROCESS_WAIT, waitHttpOk, WeedProcess } from "./harness.js";
 
 const vid = 7;
 /**
@@ -24,7 +24,7 @@ const vid = 7;
  */
 const blobCount = 100;
 /** The master has a vacuum commit's new size within this (a beat at once; the periodic one is 5 s). */
-const heartbeatSeenMs = 2_000;
+const heartbeatSeenMs = 3_000;
 /** How long a killed server may take to die after the call that reaches its crash point. */
 const deathTimeoutMs = 10_000;
 
@@ -219,6 +219,11 @@ describe("vacuum on a real volume server", () => {
         expect(await grpcCode(c.vacuumVolumeCommit({ volumeId: vid }))).toBe(GrpcStatus.FAILED_PRECONDITION);
         const ratio = (await c.vacuumVolumeCheck({ volumeId: vid })).garbageRatio;
         expect(ratio).toBeGreaterThan(0.25);
+        // The heartbeat stream is up (the master knows the volume) before the vacuum.
+        await waitFor(async () => (await masterSize()) !== undefined, {
+          ...PROCESS_WAIT,
+          what: "volume at the master",
+        });
         const before = (await c.volumeStatus({ volumeId: vid })).volumeSize;
         const load = writer(v, acked);
         const progress = await compact(c);
