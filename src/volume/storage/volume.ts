@@ -838,6 +838,7 @@ export class Volume {
     // One synchronous step: the snapshot is the map exactly as the first `replayedTo` entries built it.
     const live = snapshotLive(this.map);
     const replayedTo = this.idxEnd / idxEntryBytes;
+    const datBytes = this.datEnd;
     const started = performance.now();
     const task = compactFiles({
       id: this.id,
@@ -865,7 +866,7 @@ export class Volume {
     v.files = files;
     const ms = Math.round(performance.now() - started);
     const report: CompactReport = {
-      processedBytes: this.datEnd,
+      processedBytes: datBytes,
       liveNeedles: files.copied,
       expiredNeedles: files.expired,
       damagedNeedles: files.damaged,
