@@ -116,7 +116,7 @@ afterAll(async () => {
 });
 
 describe("vacuum", () => {
-  it("under a writer and a deleter: live blobs intact on both replicas, deletes stay deleted, .dat shrank", async () => {
+  it("under a writer and a deleter: live blobs intact on both replicas, deletes stay, .dat shrank", async () => {
     const live = new Map<string, { url: string; content: Buffer }>();
     const deleted = new Set<string>();
     for (let i = 0; i < BLOBS; i++) {

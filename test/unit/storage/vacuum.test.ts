@@ -244,7 +244,7 @@ describe("compact and commit", () => {
 });
 
 describe("during a commit", () => {
-  it("a needle listing that started before the commit finishes on the old files (kept open until it ends)", async () => {
+  it("a needle listing begun before the commit finishes on the old files (kept open until it ends)", async () => {
     const v = await fresh();
     const e = await filled(v, 3000);
     await v.compact();
