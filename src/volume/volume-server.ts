@@ -21,6 +21,7 @@ import { VolumeHttpServer, type VolumeHttpLimits } from "./http-server.js";
 import { InflightLimit } from "./inflight-limit.js";
 import { UploadBuffers } from "./upload-buffers.js";
 import { applyReadOnlyMarks, persistReadOnly } from "./readonly-marks.js";
+import { TtlVolumeRetirer } from "./ttl-volume-expiry.js";
 import {
   concurrentDownloadLimitMBDefault,
   concurrentUploadLimitMBDefault,
@@ -186,6 +187,7 @@ export class VolumeServer {
   readonly #peers = new ReplicaClient();
   #http: VolumeHttpServer | undefined;
   #heartbeat: HeartbeatClient | undefined;
+  readonly #ttlVolumes: TtlVolumeRetirer;
   /** Cached lookups of replica locations, dropped as the leader reports changes. */
   #locations: ReplicaLocations | undefined;
   #httpPort = 0;
@@ -208,6 +210,12 @@ export class VolumeServer {
       onReadOnlyChange: () => this.#heartbeat?.beatNow(),
     });
     this.#metrics = new VolumeMetrics(this.#store, () => this.#heartbeat);
+    this.#ttlVolumes = new TtlVolumeRetirer({
+      store: this.#store,
+      nowMs: c.wallClockMs ?? Date.now,
+      limitBytes: () => Number(this.#heartbeat?.volumeSizeLimit ?? 0n),
+      logger: this.#log,
+    });
     this.#store.on("change", (e) => {
       if (e.kind !== "volume-deleted") return;
       try {
@@ -290,9 +298,11 @@ export class VolumeServer {
           intervalMs: c.heartbeatIntervalMs ?? heartbeatIntervalMsDefault,
           maxVolumeCount: () => this.#store.reportedMaxVolumeCount(),
           onLocationsChanged: (volumeIds) => this.#locations?.forget(volumeIds),
+          unreported: (v) => this.#ttlVolumes.unreported(v),
           logger: this.#log,
         });
         this.#heartbeat.start();
+        this.#ttlVolumes.start();
       }
       this.#state = "running";
       this.#log.info(
@@ -346,6 +356,7 @@ export class VolumeServer {
     // Heartbeat first: the leader drops this server from the topology as soon as the stream ends,
     // so no new writes are routed here; uploads of assigns handed out just before still arrive
     // for a short linger, then the listeners drain.
+    await this.#ttlVolumes.close();
     await this.#heartbeat?.close();
     if (this.#heartbeat !== undefined && this.#http !== undefined)
       await new Promise((r) => setTimeout(r, drainLingerMs));

@@ -77,6 +77,9 @@ async function write(collection: string, body: Buffer, extra = ""): Promise<{ fi
   return { fid: a.json.fid as string, url: a.json.url as string };
 }
 
+/** The blob written with ttl=1m at the start: its volume is retired while the other tests run. */
+let ttlVolume: { vid: number; holder: number; writtenAt: number } | undefined;
+
 const datFiles = (i: number): string[] => readdirSync(servers[i]!.dir).filter((f) => f.endsWith(".dat"));
 
 beforeAll(async () => {
@@ -94,6 +97,10 @@ beforeAll(async () => {
     ...PROCESS_WAIT,
     what: "both volume servers registered",
   });
+  const writtenAt = performance.now();
+  const t = await write("ttl", randomBytes(1000), "&ttl=1m");
+  const holder = servers.findIndex((_, i) => urlOf(i) === t.url);
+  ttlVolume = { vid: Number(t.fid.split(",")[0]), holder, writtenAt };
 }, 60_000);
 
 afterAll(async () => {
@@ -275,4 +282,24 @@ describe("collections", () => {
     expect(again.text).toContain("collection gone does not exist");
     expect((await send(`${masterUrl()}/col/delete`, { method: "POST" })).status).toBe(400);
   }, 60_000);
+});
+
+describe("TTL volumes", () => {
+  // SeaweedFS's smallest TTL is 1m and its grace period 10% of the TTL in whole minutes (0 here):
+  // the volume written at the start goes a minute and a second after its write.
+  it("a 1m TTL volume whose newest needle expired is deleted by its server and dropped by the master", async () => {
+    const { vid, holder, writtenAt } = ttlVolume!;
+    const file = `ttl_${vid}.dat`;
+    if (performance.now() - writtenAt < 55_000) expect(datFiles(holder)).toContain(file);
+    await waitFor(() => !datFiles(holder).includes(file), {
+      timeoutMs: 90_000,
+      intervalMs: 250,
+      what: `${file} deleted`,
+    });
+    const seconds = (performance.now() - writtenAt) / 1000;
+    console.log(`ttl: volume ${vid} (ttl 1m) deleted ${seconds.toFixed(1)} s after its write`);
+    expect(seconds).toBeGreaterThanOrEqual(60);
+    await waitFor(async () => !(await listedOn(vid, holder)), { ...PROCESS_WAIT, what: "the master dropping it" });
+    expect((await layouts()).flatMap((l) => l.writables)).not.toContain(vid);
+  }, 120_000);
 });
