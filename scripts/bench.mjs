@@ -7,8 +7,10 @@
 // BENCH_TIMEOUT_S (whole run, default 900), BENCH_JWT=1 (a security.toml with [jwt.signing] given
 // to the server and the benchmark with -security: every upload carries the token its assign
 // minted, checked by the volume server; BENCH_JWT=read adds [jwt.signing.read]: every read asks
-// the master for a read token first, as SeaweedFS's clients do), or arguments: npm run bench -- -n=20000 -c=32 -fsync
-// (any other -flag is passed to `weed-ts benchmark` as is). Needs a build (npm run build).
+// the master for a read token first, as SeaweedFS's clients do), BENCH_PROF_DIR=<dir> (the server and
+// the benchmark run under `node --cpu-prof`, their .cpuprofile files written there on exit), or
+// arguments: npm run bench -- -n=20000 -c=32 -fsync (any other -flag is passed to `weed-ts benchmark`
+// as is). Needs a build (npm run build).
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { randomBytes } from "node:crypto";
@@ -126,7 +128,8 @@ async function stop(child) {
  */
 function runBenchmarkChild(args, signal) {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [WEED, "benchmark", ...args], { stdio: ["ignore", "pipe", "inherit"] });
+    const node = [...profileArgs("benchmark"), WEED, "benchmark", ...args];
+    const child = spawn(process.execPath, node, { stdio: ["ignore", "pipe", "inherit"] });
     let text = "";
     let killTimer;
     const onAbort = () => {
@@ -145,6 +148,13 @@ function runBenchmarkChild(args, signal) {
       resolve({ code: code ?? (sig ? 1 : 0), text });
     });
   });
+}
+
+/** `node --cpu-prof` flags for a process named `name` when BENCH_PROF_DIR is set. */
+function profileArgs(name) {
+  const dir = process.env.BENCH_PROF_DIR;
+  if (dir === undefined || dir === "") return [];
+  return ["--cpu-prof", `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${name}.cpuprofile`];
 }
 
 /** "Requests per second" and "Failed requests" of each phase in the printed report. */
@@ -170,7 +180,7 @@ function verdict(name, phase, target) {
 }
 
 /**
- * user+sys CPU seconds of a process so far (Linux /proc; NaN elsewhere): on a shared machine the
+ * user and sys CPU seconds of a process so far (Linux /proc; NaN elsewhere): on a shared machine the
  * server's CPU per request is a steadier measure of a cost than requests per second.
  */
 async function cpuSec(pid) {
@@ -178,9 +188,9 @@ async function cpuSec(pid) {
     const stat = await readFile(`/proc/${pid}/stat`, "utf8");
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
     // utime and stime are fields 14 and 15 of stat(5), in clock ticks (USER_HZ, 100 on Linux).
-    return (Number(fields[11]) + Number(fields[12])) / 100;
+    return { user: Number(fields[11]) / 100, sys: Number(fields[12]) / 100 };
   } catch {
-    return Number.NaN;
+    return { user: Number.NaN, sys: Number.NaN };
   }
 }
 
@@ -205,13 +215,16 @@ async function securityFile(dir, mode) {
 }
 
 /** The verdicts, the JWT mode and the server's CPU per request. */
-function printSummary(text, { jwt, serverCpuSec, n }) {
+function printSummary(text, { jwt, serverCpu, n }) {
   const phases = parseReport(text);
   const writes = verdict("write", phases.write, TARGET_WRITES_PER_SEC);
   process.stdout.write(`\nJWT: ${jwt}\n${writes}\n${verdict("read", phases.read, TARGET_READS_PER_SEC)}\n`);
   const requests = (phases.write ? n : 0) + (phases.read ? n : 0);
-  const perRequest = requests > 0 ? `, ${((serverCpuSec * 1e6) / requests).toFixed(0)} us per request` : "";
-  process.stdout.write(`server CPU (user+sys): ${serverCpuSec.toFixed(2)} s${perRequest}\n`);
+  const us = (sec) => ((sec * 1e6) / requests).toFixed(0);
+  const total = serverCpu.user + serverCpu.sys;
+  const perRequest =
+    requests > 0 ? `, ${us(total)} us per request (user ${us(serverCpu.user)}, sys ${us(serverCpu.sys)})` : "";
+  process.stdout.write(`server CPU (user+sys): ${total.toFixed(2)} s${perRequest}\n`);
 }
 
 async function main() {
@@ -245,6 +258,7 @@ async function main() {
     server = spawn(
       process.execPath,
       [
+        ...profileArgs("server"),
         WEED,
         "server",
         `-dir=${dir}`,
@@ -273,8 +287,9 @@ async function main() {
     log(`weed-ts benchmark ${args.join(" ")}`);
     const cpuBefore = await cpuSec(server.pid);
     const { code, text } = await runBenchmarkChild(args, stopAll.signal);
-    const serverCpuSec = (await cpuSec(server.pid)) - cpuBefore;
-    printSummary(text, { jwt, serverCpuSec, n: Number(flags.get("n")) });
+    const cpuAfter = await cpuSec(server.pid);
+    const serverCpu = { user: cpuAfter.user - cpuBefore.user, sys: cpuAfter.sys - cpuBefore.sys };
+    printSummary(text, { jwt, serverCpu, n: Number(flags.get("n")) });
     exitCode = code;
   } catch (err) {
     log(`error: ${err instanceof Error ? err.message : String(err)}`);

@@ -19,3 +19,19 @@ export async function authorizeFid(
   await key.verify(token, tokenFidOfPath(path));
   return token!;
 }
+
+/**
+ * authorizeFid() for a `path` the handler has parsed (parseFidPath) already, synchronously where
+ * the token's check is (FidTokenKey.check): the token, or a promise of it when jose must judge;
+ * throws TokenRefused. An upload's check is on every secured write's path: no promise turn for it.
+ */
+export function authorizeFidNow(
+  key: FidTokenKey,
+  req: IncomingMessage,
+  path: string,
+  query: string,
+): string | Promise<string> {
+  const token = tokenOf(req, query);
+  const pending = key.check(token, path);
+  return pending === undefined ? token! : pending.then(() => token!);
+}

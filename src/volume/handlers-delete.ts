@@ -13,7 +13,7 @@ import { parseFidPath } from "../common/fid.js";
 import { sendJson } from "../common/http-util.js";
 import { splitUrl, type VolumeHttpContext } from "./http-context.js";
 import type { PeerAnswer } from "./replication/replica-client.js";
-import { authorizeFid } from "./fid-auth.js";
+import { authorizeFidNow } from "./fid-auth.js";
 
 type LocalDelete = { status: 202; size: number } | { status: 404 } | { status: 400 };
 
@@ -46,7 +46,8 @@ export async function handleDelete(ctx: VolumeHttpContext, req: IncomingMessage,
   const { path, query } = splitUrl(req.url ?? "/");
   const { fid } = parseFidPath(path);
   const key = ctx.fidTokens?.write;
-  const auth = key === undefined ? undefined : await authorizeFid(key, req, path, query);
+  const checked = key === undefined ? undefined : authorizeFidNow(key, req, path, query);
+  const auth = typeof checked === "object" ? await checked : checked;
   const p = query === "" ? undefined : new URLSearchParams(query);
   const fsync = ctx.fsync || p?.get("fsync") === "true";
   const replicate = p?.get("type") === "replicate";

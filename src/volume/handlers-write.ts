@@ -32,7 +32,7 @@ import { crc32cSliced, crcSliceBytes } from "./storage/needle-parts.js";
 import { appendSyncBytesMax } from "./storage/volume.js";
 import type { WriteResult } from "./storage/store-api.js";
 import { readVolumeUpload } from "./upload-parse.js";
-import { authorizeFid } from "./fid-auth.js";
+import { authorizeFidNow } from "./fid-auth.js";
 import type { PeerAnswer, VolumeLocation } from "./replication/replica-client.js";
 import { ReplicaOutcomeUnknown, type ReplicaNeedle } from "./replication/replicator.js";
 
@@ -202,7 +202,8 @@ export async function handleWrite(
   const { fid, ext: pathExt } = parseFidPath(path);
   // Before anything is read or written: a secured cluster's token for this fid (replicas get it too).
   const key = ctx.fidTokens?.write;
-  const auth = key === undefined ? undefined : await authorizeFid(key, req, path, query);
+  const checked = key === undefined ? undefined : authorizeFidNow(key, req, path, query);
+  const auth = typeof checked === "object" ? await checked : checked;
   const params = writeParams(ctx, query);
   const held = ctx.store.hasVolume(fid.volumeId);
   if (!held && params.replicate) {

@@ -5,13 +5,14 @@
 // SeaweedFS). The master signs one per assign or lookup; the volume server checks it against the
 // fid the URL names. jose (a well-kept library) checks every token whose header is not the
 // standard one (alg "none" and every algorithm but HS256 are refused by it), and does everything
-// where no wall clock is given; the standard header's HMAC is node:crypto's (FidTokenKey says why).
+// where no wall clock is given; the standard header's HMAC is hmac-sha256.ts's (FidTokenKey says why).
 import type { IncomingMessage } from "node:http";
-import { createHmac, createSecretKey, timingSafeEqual, webcrypto, type KeyObject } from "node:crypto";
+import { createSecretKey, webcrypto } from "node:crypto";
 import { errors as joseErrors, jwtVerify, SignJWT } from "jose";
 import { ErrorCode, WeedError } from "../errors.js";
 import { formatFid, parseFid, parseFidPath, type FileId } from "../fid.js";
 import type { JwtSigning, SecurityConfig } from "./config.js";
+import { HmacSha256 } from "./hmac-sha256.js";
 
 /** The only algorithm signed and accepted (SeaweedFS signs HS256 and accepts only HMAC). */
 const ALGORITHM = "HS256";
@@ -57,10 +58,46 @@ function sameFid(a: FileId, b: FileId): boolean {
   return a.volumeId === b.volumeId && a.key === b.key && a.cookie === b.cookie;
 }
 
+/** Throws TokenRefused("fid") unless `claim` names `fid` (a claim with `_N` never does: the base fid is signed). */
+function checkFid(claim: unknown, fid: FileId): void {
+  let named: FileId | undefined;
+  try {
+    named = typeof claim === "string" && !claim.includes("_") ? parseFid(claim) : undefined;
+  } catch {
+    named = undefined;
+  }
+  if (named === undefined || !sameFid(named, fid)) {
+    throw new TokenRefused("fid", `jwt is for fid ${JSON.stringify(claim ?? null)}, not ${formatFid(fid)}`);
+  }
+}
+
+/** A fid exactly as parseFid accepts it without `_N`: volume id of 1..10 digits, 9..24 hex digits. */
+const PLAIN_FID = /^(\d{1,10}),[0-9a-fA-F]{9,24}$/;
+const VOLUME_ID_MAX = 0xffffffff;
+
+/**
+ * Whether `claim` is the fid `path` names, told from the text alone: a path "/<claim>" with a
+ * valid plain fid (the path every client uploads to). Where this says no, checkFid decides.
+ */
+function namesPath(claim: unknown, path: string): boolean {
+  if (typeof claim !== "string" || path.length !== claim.length + 1 || !path.endsWith(claim)) return false;
+  const m = path.charCodeAt(0) === SLASH ? PLAIN_FID.exec(claim) : null;
+  return m !== null && Number(m[1]) <= VOLUME_ID_MAX;
+}
+
+/** Equal strings, compared in time that does not depend on where they differ. */
+function sameText(a: string, b: string): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  return diff === 0;
+}
+
+const SLASH = 0x2f;
+const DOT = 0x2e;
+
 /** base64url of `{"alg":"HS256","typ":"JWT"}`: the header SeaweedFS (golang-jwt) and this file sign with. */
 const STANDARD_HEADER = Buffer.from(JSON.stringify({ alg: ALGORITHM, typ: "JWT" })).toString("base64url");
-/** An HS256 signature's bytes. */
-const SIGNATURE_BYTES = 32;
 
 /** Unix seconds now (the wall clock: exp is wall-clock time); injected by the process that checks. */
 export type WallClockSec = () => number;
@@ -69,22 +106,23 @@ export type WallClockSec = () => number;
  * One signing key (`[jwt.signing]` or `[jwt.signing.read]`): signs and checks tokens for one fid.
  *
  * With a wall clock (`nowSec`), tokens in the standard header (every token SeaweedFS and this class
- * sign) are signed and checked with node:crypto's HMAC, synchronously, in a few microseconds, and the
- * claims checked as jose checks them (exp <= now is expired, nbf > now not yet valid, no
+ * sign) are signed and checked with a synchronous HMAC (hmac-sha256.ts), in a few microseconds, and
+ * the claims checked as jose checks them (exp <= now is expired, nbf > now not yet valid, no
  * tolerance); jose checks any other header (alg none, another algorithm, extra parameters) and does
  * all the work when no clock is given. jose through WebCrypto costs ~50 us of CPU per sign or
- * verify on the thread pool, ~10x the HMAC's: too much on a volume server's write path.
+ * verify on the thread pool, node:crypto's createHmac 3-5 us, hmac-sha256.ts ~1 us: a secured
+ * write pays one signature at the master and one check at the volume server.
  */
 export class FidTokenKey {
   readonly expiresAfterSeconds: number;
   readonly #secret: Uint8Array;
-  readonly #hmacKey: KeyObject;
+  readonly #mac: HmacSha256;
   readonly #nowSec: WallClockSec | undefined;
   #key: Promise<webcrypto.CryptoKey> | undefined;
 
   constructor(signing: JwtSigning, nowSec?: WallClockSec) {
     this.#secret = new TextEncoder().encode(signing.key);
-    this.#hmacKey = createSecretKey(this.#secret);
+    this.#mac = new HmacSha256(this.#secret, createSecretKey(this.#secret));
     this.expiresAfterSeconds = signing.expiresAfterSeconds;
     this.#nowSec = nowSec;
   }
@@ -96,10 +134,6 @@ export class FidTokenKey {
       "verify",
     ]);
     return this.#key;
-  }
-
-  #hmac(signed: string): Buffer {
-    return createHmac("sha256", this.#hmacKey).update(signed).digest();
   }
 
   /** A token for `fid` ("3,01637037d6", as the master hands it out), valid expiresAfterSeconds. */
@@ -121,7 +155,7 @@ export class FidTokenKey {
     const lifetimeSec = this.#lifetimeSec();
     const claims = lifetimeSec === undefined ? { fid } : { fid, exp: Math.floor(this.#nowSec()) + lifetimeSec };
     const signed = `${STANDARD_HEADER}.${Buffer.from(JSON.stringify(claims)).toString("base64url")}`;
-    return `${signed}.${this.#hmac(signed).toString("base64url")}`;
+    return `${signed}.${this.#mac.base64url(signed)}`;
   }
 
   /**
@@ -139,18 +173,26 @@ export class FidTokenKey {
    * TokenRefused saying why not.
    */
   async verify(token: string | undefined, fid: FileId): Promise<void> {
-    if (token === undefined || token === "") throw new TokenRefused("missing", `missing jwt for ${formatFid(fid)}`);
-    const fast = this.#nowSec === undefined ? undefined : this.#claimsByHmac(token, fid, this.#nowSec());
-    const claim = fast !== undefined ? fast.fid : await this.#claimByJose(token, formatFid(fid));
-    let named: FileId | undefined;
-    try {
-      named = typeof claim === "string" && !claim.includes("_") ? parseFid(claim) : undefined;
-    } catch {
-      named = undefined;
-    }
-    if (named === undefined || !sameFid(named, fid)) {
-      throw new TokenRefused("fid", `jwt is for fid ${JSON.stringify(claim ?? null)}, not ${formatFid(fid)}`);
-    }
+    const fast = this.#fastClaims(token, () => formatFid(fid));
+    checkFid(fast !== undefined ? fast.fid : await this.#claimByJose(token!, formatFid(fid)), fid);
+  }
+
+  /**
+   * verify() for the fid a URL path names (tokenFidOfPath: a count>1 `_N` suffix is covered by the
+   * first fid's token), for a path the caller has parsed (parseFidPath) already. Synchronous where
+   * it can be: returns when the token holds, throws TokenRefused when not; a promise only when
+   * jose must judge (another header, or no wall clock).
+   */
+  check(token: string | undefined, path: string): void | Promise<void> {
+    const fast = this.#fastClaims(token, () => formatFid(tokenFidOfPath(path)));
+    if (fast === undefined) return this.verify(token, tokenFidOfPath(path));
+    if (!namesPath(fast.fid, path)) checkFid(fast.fid, tokenFidOfPath(path));
+  }
+
+  /** Refuses a missing token; the claims of one the HMAC path can judge, undefined when jose must. */
+  #fastClaims(token: string | undefined, wanted: () => string): { fid: unknown } | undefined {
+    if (token === undefined || token === "") throw new TokenRefused("missing", `missing jwt for ${wanted()}`);
+    return this.#nowSec === undefined ? undefined : this.#claimsByHmac(token, wanted, this.#nowSec());
   }
 
   async #claimByJose(token: string, wanted: string): Promise<unknown> {
@@ -164,20 +206,20 @@ export class FidTokenKey {
   }
 
   /**
-   * The claims of a standard-header token, checked: the HMAC (constant time, canonical encoding),
-   * then exp, nbf and iat as jose checks them. Undefined for another header: jose's to judge.
+   * The claims of a standard-header token, checked: the HMAC (constant time, canonical encoding:
+   * the signature must be exactly the expected one's base64url), then exp, nbf and iat as jose
+   * checks them. Undefined for another header or shape: jose's to judge.
    */
-  #claimsByHmac(token: string, fid: FileId, now: number): { fid: unknown } | undefined {
-    const parts = token.split(".");
-    if (parts.length !== 3 || parts[0] !== STANDARD_HEADER) return undefined;
-    const [header, payload, signature] = parts as [string, string, string];
-    const wanted = (): string => formatFid(fid);
-    const given = Buffer.from(signature, "base64url");
-    const expected = this.#hmac(`${header}.${payload}`);
-    const canonical = given.length === SIGNATURE_BYTES && given.toString("base64url") === signature;
-    if (!canonical || !timingSafeEqual(given, expected)) {
+  #claimsByHmac(token: string, wanted: () => string, now: number): { fid: unknown } | undefined {
+    // Exactly three parts, the first the standard header (what split(".") would say, without the array).
+    const headerEnd = STANDARD_HEADER.length;
+    if (!token.startsWith(STANDARD_HEADER) || token.charCodeAt(headerEnd) !== DOT) return undefined;
+    const payloadEnd = token.indexOf(".", headerEnd + 1);
+    if (payloadEnd < 0 || token.indexOf(".", payloadEnd + 1) >= 0) return undefined;
+    if (!sameText(token.slice(payloadEnd + 1), this.#mac.base64url(token.slice(0, payloadEnd)))) {
       throw new TokenRefused("signature", `jwt for ${wanted()}: signature verification failed`);
     }
+    const payload = token.slice(headerEnd + 1, payloadEnd);
     let claims: unknown;
     try {
       claims = JSON.parse(Buffer.from(payload, "base64url").toString("utf8"));
