@@ -3,7 +3,7 @@
 // still read back); volume.mark turns a volume read-only and writable again; volume.delete removes
 // one replica; /col/delete removes a collection's files on every server; a TTL volume whose newest
 // needle expired is deleted by its server and dropped by the master.
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readdirSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -43,6 +43,22 @@ export function shell(...args: string[]): { code: number | null; out: string; er
     timeout: 60_000,
   });
   return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+/** The shell without blocking this process (a reader runs meanwhile); bounded as spawnSync's. */
+function shellAsync(...args: string[]): Promise<{ code: number | null; out: string; err: string }> {
+  const child = spawn(process.execPath, [BIN, "shell", `-master=127.0.0.1:${masterPort}`, ...args]);
+  let out = "";
+  let err = "";
+  child.stdout.on("data", (b: Buffer) => (out += b.toString()));
+  child.stderr.on("data", (b: Buffer) => (err += b.toString()));
+  const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
+  return new Promise((resolve) =>
+    child.once("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, out, err });
+    }),
+  );
 }
 
 interface Layout {
@@ -301,5 +317,68 @@ describe("TTL volumes", () => {
     expect(seconds).toBeGreaterThanOrEqual(60);
     await waitFor(async () => !(await listedOn(vid, holder)), { ...PROCESS_WAIT, what: "the master dropping it" });
     expect((await layouts()).flatMap((l) => l.writables)).not.toContain(vid);
+  }, 120_000);
+});
+
+/** A read as a client that follows one redirect (a server that no longer holds the volume redirects). */
+async function readFollowing(url: string): Promise<{ status: number; body: Buffer }> {
+  const r = await request(url, { headersTimeout: 10_000, bodyTimeout: 10_000 });
+  const body = Buffer.from(await r.body.arrayBuffer());
+  const location = r.headers["location"];
+  if (r.statusCode < 300 || r.statusCode >= 400 || typeof location !== "string") return { status: r.statusCode, body };
+  return send(new URL(location, url).toString());
+}
+
+describe("volume.balance", () => {
+  it("moves volumes from the fuller server to the emptier one; no read fails during the moves", async () => {
+    const grow = await getJson(`${masterUrl()}/vol/grow?collection=bal&count=6&dataNode=${urlOf(0)}`);
+    expect(grow.status, JSON.stringify(grow.json)).toBe(200);
+    const balFiles = (i: number): string[] => datFiles(i).filter((f) => f.startsWith("bal_"));
+    expect([balFiles(0).length, balFiles(1).length]).toEqual([6, 0]);
+    const blobs: { fid: string; body: Buffer }[] = [];
+    for (let i = 0; i < 30; i++) {
+      const body = randomBytes(2000);
+      const w = await write("bal", body);
+      expect(w.url).toBe(urlOf(0));
+      blobs.push({ fid: w.fid, body });
+    }
+    await waitFor(async () => (await layoutOf("bal")).writables.length === 6, { ...PROCESS_WAIT, what: "bal" });
+
+    const dry = shell("volume.balance", "-collection=bal");
+    expect(dry.code, dry.err).toBe(0);
+    expect(dry.out.match(/^moving volume \d+ 000 from \S+ to \S+$/gm)).toHaveLength(3);
+    expect([balFiles(0).length, balFiles(1).length]).toEqual([6, 0]);
+
+    // A reader at the first server all along: before, during and after the moves.
+    let reading = true;
+    const failures: string[] = [];
+    let reads = 0;
+    const reader = (async () => {
+      while (reading) {
+        for (const b of blobs) {
+          const r = await readFollowing(`http://${urlOf(0)}/${b.fid}`);
+          reads++;
+          if (r.status !== 200 || !r.body.equals(b.body)) failures.push(`${b.fid}: ${r.status}`);
+        }
+      }
+    })();
+    const apply = await shellAsync("volume.balance", "-collection=bal", "-apply");
+    reading = false;
+    await reader;
+    expect(apply.code, apply.err + apply.out).toBe(0);
+    expect([balFiles(0).length, balFiles(1).length]).toEqual([3, 3]);
+    expect(failures).toEqual([]);
+    expect(reads).toBeGreaterThan(blobs.length);
+    console.log(`balance: 3 volumes moved, ${reads} reads during the moves, none failed`);
+    await waitFor(async () => (await layoutOf("bal")).writables.length === 6, { ...PROCESS_WAIT, what: "writable" });
+    for (const b of blobs) {
+      const l = await getJson(`${masterUrl()}/dir/lookup?volumeId=${b.fid.split(",")[0]}`);
+      const at = (l.json.locations as { url: string }[]).map((x) => x.url);
+      expect(at).toHaveLength(1);
+      const r = await send(`http://${at[0]}/${b.fid}`);
+      expect(r.status).toBe(200);
+      expect(r.body.equals(b.body)).toBe(true);
+    }
+    expect(shell("volume.balance", "-collection=bal").out).toContain("nothing to move");
   }, 120_000);
 });

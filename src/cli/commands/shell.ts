@@ -21,7 +21,7 @@ import { readCluster } from "../shell/cluster-topology.js";
 import { fixReplication } from "../shell/fix-replication.js";
 import { formatVolumeList } from "../shell/volume-list.js";
 import { deleteVolume, markVolume } from "../shell/volume-admin.js";
-import { deleteVolume, markVolume } from "../shell/volume-admin.js";
+import { balanceVolumes } from "../shell/volume-balance.js";
 import type { ShellContext } from "../shell/context.js";
 import { describeSecurity, type SecuritySummary } from "../../common/security/summary.js";
 import { securityFlag, securityFromFlags } from "../security-flags.js";
@@ -196,29 +196,16 @@ const SHELL_COMMANDS: Record<string, ShellCommand> = {
     required: ["volumeId", "node"],
     run: (c, f, io) => deleteVolume(c.master, int(f, "volumeId"), str(f, "node"), io),
   },
-  "volume.mark": {
-    help: "-volumeId=N -readonly|-writable [-node=host:port]  mark a volume's replicas (or the one on -node)",
+  "volume.balance": {
+    help: "[-collection=name] [-apply]  move volumes to even out counts across servers (dry run unless -apply)",
     flags: [
-      { name: "volumeId", type: "int", default: 0, usage: "the volume", check: nonNegativeCheck },
-      { name: "readonly", type: "bool", default: false, usage: "refuse writes to it (reads go on)" },
-      { name: "writable", type: "bool", default: false, usage: "take writes again" },
-      { name: "node", type: "string", default: "", usage: "only the replica on this volume server (default all)" },
+      { name: "collection", type: "string", default: "", usage: "only count and move this collection (default all)" },
+      { name: "apply", type: "bool", default: false, usage: "move volumes (default: only list the moves)" },
     ],
-    required: ["volumeId"],
     run: async (c, f, io) => {
-      if (bool(f, "readonly") === bool(f, "writable")) throw new UsageError("use exactly one of -readonly, -writable");
-      const o = { volumeId: int(f, "volumeId"), readOnly: bool(f, "readonly"), node: str(f, "node") };
-      if (!(await markVolume(c.master, o, io))) throw new Error("some replicas could not be marked (see above)");
+      const o = { collection: str(f, "collection"), apply: bool(f, "apply") };
+      if (!(await balanceVolumes(c.master, o, io))) throw new Error("some volumes could not be moved (see above)");
     },
-  },
-  "volume.delete": {
-    help: "-volumeId=N -node=host:port  delete the volume's replica on that volume server",
-    flags: [
-      { name: "volumeId", type: "int", default: 0, usage: "the volume", check: nonNegativeCheck },
-      { name: "node", type: "string", default: "", usage: "the volume server host:port", check: nonEmptyCheck },
-    ],
-    required: ["volumeId", "node"],
-    run: (c, f, io) => deleteVolume(c.master, int(f, "volumeId"), str(f, "node"), io),
   },
   "volume.fix.replication": {
     help: "[-apply] [-collectionPattern=p]  copy missing replicas, trim extra ones (dry run unless -apply)",
