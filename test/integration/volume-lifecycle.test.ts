@@ -300,26 +300,6 @@ describe("collections", () => {
   }, 60_000);
 });
 
-describe("TTL volumes", () => {
-  // SeaweedFS's smallest TTL is 1m and its grace period 10% of the TTL in whole minutes (0 here):
-  // the volume written at the start goes a minute and a second after its write.
-  it("a 1m TTL volume whose newest needle expired is deleted by its server and dropped by the master", async () => {
-    const { vid, holder, writtenAt } = ttlVolume!;
-    const file = `ttl_${vid}.dat`;
-    if (performance.now() - writtenAt < 55_000) expect(datFiles(holder)).toContain(file);
-    await waitFor(() => !datFiles(holder).includes(file), {
-      timeoutMs: 90_000,
-      intervalMs: 250,
-      what: `${file} deleted`,
-    });
-    const seconds = (performance.now() - writtenAt) / 1000;
-    console.log(`ttl: volume ${vid} (ttl 1m) deleted ${seconds.toFixed(1)} s after its write`);
-    expect(seconds).toBeGreaterThanOrEqual(60);
-    await waitFor(async () => !(await listedOn(vid, holder)), { ...PROCESS_WAIT, what: "the master dropping it" });
-    expect((await layouts()).flatMap((l) => l.writables)).not.toContain(vid);
-  }, 120_000);
-});
-
 /** A read as a client that follows one redirect (a server that no longer holds the volume redirects). */
 async function readFollowing(url: string): Promise<{ status: number; body: Buffer }> {
   const r = await request(url, { headersTimeout: 10_000, bodyTimeout: 10_000 });
@@ -380,5 +360,25 @@ describe("volume.balance", () => {
       expect(r.body.equals(b.body)).toBe(true);
     }
     expect(shell("volume.balance", "-collection=bal").out).toContain("nothing to move");
+  }, 120_000);
+});
+
+describe("TTL volumes", () => {
+  // SeaweedFS's smallest TTL is 1m and its grace period 10% of the TTL in whole minutes (0 here):
+  // the volume written at the start goes a minute and a second after its write.
+  it("a 1m TTL volume whose newest needle expired is deleted by its server and dropped by the master", async () => {
+    const { vid, holder, writtenAt } = ttlVolume!;
+    const file = `ttl_${vid}.dat`;
+    if (performance.now() - writtenAt < 55_000) expect(datFiles(holder)).toContain(file);
+    await waitFor(() => !datFiles(holder).includes(file), {
+      timeoutMs: 90_000,
+      intervalMs: 250,
+      what: `${file} deleted`,
+    });
+    const seconds = (performance.now() - writtenAt) / 1000;
+    console.log(`ttl: volume ${vid} (ttl 1m) deleted ${seconds.toFixed(1)} s after its write`);
+    expect(seconds).toBeGreaterThanOrEqual(60);
+    await waitFor(async () => !(await listedOn(vid, holder)), { ...PROCESS_WAIT, what: "the master dropping it" });
+    expect((await layouts()).flatMap((l) => l.writables)).not.toContain(vid);
   }, 120_000);
 });

@@ -259,6 +259,8 @@ describe("/dir/status and the status page", () => {
       underReplicated: [3, 4],
       readOnly: [1, 3],
       needsCheck: [2],
+      full: [],
+      crowded: [],
     });
     expect(byRp["000"]).toMatchObject({ writables: [5], underReplicated: [], readOnly: [], needsCheck: [] });
   });
