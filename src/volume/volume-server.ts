@@ -208,6 +208,8 @@ export class VolumeServer {
         checkIntervalMs: c.diskSpaceCheckIntervalMs ?? diskSpaceCheckIntervalMsDefault,
       },
       onReadOnlyChange: () => this.#heartbeat?.beatNow(),
+      // TTL expiry reads the same wall clock as the rest of the server (a test's own, if given).
+      ...(c.wallClockMs === undefined ? {} : { wallClockMs: c.wallClockMs }),
     });
     this.#metrics = new VolumeMetrics(this.#store, () => this.#heartbeat);
     this.#ttlVolumes = new TtlVolumeRetirer({
