@@ -1,10 +1,15 @@
 // Prometheus metrics of one volume server, in a Registry of its own (two servers in one process,
-// as `weed-ts server` or tests run them, must not share counters).
+// as `weed-ts server` or tests run them, must not share counters). Names are SeaweedFS's
+// (weed/stats/metrics.go, SeaweedFS_volumeServer_*) with Prometheus's unit suffixes (_total,
+// _seconds, _bytes) where SeaweedFS has none; README "Metrics" lists the mapping. The process's
+// own metrics (process_*, nodejs_*, SeaweedFS_build_info) come from common/process-metrics.ts.
 //
 // The request path is hot (tens of thousands of reads a second), so plain numbers are bumped
 // there and moved into prom-client when /metrics is scraped (`collect`), except the latency
-// histogram, whose buckets prom-client must own.
+// histogram, whose buckets prom-client must own: its per-method children are bound once here.
+import { statfs } from "node:fs/promises";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { addProcessMetrics, startTimeGauge } from "../common/process-metrics.js";
 import type { StoreApi } from "./storage/store-api.js";
 import type { ReplicaOp } from "./replication/replicator.js";
 
@@ -25,6 +30,11 @@ export interface HeartbeatState {
   readonly connected: boolean;
 }
 
+export interface VolumeMetricsOptions {
+  /** The store's directory, for the disk gauges. Default: the store's own `dir` when it has one. */
+  dir?: string;
+}
+
 export class VolumeMetrics {
   readonly registry = new Registry();
   readonly #requests = new Float64Array(METHODS.length * (statusCodeMax + 1));
@@ -34,36 +44,44 @@ export class VolumeMetrics {
     failed: { write: 0, delete: 0 },
     refused: { write: 0, delete: 0 },
   };
-  readonly #latency: Histogram<"method" | "status">;
+  /** The latency histogram's child per METHODS index. */
+  readonly #latency: Histogram.Internal<"type">[];
 
-  constructor(store: StoreApi, heartbeat: () => HeartbeatState | undefined) {
+  constructor(store: StoreApi, heartbeat: () => HeartbeatState | undefined, opts: VolumeMetricsOptions = {}) {
     const registers = [this.registry];
+    addProcessMetrics(this.registry);
+    startTimeGauge(
+      this.registry,
+      "SeaweedFS_volumeServer_start_time_seconds",
+      "Start time of the volume server, Unix seconds.",
+    );
     const requests = this.#requests;
     new Counter({
-      name: "weedts_volume_http_requests_total",
-      help: "HTTP requests answered, by method and status",
-      labelNames: ["method", "status"],
+      name: "SeaweedFS_volumeServer_request_total",
+      help: "HTTP requests answered, by method (type) and status code (code)",
+      labelNames: ["type", "code"],
       registers,
       collect() {
         for (let i = 0; i < requests.length; i++) {
           const n = requests[i]!;
           if (n === 0) continue;
-          const method = METHODS[Math.floor(i / (statusCodeMax + 1))]!;
-          this.inc({ method, status: statusLabel(i % (statusCodeMax + 1)) }, n);
+          const type = METHODS[Math.floor(i / (statusCodeMax + 1))]!;
+          this.inc({ type, code: statusLabel(i % (statusCodeMax + 1)) }, n);
           requests[i] = 0;
         }
       },
     });
-    this.#latency = new Histogram({
-      name: "weedts_volume_http_request_seconds",
-      help: "Time from request to response handed to the socket, by method and status",
-      labelNames: ["method", "status"],
+    const latency = new Histogram({
+      name: "SeaweedFS_volumeServer_request_seconds",
+      help: "Time from request to response handed to the socket, by method (type)",
+      labelNames: ["type"],
       buckets: LATENCY_BUCKETS_S,
       registers,
     });
+    this.#latency = METHODS.map((type) => latency.labels({ type }));
     const self = this;
     new Counter({
-      name: "weedts_volume_read_bytes_total",
+      name: "SeaweedFS_volumeServer_read_bytes_total",
       help: "Needle bytes sent in GET responses",
       registers,
       collect() {
@@ -72,7 +90,7 @@ export class VolumeMetrics {
       },
     });
     new Counter({
-      name: "weedts_volume_written_bytes_total",
+      name: "SeaweedFS_volumeServer_written_bytes_total",
       help: "Needle data bytes accepted by uploads",
       registers,
       collect() {
@@ -80,20 +98,11 @@ export class VolumeMetrics {
         self.#writtenBytes = 0;
       },
     });
+    volumeGauges(store, registers);
+    const dir = opts.dir ?? storeDir(store);
+    if (dir !== undefined) diskGauge(dir, registers);
     new Gauge({
-      name: "weedts_volume_volumes",
-      help: "Volumes held by this server, by collection",
-      labelNames: ["collection"],
-      registers,
-      collect() {
-        this.reset();
-        const counts = new Map<string, number>();
-        for (const v of store.volumeInfos()) counts.set(v.collection, (counts.get(v.collection) ?? 0) + 1);
-        for (const [collection, n] of counts) this.set({ collection }, n);
-      },
-    });
-    new Gauge({
-      name: "weedts_volume_max_volumes",
+      name: "SeaweedFS_volumeServer_max_volumes",
       help: "The -max flag: volumes this server may hold",
       registers,
       collect() {
@@ -103,7 +112,7 @@ export class VolumeMetrics {
     damagedRecordsCounter(store, registers);
     replicationCounters(this.#replication, registers);
     new Gauge({
-      name: "weedts_volume_heartbeat_connected",
+      name: "SeaweedFS_volumeServer_heartbeat_connected",
       help: "1 while a heartbeat stream to the master leader is up",
       registers,
       collect() {
@@ -117,7 +126,7 @@ export class VolumeMetrics {
     const m = (method !== undefined ? METHOD_INDEX[method] : undefined) ?? OTHER;
     const s = status > statusCodeMax || status < 0 ? 0 : status;
     this.#requests[m * (statusCodeMax + 1) + s]! += 1;
-    this.#latency.observe({ method: METHODS[m]!, status: statusLabel(s) }, (performance.now() - startMs) / 1000);
+    this.#latency[m]!.observe((performance.now() - startMs) / 1000);
   }
 
   bytesRead(n: number): void {
@@ -151,7 +160,7 @@ export class VolumeMetrics {
 function damagedRecordsCounter(store: StoreApi, registers: Registry[]): void {
   let seen = 0;
   new Counter({
-    name: "weedts_volume_damaged_records_total",
+    name: "SeaweedFS_volumeServer_damaged_records_total",
     help:
       "Damaged needle records found while loading volumes: skipped and left in place, moved to quarantine, " +
       "or kept and answered as corrupt (FORMAT.md Recovery)",
@@ -185,13 +194,107 @@ function replicationCounters(
   };
   fed(
     "failed",
-    "weedts_volume_replica_failures_total",
+    "SeaweedFS_volumeServer_replica_failures_total",
     "Replicated writes and deletes a replica failed after some copy took them: answered 5xx, outcome unknown; " +
       "the volume's replicas may differ until repaired",
   );
   fed(
     "refused",
-    "weedts_volume_replica_refusals_total",
+    "SeaweedFS_volumeServer_replica_refusals_total",
     "Replicated writes and deletes refused before anything was done: the master listed fewer locations than copies",
   );
+}
+
+interface CollectionSums {
+  volumes: number;
+  readOnly: number;
+  size: number;
+  deleted: number;
+}
+
+function perCollection(store: StoreApi): Map<string, CollectionSums> {
+  const sums = new Map<string, CollectionSums>();
+  for (const v of store.volumeInfos()) {
+    let c = sums.get(v.collection);
+    if (c === undefined) sums.set(v.collection, (c = { volumes: 0, readOnly: 0, size: 0, deleted: 0 }));
+    c.volumes++;
+    if (v.readOnly) c.readOnly++;
+    c.size += v.size;
+    c.deleted += v.deletedByteCount;
+  }
+  return sums;
+}
+
+/**
+ * Volumes, read-only volumes and bytes on disk per collection, as SeaweedFS's store reports them
+ * (weed/storage/store.go: SeaweedFS_volumeServer_volumes, _read_only_volumes, _total_disk_size),
+ * summed from the store at each scrape (each gauge on its own: a gauge's collect runs only when
+ * that gauge is written out, so one cannot fill another).
+ */
+function volumeGauges(store: StoreApi, registers: Registry[]): void {
+  const perType = (
+    name: string,
+    help: string,
+    set: (g: Gauge<"collection" | "type">, col: string, c: CollectionSums) => void,
+  ) => {
+    new Gauge({
+      name,
+      help,
+      labelNames: ["collection", "type"],
+      registers,
+      collect() {
+        this.reset();
+        for (const [col, c] of perCollection(store)) set(this, col, c);
+      },
+    });
+  };
+  perType(
+    "SeaweedFS_volumeServer_volumes",
+    "Volumes held by this server, by collection (type volume: no EC shards here)",
+    (g, collection, c) => g.set({ collection, type: "volume" }, c.volumes),
+  );
+  perType(
+    "SeaweedFS_volumeServer_read_only_volumes",
+    "Read-only volumes held by this server, by collection",
+    (g, collection, c) => g.set({ collection, type: "volume" }, c.readOnly),
+  );
+  perType(
+    "SeaweedFS_volumeServer_total_disk_size_bytes",
+    "Bytes of .dat files by collection: all (type normal) and of deleted needles (type deleted_bytes)",
+    (g, collection, c) => {
+      g.set({ collection, type: "normal" }, c.size);
+      g.set({ collection, type: "deleted_bytes" }, c.deleted);
+    },
+  );
+}
+
+/** The directory of a store that has one (the disk-backed Store does; test doubles may not). */
+function storeDir(store: StoreApi): string | undefined {
+  const dir = (store as { dir?: unknown }).dir;
+  return typeof dir === "string" && dir.length > 0 ? dir : undefined;
+}
+
+/**
+ * The disk under the store's directory, as SeaweedFS's SeaweedFS_volumeServer_resource (by type:
+ * all, used, free, avail), in bytes. One statfs per scrape: microseconds.
+ */
+function diskGauge(dir: string, registers: Registry[]): void {
+  new Gauge({
+    name: "SeaweedFS_volumeServer_resource_bytes",
+    help: "The volume directory's filesystem: size (all), used, free (root included) and avail (this process may use)",
+    labelNames: ["name", "type"],
+    registers,
+    async collect() {
+      this.reset();
+      try {
+        const s = await statfs(dir);
+        this.set({ name: dir, type: "all" }, s.blocks * s.bsize);
+        this.set({ name: dir, type: "used" }, (s.blocks - s.bfree) * s.bsize);
+        this.set({ name: dir, type: "free" }, s.bfree * s.bsize);
+        this.set({ name: dir, type: "avail" }, s.bavail * s.bsize);
+      } catch {
+        // A scrape must not fail because statfs did; the series vanish and "absent" alerts can tell.
+      }
+    },
+  });
 }

@@ -1,8 +1,12 @@
 // Prometheus metrics of one master, on a registry of its own (two masters in one process, as in
 // tests or `weed-ts server`, must not share counters). Names follow SeaweedFS's
-// SeaweedFS_master_* where it has the same metric. Label children of the hot counters are bound
-// once here so the assign path does no label lookups.
+// SeaweedFS_master_* where it has the same metric; the Raft group's are in raft-metrics.ts, the
+// process's (process_*, nodejs_*, SeaweedFS_build_info) in common/process-metrics.ts. Label
+// children of the hot counters are bound once here so the assign path does no label lookups.
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { addProcessMetrics, startTimeGauge } from "../../common/process-metrics.js";
+import { RaftClusterState } from "../state/raft-cluster-state.js";
+import { raftMetrics, type RaftMetricsSource } from "./raft-metrics.js";
 import type { Topology } from "../topology/topology.js";
 import {
   HEALTH_NEEDS_CHECK,
@@ -12,19 +16,27 @@ import {
 } from "../topology/volume-layout.js";
 import type { ClusterState } from "../state/cluster-state.js";
 
-export type HeartbeatKind = "total" | "dataNode" | "Volumes" | "newVolumes" | "deletedVolumes" | "error" | "silent";
+const HEARTBEAT_KINDS = ["total", "dataNode", "Volumes", "newVolumes", "deletedVolumes", "error", "silent"] as const;
+export type HeartbeatKind = (typeof HEARTBEAT_KINDS)[number];
 
 export class MasterMetrics {
   readonly registry = new Registry();
   private readonly assignOk: Counter.Internal;
   private readonly assignFailed: Counter.Internal;
   private readonly assignSeconds: Histogram;
-  private readonly heartbeats: Counter<"type">;
+  private readonly heartbeats: Record<HeartbeatKind, Counter.Internal>;
   private readonly volumeCreation: Counter<"result">;
   private readonly locationPushes: Counter;
 
-  constructor(topology: Topology, state: ClusterState) {
+  /**
+   * `raft`: the masters' Raft runtime; by default the one of a RaftClusterState. Without one (a
+   * state kept elsewhere) no Raft metric is exported and SeaweedFS_master_is_leader is absent.
+   */
+  constructor(topology: Topology, state: ClusterState, raft: RaftMetricsSource | undefined = raftOf(state)) {
     const registers = [this.registry];
+    addProcessMetrics(this.registry);
+    startTimeGauge(this.registry, "SeaweedFS_master_start_time_seconds", "Start time of the master, Unix seconds.");
+    if (raft !== undefined) raftMetrics(raft, registers);
     const assigns = new Counter({
       name: "SeaweedFS_master_assign_total",
       help: "Assign requests (HTTP and gRPC) by result.",
@@ -39,12 +51,16 @@ export class MasterMetrics {
       buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.005, 0.025, 0.1, 0.5, 2.5, 10],
       registers,
     });
-    this.heartbeats = new Counter({
-      name: "SeaweedFS_master_received_heartbeats",
-      help: "Heartbeats received, by kind.",
+    const heartbeats = new Counter({
+      name: "SeaweedFS_master_received_heartbeats_total",
+      help: "Heartbeats received, by kind (SeaweedFS: SeaweedFS_master_received_heartbeats).",
       labelNames: ["type"],
       registers,
     });
+    this.heartbeats = Object.fromEntries(HEARTBEAT_KINDS.map((k) => [k, heartbeats.labels({ type: k })])) as Record<
+      HeartbeatKind,
+      Counter.Internal
+    >;
     this.volumeCreation = new Counter({
       name: "SeaweedFS_master_volume_creation_total",
       help: "Volumes grown, by result.",
@@ -56,7 +72,6 @@ export class MasterMetrics {
       help: "Volume ids sent to volume servers in volume_locations_changed (once per message, not per stream).",
       registers,
     });
-    new Gauge({ name: "SeaweedFS_master_is_leader", help: "1 when this master is the leader.", registers }).set(1);
     new Gauge({
       name: "SeaweedFS_master_volume_servers",
       help: "Volume servers with a live heartbeat stream.",
@@ -103,7 +118,7 @@ export class MasterMetrics {
   }
 
   heartbeat(kind: HeartbeatKind, n = 1): void {
-    this.heartbeats.inc({ type: kind }, n);
+    this.heartbeats[kind].inc(n);
   }
 
   locationsPushed(n: number): void {
@@ -113,6 +128,10 @@ export class MasterMetrics {
   volumeCreated(ok: boolean): void {
     this.volumeCreation.inc({ result: ok ? "success" : "failure" });
   }
+}
+
+function raftOf(state: ClusterState): RaftMetricsSource | undefined {
+  return state instanceof RaftClusterState ? state.runtime : undefined;
 }
 
 /** A gauge with one child per layout, read from the topology at each scrape. */

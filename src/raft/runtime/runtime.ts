@@ -201,6 +201,16 @@ export interface RaftRuntimeEvents {
    * observers such as the simulator's checkers; a listener must not throw.
    */
   "entry-applied": [Entry];
+  /**
+   * A Ready's write that had to be durable (rd.mustSync) finished: how long the store's batch
+   * write and fsync took, on the runtime's clock. For metrics; a listener must not throw.
+   */
+  "log-synced": [{ durationMs: number }];
+  /**
+   * A propose() settled: resolved with the state machine's answer (error null) or rejected,
+   * durationMs after it was called. Emitted only while someone listens (metrics); must not throw.
+   */
+  "proposal-done": [{ durationMs: number; error: Error | null }];
 }
 
 type Lifecycle = "new" | "starting" | "running" | "closing" | "closed";
@@ -629,8 +639,10 @@ export class RaftRuntime<R = unknown> extends EventEmitter<RaftRuntimeEvents> {
       late = rest;
     }
     // 1. Persist.
+    const writeStarted = this.clock.now();
     const wrote =
       (rd.entries.length > 0 || rd.snapshot !== null || rd.hardState !== null) && (await this.storage.persist(rd));
+    if (wrote && rd.mustSync) this.emit("log-synced", { durationMs: this.clock.now() - writeStarted });
     // 2. Send.
     if (late.length > 0) this.transport.send(late);
     // 3. Apply.
@@ -781,7 +793,21 @@ export class RaftRuntime<R = unknown> extends EventEmitter<RaftRuntimeEvents> {
    * after appending (outcome unknown: it may still commit).
    */
   propose(cmd: Uint8Array, opts: OpOptions = {}): Promise<R> {
-    return this.submit("proposal", opts, (node) => node.propose(cmd)) as Promise<R>;
+    const started = this.clock.now();
+    const done = this.submit("proposal", opts, (node) => node.propose(cmd)) as Promise<R>;
+    // Timed here, at the edge, and only when observed: without listeners the promise is untouched.
+    if (this.listenerCount("proposal-done") === 0) return done;
+    return done.then(
+      (answer) => {
+        this.emit("proposal-done", { durationMs: this.clock.now() - started, error: null });
+        return answer;
+      },
+      (err: unknown) => {
+        const error = err instanceof Error ? err : new Error(String(err));
+        this.emit("proposal-done", { durationMs: this.clock.now() - started, error });
+        throw err;
+      },
+    );
   }
 
   /** Add `id` as a non-voting learner; resolves when the change is committed and applied here. */

@@ -1,5 +1,5 @@
 // Damage found by a volume load is reported: an error log line with volume id, offset, size and
-// reason, and weedts_volume_damaged_records_total on the volume server's /metrics (issue 9 item 2).
+// reason, and SeaweedFS_volumeServer_damaged_records_total on the volume server's /metrics (issue 9 item 2).
 import fs from "node:fs";
 import { pino } from "pino";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -23,7 +23,7 @@ afterEach(async () => {
 });
 
 describe("damage is reported: a log line and a metric", () => {
-  it("logs volume id, offset, size and reason, and counts it in weedts_volume_damaged_records_total", async () => {
+  it("logs volume id, offset, size and reason, and counts it in the damaged records counter", async () => {
     const { datPath, idxPath, datEnds } = await volumeWith(4);
     fs.unlinkSync(idxPath);
     const at = datEnds[1] ?? 0;
@@ -38,8 +38,9 @@ describe("damage is reported: a log line and a metric", () => {
       expect(line).toMatchObject({ level: 50, volumeId: 1, offset: at, size: (datEnds[2] ?? 0) - at });
       expect(line?.["reason"]).toMatch(/invalid CRC/);
       const metrics = new VolumeMetrics(store, () => undefined);
-      expect(await metrics.metrics()).toMatch(/^weedts_volume_damaged_records_total 1$/m);
-      expect(await metrics.metrics()).toMatch(/^weedts_volume_damaged_records_total 1$/m); // a counter: no double count
+      // A counter: a second scrape does not count the damage again.
+      expect(await metrics.metrics()).toMatch(/^SeaweedFS_volumeServer_damaged_records_total 1$/m);
+      expect(await metrics.metrics()).toMatch(/^SeaweedFS_volumeServer_damaged_records_total 1$/m);
       expect(store.read(1, 3n, 3).data.equals(dataOf(3))).toBe(true);
     } finally {
       await store.close();
