@@ -1,8 +1,16 @@
 // Flags several commands share, and their conversion to typed values.
-import { LOG_LEVELS } from "../common/logger.js";
+import type { LevelWithSilent } from "pino";
+import {
+  createLogger,
+  defaultLogFormat,
+  LOG_FORMATS,
+  LOG_LEVELS,
+  type LogFormat,
+  type Logger,
+} from "../common/logger.js";
 import { parseServerAddress } from "../common/server-address.js";
 import { parseReplicaPlacement } from "../common/replica-placement.js";
-import { UsageError, type FlagSpec } from "./flags.js";
+import { str, UsageError, type FlagSpec, type FlagValues } from "./flags.js";
 
 export const logLevelFlag: FlagSpec = {
   name: "logLevel",
@@ -12,6 +20,24 @@ export const logLevelFlag: FlagSpec = {
   check: (v) =>
     LOG_LEVELS.includes(v as (typeof LOG_LEVELS)[number]) ? undefined : `expected one of ${LOG_LEVELS.join(", ")}`,
 };
+
+export const logFormatFlag: FlagSpec = {
+  name: "logFormat",
+  type: "string",
+  default: "",
+  usage: "text (lines for a person) or json (one object per line); default text on a terminal, json otherwise",
+  check: (v) =>
+    v === "" || LOG_FORMATS.includes(v as LogFormat) ? undefined : `expected one of ${LOG_FORMATS.join(", ")}`,
+};
+
+/** The process's root logger from -logLevel and -logFormat. */
+export function loggerFromFlags(v: FlagValues): Logger {
+  const format = str(v, "logFormat");
+  return createLogger(
+    str(v, "logLevel") as LevelWithSilent,
+    format === "" ? defaultLogFormat() : (format as LogFormat),
+  );
+}
 
 export const replicationCheck = (v: string | number | boolean): string | undefined => {
   try {

@@ -171,8 +171,8 @@ function watchLogs(p: WeedProcess): LogWatch {
   };
 }
 
-/** pino's levels: 50 error, 60 fatal. */
-const errorLevel = 50;
+/** The levels a fuzzed request must never log at (-logFormat json names them). */
+const errorLevels: ReadonlySet<unknown> = new Set(["error", "fatal"]);
 
 function isQuietLogLine(line: string): boolean {
   let entry: { level?: unknown };
@@ -181,7 +181,7 @@ function isQuietLogLine(line: string): boolean {
   } catch {
     return false;
   }
-  return typeof entry.level === "number" && entry.level < errorLevel && !line.includes('"stack"');
+  return typeof entry.level === "string" && !errorLevels.has(entry.level) && !line.includes('"stack"');
 }
 
 // ---------------------------------------------------------------------------------------------

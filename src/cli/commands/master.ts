@@ -1,6 +1,4 @@
 import { grpcPortOffset } from "../../common/server-address.js";
-import { createLogger } from "../../common/logger.js";
-import type { LevelWithSilent } from "pino";
 import {
   pulseSecondsDefault,
   repairGraceSecondsDefault,
@@ -14,7 +12,7 @@ import {
 import { MasterServer, type MasterConfig } from "../../master/master-server.js";
 import { serveUntilSignal, type Command } from "../command.js";
 import { durationCheck, parseDurationMs } from "../duration.js";
-import { logLevelFlag, parseAddressList, replicationCheck } from "../common-flags.js";
+import { logFormatFlag, loggerFromFlags, logLevelFlag, parseAddressList, replicationCheck } from "../common-flags.js";
 import {
   int,
   nonEmptyCheck,
@@ -138,6 +136,7 @@ export const masterFlags: readonly FlagSpec[] = [
   whiteListFlag,
   corsFlag,
   logLevelFlag,
+  logFormatFlag,
 ];
 
 export function masterConfigFromFlags(v: FlagValues, prefix = ""): Omit<MasterConfig, "logger"> {
@@ -177,7 +176,7 @@ export const masterCommand: Command = {
   summary: "Starts a master: assigns file ids, tracks volume servers, grows volumes.",
   flags: masterFlags,
   async run(flags) {
-    const logger = createLogger(str(flags.values, "logLevel") as LevelWithSilent);
+    const logger = loggerFromFlags(flags.values);
     const security = securityFromFlags(flags.values, (w) => logger.warn(w));
     const config: MasterConfig = { ...masterConfigFromFlags(flags.values), logger, security };
     const master = new MasterServer(config);

@@ -1,6 +1,5 @@
+import { loggerFromFlags } from "../common-flags.js";
 import { join } from "node:path";
-import type { LevelWithSilent } from "pino";
-import { createLogger } from "../../common/logger.js";
 import { grpcPortOffset } from "../../common/server-address.js";
 import { MasterServer } from "../../master/master-server.js";
 import { VolumeServer } from "../../volume/volume-server.js";
@@ -13,7 +12,7 @@ import { volumeConfigFromFlags, volumeFlags } from "./volume.js";
 // One security.toml, white list and CORS list for both servers of the process, as SeaweedFS's
 // `weed server -whiteList`.
 const SECURITY = ["security", "whiteList", "cors.allowedOrigins"];
-const SHARED = new Set(["ip", "ip.bind", "dir", "dataCenter", "rack", "logLevel", ...SECURITY]);
+const SHARED = new Set(["ip", "ip.bind", "dir", "dataCenter", "rack", "logLevel", "logFormat", ...SECURITY]);
 
 function prefixed(prefix: string, specs: readonly FlagSpec[], skip: ReadonlySet<string>): FlagSpec[] {
   return specs
@@ -22,7 +21,7 @@ function prefixed(prefix: string, specs: readonly FlagSpec[], skip: ReadonlySet<
 }
 
 const serverFlags: readonly FlagSpec[] = [
-  ...masterFlags.filter((s) => ["ip", "ip.bind", "logLevel", ...SECURITY].includes(s.name)),
+  ...masterFlags.filter((s) => ["ip", "ip.bind", "logLevel", "logFormat", ...SECURITY].includes(s.name)),
   {
     name: "dir",
     type: "string",
@@ -43,7 +42,7 @@ export const serverCommand: Command = {
   async run(flags) {
     const v = { ...flags.values };
     if (str(v, "master.dir") === "") v["master.dir"] = join(str(v, "dir"), "master");
-    const logger = createLogger(str(v, "logLevel") as LevelWithSilent);
+    const logger = loggerFromFlags(v);
     const security = securityFromFlags(v, (w) => logger.warn(w));
     const masterCfg = masterConfigFromFlags(v, "master.");
     const grpcSuffix = masterCfg.grpcPort === masterCfg.port + grpcPortOffset ? "" : `.${masterCfg.grpcPort}`;

@@ -1,5 +1,3 @@
-import type { LevelWithSilent } from "pino";
-import { createLogger } from "../../common/logger.js";
 import { grpcPortOffset } from "../../common/server-address.js";
 import { WeedError } from "../../common/errors.js";
 import {
@@ -16,7 +14,7 @@ import { VolumeServer, type VolumeServerConfig } from "../../volume/volume-serve
 import { isReadMode, READ_MODES, type ReadMode } from "../../volume/replication/remote-read.js";
 import { listenFromFlags } from "../bind-address.js";
 import { serveUntilSignal, type Command } from "../command.js";
-import { logLevelFlag, parseAddressList } from "../common-flags.js";
+import { logFormatFlag, loggerFromFlags, logLevelFlag, parseAddressList } from "../common-flags.js";
 import {
   bool,
   int,
@@ -185,6 +183,7 @@ export const volumeFlags: readonly FlagSpec[] = [
   whiteListFlag,
   corsFlag,
   logLevelFlag,
+  logFormatFlag,
 ];
 
 export function volumeConfigFromFlags(
@@ -218,7 +217,7 @@ export const volumeCommand: Command = {
   summary: "Starts a volume server: stores blobs in append-only volume files and serves them over HTTP.",
   flags: volumeFlags,
   async run(flags) {
-    const logger = createLogger(str(flags.values, "logLevel") as LevelWithSilent);
+    const logger = loggerFromFlags(flags.values);
     const masters = parseAddressList("master", str(flags.values, "master"));
     const security = securityFromFlags(flags.values, (w) => logger.warn(w));
     const config: VolumeServerConfig = { ...volumeConfigFromFlags(flags.values, "", masters), logger, security };
