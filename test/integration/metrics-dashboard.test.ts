@@ -221,5 +221,13 @@ describe("metrics of a running cluster", () => {
     expect(after).toEqual({ leaders: [next], withLeader: left });
     const changes = gauge(await scrape(masterPorts[next]!), "SeaweedFS_master_raft_leader_changes_seen_total");
     expect(changes).toBeGreaterThanOrEqual(2);
+
+    // The last master alone has no quorum: it must not claim to lead nor to know a leader.
+    await masters[next]!.kill9();
+    const lone = left.filter((k) => k !== next);
+    await waitFor(async () => JSON.stringify(await leadership(lone)) === '{"leaders":[],"withLeader":[]}', {
+      ...PROCESS_WAIT,
+      what: "the master left alone reports no leader",
+    });
   });
 });
