@@ -52,6 +52,15 @@ export interface VolumeReplicaHealth {
 /** Told the id of every volume whose set of locations changed (a replica added or removed). */
 export type LocationWatcher = (volumeId: number) => void;
 
+/**
+ * Told about volume servers for the status page: `reported` on each full report (every pulse),
+ * `leaving` just before a node and its replicas are dropped (its volumes still listed).
+ */
+export interface NodeWatcher {
+  reported(node: DataNode): void;
+  leaving(node: DataNode): void;
+}
+
 /** ttl (16 bits) and placement byte in one number: the inner key of the layout map. */
 function layoutKey(replicaPlacement: number, ttl: number): number {
   return replicaPlacement * 0x10000 + (ttl & 0xffff);
@@ -68,6 +77,7 @@ export class Topology {
   /** Woken after every replica report: an assign waiting out a new leader's warm-up looks again. */
   readonly reported: Wakeups = new Set();
   private readonly locationWatchers = new Set<LocationWatcher>();
+  private readonly nodeWatchers = new Set<NodeWatcher>();
 
   constructor(volumeSizeLimitBytes: number) {
     this.volumeSizeLimitBytes = volumeSizeLimitBytes;
@@ -129,6 +139,7 @@ export class Topology {
   /** Drops the node and its replicas; false when `node` is not the registered one (already replaced). */
   unregisterNode(node: DataNode): boolean {
     if (this.nodes.get(node.id) !== node) return false;
+    for (const w of this.nodeWatchers) w.leaving(node);
     for (const vid of [...node.volumes.keys()]) this.removeVolume(node, vid);
     this.nodes.delete(node.id);
     const rack = node.rack;
@@ -136,6 +147,12 @@ export class Topology {
     if (rack.nodes.size === 0) rack.dataCenter.racks.delete(rack.id);
     if (rack.dataCenter.racks.size === 0) this.dcs.delete(rack.dataCenter.id);
     return true;
+  }
+
+  /** Tells `watcher` of reports and departures, until the returned function is called. */
+  watchNodes(watcher: NodeWatcher): () => void {
+    this.nodeWatchers.add(watcher);
+    return () => this.nodeWatchers.delete(watcher);
   }
 
   /** Calls `watcher` with each volume whose locations change, until the returned function is called. */
@@ -167,6 +184,7 @@ export class Topology {
         removed.push(vid);
       }
     }
+    for (const w of this.nodeWatchers) w.reported(node);
     return { added, removed, flagged };
   }
 
