@@ -12,7 +12,7 @@ import {
 import { MasterServer, type MasterConfig } from "../../master/master-server.js";
 import { serveUntilSignal, type Command } from "../command.js";
 import { durationCheck, parseDurationMs } from "../duration.js";
-import { logFormatFlag, loggerFromFlags, logLevelFlag, parseAddressList, replicationCheck } from "../common-flags.js";
+import { logFormatFlag, loggerFromFlags, logLevelFlag, replicationCheck } from "../common-flags.js";
 import {
   int,
   nonEmptyCheck,
@@ -26,6 +26,7 @@ import {
 } from "../flags.js";
 import { listenFromFlags } from "../bind-address.js";
 import { masterIdentity } from "../master-peers.js";
+import { peerListFromFlags, peersCountFlags } from "../master-peers-by-count.js";
 import { corsFlag, securityFlag, securityFromFlags, whiteListFlag } from "../security-flags.js";
 
 export const masterFlags: readonly FlagSpec[] = [
@@ -111,6 +112,7 @@ export const masterFlags: readonly FlagSpec[] = [
       "(3 or 5); joining a running cluster: any one of its masters (this one left out); empty = a single master. " +
       "Read on the first start only",
   },
+  ...peersCountFlags,
   {
     name: "raft.tickMs",
     type: "int",
@@ -142,12 +144,7 @@ export const masterFlags: readonly FlagSpec[] = [
 export function masterConfigFromFlags(v: FlagValues, prefix = ""): Omit<MasterConfig, "logger"> {
   const listen = listenFromFlags(v, prefix);
   const { ip, port } = listen;
-  const { self, peers, join } = masterIdentity(
-    `${prefix}peers`,
-    parseAddressList(`${prefix}peers`, str(v, `${prefix}peers`)),
-    ip,
-    port,
-  );
+  const { self, peers, join } = masterIdentity(`${prefix}peers`, peerListFromFlags(v, prefix, ip, port), ip, port);
   const tickMs = int(v, `${prefix}raft.tickMs`);
   const electionTicks = int(v, `${prefix}raft.electionTicks`);
   if (electionTicks < 2)
