@@ -28,7 +28,7 @@ import {
 } from "../limits.js";
 import { locationsOf, lookupVolume, volumeIdOf } from "../topology/lookup.js";
 import type { MasterMetrics } from "./metrics.js";
-import { renderStatusPage } from "./status-page.js";
+import { MasterStatusPage } from "./status-page.js";
 import { dirStatus, volStatus } from "./status-json.js";
 import { readSubmittedFile } from "./submit.js";
 import type { Topology } from "../topology/topology.js";
@@ -45,6 +45,7 @@ import type { SecurityConfig } from "../../common/security/config.js";
 import { securitySummary } from "../../common/security/summary.js";
 import { httpOrigin } from "../../common/security/https.js";
 import { vacuumRoutes, type VacuumControl } from "./vacuum-routes.js";
+import type { RuntimeStatus } from "../../raft/runtime/index.js";
 
 /** Answered by every master from its own state, never forwarded and never waiting for a leader. */
 const LOCAL_PATHS: ReadonlySet<string> = new Set([
@@ -75,7 +76,7 @@ export interface HttpHandlerDeps {
   /** Adds, removes and transfers leadership among the masters (leader only). */
   membership: MembershipManager;
   /** The Raft group as `weed-ts shell cluster.raft.ps` shows it. */
-  raftStatus: () => unknown;
+  raftStatus: () => RuntimeStatus;
   /** Seconds since start. */
   uptimeSec: () => number;
   /** Uniform in [0, 1): which replica a /<fid> redirect names. */
@@ -126,9 +127,17 @@ export class MasterHttpHandlers {
   private readonly routes: ReadonlyMap<string, Handler>;
   private readonly bodies = new BodyBudget(forwardBodyBufferMax, forwardBodyBudgetMax);
   private readonly access: MasterHttpAccess;
+  private readonly statusPage: MasterStatusPage;
 
   constructor(deps: HttpHandlerDeps) {
     this.deps = deps;
+    this.statusPage = new MasterStatusPage({
+      ...{ topology: deps.topology, cluster: deps.cluster, raftStatus: deps.raftStatus, version: deps.version },
+      ...{ volumeSizeLimitMB: deps.volumeSizeLimitMB, uptimeSec: deps.uptimeSec },
+      maxVolumeId: () => deps.state.maxVolumeId,
+      topologyId: () => deps.state.topologyId,
+      security: securitySummary(deps.security),
+    });
     this.access = new MasterHttpAccess(deps.security, deps.cluster);
     this.routes = new Map<string, Handler>([
       ["/dir/assign", (_req, res, q, pretty) => this.assign(res, q, pretty)],
@@ -163,7 +172,7 @@ export class MasterHttpHandlers {
       ["/healthz", (_req, res) => sendEmpty(res, 200)],
       ["/readyz", (_req, res) => sendEmpty(res, deps.cluster.leader() === null ? 503 : 200)],
       ["/metrics", (_req, res) => this.metricsText(res)],
-      ["/", (_req, res) => this.statusPage(res)],
+      ["/", (req, res, q) => this.statusPage.serve(req, res, q)],
       ...(deps.vacuum === undefined
         ? []
         : vacuumRoutes(deps.vacuum.control, {
@@ -414,23 +423,6 @@ export class MasterHttpHandlers {
   private async metricsText(res: ServerResponse): Promise<void> {
     const registry = this.deps.metrics.registry;
     sendText(res, 200, registry.contentType, await registry.metrics());
-  }
-
-  private statusPage(res: ServerResponse): void {
-    const d = this.deps;
-    const html = renderStatusPage(d.topology, {
-      version: d.version,
-      leader: d.cluster.leader() ?? "(none)",
-      self: d.cluster.self,
-      leading: d.cluster.isLeader(),
-      members: d.cluster.members(),
-      volumeSizeLimitMB: d.volumeSizeLimitMB,
-      maxVolumeId: d.state.maxVolumeId,
-      topologyId: d.state.topologyId,
-      uptimeSec: d.uptimeSec(),
-      security: securitySummary(d.security),
-    });
-    sendText(res, 200, "text/html; charset=utf-8", html);
   }
 
   /** /<fid> in any of the volume server's path forms -> 308 to a volume server holding it. */

@@ -170,6 +170,11 @@ export class FakeVolumeServer {
         req.resume();
         return;
       }
+      if (req.headers["content-type"] === undefined) {
+        // Not an upload (the master's status page asking for /status): Busboy would throw.
+        res.writeHead(404).end(JSON.stringify({ error: "not an upload" }));
+        return;
+      }
       const bb = Busboy({ headers: req.headers as { "content-type": string } });
       let upload: ReceivedUpload | undefined;
       bb.on("file", (_f, stream, fileName, _e, mime) => {
