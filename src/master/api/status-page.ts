@@ -84,10 +84,11 @@ function serverRow(s: ServerRow, limit: number): string {
 
 function serversTable(t: TopologyView): string {
   const more = t.serverCount - t.servers.length;
+  const rows = t.servers.map((s) => serverRow(s, t.volumeSizeLimitBytes)).join("\n");
   return `<h2>Volume servers (${t.serverCount})</h2>
 <table><tr><th>Server</th><th>Data center / rack</th><th>Volumes</th><th>Files</th><th>Used (of the slots' limit)</th>
 <th>Disk total</th><th>Disk free</th><th>Last heartbeat</th><th>Volume ids</th></tr>
-${t.servers.map((s) => serverRow(s, t.volumeSizeLimitBytes)).join("\n") || '<tr><td colspan="9">no volume servers</td></tr>'}
+${rows || '<tr><td colspan="9">no volume servers</td></tr>'}
 ${more > 0 ? `<tr><td colspan="9">... and ${more} more (see /dir/status)</td></tr>` : ""}
 </table>`;
 }
@@ -116,10 +117,15 @@ function departedTable(t: TopologyView, atMs: number): string {
       `<td>${departedVolumes(d, t.volumeSizeLimitBytes)}</td></tr>`,
   );
   return `<h2 class="bad">Volume servers that left (${t.departed.length})</h2>
-<p>Kept for ${humanDuration(departedKeepMs)} after they leave, at most ${departedServersMax}; one that comes back leaves this list.</p>
+<p>Kept for ${humanDuration(departedKeepMs)} after they leave, at most ${departedServersMax};
+one that comes back leaves this list.</p>
 <table><tr><th>Server</th><th>Data center / rack</th><th>State</th><th>Last heartbeat</th><th>Volumes it held</th></tr>
 ${rows.join("\n")}
 </table>`;
+}
+
+function volumeStates(readOnly: boolean, full: boolean): string {
+  return [readOnly ? "read-only" : "", full ? "full" : ""].filter((x) => x !== "").join(", ");
 }
 
 function volumesTable(t: TopologyView): string {
@@ -128,7 +134,7 @@ function volumesTable(t: TopologyView): string {
       `<tr><td class="n">${v.id}</td><td>${esc(v.collection)}</td><td>${v.replication}</td><td>${esc(v.ttl)}</td>` +
       `<td>${sizeShare(v.size, t.volumeSizeLimitBytes)}</td><td class="n">${v.fileCount}</td>` +
       `<td>${v.holders.map(link).join("<br>")}</td>` +
-      `<td>${[v.readOnly ? "read-only" : "", v.size >= t.volumeSizeLimitBytes ? "full" : ""].filter((x) => x !== "").join(", ")}</td></tr>`,
+      `<td>${volumeStates(v.readOnly, v.size >= t.volumeSizeLimitBytes)}</td></tr>`,
   );
   const more = t.volumeCount - t.volumes.length;
   return `<h2>Volumes (${t.volumeCount})</h2>

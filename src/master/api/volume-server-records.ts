@@ -10,7 +10,10 @@ import type { NodeWatcher, Topology } from "../topology/topology.js";
  * should not crowd the page forever.
  */
 export const departedKeepMs = 60 * 60_000;
-/** At most this many departed servers are kept (the newest): a whole rack leaving fits, a flapping fleet does not grow the page without end. */
+/**
+ * At most this many departed servers are kept (the newest): a whole rack leaving fits, a flapping
+ * fleet does not grow the page without end.
+ */
 export const departedServersMax = 50;
 
 /** One replica a departed server held, as its last report said. */
