@@ -10,6 +10,8 @@ import type { LeaderGrpcClients } from "./api/leader-grpc.js";
 import type { RaftClusterState } from "./state/raft-cluster-state.js";
 import type { Sequencer } from "./state/sequencer.js";
 import type { Assigner } from "./topology/assigner.js";
+import { noLeaderWarnMs } from "./limits.js";
+import { QuorumWatch } from "./quorum-watch.js";
 
 export interface LeadershipDeps {
   self: string;
@@ -33,9 +35,12 @@ export class LeadershipReactions {
   private leading = false;
   private previousLeader: string | null = null;
   private wasMember = false;
+  private readonly quorum: QuorumWatch;
 
   constructor(private readonly d: LeadershipDeps) {
     this.runtime = d.state.runtime;
+    const voters = (): string[] => this.runtime.status().members.filter((m) => m.suffrage === "voter").map((m) => m.id);
+    this.quorum = new QuorumWatch(d.logger, noLeaderWarnMs, voters);
     this.runtime.on("role-changed", ({ role }) => {
       this.leading = role === "leader";
       if (this.leading) this.becameLeader();
@@ -54,6 +59,11 @@ export class LeadershipReactions {
   /** Called once the Raft state is loaded: whether this master is a member to begin with. */
   opened(): void {
     this.wasMember = this.runtime.status().members.some((m) => m.id === this.d.self);
+    this.quorum.leaderChanged(this.runtime.status().leader ?? null);
+  }
+
+  close(): void {
+    this.quorum.close();
   }
 
   private becameLeader(): void {
@@ -101,6 +111,7 @@ export class LeadershipReactions {
   }
 
   private leaderChanged(leader: string | null): void {
+    this.quorum.leaderChanged(leader);
     const previous = this.previousLeader;
     if (previous !== null && previous !== this.d.self && previous !== leader) {
       this.d.forwarder.forget(previous);

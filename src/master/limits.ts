@@ -246,6 +246,12 @@ export const repairGraceSecondsDefault = 180;
 /** A week: a volume left with fewer copies for longer is better said with 0 (off). */
 export const repairGraceSecondsMax = 7 * 24 * 3600;
 
+/**
+ * A master that has known no leader this long says so at warn (quorum-watch.ts): an election takes
+ * well under a second, a leader restart a few; five seconds is neither.
+ */
+export const noLeaderWarnMs = 5_000;
+
 /** SeaweedFS's -garbageThreshold default: a volume a third garbage is worth rewriting. */
 export const garbageThresholdDefault = 0.3;
 

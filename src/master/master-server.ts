@@ -419,6 +419,7 @@ export class MasterServer {
     run.growth.close();
     run.sequencer.close();
     await run.state.close();
+    run.leadership.close();
     // HTTP has drained and Raft is closed: what is left on gRPC are long-lived streams (peers'
     // Raft streams, heartbeats being redirected) that would only hold the exit up.
     await shutdownServer(run.grpcServer, grpcCloseGraceMs);

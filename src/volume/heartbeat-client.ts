@@ -12,7 +12,7 @@
 // does the leader hold our report, which is what /readyz promises.
 // SeaweedFS: weed/server/volume_grpc_client_to_master.go.
 import { create } from "@bufbuild/protobuf";
-import type { ClientDuplexStream } from "@grpc/grpc-js";
+import { status as GrpcStatus, type ClientDuplexStream, type ServiceError } from "@grpc/grpc-js";
 import type { Logger } from "../common/logger.js";
 import { assert } from "../common/errors.js";
 import { grpcAddress, parseServerAddress, type ServerAddress } from "../common/server-address.js";
@@ -27,6 +27,7 @@ import {
   heartbeatReconnectJitter,
   heartbeatElectionPollMs,
   heartbeatStaleLeaderMs,
+  heartbeatOutageWarnMs,
   heartbeatRedirectsAtOnceMax,
   heartbeatReconnectMsMax,
   knownMastersMax,
@@ -84,10 +85,17 @@ export interface HeartbeatClientOptions {
 
 type SessionEnd =
   | { kind: "redirect"; leader: string; answered: boolean }
-  | { kind: "failed"; reason: string; answered: boolean }
+  /** `refused`: the master answered with a refusal (another cluster, credentials), not silence. */
+  | { kind: "failed"; reason: string; answered: boolean; refused?: boolean }
   | { kind: "aborted" };
 
 type HeartbeatCall = ClientDuplexStream<Heartbeat, HeartbeatResponse>;
+
+/** A master that answered no (a status other than "could not reach it"), as opposed to silence. */
+function isRefusal(err: ServiceError): boolean {
+  const silent = [GrpcStatus.UNAVAILABLE, GrpcStatus.DEADLINE_EXCEEDED, GrpcStatus.CANCELLED];
+  return typeof err.code === "number" && !silent.includes(err.code);
+}
 
 function sameServer(a: ServerAddress, b: ServerAddress): boolean {
   return a.host === b.host && a.port === b.port;
@@ -209,6 +217,25 @@ export class HeartbeatClient {
     this.#connected = false;
   }
 
+  /** Tracks an outage (no master answering): warned once past heartbeatOutageWarnMs, ended by an answer. */
+  #noteOutage(
+    outage: { since: number; warned: boolean } | undefined,
+    answered: boolean,
+  ): { since: number; warned: boolean } | undefined {
+    if (answered) {
+      if (outage?.warned === true) this.#log.info({ masters: this.#masters }, "a master answers again");
+      return undefined;
+    }
+    const now = performance.now();
+    const o = outage ?? { since: now, warned: false };
+    if (!o.warned && now - o.since >= heartbeatOutageWarnMs) {
+      const seconds = Math.round((now - o.since) / 1000);
+      this.#log.warn({ masters: this.#masters, seconds }, "no master has answered for a while: still trying");
+      o.warned = true;
+    }
+    return o;
+  }
+
   async #run(signal: AbortSignal): Promise<void> {
     let index = 0;
     let failures = 0;
@@ -218,6 +245,10 @@ export class HeartbeatClient {
      * followers still name it.
      */
     let lost: { master: string; at: number } | undefined;
+    /** Since when no master has answered, and whether that was said (once per outage). */
+    let outage: { since: number; warned: boolean } | undefined;
+    /** The last refusal said (a master refusing on every retry is said once, until it changes). */
+    let lastRefusal: string | undefined;
     while (!signal.aborted) {
       const master = this.#masters[index % this.#masters.length]!;
       this.#current = master;
@@ -225,6 +256,7 @@ export class HeartbeatClient {
       this.#connected = false;
       if (end.kind === "aborted") break;
       if (end.answered) failures = 0;
+      outage = this.#noteOutage(outage, end.answered);
       if (end.kind === "redirect") {
         if (
           lost !== undefined &&
@@ -232,7 +264,7 @@ export class HeartbeatClient {
           sameServer(parseServerAddress(end.leader), parseServerAddress(lost.master))
         ) {
           // The election is still under way: ask the next master again shortly, without backing off.
-          this.#log.info(
+          this.#log.debug(
             { master, leader: end.leader },
             "master still names the leader we lost: waiting for the election",
           );
@@ -247,7 +279,14 @@ export class HeartbeatClient {
         if (++redirects <= heartbeatRedirectsAtOnceMax) continue;
       } else {
         if (end.answered) lost = { master, at: performance.now() };
-        this.#log.warn({ master, reason: end.reason }, "heartbeat stream lost");
+        // A stream that was heartbeating is worth a warning; a retry that found nobody is not
+        // (said once per outage by #noteOutage).
+        const refusal = end.refused === true ? `${master} ${end.reason}` : undefined;
+        if (end.answered) this.#log.warn({ master, reason: end.reason }, "heartbeat stream lost");
+        else if (refusal !== undefined && refusal !== lastRefusal)
+          this.#log.warn({ master, reason: end.reason }, "master refused the heartbeat");
+        else this.#log.debug({ master, reason: end.reason }, "master did not answer");
+        lastRefusal = refusal;
         index = this.#nextAfter(master, lost);
       }
       redirects = 0;
@@ -407,7 +446,12 @@ export class HeartbeatClient {
 
       call.on("data", (resp: HeartbeatResponse) => {
         if (!this.#checkCluster(master, resp.clusterId))
-          return finish({ kind: "failed", reason: `master is of another cluster (${resp.clusterId})`, answered });
+          return finish({
+            kind: "failed",
+            reason: `master is of another cluster (${resp.clusterId})`,
+            answered,
+            refused: true,
+          });
         if (resp.leader !== "") {
           let leader: ServerAddress | undefined;
           try {
@@ -427,7 +471,9 @@ export class HeartbeatClient {
         }
         if (resp.volumeLocationsChanged.length > 0) this.#o.onLocationsChanged?.(resp.volumeLocationsChanged);
       });
-      call.on("error", (err: Error) => finish({ kind: "failed", reason: err.message, answered }));
+      call.on("error", (err: Error) =>
+        finish({ kind: "failed", reason: err.message, answered, refused: isRefusal(err as ServiceError) }),
+      );
       call.on("end", () => finish({ kind: "failed", reason: "master ended the stream", answered }));
       signal.addEventListener("abort", onAbort, { once: true });
       this.#o.store.on("change", onChange);

@@ -91,6 +91,11 @@ export const heartbeatReconnectMsMax = 5_000;
 export const heartbeatElectionPollMs = 100;
 /** For this long after losing a master, a follower's hint naming it is taken as stale. */
 export const heartbeatStaleLeaderMs = 5_000;
+/**
+ * No master answering for this long is said once at warn (each retry is debug): longer than an
+ * election and a leader restart, so a routine failover says nothing above info.
+ */
+export const heartbeatOutageWarnMs = 10_000;
 /** Redirects followed at once in a row; more than this (masters naming each other) backs off. */
 export const heartbeatRedirectsAtOnceMax = 4;
 /** Each delay is drawn from [d * (1 - this), d]: volume servers restarted together do not stampede. */

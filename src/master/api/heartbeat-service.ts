@@ -340,7 +340,7 @@ export class HeartbeatService {
   private dropNode(node: DataNode, why: string, vanished: boolean): void {
     if (!this.deps.topology.unregisterNode(node)) return;
     this.deps.onNodeLeft?.(node, vanished);
-    this.deps.logger.info({ node: node.id, why }, "volume server left");
+    this.deps.logger.warn({ node: node.id, why }, "volume server left");
   }
 
   /** Heartbeats carry the truth of the data plane: ids and keys on disk raise the replicated floors. */

@@ -8,6 +8,7 @@ import { ErrorCode, WeedError } from "../../common/errors.js";
 import {
   NotLeaderError,
   ProposalDroppedError,
+  RaftClosedError,
   RaftError,
   RaftRuntime,
   type RaftRuntimeOptions,
@@ -68,15 +69,27 @@ export class RaftClusterState implements ClusterState {
    * still serves, so requests in flight meet a new leader instead of an election.
    */
   async handOff(timeoutMs: number): Promise<string | null> {
-    if (!this.opened || this.closed || !this.runtime.isLeader()) return null;
+    if (!this.opened || this.closed || !this.runtime.isLeader() || !this.hasOtherVoter()) return null;
     return this.runtime.transferLeadership(undefined, { timeoutMs });
+  }
+
+  /** Whether a voter other than this master exists (a lone master has no one to hand over to). */
+  private hasOtherVoter(): boolean {
+    let s;
+    try {
+      s = this.runtime.status();
+    } catch (err) {
+      if (err instanceof RaftClosedError) return false; // never started: nothing to hand over
+      throw err;
+    }
+    return s.members.some((m) => m.suffrage === "voter" && m.id !== s.id);
   }
 
   /** A leader hands leadership to the most up-to-date follower before it stops. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    if (this.opened) await this.runtime.close({ transferLeadership: true });
+    if (this.opened) await this.runtime.close({ transferLeadership: this.hasOtherVoter() });
   }
 
   /**
