@@ -6,6 +6,8 @@ import { scaffoldCommand } from "./commands/scaffold.js";
 import { serverCommand } from "./commands/server.js";
 import { shellCommand } from "./commands/shell.js";
 import { volumeCommand } from "./commands/volume.js";
+import { uploadCommand } from "./commands/upload.js";
+import { downloadCommand } from "./commands/download.js";
 import type { Command, CommandIo } from "./command.js";
 import { formatUsage, parseFlags, UsageError } from "./flags.js";
 import { VERSION } from "./version.js";
@@ -29,6 +31,8 @@ const COMMANDS: readonly Command[] = [
   volumeCommand,
   serverCommand,
   shellCommand,
+  uploadCommand,
+  downloadCommand,
   benchmarkCommand,
   scaffoldCommand,
   versionCommand,
