@@ -38,6 +38,8 @@ const requestTimeoutMs = 3_000;
 const changeTimeoutMs = 40_000;
 /** Commands read from standard input, at most (a script, not a session that never ends). */
 const stdinCommandsMax = 10_000;
+/** Lines an interactive session remembers for the arrow keys (readline's default is 30). */
+const shellHistorySize = 1_000;
 
 interface RaftMember {
   id: string;
@@ -74,6 +76,19 @@ async function clusterStatus(master: string, io: CommandIo): Promise<void> {
   io.out.write(`All masters: [${s.members.map((m) => `${m.id}(${roleOf(m, s.leader)})`).join(", ")}]\n`);
   const status = await getJson<{ Security?: SecuritySummary }>(`${httpOrigin(master)}/cluster/status`);
   if (status.Security !== undefined) io.out.write(`security: ${describeSecurity(status.Security)}\n`);
+}
+
+/** SeaweedFS's cluster.ps: the masters with their roles, then the volume servers with their slots. */
+async function clusterPs(master: string, io: CommandIo): Promise<void> {
+  const s = await getJson<RaftStatus>(`${httpOrigin(master)}/cluster/raft`);
+  io.out.write(`* masters: ${s.members.length}, leader ${s.leader ?? "(none)"}\n`);
+  for (const m of s.members) io.out.write(`  * ${m.id} ${roleOf(m, s.leader)}\n`);
+  const c = await readCluster(master);
+  io.out.write(`* volume servers: ${c.nodes.length}\n`);
+  for (const n of c.nodes) {
+    const where = `dataCenter=${n.dataCenter} rack=${n.rack}`;
+    io.out.write(`  * ${n.url} ${where} volumes=${n.volumes.length}/${n.maxVolumes} grpc=${n.grpcAddress}\n`);
+  }
 }
 
 async function raftPs(master: string, io: CommandIo): Promise<void> {
@@ -146,6 +161,10 @@ const SHELL_COMMANDS: Record<string, ShellCommand> = {
   "cluster.status": {
     help: "the leader and every master with its role",
     run: (c, _f, io) => clusterStatus(c.master, io),
+  },
+  "cluster.ps": {
+    help: "the masters (role) and the volume servers (data center, rack, volumes/slots)",
+    run: (c, _f, io) => clusterPs(c.master, io),
   },
   "cluster.raft.ps": {
     help: "the Raft members with role, term, commit and applied index",
@@ -332,6 +351,30 @@ async function runLine(ctx: ShellContext, line: string, io: CommandIo): Promise<
   }
 }
 
+/**
+ * On a terminal: a `> ` prompt with line editing and this session's history (up and down arrows),
+ * until `exit`, `quit` or end of input (Ctrl-D). A failed command does not end the session.
+ */
+async function interactive(ctx: ShellContext, io: CommandIo): Promise<number> {
+  const rl = createInterface({
+    input: process.stdin,
+    output: process.stdout,
+    terminal: true,
+    historySize: shellHistorySize,
+    prompt: "> ",
+  });
+  io.out.write(`weed-ts shell, master ${ctx.master}; "help" lists the commands, "exit" leaves\n`);
+  rl.prompt();
+  for await (const line of rl) {
+    const word = line.trim();
+    if (word === "exit" || word === "quit") break;
+    await runLine(ctx, line, io);
+    rl.prompt();
+  }
+  rl.close();
+  return 0;
+}
+
 const shellFlags: readonly FlagSpec[] = [
   { name: "master", type: "string", default: "localhost:9333", usage: "any master's host:port", check: nonEmptyCheck },
   securityFlag,
@@ -340,7 +383,7 @@ const shellFlags: readonly FlagSpec[] = [
 export const shellCommand: Command = {
   name: "shell",
   summary:
-    "Runs cluster commands (cluster.status, cluster.raft.ps, cluster.raft.add/remove/transferLeader, " +
+    "Runs cluster commands (cluster.status, cluster.ps, cluster.raft.ps, cluster.raft.add/remove/transferLeader, " +
     "volume.list, volume.fix.replication, volume.check.disk, volume.vacuum[.disable|.enable]; " +
     "`help` lists them); reads them from standard input when none is given.",
   flags: shellFlags,
@@ -354,6 +397,7 @@ export const shellCommand: Command = {
     if (admin !== undefined) installProcessAdminKey(admin);
     const ctx: ShellContext = { master: str(flags.values, "master"), security };
     if (flags.positional.length > 0) return (await runLine(ctx, flags.positional.join(" "), io)) ? 0 : 1;
+    if (process.stdin.isTTY === true) return interactive(ctx, io);
     const rl = createInterface({ input: process.stdin, terminal: false });
     let ok = true;
     let n = 0;

@@ -1,7 +1,8 @@
-// `weed-ts upload` and `weed-ts download` (SeaweedFS's `weed upload` / `weed download`) against a
-// real `weed-ts server`: files go up with their names and come back byte-identical under them;
-// a missing file or fid is reported per item and the exit status says so.
-import { execFile } from "node:child_process";
+// The command-line tools against a real `weed-ts server`: `weed-ts upload` and `weed-ts download`
+// (SeaweedFS's `weed upload` / `weed download`): files go up with their names and come back
+// byte-identical under them, a missing file or fid is reported per item and the exit status says
+// so; the shell's cluster.ps, and its prompt on a terminal (a pseudo-terminal made by script(1)).
+import { execFile, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -12,6 +13,7 @@ import { BIN, freePortPair, getJson, PROCESS_WAIT, waitHttpOk, WeedProcess } fro
 let tmp: TempDir;
 let masterPort: number;
 let proc: WeedProcess;
+let volumePort: number;
 
 function run(...args: string[]): Promise<{ code: number; out: string; err: string }> {
   return new Promise((resolve) => {
@@ -24,7 +26,7 @@ function run(...args: string[]): Promise<{ code: number; out: string; err: strin
 beforeAll(async () => {
   tmp = await tempDir("weed-ts-updown-");
   masterPort = await freePortPair();
-  const volumePort = await freePortPair();
+  volumePort = await freePortPair();
   proc = new WeedProcess([
     "server",
     `-dir=${tmp.dir}/data`,
@@ -79,5 +81,38 @@ describe("upload and download", () => {
     const none = await run("upload", master);
     expect(none.code).toBe(2);
     expect(none.err).toContain("name at least one file");
+  });
+});
+
+describe("the shell", () => {
+  it("cluster.ps lists the master and the volume server", async () => {
+    const r = await run("shell", `-master=127.0.0.1:${masterPort}`, "cluster.ps");
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toContain(`* masters: 1, leader 127.0.0.1:${masterPort}`);
+    expect(r.out).toContain(`  * 127.0.0.1:${masterPort} leader`);
+    expect(r.out).toMatch(new RegExp(`\\* 127\\.0\\.0\\.1:${volumePort} dataCenter=\\S+ rack=\\S+ volumes=\\d+/\\d+`));
+  });
+
+  it("on a terminal: a prompt, commands, a failed one that does not end the session, exit", async () => {
+    const command = `${process.execPath} ${BIN} shell -master=127.0.0.1:${masterPort}`;
+    const child = spawn("script", ["-qfec", command, "/dev/null"], { stdio: ["pipe", "pipe", "pipe"] });
+    let out = "";
+    child.stdout.on("data", (b: Buffer) => (out += b.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+    const waitOut = (text: string) =>
+      waitFor(() => out.includes(text), { what: `shell printed ${text}`, timeoutMs: 20_000 });
+    try {
+      await waitOut("> ");
+      child.stdin.write("nope.command\n");
+      await waitOut("unknown shell command");
+      child.stdin.write("cluster.ps\n");
+      await waitOut("* volume servers: 1");
+      child.stdin.write("exit\n");
+      expect(await exited).toBe(0);
+      expect(out).toContain('"help" lists the commands');
+      expect(out.split("> ").length).toBeGreaterThanOrEqual(4);
+    } finally {
+      child.kill("SIGKILL");
+    }
   });
 });
