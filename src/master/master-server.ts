@@ -415,6 +415,7 @@ export class MasterServer {
       );
     }
     await drainHttpServer(run.httpServer, closeGraceMs);
+    this.http?.close();
     run.heartbeats.close();
     run.growth.close();
     run.sequencer.close();

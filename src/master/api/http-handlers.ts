@@ -182,6 +182,11 @@ export class MasterHttpHandlers {
     ]);
   }
 
+  /** Stops what the status page runs in the background (its copy of the leader's volume servers). */
+  close(): void {
+    this.statusPage.close();
+  }
+
   /** The node:http request listener. */
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
     closeAfterUpgradeRequest(req, res);

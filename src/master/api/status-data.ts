@@ -21,7 +21,7 @@ import {
   type MasterRow,
   type TopologyView,
 } from "./status-view.js";
-import { VolumeServerRecords } from "./volume-server-records.js";
+import { VolumeServerRecords, type KnownServer } from "./volume-server-records.js";
 
 /**
  * A master or volume server asked for its status gets this long: on a LAN one answers in
@@ -30,6 +30,14 @@ import { VolumeServerRecords } from "./volume-server-records.js";
 export const statusProbeTimeoutMs = 1_000;
 /** A follower waits this long for the leader's view: the leader's own probes take up to statusProbeTimeoutMs. */
 export const leaderViewTimeoutMs = 2_500;
+/**
+ * A follower copies the leader's list of volume servers this often, so that if the leader dies
+ * with some of them, the next leader can list those as gone instead of never having heard of them.
+ * A pulse (5 s by default): the copy is at most one heartbeat behind the leader's.
+ */
+export const followerCopyIntervalMs = 5_000;
+/** How often a master looks at whether it leads or follows (cheap: no I/O unless a copy is due). */
+const roleCheckIntervalMs = 1_000;
 /** Bytes read of any answer (the leader's view with statusServersMax servers fits several times over). */
 export const statusAnswerBytesMax = 4 * 1024 * 1024;
 
@@ -105,21 +113,86 @@ function diskOf(answer: unknown): { totalBytes: number; freeBytes: number } | nu
   return { totalBytes, freeBytes };
 }
 
+/** The leader's servers as a follower received them, read defensively: they come over the network. */
+function knownServersOf(answer: unknown): KnownServer[] | null {
+  const servers = (answer as { servers?: unknown } | null)?.servers;
+  if (!Array.isArray(servers)) return null;
+  const str = (v: unknown): string => (typeof v === "string" ? v : "");
+  return (servers as Record<string, unknown>[])
+    .filter((x) => typeof x.id === "string" && Array.isArray(x.volumes))
+    .map((x) => ({
+      ...{ id: str(x.id), publicUrl: str(x.publicUrl), dataCenter: str(x.dataCenter), rack: str(x.rack) },
+      lastReportAtMs: typeof x.lastReportAtMs === "number" ? x.lastReportAtMs : null,
+      volumes: (x.volumes as Record<string, unknown>[]).map((v) => ({
+        ...{ id: Number(v.id), collection: str(v.collection) },
+        ...{ size: Number(v.size), fileCount: Number(v.fileCount) },
+      })),
+    }));
+}
+
 export class MasterStatusData {
   private readonly records: VolumeServerRecords;
   private readonly nowMs: () => number;
   private readonly getJson: GetJson;
+  private readonly stopWatching: () => void;
+  /** The leader's servers, copied while following; handed to the records on becoming leader. */
+  private leaderServers: KnownServer[] | null = null;
+  private lastCopyAtMs = 0;
+  private copying = false;
+  private readonly timer: NodeJS.Timeout;
+  private readonly closed = new AbortController();
 
   constructor(private readonly s: MasterStatusSources) {
     this.nowMs = s.nowMs ?? (() => performance.timeOrigin + performance.now());
     this.getJson = s.getJson ?? getJson;
     this.records = new VolumeServerRecords(s.topology, this.nowMs);
-    // For the life of the process, as the topology's: nothing to stop.
-    this.records.watch();
+    this.stopWatching = this.records.watch();
+    this.timer = setInterval(() => void this.checkRole(), roleCheckIntervalMs);
+    this.timer.unref();
+  }
+
+  close(): void {
+    clearInterval(this.timer);
+    this.closed.abort();
+    this.stopWatching();
+  }
+
+  /** What a follower copies: every volume server this leader knows, with its volumes. */
+  knownServers(): { servers: KnownServer[] } {
+    return { servers: this.records.known() };
+  }
+
+  /** Leading: hands the copy of the previous leader's servers to the records (once); true when leading. */
+  private takeOver(): boolean {
+    if (!this.s.cluster.isLeader()) return false;
+    if (this.leaderServers !== null) this.records.inherit(this.leaderServers);
+    this.leaderServers = null;
+    return true;
+  }
+
+  /** Leading: takes over the copy of the previous leader's servers. Following: refreshes that copy when due. */
+  private async checkRole(): Promise<void> {
+    const { cluster } = this.s;
+    if (this.takeOver()) return;
+    const leader = cluster.leader();
+    const now = this.nowMs();
+    if (leader === null || this.copying || now - this.lastCopyAtMs < followerCopyIntervalMs) return;
+    this.copying = true;
+    this.lastCopyAtMs = now;
+    try {
+      const url = `${httpOrigin(memberHttpAddress(leader))}/?format=json&part=servers`;
+      const servers = knownServersOf(await this.getJson(url, statusProbeTimeoutMs));
+      if (servers !== null && !this.closed.signal.aborted) this.leaderServers = servers;
+    } catch {
+      // The last copy stays: it is what this master knows should the leader be gone for good.
+    } finally {
+      this.copying = false;
+    }
   }
 
   async view(): Promise<MasterStatusView> {
     const s = this.s;
+    this.takeOver();
     const raft = s.raftStatus();
     const leader = s.cluster.leader();
     const [masters, topo] = await Promise.all([this.masterRows(raft), this.topologyPart(leader)]);
@@ -140,9 +213,10 @@ export class MasterStatusData {
     };
   }
 
-  /** The view as JSON: what a follower fetches from the leader. */
-  async sendJson(res: ServerResponse, pretty: boolean): Promise<void> {
-    sendJson(res, 200, await this.view(), pretty);
+  /** The view as JSON (what a follower shows), or with part=servers the servers it copies. */
+  async sendJson(res: ServerResponse, q: URLSearchParams): Promise<void> {
+    const body = q.get("part") === "servers" ? this.knownServers() : await this.view();
+    sendJson(res, 200, body, q.has("pretty"));
   }
 
   private async masterRows(raft: RuntimeStatus): Promise<MasterRow[]> {

@@ -112,7 +112,8 @@ function departedTable(t: TopologyView, atMs: number): string {
   const rows = t.departed.map(
     (d) =>
       `<tr class="dead"><td>${esc(d.publicUrl)}</td><td>${esc(d.dataCenter)} / ${esc(d.rack)}</td>` +
-      `<td class="bad">dead since ${timeOfDay(d.leftAtMs)} (${humanDuration(atMs - d.leftAtMs)} ago)</td>` +
+      `<td class="bad">dead since ${timeOfDay(d.leftAtMs)} (${humanDuration(atMs - d.leftAtMs)} ago)` +
+      `${d.how === "left" ? "" : "<br>last heard by the previous leader, not back since this master took over"}</td>` +
       `<td>${d.lastReportAtMs === null ? "-" : timeOfDay(d.lastReportAtMs)}</td>` +
       `<td>${departedVolumes(d, t.volumeSizeLimitBytes)}</td></tr>`,
   );
@@ -221,10 +222,15 @@ export class MasterStatusPage {
   }
 
   async serve(req: IncomingMessage, res: ServerResponse, q: URLSearchParams): Promise<void> {
-    if (q.get("format") === "json") return this.data.sendJson(res, q.has("pretty"));
+    if (q.get("format") === "json") return this.data.sendJson(res, q);
     const html = renderMasterStatus(await this.data.view());
     res.writeHead(200, { "Content-Type": "text/html; charset=utf-8", "Content-Length": Buffer.byteLength(html) });
     res.end(req.method === "HEAD" ? undefined : html);
+  }
+
+  /** Stops copying the leader's servers and watching the topology. */
+  close(): void {
+    this.data.close();
   }
 }
 

@@ -55,6 +55,7 @@ export interface DepartedRow {
   rack: string;
   leftAtMs: number;
   lastReportAtMs: number | null;
+  how: "left" | "not back";
   /** Its volumes and how many live copies each has now (0: missing, no server holds it). */
   volumes: { id: number; collection: string; size: number; fileCount: number; liveCopies: number }[];
 }
@@ -152,7 +153,8 @@ function departedRow(topology: Topology, d: DepartedServer): DepartedRow {
     dataCenter: d.dataCenter,
     rack: d.rack,
     leftAtMs: d.leftAtMs,
-    lastReportAtMs: d.lastReportAtMs ?? null,
+    lastReportAtMs: d.lastReportAtMs,
+    how: d.how,
     volumes: d.volumes.map((v) => ({ ...v, liveCopies: topology.lookup(v.id)?.length ?? 0 })),
   };
 }

@@ -24,23 +24,41 @@ export interface DepartedVolume {
   fileCount: number;
 }
 
-export interface DepartedServer {
+/** A volume server as the leader knew it: what a follower copies (status-data.ts) in case it leads next. */
+export interface KnownServer {
   id: string;
   publicUrl: string;
   dataCenter: string;
   rack: string;
-  /** Wall-clock milliseconds when it was dropped. */
-  leftAtMs: number;
   /** Wall-clock milliseconds of its last full report, if one was seen. */
-  lastReportAtMs: number | undefined;
+  lastReportAtMs: number | null;
   volumes: DepartedVolume[];
 }
+
+export interface DepartedServer extends KnownServer {
+  /**
+   * Wall-clock milliseconds when it was dropped; for a server the previous leader knew and that
+   * never reported here, its last report to that leader.
+   */
+  leftAtMs: number;
+  /** "left": dropped by this master; "not back": known to the previous leader, never reported here. */
+  how: "left" | "not back";
+}
+
+/**
+ * A server the previous leader knew gets this long, from when this master took over, to report
+ * here before the page lists it as gone: volume servers look for the new leader every few seconds
+ * (their reconnect backoff is capped at 5 s) and report at once when they find it.
+ */
+export const inheritGraceMs = 10_000;
 
 /** Watches a topology; `nowMs` is the wall clock (the page prints "dead since" as a time of day). */
 export class VolumeServerRecords implements NodeWatcher {
   private readonly lastReport = new Map<string, number>();
   /** Oldest first. */
   private gone: DepartedServer[] = [];
+  /** Servers the previous leader knew, by id, with when this master took them over. */
+  private inherited = new Map<string, { server: KnownServer; atMs: number }>();
 
   constructor(
     private readonly topology: Topology,
@@ -54,15 +72,27 @@ export class VolumeServerRecords implements NodeWatcher {
 
   reported(node: DataNode): void {
     this.lastReport.set(node.id, this.nowMs());
+    this.inherited.delete(node.id);
+  }
+
+  /** The servers the previous leader knew, as this master starts leading (the first departedServersMax). */
+  inherit(servers: readonly KnownServer[]): void {
+    const atMs = this.nowMs();
+    this.inherited.clear();
+    for (const s of servers.slice(0, departedServersMax))
+      if (this.topology.node(s.id) === undefined) this.inherited.set(s.id, { server: s, atMs });
+  }
+
+  /** Every server the page shows, live or not: what a follower copies. */
+  known(): KnownServer[] {
+    return [...this.topology.allNodes()].map((n) => ({
+      ...{ id: n.id, publicUrl: n.publicUrl, dataCenter: n.rack.dataCenter.id, rack: n.rack.id },
+      lastReportAtMs: this.lastReport.get(n.id) ?? null,
+      volumes: volumesOf(n),
+    }));
   }
 
   leaving(node: DataNode): void {
-    const volumes = [...node.volumes.values()].map((v) => ({
-      id: v.id,
-      collection: v.collection,
-      size: v.size,
-      fileCount: v.fileCount,
-    }));
     this.gone = this.gone.filter((d) => d.id !== node.id);
     this.gone.push({
       id: node.id,
@@ -70,8 +100,9 @@ export class VolumeServerRecords implements NodeWatcher {
       dataCenter: node.rack.dataCenter.id,
       rack: node.rack.id,
       leftAtMs: this.nowMs(),
-      lastReportAtMs: this.lastReport.get(node.id),
-      volumes: volumes.sort((a, b) => a.id - b.id),
+      lastReportAtMs: this.lastReport.get(node.id) ?? null,
+      volumes: volumesOf(node),
+      how: "left",
     });
     this.lastReport.delete(node.id);
     if (this.gone.length > departedServersMax) this.gone.splice(0, this.gone.length - departedServersMax);
@@ -84,8 +115,24 @@ export class VolumeServerRecords implements NodeWatcher {
 
   /** Servers that left within departedKeepMs and have not come back, newest first. */
   departed(): DepartedServer[] {
-    const cutoff = this.nowMs() - departedKeepMs;
+    const now = this.nowMs();
+    const cutoff = now - departedKeepMs;
     this.gone = this.gone.filter((d) => d.leftAtMs >= cutoff);
-    return this.gone.filter((d) => this.topology.node(d.id) === undefined).reverse();
+    const notBack: DepartedServer[] = [];
+    for (const { server, atMs } of this.inherited.values()) {
+      const leftAtMs = server.lastReportAtMs ?? atMs;
+      if (leftAtMs < cutoff) this.inherited.delete(server.id);
+      else if (now - atMs >= inheritGraceMs && !this.gone.some((d) => d.id === server.id))
+        notBack.push({ ...server, leftAtMs, how: "not back" });
+    }
+    return [...this.gone, ...notBack]
+      .filter((d) => this.topology.node(d.id) === undefined)
+      .sort((a, b) => b.leftAtMs - a.leftAtMs);
   }
+}
+
+function volumesOf(node: DataNode): DepartedVolume[] {
+  return [...node.volumes.values()]
+    .map((v) => ({ id: v.id, collection: v.collection, size: v.size, fileCount: v.fileCount }))
+    .sort((a, b) => a.id - b.id);
 }
