@@ -393,6 +393,16 @@ export class HeartbeatClient {
   }
 
   /** One stream to `master`, until it fails, redirects, or `signal` aborts. Never throws. */
+  /** A session's own gRPC client: closing it must abandon a connect stuck behind a cut. */
+  #client(addr: ServerAddress): ReturnType<typeof createClient<typeof Seaweed>> {
+    return createClient(Seaweed, grpcAddress(addr), {
+      "grpc.keepalive_time_ms": this.#o.keepaliveMs ?? heartbeatKeepaliveMs,
+      "grpc.keepalive_timeout_ms": this.#o.keepaliveTimeoutMs ?? heartbeatKeepaliveTimeoutMs,
+      "grpc.keepalive_permit_without_calls": 1,
+      "grpc.use_local_subchannel_pool": 1,
+    });
+  }
+
   #session(master: string, signal: AbortSignal): Promise<SessionEnd> {
     return new Promise<SessionEnd>((resolve) => {
       if (signal.aborted) return resolve({ kind: "aborted" });
@@ -402,13 +412,7 @@ export class HeartbeatClient {
       } catch (err) {
         return resolve({ kind: "failed", reason: (err as Error).message, answered: false });
       }
-      const client = createClient(Seaweed, grpcAddress(addr), {
-        "grpc.keepalive_time_ms": this.#o.keepaliveMs ?? heartbeatKeepaliveMs,
-        "grpc.keepalive_timeout_ms": this.#o.keepaliveTimeoutMs ?? heartbeatKeepaliveTimeoutMs,
-        "grpc.keepalive_permit_without_calls": 1,
-        // A connection of this session's own: closing it must abandon a connect stuck behind a cut.
-        "grpc.use_local_subchannel_pool": 1,
-      });
+      const client = this.#client(addr);
       const call: HeartbeatCall = client.sendHeartbeat();
       let answered = false;
       let settled = false;
@@ -443,15 +447,14 @@ export class HeartbeatClient {
         resolve(end);
       };
       const onAbort = (): void => finish({ kind: "aborted" });
-
       call.on("data", (resp: HeartbeatResponse) => {
-        if (!this.#checkCluster(master, resp.clusterId))
-          return finish({
-            kind: "failed",
-            reason: `master is of another cluster (${resp.clusterId})`,
-            answered,
-            refused: true,
-          });
+        const other = {
+          kind: "failed",
+          reason: `another cluster (${resp.clusterId})`,
+          answered,
+          refused: true,
+        } as const;
+        if (!this.#checkCluster(master, resp.clusterId)) return finish(other);
         if (resp.leader !== "") {
           let leader: ServerAddress | undefined;
           try {

@@ -5,14 +5,13 @@
 // SeaweedFS). The master signs one per assign or lookup; the volume server checks it against the
 // fid the URL names. jose (a well-kept library) checks every token whose header is not the
 // standard one (alg "none" and every algorithm but HS256 are refused by it), and does everything
-// where no wall clock is given; the standard header's HMAC is hmac-sha256.ts's (FidTokenKey says why).
+// where no wall clock is given; the standard header's HMAC is node:crypto's (FidTokenKey says why).
 import type { IncomingMessage } from "node:http";
-import { createSecretKey, webcrypto } from "node:crypto";
+import { createHmac, createSecretKey, webcrypto, type KeyObject } from "node:crypto";
 import { errors as joseErrors, jwtVerify, SignJWT } from "jose";
 import { ErrorCode, WeedError } from "../errors.js";
 import { formatFid, parseFid, parseFidPath, type FileId } from "../fid.js";
 import type { JwtSigning, SecurityConfig } from "./config.js";
-import { HmacSha256 } from "./hmac-sha256.js";
 
 /** The only algorithm signed and accepted (SeaweedFS signs HS256 and accepts only HMAC). */
 const ALGORITHM = "HS256";
@@ -108,23 +107,24 @@ export type WallClockSec = () => number;
  * One signing key (`[jwt.signing]` or `[jwt.signing.read]`): signs and checks tokens for one fid.
  *
  * With a wall clock (`nowSec`), tokens in the standard header (every token SeaweedFS and this class
- * sign) are signed and checked with a synchronous HMAC (hmac-sha256.ts), in a few microseconds, and
+ * sign) are signed and checked with a synchronous HMAC (node:crypto), in a few microseconds, and
  * the claims checked as jose checks them (exp <= now is expired, nbf > now not yet valid, no
  * tolerance); jose checks any other header (alg none, another algorithm, extra parameters) and does
  * all the work when no clock is given. jose through WebCrypto costs ~50 us of CPU per sign or
- * verify on the thread pool, node:crypto's createHmac 3-5 us, hmac-sha256.ts ~1 us: a secured
- * write pays one signature at the master and one check at the volume server.
+ * verify on the thread pool, node:crypto's createHmac 3-5 us: a secured write pays one signature
+ * at the master and one check at the volume server. (A hand-written JavaScript HMAC did ~1 us:
+ * not worth owning crypto code for ~2% of a write's CPU.)
  */
 export class FidTokenKey {
   readonly expiresAfterSeconds: number;
   readonly #secret: Uint8Array;
-  readonly #mac: HmacSha256;
+  readonly #macKey: KeyObject;
   readonly #nowSec: WallClockSec | undefined;
   #key: Promise<webcrypto.CryptoKey> | undefined;
 
   constructor(signing: JwtSigning, nowSec?: WallClockSec) {
     this.#secret = new TextEncoder().encode(signing.key);
-    this.#mac = new HmacSha256(this.#secret, createSecretKey(this.#secret));
+    this.#macKey = createSecretKey(this.#secret);
     this.expiresAfterSeconds = signing.expiresAfterSeconds;
     this.#nowSec = nowSec;
   }
@@ -160,7 +160,7 @@ export class FidTokenKey {
     const exp = lifetimeSec === undefined ? "" : `,"exp":${Math.floor(this.#nowSec()) + lifetimeSec}`;
     const claims = `{"fid":${JSON.stringify(fid)}${exp}}`;
     const signed = `${STANDARD_HEADER}.${Buffer.from(claims).toString("base64url")}`;
-    return `${signed}.${this.#mac.base64url(signed)}`;
+    return `${signed}.${this.#hmac(signed)}`;
   }
 
   /**
@@ -215,13 +215,18 @@ export class FidTokenKey {
    * the signature must be exactly the expected one's base64url), then exp, nbf and iat as jose
    * checks them. Undefined for another header or shape: jose's to judge.
    */
+  /** HMAC-SHA256 of `message` in base64url (node:crypto, a few microseconds). */
+  #hmac(message: string): string {
+    return createHmac("sha256", this.#macKey).update(message).digest("base64url");
+  }
+
   #claimsByHmac(token: string, wanted: () => string, now: number): { fid: unknown } | undefined {
     // Exactly three parts, the first the standard header (what split(".") would say, without the array).
     const headerEnd = STANDARD_HEADER.length;
     if (!token.startsWith(STANDARD_HEADER) || token.charCodeAt(headerEnd) !== DOT) return undefined;
     const payloadEnd = token.indexOf(".", headerEnd + 1);
     if (payloadEnd < 0 || token.indexOf(".", payloadEnd + 1) >= 0) return undefined;
-    if (!sameText(token.slice(payloadEnd + 1), this.#mac.base64url(token.slice(0, payloadEnd)))) {
+    if (!sameText(token.slice(payloadEnd + 1), this.#hmac(token.slice(0, payloadEnd)))) {
       throw new TokenRefused("signature", `jwt for ${wanted()}: signature verification failed`);
     }
     const payload = token.slice(headerEnd + 1, payloadEnd);
