@@ -63,13 +63,29 @@ export function closeAfterUpgradeRequest(req: IncomingMessage, res: ServerRespon
   if (req.headers.upgrade !== undefined) res.setHeader("Connection", "close");
 }
 
-export function sendJson(res: ServerResponse, status: number, body: unknown, pretty = false): void {
+/** `authorization`: an Authorization header to send with it (a token the answer hands out). */
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  pretty = false,
+  authorization?: string,
+): void {
   const text = pretty ? JSON.stringify(body, null, 2) : JSON.stringify(body);
-  res.writeHead(status, {
-    "Content-Type": "application/json",
-    "X-Content-Type-Options": "nosniff",
-    "Content-Length": Buffer.byteLength(text),
-  });
+  const length = Buffer.byteLength(text);
+  if (authorization === undefined)
+    res.writeHead(status, {
+      "Content-Type": "application/json",
+      "X-Content-Type-Options": "nosniff",
+      "Content-Length": length,
+    });
+  else
+    res.writeHead(status, {
+      "Content-Type": "application/json",
+      "X-Content-Type-Options": "nosniff",
+      "Content-Length": length,
+      Authorization: authorization,
+    });
   res.end(text);
 }
 
