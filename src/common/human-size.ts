@@ -30,5 +30,5 @@ export function humanDuration(ms: number): string {
   if (s < 60) return `${s} s`;
   const min = Math.floor(s / 60);
   if (min < 60) return `${min} min ${s % 60} s`;
-  return `${Math.floor(min / 60)} h ${min % 60} min`;
+  return min % 60 === 0 ? `${min / 60} h` : `${Math.floor(min / 60)} h ${min % 60} min`;
 }

@@ -1,19 +1,22 @@
-// Non-blob routes: /status, /healthz, /readyz, /metrics, the status page at /, OPTIONS.
+// Non-blob routes: /status, /healthz, /readyz, /metrics, the status page at / and /ui/index.html, OPTIONS.
 // SeaweedFS: weed/server/volume_server_handlers_admin.go.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { statfs } from "node:fs/promises";
 import { ErrorCode, WeedError } from "../common/errors.js";
 import { sendError, sendJson } from "../common/http-util.js";
 import { splitUrl, type VolumeHttpContext } from "./http-context.js";
-import { renderStatusPage } from "./status-page.js";
+import { renderStatusPage, volumeSizeLimitOf } from "./status-page.js";
 import { volumeStatusJson } from "./volume-messages.js";
 
 const ALLOWED_METHODS = "PUT, POST, GET, HEAD, DELETE, OPTIONS";
+/** SeaweedFS's volume server UI path (weed/server/volume_server.go's "/ui/index.html"). */
+const STATUS_UI_PATH = "/ui/index.html";
 
 /** The admin paths this server answers; any other path is taken as a fid path. */
 export function isAdminPath(path: string): boolean {
   return (
     path === "/" ||
+    path === STATUS_UI_PATH ||
     path === "/status" ||
     path === "/healthz" ||
     path === "/readyz" ||
@@ -60,24 +63,31 @@ export async function handleAdmin(ctx: VolumeHttpContext, req: IncomingMessage, 
       res.end(req.method === "HEAD" ? undefined : text);
       return;
     }
-    case "/": {
-      const html = renderStatusPage({
-        version: ctx.version,
-        serverId: ctx.serverId,
-        publicUrl: ctx.publicUrl,
-        dir: ctx.dir,
-        maxVolumeCount: ctx.store.maxVolumeCount,
-        heartbeat: ctx.heartbeat(),
-        volumes: ctx.store.volumeInfos().sort((a, b) => a.id - b.id),
-      });
-      res.writeHead(200, { "Content-Type": "text/html; charset=utf-8", "Content-Length": Buffer.byteLength(html) });
-      res.end(req.method === "HEAD" ? undefined : html);
-      return;
-    }
+    case "/":
+    case STATUS_UI_PATH:
+      return sendStatusPage(ctx, req, res);
     default:
       // /favicon.ico: browsers ask for it on the status page.
       return sendError(res, new WeedError(ErrorCode.NOT_FOUND, `${path} not found`));
   }
+}
+
+async function sendStatusPage(ctx: VolumeHttpContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const disk = await diskStatus(ctx.dir);
+  const hb = ctx.heartbeat();
+  const html = renderStatusPage({
+    version: ctx.version,
+    serverId: ctx.serverId,
+    publicUrl: ctx.publicUrl,
+    dir: ctx.dir,
+    maxVolumeCount: ctx.store.maxVolumeCount,
+    heartbeat: hb,
+    volumes: ctx.store.volumeInfos().sort((a, b) => a.id - b.id),
+    disks: disk === undefined ? [] : [{ dir: disk.dir, totalBytes: disk.all, freeBytes: disk.free }],
+    volumeSizeLimitBytes: volumeSizeLimitOf(hb),
+  });
+  res.writeHead(200, { "Content-Type": "text/html; charset=utf-8", "Content-Length": Buffer.byteLength(html) });
+  res.end(req.method === "HEAD" ? undefined : html);
 }
 
 function sendEmpty(res: ServerResponse): void {

@@ -123,6 +123,8 @@ function knownServersOf(answer: unknown): KnownServer[] | null {
     .map((x) => ({
       ...{ id: str(x.id), publicUrl: str(x.publicUrl), dataCenter: str(x.dataCenter), rack: str(x.rack) },
       lastReportAtMs: typeof x.lastReportAtMs === "number" ? x.lastReportAtMs : null,
+      ...(typeof x.leftAtMs === "number" ? { leftAtMs: x.leftAtMs } : {}),
+      ...(x.how === "left" || x.how === "not back" ? { how: x.how } : {}),
       volumes: (x.volumes as Record<string, unknown>[]).map((v) => ({
         ...{ id: Number(v.id), collection: str(v.collection) },
         ...{ size: Number(v.size), fileCount: Number(v.fileCount) },

@@ -117,7 +117,9 @@ function departedTable(t: TopologyView, atMs: number): string {
       `<td>${d.lastReportAtMs === null ? "-" : timeOfDay(d.lastReportAtMs)}</td>` +
       `<td>${departedVolumes(d, t.volumeSizeLimitBytes)}</td></tr>`,
   );
-  return `<h2 class="bad">Volume servers that left (${t.departed.length})</h2>
+  const missing = new Set(t.departed.flatMap((d) => d.volumes.filter((v) => v.liveCopies === 0).map((v) => v.id)));
+  const lost = missing.size === 0 ? "" : `: ${missing.size} volume${missing.size === 1 ? "" : "s"} with no live copy`;
+  return `<h2 class="bad">Volume servers that left (${t.departed.length})${lost}</h2>
 <p>Kept for ${humanDuration(departedKeepMs)} after they leave, at most ${departedServersMax};
 one that comes back leaves this list.</p>
 <table><tr><th>Server</th><th>Data center / rack</th><th>State</th><th>Last heartbeat</th><th>Volumes it held</th></tr>

@@ -292,9 +292,14 @@ export function bannerOf(leader: string | null, masters: readonly MasterRow[]): 
   const reachable = voters.filter((m) => m.reachable).length;
   const need = Math.floor(voters.length / 2) + 1;
   const count = `${reachable} of ${voters.length} masters reachable, ${need} needed`;
-  if (leader === null && reachable < need)
+  const lost = reachable < need;
+  if (leader === null && lost)
     return `No leader: quorum lost (${count}). Assigns and cluster changes fail until more masters are back.`;
   if (leader === null) return `No leader: an election is under way (${count}).`;
-  if (reachable < need) return `Quorum lost (${count}): the leader ${leader} cannot commit and will step down.`;
+  if (masters.some((m) => m.id === leader && !m.reachable)) {
+    const next = lost ? `quorum lost (${count}): no other can be elected` : `an election follows (${count})`;
+    return `No leader: the leader ${leader} does not answer; ${next}.`;
+  }
+  if (lost) return `Quorum lost (${count}): the leader ${leader} cannot commit and will step down.`;
   return null;
 }

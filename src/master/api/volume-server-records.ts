@@ -33,6 +33,9 @@ export interface KnownServer {
   /** Wall-clock milliseconds of its last full report, if one was seen. */
   lastReportAtMs: number | null;
   volumes: DepartedVolume[];
+  /** Set when it is gone (DepartedServer's). */
+  leftAtMs?: number;
+  how?: "left" | "not back";
 }
 
 export interface DepartedServer extends KnownServer {
@@ -44,6 +47,12 @@ export interface DepartedServer extends KnownServer {
   /** "left": dropped by this master; "not back": known to the previous leader, never reported here. */
   how: "left" | "not back";
 }
+
+/**
+ * Servers in the copy a follower takes of the leader's (every few seconds): the page lists 200
+ * (statusServersMax); beyond that a copy would cost the leader megabytes per follower per copy.
+ */
+export const knownServersMax = 200;
 
 /**
  * A server the previous leader knew gets this long, from when this master took over, to report
@@ -75,21 +84,28 @@ export class VolumeServerRecords implements NodeWatcher {
     this.inherited.delete(node.id);
   }
 
-  /** The servers the previous leader knew, as this master starts leading (the first departedServersMax). */
+  /** The servers the previous leader knew, as this master starts leading: those gone there stay gone here. */
   inherit(servers: readonly KnownServer[]): void {
     const atMs = this.nowMs();
     this.inherited.clear();
-    for (const s of servers.slice(0, departedServersMax))
-      if (this.topology.node(s.id) === undefined) this.inherited.set(s.id, { server: s, atMs });
+    for (const s of servers) {
+      if (this.topology.node(s.id) !== undefined) continue;
+      if (s.leftAtMs === undefined) this.inherited.set(s.id, { server: s, atMs });
+      else if (!this.gone.some((d) => d.id === s.id))
+        this.gone.push({ ...s, leftAtMs: s.leftAtMs, how: s.how ?? "left" });
+    }
+    this.gone.sort((a, b) => a.leftAtMs - b.leftAtMs);
+    if (this.gone.length > departedServersMax) this.gone.splice(0, this.gone.length - departedServersMax);
   }
 
-  /** Every server the page shows, live or not: what a follower copies. */
+  /** Every server the page shows, live or gone: what a follower copies (live ones first, at most knownServersMax). */
   known(): KnownServer[] {
-    return [...this.topology.allNodes()].map((n) => ({
+    const live = [...this.topology.allNodes()].map((n) => ({
       ...{ id: n.id, publicUrl: n.publicUrl, dataCenter: n.rack.dataCenter.id, rack: n.rack.id },
       lastReportAtMs: this.lastReport.get(n.id) ?? null,
       volumes: volumesOf(n),
     }));
+    return [...live, ...this.departed()].slice(0, knownServersMax);
   }
 
   leaving(node: DataNode): void {
