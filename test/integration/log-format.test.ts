@@ -2,6 +2,7 @@
 // -logFormat=json one object per line with the level's name; a bad value is refused naming the flag.
 import { spawnSync } from "node:child_process";
 import { afterEach, describe, expect, it } from "vitest";
+import { request } from "undici";
 import { tempDir, waitFor, type TempDir } from "../helpers.js";
 import { BIN, freePortPair, WeedProcess } from "./harness.js";
 
@@ -15,10 +16,12 @@ afterEach(async () => {
   tmp = undefined;
 });
 
-async function startMaster(format: string): Promise<WeedProcess> {
+let port = 0;
+
+async function startMaster(format: string, ...extra: string[]): Promise<WeedProcess> {
   tmp = await tempDir("weed-ts-logformat-");
-  const port = await freePortPair();
-  const args = ["master", `-mdir=${tmp.dir}`, "-ip=127.0.0.1", `-port=${port}`, `-logFormat=${format}`];
+  port = await freePortPair();
+  const args = ["master", `-mdir=${tmp.dir}`, "-ip=127.0.0.1", `-port=${port}`, `-logFormat=${format}`, ...extra];
   proc = new WeedProcess(args);
   await waitFor(() => proc!.logs().includes("master listening"), { what: "master listening", timeoutMs: 20_000 });
   return proc;
@@ -48,6 +51,17 @@ describe("-logFormat", () => {
       level: "warn",
       component: "master",
     });
+  });
+
+  it("-logLevel=debug adds an access log line per request", async () => {
+    const p = await startMaster("json", "-logLevel=debug");
+    await request(`http://127.0.0.1:${port}/dir/status?pretty=y`).then((r) => r.body.text());
+    await waitFor(() => p.logs().includes('"msg":"http request"'), { what: "the access log line", timeoutMs: 10_000 });
+    const line = p
+      .logs()
+      .split("\n")
+      .find((l) => l.includes('"msg":"http request"'))!;
+    expect(JSON.parse(line)).toMatchObject({ level: "debug", method: "GET", url: "/dir/status?pretty=y", status: 200 });
   });
 
   it("a bad value stops the start naming the flag", () => {

@@ -127,6 +127,8 @@ export class MasterHttpHandlers {
   private readonly routes: ReadonlyMap<string, Handler>;
   private readonly bodies = new BodyBudget(forwardBodyBufferMax, forwardBodyBudgetMax);
   private readonly access: MasterHttpAccess;
+  /** -logLevel=debug: one access-log line per request (decided once; the level does not change). */
+  private readonly accessLog: boolean;
   private readonly statusPage: MasterStatusPage;
 
   constructor(deps: HttpHandlerDeps) {
@@ -139,6 +141,7 @@ export class MasterHttpHandlers {
       security: securitySummary(deps.security),
     });
     this.access = new MasterHttpAccess(deps.security, deps.cluster);
+    this.accessLog = deps.logger.isLevelEnabled("debug");
     this.routes = new Map<string, Handler>([
       ["/dir/assign", (_req, res, q, pretty) => this.assign(res, q, pretty)],
       ["/dir/lookup", (_req, res, q, pretty) => this.lookup(res, q, pretty)],
@@ -190,6 +193,7 @@ export class MasterHttpHandlers {
   /** The node:http request listener. */
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
     closeAfterUpgradeRequest(req, res);
+    if (this.accessLog) this.logAccess(req, res);
     let done: void | Promise<void>;
     try {
       done = this.dispatch(req, res);
@@ -251,6 +255,22 @@ export class MasterHttpHandlers {
     } finally {
       this.bodies.give(reserved);
     }
+  }
+
+  private logAccess(req: IncomingMessage, res: ServerResponse): void {
+    const started = performance.now();
+    res.once("close", () =>
+      this.deps.logger.debug(
+        {
+          method: req.method,
+          url: req.url,
+          status: res.statusCode,
+          ms: Math.round((performance.now() - started) * 10) / 10,
+          peer: req.socket.remoteAddress,
+        },
+        "http request",
+      ),
+    );
   }
 
   private fail(req: IncomingMessage, res: ServerResponse, err: unknown): void {
