@@ -32,7 +32,8 @@ export async function readKustomization(dir: string): Promise<K8sObject[]> {
 }
 
 export async function readYaml(file: string): Promise<unknown[]> {
-  const docs = parseAllDocuments(await readFile(file, "utf8"));
+  // merge: the `<<: *anchor` keys compose files use (YAML 1.1), which Docker Compose reads.
+  const docs = parseAllDocuments(await readFile(file, "utf8"), { merge: true });
   for (const d of docs) if (d.errors.length > 0) throw new Error(`${file}: ${d.errors[0]!.message}`);
   return docs.map((d) => d.toJS() as unknown);
 }
