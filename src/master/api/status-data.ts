@@ -38,7 +38,7 @@ export const leaderViewTimeoutMs = 2_500;
 export const followerCopyIntervalMs = 5_000;
 /** How often a master looks at whether it leads or follows (cheap: no I/O unless a copy is due). */
 const roleCheckIntervalMs = 1_000;
-/** Bytes read of any answer (the leader's view with statusServersMax servers fits several times over). */
+/** Bytes read of any answer at most (the leader's view with statusServersMax servers fits several times over). */
 export const statusAnswerBytesMax = 4 * 1024 * 1024;
 
 export interface MasterStatusView {
@@ -69,10 +69,18 @@ export type GetJson = (url: string, timeoutMs: number) => Promise<unknown>;
 
 export const getJson: GetJson = async (url, timeoutMs) => {
   const r = await request(url, { signal: AbortSignal.timeout(timeoutMs), headersTimeout: timeoutMs });
-  const text = await r.body.text();
-  if (text.length > statusAnswerBytesMax) throw new WeedError(ErrorCode.UNAVAILABLE, `${url}: answer too large`);
+  const chunks: Buffer[] = [];
+  let bytes = 0;
+  for await (const chunk of r.body as AsyncIterable<Buffer>) {
+    bytes += chunk.length;
+    if (bytes > statusAnswerBytesMax) {
+      r.body.destroy();
+      throw new WeedError(ErrorCode.UNAVAILABLE, `${url}: answer over ${statusAnswerBytesMax} bytes`);
+    }
+    chunks.push(chunk);
+  }
   if (r.statusCode !== 200) throw new WeedError(ErrorCode.UNAVAILABLE, `${url} answered ${r.statusCode}`);
-  return JSON.parse(text) as unknown;
+  return JSON.parse(Buffer.concat(chunks).toString("utf8")) as unknown;
 };
 
 export interface MasterStatusSources {
