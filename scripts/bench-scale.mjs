@@ -1,0 +1,413 @@
+#!/usr/bin/env node
+// 1,000 volume servers per leader (issue 15): three real masters (`weed-ts master` processes on
+// 127.0.0.1) and BENCH_SCALE_SERVERS simulated volume servers (scripts/bench-scale-fleet.mjs: the
+// volume server's own heartbeat client over a store without data, BENCH_SCALE_VOLUMES volumes each,
+// in BENCH_SCALE_FLEETS processes). Needs a build (npm run build). Prints, with the load average:
+//   1. ramp: how long until the leader lists every server and volume (MaxVolumeId is raised in steps:
+//      see the fleet's header);
+//   2. steady state for BENCH_SCALE_MEASURE_SECONDS at the pulse (BENCH_SCALE_PULSE_SECONDS, 5): the
+//      leader's CPU (% of one core, utime+stime from /proc/<pid>/stat over the window) and RSS, and
+//      heartbeat latency (a beat's write to its answer, measured in the fleets);
+//   3. /dir/assign at concurrency 1 and 16 (every answer must name a simulated server), /dir/lookup of
+//      random volumes at concurrency 1: p50/p99;
+//   4. kill -9 of the leader: time to the first successful assign through a survivor (polled every
+//      10 ms), to the election seen by /cluster/status, and until the new leader lists every server.
+// BENCH_SCALE_CPU_PROF=<dir>: masters run under node --cpu-prof; instead of step 4 the leader is
+// stopped with SIGTERM (so it writes its profile) and the profile's top frames over the steady-state
+// window are printed. BENCH_SCALE_SECONDS bounds the whole run (default 300). Exit 1 when the bench
+// itself failed (cluster not up, servers not registered, no new leader), not when a goal is missed.
+// Kills only the processes it started, by pid; removes its temp dir.
+import { fork, spawn } from "node:child_process";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { loadavg, tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { Agent, request } from "undici";
+import { freePortPair } from "./bench-ports.mjs";
+
+const ROOT = resolve(import.meta.dirname, "..");
+const WEED = join(ROOT, "bin/weed-ts.js");
+const FLEET = join(ROOT, "scripts/bench-scale-fleet.mjs");
+if (!existsSync(join(ROOT, "dist/cli/main.js"))) {
+  console.error("bench-scale: dist/ not found; build first: npm run build");
+  process.exit(2);
+}
+const { procSample, cpuPercent } = await import(join(ROOT, "dist/benchmark/proc-usage.js"));
+const { topFrames } = await import(join(ROOT, "dist/benchmark/cpu-profile-top.js"));
+const { LatencyHistogram } = await import(join(ROOT, "dist/benchmark/latency-histogram.js"));
+
+function envInt(name, dflt, min) {
+  const text = process.env[name];
+  const n = text === undefined || text === "" ? dflt : Number(text);
+  if (!Number.isSafeInteger(n) || n < min) {
+    console.error(`bench-scale: ${name} must be an integer >= ${min}, got ${JSON.stringify(text)}`);
+    process.exit(2);
+  }
+  return n;
+}
+const SERVERS = envInt("BENCH_SCALE_SERVERS", 1000, 1);
+const VOLUMES = envInt("BENCH_SCALE_VOLUMES", 100, 1);
+const RUN_SECONDS = envInt("BENCH_SCALE_SECONDS", 300, 10);
+const MEASURE_SECONDS = envInt("BENCH_SCALE_MEASURE_SECONDS", 30, 1);
+const PULSE_SECONDS = envInt("BENCH_SCALE_PULSE_SECONDS", 5, 1);
+const FLEETS = Math.min(SERVERS, envInt("BENCH_SCALE_FLEETS", 2, 1));
+const ASSIGNS = envInt("BENCH_SCALE_ASSIGNS", 5000, 1);
+const PROFILE_DIR = process.env.BENCH_SCALE_CPU_PROF ?? "";
+
+// Bounds (ms).
+const START_DEADLINE_MS = 30_000; // three masters up and one leader agreed
+const REGISTER_DEADLINE_MS = 180_000; // every server and volume listed by the leader
+const FAILOVER_DEADLINE_MS = 30_000; // kill -> first assign, and -> every server back
+const REQUEST_TIMEOUT_MS = 2_000; // each HTTP request
+const PHASE_MS_MAX = 20_000; // each assign/lookup phase, besides its request count
+const POLL_MS = 100; // status polls while waiting
+// The leader's /metrics while servers register: prom-client's process metrics count open fds (a
+// readdir of 1,000+ sockets), so it is asked twice a second, not at POLL_MS, to keep out of the way.
+const LISTED_POLL_MS = 500;
+const FAILOVER_POLL_MS = 10; // assign polls after the kill
+const STOP_GRACE_MS = 15_000; // SIGTERM -> SIGKILL (a profiled leader writes its profile meanwhile)
+// Goals (issue 15).
+const GOAL_CPU_PERCENT = 50;
+const GOAL_ASSIGN_P99_MS = 5;
+const GOAL_READY_MS = 2_000;
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const now = () => performance.now();
+const load = () =>
+  loadavg()
+    .map((l) => l.toFixed(2))
+    .join(" ");
+const fmt = (ms) =>
+  ms === undefined || ms === null || Number.isNaN(ms) ? "-" : ms < 10 ? ms.toFixed(2) : ms.toFixed(0);
+const log = (msg) => console.log(`[${(now() / 1000).toFixed(1)}s] ${msg}`);
+const dispatcher = new Agent({ keepAliveTimeout: 10_000, connections: 32 });
+
+async function getText(url) {
+  const r = await request(url, { dispatcher, headersTimeout: REQUEST_TIMEOUT_MS, bodyTimeout: REQUEST_TIMEOUT_MS });
+  return { status: r.statusCode, text: await r.body.text() };
+}
+async function getJson(url) {
+  const r = await getText(url);
+  return { status: r.status, json: r.status === 200 ? JSON.parse(r.text) : undefined };
+}
+async function tryJson(url) {
+  try {
+    return (await getJson(url)).json;
+  } catch {
+    return undefined;
+  }
+}
+
+class Master {
+  constructor(i, port, peers, dir) {
+    this.name = `m${i + 1}`;
+    this.addr = `127.0.0.1:${port}`;
+    this.base = `http://${this.addr}`;
+    const prof = PROFILE_DIR === "" ? [] : ["--cpu-prof", `--cpu-prof-dir=${join(PROFILE_DIR, this.name)}`];
+    this.args = [...prof, WEED, "master", "-ip=127.0.0.1", `-port=${port}`, `-peers=${peers}`];
+    this.args.push(`-mdir=${join(dir, this.name)}`, `-pulseSeconds=${PULSE_SECONDS}`, "-logLevel=warn");
+    this.child = null;
+    this.tail = [];
+  }
+  start() {
+    this.startedAt = now();
+    this.child = spawn(process.execPath, this.args, { stdio: ["ignore", "pipe", "pipe"] });
+    const keep = (b) => {
+      this.tail.push(b.toString());
+      if (this.tail.length > 50) this.tail.shift();
+    };
+    this.child.stdout.on("data", keep);
+    this.child.stderr.on("data", keep);
+    this.exited = new Promise((r) => this.child.once("exit", r));
+  }
+  get alive() {
+    return this.child !== null && this.child.exitCode === null && this.child.signalCode === null;
+  }
+  async stop(signal = "SIGTERM") {
+    if (!this.alive) return;
+    this.child.kill(signal);
+    const timer = setTimeout(() => this.alive && this.child.kill("SIGKILL"), STOP_GRACE_MS);
+    await this.exited;
+    clearTimeout(timer);
+  }
+}
+
+/** Polls until `check` returns a value (not undefined) or `deadlineMs` passes (throws `what`). */
+async function waitFor(what, deadlineMs, check, pollMs = POLL_MS) {
+  const end = now() + deadlineMs;
+  while (now() < end) {
+    const v = await check();
+    if (v !== undefined) return v;
+    await sleep(pollMs);
+  }
+  throw new Error(`timed out after ${deadlineMs} ms waiting for ${what}`);
+}
+
+/** The master all live ones name as leader, once exactly one claims it. */
+async function agreedLeader(masters) {
+  return waitFor("one leader agreed by all masters", START_DEADLINE_MS, async () => {
+    const live = masters.filter((m) => m.alive);
+    const all = await Promise.all(live.map((m) => tryJson(`${m.base}/cluster/status`)));
+    if (all.some((s) => s === undefined)) return undefined;
+    const named = new Set(all.map((s) => s.Leader));
+    const claiming = live.filter((_, k) => all[k].IsLeader);
+    return named.size === 1 && claiming.length === 1 ? claiming[0] : undefined;
+  });
+}
+
+/** Servers and volumes the master lists (its /metrics gauges). */
+async function listed(master) {
+  try {
+    const { status, text } = await getText(`${master.base}/metrics`);
+    if (status !== 200) return undefined;
+    const gauge = (name) => Number(new RegExp(`^${name} (\\d+)$`, "m").exec(text)?.[1] ?? -1);
+    return { servers: gauge("SeaweedFS_master_volume_servers"), volumes: gauge("SeaweedFS_master_volumes") };
+  } catch {
+    return undefined;
+  }
+}
+
+async function everyServerListed(master, deadlineMs) {
+  return waitFor(
+    `${SERVERS} servers and ${SERVERS * VOLUMES} volumes on ${master.name}`,
+    deadlineMs,
+    async () => {
+      const l = await listed(master);
+      return l !== undefined && l.servers === SERVERS && l.volumes === SERVERS * VOLUMES ? l : undefined;
+    },
+    LISTED_POLL_MS,
+  );
+}
+
+function startFleets(masters, clusterId) {
+  const per = Math.ceil(SERVERS / FLEETS);
+  const fleets = [];
+  for (let f = 0; f * per < SERVERS; f++) {
+    const cfg = { masters: masters.map((m) => m.addr), first: f * per, count: Math.min(per, SERVERS - f * per) };
+    Object.assign(cfg, { volumes: VOLUMES, pulseMs: PULSE_SECONDS * 1000, clusterId });
+    const child = fork(FLEET, [], { env: { ...process.env, BENCH_SCALE_FLEET: JSON.stringify(cfg) } });
+    child.on("message", (m) => m.type === "failed" && log(`fleet ${f}: ${m.error}`));
+    fleets.push(child);
+  }
+  return fleets;
+}
+
+/** Each fleet's stats (and resets its counters), merged: the slowest fleet's percentiles. */
+async function fleetStats(fleets) {
+  const one = (child) =>
+    new Promise((res) => {
+      const onMsg = (m) => m.type === "stats" && (child.off("message", onMsg), res(m));
+      child.on("message", onMsg);
+      child.send({ cmd: "stats", reset: true });
+    });
+  const all = await Promise.all(fleets.map(one));
+  const worst = (key, f) => Math.max(...all.map((s) => (s[key] === null ? 0 : s[key][f])));
+  return {
+    connected: all.reduce((n, s) => n + s.connected, 0),
+    beats: all.reduce((n, s) => n + s.beatsAnswered, 0),
+    rtt: { p50: worst("rtt", "p50"), p99: worst("rtt", "p99"), max: worst("rtt", "max") },
+    first: { p50: worst("firstRtt", "p50"), p99: worst("firstRtt", "p99"), max: worst("firstRtt", "max") },
+  };
+}
+
+/** The leader's CPU and RSS over MEASURE_SECONDS of heartbeats only, and the beats' latency. */
+async function steadyState(leader, fleets) {
+  // Two pulses first: the ramp's burst (joins, location pushes, Raft steps) is behind us.
+  await sleep(2 * PULSE_SECONDS * 1000);
+  await fleetStats(fleets);
+  const t0 = now();
+  const before = procSample(leader.child.pid);
+  await sleep(MEASURE_SECONDS * 1000);
+  const after = procSample(leader.child.pid);
+  const wall = (now() - t0) / 1000;
+  const beats = await fleetStats(fleets);
+  return { cpu: cpuPercent(before, after, wall), rssMb: after.rssBytes / 2 ** 20, wall, beats, windowStart: t0 };
+}
+
+const SIMULATED = /^127\.1\.\d+\.\d+:8080$/;
+
+/** `total` requests from `concurrency` workers (bounded by PHASE_MS_MAX): latency and failures. */
+async function phase(concurrency, total, one) {
+  const h = new LatencyHistogram();
+  let next = 0;
+  let failed = 0;
+  let firstError;
+  const end = now() + PHASE_MS_MAX;
+  const worker = async () => {
+    while (next < total && now() < end) {
+      next++;
+      const t = now();
+      try {
+        await one();
+        h.record(now() - t);
+      } catch (err) {
+        failed++;
+        firstError ??= String(err);
+      }
+    }
+  };
+  const t0 = now();
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  const secs = (now() - t0) / 1000;
+  return { n: h.count, failed, firstError, p50: h.percentile(50), p99: h.percentile(99), rate: h.count / secs };
+}
+
+async function assignOnce(master) {
+  const { status, json } = await getJson(`${master.base}/dir/assign`);
+  if (status !== 200 || json?.fid === undefined) throw new Error(`assign: ${status} ${JSON.stringify(json)}`);
+  if (!SIMULATED.test(json.url)) throw new Error(`assign named ${json.url}, not a simulated server`);
+}
+
+async function lookupOnce(master) {
+  const vid = 1 + Math.floor(Math.random() * SERVERS * VOLUMES);
+  const { status, json } = await getJson(`${master.base}/dir/lookup?volumeId=${vid}`);
+  if (status !== 200 || json?.locations?.length !== 1) throw new Error(`lookup ${vid}: ${status}`);
+}
+
+/** kill -9 of the leader: ms to the election, the first assign through a survivor, every server back. */
+async function failover(masters, leader) {
+  const survivors = masters.filter((m) => m !== leader);
+  const t0 = now();
+  leader.child.kill("SIGKILL");
+  const elected = waitFor(
+    "a new leader",
+    FAILOVER_DEADLINE_MS,
+    async () => {
+      const all = await Promise.all(survivors.map((m) => tryJson(`${m.base}/cluster/status`)));
+      const k = all.findIndex((s) => s?.IsLeader === true);
+      return k < 0 ? undefined : { master: survivors[k], ms: now() - t0 };
+    },
+    FAILOVER_POLL_MS,
+  );
+  // Assigns go out every FAILOVER_POLL_MS without waiting for the previous one (a new leader holds an
+  // assign while its servers report): the first one answered with a fid ends it.
+  const ready = new Promise((resolve, reject) => {
+    let i = 0;
+    const timer = setInterval(() => {
+      if (now() - t0 > FAILOVER_DEADLINE_MS) return (clearInterval(timer), reject(new Error("no assign after kill")));
+      assignOnce(survivors[i++ % survivors.length]).then(
+        () => (clearInterval(timer), resolve(now() - t0)),
+        () => undefined,
+      );
+    }, FAILOVER_POLL_MS);
+  });
+  const [e, readyMs] = await Promise.all([elected, ready]);
+  await everyServerListed(e.master, FAILOVER_DEADLINE_MS);
+  return { electedMs: e.ms, readyMs, allBackMs: now() - t0, newLeader: e.master };
+}
+
+/** The profiled leader stopped (so that it writes its profile); its top frames over the window. */
+async function profileTop(leader, windowStart, windowEnd) {
+  await leader.stop("SIGTERM");
+  const dir = join(PROFILE_DIR, leader.name);
+  const file = readdirSync(dir).filter((f) => f.endsWith(".cpuprofile"))[0];
+  if (file === undefined) return log(`no profile written in ${dir}`);
+  const profile = JSON.parse(readFileSync(join(dir, file), "utf8"));
+  const from = (windowStart - leader.startedAt) * 1000;
+  const to = (windowEnd - leader.startedAt) * 1000;
+  log(`leader profile ${join(dir, file)}, top frames by self time over the steady-state window:`);
+  for (const f of topFrames(profile, 25, from, to))
+    console.log(`  ${f.percent.toFixed(1).padStart(5)}%  ${f.selfMs.toFixed(0).padStart(7)} ms  ${f.frame}`);
+}
+
+async function startCluster(dir) {
+  const taken = new Set();
+  const ports = [];
+  for (let i = 0; i < 3; i++) ports.push(await freePortPair(taken));
+  const peers = ports.map((p) => `127.0.0.1:${p}`).join(",");
+  const masters = ports.map((p, i) => new Master(i, p, peers, dir));
+  for (const m of masters) m.start();
+  const leader = await agreedLeader(masters);
+  const raft = await waitFor("the cluster id", START_DEADLINE_MS, async () => {
+    const r = await tryJson(`${leader.base}/cluster/raft`);
+    return r?.clusterId ? r : undefined;
+  });
+  return { masters, leader, clusterId: raft.clusterId };
+}
+
+function report(r) {
+  const goal = (ok) => (ok ? "ok" : "BELOW GOAL");
+  const lines = [
+    `servers ${SERVERS} x ${VOLUMES} volumes, pulse ${PULSE_SECONDS} s, ${FLEETS} fleet processes`,
+    `ramp: every server and volume listed in ${(r.rampMs / 1000).toFixed(1)} s`,
+    `leader CPU ${r.steady.cpu.toFixed(1)}% of a core over ${r.steady.wall.toFixed(0)} s ` +
+      `(goal < ${GOAL_CPU_PERCENT}%: ${goal(r.steady.cpu < GOAL_CPU_PERCENT)}), RSS ${r.steady.rssMb.toFixed(0)} MB`,
+    `heartbeats answered ${r.steady.beats.beats} (${(r.steady.beats.beats / r.steady.wall).toFixed(0)}/s); ` +
+      `beat -> answer p50 ${fmt(r.steady.beats.rtt.p50)} ms, p99 ${fmt(r.steady.beats.rtt.p99)} ms, ` +
+      `max ${fmt(r.steady.beats.rtt.max)} ms`,
+  ];
+  for (const [name, p] of Object.entries(r.phases)) {
+    const err = p.failed === 0 ? "" : `, ${p.failed} failed (first: ${p.firstError})`;
+    lines.push(`${name}: ${p.n} in ${p.rate.toFixed(0)}/s, p50 ${fmt(p.p50)} ms, p99 ${fmt(p.p99)} ms${err}`);
+  }
+  const a1 = r.phases["assign c1"];
+  lines.push(`assign p99 goal < ${GOAL_ASSIGN_P99_MS} ms: ${goal(a1.failed === 0 && a1.p99 < GOAL_ASSIGN_P99_MS)}`);
+  if (r.failover !== undefined) {
+    const f = r.failover;
+    lines.push(
+      `kill -9 leader: elected ${fmt(f.electedMs)} ms, first assign ${fmt(f.readyMs)} ms ` +
+        `(goal < ${GOAL_READY_MS}: ${goal(f.readyMs < GOAL_READY_MS)}), all ${SERVERS} back ${fmt(f.allBackMs)} ms`,
+    );
+  }
+  lines.push(`load average ${load()}`);
+  console.log(["", "bench-scale results", ...lines.map((l) => `  ${l}`)].join("\n"));
+}
+
+async function run(dir, live) {
+  log(`starting 3 masters (load ${load()})`);
+  const { masters, leader, clusterId } = await startCluster(dir);
+  live.masters = masters;
+  log(`leader ${leader.name} ${leader.addr}; starting ${SERVERS} simulated servers`);
+  const t0 = now();
+  live.fleets = startFleets(masters, clusterId);
+  await everyServerListed(leader, REGISTER_DEADLINE_MS);
+  const rampMs = now() - t0;
+  log(`every server listed after ${(rampMs / 1000).toFixed(1)} s; measuring ${MEASURE_SECONDS} s (load ${load()})`);
+  const steady = await steadyState(leader, live.fleets);
+  const windowEnd = now();
+  const phases = {};
+  phases["assign c1"] = await phase(1, ASSIGNS, () => assignOnce(leader));
+  phases["assign c16"] = await phase(16, ASSIGNS, () => assignOnce(leader));
+  phases["lookup c1"] = await phase(1, ASSIGNS, () => lookupOnce(leader));
+  const result = { rampMs, steady, phases };
+  if (PROFILE_DIR !== "") {
+    report(result);
+    await profileTop(leader, steady.windowStart, windowEnd);
+    return;
+  }
+  log(`kill -9 ${leader.name} (load ${load()})`);
+  result.failover = await failover(masters, leader);
+  report(result);
+}
+
+async function main() {
+  const dir = await mkdtemp(join(tmpdir(), "bench-scale-"));
+  const live = { masters: [], fleets: [] };
+  let code = 0;
+  const cleanup = async () => {
+    await Promise.all(live.fleets.map((f) => (f.connected ? f.send({ cmd: "stop" }) : undefined)));
+    await sleep(500);
+    for (const f of live.fleets) if (f.exitCode === null && f.signalCode === null) f.kill("SIGKILL");
+    await Promise.all(live.masters.map((m) => m.stop()));
+    await rm(dir, { recursive: true, force: true });
+    await dispatcher.close();
+  };
+  const overall = setTimeout(async () => {
+    log(`BENCH_SCALE_SECONDS (${RUN_SECONDS}) passed: stopping`);
+    await cleanup();
+    process.exit(1);
+  }, RUN_SECONDS * 1000);
+  try {
+    await run(dir, live);
+  } catch (err) {
+    console.error(`bench-scale failed: ${err instanceof Error ? err.message : err}`);
+    for (const m of live.masters)
+      if (m.tail.length > 0) console.error(`--- ${m.name}\n${m.tail.join("").slice(-2000)}`);
+    code = 1;
+  }
+  clearTimeout(overall);
+  await cleanup();
+  process.exit(code);
+}
+
+await main();
