@@ -6,11 +6,14 @@
 // (README "Adding and removing masters online"). Pods started together therefore form one
 // cluster, and raising the count (1 -> 3, 3 -> 5) adds the new pods to the running cluster:
 // a rule "the first N bootstrap together" would let pods 1 and 2 of a grown 1-master cluster
-// elect a second leader between themselves. Like -peers, this is read on the first start only.
+// elect a second leader between themselves. Ordinal 0 asks the others first, and joins when a
+// cluster already runs (its volume was lost). Like -peers, this is read on the first start only.
 import { parseServerAddress } from "../common/server-address.js";
 import { WeedError } from "../common/errors.js";
 import { int, str, UsageError, type FlagSpec, type FlagValues } from "./flags.js";
 import { parseAddressList } from "./common-flags.js";
+import type { Logger } from "../common/logger.js";
+import { probeClusterId } from "../master/state/join.js";
 
 /**
  * The most masters -peers.count accepts: every write waits for a majority, and past 7 voters
@@ -91,4 +94,36 @@ export function peerListFromFlags(v: FlagValues, prefix: string, ip: string, por
   }
   if (listed.length > 0) throw new UsageError(`flags -${prefix}peers and -${prefix}peers.count: give one or the other`);
   return peersByCount(prefix, count, str(v, `${prefix}peers.pattern`), ip, port);
+}
+
+/** The masters ordinal 0 asks before it starts a cluster: none unless -peers.count > 1 names it ordinal 0. */
+export function ordinalZeroOthers(v: FlagValues, prefix: string, ip: string, port: number): string[] {
+  if (v[`${prefix}peers.count`] === undefined) return [];
+  const count = int(v, `${prefix}peers.count`);
+  if (count <= 1) return [];
+  const names = namesFromPattern(`${prefix}peers.pattern`, str(v, `${prefix}peers.pattern`), count);
+  const first = parseServerAddress(names[0]!);
+  return first.host === ip && first.port === port ? names.slice(1) : [];
+}
+
+/**
+ * Ordinal 0 starts the cluster unless one runs already: its volume was lost or replaced while the
+ * others ran, and a cluster of its own would stand beside theirs. It asks the others first and,
+ * when any answers with a cluster id, joins through those as every other ordinal does. At a first
+ * start the others answer with none (they are waiting to join) or not at all.
+ */
+export async function joinRunningCluster<C extends { ip: string; port: number; self?: string }>(
+  config: C,
+  v: FlagValues,
+  logger: Logger,
+  prefix = "",
+): Promise<C & { peers?: readonly string[]; join?: readonly string[] }> {
+  const others = ordinalZeroOthers(v, prefix, config.ip, config.port);
+  if (others.length === 0) return config;
+  const ids = await Promise.all(others.map((o) => probeClusterId(o)));
+  const members = others.filter((_, i) => ids[i] !== null && ids[i] !== "");
+  if (members.length === 0) return config;
+  logger.warn({ members }, "ordinal 0: a cluster is already running; joining it instead of starting one");
+  const self = `${config.ip}:${config.port}`;
+  return { ...config, self, peers: [self], join: members };
 }

@@ -2,8 +2,9 @@
 // (names, ports, probes, budgets), and their pods, run here as local processes the way the kubelet
 // would start them (containers.ts), form one Raft cluster of 3 with one leader, grow to 5 when the
 // count is raised (pods 3 and 4 join while the running 3 keep going), fail over when the leader is
-// killed, and refuse an even count. No Kubernetes runs here.
-import { readFile, rename, writeFile } from "node:fs/promises";
+// killed, take back a pod 0 whose volume was lost, and refuse an even count. No Kubernetes runs here.
+import { renameSync, writeFileSync } from "node:fs";
+import { readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { FormData, request } from "undici";
@@ -48,11 +49,12 @@ function statefulSet(objects: readonly K8sObject[], name: string): { spec: any; 
 /** The cluster's DNS: each pod's stable name -> its loopback address, published as the pod starts. */
 const dns: Record<string, string> = {};
 
-async function publish(hostsFile: string, name: string, ip: string): Promise<void> {
+function publish(hostsFile: string, name: string, ip: string): void {
   dns[name] = ip;
-  // Replaced whole (write, then rename), so a lookup never reads half a file.
-  await writeFile(`${hostsFile}.${name}`, JSON.stringify(dns));
-  await rename(`${hostsFile}.${name}`, hostsFile);
+  // Replaced whole (write, then rename), so a lookup never reads half a file; synchronously, so
+  // pods started together cannot put back an older copy.
+  writeFileSync(`${hostsFile}.new`, JSON.stringify(dns));
+  renameSync(`${hostsFile}.new`, hostsFile);
 }
 
 /** The manifests after the operator's edit for `n` masters: the ConfigMap's count and the replicas. */
@@ -77,13 +79,14 @@ async function startPod(objects: readonly K8sObject[], set: string, ordinal: num
   );
   const ip = set === "weed-master" ? masterIp(ordinal) : volumeIp(ordinal);
   const hostsFile = join(tmp.dir, "cluster-dns.json");
-  await publish(hostsFile, `${name}.${statefulSet(objects, set).spec.serviceName}`, ip);
+  publish(hostsFile, `${name}.${statefulSet(objects, set).spec.serviceName}`, ip);
   const pod = new ContainerProcess(name, placeArgs(args, { ip, mounts }), hostsFile);
   pods.push(pod);
   return pod;
 }
 
 interface RaftStatus {
+  clusterId: string;
   role: string;
   leader: string | null;
   members: { id: string; suffrage: string }[];
@@ -161,7 +164,7 @@ describe("deploy/kubernetes manifests", () => {
     expect(past.logs()).toMatch(/weed-master-3.weed-master:9333 is not one of the 3 masters/);
   });
 
-  it("form one cluster of 3, take a volume server and a file, grow to 5 online, and fail over", async () => {
+  it("form one cluster of 3, take a volume server and a file, grow to 5 online, fail over, take back a lost pod 0", async () => {
     const three = await readKustomization(K8S);
     const first = await Promise.all([0, 1, 2].map((i) => startPod(three, "weed-master", i)));
     const leader = await agreedLeader([0, 1, 2], 3);
@@ -206,5 +209,27 @@ describe("deploy/kubernetes manifests", () => {
     expect(lookup.locations.map((l) => l.url)).toEqual(["weed-volume-0.weed-volume:8080"]);
     const read = await request(`http://${volumeIp(0)}:8080/${submitted.fid}`);
     expect(await read.body.text()).toBe("declared by count");
+
+    // weed-master-0's volume is lost. The operator removes it from the cluster (a voter that lost
+    // its log must not come back under its old membership), and the pod starts empty: it asks the
+    // running members first and joins their cluster instead of starting one of its own.
+    await pods.find((p) => p.name === "weed-master-0" && !p.exited)?.kill9();
+    await rm(join(tmp!.dir, "weed-master-0"), { recursive: true, force: true });
+    const survivors = rest.filter((i) => i !== 0);
+    await eventually(
+      async () => {
+        const url = `http://${masterIp(survivors[0]!)}:9333/cluster/raft/remove?id=weed-master-0.weed-master:9333`;
+        const r = await getJson(url, { method: "POST" });
+        // 404 on a retry: an earlier attempt whose answer was lost (503/504) did remove it.
+        expect([200, 404], JSON.stringify(r.json)).toContain(r.status);
+      },
+      { what: "weed-master-0 removed from the cluster", ...PROCESS_WAIT },
+    );
+    const zero = await startPod(five, "weed-master", 0);
+    const running = [0, ...survivors];
+    await agreedLeader(running, 5);
+    const clusterIds = await Promise.all(running.map(async (i) => (await raft(masterIp(i))).clusterId));
+    expect(new Set(clusterIds).size, JSON.stringify(clusterIds)).toBe(1);
+    expect(zero.logs()).toMatch(/a cluster is already running; joining it instead of starting one/);
   });
 });

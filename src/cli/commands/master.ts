@@ -26,7 +26,7 @@ import {
 } from "../flags.js";
 import { listenFromFlags } from "../bind-address.js";
 import { masterIdentity } from "../master-peers.js";
-import { peerListFromFlags, peersCountFlags } from "../master-peers-by-count.js";
+import { joinRunningCluster, peerListFromFlags, peersCountFlags } from "../master-peers-by-count.js";
 import { corsFlag, securityFlag, securityFromFlags, whiteListFlag } from "../security-flags.js";
 
 export const masterFlags: readonly FlagSpec[] = [
@@ -175,7 +175,8 @@ export const masterCommand: Command = {
   async run(flags) {
     const logger = loggerFromFlags(flags.values);
     const security = securityFromFlags(flags.values, (w) => logger.warn(w));
-    const config: MasterConfig = { ...masterConfigFromFlags(flags.values), logger, security };
+    const derived = await joinRunningCluster(masterConfigFromFlags(flags.values), flags.values, logger);
+    const config: MasterConfig = { ...derived, logger, security };
     const master = new MasterServer(config);
     await master.start();
     logger.info(

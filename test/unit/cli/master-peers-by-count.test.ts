@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { UsageError } from "../../../src/cli/flags.js";
-import { peerListFromFlags, peersByCount } from "../../../src/cli/master-peers-by-count.js";
+import { ordinalZeroOthers, peerListFromFlags, peersByCount } from "../../../src/cli/master-peers-by-count.js";
 import { masterIdentity } from "../../../src/cli/master-peers.js";
 
 const PATTERN = "weed-master-{i}.weed-master:9333";
@@ -51,5 +51,16 @@ describe("-peers.count / -peers.pattern (masters declared by count)", () => {
       /-peers.pattern needs -peers.count/,
     );
     expect(peerListFromFlags({ peers: "a:1,b:2" }, "", "a", 1)).toEqual(["a:1", "b:2"]);
+  });
+});
+
+describe("ordinal 0's question to the others", () => {
+  it("is asked by ordinal 0 of more than one master only", () => {
+    const v = { peers: "", "peers.count": 3, "peers.pattern": PATTERN };
+    expect(ordinalZeroOthers(v, "", name(0), 9333)).toEqual([`${name(1)}:9333`, `${name(2)}:9333`]);
+    expect(ordinalZeroOthers(v, "", name(1), 9333)).toEqual([]);
+    expect(ordinalZeroOthers({ ...v, "peers.count": 1 }, "", name(0), 9333)).toEqual([]);
+    expect(ordinalZeroOthers({ ...v, "peers.count": 0 }, "", name(0), 9333)).toEqual([]);
+    expect(ordinalZeroOthers({ peers: "" }, "", name(0), 9333)).toEqual([]);
   });
 });
