@@ -10,13 +10,13 @@
 // flight are bounded by -concurrentUploadLimitMB (inflight-limit.ts). Hashing a large body (MD5,
 // CRC32-C) goes a slice at a time, and inflating a gzip one runs on the thread pool, so the event
 // loop keeps answering other requests meanwhile.
-import type { IncomingMessage, ServerResponse } from "node:http";
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http";
 import { createHash } from "node:crypto";
 import { createGunzip } from "node:zlib";
 import { lookup as mimeLookup } from "mime-types";
 import { assert, ErrorCode, WeedError } from "../common/errors.js";
 import { parseFidPath } from "../common/fid.js";
-import { clientGoneSignal, sendJson } from "../common/http-util.js";
+import { clientGoneSignal } from "../common/http-util.js";
 import { readUpload, type BodyBudget, type ReadUploadOptions, type Upload } from "../common/multipart.js";
 import { multipartOverheadBytesMax } from "../common/multipart-limits.js";
 import { parseTtl } from "../common/ttl.js";
@@ -38,6 +38,9 @@ import { ReplicaOutcomeUnknown, type ReplicaNeedle } from "./replication/replica
 
 const OCTET_STREAM = "application/octet-stream";
 const PAIR_PREFIX = "seaweed-";
+/** ASCII letters differ from their lower case by this bit. */
+const CASE_BIT = 0x20;
+const CHAR_S = 0x73;
 
 /** Go's textproto.CanonicalMIMEHeaderKey: "x-foo-bar" -> "X-Foo-Bar", as SeaweedFS stores pair names. */
 export function canonicalHeaderKey(name: string): string {
@@ -56,7 +59,9 @@ export function pairsOf(req: IncomingMessage): Record<string, string> | undefine
   let pairs: Record<string, string> | undefined;
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const name = raw[i]!;
-    if (name.length <= PAIR_PREFIX.length || name.slice(0, PAIR_PREFIX.length).toLowerCase() !== PAIR_PREFIX) continue;
+    // The first letter decides for almost every header, without the slice and lowercase copies.
+    if (name.length <= PAIR_PREFIX.length || (name.charCodeAt(0) | CASE_BIT) !== CHAR_S) continue;
+    if (name.slice(0, PAIR_PREFIX.length).toLowerCase() !== PAIR_PREFIX) continue;
     const key = canonicalHeaderKey(name.slice(PAIR_PREFIX.length));
     pairs ??= Object.create(null) as Record<string, string>; // "__proto__" stays a plain key
     if (!(key in pairs)) pairs[key] = raw[i + 1]!;
@@ -121,8 +126,16 @@ async function inflatedDigest(data: Buffer, wantMd5: boolean): Promise<Digest | 
   return { bytes, md5: hash?.digest("base64") };
 }
 
-/** Size and MD5 (when asked for) of what the client sent: for a gzip upload, of its uncompressed bytes. */
-async function digestOf(upload: Upload, wantMd5: boolean): Promise<Digest> {
+/**
+ * Size and MD5 (when asked for) of what the client sent: for a gzip upload, of its uncompressed
+ * bytes. Synchronous when there is nothing to hash or inflate (the common upload: no await).
+ */
+function digestOf(upload: Upload, wantMd5: boolean): Digest | Promise<Digest> {
+  if (!upload.gzipped && !wantMd5) return { bytes: upload.data.length, md5: undefined };
+  return digestSlowly(upload, wantMd5);
+}
+
+async function digestSlowly(upload: Upload, wantMd5: boolean): Promise<Digest> {
   const inflated = upload.gzipped ? await inflatedDigest(upload.data, wantMd5) : undefined;
   if (inflated !== undefined) return inflated;
   return { bytes: upload.data.length, md5: wantMd5 ? await md5Sliced(upload.data) : undefined };
@@ -134,19 +147,32 @@ async function digestOf(upload: Upload, wantMd5: boolean): Promise<Digest> {
  * counted as it arrives (`budget`) and cut once it would pass the bound. No ticket when there is
  * no limit, or when the declared length alone is over -fileSizeLimitMB (refused before any byte).
  */
-async function admitUpload(
+function admitUpload(
   uploads: InflightLimit,
   req: IncomingMessage,
   res: ServerResponse,
   fileBytesMax: number,
-): Promise<{ ticket: InflightTicket | undefined; budget: BodyBudget | undefined }> {
+): Admission | Promise<Admission> {
   const header = req.headers["content-length"];
   const declared = header === undefined ? 0 : Number(header);
-  if (!uploads.limited || !(declared <= fileBytesMax + multipartOverheadBytesMax)) {
-    return { ticket: undefined, budget: undefined };
-  }
-  const ticket = uploads.tryAcquire(declared) ?? (await uploads.acquire(declared, clientGoneSignal(res)));
-  if (header !== undefined) return { ticket, budget: undefined };
+  if (!uploads.limited || !(declared <= fileBytesMax + multipartOverheadBytesMax)) return NOT_COUNTED;
+  // Room now (the usual case): no promise, no await.
+  const ticket = uploads.tryAcquire(declared);
+  if (ticket !== undefined) return admission(uploads, ticket, header !== undefined);
+  return uploads
+    .acquire(declared, clientGoneSignal(res))
+    .then((waited) => admission(uploads, waited, header !== undefined));
+}
+
+interface Admission {
+  ticket: InflightTicket | undefined;
+  budget: BodyBudget | undefined;
+}
+
+const NOT_COUNTED: Admission = { ticket: undefined, budget: undefined };
+
+function admission(uploads: InflightLimit, ticket: InflightTicket, declared: boolean): Admission {
+  if (declared) return { ticket, budget: undefined };
   const why = "a body without Content-Length is counted as it arrives";
   return { ticket, budget: { take: (n) => (ticket.grow(n) ? undefined : uploads.refusal(n, why)) } };
 }
@@ -218,9 +244,8 @@ export async function handleWrite(
   const to = params.replicate ? [] : await ctx.replicator.plan(fid.volumeId, "write");
   // A replica's copy is not held back by -concurrentUploadLimitMB (as SeaweedFS): the first server
   // holds room for it already, and two servers replicating to each other must not wait on each other.
-  const { ticket, budget } = params.replicate
-    ? { ticket: undefined, budget: undefined }
-    : await admitUpload(uploads.limit, req, res, ctx.fileSizeLimitBytes);
+  const admitted = params.replicate ? NOT_COUNTED : admitUpload(uploads.limit, req, res, ctx.fileSizeLimitBytes);
+  const { ticket, budget } = admitted instanceof Promise ? await admitted : admitted;
   try {
     const allocate = (bytes: number): Buffer => uploads.buffers.take(bytes);
     const read = params.replicate ? readReplicaUpload : readVolumeUpload;
@@ -267,7 +292,8 @@ async function storeUpload(
   const { fid, pathExt, params, ttl, pairs } = t;
   const expectedMd5 = upload.contentMd5 ?? req.headers["content-md5"];
   const wantMd5 = expectedMd5 !== undefined && expectedMd5 !== "";
-  const digest = await digestOf(upload, wantMd5);
+  const digested = digestOf(upload, wantMd5);
+  const digest = digested instanceof Promise ? await digested : digested;
   if (wantMd5 && digest.md5 !== expectedMd5) {
     throw new WeedError(
       ErrorCode.BAD_REQUEST,
@@ -417,15 +443,22 @@ function answerWrite(
     return;
   }
   ctx.metrics.bytesWritten(result.size);
-  const body: Record<string, string | number> = {};
-  if (u.fileName !== "") body["name"] = u.fileName;
-  body["size"] = u.bytes;
-  body["eTag"] = etag;
-  if (u.mime !== undefined) body["mime"] = u.mime;
-  res.setHeader("ETag", `"${etag}"`);
-  if (u.md5 !== undefined && u.md5 !== "") {
-    body["contentMd5"] = u.md5;
-    res.setHeader("Content-MD5", u.md5);
-  }
-  sendJson(res, 201, body);
+  // The JSON sendJson would write for these fields, in this order, without building an object
+  // (the strings go through JSON.stringify for their escapes); the headers in one writeHead
+  // object, which node writes out directly (a setHeader first sends it down the slow path).
+  let text = u.fileName !== "" ? `{"name":${JSON.stringify(u.fileName)},` : "{";
+  text += `"size":${u.bytes},"eTag":"${etag}"`;
+  if (u.mime !== undefined) text += `,"mime":${JSON.stringify(u.mime)}`;
+  const md5 = u.md5 !== undefined && u.md5 !== "" ? u.md5 : undefined;
+  if (md5 !== undefined) text += `,"contentMd5":${JSON.stringify(md5)}`;
+  text += "}";
+  const headers: OutgoingHttpHeaders = {
+    ETag: `"${etag}"`,
+    "Content-Type": "application/json",
+    "X-Content-Type-Options": "nosniff",
+    "Content-Length": Buffer.byteLength(text),
+  };
+  if (md5 !== undefined) headers["Content-MD5"] = md5;
+  res.writeHead(201, headers);
+  res.end(text);
 }

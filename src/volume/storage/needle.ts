@@ -142,7 +142,14 @@ function pairsJson(pairs: Record<string, string> | undefined): string | undefine
  * dropped, as SeaweedFS does. Unlike SeaweedFS, empty data still gets a body (DataSize 0), so an
  * empty blob keeps its name and never looks like a tombstone (Size 0); SeaweedFS parses it fine.
  */
-export function encodeNeedle(n: NeedleInput, version: number, appendAtNs: bigint, nowSec: number): EncodedNeedle {
+/** `dataCrc`: the CRC32-C of n.data when the caller computed it already (it is not computed twice). */
+export function encodeNeedle(
+  n: NeedleInput,
+  version: number,
+  appendAtNs: bigint,
+  nowSec: number,
+  dataCrc?: number,
+): EncodedNeedle {
   checkInput(n);
   const dataSize = n.data.length;
   let flags = 0;
@@ -202,7 +209,7 @@ export function encodeNeedle(n: NeedleInput, version: number, appendAtNs: bigint
     p += 2;
     p += buf.write(pairs as string, p, pairsLen, "utf8");
   }
-  const crc = crc32c(n.data);
+  const crc = dataCrc ?? crc32c(n.data);
   writeTail(buf, p, crc, version, appendAtNs);
   return { record: buf, size, dataSize, crc, lastModifiedAt };
 }

@@ -28,7 +28,7 @@ import {
 import {
   crc32cSliced,
   crcSliceBytes,
-  encodeNeedleParts,
+  encodeRecord,
   samePartsContent,
   writevFully,
   writevFullySync,
@@ -529,7 +529,7 @@ export class Volume {
     while (this.appending !== undefined) await this.appending.catch(() => undefined);
     this.checkWritable(); // closed or made read-only meanwhile
     const sb = this.superBlock;
-    const enc = encodeNeedleParts(n, crc, sb.version, this.nextAppendAtNs(), this.nowSec());
+    const enc = encodeRecord(n, crc, sb.version, this.nextAppendAtNs(), this.nowSec());
     const hi = keyHi(n.key);
     const lo = keyLo(n.key);
     // Check what crosses the disk boundary (the read path checks it again, with the CRC).

@@ -13,7 +13,9 @@ import {
   crc32cSliced,
   crcSliceBytes,
   encodeNeedleParts,
+  encodeRecord,
   samePartsContent,
+  wholeRecordDataBytesMax,
   writevFully,
   writevFullySync,
 } from "../../../src/volume/storage/needle-parts.js";
@@ -69,6 +71,27 @@ describe("encodeNeedleParts", () => {
         expect(samePartsContent(stored.record, stored.lastModifiedAt, partsFresh)).toBe(expected);
       }),
     );
+  });
+
+  it("encodeRecord: a small needle whole (one buffer, then two empty), a large one in parts", () => {
+    fc.assert(
+      fc.property(needleArb, fc.constantFrom(2, 3), (n, version) => {
+        const whole = encodeNeedle(n, version, 5n, 1_700_000_000);
+        const rec = encodeRecord(n, crc32c(n.data), version, 5n, 1_700_000_000);
+        expect(rec.buffers[0].equals(whole.record)).toBe(true);
+        expect(rec.buffers[1].length + rec.buffers[2].length).toBe(0);
+        expect(rec).toMatchObject({ length: whole.record.length, size: whole.size, crc: whole.crc });
+        expect(rec.lastModifiedAt).toBe(whole.lastModifiedAt);
+        const stored = encodeNeedle({ ...n, lastModified: 1 }, version, 1n, 1_700_000_000);
+        expect(samePartsContent(stored.record, stored.lastModifiedAt, rec)).toBe(
+          sameContent(stored.record, stored.lastModifiedAt, whole),
+        );
+      }),
+    );
+    const big: NeedleInput = { key: 7n, cookie: 9, data: Buffer.alloc(wholeRecordDataBytesMax + 1, 3) };
+    const parts = encodeRecord(big, crc32c(big.data), 3, 5n, 1_700_000_000);
+    expect(parts.buffers[1]).toBe(big.data); // a large upload is not copied
+    expect(joined(parts.buffers).equals(encodeNeedle(big, 3, 5n, 1_700_000_000).record)).toBe(true);
   });
 
   it("refuses data over needleDataBytesMax with TOO_LARGE, as encodeNeedle does", () => {
