@@ -164,7 +164,7 @@ describe("deploy/kubernetes manifests", () => {
     expect(past.logs()).toMatch(/weed-master-3.weed-master:9333 is not one of the 3 masters/);
   });
 
-  it("form one cluster of 3, take a file, grow to 5 online, fail over, take back a pod 0 that lost its volume", async () => {
+  it("form a cluster of 3, take a file, grow to 5, fail over, take back a pod 0 that lost its volume", async () => {
     const three = await readKustomization(K8S);
     const first = await Promise.all([0, 1, 2].map((i) => startPod(three, "weed-master", i)));
     const leader = await agreedLeader([0, 1, 2], 3);
