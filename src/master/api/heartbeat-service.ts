@@ -6,9 +6,10 @@
 // process keeps its TCP connection; a lossy cut is noticed by keepalive, a hung peer is not): a
 // server that sent no beat for silentPulsesMax pulses is dropped too, and its stream failed.
 // Whenever the set of locations of a volume changes here (a server joins or leaves with volumes, a
-// volume is added or deleted), every open stream is sent the volume's id in
-// volume_locations_changed (coalesced and bounded: location-push.ts), so volume servers drop their
-// cached lookups of it and replicate the next write to the new set of locations.
+// volume is added or deleted), the volume's id is sent in volume_locations_changed (coalesced and
+// bounded: location-push.ts) to every open stream, or in a burst to the streams of the servers
+// holding it, so volume servers drop their cached lookups of it and replicate the next write to the
+// new set of locations.
 import * as grpc from "@grpc/grpc-js";
 import { create } from "@bufbuild/protobuf";
 import { ErrorCode, WeedError, grpcStatusOf } from "../../common/errors.js";
@@ -25,7 +26,7 @@ import type { ClusterState } from "../state/cluster-state.js";
 import type { DataNode, NodeSpec, ReplicaInfo } from "../topology/data-node.js";
 import { heartbeatVolumesMax, silentPulsesMax } from "../limits.js";
 import { checkHeartbeatCluster, checkVolumeCount, saneVolumes, volumeIdAheadMax } from "./heartbeat-bounds.js";
-import { LocationPush } from "./location-push.js";
+import { LocationPush, locationPushBroadcastIdsMax } from "./location-push.js";
 import { LogOncePer, remoteHost } from "../../raft/runtime/index.js";
 import type { MasterMetrics } from "./metrics.js";
 import type { Sequencer } from "../state/sequencer.js";
@@ -74,6 +75,8 @@ interface LiveStream {
 export class HeartbeatService {
   private readonly deps: HeartbeatServiceDeps;
   private readonly streams = new Map<HeartbeatCall, LiveStream>();
+  /** The stream each registered server's beats come on: a burst of location changes goes to holders. */
+  private readonly nodeStreams = new Map<DataNode, HeartbeatCall>();
   private readonly now: () => number;
   private sweepTimer: NodeJS.Timeout | undefined;
   private response: HeartbeatResponse | undefined;
@@ -101,23 +104,46 @@ export class HeartbeatService {
     this.endAll();
   }
 
-  /** Tells every open stream that these volumes' locations changed (one message). */
+  /**
+   * Tells the streams that these volumes' locations changed: every stream, one message, for a few
+   * ids; for a burst, each holder's stream the ids of its own volumes (locationPushBroadcastIdsMax).
+   */
   private pushLocations(volumeIds: number[]): void {
     if (this.streams.size === 0) return;
-    const msg = create(HeartbeatResponseSchema, {
+    if (volumeIds.length <= locationPushBroadcastIdsMax) {
+      const msg = this.locationsMessage(volumeIds);
+      for (const call of this.streams.keys()) this.writeLocations(call, msg);
+    } else {
+      const byStream = new Map<HeartbeatCall, number[]>();
+      for (const vid of volumeIds) {
+        for (const node of this.deps.topology.lookup(vid) ?? []) {
+          const call = this.nodeStreams.get(node);
+          if (call === undefined) continue;
+          const ids = byStream.get(call);
+          if (ids === undefined) byStream.set(call, [vid]);
+          else ids.push(vid);
+        }
+      }
+      for (const [call, ids] of byStream) this.writeLocations(call, this.locationsMessage(ids));
+    }
+    this.deps.metrics.locationsPushed(volumeIds.length);
+  }
+
+  private locationsMessage(volumeIds: number[]): HeartbeatResponse {
+    return create(HeartbeatResponseSchema, {
       volumeSizeLimit: BigInt(this.deps.topology.volumeSizeLimitBytes),
       leader: this.deps.leader() ?? "",
       volumeLocationsChanged: volumeIds,
     });
-    for (const [call, live] of this.streams) {
-      if (live.sentOn) continue;
-      try {
-        call.write(msg);
-      } catch {
-        // A broken stream is cleaned up by its own error handler; the others still get the message.
-      }
+  }
+
+  private writeLocations(call: HeartbeatCall, msg: HeartbeatResponse): void {
+    if (this.streams.get(call)?.sentOn !== false) return;
+    try {
+      call.write(msg);
+    } catch {
+      // A broken stream is cleaned up by its own error handler; the others still get the message.
     }
-    this.deps.metrics.locationsPushed(volumeIds.length);
   }
 
   /** Drops every server whose stream carried no beat for silentPulsesMax pulses. */
@@ -202,6 +228,7 @@ export class HeartbeatService {
       if (done) return;
       done = true;
       this.streams.delete(call);
+      if (node !== undefined && this.nodeStreams.get(node) === call) this.nodeStreams.delete(node);
       if (node !== undefined) this.dropNode(node, why, abrupt && !live.sentOn);
     };
     const live: LiveStream = {
@@ -223,6 +250,7 @@ export class HeartbeatService {
       live.lastBeatAt = this.now();
       try {
         node = this.beat(call, live, node, hb);
+        this.nodeStreams.set(node, call);
         call.write(this.reply());
       } catch (err) {
         this.deps.metrics.heartbeat("error");

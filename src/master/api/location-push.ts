@@ -4,7 +4,9 @@
 // expires or a replica request fails. Changes come in bursts (a server joins with all its volumes,
 // a server is dropped, a growth adds a few): they are coalesced for locationPushCoalesceMs and sent
 // in messages of at most locationPushIdsMax ids, at most locationPushMessagesMax messages per
-// interval; what is left waits for the next interval (nothing is dropped).
+// interval; what is left waits for the next interval (nothing is dropped). A message of a few ids
+// goes to every stream; a larger one only to the servers holding the volumes
+// (locationPushBroadcastIdsMax says why).
 
 /**
  * How long changes are gathered before they are sent. A burst (a server joining with hundreds of
@@ -25,6 +27,19 @@ export const locationPushIdsMax = 1_000;
  * whose servers are busy.
  */
 export const locationPushMessagesMax = 16;
+
+/**
+ * A message of at most this many ids is sent to every stream (a growth adds a few volumes, a copy
+ * or a trim changes one: a server reading such a volume remotely drops its cached lookup at once).
+ * A larger one is a burst (servers joining or leaving with all their volumes, a new leader loading
+ * its topology) and is sent to each server with only the ids of the volumes it holds: sending every
+ * id to every stream costs servers x volumes per burst, which at 1,000 servers of 100 volumes was
+ * 10^8 ids serialized after a failover, the leader's loop stalled past the volume servers'
+ * keepalive and they all left and came back. A holder is whoever replicates a write of the volume,
+ * so writes keep their guarantee; another server's remote read of it keeps its cached lookup until
+ * it expires (10 s) or fails, as it would for a change made while it had no stream.
+ */
+export const locationPushBroadcastIdsMax = 32;
 
 export interface LocationPushTimers {
   setTimeout(fn: () => void, ms: number): unknown;
