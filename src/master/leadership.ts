@@ -39,7 +39,11 @@ export class LeadershipReactions {
 
   constructor(private readonly d: LeadershipDeps) {
     this.runtime = d.state.runtime;
-    const voters = (): string[] => this.runtime.status().members.filter((m) => m.suffrage === "voter").map((m) => m.id);
+    const voters = (): string[] =>
+      this.runtime
+        .status()
+        .members.filter((m) => m.suffrage === "voter")
+        .map((m) => m.id);
     this.quorum = new QuorumWatch(d.logger, noLeaderWarnMs, voters);
     this.runtime.on("role-changed", ({ role }) => {
       this.leading = role === "leader";
