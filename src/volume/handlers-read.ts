@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 import { gunzipSync } from "node:zlib";
 import { lookup as mimeLookup } from "mime-types";
 import { ErrorCode, WeedError } from "../common/errors.js";
-import { formatFid, parseFidPath } from "../common/fid.js";
+import { formatFid, parseFidPath, type ParsedPath } from "../common/fid.js";
 import { sendError } from "../common/http-util.js";
 import type { NeedleRecord } from "./storage/store-api.js";
 import { splitUrl, type VolumeHttpContext } from "./http-context.js";
@@ -16,6 +16,8 @@ import { contentRange, parseRange, type ByteRange } from "./http-range.js";
 import { gunzipOutputBytesMax } from "./limits.js";
 
 const OCTET_STREAM = "application/octet-stream";
+/** Volume ids are uint32 (common/fid.ts refuses larger). */
+const volumeIdMax = 0xffffffff;
 
 /** Headers a stored "Seaweed-*" pair must not override: they describe the bytes we send. */
 const RESERVED_PAIR_HEADERS = new Set([
@@ -98,11 +100,29 @@ function addPairs(headers: OutgoingHttpHeaders, pairs: Record<string, string>): 
   }
 }
 
+/** "/<vid>,<key><cookie>" with nothing else (no extension, name or _N): the form clients use. */
+const PLAIN_FID_PATH = /^\/(\d{1,10}),([0-9a-fA-F]{9,24})$/;
+
+/**
+ * parseFidPath for the plain form without the split, filter and re-joined string it builds for
+ * every form; what it refuses (a volume id over 2^32-1) goes to parseFidPath for the error.
+ */
+function parseReadPath(path: string): ParsedPath {
+  const m = PLAIN_FID_PATH.exec(path);
+  if (m === null) return parseFidPath(path);
+  const volumeId = Number(m[1]);
+  if (volumeId > volumeIdMax) return parseFidPath(path);
+  const hex = m[2]!;
+  const split = hex.length - 8;
+  const fid = { volumeId, key: BigInt("0x" + hex.slice(0, split)), cookie: Number.parseInt(hex.slice(split), 16) };
+  return { fid, fileName: undefined, ext: "" };
+}
+
 function readNeedle(
   ctx: VolumeHttpContext,
   path: string,
 ): { n: NeedleRecord; pathFileName: string | undefined; pathExt: string } {
-  const { fid, fileName, ext } = parseFidPath(path);
+  const { fid, fileName, ext } = parseReadPath(path);
   try {
     return { n: ctx.store.read(fid.volumeId, fid.key, fid.cookie), pathFileName: fileName, pathExt: ext.toLowerCase() };
   } catch (err) {
@@ -175,20 +195,50 @@ function serveRead(
     else body = gunzipStored(ctx, n, url);
   }
 
+  const fileName = pathFileName ?? n.name;
+  const disposition = fileName !== undefined && fileName !== "" ? dispositionOf(fileName, url, q) : undefined;
+  const contentType = contentTypeOf(n, pathExt);
+  // The usual needle (no pairs, not gzipped, named, dated): one object literal, always the same
+  // shape, which node's writeHead walks without a key added one at a time.
+  const headers: OutgoingHttpHeaders =
+    n.pairs === undefined && !n.gzipped && lastModified !== undefined && disposition !== undefined
+      ? {
+          "Content-Type": contentType,
+          ETag: quotedEtag,
+          "Accept-Ranges": "bytes",
+          "Last-Modified": lastModified,
+          "Content-Disposition": disposition,
+          "Content-Length": body.length,
+        }
+      : headersOf(n, contentType, quotedEtag, lastModified, gzipEncoded, disposition);
+  sendBody(ctx, req, res, headers, body, gzipEncoded, head);
+}
+
+/** The response headers of any needle (the literal in serveRead covers the usual one). */
+function headersOf(
+  n: NeedleRecord,
+  contentType: string,
+  quotedEtag: string,
+  lastModified: string | undefined,
+  gzipEncoded: boolean,
+  disposition: string | undefined,
+): OutgoingHttpHeaders {
   const headers: OutgoingHttpHeaders = {};
   if (n.pairs !== undefined) addPairs(headers, n.pairs);
-  headers["Content-Type"] = contentTypeOf(n, pathExt);
+  headers["Content-Type"] = contentType;
   headers["ETag"] = quotedEtag;
   headers["Accept-Ranges"] = "bytes";
   if (lastModified !== undefined) headers["Last-Modified"] = lastModified;
   if (n.gzipped) headers["Vary"] = "Accept-Encoding";
   if (gzipEncoded) headers["Content-Encoding"] = "gzip";
-  const fileName = pathFileName ?? n.name;
-  if (fileName !== undefined && fileName !== "") {
-    const dl = q >= 0 && isTrue(new URLSearchParams(url.slice(q + 1)).get("dl"));
-    headers["Content-Disposition"] = `${dl ? "attachment" : "inline"}; filename="${encodeURIComponent(fileName)}"`;
-  }
-  sendBody(ctx, req, res, headers, body, gzipEncoded, head);
+  if (disposition !== undefined) headers["Content-Disposition"] = disposition;
+  return headers;
+}
+
+/** Content-Disposition for `fileName`: attachment when ?dl= is true, else inline. */
+function dispositionOf(fileName: string, url: string, q: number): string {
+  const dl = q >= 0 && isTrue(new URLSearchParams(url.slice(q + 1)).get("dl"));
+  return `${dl ? "attachment" : "inline"}; filename="${encodeURIComponent(fileName)}"`;
 }
 
 /** 200 with the whole body, 206 with one or several ranges, or 416. */

@@ -156,9 +156,22 @@ export class VolumeHttpServer {
     return downloads.acquire(0, clientGoneSignal(res)).then((t) => this.#readHolding(t, req, res));
   }
 
+  /**
+   * The needle's bytes count until the response is done. A small body answered synchronously is
+   * usually in the kernel already when handleRead returns (the socket took it whole): released
+   * at once, with no 'close' listener per read; otherwise when the response closes.
+   */
   #readHolding(ticket: InflightTicket, req: IncomingMessage, res: ServerResponse): void | Promise<void> {
-    res.once("close", () => ticket.release());
-    return handleRead(this.#ctx, req, res, false, (bytes) => ticket.add(bytes));
+    let pending: void | Promise<void>;
+    try {
+      pending = handleRead(this.#ctx, req, res, false, (bytes) => ticket.add(bytes));
+    } catch (err) {
+      ticket.release(); // the error answer does not carry the needle
+      throw err;
+    }
+    if (pending === undefined && res.writableFinished) ticket.release();
+    else res.once("close", () => ticket.release());
+    return pending;
   }
 
   #fail(req: IncomingMessage, res: ServerResponse, err: unknown): void {
