@@ -1,0 +1,499 @@
+#!/usr/bin/env node
+// `npm run bench:blob`: the volume server's blob path next to its ceiling, in the same run
+// (issue 15). The machine is shared and drifts, so only the ratios of runs taken side by side count.
+//
+//   GET 1 KB: wrk asks for random fids of BLOB_FILES needles written first; the ceiling is a bare
+//             node:http server answering a fixed 1 KB body from memory with the same headers.
+//   PUT 1 KB: wrk sends a raw 1 KB body to a fresh fid per request; the ceiling is a bare
+//             node:http server reading the body and appending it with writeSync (no fsync), then
+//             answering a small JSON (as ../shared/anchors/perf/node-ceiling.sh's "post").
+//
+// One `weed-ts master` and one `weed-ts volume` (own processes, so the volume server's CPU and
+// profile are its own) in a temp dir on 127.0.0.1; the bare server is this script run with
+// --bare. Each round runs bare and weed-ts back to back, the order swapped every round; the table
+// has each run's req/s, p50, p99, server CPU per request, the load average, and per round the
+// weed-ts/bare ratio, then the median ratio against the goals (GET >= 0.85, PUT >= 0.75).
+// "cpu us/req" is the server process's user+system CPU (/proc/<pid>/stat) over the requests
+// answered: on a machine shared with other work it drifts less than req/s, and its bare/weed-ts
+// ratio is printed too.
+//
+// Env: BLOB_ROUNDS=3 BLOB_DURATION_S=5 BLOB_THREADS=2 BLOB_GET_CONNS=64 BLOB_PUT_CONNS=16
+//      BLOB_FILES=10000 BLOB_CASES="get put" BLOB_SERVERS="bare weed"
+//      BLOB_FSYNC=1 (the volume server runs with -fsync; the bare ceiling never fsyncs)
+//      BLOB_PROF_DIR=<dir> (both servers under node --cpu-prof: volume.cpuprofile, bare.cpuprofile;
+//        wall-clock samples, so on a loaded machine they land on whatever ran when the CPU came back)
+//      BLOB_PERF_DIR=<dir> (perf record -e cpu-clock -g of the server during each run, JavaScript
+//        frames named by --perf-basic-prof: <server>-<case>-<round>.perf.data; `perf report -i`)
+//      BLOB_KEEP=1 (keep the temp dir: server logs, fids)
+// Needs wrk (apt-get install wrk) and a build (npm run build). Only processes it started are
+// stopped, every wait is bounded, and the temp dir is removed.
+//
+//   node scripts/bench-blob.mjs --top <file.cpuprofile> [n]   prints a profile's top frames by
+//   self and by total time (what the issue's reports quote).
+import { spawn, execFileSync } from "node:child_process";
+import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync, writeSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { createServer as createHttpServer } from "node:http";
+import { createServer } from "node:net";
+import { loadavg, tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { fileURLToPath } from "node:url";
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
+const WEED = join(ROOT, "bin", "weed-ts.js");
+const GRPC_PORT_OFFSET = 10000;
+// Bounds, in ms.
+const START_WAIT_MS = 30_000; // servers up and the volume server registered with the master
+const STOP_WAIT_MS = 15_000; // SIGTERM to exit, before SIGKILL (the servers drain for a few seconds)
+const WRK_GRACE_MS = 30_000; // wrk runs its duration, plus this before it is killed
+const POLL_MS = 200;
+const HTTP_TIMEOUT_MS = 2_000;
+const FILL_CONCURRENCY = 16; // uploads in flight while writing the GET set
+const BODY_BYTES = 1024;
+const COOKIE = "1234abcd";
+const GOALS = { get: 0.85, put: 0.75 };
+
+const log = (msg) => process.stderr.write(`[bench-blob] ${msg}\n`);
+
+function envInt(name, fallback) {
+  const v = process.env[name];
+  if (v === undefined || v === "") return fallback;
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n <= 0) throw new Error(`${name}=${v}: expected a positive integer`);
+  return n;
+}
+
+// ---- the bare ceiling -------------------------------------------------------------------------
+
+/** `--bare <append file>`: the ceiling server. Prints "listening on <port>". */
+function runBare(appendFile) {
+  const body = Buffer.alloc(BODY_BYTES, 0x61);
+  // The headers a volume server GET carries, so the comparison is about the work, not the bytes.
+  const headers = {
+    "Content-Type": "application/octet-stream",
+    "Content-Length": String(BODY_BYTES),
+    "Accept-Ranges": "bytes",
+    ETag: '"00000000"',
+  };
+  const fd = openSync(appendFile, "a");
+  let stored = 0;
+  const server = createHttpServer((req, res) => {
+    if (req.method === "GET") {
+      res.writeHead(200, headers);
+      res.end(body);
+      return;
+    }
+    const chunks = [];
+    let len = 0;
+    req.on("data", (c) => {
+      chunks.push(c);
+      len += c.length;
+    });
+    req.on("end", () => {
+      writeSync(fd, chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, len));
+      stored++;
+      const out = JSON.stringify({ fid: `${process.pid}-${stored}`, size: len });
+      res.writeHead(201, { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(out) });
+      res.end(out);
+    });
+  });
+  server.keepAliveTimeout = 30_000;
+  server.listen(0, "127.0.0.1", () => process.stdout.write(`listening on ${server.address().port}\n`));
+  process.once("SIGTERM", () => {
+    closeSync(fd);
+    process.exit(0);
+  });
+}
+
+// ---- profiles ---------------------------------------------------------------------------------
+
+/** `--top <file> [n]`: the n hottest functions by self time and by total (inclusive) time. */
+function printTop(file, n) {
+  const prof = JSON.parse(readFileSync(file, "utf8"));
+  const byId = new Map(prof.nodes.map((node) => [node.id, node]));
+  const dt = new Map();
+  for (let i = 0; i < prof.samples.length; i++) {
+    const id = prof.samples[i];
+    dt.set(id, (dt.get(id) ?? 0) + (prof.timeDeltas[i] ?? 0));
+  }
+  const parent = new Map();
+  for (const node of prof.nodes) for (const c of node.children ?? []) parent.set(c, node.id);
+  const name = (node) => {
+    const f = node.callFrame;
+    const file = f.url === "" ? "" : ` ${f.url.replace(/^.*\/(dist|node_modules)\//, "$1/")}:${f.lineNumber + 1}`;
+    return `${f.functionName || "(anonymous)"}${file}`;
+  };
+  const self = new Map();
+  const total = new Map();
+  let all = 0;
+  for (const [id, us] of dt) {
+    all += us;
+    const leaf = name(byId.get(id));
+    self.set(leaf, (self.get(leaf) ?? 0) + us);
+    // Inclusive: each function once per sample, however deep it recurses.
+    const seen = new Set();
+    for (let at = id; at !== undefined; at = parent.get(at)) {
+      const k = name(byId.get(at));
+      if (seen.has(k)) continue;
+      seen.add(k);
+      total.set(k, (total.get(k) ?? 0) + us);
+    }
+  }
+  const show = (title, m) => {
+    console.log(`${title} (of ${(all / 1e6).toFixed(2)} s sampled)`);
+    const rows = [...m].sort((a, b) => b[1] - a[1]).slice(0, n);
+    for (const [k, us] of rows) console.log(`  ${((us / all) * 100).toFixed(1).padStart(5)}%  ${k}`);
+  };
+  show("self", self);
+  show("total", total);
+}
+
+// ---- the cluster --------------------------------------------------------------------------------
+
+async function portFree(port) {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.once("error", () => resolve(false));
+    s.listen(port, "127.0.0.1", () => s.close(() => resolve(true)));
+  });
+}
+
+/** A loopback port p such that p and p + 10000 (its gRPC port) are free and not in `taken`. */
+async function freePortPair(taken) {
+  for (let i = 0; i < 200; i++) {
+    const p = 20000 + Math.floor(Math.random() * 35000);
+    const both = [p, p + GRPC_PORT_OFFSET];
+    if (both.some((x) => taken.has(x))) continue;
+    if ((await portFree(p)) && (await portFree(p + GRPC_PORT_OFFSET))) {
+      for (const x of both) taken.add(x);
+      return p;
+    }
+  }
+  throw new Error("no free loopback port pair found");
+}
+
+async function fetchOk(url, init = {}) {
+  try {
+    const res = await fetch(url, { ...init, signal: AbortSignal.timeout(HTTP_TIMEOUT_MS) });
+    const text = await res.text();
+    return res.ok ? text : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function waitFor(what, url, children) {
+  const deadline = Date.now() + START_WAIT_MS;
+  while (Date.now() < deadline) {
+    for (const c of children) if (c.exitCode !== null) throw new Error(`a server exited while waiting for ${what}`);
+    const text = await fetchOk(url);
+    if (text !== undefined) return text;
+    await sleep(POLL_MS);
+  }
+  throw new Error(`no ${what} within ${START_WAIT_MS} ms (${url})`);
+}
+
+function start(args, logFile, extraNodeArgs = []) {
+  const out = openSync(logFile, "a");
+  const child = spawn(process.execPath, [...extraNodeArgs, ...args], { stdio: ["ignore", out, out] });
+  closeSync(out);
+  return child;
+}
+
+async function stop(child) {
+  if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  child.kill("SIGTERM");
+  const done = await Promise.race([exited.then(() => true), sleep(STOP_WAIT_MS).then(() => false)]);
+  if (!done) {
+    log(`pid ${child.pid} did not stop in ${STOP_WAIT_MS} ms; killing it`);
+    child.kill("SIGKILL");
+    await exited;
+  }
+}
+
+/** Writes `count` 1 KB needles spread over `vids`; resolves with their fids. */
+async function fill(volume, vids, count) {
+  const fids = [];
+  for (let k = 1; k <= count; k++) fids.push(`${vids[k % vids.length]},${k.toString(16)}${COOKIE}`);
+  const body = Buffer.alloc(BODY_BYTES, 0x62);
+  let next = 0;
+  const worker = async () => {
+    while (next < fids.length) {
+      const fid = fids[next++];
+      const res = await fetch(`http://${volume}/${fid}`, { method: "PUT", body, signal: AbortSignal.timeout(10_000) });
+      await res.arrayBuffer();
+      if (res.status !== 201) throw new Error(`PUT /${fid}: ${res.status}`);
+    }
+  };
+  await Promise.all(Array.from({ length: FILL_CONCURRENCY }, worker));
+  return fids;
+}
+
+// ---- wrk ----------------------------------------------------------------------------------------
+
+const DONE_LUA = `
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("RESULT %.2f %.1f %.1f %d %d %d\\n",
+    summary.requests / (summary.duration / 1e6), latency:percentile(50), latency:percentile(99),
+    e.connect + e.read + e.write + e.timeout, e.status, summary.requests))
+end
+`;
+
+const GET_LUA = `
+local fids = {}
+for line in io.lines(os.getenv("FID_LIST")) do fids[#fids + 1] = "/" .. line end
+local n = #fids
+local tcount = 0
+function setup(thread) tcount = tcount + 1; thread:set("tid", tcount) end
+function init(args) math.randomseed(os.time() + (tid or 0) * 100003); math.random(); math.random() end
+request = function() return wrk.format("GET", fids[math.random(n)]) end
+${DONE_LUA}`;
+
+// A fresh key per request: KEY_BASE (new each run) + the thread's 2^20 block + a counter.
+const PUT_LUA = `
+local vids = {}
+for v in string.gmatch(os.getenv("VIDS"), "%d+") do vids[#vids + 1] = v end
+local base = tonumber(os.getenv("KEY_BASE"))
+local body = string.rep("c", ${BODY_BYTES})
+local headers = { ["Content-Type"] = "application/octet-stream" }
+local tcount = 0
+function setup(thread) tcount = tcount + 1; thread:set("tid", tcount) end
+function init(args) n = 0; first = base + (tid or 0) * 1048576 end
+request = function()
+  n = n + 1
+  local path = string.format("/%s,%x${COOKIE}", vids[n % #vids + 1], first + n)
+  return wrk.format("PUT", path, headers, body)
+end
+${DONE_LUA}`;
+
+function cpuTicks(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return Number(f[11]) + Number(f[12]); // utime + stime, USER_HZ (100) ticks
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/**
+ * BLOB_PERF_DIR: `perf record -g` of the server for the run (CPU cycles, not wall time: on a loaded
+ * machine --cpu-prof's samples land on whatever ran when the thread got the CPU back). JavaScript
+ * frames are named through --perf-basic-prof's /tmp/perf-<pid>.map.
+ */
+function perfRecord(pid, durationS, name) {
+  const dir = process.env.BLOB_PERF_DIR;
+  if (!dir || name === undefined) return undefined;
+  const out = join(dir, `${name}.perf.data`);
+  return new Promise((resolve) => {
+    const child = spawn(
+      "perf",
+      ["record", "-e", "cpu-clock", "-F", "997", "-g", "-p", String(pid), "-o", out, "--", "sleep", String(durationS)],
+      {
+        stdio: "ignore",
+      },
+    );
+    child.once("error", (err) => {
+      log(`perf record: ${err.message}`);
+      resolve();
+    });
+    child.once("close", () => resolve());
+  });
+}
+
+/** One wrk run; resolves with req/s, p50/p99 in ms, errors, non-2xx and server CPU us per request. */
+async function runWrk(o) {
+  const { target, lua, conns, threads, durationS, env, pid } = o;
+  const args = [`-t${threads}`, `-c${conns}`, `-d${durationS}s`, "--timeout", "5s", "-s", lua, `http://${target}`];
+  const load = loadavg()[0];
+  const cpu0 = cpuTicks(pid);
+  const perf = perfRecord(pid, durationS, o.perfName);
+  const text = await new Promise((resolve, reject) => {
+    const child = spawn("wrk", args, { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "inherit"] });
+    let out = "";
+    const timer = setTimeout(() => child.kill("SIGKILL"), durationS * 1000 + WRK_GRACE_MS);
+    child.stdout.on("data", (c) => (out += c));
+    child.once("error", reject);
+    child.once("close", (code) => {
+      clearTimeout(timer);
+      if (code !== 0) reject(new Error(`wrk exited ${code}: ${out}`));
+      else resolve(out);
+    });
+  });
+  const cpu1 = cpuTicks(pid);
+  if (perf !== undefined) await perf;
+  const m = /^RESULT (\S+) (\S+) (\S+) (\d+) (\d+) (\d+)$/m.exec(text);
+  if (!m) throw new Error(`wrk printed no result: ${text}`);
+  const requests = Number(m[6]);
+  return {
+    rps: Number(m[1]),
+    p50: Number(m[2]) / 1000,
+    p99: Number(m[3]) / 1000,
+    errors: Number(m[4]),
+    non2xx: Number(m[5]),
+    cpuUsPerReq: requests > 0 ? ((cpu1 - cpu0) * 10_000) / requests : Number.NaN,
+    load,
+  };
+}
+
+// ---- main ---------------------------------------------------------------------------------------
+
+function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0
+    ? Number.NaN
+    : s.length % 2
+      ? s[(s.length - 1) / 2]
+      : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+function printTable(rows, cases) {
+  console.log(`\nweed-ts volume server vs bare node:http, 1 KB bodies, wrk (load average of the run's start)`);
+  const head = ["round", "case", "server", "req/s", "p50 ms", "p99 ms", "cpu us/req", "err", "non2xx", "load"];
+  console.log(head.map((h, i) => (i < 3 ? h.padEnd(7) : h.padStart(10))).join(" "));
+  for (const r of rows) {
+    const cells = [String(r.round), r.case, r.server, r.rps.toFixed(0), r.p50.toFixed(3), r.p99.toFixed(3)];
+    cells.push(r.cpuUsPerReq.toFixed(1), String(r.errors), String(r.non2xx), r.load.toFixed(2));
+    console.log(cells.map((c, i) => (i < 3 ? c.padEnd(7) : c.padStart(10))).join(" "));
+  }
+  console.log("\nratio weed-ts / bare, per round (req/s; cpu per request bare / weed-ts)");
+  for (const c of cases) {
+    const ratios = [];
+    const cpuRatios = [];
+    for (const round of new Set(rows.map((r) => r.round))) {
+      const w = rows.find((r) => r.round === round && r.case === c && r.server === "weed");
+      const b = rows.find((r) => r.round === round && r.case === c && r.server === "bare");
+      if (w === undefined || b === undefined) continue;
+      ratios.push(w.rps / b.rps);
+      cpuRatios.push(b.cpuUsPerReq / w.cpuUsPerReq);
+    }
+    if (ratios.length === 0) continue;
+    const med = median(ratios);
+    const verdict = med >= GOALS[c] ? "OK" : "BELOW GOAL";
+    console.log(
+      `${c.padEnd(4)} req/s ${ratios.map((x) => x.toFixed(2)).join(" ")}  median ${med.toFixed(2)} ` +
+        `(goal >= ${GOALS[c]}: ${verdict});  cpu ${cpuRatios.map((x) => x.toFixed(2)).join(" ")}`,
+    );
+  }
+}
+
+async function startCluster(tmp) {
+  const taken = new Set();
+  const mPort = await freePortPair(taken);
+  const vPort = await freePortPair(taken);
+  for (const d of ["v", "m"]) mkdirSync(join(tmp, d), { recursive: true });
+  const master = start(
+    [WEED, "master", `-port=${mPort}`, "-ip=127.0.0.1", `-mdir=${join(tmp, "m")}`],
+    join(tmp, "m.log"),
+  );
+  const prof = process.env.BLOB_PROF_DIR;
+  const profArgs = prof ? ["--cpu-prof", `--cpu-prof-dir=${prof}`, "--cpu-prof-name=volume.cpuprofile"] : [];
+  if (process.env.BLOB_PERF_DIR) profArgs.push("--perf-basic-prof");
+  const vArgs = [WEED, "volume", `-port=${vPort}`, "-ip=127.0.0.1", `-dir=${join(tmp, "v")}`, "-max=8"];
+  vArgs.push(`-master=127.0.0.1:${mPort}`, "-logLevel=warn");
+  if (process.env.BLOB_FSYNC === "1") vArgs.push("-fsync");
+  const volume = start(vArgs, join(tmp, "v.log"), profArgs);
+  const children = [master, volume];
+  await waitFor("master", `http://127.0.0.1:${mPort}/cluster/status`, children);
+  await waitFor("volume server", `http://127.0.0.1:${vPort}/status`, children);
+  await waitFor("volume growth", `http://127.0.0.1:${mPort}/vol/grow?count=4`, children);
+  const status = JSON.parse(await waitFor("volumes", `http://127.0.0.1:${vPort}/status`, children));
+  const vids = status.Volumes.map((v) => v.Id).filter((id) => Number.isInteger(id));
+  if (vids.length === 0) throw new Error("the volume server holds no volume after /vol/grow");
+  return { master, volume, vids, addr: `127.0.0.1:${vPort}` };
+}
+
+async function startBare(tmp) {
+  const prof = process.env.BLOB_PROF_DIR;
+  const profArgs = prof ? ["--cpu-prof", `--cpu-prof-dir=${prof}`, "--cpu-prof-name=bare.cpuprofile"] : [];
+  if (process.env.BLOB_PERF_DIR) profArgs.push("--perf-basic-prof");
+  const child = spawn(
+    process.execPath,
+    [...profArgs, fileURLToPath(import.meta.url), "--bare", join(tmp, "bare.dat")],
+    {
+      stdio: ["ignore", "pipe", "inherit"],
+    },
+  );
+  let out = "";
+  child.stdout.on("data", (c) => (out += c));
+  const deadline = Date.now() + START_WAIT_MS;
+  while (!/listening on (\d+)/.test(out)) {
+    if (Date.now() > deadline || child.exitCode !== null) throw new Error("the bare server did not start");
+    await sleep(50);
+  }
+  return { child, addr: `127.0.0.1:${/listening on (\d+)/.exec(out)[1]}` };
+}
+
+async function main() {
+  const rounds = envInt("BLOB_ROUNDS", 3);
+  const durationS = envInt("BLOB_DURATION_S", 5);
+  const threads = envInt("BLOB_THREADS", 2);
+  const conns = { get: envInt("BLOB_GET_CONNS", 64), put: envInt("BLOB_PUT_CONNS", 16) };
+  const cases = (process.env.BLOB_CASES || "get put").split(/\s+/).filter(Boolean);
+  const servers = (process.env.BLOB_SERVERS || "bare weed").split(/\s+/).filter(Boolean);
+  try {
+    execFileSync("wrk", ["--version"], { stdio: "ignore" });
+  } catch (err) {
+    if (err.code === "ENOENT") throw new Error("wrk is not installed (apt-get install wrk)");
+  }
+  const tmp = await mkdtemp(join(tmpdir(), "weed-bench-blob-"));
+  let cluster;
+  let bare;
+  try {
+    cluster = await startCluster(tmp);
+    bare = await startBare(tmp);
+    const files = envInt("BLOB_FILES", 10_000);
+    log(`volumes ${cluster.vids.join(",")}; writing ${files} needles of ${BODY_BYTES} bytes`);
+    const fidList = join(tmp, "fids.txt");
+    writeFileSync(fidList, (await fill(cluster.addr, cluster.vids, files)).join("\n") + "\n");
+    writeFileSync(join(tmp, "get.lua"), GET_LUA);
+    writeFileSync(join(tmp, "put.lua"), PUT_LUA);
+    const rows = [];
+    let runNo = 0;
+    for (let round = 1; round <= rounds; round++) {
+      const order = round % 2 === 1 ? servers : [...servers].reverse();
+      for (const c of cases) {
+        for (const server of order) {
+          runNo++;
+          const s =
+            server === "bare"
+              ? { addr: bare.addr, pid: bare.child.pid }
+              : { addr: cluster.addr, pid: cluster.volume.pid };
+          // Keys well above the GET set's, fresh per run: (run + 1) * 2^24 plus a block of 2^20 per wrk thread.
+          const env = { FID_LIST: fidList, VIDS: cluster.vids.join(","), KEY_BASE: String((runNo + 1) * 16_777_216) };
+          log(`round ${round}: ${c} ${server} -c${conns[c]} ${durationS}s (load ${loadavg()[0].toFixed(2)})`);
+          const r = await runWrk({
+            target: s.addr,
+            lua: join(tmp, `${c}.lua`),
+            conns: conns[c],
+            threads,
+            durationS,
+            env,
+            pid: s.pid,
+            perfName: `${server}-${c}-${round}`,
+          });
+          rows.push({ round, case: c, server, ...r });
+        }
+      }
+    }
+    printTable(rows, cases);
+    if (rows.some((r) => r.non2xx > 0 || r.errors > 0)) log("warning: some runs had errors or non-2xx answers");
+  } finally {
+    await stop(bare?.child);
+    await Promise.all([stop(cluster?.volume), stop(cluster?.master)]);
+    if (process.env.BLOB_KEEP !== "1") await rm(tmp, { recursive: true, force: true });
+    else log(`kept ${tmp}`);
+  }
+}
+
+const argv = process.argv.slice(2);
+if (argv[0] === "--bare") runBare(argv[1]);
+else if (argv[0] === "--top") printTop(argv[1], Number(argv[2] ?? 25));
+else
+  main().catch((err) => {
+    log(`error: ${err.stack ?? err}`);
+    process.exitCode = 1;
+  });
