@@ -17,6 +17,9 @@ import {
   heartbeatVolumesOverCountMax,
 } from "../limits.js";
 
+/** heartbeatVolumeBytesMax as the bigint a beat's sizes are compared with: made once, not per volume. */
+const volumeBytesMax = BigInt(heartbeatVolumeBytesMax);
+
 /** Refuses a heartbeat of another cluster ("" on either side: not known yet, accepted). */
 export function checkHeartbeatCluster(theirs: string, ours: string): void {
   if (theirs === "" || ours === "" || theirs === ours) return;
@@ -56,7 +59,7 @@ export function insaneVolume(
   if (id === 0) return "volume id 0";
   if (id > maxVolumeId + aheadMax)
     return `volume id ${id} is more than ${aheadMax} above the cluster's maximum ${maxVolumeId}`;
-  if (sizeBytes !== undefined && sizeBytes > BigInt(heartbeatVolumeBytesMax))
+  if (sizeBytes !== undefined && sizeBytes > volumeBytesMax)
     return `volume ${id} claims ${sizeBytes} bytes, over ${heartbeatVolumeBytesMax}`;
   return null;
 }

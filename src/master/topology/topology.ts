@@ -178,10 +178,14 @@ export class Topology {
         flagged.push(info);
       if (this.upsertVolume(node, info)) added.push(info.id);
     }
-    for (const vid of [...node.volumes.keys()]) {
-      if (!seen.has(vid)) {
-        this.removeVolume(node, vid);
-        removed.push(vid);
+    // Every reported id is on the node now, so equal sizes mean nothing else is: the common beat
+    // (the same volumes as last time) skips the copy and walk of the node's ids.
+    if (node.volumes.size !== seen.size) {
+      for (const vid of [...node.volumes.keys()]) {
+        if (!seen.has(vid)) {
+          this.removeVolume(node, vid);
+          removed.push(vid);
+        }
       }
     }
     for (const w of this.nodeWatchers) w.reported(node);
@@ -194,7 +198,8 @@ export class Topology {
    * on or off the writable list at once.
    */
   upsertVolume(node: DataNode, info: ReplicaInfo): boolean {
-    const isNew = !node.volumes.has(info.id);
+    const before = node.volumes.get(info.id);
+    const isNew = before === undefined;
     node.volumes.set(info.id, info);
     let layout = this.vidLayout.get(info.id);
     if (layout === undefined) {
@@ -202,7 +207,7 @@ export class Topology {
       this.vidLayout.set(info.id, layout);
     }
     if (isNew) layout.addReplica(info.id, node);
-    else layout.refresh(info.id);
+    else if (layout.replicaStateChanged(before, info)) layout.refresh(info.id);
     if (this.reported.size > 0) wakeAll(this.reported);
     if (isNew) this.locationsChanged(info.id);
     return isNew;
