@@ -64,6 +64,8 @@ const POLL_MS = 100; // status polls while waiting
 // The leader's /metrics while servers register: prom-client's process metrics count open fds (a
 // readdir of 1,000+ sockets), so it is asked twice a second, not at POLL_MS, to keep out of the way.
 const LISTED_POLL_MS = 500;
+const LEADER_POLL_MS = 250; // /cluster/status of every master, to notice leader changes
+const PROGRESS_MS = 10_000; // a progress line while servers register
 const FAILOVER_POLL_MS = 10; // assign polls after the kill
 const STOP_GRACE_MS = 15_000; // SIGTERM -> SIGKILL (a profiled leader writes its profile meanwhile)
 // Goals (issue 15).
@@ -167,13 +169,51 @@ async function listed(master) {
   }
 }
 
-async function everyServerListed(master, deadlineMs) {
+/** Leader changes seen by the bench's polls (term by term), for the report: a stable run has none. */
+const leaderChanges = [];
+
+/** Polls /cluster/status every POLL_MS; notes each new leader. Returns the function that stops it. */
+function watchLeader(masters) {
+  let last;
+  let stopped = false;
+  const t0 = now();
+  void (async () => {
+    while (!stopped) {
+      const all = await Promise.all(masters.filter((m) => m.alive).map((m) => tryJson(`${m.base}/cluster/status`)));
+      const leader = all.find((s) => s?.IsLeader === true)?.Leader;
+      if (leader !== undefined && leader !== last) {
+        if (last !== undefined) leaderChanges.push({ atMs: now() - t0, from: last, to: leader });
+        last = leader;
+      }
+      await sleep(LEADER_POLL_MS);
+    }
+  })();
+  return () => (stopped = true);
+}
+
+/** The master that says it leads now, or undefined. */
+async function currentLeader(masters) {
+  const live = masters.filter((m) => m.alive);
+  const all = await Promise.all(live.map((m) => tryJson(`${m.base}/cluster/status`)));
+  const k = all.findIndex((s) => s?.IsLeader === true);
+  return k < 0 ? undefined : live[k];
+}
+
+/** Waits until the leader of the moment lists every server and volume; returns that leader. */
+async function everyServerListed(masters, deadlineMs) {
+  let lastLog = now();
+  const what = `${SERVERS} servers and ${SERVERS * VOLUMES} volumes on the leader`;
   return waitFor(
-    `${SERVERS} servers and ${SERVERS * VOLUMES} volumes on ${master.name}`,
+    what,
     deadlineMs,
     async () => {
-      const l = await listed(master);
-      return l !== undefined && l.servers === SERVERS && l.volumes === SERVERS * VOLUMES ? l : undefined;
+      const leader = await currentLeader(masters);
+      const l = leader === undefined ? undefined : await listed(leader);
+      if (now() - lastLog > PROGRESS_MS) {
+        lastLog = now();
+        log(`leader ${leader?.name} lists ${l?.servers} servers, ${l?.volumes} volumes (load ${load()})`);
+      }
+      return l !== undefined && l.servers === SERVERS && l.volumes === SERVERS * VOLUMES ? leader : undefined;
     },
     LISTED_POLL_MS,
   );
@@ -292,19 +332,23 @@ async function failover(masters, leader) {
     }, FAILOVER_POLL_MS);
   });
   const [e, readyMs] = await Promise.all([elected, ready]);
-  await everyServerListed(e.master, FAILOVER_DEADLINE_MS);
+  await everyServerListed(survivors, FAILOVER_DEADLINE_MS);
   return { electedMs: e.ms, readyMs, allBackMs: now() - t0, newLeader: e.master };
 }
 
 /** The profiled leader stopped (so that it writes its profile); its top frames over the window. */
 async function profileTop(leader, windowStart, windowEnd) {
   await leader.stop("SIGTERM");
+  const stoppedAt = now();
   const dir = join(PROFILE_DIR, leader.name);
   const file = readdirSync(dir).filter((f) => f.endsWith(".cpuprofile"))[0];
   if (file === undefined) return log(`no profile written in ${dir}`);
   const profile = JSON.parse(readFileSync(join(dir, file), "utf8"));
-  const from = (windowStart - leader.startedAt) * 1000;
-  const to = (windowEnd - leader.startedAt) * 1000;
+  // Placed from the profile's end (the exit, a known moment): node starts profiling a variable
+  // while after the spawn on a loaded machine.
+  const lengthUs = profile.endTime - profile.startTime;
+  const from = lengthUs - (stoppedAt - windowStart) * 1000;
+  const to = lengthUs - (stoppedAt - windowEnd) * 1000;
   log(`leader profile ${join(dir, file)}, top frames by self time over the steady-state window:`);
   for (const f of topFrames(profile, 25, from, to))
     console.log(`  ${f.percent.toFixed(1).padStart(5)}%  ${f.selfMs.toFixed(0).padStart(7)} ms  ${f.frame}`);
@@ -349,18 +393,21 @@ function report(r) {
         `(goal < ${GOAL_READY_MS}: ${goal(f.readyMs < GOAL_READY_MS)}), all ${SERVERS} back ${fmt(f.allBackMs)} ms`,
     );
   }
+  const changes = leaderChanges.map((c) => `${(c.atMs / 1000).toFixed(1)} s ${c.from} -> ${c.to}`);
+  lines.push(`leader changes seen (besides the kill): ${changes.length === 0 ? "none" : changes.join(", ")}`);
   lines.push(`load average ${load()}`);
   console.log(["", "bench-scale results", ...lines.map((l) => `  ${l}`)].join("\n"));
 }
 
 async function run(dir, live) {
   log(`starting 3 masters (load ${load()})`);
-  const { masters, leader, clusterId } = await startCluster(dir);
+  const { masters, leader: first, clusterId } = await startCluster(dir);
   live.masters = masters;
-  log(`leader ${leader.name} ${leader.addr}; starting ${SERVERS} simulated servers`);
+  log(`leader ${first.name} ${first.addr}; starting ${SERVERS} simulated servers`);
+  live.unwatch = watchLeader(masters);
   const t0 = now();
   live.fleets = startFleets(masters, clusterId);
-  await everyServerListed(leader, REGISTER_DEADLINE_MS);
+  const leader = await everyServerListed(masters, REGISTER_DEADLINE_MS);
   const rampMs = now() - t0;
   log(`every server listed after ${(rampMs / 1000).toFixed(1)} s; measuring ${MEASURE_SECONDS} s (load ${load()})`);
   const steady = await steadyState(leader, live.fleets);
@@ -375,6 +422,7 @@ async function run(dir, live) {
     await profileTop(leader, steady.windowStart, windowEnd);
     return;
   }
+  live.unwatch();
   log(`kill -9 ${leader.name} (load ${load()})`);
   result.failover = await failover(masters, leader);
   report(result);
@@ -385,6 +433,7 @@ async function main() {
   const live = { masters: [], fleets: [] };
   let code = 0;
   const cleanup = async () => {
+    live.unwatch?.();
     await Promise.all(live.fleets.map((f) => (f.connected ? f.send({ cmd: "stop" }) : undefined)));
     await sleep(500);
     for (const f of live.fleets) if (f.exitCode === null && f.signalCode === null) f.kill("SIGKILL");
@@ -401,6 +450,8 @@ async function main() {
     await run(dir, live);
   } catch (err) {
     console.error(`bench-scale failed: ${err instanceof Error ? err.message : err}`);
+    const changes = leaderChanges.map((c) => `${(c.atMs / 1000).toFixed(1)} s ${c.from} -> ${c.to}`);
+    console.error(`leader changes seen: ${changes.length}: ${changes.join(", ")}`);
     for (const m of live.masters)
       if (m.tail.length > 0) console.error(`--- ${m.name}\n${m.tail.join("").slice(-2000)}`);
     code = 1;
