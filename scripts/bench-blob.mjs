@@ -25,6 +25,8 @@
 //      BLOB_PERF_DIR=<dir> (perf record -e cpu-clock -g of the server during each run, JavaScript
 //        frames named by --perf-basic-prof: <server>-<case>-<round>.perf.data; `perf report -i`)
 //      BLOB_KEEP=1 (keep the temp dir: server logs, fids)
+//      BLOB_BASE_ROOT=<dir> (another built weed-ts checkout, e.g. `git archive <commit>` + npm run build:
+//        its master and volume server run too, as "base", in the same rotation: before/after in one run)
 // Needs wrk (apt-get install wrk) and a build (npm run build). Only processes it started are
 // stopped, every wait is bounded, and the temp dir is removed.
 //
@@ -360,42 +362,45 @@ function printTable(rows, cases) {
     console.log(cells.map((c, i) => (i < 3 ? c.padEnd(7) : c.padStart(10))).join(" "));
   }
   console.log("\nratio weed-ts / bare, per round (req/s; cpu per request bare / weed-ts)");
-  for (const c of cases) {
-    const ratios = [];
-    const cpuRatios = [];
-    for (const round of new Set(rows.map((r) => r.round))) {
-      const w = rows.find((r) => r.round === round && r.case === c && r.server === "weed");
-      const b = rows.find((r) => r.round === round && r.case === c && r.server === "bare");
-      if (w === undefined || b === undefined) continue;
-      ratios.push(w.rps / b.rps);
-      cpuRatios.push(b.cpuUsPerReq / w.cpuUsPerReq);
-    }
-    if (ratios.length === 0) continue;
-    const med = median(ratios);
-    const verdict = med >= GOALS[c] ? "OK" : "BELOW GOAL";
-    console.log(
-      `${c.padEnd(4)} req/s ${ratios.map((x) => x.toFixed(2)).join(" ")}  median ${med.toFixed(2)} ` +
-        `(goal >= ${GOALS[c]}: ${verdict});  cpu ${cpuRatios.map((x) => x.toFixed(2)).join(" ")}`,
-    );
-  }
+  for (const c of cases) for (const who of ["weed", "base"]) printRatios(rows, c, who);
 }
 
-async function startCluster(tmp) {
-  const taken = new Set();
+function printRatios(rows, c, who) {
+  const ratios = [];
+  const cpuRatios = [];
+  for (const round of new Set(rows.map((r) => r.round))) {
+    const w = rows.find((r) => r.round === round && r.case === c && r.server === who);
+    const b = rows.find((r) => r.round === round && r.case === c && r.server === "bare");
+    if (w === undefined || b === undefined) continue;
+    ratios.push(w.rps / b.rps);
+    cpuRatios.push(b.cpuUsPerReq / w.cpuUsPerReq);
+  }
+  if (ratios.length === 0) return;
+  const med = median(ratios);
+  const verdict = med >= GOALS[c] ? "OK" : "BELOW GOAL";
+  console.log(
+    `${c.padEnd(4)}${who.padEnd(5)} req/s ${ratios.map((x) => x.toFixed(2)).join(" ")}  median ${med.toFixed(2)} ` +
+      `(goal >= ${GOALS[c]}: ${verdict});  cpu ${cpuRatios.map((x) => x.toFixed(2)).join(" ")}`,
+  );
+}
+
+/** A master and a volume server of the weed-ts at `weed` (bin/weed-ts.js), files under tmp/<name>. */
+async function startCluster(tmp, weed, name, taken) {
   const mPort = await freePortPair(taken);
   const vPort = await freePortPair(taken);
-  for (const d of ["v", "m"]) mkdirSync(join(tmp, d), { recursive: true });
+  const dir = join(tmp, name);
+  for (const d of ["v", "m"]) mkdirSync(join(dir, d), { recursive: true });
   const master = start(
-    [WEED, "master", `-port=${mPort}`, "-ip=127.0.0.1", `-mdir=${join(tmp, "m")}`],
-    join(tmp, "m.log"),
+    [weed, "master", `-port=${mPort}`, "-ip=127.0.0.1", `-mdir=${join(dir, "m")}`],
+    join(dir, "m.log"),
   );
   const prof = process.env.BLOB_PROF_DIR;
-  const profArgs = prof ? ["--cpu-prof", `--cpu-prof-dir=${prof}`, "--cpu-prof-name=volume.cpuprofile"] : [];
+  const profArgs = prof ? ["--cpu-prof", `--cpu-prof-dir=${prof}`, `--cpu-prof-name=${name}.cpuprofile`] : [];
   if (process.env.BLOB_PERF_DIR) profArgs.push("--perf-basic-prof");
-  const vArgs = [WEED, "volume", `-port=${vPort}`, "-ip=127.0.0.1", `-dir=${join(tmp, "v")}`, "-max=8"];
+  const vArgs = [weed, "volume", `-port=${vPort}`, "-ip=127.0.0.1", `-dir=${join(dir, "v")}`, "-max=8"];
   vArgs.push(`-master=127.0.0.1:${mPort}`, "-logLevel=warn");
   if (process.env.BLOB_FSYNC === "1") vArgs.push("-fsync");
-  const volume = start(vArgs, join(tmp, "v.log"), profArgs);
+  const volume = start(vArgs, join(dir, "v.log"), profArgs);
   const children = [master, volume];
   await waitFor("master", `http://127.0.0.1:${mPort}/cluster/status`, children);
   await waitFor("volume server", `http://127.0.0.1:${vPort}/status`, children);
@@ -434,21 +439,32 @@ async function main() {
   const conns = { get: envInt("BLOB_GET_CONNS", 64), put: envInt("BLOB_PUT_CONNS", 16) };
   const cases = (process.env.BLOB_CASES || "get put").split(/\s+/).filter(Boolean);
   const servers = (process.env.BLOB_SERVERS || "bare weed").split(/\s+/).filter(Boolean);
+  const baseRoot = process.env.BLOB_BASE_ROOT;
+  if (baseRoot) servers.push("base");
   try {
     execFileSync("wrk", ["--version"], { stdio: "ignore" });
   } catch (err) {
     if (err.code === "ENOENT") throw new Error("wrk is not installed (apt-get install wrk)");
   }
   const tmp = await mkdtemp(join(tmpdir(), "weed-bench-blob-"));
-  let cluster;
+  const clusters = {};
   let bare;
   try {
-    cluster = await startCluster(tmp);
+    const taken = new Set();
+    clusters.weed = await startCluster(tmp, WEED, "weed", taken);
+    if (baseRoot) clusters.base = await startCluster(tmp, join(baseRoot, "bin", "weed-ts.js"), "base", taken);
     bare = await startBare(tmp);
+    const cluster = clusters.weed;
     const files = envInt("BLOB_FILES", 10_000);
     log(`volumes ${cluster.vids.join(",")}; writing ${files} needles of ${BODY_BYTES} bytes`);
     const fidList = join(tmp, "fids.txt");
-    writeFileSync(fidList, (await fill(cluster.addr, cluster.vids, files)).join("\n") + "\n");
+    const fids = await fill(cluster.addr, cluster.vids, files);
+    // The same fids on the baseline: both grew volumes 1-4 on an empty master.
+    if (clusters.base !== undefined) {
+      if (clusters.base.vids.join() !== cluster.vids.join()) throw new Error("the baseline grew other volume ids");
+      await fill(clusters.base.addr, cluster.vids, files);
+    }
+    writeFileSync(fidList, fids.join("\n") + "\n");
     writeFileSync(join(tmp, "get.lua"), GET_LUA);
     writeFileSync(join(tmp, "put.lua"), PUT_LUA);
     const rows = [];
@@ -461,7 +477,7 @@ async function main() {
           const s =
             server === "bare"
               ? { addr: bare.addr, pid: bare.child.pid }
-              : { addr: cluster.addr, pid: cluster.volume.pid };
+              : { addr: clusters[server].addr, pid: clusters[server].volume.pid };
           // Keys well above the GET set's, fresh per run: (run + 1) * 2^24 plus a block of 2^20 per wrk thread.
           const env = { FID_LIST: fidList, VIDS: cluster.vids.join(","), KEY_BASE: String((runNo + 1) * 16_777_216) };
           log(`round ${round}: ${c} ${server} -c${conns[c]} ${durationS}s (load ${loadavg()[0].toFixed(2)})`);
@@ -483,7 +499,7 @@ async function main() {
     if (rows.some((r) => r.non2xx > 0 || r.errors > 0)) log("warning: some runs had errors or non-2xx answers");
   } finally {
     await stop(bare?.child);
-    await Promise.all([stop(cluster?.volume), stop(cluster?.master)]);
+    await Promise.all(Object.values(clusters).flatMap((c) => [stop(c.volume), stop(c.master)]));
     if (process.env.BLOB_KEEP !== "1") await rm(tmp, { recursive: true, force: true });
     else log(`kept ${tmp}`);
   }
