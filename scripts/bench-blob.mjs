@@ -18,7 +18,8 @@
 // ratio is printed too.
 //
 // Env: BLOB_ROUNDS=3 BLOB_DURATION_S=5 BLOB_THREADS=2 BLOB_GET_CONNS=64 BLOB_PUT_CONNS=16
-//      BLOB_FILES=10000 BLOB_CASES="get put" BLOB_SERVERS="bare weed"
+//      BLOB_FILES=10000 BLOB_CASES="get put" BLOB_SERVERS="bare weed" (add "bareread": a second GET
+//        ceiling that reads each 1 KB from a 10 MB file with readSync, as node-ceiling.sh's "read")
 //      BLOB_FSYNC=1 (the volume server runs with -fsync; the bare ceiling never fsyncs)
 //      BLOB_PROF_DIR=<dir> (both servers under node --cpu-prof: volume.cpuprofile, bare.cpuprofile;
 //        wall-clock samples, so on a loaded machine they land on whatever ran when the CPU came back)
@@ -33,7 +34,7 @@
 //   node scripts/bench-blob.mjs --top <file.cpuprofile> [n]   prints a profile's top frames by
 //   self and by total time (what the issue's reports quote).
 import { spawn, execFileSync } from "node:child_process";
-import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync, writeSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, readFileSync, readSync, writeFileSync, writeSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { createServer as createHttpServer } from "node:http";
 import { createServer } from "node:net";
@@ -55,6 +56,7 @@ const FILL_CONCURRENCY = 16; // uploads in flight while writing the GET set
 const BODY_BYTES = 1024;
 const COOKIE = "1234abcd";
 const GOALS = { get: 0.85, put: 0.75 };
+const READ_RECORDS = 10_000; // records in the "bareread" ceiling's file (10 MB: stays in the page cache)
 
 const log = (msg) => process.stderr.write(`[bench-blob] ${msg}\n`);
 
@@ -69,7 +71,7 @@ function envInt(name, fallback) {
 // ---- the bare ceiling -------------------------------------------------------------------------
 
 /** `--bare <append file>`: the ceiling server. Prints "listening on <port>". */
-function runBare(appendFile) {
+function runBare(appendFile, readFile) {
   const body = Buffer.alloc(BODY_BYTES, 0x61);
   // The headers a volume server GET carries, so the comparison is about the work, not the bytes.
   const headers = {
@@ -79,11 +81,22 @@ function runBare(appendFile) {
     ETag: '"00000000"',
   };
   const fd = openSync(appendFile, "a");
+  // --read: each GET reads its 1 KB from a file of READ_RECORDS records with readSync, at the
+  // record the fid's key names (node-ceiling.sh's "read": serving from the page cache, not memory).
+  const readFd = readFile === undefined ? -1 : openSync(readFile, "r");
   let stored = 0;
   const server = createHttpServer((req, res) => {
     if (req.method === "GET") {
+      if (readFd < 0) {
+        res.writeHead(200, headers);
+        res.end(body);
+        return;
+      }
+      const key = Number.parseInt(req.url.slice(req.url.indexOf(",") + 1, -8), 16) || 0;
+      const buf = Buffer.allocUnsafe(BODY_BYTES);
+      readSync(readFd, buf, 0, BODY_BYTES, (key % READ_RECORDS) * BODY_BYTES);
       res.writeHead(200, headers);
-      res.end(body);
+      res.end(buf);
       return;
     }
     const chunks = [];
@@ -362,15 +375,19 @@ function printTable(rows, cases) {
     console.log(cells.map((c, i) => (i < 3 ? c.padEnd(7) : c.padStart(10))).join(" "));
   }
   console.log("\nratio weed-ts / bare, per round (req/s; cpu per request bare / weed-ts)");
-  for (const c of cases) for (const who of ["weed", "base"]) printRatios(rows, c, who);
+  for (const c of cases) for (const who of ["weed", "base"]) printRatios(rows, c, who, "bare");
+  if (rows.some((r) => r.server === "bareread")) {
+    console.log("GET against the bareread ceiling (1 KB read from a file with readSync per request):");
+    for (const who of ["weed", "base"]) printRatios(rows, "get", who, "bareread");
+  }
 }
 
-function printRatios(rows, c, who) {
+function printRatios(rows, c, who, ceiling) {
   const ratios = [];
   const cpuRatios = [];
   for (const round of new Set(rows.map((r) => r.round))) {
     const w = rows.find((r) => r.round === round && r.case === c && r.server === who);
-    const b = rows.find((r) => r.round === round && r.case === c && r.server === "bare");
+    const b = rows.find((r) => r.round === round && r.case === c && r.server === ceiling);
     if (w === undefined || b === undefined) continue;
     ratios.push(w.rps / b.rps);
     cpuRatios.push(b.cpuUsPerReq / w.cpuUsPerReq);
@@ -411,17 +428,18 @@ async function startCluster(tmp, weed, name, taken) {
   return { master, volume, vids, addr: `127.0.0.1:${vPort}` };
 }
 
-async function startBare(tmp) {
+/** The bare ceiling; `name` "bareread" reads each GET's body from a file (see runBare). */
+async function startBare(tmp, name) {
   const prof = process.env.BLOB_PROF_DIR;
-  const profArgs = prof ? ["--cpu-prof", `--cpu-prof-dir=${prof}`, "--cpu-prof-name=bare.cpuprofile"] : [];
+  const profArgs = prof ? ["--cpu-prof", `--cpu-prof-dir=${prof}`, `--cpu-prof-name=${name}.cpuprofile`] : [];
   if (process.env.BLOB_PERF_DIR) profArgs.push("--perf-basic-prof");
-  const child = spawn(
-    process.execPath,
-    [...profArgs, fileURLToPath(import.meta.url), "--bare", join(tmp, "bare.dat")],
-    {
-      stdio: ["ignore", "pipe", "inherit"],
-    },
-  );
+  const args = [...profArgs, fileURLToPath(import.meta.url), "--bare", join(tmp, `${name}.dat`)];
+  if (name === "bareread") {
+    const file = join(tmp, "bareread-records.dat");
+    writeFileSync(file, Buffer.alloc(READ_RECORDS * BODY_BYTES, 0x61));
+    args.push(file);
+  }
+  const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"] });
   let out = "";
   child.stdout.on("data", (c) => (out += c));
   const deadline = Date.now() + START_WAIT_MS;
@@ -448,12 +466,12 @@ async function main() {
   }
   const tmp = await mkdtemp(join(tmpdir(), "weed-bench-blob-"));
   const clusters = {};
-  let bare;
+  const bares = {};
   try {
     const taken = new Set();
     clusters.weed = await startCluster(tmp, WEED, "weed", taken);
     if (baseRoot) clusters.base = await startCluster(tmp, join(baseRoot, "bin", "weed-ts.js"), "base", taken);
-    bare = await startBare(tmp);
+    for (const name of servers.filter((x) => x.startsWith("bare"))) bares[name] = await startBare(tmp, name);
     const cluster = clusters.weed;
     const files = envInt("BLOB_FILES", 10_000);
     log(`volumes ${cluster.vids.join(",")}; writing ${files} needles of ${BODY_BYTES} bytes`);
@@ -473,10 +491,11 @@ async function main() {
       const order = round % 2 === 1 ? servers : [...servers].reverse();
       for (const c of cases) {
         for (const server of order) {
+          if (server === "bareread" && c !== "get") continue; // a read ceiling: nothing to compare a PUT to
           runNo++;
           const s =
-            server === "bare"
-              ? { addr: bare.addr, pid: bare.child.pid }
+            bares[server] !== undefined
+              ? { addr: bares[server].addr, pid: bares[server].child.pid }
               : { addr: clusters[server].addr, pid: clusters[server].volume.pid };
           // Keys well above the GET set's, fresh per run: (run + 1) * 2^24 plus a block of 2^20 per wrk thread.
           const env = { FID_LIST: fidList, VIDS: cluster.vids.join(","), KEY_BASE: String((runNo + 1) * 16_777_216) };
@@ -498,7 +517,7 @@ async function main() {
     printTable(rows, cases);
     if (rows.some((r) => r.non2xx > 0 || r.errors > 0)) log("warning: some runs had errors or non-2xx answers");
   } finally {
-    await stop(bare?.child);
+    await Promise.all(Object.values(bares).map((b) => stop(b.child)));
     await Promise.all(Object.values(clusters).flatMap((c) => [stop(c.volume), stop(c.master)]));
     if (process.env.BLOB_KEEP !== "1") await rm(tmp, { recursive: true, force: true });
     else log(`kept ${tmp}`);
@@ -506,7 +525,7 @@ async function main() {
 }
 
 const argv = process.argv.slice(2);
-if (argv[0] === "--bare") runBare(argv[1]);
+if (argv[0] === "--bare") runBare(argv[1], argv[2]);
 else if (argv[0] === "--top") printTop(argv[1], Number(argv[2] ?? 25));
 else
   main().catch((err) => {
