@@ -231,5 +231,5 @@ describe("deploy/kubernetes manifests", () => {
     const clusterIds = await Promise.all(running.map(async (i) => (await raft(masterIp(i))).clusterId));
     expect(new Set(clusterIds).size, JSON.stringify(clusterIds)).toBe(1);
     expect(zero.logs()).toMatch(/a cluster is already running; joining it instead of starting one/);
-  });
+  }, 180_000);
 });

@@ -5,6 +5,7 @@ import { ContinuousWriter } from "../../../src/benchmark/continuous-writer.js";
 import { ErrorCode, WeedError } from "../../../src/common/errors.js";
 import { deadAddress } from "../../integration/harness.js";
 import { startFakeCluster } from "./fake-cluster.js";
+import { waitFor } from "../../helpers.js";
 import type { FakeCluster, FakeHooks } from "./fake-cluster.js";
 
 let cluster: FakeCluster | undefined;
@@ -45,11 +46,20 @@ describe("ContinuousWriter", () => {
     cluster = await startFakeCluster();
     const w = (writer = new ContinuousWriter({ masters: [cluster.master], payloadBytes: 200, concurrency: 2 }));
     w.start();
-    await sleep(150);
+    // Each window lasts 150 ms and, on a loaded machine where one write can take longer, until it
+    // has an ack: the counts are what is checked, not the rate.
+    const windowWithAck = async (): Promise<void> => {
+      await sleep(150);
+      await waitFor(() => (w.report().steps.at(-1)?.acked ?? 0) > 0, {
+        what: "an ack in the window",
+        timeoutMs: 10_000,
+      });
+    };
+    await windowWithAck();
     w.mark("one");
-    await sleep(150);
+    await windowWithAck();
     w.mark("two");
-    await sleep(150);
+    await windowWithAck();
     await w.stop();
 
     const r = w.report();
