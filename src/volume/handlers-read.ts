@@ -106,8 +106,9 @@ const PLAIN_FID_PATH = /^\/(\d{1,10}),([0-9a-fA-F]{9,24})$/;
 /**
  * parseFidPath for the plain form without the split, filter and re-joined string it builds for
  * every form; what it refuses (a volume id over 2^32-1) goes to parseFidPath for the error.
+ * Reads and writes both parse with it.
  */
-function parseReadPath(path: string): ParsedPath {
+export function parseBlobPath(path: string): ParsedPath {
   const m = PLAIN_FID_PATH.exec(path);
   if (m === null) return parseFidPath(path);
   const volumeId = Number(m[1]);
@@ -122,7 +123,7 @@ function readNeedle(
   ctx: VolumeHttpContext,
   path: string,
 ): { n: NeedleRecord; pathFileName: string | undefined; pathExt: string } {
-  const { fid, fileName, ext } = parseReadPath(path);
+  const { fid, fileName, ext } = parseBlobPath(path);
   try {
     return { n: ctx.store.read(fid.volumeId, fid.key, fid.cookie), pathFileName: fileName, pathExt: ext.toLowerCase() };
   } catch (err) {

@@ -22,7 +22,7 @@ import { multipartOverheadBytesMax } from "../common/multipart-limits.js";
 import { parseTtl } from "../common/ttl.js";
 import type { NeedleInput } from "./storage/store-api.js";
 import { splitUrl, type VolumeHttpContext } from "./http-context.js";
-import { etagOf } from "./handlers-read.js";
+import { etagOf, parseBlobPath } from "./handlers-read.js";
 import type { InflightLimit, InflightTicket } from "./inflight-limit.js";
 import type { UploadBuffers } from "./upload-buffers.js";
 import { gunzipOutputBytesMax, inflateChunkBytes, md5SliceBytes } from "./limits.js";
@@ -225,7 +225,7 @@ export async function handleWrite(
   uploads: UploadResources,
 ): Promise<void> {
   const { path, query } = splitUrl(req.url ?? "/");
-  const { fid, ext: pathExt } = parseFidPath(path);
+  const { fid, ext: pathExt } = parseBlobPath(path);
   // Before anything is read or written: a secured cluster's token for this fid (replicas get it too).
   const key = ctx.fidTokens?.write;
   const checked = key === undefined ? undefined : authorizeFidNow(key, req, path, query);
