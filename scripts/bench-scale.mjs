@@ -176,13 +176,12 @@ const leaderChanges = [];
 function watchLeader(masters) {
   let last;
   let stopped = false;
-  const t0 = now();
   void (async () => {
     while (!stopped) {
       const all = await Promise.all(masters.filter((m) => m.alive).map((m) => tryJson(`${m.base}/cluster/status`)));
       const leader = all.find((s) => s?.IsLeader === true)?.Leader;
       if (leader !== undefined && leader !== last) {
-        if (last !== undefined) leaderChanges.push({ atMs: now() - t0, from: last, to: leader });
+        if (last !== undefined) leaderChanges.push({ atMs: now(), from: last, to: leader });
         last = leader;
       }
       await sleep(LEADER_POLL_MS);
@@ -423,7 +422,9 @@ function report(r) {
   }
   const a1 = r.phases["assign c1"];
   lines.push(`assign p99 goal < ${GOAL_ASSIGN_P99_MS} ms: ${goal(a1.failed === 0 && a1.p99 < GOAL_ASSIGN_P99_MS)}`);
+  // Times as in the log lines: seconds since the bench started.
   const changes = leaderChanges.map((c) => `${(c.atMs / 1000).toFixed(1)} s ${c.from} -> ${c.to}`);
+  lines.push(`steady window from ${(r.steady.windowStart / 1000).toFixed(1)} s for ${r.steady.wall.toFixed(0)} s`);
   lines.push(`leader changes seen (besides the kill): ${changes.length === 0 ? "none" : changes.join(", ")}`);
   lines.push(`load average ${load()}`);
   console.log(["", "bench-scale results", ...lines.map((l) => `  ${l}`)].join("\n"));
@@ -455,8 +456,10 @@ async function run(dir, live) {
   }
   live.unwatch();
   report(result);
-  log(`kill -9 ${leader.name} (load ${load()})`);
-  const f = await failover(masters, leader);
+  // The leader of this moment: leadership may have moved since the servers were listed.
+  const victim = (await currentLeader(masters)) ?? leader;
+  log(`kill -9 ${victim.name} (load ${load()})`);
+  const f = await failover(masters, victim);
   const never = `not within ${FAILOVER_DEADLINE_MS} ms`;
   const back = f.allBackMs !== undefined ? `${fmt(f.allBackMs)} ms` : `${never} (${f.listedNow?.servers} listed then)`;
   console.log(
