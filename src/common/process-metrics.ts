@@ -4,20 +4,8 @@
 // per process and the same metric objects are added to each server's registry: `weed-ts server`
 // and the tests run several servers in one process, and every collectDefaultMetrics() call starts
 // an event-loop-delay monitor and a GC observer that can never be stopped.
-import { readFileSync } from "node:fs";
 import { collectDefaultMetrics, Gauge, Registry, type Metric } from "prom-client";
-
-/** The package version, read once from package.json next to dist/ or src/ (as src/cli/version.ts does). */
-export const BUILD_VERSION: string = (() => {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
-      version?: string;
-    };
-    return pkg.version ?? "unknown";
-  } catch {
-    return "unknown";
-  }
-})();
+import { VERSION } from "./version.js";
 
 /**
  * Event loop delay sampling resolution: prom-client's default. Coarser hides the short stalls a
@@ -38,7 +26,7 @@ function processMetrics(): readonly Metric[] {
     help: "A metric with a constant '1' value labeled by version, Node.js version, platform and architecture.",
     labelNames: ["version", "node_version", "platform", "arch"],
     registers: [registry],
-  }).set({ version: BUILD_VERSION, node_version: process.version, platform: process.platform, arch: process.arch }, 1);
+  }).set({ version: VERSION, node_version: process.version, platform: process.platform, arch: process.arch }, 1);
   // getMetricsAsArray() returns the metric objects themselves (registry.js), typed as their shape.
   shared = registry.getMetricsAsArray() as unknown as Metric[];
   return shared;

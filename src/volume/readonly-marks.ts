@@ -9,21 +9,13 @@ import * as path from "node:path";
 import type { Logger } from "../common/logger.js";
 import type { VolumeInfo } from "./storage/store-api.js";
 import { volumeBaseName } from "./storage/volume.js";
+import { syncDirSync } from "../common/fs-sync.js";
 
 /** "<collection>_<vid>.vif" or "<vid>.vif", as .dat files are named. */
 const VIF_NAME = /^(?:(.+)_)?(\d{1,10})\.vif$/;
 
 export function readOnlyMarkPath(dir: string, collection: string, volumeId: number): string {
   return path.join(dir, `${volumeBaseName(collection, volumeId)}.vif`);
-}
-
-function syncDir(dir: string): void {
-  const fd = fs.openSync(dir, "r");
-  try {
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
 }
 
 /** Writes (readOnly) or removes (not) the volume's mark. */
@@ -36,7 +28,7 @@ export function persistReadOnly(dir: string, v: Pick<VolumeInfo, "id" | "collect
       if ((err as NodeJS.ErrnoException).code === "ENOENT") return;
       throw err;
     }
-    syncDir(dir);
+    syncDirSync(dir);
     return;
   }
   const tmp = `${file}.tmp`;
@@ -48,7 +40,7 @@ export function persistReadOnly(dir: string, v: Pick<VolumeInfo, "id" | "collect
     fs.closeSync(fd);
   }
   fs.renameSync(tmp, file);
-  syncDir(dir);
+  syncDirSync(dir);
 }
 
 /** Whether the mark file says read-only (a torn or foreign file: no). */

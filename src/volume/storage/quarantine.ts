@@ -6,6 +6,7 @@ import path from "node:path";
 import { ErrorCode, WeedError } from "../../common/errors.js";
 import { readFully, writeFully } from "./idx.js";
 import { datScanChunkBytes } from "./limits.js";
+import { syncDirSync } from "../../common/fs-sync.js";
 
 /**
  * Copies of one cut at the same offset: `<file>.quarantine-<offset>`, then `.1`, `.2`... Each
@@ -72,16 +73,6 @@ function copyRange(src: number, dst: number, from: number, to: number): void {
     if (got < want) throw new Error(`file ended at ${at + got}, expected ${to} bytes`);
     writeFully(dst, buf.subarray(0, got), at - from);
     at += got;
-  }
-}
-
-/** fsync a directory so the quarantine file's name survives a power loss that the truncation may not. */
-function syncDirSync(dir: string): void {
-  const fd = fs.openSync(dir, "r");
-  try {
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
   }
 }
 

@@ -25,6 +25,7 @@ import {
 import { commitReplayChunkBytes, commitReplayChunkEntries, needleAlignBytes } from "./limits.js";
 import { headerKeyHi, headerKeyLo, headerSize, recordLength } from "./needle.js";
 import { keyHex } from "./needle-key.js";
+import { syncDirSync } from "../../common/fs-sync.js";
 
 const fsRead = promisify(fs.read);
 
@@ -205,15 +206,6 @@ export async function syncDir(dir: string): Promise<void> {
   const fd = fs.openSync(dir, "r");
   try {
     await promisify(fs.fsync)(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-}
-
-function syncDirSync(dir: string): void {
-  const fd = fs.openSync(dir, "r");
-  try {
-    fs.fsyncSync(fd);
   } finally {
     fs.closeSync(fd);
   }

@@ -3,6 +3,7 @@
 // endpoint that accepts /submit uploads).
 import { createServer, type Server as HttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
+import type { ReplicaInfo } from "../../../src/master/topology/data-node.js";
 import * as grpc from "@grpc/grpc-js";
 import { Busboy } from "@fastify/busboy";
 import { crc32c } from "@node-rs/crc32";
@@ -285,6 +286,28 @@ export class FakeVolumeServer {
     this.http.closeAllConnections();
     await new Promise<void>((resolve) => this.http.close(() => resolve()));
   }
+}
+
+/** A replica as a heartbeat reports it: placement "000" (or `replication`), empty, writable. */
+export function replicaInfo(id: number, o: Partial<ReplicaInfo> & { replication?: string } = {}): ReplicaInfo {
+  const { replication, ...rest } = o;
+  return {
+    id,
+    collection: "",
+    replicaPlacement: rpByte(replication ?? "000"),
+    ttl: 0,
+    size: 0,
+    fileCount: 0,
+    deleteCount: 0,
+    deletedByteCount: 0,
+    readOnly: false,
+    version: 3,
+    compactRevision: 0,
+    modifiedAtSecond: 0,
+    diskType: "",
+    needsCheck: false,
+    ...rest,
+  };
 }
 
 export function rpByte(text: string): number {

@@ -19,7 +19,7 @@ import { ErrorCode, WeedError } from "../../../src/common/errors.js";
 import { silentLogger } from "../../../src/common/logger.js";
 import { tempDir } from "../../helpers.js";
 import { LevelClusterState } from "./level-cluster-state.js";
-import { rpByte } from "./helpers.js";
+import { replicaInfo, rpByte } from "./helpers.js";
 
 const LIMIT = 1000;
 const RP010 = rpByte("010");
@@ -39,25 +39,8 @@ function node(t: Topology, rack: string): DataNode {
   return t.registerNode(spec);
 }
 
-function replica(id: number, o: Partial<ReplicaInfo> = {}): ReplicaInfo {
-  return {
-    id,
-    collection: "",
-    replicaPlacement: RP010,
-    ttl: 0,
-    size: 0,
-    fileCount: 0,
-    deleteCount: 0,
-    deletedByteCount: 0,
-    readOnly: false,
-    version: 3,
-    compactRevision: 0,
-    modifiedAtSecond: 0,
-    diskType: "",
-    needsCheck: false,
-    ...o,
-  };
-}
+const replica = (id: number, o: Partial<ReplicaInfo> = {}): ReplicaInfo =>
+  replicaInfo(id, { replicaPlacement: RP010, ...o });
 
 /** Two servers on two racks, both holding volumes 1 and 2 (placement 010). */
 function twoRacks(): { t: Topology; a: DataNode; b: DataNode } {

@@ -2,8 +2,8 @@
 // registering and dropping servers, full and delta volume reports, and when a volume takes writes.
 import { describe, expect, it } from "vitest";
 import { Topology } from "../../../src/master/topology/topology.js";
-import type { NodeSpec, ReplicaInfo } from "../../../src/master/topology/data-node.js";
-import { rpByte, ttlU32 } from "./helpers.js";
+import type { NodeSpec } from "../../../src/master/topology/data-node.js";
+import { replicaInfo, rpByte, ttlU32 } from "./helpers.js";
 
 const LIMIT = 1000;
 
@@ -11,26 +11,7 @@ function spec(port: number, o: Partial<NodeSpec> = {}): NodeSpec {
   return { ip: "10.0.0.1", port, publicUrl: "", grpcPort: port + 10000, dataCenter: "", rack: "", maxVolumes: 8, ...o };
 }
 
-function replica(id: number, o: Partial<ReplicaInfo> & { replication?: string } = {}): ReplicaInfo {
-  const { replication, ...rest } = o;
-  return {
-    id,
-    collection: "",
-    replicaPlacement: rpByte(replication ?? "000"),
-    ttl: 0,
-    size: 0,
-    fileCount: 0,
-    deleteCount: 0,
-    deletedByteCount: 0,
-    readOnly: false,
-    version: 3,
-    compactRevision: 0,
-    modifiedAtSecond: 0,
-    diskType: "",
-    needsCheck: false,
-    ...rest,
-  };
-}
+const replica = replicaInfo;
 
 describe("Topology", () => {
   it("registers nodes under default data center and rack names", () => {

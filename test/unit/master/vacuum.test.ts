@@ -11,7 +11,7 @@ import type { VacuumCalls } from "../../../src/master/repair/vacuum-calls.js";
 import { realRepairClock } from "../../../src/master/repair/repairer.js";
 import { silentLogger } from "../../../src/common/logger.js";
 import { ErrorCode, WeedError } from "../../../src/common/errors.js";
-import { rpByte } from "./helpers.js";
+import { replicaInfo, rpByte } from "./helpers.js";
 import { waitFor } from "../../helpers.js";
 
 const LIMIT = 1 << 30;
@@ -37,25 +37,8 @@ function setup(ratios: Record<number, number[]>): { t: Topology; nodes: DataNode
   return { t, nodes };
 }
 
-function replica(id: number, o: Partial<ReplicaInfo> = {}): ReplicaInfo {
-  return {
-    id,
-    collection: "",
-    replicaPlacement: RP010,
-    ttl: 0,
-    size: 0,
-    fileCount: 0,
-    deleteCount: 0,
-    deletedByteCount: 0,
-    readOnly: false,
-    version: 3,
-    compactRevision: 0,
-    modifiedAtSecond: 0,
-    diskType: "",
-    needsCheck: false,
-    ...o,
-  };
-}
+const replica = (id: number, o: Partial<ReplicaInfo> = {}): ReplicaInfo =>
+  replicaInfo(id, { replicaPlacement: RP010, ...o });
 
 /** Scripted answers: per volume, each replica's ratio (in node order); a log of every call. */
 class Script implements VacuumCalls {
