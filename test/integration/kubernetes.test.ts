@@ -169,8 +169,14 @@ describe("deploy/kubernetes manifests", () => {
     const first = await Promise.all([0, 1, 2].map((i) => startPod(three, "weed-master", i)));
     const leader = await agreedLeader([0, 1, 2], 3);
     expect(leader).toMatch(/^weed-master-[012]\.weed-master:9333$/);
-    for (const i of [0, 1, 2])
-      expect((await request(`http://${masterIp(i)}:9333/cluster/healthz`)).statusCode).toBe(200);
+    // The readiness probe: every master ready (a loaded machine may see one more election first).
+    await eventually(
+      async () => {
+        for (const i of [0, 1, 2])
+          expect((await request(`http://${masterIp(i)}:9333/cluster/healthz`)).statusCode).toBe(200);
+      },
+      { what: "every master ready", ...PROCESS_WAIT, timeoutMs: 30_000 },
+    );
 
     await startPod(three, "weed-volume", 0);
     const submitted = await eventually(
