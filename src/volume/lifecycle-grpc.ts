@@ -11,25 +11,13 @@ import { ErrorCode, WeedError } from "../common/errors.js";
 import type { Logger } from "../common/logger.js";
 import type { CopyStore } from "./copy/copy-source.js";
 import type { VolumeInfo } from "./storage/store-api.js";
-import { persistReadOnly, type MarkableStore } from "./readonly-marks.js";
+import { persistReadOnly } from "./readonly-marks.js";
 
 type LifecycleMethods = "volumeMarkReadonly" | "volumeMarkWritable" | "deleteCollection";
 
-/**
- * Store.setReadOnly is not in StoreApi (storage's contract, not ours to change): the volume
- * server's store has it, a store without it cannot be marked.
- */
-function markable(store: CopyStore): CopyStore & MarkableStore {
-  const s = store as CopyStore & Partial<MarkableStore>;
-  if (typeof s.setReadOnly !== "function")
-    throw new WeedError(ErrorCode.INTERNAL, "this store cannot mark volumes read-only");
-  return s as CopyStore & MarkableStore;
-}
-
 function mark(store: CopyStore, volumeId: number, readOnly: boolean, persist: boolean): VolumeInfo {
-  const s = markable(store);
-  const info = s.setReadOnly(volumeId, readOnly);
-  if (persist) persistReadOnly(s.dir, info, readOnly);
+  const info = store.setReadOnly(volumeId, readOnly);
+  if (persist) persistReadOnly(store.dir, info, readOnly);
   return info;
 }
 

@@ -140,6 +140,10 @@ export interface CheckState {
 export type StoreEvent = { kind: "volume-added"; info: VolumeInfo } | { kind: "volume-deleted"; info: VolumeInfo };
 
 export interface StoreApi {
+  /** The -dir folder holding the volume files. */
+  readonly dir: string;
+  /** Marks a volume read-only or writable again (volume.mark). Throws VOLUME_NOT_FOUND. */
+  setReadOnly(volumeId: number, readOnly: boolean): VolumeInfo;
   /** Loads every volume found in the directory (recovering torn tails). Idempotent. */
   open(): Promise<void>;
   /** Flushes and closes every volume file. Idempotent. */
