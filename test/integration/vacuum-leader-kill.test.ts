@@ -97,6 +97,7 @@ describe("vacuum and a leader kill", () => {
   it("a leader killed mid-pass leaves nothing half done; the next leader's pass finishes the job", async () => {
     const leader = await leaderPort();
     const blobs = await writeBlobs(leader);
+    const vids = new Set([...blobs.keys()].map((fid) => fid.split(",")[0]!));
     let n = 0;
     for (const [fid, b] of [...blobs]) {
       if (n++ % 4 === 0) continue;
@@ -113,20 +114,31 @@ describe("vacuum and a leader kill", () => {
 
     const next = await leaderPort();
     expect(next).not.toBe(leader);
-    // The new leader may still be warming up, or a server's cancelled compaction still ending:
-    // the pass is asked again until every volume comes out vacuumed or clean.
-    const outcomes = await eventually(
+    // The new leader's pass covers what its topology holds: wait until both servers have
+    // reported every volume of the collection to it (a pass run earlier would skip the rest).
+    await waitFor(
+      async () => {
+        for (const vid of vids) {
+          const l = await getJson(`http://127.0.0.1:${next}/dir/lookup?volumeId=${vid}`).catch(() => undefined);
+          if ((l?.json?.locations ?? []).length < 2) return false;
+        }
+        return true;
+      },
+      { what: "the new leader knows both replicas of every volume", ...PROCESS_WAIT, timeoutMs: 30_000 },
+    );
+    // Passes until one finds nothing left to do; none may fail (a compaction the old leader left
+    // running may still be ending on its server: that volume is vacuumed by a later pass).
+    const vacuumed = new Set<number>();
+    await eventually(
       async () => {
         const r = await send(`http://127.0.0.1:${next}/vol/vacuum?garbageThreshold=0.3`);
         if (r.status !== 200) throw new Error(`${r.status} ${r.text}`);
         const done = JSON.parse(r.text).Vacuumed as { volumeId: number; result: string; error?: string }[];
-        const failed = done.filter((o) => o.result !== "vacuumed");
-        if (failed.length > 0) throw new Error(JSON.stringify(failed));
-        return done;
+        for (const o of done) if (o.result === "vacuumed") vacuumed.add(o.volumeId);
+        if (done.length > 0) throw new Error(`this pass touched ${JSON.stringify(done)}: once more`);
       },
-      { what: "a full pass on the new leader", timeoutMs: 60_000, intervalMs: 1_000 },
+      { what: "a pass on the new leader with nothing left to do", timeoutMs: 60_000, intervalMs: 1_000 },
     );
-    expect(outcomes.every((o) => o.result === "vacuumed")).toBe(true);
     // Nothing left half done: no compaction file, every blob on both replicas.
     await waitFor(() => compactionFiles().length === 0, { what: "no .cpd/.cpx/.cpc left", timeoutMs: 10_000 });
     for (const [fid, b] of blobs) {
@@ -136,8 +148,7 @@ describe("vacuum and a leader kill", () => {
         expect(r.body.equals(b.content)).toBe(true);
       }
     }
-    // A second pass finds nothing left to do.
-    const again = await send(`http://127.0.0.1:${next}/vol/vacuum?garbageThreshold=0.3`);
-    expect(JSON.parse(again.text).Vacuumed).toEqual([]);
+    // The old leader's pass was cut short: the new one had volumes left to vacuum.
+    expect(vacuumed.size).toBeGreaterThan(0);
   }, 180_000);
 });
