@@ -149,3 +149,20 @@ export function volumesOf(c: ClusterView): Map<number, VolumeReplicas> {
 export function missingCopies(v: VolumeReplicas): number {
   return copyCount(v.placement) - v.holders.length;
 }
+
+/** After a copy, how long the master may take to list the new location (one heartbeat delta). */
+const locationWaitMs = 15_000;
+const locationPollMs = 200;
+
+/** Resolves once the master lists `url` among volume `vid`'s locations; throws after locationWaitMs. */
+export async function waitForLocation(master: string, vid: number, url: string): Promise<void> {
+  const deadline = performance.now() + locationWaitMs;
+  for (;;) {
+    const r = await getJson<{ locations?: { url: string }[] }>(
+      `${httpOrigin(master)}/dir/lookup?volumeId=${vid}`,
+    ).catch(() => ({ locations: [] }));
+    if ((r.locations ?? []).some((l) => l.url === url)) return;
+    if (performance.now() > deadline) throw new Error(`the master does not list ${url} for volume ${vid} yet`);
+    await new Promise((resolve) => setTimeout(resolve, locationPollMs));
+  }
+}

@@ -10,18 +10,13 @@ import { copyReplica, deleteReplica } from "../../master/repair/replica-calls.js
 import { replicaCopyTimeoutMs } from "../../master/repair/limits.js";
 import type { CommandIo } from "../command.js";
 import {
-  getJson,
   readCluster,
+  waitForLocation,
   volumesOf,
   type ClusterView,
   type NodeView,
   type VolumeReplicas,
 } from "./cluster-topology.js";
-import { httpOrigin } from "../../common/security/https.js";
-
-/** After a copy, how long the master may take to list the new location (heartbeat delta). */
-const locationWaitMs = 15_000;
-const locationPollMs = 200;
 
 export interface FixOptions {
   apply: boolean;
@@ -68,18 +63,6 @@ async function copyTo(master: string, vid: number, src: NodeView, dst: NodeView,
   const r = await copyReplica(vid, src.grpcAddress, dst.grpcAddress, { timeoutMs: replicaCopyTimeoutMs, onProgress });
   io.out.write(`  volume ${vid} copied to ${dst.url} (${r.catchUpRounds} catch-up rounds)\n`);
   await waitForLocation(master, vid, dst.url);
-}
-
-async function waitForLocation(master: string, vid: number, url: string): Promise<void> {
-  const deadline = performance.now() + locationWaitMs;
-  for (;;) {
-    const r = await getJson<{ locations?: { url: string }[] }>(
-      `${httpOrigin(master)}/dir/lookup?volumeId=${vid}`,
-    ).catch(() => ({ locations: [] }));
-    if ((r.locations ?? []).some((l) => l.url === url)) return;
-    if (performance.now() > deadline) throw new Error(`the master does not list ${url} for volume ${vid} yet`);
-    await new Promise((resolve) => setTimeout(resolve, locationPollMs));
-  }
 }
 
 /** One volume's fix: returns false when it could not be done (no room, or a failed call). */

@@ -12,7 +12,6 @@
 // Dry run unless -apply. Unlike SeaweedFS: no per-disk-type or by-disk-usage balancing, no racks or
 // nodes filter, one move at a time.
 import { formatReplicaPlacement } from "../../common/replica-placement.js";
-import { httpOrigin } from "../../common/security/https.js";
 import { VolumeServer } from "../../gen/volume_server_pb.js";
 import { createClient } from "../../grpc/adapter.js";
 import { satisfiesPlacement, type Place } from "../../master/repair/plan.js";
@@ -20,17 +19,14 @@ import { copyReplica, deleteReplica } from "../../master/repair/replica-calls.js
 import { replicaCopyTimeoutMs } from "../../master/repair/limits.js";
 import type { CommandIo } from "../command.js";
 import {
-  getJson,
   readCluster,
+  waitForLocation,
   volumesOf,
   type ClusterView,
   type NodeView,
   type VolumeReplicas,
 } from "./cluster-topology.js";
 
-/** After a copy, how long the master may take to list the new location (one heartbeat delta). */
-const locationWaitMs = 15_000;
-const locationPollMs = 200;
 /** A mark call; a server that does not answer in this long fails the move. */
 const markTimeoutMs = 30_000;
 
@@ -126,18 +122,6 @@ async function mark(node: NodeView, volumeId: number, readOnly: boolean, persist
     else await client.volumeMarkWritable({ volumeId }, { timeoutMs: markTimeoutMs });
   } finally {
     client.close();
-  }
-}
-
-async function waitForLocation(master: string, vid: number, url: string): Promise<void> {
-  const deadline = performance.now() + locationWaitMs;
-  for (;;) {
-    const r = await getJson<{ locations?: { url: string }[] }>(
-      `${httpOrigin(master)}/dir/lookup?volumeId=${vid}`,
-    ).catch(() => ({ locations: [] }));
-    if ((r.locations ?? []).some((l) => l.url === url)) return;
-    if (performance.now() > deadline) throw new Error(`the master does not list ${url} for volume ${vid} yet`);
-    await new Promise((resolve) => setTimeout(resolve, locationPollMs));
   }
 }
 
