@@ -87,17 +87,18 @@ class BenchFailed extends Error {}
 
 const running = new Set();
 
-/** Signals the child, then its whole process group (it leads one: spawned detached) after the grace. */
+/**
+ * SIGINT to the child (the scripts that handle it stop their servers and remove their temp dirs), then,
+ * once it exited or after the grace, SIGKILL to its process group (it leads one: spawned detached), so
+ * no server of a script that died on the signal is left behind.
+ */
 async function stopChild(child) {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  child.kill("SIGINT");
-  const exited = await Promise.race([child.done.then(() => true), sleep(KILL_GRACE_MS).then(() => false)]);
-  if (!exited) {
-    try {
-      process.kill(-child.pid, "SIGKILL");
-    } catch {
-      // the group is gone already
-    }
+  if (child.exitCode === null && child.signalCode === null) child.kill("SIGINT");
+  await Promise.race([child.done, sleep(KILL_GRACE_MS)]);
+  try {
+    process.kill(-child.pid, "SIGKILL");
+  } catch {
+    // the group is empty: the script stopped everything it started
   }
 }
 
@@ -222,8 +223,8 @@ async function raftPart(report) {
       else if (etcdInstalled) got.etcd = await etcdRun(c);
     }
     report.add(`raft-${c}`, { weed: got.weed.perSec, ceiling: got.etcd?.perSec, ceilingNote: NO_ETCD });
-    const etcdText = got.etcd === undefined ? NO_ETCD : latency(got.etcd);
-    report.detail(`raft c=${c}: weed-ts ${latency(got.weed)}; etcd ${etcdText} (order ${order.join(", ")})`);
+    const etcdText = got.etcd === undefined ? NO_ETCD : `etcd ${latency(got.etcd)} (order ${order.join(", ")})`;
+    report.detail(`raft c=${c}: weed-ts ${latency(got.weed)}; ${etcdText}`);
   }
 }
 
@@ -326,9 +327,12 @@ class Report {
 
 const PART_RUNS = { blob: blobPart, raft: raftPart, failover: failoverPart, scale: scalePart };
 
+/** The commit measured, and whether dist/ may hold uncommitted changes of the work tree. */
 function commit() {
   try {
-    return execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: ROOT, encoding: "utf8" }).trim();
+    const git = (...args) => execFileSync("git", args, { cwd: ROOT, encoding: "utf8" }).trim();
+    const dirty = git("status", "--porcelain", "--untracked-files=no") !== "";
+    return `${git("rev-parse", "--short", "HEAD")}${dirty ? " + uncommitted changes" : ""}`;
   } catch {
     return "unknown";
   }
