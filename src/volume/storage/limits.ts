@@ -128,5 +128,14 @@ export const commitReplayChunkBytes = 4 * 1024 * 1024;
 export const commitHeldEntriesMax = 256;
 export const commitCatchUpRoundsMax = 16;
 
+/**
+ * The store's cache of small needles read (needle-cache.ts). 64 MiB holds ~60,000 needles of 1 KB,
+ * the hot set of a server of small blobs, at a cost small next to the needle map itself (~40 bytes
+ * a needle); only records up to 64 KiB are kept: below that the pread's syscall is most of a
+ * read's cost, above it the copy is, and the page cache serves those as well.
+ */
+export const needleCacheBytesDefault = 64 * 1024 * 1024;
+export const needleCacheRecordBytesMax = 64 * 1024;
+
 assert(compactIdxChunkBytes % 16 === 0, "compactIdxChunkBytes holds whole .idx entries");
 assert(compactBucketBytes % needleAlignBytes === 0, "compactBucketBytes is whole 8-byte units");

@@ -8,6 +8,8 @@ import { silentLogger, type Logger } from "../../common/logger.js";
 import { describeDisk, diskUsageOf, isDiskLow, type DiskUsage, type MinFreeSpace } from "./disk-space.js";
 import { SyncRounds, type SyncRoundsOptions } from "./group-commit.js";
 import { compareKeys, joinKey } from "./needle-key.js";
+import { NeedleCache } from "./needle-cache.js";
+import { needleCacheBytesDefault, needleCacheRecordBytesMax } from "./limits.js";
 import type {
   AllocateOptions,
   CheckState,
@@ -46,6 +48,8 @@ export interface StoreOptions {
   syncRounds?: SyncRoundsOptions;
   /** Passed to each volume (VolumeOptions.fdatasync); tests count or fail syncs with it. */
   fdatasync?: (fd: number) => Promise<void>;
+  /** Bytes of small needles kept after a read, shared by all volumes (needle-cache.ts); 0 = none. Default: limits.ts. */
+  needleCacheBytes?: number;
 }
 
 export interface StoreDiskSpaceOptions {
@@ -103,6 +107,7 @@ export class Store implements StoreApi {
   /** One fsync round at a time for every volume: writers of all volumes share its fdatasyncs. */
   private readonly syncRounds: SyncRounds;
   private readonly fdatasync: ((fd: number) => Promise<void>) | undefined;
+  private readonly needleCache: NeedleCache;
 
   constructor(opts: StoreOptions) {
     if (typeof opts.dir !== "string" || opts.dir === "") {
@@ -125,6 +130,7 @@ export class Store implements StoreApi {
     this.onReadOnlyChange = opts.onReadOnlyChange;
     this.syncRounds = new SyncRounds(opts.syncRounds);
     this.fdatasync = opts.fdatasync;
+    this.needleCache = new NeedleCache(opts.needleCacheBytes ?? needleCacheBytesDefault, needleCacheRecordBytesMax);
   }
 
   /** The last disk check found less free space than -minFreeSpace: every volume is read-only. */
@@ -457,7 +463,18 @@ export class Store implements StoreApi {
     const sync = this.fdatasync === undefined ? {} : { fdatasync: this.fdatasync };
     const onNoSpace = (recordBytes: number): void => this.volumeOutOfSpace(id, recordBytes);
     const syncRounds = this.syncRounds;
-    return new Volume({ dir: this.dir, id, collection, logger: this.log, onNoSpace, syncRounds, ...clock, ...sync });
+    const needleCache = this.needleCache;
+    return new Volume({
+      dir: this.dir,
+      id,
+      collection,
+      logger: this.log,
+      onNoSpace,
+      syncRounds,
+      needleCache,
+      ...clock,
+      ...sync,
+    });
   }
 
   // ---- disk space -------------------------------------------------------------------------

@@ -35,6 +35,7 @@ import {
   type NeedleParts,
 } from "./needle-parts.js";
 import { NeedleMap } from "./needle-map.js";
+import type { NeedleCache, VolumeNeedleCache } from "./needle-cache.js";
 import { checkKey, joinKey, keyHex, keyHi, keyLo } from "./needle-key.js";
 import type {
   AllocateOptions,
@@ -99,6 +100,8 @@ export interface VolumeOptions {
   syncRounds?: SyncRounds;
   /** fdatasync of one descriptor; injected by tests (count or fail syncs). Default: fs.fdatasync. */
   fdatasync?: (fd: number) => Promise<void>;
+  /** The store's cache of small needles read (needle-cache.ts). Default: none. */
+  needleCache?: NeedleCache;
 }
 
 type State = "new" | "open" | "closing" | "closed";
@@ -163,6 +166,8 @@ export class Volume {
   private readonly fdatasync: (fd: number) => Promise<void>;
   private readonly vacuumFiles: VacuumPaths;
   private vacuum: Vacuum | undefined;
+  /** Small needles read lately, checked (needle-cache.ts); undefined when the store has no cache. */
+  private readonly cache: VolumeNeedleCache | undefined;
   /** needle listings running (they read the descriptors they started with). */
   private readonly listings = new Set<Promise<void>>();
   /** The old files' descriptors after a commit, closed once no sync or listing uses them. */
@@ -179,6 +184,7 @@ export class Volume {
     this.wallClockMs = opts.wallClockMs ?? Date.now;
     this.onNoSpace = opts.onNoSpace;
     this.fdatasync = opts.fdatasync ?? fdatasync;
+    this.cache = opts.needleCache?.enabled === true ? opts.needleCache.forVolume() : undefined;
     this.checkFlag = new NeedsCheckFlag(`${base}.chk`, this.log, this.wallClockMs);
     this.vacuumFiles = vacuumPaths(this.datPath, this.idxPath);
     this.commit = new GroupCommit({
@@ -378,6 +384,7 @@ export class Volume {
     await this.checkFlag.settled();
     await this.retiring;
     this.closeFds();
+    this.cache?.clear();
     this.state = "closed";
   }
 
@@ -479,6 +486,7 @@ export class Volume {
     const index = (at: number): void => {
       this.appendIdxEntry(hi, lo, at, size, blob.length);
       this.map.put(hi, lo, at / needleAlignBytes, size);
+      this.cache?.drop(hi, lo);
       this.modifiedAtSec = this.nowSec();
       const appendAtNs = recordAppendAtNs(blob, size, version);
       if (appendAtNs > this.lastAppendAtNs) this.lastAppendAtNs = appendAtNs;
@@ -551,6 +559,7 @@ export class Volume {
   private indexNeedle(hi: number, lo: number, offset: number, enc: NeedleParts): void {
     this.appendIdxEntry(hi, lo, offset, enc.size, enc.length);
     this.map.put(hi, lo, offset / needleAlignBytes, enc.size);
+    this.cache?.drop(hi, lo);
     this.modifiedAtSec = this.nowSec();
   }
 
@@ -604,18 +613,40 @@ export class Volume {
   /** Reads and checks a needle: NOT_FOUND, COOKIE_MISMATCH, CORRUPT (logged; the bytes are never returned). */
   read(key: bigint, cookie: number): NeedleRecord {
     this.checkReadable();
+    const n = this.cachedNeedle(key, cookie) ?? this.readNeedle(key, cookie);
+    const expiresAtMs = needleExpiresAtMs(n, this.superBlock.ttl);
+    if (expiresAtMs !== undefined && this.wallClockMs() >= expiresAtMs) {
+      throw new WeedError(ErrorCode.NOT_FOUND, `needle ${keyHex(keyHi(key), keyLo(key))} has expired (TTL)`);
+    }
+    return n;
+  }
+
+  /** The needle as read and checked before, while the map still points at that record (needle-cache.ts). */
+  private cachedNeedle(key: bigint, cookie: number): DecodedNeedle | undefined {
+    const cache = this.cache;
+    if (cache === undefined) return undefined;
+    checkKey(key);
+    const hi = keyHi(key);
+    const lo = keyLo(key);
+    const slot = this.map.find(hi, lo);
+    if (slot < 0) return undefined; // locate answers NOT_FOUND
+    const n = cache.get(hi, lo, this.map.offsetAt(slot) * needleAlignBytes, this.map.sizeAt(slot));
+    if (n !== undefined && n.cookie !== cookie) throw cookieMismatch(hi, lo, cookie);
+    return n;
+  }
+
+  /** Reads, decodes and checks (CRC included) the live needle `key` from the .dat; cached when small. */
+  private readNeedle(key: bigint, cookie: number): DecodedNeedle {
     const version = this.superBlock.version;
-    const { record, offset } = this.locate(key, cookie, (size) => recordLength(size, version));
+    const own = this.cache !== undefined; // a cached record must not pin a slab of Node's shared pool
+    const { hi, lo, size, offset, record } = this.locate(key, cookie, (s) => recordLength(s, version), own);
     let n: DecodedNeedle;
     try {
       n = decodeNeedle(record, version);
     } catch (err) {
       throw this.corrupt(err instanceof Error ? err.message : String(err), offset, err);
     }
-    const expiresAtMs = needleExpiresAtMs(n, this.superBlock.ttl);
-    if (expiresAtMs !== undefined && this.wallClockMs() >= expiresAtMs) {
-      throw new WeedError(ErrorCode.NOT_FOUND, `needle ${keyHex(keyHi(key), keyLo(key))} has expired (TTL)`);
-    }
+    this.cache?.put(hi, lo, offset, size, n, record.length);
     return n;
   }
 
@@ -627,6 +658,7 @@ export class Volume {
     key: bigint,
     cookie: number,
     bytes: (size: number) => number,
+    own = false,
   ): { hi: number; lo: number; size: number; offset: number; record: Buffer } {
     checkKey(key);
     const hi = keyHi(key);
@@ -635,11 +667,9 @@ export class Volume {
     if (slot < 0) throw new WeedError(ErrorCode.NOT_FOUND, `needle ${keyHex(hi, lo)} not found in volume ${this.id}`);
     const size = this.map.sizeAt(slot);
     const offset = this.map.offsetAt(slot) * needleAlignBytes;
-    const record = this.pread(offset, bytes(size));
+    const record = this.pread(offset, bytes(size), own);
     this.checkHeader(record, hi, lo, size, offset);
-    if (headerCookie(record) !== cookie) {
-      throw new WeedError(ErrorCode.COOKIE_MISMATCH, `needle ${keyHex(hi, lo)}: cookie ${hex8(cookie)} does not match`);
-    }
+    if (headerCookie(record) !== cookie) throw cookieMismatch(hi, lo, cookie);
     return { hi, lo, size, offset, record };
   }
 
@@ -657,6 +687,7 @@ export class Volume {
     const at = this.appendRecord({ buffers: [tomb], length: tomb.length });
     this.appendIdxEntry(hi, lo, at, TOMBSTONE_FILE_SIZE, tomb.length);
     this.map.remove(hi, lo);
+    this.cache?.drop(hi, lo);
     this.modifiedAtSec = this.nowSec();
     if (opts?.fsync === true) await this.commit.sync();
     return dataSize;
@@ -689,8 +720,9 @@ export class Volume {
     return ns;
   }
 
-  private pread(offset: number, length: number): Buffer {
-    const buf = Buffer.allocUnsafe(length);
+  /** `own`: in a buffer of its own, not a slice of Node's shared pool (it will be kept). */
+  private pread(offset: number, length: number, own = false): Buffer {
+    const buf = own ? Buffer.allocUnsafeSlow(length) : Buffer.allocUnsafe(length);
     let got: number;
     try {
       got = readFully(this.datFd, buf, length, offset);
@@ -1019,6 +1051,7 @@ export class Volume {
     this.datEnd = files.cpdEnd;
     this.idxEnd = files.cpxEnd;
     this.map = files.map;
+    this.cache?.clear(); // offsets in the compacted .dat are new
     this.sb = files.sb;
     // A sync round or a needle listing may still use the old descriptors: close them after those,
     // on the thread pool: the last close of the old .dat frees its blocks (~0.1 s for 1 GiB on ext4).
@@ -1038,5 +1071,9 @@ export class Volume {
 }
 
 function noop(): void {}
+
+function cookieMismatch(hi: number, lo: number, cookie: number): WeedError {
+  return new WeedError(ErrorCode.COOKIE_MISMATCH, `needle ${keyHex(hi, lo)}: cookie ${hex8(cookie)} does not match`);
+}
 
 const closeFd = promisify(fs.close);
