@@ -47,6 +47,13 @@ import type {
 
 type CampaignKind = "pre-vote" | "election" | "transfer";
 
+/**
+ * Ticks between the survivors' early campaigns after their leader's connection dropped
+ * (reportLeaderLost). Two ticks (100 ms by default) cover a pre-vote round, the candidate's fsync
+ * of its vote and a vote round on a busy host; the first survivor campaigns after one tick.
+ */
+const LEADER_LOST_STAGGER_TICKS = 2;
+
 type OutgoingMessage = Message extends infer M ? (M extends Message ? Omit<M, "from"> : never) : never;
 
 export class RaftNode {
@@ -217,6 +224,29 @@ export class RaftNode {
   reportUnreachable(to: NodeId): void {
     const pr = this.progress.get(to);
     if (pr?.state === "replicate") pr.becomeProbe();
+  }
+
+  /**
+   * The transport lost its connection to `peer` (an established stream broke: the process died,
+   * or its host reset the connection). If `peer` is this follower's leader, its lease is given up
+   * now and the election timer fires within a few ticks instead of a whole election timeout: a
+   * leader killed with -9 is replaced in a few ticks (issue 15), while a hung or cut-off leader
+   * still takes the full timeout. Needs PreVote and CheckQuorum, which make a false alarm
+   * harmless: the pre-vote asks the other voters first, and those still hearing from the leader
+   * are in its lease and refuse; its next heartbeat restarts our timer.
+   */
+  reportLeaderLost(peer: NodeId): void {
+    if (!this.cfg.preVote || !this.cfg.checkQuorum) return;
+    if (this.role !== "follower" || this.leader !== peer) return;
+    this.electionElapsed = Math.max(this.electionElapsed, this.cfg.electionTicks);
+    // The survivors all see the connection drop at once. Campaigning in the order of their ids,
+    // LEADER_LOST_STAGGER_TICKS apart, lets the first one's pre-vote and vote reach the others
+    // before they campaign themselves: two pre-candidates grant each other's pre-votes and then
+    // split the vote (seen under load with a random 1-2 tick delay: three split terms in a row).
+    const survivors = this.members.membership.voters.filter((v) => v !== peer).sort();
+    const rank = Math.max(0, survivors.indexOf(this.id));
+    const wait = Math.min(1 + LEADER_LOST_STAGGER_TICKS * rank, this.cfg.electionTicks);
+    this.randomizedElectionTimeout = this.electionElapsed + wait;
   }
 
   /** Whether ready() has something to hand out. False while a Ready awaits advance(). */

@@ -31,6 +31,11 @@ export interface TransportHandlers {
   onMessage(m: Message): void;
   /** Messages to `peer` were dropped (queue full or stream down): the core stops pipelining to it. */
   onUnreachable(peer: NodeId): void;
+  /**
+   * An established connection to `peer` broke (reset or closed, not merely slow): the process
+   * behind it is likely gone. The core campaigns early if `peer` was its leader.
+   */
+  onPeerLost(peer: NodeId): void;
 }
 
 /** The counters every transport keeps (a transport may keep more; status() copies them all). */

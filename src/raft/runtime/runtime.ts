@@ -410,6 +410,7 @@ export class RaftRuntime<R = unknown> extends EventEmitter<RaftRuntimeEvents> {
     this.transport = makeTransport({
       onMessage: (m) => this.receive(m),
       onUnreachable: (peer) => this.node?.reportUnreachable(peer),
+      onPeerLost: (peer) => this.peerLost(peer),
     });
   }
 
@@ -591,6 +592,14 @@ export class RaftRuntime<R = unknown> extends EventEmitter<RaftRuntimeEvents> {
       this.lastHeard.set(m.from, this.clock.now());
     node.step(m);
     this.notify();
+  }
+
+  private peerLost(peer: NodeId): void {
+    const node = this.node;
+    if (node === null) return;
+    if (this.role === "follower" && this.leader === peer)
+      this.log.info({ leader: peer, term: this.term }, "raft: lost the connection to the leader; campaigning early");
+    node.reportLeaderLost(peer);
   }
 
   private notify(): void {

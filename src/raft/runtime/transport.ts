@@ -29,16 +29,9 @@ import { checkDoor, doorMetadata, LogOncePer, remoteHost, type DoorConfig } from
 import { MessageCodecError } from "./errors.js";
 import type { RuntimeLimits } from "./limits.js";
 import type { RuntimeLogger } from "./logger.js";
-import type { TransportCounters } from "./ports.js";
+import type { TransportCounters, TransportHandlers } from "./ports.js";
 import { messageBytes } from "./message-codec.js";
 import { decodeAckWire, decodeBatchWire, encodeAckWire, encodeBatchWire } from "./wire-codec.js";
-
-export interface TransportHandlers {
-  /** A decoded message addressed to this node, in the order its sender produced it. */
-  onMessage(m: Message): void;
-  /** Messages to `peer` were dropped (queue full or stream down). */
-  onUnreachable(peer: NodeId): void;
-}
 
 export interface TransportConfig extends DoorConfig {
   id: NodeId;
@@ -185,7 +178,10 @@ export class GrpcTransport {
   private peer(id: NodeId): PeerSender {
     let p = this.peers.get(id);
     if (p === undefined) {
-      p = new PeerSender(id, this.cfg, this.stats, () => this.handlers.onUnreachable(id));
+      p = new PeerSender(id, this.cfg, this.stats, {
+        unreachable: () => this.handlers.onUnreachable(id),
+        lost: () => this.handlers.onPeerLost(id),
+      });
       this.peers.set(id, p);
     }
     return p;
@@ -251,12 +247,18 @@ export class GrpcTransport {
   }
 }
 
+/** What a PeerSender reports about its peer (TransportHandlers, for this peer). */
+interface PeerEvents {
+  unreachable(): void;
+  lost(): void;
+}
+
 /** One peer: a bounded queue in front of one gRPC client stream, reopened with backoff. */
 class PeerSender {
   private readonly id: NodeId;
   private readonly cfg: TransportConfig;
   private readonly stats: TransportStats;
-  private readonly unreachable: () => void;
+  private readonly events: PeerEvents;
   private readonly random: () => number;
   private client: grpc.Client | null = null;
   private address = "";
@@ -267,6 +269,8 @@ class PeerSender {
   private queueBytes = 0;
   /** Consecutive failed streams (no Ack received); drives the backoff. */
   private failures = 0;
+  /** The current stream was answered with the peer's id: a connection to the live peer existed. */
+  private answered = false;
   private backoffTimer: NodeJS.Timeout | null = null;
   /** Runs while the open stream waits for the peer's id (see the file comment). */
   private answerTimer: NodeJS.Timeout | null = null;
@@ -275,11 +279,11 @@ class PeerSender {
   private holdTimer: NodeJS.Timeout | null = null;
   private closed = false;
 
-  constructor(id: NodeId, cfg: TransportConfig, stats: TransportStats, unreachable: () => void) {
+  constructor(id: NodeId, cfg: TransportConfig, stats: TransportStats, events: PeerEvents) {
     this.id = id;
     this.cfg = cfg;
     this.stats = stats;
-    this.unreachable = unreachable;
+    this.events = events;
     this.random = cfg.random ?? Math.random;
   }
 
@@ -314,7 +318,7 @@ class PeerSender {
       (this.queue.length > 0 && this.queueBytes + bytes > L.peerQueueBytesMax);
     if (this.closed || this.backoffTimer !== null || full) {
       this.stats.droppedMessages++;
-      this.unreachable();
+      this.events.unreachable();
       return;
     }
     this.queue.push(m);
@@ -372,6 +376,7 @@ class PeerSender {
     );
     this.call = call;
     this.writable = true;
+    this.answered = false;
     this.answerTimer = setTimeout(() => {
       this.answerTimer = null;
       this.broken(call, null, "peer did not answer the stream's open in time");
@@ -380,6 +385,7 @@ class PeerSender {
       this.clearAnswerTimer();
       if (node === this.id) {
         this.failures = 0;
+        this.answered = true;
         return;
       }
       this.cfg.log.warn(
@@ -408,6 +414,9 @@ class PeerSender {
     this.client?.close();
     this.client = null;
     if (this.closed) return;
+    // A reset or closed connection to a peer that had answered: its process is likely gone (a
+    // kill -9 resets the socket at once). Not a stream that never opened, nor a refusal.
+    if (this.answered && (err === null || err.code === grpc.status.UNAVAILABLE)) this.events.lost();
     if (this.failures === 0 && err?.code === grpc.status.PERMISSION_DENIED) {
       this.cfg.log.warn(
         { peer: this.id, err: err.details },
@@ -434,7 +443,7 @@ class PeerSender {
     this.stats.droppedMessages += this.queue.length;
     this.queue = [];
     this.queueBytes = 0;
-    this.unreachable();
+    this.events.unreachable();
     const L = this.cfg.limits;
     const cap = Math.min(L.reconnectBackoffMaxMs, L.reconnectBackoffBaseMs * 2 ** Math.min(this.failures - 1, 16));
     const delay = Math.floor(this.random() * cap); // Full jitter.

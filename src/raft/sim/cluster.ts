@@ -105,6 +105,9 @@ export interface SimStats {
   duplicated: number;
   leaders: number;
   crashes: number;
+  /** Survivors told a crashed node's connection broke / followers told so of a live leader. */
+  crashNotices: number;
+  falseLeaderLost: number;
   powerLosses: number;
   lostWrites: number;
   partitions: number;
@@ -149,6 +152,8 @@ function emptyStats(): SimStats {
     "duplicated",
     "leaders",
     "crashes",
+    "crashNotices",
+    "falseLeaderLost",
     "powerLosses",
     "lostWrites",
     "partitions",
@@ -510,6 +515,7 @@ export class SimCluster<A extends SimApp> {
     this.log(`${node.id} CRASH (${what}) for ${downTicks} ticks`);
     node.restartAt = this.now + downTicks;
     node.crashAt = -1;
+    this.noticeCrash(node);
   }
 
   private restartDue(): void {
@@ -547,6 +553,34 @@ export class SimCluster<A extends SimApp> {
       this.log("network healed");
     }
     if (this.partitionEndsAt < 0 && this.prng.chance(o.partitionRate)) this.partition();
+    if (this.prng.chance(o.falseLeaderLostRate)) this.falseLeaderLost();
+  }
+
+  /**
+   * A follower's connection to its live leader breaks (a reset by a middlebox, a keepalive
+   * timeout behind a cut): it gives up the lease and campaigns early, which must not depose a
+   * leader that the others still hear.
+   */
+  private falseLeaderLost(): void {
+    const leader = this.currentLeader();
+    if (leader === null) return;
+    const followers = [...this.nodes.values()].filter((n) => n !== leader && n.up);
+    if (followers.length === 0) return;
+    const follower = this.prng.pick(followers);
+    this.stats.falseLeaderLost++;
+    this.log(`${follower.id} told its connection to ${leader.id} broke (false alarm)`);
+    follower.transport?.peerLost(leader.id);
+  }
+
+  /** Survivors with an intact link see a crashed node's connection reset (kill -9), or not (power off). */
+  private noticeCrash(crashed: SimNode<A>): void {
+    for (const other of this.nodes.values()) {
+      const t = other.transport;
+      if (other === crashed || t === null || !t.up || this.network.isCut(other.id, crashed.id)) continue;
+      if (!this.prng.chance(this.opts.crashNoticeRate)) continue;
+      this.stats.crashNotices++;
+      t.peerLost(crashed.id);
+    }
   }
 
   private partition(): void {

@@ -67,6 +67,10 @@ export interface SimOptions {
   readonly livenessTicksMax: number;
   /** A client waits this long for an answer before retrying with the same request id. */
   readonly requestTimeoutTicks: number;
+  /** Per crash and survivor with an intact link: its transport reports the connection lost. */
+  readonly crashNoticeRate: number;
+  /** Per tick: a follower is told its connection to the live leader broke. */
+  readonly falseLeaderLostRate: number;
 }
 
 export function optionsFromSeed(seed: number, overrides: Partial<SimOptions> = {}): SimOptions {
@@ -113,6 +117,9 @@ export function optionsFromSeed(seed: number, overrides: Partial<SimOptions> = {
     livenessStallTicksMax: 30 * electionTicks,
     livenessTicksMax: 400 * electionTicks,
     requestTimeoutTicks: 6 * electionTicks,
+    // Drawn last, so the options above stay what each seed drew before these existed.
+    crashNoticeRate: p.pick([0, 0.5, 1, 1]),
+    falseLeaderLostRate: calm ? 0 : p.float() * 0.01,
   };
   return { ...o, ...overrides };
 }
@@ -133,6 +140,7 @@ export function describeOptions(o: SimOptions): string {
       `compactEvery=${o.compactEveryEntries} clients=${o.clients} ` +
       `req=${o.requestRate.toFixed(2)} read=${o.readRate.toFixed(3)}`,
     `conf=${o.confChangeRate.toFixed(3)} retireRemoved=${o.retireRemoved} transfer=${o.transferRate.toFixed(4)} ` +
+      `crashNotice=${o.crashNoticeRate} falseLeaderLost=${o.falseLeaderLostRate.toFixed(4)} ` +
       `safetyTicks=${o.safetyTicks} liveness stall<=${o.livenessStallTicksMax} total<=${o.livenessTicksMax}`,
   ].join("\n");
 }

@@ -68,6 +68,11 @@ export class SimTransport implements RaftTransport {
     this.handlers.onMessage(m);
   }
 
+  /** The connection to `peer` broke (the cluster decides when: a crash, a false alarm). */
+  peerLost(peer: NodeId): void {
+    if (!this.dead) this.handlers.onPeerLost(peer);
+  }
+
   removePeer(_id: NodeId): void {}
 
   async close(): Promise<void> {

@@ -65,10 +65,11 @@ interface Node {
   t: GrpcTransport;
   got: Message[];
   unreachable: string[];
+  lost: string[];
 }
 
 async function node(id: string, limits: Partial<RuntimeLimits> = {}, port = 0): Promise<Node> {
-  const n: Node = { t: null as unknown as GrpcTransport, got: [], unreachable: [] };
+  const n: Node = { t: null as unknown as GrpcTransport, got: [], unreachable: [], lost: [] };
   n.t = new GrpcTransport(
     {
       id,
@@ -78,7 +79,11 @@ async function node(id: string, limits: Partial<RuntimeLimits> = {}, port = 0): 
       limits: { ...runtimeLimits, ...limits },
       log: silentLogger,
     },
-    { onMessage: (m) => n.got.push(m), onUnreachable: (p) => n.unreachable.push(p) },
+    {
+      onMessage: (m) => n.got.push(m),
+      onUnreachable: (p) => n.unreachable.push(p),
+      onPeerLost: (p) => n.lost.push(p),
+    },
   );
   open.push(n.t);
   addrs.set(id, `127.0.0.1:${await n.t.start()}`);
@@ -141,7 +146,25 @@ describe("GrpcTransport", () => {
     expect(a.t.stats.sentMessages + a.t.stats.droppedMessages).toBe(100);
     expect(a.t.stats.sentMessages).toBeLessThanOrEqual(40);
     expect(a.unreachable.every((p) => p === "dead")).toBe(true);
+    // Nothing ever answered there: no connection was lost, the core's leader lease stays.
+    expect(a.lost).toEqual([]);
     addrs.delete("dead");
+  });
+
+  it("reports a peer lost once when its answered stream breaks (the peer went away)", async () => {
+    const a = await node("a");
+    const b = await node("b");
+    a.t.send([hb("a", "b", 1)]);
+    await waitFor(() => b.got.length === 1, { what: "first delivery" });
+    expect(a.lost).toEqual([]);
+    await b.t.close();
+    await waitFor(() => a.lost.length > 0, { what: "the broken stream reported" });
+    // Reconnect attempts to the closed port fail without an answer: not reported again.
+    for (let i = 2; i <= 5; i++) {
+      a.t.send([hb("a", "b", i)]);
+      await new Promise((r) => setTimeout(r, 30));
+    }
+    expect(a.lost).toEqual(["b"]);
   });
 
   it("reconnects to a peer that comes back", async () => {

@@ -113,7 +113,7 @@ async function transport(
       log: recordingLogger(warns),
       ...door,
     },
-    { onMessage: (m) => got.push(m), onUnreachable: () => undefined },
+    { onMessage: (m) => got.push(m), onUnreachable: () => undefined, onPeerLost: () => undefined },
   );
   addrs.set(id, `127.0.0.1:${await t.start()}`);
   cleanups.push(() => t.close());

@@ -98,6 +98,9 @@ export class InteractionEnv {
         return ["healed"];
       case "crash":
         return this.crash(positional[0]);
+      case "leader-lost":
+        this.raft(positional[0]).reportLeaderLost(positional[1] ?? "");
+        return [];
       case "restart":
         return this.restart(positional[0]);
       case "status":
