@@ -36,6 +36,31 @@ import { volumeInformationMessage, volumeShortInformationMessage } from "./volum
 import { readClusterId, validClusterId, writeClusterId } from "./cluster-id-file.js";
 import { VolumeStateWatch, volumeStateCheckIntervalMs } from "./volume-state-watch.js";
 
+/**
+ * After losing a leader's stream, followers that still name it for this long are believed: an
+ * election (300-600 ms timeout, a round of votes) would have named another by then, so the leader is
+ * alive and was only slow to answer our keepalive ping (a leader busy with 1,000 servers, a GC
+ * pause). The volume server goes back to it rather than polling for heartbeatStaleLeaderMs.
+ */
+export const heartbeatLeaderConfirmMs = 1_500;
+/**
+ * Each time a leader turns out slow rather than gone (heartbeatLeaderConfirmMs), the keepalive
+ * timeout for it doubles, up to this: a loaded leader is not left again and again by every server at
+ * once (each time they all re-register together, the next stall follows: issue 15's loop), while a
+ * leader that hangs or is cut off is still left within a few seconds. Back to the default once
+ * another master leads.
+ */
+export const heartbeatKeepaliveTimeoutMsMax = 3_200;
+/**
+ * While followers name the lost leader, the first this many polls come every heartbeatElectionPollMs
+ * (they cover an election timeout, 300-600 ms, so a failover is still noticed within ~100 ms of
+ * the vote); after them each waits twice as long as the one before, up to
+ * heartbeatElectionPollMsMax: a thousand servers polling every 100 ms for seconds opened tens of
+ * thousands of streams on the masters that were electing (bench:scale, issue 15).
+ */
+export const heartbeatElectionFastPolls = 6;
+export const heartbeatElectionPollMsMax = 800;
+
 export interface HeartbeatIdentity {
   ip: string;
   port: number;
@@ -133,6 +158,8 @@ export class HeartbeatClient {
   /** Sends a full beat on the open stream; undefined between streams. */
   #sendFullBeat: (() => void) | undefined;
   readonly #states = new VolumeStateWatch();
+  /** A leader that was slow rather than gone, and the keepalive timeout its sessions get now. */
+  #slow: { master: string; keepaliveTimeoutMs: number } | undefined;
 
   constructor(o: HeartbeatClientOptions) {
     assert(o.masters.length > 0, "heartbeat client needs at least one master");
@@ -244,7 +271,7 @@ export class HeartbeatClient {
      * The master we were heartbeating to when its stream broke: during the election that follows,
      * followers still name it.
      */
-    let lost: { master: string; at: number } | undefined;
+    let lost: { master: string; at: number; polls: number } | undefined;
     /** Since when no master has answered, and whether that was said (once per outage). */
     let outage: { since: number; warned: boolean } | undefined;
     /** The last refusal said (a master refusing on every retry is said once, until it changes). */
@@ -258,18 +285,26 @@ export class HeartbeatClient {
       if (end.answered) failures = 0;
       outage = this.#noteOutage(outage, end.answered);
       if (end.kind === "redirect") {
+        const sinceLost = lost === undefined ? Infinity : performance.now() - lost.at;
         if (
           lost !== undefined &&
-          performance.now() - lost.at < heartbeatStaleLeaderMs &&
+          sinceLost < heartbeatStaleLeaderMs &&
           sameServer(parseServerAddress(end.leader), parseServerAddress(lost.master))
         ) {
+          if (sinceLost >= heartbeatLeaderConfirmMs) {
+            // No election followed: the leader is alive, only slow. Back to it, more patient.
+            this.#slowedDown(lost.master);
+            lost = undefined;
+            index = this.#learn(end.leader);
+            continue;
+          }
           // The election is still under way: ask the next master again shortly, without backing off.
           this.#log.debug(
             { master, leader: end.leader },
             "master still names the leader we lost: waiting for the election",
           );
           index = this.#nextAfter(master, lost);
-          await sleep(this.#jittered(heartbeatElectionPollMs), signal);
+          await sleep(this.#jittered(electionPollMs(lost.polls++)), signal);
           continue;
         }
         this.#log.info({ master, leader: end.leader }, "master names another leader: reconnecting there");
@@ -278,7 +313,7 @@ export class HeartbeatClient {
         // masters name each other while leadership moves).
         if (++redirects <= heartbeatRedirectsAtOnceMax) continue;
       } else {
-        if (end.answered) lost = { master, at: performance.now() };
+        if (end.answered) lost = { master, at: performance.now(), polls: 0 };
         // A stream that was heartbeating is worth a warning; a retry that found nobody is not
         // (said once per outage by #noteOutage).
         const refusal = end.refused === true ? `${master} ${end.reason}` : undefined;
@@ -291,7 +326,8 @@ export class HeartbeatClient {
       }
       redirects = 0;
       const electing = end.answered || (lost !== undefined && performance.now() - lost.at < heartbeatStaleLeaderMs);
-      const delay = electing ? this.#jittered(heartbeatElectionPollMs) : this.#backoffMs(failures);
+      const delay = electing ? this.#jittered(electionPollMs(lost?.polls ?? 0)) : this.#backoffMs(failures);
+      if (electing && lost !== undefined) lost.polls++;
       failures++;
       await sleep(delay, signal);
     }
@@ -310,6 +346,34 @@ export class HeartbeatClient {
     const electing = lost !== undefined && performance.now() - lost.at < heartbeatStaleLeaderMs;
     // Entries are distinct servers (#learn), so at most one is the lost leader.
     return n > 1 && electing && this.#masters[i] === lost.master ? (i + 1) % n : i;
+  }
+
+  /** `master` was slow rather than gone: its sessions get a longer keepalive timeout. */
+  #slowedDown(master: string): void {
+    const base = this.#o.keepaliveTimeoutMs ?? heartbeatKeepaliveTimeoutMs;
+    const was = this.#slow?.master === master ? this.#slow.keepaliveTimeoutMs : base;
+    const keepaliveTimeoutMs = Math.min(heartbeatKeepaliveTimeoutMsMax, Math.max(base, was * 2));
+    this.#slow = { master, keepaliveTimeoutMs };
+    this.#log.info(
+      { master, keepaliveTimeoutMs },
+      "the leader we left is still leading: it was slow to answer, not gone; going back with more patience",
+    );
+  }
+
+  /** A leader answered a new stream's first beat: this server is connected. */
+  #answeredFirst(master: string, addr: ServerAddress): void {
+    this.#connected = true;
+    // Another master leads now: the patience earned by the slow one does not carry over.
+    if (this.#slow !== undefined && !sameServer(parseServerAddress(this.#slow.master), addr)) this.#slow = undefined;
+    this.#log.info({ master }, "heartbeating to master");
+    this.#o.onLocationsChanged?.("all");
+  }
+
+  /** The keepalive timeout for a session to `addr`. */
+  #keepaliveTimeoutFor(addr: ServerAddress): number {
+    const slow = this.#slow;
+    if (slow !== undefined && sameServer(parseServerAddress(slow.master), addr)) return slow.keepaliveTimeoutMs;
+    return this.#o.keepaliveTimeoutMs ?? heartbeatKeepaliveTimeoutMs;
   }
 
   #jittered(ms: number): number {
@@ -397,7 +461,7 @@ export class HeartbeatClient {
   #client(addr: ServerAddress): ReturnType<typeof createClient<typeof Seaweed>> {
     return createClient(Seaweed, grpcAddress(addr), {
       "grpc.keepalive_time_ms": this.#o.keepaliveMs ?? heartbeatKeepaliveMs,
-      "grpc.keepalive_timeout_ms": this.#o.keepaliveTimeoutMs ?? heartbeatKeepaliveTimeoutMs,
+      "grpc.keepalive_timeout_ms": this.#keepaliveTimeoutFor(addr),
       "grpc.keepalive_permit_without_calls": 1,
       "grpc.use_local_subchannel_pool": 1,
     });
@@ -468,9 +532,7 @@ export class HeartbeatClient {
         if (resp.volumeSizeLimit !== 0n) this.#volumeSizeLimit = resp.volumeSizeLimit;
         if (!answered) {
           answered = true;
-          this.#connected = true;
-          this.#log.info({ master }, "heartbeating to master");
-          this.#o.onLocationsChanged?.("all");
+          this.#answeredFirst(master, addr);
         }
         if (resp.volumeLocationsChanged.length > 0) this.#o.onLocationsChanged?.(resp.volumeLocationsChanged);
       });
@@ -483,6 +545,12 @@ export class HeartbeatClient {
       send(this.#fullBeat());
     });
   }
+}
+
+/** The wait before the `polls`-th ask while followers name the lost leader: steady, then doubling, capped. */
+function electionPollMs(polls: number): number {
+  const slow = Math.max(0, polls - heartbeatElectionFastPolls + 1);
+  return Math.min(heartbeatElectionPollMsMax, heartbeatElectionPollMs * 2 ** Math.min(slow, 16));
 }
 
 /** The fields every beat repeats, so that any beat can (re)register the server. */

@@ -7,6 +7,7 @@ import { FORWARDED_HEADER } from "./leader-forwarder.js";
 import { ErrorCode, WeedError } from "../../common/errors.js";
 import type {
   Seaweed,
+  Heartbeat,
   AssignRequest as AssignRequestPb,
   LookupVolumeRequest,
   RaftAddServerRequest,
@@ -17,6 +18,7 @@ import type { Logger } from "../../common/logger.js";
 import { parseAssignParams } from "./assign-params.js";
 import type { Assigner, AssignRequest } from "../topology/assigner.js";
 import type { HeartbeatService } from "./heartbeat-service.js";
+import { decodeHeartbeat } from "./heartbeat-decode.js";
 import { lookupVolume } from "../topology/lookup.js";
 import type { MasterMetrics } from "./metrics.js";
 import type { Topology } from "../topology/topology.js";
@@ -190,3 +192,13 @@ export function seaweedService(deps: SeaweedServiceDeps): ServiceImpl<typeof Sea
     raftLeadershipTransfer: adminOnly(leaderOnly((c, req, o) => c.raftLeadershipTransfer(req, o), transfer)),
   };
 }
+
+/**
+ * Request decoders to use instead of protobuf-es's generic fromBinary, by method: a leader decodes a
+ * Heartbeat from every volume server every pulse, and the hand-written decoder (heartbeat-decode.ts)
+ * takes ~1/12 of fromBinary's time on a beat of 100 volumes. For the gRPC adapter's registration of
+ * the Seaweed service.
+ */
+export const seaweedRequestDecoders: { readonly sendHeartbeat: (bytes: Uint8Array) => Heartbeat } = {
+  sendHeartbeat: decodeHeartbeat,
+};
