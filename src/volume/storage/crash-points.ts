@@ -1,7 +1,8 @@
-// Named crash points in vacuum (compact and commit), for the kill -9 tests: a process started with
-// WEEDTS_CRASH_AT=<name> in its environment SIGKILLs itself when it reaches that point, so a test
-// can stop it at an exact step and check what a restart recovers. Unit tests install a hook that
-// throws instead (the files are left as a crash would leave them; the test then loads them anew).
+// Named crash points in vacuum (compact and commit) and before an .idx flush, for the kill -9
+// tests: a process started with WEEDTS_CRASH_AT=<name> in its environment SIGKILLs itself when
+// it reaches that point, so a test can stop it at an exact step and check what a restart
+// recovers. Unit tests install a hook that throws instead (the files are left as a crash would
+// leave them; the test then loads them anew).
 //
 // The variable is read here, once, rather than passed from src/cli like every other setting: it is
 // a fault injector for tests, not configuration, and must reach storage code without a flag an
@@ -30,7 +31,13 @@ export const crashPointNames = [
   "vacuum.commit.afterSwap",
 ] as const;
 
-export type CrashPoint = (typeof crashPointNames)[number];
+/**
+ * Not a vacuum step: appends answered, their .idx entries queued and about to be written
+ * (Volume.flushIdx). A kill here leaves records in .dat that the .idx does not name yet.
+ */
+export const idxFlushCrashPoint = "idx.beforeFlush";
+
+export type CrashPoint = (typeof crashPointNames)[number] | typeof idxFlushCrashPoint;
 
 /** The environment variable naming the point to die at. */
 export const crashAtEnvName = "WEEDTS_CRASH_AT";

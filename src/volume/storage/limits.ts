@@ -137,5 +137,14 @@ export const commitCatchUpRoundsMax = 16;
 export const needleCacheBytesDefault = 64 * 1024 * 1024;
 export const needleCacheRecordBytesMax = 64 * 1024;
 
+/**
+ * .idx entries queued in one turn of the event loop (Volume.flushIdx): the buffer starts at 64
+ * entries (a turn of a busy server rarely has more) and a queue reaching 4,096 entries (64 KiB)
+ * is written at once, so a burst of tiny writes holds little memory and no long pwrite.
+ */
+export const idxPendingBytesInitial = 64 * 16;
+export const idxPendingBytesMax = 4096 * 16;
+
+assert(idxPendingBytesMax % 16 === 0 && idxPendingBytesMax >= idxPendingBytesInitial, "whole .idx entries");
 assert(compactIdxChunkBytes % 16 === 0, "compactIdxChunkBytes holds whole .idx entries");
 assert(compactBucketBytes % needleAlignBytes === 0, "compactBucketBytes is whole 8-byte units");

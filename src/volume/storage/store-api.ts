@@ -196,6 +196,12 @@ export interface StoreApi {
    */
   readNeedleBlob(volumeId: number, offset: number, size: number): Buffer;
   /**
+   * Writes the volume's queued .idx entries now (appends queue them until the end of the event
+   * loop's turn): the .idx on disk then indexes every record of the .dat (a copy's file status).
+   * Throws VOLUME_NOT_FOUND, or the write's error.
+   */
+  flushIndex(volumeId: number): void;
+  /**
    * Appends a record read by readNeedleBlob from another replica as-is (its AppendAtNs too), after
    * checking its key, size and CRC; the .idx and the needle map point at it. Throws as write does.
    */

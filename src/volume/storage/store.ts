@@ -48,7 +48,7 @@ export interface StoreOptions {
   syncRounds?: SyncRoundsOptions;
   /** Passed to each volume (VolumeOptions.fdatasync); tests count or fail syncs with it. */
   fdatasync?: (fd: number) => Promise<void>;
-  /** Bytes of small needles kept after a read, shared by all volumes (needle-cache.ts); 0 = none. Default: limits.ts. */
+  /** Bytes of small needles kept after a read, shared by all volumes (needle-cache.ts); 0 = none. */
   needleCacheBytes?: number;
 }
 
@@ -384,6 +384,10 @@ export class Store implements StoreApi {
 
   readNeedleBlob(volumeId: number, offset: number, size: number): Buffer {
     return this.volume(volumeId).readNeedleBlob(offset, size);
+  }
+
+  flushIndex(volumeId: number): void {
+    this.volume(volumeId).flushIndex();
   }
 
   writeNeedleBlob(volumeId: number, key: bigint, size: number, blob: Buffer, opts?: WriteOptions): Promise<void> {

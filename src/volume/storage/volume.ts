@@ -1,7 +1,8 @@
 // One volume: <base>.dat (superblock + needle records) and <base>.idx (16-byte entries), plus the
-// in-memory needle map. Writes are synchronous pwrites at tracked end offsets (record, then index
-// entry, then map), so a write that returned survives kill -9; fsync is group-committed, in rounds
-// shared with the store's other volumes (group-commit.ts).
+// in-memory needle map. Writes are synchronous pwrites of the record at the tracked end offset,
+// then the map; the index entries of a turn's writes are written together at its end (flushIdx),
+// and a load indexes records the .idx missed, so a write that returned survives kill -9; fsync is
+// group-committed, in rounds shared with the store's other volumes (group-commit.ts).
 // Load replays the .idx and repairs the tail (FORMAT.md, "Recovery").
 import fs from "node:fs";
 import path from "node:path";
@@ -11,7 +12,7 @@ import type { Logger } from "../../common/logger.js";
 import { crc32c } from "@node-rs/crc32";
 import { GroupCommit, type SyncRounds } from "./group-commit.js";
 import { idxEntryBytes, TOMBSTONE_FILE_SIZE, readFully, writeFully, writeIdxEntry } from "./idx.js";
-import { needleAlignBytes, volumeFileBytesMax } from "./limits.js";
+import { idxPendingBytesInitial, idxPendingBytesMax, needleAlignBytes, volumeFileBytesMax } from "./limits.js";
 import { isNoSpaceError } from "./disk-space.js";
 import {
   needleHeaderBytes,
@@ -53,7 +54,7 @@ import { NeedsCheckFlag } from "./needs-check.js";
 import { CURRENT_VERSION, encodeSuperBlock, type SuperBlock } from "./superblock.js";
 import { loadVolumeFiles, type LoadReport } from "./volume-load.js";
 import { compactFiles, discardCompacted, snapshotLive, type CompactedFiles } from "./compact.js";
-import { crashPoint } from "./crash-points.js";
+import { crashPoint, idxFlushCrashPoint } from "./crash-points.js";
 import { needleExpiresAtMs } from "./ttl-expiry.js";
 import { commitCatchUpRoundsMax, commitHeldEntriesMax } from "./limits.js";
 import {
@@ -162,6 +163,15 @@ export class Volume {
   private appending: Promise<unknown> | undefined;
   private readonly onNoSpace: ((recordBytes: number) => void) | undefined;
   private readonly idxEntry = Buffer.alloc(idxEntryBytes);
+  /**
+   * .idx entries of appends made this turn of the event loop, written with one pwrite at its end
+   * (flushIdx): one syscall for a batch of writes instead of one each. The records themselves are
+   * in .dat before a write is answered, and a load indexes the records after the last indexed one
+   * (FORMAT.md "Recovery"), so a kill -9 before the flush loses no acknowledged write.
+   */
+  private idxPending = Buffer.alloc(idxPendingBytesInitial);
+  private idxPendingBytes = 0;
+  private idxFlush: NodeJS.Immediate | undefined;
   private readonly commit: GroupCommit;
   private readonly fdatasync: (fd: number) => Promise<void>;
   private readonly vacuumFiles: VacuumPaths;
@@ -374,6 +384,12 @@ export class Volume {
     await this.stopVacuum();
     await this.appendsDone();
     await this.commit.drain();
+    try {
+      this.flushIdx();
+    } catch (err) {
+      // The records are in .dat: the next load indexes them (FORMAT.md "Recovery").
+      this.log.error({ err }, "writing the last .idx entries failed while closing");
+    }
     if (this.commit.failed === undefined) {
       try {
         await this.syncFiles();
@@ -480,11 +496,14 @@ export class Volume {
     checkNeedleBlob(blob, key, size, version);
     while (this.appending !== undefined) await this.appending.catch(() => undefined); // as in write()
     this.checkWritable();
+    // Its AppendAtNs may be older than the records before it, and a load indexes only later ones
+    // past the last .idx entry: its entry is written at once, behind the entries waiting.
+    this.flushIdx();
     const hi = keyHi(key);
     const lo = keyLo(key);
     const rec = { buffers: [blob], length: blob.length };
     const index = (at: number): void => {
-      this.appendIdxEntry(hi, lo, at, size, blob.length);
+      this.appendIdxEntryNow(hi, lo, at, size, blob.length);
       this.map.put(hi, lo, at / needleAlignBytes, size);
       this.cache?.drop(hi, lo);
       this.modifiedAtSec = this.nowSec();
@@ -503,6 +522,7 @@ export class Volume {
     signal?: AbortSignal,
   ): Promise<void> {
     this.checkReadable();
+    this.flushIdx();
     const src = {
       idxFd: this.idxFd,
       datFd: this.datFd,
@@ -808,7 +828,63 @@ export class Volume {
     );
   }
 
+  /** Queues the .idx entry of the record just appended at `datOffset`; written at the end of this turn. */
   private appendIdxEntry(hi: number, lo: number, datOffset: number, size: number, recordBytes: number): void {
+    assert(this.datEnd === datOffset + recordBytes, "index entry follows its record");
+    if (this.idxPendingBytes === this.idxPending.length) {
+      const grown = Buffer.alloc(this.idxPending.length * 2);
+      this.idxPending.copy(grown);
+      this.idxPending = grown;
+    }
+    writeIdxEntry(this.idxPending, this.idxPendingBytes, hi, lo, datOffset / needleAlignBytes, size);
+    this.idxPendingBytes += idxEntryBytes;
+    if (this.idxPendingBytes >= idxPendingBytesMax) this.flushIdx();
+    else this.idxFlush ??= setImmediate(this.flushLater);
+  }
+
+  private readonly flushLater = (): void => {
+    this.idxFlush = undefined;
+    try {
+      this.flushIdx();
+    } catch (err) {
+      this.log.error({ err }, "writing .idx entries failed: the volume takes no more writes");
+    }
+  };
+
+  /** flushIdx for the store (a copy's file status wants every record of .dat indexed on disk). */
+  flushIndex(): void {
+    this.checkReadable();
+    this.flushIdx();
+  }
+
+  /**
+   * Writes the queued .idx entries (one pwrite). On failure they stay queued, in order, the file
+   * is cut back to its last whole entry and the volume takes no more writes (read-only, or for
+   * space on ENOSPC: a later flush writes them once space returns); the records are in .dat.
+   */
+  private flushIdx(): void {
+    if (this.idxFlush !== undefined) {
+      clearImmediate(this.idxFlush);
+      this.idxFlush = undefined;
+    }
+    const n = this.idxPendingBytes;
+    if (n === 0) return;
+    crashPoint(idxFlushCrashPoint);
+    const at = this.idxEnd;
+    try {
+      writeFully(this.idxFd, this.idxPending.subarray(0, n), at);
+    } catch (err) {
+      this.cutBack(this.idxFd, at, "idx");
+      if (!isNoSpaceError(err)) this.readOnlyFlag = true;
+      throw this.appendError(err, n, `writing index of volume ${this.id}`);
+    }
+    this.idxEnd = at + n;
+    this.idxPendingBytes = 0;
+  }
+
+  /** Writes the .idx entry of the record just appended at once (none may wait before it); cuts both back on failure. */
+  private appendIdxEntryNow(hi: number, lo: number, datOffset: number, size: number, recordBytes: number): void {
+    assert(this.idxPendingBytes === 0, "no .idx entry waits before this one");
     writeIdxEntry(this.idxEntry, 0, hi, lo, datOffset / needleAlignBytes, size);
     const at = this.idxEnd;
     try {
@@ -834,6 +910,7 @@ export class Volume {
   }
 
   private async syncFiles(): Promise<void> {
+    this.flushIdx();
     await Promise.all([this.fdatasync(this.datFd), this.fdatasync(this.idxFd)]);
   }
 
@@ -848,7 +925,7 @@ export class Volume {
   /** Old .idx entries not yet in the compacted files (0 when no compaction waits for its commit). */
   get vacuumLag(): number {
     const v = this.vacuum;
-    return v?.files === undefined ? 0 : this.idxEnd / idxEntryBytes - v.replayedTo;
+    return v?.files === undefined ? 0 : (this.idxEnd + this.idxPendingBytes) / idxEntryBytes - v.replayedTo;
   }
 
   /**
@@ -868,6 +945,7 @@ export class Volume {
     const abort = new AbortController();
     const signal = opts.signal === undefined ? abort.signal : AbortSignal.any([abort.signal, opts.signal]);
     // One synchronous step: the snapshot is the map exactly as the first `replayedTo` entries built it.
+    this.flushIdx();
     const live = snapshotLive(this.map);
     const replayedTo = this.idxEnd / idxEntryBytes;
     const datBytes = this.datEnd;
@@ -978,6 +1056,7 @@ export class Volume {
     let pauseMs = 0;
     try {
       for (let round = 0; round < commitCatchUpRoundsMax && this.vacuumLag > commitHeldEntriesMax; round++) {
+        this.flushIdx();
         const to = this.idxEnd / idxEntryBytes;
         await replayEntries(src, files, v.replayedTo, to);
         v.replayedTo = to;
@@ -985,6 +1064,7 @@ export class Volume {
       crashPoint("vacuum.commit.afterCatchUp");
       await Promise.all([this.fdatasync(files.cpdFd), this.fdatasync(files.cpxFd)]);
       pauseMs = await this.withAppendsHeld(async () => {
+        this.flushIdx();
         const to = this.idxEnd / idxEntryBytes;
         await replayEntries(src, files, v.replayedTo, to);
         v.replayedTo = to;

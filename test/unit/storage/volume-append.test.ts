@@ -34,6 +34,7 @@ async function reload(v: Volume, dir: string): Promise<Volume> {
 
 /** .idx entry offsets (8-byte units) in file order. */
 function idxOffsets(v: Volume): number[] {
+  v.flushIndex(); // entries are queued until the end of the turn (Volume.flushIdx)
   const idx = fs.readFileSync(v.idxPath);
   const out: number[] = [];
   for (let at = 0; at + idxEntryBytes <= idx.length; at += idxEntryBytes) out.push(readIdxEntry(idx, at).offset);
@@ -122,6 +123,7 @@ describe("a full disk (a real tmpfs)", () => {
     const told: number[] = [];
     const v = await create(fsys.dir, (bytes) => told.push(bytes));
     for (let k = 1; k <= 3; k++) await v.write({ key: BigInt(k), cookie: k, data: blob(k, 1000) });
+    v.flushIndex(); // entries are queued until the end of the turn (Volume.flushIdx)
     const datBefore = fileSize(v.datPath);
     const idxBefore = fileSize(v.idxPath);
     fillUntil(`${fsys.dir}/filler`, fsys.dir, recordBytes / 2);

@@ -43,6 +43,7 @@ describe("Volume write and read", () => {
     expect(fileSize(v.idxPath)).toBe(0);
     const r = await v.write({ key: 0x1234n, cookie: 0xdeadbeef, data: Buffer.from("hello"), lastModified: 5 });
     expect(r).toEqual({ size: 5, crc: 0x9a71bb4c, unchanged: false });
+    v.flushIndex(); // .idx entries are queued until the end of the turn (Volume.flushIdx)
     const idx = fs.readFileSync(v.idxPath);
     expect(idx.length).toBe(idxEntryBytes);
     expect(readIdxEntry(idx, 0)).toEqual({ keyHi: 0, keyLo: 0x1234, offset: 1, size: 4 + 5 + 1 + 5 });
@@ -83,11 +84,13 @@ describe("Volume write and read", () => {
     const same = await v.write({ key: 3n, cookie: 9, data: blob(3), name: "a", lastModified: 200 });
     expect(same.unchanged).toBe(true);
     expect(fileSize(v.datPath)).toBe(size1);
+    v.flushIndex(); // .idx entries are queued until the end of the turn (Volume.flushIdx)
     expect(fileSize(v.idxPath)).toBe(idxEntryBytes);
     const renamed = await v.write({ key: 3n, cookie: 9, data: blob(3), name: "b", lastModified: 200 });
     expect(renamed.unchanged).toBe(false);
     const changed = await v.write({ key: 3n, cookie: 9, data: blob(4), name: "b" });
     expect(changed.unchanged).toBe(false);
+    v.flushIndex(); // .idx entries are queued until the end of the turn (Volume.flushIdx)
     expect(fileSize(v.idxPath)).toBe(3 * idxEntryBytes);
     expect(v.read(3n, 9).data.equals(blob(4))).toBe(true);
     expect(v.info()).toMatchObject({ fileCount: 3, deleteCount: 2 });
@@ -99,6 +102,7 @@ describe("Volume write and read", () => {
     await v.write({ key: 3n, cookie: 9, data: blob(3) });
     const again = await v.write({ key: 3n, cookie: 9, data: blob(3) });
     expect(again.unchanged).toBe(false);
+    v.flushIndex(); // .idx entries are queued until the end of the turn (Volume.flushIdx)
     expect(fileSize(v.idxPath)).toBe(2 * idxEntryBytes);
   });
 
@@ -121,6 +125,7 @@ describe("Volume delete", () => {
     expect(await asyncCodeOf(v.delete(5n, 0x66))).toBe(ErrorCode.COOKIE_MISMATCH);
     expect(await v.delete(5n, 0x55)).toBe(321);
     expect(fileSize(v.datPath)).toBe(datBefore + 32);
+    v.flushIndex(); // .idx entries are queued until the end of the turn (Volume.flushIdx)
     const idx = fs.readFileSync(v.idxPath);
     const last = readIdxEntry(idx, idx.length - idxEntryBytes);
     expect(last).toEqual({ keyHi: 0, keyLo: 5, offset: datBefore / 8, size: TOMBSTONE_FILE_SIZE });
