@@ -26,7 +26,7 @@ import { accessSync, constants } from "node:fs";
 import { loadavg } from "node:os";
 import { delimiter, join, resolve } from "node:path";
 import { GOALS, RAFT_GOALS, blobFigures, formatTable, makeRow, median, parseBlobRows } from "./bench-table.mjs";
-import { parseResultLine, parseScale, percentile, selectParts } from "./bench-table.mjs";
+import { failureLine, parseResultLine, parseScale, percentile, selectParts } from "./bench-table.mjs";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const script = (name) => join(ROOT, "scripts", name);
@@ -79,8 +79,20 @@ const load = () =>
     .join(" ");
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-/** A benchmark that did not run to the end (bound, crash, no parsable result). */
-class BenchFailed extends Error {}
+/** A benchmark that did not run to the end (bound, crash, no parsable result); `why` is its own word. */
+class BenchFailed extends Error {
+  constructor(message, why) {
+    super(message);
+    this.why = why;
+  }
+}
+
+/** A run that exited non-zero, with the line in which the script said why (else its last plain line). */
+function exitFailure(label, code, out) {
+  const plain = out.split("\n").filter((l) => l.trim() !== "" && !l.trimStart().startsWith("{"));
+  const why = failureLine(out) ?? plain[plain.length - 1]?.trim().slice(0, 160);
+  return new BenchFailed(`${label}: exit code ${code}`, why);
+}
 
 // ---------------------------------------------------------------------------------------------
 // Child processes
@@ -146,7 +158,7 @@ async function runNode(label, args, { env = {}, boundMs }) {
 async function runForResult(label, args, opts) {
   const { code, out } = await runNode(label, args, opts);
   const result = parseResultLine(out);
-  if (code !== 0) throw new BenchFailed(`${label}: exit code ${code}`);
+  if (code !== 0) throw exitFailure(label, code, out);
   if (result === null) throw new BenchFailed(`${label}: no RESULT line`);
   return result;
 }
@@ -183,7 +195,7 @@ async function blobPart(report) {
     BLOB_FILES: String(settings.blobFiles),
   };
   const { code, out } = await runNode("blob", [script("bench-blob.mjs")], { env, boundMs: BLOB_BOUND_MS });
-  if (code !== 0) throw new BenchFailed(`blob: exit code ${code}`);
+  if (code !== 0) throw exitFailure("blob", code, out);
   const result = parseResultLine(out);
   const rows = Array.isArray(result?.rows) ? result.rows : parseBlobRows(out);
   for (const c of ["get", "put"]) {
@@ -269,7 +281,7 @@ async function scalePart(report) {
   for (const [key, weed] of Object.entries(figures)) if (weed !== undefined) report.add(key, { weed });
   const block = out.split("bench-scale results\n")[1]?.split("\n\n")[0] ?? "";
   for (const line of block.split("\n").filter((l) => /^\s+\S/.test(l))) report.detail(`scale: ${line.trim()}`);
-  if (code !== 0) throw new BenchFailed(`scale: exit code ${code}`);
+  if (code !== 0) throw exitFailure("scale", code, out);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -351,6 +363,7 @@ async function main() {
       // BenchFailed says which run and why; anything else is a bug here, reported with its stack.
       const reason = err instanceof BenchFailed ? err.message : String(err?.stack ?? err);
       report.failures.set(part, reason.split("\n")[0]);
+      if (err.why !== undefined) report.detail(`${part} failed: ${err.why}`);
       say(`== ${part}: FAILED: ${reason}`);
     }
     say(`== ${part}: ${((performance.now() - started) / 1000).toFixed(0)} s`);

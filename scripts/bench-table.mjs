@@ -182,3 +182,17 @@ export function selectParts(all, only) {
   if (unknown.length > 0) throw new Error(`BENCH_ALL_ONLY: unknown part(s) ${unknown.join(", ")}; known: ${all}`);
   return all.filter((p) => wanted.includes(p));
 }
+
+// How the scripts report the error that stopped them: bench-scale "bench-scale failed: <message>",
+// bench-blob "[bench-blob] error: <stack>", the others "bench-<name>: <stack>" (an Error's stack; their
+// banner lines have the same prefix, so only a stack's first line counts).
+const FAILURE_LINE = /^\s*(?:\[bench-[a-z]+\] error: |bench-[a-z]+ failed: |bench-[a-z]+: (?=\w*Error\b))(.+)$/gm;
+const FAILURE_CHARS_MAX = 160; // one line of the report
+
+/** The last line in which a benchmark script said why it failed, or undefined. */
+export function failureLine(text) {
+  const all = [...text.matchAll(FAILURE_LINE)];
+  if (all.length === 0) return undefined;
+  const why = all[all.length - 1][1].trim();
+  return why.length > FAILURE_CHARS_MAX ? `${why.slice(0, FAILURE_CHARS_MAX - 3)}...` : why;
+}

@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import {
   GOALS,
   blobFigures,
+  failureLine,
   formatTable,
   makeRow,
   median,
@@ -134,6 +135,21 @@ describe("bench-table", () => {
       "| a          | 12,345  | 20,000             | 0.62  | ratio ≥ 0.85 | MISSED |",
       "| leader CPU | 23.4%   | -                  | -     | < 50%        | OK     |",
     ]);
+  });
+
+  it("finds the line in which a script said why it failed", () => {
+    const scale = "[188.1s]   CPU: m1 5%\nbench-scale failed: timed out after 180000 ms waiting for 1000 servers\nmore";
+    expect(failureLine(scale)).toBe("timed out after 180000 ms waiting for 1000 servers");
+    expect(failureLine("x\nbench-raft: Error: no agreed leader within the deadline\n    at waitLeader")).toBe(
+      "Error: no agreed leader within the deadline",
+    );
+    expect(failureLine("[bench-blob] round 1\n[bench-blob] error: Error: wrk is not installed")).toBe(
+      "Error: wrk is not installed",
+    );
+    expect(failureLine("bench-etcd: 3 etcd members on 127.0.0.1, data in /tmp/x")).toBeUndefined();
+    expect(failureLine("bench-etcd: TypeError: x is undefined\nbench-etcd: Error: later")).toBe("Error: later");
+    expect(failureLine("all fine")).toBeUndefined();
+    expect(failureLine(`bench-failover: Error: ${"x".repeat(400)}`)).toHaveLength(160);
   });
 
   it("selects the parts BENCH_ALL_ONLY names, in the run's order", () => {
