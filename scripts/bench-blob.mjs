@@ -25,6 +25,7 @@
 //        wall-clock samples, so on a loaded machine they land on whatever ran when the CPU came back)
 //      BLOB_PERF_DIR=<dir> (perf record -e cpu-clock -g of the server during each run, JavaScript
 //        frames named by --perf-basic-prof: <server>-<case>-<round>.perf.data; `perf report -i`)
+//      BLOB_WARM=0 (skip reading every fid once after the fill, before the runs)
 //      BLOB_KEEP=1 (keep the temp dir: server logs, fids)
 //      BLOB_BASE_ROOT=<dir> (another built weed-ts checkout, e.g. `git archive <commit>` + npm run build:
 //        its master and volume server run too, as "base", in the same rotation: before/after in one run)
@@ -246,6 +247,24 @@ async function fill(volume, vids, count) {
   return fids;
 }
 
+/**
+ * Reads every fid once (BLOB_WARM=0 skips it): the GET runs then measure a server that has been
+ * serving its set for a while (the volume server's needle cache holds what was read), not the
+ * first reads after the fill, whatever the run's length.
+ */
+async function warm(volume, fids) {
+  let next = 0;
+  const worker = async () => {
+    while (next < fids.length) {
+      const fid = fids[next++];
+      const res = await fetch(`http://${volume}/${fid}`, { signal: AbortSignal.timeout(10_000) });
+      await res.arrayBuffer();
+      if (res.status !== 200) throw new Error(`GET /${fid}: ${res.status}`);
+    }
+  };
+  await Promise.all(Array.from({ length: FILL_CONCURRENCY }, worker));
+}
+
 // ---- wrk ----------------------------------------------------------------------------------------
 
 const DONE_LUA = `
@@ -458,7 +477,7 @@ async function main() {
   const cases = (process.env.BLOB_CASES || "get put").split(/\s+/).filter(Boolean);
   const servers = (process.env.BLOB_SERVERS || "bare weed").split(/\s+/).filter(Boolean);
   const baseRoot = process.env.BLOB_BASE_ROOT;
-  if (baseRoot) servers.push("base");
+  if (baseRoot && !servers.includes("base")) servers.push("base");
   try {
     execFileSync("wrk", ["--version"], { stdio: "ignore" });
   } catch (err) {
@@ -481,6 +500,9 @@ async function main() {
     if (clusters.base !== undefined) {
       if (clusters.base.vids.join() !== cluster.vids.join()) throw new Error("the baseline grew other volume ids");
       await fill(clusters.base.addr, cluster.vids, files);
+    }
+    if (process.env.BLOB_WARM !== "0") {
+      for (const c of Object.values(clusters)) await warm(c.addr, fids);
     }
     writeFileSync(fidList, fids.join("\n") + "\n");
     writeFileSync(join(tmp, "get.lua"), GET_LUA);
