@@ -26,7 +26,8 @@ import { accessSync, constants } from "node:fs";
 import { loadavg } from "node:os";
 import { delimiter, join, resolve } from "node:path";
 import { GOALS, RAFT_GOALS, blobFigures, formatTable, makeRow, median, parseBlobRows } from "./bench-table.mjs";
-import { failureLine, parseResultLine, parseScale, percentile, selectParts } from "./bench-table.mjs";
+import { failureLine, parseFailoverKills, parseResultLine, parseScale } from "./bench-table.mjs";
+import { percentile, selectParts } from "./bench-table.mjs";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const script = (name) => join(ROOT, "scripts", name);
@@ -91,7 +92,9 @@ class BenchFailed extends Error {
 function exitFailure(label, code, out) {
   const plain = out.split("\n").filter((l) => l.trim() !== "" && !l.trimStart().startsWith("{"));
   const why = failureLine(out) ?? plain[plain.length - 1]?.trim().slice(0, 160);
-  return new BenchFailed(`${label}: exit code ${code}`, why);
+  const err = new BenchFailed(`${label}: exit code ${code}`, why);
+  err.out = out;
+  return err;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -252,7 +255,11 @@ async function failoverPart(report) {
   const before = Math.ceil(settings.kills / 2);
   const etcdSamples = etcdInstalled ? await etcdKills(before, "etcd failover 1/2") : [];
   const args = [script("bench-failover.mjs"), "--kills", String(settings.kills), "--assign-seconds", "0"];
-  const w = await runForResult("failover", args, { boundMs: FAILOVER_BOUND_MS });
+  const w = await runForResult("failover", args, { boundMs: FAILOVER_BOUND_MS }).catch((err) => {
+    const done = err instanceof BenchFailed ? parseFailoverKills(err.out ?? "") : [];
+    if (done.length > 0) report.detail(`failover: the kills done before it failed took (ms) ${done.join(" ")}`);
+    throw err;
+  });
   if (etcdInstalled && settings.kills > before)
     etcdSamples.push(...(await etcdKills(settings.kills - before, "etcd failover 2/2")));
   const etcd = (p) => (etcdSamples.length === 0 ? undefined : percentile(etcdSamples, p));

@@ -78,3 +78,4 @@ export declare function makeRow(input: RowInput): Row;
 export declare function formatTable(rows: readonly Row[]): string;
 export declare function selectParts(all: readonly string[], only: string | undefined): string[];
 export declare function failureLine(text: string): string | undefined;
+export declare function parseFailoverKills(text: string): number[];

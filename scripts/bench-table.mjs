@@ -183,6 +183,13 @@ export function selectParts(all, only) {
   return all.filter((p) => wanted.includes(p));
 }
 
+const FAILOVER_KILL = /^\s*kill\s+\d+ \(\w+\):\s+(\d+(?:\.\d+)?) ms/gm;
+
+/** bench-failover's per-kill samples (ms) from its printed rounds: what a failed run still measured. */
+export function parseFailoverKills(text) {
+  return [...text.matchAll(FAILOVER_KILL)].map((m) => Number(m[1]));
+}
+
 // How the scripts report the error that stopped them: bench-scale "bench-scale failed: <message>",
 // bench-blob "[bench-blob] error: <stack>", the others "bench-<name>: <stack>" (an Error's stack; their
 // banner lines have the same prefix, so only a stack's first line counts).

@@ -6,6 +6,7 @@ import {
   blobFigures,
   failureLine,
   formatTable,
+  parseFailoverKills,
   makeRow,
   median,
   parseBlobRows,
@@ -150,6 +151,17 @@ describe("bench-table", () => {
     expect(failureLine("bench-etcd: TypeError: x is undefined\nbench-etcd: Error: later")).toBe("Error: later");
     expect(failureLine("all fine")).toBeUndefined();
     expect(failureLine(`bench-failover: Error: ${"x".repeat(400)}`)).toHaveLength(160);
+  });
+
+  it("reads bench-failover's per-kill samples from its rounds' lines", () => {
+    const text = [
+      "  first ack (sent at) via | survivors agree on leader; it lists 1st / 2nd surviving volume server | restart",
+      "kill  1 (m1):   4474 ms ( 3880) via m3 | elected m3  1141 ms, VS 1st  1186 2nd  1186 ms | 9126 / 10002 ms",
+      "kill  2 (m3):    382 ms (  103) via m2 | elected m2   306 ms, VS 1st   357 2nd   388 ms | 8033 / 8542 ms",
+      "bench-failover: Error: round 3: the restarted m1 became leader again",
+    ].join("\n");
+    expect(parseFailoverKills(text)).toEqual([4474, 382]);
+    expect(parseFailoverKills("no kills")).toEqual([]);
   });
 
   it("selects the parts BENCH_ALL_ONLY names, in the run's order", () => {
