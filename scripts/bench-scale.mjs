@@ -14,7 +14,10 @@
 //      10 ms), to the election seen by /cluster/status, and until the new leader lists every server.
 // BENCH_SCALE_CPU_PROF=<dir>: masters run under node --cpu-prof; instead of step 4 the leader is
 // stopped with SIGTERM (so it writes its profile) and the profile's top frames over the steady-state
-// window are printed. BENCH_SCALE_SECONDS bounds the whole run (default 300). Exit 1 when the bench
+// window are printed. BENCH_SCALE_SECONDS bounds the whole run (default 300). BENCH_SCALE_DIR: where
+// the masters' temp dir goes (default the OS temp dir); /dev/shm keeps their Raft fsyncs off a disk
+// that other work on a shared machine keeps busy (a slow fsync delays the leader's Raft heartbeats
+// and costs elections that have nothing to do with the volume servers' load). Exit 1 when the bench
 // itself failed (cluster not up, servers not registered, no new leader), not when a goal is missed.
 // Kills only the processes it started, by pid; removes its temp dir.
 import { fork, spawn } from "node:child_process";
@@ -471,7 +474,7 @@ async function run(dir, live) {
 }
 
 async function main() {
-  const dir = await mkdtemp(join(tmpdir(), "bench-scale-"));
+  const dir = await mkdtemp(join(process.env.BENCH_SCALE_DIR || tmpdir(), "bench-scale-"));
   const live = { masters: [], fleets: [] };
   let code = 0;
   const cleanup = async () => {

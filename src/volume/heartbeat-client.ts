@@ -53,12 +53,13 @@ export const heartbeatLeaderConfirmMs = 1_500;
 export const heartbeatKeepaliveTimeoutMsMax = 3_200;
 /**
  * While followers name the lost leader, the first this many polls come every heartbeatElectionPollMs
- * (they cover an election timeout, 300-600 ms, so a failover is still noticed within ~100 ms of
- * the vote); after them each waits twice as long as the one before, up to
- * heartbeatElectionPollMsMax: a thousand servers polling every 100 ms for seconds opened tens of
- * thousands of streams on the masters that were electing (bench:scale, issue 15).
+ * (jittered: 50-100 ms, so ~0.9 s in all: an election timeout of 300-600 ms, a vote, and slack for a
+ * loaded machine), so a failover is still noticed within ~100 ms of the vote; after them each waits
+ * twice as long as the one before, up to heartbeatElectionPollMsMax: a thousand servers polling
+ * every 100 ms for seconds opened tens of thousands of streams on the masters that were electing
+ * (bench:scale, issue 15).
  */
-export const heartbeatElectionFastPolls = 6;
+export const heartbeatElectionFastPolls = 12;
 export const heartbeatElectionPollMsMax = 800;
 
 export interface HeartbeatIdentity {

@@ -1,8 +1,10 @@
 // Seaweed.SendHeartbeat: one bidi stream per volume server. The first message registers the
 // server; a message with `volumes` (or has_no_volumes) replaces its replica set; new_volumes and
-// deleted_volumes are deltas. Every message is answered with the size limit and the leader. When
-// the stream ends or breaks the server is dropped with its volumes at once, and it re-registers
-// with a full report when it reconnects. A stream can also go silent without breaking (a hung
+// deleted_volumes are deltas. Every message is answered with the size limit and the leader, once
+// applied: beats are queued in arrival order and applied a few milliseconds per turn of the event
+// loop (beatTurnBudgetMs), so a thousand servers reporting together never hold the loop. When the
+// stream ends or breaks the server is dropped with its volumes (a few per turn too), and it
+// re-registers with a full report when it reconnects. A stream can also go silent without breaking (a hung
 // process keeps its TCP connection; a lossy cut is noticed by keepalive, a hung peer is not): a
 // server that sent no beat for silentPulsesMax pulses is dropped too, and its stream failed.
 // Whenever the set of locations of a volume changes here (a server joins or leaves with volumes, a
