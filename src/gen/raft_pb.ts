@@ -88,7 +88,7 @@ export type Message = Message$1<"raft_pb.Message"> & {
   lastIndex: bigint;
 
   /**
-   * pre-vote, vote
+   * pre-vote, vote; (pre-)vote-response: the term at `commit`
    *
    * @generated from field: uint64 last_term = 6;
    */
@@ -130,7 +130,7 @@ export type Message = Message$1<"raft_pb.Message"> & {
   entries: Entry[];
 
   /**
-   * append, heartbeat
+   * append, heartbeat; (pre-)vote-response: the responder's commit index
    *
    * @generated from field: uint64 commit = 12;
    */

@@ -41,6 +41,8 @@ export class RaftLog {
   private persistedIndex: number;
   committed: number;
   applied: number;
+  /** Committed entries handed out in a Ready (being applied): applied <= applying <= committed. */
+  private applying: number;
 
   constructor(snapshot: Snapshot | null, entries: readonly Entry[], committed: number, applied: number) {
     this.snapshot = snapshot;
@@ -56,6 +58,7 @@ export class RaftLog {
     this.persistedIndex = this.lastIndex();
     this.committed = committed;
     this.applied = applied;
+    this.applying = applied;
     assert(this.snapshotIndex <= applied && applied <= committed, "log: need snapshot <= applied <= committed");
     assert(committed <= this.lastIndex(), "log: commit beyond last index");
   }
@@ -192,6 +195,13 @@ export class RaftLog {
     assert(index <= this.committed, `log: applied ${index} beyond commit ${this.committed}`);
     assert(index >= this.applied, `log: applied moved back from ${this.applied} to ${index}`);
     this.applied = index;
+    if (index > this.applying) this.applying = index;
+  }
+
+  /** Committed entries up to `index` were handed out to be applied: the next Ready starts after them. */
+  applyingTo(index: number): void {
+    assert(index <= this.committed, `log: applying ${index} beyond commit ${this.committed}`);
+    if (index > this.applying) this.applying = index;
   }
 
   /** Entries not yet durable, in order. */
@@ -220,16 +230,17 @@ export class RaftLog {
   stableSnapshotTo(index: number): void {
     if (this.unstableSnapshot?.meta.index === index) this.unstableSnapshot = null;
     if (index >= this.applied && index <= this.committed) this.applied = index;
+    if (this.applied > this.applying) this.applying = this.applied;
   }
 
-  /** Committed entries not yet applied, at most `maxBytes` of payload (at least one entry). */
+  /** Committed entries not yet handed out, at most `maxBytes` of payload (at least one entry). */
   nextCommittedEntries(maxBytes: number): Entry[] {
-    if (this.unstableSnapshot !== null || this.applied >= this.committed) return [];
-    return this.slice(this.applied + 1, this.committed + 1, maxBytes, Number.MAX_SAFE_INTEGER) ?? [];
+    if (this.unstableSnapshot !== null || this.applying >= this.committed) return [];
+    return this.slice(this.applying + 1, this.committed + 1, maxBytes, Number.MAX_SAFE_INTEGER) ?? [];
   }
 
   hasNextCommittedEntries(): boolean {
-    return this.unstableSnapshot === null && this.applied < this.committed;
+    return this.unstableSnapshot === null && this.applying < this.committed;
   }
 
   /** Replace the whole log by a snapshot from the leader (§7 InstallSnapshot receiver). */

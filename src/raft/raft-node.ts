@@ -35,6 +35,7 @@ import type {
   NodeId,
   PersistedState,
   PreVoteRequest,
+  PreVoteResponse,
   ProposalPosition,
   ReadState,
   Ready,
@@ -43,6 +44,7 @@ import type {
   SoftState,
   Status,
   VoteRequest,
+  VoteResponse,
 } from "./types.js";
 
 type CampaignKind = "pre-vote" | "election" | "transfer";
@@ -281,7 +283,7 @@ export class RaftNode {
       entries,
       snapshot,
       messages: this.msgs,
-      committedEntries: this.log.nextCommittedEntries(this.cfg.committedBytesPerReadyMax),
+      committedEntries: this.takeCommittedEntries(),
       readStates: this.readStates,
       mustSync:
         entries.length > 0 ||
@@ -303,9 +305,70 @@ export class RaftNode {
     this.outstanding = null;
     if (rd.snapshot !== null) this.log.stableSnapshotTo(rd.snapshot.meta.index);
     const lastEntry = rd.entries[rd.entries.length - 1];
-    if (lastEntry !== undefined) this.log.stableTo(lastEntry.index, lastEntry.term);
+    if (lastEntry !== undefined) {
+      this.log.stableTo(lastEntry.index, lastEntry.term);
+      // The leader counts its own copy towards commit once it is durable (as etcd does with
+      // asynchronous storage writes): then any entry a Ready hands out as committed is durable on
+      // a quorum, and a leader may apply it while its own write of later entries is in flight.
+      const self = this.role === "leader" ? this.progress.get(this.id) : undefined;
+      if (self !== undefined && self.maybeUpdate(this.log.persisted())) this.maybeCommit();
+    }
+    // Partial Readies handed out during the write may have moved applied past this Ready's entries.
     const lastApplied = rd.committedEntries[rd.committedEntries.length - 1];
-    if (lastApplied !== undefined) this.log.appliedTo(lastApplied.index);
+    if (lastApplied !== undefined && lastApplied.index > this.log.applied) this.log.appliedTo(lastApplied.index);
+  }
+
+  /**
+   * Leader only, while the runtime writes the outstanding Ready (asynchronous storage writes):
+   * is there anything to hand out that needs no write of its own - appends of the entries
+   * proposed meanwhile (a leader may send entries before they are durable on its disk,
+   * dissertation §10.2.1), commit-index updates, committed entries, read states? Not when the
+   * role, term or vote changed or a snapshot waits: those go in the next Ready, after the write.
+   */
+  hasPartialReady(): boolean {
+    if (this.role !== "leader" || this.log.pendingSnapshot() !== null) return false;
+    if (this.term !== this.prevHardState.term || this.vote !== this.prevHardState.vote) return false;
+    if (!softStateEqual(this.softState(), this.prevSoftState)) return false;
+    return (
+      this.appendPending ||
+      this.commitPending ||
+      this.msgs.length > 0 ||
+      this.readStates.length > 0 ||
+      this.log.hasNextCommittedEntries()
+    );
+  }
+
+  /**
+   * What hasPartialReady() promised: messages, committed entries and read states, with no
+   * entries, snapshot or hard state (the next full Ready carries those). Takes no advance(): its
+   * committed entries count as applied at once (the runtime applies them before anything else).
+   */
+  partialReady(): Ready {
+    assert(this.hasPartialReady(), "partialReady() with nothing to hand out, or not a leader");
+    this.flushAppends();
+    const committedEntries = this.takeCommittedEntries();
+    const last = committedEntries[committedEntries.length - 1];
+    if (last !== undefined) this.log.appliedTo(last.index);
+    const rd: Ready = {
+      softState: null,
+      hardState: null,
+      entries: [],
+      snapshot: null,
+      messages: this.msgs,
+      committedEntries,
+      readStates: this.readStates,
+      mustSync: false,
+    };
+    this.msgs = [];
+    this.readStates = [];
+    return rd;
+  }
+
+  private takeCommittedEntries(): Entry[] {
+    const entries = this.log.nextCommittedEntries(this.cfg.committedBytesPerReadyMax);
+    const last = entries[entries.length - 1];
+    if (last !== undefined) this.log.applyingTo(last.index);
+    return entries;
   }
 
   status(): Status {
@@ -457,7 +520,7 @@ export class RaftNode {
     for (const id of m.voters) this.progress.set(id, new Progress(next, this.cfg.inflightAppendsMax, false));
     for (const id of m.learners) this.progress.set(id, new Progress(next, this.cfg.inflightAppendsMax, true));
     const self = this.progress.get(this.id) as Progress;
-    self.maybeUpdate(this.log.lastIndex());
+    self.maybeUpdate(this.log.persisted()); // The rest counts once durable (advance()).
     self.becomeReplicate();
     self.recentActive = true;
     // §5.4.2: a leader commits entries of earlier terms only by committing one of its own term.
@@ -628,8 +691,7 @@ export class RaftNode {
       // Figure 2: reject with our term, so that the candidate catches up instead of retrying
       // below us forever (simulator seed 104266: a voter whose stale view left it out of the
       // other candidate's requests never learned the current term, and nobody could win).
-      const type = m.type === "vote" ? "vote-response" : "pre-vote-response";
-      this.send({ type, to: m.from, term: this.term, reject: true });
+      this.sendVoteResponse(m, this.term, true);
     }
     // Anything else from an old term is ignored (§5.1).
   }
@@ -641,13 +703,31 @@ export class RaftNode {
       (this.vote === null && this.leader === null) ||
       (m.type === "pre-vote" && m.term > this.term);
     const granted = canVote && this.log.isUpToDate(m.lastIndex, m.lastTerm);
-    const type = m.type === "vote" ? "vote-response" : "pre-vote-response";
     // A granted pre-vote answers in the candidate's future term so the candidate counts it.
-    this.send({ type, to: m.from, term: granted ? m.term : this.term, reject: !granted });
+    this.sendVoteResponse(m, granted ? m.term : this.term, !granted);
     if (granted && m.type === "vote") {
       this.restartElectionTimer();
       this.vote = m.from;
     }
+  }
+
+  private sendVoteResponse(m: VoteRequest | PreVoteRequest, term: number, reject: boolean): void {
+    const type = m.type === "vote" ? "vote-response" : "pre-vote-response";
+    const commit = this.log.committed;
+    const commitTerm = this.log.term(commit) ?? 0;
+    this.send({ type, to: m.from, term, reject, commit, commitTerm });
+  }
+
+  /**
+   * A voter's answer says what it knows committed (types.ts, VoteResponse): adopt it when our log
+   * holds the same entry. Returns false when that commit removed us (then we stop campaigning).
+   */
+  private learnCommit(m: VoteResponse | PreVoteResponse): boolean {
+    if (m.commit <= this.log.committed || !this.log.matchTerm(m.commit, m.commitTerm)) return true;
+    this.commitTo(m.commit);
+    if (this.promotable()) return true;
+    this.becomeFollower(this.term, null);
+    return false;
   }
 
   private stepLeader(m: Message): void {
@@ -690,10 +770,10 @@ export class RaftNode {
         this.stepFollower(m);
         return;
       case "vote-response":
-        if (this.role === "candidate") this.poll(m.from, !m.reject);
+        if (this.role === "candidate" && this.learnCommit(m)) this.poll(m.from, !m.reject);
         return;
       case "pre-vote-response":
-        if (this.role === "pre-candidate") this.poll(m.from, !m.reject);
+        if (this.role === "pre-candidate" && this.learnCommit(m)) this.poll(m.from, !m.reject);
         return;
       case "append-response":
       case "heartbeat-response":
@@ -949,10 +1029,8 @@ export class RaftNode {
   private appendAsLeader(e: Entry): void {
     this.appendToLog([e]);
     this.uncommittedBytes += entryPayloadBytes(e);
-    (this.progress.get(this.id) as Progress).maybeUpdate(e.index);
+    // Our own copy counts towards commit only when durable: advance() updates our match.
     this.appendPending = true;
-    // A single voter commits on its own.
-    this.maybeCommit();
   }
 
   /** §5.3/§5.4.2: commit the highest index a majority stores, if it is from the current term. */

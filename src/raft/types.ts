@@ -95,6 +95,15 @@ export interface PreVoteRequest extends MessageBase {
 export interface PreVoteResponse extends MessageBase {
   readonly type: "pre-vote-response";
   readonly reject: boolean;
+  /**
+   * The responder's commit index and the term of its entry there: a candidate holding that same
+   * entry learns that everything up to it is committed (log matching). So a candidate whose
+   * committed membership still lists removed voters learns of the removals from a survivor that
+   * saw them commit, when no leader is left to tell it (simulator seeds 203 and 700565: a
+   * two-node remainder stuck for good, the longer log needing votes of retired members).
+   */
+  readonly commit: number;
+  readonly commitTerm: number;
 }
 
 export interface VoteRequest extends MessageBase {
@@ -108,6 +117,15 @@ export interface VoteRequest extends MessageBase {
 export interface VoteResponse extends MessageBase {
   readonly type: "vote-response";
   readonly reject: boolean;
+  /**
+   * The responder's commit index and the term of its entry there: a candidate holding that same
+   * entry learns that everything up to it is committed (log matching). So a candidate whose
+   * committed membership still lists removed voters learns of the removals from a survivor that
+   * saw them commit, when no leader is left to tell it (simulator seeds 203 and 700565: a
+   * two-node remainder stuck for good, the longer log needing votes of retired members).
+   */
+  readonly commit: number;
+  readonly commitTerm: number;
 }
 
 /** AppendEntries (§5.3). An empty `entries` probes or carries the commit index. */

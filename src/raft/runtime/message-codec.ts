@@ -108,6 +108,8 @@ export function encodeMessage(m: Message): PbMessage {
     case "pre-vote-response":
     case "vote-response":
       out.reject = m.reject;
+      out.commit = u64(m.commit);
+      out.lastTerm = u64(m.commitTerm); // proto/raft.proto: last_term carries the commit's term here
       break;
     case "append":
       out.prevIndex = u64(m.prevIndex);
@@ -228,9 +230,9 @@ export function fromWire(p: WireMessage): Message {
     case MessageType.VOTE:
       return { ...base, type: "vote", lastIndex: p.lastIndex, lastTerm: p.lastTerm, transfer: p.transfer };
     case MessageType.PRE_VOTE_RESPONSE:
-      return { ...base, type: "pre-vote-response", reject: p.reject };
+      return { ...base, type: "pre-vote-response", reject: p.reject, commit: p.commit, commitTerm: p.lastTerm };
     case MessageType.VOTE_RESPONSE:
-      return { ...base, type: "vote-response", reject: p.reject };
+      return { ...base, type: "vote-response", reject: p.reject, commit: p.commit, commitTerm: p.lastTerm };
     case MessageType.APPEND: {
       const entries = p.entries.map(entryFromWire);
       for (let i = 0; i < entries.length; i++) {

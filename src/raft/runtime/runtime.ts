@@ -16,6 +16,14 @@
 //   4. advance
 // While a batch is being fsync'd, proposals and messages keep flowing into the core and end up in
 // the next Ready: the group commit that makes concurrent proposals cheap.
+//
+// A leader writes asynchronously (as etcd's AsyncStorageWrites; asyncLeaderWrites): a Ready that
+// only appends entries is applied and its write started, and while the fsync runs the loop hands
+// out partial Readies (RaftNode.partialReady): appends of the proposals made meanwhile, commit
+// updates, committed entries to apply, read states. The leader's own copy counts towards commit
+// only once written (RaftNode.advance), so a quorum of followers commits without waiting for a
+// slow leader disk, and every entry handed out as committed is durable on a quorum. The next
+// full Ready waits for the write, so one fsync still covers everything proposed meanwhile.
 import { EventEmitter } from "node:events";
 import type * as grpc from "@grpc/grpc-js";
 import { AssertionError } from "../../common/errors.js";
@@ -119,6 +127,11 @@ export interface RaftRuntimeOptions<R = unknown> {
   core?: CoreOptions;
   /** Send messages that promise no durability before the fsync (on by default; see the file comment). */
   sendBeforePersist?: boolean;
+  /**
+   * A leader's asynchronous storage writes (on by default, with sendBeforePersist; see the file
+   * comment): the loop goes on replicating, committing and applying while the leader's fsync runs.
+   */
+  asyncLeaderWrites?: boolean;
   /** Random source for the core's election timeouts, in [0, 1). Default: see campaignJitter. */
   random?: () => number;
   /**
@@ -178,6 +191,9 @@ export interface RuntimeStatus {
   snapshotIndex: number;
   /** Snapshots received from a leader (InstallSnapshot) since start. */
   snapshotsInstalled: number;
+  /** Leader writes run asynchronously, and the partial Readies handed out while they ran, since start. */
+  asyncWrites: number;
+  partialReadies: number;
   members: MemberStatus[];
   leadTransferee: NodeId | null;
   pendingProposals: number;
@@ -317,6 +333,7 @@ export class RaftRuntime<R = unknown> extends EventEmitter<RaftRuntimeEvents> {
   private readonly limits: RuntimeLimits;
   private readonly coreOptions: CoreOptions;
   private readonly sendFirst: boolean;
+  private readonly asyncWrites: boolean;
   private readonly random: () => number;
   private readonly log: RuntimeLogger;
   private readonly storage: RaftStore;
@@ -330,6 +347,13 @@ export class RaftRuntime<R = unknown> extends EventEmitter<RaftRuntimeEvents> {
   private startDone: Promise<void> | null = null;
   private closeDone: Promise<void> | null = null;
   private wake: (() => void) | null = null;
+  /**
+   * The leader's write of its outstanding Ready, while it runs (asynchronous writes), else null.
+   * The next full Ready waits for it: its write then carries everything proposed meanwhile.
+   */
+  private writing: Promise<void> | null = null;
+  /** A write finished since the loop last considered compacting (it compacts between Readies). */
+  private compactDue = false;
   private tickTimer: TimerHandle | null = null;
   private boundPort = 0;
   /** clock.now() of the last tick callback (null before the first). */
@@ -342,6 +366,8 @@ export class RaftRuntime<R = unknown> extends EventEmitter<RaftRuntimeEvents> {
   private applied = 0;
   private snapIndex = 0;
   private snapshotsInstalled = 0;
+  private asyncWritesStarted = 0;
+  private partialReadiesHandled = 0;
   /** Applied index of the last snapshot taken or attempted; the next is due a threshold later. */
   private compactBase = 0;
   /** A state machine snapshot taken, waiting for the followers before the log is cut there. */
@@ -397,6 +423,7 @@ export class RaftRuntime<R = unknown> extends EventEmitter<RaftRuntimeEvents> {
     this.limits = limits;
     this.coreOptions = { ...coreLimits, ...opts.core };
     this.sendFirst = opts.sendBeforePersist ?? true;
+    this.asyncWrites = this.sendFirst && (opts.asyncLeaderWrites ?? true);
     const uniform = opts.randomSource ?? Math.random;
     this.random = opts.random ?? campaignJitter(this.electionTicks, uniform);
     this.readNonce = Math.floor(uniform() * 2 ** 32).toString(36);
@@ -616,20 +643,79 @@ export class RaftRuntime<R = unknown> extends EventEmitter<RaftRuntimeEvents> {
     let rounds = 0;
     while (this.lifecycle === "running") {
       const node = this.node as RaftNode;
-      if (!node.hasReady()) {
+      if (this.writing === null && this.compactDue) {
+        this.compactDue = false;
+        if (await this.maybeCompact(node)) rounds = 0;
+      }
+      let wrote = false;
+      if (this.writing !== null && node.hasPartialReady()) {
+        await this.handlePartialReady(node.partialReady());
+      } else if (this.writing === null && node.hasReady()) {
+        const rd = node.ready();
+        if (this.writesAsync(node, rd)) await this.startWrite(node, rd);
+        else wrote = await this.handleReady(node, rd);
+      } else {
         rounds = 0;
         await new Promise<void>((resolve) => {
           this.wake = resolve;
         });
         continue;
       }
-      const wrote = await this.handleReady(node, node.ready());
       if (wrote) rounds = 0;
       else if (++rounds >= this.limits.readyRoundsBeforeYield) {
         rounds = 0;
         await this.clock.yieldTurn();
       }
     }
+    await this.writing; // close() waits for the loop: the write in flight lands first
+  }
+
+  /**
+   * A leader's Ready that only appends entries (no role, term, vote or snapshot change) is written
+   * asynchronously, as etcd's AsyncStorageWrites: its own copy counts towards commit only after
+   * the write (RaftNode.advance), so whatever the core hands out as committed meanwhile is durable
+   * on a quorum and may be applied, and the appends of new proposals go out at once.
+   */
+  private writesAsync(node: RaftNode, rd: Ready): boolean {
+    if (!this.asyncWrites || rd.entries.length === 0 || rd.softState !== null || rd.snapshot !== null) return false;
+    if (rd.hardState !== null && !this.storage.termAndVoteDurable(rd.hardState)) return false;
+    return node.currentRole() === "leader";
+  }
+
+  private async startWrite(node: RaftNode, rd: Ready): Promise<void> {
+    const early: Message[] = [];
+    const late: Message[] = [];
+    for (const m of rd.messages) (promisesDurability(m) ? late : early).push(m);
+    if (early.length > 0) this.transport.send(early);
+    const started = this.clock.now();
+    this.asyncWritesStarted++;
+    this.writing = this.storage
+      .persist(rd)
+      .then((wrote) => {
+        if (wrote && rd.mustSync) this.emit("log-synced", { durationMs: this.clock.now() - started });
+        if (late.length > 0) this.transport.send(late);
+        node.advance(rd);
+        this.compactDue = true;
+      })
+      .catch((err: unknown) => this.fail(err))
+      .finally(() => {
+        this.writing = null;
+        this.notify();
+      });
+    await this.applyReady(rd);
+  }
+
+  /** A leader's Ready while its write runs (RaftNode.partialReady): nothing in it waits for a disk. */
+  private async handlePartialReady(rd: Ready): Promise<void> {
+    this.partialReadiesHandled++;
+    if (rd.messages.length > 0) this.transport.send(rd.messages);
+    await this.applyReady(rd);
+  }
+
+  private async applyReady(rd: Ready): Promise<void> {
+    if (rd.committedEntries.length > 0) await this.applyEntries(rd.committedEntries);
+    if (rd.readStates.length > 0) this.onReadStates(rd.readStates);
+    this.releaseReads();
   }
 
   /** One Ready, in the documented order. Returns whether it wrote to disk. */
@@ -1141,6 +1227,8 @@ export class RaftRuntime<R = unknown> extends EventEmitter<RaftRuntimeEvents> {
       lastIndex: s.lastIndex,
       snapshotIndex: this.snapIndex,
       snapshotsInstalled: this.snapshotsInstalled,
+      asyncWrites: this.asyncWritesStarted,
+      partialReadies: this.partialReadiesHandled,
       members: [
         ...s.membership.voters.map((id) => member(id, "voter")),
         ...s.membership.learners.map((id) => member(id, "learner")),

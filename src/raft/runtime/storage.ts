@@ -216,7 +216,10 @@ export class RaftStorage {
       s > this.snapIndex && s <= this.lastIndex,
       `storage: compaction to ${s} outside (${this.snapIndex}, ${this.lastIndex}]`,
     );
-    assert(this.hardState.commit >= s, `storage: compaction to ${s} beyond commit ${this.hardState.commit}`);
+    // The snapshot's entries are applied, so committed; the stored commit index may lag behind
+    // them (commit-only changes are not written, and a leader applies while its write runs).
+    // Loading needs commit >= the snapshot's index.
+    if (this.hardState.commit < s) this.hardState = { ...this.hardState, commit: s };
     const ops: Op[] = [
       { type: "put", key: KEY_SNAPSHOT, value: encodeSnapshot(snapshot) },
       { type: "put", key: KEY_HARD_STATE, value: encodeHardState(this.hardState) },

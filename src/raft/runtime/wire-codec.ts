@@ -126,7 +126,8 @@ function sizeOf(m: Message): Sized {
       break;
     case "pre-vote-response":
     case "vote-response":
-      n += m.reject ? 2 : 0;
+      // commitTerm travels as last_term, commit as commit (proto/raft.proto).
+      n += numField(m.commitTerm) + (m.reject ? 2 : 0) + numField(m.commit);
       break;
     case "append":
       n += numField(m.prevIndex) + numField(m.prevTerm) + numField(m.commit);
@@ -227,7 +228,9 @@ function writeMessage(w: Writer, m: Message, s: Sized): void {
       break;
     case "pre-vote-response":
     case "vote-response":
+      w.num(0x30, m.commitTerm);
       w.bool(0x38, m.reject);
+      w.num(0x60, m.commit);
       break;
     case "append":
       w.num(0x48, m.prevIndex);

@@ -80,6 +80,7 @@ export class SimNode<A extends SimApp> {
   /** The last entry applied by this incarnation and the chain up to it. */
   applied: AppliedPosition = { index: 0, term: 0, chain: CHAIN_SEED };
   sendBeforePersist = true;
+  asyncLeaderWrites = true;
 
   constructor(id: NodeId, random: Prng, bootstrap: readonly NodeId[] | null) {
     this.id = id;
@@ -127,6 +128,11 @@ export interface SimStats {
   /** Incarnations whose runtime sent before persisting (production's order) / persisted first. */
   sendFirstRuntimes: number;
   persistFirstRuntimes: number;
+  /** Incarnations whose runtime wrote asynchronously as leader (production's default)... */
+  asyncWriteRuntimes: number;
+  /** ...the writes they ran so, and the partial Readies they handled meanwhile. */
+  asyncWrites: number;
+  partialReadies: number;
   /** Messages that left a node before the write of the Ready they came with had landed. */
   sentBeforePersist: number;
 }
@@ -171,6 +177,9 @@ function emptyStats(): SimStats {
     "commitIndex",
     "sendFirstRuntimes",
     "persistFirstRuntimes",
+    "asyncWriteRuntimes",
+    "asyncWrites",
+    "partialReadies",
     "sentBeforePersist",
   ];
   for (const k of keys) zero[k] = 0;
@@ -408,6 +417,10 @@ export class SimCluster<A extends SimApp> {
     node.sendBeforePersist = node.random.chance(o.sendBeforePersistRate);
     if (node.sendBeforePersist) this.stats.sendFirstRuntimes++;
     else this.stats.persistFirstRuntimes++;
+    // Asynchronous leader writes need send-before-persist; drawn only then, so persist-first
+    // incarnations keep their random sequence.
+    node.asyncLeaderWrites = node.sendBeforePersist && node.random.chance(o.asyncLeaderWritesRate);
+    if (node.asyncLeaderWrites) this.stats.asyncWriteRuntimes++;
     const storage = new SimStorage(node.disk, this.sched, this.storageObserver(node), o.storageBug, sent);
     const transportObserver = {
       sent: (m: Message) => this.sent(m),
@@ -433,6 +446,7 @@ export class SimCluster<A extends SimApp> {
         promoteLagEntriesMax: o.promoteLagEntriesMax,
       },
       sendBeforePersist: node.sendBeforePersist,
+      asyncLeaderWrites: node.asyncLeaderWrites,
       crashOnAssertion: false,
     };
     node.clock = clock;
@@ -494,6 +508,7 @@ export class SimCluster<A extends SimApp> {
 
   /** The incarnation is gone: no timer fires, no write lands, no message comes or goes. */
   private kill(node: SimNode<A>): void {
+    this.countWrites(node);
     node.clock?.stop();
     node.storage?.kill();
     node.transport?.kill();
@@ -501,6 +516,15 @@ export class SimCluster<A extends SimApp> {
     node.clock = null;
     node.storage = null;
     node.transport = null;
+  }
+
+  /** What the incarnation's runtime did asynchronously as leader (stats), before it goes. */
+  private countWrites(node: SimNode<A>): void {
+    const runtime = node.app?.runtime;
+    if (runtime === undefined || runtime.core === null) return;
+    const s = runtime.status();
+    this.stats.asyncWrites += s.asyncWrites;
+    this.stats.partialReadies += s.partialReadies;
   }
 
   crash(node: SimNode<A>, downTicks: number): void {
@@ -525,7 +549,7 @@ export class SimCluster<A extends SimApp> {
       const hs = node.disk.hardState();
       this.log(
         `${node.id} RESTART term=${hs?.term ?? 0} commit=${hs?.commit ?? 0} last=${node.disk.lastIndex()} ` +
-          `sendFirst=${node.sendBeforePersist}`,
+          `sendFirst=${node.sendBeforePersist} asyncWrites=${node.asyncLeaderWrites}`,
       );
     }
   }

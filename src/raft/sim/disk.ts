@@ -106,6 +106,9 @@ export class SimDisk {
     const s = this.s;
     s.entries = s.entries.slice(snap.meta.index - current);
     s.snapshot = snap;
+    // As the LevelDB store: the stored commit index may lag (see SimStorage.persist); the
+    // snapshot's entries are committed.
+    if (s.hardState.commit < snap.meta.index) s.hardState = { ...s.hardState, commit: snap.meta.index };
   }
 
   /** A power loss: every write since the last fsync is gone. */

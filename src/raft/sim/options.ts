@@ -54,6 +54,8 @@ export interface SimOptions {
    * first. Between 0 and 1 both orders run in one group.
    */
   readonly sendBeforePersistRate: number;
+  /** Per send-before-persist incarnation: the chance that it writes asynchronously as leader. */
+  readonly asyncLeaderWritesRate: number;
   /** A deliberately broken store (sim/storage.ts), to check that the checkers notice. */
   readonly storageBug: StorageBug;
   /** Ticks with faults on. */
@@ -120,6 +122,7 @@ export function optionsFromSeed(seed: number, overrides: Partial<SimOptions> = {
     // Drawn last, so the options above stay what each seed drew before these existed.
     crashNoticeRate: p.pick([0, 0.5, 1, 1]),
     falseLeaderLostRate: calm ? 0 : p.float() * 0.01,
+    asyncLeaderWritesRate: p.pick([0.5, 0.8, 1]),
   };
   return { ...o, ...overrides };
 }
@@ -136,7 +139,8 @@ export function describeOptions(o: SimOptions): string {
       `afterWrite=${o.crashAfterWriteRate.toFixed(4)} powerLoss=${o.powerLossRate.toFixed(2)} ` +
       `down<=${o.downTicksMax} ` +
       `partition=${o.partitionRate.toFixed(4)} for<=${o.partitionTicksMax}`,
-    `disk<=${o.diskLatencyTicksMax} sendFirst=${o.sendBeforePersistRate} storageBug=${o.storageBug} ` +
+    `disk<=${o.diskLatencyTicksMax} sendFirst=${o.sendBeforePersistRate} asyncWrites=${o.asyncLeaderWritesRate} ` +
+      `storageBug=${o.storageBug} ` +
       `compactEvery=${o.compactEveryEntries} clients=${o.clients} ` +
       `req=${o.requestRate.toFixed(2)} read=${o.readRate.toFixed(3)}`,
     `conf=${o.confChangeRate.toFixed(3)} retireRemoved=${o.retireRemoved} transfer=${o.transferRate.toFixed(4)} ` +

@@ -72,7 +72,8 @@ export class SimStorage implements RaftStore {
     let early = 0;
     for (const m of rd.messages) if (this.sent.has(m)) early++;
     if (early > 0) this.observer.sentEarly(early);
-    if (rd.entries.length === 0 && rd.snapshot === null && rd.hardState === null) return Promise.resolve(false);
+    if (rd.entries.length === 0 && rd.snapshot === null && (rd.hardState === null || this.commitOnly(rd.hardState)))
+      return Promise.resolve(false); // As the LevelDB store: a moved commit index alone is not written.
     const sync = rd.mustSync && this.bug !== "skip-fsync";
     const landsAt = Math.max(this.sched.now() + this.observer.writeLatencyMs(), this.lastLandsAt);
     this.lastLandsAt = landsAt;
@@ -104,6 +105,11 @@ export class SimStorage implements RaftStore {
     // Behind the writes still on their way (only "ack-before-durable" leaves any): writes land in order.
     if (this.lastLandsAt > this.sched.now()) this.sched.after(this.lastLandsAt - this.sched.now(), compact);
     else compact();
+  }
+
+  private commitOnly(hs: HardState): boolean {
+    const stored = this.disk.hardState();
+    return stored !== null && hs.term === stored.term && hs.vote === stored.vote;
   }
 
   termAndVoteDurable(hs: HardState): boolean {

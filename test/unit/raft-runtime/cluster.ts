@@ -11,8 +11,12 @@ export interface TestNode {
   dir: string;
 }
 
-/** Fast timing for tests: a 10 ms tick, elections after 100-200 ms. */
-export const FAST = { tickMs: 10, electionTicks: 10, heartbeatTicks: 1 } as const;
+/**
+ * Fast timing for tests: a 20 ms tick, elections after 200-400 ms. Three runtimes share one
+ * process: with a 10 ms tick, a 100 ms stall of a loaded machine (CI at load 10+) made a leader
+ * step down (CheckQuorum) in the middle of a test.
+ */
+export const FAST = { tickMs: 20, electionTicks: 10, heartbeatTicks: 1 } as const;
 
 export class TestCluster {
   readonly nodes = new Map<string, TestNode>();

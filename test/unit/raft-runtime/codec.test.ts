@@ -76,7 +76,13 @@ const appendRequest = fc
 
 const messageByType: Record<CoreMessageType, fc.Arbitrary<Message>> = {
   "pre-vote": fc.record({ ...base, type: fc.constant("pre-vote" as const), lastIndex: u53, lastTerm: u53 }),
-  "pre-vote-response": fc.record({ ...base, type: fc.constant("pre-vote-response" as const), reject: fc.boolean() }),
+  "pre-vote-response": fc.record({
+    ...base,
+    type: fc.constant("pre-vote-response" as const),
+    reject: fc.boolean(),
+    commit: u53,
+    commitTerm: u53,
+  }),
   vote: fc.record({
     ...base,
     type: fc.constant("vote" as const),
@@ -84,7 +90,13 @@ const messageByType: Record<CoreMessageType, fc.Arbitrary<Message>> = {
     lastTerm: u53,
     transfer: fc.boolean(),
   }),
-  "vote-response": fc.record({ ...base, type: fc.constant("vote-response" as const), reject: fc.boolean() }),
+  "vote-response": fc.record({
+    ...base,
+    type: fc.constant("vote-response" as const),
+    reject: fc.boolean(),
+    commit: u53,
+    commitTerm: u53,
+  }),
   append: appendRequest,
   "append-response": fc.record({
     ...base,

@@ -208,7 +208,7 @@ describe("GrpcTransport's door", () => {
 });
 
 describe("RaftRuntime with cluster ids", () => {
-  const FAST = { tickMs: 10, electionTicks: 10, heartbeatTicks: 1 } as const;
+  const FAST = { tickMs: 20, electionTicks: 10, heartbeatTicks: 1 } as const; // as ../raft-runtime/cluster.ts
 
   async function group(): Promise<{
     start: (id: string, clusterId: () => string, bootstrap?: string[]) => Promise<RaftRuntime<KvResult>>;

@@ -242,9 +242,33 @@ describe("§9.6 PreVote", () => {
     const n = node("1", { preVote: true });
     n.campaign();
     expect(n.status()).toMatchObject({ role: "pre-candidate", term: 1 });
-    n.step({ type: "pre-vote-response", from: "2", to: "1", term: 1, reject: true });
-    n.step({ type: "pre-vote-response", from: "3", to: "1", term: 1, reject: true });
+    n.step({ type: "pre-vote-response", from: "2", to: "1", term: 1, reject: true, commit: 1, commitTerm: 1 });
+    n.step({ type: "pre-vote-response", from: "3", to: "1", term: 1, reject: true, commit: 1, commitTerm: 1 });
     expect(n.status()).toMatchObject({ role: "follower", term: 1 });
+  });
+
+  it("a candidate learns from a voter's answer that the removals in its log committed, and wins without them", () => {
+    // Voters 1-4; entries 2 and 3 remove 4 and 3 (both committed by a leader now gone, but 1
+    // never heard so). 3 and 4 are stopped: 1 alone cannot reach 3 of 4 votes.
+    const remove = (index: number, node: NodeId): Entry => ({
+      type: "conf-change",
+      index,
+      term: 1,
+      change: { type: "remove", node },
+    });
+    const base = bootstrapState({ voters: ["1", "2", "3", "4"], learners: [] });
+    const n = new RaftNode(
+      { id: "1", random: () => 0, preVote: true, checkQuorum: true },
+      { ...base, hardState: { term: 1, vote: null, commit: 1 }, entries: [remove(2, "4"), remove(3, "3")] },
+    );
+    n.campaign();
+    // A wrong term at index 3 is not the same entry: nothing learned, no quorum.
+    n.step({ type: "pre-vote-response", from: "2", to: "1", term: 2, reject: false, commit: 3, commitTerm: 9 });
+    expect(n.status()).toMatchObject({ role: "pre-candidate", commit: 1 });
+    n.step({ type: "pre-vote-response", from: "2", to: "1", term: 2, reject: false, commit: 3, commitTerm: 1 });
+    expect(n.status().commit).toBe(3);
+    expect(n.status().membership.voters).toEqual(["1", "2"]);
+    expect(n.status().role).toBe("candidate");
   });
 });
 
@@ -340,6 +364,51 @@ describe("API contract", () => {
     expect(n.status().role).toBe("leader");
     const pos = n.propose(new TextEncoder().encode("x"));
     const rd = n.ready();
-    expect(rd.committedEntries.map((e) => e.index)).toContain(pos.index);
+    expect(rd.entries.map((e) => e.index)).toContain(pos.index);
+    // Its own copy counts once durable: the Ready after the write hands the entry out committed.
+    expect(rd.committedEntries.map((e) => e.index)).not.toContain(pos.index);
+    n.advance(rd);
+    expect(n.ready().committedEntries.map((e) => e.index)).toContain(pos.index);
+  });
+
+  it("a leader hands out appends and committed entries while its write is outstanding", () => {
+    const n = node("1");
+    n.campaign();
+    expect(n.hasPartialReady()).toBe(false); // not a leader
+    n.advance(n.ready()); // the vote, durable
+    n.step({ type: "vote-response", from: "2", to: "1", term: 2, reject: false, commit: 1, commitTerm: 1 });
+    expect(n.status().role).toBe("leader");
+    const first = n.ready(); // the no-op, with the appends that carry it; now being written
+    const noop = first.entries[0] as { index: number };
+    const ack = (from: NodeId, index: number): Message => ({
+      type: "append-response",
+      from,
+      to: "1",
+      term: 2,
+      reject: false,
+      index,
+      hintIndex: 0,
+      hintTerm: 0,
+    });
+    n.step(ack("2", noop.index));
+    // Follower 2 has it durably, but ours is not: no commit yet, nor does a second full Ready come.
+    expect(n.hasReady()).toBe(false);
+    expect(n.status().commit).toBeLessThan(noop.index);
+    const pos = n.propose(new TextEncoder().encode("x"));
+    expect(n.hasPartialReady()).toBe(true);
+    const partial = n.partialReady();
+    expect(partial.entries).toEqual([]);
+    expect(partial.hardState).toBeNull();
+    const sent = partial.messages.filter((m) => m.type === "append").flatMap((m) => m.entries.map((e) => e.index));
+    expect(sent).toContain(pos.index); // replicated before our own write of it
+    // Followers 2 and 3 acknowledge both: a quorum without us, so both commit.
+    n.step(ack("2", pos.index));
+    n.step(ack("3", pos.index));
+    expect(n.status().commit).toBe(pos.index);
+    const committed = n.partialReady().committedEntries.map((e) => e.index);
+    expect(committed).toEqual([noop.index, pos.index]);
+    // The full Ready after the write does not hand them out again.
+    n.advance(first);
+    expect(n.ready().committedEntries).toEqual([]);
   });
 });

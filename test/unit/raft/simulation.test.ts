@@ -56,6 +56,21 @@ describe("raft deterministic simulation (real runtimes)", () => {
     expect(why((await runSeeds(300, 10, { sendBeforePersistRate: 0 })).failure)).toBe("");
   }, 120_000);
 
+  it("runs asynchronous leader writes and early campaigns after a leader's connection drops under the checkers", async () => {
+    const totals = { asyncWriteRuntimes: 0, asyncWrites: 0, partialReadies: 0, crashNotices: 0, falseLeaderLost: 0 };
+    const block = await runSeeds(400, 10, {}, (r) => {
+      for (const k of Object.keys(totals) as Array<keyof typeof totals>) totals[k] += r.stats[k];
+    });
+    expect(why(block.failure)).toBe("");
+    for (const [k, v] of Object.entries(totals)) expect(v, k).toBeGreaterThan(0);
+    // Every leader writing asynchronously, and none (the previous order), pass too; and every
+    // crash noticed at once by the survivors, with many false alarms about live leaders.
+    const all = { sendBeforePersistRate: 1, asyncLeaderWritesRate: 1 };
+    expect(why((await runSeeds(500, 10, all)).failure)).toBe("");
+    expect(why((await runSeeds(600, 10, { asyncLeaderWritesRate: 0 })).failure)).toBe("");
+    expect(why((await runSeeds(700, 10, { crashNoticeRate: 1, falseLeaderLostRate: 0.02 })).failure)).toBe("");
+  }, 180_000);
+
   it("catches a store that acknowledges a write before it is durable (a crash in between forgets it)", async () => {
     const block = await runSeeds(1, 50, { storageBug: "ack-before-durable" });
     expect(block.failure).not.toBeNull();
