@@ -88,7 +88,7 @@ export type Message = Message$1<"raft_pb.Message"> & {
   lastIndex: bigint;
 
   /**
-   * pre-vote, vote; (pre-)vote-response: the term at `commit`
+   * pre-vote, vote
    *
    * @generated from field: uint64 last_term = 6;
    */
@@ -130,7 +130,7 @@ export type Message = Message$1<"raft_pb.Message"> & {
   entries: Entry[];
 
   /**
-   * append, heartbeat; (pre-)vote-response: the responder's commit index
+   * append, heartbeat; pre-vote, vote and their responses: the sender's commit
    *
    * @generated from field: uint64 commit = 12;
    */
@@ -151,7 +151,7 @@ export type Message = Message$1<"raft_pb.Message"> & {
   hintIndex: bigint;
 
   /**
-   * append-response
+   * append-response; pre-vote, vote and their responses: the term at `commit`
    *
    * @generated from field: uint64 hint_term = 15;
    */

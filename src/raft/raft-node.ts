@@ -553,10 +553,13 @@ export class RaftNode {
     if (this.poll(this.id, true) === "won") return;
     const lastIndex = this.log.lastIndex();
     const lastTerm = this.log.lastTerm();
+    const commit = this.log.committed;
+    const commitTerm = this.log.term(commit) ?? 0;
+    const ask = { term: voteTerm, lastIndex, lastTerm, commit, commitTerm };
     for (const id of this.members.membership.voters) {
       if (id === this.id) continue;
-      if (kind === "pre-vote") this.send({ type: "pre-vote", to: id, term: voteTerm, lastIndex, lastTerm });
-      else this.send({ type: "vote", to: id, term: voteTerm, lastIndex, lastTerm, transfer: kind === "transfer" });
+      if (kind === "pre-vote") this.send({ type: "pre-vote", to: id, ...ask });
+      else this.send({ type: "vote", to: id, ...ask, transfer: kind === "transfer" });
     }
   }
 
@@ -630,6 +633,7 @@ export class RaftNode {
       // CheckQuorum off, removed nodes deposed every leader forever).
       return;
     }
+    if (m.type === "vote" || m.type === "pre-vote") this.learnCommit(m);
     if (m.term > this.term) {
       if (m.type === "vote" || m.type === "pre-vote") {
         const transfer = m.type === "vote" && m.transfer;
@@ -719,10 +723,12 @@ export class RaftNode {
   }
 
   /**
-   * A voter's answer says what it knows committed (types.ts, VoteResponse): adopt it when our log
-   * holds the same entry. Returns false when that commit removed us (then we stop campaigning).
+   * A campaign message says what its sender knows committed (types.ts, PreVoteResponse): adopt it
+   * when our log holds the same entry (a leader knows best and learns nothing here). Returns false
+   * when that commit took away our vote (a campaigning node stops).
    */
-  private learnCommit(m: VoteResponse | PreVoteResponse): boolean {
+  private learnCommit(m: VoteRequest | PreVoteRequest | VoteResponse | PreVoteResponse): boolean {
+    if (this.role === "leader") return true;
     if (m.commit <= this.log.committed || !this.log.matchTerm(m.commit, m.commitTerm)) return true;
     this.commitTo(m.commit);
     if (this.promotable()) return true;

@@ -90,17 +90,21 @@ export interface PreVoteRequest extends MessageBase {
   readonly type: "pre-vote";
   readonly lastIndex: number;
   readonly lastTerm: number;
+  /** As in PreVoteResponse: the sender's commit index and the term of its entry there. */
+  readonly commit: number;
+  readonly commitTerm: number;
 }
 
 export interface PreVoteResponse extends MessageBase {
   readonly type: "pre-vote-response";
   readonly reject: boolean;
   /**
-   * The responder's commit index and the term of its entry there: a candidate holding that same
-   * entry learns that everything up to it is committed (log matching). So a candidate whose
-   * committed membership still lists removed voters learns of the removals from a survivor that
-   * saw them commit, when no leader is left to tell it (simulator seeds 203 and 700565: a
-   * two-node remainder stuck for good, the longer log needing votes of retired members).
+   * The sender's commit index and the term of its entry there: a node holding that same entry
+   * learns that everything up to it is committed (log matching). So a candidate whose committed
+   * membership still lists removed voters (or lacks added ones) learns of the changes from a
+   * survivor that saw them commit, when no leader is left to tell it (simulator seeds 203,
+   * 700565 and 900042: a two-node remainder stuck for good, the longer log counting the wrong
+   * voters). Requests and answers carry it, so whichever side knows more teaches the other.
    */
   readonly commit: number;
   readonly commitTerm: number;
@@ -112,18 +116,15 @@ export interface VoteRequest extends MessageBase {
   readonly lastTerm: number;
   /** True when the campaign was started by a leadership transfer: it bypasses the leader lease. */
   readonly transfer: boolean;
+  /** As in PreVoteResponse: the sender's commit index and the term of its entry there. */
+  readonly commit: number;
+  readonly commitTerm: number;
 }
 
 export interface VoteResponse extends MessageBase {
   readonly type: "vote-response";
   readonly reject: boolean;
-  /**
-   * The responder's commit index and the term of its entry there: a candidate holding that same
-   * entry learns that everything up to it is committed (log matching). So a candidate whose
-   * committed membership still lists removed voters learns of the removals from a survivor that
-   * saw them commit, when no leader is left to tell it (simulator seeds 203 and 700565: a
-   * two-node remainder stuck for good, the longer log needing votes of retired members).
-   */
+  /** As in PreVoteResponse: the sender's commit index and the term of its entry there. */
   readonly commit: number;
   readonly commitTerm: number;
 }

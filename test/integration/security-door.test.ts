@@ -199,6 +199,8 @@ describe("the cluster's door", () => {
           lastIndex: 1_000_000,
           lastTerm: before.term + 999,
           transfer: true,
+          commit: 0,
+          commitTerm: 0,
         },
       ]),
     );

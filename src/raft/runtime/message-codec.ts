@@ -99,17 +99,21 @@ export function encodeMessage(m: Message): PbMessage {
     case "pre-vote":
       out.lastIndex = u64(m.lastIndex);
       out.lastTerm = u64(m.lastTerm);
+      out.commit = u64(m.commit);
+      out.hintTerm = u64(m.commitTerm);
       break;
     case "vote":
       out.lastIndex = u64(m.lastIndex);
       out.lastTerm = u64(m.lastTerm);
       out.transfer = m.transfer;
+      out.commit = u64(m.commit);
+      out.hintTerm = u64(m.commitTerm);
       break;
     case "pre-vote-response":
     case "vote-response":
       out.reject = m.reject;
       out.commit = u64(m.commit);
-      out.lastTerm = u64(m.commitTerm); // proto/raft.proto: last_term carries the commit's term here
+      out.hintTerm = u64(m.commitTerm); // proto/raft.proto: hint_term carries the commit's term here
       break;
     case "append":
       out.prevIndex = u64(m.prevIndex);
@@ -226,13 +230,28 @@ export function fromWire(p: WireMessage): Message {
   const base = { from: p.from, to: p.to, term: p.term };
   switch (p.type) {
     case MessageType.PRE_VOTE:
-      return { ...base, type: "pre-vote", lastIndex: p.lastIndex, lastTerm: p.lastTerm };
+      return {
+        ...base,
+        type: "pre-vote",
+        lastIndex: p.lastIndex,
+        lastTerm: p.lastTerm,
+        commit: p.commit,
+        commitTerm: p.hintTerm,
+      };
     case MessageType.VOTE:
-      return { ...base, type: "vote", lastIndex: p.lastIndex, lastTerm: p.lastTerm, transfer: p.transfer };
+      return {
+        ...base,
+        type: "vote",
+        lastIndex: p.lastIndex,
+        lastTerm: p.lastTerm,
+        transfer: p.transfer,
+        commit: p.commit,
+        commitTerm: p.hintTerm,
+      };
     case MessageType.PRE_VOTE_RESPONSE:
-      return { ...base, type: "pre-vote-response", reject: p.reject, commit: p.commit, commitTerm: p.lastTerm };
+      return { ...base, type: "pre-vote-response", reject: p.reject, commit: p.commit, commitTerm: p.hintTerm };
     case MessageType.VOTE_RESPONSE:
-      return { ...base, type: "vote-response", reject: p.reject, commit: p.commit, commitTerm: p.lastTerm };
+      return { ...base, type: "vote-response", reject: p.reject, commit: p.commit, commitTerm: p.hintTerm };
     case MessageType.APPEND: {
       const entries = p.entries.map(entryFromWire);
       for (let i = 0; i < entries.length; i++) {

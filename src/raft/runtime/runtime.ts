@@ -649,7 +649,11 @@ export class RaftRuntime<R = unknown> extends EventEmitter<RaftRuntimeEvents> {
       }
       let wrote = false;
       if (this.writing !== null && node.hasPartialReady()) {
-        await this.handlePartialReady(node.partialReady());
+        // Let this turn's other proposals join first: one append per follower for all of them.
+        // Taken at each wake-up, partial Readies carried one proposal each and cost c64 a third
+        // of its throughput in messages.
+        await this.clock.yieldTurn();
+        if (node.hasPartialReady()) await this.handlePartialReady(node.partialReady());
       } else if (this.writing === null && node.hasReady()) {
         const rd = node.ready();
         if (this.writesAsync(node, rd)) await this.startWrite(node, rd);

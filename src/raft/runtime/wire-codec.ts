@@ -118,16 +118,17 @@ function sizeOf(m: Message): Sized {
   if (s.toLen > 0) n += lenField(1, s.toLen);
   n += numField(m.term);
   switch (m.type) {
+    // commit travels as commit, commitTerm as hint_term (proto/raft.proto).
     case "pre-vote":
-      n += numField(m.lastIndex) + numField(m.lastTerm);
+      n += numField(m.lastIndex) + numField(m.lastTerm) + numField(m.commit) + numField(m.commitTerm);
       break;
     case "vote":
       n += numField(m.lastIndex) + numField(m.lastTerm) + (m.transfer ? 2 : 0);
+      n += numField(m.commit) + numField(m.commitTerm);
       break;
     case "pre-vote-response":
     case "vote-response":
-      // commitTerm travels as last_term, commit as commit (proto/raft.proto).
-      n += numField(m.commitTerm) + (m.reject ? 2 : 0) + numField(m.commit);
+      n += (m.reject ? 2 : 0) + numField(m.commit) + numField(m.commitTerm);
       break;
     case "append":
       n += numField(m.prevIndex) + numField(m.prevTerm) + numField(m.commit);
@@ -220,17 +221,21 @@ function writeMessage(w: Writer, m: Message, s: Sized): void {
     case "pre-vote":
       w.num(0x28, m.lastIndex);
       w.num(0x30, m.lastTerm);
+      w.num(0x60, m.commit);
+      w.num(0x78, m.commitTerm);
       break;
     case "vote":
       w.num(0x28, m.lastIndex);
       w.num(0x30, m.lastTerm);
       w.bool(0x40, m.transfer);
+      w.num(0x60, m.commit);
+      w.num(0x78, m.commitTerm);
       break;
     case "pre-vote-response":
     case "vote-response":
-      w.num(0x30, m.commitTerm);
       w.bool(0x38, m.reject);
       w.num(0x60, m.commit);
+      w.num(0x78, m.commitTerm);
       break;
     case "append":
       w.num(0x48, m.prevIndex);

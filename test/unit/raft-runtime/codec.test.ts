@@ -75,7 +75,14 @@ const appendRequest = fc
   );
 
 const messageByType: Record<CoreMessageType, fc.Arbitrary<Message>> = {
-  "pre-vote": fc.record({ ...base, type: fc.constant("pre-vote" as const), lastIndex: u53, lastTerm: u53 }),
+  "pre-vote": fc.record({
+    ...base,
+    type: fc.constant("pre-vote" as const),
+    lastIndex: u53,
+    lastTerm: u53,
+    commit: u53,
+    commitTerm: u53,
+  }),
   "pre-vote-response": fc.record({
     ...base,
     type: fc.constant("pre-vote-response" as const),
@@ -89,6 +96,8 @@ const messageByType: Record<CoreMessageType, fc.Arbitrary<Message>> = {
     lastIndex: u53,
     lastTerm: u53,
     transfer: fc.boolean(),
+    commit: u53,
+    commitTerm: u53,
   }),
   "vote-response": fc.record({
     ...base,

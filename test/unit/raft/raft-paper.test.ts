@@ -79,7 +79,17 @@ describe("§5.1 terms", () => {
 
   it("a request from an older term is rejected with the current term, so the sender catches up", () => {
     const n = node("1", { state: stateWithLog([], 5) });
-    n.step({ type: "vote", from: "2", to: "1", term: 4, lastIndex: 9, lastTerm: 4, transfer: false });
+    n.step({
+      type: "vote",
+      from: "2",
+      to: "1",
+      term: 4,
+      lastIndex: 9,
+      lastTerm: 4,
+      transfer: false,
+      commit: 0,
+      commitTerm: 0,
+    });
     expect(drain(n)).toMatchObject([{ type: "vote-response", to: "2", term: 5, reject: true }]);
     expect(n.status()).toMatchObject({ term: 5, vote: null });
   });
@@ -109,15 +119,45 @@ describe("§5.2 leader election", () => {
 
   it("each node votes for at most one candidate per term, first come first served", () => {
     const n = node("3");
-    n.step({ type: "vote", from: "1", to: "3", term: 2, lastIndex: 1, lastTerm: 1, transfer: false });
-    n.step({ type: "vote", from: "2", to: "3", term: 2, lastIndex: 1, lastTerm: 1, transfer: false });
+    n.step({
+      type: "vote",
+      from: "1",
+      to: "3",
+      term: 2,
+      lastIndex: 1,
+      lastTerm: 1,
+      transfer: false,
+      commit: 0,
+      commitTerm: 0,
+    });
+    n.step({
+      type: "vote",
+      from: "2",
+      to: "3",
+      term: 2,
+      lastIndex: 1,
+      lastTerm: 1,
+      transfer: false,
+      commit: 0,
+      commitTerm: 0,
+    });
     const answers = drain(n).map((m) => (m.type === "vote-response" ? [m.to, m.reject] : null));
     expect(answers).toEqual([
       ["1", false],
       ["2", true],
     ]);
     // The same candidate asking again (a retransmission) is granted again.
-    n.step({ type: "vote", from: "1", to: "3", term: 2, lastIndex: 1, lastTerm: 1, transfer: false });
+    n.step({
+      type: "vote",
+      from: "1",
+      to: "3",
+      term: 2,
+      lastIndex: 1,
+      lastTerm: 1,
+      transfer: false,
+      commit: 0,
+      commitTerm: 0,
+    });
     expect(drain(n)).toMatchObject([{ type: "vote-response", reject: false }]);
   });
 
@@ -161,7 +201,7 @@ describe("§5.4.1 election restriction", () => {
   it("a voter refuses a candidate whose log is less up to date", () => {
     const voter = node("3", { state: stateWithLog([1, 2], 2) }); // last 3@2
     const ask = (from: string, lastIndex: number, lastTerm: number, term: number) => {
-      voter.step({ type: "vote", from, to: "3", term, lastIndex, lastTerm, transfer: false });
+      voter.step({ type: "vote", from, to: "3", term, lastIndex, lastTerm, transfer: false, commit: 0, commitTerm: 0 });
       const [m] = drain(voter);
       return m?.type === "vote-response" ? !m.reject : undefined;
     };
@@ -269,6 +309,15 @@ describe("§9.6 PreVote", () => {
     expect(n.status().commit).toBe(3);
     expect(n.status().membership.voters).toEqual(["1", "2"]);
     expect(n.status().role).toBe("candidate");
+    // A campaign's request teaches too: a fresh node with the same log hears 2's pre-vote.
+    const m = new RaftNode(
+      { id: "1", random: () => 0, preVote: true, checkQuorum: true },
+      { ...base, hardState: { term: 1, vote: null, commit: 1 }, entries: [remove(2, "4"), remove(3, "3")] },
+    );
+    const ask = { from: "2", to: "1", term: 2, lastIndex: 3, lastTerm: 1, commit: 3, commitTerm: 1 } as const;
+    m.step({ type: "pre-vote", ...ask });
+    expect(m.status()).toMatchObject({ role: "follower", commit: 3 });
+    expect(m.status().membership.voters).toEqual(["1", "2"]);
   });
 });
 

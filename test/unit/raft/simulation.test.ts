@@ -56,7 +56,7 @@ describe("raft deterministic simulation (real runtimes)", () => {
     expect(why((await runSeeds(300, 10, { sendBeforePersistRate: 0 })).failure)).toBe("");
   }, 120_000);
 
-  it("runs asynchronous leader writes and early campaigns after a leader's connection drops under the checkers", async () => {
+  it("runs asynchronous leader writes and early campaigns on a dropped leader connection", async () => {
     const totals = { asyncWriteRuntimes: 0, asyncWrites: 0, partialReadies: 0, crashNotices: 0, falseLeaderLost: 0 };
     const block = await runSeeds(400, 10, {}, (r) => {
       for (const k of Object.keys(totals) as Array<keyof typeof totals>) totals[k] += r.stats[k];
