@@ -70,6 +70,8 @@ export interface VolumeServerConfig {
   fsync: boolean;
   /** -concurrentUploadLimitMB: bytes of uploads in flight at most, 0 = no limit. Default 256. */
   concurrentUploadLimitMB?: number;
+  /** -needleCacheMB: the cache of small needles read recently (storage/needle-cache.ts), 0 = off. Default 64. */
+  needleCacheMB?: number;
   /** -concurrentDownloadLimitMB: bytes of downloads in flight at most, 0 = no limit. Default 256. */
   concurrentDownloadLimitMB?: number;
   /** -inflightUploadDataTimeout: how long an upload waits for room. Default 60 s. */
@@ -120,6 +122,7 @@ function validate(c: VolumeServerConfig): void {
   };
   positive("heartbeatIntervalMs", c.heartbeatIntervalMs);
   nonNegative("concurrentUploadLimitMB", c.concurrentUploadLimitMB);
+  nonNegative("needleCacheMB", c.needleCacheMB);
   nonNegative("concurrentDownloadLimitMB", c.concurrentDownloadLimitMB);
   positive("inflightUploadDataTimeoutMs", c.inflightUploadDataTimeoutMs);
   positive("inflightDownloadDataTimeoutMs", c.inflightDownloadDataTimeoutMs);
@@ -208,6 +211,7 @@ export class VolumeServer {
         checkIntervalMs: c.diskSpaceCheckIntervalMs ?? diskSpaceCheckIntervalMsDefault,
       },
       onReadOnlyChange: () => this.#heartbeat?.beatNow(),
+      ...(c.needleCacheMB === undefined ? {} : { needleCacheBytes: c.needleCacheMB * 1024 * 1024 }),
       // TTL expiry reads the same wall clock as the rest of the server (a test's own, if given).
       ...(c.wallClockMs === undefined ? {} : { wallClockMs: c.wallClockMs }),
     });

@@ -10,6 +10,7 @@ import {
   heartbeatIntervalMsDefault,
 } from "../../volume/limits.js";
 import { parseMinFreeSpace, type MinFreeSpace } from "../../volume/storage/disk-space.js";
+import { needleCacheBytesDefault } from "../../volume/storage/limits.js";
 import { VolumeServer, type VolumeServerConfig } from "../../volume/volume-server.js";
 import { isReadMode, READ_MODES, type ReadMode } from "../../volume/replication/remote-read.js";
 import { listenFromFlags } from "../bind-address.js";
@@ -127,6 +128,13 @@ export const volumeFlags: readonly FlagSpec[] = [
     usage: "fsync every write before answering (concurrent writes share one fsync)",
   },
   {
+    name: "needleCacheMB",
+    type: "int",
+    default: needleCacheBytesDefault / (1024 * 1024),
+    usage: "memory for recently read small needles (records up to 64 KiB), 0 turns the cache off",
+    check: nonNegativeCheck,
+  },
+  {
     name: "concurrentUploadLimitMB",
     type: "int",
     default: concurrentUploadLimitMBDefault,
@@ -204,6 +212,7 @@ export function volumeConfigFromFlags(
     fileSizeLimitMB: int(v, `${prefix}fileSizeLimitMB`),
     fsync: bool(v, `${prefix}fsync`),
     concurrentUploadLimitMB: int(v, `${prefix}concurrentUploadLimitMB`),
+    needleCacheMB: int(v, `${prefix}needleCacheMB`),
     concurrentDownloadLimitMB: int(v, `${prefix}concurrentDownloadLimitMB`),
     inflightUploadDataTimeoutMs: parseDurationMs(str(v, `${prefix}inflightUploadDataTimeout`))!,
     inflightDownloadDataTimeoutMs: parseDurationMs(str(v, `${prefix}inflightDownloadDataTimeout`))!,

@@ -13,6 +13,7 @@ describe("volume flags: limits and free space", () => {
     expect(config()).toMatchObject({
       concurrentUploadLimitMB: 256,
       concurrentDownloadLimitMB: 256,
+      needleCacheMB: 64,
       inflightUploadDataTimeoutMs: 60_000,
       inflightDownloadDataTimeoutMs: 60_000,
       minFreeSpace: { kind: "percent", percent: 1 },
@@ -24,6 +25,7 @@ describe("volume flags: limits and free space", () => {
       config(
         "-concurrentUploadLimitMB=0",
         "-concurrentDownloadLimitMB=64",
+        "-needleCacheMB=0",
         "-inflightUploadDataTimeout=1m30s",
         "-inflightDownloadDataTimeout=500ms",
         "-minFreeSpacePercent=5",
@@ -31,6 +33,7 @@ describe("volume flags: limits and free space", () => {
     ).toMatchObject({
       concurrentUploadLimitMB: 0,
       concurrentDownloadLimitMB: 64,
+      needleCacheMB: 0,
       inflightUploadDataTimeoutMs: 90_000,
       inflightDownloadDataTimeoutMs: 500,
       minFreeSpace: { kind: "percent", percent: 5 },
@@ -45,6 +48,7 @@ describe("volume flags: limits and free space", () => {
   it.each([
     ["-concurrentUploadLimitMB=-1", /flag -concurrentUploadLimitMB: must not be negative/],
     ["-concurrentDownloadLimitMB=lots", /flag -concurrentDownloadLimitMB: not an integer/],
+    ["-needleCacheMB=-5", /flag -needleCacheMB: must not be negative/],
     ["-inflightUploadDataTimeout=60", /flag -inflightUploadDataTimeout: expected a duration like 60s/],
     ["-inflightDownloadDataTimeout=0s", /flag -inflightDownloadDataTimeout: must be more than 0/],
     ["-minFreeSpace=abc", /flag -minFreeSpace: .*expected a percentage like 1 or 1%, or bytes like 10GiB/],
