@@ -78,6 +78,13 @@ const dropTurnBudgetMs = 5;
  * 5 ms), and Raft's 50 ms tick is never late by more than a turn.
  */
 export const beatTurnBudgetMs = 2;
+/**
+ * ...but while beats queue up, a turn may take as long as the I/O between it and the turn before
+ * (up to this): the poll phase decodes every beat that arrived, so a fixed 2 ms per turn fell behind
+ * a re-registration burst and applied it at a fraction of the loop; this way applying gets about
+ * half of the loop while the burst lasts. A fifth of the Raft tick (50 ms).
+ */
+export const beatTurnBudgetMsMax = 10;
 
 /** A beat applied later than this after it arrived is said (once per minute): the leader is behind. */
 const beatLagWarnMs = 1_000;
@@ -128,6 +135,8 @@ export class HeartbeatService {
   private beatsPending: PendingBeat[] = [];
   private beatsHead = 0;
   private beatTimer: NodeJS.Immediate | undefined;
+  /** When the last turn of applying beats ended (now() scale). */
+  private beatTurnEndedAt = 0;
   private readonly beatLagLog = new LogOncePer();
   private readonly unwatchLocations: () => void;
 
@@ -458,16 +467,18 @@ export class HeartbeatService {
 
   private queueBeat(beat: PendingBeat): void {
     this.beatsPending.push(beat);
-    this.beatTimer ??= setImmediate(() => this.applyPending(beatTurnBudgetMs));
+    this.beatTimer ??= setImmediate(() => this.applyPending());
   }
 
   /**
-   * Applies queued beats for up to `budgetMs` (at least one), the rest on the next turn of the
-   * event loop: I/O (assigns, Raft messages, more beats) is served between turns.
+   * Applies queued beats for up to beatTurnBudgetMs (at least one; more while the loop spent longer
+   * on I/O since the last turn, up to beatTurnBudgetMsMax), the rest on the next turn of the event
+   * loop: I/O (assigns, Raft messages, more beats) is served between turns.
    */
-  private applyPending(budgetMs: number): void {
+  private applyPending(): void {
     this.beatTimer = undefined;
     const start = this.now();
+    const budgetMs = Math.min(beatTurnBudgetMsMax, Math.max(beatTurnBudgetMs, start - this.beatTurnEndedAt));
     const end = start + budgetMs;
     const queue = this.beatsPending;
     while (this.beatsHead < queue.length) {
@@ -485,8 +496,9 @@ export class HeartbeatService {
         this.beatsPending = queue.slice(this.beatsHead);
         this.beatsHead = 0;
       }
-      if (!this.closed) this.beatTimer = setImmediate(() => this.applyPending(budgetMs));
+      if (!this.closed) this.beatTimer = setImmediate(() => this.applyPending());
     }
+    this.beatTurnEndedAt = this.now();
   }
 
   private noteLag(lagMs: number): void {
