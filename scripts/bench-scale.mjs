@@ -17,11 +17,12 @@
 // window are printed. BENCH_SCALE_SECONDS bounds the whole run (default 300). BENCH_SCALE_DIR: where
 // the masters' temp dir goes (default the OS temp dir); /dev/shm keeps their Raft fsyncs off a disk
 // that other work on a shared machine keeps busy (a slow fsync delays the leader's Raft heartbeats
-// and costs elections that have nothing to do with the volume servers' load). Exit 1 when the bench
+// and costs elections that have nothing to do with the volume servers' load). BENCH_SCALE_LOG_DIR:
+// each master's whole output goes to <dir>/<name>.log (kept), at BENCH_SCALE_LOG_LEVEL (warn). Exit 1 when the bench
 // itself failed (cluster not up, servers not registered, no new leader), not when a goal is missed.
 // Kills only the processes it started, by pid; removes its temp dir.
 import { fork, spawn } from "node:child_process";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -56,6 +57,8 @@ const PULSE_SECONDS = envInt("BENCH_SCALE_PULSE_SECONDS", 5, 1);
 const FLEETS = Math.min(SERVERS, envInt("BENCH_SCALE_FLEETS", 2, 1));
 const ASSIGNS = envInt("BENCH_SCALE_ASSIGNS", 5000, 1);
 const PROFILE_DIR = process.env.BENCH_SCALE_CPU_PROF ?? "";
+const LOG_DIR = process.env.BENCH_SCALE_LOG_DIR ?? "";
+const LOG_LEVEL = process.env.BENCH_SCALE_LOG_LEVEL || "warn";
 
 // Bounds (ms).
 const START_DEADLINE_MS = 30_000; // three masters up and one leader agreed
@@ -110,7 +113,7 @@ class Master {
     this.base = `http://${this.addr}`;
     const prof = PROFILE_DIR === "" ? [] : ["--cpu-prof", `--cpu-prof-dir=${join(PROFILE_DIR, this.name)}`];
     this.args = [...prof, WEED, "master", "-ip=127.0.0.1", `-port=${port}`, `-peers=${peers}`];
-    this.args.push(`-mdir=${join(dir, this.name)}`, `-pulseSeconds=${PULSE_SECONDS}`, "-logLevel=warn");
+    this.args.push(`-mdir=${join(dir, this.name)}`, `-pulseSeconds=${PULSE_SECONDS}`, `-logLevel=${LOG_LEVEL}`);
     this.child = null;
     this.tail = [];
   }
@@ -121,6 +124,12 @@ class Master {
       this.tail.push(b.toString());
       if (this.tail.length > 50) this.tail.shift();
     };
+    if (LOG_DIR !== "") {
+      mkdirSync(LOG_DIR, { recursive: true });
+      const file = createWriteStream(join(LOG_DIR, `${this.name}.log`), { flags: "a" });
+      this.child.stdout.pipe(file);
+      this.child.stderr.pipe(file);
+    }
     this.child.stdout.on("data", keep);
     this.child.stderr.on("data", keep);
     this.exited = new Promise((r) => this.child.once("exit", r));

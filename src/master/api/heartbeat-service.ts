@@ -309,7 +309,8 @@ export class HeartbeatService {
     this.streams.set(call, live);
     this.armSweep();
     const apply = (hb: Heartbeat): void => {
-      if (done) return;
+      // Sent on (this master stopped leading) while the beat waited: the server reports to the new leader.
+      if (done || live.sentOn) return;
       try {
         node = this.beat(call, live, node, hb);
         this.nodeStreams.set(node, call);
