@@ -9,11 +9,13 @@
 //                      suffix), hard state; fsync'd when rd.mustSync.
 //   saveSnapshot(s)    log compaction: the snapshot plus the deletion of the entries it covers.
 // The hard state's commit index may lag on disk (the core allows it): a Ready that only moves the
-// commit index writes nothing; the newest hard state rides along with the next write.
+// commit index writes nothing, unless it commits a membership change (ports.ts, commitsMembership);
+// the newest hard state rides along with the next write.
 import { Level } from "level";
 import { assert } from "../errors.js";
 import type { Entry, HardState, PersistedState, Ready, Snapshot } from "../types.js";
 import { StorageCorruptError } from "./errors.js";
+import { commitsMembership } from "./ports.js";
 import {
   KEY_ENTRY_END,
   KEY_FORMAT,
@@ -190,7 +192,8 @@ export class RaftStorage {
     }
     if (rd.hardState !== null) this.hardState = rd.hardState;
     const termOrVote = this.hardState.term !== this.durableTerm || this.hardState.vote !== this.durableVote;
-    if (ops.length === 0 && !termOrVote) return false; // Only the commit index moved: it may lag on disk.
+    // Only the commit index moved: it may lag on disk, unless it passed a membership change.
+    if (ops.length === 0 && !termOrVote && !commitsMembership(rd)) return false;
     assert(
       this.hardState.commit <= lastIndex,
       `storage: commit ${this.hardState.commit} beyond last index ${lastIndex}`,

@@ -6,7 +6,7 @@
 //                         between forgets a vote or an entry the node already acknowledged
 //   "skip-fsync"          nothing is fsync'd: a power loss forgets acknowledged votes and entries
 import { assert } from "../errors.js";
-import type { RaftStore } from "../runtime/ports.js";
+import { type RaftStore, commitsMembership } from "../runtime/ports.js";
 import type { HardState, PersistedState, Ready, Snapshot } from "../types.js";
 import type { SimScheduler } from "./clock.js";
 import type { SimDisk } from "./disk.js";
@@ -72,8 +72,9 @@ export class SimStorage implements RaftStore {
     let early = 0;
     for (const m of rd.messages) if (this.sent.has(m)) early++;
     if (early > 0) this.observer.sentEarly(early);
-    if (rd.entries.length === 0 && rd.snapshot === null && (rd.hardState === null || this.commitOnly(rd.hardState)))
-      return Promise.resolve(false); // As the LevelDB store: a moved commit index alone is not written.
+    // As the LevelDB store: a moved commit index alone is written only past a membership change.
+    const commitOnly = rd.hardState === null || (this.commitOnly(rd.hardState) && !commitsMembership(rd));
+    if (rd.entries.length === 0 && rd.snapshot === null && commitOnly) return Promise.resolve(false);
     const sync = rd.mustSync && this.bug !== "skip-fsync";
     const landsAt = Math.max(this.sched.now() + this.observer.writeLatencyMs(), this.lastLandsAt);
     this.lastLandsAt = landsAt;

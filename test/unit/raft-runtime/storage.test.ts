@@ -5,7 +5,7 @@ import { bootstrapState } from "../../../src/raft/raft-node.js";
 import { StorageCorruptError } from "../../../src/raft/runtime/errors.js";
 import { entryKey, KEY_ENTRY_END } from "../../../src/raft/runtime/storage-codec.js";
 import { RaftStorage } from "../../../src/raft/runtime/storage.js";
-import type { Snapshot } from "../../../src/raft/types.js";
+import type { Entry, Snapshot } from "../../../src/raft/types.js";
 import { tempDir, type TempDir } from "../../helpers.js";
 import { normal, range, ready } from "./helpers.js";
 
@@ -155,6 +155,16 @@ describe("RaftStorage", () => {
     expect(store.stats.batches).toBe(before);
     await store.persist(ready({ entries: [normal(6, 2)] }));
     expect((await (await reopen()).load())?.hardState).toEqual({ term: 2, vote: "a", commit: 5 });
+  });
+
+  it("writes a commit index that passes a membership change, even with nothing else to write", async () => {
+    await store.initialize(bootstrapState(membership));
+    const change: Entry = { type: "conf-change", index: 3, term: 2, change: { type: "remove", node: "c" } };
+    await store.persist(ready({ entries: [normal(2, 2), change], hardState: { term: 2, vote: "a", commit: 1 } }));
+    const committed = { ...ready({ hardState: { term: 2, vote: "a", commit: 3 } }), mustSync: false };
+    await store.persist({ ...committed, committedEntries: [normal(2, 2), change] });
+    // A member that restarted with commit 1 would count "c" as a voter again (storage.ts).
+    expect((await (await reopen()).load())?.hardState).toEqual({ term: 2, vote: "a", commit: 3 });
   });
 
   it("detects a corrupted value on load", async () => {

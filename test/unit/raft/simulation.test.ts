@@ -71,6 +71,20 @@ describe("raft deterministic simulation (real runtimes)", () => {
     expect(why((await runSeeds(700, 10, { crashNoticeRate: 1, falseLeaderLostRate: 0.02 })).failure)).toBe("");
   }, 180_000);
 
+  it("passes the seeds that found bugs in issue 15's changes (commit learned from votes, stale commit)", async () => {
+    // 700565, 203, 900042: a two-node remainder whose longer log counted the wrong voters (vote
+    // messages now carry the commit index); 900521: a second leader in a term, elected by two
+    // members restarted with a stored commit two membership changes behind.
+    for (const [seed, overrides] of [
+      [700565, {}],
+      [203, { sendBeforePersistRate: 1 }],
+      [900042, {}],
+      [900521, {}],
+    ] as const) {
+      expect(why((await runSeeds(seed, 1, overrides)).failure)).toBe("");
+    }
+  }, 120_000);
+
   it("catches a store that acknowledges a write before it is durable (a crash in between forgets it)", async () => {
     const block = await runSeeds(1, 50, { storageBug: "ack-before-durable" });
     expect(block.failure).not.toBeNull();
