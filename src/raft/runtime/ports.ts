@@ -23,6 +23,12 @@ export interface RaftStore {
   saveSnapshot(snapshot: Snapshot): Promise<void>;
   /** Are `hs`'s term and vote already durable (so messages depending on them may go out)? */
   termAndVoteDurable(hs: HardState): boolean;
+  /**
+   * On close: write `hs`'s commit index if the store's lags behind it (commit-only changes are
+   * not written as they happen), so a stopped node's store, and `weed-ts master.raft dump`, hold
+   * every commit it knew. No fsync: a crash right after only leaves it lagging, as it may.
+   */
+  saveCommit(hs: HardState): Promise<void>;
 }
 
 /** What the transport tells the runtime. */

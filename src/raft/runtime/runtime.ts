@@ -566,6 +566,7 @@ export class RaftRuntime<R = unknown> extends EventEmitter<RaftRuntimeEvents> {
     this.tickTimer = null;
     this.notify();
     await this.loopDone;
+    await this.saveCommit();
     this.failAll(
       () =>
         new RaftClosedError("raft runtime closed before the outcome was known; outcome unknown: it may still commit"),
@@ -574,6 +575,18 @@ export class RaftRuntime<R = unknown> extends EventEmitter<RaftRuntimeEvents> {
     await this.storage.close();
     this.lifecycle = "closed";
     if (wasRunning) this.log.info({}, "raft: closed");
+  }
+
+  /** A stopped node's store holds every commit it knew (RaftStore.saveCommit); best effort. */
+  private async saveCommit(): Promise<void> {
+    const node = this.node;
+    if (node === null || this.lifecycle === "new") return;
+    const s = node.status();
+    try {
+      await this.storage.saveCommit({ term: s.term, vote: s.vote, commit: s.commit });
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, "raft: could not store the commit index on close");
+    }
   }
 
   private fail(err: unknown): void {

@@ -232,6 +232,13 @@ export class RaftStorage {
     this.snapIndex = s;
   }
 
+  /** Once, on close: cheaper to write than to find out whether the stored commit lags. */
+  async saveCommit(hs: HardState): Promise<void> {
+    if (!this.termAndVoteDurable(hs) || hs.commit < this.hardState.commit || hs.commit > this.lastIndex) return;
+    this.hardState = hs;
+    await this.write([{ type: "put", key: KEY_HARD_STATE, value: encodeHardState(hs) }], false);
+  }
+
   /** Are `hs`'s term and vote already durable (so messages depending on them may go out)? */
   termAndVoteDurable(hs: HardState): boolean {
     return hs.term === this.durableTerm && hs.vote === this.durableVote;

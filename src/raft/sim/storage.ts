@@ -108,6 +108,10 @@ export class SimStorage implements RaftStore {
     else compact();
   }
 
+  async saveCommit(_hs: HardState): Promise<void> {
+    // The simulator drops runtimes instead of closing them: never called.
+  }
+
   private commitOnly(hs: HardState): boolean {
     const stored = this.disk.hardState();
     return stored !== null && hs.term === stored.term && hs.vote === stored.vote;
