@@ -139,6 +139,13 @@ export const runtimeLimits = {
    */
   peerLivenessMs: 400,
   /**
+   * After an answered stream to a peer broke, how long a TCP connect to its port may take to say
+   * whether the process is gone (refused: a kill -9 closes the port at once) before the question
+   * is dropped (a stalled or cut-off host: the election timeout decides). Loopback and a LAN
+   * answer in well under a millisecond; 200 ms leaves room for a busy event loop.
+   */
+  peerGoneProbeMs: 200,
+  /**
    * Senders whose last message time a node tracks (status().members[].lastHeardMs). A group has
    * a handful of members; the bound only stops a flood of made-up sender ids from growing it.
    */

@@ -38,8 +38,8 @@ export interface TransportHandlers {
   /** Messages to `peer` were dropped (queue full or stream down): the core stops pipelining to it. */
   onUnreachable(peer: NodeId): void;
   /**
-   * An established connection to `peer` broke (reset or closed, not merely slow): the process
-   * behind it is likely gone. The core campaigns early if `peer` was its leader.
+   * An established connection to `peer` broke and its port now refuses connections: the process
+   * is gone (a stalled one is not reported). The core campaigns early if `peer` was its leader.
    */
   onPeerLost(peer: NodeId): void;
 }

@@ -20,6 +20,7 @@
 // always the case, which halves the messages (and process wake-ups) per proposal; at worst a
 // follower learns the commit index commitOnlyHoldMs later. Delaying or dropping a message is
 // something the network may do anyway, so safety does not depend on it.
+import * as net from "node:net";
 import * as grpc from "@grpc/grpc-js";
 import { Raft } from "../../gen/raft_pb.js";
 import { bindServer, shutdownServer } from "../../grpc/adapter.js";
@@ -414,9 +415,9 @@ class PeerSender {
     this.client?.close();
     this.client = null;
     if (this.closed) return;
-    // A reset or closed connection to a peer that had answered: its process is likely gone (a
-    // kill -9 resets the socket at once). Not a stream that never opened, nor a refusal.
-    if (this.answered && (err === null || err.code === grpc.status.UNAVAILABLE)) this.events.lost();
+    // A broken connection to a peer that had answered: gone, or only slow? Not a stream that never
+    // opened, nor a refusal.
+    if (this.answered && (err === null || err.code === grpc.status.UNAVAILABLE)) this.probeGone(this.address);
     if (this.failures === 0 && err?.code === grpc.status.PERMISSION_DENIED) {
       this.cfg.log.warn(
         { peer: this.id, err: err.details },
@@ -429,6 +430,30 @@ class PeerSender {
       );
     }
     this.backOff();
+  }
+
+  /**
+   * Reports the peer lost (the core then campaigns early if it was the leader) only when its port
+   * refuses a TCP connect: the process is gone (kill -9). A keepalive timeout of a live but
+   * stalled peer connects, and is left to the election timeout: on a loaded machine (load 9+)
+   * counting every broken stream made a busy leader lose leadership every few seconds.
+   */
+  private probeGone(address: string): void {
+    const colon = address.lastIndexOf(":");
+    const host = address.slice(0, colon).replace(/^\[|\]$/g, "");
+    const port = Number(address.slice(colon + 1));
+    if (colon < 0 || !Number.isInteger(port)) return;
+    const sock = net.connect({ host, port });
+    const done = (): void => {
+      clearTimeout(timer);
+      sock.destroy();
+    };
+    const timer = setTimeout(done, this.cfg.limits.peerGoneProbeMs);
+    sock.once("connect", done);
+    sock.once("error", (e: NodeJS.ErrnoException) => {
+      done();
+      if (e.code === "ECONNREFUSED" && !this.closed) this.events.lost();
+    });
   }
 
   private clearAnswerTimer(): void {

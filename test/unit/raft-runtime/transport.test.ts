@@ -217,6 +217,10 @@ describe("GrpcTransport", () => {
       { timeoutMs: 5_000, intervalMs: 50, what: "the silent link given up, and a reopened stream given up too" },
     );
     expect(a.unreachable).toContain("b");
+    // Silent, not gone: its port still takes connections, so the core's lease stays (a stalled
+    // leader is left to the election timeout).
+    await new Promise((r) => setTimeout(r, 300));
+    expect(a.lost).toEqual([]);
     proxy.frozen = false;
     const healedAt = performance.now();
     await waitFor(
