@@ -26,6 +26,11 @@ function node(
   );
 }
 
+/** A vote request (not a transfer) that teaches no commit index. */
+function voteRequest(from: NodeId, to: NodeId, term: number, lastIndex: number, lastTerm: number): Message {
+  return { type: "vote", from, to, term, lastIndex, lastTerm, transfer: false, commit: 0, commitTerm: 0 };
+}
+
 /** Handle a node's Ready as a runtime would (nothing persisted here) and return its messages. */
 function drain(n: RaftNode): Message[] {
   const out: Message[] = [];
@@ -79,17 +84,7 @@ describe("§5.1 terms", () => {
 
   it("a request from an older term is rejected with the current term, so the sender catches up", () => {
     const n = node("1", { state: stateWithLog([], 5) });
-    n.step({
-      type: "vote",
-      from: "2",
-      to: "1",
-      term: 4,
-      lastIndex: 9,
-      lastTerm: 4,
-      transfer: false,
-      commit: 0,
-      commitTerm: 0,
-    });
+    n.step(voteRequest("2", "1", 4, 9, 4));
     expect(drain(n)).toMatchObject([{ type: "vote-response", to: "2", term: 5, reject: true }]);
     expect(n.status()).toMatchObject({ term: 5, vote: null });
   });
@@ -119,45 +114,15 @@ describe("§5.2 leader election", () => {
 
   it("each node votes for at most one candidate per term, first come first served", () => {
     const n = node("3");
-    n.step({
-      type: "vote",
-      from: "1",
-      to: "3",
-      term: 2,
-      lastIndex: 1,
-      lastTerm: 1,
-      transfer: false,
-      commit: 0,
-      commitTerm: 0,
-    });
-    n.step({
-      type: "vote",
-      from: "2",
-      to: "3",
-      term: 2,
-      lastIndex: 1,
-      lastTerm: 1,
-      transfer: false,
-      commit: 0,
-      commitTerm: 0,
-    });
+    n.step(voteRequest("1", "3", 2, 1, 1));
+    n.step(voteRequest("2", "3", 2, 1, 1));
     const answers = drain(n).map((m) => (m.type === "vote-response" ? [m.to, m.reject] : null));
     expect(answers).toEqual([
       ["1", false],
       ["2", true],
     ]);
     // The same candidate asking again (a retransmission) is granted again.
-    n.step({
-      type: "vote",
-      from: "1",
-      to: "3",
-      term: 2,
-      lastIndex: 1,
-      lastTerm: 1,
-      transfer: false,
-      commit: 0,
-      commitTerm: 0,
-    });
+    n.step(voteRequest("1", "3", 2, 1, 1));
     expect(drain(n)).toMatchObject([{ type: "vote-response", reject: false }]);
   });
 
@@ -297,10 +262,12 @@ describe("§9.6 PreVote", () => {
       change: { type: "remove", node },
     });
     const base = bootstrapState({ voters: ["1", "2", "3", "4"], learners: [] });
-    const n = new RaftNode(
-      { id: "1", random: () => 0, preVote: true, checkQuorum: true },
-      { ...base, hardState: { term: 1, vote: null, commit: 1 }, entries: [remove(2, "4"), remove(3, "3")] },
-    );
+    const staleMember = (): RaftNode =>
+      new RaftNode(
+        { id: "1", random: () => 0, preVote: true, checkQuorum: true },
+        { ...base, hardState: { term: 1, vote: null, commit: 1 }, entries: [remove(2, "4"), remove(3, "3")] },
+      );
+    const n = staleMember();
     n.campaign();
     // A wrong term at index 3 is not the same entry: nothing learned, no quorum.
     n.step({ type: "pre-vote-response", from: "2", to: "1", term: 2, reject: false, commit: 3, commitTerm: 9 });
@@ -310,10 +277,7 @@ describe("§9.6 PreVote", () => {
     expect(n.status().membership.voters).toEqual(["1", "2"]);
     expect(n.status().role).toBe("candidate");
     // A campaign's request teaches too: a fresh node with the same log hears 2's pre-vote.
-    const m = new RaftNode(
-      { id: "1", random: () => 0, preVote: true, checkQuorum: true },
-      { ...base, hardState: { term: 1, vote: null, commit: 1 }, entries: [remove(2, "4"), remove(3, "3")] },
-    );
+    const m = staleMember();
     const ask = { from: "2", to: "1", term: 2, lastIndex: 3, lastTerm: 1, commit: 3, commitTerm: 1 } as const;
     m.step({ type: "pre-vote", ...ask });
     expect(m.status()).toMatchObject({ role: "follower", commit: 3 });
