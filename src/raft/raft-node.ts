@@ -229,8 +229,8 @@ export class RaftNode {
   }
 
   /**
-   * The transport lost its connection to `peer` (an established stream broke: the process died,
-   * or its host reset the connection). If `peer` is this follower's leader, its lease is given up
+   * The transport lost its connection to `peer` (an established stream broke and its port then
+   * refused a connect: the process died). If `peer` is this follower's leader, its lease is given up
    * now and the election timer fires within a few ticks instead of a whole election timeout: a
    * leader killed with -9 is replaced in a few ticks (issue 15), while a hung or cut-off leader
    * still takes the full timeout. Needs PreVote and CheckQuorum, which make a false alarm
@@ -731,7 +731,7 @@ export class RaftNode {
     if (this.role === "leader") return true;
     if (m.commit <= this.log.committed || !this.log.matchTerm(m.commit, m.commitTerm)) return true;
     this.commitTo(m.commit);
-    if (this.promotable()) return true;
+    if (this.promotable() || this.role === "follower") return true;
     this.becomeFollower(this.term, null);
     return false;
   }
