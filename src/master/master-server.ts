@@ -13,7 +13,7 @@ import { Seaweed } from "../gen/master_pb.js";
 import { addService, bindServer, shutdownServer } from "../grpc/adapter.js";
 import { newGrpcServer } from "../grpc/tls.js";
 import { StorageEmptyError, type RuntimeLogger } from "../raft/runtime/index.js";
-import { seaweedService } from "./api/grpc-service.js";
+import { seaweedRequestDecoders, seaweedService } from "./api/grpc-service.js";
 import { HeartbeatService } from "./api/heartbeat-service.js";
 import { MasterHttpHandlers } from "./api/http-handlers.js";
 import { LeaderForwarder } from "./api/leader-forwarder.js";
@@ -310,7 +310,8 @@ export class MasterServer {
     // clock as this process's monotonic clock tracks it from its start (exp is whole seconds, ~10 s ahead).
     const fidTokens = fidTokensOf(c.security, () => (performance.timeOrigin + now()) / 1000);
     const admin = adminCredentialOf(c.security);
-    addService(grpcServer, Seaweed, seaweedService({ ...service, membership, fidTokens, admin }), grpcStatusOf);
+    const seaweed = seaweedService({ ...service, membership, fidTokens, admin });
+    addService(grpcServer, Seaweed, seaweed, grpcStatusOf, seaweedRequestDecoders);
     const vacuumer = new Vacuumer(
       { topology, calls: grpcVacuumCalls, ready: () => !assigner.warmingUp, clock: realRepairClock, logger },
       {
