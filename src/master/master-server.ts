@@ -337,16 +337,7 @@ export class MasterServer {
     const repairer = this.repairerOf(topology, assigner);
     const leadership = new LeadershipReactions({
       ...(repairer === undefined ? {} : { repairer }),
-      vacuumer,
-      self,
-      state,
-      assigner,
-      sequencer,
-      heartbeats,
-      forwarder,
-      leaderCalls,
-      logger,
-      warmUpMs,
+      ...{ vacuumer, self, state, assigner, sequencer, heartbeats, forwarder, leaderCalls, logger, warmUpMs },
     });
     const joinAbort = new AbortController();
     const parts = { forwarder, leaderCalls, sequencer, heartbeats, growth, allocator, uploads, leadership };
