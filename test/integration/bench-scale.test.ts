@@ -71,9 +71,15 @@ afterAll(async () => {
 describe("bench-scale fleet", () => {
   it("registers 20 simulated servers with the leader, which assigns to them and looks their volumes up", async () => {
     const leader = await leaderIndex();
-    const raft = await getJson(`${base(leader)}/cluster/raft`);
-    const clusterId = raft.json.clusterId as string;
-    expect(clusterId).not.toBe("");
+    // A new leader's first entry fixes the cluster id: it commits a moment after the election.
+    const clusterId = await eventually(
+      async () => {
+        const id = (await getJson(`${base(leader)}/cluster/raft`)).json.clusterId as string;
+        expect(id).not.toBe("");
+        return id;
+      },
+      { what: "the cluster id committed" },
+    );
     const config = {
       masters: ports.map((p) => `127.0.0.1:${p}`),
       ...{ first: 0, count: SERVERS, volumes: VOLUMES, pulseMs: 5_000, clusterId },
