@@ -32,6 +32,9 @@ const PROBE_TIMEOUT_MS = 3_000;
 const FAILOVER_DEADLINE_MS = 15_000;
 const HEALTH_DEADLINE_MS = 20_000;
 const KEYS = 1000;
+// BENCH_RAFT_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/p": node flags for the three kv-nodes (node
+// refuses --cpu-prof in NODE_OPTIONS); the nodes are then stopped with SIGTERM at the end, so profiles get written.
+const nodeArgs = (process.env.BENCH_RAFT_NODE_ARGS ?? "").split(/\s+/).filter(Boolean);
 
 const { values: flags } = parseArgs({
   options: {
@@ -109,6 +112,7 @@ class Node {
     this.id = `127.0.0.1:${raftPort}`;
     this.http = `http://127.0.0.1:${httpPort}`;
     this.args = [
+      ...nodeArgs,
       KV_NODE,
       "--id",
       this.id,
@@ -389,7 +393,9 @@ async function main() {
   const root = await mkdtemp(join(tmpdir(), "bench-raft-"));
   const nodes = await makeNodes(root);
   const cleanup = async () => {
-    for (const n of nodes) await n.kill("SIGKILL").catch(() => {});
+    // SIGTERM when profiling: node writes --cpu-prof profiles only on a clean exit.
+    const signal = nodeArgs.length > 0 ? "SIGTERM" : "SIGKILL";
+    for (const n of nodes) await n.kill(signal).catch(() => {});
     for (const n of nodes) n.closeAgent();
     if (!flags.keep) await rm(root, { recursive: true, force: true });
   };
