@@ -34,7 +34,7 @@ const script = (name) => join(ROOT, "scripts", name);
 const PARTS = ["blob", "raft", "failover", "scale"];
 // Bounds (ms) of each child process: a few times what it takes at the defaults on this 2-core machine.
 const BLOB_BOUND_MS = 420_000; // 3 rounds x 4 runs x 5 s, the fill of the GET set, 2 server starts
-const RAFT_RUN_BOUND_MS = 120_000; // one concurrency: 3 nodes up, 1 s warm-up, the run, cleanup
+const RAFT_RUN_BOUND_MS = 120_000; // one concurrency: 3 nodes up, 10 s warm-up, the run, cleanup
 const FAILOVER_BOUND_MS = 600_000; // 5 kills, each with a restart and rejoin, then the read-back
 const ETCD_FAILOVER_BOUND_MS = 300_000; // 3 kills of etcd, each with a restart and 1 s settle
 const SCALE_EXTRA_MS = 30_000; // bench-scale's own bound (BENCH_SCALE_SECONDS) plus its cleanup

@@ -2,13 +2,14 @@
 // etcd 3.4 as the ceiling of `npm run bench:all` (issue 15), measured the way bench-raft.mjs measures
 // weed-ts's Raft, so the two figures of one run compare:
 //
-//   node scripts/bench-etcd.mjs [--concurrency 1,16,64] [--duration-s 5] [--value-bytes 100] [--kills 0]
+//   node scripts/bench-etcd.mjs [--concurrency 1,16,64] [--duration-s 5] [--warmup-s 10] [--value-bytes 100]
+//        [--kills 0]
 //
 // Three etcd members on 127.0.0.1 (heartbeat 100 ms, election 1000 ms, pre-vote off: etcd's defaults,
 // as in ../shared/anchors/etcd-throughput.sh and etcd-failover.sh) in a temp dir, talked to over
 // the HTTP/JSON gateway (/v3/kv/put; the gateway costs JSON, base64 and an in-process gRPC hop).
-// 1. Throughput: bench-raft's closed loop: a 1 s warm-up at concurrency 16, then for each
-//    concurrency N writers to the leader for --duration-s, 100-byte values over 1000 keys, a
+// 1. Throughput: bench-raft's closed loop: a --warmup-s warm-up at concurrency 16 (as bench-raft's),
+//    then for each concurrency N writers to the leader for --duration-s, 100-byte values over 1000 keys, a
 //    keep-alive node:http agent, 3 s per request: puts/s, p50/p99 (nearest rank) of acked puts.
 // 2. Failover, --kills times: kill -9 the leader; from the kill a put every 20 ms alternating between
 //    the survivors (3 s timeout each); the sample is the time to the first acknowledged one (as
@@ -33,7 +34,6 @@ const FAILOVER_DEADLINE_MS = 30_000; // kill -> first acked put (etcd-failover.s
 const SETTLE_MS = 1_000; // after a restarted member is healthy, as etcd-failover.sh's SETTLE_S
 const STOP_WAIT_MS = 5_000; // SIGKILL -> exit
 const POLL_MS = 100;
-const WARMUP_MS = 1_000; // bench-raft warms up 1 s at concurrency 16
 const WARMUP_CONCURRENCY = 16;
 const KEYS = 1000; // bench-raft's key space
 const HEARTBEAT_MS = 100; // etcd's default
@@ -43,6 +43,7 @@ const { values: flags } = parseArgs({
   options: {
     concurrency: { type: "string", default: "1,16,64" },
     "duration-s": { type: "string", default: "5" },
+    "warmup-s": { type: "string", default: "10" },
     "value-bytes": { type: "string", default: "100" },
     kills: { type: "string", default: "0" },
   },
@@ -61,6 +62,7 @@ const concurrencies = flags.concurrency
   .filter(Boolean)
   .map((c) => int("concurrency", c, 1));
 const durationS = int("duration-s", flags["duration-s"], 1);
+const warmupS = int("warmup-s", flags["warmup-s"], 0);
 const valueBytes = int("value-bytes", flags["value-bytes"], 1);
 const kills = int("kills", flags.kills, 0);
 
@@ -247,7 +249,7 @@ async function failoverOnce(members, round) {
 
 async function measure(members, summary) {
   let leader = await waitLeader(members);
-  if (concurrencies.length > 0) await closedLoop(leader, WARMUP_CONCURRENCY, WARMUP_MS);
+  if (concurrencies.length > 0) await closedLoop(leader, WARMUP_CONCURRENCY, warmupS * 1000);
   for (const c of concurrencies) {
     leader = await waitLeader(members);
     const r = await closedLoop(leader, c, durationS * 1000);

@@ -2,13 +2,14 @@
 // Raft benchmark: three kv-node processes (src/raft/runtime/kv-example) on loopback, gRPC between
 // them, LevelDB with fsync on. Needs a build (runs dist/):  npx tsc -p tsconfig.json
 //
-//   node scripts/bench-raft.mjs [--duration-s 5] [--concurrency 1,16,64] [--kills 10]
+//   node scripts/bench-raft.mjs [--duration-s 5] [--warmup-s 10] [--concurrency 1,16,64] [--kills 10]
 //        [--steady-s 60] [--tick-ms N --election-ticks N --heartbeat-ticks N] [--value-bytes 100]
 //
 // 1. Throughput: closed loop of PUT /kv/<key> (100-byte values, 1000 keys) sent to the leader with
 //    N requests in flight (a keep-alive node:http agent, as the etcd anchor measurements used),
-//    for --duration-s each after a 1 s warm-up: committed proposals/s and p50/p99 commit latency
-//    (a PUT answers once its entry is committed and applied).
+//    for --duration-s each after a --warmup-s warm-up at concurrency 16: committed proposals/s,
+//    p50/p99 commit latency (a PUT answers once its entry is committed and applied), and the CPU
+//    (user+system, /proc) of the leader and of the followers per commit.
 // 2. Failover, --kills times: kill -9 the leader; from the kill, a probe starts a PUT every 20 ms
 //    alternating between the survivors (each with a 3 s timeout); the sample is the time to the
 //    first acknowledged PUT. The killed node is restarted and must be a caught-up follower before
@@ -17,7 +18,7 @@
 //    polled every 100 ms; any change of leader or term counts as a (spurious) leader change.
 // Listens on 127.0.0.1 only, kills only the processes it started, removes its temp dir.
 import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import http from "node:http";
 import { createServer } from "node:net";
@@ -32,6 +33,8 @@ const PROBE_TIMEOUT_MS = 3_000;
 const FAILOVER_DEADLINE_MS = 15_000;
 const HEALTH_DEADLINE_MS = 20_000;
 const KEYS = 1000;
+const WARMUP_CONCURRENCY = 16;
+const CLOCK_TICKS_PER_S = 100; // USER_HZ of /proc/<pid>/stat on Linux
 // BENCH_RAFT_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/p": node flags for the three kv-nodes (node
 // refuses --cpu-prof in NODE_OPTIONS); the nodes are then stopped with SIGTERM at the end, so profiles get written.
 const nodeArgs = (process.env.BENCH_RAFT_NODE_ARGS ?? "").split(/\s+/).filter(Boolean);
@@ -39,6 +42,7 @@ const nodeArgs = (process.env.BENCH_RAFT_NODE_ARGS ?? "").split(/\s+/).filter(Bo
 const { values: flags } = parseArgs({
   options: {
     "duration-s": { type: "string", default: "5" },
+    "warmup-s": { type: "string", default: "10" },
     concurrency: { type: "string", default: "1,16,64" },
     kills: { type: "string", default: "10" },
     "steady-s": { type: "string", default: "60" },
@@ -54,7 +58,7 @@ const { values: flags } = parseArgs({
 });
 if (flags.help) {
   console.log(
-    "usage: bench-raft.mjs [--duration-s 5] [--concurrency 1,16,64] [--kills 10] [--steady-s 60]\n" +
+    "usage: bench-raft.mjs [--duration-s 5] [--warmup-s 10] [--concurrency 1,16,64] [--kills 10] [--steady-s 60]\n" +
       "         [--steady-concurrency 16] [--tick-ms N] [--election-ticks N] [--heartbeat-ticks N]\n" +
       "         [--value-bytes 100] [--keep]",
   );
@@ -71,6 +75,7 @@ function int(name, text, min = 0) {
 }
 
 const durationS = int("duration-s", flags["duration-s"], 1);
+const warmupS = int("warmup-s", flags["warmup-s"], 0);
 const concurrencies = flags.concurrency.split(",").map((c) => int("concurrency", c, 1));
 const kills = int("kills", flags.kills);
 const steadyS = int("steady-s", flags["steady-s"]);
@@ -332,14 +337,36 @@ async function steady(nodes, seconds, concurrency) {
 
 // ---------------------------------------------------------------------------------------------
 
+/** user+system CPU of `pid` so far, in microseconds (/proc/<pid>/stat; null off Linux). */
+function cpuMicros(pid) {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+    return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLOCK_TICKS_PER_S;
+  } catch {
+    return null;
+  }
+}
+
 async function throughputPhase(nodes, summary) {
   console.log("\n== throughput (PUT to the leader, 100 B values) ==");
+  console.log("   (cpu: user+system of the leader, and of both followers together, per commit)");
   for (const c of concurrencies) {
-    const r = await closedLoop(await waitLeader(nodes), c, durationS * 1000);
-    summary.throughput.push({ concurrency: c, ...r });
+    const leader = await waitLeader(nodes);
+    const followers = nodes.filter((n) => n !== leader && n.alive);
+    const cpu = () => [cpuMicros(leader.child.pid), ...followers.map((n) => cpuMicros(n.child.pid))];
+    const before = cpu();
+    const r = await closedLoop(leader, c, durationS * 1000);
+    const after = cpu();
+    const used = after.map((a, i) => (a === null || before[i] === null ? null : a - before[i]));
+    const perCommit = (us) => (us === null || r.ops === 0 ? null : us / r.ops);
+    const cpuLeader = perCommit(used[0]);
+    const cpuFollowers = used.slice(1).includes(null) ? null : perCommit(used.slice(1).reduce((a, b) => a + b, 0));
+    summary.throughput.push({ concurrency: c, ...r, cpuLeaderUs: cpuLeader, cpuFollowersUs: cpuFollowers });
     const latency = `p50 ${fmt(r.p50)} ms  p99 ${fmt(r.p99)} ms`;
+    const us = (x) => (x === null ? "?" : x.toFixed(0));
     console.log(
-      `c=${String(c).padStart(3)}  ${r.perSec.toFixed(0).padStart(6)} commits/s  ${latency}  errors ${r.errors}`,
+      `c=${String(c).padStart(3)}  ${r.perSec.toFixed(0).padStart(6)} commits/s  ${latency}  errors ${r.errors}` +
+        `  cpu us/commit leader ${us(cpuLeader)} followers ${us(cpuFollowers)}`,
     );
   }
 }
@@ -412,7 +439,10 @@ async function main() {
     );
     for (const n of nodes) n.start();
     const leader = await waitLeader(nodes);
-    await closedLoop(leader, 16, 1000); // warm-up
+    // V8 compiles a function with its optimizing tier only after thousands of calls: a 1 s warm-up
+    // left most of the per-commit path in the baseline tier, and c1 measured ~2x the CPU per commit
+    // it settles at (a master runs for days). etcd (Go) needs none; bench-etcd warms up the same.
+    await closedLoop(leader, WARMUP_CONCURRENCY, warmupS * 1000);
     await throughputPhase(nodes, summary);
     if (kills > 0) await failoverPhase(nodes, summary);
     if (steadyS > 0) await steadyPhase(nodes, summary);

@@ -78,6 +78,9 @@ function serverOptions(limits: RuntimeLimits): grpc.ServerOptions {
   return {
     "grpc.max_receive_message_length": limits.grpcMessageBytesMax,
     "grpc.max_send_message_length": limits.grpcMessageBytesMax,
+    // Channelz (on by default) counts and timestamps every message for an introspection service
+    // nothing here serves: ~13% of the CPU of a message round trip on this machine.
+    "grpc.enable_channelz": 0,
   };
 }
 
