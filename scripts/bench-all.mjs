@@ -6,7 +6,8 @@
 //   blob      scripts/bench-blob.mjs: volume server GET / PUT 1 KB vs bare node:http, rounds alternating
 //   raft      scripts/bench-raft.mjs vs scripts/bench-etcd.mjs (3 etcd members, HTTP gateway, the same
 //             closed loop): commits/s at concurrency 1, 16, 64; per concurrency one etcd run and one
-//             weed-ts run back to back, the order swapped each time
+//             weed-ts run back to back, the order swapped each time; c1 also next to its Node floor
+//             (scripts/bench-raft-floor.mjs: the same I/O without Raft, gRPC or LevelDB)
 //   failover  scripts/bench-failover.mjs (kill -9 of the leader -> first acknowledged /submit) between
 //             two halves of etcd's kills (bench-etcd --kills: kill -9 -> first acknowledged put)
 //   scale     scripts/bench-scale.mjs: leader CPU, assign p99, new leader ready (absolute goals)
@@ -240,7 +241,20 @@ async function raftPart(report) {
     report.add(`raft-${c}`, { weed: got.weed.perSec, ceiling: got.etcd?.perSec, ceilingNote: NO_ETCD });
     const etcdText = got.etcd === undefined ? NO_ETCD : `etcd ${latency(got.etcd)} (order ${order.join(", ")})`;
     report.detail(`raft c=${c}: weed-ts ${latency(got.weed)}; ${etcdText}`);
+    if (c === 1) await raftFloor(report, got.weed);
   }
+}
+
+/** A detail, not a goal: bench-raft's c1 next to the floor of its I/O alone (bench-raft-floor.mjs). */
+async function raftFloor(report, weed) {
+  const args = [script("bench-raft-floor.mjs"), "--duration-s", String(settings.raftDurationS)];
+  const f = await runForResult("raft floor c=1", args, { boundMs: RAFT_RUN_BOUND_MS });
+  const cpu = (t) => (typeof t.cpuLeaderUs === "number" ? `, leader cpu ${t.cpuLeaderUs.toFixed(0)} us/commit` : "");
+  report.detail(
+    `raft c=1 vs its Node floor (HTTP + raw TCP + fdatasync, no Raft/gRPC/LevelDB): ` +
+      `${f.perSec.toFixed(0)}/s p50 ${f.p50.toFixed(2)} ms${cpu(f)}; weed-ts ${(weed.perSec / f.perSec).toFixed(2)} ` +
+      `of it${cpu(weed)}`,
+  );
 }
 
 /** kill -9 of etcd's leader, `kills` times: the samples (ms). */
