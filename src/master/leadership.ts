@@ -7,6 +7,7 @@ import type { Logger } from "../common/logger.js";
 import type { HeartbeatService } from "./api/heartbeat-service.js";
 import type { LeaderForwarder } from "./api/leader-forwarder.js";
 import type { LeaderGrpcClients } from "./api/leader-grpc.js";
+import type { MasterMetrics } from "./api/metrics.js";
 import type { RaftClusterState } from "./state/raft-cluster-state.js";
 import type { Sequencer } from "./state/sequencer.js";
 import type { Assigner } from "./topology/assigner.js";
@@ -22,6 +23,8 @@ export interface LeadershipDeps {
   forwarder: LeaderForwarder;
   leaderCalls: LeaderGrpcClients;
   logger: Logger;
+  /** Where the new leader's way to ready is timed (metrics.readiness). */
+  metrics: Pick<MasterMetrics, "readiness">;
   /** How long after winning an election growth waits for volume servers to report (ms). */
   warmUpMs: number;
   /** The background replica repair, run while leading; absent when turned off. */
@@ -49,6 +52,7 @@ export class LeadershipReactions {
       this.leading = role === "leader";
       if (this.leading) this.becameLeader();
       else {
+        d.metrics.readiness.ended();
         void d.repairer?.stepDown();
         void d.vacuumer?.stepDown();
         this.sendVolumeServersOn();
@@ -71,7 +75,8 @@ export class LeadershipReactions {
   }
 
   private becameLeader(): void {
-    const { assigner, state, sequencer, logger, warmUpMs } = this.d;
+    const { assigner, state, sequencer, logger, warmUpMs, metrics } = this.d;
+    metrics.readiness.began((t) => logger.info(roundedMs(t), "new leader ready: beats applied, file keys, an assign"));
     // The topology is soft state: volume servers report to the new leader within a beat or two.
     // Until then growth would allocate volumes that already exist elsewhere. A cluster that never
     // allocated a volume has nothing to wait for, but a new leader may not have applied its whole
@@ -91,6 +96,7 @@ export class LeadershipReactions {
       );
     void sequencer
       .start()
+      .then(() => metrics.readiness.reached("fileKeys"))
       .catch((err: unknown) =>
         logger.warn({ err: (err as Error).message }, "reserving file keys failed; retried on demand"),
       );
@@ -133,4 +139,9 @@ export class LeadershipReactions {
     }
     this.wasMember = member;
   }
+}
+
+/** Times in whole milliseconds, for the log. */
+function roundedMs(times: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(times).map(([k, ms]) => [`${k}Ms`, Math.round(ms)]));
 }

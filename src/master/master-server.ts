@@ -293,10 +293,7 @@ export class MasterServer {
     const everAllocated = (): boolean => state.maxVolumeId > 0;
     const assigner = new Assigner({ topology, sequencer, growth, random, now, everAllocated });
     const heartbeats = new HeartbeatService({
-      ...{ topology, sequencer, state, logger, metrics },
-      leader: () => cluster.leader(),
-      isLeader: () => cluster.isLeader(),
-      self,
+      ...{ topology, sequencer, state, logger, metrics, cluster },
       onNodeLeft: (node, vanished) => {
         allocator.forget(node);
         uploads.forget(node.url, vanished);
@@ -337,7 +334,7 @@ export class MasterServer {
     const repairer = this.repairerOf(topology, assigner);
     const leadership = new LeadershipReactions({
       ...(repairer === undefined ? {} : { repairer }),
-      ...{ vacuumer, self, state, assigner, sequencer, heartbeats, forwarder, leaderCalls, logger, warmUpMs },
+      ...{ vacuumer, self, state, assigner, sequencer, heartbeats, forwarder, leaderCalls, logger, warmUpMs, metrics },
     });
     const joinAbort = new AbortController();
     const parts = { forwarder, leaderCalls, sequencer, heartbeats, growth, allocator, uploads, leadership };

@@ -25,6 +25,7 @@ import {
   type VolumeShortInformationMessage,
 } from "../../gen/master_pb.js";
 import type { ClusterState } from "../state/cluster-state.js";
+import type { ClusterView } from "../state/cluster-view.js";
 import type { DataNode, NodeSpec, ReplicaInfo } from "../topology/data-node.js";
 import { heartbeatVolumesMax, silentPulsesMax } from "../limits.js";
 import { checkHeartbeatCluster, checkVolumeCount, saneVolumes, volumeIdAheadMax } from "./heartbeat-bounds.js";
@@ -42,15 +43,12 @@ export interface HeartbeatServiceDeps {
   state: ClusterState;
   logger: Logger;
   metrics: MasterMetrics;
-  /** The leader's "ip:port" (HTTP), sent as `leader` in every response; null during elections. */
-  leader: () => string | null;
-  /** False on a follower: it answers the first beat with the leader and ends the stream. */
-  isLeader: () => boolean;
   /**
-   * This master's "ip:port" (HTTP), as `leader` names it: a stream taken on the follower path never
-   * gets an answer naming this master (see handle()).
+   * Who leads: `leader()` is sent as `leader` in every response (null during elections); a master
+   * that is not leading answers a stream's first beat with the leader and ends it, or holds it
+   * through an election (leaderKnown). `self` is this master as `leader()` names it.
    */
-  self?: string;
+  cluster: Pick<ClusterView, "self" | "isLeader" | "leader" | "leaderKnown">;
   /**
    * Called once a server is dropped, to release what was kept for it (gRPC clients, HTTP pools).
    * `vanished`: it went silent or its connection broke, so requests in flight to it will not be
@@ -85,6 +83,23 @@ export const beatTurnBudgetMs = 2;
  * half of the loop while the burst lasts. A fifth of the Raft tick (50 ms).
  */
 export const beatTurnBudgetMsMax = 10;
+
+/**
+ * How long a master that is not leading holds a volume server's stream while no leader is known.
+ * An election after a leader's loss settles within an election timeout and a vote (300-600 ms and a
+ * round trip; ~200-500 ms after a kill -9 on this machine); a split vote adds another timeout. A
+ * second covers that, and stays under the volume server's wait for a first answer
+ * (heartbeatAnswerTimeoutMs, 2 s), so a held stream is answered, not abandoned. A master that stays
+ * leaderless (cut off with a minority) costs a volume server at most this before it asks another.
+ */
+export const electionHoldMs = 1_000;
+
+/**
+ * Streams held through an election at once: one per volume server that lost its leader (issue 15
+ * runs 1,000), with room; past it a stream is refused at once as before the hold, so a storm of
+ * reconnects cannot pile up timers and buffered beats without bound.
+ */
+export const electionHeldStreamsMax = 4_096;
 
 /** A beat applied later than this after it arrived is said (once per minute): the leader is behind. */
 const beatLagWarnMs = 1_000;
@@ -139,6 +154,8 @@ export class HeartbeatService {
   private beatTurnEndedAt = 0;
   private readonly beatLagLog = new LogOncePer();
   private readonly unwatchLocations: () => void;
+  /** Follower streams held through an election (holdForLeader), aborted on close(). */
+  private readonly held = new Set<AbortController>();
 
   constructor(deps: HeartbeatServiceDeps) {
     this.deps = deps;
@@ -150,6 +167,7 @@ export class HeartbeatService {
   /** Ends every stream (volume servers reconnect elsewhere or to us after a restart). */
   close(): void {
     this.closed = true;
+    for (const hold of [...this.held]) hold.abort();
     clearInterval(this.sweepTimer);
     this.sweepTimer = undefined;
     this.unwatchLocations();
@@ -195,7 +213,7 @@ export class HeartbeatService {
   private locationsMessage(volumeIds: number[]): HeartbeatResponse {
     return create(HeartbeatResponseSchema, {
       volumeSizeLimit: BigInt(this.deps.topology.volumeSizeLimitBytes),
-      leader: this.deps.leader() ?? "",
+      leader: this.deps.cluster.leader() ?? "",
       volumeLocationsChanged: volumeIds,
     });
   }
@@ -244,46 +262,101 @@ export class HeartbeatService {
 
   readonly handle = (call: HeartbeatCall): void => {
     if (this.closed) {
-      failStream(call, new WeedError(ErrorCode.CLOSED, "master is closing"));
+      failStream(call, closingError());
       return;
     }
-    if (!this.deps.isLeader()) {
-      // A follower has no topology: it names the leader, and the volume server reconnects there.
-      call.once("data", (hb: Heartbeat) => {
-        try {
-          checkHeartbeatCluster(hb.clusterId, this.deps.state.topologyId);
-        } catch (err) {
-          this.logOtherCluster(call, err);
-          failStream(call, err);
-          return;
-        }
-        const leader = this.deps.leader();
-        if (leader === null) {
-          // No leader yet: a status, not an answer, so the volume server asks again shortly.
-          failStream(call, new WeedError(ErrorCode.NOT_LEADER, "no leader is elected yet"));
-          return;
-        }
-        if (leader === this.deps.self) {
-          // This master leads now but took this stream as a follower: it was opened while this master
-          // was still a candidate (volume servers poll every master during an election), or while its
-          // loop stalled past an election timeout. An answer naming this master reads as a leader's, and
-          // the stream ending at once as that leader lost: the volume server would avoid the new leader
-          // for heartbeatStaleLeaderMs (5 s) while its first assigns wait for volume servers. Refused
-          // instead, the volume server asks again ~100 ms later and lands on the leading path.
-          failStream(call, new WeedError(ErrorCode.NOT_LEADER, "the leader is not serving yet"));
-          return;
-        }
-        call.write(this.reply());
-        call.end();
-      });
-      call.on("error", () => undefined);
+    if (!this.deps.cluster.isLeader()) {
+      this.answerAsFollower(call);
       return;
     }
-    this.serveLeading(call);
+    this.serveLeading(call, []);
   };
 
-  /** A volume server's stream to this leader, until it ends, breaks, goes silent or turns bad. */
-  private serveLeading(call: HeartbeatCall): void {
+  /**
+   * A follower has no topology: it answers the first beat with the leader's name, and the volume
+   * server reconnects there. During an election (no leader known, or this master won and does not
+   * serve yet) the stream is held until a leader is known (electionHoldMs): answered with the
+   * winner's name the moment it is known, or, when this master won, served as the leader's own
+   * stream with the beats it brought. Without the hold every volume server that lost its leader
+   * polled the masters every ~100 ms through the election, a new connection and a full beat each
+   * time (1,000 servers: ~10,000 a second on the masters that were electing), and reached the new
+   * leader a poll or more after it was elected.
+   */
+  private answerAsFollower(call: HeartbeatCall): void {
+    const beats: Heartbeat[] = [];
+    const onData = (hb: Heartbeat): void => {
+      // Beats sent while held (a store change) are kept for the leader's path, so none is lost.
+      if (beats.push(hb) > 1) return;
+      try {
+        checkHeartbeatCluster(hb.clusterId, this.deps.state.topologyId);
+      } catch (err) {
+        call.off("data", onData);
+        this.logOtherCluster(call, err);
+        failStream(call, err);
+        return;
+      }
+      const { cluster } = this.deps;
+      const leader = cluster.leader();
+      if (leader !== null && leader !== cluster.self) {
+        call.off("data", onData);
+        call.write(this.reply());
+        call.end();
+        return;
+      }
+      this.holdForLeader(call, () => {
+        call.off("data", onData);
+        return beats;
+      });
+    };
+    call.on("data", onData);
+    call.on("error", () => undefined);
+  }
+
+  /**
+   * Holds a follower's stream until a leader is known, at most electionHoldMs; `release` stops
+   * collecting the stream's beats and returns them. A stream held past that, or beyond
+   * electionHeldStreamsMax, is refused as before ("no leader yet": the volume server asks again).
+   */
+  private holdForLeader(call: HeartbeatCall, release: () => Heartbeat[]): void {
+    const { cluster } = this.deps;
+    if (this.closed || this.held.size >= electionHeldStreamsMax) {
+      release();
+      failStream(call, noLeaderYet());
+      return;
+    }
+    const hold = new AbortController();
+    const timer = setTimeout(() => hold.abort(), electionHoldMs);
+    const gone = (): void => hold.abort();
+    const events = ["end", "error", "cancelled", "close"] as const;
+    for (const e of events) call.once(e, gone);
+    this.held.add(hold);
+    const done = (): Heartbeat[] => {
+      clearTimeout(timer);
+      this.held.delete(hold);
+      for (const e of events) call.off(e, gone);
+      return release();
+    };
+    cluster.leaderKnown({ signal: hold.signal }).then(
+      (leader) => {
+        const beats = done();
+        if (call.cancelled || call.destroyed) return;
+        if (leader === cluster.self) return this.serveLeading(call, beats);
+        call.write(this.reply());
+        call.end();
+      },
+      () => {
+        done();
+        // Timed out, or the master is closing; a stream that went away needs nothing more.
+        if (!call.cancelled && !call.destroyed) failStream(call, this.closed ? closingError() : noLeaderYet());
+      },
+    );
+  }
+
+  /**
+   * A volume server's stream to this leader, until it ends, breaks, goes silent or turns bad.
+   * `first`: beats that came before (a stream held through the election this master won).
+   */
+  private serveLeading(call: HeartbeatCall, first: readonly Heartbeat[]): void {
     let node: DataNode | undefined;
     let done = false;
     /** `abrupt`: the server vanished (rather than ended its stream or was sent on by us). */
@@ -314,6 +387,7 @@ export class HeartbeatService {
       try {
         node = this.beat(call, live, node, hb);
         this.nodeStreams.set(node, call);
+        this.deps.metrics.readiness.reached("firstBeat");
         call.write(this.reply());
       } catch (err) {
         this.deps.metrics.heartbeat("error");
@@ -323,12 +397,14 @@ export class HeartbeatService {
         failStream(call, err);
       }
     };
-    call.on("data", (hb: Heartbeat) => {
+    const onData = (hb: Heartbeat): void => {
       if (done) return;
       // A beat counts as a sign of life when it arrives, not when its turn to be applied comes.
       live.lastBeatAt = this.now();
       this.queueBeat({ apply: () => apply(hb), arrivedAt: live.lastBeatAt });
-    });
+    };
+    for (const hb of first) onData(hb);
+    call.on("data", onData);
     call.on("end", () => {
       finish("stream ended", false);
       call.end();
@@ -340,7 +416,7 @@ export class HeartbeatService {
 
   private reply(): HeartbeatResponse {
     // Same for every beat of every server until the leader changes: built once, serialized per write.
-    const leader = this.deps.leader() ?? "";
+    const leader = this.deps.cluster.leader() ?? "";
     const clusterId = this.deps.state.topologyId;
     if (this.response === undefined || this.responseLeader !== leader || this.responseCluster !== clusterId) {
       this.response = create(HeartbeatResponseSchema, {
@@ -520,6 +596,14 @@ export class HeartbeatService {
     }
     if (maxFileKey > 0n) sequencer.observe(Number(maxFileKey));
   }
+}
+
+function noLeaderYet(): WeedError {
+  return new WeedError(ErrorCode.NOT_LEADER, "no leader is elected yet");
+}
+
+function closingError(): WeedError {
+  return new WeedError(ErrorCode.CLOSED, "master is closing");
 }
 
 function failStream(call: HeartbeatCall, err: unknown): void {

@@ -15,6 +15,7 @@ import {
   type VolumeLayout,
 } from "../topology/volume-layout.js";
 import type { ClusterState } from "../state/cluster-state.js";
+import { LeaderReadiness, READINESS_STEPS } from "./leader-readiness.js";
 
 const HEARTBEAT_KINDS = ["total", "dataNode", "Volumes", "newVolumes", "deletedVolumes", "error", "silent"] as const;
 export type HeartbeatKind = (typeof HEARTBEAT_KINDS)[number];
@@ -27,6 +28,8 @@ export class MasterMetrics {
   private readonly heartbeats: Record<HeartbeatKind, Counter.Internal>;
   private readonly volumeCreation: Counter<"result">;
   private readonly locationPushes: Counter;
+  /** A new leader's way to ready (leader-readiness.ts): steps taken by the beats, the keys and assigns. */
+  readonly readiness = new LeaderReadiness();
 
   /**
    * `raft`: the masters' Raft runtime; by default the one of a RaftClusterState. Without one (a
@@ -94,6 +97,7 @@ export class MasterMetrics {
       value: (l) => l.writableCount,
     });
     replicaHealthGauges(topology, registers);
+    readinessGauge(this.readiness, registers);
     new Gauge({
       name: "SeaweedFS_master_max_volume_id",
       help: "Largest volume id allocated or seen.",
@@ -114,6 +118,7 @@ export class MasterMetrics {
 
   assignDone(ok: boolean, seconds: number): void {
     (ok ? this.assignOk : this.assignFailed).inc();
+    if (ok) this.readiness.reached("firstAssign");
     this.assignSeconds.observe(seconds);
   }
 
@@ -132,6 +137,24 @@ export class MasterMetrics {
 
 function raftOf(state: ClusterState): RaftMetricsSource | undefined {
   return state instanceof RaftClusterState ? state.runtime : undefined;
+}
+
+/** Seconds from this master's last election to each readiness step it took (none before one). */
+function readinessGauge(readiness: LeaderReadiness, registers: Registry[]): void {
+  new Gauge({
+    name: "SeaweedFS_master_leader_ready_seconds",
+    help: "Seconds from this master's last election to its first beat applied, file keys in hand, first assign.",
+    labelNames: ["step"],
+    registers,
+    collect() {
+      this.reset();
+      const times = readiness.last();
+      for (const step of READINESS_STEPS) {
+        const ms = times[step];
+        if (ms !== undefined) this.set({ step }, ms / 1000);
+      }
+    },
+  });
 }
 
 /** A gauge with one child per layout, read from the topology at each scrape. */
