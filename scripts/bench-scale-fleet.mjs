@@ -17,18 +17,22 @@
 // takes every report whole.
 //
 // Started by fork() with the config as JSON in BENCH_SCALE_FLEET:
-//   { masters: ["127.0.0.1:9333", ...], first: 0, count: 500, volumes: 100, pulseMs: 5000, clusterId }
+//   { masters: ["127.0.0.1:9333", ...], first: 0, count: 500, volumes: 100, pulseMs: 5000, clusterId,
+//     dir?: where its cluster.id file goes, trace?: record the heartbeat clients' log events }
 // Messages: parent -> { cmd: "stats", reset?: true } answered with { type: "stats", ... } (see stats());
-// parent -> { cmd: "stop" }: closes every stream and exits. The fleet exits when its parent goes.
+// parent -> { cmd: "trace", since: epochMs } answered with { type: "trace", events } (what each server's
+// heartbeat client logged since then: the failover breakdown); parent -> { cmd: "stop" }: closes
+// every stream and exits. The fleet exits when its parent goes.
 //
 // Heartbeat latency is measured here, per beat: from the write of a beat on a stream to the next answer
 // on it (the master answers every beat after applying it; a volume_locations_changed push is not an
 // answer and is not counted). A stream's first beat includes the connection setup and is kept apart.
 import { EventEmitter } from "node:events";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import * as grpc from "@grpc/grpc-js";
+import { pino } from "pino";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const { HeartbeatClient } = await import(join(ROOT, "dist/volume/heartbeat-client.js"));
@@ -48,6 +52,11 @@ const volumeBytes = 10 * 1024 * 1024;
 const spareSlots = 8;
 /** Racks the servers are spread over (by index): a 1,000-server cluster is not one rack. */
 const racks = 25;
+/**
+ * Heartbeat-client log events kept for the parent's failover breakdown ({ cmd: "trace" }): a failover
+ * of 1,000 servers logs a few events per server per poll (~10-20k); beyond this the oldest go.
+ */
+const traceEventsMax = 200_000;
 
 const config = JSON.parse(process.env.BENCH_SCALE_FLEET ?? "null");
 if (config === null) {
@@ -138,9 +147,31 @@ async function maxVolumeId() {
 }
 
 const clients = [];
-const idDir = mkdtempSync(join(tmpdir(), "bench-scale-fleet-"));
+// bench-scale.mjs names a directory inside its own temp dir (removed by it even when this process is
+// killed); started alone (the smoke test), the fleet makes one and removes it on stop.
+const idDir = config.dir ?? mkdtempSync(join(tmpdir(), "bench-scale-fleet-"));
+mkdirSync(idDir, { recursive: true });
 const idFile = join(idDir, "cluster.id");
 writeFileSync(idFile, `${config.clusterId}\n`);
+
+/** What the heartbeat clients logged, with the wall-clock time (epoch ms, comparable across processes). */
+let trace = [];
+
+/**
+ * A logger that records each event of server `i` (its message and the master it names) instead of
+ * writing it: pino's logMethod hook sees the arguments before any serialization.
+ */
+function tracingLogger(i) {
+  const hooks = {
+    logMethod(args) {
+      const [fields, msg] = typeof args[0] === "string" ? [{}, args[0]] : [args[0] ?? {}, args[1] ?? ""];
+      if (trace.length >= traceEventsMax) trace.splice(0, traceEventsMax / 2);
+      const t = performance.timeOrigin + performance.now();
+      trace.push({ t, i, msg, master: fields.master ?? "", reason: String(fields.reason ?? "").slice(0, 80) });
+    },
+  };
+  return pino({ level: "debug", hooks }, { write() {} });
+}
 
 function startServer(i) {
   const client = new HeartbeatClient({
@@ -148,7 +179,7 @@ function startServer(i) {
     identity: identityOf(i),
     masters: config.masters,
     intervalMs: config.pulseMs,
-    logger: silentLogger(),
+    logger: config.trace === true ? tracingLogger(i) : silentLogger(),
     clusterIdFile: idFile,
     // Volume states of a store with no data never change: checked once a pulse, not every 250 ms,
     // so that the fleet's own CPU goes to the beats.
@@ -200,7 +231,10 @@ async function stop(code) {
 timeHeartbeatStreams();
 process.on("message", (msg) => {
   if (msg.cmd === "stats") process.send(stats(msg.reset === true));
-  else if (msg.cmd === "stop") void stop(0);
+  else if (msg.cmd === "trace") {
+    process.send({ type: "trace", events: trace.filter((e) => e.t >= (msg.since ?? 0)) });
+    trace = [];
+  } else if (msg.cmd === "stop") void stop(0);
 });
 process.on("disconnect", () => void stop(0));
 process.on("SIGTERM", () => void stop(0));

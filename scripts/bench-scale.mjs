@@ -11,7 +11,12 @@
 //   3. /dir/assign at concurrency 1 and 16 (every answer must name a simulated server), /dir/lookup of
 //      random volumes at concurrency 1: p50/p99;
 //   4. kill -9 of the leader: time to the first successful assign through a survivor (polled every
-//      10 ms), to the election seen by /cluster/status, and until the new leader lists every server.
+//      10 ms), to the election seen by /cluster/status, and until the new leader lists every server;
+//      then where that time went: the new leader's own times from its election (first beat applied,
+//      file keys in hand, first assign: SeaweedFS_master_leader_ready_seconds) and the simulated
+//      servers' (their heartbeat clients' log events, by 250 ms after the kill: stream lost, polls
+//      answered "no leader" or with the old leader, redirects, answered by the new leader).
+// Last line: `RESULT {json}` with the figures (see printResult), for scripts that collect benchmarks.
 // BENCH_SCALE_CPU_PROF=<dir>: masters run under node --cpu-prof; instead of step 4 the leader is
 // stopped with SIGTERM (so it writes its profile) and the profile's top frames over the steady-state
 // window are printed. BENCH_SCALE_SECONDS bounds the whole run (default 300). BENCH_SCALE_DIR: where
@@ -181,6 +186,18 @@ async function listed(master) {
   }
 }
 
+/** The master's own timing of its way to ready since its election (leader-readiness.ts), ms by step. */
+async function readiness(master) {
+  try {
+    const { status, text } = await getText(`${master.base}/metrics`);
+    if (status !== 200) return {};
+    const steps = text.matchAll(/^SeaweedFS_master_leader_ready_seconds\{step="(\w+)"\} ([\d.e+-]+)$/gm);
+    return Object.fromEntries([...steps].map(([, step, s]) => [step, Number(s) * 1000]));
+  } catch {
+    return {};
+  }
+}
+
 /** Leader changes seen by the bench's polls (term by term), for the report: a stable run has none. */
 const leaderChanges = [];
 
@@ -254,12 +271,13 @@ async function everyServerListed(masters, deadlineMs) {
   );
 }
 
-function startFleets(masters, clusterId) {
+function startFleets(masters, clusterId, dir) {
   const per = Math.ceil(SERVERS / FLEETS);
   const fleets = [];
   for (let f = 0; f * per < SERVERS; f++) {
     const cfg = { masters: masters.map((m) => m.addr), first: f * per, count: Math.min(per, SERVERS - f * per) };
-    Object.assign(cfg, { volumes: VOLUMES, pulseMs: PULSE_SECONDS * 1000, clusterId });
+    Object.assign(cfg, { volumes: VOLUMES, pulseMs: PULSE_SECONDS * 1000, clusterId, trace: true });
+    cfg.dir = join(dir, `fleet${f}`); // removed with the masters' dir, even if the fleet is killed
     const child = fork(FLEET, [], { env: { ...process.env, BENCH_SCALE_FLEET: JSON.stringify(cfg) } });
     child.on("message", (m) => m.type === "failed" && log(`fleet ${f}: ${m.error}`));
     fleets.push(child);
@@ -283,6 +301,67 @@ async function fleetStats(fleets) {
     rtt: { p50: worst("rtt", "p50"), p99: worst("rtt", "p99"), max: worst("rtt", "max") },
     first: { p50: worst("firstRtt", "p50"), p99: worst("firstRtt", "p99"), max: worst("firstRtt", "max") },
   };
+}
+
+/** Each fleet's heartbeat-client events since `sinceEpochMs`, merged. */
+async function fleetTrace(fleets, sinceEpochMs) {
+  const one = (child) =>
+    new Promise((res) => {
+      const onMsg = (m) => m.type === "trace" && (child.off("message", onMsg), res(m.events));
+      child.on("message", onMsg);
+      child.send({ cmd: "trace", since: sinceEpochMs });
+    });
+  return (await Promise.all(fleets.map(one))).flat();
+}
+
+/** Percentiles of `xs` (ms) as "p50 a, p99 b, max c". */
+function spread(xs) {
+  if (xs.length === 0) return "none";
+  const s = [...xs].sort((a, b) => a - b);
+  const at = (q) => s[Math.min(s.length - 1, Math.floor((q / 100) * s.length))];
+  return `min ${fmt(s[0])}, p50 ${fmt(at(50))}, p90 ${fmt(at(90))}, p99 ${fmt(at(99))}, max ${fmt(s[s.length - 1])}`;
+}
+
+/** Short names for the heartbeat client's log messages in the failover breakdown. */
+const TRACE_NAMES = [
+  ["heartbeat stream lost", "lost"],
+  ["master did not answer", "no-answer"],
+  ["master refused the heartbeat", "refused"],
+  ["master still names the leader we lost", "names-old"],
+  ["master names another leader", "redirect"],
+  ["heartbeating to master", "connected"],
+];
+
+/**
+ * Where the simulated servers' time went after the kill (ms since it): when each lost its stream,
+ * when each was answered by the new leader, and what each poll in between got, by 250 ms bins.
+ */
+function failoverBreakdown(events, killEpochMs) {
+  const name = (msg) => TRACE_NAMES.find(([prefix]) => msg.startsWith(prefix))?.[1] ?? "other";
+  const lost = new Map();
+  const connected = new Map();
+  const polls = new Map();
+  const bins = new Map();
+  for (const e of events.sort((a, b) => a.t - b.t)) {
+    const ms = e.t - killEpochMs;
+    const n = name(e.msg);
+    if (n === "lost" && !lost.has(e.i)) lost.set(e.i, ms);
+    else if (n === "connected" && !connected.has(e.i)) connected.set(e.i, ms);
+    else if (!connected.has(e.i)) polls.set(e.i, (polls.get(e.i) ?? 0) + 1);
+    const bin = Math.floor(ms / 250) * 250;
+    const counts = bins.get(bin) ?? new Map();
+    counts.set(n, (counts.get(n) ?? 0) + 1);
+    bins.set(bin, counts);
+  }
+  const lines = [
+    `servers' streams lost after the kill (ms): ${spread([...lost.values()])}`,
+    `servers answered by a master after the kill (ms): ${spread([...connected.values()])} (${connected.size})`,
+    `polls before that, per server: ${spread([...polls.values()])}`,
+    "heartbeat-client events by 250 ms after the kill:",
+  ];
+  for (const [bin, counts] of [...bins].sort((a, b) => a[0] - b[0]))
+    lines.push(`  ${String(bin).padStart(6)}  ${[...counts].map(([k, v]) => `${k} ${v}`).join(", ")}`);
+  return lines;
 }
 
 /** The leader's CPU and RSS over MEASURE_SECONDS of heartbeats only, and the beats' latency. */
@@ -347,6 +426,7 @@ async function lookupOnce(master) {
 async function failover(masters, leader) {
   const survivors = masters.filter((m) => m !== leader);
   const t0 = now();
+  const killEpochMs = performance.timeOrigin + t0;
   leader.child.kill("SIGKILL");
   const elected = waitFor(
     "a new leader",
@@ -380,7 +460,8 @@ async function failover(masters, leader) {
   }
   const leaderNow = await currentLeader(survivors);
   const listedNow = leaderNow === undefined ? undefined : await listed(leaderNow);
-  return { electedMs: e?.ms, readyMs, allBackMs, listedNow };
+  const steps = leaderNow === undefined ? {} : await readiness(leaderNow);
+  return { electedMs: e?.ms, readyMs, allBackMs, listedNow, killEpochMs, steps };
 }
 
 /** The profiled leader stopped (so that it writes its profile); its top frames over the window. */
@@ -449,7 +530,7 @@ async function run(dir, live) {
   log(`leader ${first.name} ${first.addr}; starting ${SERVERS} simulated servers`);
   live.unwatch = watchLeader(masters);
   const t0 = now();
-  live.fleets = startFleets(masters, clusterId);
+  live.fleets = startFleets(masters, clusterId, dir);
   watched = [...masters.map((m) => [m.name, m.child.pid]), ...live.fleets.map((f, i) => [`fleet${i}`, f.pid])];
   const leader = await everyServerListed(masters, REGISTER_DEADLINE_MS);
   const rampMs = now() - t0;
@@ -463,6 +544,7 @@ async function run(dir, live) {
   const result = { rampMs, steady, phases };
   if (PROFILE_DIR !== "") {
     report(result);
+    printResult(result, undefined);
     await profileTop(leader, steady.windowStart, windowEnd);
     return;
   }
@@ -477,9 +559,48 @@ async function run(dir, live) {
   console.log(
     `  kill -9 leader: elected ${f.electedMs === undefined ? never : `${fmt(f.electedMs)} ms`}, first assign ` +
       `${f.readyMs === undefined ? never : `${fmt(f.readyMs)} ms`} (goal < ${GOAL_READY_MS} ms: ` +
-      `${f.readyMs !== undefined && f.readyMs < GOAL_READY_MS ? "ok" : "BELOW GOAL"}), all ${SERVERS} back ${back}` +
-      `\n  load average ${load()}`,
+      `${f.readyMs !== undefined && f.readyMs < GOAL_READY_MS ? "ok" : "BELOW GOAL"}), all ${SERVERS} back ${back}`,
   );
+  const steps = Object.entries(f.steps).map(([k, ms]) => `${k} ${fmt(ms)} ms`);
+  console.log(`  the new leader's own times from its election: ${steps.length === 0 ? "none" : steps.join(", ")}`);
+  for (const line of failoverBreakdown(await fleetTrace(live.fleets, f.killEpochMs), f.killEpochMs))
+    console.log(`  ${line}`);
+  console.log(`  load average ${load()}`);
+  printResult(result, f);
+}
+
+/**
+ * The run's figures as one line, `RESULT {json}`, for scripts that collect benchmarks (bench-all):
+ * milliseconds and percent as numbers rounded to 0.01, null for what was not measured (failover in a
+ * profiling run, a step that never came).
+ */
+function printResult(r, f) {
+  const n = (x, scale = 1) =>
+    x === undefined || x === null || Number.isNaN(x) ? null : Math.round(x * scale * 100) / 100;
+  const p = (name, key) => (r.phases[name]?.failed === 0 ? n(r.phases[name][key]) : null);
+  const out = {
+    servers: SERVERS,
+    volumesPerServer: VOLUMES,
+    pulseSeconds: PULSE_SECONDS,
+    rampS: n(r.rampMs, 1 / 1000),
+    leaderCpuPercent: n(r.steady.cpu),
+    leaderRssMb: n(r.steady.rssMb),
+    beatP50Ms: n(r.steady.beats.rtt.p50),
+    beatP99Ms: n(r.steady.beats.rtt.p99),
+    assignC1P50Ms: p("assign c1", "p50"),
+    assignC1P99Ms: p("assign c1", "p99"),
+    assignC16P99Ms: p("assign c16", "p99"),
+    lookupP99Ms: p("lookup c1", "p99"),
+    electedMs: n(f?.electedMs),
+    firstAssignMs: n(f?.readyMs),
+    allBackS: n(f?.allBackMs, 1 / 1000),
+    newLeaderFirstBeatMs: n(f?.steps.firstBeat),
+    newLeaderFileKeysMs: n(f?.steps.fileKeys),
+    newLeaderFirstAssignMs: n(f?.steps.firstAssign),
+    leaderChanges: leaderChanges.length,
+    load1: n(loadavg()[0]),
+  };
+  console.log(`RESULT ${JSON.stringify(out)}`);
 }
 
 async function main() {
