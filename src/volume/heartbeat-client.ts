@@ -314,7 +314,8 @@ export class HeartbeatClient {
         // masters name each other while leadership moves).
         if (++redirects <= heartbeatRedirectsAtOnceMax) continue;
       } else {
-        if (end.answered) lost = { master, at: performance.now(), polls: 0 };
+        const justLost = end.answered;
+        if (justLost) lost = { master, at: performance.now(), polls: 0 };
         // A stream that was heartbeating is worth a warning; a retry that found nobody is not
         // (said once per outage by #noteOutage).
         const refusal = end.refused === true ? `${master} ${end.reason}` : undefined;
@@ -323,7 +324,7 @@ export class HeartbeatClient {
           this.#log.warn({ master, reason: end.reason }, "master refused the heartbeat");
         else this.#log.debug({ master, reason: end.reason }, "master did not answer");
         lastRefusal = refusal;
-        index = this.#nextAfter(master, lost);
+        index = justLost ? this.#anyOtherThan(master) : this.#nextAfter(master, lost);
       }
       redirects = 0;
       const electing = end.answered || (lost !== undefined && performance.now() - lost.at < heartbeatStaleLeaderMs);
@@ -347,6 +348,18 @@ export class HeartbeatClient {
     const electing = lost !== undefined && performance.now() - lost.at < heartbeatStaleLeaderMs;
     // Entries are distinct servers (#learn), so at most one is the lost leader.
     return n > 1 && electing && this.#masters[i] === lost.master ? (i + 1) % n : i;
+  }
+
+  /**
+   * The first master asked after losing the leader's stream: any other, drawn at random. A thousand
+   * servers that lost their leader together spread over the survivors instead of all asking the same
+   * one, and those that ask the one being elected are served on the stream they opened (a master
+   * holds a stream through an election and keeps it if it wins) rather than redirected to it.
+   */
+  #anyOtherThan(master: string): number {
+    const others = this.#masters.flatMap((m, i) => (m === master ? [] : [i]));
+    if (others.length === 0) return this.#masters.indexOf(master);
+    return others[Math.min(others.length - 1, Math.floor(this.#random() * others.length))]!;
   }
 
   /** `master` was slow rather than gone: its sessions get a longer keepalive timeout. */
@@ -477,6 +490,7 @@ export class HeartbeatClient {
       } catch (err) {
         return resolve({ kind: "failed", reason: (err as Error).message, answered: false });
       }
+      this.#log.debug({ master }, "opening a heartbeat stream");
       const client = this.#client(addr);
       const call: HeartbeatCall = client.sendHeartbeat();
       let answered = false;
