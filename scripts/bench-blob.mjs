@@ -27,6 +27,9 @@
 //        frames named by --perf-basic-prof: <server>-<case>-<round>.perf.data; `perf report -i`)
 //      BLOB_WARM=0 (skip reading every fid once after the fill, before the runs)
 //      BLOB_KEEP=1 (keep the temp dir: server logs, fids)
+//      BLOB_NODE_ARGS="--max-semi-space-size=16" (node flags for the weed-ts volume server;
+//        BLOB_BASE_NODE_ARGS for the baseline's): compare a flag's effect in one run
+// The last line printed is `RESULT {json}` (resultOf): the medians, for scripts/bench-all.mjs.
 //      BLOB_BASE_ROOT=<dir> (another built weed-ts checkout, e.g. `git archive <commit>` + npm run build:
 //        its master and volume server run too, as "base", in the same rotation: before/after in one run)
 // Needs wrk (apt-get install wrk) and a build (npm run build). Only processes it started are
@@ -420,6 +423,39 @@ function printRatios(rows, c, who, ceiling) {
   );
 }
 
+/**
+ * The line bench-all reads: per case, per server compared with a ceiling, the median over rounds
+ * of the req/s ratio and of each server's req/s and CPU us per request; null where a case has no
+ * pair of runs. {"get":{"weed":{"ceiling":"bare","ratio":0.81,"rps":..,"ceilingRps":..,
+ * "cpuUsPerReq":..,"ceilingCpuUsPerReq":..,"cpuRatio":..,"rounds":5},"base":...},"put":{...}}
+ */
+function resultOf(rows, cases) {
+  const out = {};
+  for (const c of cases) {
+    out[c] = {};
+    for (const who of ["weed", "base"]) {
+      const pairs = [];
+      for (const w of rows.filter((r) => r.case === c && r.server === who)) {
+        const b = rows.find((r) => r.round === w.round && r.case === c && r.server === "bare");
+        if (b !== undefined) pairs.push({ w, b });
+      }
+      if (pairs.length === 0) continue;
+      const med = (f) => Number(median(pairs.map(f)).toFixed(3));
+      out[c][who] = {
+        ceiling: "bare",
+        ratio: med(({ w, b }) => w.rps / b.rps),
+        rps: med(({ w }) => w.rps),
+        ceilingRps: med(({ b }) => b.rps),
+        cpuUsPerReq: med(({ w }) => w.cpuUsPerReq),
+        ceilingCpuUsPerReq: med(({ b }) => b.cpuUsPerReq),
+        cpuRatio: med(({ w, b }) => b.cpuUsPerReq / w.cpuUsPerReq),
+        rounds: pairs.length,
+      };
+    }
+  }
+  return out;
+}
+
 /** A master and a volume server of the weed-ts at `weed` (bin/weed-ts.js), files under tmp/<name>. */
 async function startCluster(tmp, weed, name, taken) {
   const mPort = await freePortPair(taken);
@@ -433,6 +469,8 @@ async function startCluster(tmp, weed, name, taken) {
   const prof = process.env.BLOB_PROF_DIR;
   const profArgs = prof ? ["--cpu-prof", `--cpu-prof-dir=${prof}`, `--cpu-prof-name=${name}.cpuprofile`] : [];
   if (process.env.BLOB_PERF_DIR) profArgs.push("--perf-basic-prof");
+  const nodeArgs = process.env[name === "base" ? "BLOB_BASE_NODE_ARGS" : "BLOB_NODE_ARGS"];
+  if (nodeArgs) profArgs.push(...nodeArgs.split(/\s+/).filter(Boolean));
   const vArgs = [weed, "volume", `-port=${vPort}`, "-ip=127.0.0.1", `-dir=${join(dir, "v")}`, "-max=8"];
   vArgs.push(`-master=127.0.0.1:${mPort}`, "-logLevel=warn");
   if (process.env.BLOB_FSYNC === "1") vArgs.push("-fsync");
@@ -537,6 +575,7 @@ async function main() {
       }
     }
     printTable(rows, cases);
+    console.log(`RESULT ${JSON.stringify(resultOf(rows, cases))}`);
     if (rows.some((r) => r.non2xx > 0 || r.errors > 0)) log("warning: some runs had errors or non-2xx answers");
   } finally {
     await Promise.all(Object.values(bares).map((b) => stop(b.child)));

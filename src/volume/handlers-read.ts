@@ -119,15 +119,89 @@ export function parseBlobPath(path: string): ParsedPath {
   return { fid, fileName: undefined, ext: "" };
 }
 
+const CHAR_SLASH = 0x2f;
+const CHAR_COMMA = 0x2c;
+const CHAR_0 = 0x30;
+const CHAR_9 = 0x39;
+/** Lower-case a hex letter (A-F) by this bit. */
+const CASE_BIT = 0x20;
+const CHAR_A_LOWER = 0x61;
+const CHAR_F_LOWER = 0x66;
+/** A volume id has at most 10 decimal digits (uint32); a key and cookie at most 16 + 8 hex digits. */
+const volumeIdDigitsMax = 10;
+const fidHexDigitsMin = 9;
+const fidHexDigitsMax = 24;
+/** Hex digits in the cookie (the last 8) and in each u32 half of the key. */
+const hexDigitsPerU32 = 8;
+
+/** A plain fid ("/<vid>,<key><cookie>") as numbers: the key as its two u32 halves. */
+export interface PlainFid {
+  volumeId: number;
+  keyHi: number;
+  keyLo: number;
+  cookie: number;
+}
+
+function hexValue(c: number): number {
+  if (c >= CHAR_0 && c <= CHAR_9) return c - CHAR_0;
+  const l = c | CASE_BIT;
+  return l >= CHAR_A_LOWER && l <= CHAR_F_LOWER ? l - CHAR_A_LOWER + 10 : -1;
+}
+
+/** The u32 of the hex digits path[from, to) (at most 8, all checked hex); -1 when one is not hex. */
+function hexU32(path: string, from: number, to: number): number {
+  let v = 0;
+  for (let i = from; i < to; i++) {
+    const d = hexValue(path.charCodeAt(i));
+    if (d < 0) return -1;
+    v = v * 16 + d;
+  }
+  return v;
+}
+
+/**
+ * PLAIN_FID_PATH's form read digit by digit, with no match array, substring or BigInt: undefined
+ * for anything else (a name, an extension, a volume id over 2^32-1), which parseFidPath then reads
+ * or refuses. The GET path's parser; the same fids as parseBlobPath (test/unit/volume/blob-path.test.ts).
+ */
+export function parsePlainFid(path: string): PlainFid | undefined {
+  const n = path.length;
+  if (path.charCodeAt(0) !== CHAR_SLASH) return undefined;
+  let volumeId = 0;
+  let i = 1;
+  for (; i < n && i <= volumeIdDigitsMax; i++) {
+    const c = path.charCodeAt(i);
+    if (c < CHAR_0 || c > CHAR_9) break;
+    volumeId = volumeId * 10 + (c - CHAR_0);
+  }
+  if (i === 1 || path.charCodeAt(i) !== CHAR_COMMA || volumeId > volumeIdMax) return undefined;
+  const hexStart = i + 1;
+  const hexDigits = n - hexStart;
+  if (hexDigits < fidHexDigitsMin || hexDigits > fidHexDigitsMax) return undefined;
+  const cookieStart = n - hexDigitsPerU32;
+  const loStart = Math.max(hexStart, cookieStart - hexDigitsPerU32);
+  const cookie = hexU32(path, cookieStart, n);
+  const keyLo = hexU32(path, loStart, cookieStart);
+  const keyHi = hexU32(path, hexStart, loStart);
+  if (cookie < 0 || keyLo < 0 || keyHi < 0) return undefined;
+  return { volumeId, keyHi, keyLo, cookie };
+}
+
 function readNeedle(
   ctx: VolumeHttpContext,
   path: string,
 ): { n: NeedleRecord; pathFileName: string | undefined; pathExt: string } {
-  const { fid, fileName, ext } = parseBlobPath(path);
   try {
+    const plain = parsePlainFid(path);
+    if (plain !== undefined) {
+      const n = ctx.store.readSplit(plain.volumeId, plain.keyHi, plain.keyLo, plain.cookie);
+      return { n, pathFileName: undefined, pathExt: "" };
+    }
+    const { fid, fileName, ext } = parseFidPath(path);
     return { n: ctx.store.read(fid.volumeId, fid.key, fid.cookie), pathFileName: fileName, pathExt: ext.toLowerCase() };
   } catch (err) {
     if (err instanceof WeedError && err.code === ErrorCode.CORRUPT) {
+      const { fid } = parseFidPath(path);
       ctx.logger.error(
         { fid: formatFid(fid), volumeId: fid.volumeId, err: err.message },
         "needle read failed its check: answering 500",

@@ -430,7 +430,7 @@ function answerForwarded(res: ServerResponse, a: PeerAnswer): void {
 }
 
 /** 201 with operation.UploadResult (omitempty fields left out when empty), or 204 when unchanged. */
-function answerWrite(
+export function answerWrite(
   ctx: VolumeHttpContext,
   res: ServerResponse,
   result: { crc: number; size: number; unchanged: boolean },

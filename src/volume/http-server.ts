@@ -11,7 +11,8 @@ import type { VolumeHttpContext } from "./http-context.js";
 import { handleAdmin, handleOptions, isAdminPath, methodNotAllowed } from "./handlers-admin.js";
 import { handleDelete } from "./handlers-delete.js";
 import { handleRead } from "./handlers-read.js";
-import { handleWrite } from "./handlers-write.js";
+import { handleWrite, type UploadResources } from "./handlers-write.js";
+import { trySmallPut } from "./small-put.js";
 import type { InflightLimit, InflightTicket } from "./inflight-limit.js";
 import type { UploadBuffers } from "./upload-buffers.js";
 import { httpCloseGraceMs, httpHeadersTimeoutMs, httpKeepAliveTimeoutMs, httpRequestTimeoutMs } from "./limits.js";
@@ -30,6 +31,7 @@ export interface VolumeHttpLimits {
 export class VolumeHttpServer {
   readonly #ctx: VolumeHttpContext;
   readonly #limits: VolumeHttpLimits;
+  readonly #uploads: UploadResources;
   readonly #server: Server;
   /** [guard] white_list and -whiteList: who may write and delete (reads stay open). */
   readonly #guard: WhiteListGuard;
@@ -40,6 +42,7 @@ export class VolumeHttpServer {
   constructor(ctx: VolumeHttpContext, limits: VolumeHttpLimits, security?: SecurityConfig) {
     this.#ctx = ctx;
     this.#limits = limits;
+    this.#uploads = { limit: limits.uploads, buffers: limits.uploadBuffers };
     this.#guard = new WhiteListGuard(security?.whiteList ?? []);
     this.#cors = new CorsPolicy(security?.corsAllowedOrigins ?? []);
     const https = security?.httpsVolume;
@@ -132,7 +135,7 @@ export class VolumeHttpServer {
         return handleRead(this.#ctx, req, res, true);
       case "POST":
       case "PUT":
-        return handleWrite(this.#ctx, req, res, { limit: this.#limits.uploads, buffers: this.#limits.uploadBuffers });
+        return trySmallPut(this.#ctx, req, res, this.#uploads) ?? handleWrite(this.#ctx, req, res, this.#uploads);
       case "DELETE":
         return handleDelete(this.#ctx, req, res);
       case "OPTIONS":

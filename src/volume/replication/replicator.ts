@@ -144,6 +144,15 @@ export class Replicator {
    * one copy. Throws ReplicaCountRefused (too few locations, lookup dropped), UNAVAILABLE (no
    * answer from the master) or VOLUME_NOT_FOUND (not held here and nowhere else).
    */
+  /**
+   * Whether plan(volumeId) resolves with [] at once: the volume is held here, and has one copy or
+   * this server is not in a cluster. Lets the small-write path skip the promise.
+   */
+  writesHereOnly(volumeId: number): boolean {
+    const placement = this.#o.store.replicaPlacement(volumeId);
+    return placement !== undefined && (copyCount(placement) === 1 || !this.#o.clustered);
+  }
+
   async plan(volumeId: number, op: ReplicaOp): Promise<VolumeLocation[]> {
     const info = this.#o.store.volumeInfo(volumeId);
     const copies = info === undefined ? 0 : copyCount(info.replicaPlacement);

@@ -155,6 +155,8 @@ export interface StoreApi {
   deleteVolume(volumeId: number, onlyEmpty?: boolean): Promise<void>;
   hasVolume(volumeId: number): boolean;
   volumeInfo(volumeId: number): VolumeInfo | undefined;
+  /** The replica placement of a volume held here (its superblock's), without building its info. */
+  replicaPlacement(volumeId: number): ReplicaPlacement | undefined;
   volumeInfos(): VolumeInfo[];
   /** The -max flag: how many volumes this store may hold. */
   readonly maxVolumeCount: number;
@@ -173,11 +175,19 @@ export interface StoreApi {
    */
   write(volumeId: number, needle: NeedleInput, opts?: WriteOptions): Promise<WriteResult>;
   /**
+   * write() without fsync and without a promise when it can be done at once (a small record, no
+   * append on the thread pool): resolved as write() would be once it returns; undefined, with
+   * nothing done, when it cannot (then write()). Throws what write() rejects with.
+   */
+  writeNow(volumeId: number, needle: NeedleInput): WriteResult | undefined;
+  /**
    * Reads and CRC-checks a needle. Throws VOLUME_NOT_FOUND, NOT_FOUND (absent or deleted),
    * COOKIE_MISMATCH, CORRUPT (bad CRC or unreadable record: never return wrong bytes).
    * Synchronous on purpose: a pread from the page cache is cheaper than a trip to the thread pool.
    */
   read(volumeId: number, key: bigint, cookie: number): NeedleRecord;
+  /** read() with the key as two u32 halves (high, low), as the GET path parses it: no BigInt. */
+  readSplit(volumeId: number, hi: number, lo: number, cookie: number): NeedleRecord;
   /** Appends a tombstone. Resolves with the deleted data size. Throws as read does (not CORRUPT). */
   delete(volumeId: number, key: bigint, cookie: number, opts?: WriteOptions): Promise<number>;
 

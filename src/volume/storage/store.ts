@@ -4,6 +4,7 @@ import { checkCollectionName } from "../../common/collection.js";
 import { EventEmitter } from "node:events";
 import fs from "node:fs";
 import { ErrorCode, WeedError } from "../../common/errors.js";
+import type { ReplicaPlacement } from "../../common/replica-placement.js";
 import { silentLogger, type Logger } from "../../common/logger.js";
 import { describeDisk, diskUsageOf, isDiskLow, type DiskUsage, type MinFreeSpace } from "./disk-space.js";
 import { SyncRounds, type SyncRoundsOptions } from "./group-commit.js";
@@ -296,6 +297,10 @@ export class Store implements StoreApi {
     return this.volumes.get(volumeId)?.info();
   }
 
+  replicaPlacement(volumeId: number): ReplicaPlacement | undefined {
+    return this.volumes.get(volumeId)?.superBlock.replicaPlacement;
+  }
+
   volumeInfos(): VolumeInfo[] {
     return [...this.volumes.values()].map((v) => v.info());
   }
@@ -342,8 +347,16 @@ export class Store implements StoreApi {
     }
   }
 
+  writeNow(volumeId: number, needle: NeedleInput): WriteResult | undefined {
+    return this.volume(volumeId).writeNow(needle);
+  }
+
   read(volumeId: number, key: bigint, cookie: number): NeedleRecord {
     return this.volume(volumeId).read(key, cookie);
+  }
+
+  readSplit(volumeId: number, hi: number, lo: number, cookie: number): NeedleRecord {
+    return this.volume(volumeId).readSplit(hi, lo, cookie);
   }
 
   delete(volumeId: number, key: bigint, cookie: number, opts?: WriteOptions): Promise<number> {

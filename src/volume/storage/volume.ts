@@ -556,23 +556,50 @@ export class Volume {
     // append would let two waiters both see the way clear and take the same offset.
     while (this.appending !== undefined) await this.appending.catch(() => undefined);
     this.checkWritable(); // closed or made read-only meanwhile
-    const sb = this.superBlock;
-    const enc = encodeRecord(n, crc, sb.version, this.nextAppendAtNs(), this.nowSec());
     const hi = keyHi(n.key);
     const lo = keyLo(n.key);
-    // Check what crosses the disk boundary (the read path checks it again, with the CRC).
+    const enc = this.encodeChecked(n, hi, lo, crc);
+    const unchanged = this.isUnchangedInput(n, hi, lo, enc);
+    if (!unchanged) {
+      if (enc.length <= appendSyncBytesMax) this.indexNeedle(hi, lo, this.appendRecord(enc), enc);
+      else await this.holdingAppends(async () => this.indexNeedle(hi, lo, await this.appendLarge(enc), enc));
+    }
+    if (opts?.fsync === true) await this.commit.sync();
+    return { size: enc.dataSize, crc: enc.crc, unchanged };
+  }
+
+  /**
+   * write() without a promise, when it can be done at once: no fsync asked, no append running on
+   * the thread pool, a record small enough for a synchronous append. Returns undefined, having
+   * done nothing, when it cannot (then write() it); else the needle is in the .dat, the .idx
+   * entry queued and the map updated, exactly as write() leaves them. Throws as write() rejects.
+   */
+  writeNow(n: NeedleInput): WriteResult | undefined {
+    if (this.appending !== undefined || n.data.length > crcSliceBytes) return undefined;
+    this.checkWritable();
+    const hi = keyHi(n.key);
+    const lo = keyLo(n.key);
+    const enc = this.encodeChecked(n, hi, lo, crc32c(n.data));
+    if (enc.length > appendSyncBytesMax) return undefined;
+    const unchanged = this.isUnchangedInput(n, hi, lo, enc);
+    if (!unchanged) this.indexNeedle(hi, lo, this.appendRecord(enc), enc);
+    return { size: enc.dataSize, crc: enc.crc, unchanged };
+  }
+
+  /** The record of `n`, checked before it crosses the disk boundary (reads check it again, with the CRC). */
+  private encodeChecked(n: NeedleInput, hi: number, lo: number, crc: number): NeedleParts {
+    const sb = this.superBlock;
+    const enc = encodeRecord(n, crc, sb.version, this.nextAppendAtNs(), this.nowSec());
     const head = enc.buffers[0];
     assert(headerKeyHi(head) === hi && headerKeyLo(head) === lo, "encoded key");
     assert(headerSize(head) === enc.size && enc.length === recordLength(enc.size, sb.version), "encoded size");
+    return enc;
+  }
+
+  /** A needle stored under `n`'s key: its cookie checked (COOKIE_MISMATCH), and whether `enc` is the same. */
+  private isUnchangedInput(n: NeedleInput, hi: number, lo: number, enc: NeedleParts): boolean {
     const slot = this.map.find(hi, lo);
-    if (slot >= 0 && this.isUnchanged(slot, hi, lo, n.cookie, enc)) {
-      if (opts?.fsync === true) await this.commit.sync();
-      return { size: enc.dataSize, crc: enc.crc, unchanged: true };
-    }
-    if (enc.length <= appendSyncBytesMax) this.indexNeedle(hi, lo, this.appendRecord(enc), enc);
-    else await this.holdingAppends(async () => this.indexNeedle(hi, lo, await this.appendLarge(enc), enc));
-    if (opts?.fsync === true) await this.commit.sync();
-    return { size: enc.dataSize, crc: enc.crc, unchanged: false };
+    return slot >= 0 && this.isUnchanged(slot, hi, lo, n.cookie, enc);
   }
 
   /** The .idx entry and the map entry of a record just appended at `offset`: now it can be read. */
@@ -632,22 +659,28 @@ export class Volume {
 
   /** Reads and checks a needle: NOT_FOUND, COOKIE_MISMATCH, CORRUPT (logged; the bytes are never returned). */
   read(key: bigint, cookie: number): NeedleRecord {
+    checkKey(key);
+    return this.readSplit(keyHi(key), keyLo(key), cookie);
+  }
+
+  /**
+   * read() with the key as its two u32 halves (each in [0, 2^32), the caller's to check): the GET
+   * path parses them from the fid's hex and never builds a BigInt.
+   */
+  readSplit(hi: number, lo: number, cookie: number): NeedleRecord {
     this.checkReadable();
-    const n = this.cachedNeedle(key, cookie) ?? this.readNeedle(key, cookie);
+    const n = this.cachedNeedle(hi, lo, cookie) ?? this.readNeedle(hi, lo, cookie);
     const expiresAtMs = needleExpiresAtMs(n, this.superBlock.ttl);
     if (expiresAtMs !== undefined && this.wallClockMs() >= expiresAtMs) {
-      throw new WeedError(ErrorCode.NOT_FOUND, `needle ${keyHex(keyHi(key), keyLo(key))} has expired (TTL)`);
+      throw new WeedError(ErrorCode.NOT_FOUND, `needle ${keyHex(hi, lo)} has expired (TTL)`);
     }
     return n;
   }
 
   /** The needle as read and checked before, while the map still points at that record (needle-cache.ts). */
-  private cachedNeedle(key: bigint, cookie: number): DecodedNeedle | undefined {
+  private cachedNeedle(hi: number, lo: number, cookie: number): DecodedNeedle | undefined {
     const cache = this.cache;
     if (cache === undefined) return undefined;
-    checkKey(key);
-    const hi = keyHi(key);
-    const lo = keyLo(key);
     const slot = this.map.find(hi, lo);
     if (slot < 0) return undefined; // locate answers NOT_FOUND
     const n = cache.get(hi, lo, this.map.offsetAt(slot) * needleAlignBytes, this.map.sizeAt(slot));
@@ -656,10 +689,10 @@ export class Volume {
   }
 
   /** Reads, decodes and checks (CRC included) the live needle `key` from the .dat; cached when small. */
-  private readNeedle(key: bigint, cookie: number): DecodedNeedle {
+  private readNeedle(hi: number, lo: number, cookie: number): DecodedNeedle {
     const version = this.superBlock.version;
     const own = this.cache !== undefined; // a cached record must not pin a slab of Node's shared pool
-    const { hi, lo, size, offset, record } = this.locate(key, cookie, (s) => recordLength(s, version), own);
+    const { size, offset, record } = this.locate(hi, lo, cookie, (sz) => recordLength(sz, version), own);
     let n: DecodedNeedle;
     try {
       n = decodeNeedle(record, version);
@@ -675,14 +708,12 @@ export class Volume {
    * be that needle's (key and size) and to carry `cookie`: NOT_FOUND, CORRUPT, COOKIE_MISMATCH.
    */
   private locate(
-    key: bigint,
+    hi: number,
+    lo: number,
     cookie: number,
     bytes: (size: number) => number,
     own = false,
-  ): { hi: number; lo: number; size: number; offset: number; record: Buffer } {
-    checkKey(key);
-    const hi = keyHi(key);
-    const lo = keyLo(key);
+  ): { size: number; offset: number; record: Buffer } {
     const slot = this.map.find(hi, lo);
     if (slot < 0) throw new WeedError(ErrorCode.NOT_FOUND, `needle ${keyHex(hi, lo)} not found in volume ${this.id}`);
     const size = this.map.sizeAt(slot);
@@ -690,7 +721,7 @@ export class Volume {
     const record = this.pread(offset, bytes(size), own);
     this.checkHeader(record, hi, lo, size, offset);
     if (headerCookie(record) !== cookie) throw cookieMismatch(hi, lo, cookie);
-    return { hi, lo, size, offset, record };
+    return { size, offset, record };
   }
 
   /** Appends a tombstone; resolves with the deleted needle's data size. */
@@ -701,7 +732,10 @@ export class Volume {
       this.checkWritable();
     }
     // The header and the DataSize field: enough to check the needle and answer its size.
-    const { hi, lo, size, record: head } = this.locate(key, cookie, () => needleHeaderBytes + 4);
+    checkKey(key);
+    const hi = keyHi(key);
+    const lo = keyLo(key);
+    const { size, record: head } = this.locate(hi, lo, cookie, () => needleHeaderBytes + 4);
     const dataSize = Math.min(head.readUInt32BE(needleHeaderBytes), size);
     const tomb = encodeTombstone(hi, lo, cookie, this.superBlock.version, this.nextAppendAtNs());
     const at = this.appendRecord({ buffers: [tomb], length: tomb.length });

@@ -3,7 +3,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { parseFidPath } from "../../../src/common/fid.js";
-import { parseBlobPath } from "../../../src/volume/handlers-read.js";
+import { parseBlobPath, parsePlainFid } from "../../../src/volume/handlers-read.js";
 
 function outcome(parse: (p: string) => unknown, path: string): unknown {
   try {
@@ -37,5 +37,36 @@ describe("parseBlobPath", () => {
       fileName: undefined,
       ext: "",
     });
+  });
+});
+
+describe("parsePlainFid", () => {
+  it("reads every plain fid parseBlobPath reads, to the same numbers, and nothing else", () => {
+    fc.assert(
+      fc.property(fc.oneof(plain, other), (path) => {
+        const split = parsePlainFid(path);
+        const full = outcome(parseBlobPath, path) as {
+          ok?: { fid: { volumeId: number; key: bigint; cookie: number } };
+        };
+        const isPlain = /^\/(\d{1,10}),([0-9a-fA-F]{9,24})$/.test(path) && full.ok !== undefined;
+        if (!isPlain) {
+          expect(split).toBeUndefined();
+          return;
+        }
+        const { volumeId, key, cookie } = full.ok!.fid;
+        expect(split).toEqual({ volumeId, keyHi: Number(key >> 32n), keyLo: Number(key & 0xffffffffn), cookie });
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it("splits a 16-digit key into its halves", () => {
+    expect(parsePlainFid("/7,0123456789abcdefDEADBEEF")).toEqual({
+      volumeId: 7,
+      keyHi: 0x01234567,
+      keyLo: 0x89abcdef,
+      cookie: 0xdeadbeef,
+    });
+    expect(parsePlainFid("/4294967296,01deadbeef")).toBeUndefined(); // over 2^32-1: parseFidPath refuses it
   });
 });
