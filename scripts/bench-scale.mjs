@@ -330,6 +330,7 @@ const TRACE_NAMES = [
   ["master still names the leader we lost", "names-old"],
   ["master names another leader", "redirect"],
   ["heartbeating to master", "connected"],
+  ["opening a heartbeat stream", "open"],
 ];
 
 /**

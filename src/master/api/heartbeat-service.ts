@@ -340,7 +340,9 @@ export class HeartbeatService {
       (leader) => {
         const beats = done();
         if (call.cancelled || call.destroyed) return;
-        if (leader === cluster.self) return this.serveLeading(call, beats);
+        // Leading still (a step-down in between would have missed this stream in endAll()).
+        if (leader === cluster.self && cluster.isLeader()) return this.serveLeading(call, beats);
+        if (cluster.leader() === null || cluster.leader() === cluster.self) return failStream(call, noLeaderYet());
         call.write(this.reply());
         call.end();
       },

@@ -57,6 +57,13 @@ class FakeRuntime extends EventEmitter<RaftRuntimeEvents> {
     this.emit("role-changed", { role: "leader", term: 3 });
     this.emit("leader-changed", { leader: self, term: 3 });
   }
+  /** This master stops leading before anyone else is known to. */
+  stepDown(): void {
+    this.current = null;
+    this.leading = false;
+    this.emit("role-changed", { role: "follower", term: 4 });
+    this.emit("leader-changed", { leader: null, term: 4 });
+  }
   elected(leader: string): void {
     this.current = leader;
     this.emit("leader-changed", { leader, term: 3 });
@@ -173,6 +180,18 @@ describe("heartbeat at a master that does not serve as leader", () => {
     await vi.waitFor(() => expect(outcome.written.map((r) => r.leader)).toEqual([self]));
     expect(outcome.ended).toBe(false);
     expect(topology.nodeCount).toBe(1);
+  });
+
+  it("a stream held by a master that wins and at once steps down is refused, not served", async () => {
+    const { service, runtime, topology } = master(null);
+    const { outcome } = open(service);
+    await settle();
+    runtime.win();
+    runtime.stepDown();
+    await settle();
+    expect(outcome.written).toEqual([]);
+    expect(outcome.error?.details).toMatch(/no leader is elected yet/);
+    expect(topology.nodeCount).toBe(0);
   });
 
   it("a stream held past electionHoldMs with no leader is refused: the volume server asks again", async () => {
