@@ -64,6 +64,8 @@ export class UploadBuffers {
 
   /** Gives back a buffer from take() that nothing reads or writes any more. */
   give(buf: Buffer): void {
+    // A small body's buffer never came from the pool (take): no lookup of its memory per upload.
+    if (buf.length < this.#o.pooledBytesMin) return;
     const ab = buf.buffer;
     if (this.#closed || !(ab instanceof ArrayBuffer) || !this.#ours.has(ab) || this.#pool.includes(ab)) return;
     if (this.#pooledBytes + ab.byteLength > this.#o.pooledBytesMax) return;
