@@ -101,6 +101,14 @@ export const electionHoldMs = 1_000;
  */
 export const electionHeldStreamsMax = 4_096;
 
+/**
+ * Beats a held stream may bring before the hold ends: its full beat and the deltas of a store
+ * change or two (a volume server sends one full beat per pulse, 5 s, and a delta per volume added
+ * or deleted). Held beats are decoded messages kept in memory (a 100-volume beat is tens of KB), so
+ * a stream sending more is refused rather than buffered.
+ */
+export const electionHeldBeatsMax = 8;
+
 /** A beat applied later than this after it arrived is said (once per minute): the leader is behind. */
 const beatLagWarnMs = 1_000;
 
@@ -284,9 +292,18 @@ export class HeartbeatService {
    */
   private answerAsFollower(call: HeartbeatCall): void {
     const beats: Heartbeat[] = [];
+    let refused = false;
     const onData = (hb: Heartbeat): void => {
-      // Beats sent while held (a store change) are kept for the leader's path, so none is lost.
-      if (beats.push(hb) > 1) return;
+      if (beats.length > 0) {
+        // Beats sent while held (a store change) are kept for the leader's path, so none is lost;
+        // a stream that sends more than a server would in the hold is refused, not buffered.
+        if (beats.push(hb) <= electionHeldBeatsMax) return;
+        refused = true;
+        call.off("data", onData);
+        failStream(call, noLeaderYet());
+        return;
+      }
+      beats.push(hb);
       try {
         checkHeartbeatCluster(hb.clusterId, this.deps.state.topologyId);
       } catch (err) {
@@ -305,7 +322,7 @@ export class HeartbeatService {
       }
       this.holdForLeader(call, () => {
         call.off("data", onData);
-        return beats;
+        return refused ? undefined : beats;
       });
     };
     call.on("data", onData);
@@ -314,10 +331,11 @@ export class HeartbeatService {
 
   /**
    * Holds a follower's stream until a leader is known, at most electionHoldMs; `release` stops
-   * collecting the stream's beats and returns them. A stream held past that, or beyond
-   * electionHeldStreamsMax, is refused as before ("no leader yet": the volume server asks again).
+   * collecting the stream's beats and returns them (undefined: the stream was refused meanwhile).
+   * A stream held past that, or beyond electionHeldStreamsMax, is refused as before ("no leader
+   * yet": the volume server asks again).
    */
-  private holdForLeader(call: HeartbeatCall, release: () => Heartbeat[]): void {
+  private holdForLeader(call: HeartbeatCall, release: () => Heartbeat[] | undefined): void {
     const { cluster } = this.deps;
     if (this.closed || this.held.size >= electionHeldStreamsMax) {
       release();
@@ -330,7 +348,7 @@ export class HeartbeatService {
     const events = ["end", "error", "cancelled", "close"] as const;
     for (const e of events) call.once(e, gone);
     this.held.add(hold);
-    const done = (): Heartbeat[] => {
+    const done = (): Heartbeat[] | undefined => {
       clearTimeout(timer);
       this.held.delete(hold);
       for (const e of events) call.off(e, gone);
@@ -339,7 +357,7 @@ export class HeartbeatService {
     cluster.leaderKnown({ signal: hold.signal }).then(
       (leader) => {
         const beats = done();
-        if (call.cancelled || call.destroyed) return;
+        if (beats === undefined || call.cancelled || call.destroyed) return;
         // Leading still (a step-down in between would have missed this stream in endAll()).
         if (leader === cluster.self && cluster.isLeader()) return this.serveLeading(call, beats);
         if (cluster.leader() === null || cluster.leader() === cluster.self) return failStream(call, noLeaderYet());
@@ -347,9 +365,9 @@ export class HeartbeatService {
         call.end();
       },
       () => {
-        done();
-        // Timed out, or the master is closing; a stream that went away needs nothing more.
-        if (!call.cancelled && !call.destroyed) failStream(call, this.closed ? closingError() : noLeaderYet());
+        // Timed out, or the master is closing; a stream refused or gone needs nothing more.
+        if (done() !== undefined && !call.cancelled && !call.destroyed)
+          failStream(call, this.closed ? closingError() : noLeaderYet());
       },
     );
   }

@@ -19,6 +19,7 @@ import {
 } from "../../../src/gen/master_pb.js";
 import {
   HeartbeatService,
+  electionHeldBeatsMax,
   electionHeldStreamsMax,
   electionHoldMs,
   type HeartbeatCall,
@@ -221,6 +222,22 @@ describe("heartbeat at a master that does not serve as leader", () => {
     expect(gone.outcome.error).toBeUndefined();
     expect(kept.outcome.written).toEqual([]);
     expect(kept.outcome.error?.details).toMatch(/closing/);
+  });
+
+  it(`a held stream that sends more than electionHeldBeatsMax (${electionHeldBeatsMax}) beats is refused`, async () => {
+    const { service, runtime, topology } = master(null);
+    const { call, outcome } = open(service);
+    for (let i = 1; i < electionHeldBeatsMax; i++) call.emit("data", beat(8080));
+    await settle();
+    expect(outcome.error).toBeUndefined();
+    call.emit("data", beat(8080));
+    expect(outcome.error?.details).toMatch(/no leader is elected yet/);
+    const refusal = outcome.error;
+    runtime.win();
+    await settle();
+    expect(outcome.written).toEqual([]);
+    expect(outcome.error).toBe(refusal); // refused once, never served
+    expect(topology.nodeCount).toBe(0);
   });
 
   it(`holds at most electionHeldStreamsMax (${electionHeldStreamsMax}) streams; one more is refused at once`, () => {
