@@ -573,7 +573,8 @@ async function run(dir, live) {
 /**
  * The run's figures as one line, `RESULT {json}`, for scripts that collect benchmarks (bench-all):
  * milliseconds and percent as numbers rounded to 0.01, null for what was not measured (failover in a
- * profiling run, a step that never came).
+ * profiling run, a step that never came) and for a phase's percentiles when some of its requests
+ * failed (assignsFailed, lookupsFailed say how many).
  */
 function printResult(r, f) {
   const n = (x, scale = 1) =>
@@ -592,6 +593,8 @@ function printResult(r, f) {
     assignC1P99Ms: p("assign c1", "p99"),
     assignC16P99Ms: p("assign c16", "p99"),
     lookupP99Ms: p("lookup c1", "p99"),
+    assignsFailed: (r.phases["assign c1"]?.failed ?? 0) + (r.phases["assign c16"]?.failed ?? 0),
+    lookupsFailed: r.phases["lookup c1"]?.failed ?? 0,
     electedMs: n(f?.electedMs),
     firstAssignMs: n(f?.readyMs),
     allBackS: n(f?.allBackMs, 1 / 1000),
