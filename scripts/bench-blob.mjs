@@ -10,7 +10,8 @@
 //
 // One `weed-ts master` and one `weed-ts volume` (own processes, so the volume server's CPU and
 // profile are its own) in a temp dir on 127.0.0.1; the bare server is this script run with
-// --bare. Each round runs bare and weed-ts back to back, the order swapped every round; the table
+// --bare. Each round runs bare and weed-ts back to back, the order shifted every round so that
+// each server takes each place equally often (with a baseline: shift 0, 1, 2, then reversed); the table
 // has each run's req/s, p50, p99, server CPU per request, the load average, and per round the
 // weed-ts/bare ratio, then the median ratio against the goals (GET >= 0.85, PUT >= 0.75).
 // "cpu us/req" is the server process's user+system CPU (/proc/<pid>/stat) over the requests
@@ -398,6 +399,10 @@ function printTable(rows, cases) {
   }
   console.log("\nratio weed-ts / bare, per round (req/s; cpu per request bare / weed-ts)");
   for (const c of cases) for (const who of ["weed", "base"]) printRatios(rows, c, who, "bare");
+  if (rows.some((r) => r.server === "base")) {
+    console.log("weed-ts / base (BLOB_BASE_ROOT), per round: the change itself");
+    for (const c of cases) printRatios(rows, c, "weed", "base");
+  }
   if (rows.some((r) => r.server === "bareread")) {
     console.log("GET against the bareread ceiling (1 KB read from a file with readSync per request):");
     for (const who of ["weed", "base"]) printRatios(rows, "get", who, "bareread");
@@ -417,9 +422,10 @@ function printRatios(rows, c, who, ceiling) {
   if (ratios.length === 0) return;
   const med = median(ratios);
   const verdict = med >= GOALS[c] ? "OK" : "BELOW GOAL";
+  const goal = ceiling === "base" ? "before/after" : `goal >= ${GOALS[c]}: ${verdict}`;
   console.log(
     `${c.padEnd(4)}${who.padEnd(5)} req/s ${ratios.map((x) => x.toFixed(2)).join(" ")}  median ${med.toFixed(2)} ` +
-      `(goal >= ${GOALS[c]}: ${verdict});  cpu ${cpuRatios.map((x) => x.toFixed(2)).join(" ")}`,
+      `(${goal});  cpu ${cpuRatios.map((x) => x.toFixed(2)).join(" ")}  median ${median(cpuRatios).toFixed(2)}`,
   );
 }
 
@@ -548,7 +554,12 @@ async function main() {
     const rows = [];
     let runNo = 0;
     for (let round = 1; round <= rounds; round++) {
-      const order = round % 2 === 1 ? servers : [...servers].reverse();
+      // Every server takes every place in the rotation equally often (a cyclic shift per round,
+      // reversed every other cycle): a server always run second was measured next to the same
+      // neighbours every round, and before/after comparisons leaned with the place, not the code.
+      const shift = (round - 1) % servers.length;
+      const shifted = [...servers.slice(shift), ...servers.slice(0, shift)];
+      const order = Math.floor((round - 1) / servers.length) % 2 === 0 ? shifted : shifted.reverse();
       for (const c of cases) {
         for (const server of order) {
           if (server === "bareread" && c !== "get") continue; // a read ceiling: nothing to compare a PUT to
