@@ -513,6 +513,17 @@ async function startBare(tmp, name) {
   return { child, addr: `127.0.0.1:${/listening on (\d+)/.exec(out)[1]}` };
 }
 
+/**
+ * The servers' order in `round` (from 1): every server takes every place equally often (a cyclic
+ * shift per round, reversed every other cycle). A server always run second was measured next to
+ * the same neighbours every round, and before/after comparisons leaned with the place, not the code.
+ */
+function rotation(servers, round) {
+  const shift = (round - 1) % servers.length;
+  const shifted = [...servers.slice(shift), ...servers.slice(0, shift)];
+  return Math.floor((round - 1) / servers.length) % 2 === 0 ? shifted : shifted.reverse();
+}
+
 async function main() {
   const rounds = envInt("BLOB_ROUNDS", 3);
   const durationS = envInt("BLOB_DURATION_S", 5);
@@ -554,12 +565,7 @@ async function main() {
     const rows = [];
     let runNo = 0;
     for (let round = 1; round <= rounds; round++) {
-      // Every server takes every place in the rotation equally often (a cyclic shift per round,
-      // reversed every other cycle): a server always run second was measured next to the same
-      // neighbours every round, and before/after comparisons leaned with the place, not the code.
-      const shift = (round - 1) % servers.length;
-      const shifted = [...servers.slice(shift), ...servers.slice(0, shift)];
-      const order = Math.floor((round - 1) / servers.length) % 2 === 0 ? shifted : shifted.reverse();
+      const order = rotation(servers, round);
       for (const c of cases) {
         for (const server of order) {
           if (server === "bareread" && c !== "get") continue; // a read ceiling: nothing to compare a PUT to
