@@ -94,20 +94,23 @@ function numberAfter(text, re) {
 
 /**
  * bench-scale's figures: leader CPU % of a core, assign p99 at concurrency 1 (ms), and the time from
- * the leader's kill to the first assign through a survivor (ms). Taken from a RESULT line when the
- * script prints one, else from its printed lines; a figure it did not print is undefined.
+ * the leader's kill to the first assign through a survivor (ms). From its RESULT line when it printed
+ * one (a figure it gave as null, e.g. a p99 of a phase with failed requests, stays undefined: the
+ * printed line would hide the failures), else from its printed lines.
  */
 export function parseScale(text) {
   const r = parseResultLine(text);
-  const fromResult = {
-    cpuPercent: firstNumber(r?.leaderCpuPercent, r?.steady?.cpu),
-    assignP99Ms: firstNumber(r?.assignP99Ms, r?.phases?.["assign c1"]?.p99),
-    readyMs: firstNumber(r?.newLeaderReadyMs, r?.readyMs, r?.failover?.readyMs),
-  };
+  if (r !== null) {
+    return {
+      cpuPercent: firstNumber(r.leaderCpuPercent),
+      assignP99Ms: firstNumber(r.assignC1P99Ms),
+      readyMs: firstNumber(r.firstAssignMs),
+    };
+  }
   return {
-    cpuPercent: fromResult.cpuPercent ?? numberAfter(text, /leader CPU (\d+(?:\.\d+)?)% of a core/),
-    assignP99Ms: fromResult.assignP99Ms ?? numberAfter(text, /assign c1: .*?p99 (\d+(?:\.\d+)?) ms/),
-    readyMs: fromResult.readyMs ?? numberAfter(text, /first assign (\d+(?:\.\d+)?) ms/),
+    cpuPercent: numberAfter(text, /leader CPU (\d+(?:\.\d+)?)% of a core/),
+    assignP99Ms: numberAfter(text, /assign c1: .*?p99 (\d+(?:\.\d+)?) ms/),
+    readyMs: numberAfter(text, /first assign (\d+(?:\.\d+)?) ms/),
   };
 }
 

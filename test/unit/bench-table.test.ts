@@ -71,8 +71,11 @@ describe("bench-table", () => {
 
   it("reads bench-scale's figures from its lines, and from a RESULT line when there is one", () => {
     expect(parseScale(SCALE_OUTPUT)).toEqual({ cpuPercent: 23.4, assignP99Ms: 3.1, readyMs: 1234 });
-    const result = 'RESULT {"leaderCpuPercent":40,"assignP99Ms":4.5,"newLeaderReadyMs":900}';
+    const result = 'RESULT {"leaderCpuPercent":40,"assignC1P99Ms":4.5,"firstAssignMs":900}';
     expect(parseScale(`${SCALE_OUTPUT}\n${result}`)).toEqual({ cpuPercent: 40, assignP99Ms: 4.5, readyMs: 900 });
+    // A p99 the RESULT withholds (some assigns failed) is not taken from the printed line instead.
+    const failed = 'RESULT {"leaderCpuPercent":40,"assignC1P99Ms":null,"assignsFailed":3,"firstAssignMs":900}';
+    expect(parseScale(`${SCALE_OUTPUT}\n${failed}`)).toEqual({ cpuPercent: 40, assignP99Ms: undefined, readyMs: 900 });
     expect(parseScale("bench-scale failed: no leader")).toEqual({
       cpuPercent: undefined,
       assignP99Ms: undefined,
