@@ -7,7 +7,7 @@ import * as grpc from "@grpc/grpc-js";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import type { DescMessage, DescMethod, MessageInitShape, MessageShape } from "@bufbuild/protobuf";
 import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
-import { processChannelCredentials, serverCredentialsOf } from "./tls.js";
+import { noChannelz, processChannelCredentials, serverCredentialsOf } from "./tls.js";
 import { adminCallInterceptor } from "./admin-call.js";
 
 type Methods<S> = S extends GenService<infer M> ? M : never;
@@ -194,7 +194,11 @@ export function createClient<S extends GenService<GenServiceMethods>>(
 ): ServiceClient<S> {
   const Ctor = grpc.makeGenericClientConstructor(serviceDefinition(svc), svc.typeName);
   // The process's admin key (admin-call.ts) signs the calls that need one.
-  const client = new Ctor(address, credentials, { ...channelOptions, interceptors: [adminCallInterceptor] });
+  const client = new Ctor(address, credentials, {
+    ...noChannelz,
+    ...channelOptions,
+    interceptors: [adminCallInterceptor],
+  });
   const out: Record<string, unknown> = { close: () => client.close() };
   for (const m of svc.methods) {
     const path = methodPath(svc, m);
