@@ -47,6 +47,7 @@ import { loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
+import { cpuTimes } from "./proc-cpu.mjs";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const WEED = join(ROOT, "bin", "weed-ts.js");
@@ -307,14 +308,10 @@ request = function()
 end
 ${DONE_LUA}`;
 
-function cpuTicks(pid) {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return Number(f[11]) + Number(f[12]); // utime + stime, USER_HZ (100) ticks
-  } catch {
-    return Number.NaN;
-  }
+/** User+system CPU seconds of `pid` so far (NaN off Linux). */
+function cpuSeconds(pid) {
+  const { user, sys } = cpuTimes(pid);
+  return user + sys;
 }
 
 /**
@@ -347,7 +344,7 @@ async function runWrk(o) {
   const { target, lua, conns, threads, durationS, env, pid } = o;
   const args = [`-t${threads}`, `-c${conns}`, `-d${durationS}s`, "--timeout", "5s", "-s", lua, `http://${target}`];
   const load = loadavg()[0];
-  const cpu0 = cpuTicks(pid);
+  const cpu0 = cpuSeconds(pid);
   const perf = perfRecord(pid, durationS, o.perfName);
   const text = await new Promise((resolve, reject) => {
     const child = spawn("wrk", args, { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "inherit"] });
@@ -361,7 +358,7 @@ async function runWrk(o) {
       else resolve(out);
     });
   });
-  const cpu1 = cpuTicks(pid);
+  const cpu1 = cpuSeconds(pid);
   if (perf !== undefined) await perf;
   const m = /^RESULT (\S+) (\S+) (\S+) (\d+) (\d+) (\d+)$/m.exec(text);
   if (!m) throw new Error(`wrk printed no result: ${text}`);
@@ -372,7 +369,7 @@ async function runWrk(o) {
     p99: Number(m[3]) / 1000,
     errors: Number(m[4]),
     non2xx: Number(m[5]),
-    cpuUsPerReq: requests > 0 ? ((cpu1 - cpu0) * 10_000) / requests : Number.NaN,
+    cpuUsPerReq: requests > 0 ? ((cpu1 - cpu0) * 1e6) / requests : Number.NaN,
     load,
   };
 }

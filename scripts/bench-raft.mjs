@@ -18,13 +18,14 @@
 //    polled every 100 ms; any change of leader or term counts as a (spurious) leader change.
 // Listens on 127.0.0.1 only, kills only the processes it started, removes its temp dir.
 import { spawn } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import http from "node:http";
 import { createServer } from "node:net";
 import { loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { cpuTimes } from "./proc-cpu.mjs";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const KV_NODE = join(ROOT, "dist/raft/runtime/kv-example/kv-node.js");
@@ -34,7 +35,6 @@ const FAILOVER_DEADLINE_MS = 15_000;
 const HEALTH_DEADLINE_MS = 20_000;
 const KEYS = 1000;
 const WARMUP_CONCURRENCY = 16;
-const CLOCK_TICKS_PER_S = 100; // USER_HZ of /proc/<pid>/stat on Linux
 // BENCH_RAFT_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/p": node flags for the three kv-nodes (node
 // refuses --cpu-prof in NODE_OPTIONS); the nodes are then stopped with SIGTERM at the end, so profiles get written.
 const nodeArgs = (process.env.BENCH_RAFT_NODE_ARGS ?? "").split(/\s+/).filter(Boolean);
@@ -337,14 +337,10 @@ async function steady(nodes, seconds, concurrency) {
 
 // ---------------------------------------------------------------------------------------------
 
-/** user+system CPU of `pid` so far, in microseconds (/proc/<pid>/stat; null off Linux). */
+/** user+system CPU of `pid` so far, in microseconds (null off Linux). */
 function cpuMicros(pid) {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
-    return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLOCK_TICKS_PER_S;
-  } catch {
-    return null;
-  }
+  const { user, sys } = cpuTimes(pid);
+  return Number.isNaN(user + sys) ? null : (user + sys) * 1e6;
 }
 
 async function throughputPhase(nodes, summary) {

@@ -20,6 +20,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
+import { cpuTimes } from "./proc-cpu.mjs";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const WEED = join(ROOT, "bin", "weed-ts.js");
@@ -179,21 +180,6 @@ function verdict(name, phase, target) {
   return `${name}: ${phase.rps.toFixed(0)} files/s (target >= ${target}): ${ok}; failed requests: ${phase.failed}`;
 }
 
-/**
- * user and sys CPU seconds of a process so far (Linux /proc; NaN elsewhere): on a shared machine the
- * server's CPU per request is a steadier measure of a cost than requests per second.
- */
-async function cpuSec(pid) {
-  try {
-    const stat = await readFile(`/proc/${pid}/stat`, "utf8");
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    // utime and stime are fields 14 and 15 of stat(5), in clock ticks (USER_HZ, 100 on Linux).
-    return { user: Number(fields[11]) / 100, sys: Number(fields[12]) / 100 };
-  } catch {
-    return { user: Number.NaN, sys: Number.NaN };
-  }
-}
-
 /** BENCH_JWT: "" or "0" off, "1" write tokens, "read" write and read tokens. */
 function jwtMode() {
   const v = process.env.BENCH_JWT ?? "";
@@ -285,9 +271,9 @@ async function main() {
     const args = [`-master=${master}`, `-list=${join(dir, "benchmark_list.txt")}`, ...securityArgs];
     for (const [k, v] of flags) args.push(v === "true" ? `-${k}` : `-${k}=${v}`);
     log(`weed-ts benchmark ${args.join(" ")}`);
-    const cpuBefore = await cpuSec(server.pid);
+    const cpuBefore = cpuTimes(server.pid);
     const { code, text } = await runBenchmarkChild(args, stopAll.signal);
-    const cpuAfter = await cpuSec(server.pid);
+    const cpuAfter = cpuTimes(server.pid);
     const serverCpu = { user: cpuAfter.user - cpuBefore.user, sys: cpuAfter.sys - cpuBefore.sys };
     printSummary(text, { jwt, serverCpu, n: Number(flags.get("n")) });
     exitCode = code;
