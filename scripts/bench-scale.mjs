@@ -23,7 +23,10 @@
 // the masters' temp dir goes (default the OS temp dir); /dev/shm keeps their Raft fsyncs off a disk
 // that other work on a shared machine keeps busy (a slow fsync delays the leader's Raft heartbeats
 // and costs elections that have nothing to do with the volume servers' load). BENCH_SCALE_LOG_DIR:
-// each master's whole output goes to <dir>/<name>.log (kept), at BENCH_SCALE_LOG_LEVEL (warn). Exit 1 when the bench
+// each master's whole output goes to <dir>/<name>.log (kept), at BENCH_SCALE_LOG_LEVEL (warn).
+// BENCH_SCALE_NODE_ARGS: node flags for the masters and the fleets, "{name}" replaced by the process's
+// name (e.g. "--cpu-prof --cpu-prof-dir=/tmp/p/{name}": the survivors and the fleets write theirs when
+// stopped at the end, so the failover is in them). Exit 1 when the bench
 // itself failed (cluster not up, servers not registered, no new leader), not when a goal is missed.
 // Kills only the processes it started, by pid; removes its temp dir.
 import { fork, spawn } from "node:child_process";
@@ -64,6 +67,7 @@ const ASSIGNS = envInt("BENCH_SCALE_ASSIGNS", 5000, 1);
 const PROFILE_DIR = process.env.BENCH_SCALE_CPU_PROF ?? "";
 const LOG_DIR = process.env.BENCH_SCALE_LOG_DIR ?? "";
 const LOG_LEVEL = process.env.BENCH_SCALE_LOG_LEVEL || "warn";
+const NODE_ARGS = (process.env.BENCH_SCALE_NODE_ARGS ?? "").split(" ").filter((a) => a !== "");
 
 // Bounds (ms).
 const START_DEADLINE_MS = 30_000; // three masters up and one leader agreed
@@ -117,7 +121,15 @@ class Master {
     this.addr = `127.0.0.1:${port}`;
     this.base = `http://${this.addr}`;
     const prof = PROFILE_DIR === "" ? [] : ["--cpu-prof", `--cpu-prof-dir=${join(PROFILE_DIR, this.name)}`];
-    this.args = [...prof, WEED, "master", "-ip=127.0.0.1", `-port=${port}`, `-peers=${peers}`];
+    this.args = [
+      ...NODE_ARGS.map((a) => a.replaceAll("{name}", this.name)),
+      ...prof,
+      WEED,
+      "master",
+      "-ip=127.0.0.1",
+      `-port=${port}`,
+      `-peers=${peers}`,
+    ];
     this.args.push(`-mdir=${join(dir, this.name)}`, `-pulseSeconds=${PULSE_SECONDS}`, `-logLevel=${LOG_LEVEL}`);
     this.child = null;
     this.tail = [];
@@ -278,7 +290,8 @@ function startFleets(masters, clusterId, dir) {
     const cfg = { masters: masters.map((m) => m.addr), first: f * per, count: Math.min(per, SERVERS - f * per) };
     Object.assign(cfg, { volumes: VOLUMES, pulseMs: PULSE_SECONDS * 1000, clusterId, trace: true });
     cfg.dir = join(dir, `fleet${f}`); // removed with the masters' dir, even if the fleet is killed
-    const child = fork(FLEET, [], { env: { ...process.env, BENCH_SCALE_FLEET: JSON.stringify(cfg) } });
+    const execArgv = NODE_ARGS.map((a) => a.replaceAll("{name}", `fleet${f}`));
+    const child = fork(FLEET, [], { execArgv, env: { ...process.env, BENCH_SCALE_FLEET: JSON.stringify(cfg) } });
     child.on("message", (m) => m.type === "failed" && log(`fleet ${f}: ${m.error}`));
     fleets.push(child);
   }
@@ -441,13 +454,17 @@ async function failover(masters, leader) {
   );
   // Assigns go out every FAILOVER_POLL_MS without waiting for the previous one (a new leader holds an
   // assign while its servers report): the first one answered with a fid ends it.
+  const sent = [];
   const ready = new Promise((resolve, reject) => {
     let i = 0;
     const timer = setInterval(() => {
       if (now() - t0 > FAILOVER_DEADLINE_MS) return (clearInterval(timer), reject(new Error("no assign after kill")));
-      assignOnce(survivors[i++ % survivors.length]).then(
-        () => (clearInterval(timer), resolve(now() - t0)),
-        () => undefined,
+      const m = survivors[i++ % survivors.length];
+      const a = { to: m.name, sentMs: now() - t0 };
+      sent.push(a);
+      assignOnce(m).then(
+        () => ((a.okMs = now() - t0), clearInterval(timer), resolve(a.okMs)),
+        (err) => ((a.failedMs = now() - t0), (a.error = String(err).slice(0, 120))),
       );
     }, FAILOVER_POLL_MS);
   });
@@ -462,7 +479,7 @@ async function failover(masters, leader) {
   const leaderNow = await currentLeader(survivors);
   const listedNow = leaderNow === undefined ? undefined : await listed(leaderNow);
   const steps = leaderNow === undefined ? {} : await readiness(leaderNow);
-  return { electedMs: e?.ms, readyMs, allBackMs, listedNow, killEpochMs, steps };
+  return { electedMs: e?.ms, readyMs, allBackMs, listedNow, killEpochMs, steps, assigns: sent };
 }
 
 /** The profiled leader stopped (so that it writes its profile); its top frames over the window. */
@@ -564,10 +581,36 @@ async function run(dir, live) {
   );
   const steps = Object.entries(f.steps).map(([k, ms]) => `${k} ${fmt(ms)} ms`);
   console.log(`  the new leader's own times from its election: ${steps.length === 0 ? "none" : steps.join(", ")}`);
+  for (const line of assignsAfterKill(f.assigns)) console.log(`  ${line}`);
   for (const line of failoverBreakdown(await fleetTrace(live.fleets, f.killEpochMs), f.killEpochMs))
     console.log(`  ${line}`);
   console.log(`  load average ${load()}`);
   printResult(result, f);
+}
+
+/**
+ * The assigns sent after the kill, by master: how many were answered with a fid, failed (the first
+ * error) or still open when the first fid came, and when the first successful one had been sent.
+ */
+function assignsAfterKill(assigns) {
+  const lines = [];
+  for (const to of [...new Set(assigns.map((a) => a.to))]) {
+    const mine = assigns.filter((a) => a.to === to);
+    const ok = mine.filter((a) => a.okMs !== undefined);
+    const failed = mine.filter((a) => a.failedMs !== undefined);
+    const open = mine.length - ok.length - failed.length;
+    const first = ok.sort((a, b) => a.okMs - b.okMs)[0];
+    const firstOk = first === undefined ? "none" : `sent ${fmt(first.sentMs)} ms, answered ${fmt(first.okMs)} ms`;
+    const err =
+      failed[0] === undefined
+        ? ""
+        : ` (first failed: sent ${fmt(failed[0].sentMs)} ms, ` + `${fmt(failed[0].failedMs)} ms: ${failed[0].error})`;
+    lines.push(
+      `assigns to ${to} after the kill: ${mine.length} sent, ${ok.length} ok (first ${firstOk}), ` +
+        `${failed.length} failed${err}, ${open} open`,
+    );
+  }
+  return lines;
 }
 
 /**
