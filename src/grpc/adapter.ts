@@ -56,17 +56,28 @@ function asBuffer(bytes: Uint8Array): Buffer {
 /** Request decoders by method name, in place of fromBinary (a hand-written one for a hot message). */
 export type RequestDecoders = Readonly<Record<string, (bytes: Uint8Array) => unknown>>;
 
+/**
+ * Request encoders by method name, in place of toBinary (a hand-written one for a hot message). The
+ * array must be the encoder's own (not reused after it returns): grpc-js may hold it until sent.
+ */
+export type RequestEncoders = Readonly<Record<string, (msg: never) => Uint8Array>>;
+
 function methodDefinition(
   svc: GenService<GenServiceMethods>,
   m: DescMethod,
   decoders: RequestDecoders = {},
+  encoders: RequestEncoders = {},
 ): grpc.MethodDefinition<unknown, unknown> {
   const decode = decoders[m.localName];
+  const encode = encoders[m.localName] as ((msg: unknown) => Uint8Array) | undefined;
   return {
     path: methodPath(svc, m),
     requestStream: m.methodKind === "client_streaming" || m.methodKind === "bidi_streaming",
     responseStream: m.methodKind === "server_streaming" || m.methodKind === "bidi_streaming",
-    requestSerialize: (msg: unknown) => asBuffer(toBinary(m.input, msg as MessageShape<DescMessage>)),
+    requestSerialize:
+      encode === undefined
+        ? (msg: unknown) => asBuffer(toBinary(m.input, msg as MessageShape<DescMessage>))
+        : (msg: unknown) => asBuffer(encode(msg)),
     requestDeserialize: decode ?? ((buf: Buffer) => fromBinary(m.input, buf)),
     responseSerialize: (msg: unknown) => asBuffer(toBinary(m.output, msg as MessageShape<DescMessage>)),
     responseDeserialize: (buf: Buffer) => fromBinary(m.output, buf),
@@ -182,6 +193,47 @@ function cancelOnAbort(call: grpc.Call, signal: AbortSignal | undefined): void {
   call.once("status", () => signal.removeEventListener("abort", cancel));
 }
 
+interface ClientMethod {
+  m: DescMethod;
+  path: string;
+  def: grpc.MethodDefinition<unknown, unknown>;
+}
+
+/** Each service's methods with their paths and serializers, built once per service and encoders. */
+const clientMethods = new WeakMap<GenService<GenServiceMethods>, Map<RequestEncoders, readonly ClientMethod[]>>();
+
+function clientMethodsOf(svc: GenService<GenServiceMethods>, encoders: RequestEncoders): readonly ClientMethod[] {
+  let bySvc = clientMethods.get(svc);
+  if (bySvc === undefined) clientMethods.set(svc, (bySvc = new Map()));
+  let methods = bySvc.get(encoders);
+  if (methods === undefined) {
+    methods = svc.methods.map((m) => ({ m, path: methodPath(svc, m), def: methodDefinition(svc, m, {}, encoders) }));
+    // Encoders are module constants in practice; a caller making new ones per client is not cached.
+    if (bySvc.size < clientMethodsCachedMax) bySvc.set(encoders, methods);
+  }
+  return methods;
+}
+
+/** Encoder sets cached per service (each a module constant: one or two). */
+const clientMethodsCachedMax = 8;
+/** The encoders of a client that names none. */
+const noEncoders: RequestEncoders = {};
+
+const IPV4_HOST_PORT = /^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}:\d+$/;
+const IPV6_HOST_PORT = /^\[[0-9a-fA-F:.]+\]:\d+$/;
+
+/**
+ * The channel target for "host:port": an IP literal goes to grpc-js's ipv4:/ipv6: resolver, which
+ * takes the address as it is. Its DNS resolver, which also passes IP literals through, builds a
+ * c-ares resolver for each channel first (~0.3 ms: a volume server makes a channel per heartbeat
+ * session, 1,000 of them at once after a failover). The authority (and TLS name) stays "host:port".
+ */
+export function channelTarget(address: string): string {
+  if (IPV4_HOST_PORT.test(address)) return `ipv4:${address}`;
+  if (IPV6_HOST_PORT.test(address)) return `ipv6:${address}`;
+  return address;
+}
+
 /**
  * A typed client of `svc` at `address`. `credentials`: by default the process's (./tls.ts: mutual
  * TLS once security.toml's [grpc] is configured, insecure otherwise).
@@ -191,18 +243,18 @@ export function createClient<S extends GenService<GenServiceMethods>>(
   address: string,
   channelOptions: grpc.ChannelOptions = {},
   credentials: grpc.ChannelCredentials = processChannelCredentials(),
+  encoders: RequestEncoders = noEncoders,
 ): ServiceClient<S> {
-  const Ctor = grpc.makeGenericClientConstructor(serviceDefinition(svc), svc.typeName);
+  // The calls below go through the base Client's make*Request: no per-service subclass is needed
+  // (makeGenericClientConstructor built a class per client: a volume server makes one per session).
   // The process's admin key (admin-call.ts) signs the calls that need one.
-  const client = new Ctor(address, credentials, {
+  const client = new grpc.Client(channelTarget(address), credentials, {
     ...noChannelz,
     ...channelOptions,
     interceptors: [adminCallInterceptor],
   });
   const out: Record<string, unknown> = { close: () => client.close() };
-  for (const m of svc.methods) {
-    const path = methodPath(svc, m);
-    const def = methodDefinition(svc, m);
+  for (const { m, path, def } of clientMethodsOf(svc, encoders)) {
     if (m.methodKind === "unary") {
       out[m.localName] = (req: MessageInitShape<DescMessage>, opts: CallOptions = {}) =>
         new Promise((resolve, reject) => {
