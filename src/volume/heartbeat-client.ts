@@ -16,7 +16,7 @@ import { status as GrpcStatus, type ClientDuplexStream, type ServiceError } from
 import type { Logger } from "../common/logger.js";
 import { assert } from "../common/errors.js";
 import { grpcAddress, parseServerAddress, type ServerAddress } from "../common/server-address.js";
-import { createClient } from "../grpc/adapter.js";
+import { createClient, type RequestEncoders } from "../grpc/adapter.js";
 import { HeartbeatSchema, Seaweed, type Heartbeat, type HeartbeatResponse } from "../gen/master_pb.js";
 import type { StoreApi, StoreEvent, VolumeInfo } from "./storage/store-api.js";
 import {
@@ -33,9 +33,12 @@ import {
   knownMastersMax,
 } from "./limits.js";
 import { volumeInformationMessage, volumeShortInformationMessage } from "./volume-messages.js";
+import { encodeHeartbeat } from "./heartbeat-encode.js";
 import { readClusterId, validClusterId, writeClusterId } from "./cluster-id-file.js";
 import { VolumeStateWatch, volumeStateCheckIntervalMs } from "./volume-state-watch.js";
 
+/** SendHeartbeat's beats through the hand-written encoder; one object, so createClient caches it. */
+const heartbeatEncoders: RequestEncoders = { sendHeartbeat: encodeHeartbeat };
 /**
  * After losing a leader's stream, followers that still name it for this long are believed: an
  * election (300-600 ms timeout, a round of votes) would have named another by then, so the leader is
@@ -473,12 +476,14 @@ export class HeartbeatClient {
   /** One stream to `master`, until it fails, redirects, or `signal` aborts. Never throws. */
   /** A session's own gRPC client: closing it must abandon a connect stuck behind a cut. */
   #client(addr: ServerAddress): ReturnType<typeof createClient<typeof Seaweed>> {
-    return createClient(Seaweed, grpcAddress(addr), {
+    const options = {
       "grpc.keepalive_time_ms": this.#o.keepaliveMs ?? heartbeatKeepaliveMs,
       "grpc.keepalive_timeout_ms": this.#keepaliveTimeoutFor(addr),
       "grpc.keepalive_permit_without_calls": 1,
       "grpc.use_local_subchannel_pool": 1,
-    });
+    };
+    // The process's credentials (undefined: createClient's default); full beats by hand (heartbeat-encode.ts).
+    return createClient(Seaweed, grpcAddress(addr), options, undefined, heartbeatEncoders);
   }
 
   #session(master: string, signal: AbortSignal): Promise<SessionEnd> {

@@ -35,21 +35,26 @@ function stateOf(v: VolumeInfo, limitBytes: number): number {
 /** Remembers each volume's full / crowded / read-only state as last reported. */
 export class VolumeStateWatch {
   #last = new Map<number, number>();
+  /** The map the next call fills: the two swap, so a check (every 250 ms) allocates none. */
+  #next = new Map<number, number>();
 
   /**
    * Records the states of `infos` (the volumes a beat reports) and says whether any of them differs
    * from the last call's. Volumes that appeared or went are the deltas' business, not counted here.
    */
   changed(infos: readonly VolumeInfo[], limitBytes: number): boolean {
-    const next = new Map<number, number>();
+    const next = this.#next;
+    const last = this.#last;
+    next.clear();
     let changed = false;
     for (const v of infos) {
       const s = stateOf(v, limitBytes);
       next.set(v.id, s);
-      const before = this.#last.get(v.id);
+      const before = last.get(v.id);
       if (before !== undefined && before !== s) changed = true;
     }
     this.#last = next;
+    this.#next = last;
     return changed;
   }
 }
