@@ -25,6 +25,13 @@ export interface RaftConfig {
    */
   readonly checkQuorum: boolean;
   /**
+   * With CheckQuorum, a leader steps down once this many electionTicks rounds in a row passed
+   * without hearing from a quorum; 1 (etcd) = a round of silence. The lease a leader gives its
+   * followers is unchanged: it still refuses (pre-)votes as a leader, so 2 only makes a leader
+   * that sees a loaded follower answer late keep its place, not two leaders electable at once.
+   */
+  readonly checkQuorumRounds: number;
+  /**
    * Append messages in flight per follower while replicating (pipelining). 256 covers a
    * 1 Gbit/s, 1 ms RTT link with small entries; in bytes, at most inflightAppendsMax * msgBytesMax.
    */
@@ -70,6 +77,7 @@ export function resolveConfig(input: RaftConfigInput): RaftConfig {
     heartbeatTicks: input.heartbeatTicks ?? heartbeatTicksDefault,
     preVote: input.preVote ?? true,
     checkQuorum: input.checkQuorum ?? true,
+    checkQuorumRounds: input.checkQuorumRounds ?? 1,
     inflightAppendsMax: input.inflightAppendsMax ?? 256,
     msgBytesMax,
     entriesPerAppendMax: input.entriesPerAppendMax ?? 4096,
@@ -100,6 +108,7 @@ export function validateConfig(c: RaftConfig): void {
   if (c.electionTicks <= c.heartbeatTicks) {
     throw new InvalidConfigError("electionTicks", c.electionTicks, `must exceed heartbeatTicks (${c.heartbeatTicks})`);
   }
+  positiveInteger("checkQuorumRounds", c.checkQuorumRounds);
   positiveInteger("inflightAppendsMax", c.inflightAppendsMax);
   positiveInteger("msgBytesMax", c.msgBytesMax);
   positiveInteger("entriesPerAppendMax", c.entriesPerAppendMax);

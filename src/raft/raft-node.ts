@@ -76,6 +76,8 @@ export class RaftNode {
 
   /** Ticks since the last valid leader contact (follower) or the last quorum check (leader). */
   private electionElapsed = 0;
+  /** A leader's CheckQuorum rounds in a row without hearing from a quorum. */
+  private quorumMissedRounds = 0;
   private heartbeatElapsed = 0;
   private randomizedElectionTimeout = 0;
 
@@ -513,6 +515,7 @@ export class RaftNode {
     assert(this.role === "candidate", "only a candidate can become leader");
     this.reset(this.term);
     this.electionElapsed = 0;
+    this.quorumMissedRounds = 0;
     this.role = "leader";
     this.leader = this.id;
     const m = this.members.membership;
@@ -592,9 +595,12 @@ export class RaftNode {
     this.electionElapsed++;
     if (this.electionElapsed >= this.cfg.electionTicks) {
       this.electionElapsed = 0;
-      if (this.cfg.checkQuorum && !this.checkQuorumActive()) {
-        this.becomeFollower(this.term, null);
-        return;
+      if (this.cfg.checkQuorum) {
+        if (this.checkQuorumActive()) this.quorumMissedRounds = 0;
+        else if (++this.quorumMissedRounds >= this.cfg.checkQuorumRounds) {
+          this.becomeFollower(this.term, null);
+          return;
+        }
       }
     }
     if (this.leadTransferee !== null && ++this.transferElapsed >= this.cfg.transferTimeoutTicks) {

@@ -21,6 +21,16 @@ export const timingDefaults = {
   electionTicks: 6,
   /** A heartbeat every tick (50 ms): cheap on a 3-5 node group and keeps the lease fresh. */
   heartbeatTicks: 1,
+  /**
+   * CheckQuorum rounds (of E ticks) in a row without a quorum before a leader steps down: 2, so a
+   * leader steps down after 600-900 ms of silence (one round of 300 ms, as etcd, was too little
+   * here). After a failover with 1,000 volume servers re-registering on a 2-core host, a follower's
+   * loop stalled 200-350 ms and its answers came 530-550 ms apart: the new leader stepped down in 8
+   * of 9 bench:scale runs, and every server moved again. Followers' election timeouts are not
+   * touched, so a leader cut off is still replaced in 350-550 ms (issue 10: writes resume within
+   * 1 s); only the cut-off leader itself notices up to ~0.6 s later (it cannot commit meanwhile).
+   */
+  checkQuorumRounds: 2,
 } as const;
 
 /**

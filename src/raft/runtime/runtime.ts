@@ -421,7 +421,7 @@ export class RaftRuntime<R = unknown> extends EventEmitter<RaftRuntimeEvents> {
     const limits: RuntimeLimits = { ...runtimeLimits, ...opts.limits };
     for (const [k, v] of Object.entries(limits)) positiveInt(`limits.${k}`, v);
     this.limits = limits;
-    this.coreOptions = { ...coreLimits, ...opts.core };
+    this.coreOptions = { checkQuorumRounds: timingDefaults.checkQuorumRounds, ...coreLimits, ...opts.core };
     this.sendFirst = opts.sendBeforePersist ?? true;
     this.asyncWrites = this.sendFirst && (opts.asyncLeaderWrites ?? true);
     const uniform = opts.randomSource ?? Math.random;
