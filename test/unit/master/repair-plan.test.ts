@@ -81,4 +81,16 @@ describe("snapshotOf", () => {
       { ...place("127.0.0.1:8081", "r2"), grpcAddress: "", fileCount: 1, size: 100, needsCheck: true },
     ]);
   });
+
+  it("lists no servers when no volume needs repair (the leader's scan every second stays cheap)", () => {
+    const t = new Topology(1 << 30);
+    const spec = { publicUrl: "", dataCenter: "dc1", maxVolumes: 4, ip: "127.0.0.1", grpcPort: 18080 };
+    const a = t.registerNode({ ...spec, port: 8080, rack: "r1" });
+    const b = t.registerNode({ ...spec, port: 8081, rack: "r2" });
+    t.upsertVolume(a, replica(7));
+    t.upsertVolume(b, replica(7));
+    expect(snapshotOf(t)).toEqual({ nodes: [], volumes: [] });
+    t.upsertVolume(a, replica(8)); // 010 with one copy: short, and the servers are candidates again
+    expect(snapshotOf(t).nodes.map((n) => n.node)).toEqual(["127.0.0.1:8080", "127.0.0.1:8081"]);
+  });
 });
