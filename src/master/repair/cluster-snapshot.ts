@@ -60,6 +60,7 @@ export function snapshotOf(topology: Topology): ClusterSnapshot {
   // Servers are candidates for copies only: with nothing to repair (the usual case) the list is not
   // built. The leader scans every second, and 1,000 servers made it a ~3 ms turn (bench:scale).
   const nodes: RepairNode[] = [];
-  if (volumes.length > 0) for (const n of topology.allNodes()) if (n.grpcPort !== 0) nodes.push(nodeOf(n));
+  if (volumes.length === 0) return { nodes, volumes };
+  for (const n of topology.allNodes()) if (n.grpcPort !== 0) nodes.push(nodeOf(n));
   return { nodes, volumes };
 }

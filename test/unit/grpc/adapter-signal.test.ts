@@ -4,16 +4,15 @@
 import { getEventListeners } from "node:events";
 import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { addService, createClient, GrpcCallError, type ServiceImpl } from "../../../src/grpc/adapter.js";
+import { createClient, GrpcCallError } from "../../../src/grpc/adapter.js";
 import { VolumeServer } from "../../../src/gen/volume_server_pb.js";
+import { startVolumeServerStub } from "./volume-server-stub.js";
 
-const server = new grpc.Server();
+let server: grpc.Server;
 let port = 0;
 
 beforeAll(async () => {
-  const unused = Object.fromEntries(VolumeServer.methods.map((m) => [m.localName, async () => ({})] as const));
-  const impl = {
-    ...unused,
+  ({ server, port } = await startVolumeServerStub({
     async vacuumVolumeCheck(req: { volumeId: number }) {
       if (req.volumeId === 99) await new Promise((r) => setTimeout(r, 10_000));
       return { garbageRatio: req.volumeId / 100 };
@@ -21,13 +20,7 @@ beforeAll(async () => {
     vacuumVolumeCompact(call: grpc.ServerWritableStream<unknown, unknown>) {
       call.end();
     },
-  } as unknown as ServiceImpl<typeof VolumeServer>;
-  addService(server, VolumeServer, impl);
-  port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (err, p) =>
-      err === null ? resolve(p) : reject(err),
-    ),
-  );
+  }));
 });
 
 afterAll(() => {

@@ -1,29 +1,22 @@
 // createClient's channel target: IP literals go to grpc-js's ipv4:/ipv6: resolver (no c-ares
 // resolver per channel), names to its DNS resolver; calls work through both, authority unchanged.
-import * as grpc from "@grpc/grpc-js";
+import type * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { addService, channelTarget, createClient, type ServiceImpl } from "../../../src/grpc/adapter.js";
+import { channelTarget, createClient } from "../../../src/grpc/adapter.js";
 import { VolumeServer } from "../../../src/gen/volume_server_pb.js";
+import { startVolumeServerStub } from "./volume-server-stub.js";
 
-const server = new grpc.Server();
+let server: grpc.Server;
 let port = 0;
 const authorities: string[] = [];
 
 beforeAll(async () => {
-  const unused = Object.fromEntries(VolumeServer.methods.map((m) => [m.localName, async () => ({})] as const));
-  const impl = {
-    ...unused,
+  ({ server, port } = await startVolumeServerStub({
     async vacuumVolumeCheck(req: { volumeId: number }, call: grpc.ServerUnaryCall<unknown, unknown>) {
       authorities.push(call.getHost());
       return { garbageRatio: req.volumeId / 100 };
     },
-  } as unknown as ServiceImpl<typeof VolumeServer>;
-  addService(server, VolumeServer, impl);
-  port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (err, p) =>
-      err === null ? resolve(p) : reject(err),
-    ),
-  );
+  }));
 });
 
 afterAll(() => {

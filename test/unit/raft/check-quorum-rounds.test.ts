@@ -3,7 +3,8 @@
 // (a leader refuses pre-votes) holds through every round.
 import { describe, expect, it } from "vitest";
 import { RaftNode, bootstrapState } from "../../../src/raft/raft-node.js";
-import type { Message, NodeId } from "../../../src/raft/types.js";
+import type { NodeId } from "../../../src/raft/types.js";
+import { drain, pump } from "./ready-pump.js";
 
 const VOTERS = ["1", "2", "3"];
 const ELECTION_TICKS = 10;
@@ -18,25 +19,6 @@ function cluster(checkQuorumRounds?: number): Map<NodeId, RaftNode> {
     ...(checkQuorumRounds === undefined ? {} : { checkQuorumRounds }),
   });
   return new Map(VOTERS.map((id) => [id, new RaftNode(cfg(id), bootstrapState({ voters: VOTERS, learners: [] }))]));
-}
-
-function drain(n: RaftNode): Message[] {
-  const out: Message[] = [];
-  while (n.hasReady()) {
-    const rd = n.ready();
-    out.push(...rd.messages);
-    n.advance(rd);
-  }
-  return out;
-}
-
-function pump(nodes: Map<NodeId, RaftNode>): void {
-  for (let round = 0; round < 100; round++) {
-    const msgs = [...nodes.values()].flatMap(drain);
-    if (msgs.length === 0) return;
-    for (const m of msgs) nodes.get(m.to)?.step(m);
-  }
-  throw new Error("no quiescence");
 }
 
 /** Node 1 elected, then `ticks` ticks of the leader whose messages go nowhere (its followers silent). */

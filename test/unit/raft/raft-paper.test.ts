@@ -13,6 +13,7 @@ import {
 } from "../../../src/raft/errors.js";
 import { RaftNode, bootstrapState } from "../../../src/raft/raft-node.js";
 import type { Entry, Message, NodeId, PersistedState } from "../../../src/raft/types.js";
+import { drain, pump } from "./ready-pump.js";
 
 const VOTERS = ["1", "2", "3"];
 
@@ -29,27 +30,6 @@ function node(
 /** A vote request (not a transfer) that teaches no commit index. */
 function voteRequest(from: NodeId, to: NodeId, term: number, lastIndex: number, lastTerm: number): Message {
   return { type: "vote", from, to, term, lastIndex, lastTerm, transfer: false, commit: 0, commitTerm: 0 };
-}
-
-/** Handle a node's Ready as a runtime would (nothing persisted here) and return its messages. */
-function drain(n: RaftNode): Message[] {
-  const out: Message[] = [];
-  while (n.hasReady()) {
-    const rd = n.ready();
-    out.push(...rd.messages);
-    n.advance(rd);
-  }
-  return out;
-}
-
-/** Deliver messages among `nodes` until none are left. */
-function pump(nodes: Map<NodeId, RaftNode>): void {
-  for (let round = 0; round < 100; round++) {
-    const msgs = [...nodes.values()].flatMap(drain);
-    if (msgs.length === 0) return;
-    for (const m of msgs) nodes.get(m.to)?.step(m);
-  }
-  throw new Error("no quiescence");
 }
 
 function cluster(opts: Parameters<typeof node>[1] = {}): Map<NodeId, RaftNode> {

@@ -12,17 +12,12 @@ import {
 } from "../../../src/gen/master_pb.js";
 import { decodeHeartbeat } from "../../../src/master/api/heartbeat-decode.js";
 import { encodeHeartbeat } from "../../../src/volume/heartbeat-encode.js";
+import { Prng } from "../../../src/raft/sim/prng.js";
 
-/** A seeded generator (mulberry32): the same volumes on every run. */
+/** A seeded generator (the simulator's): the same volumes on every run. */
 function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
+  const prng = new Prng(seed);
+  return () => prng.float();
 }
 
 function volumeOf(rnd: () => number, i: number): VolumeInformationMessage {
