@@ -40,8 +40,9 @@ function nodeOf(n: DataNode): RepairNode {
 /**
  * The topology as repair sees it: every server, and the volumes that are short of copies or need
  * a check (Topology.replicaHealth keeps those apart, so a scan costs O(unhealthy volumes), and
- * O(servers) more when there are any). A server that has not told its gRPC port (0) can be neither a source nor a target of
- * a copy: it is left out of the candidates, and stays a holder of what it reports.
+ * O(servers) more when there are any). A server that has not told its gRPC port (0) can be neither
+ * a source nor a target of a copy: it is left out of the candidates, and stays a holder of what it
+ * reports.
  */
 export function snapshotOf(topology: Topology): ClusterSnapshot {
   const volumes: RepairVolume[] = [];
