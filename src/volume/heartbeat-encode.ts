@@ -19,6 +19,9 @@ const lengthRoom = 5;
 /** The scratch buffer starts here and doubles as needed (a 100-volume beat is ~6 KB). */
 const scratchInitialBytes = 64 * 1024;
 
+/** The largest 64-bit value written through the number path (exact as a double). */
+const SAFE_MAX = BigInt(Number.MAX_SAFE_INTEGER);
+
 let scratch = Buffer.allocUnsafe(scratchInitialBytes);
 let pos = 0;
 
@@ -60,7 +63,7 @@ function boolField(field: number, v: boolean): void {
 function int64Field(field: number, v: bigint): void {
   if (v === 0n) return;
   tag(field, WIRE_VARINT);
-  if (v > 0n && v <= BigInt(Number.MAX_SAFE_INTEGER)) return varint(Number(v));
+  if (v > 0n && v <= SAFE_MAX) return varint(Number(v));
   let u = BigInt.asUintN(64, v);
   while (u >= 0x80n) {
     scratch[pos++] = Number(u & 0x7fn) | 0x80;
