@@ -448,7 +448,9 @@ async function failover(masters, leader) {
     async () => {
       const all = await Promise.all(survivors.map((m) => tryJson(`${m.base}/cluster/status`)));
       const k = all.findIndex((s) => s?.IsLeader === true);
-      return k < 0 ? undefined : { master: survivors[k], ms: now() - t0 };
+      if (k < 0) return undefined;
+      const ms = now() - t0;
+      return { master: survivors[k], ms, term: (await tryJson(`${survivors[k].base}/cluster/raft`))?.term };
     },
     FAILOVER_POLL_MS,
   );
@@ -479,7 +481,11 @@ async function failover(masters, leader) {
   const leaderNow = await currentLeader(survivors);
   const listedNow = leaderNow === undefined ? undefined : await listed(leaderNow);
   const steps = leaderNow === undefined ? {} : await readiness(leaderNow);
-  return { electedMs: e?.ms, readyMs, allBackMs, listedNow, killEpochMs, steps, assigns: sent };
+  // Terms the cluster went through after the first election (a new leader that stepped down, say):
+  // the readiness steps above are the last term's.
+  const termNow = leaderNow === undefined ? undefined : (await tryJson(`${leaderNow.base}/cluster/raft`))?.term;
+  const laterTerms = e?.term === undefined || termNow === undefined ? undefined : termNow - e.term;
+  return { electedMs: e?.ms, readyMs, allBackMs, listedNow, killEpochMs, steps, assigns: sent, laterTerms };
 }
 
 /** The profiled leader stopped (so that it writes its profile); its top frames over the window. */
@@ -581,6 +587,8 @@ async function run(dir, live) {
   );
   const steps = Object.entries(f.steps).map(([k, ms]) => `${k} ${fmt(ms)} ms`);
   console.log(`  the new leader's own times from its election: ${steps.length === 0 ? "none" : steps.join(", ")}`);
+  const later = f.laterTerms === undefined ? "unknown" : String(f.laterTerms);
+  console.log(`  terms after the first election (spurious elections; the times above are the last term's): ${later}`);
   for (const line of assignsAfterKill(f.assigns)) console.log(`  ${line}`);
   for (const line of failoverBreakdown(await fleetTrace(live.fleets, f.killEpochMs), f.killEpochMs))
     console.log(`  ${line}`);
@@ -644,6 +652,7 @@ function printResult(r, f) {
     newLeaderFirstBeatMs: n(f?.steps.firstBeat),
     newLeaderFileKeysMs: n(f?.steps.fileKeys),
     newLeaderFirstAssignMs: n(f?.steps.firstAssign),
+    termsAfterElection: f?.laterTerms ?? null,
     leaderChanges: leaderChanges.length,
     load1: n(loadavg()[0]),
   };
