@@ -139,15 +139,24 @@ export const runtimeLimits = {
    */
   reconnectBackoffMaxMs: 500,
   /**
-   * How long a peer may stay silent before its connection is given up: a stream whose open the
-   * peer has not answered (with its id) by then, or a connection whose HTTP/2 keepalive ping (sent
-   * every peerLivenessMs) is not answered within it, is cancelled and reopened on a new socket.
-   * About one election timeout (6 ticks × 50 ms = 300 ms, campaigns at 350-550 ms), with margin
-   * for a busy event loop. Without it a peer behind a lossy cut is noticed only when TCP gives up
-   * (minutes), and a healed link is used only at TCP's next retransmission, which backs off to
-   * tens of seconds: a follower cut for 30 s needed ~25 s after the heal to follow again.
+   * How long a peer may stay silent before its stream is given up: a stream whose open the peer
+   * has not answered (with its id) by then is cancelled and reopened on a new socket; and how often
+   * an HTTP/2 keepalive ping goes out (its answer may take peerPingTimeoutMs). About one election
+   * timeout (6 ticks × 50 ms = 300 ms, campaigns at 350-550 ms), with margin for a busy event
+   * loop. Without it a peer behind a lossy cut is noticed only when TCP gives up (minutes), and a
+   * healed link is used only at TCP's next retransmission, which backs off to tens of seconds: a
+   * follower cut for 30 s needed ~25 s after the heal to follow again.
    */
   peerLivenessMs: 400,
+  /**
+   * How long a keepalive ping's answer may take before the connection is dropped and reopened: a
+   * cut link is noticed within peerLivenessMs + this (1.4 s). It was peerLivenessMs (400 ms): the
+   * timer is checked before the socket is read, so a loop that stalled 400 ms dropped a connection
+   * whose answer was waiting. After a failover with 1,000 volume servers re-registering on 2 cores
+   * both survivors dropped theirs, lost the messages of the ~0.5 s reconnect, and the new leader
+   * stepped down into three split votes (bench:scale); a second of slack covers those stalls.
+   */
+  peerPingTimeoutMs: 1_000,
   /**
    * After an answered stream to a peer broke, how long a TCP connect to its port may take to say
    * whether the process is gone (refused: a kill -9 closes the port at once) before the question

@@ -8,8 +8,8 @@
 // A broken stream is reopened after a capped exponential backoff with full jitter.
 //
 // A silent peer is given up, not waited for: a stream the peer has not answered (with its id)
-// within peerLivenessMs, or a connection whose keepalive ping goes unanswered that long, is
-// cancelled, and the next attempt opens a new channel with a new socket. TCP alone would notice a
+// within peerLivenessMs, or a connection whose keepalive ping goes unanswered for peerPingTimeoutMs,
+// is cancelled, and the next attempt opens a new channel with a new socket. TCP alone would notice a
 // lossy cut only after minutes and use a healed link only at its next retransmission, which backs
 // off to tens of seconds; this way a heal is seen within about a second.
 //
@@ -87,7 +87,7 @@ function ownServerOptions(limits: RuntimeLimits): grpc.ServerOptions {
   return {
     ...serverOptions(limits),
     "grpc.keepalive_time_ms": limits.peerLivenessMs,
-    "grpc.keepalive_timeout_ms": limits.peerLivenessMs,
+    "grpc.keepalive_timeout_ms": limits.peerPingTimeoutMs,
   };
 }
 
@@ -99,7 +99,7 @@ function channelOptions(limits: RuntimeLimits): grpc.ChannelOptions {
     // Retries would buffer every streamed message until the call commits; Raft resends itself.
     "grpc.enable_retries": 0,
     "grpc.keepalive_time_ms": limits.peerLivenessMs,
-    "grpc.keepalive_timeout_ms": limits.peerLivenessMs,
+    "grpc.keepalive_timeout_ms": limits.peerPingTimeoutMs,
     "grpc.keepalive_permit_without_calls": 1,
     // A channel of its own per peer, not grpc-js's process-wide shared connection: closing it
     // must abandon a connect stuck behind a cut, so that the next attempt sends a fresh SYN.
