@@ -103,9 +103,10 @@ async function getText(url) {
   const r = await request(url, { dispatcher, headersTimeout: REQUEST_TIMEOUT_MS, bodyTimeout: REQUEST_TIMEOUT_MS });
   return { status: r.statusCode, text: await r.body.text() };
 }
+/** `json` for a 200; `text` (the body, e.g. `{"error": ...}`) either way, for error messages. */
 async function getJson(url) {
   const r = await getText(url);
-  return { status: r.status, json: r.status === 200 ? JSON.parse(r.text) : undefined };
+  return { status: r.status, json: r.status === 200 ? JSON.parse(r.text) : undefined, text: r.text };
 }
 async function tryJson(url) {
   try {
@@ -425,8 +426,8 @@ async function phase(concurrency, total, one) {
 }
 
 async function assignOnce(master) {
-  const { status, json } = await getJson(`${master.base}/dir/assign`);
-  if (status !== 200 || json?.fid === undefined) throw new Error(`assign: ${status} ${JSON.stringify(json)}`);
+  const { status, json, text } = await getJson(`${master.base}/dir/assign`);
+  if (status !== 200 || json?.fid === undefined) throw new Error(`assign: ${status} ${text.slice(0, 200)}`);
   if (!SIMULATED.test(json.url)) throw new Error(`assign named ${json.url}, not a simulated server`);
 }
 
