@@ -96,15 +96,27 @@ async function submit(masterIndex: number, content: Buffer): Promise<{ status: n
 
 const acknowledged: { fileUrl: string; content: Buffer }[] = [];
 
-/** A 503 with Retry-After (no leader yet, volume servers still reporting) is retried as told. */
+/** A 503 with Retry-After (no leader yet, volume servers still reporting) is retried as told; so is a broken link. */
 const SUBMIT_ATTEMPTS_MAX = 10;
+
+/**
+ * A submit whose connection broke (a keep-alive connection the master closed as the request went
+ * out: EPIPE, ECONNRESET) has an unknown outcome: it is sent again and only a 201 counts.
+ */
+async function submitOrBroken(masterIndex: number, content: Buffer): Promise<{ status: number; json: any }> {
+  try {
+    return await submit(masterIndex, content);
+  } catch (err) {
+    return { status: 0, json: { error: String(err) } };
+  }
+}
 
 async function submitOk(masterIndex: number): Promise<void> {
   const content = randomBytes(300 + acknowledged.length);
-  let r = await submit(masterIndex, content);
-  for (let attempt = 1; attempt < SUBMIT_ATTEMPTS_MAX && r.status === 503; attempt++) {
+  let r = await submitOrBroken(masterIndex, content);
+  for (let attempt = 1; attempt < SUBMIT_ATTEMPTS_MAX && (r.status === 503 || r.status === 0); attempt++) {
     await new Promise((res) => setTimeout(res, 1000));
-    r = await submit(masterIndex, content);
+    r = await submitOrBroken(masterIndex, content);
   }
   expect(r.status, JSON.stringify(r.json)).toBe(201);
   acknowledged.push({ fileUrl: r.json.fileUrl, content });
