@@ -200,23 +200,20 @@ interface ClientMethod {
 }
 
 /** Each service's methods with their paths and serializers, built once per service and encoders. */
-const clientMethods = new WeakMap<GenService<GenServiceMethods>, Map<RequestEncoders, readonly ClientMethod[]>>();
+const clientMethods = new WeakMap<GenService<GenServiceMethods>, WeakMap<RequestEncoders, readonly ClientMethod[]>>();
 
 function clientMethodsOf(svc: GenService<GenServiceMethods>, encoders: RequestEncoders): readonly ClientMethod[] {
   let bySvc = clientMethods.get(svc);
-  if (bySvc === undefined) clientMethods.set(svc, (bySvc = new Map()));
+  if (bySvc === undefined) clientMethods.set(svc, (bySvc = new WeakMap()));
   let methods = bySvc.get(encoders);
   if (methods === undefined) {
     methods = svc.methods.map((m) => ({ m, path: methodPath(svc, m), def: methodDefinition(svc, m, {}, encoders) }));
-    // Encoders are module constants in practice; a caller making new ones per client is not cached.
-    if (bySvc.size < clientMethodsCachedMax) bySvc.set(encoders, methods);
+    bySvc.set(encoders, methods);
   }
   return methods;
 }
 
-/** Encoder sets cached per service (each a module constant: one or two). */
-const clientMethodsCachedMax = 8;
-/** The encoders of a client that names none. */
+/** The encoders of a client that names none (one object, so its methods are built once). */
 const noEncoders: RequestEncoders = {};
 
 const IPV4_HOST_PORT = /^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}:\d+$/;

@@ -134,6 +134,11 @@ const fidHexDigitsMax = 24;
 /** Hex digits in the cookie (the last 8) and in each u32 half of the key. */
 const hexDigitsPerU32 = 8;
 
+/** Whether the char code `c` is an ASCII decimal digit (a fid path starts with one). */
+export function isDigitCode(c: number): boolean {
+  return c >= CHAR_0 && c <= CHAR_9;
+}
+
 /** A plain fid ("/<vid>,<key><cookie>") as numbers: the key as its two u32 halves. */
 export interface PlainFid {
   volumeId: number;

@@ -10,7 +10,7 @@ import { normalizeAddress, WhiteListGuard } from "../common/security/guard.js";
 import type { VolumeHttpContext } from "./http-context.js";
 import { handleAdmin, handleOptions, isAdminPath, methodNotAllowed } from "./handlers-admin.js";
 import { handleDelete } from "./handlers-delete.js";
-import { handleRead } from "./handlers-read.js";
+import { handleRead, isDigitCode } from "./handlers-read.js";
 import { handleWrite, type UploadResources } from "./handlers-write.js";
 import { trySmallPut } from "./small-put.js";
 import type { InflightLimit, InflightTicket } from "./inflight-limit.js";
@@ -18,8 +18,6 @@ import type { UploadBuffers } from "./upload-buffers.js";
 import { httpCloseGraceMs, httpHeadersTimeoutMs, httpKeepAliveTimeoutMs, httpRequestTimeoutMs } from "./limits.js";
 
 const FID_METHODS = "GET, HEAD, POST, PUT, DELETE, OPTIONS";
-const CHAR_0 = 48;
-const CHAR_9 = 57;
 
 /** The bounds on bytes in flight (-concurrentUploadLimitMB, -concurrentDownloadLimitMB) and the upload buffers. */
 export interface VolumeHttpLimits {
@@ -124,7 +122,7 @@ export class VolumeHttpServer {
     const url = req.url ?? "/";
     const c = url.charCodeAt(1);
     // Fid paths start with the volume id's digits; everything else is an admin route or a bad fid.
-    if (!(c >= CHAR_0 && c <= CHAR_9)) {
+    if (!isDigitCode(c)) {
       const q = url.indexOf("?");
       if (isAdminPath(q < 0 ? url : url.slice(0, q))) return handleAdmin(this.#ctx, req, res);
     }
