@@ -256,6 +256,15 @@ function serveRead(
   }
   const { n, pathFileName, pathExt } = found;
   onRead?.(n.data.length);
+  if (q < 0 && pathFileName === undefined && n.pairs === undefined && !n.gzipped && isPlainAsk(req)) {
+    res.writeHead(200, plainHeaders(n));
+    if (head) res.end();
+    else {
+      res.end(n.data);
+      ctx.metrics.bytesRead(n.data.length);
+    }
+    return;
+  }
   const quotedEtag = `"${etagOf(n.crc)}"`;
   const lastModified = n.lastModified !== 0 ? httpDate(n.lastModified) : undefined;
 
@@ -278,23 +287,37 @@ function serveRead(
   const fileName = pathFileName ?? n.name;
   const disposition = fileName !== undefined && fileName !== "" ? dispositionOf(fileName, url, q) : undefined;
   const contentType = contentTypeOf(n, pathExt);
-  // The usual needle (no pairs, not gzipped, named, dated): one object literal, always the same
-  // shape, which node's writeHead walks without a key added one at a time.
-  const headers: OutgoingHttpHeaders =
-    n.pairs === undefined && !n.gzipped && lastModified !== undefined && disposition !== undefined
-      ? {
-          "Content-Type": contentType,
-          ETag: quotedEtag,
-          "Accept-Ranges": "bytes",
-          "Last-Modified": lastModified,
-          "Content-Disposition": disposition,
-          "Content-Length": body.length,
-        }
-      : headersOf(n, contentType, quotedEtag, lastModified, gzipEncoded, disposition);
+  const headers = headersOf(n, contentType, quotedEtag, lastModified, gzipEncoded, disposition);
   sendBody(ctx, req, res, headers, body, gzipEncoded, head);
 }
 
-/** The response headers of any needle (the literal in serveRead covers the usual one). */
+/** A GET with no Range and no validator to check: the whole body, 200. */
+function isPlainAsk(req: IncomingMessage): boolean {
+  const h = req.headers;
+  return h.range === undefined && h["if-none-match"] === undefined && h["if-modified-since"] === undefined;
+}
+
+/**
+ * The 200 headers of a plain-fid GET of `n` (no pairs, not gzipped), kept per needle object: a
+ * needle in the store's cache (needle-cache.ts) answers many reads with the same object, and its
+ * ETag, dates and disposition then cost nothing. A flat array, which node's writeHead walks
+ * without the for-in and own-property check an object costs. Never mutated once built.
+ */
+const plainHeadersByNeedle = new WeakMap<NeedleRecord, string[]>();
+
+function plainHeaders(n: NeedleRecord): string[] {
+  let h = plainHeadersByNeedle.get(n);
+  if (h !== undefined) return h;
+  // The order headersOf gives them.
+  h = ["Content-Type", contentTypeOf(n, ""), "ETag", `"${etagOf(n.crc)}"`, "Accept-Ranges", "bytes"];
+  if (n.lastModified !== 0) h.push("Last-Modified", httpDate(n.lastModified));
+  if (n.name !== undefined && n.name !== "") h.push("Content-Disposition", dispositionOf(n.name, "", -1));
+  h.push("Content-Length", String(n.data.length));
+  plainHeadersByNeedle.set(n, h);
+  return h;
+}
+
+/** The response headers of any needle (plainHeaders covers the usual GET). */
 function headersOf(
   n: NeedleRecord,
   contentType: string,

@@ -373,6 +373,36 @@ describe("read", () => {
     expect(h.headers["content-type"]).toBe("text/plain");
   });
 
+  it("a plain GET (headers kept per needle) answers what a GET through the general path does, and follows an overwrite", async () => {
+    const named = newFid();
+    const first = Buffer.from("first body");
+    const disposition = { "content-disposition": 'attachment; filename="n a.txt"' };
+    expect((await put(`/${named}?ts=1700000000`, first, disposition)).status).toBe(201);
+    const pick = (h: Record<string, unknown>) =>
+      ["content-type", "etag", "accept-ranges", "last-modified", "content-disposition", "content-length"].map(
+        (k) => h[k],
+      );
+    // Twice: the second is answered from the headers kept for the cached needle.
+    const plain = [await get(`/${named}`), await get(`/${named}`)];
+    // A query (and a stale If-None-Match) take the general path.
+    const general = await get(`/${named}?x=1`, { "if-none-match": '"00000000"' });
+    expect(general.status).toBe(200);
+    for (const p of plain) {
+      expect(p.status).toBe(200);
+      expect(p.body.equals(first)).toBe(true);
+      expect(pick(p.headers)).toEqual(pick(general.headers));
+    }
+    expect(plain[0]!.headers["content-disposition"]).toBe('inline; filename="n%20a.txt"');
+    expect(plain[0]!.headers["etag"]).toBe(`"${etag(first)}"`);
+
+    const second = Buffer.from("the second, longer body");
+    expect((await put(`/${named}`, second, disposition)).status).toBe(201);
+    const after = await get(`/${named}`);
+    expect(after.body.equals(second)).toBe(true);
+    expect(after.headers["etag"]).toBe(`"${etag(second)}"`);
+    expect(after.headers["content-length"]).toBe(String(second.length));
+  });
+
   it("serves single ranges with 206, suffix ranges, and 416 when unsatisfiable", async () => {
     const r = await get(`/${fid}`, { range: "bytes=2-5" });
     expect(r.status).toBe(206);
