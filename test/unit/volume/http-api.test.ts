@@ -373,7 +373,7 @@ describe("read", () => {
     expect(h.headers["content-type"]).toBe("text/plain");
   });
 
-  it("a plain GET (headers kept per needle) answers what a GET through the general path does, and follows an overwrite", async () => {
+  it("a plain GET (headers kept per needle) answers as the general path does, and follows an overwrite", async () => {
     const named = newFid();
     const first = Buffer.from("first body");
     const disposition = { "content-disposition": 'attachment; filename="n a.txt"' };
