@@ -1,5 +1,7 @@
 #!/usr/bin/env node
 // The weed-ts command. The TypeScript is compiled to dist/ by `npm ci` (the prepare script).
+// First: V8 settings that must be in place before the rest of weed-ts loads (src/cli/v8-tuning.ts).
+import "../dist/cli/v8-tuning.js";
 import { main } from "../dist/cli/main.js";
 
 /**
