@@ -5,9 +5,10 @@
 // process, and Node's stream and http code sees all of their objects: with V8's default of 4 maps
 // per polymorphic inline cache, its hot sites go megamorphic (a global stub-cache probe per
 // property load), which a bare node:http server never pays. 16 keeps them polymorphic. Measured
-// with bench:blob (same build with and without, rounds alternating, 3 runs): GET +7%, PUT +9-10%
-// req/s; 32 was no better. Not for masters: the Raft benchmark at 64 in flight ran 10-30% slower
-// with it in 2 of 2 runs (grpc-js sites with more shapes than that), so `master` keeps V8's default.
+// with bench:blob (same build with and without, rounds alternating, 3 runs): GET +6-7%, PUT
+// +9-13% req/s; 32 was no better, 8 not measurably better than 4. Not for masters: the Raft
+// benchmark at 64 in flight ran 10-30% slower with it in 2 of 2 runs (grpc-js sites with more
+// shapes than that), so `master` keeps V8's default.
 import { setFlagsFromString } from "node:v8";
 
 const POLYMORPHIC_FLAG = "--max-valid-polymorphic-map-count";

@@ -14,6 +14,7 @@ import { splitUrl, type VolumeHttpContext } from "./http-context.js";
 import { authorizeFid } from "./fid-auth.js";
 import { contentRange, parseRange, type ByteRange } from "./http-range.js";
 import { gunzipOutputBytesMax } from "./limits.js";
+import { needleCacheRecordBytesMax } from "./storage/limits.js";
 
 const OCTET_STREAM = "application/octet-stream";
 /** Volume ids are uint32 (common/fid.ts refuses larger). */
@@ -300,20 +301,23 @@ function isPlainAsk(req: IncomingMessage): boolean {
 /**
  * The 200 headers of a plain-fid GET of `n` (no pairs, not gzipped), kept per needle object: a
  * needle in the store's cache (needle-cache.ts) answers many reads with the same object, and its
- * ETag, dates and disposition then cost nothing. A flat array, which node's writeHead walks
- * without the for-in and own-property check an object costs. Never mutated once built.
+ * ETag, dates and disposition then cost nothing. Only for needles the cache may hold: a larger
+ * one is a new object per read, and a WeakMap entry per read would only feed the collector. A
+ * flat array, which node's writeHead walks without the for-in and own-property check an object
+ * costs. Never mutated once built.
  */
 const plainHeadersByNeedle = new WeakMap<NeedleRecord, string[]>();
 
 function plainHeaders(n: NeedleRecord): string[] {
-  let h = plainHeadersByNeedle.get(n);
+  const cacheable = n.data.length <= needleCacheRecordBytesMax;
+  let h = cacheable ? plainHeadersByNeedle.get(n) : undefined;
   if (h !== undefined) return h;
   // The order headersOf gives them.
   h = ["Content-Type", contentTypeOf(n, ""), "ETag", `"${etagOf(n.crc)}"`, "Accept-Ranges", "bytes"];
   if (n.lastModified !== 0) h.push("Last-Modified", httpDate(n.lastModified));
   if (n.name !== undefined && n.name !== "") h.push("Content-Disposition", dispositionOf(n.name, "", -1));
   h.push("Content-Length", String(n.data.length));
-  plainHeadersByNeedle.set(n, h);
+  if (cacheable) plainHeadersByNeedle.set(n, h);
   return h;
 }
 

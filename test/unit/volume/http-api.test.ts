@@ -401,6 +401,17 @@ describe("read", () => {
     expect(after.body.equals(second)).toBe(true);
     expect(after.headers["etag"]).toBe(`"${etag(second)}"`);
     expect(after.headers["content-length"]).toBe(String(second.length));
+
+    // A needle over the cache's record bound: headers built per read, the same ones.
+    const large = newFid();
+    const big = Buffer.alloc(100_000, 7);
+    expect((await put(`/${large}`, big, disposition)).status).toBe(201);
+    const bigReads = [await get(`/${large}`), await get(`/${large}`)];
+    for (const r of bigReads) {
+      expect(r.body.equals(big)).toBe(true);
+      expect(r.headers["etag"]).toBe(`"${etag(big)}"`);
+    }
+    expect(pick(bigReads[1]!.headers)).toEqual(pick(bigReads[0]!.headers));
   });
 
   it("serves single ranges with 206, suffix ranges, and 416 when unsatisfiable", async () => {
