@@ -22,7 +22,7 @@
 //      BLOB_FILES=10000 BLOB_CASES="get put" BLOB_SERVERS="bare weed" (add "bareread": a second GET
 //        ceiling that reads each 1 KB from a 10 MB file with readSync, as node-ceiling.sh's "read")
 //      BLOB_FSYNC=1 (the volume server runs with -fsync; the bare ceiling never fsyncs)
-//      BLOB_PROF_DIR=<dir> (both servers under node --cpu-prof: volume.cpuprofile, bare.cpuprofile;
+//      BLOB_PROF_DIR=<dir> (both servers under node --cpu-prof: weed.cpuprofile (base.cpuprofile), bare.cpuprofile;
 //        wall-clock samples, so on a loaded machine they land on whatever ran when the CPU came back)
 //      BLOB_PERF_DIR=<dir> (perf record -e cpu-clock -g of the server during each run, JavaScript
 //        frames named by --perf-basic-prof: <server>-<case>-<round>.perf.data; `perf report -i`)
