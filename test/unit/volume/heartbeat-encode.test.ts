@@ -78,6 +78,13 @@ describe("encodeHeartbeat", () => {
     expectSameBeat(beatOf([create(VolumeInformationMessageSchema, {})]));
   });
 
+  it("knows every field of VolumeInformationMessage: a field added to the proto fails here first", () => {
+    // heartbeat-encode.ts writes these, and volumeOf above sets each; the master's hand-written
+    // decoder reads the same. A new field would otherwise be dropped from every full beat, silently.
+    const written = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 15, 100];
+    expect(VolumeInformationMessageSchema.fields.map((f) => f.number).sort((a, b) => a - b)).toEqual(written);
+  });
+
   it("grows past its scratch buffer, and each answer is its own copy", () => {
     const rnd = seeded(7);
     const big = beatOf(Array.from({ length: 2_000 }, (_, i) => volumeOf(rnd, i)));
