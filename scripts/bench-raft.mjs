@@ -345,26 +345,42 @@ function cpuMicros(pid) {
 
 async function throughputPhase(nodes, summary) {
   console.log("\n== throughput (PUT to the leader, 100 B values) ==");
-  console.log("   (cpu: user+system of the leader, and of both followers together, per commit)");
+  console.log("   (cpu: user+system of the leader, and of both followers together, per commit;");
+  console.log("    rx: Raft messages/batches the leader and one follower received per commit)");
   for (const c of concurrencies) {
     const leader = await waitLeader(nodes);
     const followers = nodes.filter((n) => n !== leader && n.alive);
     const cpu = () => [cpuMicros(leader.child.pid), ...followers.map((n) => cpuMicros(n.child.pid))];
     const before = cpu();
+    const rxBefore = await received([leader, followers[0]]);
     const r = await closedLoop(leader, c, durationS * 1000);
     const after = cpu();
+    const rxAfter = await received([leader, followers[0]]);
+    const rx = rxAfter.map((a, i) => perCommitRx(a, rxBefore[i], r.ops));
     const used = after.map((a, i) => (a === null || before[i] === null ? null : a - before[i]));
     const perCommit = (us) => (us === null || r.ops === 0 ? null : us / r.ops);
     const cpuLeader = perCommit(used[0]);
     const cpuFollowers = used.slice(1).includes(null) ? null : perCommit(used.slice(1).reduce((a, b) => a + b, 0));
-    summary.throughput.push({ concurrency: c, ...r, cpuLeaderUs: cpuLeader, cpuFollowersUs: cpuFollowers });
+    summary.throughput.push({ concurrency: c, ...r, cpuLeaderUs: cpuLeader, cpuFollowersUs: cpuFollowers, rx });
     const latency = `p50 ${fmt(r.p50)} ms  p99 ${fmt(r.p99)} ms`;
     const us = (x) => (x === null ? "?" : x.toFixed(0));
     console.log(
       `c=${String(c).padStart(3)}  ${r.perSec.toFixed(0).padStart(6)} commits/s  ${latency}  errors ${r.errors}` +
-        `  cpu us/commit leader ${us(cpuLeader)} followers ${us(cpuFollowers)}`,
+        `  cpu us/commit leader ${us(cpuLeader)} followers ${us(cpuFollowers)}` +
+        `  rx leader ${rx[0] ?? "?"} follower ${rx[1] ?? "?"}`,
     );
   }
+}
+
+/** Each node's transport counters: Raft messages and batches (gRPC frames) received so far. */
+async function received(nodes) {
+  const ss = await statuses(nodes);
+  return ss.map((s) => (s === null ? null : [s.transport.receivedMessages, s.transport.receivedBatches]));
+}
+
+function perCommitRx(after, before, ops) {
+  if (after === null || before === null || ops === 0) return null;
+  return `${((after[0] - before[0]) / ops).toFixed(2)}/${((after[1] - before[1]) / ops).toFixed(2)}`;
 }
 
 async function failoverPhase(nodes, summary) {

@@ -96,7 +96,10 @@ export class RaftNode {
   private readStates: ReadState[] = [];
   /** Leader: new entries were appended since the last flush; send them at the next ready(). */
   private appendPending = false;
-  /** Leader: the commit index moved since the last flush; tell every follower. */
+  /**
+   * Leader: a membership change committed since the last flush; tell every follower at once. Any
+   * other commit-index move waits for the next append or heartbeat (see flushAppends).
+   */
   private commitPending = false;
 
   private prevSoftState: SoftState;
@@ -933,7 +936,6 @@ export class RaftNode {
     if (index <= before) return;
     this.log.commitTo(index);
     if (this.role === "leader") {
-      this.commitPending = true;
       for (let i = before + 1; i <= index; i++) {
         const e = this.log.entry(i) as Entry;
         if (e.term === this.term) this.uncommittedBytes -= entryPayloadBytes(e);
@@ -941,6 +943,7 @@ export class RaftNode {
       assert(this.uncommittedBytes >= 0, "uncommitted bytes went negative");
     }
     const changes = this.members.committed(index);
+    if (changes.length > 0 && this.role === "leader") this.commitPending = true;
     for (const { change } of changes) this.onConfChangeCommitted(change);
     // A smaller voter set may commit more at once.
     if (changes.length > 0 && this.role === "leader") this.maybeCommit();
@@ -1054,7 +1057,15 @@ export class RaftNode {
     return true;
   }
 
-  /** Send pending entries (batched since the last Ready) and commit-index updates. */
+  /**
+   * Send the entries appended since the last Ready, in batches. A commit-index move alone sends
+   * nothing unless a membership change committed: etcd broadcasts an empty append for every move,
+   * and every follower answers it, which doubles the messages a commit costs at concurrency 1.
+   * Followers learn the commit index from the next append or heartbeat instead, at most
+   * heartbeatTicks later (hashicorp/raft's CommitTimeout does the same). The leader applies and
+   * answers at once either way; only followers' state machines lag, and a ReadIndex read on a
+   * follower waits for a heartbeat round, which carries the commit index, anyway.
+   */
   private flushAppends(): void {
     if (this.role !== "leader" || (!this.appendPending && !this.commitPending)) return;
     const sendIfEmpty = this.commitPending;

@@ -123,13 +123,6 @@ export const runtimeLimits = {
   batchBytesMax: 4 * 1024 * 1024,
   /** Largest gRPC message a node accepts: a full batch or one maximal snapshot, plus framing. */
   grpcMessageBytesMax: 256 * 1024 * 1024 + 1024 * 1024,
-  /**
-   * How long a commit-only append (an append without entries, sent when the commit index moves)
-   * waits to be replaced by the next append to the same peer (transport.ts). 2 ms: a proposal
-   * cycle on loopback is ~1 ms, so it is usually replaced; an idle follower learns the commit
-   * index at most 2 ms late.
-   */
-  commitOnlyHoldMs: 2,
   /** First reconnect delay after a stream to a peer broke; doubles per failure, with full jitter. */
   reconnectBackoffBaseMs: 20,
   /**

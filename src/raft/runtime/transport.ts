@@ -12,14 +12,6 @@
 // is cancelled, and the next attempt opens a new channel with a new socket. TCP alone would notice a
 // lossy cut only after minutes and use a healed link only at its next retransmission, which backs
 // off to tens of seconds; this way a heal is seen within about a second.
-//
-// Commit-only appends are held briefly: when the commit index moves, the core sends every
-// follower an append without entries just to carry it. Such a message is held for up to
-// commitOnlyHoldMs and dropped if a later append to the same peer (whose commit is at least as
-// high, and whose entries the follower needs anyway) is sent first. Under load that is almost
-// always the case, which halves the messages (and process wake-ups) per proposal; at worst a
-// follower learns the commit index commitOnlyHoldMs later. Delaying or dropping a message is
-// something the network may do anyway, so safety does not depend on it.
 import * as net from "node:net";
 import * as grpc from "@grpc/grpc-js";
 import { Raft } from "../../gen/raft_pb.js";
@@ -149,9 +141,7 @@ export class GrpcTransport {
   send(msgs: readonly Message[]): void {
     if (this.closed) return;
     for (const m of msgs) {
-      const p = this.peer(m.to);
-      if (m.type === "append" && m.entries.length === 0) p.hold(m);
-      else p.enqueue(m);
+      this.peer(m.to).enqueue(m);
     }
     for (const p of this.peers.values()) p.flush();
   }
@@ -276,9 +266,6 @@ class PeerSender {
   private backoffTimer: NodeJS.Timeout | null = null;
   /** Runs while the open stream waits for the peer's id (see the file comment). */
   private answerTimer: NodeJS.Timeout | null = null;
-  /** A commit-only append waiting to be superseded or sent (see the file comment). */
-  private held: Message | null = null;
-  private holdTimer: NodeJS.Timeout | null = null;
   private closed = false;
 
   constructor(id: NodeId, cfg: TransportConfig, stats: TransportStats, events: PeerEvents) {
@@ -289,30 +276,7 @@ class PeerSender {
     this.random = cfg.random ?? Math.random;
   }
 
-  /** Hold a commit-only append: it is sent after commitOnlyHoldMs unless a later append replaces it. */
-  hold(m: Message): void {
-    this.held = m;
-    if (this.holdTimer !== null) return;
-    this.holdTimer = setTimeout(() => {
-      this.holdTimer = null;
-      const held = this.held;
-      this.held = null;
-      if (held === null) return;
-      this.enqueue(held);
-      this.flush();
-    }, this.cfg.limits.commitOnlyHoldMs);
-  }
-
   enqueue(m: Message): void {
-    // A later append of the same or a newer term carries a commit index at least as high as the
-    // held one's: the held message has nothing left to say.
-    if (this.held !== null && m.type === "append" && m.term >= this.held.term) {
-      this.held = null;
-      // Cancel the timer too: at one proposal at a time it would otherwise wake the process once
-      // per commit for nothing.
-      if (this.holdTimer !== null) clearTimeout(this.holdTimer);
-      this.holdTimer = null;
-    }
     const bytes = messageBytes(m);
     const L = this.cfg.limits;
     const full =
@@ -484,9 +448,6 @@ class PeerSender {
     this.clearAnswerTimer();
     if (this.backoffTimer !== null) clearTimeout(this.backoffTimer);
     this.backoffTimer = null;
-    if (this.holdTimer !== null) clearTimeout(this.holdTimer);
-    this.holdTimer = null;
-    this.held = null;
     const call = this.call;
     this.call = null;
     call?.end();

@@ -1,5 +1,5 @@
-// The gRPC transport between two nodes on loopback: order, routing checks, bounded queues,
-// reconnects and the commit-only append hold.
+// The gRPC transport between two nodes on loopback: order, routing checks, bounded queues
+// and reconnects.
 import { createServer, connect, type Server, type Socket } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { runtimeLimits, type RuntimeLimits } from "../../../src/raft/runtime/limits.js";
@@ -183,19 +183,6 @@ describe("GrpcTransport", () => {
       },
       { timeoutMs: 5_000, intervalMs: 50, what: "delivery after the restart" },
     );
-  });
-
-  it("holds a commit-only append and drops it when a later append supersedes it", async () => {
-    const a = await node("a", { commitOnlyHoldMs: 50 });
-    const b = await node("b");
-    a.t.send([app("a", "b", 5, 0)]); // commit-only
-    a.t.send([app("a", "b", 5, 2)]); // carries entries and the same commit
-    await waitFor(() => b.got.length >= 1, { what: "append" });
-    // Past the 50 ms hold: the superseded commit-only append must not turn up late.
-    await new Promise((r) => setTimeout(r, 120));
-    expect(b.got.map((m) => (m.type === "append" ? m.entries.length : m.type))).toEqual([2]);
-    a.t.send([app("a", "b", 7, 0)]); // not superseded: delivered after the hold
-    await waitFor(() => b.got.length === 2, { what: "held append" });
   });
 
   it("gives up a link that went silent and uses it again within a second of the heal", async () => {

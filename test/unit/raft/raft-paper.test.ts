@@ -206,7 +206,10 @@ describe("dissertation §4.2.3 disruptive servers", () => {
     one.proposeConfChange({ type: "remove", node: "3" });
     nodes.delete("3"); // 3 is cut off and never learns it was removed
     pump(nodes);
+    one.tick(); // the heartbeat tells 2 that the removal committed
+    pump(nodes);
     expect(one.status().membership.voters).toEqual(["1", "2"]);
+    expect(two.status().membership.voters).toEqual(["1", "2"]);
     three.campaign();
     three.campaign();
     const requests = drain(three).filter((m) => m.type === "vote");
