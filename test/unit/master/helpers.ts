@@ -23,6 +23,7 @@ import { silentLogger } from "../../../src/common/logger.js";
 import { MasterServer, type MasterConfig } from "../../../src/master/master-server.js";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { waitFor } from "../../helpers.js";
+import { Prng } from "../../../src/raft/sim/prng.js";
 
 export function masterConfig(mdir: string, overrides: Partial<MasterConfig> = {}): MasterConfig {
   return {
@@ -331,4 +332,10 @@ export function volumeMessage(
     readOnly: o.readOnly ?? false,
     version: 3,
   };
+}
+
+/** A seeded random source in [0, 1) (the simulator's PRNG): the same topologies on every run. */
+export function seeded(seed: number): () => number {
+  const prng = new Prng(seed);
+  return () => prng.float();
 }

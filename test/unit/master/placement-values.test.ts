@@ -9,18 +9,7 @@ import type { DataNode } from "../../../src/master/topology/data-node.js";
 import { pickNodesForVolume, NO_PREFS } from "../../../src/master/topology/placement.js";
 import { copyCount, parseReplicaPlacement, type ReplicaPlacement } from "../../../src/common/replica-placement.js";
 import { ErrorCode, WeedError } from "../../../src/common/errors.js";
-
-/** mulberry32: the same topologies on every run. */
-function seeded(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seeded } from "./helpers.js";
 
 const topologiesPerPlacement = 60;
 const placements: string[] = [];

@@ -14,18 +14,7 @@ import { VolumeGrowth, type GrowthSpec } from "../../../src/master/topology/volu
 import type { AllocateRequest, VolumeAllocator } from "../../../src/master/topology/volume-allocator.js";
 import { silentLogger } from "../../../src/common/logger.js";
 import { tempDir } from "../../helpers.js";
-import { rpByte } from "./helpers.js";
-
-function seeded(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rpByte, seeded } from "./helpers.js";
 
 let port = 9000;
 function node(t: Topology, dataCenter: string, rack: string, maxVolumes = 4): DataNode {
