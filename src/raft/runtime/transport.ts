@@ -12,7 +12,6 @@
 // is cancelled, and the next attempt opens a new channel with a new socket. TCP alone would notice a
 // lossy cut only after minutes and use a healed link only at its next retransmission, which backs
 // off to tens of seconds; this way a heal is seen within about a second.
-import * as net from "node:net";
 import * as grpc from "@grpc/grpc-js";
 import { Raft } from "../../gen/raft_pb.js";
 import { bindServer, shutdownServer } from "../../grpc/adapter.js";
@@ -20,6 +19,7 @@ import { noChannelz, processChannelCredentials } from "../../grpc/tls.js";
 import type { Message, NodeId } from "../types.js";
 import { checkDoor, doorMetadata, LogOncePer, remoteHost, type DoorConfig } from "./door.js";
 import { MessageCodecError } from "./errors.js";
+import { connectRefused } from "./peer-gone-probe.js";
 import type { RuntimeLimits } from "./limits.js";
 import type { RuntimeLogger } from "./logger.js";
 import type { TransportCounters, TransportHandlers } from "./ports.js";
@@ -408,16 +408,8 @@ class PeerSender {
     const host = address.slice(0, colon).replace(/^\[|\]$/g, "");
     const port = Number(address.slice(colon + 1));
     if (colon < 0 || !Number.isInteger(port)) return;
-    const sock = net.connect({ host, port });
-    const done = (): void => {
-      clearTimeout(timer);
-      sock.destroy();
-    };
-    const timer = setTimeout(done, this.cfg.limits.peerGoneProbeMs);
-    sock.once("connect", done);
-    sock.once("error", (e: NodeJS.ErrnoException) => {
-      done();
-      if (e.code === "ECONNREFUSED" && !this.closed) this.events.lost();
+    void connectRefused(host, port, this.cfg.limits.peerGoneProbeMs).then((refused) => {
+      if (refused && !this.closed) this.events.lost();
     });
   }
 
