@@ -5,16 +5,18 @@
 //
 //   blob      scripts/bench-blob.mjs: volume server GET / PUT 1 KB vs bare node:http, rounds alternating
 //   raft      scripts/bench-raft.mjs vs scripts/bench-etcd.mjs (3 etcd members, HTTP gateway, the same
-//             closed loop): commits/s at concurrency 1, 16, 64; per concurrency one etcd run and one
-//             weed-ts run back to back, the order swapped each time; c1 also next to its Node floor
-//             (scripts/bench-raft-floor.mjs: the same I/O without Raft, gRPC or LevelDB)
+//             closed loop): commits/s at concurrency 1, 16, 64; per concurrency BENCH_ALL_RAFT_ROUNDS
+//             rounds of one etcd run and one weed-ts run back to back, the order swapped each time;
+//             the ratio is the median of the rounds' ratios (one 5 s sample swung 1.4-1.9 at c64 between
+//             runs); c1 also next to its Node floor (scripts/bench-raft-floor.mjs: the same I/O without
+//             Raft, gRPC or LevelDB)
 //   failover  scripts/bench-failover.mjs (kill -9 of the leader -> first acknowledged /submit) between
 //             two halves of etcd's kills (bench-etcd --kills: kill -9 -> first acknowledged put)
 //   scale     scripts/bench-scale.mjs: leader CPU, assign p99, new leader ready (absolute goals)
 //
 // Env: BENCH_ALL_ONLY="blob,raft,failover,scale" (the parts to run)  BENCH_ALL_SECONDS=1200 (bound of
 //      the whole run)  BENCH_ALL_BLOB_ROUNDS=3  BENCH_ALL_BLOB_DURATION_S=5  BENCH_ALL_BLOB_FILES=5000
-//      BENCH_ALL_RAFT_DURATION_S=5  BENCH_ALL_KILLS=5 (weed-ts kills; etcd gets as many)
+//      BENCH_ALL_RAFT_DURATION_S=5  BENCH_ALL_RAFT_ROUNDS=3  BENCH_ALL_KILLS=5 (weed-ts kills; etcd gets as many)
 //      BENCH_ALL_SCALE_SERVERS=1000  BENCH_ALL_SCALE_MEASURE_S=20
 // Without `etcd` on PATH (apt-get install etcd-server etcd-client) the etcd ceilings read "etcd not
 // installed" and their ratio rows are skipped, not failed.
@@ -60,6 +62,7 @@ const settings = {
   blobDurationS: envInt("BENCH_ALL_BLOB_DURATION_S", 5),
   blobFiles: envInt("BENCH_ALL_BLOB_FILES", 5000),
   raftDurationS: envInt("BENCH_ALL_RAFT_DURATION_S", 5),
+  raftRounds: envInt("BENCH_ALL_RAFT_ROUNDS", 3),
   kills: envInt("BENCH_ALL_KILLS", 5),
   scaleServers: envInt("BENCH_ALL_SCALE_SERVERS", 1000),
   scaleMeasureS: envInt("BENCH_ALL_SCALE_MEASURE_S", 20),
@@ -230,18 +233,33 @@ async function etcdRun(c) {
 
 async function raftPart(report) {
   const latency = (t) => `${t.perSec.toFixed(0)}/s p50 ${t.p50.toFixed(2)} ms p99 ${t.p99.toFixed(2)} ms`;
-  for (const [i, c] of [...RAFT_GOALS.keys()].entries()) {
-    // Back to back, the order swapped each time, so drift of the machine falls on both sides.
-    const order = i % 2 === 0 ? ["etcd", "weed"] : ["weed", "etcd"];
-    const got = {};
-    for (const who of order) {
-      if (who === "weed") got.weed = await raftRun(c);
-      else if (etcdInstalled) got.etcd = await etcdRun(c);
+  let turn = 0;
+  for (const c of RAFT_GOALS.keys()) {
+    const rounds = [];
+    for (let r = 0; r < settings.raftRounds; r++) {
+      // Back to back, the order swapped each time, so drift of the machine falls on both sides.
+      const order = turn++ % 2 === 0 ? ["etcd", "weed"] : ["weed", "etcd"];
+      const got = { order };
+      for (const who of order) {
+        if (who === "weed") got.weed = await raftRun(c);
+        else if (etcdInstalled) got.etcd = await etcdRun(c);
+      }
+      rounds.push(got);
+      const etcdText = got.etcd === undefined ? NO_ETCD : `etcd ${latency(got.etcd)} (order ${order.join(", ")})`;
+      report.detail(`raft c=${c} round ${r + 1}: weed-ts ${latency(got.weed)}; ${etcdText}`);
     }
-    report.add(`raft-${c}`, { weed: got.weed.perSec, ceiling: got.etcd?.perSec, ceilingNote: NO_ETCD });
-    const etcdText = got.etcd === undefined ? NO_ETCD : `etcd ${latency(got.etcd)} (order ${order.join(", ")})`;
-    report.detail(`raft c=${c}: weed-ts ${latency(got.weed)}; ${etcdText}`);
-    if (c === 1) await raftFloor(report, got.weed);
+    const weed = median(rounds.map((x) => x.weed.perSec));
+    const ceiling = etcdInstalled ? median(rounds.map((x) => x.etcd.perSec)) : undefined;
+    const ratios = etcdInstalled ? rounds.map((x) => x.weed.perSec / x.etcd.perSec) : [];
+    const ratio = etcdInstalled ? median(ratios) : undefined;
+    report.add(`raft-${c}`, { weed, ceiling, ratio, ceilingNote: NO_ETCD });
+    if (etcdInstalled) {
+      const each = ratios.map((x) => x.toFixed(2)).join(" ");
+      report.detail(`raft c=${c}: median commits/s; ratio = median of the rounds' weed-ts/etcd ratios (${each})`);
+    }
+    // The floor is set next to the round of median weed-ts commits/s (its CPU figures too).
+    const middle = [...rounds].sort((a, b) => a.weed.perSec - b.weed.perSec)[(rounds.length - 1) >> 1];
+    if (c === 1) await raftFloor(report, middle.weed);
   }
 }
 
