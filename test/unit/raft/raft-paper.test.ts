@@ -185,6 +185,26 @@ describe("§6 membership changes", () => {
     expect(() => one.proposeConfChange({ type: "remove", node: "3" })).toThrow(/in-progress/);
   });
 
+  it("a leader whose own write completes the commit of its removal steps down at once", () => {
+    const nodes = cluster();
+    const one = nodes.get("1") as RaftNode;
+    one.campaign();
+    pump(nodes);
+    one.proposeConfChange({ type: "remove", node: "1" });
+    const rd = one.ready(); // the removal, written asynchronously; its appends go out meanwhile
+    for (const m of rd.messages) if (m.to === "2") nodes.get("2")?.step(m);
+    for (const m of drain(nodes.get("2") as RaftNode)) one.step(m);
+    expect(one.status()).toMatchObject({ role: "leader", commit: 2 }); // 2's copy alone is not a majority
+    one.advance(rd); // our write lands: 1 and 2 of the old voters hold it
+    expect(one.status()).toMatchObject({ role: "follower", commit: 3 });
+    expect(one.status().membership.voters).toEqual(["2", "3"]);
+    const next = one.ready();
+    expect(next.softState).toMatchObject({ role: "follower" });
+    expect(next.committedEntries.map((e) => e.index)).toEqual([3]);
+    // The others learn of the commit at once, and 2, caught up, is told to campaign.
+    expect(next.messages.map((m) => `${m.type} ${m.to}`)).toEqual(["append 2", "append 3", "timeout-now 2"]);
+  });
+
   it("a learner cannot be promoted before it has caught up", () => {
     const nodes = cluster();
     const one = nodes.get("1") as RaftNode;
