@@ -316,15 +316,14 @@ export class RaftNode {
       // asynchronous storage writes): then any entry a Ready hands out as committed is durable on
       // a quorum, and a leader may apply it while its own write of later entries is in flight.
       const self = this.role === "leader" ? this.progress.get(this.id) : undefined;
-      if (self !== undefined && self.maybeUpdate(this.log.persisted()) && this.maybeCommit()) {
-        // Our own write may be the copy that commits our removal: step down now, not at the next
-        // tick or message (the removal would otherwise be applied while we still lead).
-        this.afterInput();
-      }
+      if (self !== undefined && self.maybeUpdate(this.log.persisted())) this.maybeCommit();
     }
     // Partial Readies handed out during the write may have moved applied past this Ready's entries.
     const lastApplied = rd.committedEntries[rd.committedEntries.length - 1];
     if (lastApplied !== undefined && lastApplied.index > this.log.applied) this.log.appliedTo(lastApplied.index);
+    // An input like the others: our own write may be the copy that commits our removal, and we
+    // step down now, not at the next tick or message (we would apply the removal while leading).
+    this.afterInput();
   }
 
   /**
