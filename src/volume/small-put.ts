@@ -4,10 +4,11 @@
 // no other replica. Everything else goes through handlers-write.ts, which answers the same for
 // these (test/unit/volume/small-put.test.ts). The guarantees are the same: the body is counted
 // under -concurrentUploadLimitMB while it is read, the needle is appended (and fsync'd under
-// -fsync) before the 201 is written, and a refusal leaves nothing behind.
+// -fsync) before the 201 is written, and a refusal leaves nothing behind. Without -fsync the
+// uploads that end in one turn of the event loop share one pwritev (Volume.writeSoon).
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { assert, ErrorCode, WeedError } from "../common/errors.js";
-import type { NeedleInput } from "./storage/store-api.js";
+import type { NeedleInput, WriteResult } from "./storage/store-api.js";
 import { joinKey } from "./storage/needle-key.js";
 import type { VolumeHttpContext } from "./http-context.js";
 import { parsePlainFid, type PlainFid } from "./handlers-read.js";
@@ -60,45 +61,55 @@ export function trySmallPut(
   }
   return new Promise<void>((resolve, reject) => {
     readBody(req, uploads.buffers.take(put.declared), (err, data) => {
-      const finish = (): void => {
+      const finish = (e: Error | undefined): void => {
         uploads.buffers.give(data); // written, or refused: nothing holds it any more
         ticket?.release();
+        if (e === undefined) resolve();
+        else reject(e);
       };
+      if (err !== undefined) return finish(err);
       // Called from a request event: a throw here would be nobody's to catch.
-      let stored: Promise<void>;
       try {
-        stored = err !== undefined ? Promise.reject(err) : store(ctx, res, put, data);
+        store(ctx, res, put, data, finish);
       } catch (e) {
-        stored = Promise.reject(e as Error);
+        finish(e as Error);
       }
-      stored.then(
-        () => {
-          finish();
-          resolve();
-        },
-        (e: unknown) => {
-          finish();
-          reject(e as Error);
-        },
-      );
     });
   });
 }
 
-/** Appends the needle here (synchronously when it can, see Volume.writeNow) and answers 201 or 204; may throw. */
-function store(ctx: VolumeHttpContext, res: ServerResponse, put: SmallPut, data: Buffer): Promise<void> {
+/**
+ * Appends the needle here (with the other small uploads of this turn, see Volume.writeSoon) and
+ * answers 201 or 204, then calls `finish`; may throw before anything is queued.
+ */
+function store(
+  ctx: VolumeHttpContext,
+  res: ServerResponse,
+  put: SmallPut,
+  data: Buffer,
+  finish: (err: Error | undefined) => void,
+): void {
   const { fid, fileName } = put;
   const needle: NeedleInput = { key: joinKey(fid.keyHi, fid.keyLo), cookie: fid.cookie, data, gzipped: false };
   needle.name = fileName;
   const mime = resolveMime(put.contentType, fileName, "");
   if (mime !== undefined) needle.mime = mime;
   const summary = { fileName, bytes: data.length, mime, md5: undefined };
-  const now = ctx.fsync ? undefined : ctx.store.writeNow(fid.volumeId, needle);
-  if (now !== undefined) {
-    answerWrite(ctx, res, now, summary);
-    return Promise.resolve();
-  }
-  return ctx.store.write(fid.volumeId, needle, { fsync: ctx.fsync }).then((r) => answerWrite(ctx, res, r, summary));
+  const answer = (err: Error | undefined, r: WriteResult | undefined): void => {
+    if (err === undefined) {
+      try {
+        answerWrite(ctx, res, r!, summary);
+      } catch (e) {
+        err = e as Error;
+      }
+    }
+    finish(err);
+  };
+  if (!ctx.fsync && ctx.store.writeSoon(fid.volumeId, needle, answer)) return;
+  ctx.store.write(fid.volumeId, needle, { fsync: ctx.fsync }).then(
+    (r) => answer(undefined, r),
+    (e: unknown) => answer(e as Error, undefined),
+  );
 }
 
 /**

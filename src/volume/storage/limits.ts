@@ -145,6 +145,15 @@ export const needleCacheRecordBytesMax = 64 * 1024;
 export const idxPendingBytesInitial = 64 * 16;
 export const idxPendingBytesMax = 4096 * 16;
 
+/**
+ * Small appends gathered in one turn of the event loop and written by one pwritev (append-batch.ts):
+ * at most this many records (three parts each, well under IOV_MAX) and bytes. A record that does
+ * not fit has the batch written first; every record such a batch takes is at most 1 MiB
+ * (Volume's appendSyncBytesMax), so one always fits an empty batch.
+ */
+export const appendBatchRecordsMax = 128;
+export const appendBatchBytesMax = 2 * 1024 * 1024;
+
 assert(idxPendingBytesMax % 16 === 0 && idxPendingBytesMax >= idxPendingBytesInitial, "whole .idx entries");
 assert(compactIdxChunkBytes % 16 === 0, "compactIdxChunkBytes holds whole .idx entries");
 assert(compactBucketBytes % needleAlignBytes === 0, "compactBucketBytes is whole 8-byte units");

@@ -2,6 +2,7 @@
 // server's HTTP and gRPC edges, the heartbeat client). Storage knows nothing of HTTP.
 import type { ReplicaPlacement } from "../../common/replica-placement.js";
 import type { Ttl } from "../../common/ttl.js";
+import type { AppendDone } from "./append-batch.js";
 
 /** A blob as the HTTP edge hands it to storage and gets it back. */
 export interface NeedleInput {
@@ -175,11 +176,12 @@ export interface StoreApi {
    */
   write(volumeId: number, needle: NeedleInput, opts?: WriteOptions): Promise<WriteResult>;
   /**
-   * write() without fsync and without a promise when it can be done at once (a small record, no
-   * append on the thread pool): resolved as write() would be once it returns; undefined, with
-   * nothing done, when it cannot (then write()). Throws what write() rejects with.
+   * write() without fsync and without a promise for a small record, written with the other small
+   * appends of this turn by one pwritev at its end (Volume.writeSoon): false, with nothing done,
+   * when it cannot (then write()); else `done` is told once, later, what write() would resolve or
+   * reject with. Throws what write() rejects with before it queues.
    */
-  writeNow(volumeId: number, needle: NeedleInput): WriteResult | undefined;
+  writeSoon(volumeId: number, needle: NeedleInput, done: AppendDone): boolean;
   /**
    * Reads and CRC-checks a needle. Throws VOLUME_NOT_FOUND, NOT_FOUND (absent or deleted),
    * COOKIE_MISMATCH, CORRUPT (bad CRC or unreadable record: never return wrong bytes).

@@ -10,6 +10,7 @@ import { describeDisk, diskUsageOf, isDiskLow, type DiskUsage, type MinFreeSpace
 import { SyncRounds, type SyncRoundsOptions } from "./group-commit.js";
 import { compareKeys, joinKey } from "./needle-key.js";
 import { NeedleCache } from "./needle-cache.js";
+import type { AppendDone } from "./append-batch.js";
 import { needleCacheBytesDefault, needleCacheRecordBytesMax } from "./limits.js";
 import type {
   AllocateOptions,
@@ -334,6 +335,11 @@ export class Store implements StoreApi {
     return this.volume(volumeId).syncCount;
   }
 
+  /** Batches of small appends a volume wrote, and the records they held (Volume.writeSoon; for tests). */
+  appendBatchStats(volumeId: number): { batches: number; records: number } {
+    return { ...this.volume(volumeId).batchStats };
+  }
+
   /** Sync rounds started so far, over all volumes (for tests and metrics). */
   syncRoundCount(): number {
     return this.syncRounds.roundCount;
@@ -347,8 +353,8 @@ export class Store implements StoreApi {
     }
   }
 
-  writeNow(volumeId: number, needle: NeedleInput): WriteResult | undefined {
-    return this.volume(volumeId).writeNow(needle);
+  writeSoon(volumeId: number, needle: NeedleInput, done: AppendDone): boolean {
+    return this.volume(volumeId).writeSoon(needle, done);
   }
 
   read(volumeId: number, key: bigint, cookie: number): NeedleRecord {

@@ -1,6 +1,8 @@
 // One volume: <base>.dat (superblock + needle records) and <base>.idx (16-byte entries), plus the
 // in-memory needle map. Writes are synchronous pwrites of the record at the tracked end offset,
-// then the map; the index entries of a turn's writes are written together at its end (flushIdx),
+// then the map; small uploads answered without fsync are gathered over a turn and written by one
+// pwritev at its end (writeSoon, append-batch.ts); the index entries of a turn's writes are
+// written together at its end (flushIdx),
 // and a load indexes records the .idx missed, so a write that returned survives kill -9; fsync is
 // group-committed, in rounds shared with the store's other volumes (group-commit.ts).
 // Load replays the .idx and repairs the tail (FORMAT.md, "Recovery").
@@ -11,6 +13,7 @@ import { ErrorCode, WeedError, assert } from "../../common/errors.js";
 import type { Logger } from "../../common/logger.js";
 import { crc32c } from "@node-rs/crc32";
 import { GroupCommit, type SyncRounds } from "./group-commit.js";
+import { AppendBatch, type AppendDone } from "./append-batch.js";
 import { idxEntryBytes, TOMBSTONE_FILE_SIZE, readFully, writeFully, writeIdxEntry } from "./idx.js";
 import { idxPendingBytesInitial, idxPendingBytesMax, needleAlignBytes, volumeFileBytesMax } from "./limits.js";
 import { isNoSpaceError } from "./disk-space.js";
@@ -172,6 +175,11 @@ export class Volume {
   private idxPending = Buffer.alloc(idxPendingBytesInitial);
   private idxPendingBytes = 0;
   private idxFlush: NodeJS.Immediate | undefined;
+  /** Small appends of this turn, not written yet (writeSoon); flushAppends writes them. */
+  private batch: AppendBatch | undefined;
+  private batchFlush: NodeJS.Immediate | undefined;
+  /** Batches written and the records they held (tests and bench-blob compare the two). */
+  readonly batchStats = { batches: 0, records: 0 };
   private readonly commit: GroupCommit;
   private readonly fdatasync: (fd: number) => Promise<void>;
   private readonly vacuumFiles: VacuumPaths;
@@ -243,6 +251,7 @@ export class Volume {
    * volume writable that was read-only for another reason. Returns whether `readOnly` changed.
    */
   setNoSpace(noSpace: boolean): boolean {
+    if (noSpace) this.flushAppends(); // admitted while there was room; a full disk fails them
     const before = this.readOnly;
     this.noSpaceFlag = noSpace;
     return this.readOnly !== before;
@@ -256,6 +265,7 @@ export class Volume {
     if (!readOnly && this.commit.failed !== undefined) {
       throw new WeedError(ErrorCode.VOLUME_READ_ONLY, `volume ${this.id} had a failed fsync and stays read only`);
     }
+    if (readOnly) this.flushAppends(); // admitted while writable, as a write already running
     this.readOnlyFlag = readOnly;
   }
 
@@ -380,6 +390,7 @@ export class Volume {
   }
 
   private async closeOpen(): Promise<void> {
+    this.flushAppends(); // the batch's writers were admitted while open
     this.state = "closing";
     await this.stopVacuum();
     await this.appendsDone();
@@ -555,6 +566,7 @@ export class Volume {
     // The wait loops here, not in an awaited helper: an extra await between the last check and the
     // append would let two waiters both see the way clear and take the same offset.
     while (this.appending !== undefined) await this.appending.catch(() => undefined);
+    this.flushAppends(); // its checks read the map, and its record goes after the batch's
     this.checkWritable(); // closed or made read-only meanwhile
     const hi = keyHi(n.key);
     const lo = keyLo(n.key);
@@ -569,21 +581,89 @@ export class Volume {
   }
 
   /**
-   * write() without a promise, when it can be done at once: no fsync asked, no append running on
-   * the thread pool, a record small enough for a synchronous append. Returns undefined, having
-   * done nothing, when it cannot (then write() it); else the needle is in the .dat, the .idx
-   * entry queued and the map updated, exactly as write() leaves them. Throws as write() rejects.
+   * write() without fsync for a small record, gathered with the other small appends of this turn
+   * and written by one pwritev at its end (append-batch.ts). Returns false, having done nothing,
+   * when it cannot (an append running on the thread pool, a record over appendSyncBytesMax): then
+   * write() it. Else `done` is told once, never before this returns: after the batch's write, with
+   * the needle in the .dat, its .idx entry queued and the map updated exactly as write() leaves
+   * them, or with what write() would reject with. Throws what write() rejects with before it queues.
    */
-  writeNow(n: NeedleInput): WriteResult | undefined {
-    if (this.appending !== undefined || n.data.length > crcSliceBytes) return undefined;
+  writeSoon(n: NeedleInput, done: AppendDone): boolean {
+    if (this.appending !== undefined || n.data.length > crcSliceBytes) return false;
     this.checkWritable();
     const hi = keyHi(n.key);
     const lo = keyLo(n.key);
     const enc = this.encodeChecked(n, hi, lo, crc32c(n.data));
-    if (enc.length > appendSyncBytesMax) return undefined;
+    if (enc.length > appendSyncBytesMax) return false;
+    let b = this.batch;
+    // The cookie and "unchanged" checks read the map: a queued record of this key must be in it first.
+    if (b !== undefined && (b.holds(hi, lo) || !b.fits(enc.length))) {
+      this.flushAppends();
+      this.checkWritable(); // that write may have found the disk full
+      b = undefined;
+    }
     const unchanged = this.isUnchangedInput(n, hi, lo, enc);
-    if (!unchanged) this.indexNeedle(hi, lo, this.appendRecord(enc), enc);
-    return { size: enc.dataSize, crc: enc.crc, unchanged };
+    if (!unchanged) this.appendOffset(enc.length, b?.end ?? this.datEnd); // VOLUME_FULL before anything is queued
+    if (b === undefined) {
+      b = new AppendBatch(this.datEnd);
+      this.batch = b;
+      this.batchFlush = setImmediate(this.flushAppendsLater);
+    }
+    if (unchanged) b.addUnchanged(hi, lo, enc, done);
+    else b.add(hi, lo, enc, done);
+    return true;
+  }
+
+  private readonly flushAppendsLater = (): void => {
+    this.batchFlush = undefined;
+    this.flushAppends();
+  };
+
+  /**
+   * Writes the batch of small appends (one pwritev), indexes its records and tells their writers.
+   * Every other append, and whatever needs the .dat whole (the .idx flush, close, vacuum), calls
+   * it first. A failed write is cut back and fails every record of the batch: none is visible.
+   */
+  private flushAppends(): void {
+    const b = this.batch;
+    if (b === undefined) return;
+    this.batch = undefined;
+    if (this.batchFlush !== undefined) {
+      clearImmediate(this.batchFlush);
+      this.batchFlush = undefined;
+    }
+    let err: Error | undefined;
+    try {
+      this.writeBatch(b);
+      for (const it of b.items) if (it.offset >= 0) this.indexNeedle(it.hi, it.lo, it.offset, it.enc);
+    } catch (e) {
+      err = e as Error;
+    }
+    for (const it of b.items) {
+      const result =
+        err === undefined ? { size: it.enc.dataSize, crc: it.enc.crc, unchanged: it.offset < 0 } : undefined;
+      try {
+        it.done(err, result);
+      } catch (cbErr) {
+        this.log.error({ err: cbErr }, "a batched append's writer threw when told");
+      }
+    }
+  }
+
+  /** The batch's records at the end of the .dat, in one pwritev; on failure the file is cut back. */
+  private writeBatch(b: AppendBatch): void {
+    if (b.bytes === 0) return; // only unchanged needles
+    const at = this.datEnd;
+    assert(at === b.start, "a batch starts at the end of the .dat");
+    try {
+      writevFullySync(this.datFd, b.buffers, at, b.bytes);
+    } catch (err) {
+      this.cutBack(this.datFd, at, "dat");
+      throw this.appendError(err, b.bytes, `writing volume ${this.id}`);
+    }
+    this.datEnd = at + b.bytes;
+    this.batchStats.batches++;
+    this.batchStats.records += b.items.length;
   }
 
   /** The record of `n`, checked before it crosses the disk boundary (reads check it again, with the CRC). */
@@ -731,6 +811,8 @@ export class Volume {
       while (this.appending !== undefined) await this.appending.catch(() => undefined); // as in write()
       this.checkWritable();
     }
+    this.flushAppends(); // the needle may wait in the batch
+    this.checkWritable();
     // The header and the DataSize field: enough to check the needle and answer its size.
     checkKey(key);
     const hi = keyHi(key);
@@ -807,9 +889,8 @@ export class Volume {
     return err;
   }
 
-  /** Where the next record goes; VOLUME_FULL when it would pass the largest addressable .dat. */
-  private appendOffset(recordBytes: number): number {
-    const at = this.datEnd;
+  /** Where the next record goes (`at`); VOLUME_FULL when it would pass the largest addressable .dat. */
+  private appendOffset(recordBytes: number, at = this.datEnd): number {
     if (at + recordBytes > volumeFileBytesMax) {
       throw new WeedError(
         ErrorCode.VOLUME_FULL,
@@ -821,6 +902,7 @@ export class Volume {
 
   /** pwritev at the tracked end; on failure the file is cut back so the next record starts clean. */
   private appendRecord(rec: { buffers: readonly Buffer[]; length: number }): number {
+    assert(this.batch === undefined, "a direct append goes after the batch's records");
     const at = this.appendOffset(rec.length);
     try {
       writevFullySync(this.datFd, rec.buffers, at, rec.length);
@@ -834,6 +916,7 @@ export class Volume {
 
   /** appendRecord on the thread pool; only ever run inside holdingAppends. */
   private async appendLarge(rec: { buffers: readonly Buffer[]; length: number }): Promise<number> {
+    assert(this.batch === undefined, "a direct append goes after the batch's records");
     const at = this.appendOffset(rec.length);
     try {
       await writevFully(this.datFd, rec.buffers, at, rec.length);
@@ -864,7 +947,8 @@ export class Volume {
 
   /** Queues the .idx entry of the record just appended at `datOffset`; written at the end of this turn. */
   private appendIdxEntry(hi: number, lo: number, datOffset: number, size: number, recordBytes: number): void {
-    assert(this.datEnd === datOffset + recordBytes, "index entry follows its record");
+    // The record is the .dat's last, or one of the batch just written (flushAppends, in file order).
+    assert(datOffset + recordBytes <= this.datEnd, "index entry follows its record");
     if (this.idxPendingBytes === this.idxPending.length) {
       const grown = Buffer.alloc(this.idxPending.length * 2);
       this.idxPending.copy(grown);
@@ -897,6 +981,7 @@ export class Volume {
    * space on ENOSPC: a later flush writes them once space returns); the records are in .dat.
    */
   private flushIdx(): void {
+    this.flushAppends(); // the entries follow their records
     if (this.idxFlush !== undefined) {
       clearImmediate(this.idxFlush);
       this.idxFlush = undefined;

@@ -5,8 +5,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readFileSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
-import { connect } from "node:net";
+import { connect, type Socket } from "node:net";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { request } from "undici";
 import { crc32c } from "@node-rs/crc32";
 import { startVolumeServer, type Started } from "./helpers.js";
@@ -14,6 +15,11 @@ import { startVolumeServer, type Started } from "./helpers.js";
 /** The disk-backed Store counts the sync rounds that synced a volume. */
 interface Syncs {
   syncCount(volumeId: number): number;
+}
+
+/** ... and the batches of small appends a volume wrote. */
+interface BatchStats {
+  appendBatchStats(volumeId: number): { batches: number; records: number };
 }
 
 const VID = 5;
@@ -53,6 +59,49 @@ describe("small PUT and plain-fid GET", () => {
       // Read at once, synchronously: no later write could have put them there meanwhile.
       expect(readFileSync(join(s.dir, `${VID}.dat`)).indexOf(payload)).toBeGreaterThan(0);
     }
+  });
+
+  it("uploads ending in one turn share one append, and each 201 comes with its bytes in the .dat", async () => {
+    const store = s.vs.store as unknown as BatchStats;
+    const before = store.appendBatchStats(VID);
+    const payloads = Array.from({ length: 16 }, (_, i) => Buffer.from(`batched-${i}-${"y".repeat(200 + i)}`));
+    const fids = payloads.map(() => newFid());
+    const dat = join(s.dir, `${VID}.dat`);
+    // Every connection open and accepted first (a server reads a connection's first bytes in the
+    // turn it accepts it), then every request written in one go: the server reads them all in one turn.
+    const port = Number(new URL(s.base).port);
+    const sockets = await Promise.all(
+      payloads.map(
+        () =>
+          new Promise<Socket>((resolve, reject) => {
+            const c = connect(port, "127.0.0.1", () => resolve(c));
+            c.once("error", reject);
+          }),
+      ),
+    );
+    await sleep(200);
+    const answers = sockets.map(
+      (c, i) =>
+        new Promise<string>((resolve, reject) => {
+          const got: Buffer[] = [];
+          c.on("data", (d: Buffer) => {
+            got.push(d);
+            // At the answer, synchronously: the record is in the .dat already.
+            if (got.length === 1) expect(readFileSync(dat).indexOf(payloads[i]!)).toBeGreaterThan(0);
+          });
+          c.once("end", () => resolve(Buffer.concat(got).toString("latin1")));
+          c.once("error", reject);
+        }),
+    );
+    for (const [i, c] of sockets.entries()) {
+      const head = `PUT /${fids[i]!} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: ${payloads[i]!.length}\r\n\r\n`;
+      c.write(Buffer.concat([Buffer.from(head), payloads[i]!]));
+    }
+    for (const text of await Promise.all(answers)) expect(text).toMatch(/^HTTP\/1\.1 201 /);
+    const after = store.appendBatchStats(VID);
+    expect(after.records - before.records).toBe(16);
+    expect(after.batches - before.batches).toBeLessThan(16); // some turn took more than one upload
+    for (const [i, fid] of fids.entries()) expect((await send(s, "GET", `/${fid}`)).bytes).toEqual(payloads[i]);
   });
 
   it("answers as the general path does (a query sends a PUT there), and GETs answer alike", async () => {
