@@ -94,8 +94,9 @@ describe("small PUT and plain-fid GET", () => {
         }),
     );
     for (const [i, c] of sockets.entries()) {
-      const head = `PUT /${fids[i]!} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: ${payloads[i]!.length}\r\n\r\n`;
-      c.write(Buffer.concat([Buffer.from(head), payloads[i]!]));
+      const head = `PUT /${fids[i]!} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n`;
+      const length = `Content-Length: ${payloads[i]!.length}\r\n\r\n`;
+      c.write(Buffer.concat([Buffer.from(head + length), payloads[i]!]));
     }
     for (const text of await Promise.all(answers)) expect(text).toMatch(/^HTTP\/1\.1 201 /);
     const after = store.appendBatchStats(VID);
