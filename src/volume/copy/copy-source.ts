@@ -29,17 +29,19 @@ function mustHave(store: StoreApi, volumeId: number): VolumeInfo {
 }
 
 /**
- * The volume's sizes, read in one synchronous step: appends write the record synchronously and
- * queue its .idx entry until the end of the event loop's turn; the queue is written first here,
- * so every .idx entry below idx_file_size points at a record below dat_file_size (the volume's
- * append end, always a whole record), and every record below it has its entry, as before.
+ * The volume's sizes, read in one synchronous step: appends gather their records for one pwritev
+ * at the end of the event loop's turn and queue their .idx entries until then; both queues are
+ * written first here (before the .dat size is read: the batch moves it), so every .idx entry
+ * below idx_file_size points at a record below dat_file_size (the volume's append end, always a
+ * whole record), and every record below it has its entry, as before.
  */
 export function volumeFileStatus(
   store: CopyStore,
   volumeId: number,
 ): MessageInitShape<typeof ReadVolumeFileStatusResponseSchema> {
-  const info = mustHave(store, volumeId);
+  mustHave(store, volumeId);
   store.flushIndex(volumeId);
+  const info = mustHave(store, volumeId);
   const idxPath = volumeFilePath(store.dir, info.collection, volumeId, ".idx");
   const idx = fs.statSync(idxPath);
   return {

@@ -1,7 +1,7 @@
 // Small appends gathered over one turn of the event loop, written to the .dat by one pwritev at
-// its end (Volume.writeSoon). Under load the uploads whose bodies ended in the same turn share
-// that syscall, and the syscall is most of a small PUT's cost here: with 16 clients a turn
-// gathered ~11 uploads, and a bare node:http server batching its appends this way answered
+// its end (Volume.write and writeSoon). Under load the uploads whose bodies ended in the same
+// turn share that syscall, and the syscall is most of a small PUT's cost here: with 16 clients a
+// turn gathered ~11 uploads, and a bare node:http server batching its appends this way answered
 // 38-41k PUTs/s against 25-30k writing each on its own (bench-blob's "barebatch" ceiling).
 //
 // A batch holds its records in file order, each at the offset it will have: the volume keeps

@@ -1,7 +1,7 @@
 // One volume: <base>.dat (superblock + needle records) and <base>.idx (16-byte entries), plus the
-// in-memory needle map. Writes are synchronous pwrites of the record at the tracked end offset,
-// then the map; small uploads answered without fsync are gathered over a turn and written by one
-// pwritev at its end (writeSoon, append-batch.ts); the index entries of a turn's writes are
+// in-memory needle map. Writes are synchronous pwrites of the records at the tracked end offset,
+// then the map: the small records of a turn are gathered and written by one pwritev at its end
+// (append-batch.ts), a large one on the thread pool; the index entries of a turn's writes are
 // written together at its end (flushIdx),
 // and a load indexes records the .idx missed, so a write that returned survives kill -9; fsync is
 // group-committed, in rounds shared with the store's other volumes (group-commit.ts).
@@ -558,7 +558,9 @@ export class Volume {
   /**
    * Appends a needle. Its CRC is computed in slices first; then, in file order behind any append
    * on the thread pool, the cookie and "unchanged" checks, the record (head | data | tail, the data
-   * not copied), its .idx entry and the map. A failed append is cut back: nothing of it is visible.
+   * not copied), its .idx entry and the map. A record up to appendSyncBytesMax joins this turn's
+   * batch (writeSoon); a larger one is written on its own, on the thread pool. A failed append is
+   * cut back: nothing of it is visible.
    */
   async write(n: NeedleInput, opts?: WriteOptions): Promise<WriteResult> {
     this.checkWritable();
@@ -566,27 +568,34 @@ export class Volume {
     // The wait loops here, not in an awaited helper: an extra await between the last check and the
     // append would let two waiters both see the way clear and take the same offset.
     while (this.appending !== undefined) await this.appending.catch(() => undefined);
-    this.flushAppends(); // its checks read the map, and its record goes after the batch's
     this.checkWritable(); // closed or made read-only meanwhile
     const hi = keyHi(n.key);
     const lo = keyLo(n.key);
     const enc = this.encodeChecked(n, hi, lo, crc);
-    const unchanged = this.isUnchangedInput(n, hi, lo, enc);
-    if (!unchanged) {
-      if (enc.length <= appendSyncBytesMax) this.indexNeedle(hi, lo, this.appendRecord(enc), enc);
-      else await this.holdingAppends(async () => this.indexNeedle(hi, lo, await this.appendLarge(enc), enc));
+    let result: WriteResult;
+    if (enc.length <= appendSyncBytesMax) {
+      result = await new Promise<WriteResult>((resolve, reject) => {
+        this.enqueue(n, hi, lo, enc, (err, r) => (err === undefined ? resolve(r!) : reject(err)));
+      });
+    } else {
+      this.flushAppends(); // its checks read the map, and its record goes after the batch's
+      this.checkWritable();
+      const unchanged = this.isUnchangedInput(n, hi, lo, enc);
+      if (!unchanged) await this.holdingAppends(async () => this.indexNeedle(hi, lo, await this.appendLarge(enc), enc));
+      result = { size: enc.dataSize, crc: enc.crc, unchanged };
     }
     if (opts?.fsync === true) await this.commit.sync();
-    return { size: enc.dataSize, crc: enc.crc, unchanged };
+    return result;
   }
 
   /**
-   * write() without fsync for a small record, gathered with the other small appends of this turn
-   * and written by one pwritev at its end (append-batch.ts). Returns false, having done nothing,
-   * when it cannot (an append running on the thread pool, a record over appendSyncBytesMax): then
-   * write() it. Else `done` is told once, never before this returns: after the batch's write, with
-   * the needle in the .dat, its .idx entry queued and the map updated exactly as write() leaves
-   * them, or with what write() would reject with. Throws what write() rejects with before it queues.
+   * write() without fsync and without a promise for a small record, gathered with the other small
+   * appends of this turn and written by one pwritev at its end (append-batch.ts). Returns false,
+   * having done nothing, when it cannot (an append running on the thread pool, a record over
+   * appendSyncBytesMax): then write() it. Else `done` is told once, never before this returns:
+   * after the batch's write, with the needle in the .dat, its .idx entry queued and the map
+   * updated exactly as write() leaves them, or with what write() would reject with. Throws what
+   * write() rejects with before it queues.
    */
   writeSoon(n: NeedleInput, done: AppendDone): boolean {
     if (this.appending !== undefined || n.data.length > crcSliceBytes) return false;
@@ -595,6 +604,12 @@ export class Volume {
     const lo = keyLo(n.key);
     const enc = this.encodeChecked(n, hi, lo, crc32c(n.data));
     if (enc.length > appendSyncBytesMax) return false;
+    this.enqueue(n, hi, lo, enc, done);
+    return true;
+  }
+
+  /** Queues a small record in this turn's batch after its checks (which may throw); `done` is told at the write. */
+  private enqueue(n: NeedleInput, hi: number, lo: number, enc: NeedleParts, done: AppendDone): void {
     let b = this.batch;
     // The cookie and "unchanged" checks read the map: a queued record of this key must be in it first.
     if (b !== undefined && (b.holds(hi, lo) || !b.fits(enc.length))) {
@@ -611,7 +626,6 @@ export class Volume {
     }
     if (unchanged) b.addUnchanged(hi, lo, enc, done);
     else b.add(hi, lo, enc, done);
-    return true;
   }
 
   private readonly flushAppendsLater = (): void => {

@@ -104,13 +104,16 @@ describe("Volume fsync writes", () => {
     const v = await createVolume(dir);
     open.push(v);
     await v.write({ key: 1n, cookie: 1, data: blob(1) });
-    // A real fdatasync failure (EBADF): writer A's sync is in flight; writer B appends with the
-    // real descriptors and queues for the next sync; then the next sync is handed a descriptor
-    // number nothing has open.
+    // A real fdatasync failure (EBADF): writer A's sync is in flight (its batch was written at the
+    // end of the first turn); writer B's batch is written with the real descriptors at the end of
+    // the next and B queues for the next sync; then that sync is handed a descriptor number
+    // nothing has open.
     const fds = v as unknown as { datFd: number };
     const realFd = fds.datFd;
     const a = v.write({ key: 2n, cookie: 2, data: blob(2) }, { fsync: true });
+    await tick();
     const b = v.write({ key: 3n, cookie: 3, data: blob(3) }, { fsync: true });
+    await tick();
     fds.datFd = 0x3fffffff;
     const [ra, rb] = await Promise.allSettled([a, b]);
     fds.datFd = realFd;

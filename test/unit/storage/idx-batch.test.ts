@@ -53,11 +53,15 @@ describe(".idx entries queued per turn", () => {
     open.push(v);
     for (let k = 1; k <= 6; k++) await v.write({ key: BigInt(k), cookie: k, data: blob(k) });
     await nextTurn(); // these are in the .idx
-    await v.write({ key: 7n, cookie: 7, data: blob(7) });
-    await v.write({ key: 2n, cookie: 2, data: blob(20, 900) });
-    await v.delete(3n, 3);
-    await v.write({ key: 8n, cookie: 8, data: blob(8) });
-    await v.delete(8n, 8);
+    // Issued in one turn and answered in it (each delete writes the writes batched before it
+    // first, append-batch.ts); their five .idx entries wait for the end of the turn.
+    await Promise.all([
+      v.write({ key: 7n, cookie: 7, data: blob(7) }),
+      v.write({ key: 2n, cookie: 2, data: blob(20, 900) }),
+      v.delete(3n, 3),
+      v.write({ key: 8n, cookie: 8, data: blob(8) }),
+      v.delete(8n, 8),
+    ]);
     const crashed = path.join(tmp.dir, "crashed");
     snapshot(v, crashed); // same turn: none of the last five entries written
     expect(fileSize(path.join(crashed, path.basename(v.idxPath)))).toBe(6 * idxEntryBytes);
