@@ -20,7 +20,9 @@
 //
 // Env: BLOB_ROUNDS=3 BLOB_DURATION_S=5 BLOB_THREADS=2 BLOB_GET_CONNS=64 BLOB_PUT_CONNS=16
 //      BLOB_FILES=10000 BLOB_CASES="get put" BLOB_SERVERS="bare weed" (add "bareread": a second GET
-//        ceiling that reads each 1 KB from a 10 MB file with readSync, as node-ceiling.sh's "read")
+//        ceiling that reads each 1 KB from a 10 MB file with readSync, as node-ceiling.sh's "read";
+//        "barebatch": a second PUT ceiling that appends the bodies ending in one turn of the event
+//        loop with one writev, as the volume server does since append-batch.ts)
 //      BLOB_FSYNC=1 (the volume server runs with -fsync; the bare ceiling never fsyncs)
 //      BLOB_PROF_DIR=<dir> (both servers under node --cpu-prof: weed.cpuprofile (base.cpuprofile), bare.cpuprofile;
 //        wall-clock samples, so on a loaded machine they land on whatever ran when the CPU came back)
@@ -39,7 +41,7 @@
 //   node scripts/bench-blob.mjs --top <file.cpuprofile> [n]   prints a profile's top frames by
 //   self and by total time (what the issue's reports quote).
 import { spawn, execFileSync } from "node:child_process";
-import { closeSync, mkdirSync, openSync, readFileSync, readSync, writeFileSync, writeSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, readFileSync, readSync, writeFileSync, writeSync, writevSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { createServer as createHttpServer } from "node:http";
 import { createServer } from "node:net";
@@ -76,8 +78,11 @@ function envInt(name, fallback) {
 
 // ---- the bare ceiling -------------------------------------------------------------------------
 
-/** `--bare <append file>`: the ceiling server. Prints "listening on <port>". */
-function runBare(appendFile, readFile) {
+/**
+ * `--bare <append file> [<read file> | -] [batch]`: the ceiling server. Prints "listening on <port>".
+ * `batch`: PUT bodies that end in one turn are appended by one writev at its end, then answered.
+ */
+function runBare(appendFile, readFile, batch) {
   const body = Buffer.alloc(BODY_BYTES, 0x61);
   // The headers a volume server GET carries, so the comparison is about the work, not the bytes.
   const headers = {
@@ -89,8 +94,18 @@ function runBare(appendFile, readFile) {
   const fd = openSync(appendFile, "a");
   // --read: each GET reads its 1 KB from a file of READ_RECORDS records with readSync, at the
   // record the fid's key names (node-ceiling.sh's "read": serving from the page cache, not memory).
-  const readFd = readFile === undefined ? -1 : openSync(readFile, "r");
+  const readFd = readFile === undefined || readFile === "-" ? -1 : openSync(readFile, "r");
   let stored = 0;
+  let queued = [];
+  const flush = () => {
+    const q = queued;
+    queued = [];
+    writevSync(
+      fd,
+      q.map((e) => e.body),
+    );
+    for (const e of q) e.answer();
+  };
   const server = createHttpServer((req, res) => {
     if (req.method === "GET") {
       if (readFd < 0) {
@@ -112,11 +127,20 @@ function runBare(appendFile, readFile) {
       len += c.length;
     });
     req.on("end", () => {
-      writeSync(fd, chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, len));
-      stored++;
-      const out = JSON.stringify({ fid: `${process.pid}-${stored}`, size: len });
-      res.writeHead(201, { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(out) });
-      res.end(out);
+      const body = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, len);
+      const answer = () => {
+        stored++;
+        const out = JSON.stringify({ fid: `${process.pid}-${stored}`, size: len });
+        res.writeHead(201, { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(out) });
+        res.end(out);
+      };
+      if (!batch) {
+        writeSync(fd, body);
+        answer();
+        return;
+      }
+      if (queued.length === 0) setImmediate(flush);
+      queued.push({ body, answer });
     });
   });
   server.keepAliveTimeout = 30_000;
@@ -404,6 +428,10 @@ function printTable(rows, cases) {
     console.log("GET against the bareread ceiling (1 KB read from a file with readSync per request):");
     for (const who of ["weed", "base"]) printRatios(rows, "get", who, "bareread");
   }
+  if (rows.some((r) => r.server === "barebatch")) {
+    console.log("PUT against the barebatch ceiling (the bodies ending in one turn appended by one writev):");
+    for (const who of ["weed", "base"]) printRatios(rows, "put", who, "barebatch");
+  }
 }
 
 function printRatios(rows, c, who, ceiling) {
@@ -488,7 +516,7 @@ async function startCluster(tmp, weed, name, taken) {
   return { master, volume, vids, addr: `127.0.0.1:${vPort}` };
 }
 
-/** The bare ceiling; `name` "bareread" reads each GET's body from a file (see runBare). */
+/** The bare ceiling; `name` "bareread" reads each GET's body from a file, "barebatch" batches appends (runBare). */
 async function startBare(tmp, name) {
   const prof = process.env.BLOB_PROF_DIR;
   const profArgs = prof ? ["--cpu-prof", `--cpu-prof-dir=${prof}`, `--cpu-prof-name=${name}.cpuprofile`] : [];
@@ -499,6 +527,7 @@ async function startBare(tmp, name) {
     writeFileSync(file, Buffer.alloc(READ_RECORDS * BODY_BYTES, 0x61));
     args.push(file);
   }
+  if (name === "barebatch") args.push("-", "batch");
   const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"] });
   let out = "";
   child.stdout.on("data", (c) => (out += c));
@@ -566,6 +595,7 @@ async function main() {
       for (const c of cases) {
         for (const server of order) {
           if (server === "bareread" && c !== "get") continue; // a read ceiling: nothing to compare a PUT to
+          if (server === "barebatch" && c !== "put") continue; // a write ceiling
           runNo++;
           const s =
             bares[server] !== undefined
@@ -600,7 +630,7 @@ async function main() {
 }
 
 const argv = process.argv.slice(2);
-if (argv[0] === "--bare") runBare(argv[1], argv[2]);
+if (argv[0] === "--bare") runBare(argv[1], argv[2], argv[3] === "batch");
 else if (argv[0] === "--top") printTop(argv[1], Number(argv[2] ?? 25));
 else
   main().catch((err) => {
