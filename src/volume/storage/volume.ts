@@ -664,18 +664,11 @@ export class Volume {
     }
   }
 
-  /** The batch's records at the end of the .dat, in one pwritev; on failure the file is cut back. */
+  /** The batch's records at the end of the .dat, in one pwritev (appendRecord: cut back on failure). */
   private writeBatch(b: AppendBatch): void {
     if (b.bytes === 0) return; // only unchanged needles
-    const at = this.datEnd;
-    assert(at === b.start, "a batch starts at the end of the .dat");
-    try {
-      writevFullySync(this.datFd, b.buffers, at, b.bytes);
-    } catch (err) {
-      this.cutBack(this.datFd, at, "dat");
-      throw this.appendError(err, b.bytes, `writing volume ${this.id}`);
-    }
-    this.datEnd = at + b.bytes;
+    assert(this.datEnd === b.start, "a batch starts at the end of the .dat");
+    this.appendRecord({ buffers: b.buffers, length: b.bytes });
     this.batchStats.batches++;
     this.batchStats.records += b.items.length;
   }
@@ -914,7 +907,7 @@ export class Volume {
     return at;
   }
 
-  /** pwritev at the tracked end; on failure the file is cut back so the next record starts clean. */
+  /** pwritev of a record (or a batch) at the tracked end; on failure the file is cut back so the next starts clean. */
   private appendRecord(rec: { buffers: readonly Buffer[]; length: number }): number {
     assert(this.batch === undefined, "a direct append goes after the batch's records");
     const at = this.appendOffset(rec.length);
