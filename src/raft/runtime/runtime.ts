@@ -358,6 +358,16 @@ export class RaftRuntime<R = unknown> extends EventEmitter<RaftRuntimeEvents> {
   private boundPort = 0;
   /** clock.now() of the last tick callback (null before the first). */
   private lastTickAt: number | null = null;
+  /**
+   * Set when this node, leading, finds on a tick that its loop was stopped or stalled for longer
+   * than an election timeout: the followers may have elected another leader meanwhile, and what
+   * it reads on waking may be stale. isLeader() is false until a linearizable read issued after
+   * the stall is confirmed by a quorum (one round trip), or the node's role changes.
+   */
+  private leaseInDoubt = false;
+  /** Bumped by each stall and role change: a confirmation counts only for the latest. */
+  private leaseChecks = 0;
+  private leaseCheckInFlight = false;
 
   // What the last handled Ready said (the runtime's view; the core may be ahead).
   private role: Role = "follower";
@@ -615,6 +625,8 @@ export class RaftRuntime<R = unknown> extends EventEmitter<RaftRuntimeEvents> {
     const now = this.clock.now();
     const elapsedTicks = this.lastTickAt === null ? 1 : Math.floor((now - this.lastTickAt) / this.tickMs);
     this.lastTickAt = now;
+    if (elapsedTicks > this.electionTicks && node.currentRole() === "leader") this.doubtLease(elapsedTicks);
+    else if (this.leaseInDoubt && !this.leaseCheckInFlight) this.confirmLease();
     const ticks = Math.min(Math.max(elapsedTicks, 1), this.electionTicks * 2);
     for (let i = 0; i < ticks; i++) node.tick();
     if (this.transfers.length > 0) this.retryTransfer(node);
@@ -622,6 +634,32 @@ export class RaftRuntime<R = unknown> extends EventEmitter<RaftRuntimeEvents> {
     if (read !== null && ++read.ticks >= this.limits.readRetryTicks) this.reissueRead();
     else if (read === null) this.issueRead();
     this.notify();
+  }
+
+  private doubtLease(elapsedTicks: number): void {
+    this.leaseChecks++;
+    this.leaseInDoubt = true;
+    this.leaseCheckInFlight = false;
+    this.log.warn(
+      { stalledMs: elapsedTicks * this.tickMs },
+      "raft: this leader's loop stalled past the election timeout; it leads again once a quorum confirms",
+    );
+    this.confirmLease();
+  }
+
+  /** A read issued now: its quorum answers prove leadership after the stall (a failure retries on a tick). */
+  private confirmLease(): void {
+    const check = this.leaseChecks;
+    this.leaseCheckInFlight = true;
+    const settle = (confirmed: boolean): void => {
+      if (this.leaseChecks !== check) return;
+      this.leaseCheckInFlight = false;
+      if (confirmed) this.leaseInDoubt = false;
+    };
+    this.readIndex().then(
+      () => settle(true),
+      () => settle(false),
+    );
   }
 
   private receive(m: Message): void {
@@ -776,6 +814,9 @@ export class RaftRuntime<R = unknown> extends EventEmitter<RaftRuntimeEvents> {
   private observeSoftState(role: Role, leader: NodeId | null): void {
     const term = (this.node as RaftNode).basicStatus().term;
     if (role !== this.role) {
+      this.leaseChecks++; // a doubt was about the old role
+      this.leaseInDoubt = false;
+      this.leaseCheckInFlight = false;
       this.log.info({ term, role, was: this.role }, `raft: became ${role}`);
       this.role = role;
       this.emit("role-changed", { role, term });
@@ -1259,10 +1300,12 @@ export class RaftRuntime<R = unknown> extends EventEmitter<RaftRuntimeEvents> {
   /**
    * True while this node leads and its loop is live: a node whose tick timer has not run for an
    * election timeout (the process was stopped, or the loop stalled) may already have been
-   * replaced, so it does not claim leadership until its ticks have caught up.
+   * replaced, so it does not claim leadership until its ticks have caught up and a quorum has
+   * answered a read issued after the stall (leaseInDoubt): on waking, a timer can run before the
+   * messages of the new term are read, and a status asked then must not say "leader".
    */
   isLeader(): boolean {
-    if (this.node?.currentRole() !== "leader") return false;
+    if (this.node?.currentRole() !== "leader" || this.leaseInDoubt) return false;
     return this.lastTickAt !== null && this.clock.now() - this.lastTickAt < this.electionTicks * this.tickMs;
   }
 

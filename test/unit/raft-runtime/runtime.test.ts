@@ -8,7 +8,8 @@ import {
   RaftTimeoutError,
 } from "../../../src/raft/runtime/errors.js";
 import { encodePut } from "../../../src/raft/runtime/kv-example/kv-state-machine.js";
-import { TestCluster, text } from "./cluster.js";
+import { realClock, type RuntimeClock } from "../../../src/raft/runtime/ports.js";
+import { FAST, TestCluster, text } from "./cluster.js";
 import { waitFor } from "../../helpers.js";
 
 let cluster: TestCluster | null = null;
@@ -145,6 +146,30 @@ describe("RaftRuntime cluster", () => {
     const r = await leader.rt.propose(encodePut("post-snapshot", Buffer.from("ok")));
     await c.allApplied(r.index);
     expect(text(n4.sm.get("post-snapshot"))).toBe("ok");
+  });
+
+  it("a leader whose loop stalled past the election timeout claims nothing until a quorum confirms it", async () => {
+    // The node's clock jumps as a stopped (SIGSTOP) process finds it on waking; the tick that
+    // sees the jump is run by hand, and isLeader() is asked right after it, before any I/O.
+    let offsetMs = 0;
+    let tick: (() => void) | undefined;
+    const clock: RuntimeClock = {
+      ...realClock,
+      now: () => realClock.now() + offsetMs,
+      setInterval: (fn, ms) => {
+        if (ms === FAST.tickMs) tick = fn;
+        return realClock.setInterval(fn, ms);
+      },
+    };
+    const c = await start(["n1"], { clock });
+    const leader = await c.leader();
+    const term = leader.rt.status().term;
+    expect(leader.rt.isLeader()).toBe(true);
+    offsetMs += 50 * FAST.electionTicks * FAST.tickMs;
+    tick!();
+    expect(leader.rt.isLeader()).toBe(false);
+    await waitFor(() => leader.rt.isLeader(), { what: "leading again once its read is confirmed" });
+    expect(leader.rt.status().term).toBe(term); // the same leadership, confirmed: no election
   });
 
   it("keeps the log and state across close and reopen", async () => {
