@@ -104,6 +104,7 @@ export class VolumeMetrics {
       },
     });
     damagedRecordsCounter(store, registers);
+    appendBatchCounters(store, registers);
     replicationCounters(this.#replication, registers);
     new Gauge({
       name: "SeaweedFS_volumeServer_heartbeat_connected",
@@ -222,6 +223,33 @@ function damagedRecordsCounter(store: StoreApi, registers: Registry[]): void {
       seen = n;
     },
   });
+}
+
+/** Small appends written together (append-batch.ts): records / batches is how many uploads a pwritev carried. */
+function appendBatchCounters(store: StoreApi, registers: Registry[]): void {
+  const fed = (name: string, help: string, field: "batches" | "records"): void => {
+    let seen = 0;
+    new Counter({
+      name,
+      help,
+      registers,
+      collect() {
+        const n = store.appendBatchesWritten()[field];
+        if (n > seen) this.inc(n - seen);
+        seen = n;
+      },
+    });
+  };
+  fed(
+    "SeaweedFS_volumeServer_append_batches_total",
+    "Batches of small appends written to .dat files, one pwritev each (the writes of one event-loop turn)",
+    "batches",
+  );
+  fed(
+    "SeaweedFS_volumeServer_append_batched_records_total",
+    "Needle records written in those batches (divided by the batches: records per pwritev)",
+    "records",
+  );
 }
 
 /** The replication counters, fed from plain numbers bumped on the request path. */

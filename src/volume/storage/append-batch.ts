@@ -11,6 +11,12 @@ import type { NeedleParts } from "./needle-parts.js";
 import type { WriteResult } from "./store-api.js";
 import { appendBatchBytesMax, appendBatchRecordsMax } from "./limits.js";
 
+/** Batches written and the records they held: per volume, and summed over a store for /metrics. */
+export interface AppendBatchStats {
+  batches: number;
+  records: number;
+}
+
 /** Told once, after the batch's write: the result, or why the record is not stored. */
 export type AppendDone = (err: Error | undefined, result: WriteResult | undefined) => void;
 

@@ -2,7 +2,7 @@
 // server's HTTP and gRPC edges, the heartbeat client). Storage knows nothing of HTTP.
 import type { ReplicaPlacement } from "../../common/replica-placement.js";
 import type { Ttl } from "../../common/ttl.js";
-import type { AppendDone } from "./append-batch.js";
+import type { AppendBatchStats, AppendDone } from "./append-batch.js";
 
 /** A blob as the HTTP edge hands it to storage and gets it back. */
 export interface NeedleInput {
@@ -168,6 +168,11 @@ export interface StoreApi {
    * LoadReport.damagedRecords; FORMAT.md "Recovery"): only grows, a counter for metrics.
    */
   damagedRecordsLoaded(): number;
+  /**
+   * Batches of small appends the volumes wrote since open() (one pwritev each, append-batch.ts)
+   * and the records they held: both only grow, counters for metrics.
+   */
+  appendBatchesWritten(): AppendBatchStats;
 
   /**
    * Appends a needle. Resolves only once the needle and its .idx entry are written to the files

@@ -10,7 +10,7 @@ import { describeDisk, diskUsageOf, isDiskLow, type DiskUsage, type MinFreeSpace
 import { SyncRounds, type SyncRoundsOptions } from "./group-commit.js";
 import { compareKeys, joinKey } from "./needle-key.js";
 import { NeedleCache } from "./needle-cache.js";
-import type { AppendDone } from "./append-batch.js";
+import type { AppendBatchStats, AppendDone } from "./append-batch.js";
 import { needleCacheBytesDefault, needleCacheRecordBytesMax } from "./limits.js";
 import type {
   AllocateOptions,
@@ -96,6 +96,8 @@ export class Store implements StoreApi {
   /** Largest key of volumes deleted while running: maxFileKey never goes down. */
   private retiredMaxHi = 0;
   private retiredMaxLo = 0;
+  /** Append batches over every volume since open (appendBatchesWritten); volumes add to it. */
+  private readonly batchStats: AppendBatchStats = { batches: 0, records: 0 };
   /** Sum of the volume loads' LoadReport.damagedRecords (damagedRecordsLoaded). */
   private damagedRecords = 0;
   private readonly diskSpace: StoreDiskSpaceOptions | undefined;
@@ -335,6 +337,10 @@ export class Store implements StoreApi {
     return this.volume(volumeId).syncCount;
   }
 
+  appendBatchesWritten(): AppendBatchStats {
+    return { ...this.batchStats };
+  }
+
   /** Batches of small appends a volume wrote, and the records they held (Volume.writeSoon; for tests). */
   appendBatchStats(volumeId: number): { batches: number; records: number } {
     return { ...this.volume(volumeId).batchStats };
@@ -487,6 +493,7 @@ export class Store implements StoreApi {
     const onNoSpace = (recordBytes: number): void => this.volumeOutOfSpace(id, recordBytes);
     const syncRounds = this.syncRounds;
     const needleCache = this.needleCache;
+    const storeBatchStats = this.batchStats;
     return new Volume({
       dir: this.dir,
       id,
@@ -495,6 +502,7 @@ export class Store implements StoreApi {
       onNoSpace,
       syncRounds,
       needleCache,
+      storeBatchStats,
       ...clock,
       ...sync,
     });

@@ -13,7 +13,7 @@ import { ErrorCode, WeedError, assert } from "../../common/errors.js";
 import type { Logger } from "../../common/logger.js";
 import { crc32c } from "@node-rs/crc32";
 import { GroupCommit, type SyncRounds } from "./group-commit.js";
-import { AppendBatch, type AppendDone } from "./append-batch.js";
+import { AppendBatch, type AppendBatchStats, type AppendDone } from "./append-batch.js";
 import { idxEntryBytes, TOMBSTONE_FILE_SIZE, readFully, writeFully, writeIdxEntry } from "./idx.js";
 import { idxPendingBytesInitial, idxPendingBytesMax, needleAlignBytes, volumeFileBytesMax } from "./limits.js";
 import { isNoSpaceError } from "./disk-space.js";
@@ -106,6 +106,8 @@ export interface VolumeOptions {
   fdatasync?: (fd: number) => Promise<void>;
   /** The store's cache of small needles read (needle-cache.ts). Default: none. */
   needleCache?: NeedleCache;
+  /** The store's sum of append batches over its volumes (for /metrics). Default: none. */
+  storeBatchStats?: AppendBatchStats;
 }
 
 type State = "new" | "open" | "closing" | "closed";
@@ -178,8 +180,9 @@ export class Volume {
   /** Small appends of this turn, not written yet (writeSoon); flushAppends writes them. */
   private batch: AppendBatch | undefined;
   private batchFlush: NodeJS.Immediate | undefined;
-  /** Batches written and the records they held (tests and bench-blob compare the two). */
-  readonly batchStats = { batches: 0, records: 0 };
+  /** Batches written and the records they held (tests compare the two). */
+  readonly batchStats: AppendBatchStats = { batches: 0, records: 0 };
+  private readonly storeBatchStats: AppendBatchStats | undefined;
   private readonly commit: GroupCommit;
   private readonly fdatasync: (fd: number) => Promise<void>;
   private readonly vacuumFiles: VacuumPaths;
@@ -203,6 +206,7 @@ export class Volume {
     this.onNoSpace = opts.onNoSpace;
     this.fdatasync = opts.fdatasync ?? fdatasync;
     this.cache = opts.needleCache?.enabled === true ? opts.needleCache.forVolume() : undefined;
+    this.storeBatchStats = opts.storeBatchStats;
     this.checkFlag = new NeedsCheckFlag(`${base}.chk`, this.log, this.wallClockMs);
     this.vacuumFiles = vacuumPaths(this.datPath, this.idxPath);
     this.commit = new GroupCommit({
@@ -669,8 +673,11 @@ export class Volume {
     if (b.bytes === 0) return; // only unchanged needles
     assert(this.datEnd === b.start, "a batch starts at the end of the .dat");
     this.appendRecord({ buffers: b.buffers, length: b.bytes });
-    this.batchStats.batches++;
-    this.batchStats.records += b.items.length;
+    for (const stats of [this.batchStats, this.storeBatchStats]) {
+      if (stats === undefined) continue;
+      stats.batches++;
+      stats.records += b.items.length;
+    }
   }
 
   /** The record of `n`, checked before it crosses the disk boundary (reads check it again, with the CRC). */

@@ -102,6 +102,12 @@ describe("small PUT and plain-fid GET", () => {
     const after = store.appendBatchStats(VID);
     expect(after.records - before.records).toBe(16);
     expect(after.batches - before.batches).toBeLessThan(16); // some turn took more than one upload
+    // The store's sums reach /metrics (this server has the one volume).
+    const metrics = (await send(s, "GET", "/metrics")).text;
+    const counter = (name: string): number =>
+      Number(new RegExp(`^SeaweedFS_volumeServer_${name}_total (\\d+)$`, "m").exec(metrics)?.[1] ?? NaN);
+    expect(counter("append_batched_records")).toBe(after.records);
+    expect(counter("append_batches")).toBe(after.batches);
     for (const [i, fid] of fids.entries()) expect((await send(s, "GET", `/${fid}`)).bytes).toEqual(payloads[i]);
   });
 

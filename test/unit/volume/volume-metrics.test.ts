@@ -23,6 +23,7 @@ function fakeStore(volumes: VolumeInfo[], dir?: string): StoreApi {
     volumeInfos: () => volumes,
     maxVolumeCount: 7,
     damagedRecordsLoaded: () => 0,
+    appendBatchesWritten: () => ({ batches: 0, records: 0 }),
     ...(dir === undefined ? {} : { dir }),
   } as unknown as StoreApi;
 }
