@@ -208,47 +208,45 @@ class LatencyHistogram {
   }
 }
 
-/** Damaged records the store's volume loads found: a counter fed from the store's running sum. */
-function damagedRecordsCounter(store: StoreApi, registers: Registry[]): void {
+/** A counter fed from a running sum the store keeps (it only grows): each scrape adds what is new. */
+function runningSumCounter(name: string, help: string, registers: Registry[], sum: () => number): void {
   let seen = 0;
   new Counter({
-    name: "SeaweedFS_volumeServer_damaged_records_total",
-    help:
-      "Damaged needle records found while loading volumes: skipped and left in place, moved to quarantine, " +
-      "or kept and answered as corrupt (FORMAT.md Recovery)",
+    name,
+    help,
     registers,
     collect() {
-      const n = store.damagedRecordsLoaded();
+      const n = sum();
       if (n > seen) this.inc(n - seen);
       seen = n;
     },
   });
 }
 
+/** Damaged records the store's volume loads found. */
+function damagedRecordsCounter(store: StoreApi, registers: Registry[]): void {
+  runningSumCounter(
+    "SeaweedFS_volumeServer_damaged_records_total",
+    "Damaged needle records found while loading volumes: skipped and left in place, moved to quarantine, " +
+      "or kept and answered as corrupt (FORMAT.md Recovery)",
+    registers,
+    () => store.damagedRecordsLoaded(),
+  );
+}
+
 /** Small appends written together (append-batch.ts): records / batches is how many uploads a pwritev carried. */
 function appendBatchCounters(store: StoreApi, registers: Registry[]): void {
-  const fed = (name: string, help: string, field: "batches" | "records"): void => {
-    let seen = 0;
-    new Counter({
-      name,
-      help,
-      registers,
-      collect() {
-        const n = store.appendBatchesWritten()[field];
-        if (n > seen) this.inc(n - seen);
-        seen = n;
-      },
-    });
-  };
-  fed(
+  runningSumCounter(
     "SeaweedFS_volumeServer_append_batches_total",
     "Batches of small appends written to .dat files, one pwritev each (the writes of one event-loop turn)",
-    "batches",
+    registers,
+    () => store.appendBatchesWritten().batches,
   );
-  fed(
+  runningSumCounter(
     "SeaweedFS_volumeServer_append_batched_records_total",
     "Needle records written in those batches (divided by the batches: records per pwritev)",
-    "records",
+    registers,
+    () => store.appendBatchesWritten().records,
   );
 }
 

@@ -639,7 +639,6 @@ export class RaftRuntime<R = unknown> extends EventEmitter<RaftRuntimeEvents> {
   private doubtLease(elapsedTicks: number): void {
     this.leaseChecks++;
     this.leaseInDoubt = true;
-    this.leaseCheckInFlight = false;
     this.log.warn(
       { stalledMs: elapsedTicks * this.tickMs },
       "raft: this leader's loop stalled past the election timeout; it leads again once a quorum confirms",

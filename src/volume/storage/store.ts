@@ -342,7 +342,7 @@ export class Store implements StoreApi {
   }
 
   /** Batches of small appends a volume wrote, and the records they held (Volume.writeSoon; for tests). */
-  appendBatchStats(volumeId: number): { batches: number; records: number } {
+  appendBatchStats(volumeId: number): AppendBatchStats {
     return { ...this.volume(volumeId).batchStats };
   }
 
