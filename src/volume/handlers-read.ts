@@ -258,12 +258,13 @@ function serveRead(
   const { n, pathFileName, pathExt } = found;
   onRead?.(n.data.length);
   if (q < 0 && pathFileName === undefined && n.pairs === undefined && !n.gzipped && isPlainAsk(req)) {
-    res.writeHead(200, plainHeaders(n));
-    if (head) res.end();
-    else {
-      res.end(n.data);
-      ctx.metrics.bytesRead(n.data.length);
+    if (head) {
+      res.writeHead(200, plainHeaders(n));
+      res.end();
+      return;
     }
+    ctx.responses.send(res, plainHeaders(n), n.data);
+    ctx.metrics.bytesRead(n.data.length);
     return;
   }
   const quotedEtag = `"${etagOf(n.crc)}"`;

@@ -6,6 +6,7 @@ import type { StoreApi } from "./storage/store-api.js";
 import type { VolumeMetrics } from "./metrics.js";
 import type { RemoteReads } from "./replication/remote-read.js";
 import type { Replicator } from "./replication/replicator.js";
+import type { ResponseBatch } from "./response-batch.js";
 
 export interface HeartbeatView {
   readonly connected: boolean;
@@ -30,6 +31,8 @@ export interface VolumeHttpContext {
   readonly replicator: Replicator;
   /** Reads of volumes not held here (-readMode). */
   readonly remoteReads: RemoteReads;
+  /** Plain GET answers wait here for the end of the event-loop turn, to be written together. */
+  readonly responses: ResponseBatch;
   /** [jwt.signing] (writes, deletes) and [jwt.signing.read] (reads) of security.toml: checked when set. */
   readonly fidTokens?: FidTokens | undefined;
   /** Wall-clock Unix seconds: the Last-Modified a replicated write gives every replica. */

@@ -38,7 +38,10 @@ import {
   replicaLookupTtlMs,
   uploadBufferIdleMs,
   uploadBufferPooledBytesMin,
+  responseBatchAnswersMax,
+  responseBatchBytesMax,
 } from "./limits.js";
+import { ResponseBatch } from "./response-batch.js";
 import { parseMinFreeSpace, type MinFreeSpace } from "./storage/disk-space.js";
 import { VolumeMetrics } from "./metrics.js";
 import { ReplicaClient } from "./replication/replica-client.js";
@@ -270,6 +273,10 @@ export class VolumeServer {
         store: this.#store,
         logger: this.#log,
         metrics: this.#metrics,
+        responses: new ResponseBatch(
+          { answersMax: responseBatchAnswersMax, bytesMax: responseBatchBytesMax },
+          this.#log,
+        ),
         fileSizeLimitBytes: Math.floor(c.fileSizeLimitMB * 1024 * 1024),
         fsync: c.fsync,
         version: VOLUME_SERVER_VERSION,
