@@ -21,8 +21,9 @@
 // Env: BLOB_ROUNDS=3 BLOB_DURATION_S=5 BLOB_THREADS=2 BLOB_GET_CONNS=64 BLOB_PUT_CONNS=16
 //      BLOB_FILES=10000 BLOB_CASES="get put" BLOB_SERVERS="bare weed" (add "bareread": a second GET
 //        ceiling that reads each 1 KB from a 10 MB file with readSync, as node-ceiling.sh's "read";
-//        "barebatch": a second PUT ceiling that appends the bodies ending in one turn of the event
-//        loop with one writev, as the volume server does since append-batch.ts)
+//        "barebatch": a second ceiling that does the turn's work together at its end, as the volume
+//        server does: PUT bodies ending in one turn of the event loop appended by one writev
+//        (append-batch.ts), GET answers of one turn written after all of them were read (response-batch.ts))
 //      BLOB_FSYNC=1 (the volume server runs with -fsync; the bare ceiling never fsyncs)
 //      BLOB_PROF_DIR=<dir> (both servers under node --cpu-prof: weed.cpuprofile (base.cpuprofile), bare.cpuprofile;
 //        wall-clock samples, so on a loaded machine they land on whatever ran when the CPU came back)
@@ -80,7 +81,8 @@ function envInt(name, fallback) {
 
 /**
  * `--bare <append file> [<read file> | -] [batch]`: the ceiling server. Prints "listening on <port>".
- * `batch`: PUT bodies that end in one turn are appended by one writev at its end, then answered.
+ * `batch`: PUT bodies that end in one turn are appended by one writev at its end, then answered;
+ * GET answers of one turn are written at its end.
  */
 function runBare(appendFile, readFile, batch) {
   const body = Buffer.alloc(BODY_BYTES, 0x61);
@@ -97,6 +99,15 @@ function runBare(appendFile, readFile, batch) {
   const readFd = readFile === undefined || readFile === "-" ? -1 : openSync(readFile, "r");
   let stored = 0;
   let queued = [];
+  let answers = [];
+  const answerAll = () => {
+    const q = answers;
+    answers = [];
+    for (const res of q) {
+      res.writeHead(200, headers);
+      res.end(body);
+    }
+  };
   const flush = () => {
     const q = queued;
     queued = [];
@@ -108,6 +119,11 @@ function runBare(appendFile, readFile, batch) {
   };
   const server = createHttpServer((req, res) => {
     if (req.method === "GET") {
+      if (readFd < 0 && batch) {
+        if (answers.length === 0) setImmediate(answerAll);
+        answers.push(res);
+        return;
+      }
       if (readFd < 0) {
         res.writeHead(200, headers);
         res.end(body);
@@ -429,8 +445,10 @@ function printTable(rows, cases) {
     for (const who of ["weed", "base"]) printRatios(rows, "get", who, "bareread");
   }
   if (rows.some((r) => r.server === "barebatch")) {
-    console.log("PUT against the barebatch ceiling (the bodies ending in one turn appended by one writev):");
-    for (const who of ["weed", "base"]) printRatios(rows, "put", who, "barebatch");
+    console.log(
+      "against the barebatch ceiling (a turn's PUT bodies appended by one writev, its GET answers at its end):",
+    );
+    for (const c of ["get", "put"]) for (const who of ["weed", "base"]) printRatios(rows, c, who, "barebatch");
   }
 }
 
@@ -595,7 +613,6 @@ async function main() {
       for (const c of cases) {
         for (const server of order) {
           if (server === "bareread" && c !== "get") continue; // a read ceiling: nothing to compare a PUT to
-          if (server === "barebatch" && c !== "put") continue; // a write ceiling
           runNo++;
           const s =
             bares[server] !== undefined
