@@ -86,7 +86,7 @@ export class ResponseBatch {
       w.res.writeHead(200, w.headers as string[]);
       w.res.end(w.body);
     } catch (err) {
-      this.#log.error({ err }, "request failed");
+      this.#log.error({ err, method: "GET", url: w.res.req.url }, "request failed");
       if (w.res.headersSent) w.res.destroy();
       else sendError(w.res, err);
     }

@@ -36,10 +36,10 @@ import {
   minFreeSpacePercentDefault,
   replicaLookupEntriesMax,
   replicaLookupTtlMs,
-  uploadBufferIdleMs,
-  uploadBufferPooledBytesMin,
   responseBatchAnswersMax,
   responseBatchBytesMax,
+  uploadBufferIdleMs,
+  uploadBufferPooledBytesMin,
 } from "./limits.js";
 import { ResponseBatch } from "./response-batch.js";
 import { parseMinFreeSpace, type MinFreeSpace } from "./storage/disk-space.js";
