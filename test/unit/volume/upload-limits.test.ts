@@ -241,6 +241,22 @@ describe("-concurrentUploadLimitMB", () => {
 });
 
 describe("-concurrentDownloadLimitMB", () => {
+  it("answers written at the end of their turn hold their bytes until written, then give them back", async () => {
+    const fid = newFid();
+    const data = blob(11, 700 * 1024); // under the 2 MiB a turn's answers may hold: batched
+    expect((await put(fid, data)).status).toBe(201);
+    // Two fit under the 1 MiB limit at once; the others wait for the earlier answers to be written.
+    const together = await Promise.all([1, 2, 3, 4, 5, 6].map(() => get(fid)));
+    expect(together.map((r) => r.status)).toEqual([200, 200, 200, 200, 200, 200]);
+    expect(together.every((r) => r.body.equals(data))).toBe(true);
+    // Bytes never given back would add up past the limit by the third: it would wait 500 ms, then 503.
+    for (let i = 0; i < 20; i++) {
+      const r = await get(fid);
+      expect(r.status, `GET ${i}`).toBe(200);
+      expect(r.ms).toBeLessThan(WAIT_MS);
+    }
+  });
+
   it("makes a download wait while responses over the limit are in flight; one that waits too long is 503", async () => {
     const fid = newFid();
     const data = blob(7, FILE_LIMIT);
