@@ -79,6 +79,20 @@ function envInt(name, fallback) {
 
 // ---- the bare ceiling -------------------------------------------------------------------------
 
+/** A function that queues its argument; the items of one turn of the event loop go to `run` at its end. */
+function turnBatch(run) {
+  let queued = [];
+  const flush = () => {
+    const q = queued;
+    queued = [];
+    run(q);
+  };
+  return (item) => {
+    if (queued.length === 0) setImmediate(flush);
+    queued.push(item);
+  };
+}
+
 /**
  * `--bare <append file> [<read file> | -] [batch]`: the ceiling server. Prints "listening on <port>".
  * `batch`: PUT bodies that end in one turn are appended by one writev at its end, then answered;
@@ -98,30 +112,23 @@ function runBare(appendFile, readFile, batch) {
   // record the fid's key names (node-ceiling.sh's "read": serving from the page cache, not memory).
   const readFd = readFile === undefined || readFile === "-" ? -1 : openSync(readFile, "r");
   let stored = 0;
-  let queued = [];
-  let answers = [];
-  const answerAll = () => {
-    const q = answers;
-    answers = [];
+  const answerLater = turnBatch((q) => {
     for (const res of q) {
       res.writeHead(200, headers);
       res.end(body);
     }
-  };
-  const flush = () => {
-    const q = queued;
-    queued = [];
+  });
+  const appendLater = turnBatch((q) => {
     writevSync(
       fd,
       q.map((e) => e.body),
     );
     for (const e of q) e.answer();
-  };
+  });
   const server = createHttpServer((req, res) => {
     if (req.method === "GET") {
       if (readFd < 0 && batch) {
-        if (answers.length === 0) setImmediate(answerAll);
-        answers.push(res);
+        answerLater(res);
         return;
       }
       if (readFd < 0) {
@@ -155,8 +162,7 @@ function runBare(appendFile, readFile, batch) {
         answer();
         return;
       }
-      if (queued.length === 0) setImmediate(flush);
-      queued.push({ body, answer });
+      appendLater({ body, answer });
     });
   });
   server.keepAliveTimeout = 30_000;

@@ -25,6 +25,7 @@ import { pipeline } from "node:stream/promises";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { request } from "undici";
 import { freePortPair, GRPC_PORT_OFFSET } from "./bench-ports.mjs";
+import { cpuTimes } from "./proc-cpu.mjs";
 
 const ROOT = path.join(path.dirname(fileURLToPath(import.meta.url)), "..");
 const WEED = path.join(ROOT, "bin", "weed-ts.js");
@@ -165,23 +166,11 @@ async function volumeCopy(target, source, vid, collection) {
   }
 }
 
-/** CPU seconds [user, system] (all threads) a child has used so far, from /proc (Linux); NaN elsewhere. */
-function cpuSeconds(child) {
-  try {
-    const fields = fs.readFileSync(`/proc/${child.pid}/stat`, "utf8").split(") ")[1].split(" ");
-    return [Number(fields[11]) / 100, Number(fields[12]) / 100]; // utime, stime in clock ticks (USER_HZ 100)
-  } catch {
-    return [NaN, NaN];
-  }
-}
-
-/** "user+system" CPU seconds between two cpuSeconds readings. */
+/** "user+system" CPU seconds a child spent between two cpuTimes readings. */
 function cpuSpent(before, after) {
-  return {
-    user: after[0] - before[0],
-    sys: after[1] - before[1],
-    text: `${(after[0] - before[0]).toFixed(2)}+${(after[1] - before[1]).toFixed(2)}`,
-  };
+  const user = after.user - before.user;
+  const sys = after.sys - before.sys;
+  return { user, sys, text: `${user.toFixed(2)}+${sys.toFixed(2)}` };
 }
 
 async function startCluster(dir) {
@@ -232,9 +221,9 @@ async function main() {
     const rounds = [];
     for (let round = 1; round <= ROUNDS; round++) {
       const c = await tcpCeiling(datFile, target.dir);
-      const cpu0 = [cpuSeconds(source.child), cpuSeconds(target.child)];
+      const cpu0 = [cpuTimes(source.child.pid), cpuTimes(target.child.pid)];
       const v = await volumeCopy(target.grpc, source.grpc, vid, collection);
-      const [s, d] = [cpuSpent(cpu0[0], cpuSeconds(source.child)), cpuSpent(cpu0[1], cpuSeconds(target.child))];
+      const [s, d] = [cpuSpent(cpu0[0], cpuTimes(source.child.pid)), cpuSpent(cpu0[1], cpuTimes(target.child.pid))];
       const r = {
         ceiling: fs.statSync(datFile).size / 1e6 / c,
         copy: bytes / 1e6 / v,

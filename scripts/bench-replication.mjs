@@ -21,6 +21,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { request } from "undici";
 import { freePortPair } from "./bench-ports.mjs";
+import { cpuTimes, reapedChildrenCpuTimes } from "./proc-cpu.mjs";
 
 const ROOT = path.join(path.dirname(fileURLToPath(import.meta.url)), "..");
 const WEED = path.join(ROOT, "bin", "weed-ts.js");
@@ -86,17 +87,14 @@ async function json(url) {
 
 /** CPU seconds (user + system) of every process this script started so far, reaped ones included. */
 function cpuSeconds() {
-  const stat = (pid) => fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
-  try {
-    const self = stat("self"); // cutime, cstime: children waited for (the benchmark runs)
-    let ticks = Number(self[13]) + Number(self[14]);
-    for (const c of children) {
-      if (c.exitCode === null && c.signalCode === null) ticks += Number(stat(c.pid)[11]) + Number(stat(c.pid)[12]);
-    }
-    return ticks / 100; // USER_HZ
-  } catch {
-    return NaN; // not Linux
+  const reaped = reapedChildrenCpuTimes(); // the benchmark runs, waited for
+  let seconds = reaped.user + reaped.sys;
+  for (const c of children) {
+    if (c.exitCode !== null || c.signalCode !== null) continue;
+    const t = cpuTimes(c.pid);
+    seconds += t.user + t.sys;
   }
+  return seconds; // NaN off Linux
 }
 
 /**
