@@ -473,7 +473,6 @@ export class HeartbeatClient {
     };
   }
 
-  /** One stream to `master`, until it fails, redirects, or `signal` aborts. Never throws. */
   /** A session's own gRPC client: closing it must abandon a connect stuck behind a cut. */
   #client(addr: ServerAddress): ReturnType<typeof createClient<typeof Seaweed>> {
     const options = {
@@ -486,6 +485,7 @@ export class HeartbeatClient {
     return createClient(Seaweed, grpcAddress(addr), options, undefined, heartbeatEncoders);
   }
 
+  /** One stream to `master`, until it fails, redirects, or `signal` aborts. Never throws. */
   #session(master: string, signal: AbortSignal): Promise<SessionEnd> {
     return new Promise<SessionEnd>((resolve) => {
       if (signal.aborted) return resolve({ kind: "aborted" });
