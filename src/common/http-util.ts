@@ -1,6 +1,6 @@
 // Small helpers shared by the master and volume HTTP edges (node:http, no framework).
 import { Readable } from "node:stream";
-import type { IncomingMessage, Server, ServerResponse } from "node:http";
+import type { IncomingMessage, OutgoingHttpHeaders, Server, ServerResponse } from "node:http";
 import { ErrorCode, WeedError, httpStatusOf } from "./errors.js";
 
 /**
@@ -71,22 +71,26 @@ export function sendJson(
   pretty = false,
   authorization?: string,
 ): void {
-  const text = pretty ? JSON.stringify(body, null, 2) : JSON.stringify(body);
-  const length = Buffer.byteLength(text);
-  if (authorization === undefined)
-    res.writeHead(status, {
-      "Content-Type": "application/json",
-      "X-Content-Type-Options": "nosniff",
-      "Content-Length": length,
-    });
-  else
-    res.writeHead(status, {
-      "Content-Type": "application/json",
-      "X-Content-Type-Options": "nosniff",
-      "Content-Length": length,
-      Authorization: authorization,
-    });
+  const text = jsonText(body, pretty);
+  res.writeHead(status, jsonHeaders(Buffer.byteLength(text), authorization));
   res.end(text);
+}
+
+/** A JSON answer's text: indented with `pretty` (?pretty=y). */
+export function jsonText(body: unknown, pretty: boolean): string {
+  return pretty ? JSON.stringify(body, null, 2) : JSON.stringify(body);
+}
+
+/** The headers of a JSON answer of `length` bytes (two literal shapes: writeHead walks them fast). */
+export function jsonHeaders(length: number, authorization?: string): OutgoingHttpHeaders {
+  if (authorization === undefined)
+    return { "Content-Type": "application/json", "X-Content-Type-Options": "nosniff", "Content-Length": length };
+  return {
+    "Content-Type": "application/json",
+    "X-Content-Type-Options": "nosniff",
+    "Content-Length": length,
+    Authorization: authorization,
+  };
 }
 
 /** `{"error": "..."}` with the status from the error table; Retry-After when the error carries one. */

@@ -263,7 +263,7 @@ function serveRead(
       res.end();
       return;
     }
-    ctx.responses.send(res, plainHeaders(n), n.data);
+    ctx.responses.send(res, 200, plainHeaders(n), n.data);
     ctx.metrics.bytesRead(n.data.length);
     return;
   }

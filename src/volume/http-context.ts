@@ -2,11 +2,11 @@
 // (heartbeat state for /readyz and the status page). Built once by VolumeServer.start().
 import type { Logger } from "../common/logger.js";
 import type { FidTokens } from "../common/security/jwt.js";
+import type { ResponseBatch } from "../common/response-batch.js";
 import type { StoreApi } from "./storage/store-api.js";
 import type { VolumeMetrics } from "./metrics.js";
 import type { RemoteReads } from "./replication/remote-read.js";
 import type { Replicator } from "./replication/replicator.js";
-import type { ResponseBatch } from "./response-batch.js";
 
 export interface HeartbeatView {
   readonly connected: boolean;

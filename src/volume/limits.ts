@@ -26,14 +26,6 @@ export const inflightWaitersMax = 1024;
 export const inflightRetryAfterSec = 2;
 
 /**
- * GET answers of one event-loop turn wait for its end, to be written together (response-batch.ts),
- * at most this many and this many body bytes; more have the waiting ones written first. A turn of
- * 128 answers at ~25 us each delays the first by ~3 ms at worst; the bytes bound what is held.
- */
-export const responseBatchAnswersMax = 128;
-export const responseBatchBytesMax = 2 * 1024 * 1024;
-
-/**
  * Bodies of at least this many bytes are read into pooled buffers (upload-buffers.ts), whose
  * pages are mapped already; smaller ones come from Node's allocator as before.
  */

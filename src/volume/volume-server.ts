@@ -7,6 +7,7 @@ import type { SecurityConfig } from "../common/security/config.js";
 import { fidTokensOf } from "../common/security/jwt.js";
 import { adminCredentialOf } from "../common/security/admin-credential.js";
 import { installHttpsClient } from "../common/security/https.js";
+import { ResponseBatch, responseBatchLimits } from "../common/response-batch.js";
 import { ErrorCode, WeedError } from "../common/errors.js";
 import { parseServerAddress } from "../common/server-address.js";
 import { bindServer, shutdownServer } from "../grpc/adapter.js";
@@ -36,12 +37,9 @@ import {
   minFreeSpacePercentDefault,
   replicaLookupEntriesMax,
   replicaLookupTtlMs,
-  responseBatchAnswersMax,
-  responseBatchBytesMax,
   uploadBufferIdleMs,
   uploadBufferPooledBytesMin,
 } from "./limits.js";
-import { ResponseBatch } from "./response-batch.js";
 import { parseMinFreeSpace, type MinFreeSpace } from "./storage/disk-space.js";
 import { VolumeMetrics } from "./metrics.js";
 import { ReplicaClient } from "./replication/replica-client.js";
@@ -273,10 +271,7 @@ export class VolumeServer {
         store: this.#store,
         logger: this.#log,
         metrics: this.#metrics,
-        responses: new ResponseBatch(
-          { answersMax: responseBatchAnswersMax, bytesMax: responseBatchBytesMax },
-          this.#log,
-        ),
+        responses: new ResponseBatch(responseBatchLimits, this.#log),
         fileSizeLimitBytes: Math.floor(c.fileSizeLimitMB * 1024 * 1024),
         fsync: c.fsync,
         version: VOLUME_SERVER_VERSION,

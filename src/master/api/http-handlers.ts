@@ -15,6 +15,7 @@ import {
   sendJson,
 } from "../../common/http-util.js";
 import type { Logger } from "../../common/logger.js";
+import { ResponseBatch, responseBatchLimits } from "../../common/response-batch.js";
 import { parseAssignParams, rawParamsOf } from "./assign-params.js";
 import type { Assigner, AssignResult } from "../topology/assigner.js";
 import type { ClusterState } from "../state/cluster-state.js";
@@ -130,6 +131,8 @@ export class MasterHttpHandlers {
   /** -logLevel=debug: one access-log line per request (decided once; the level does not change). */
   private readonly accessLog: boolean;
   private readonly statusPage: MasterStatusPage;
+  /** /dir/lookup's answers wait for the end of the event-loop turn, to be written together. */
+  private readonly answers: ResponseBatch;
 
   constructor(deps: HttpHandlerDeps) {
     this.deps = deps;
@@ -141,6 +144,7 @@ export class MasterHttpHandlers {
       security: securitySummary(deps.security),
     });
     this.access = new MasterHttpAccess(deps.security, deps.cluster);
+    this.answers = new ResponseBatch(responseBatchLimits, deps.logger);
     this.accessLog = deps.logger.isLevelEnabled("debug");
     this.routes = new Map<string, Handler>([
       ["/dir/assign", (_req, res, q, pretty) => this.assign(res, q, pretty)],
@@ -343,10 +347,10 @@ export class MasterHttpHandlers {
     if (r.ok) {
       const body = { volumeOrFileId: id, locations: locationsOf(r.nodes) };
       const key = this.lookupKey(fileId, q);
-      if (key === undefined) return sendJson(res, 200, body, pretty);
+      if (key === undefined) return this.answers.sendJson(res, 200, body, pretty);
       return key.sign(fileId).then((auth) => {
         const signed = { volumeOrFileId: id, locations: body.locations, auth };
-        sendJson(res, 200, signed, pretty, bearer(auth));
+        this.answers.sendJson(res, 200, signed, pretty, bearer(auth));
       });
     } else if (this.deps.assigner.warmingUp && volumeIdOf(id) >= 0) {
       // Its servers may not have reported yet: "retry soon" rather than "does not exist".

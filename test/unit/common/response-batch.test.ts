@@ -1,5 +1,5 @@
-// The GET answers of one event-loop turn wait for its end and are written together
-// (src/volume/response-batch.ts): held until then, in order, within their bounds, and one bad
+// The answers of one event-loop turn wait for its end and are written together
+// (src/common/response-batch.ts): held until then, in order, within their bounds, and one bad
 // answer or a client gone does not stop the others. A real node:http server on loopback; requests
 // pipelined in one write are parsed, and so handled, in one turn.
 import { afterEach, describe, expect, it } from "vitest";
@@ -8,7 +8,7 @@ import { connect } from "node:net";
 import { once } from "node:events";
 import { request } from "undici";
 import { silentLogger } from "../../../src/common/logger.js";
-import { ResponseBatch, type ResponseBatchLimits } from "../../../src/volume/response-batch.js";
+import { ResponseBatch, type ResponseBatchLimits } from "../../../src/common/response-batch.js";
 
 const IO_TIMEOUT_MS = 5_000;
 
@@ -37,9 +37,14 @@ async function serve(
   server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const path = req.url ?? "/";
     if (path === "/gone") req.socket.destroy();
+    if (path === "/json") {
+      batch.sendJson(res, 201, { path });
+      seen.push({ path, heldAfterSend: !res.headersSent, waitingAfterSend: batch.waiting, res });
+      return;
+    }
     const body = opts.bodyOf?.(path) ?? Buffer.from(path.slice(1));
     const headers = opts.headersOf?.(path) ?? ["Content-Type", "text/plain", "Content-Length", String(body.length)];
-    batch.send(res, headers, body);
+    batch.send(res, 200, headers, body);
     seen.push({ path, heldAfterSend: !res.headersSent, waitingAfterSend: batch.waiting, res });
   });
   server.listen(0, "127.0.0.1");
@@ -92,6 +97,19 @@ describe("ResponseBatch", () => {
     ]);
     expect(seen.map((s) => s.heldAfterSend)).toEqual([true, true, true]);
     expect(seen.map((s) => s.waitingAfterSend)).toEqual([1, 2, 3]);
+  });
+
+  it("sendJson: sendJson's status, headers and body, held with the others", async () => {
+    const { port, seen } = await serve({ answersMax: 128, bytesMax: 1024 * 1024 });
+    const raw = await pipelined(port, ["/json", "/a"]);
+    const got = answers(raw);
+    expect(got.map((a) => a.status)).toEqual([201, 200]);
+    expect(JSON.parse(got[0]!.body)).toEqual({ path: "/json" });
+    expect(raw).toMatch(/content-type: application\/json\r\nx-content-type-options: nosniff\r\n/i);
+    expect(seen.map((s) => [s.heldAfterSend, s.waitingAfterSend])).toEqual([
+      [true, 1],
+      [true, 2],
+    ]);
   });
 
   it("a batch of answersMax has the waiting ones written before one more waits", async () => {
