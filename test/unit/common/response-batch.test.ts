@@ -9,6 +9,7 @@ import { once } from "node:events";
 import { request } from "undici";
 import { silentLogger } from "../../../src/common/logger.js";
 import { ResponseBatch, type ResponseBatchLimits } from "../../../src/common/response-batch.js";
+import { parseResponse } from "../../integration/raw-http.js";
 
 const IO_TIMEOUT_MS = 5_000;
 
@@ -71,17 +72,15 @@ async function pipelined(port: number, paths: string[]): Promise<string> {
   return Buffer.concat(chunks).toString("latin1");
 }
 
-/** The status codes and bodies of the HTTP/1.1 responses in `raw`, in order. */
+/** The status codes and bodies of the HTTP/1.1 responses in `raw`, in order (raw-http.ts parses each). */
 function answers(raw: string): { status: number; body: string }[] {
   const out: { status: number; body: string }[] = [];
-  let at = 0;
-  while (at < raw.length) {
-    const headEnd = raw.indexOf("\r\n\r\n", at);
-    const head = raw.slice(at, headEnd);
-    const length = Number(/content-length: (\d+)/i.exec(head)?.[1]);
-    const body = raw.slice(headEnd + 4, headEnd + 4 + length);
-    out.push({ status: Number(head.slice(9, 12)), body });
-    at = headEnd + 4 + length;
+  let buf = Buffer.from(raw, "latin1");
+  while (buf.length > 0) {
+    const r = parseResponse(buf, false, true);
+    if (r === undefined) throw new Error(`an answer cut short: ${JSON.stringify(buf.toString("latin1"))}`);
+    out.push({ status: r.response.status, body: r.response.body.toString("latin1") });
+    buf = buf.subarray(r.used);
   }
   return out;
 }
