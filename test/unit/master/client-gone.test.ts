@@ -2,41 +2,29 @@
 // growth answers (and counts as failed) when the client disconnects, not when its wait runs out.
 import { request as httpRequest } from "node:http";
 import { setTimeout as sleep } from "node:timers/promises";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { MasterServer } from "../../../src/master/master-server.js";
-import { eventually, tempDir, type TempDir } from "../../helpers.js";
-import { FakeVolumeServer, startMaster } from "./helpers.js";
+import { beforeEach, describe, expect, it } from "vitest";
+import { eventually } from "../../helpers.js";
+import { masterPerTest, type FakeVolumeServer } from "./helpers.js";
 
-let master: MasterServer;
+const fx = masterPerTest("weed-ts-client-gone-");
 let volume: FakeVolumeServer;
-let tmp: TempDir;
 const growthMs = 1_500;
 
 beforeEach(async () => {
-  tmp = await tempDir("weed-ts-client-gone-");
-  master = await startMaster(tmp.dir);
   // Growth finishes well within an assign's growth wait (5 s): an assign that does not notice its
   // client leaving would succeed once it does, and a /submit would upload.
-  volume = new FakeVolumeServer({ allocateDelayMs: growthMs });
-  await volume.start();
-  await volume.connect(master.grpcPort);
-});
-
-afterEach(async () => {
-  await volume.close();
-  await master.close();
-  await tmp.remove();
+  volume = await fx.volumeServer({ allocateDelayMs: growthMs });
 });
 
 async function failedAssigns(): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${master.httpPort}/metrics`)).text();
+  const text = await (await fetch(fx.url("/metrics"))).text();
   const m = /^SeaweedFS_master_assign_total\{result="error"\} (\d+)$/m.exec(text);
   return m === null ? 0 : Number(m[1]);
 }
 
 /** Sends a request and drops the connection after `ms`, without reading an answer. */
 function requestThenHangUp(path: string, ms: number, method = "GET", body?: Buffer): void {
-  const req = httpRequest({ host: "127.0.0.1", port: master.httpPort, path, method });
+  const req = httpRequest({ host: "127.0.0.1", port: fx.master.httpPort, path, method });
   req.on("error", () => undefined); // The hang-up is the point.
   if (body !== undefined) req.setHeader("Content-Type", "multipart/form-data; boundary=X");
   req.end(body);

@@ -1,30 +1,17 @@
 // An invalid collection name is refused by the master before anything is allocated (issue 9
 // item 5): no volume id is spent, no volume server is asked, and no server path is in the answer.
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { MasterServer } from "../../../src/master/master-server.js";
-import { tempDir, type TempDir } from "../../helpers.js";
-import { FakeVolumeServer, startMaster } from "./helpers.js";
+import { beforeEach, describe, expect, it } from "vitest";
+import { masterPerTest, type FakeVolumeServer } from "./helpers.js";
 
-let master: MasterServer;
+const fx = masterPerTest("weed-ts-collection-names-");
 let volume: FakeVolumeServer;
-let tmp: TempDir;
 
 beforeEach(async () => {
-  tmp = await tempDir("weed-ts-collection-names-");
-  master = await startMaster(tmp.dir);
-  volume = new FakeVolumeServer();
-  await volume.start();
-  await volume.connect(master.grpcPort);
-});
-
-afterEach(async () => {
-  await volume.close();
-  await master.close();
-  await tmp.remove();
+  volume = await fx.volumeServer();
 });
 
 async function get(path: string): Promise<{ status: number; body: Record<string, unknown> }> {
-  const r = await fetch(`http://127.0.0.1:${master.httpPort}${path}`);
+  const r = await fetch(fx.url(path));
   return { status: r.status, body: (await r.json()) as Record<string, unknown> };
 }
 
@@ -37,7 +24,7 @@ describe("collection names", () => {
         const r = await get(`/dir/assign?collection=${name}`);
         expect(r.status).toBe(406);
         expect(r.body.error).toMatch(/invalid collection name/);
-        expect(r.body.error).not.toContain(tmp.dir);
+        expect(r.body.error).not.toContain(fx.dir);
       }
       expect((await get("/cluster/status")).body.MaxVolumeId).toBe(before);
       expect(volume.allocations).toEqual([]);

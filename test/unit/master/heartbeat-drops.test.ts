@@ -1,32 +1,17 @@
 // Servers that leave together (issue 15: a leader stepping down, a network blip) are dropped a few
 // at a time between turns of the event loop; all of them go, and one that is back before its old
 // stream's drop keeps its new registration.
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { MasterServer } from "../../../src/master/master-server.js";
-import { tempDir, waitFor, type TempDir } from "../../helpers.js";
-import { FakeVolumeServer, startMaster, volumeMessage } from "./helpers.js";
+import { describe, expect, it } from "vitest";
+import { waitFor } from "../../helpers.js";
+import { masterPerTest, volumeMessage } from "./helpers.js";
 
 const SERVERS = 24;
 const VOLUMES = 40;
 
-let master: MasterServer;
-let servers: FakeVolumeServer[] = [];
-let tmp: TempDir;
-
-beforeEach(async () => {
-  tmp = await tempDir("weed-ts-heartbeat-drops-");
-  master = await startMaster(tmp.dir);
-});
-
-afterEach(async () => {
-  for (const s of servers) await s.close();
-  servers = [];
-  await master.close();
-  await tmp.remove();
-});
+const fx = masterPerTest("weed-ts-heartbeat-drops-");
 
 async function dataNodes(): Promise<number> {
-  const s = (await (await fetch(`http://127.0.0.1:${master.httpPort}/dir/status`)).json()) as {
+  const s = (await (await fetch(fx.url("/dir/status"))).json()) as {
     Topology: { DataCenters?: { Racks?: { DataNodes?: unknown[] }[] }[] };
   };
   let n = 0;
@@ -37,17 +22,15 @@ async function dataNodes(): Promise<number> {
 describe("servers leaving together", () => {
   it("are all dropped, and one back at once stays registered", async () => {
     for (let i = 0; i < SERVERS; i++) {
-      const s = new FakeVolumeServer({ dataCenter: "dc1", rack: `r${i % 3}` });
-      servers.push(s);
-      await s.start();
       // Ids within the bound a server naming no cluster is held to (64 above the maximum).
       const ids = Array.from({ length: VOLUMES }, (_, k) => 1 + ((i * VOLUMES + k) % 60));
-      await s.connect(master.grpcPort, { volumes: ids.map((id) => volumeMessage(id)) });
+      const volumes = ids.map((id) => volumeMessage(id));
+      await fx.volumeServer({ dataCenter: "dc1", rack: `r${i % 3}` }, { volumes });
     }
     await waitFor(async () => (await dataNodes()) === SERVERS, { what: `${SERVERS} servers registered` });
 
-    for (const s of servers) s.cancel();
-    await servers[0]!.connect(master.grpcPort, { volumes: [volumeMessage(1)] });
+    for (const s of fx.servers) s.cancel();
+    await fx.servers[0]!.connect(fx.master.grpcPort, { volumes: [volumeMessage(1)] });
     await waitFor(async () => (await dataNodes()) === 1, { what: "every server but the one back dropped" });
     await new Promise((r) => setTimeout(r, 200));
     expect(await dataNodes()).toBe(1);

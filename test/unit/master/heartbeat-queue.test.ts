@@ -1,31 +1,16 @@
 // Beats are queued and applied a few milliseconds per turn of the event loop (issue 15): many
 // servers beating at once are all applied, each beat answered once, and a server's beats in the
 // order it sent them (a delta after the full beat it follows).
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { MasterServer } from "../../../src/master/master-server.js";
-import { tempDir, waitFor, type TempDir } from "../../helpers.js";
-import { FakeVolumeServer, startMaster, volumeMessage } from "./helpers.js";
+import { describe, expect, it } from "vitest";
+import { waitFor } from "../../helpers.js";
+import { masterPerTest, volumeMessage, type FakeVolumeServer } from "./helpers.js";
 
 const SERVERS = 20;
 const VOLUMES = 50;
 /** Full beats each server sends in one burst, besides the deltas. */
 const BURST_FULL_BEATS = 5;
 
-let master: MasterServer;
-let servers: FakeVolumeServer[] = [];
-let tmp: TempDir;
-
-beforeEach(async () => {
-  tmp = await tempDir("weed-ts-heartbeat-queue-");
-  master = await startMaster(tmp.dir);
-});
-
-afterEach(async () => {
-  for (const s of servers) await s.close();
-  servers = [];
-  await master.close();
-  await tmp.remove();
-});
+const fx = masterPerTest("weed-ts-heartbeat-queue-");
 
 /** Answers to beats: a push of volume_locations_changed is a message of its own, not an answer. */
 function answers(s: FakeVolumeServer): number {
@@ -33,7 +18,7 @@ function answers(s: FakeVolumeServer): number {
 }
 
 async function lookupStatus(vid: number): Promise<number> {
-  const r = await fetch(`http://127.0.0.1:${master.httpPort}/dir/lookup?volumeId=${vid}`);
+  const r = await fetch(fx.url(`/dir/lookup?volumeId=${vid}`));
   await r.arrayBuffer();
   return r.status;
 }
@@ -43,11 +28,10 @@ describe("queued beats", () => {
     // Ids within the bound a server naming no cluster is held to (64 above the maximum).
     const idsOf = (i: number): number[] => Array.from({ length: VOLUMES }, (_, k) => 1 + ((i * VOLUMES + k) % 60));
     for (let i = 0; i < SERVERS; i++) {
-      const s = new FakeVolumeServer({ dataCenter: "dc1", rack: `r${i % 3}`, maxVolumes: 100 });
-      servers.push(s);
-      await s.start();
-      await s.connect(master.grpcPort, { volumes: idsOf(i).map((id) => volumeMessage(id)) });
+      const volumes = idsOf(i).map((id) => volumeMessage(id));
+      await fx.volumeServer({ dataCenter: "dc1", rack: `r${i % 3}`, maxVolumes: 100 }, { volumes });
     }
+    const servers = fx.servers;
     const answered = servers.map(answers);
     // Server 0 adds volume 61 and deletes it; server 1 deletes 62 (which it never had) and adds it.
     // Applied out of order, 61 would stay and 62 would be gone.

@@ -22,7 +22,8 @@ import { parseTtl, ttlToUint32 } from "../../../src/common/ttl.js";
 import { silentLogger } from "../../../src/common/logger.js";
 import { MasterServer, type MasterConfig } from "../../../src/master/master-server.js";
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import { waitFor } from "../../helpers.js";
+import { afterEach, beforeEach } from "vitest";
+import { tempDir, waitFor, type TempDir } from "../../helpers.js";
 import { Prng } from "../../../src/raft/sim/prng.js";
 
 export function masterConfig(mdir: string, overrides: Partial<MasterConfig> = {}): MasterConfig {
@@ -44,6 +45,73 @@ export async function startMaster(mdir: string, overrides: Partial<MasterConfig>
   const m = new MasterServer(masterConfig(mdir, overrides));
   await m.start();
   return m;
+}
+
+/**
+ * A master on a fresh temp mdir for each test of the file that calls this at its top level, and
+ * the fake volume servers the test starts through it; after each test the servers are closed,
+ * then the master, then the mdir is removed.
+ */
+export function masterPerTest(prefix: string, overrides: Partial<MasterConfig> = {}): MasterPerTest {
+  const fixture = new MasterPerTest();
+  beforeEach(async () => {
+    await fixture.open(prefix, overrides);
+  });
+  afterEach(async () => {
+    await fixture.close();
+  });
+  return fixture;
+}
+
+export class MasterPerTest {
+  /** The fake volume servers started through volumeServer() (or pushed by the test): closed after it. */
+  readonly servers: FakeVolumeServer[] = [];
+  #master: MasterServer | null = null;
+  #tmp: TempDir | null = null;
+
+  get master(): MasterServer {
+    if (this.#master === null) throw new Error("the master runs only during a test");
+    return this.#master;
+  }
+
+  /** The master's mdir. */
+  get dir(): string {
+    if (this.#tmp === null) throw new Error("the mdir exists only during a test");
+    return this.#tmp.dir;
+  }
+
+  /** `path` on the master's HTTP port. */
+  url(path: string): string {
+    return `http://127.0.0.1:${this.master.httpPort}${path}`;
+  }
+
+  /** A fake volume server, started, with its heartbeat stream open and answered once. */
+  async volumeServer(options: FakeVolumeOptions = {}, initial: InitialBeat = {}): Promise<FakeVolumeServer> {
+    const s = new FakeVolumeServer(options);
+    this.servers.push(s);
+    await s.start();
+    await s.connect(this.master.grpcPort, initial);
+    return s;
+  }
+
+  async open(prefix: string, overrides: Partial<MasterConfig>): Promise<void> {
+    this.#tmp = await tempDir(prefix);
+    this.#master = await startMaster(this.#tmp.dir, overrides);
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.servers.splice(0)) await s.close();
+    await this.#master?.close();
+    this.#master = null;
+    await this.#tmp?.remove();
+    this.#tmp = null;
+  }
+}
+
+/** What a fake volume server reports in the full beat that opens its stream. */
+export interface InitialBeat {
+  volumes?: MessageInitShape<typeof VolumeInformationMessageSchema>[];
+  maxFileKey?: bigint;
 }
 
 export interface FakeVolumeOptions {
@@ -215,10 +283,7 @@ export class FakeVolumeServer {
   }
 
   /** Opens the heartbeat stream with a full report; resolves on the master's first answer. */
-  async connect(
-    masterGrpcPort: number,
-    initial: { volumes?: MessageInitShape<typeof VolumeInformationMessageSchema>[]; maxFileKey?: bigint } = {},
-  ): Promise<void> {
+  async connect(masterGrpcPort: number, initial: InitialBeat = {}): Promise<void> {
     this.client = createClient(Seaweed, `127.0.0.1:${masterGrpcPort}`);
     const stream = this.client.sendHeartbeat();
     this.stream = stream;

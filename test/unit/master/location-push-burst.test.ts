@@ -2,34 +2,15 @@
 // with more volumes than locationPushBroadcastIdsMax is told of its own volumes only, and the other
 // streams are not sent its ids; a change of a few volumes still goes to every stream
 // (replica-health-master.test.ts covers those).
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { MasterServer } from "../../../src/master/master-server.js";
+import { describe, expect, it } from "vitest";
 import { locationPushBroadcastIdsMax, locationPushCoalesceMs } from "../../../src/master/api/location-push.js";
-import { tempDir, waitFor, type TempDir } from "../../helpers.js";
-import { FakeVolumeServer, startMaster, volumeMessage } from "./helpers.js";
+import { waitFor } from "../../helpers.js";
+import { masterPerTest, volumeMessage, type FakeVolumeServer } from "./helpers.js";
 
-let master: MasterServer;
-let servers: FakeVolumeServer[] = [];
-let tmp: TempDir;
-
-beforeEach(async () => {
-  tmp = await tempDir("weed-ts-location-burst-");
-  master = await startMaster(tmp.dir);
-});
-
-afterEach(async () => {
-  for (const s of servers) await s.close();
-  servers = [];
-  await master.close();
-  await tmp.remove();
-});
+const fx = masterPerTest("weed-ts-location-burst-");
 
 async function volumeServer(rack: string, ids: number[]): Promise<FakeVolumeServer> {
-  const s = new FakeVolumeServer({ dataCenter: "dc1", rack });
-  servers.push(s);
-  await s.start();
-  await s.connect(master.grpcPort, { volumes: ids.map((id) => volumeMessage(id)) });
-  return s;
+  return fx.volumeServer({ dataCenter: "dc1", rack }, { volumes: ids.map((id) => volumeMessage(id)) });
 }
 
 function pushed(s: FakeVolumeServer): number[] {
@@ -50,12 +31,9 @@ describe("volume_locations_changed in a burst", () => {
 
     // b leaves with all its volumes: no one else holds them, so no one is told.
     b.cancel();
-    await waitFor(
-      async () => (await (await fetch(`http://127.0.0.1:${master.httpPort}/dir/lookup?volumeId=11`)).status) === 404,
-      {
-        what: "b's volumes dropped",
-      },
-    );
+    await waitFor(async () => (await (await fetch(fx.url("/dir/lookup?volumeId=11"))).status) === 404, {
+      what: "b's volumes dropped",
+    });
     await new Promise((r) => setTimeout(r, locationPushCoalesceMs * 3));
     expect(pushed(a).filter((v) => many.includes(v))).toEqual([]);
   });

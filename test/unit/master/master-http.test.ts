@@ -1,38 +1,18 @@
 // Drives a real MasterServer over loopback HTTP with fake volume servers that heartbeat over real
 // gRPC and serve AllocateVolume: assign grows volumes, lookup, submit end to end, redirects,
 // status pages, and the exact status codes of bad requests.
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { parseFid } from "../../../src/common/fid.js";
-import type { MasterServer } from "../../../src/master/master-server.js";
-import { tempDir, type TempDir } from "../../helpers.js";
-import { FakeVolumeServer, startMaster } from "./helpers.js";
+import { masterPerTest, type FakeVolumeOptions, type FakeVolumeServer } from "./helpers.js";
 
-let master: MasterServer;
-let servers: FakeVolumeServer[] = [];
-let tmp: TempDir;
+const fx = masterPerTest("weed-ts-master-http-");
 
-beforeEach(async () => {
-  tmp = await tempDir("weed-ts-master-http-");
-  master = await startMaster(tmp.dir);
-});
-
-afterEach(async () => {
-  for (const s of servers) await s.close();
-  servers = [];
-  await master.close();
-  await tmp.remove();
-});
-
-async function volumeServer(opts: ConstructorParameters<typeof FakeVolumeServer>[0] = {}): Promise<FakeVolumeServer> {
-  const s = new FakeVolumeServer(opts);
-  servers.push(s);
-  await s.start();
-  await s.connect(master.grpcPort);
-  return s;
+function volumeServer(opts: FakeVolumeOptions = {}): Promise<FakeVolumeServer> {
+  return fx.volumeServer(opts);
 }
 
 function url(path: string): string {
-  return `http://127.0.0.1:${master.httpPort}${path}`;
+  return fx.url(path);
 }
 
 async function getJson(
@@ -248,7 +228,7 @@ describe("/submit", () => {
   it("refuses a body declared over the limit with 413 naming it, before reading it", async () => {
     const { submitBytesMax } = await import("../../../src/master/limits.js");
     const { connect } = await import("node:net");
-    const sock = connect(master.httpPort, "127.0.0.1");
+    const sock = connect(fx.master.httpPort, "127.0.0.1");
     const text = await new Promise<string>((resolve, reject) => {
       let got = "";
       sock.on("data", (d: Buffer) => {
@@ -268,7 +248,7 @@ describe("/submit", () => {
   it("a client that disconnects mid-upload crashes nothing; the next submit succeeds", async () => {
     const vs = await volumeServer();
     const { connect } = await import("node:net");
-    const sock = connect(master.httpPort, "127.0.0.1");
+    const sock = connect(fx.master.httpPort, "127.0.0.1");
     await new Promise<void>((r) => sock.once("connect", () => r()));
     sock.write(
       "POST /submit HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=X\r\n" +
@@ -355,7 +335,7 @@ describe("status routes", () => {
     const cluster = await getJson("/cluster/status");
     expect(cluster.body).toMatchObject({
       IsLeader: true,
-      Leader: `127.0.0.1:${master.httpPort}`,
+      Leader: `127.0.0.1:${fx.master.httpPort}`,
       Peers: [],
       MaxVolumeId: 2,
     });
@@ -369,7 +349,7 @@ describe("status routes", () => {
     for (const p of ["/cluster/healthz", "/healthz", "/readyz"]) expect((await fetch(url(p))).status, p).toBe(200);
     const page = await fetch(url("/"));
     expect(page.headers.get("content-type")).toMatch(/text\/html/);
-    expect(await page.text()).toContain(`127.0.0.1:${master.httpPort}`);
+    expect(await page.text()).toContain(`127.0.0.1:${fx.master.httpPort}`);
     await volumeServer();
     await getJson("/dir/assign");
     const metrics = await (await fetch(url("/metrics"))).text();

@@ -1,39 +1,18 @@
 // Replica health through a real MasterServer (issue 11): fake volume servers heartbeat over real
 // gRPC; /metrics, /dir/status and the status page show under-replicated, read-only and needs-check
 // volumes; and every open heartbeat stream is told, coalesced, which volumes' locations changed.
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { MasterServer } from "../../../src/master/master-server.js";
+import { describe, expect, it } from "vitest";
 import { locationPushCoalesceMs } from "../../../src/master/api/location-push.js";
-import { tempDir, waitFor, type TempDir } from "../../helpers.js";
-import { FakeVolumeServer, startMaster, volumeMessage } from "./helpers.js";
+import { waitFor } from "../../helpers.js";
+import { masterPerTest, volumeMessage, type FakeVolumeServer, type InitialBeat } from "./helpers.js";
 
-let master: MasterServer;
-let servers: FakeVolumeServer[] = [];
-let tmp: TempDir;
+const fx = masterPerTest("weed-ts-replica-health-");
 
-beforeEach(async () => {
-  tmp = await tempDir("weed-ts-replica-health-");
-  master = await startMaster(tmp.dir);
-});
-
-afterEach(async () => {
-  for (const s of servers) await s.close();
-  servers = [];
-  await master.close();
-  await tmp.remove();
-});
-
-type Volumes = Parameters<FakeVolumeServer["connect"]>[1];
-
-async function volumeServer(rack: string, initial: Volumes = {}): Promise<FakeVolumeServer> {
-  const s = new FakeVolumeServer({ dataCenter: "dc1", rack });
-  servers.push(s);
-  await s.start();
-  await s.connect(master.grpcPort, initial);
-  return s;
+function volumeServer(rack: string, initial: InitialBeat = {}): Promise<FakeVolumeServer> {
+  return fx.volumeServer({ dataCenter: "dc1", rack }, initial);
 }
 
-const url = (path: string): string => `http://127.0.0.1:${master.httpPort}${path}`;
+const url = (path: string): string => fx.url(path);
 const rp010 = (id: number, o: { readOnly?: boolean; needsCheck?: boolean } = {}): ReturnType<typeof volumeMessage> => ({
   ...volumeMessage(id, { replication: "010", readOnly: o.readOnly ?? false }),
   needsCheck: o.needsCheck ?? false,
