@@ -8,8 +8,8 @@
 //             closed loop): commits/s at concurrency 1, 16, 64; per concurrency BENCH_ALL_RAFT_ROUNDS
 //             rounds of one etcd run and one weed-ts run back to back, the order swapped each time;
 //             the ratio is the median of the rounds' ratios (one 5 s sample swung 1.4-1.9 at c64 between
-//             runs); c1 also next to its Node floor (scripts/bench-raft-floor.mjs: the same I/O without
-//             Raft, gRPC or LevelDB)
+//             runs); each concurrency also next to its Node floor (scripts/bench-raft-floor.mjs: the
+//             same loop and I/O with the same group commit, without Raft, gRPC or LevelDB)
 //   failover  scripts/bench-failover.mjs (kill -9 of the leader -> first acknowledged /submit) between
 //             two halves of etcd's kills (bench-etcd --kills: kill -9 -> first acknowledged put)
 //   scale     scripts/bench-scale.mjs: leader CPU, assign p99, new leader ready (absolute goals)
@@ -259,17 +259,26 @@ async function raftPart(report) {
     }
     // The floor is set next to the round of median weed-ts commits/s (its CPU figures too).
     const middle = [...rounds].sort((a, b) => a.weed.perSec - b.weed.perSec)[(rounds.length - 1) >> 1];
-    if (c === 1) await raftFloor(report, middle.weed);
+    await raftFloor(report, c, middle.weed);
   }
 }
 
-/** A detail, not a goal: bench-raft's c1 next to the floor of its I/O alone (bench-raft-floor.mjs). */
-async function raftFloor(report, weed) {
-  const args = [script("bench-raft-floor.mjs"), "--duration-s", String(settings.raftDurationS)];
-  const f = await runForResult("raft floor c=1", args, { boundMs: RAFT_RUN_BOUND_MS });
-  const cpu = (t) => (typeof t.cpuLeaderUs === "number" ? `, leader cpu ${t.cpuLeaderUs.toFixed(0)} us/commit` : "");
+/** A detail, not a goal: bench-raft at `c` next to the floor of its I/O alone (bench-raft-floor.mjs). */
+async function raftFloor(report, c, weed) {
+  const args = [
+    script("bench-raft-floor.mjs"),
+    "--concurrency",
+    String(c),
+    "--duration-s",
+    String(settings.raftDurationS),
+  ];
+  const r = await runForResult(`raft floor c=${c}`, args, { boundMs: RAFT_RUN_BOUND_MS });
+  const f = r.throughput?.[0];
+  if (f === undefined) throw new BenchFailed(`raft floor c=${c}: no throughput in its RESULT`);
+  const us = (x) => (typeof x === "number" ? x.toFixed(0) : "?");
+  const cpu = (t) => `, cpu us/commit leader ${us(t.cpuLeaderUs)} followers ${us(t.cpuFollowersUs)}`;
   report.detail(
-    `raft c=1 vs its Node floor (HTTP + raw TCP + fdatasync, no Raft/gRPC/LevelDB): ` +
+    `raft c=${c} vs its Node floor (HTTP + raw TCP + fdatasync, group commit; no Raft/gRPC/LevelDB): ` +
       `${f.perSec.toFixed(0)}/s p50 ${f.p50.toFixed(2)} ms${cpu(f)}; weed-ts ${(weed.perSec / f.perSec).toFixed(2)} ` +
       `of it${cpu(weed)}`,
   );
