@@ -16,7 +16,7 @@
 //
 // Env: BENCH_ALL_ONLY="blob,raft,failover,scale" (the parts to run)  BENCH_ALL_SECONDS=1200 (bound of
 //      the whole run)  BENCH_ALL_BLOB_ROUNDS=3  BENCH_ALL_BLOB_DURATION_S=5  BENCH_ALL_BLOB_FILES=5000
-//      BENCH_ALL_RAFT_DURATION_S=5  BENCH_ALL_RAFT_ROUNDS=3  BENCH_ALL_KILLS=5 (weed-ts kills; etcd gets as many)
+//      BENCH_ALL_RAFT_DURATION_S=5  BENCH_ALL_RAFT_ROUNDS=5  BENCH_ALL_KILLS=5 (weed-ts kills; etcd gets as many)
 //      BENCH_ALL_SCALE_SERVERS=1000  BENCH_ALL_SCALE_MEASURE_S=20
 // Without `etcd` on PATH (apt-get install etcd-server etcd-client) the etcd ceilings read "etcd not
 // installed" and their ratio rows are skipped, not failed.
@@ -62,7 +62,7 @@ const settings = {
   blobDurationS: envInt("BENCH_ALL_BLOB_DURATION_S", 5),
   blobFiles: envInt("BENCH_ALL_BLOB_FILES", 5000),
   raftDurationS: envInt("BENCH_ALL_RAFT_DURATION_S", 5),
-  raftRounds: envInt("BENCH_ALL_RAFT_ROUNDS", 3),
+  raftRounds: envInt("BENCH_ALL_RAFT_ROUNDS", 5),
   kills: envInt("BENCH_ALL_KILLS", 5),
   scaleServers: envInt("BENCH_ALL_SCALE_SERVERS", 1000),
   scaleMeasureS: envInt("BENCH_ALL_SCALE_MEASURE_S", 20),
