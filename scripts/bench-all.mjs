@@ -6,15 +6,15 @@
 //   blob      scripts/bench-blob.mjs: volume server GET / PUT 1 KB vs bare node:http, rounds alternating
 //   raft      scripts/bench-raft.mjs vs scripts/bench-etcd.mjs (3 etcd members, HTTP gateway, the same
 //             closed loop): commits/s at concurrency 1, 16, 64; per concurrency BENCH_ALL_RAFT_ROUNDS
-//             rounds of one etcd run and one weed-ts run back to back, the order swapped each time;
-//             the ratio is the median of the rounds' ratios (one 5 s sample swung 1.4-1.9 at c64 between
-//             runs); each concurrency also next to its Node floor (scripts/bench-raft-floor.mjs: the
-//             same loop and I/O with the same group commit, without Raft, gRPC or LevelDB)
+//             rounds of an etcd run, a weed-ts run and a run of the Node floor (scripts/bench-raft-floor.mjs:
+//             the same loop and I/O with the same group commit, without Raft, gRPC or LevelDB) back to
+//             back, weed-ts in the middle and the order swapped each time; the ratio is the median of the
+//             rounds' ratios (one 5 s sample swung 1.4-2.4 at c64 within a run)
 //   failover  scripts/bench-failover.mjs (kill -9 of the leader -> first acknowledged /submit) between
 //             two halves of etcd's kills (bench-etcd --kills: kill -9 -> first acknowledged put)
 //   scale     scripts/bench-scale.mjs: leader CPU, assign p99, new leader ready (absolute goals)
 //
-// Env: BENCH_ALL_ONLY="blob,raft,failover,scale" (the parts to run)  BENCH_ALL_SECONDS=1200 (bound of
+// Env: BENCH_ALL_ONLY="blob,raft,failover,scale" (the parts to run)  BENCH_ALL_SECONDS=1500 (bound of
 //      the whole run)  BENCH_ALL_BLOB_ROUNDS=3  BENCH_ALL_BLOB_DURATION_S=5  BENCH_ALL_BLOB_FILES=5000
 //      BENCH_ALL_RAFT_DURATION_S=5  BENCH_ALL_RAFT_ROUNDS=5  BENCH_ALL_KILLS=5 (weed-ts kills; etcd gets as many)
 //      BENCH_ALL_SCALE_SERVERS=1000  BENCH_ALL_SCALE_MEASURE_S=20
@@ -57,7 +57,7 @@ function envInt(name, fallback, min = 1) {
 }
 
 const settings = {
-  totalS: envInt("BENCH_ALL_SECONDS", 1200, 60),
+  totalS: envInt("BENCH_ALL_SECONDS", 1500, 60),
   blobRounds: envInt("BENCH_ALL_BLOB_ROUNDS", 3),
   blobDurationS: envInt("BENCH_ALL_BLOB_DURATION_S", 5),
   blobFiles: envInt("BENCH_ALL_BLOB_FILES", 5000),
@@ -231,23 +231,41 @@ async function etcdRun(c) {
   return t;
 }
 
+async function floorRun(c) {
+  const args = [script("bench-raft-floor.mjs"), "--concurrency", String(c)];
+  args.push("--duration-s", String(settings.raftDurationS));
+  const r = await runForResult(`raft floor c=${c}`, args, { boundMs: RAFT_RUN_BOUND_MS });
+  const t = r.throughput?.find((x) => x.concurrency === c);
+  if (t === undefined) throw new BenchFailed(`raft floor c=${c}: no throughput in its RESULT`);
+  return t;
+}
+
+const RAFT_SIDES = { weed: raftRun, etcd: etcdRun, floor: floorRun };
+const latency = (t) => `${t.perSec.toFixed(0)}/s p50 ${t.p50.toFixed(2)} ms p99 ${t.p99.toFixed(2)} ms`;
+
+/** `raftRounds` rounds at `c`: weed-ts between its two ceilings, etcd and the Node floor. */
+async function raftRounds(report, c, firstTurn) {
+  const rounds = [];
+  for (let r = 0; r < settings.raftRounds; r++) {
+    // Back to back, the order swapped each time, so drift of the machine falls on every side.
+    const order = (firstTurn + r) % 2 === 0 ? ["etcd", "weed", "floor"] : ["floor", "weed", "etcd"];
+    const got = {};
+    for (const who of order) if (who !== "etcd" || etcdInstalled) got[who] = await RAFT_SIDES[who](c);
+    rounds.push(got);
+    const etcdText = got.etcd === undefined ? NO_ETCD : `etcd ${latency(got.etcd)}`;
+    const floorText = `floor ${latency(got.floor)}`;
+    report.detail(
+      `raft c=${c} round ${r + 1}: weed-ts ${latency(got.weed)}; ${etcdText}; ${floorText} (order ${order.join(", ")})`,
+    );
+  }
+  return rounds;
+}
+
 async function raftPart(report) {
-  const latency = (t) => `${t.perSec.toFixed(0)}/s p50 ${t.p50.toFixed(2)} ms p99 ${t.p99.toFixed(2)} ms`;
   let turn = 0;
   for (const c of RAFT_GOALS.keys()) {
-    const rounds = [];
-    for (let r = 0; r < settings.raftRounds; r++) {
-      // Back to back, the order swapped each time, so drift of the machine falls on both sides.
-      const order = turn++ % 2 === 0 ? ["etcd", "weed"] : ["weed", "etcd"];
-      const got = { order };
-      for (const who of order) {
-        if (who === "weed") got.weed = await raftRun(c);
-        else if (etcdInstalled) got.etcd = await etcdRun(c);
-      }
-      rounds.push(got);
-      const etcdText = got.etcd === undefined ? NO_ETCD : `etcd ${latency(got.etcd)} (order ${order.join(", ")})`;
-      report.detail(`raft c=${c} round ${r + 1}: weed-ts ${latency(got.weed)}; ${etcdText}`);
-    }
+    const rounds = await raftRounds(report, c, turn);
+    turn += settings.raftRounds;
     const weed = median(rounds.map((x) => x.weed.perSec));
     const ceiling = etcdInstalled ? median(rounds.map((x) => x.etcd.perSec)) : undefined;
     const ratios = etcdInstalled ? rounds.map((x) => x.weed.perSec / x.etcd.perSec) : [];
@@ -257,30 +275,22 @@ async function raftPart(report) {
       const each = ratios.map((x) => x.toFixed(2)).join(" ");
       report.detail(`raft c=${c}: median commits/s; ratio = median of the rounds' weed-ts/etcd ratios (${each})`);
     }
-    // The floor is set next to the round of median weed-ts commits/s (its CPU figures too).
-    const middle = [...rounds].sort((a, b) => a.weed.perSec - b.weed.perSec)[(rounds.length - 1) >> 1];
-    await raftFloor(report, c, middle.weed);
+    floorDetail(report, c, rounds);
   }
 }
 
-/** A detail, not a goal: bench-raft at `c` next to the floor of its I/O alone (bench-raft-floor.mjs). */
-async function raftFloor(report, c, weed) {
-  const args = [
-    script("bench-raft-floor.mjs"),
-    "--concurrency",
-    String(c),
-    "--duration-s",
-    String(settings.raftDurationS),
-  ];
-  const r = await runForResult(`raft floor c=${c}`, args, { boundMs: RAFT_RUN_BOUND_MS });
-  const f = r.throughput?.[0];
-  if (f === undefined) throw new BenchFailed(`raft floor c=${c}: no throughput in its RESULT`);
+/** A detail, not a goal: weed-ts at `c` next to the floor of its I/O alone (bench-raft-floor.mjs). */
+function floorDetail(report, c, rounds) {
+  const ratios = rounds.map((x) => x.weed.perSec / x.floor.perSec);
+  const middle = (side) => [...rounds].sort((a, b) => a[side].perSec - b[side].perSec)[(rounds.length - 1) >> 1][side];
   const us = (x) => (typeof x === "number" ? x.toFixed(0) : "?");
-  const cpu = (t) => `, cpu us/commit leader ${us(t.cpuLeaderUs)} followers ${us(t.cpuFollowersUs)}`;
+  const cpu = (t) => `cpu us/commit leader ${us(t.cpuLeaderUs)} followers ${us(t.cpuFollowersUs)}`;
+  const floor = middle("floor");
+  const each = ratios.map((x) => x.toFixed(2)).join(" ");
   report.detail(
     `raft c=${c} vs its Node floor (HTTP + raw TCP + fdatasync, group commit; no Raft/gRPC/LevelDB): ` +
-      `${f.perSec.toFixed(0)}/s p50 ${f.p50.toFixed(2)} ms${cpu(f)}; weed-ts ${(weed.perSec / f.perSec).toFixed(2)} ` +
-      `of it${cpu(weed)}`,
+      `${floor.perSec.toFixed(0)}/s p50 ${floor.p50.toFixed(2)} ms, ${cpu(floor)}; ` +
+      `weed-ts ${median(ratios).toFixed(2)} of it (median of the rounds: ${each}), ${cpu(middle("weed"))}`,
   );
 }
 
