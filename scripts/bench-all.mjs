@@ -213,32 +213,20 @@ async function blobPart(report) {
   }
 }
 
-async function raftRun(c) {
-  const args = [script("bench-raft.mjs"), "--concurrency", String(c), "--duration-s", String(settings.raftDurationS)];
-  args.push("--kills", "0", "--steady-s", "0", "--value-bytes", String(VALUE_BYTES));
-  const r = await runForResult(`raft c=${c}`, args, { boundMs: RAFT_RUN_BOUND_MS });
+/** One closed-loop run of a Raft benchmark script at concurrency `c`: its throughput entry for `c`. */
+async function throughputRun(label, file, c, extra) {
+  const args = [script(file), "--concurrency", String(c), "--duration-s", String(settings.raftDurationS), ...extra];
+  const r = await runForResult(`${label} c=${c}`, args, { boundMs: RAFT_RUN_BOUND_MS });
   const t = r.throughput?.find((x) => x.concurrency === c);
-  if (t === undefined) throw new BenchFailed(`raft c=${c}: no throughput in its RESULT`);
+  if (t === undefined) throw new BenchFailed(`${label} c=${c}: no throughput in its RESULT`);
   return t;
 }
 
-async function etcdRun(c) {
-  const args = [script("bench-etcd.mjs"), "--concurrency", String(c), "--duration-s", String(settings.raftDurationS)];
-  args.push("--kills", "0", "--value-bytes", String(VALUE_BYTES));
-  const r = await runForResult(`etcd c=${c}`, args, { boundMs: RAFT_RUN_BOUND_MS });
-  const t = r.throughput?.find((x) => x.concurrency === c);
-  if (t === undefined) throw new BenchFailed(`etcd c=${c}: no throughput in its RESULT`);
-  return t;
-}
-
-async function floorRun(c) {
-  const args = [script("bench-raft-floor.mjs"), "--concurrency", String(c)];
-  args.push("--duration-s", String(settings.raftDurationS));
-  const r = await runForResult(`raft floor c=${c}`, args, { boundMs: RAFT_RUN_BOUND_MS });
-  const t = r.throughput?.find((x) => x.concurrency === c);
-  if (t === undefined) throw new BenchFailed(`raft floor c=${c}: no throughput in its RESULT`);
-  return t;
-}
+const VALUE_ARGS = ["--value-bytes", String(VALUE_BYTES)];
+const raftRun = (c) => throughputRun("raft", "bench-raft.mjs", c, ["--kills", "0", "--steady-s", "0", ...VALUE_ARGS]);
+const etcdRun = (c) => throughputRun("etcd", "bench-etcd.mjs", c, ["--kills", "0", ...VALUE_ARGS]);
+// bench-raft-floor.mjs sends bench-raft's default 100-byte values, VALUE_BYTES.
+const floorRun = (c) => throughputRun("raft floor", "bench-raft-floor.mjs", c, []);
 
 const RAFT_SIDES = { weed: raftRun, etcd: etcdRun, floor: floorRun };
 const latency = (t) => `${t.perSec.toFixed(0)}/s p50 ${t.p50.toFixed(2)} ms p99 ${t.p99.toFixed(2)} ms`;
