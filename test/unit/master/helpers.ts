@@ -100,11 +100,18 @@ export class MasterPerTest {
   }
 
   async close(): Promise<void> {
-    for (const s of this.servers.splice(0)) await s.close();
-    await this.#master?.close();
-    this.#master = null;
-    await this.#tmp?.remove();
-    this.#tmp = null;
+    // A server that fails to close must not leave the master running or the mdir behind.
+    try {
+      for (const s of this.servers.splice(0)) await s.close();
+    } finally {
+      try {
+        await this.#master?.close();
+      } finally {
+        this.#master = null;
+        await this.#tmp?.remove();
+        this.#tmp = null;
+      }
+    }
   }
 }
 
